@@ -1,0 +1,198 @@
+package io.augur.backend;
+
+/**
+ * The fused ops every model is written against (DESIGN.md §4). One implementation per device:
+ * {@code io.augur.backend.cpu.CpuBackend} (the reference and the fast Java path) and, later, the
+ * CUDA backend. No model knows which one it has.
+ *
+ * <p>Rules for every op:
+ * <ul>
+ *   <li>argument order: outputs, saved buffers, inputs, parameters, sizes;</li>
+ *   <li>sizes are passed explicitly; a batch may be smaller than the tensors were planned for
+ *       (the last partial batch), so ops touch only the first {@code B} rows;</li>
+ *   <li>backward adds ({@code +=}) into parameter gradients and overwrites ({@code =}) activation
+ *       gradients, except where an op says otherwise (an activation with several consumers);</li>
+ *   <li>every sequence op takes the true lengths; positions at or past a sample's length
+ *       contribute exactly zero, forward and backward;</li>
+ *   <li>memory is allocated only through the allocation methods, while a model is built; nothing
+ *       is allocated inside a training step.</li>
+ * </ul>
+ * Letters: B batch, T history length, D embedding width, E behaviour width, C channels.
+ */
+public interface Backend extends AutoCloseable {
+
+    /** "cpu", "cpu-reference" or "cuda". */
+    String name();
+
+    /** One line for logs: threads, device, GEMM provider. */
+    String describe();
+
+    // ---------------------------------------------------------------- memory (build time only)
+
+    /** A zero-filled fp32 tensor. */
+    Tensor floats(String name, int... shape);
+
+    /** A zero-filled int32 tensor. */
+    Tensor ints(String name, int... shape);
+
+    /** The sparse gradient of a {@code (rows, dim)} embedding table; holds at most {@code maxIdsPerStep} lookups per step. */
+    SparseGrad sparseGrad(String name, int rows, int dim, int maxIdsPerStep);
+
+    /** Saved buffers of the activation unit for batches of up to {@code maxB} samples of {@code T} positions. */
+    Workspace attentionWorkspace(String name, AttentionSpec spec, int maxB, int T);
+
+    // ---------------------------------------------------------------- transfers
+
+    /** dst[0:n] = src[0:n]. */
+    void upload(Tensor dst, float[] src, int n);
+
+    /** dst[0:n] = src[0:n]. */
+    void upload(Tensor dst, int[] src, int n);
+
+    /** dst[0:n] = src[0:n]; waits for pending work. */
+    void download(Tensor src, float[] dst, int n);
+
+    /** t[0:n] = value. */
+    void fill(Tensor t, float value, int n);
+
+    /** Waits until all submitted work is done. */
+    void synchronize();
+
+    // ---------------------------------------------------------------- embeddings
+
+    /**
+     * out[r, off:off+D] = table[ids[r], :] for r in [0, rows). With lengths non-null, row r is
+     * position t = r % T of sample b = r / T, and rows with t >= lengths[b] are written as 0.
+     * <pre>
+     * out     (rows, outStride)   columns [off, off+D) written, others untouched
+     * ids     (rows)              0 <= id < V
+     * lengths (rows / T) or null
+     * table   (V, D)
+     * </pre>
+     */
+    void embeddingGather(Tensor out, Tensor ids, Tensor lengths, Tensor table, int rows, int T, int D, int outStride, int off);
+
+    /** grad[ids[r], :] += dOut[r, off:off+D] for the rows the forward gathered (masked rows skipped). */
+    void embeddingGatherBackward(SparseGrad grad, Tensor dOut, Tensor ids, Tensor lengths, int rows, int T, int D, int outStride, int off);
+
+    /**
+     * Applies one optimizer step to the rows of {@code table} touched since the last update, with
+     * mini-batch aware regularisation: g_j &larr; g_j + lambda * w_j / n_j (n_j = counts[j], the
+     * id's count in the training split; lambda = 0 turns it off). Row 0 (padding) is never
+     * updated. Clears {@code grad}. {@code state1}/{@code state2}: (V, D) slots the optimizer
+     * needs (Adagrad: state1 = accumulator; Adam: state1 = m, state2 = v; SGD: none).
+     * {@code step} is the 1-based global step (Adam's bias correction).
+     */
+    void sparseUpdate(Tensor table, Tensor state1, Tensor state2, SparseGrad grad, Tensor counts, SparseOptimizer opt, int step);
+
+    // ---------------------------------------------------------------- pooling and feature assembly
+
+    /** out[b, :] = sum_{t < lengths[b]} x[b, t, :].  out (B, C), x (B, T, C). */
+    void sumPool(Tensor out, Tensor x, Tensor lengths, int B, int T, int C);
+
+    /** dx[b, t, :] = dOut[b, :] for t < lengths[b], else 0 (= into dx). */
+    void sumPoolBackward(Tensor dx, Tensor dOut, Tensor lengths, int B, int T, int C);
+
+    /**
+     * Writes the interest block of the feature vector into x[:, off:]:
+     * [ea, s, ea * s] and, if v is non-null, v after them; each E wide.
+     * <pre>x (B, xStride), ea (B, E), s (B, E), v (B, E) or null</pre>
+     */
+    void interestConcat(Tensor x, Tensor ea, Tensor s, Tensor v, int B, int E, int xStride, int off);
+
+    /**
+     * Backward of {@link #interestConcat}: dEa = dx[ea] + dx[ea*s] * s, dS = dx[s] + dx[ea*s] * ea,
+     * dV = dx[v] (all =). dV may be null when v was.
+     */
+    void interestConcatBackward(Tensor dEa, Tensor dS, Tensor dV, Tensor dx, Tensor ea, Tensor s, int B, int E, int xStride, int off);
+
+    // ---------------------------------------------------------------- dense layers
+
+    /** y = x W + b.  y (B, out), x (B, in), W (in, out), b (out). */
+    void linear(Tensor y, Tensor x, Tensor W, Tensor b, int B, int in, int out);
+
+    /** dx = dy W^T (=, skipped when dx is null), dW += x^T dy, db += sum_rows dy. */
+    void linearBackward(Tensor dx, Tensor dW, Tensor db, Tensor dy, Tensor x, Tensor W, int B, int in, int out);
+
+    /**
+     * Batch normalisation over the B rows, per channel, with affine gamma/beta.
+     * Training: normalise with the batch mean and biased variance, save them as mean/invStd, and
+     * update running = m * running + (1 - m) * batch (running variance unbiased, B/(B-1)).
+     * Inference: normalise with the running statistics (also written to mean/invStd).
+     * <pre>y, x (B, C); mean, invStd, gamma, beta, runMean, runVar (C)</pre>
+     */
+    void batchNorm(Tensor y, Tensor mean, Tensor invStd, Tensor x, Tensor gamma, Tensor beta,
+                   Tensor runMean, Tensor runVar, int B, int C, boolean training, float momentum, float eps);
+
+    /** Backward of training-mode batch norm, through the batch statistics: dx =, dGamma +=, dBeta +=. */
+    void batchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor mean, Tensor invStd, Tensor x, Tensor gamma, int B, int C);
+
+    /** y = x > 0 ? x : alpha[c] x.  y, x (B, C), alpha (C). */
+    void prelu(Tensor y, Tensor x, Tensor alpha, int B, int C);
+
+    /** dx = (x > 0 ? 1 : alpha) dy (=), dAlpha += sum_rows (x > 0 ? 0 : x) dy. */
+    void preluBackward(Tensor dx, Tensor dAlpha, Tensor dy, Tensor x, Tensor alpha, int B, int C);
+
+    /**
+     * Dice: p = sigmoid((x - mean) * invStd), y = p x + (1 - p) alpha x, per channel; statistics as
+     * in {@link #batchNorm} (no affine part).
+     */
+    void dice(Tensor y, Tensor mean, Tensor invStd, Tensor x, Tensor alpha, Tensor runMean, Tensor runVar,
+              int B, int C, boolean training, float momentum, float eps);
+
+    /** Backward of training-mode Dice, through the batch statistics: dx =, dAlpha +=. */
+    void diceBackward(Tensor dx, Tensor dAlpha, Tensor dy, Tensor mean, Tensor invStd, Tensor x, Tensor alpha, int B, int C);
+
+    /** y = sigmoid(x), elementwise over n. */
+    void sigmoid(Tensor y, Tensor x, int n);
+
+    /** dx = dy * y * (1 - y) (=). */
+    void sigmoidBackward(Tensor dx, Tensor dy, Tensor y, int n);
+
+    // ---------------------------------------------------------------- attention
+
+    /**
+     * The activation unit (DESIGN.md §3): for every valid position t < lengths[b],
+     * score[b, t] = MLP([q_b, k_bt, q_b - k_bt, q_b * k_bt]) with hidden layers spec.h1, spec.h2
+     * (activation spec.activation) and one linear output; padded positions get weight exactly 0;
+     * with spec.softmax the scores are normalised over the valid positions. Then
+     * out[b, :] = sum_t weight[b, t] k_bt (skipped when out is null).
+     * <pre>
+     * out     (B, W) or null       weights (B, T)   written: the weights used (0 when padded)
+     * query   (B, W)               keys (B, T, W)   lengths (B)
+     * </pre>
+     * W = spec.width. Dice in the unit normalises over all valid positions of the batch.
+     */
+    void activationUnit(Tensor out, Tensor weights, Workspace ws, Tensor query, Tensor keys, Tensor lengths,
+                        AttentionParams params, AttentionSpec spec, int B, int T, boolean training);
+
+    /**
+     * Backward of {@link #activationUnit}. Incoming gradients: dOut (B, W) for the pooled output
+     * and/or dWeights (B, T) for the weights themselves (either may be null). dQuery and dKeys are
+     * added to (+=): both activations have other consumers (the feature vector, the sum pool).
+     * Parameter gradients go into grads (+=).
+     */
+    void activationUnitBackward(Tensor dQuery, Tensor dKeys, AttentionParams grads, Tensor dOut, Tensor dWeights,
+                                Tensor weights, Workspace ws, Tensor query, Tensor keys, Tensor lengths,
+                                AttentionParams params, AttentionSpec spec, int B, int T);
+
+    // ---------------------------------------------------------------- loss
+
+    /**
+     * Binary cross-entropy on logits, numerically stable, averaged over B; writes loss[0] and
+     * dLogits = scale * (sigmoid(z) - y) / B (=). labels are 0/1 as floats.
+     */
+    void bceWithLogits(Tensor loss, Tensor dLogits, Tensor logits, Tensor labels, int B, float scale);
+
+    // ---------------------------------------------------------------- dense optimizer
+
+    /**
+     * Adam (Kingma and Ba) on n values with bias correction at 1-based step {@code step};
+     * weightDecay adds weightDecay * p to the gradient (L2, not decoupled). Does not clear grad.
+     */
+    void adam(Tensor param, Tensor grad, Tensor m, Tensor v, int n, float lr, float beta1, float beta2, float eps,
+              float weightDecay, int step);
+
+    @Override
+    void close();
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds cuda/ into target/kernels/augur.fatbin with CMake when nvcc is on the machine.
+# Called by Maven (generate-resources). Without nvcc it says so and succeeds: the CPU path
+# needs no kernels, and the CUDA backend reports "no kernels in this build" at run time.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+out="${1:-$root/target/kernels}"
+mkdir -p "$out"
+nvcc_bin="$(command -v nvcc || true)"
+if [[ -z "$nvcc_bin" && -n "${CUDA_HOME:-}" && -x "$CUDA_HOME/bin/nvcc" ]]; then nvcc_bin="$CUDA_HOME/bin/nvcc"; fi
+if [[ -z "$nvcc_bin" ]]; then
+  echo "[augur] nvcc not found: building without CUDA kernels (the CPU backend still works)"
+  rm -f "$out/augur.fatbin"
+  exit 0
+fi
+if ! command -v cmake >/dev/null; then
+  echo "[augur] nvcc found but cmake is missing: install cmake to build the CUDA kernels" >&2
+  exit 1
+fi
+build="$root/target/cmake"
+echo "[augur] building CUDA kernels with $("$nvcc_bin" --version | tail -1)"
+cmake -S "$root" -B "$build" -DAUGUR_NVCC="$nvcc_bin" -DAUGUR_FATBIN_DIR="$out" >/dev/null
+cmake --build "$build"
+echo "[augur] fatbin: $out/augur.fatbin ($(stat -c %s "$out/augur.fatbin") bytes)"
