@@ -1,0 +1,178 @@
+package io.augur.model;
+
+import io.augur.backend.Backend;
+import io.augur.backend.Param;
+import io.augur.backend.Tensor;
+import io.augur.config.ModelConfig;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What BaseModel, DIN and DIEN share, written once against {@link Backend}:
+ * <pre>
+ *   u    = [emb(field_f)]_f             profile fields (user_id first)      F_p = D * fields
+ *   e_a  = [item_emb(item), cate_emb(cate)]                                 E = 2D
+ *   e_t  = the same for each history position, 0 at padded positions       (B, T, E)
+ *   s    = sum_{t &lt; len} e_t
+ *   x    = [u, e_a, s, e_a * s, interest...]   the interest part is the subclass's
+ *   logit = MLP(x)   BatchNorm -&gt; hidden layers with Dice/PReLU -&gt; 1
+ * </pre>
+ * Every buffer is planned here for batches of up to maxB samples; a step allocates nothing.
+ * Gradient flow into e_a and e_t: {@code interestConcatBackward} and {@code sumPoolBackward}
+ * write them (=), then the subclass's interest backward adds to them (+=).
+ */
+public abstract class CtrModel {
+    protected final Backend be;
+    protected final ModelConfig cfg;
+    protected final Features features;
+    protected final ParamStore ps;
+    public final int maxB, T, D, E;
+    /** Width of the profile block of x. */
+    protected final int profileWidth;
+    /** Width of x. */
+    public final int xWidth;
+
+    public final DeviceBatch batch;
+    public final Param[] profileEmb;
+    public final Param itemEmb, cateEmb;
+
+    protected final Tensor x, ea, hist, s;       // (maxB, F), (maxB, E), (maxB*T, E), (maxB, E)
+    protected final Tensor dx, dEa, dHist, dS;   // gradients of the same
+    protected final Layers.Mlp mlp;
+    protected final Tensor loss, dLogits, prob;  // (1), (maxB), (maxB)
+    private Tensor logits;
+    private final float[] lossHost = new float[1];
+
+    protected CtrModel(Backend be, ModelConfig cfg, Features features, int maxB, long seed, boolean withNegatives) {
+        this.be = be;
+        this.cfg = cfg;
+        this.features = features;
+        this.maxB = maxB;
+        this.T = features.T();
+        this.D = cfg.embDim();
+        this.E = 2 * D;
+        this.ps = new ParamStore(be, seed);
+        int fields = features.profile().size();
+        this.profileWidth = fields * D;
+        this.xWidth = profileWidth + 3 * E + interestWidth();
+
+        batch = new DeviceBatch(ps, maxB, T, fields, withNegatives);
+        int lookupsPerStep = maxB * (T + 1) * (withNegatives ? 2 : 1);
+        profileEmb = new Param[fields];
+        for (int f = 0; f < fields; f++) {
+            Features.Field fd = features.profile().get(f);
+            profileEmb[f] = ps.embedding("emb." + fd.vocab(), fd.vocabSize(), D, maxB, cfg.embInitStd());
+        }
+        itemEmb = ps.embedding("emb.item", features.itemVocab(), D, lookupsPerStep, cfg.embInitStd());
+        cateEmb = ps.embedding("emb.cate", features.cateVocab(), D, lookupsPerStep, cfg.embInitStd());
+
+        x = ps.activation("x", maxB, xWidth);
+        ea = ps.activation("e_a", maxB, E);
+        hist = ps.activation("hist", maxB * T, E);
+        s = ps.activation("s", maxB, E);
+        dx = ps.activation("x.grad", maxB, xWidth);
+        dEa = ps.activation("e_a.grad", maxB, E);
+        dHist = ps.activation("hist.grad", maxB * T, E);
+        dS = ps.activation("s.grad", maxB, E);
+        buildInterest(ps);
+        mlp = new Layers.Mlp(ps, "mlp", xWidth, cfg.mlpHidden(), cfg.topActivation(), maxB, cfg.momentum(), cfg.bnEps(), cfg.diceEps());
+        loss = ps.activation("loss", 1);
+        dLogits = ps.activation("logits.grad", maxB);
+        prob = ps.activation("prob", maxB);
+    }
+
+    /** Width of the subclass's interest block in x (0 for the baseline). */
+    protected abstract int interestWidth();
+
+    /** Creates the subclass's parameters and buffers (called from the constructor). */
+    protected abstract void buildInterest(ParamStore ps);
+
+    /** Writes [e_a, s, e_a * s, interest...] into x from column profileWidth on. */
+    protected abstract void interestForward(int B, boolean training);
+
+    /** From dx: writes dEa and dS (=), and adds the interest block's share to dEa and dHist. */
+    protected abstract void interestBackward(int B);
+
+    /** Extra loss terms of the subclass (DIEN's auxiliary loss); returns their value, 0 by default. */
+    protected float auxiliaryLoss(int B) { return 0f; }
+
+    public abstract String name();
+
+    public Backend backend() { return be; }
+    public ModelConfig config() { return cfg; }
+    public Features features() { return features; }
+    public List<Param> params() { return ps.all(); }
+    public Param param(String name) { return ps.get(name); }
+    public long activationBytes() { return ps.activationBytes(); }
+
+    /** All embedding tables with the vocabulary each indexes. */
+    public List<Param> embeddingTables() {
+        List<Param> out = new ArrayList<>();
+        for (Param p : ps.all()) if (p.kind() == Param.Kind.EMBEDDING) out.add(p);
+        return out;
+    }
+
+    /** Forward pass over the loaded batch; returns the logits (maxB, 1), valid for the first B rows. */
+    public Tensor forward(boolean training) {
+        int B = batch.size();
+        for (int f = 0; f < profileEmb.length; f++) {
+            be.embeddingGather(x, batch.profile[f], null, profileEmb[f].value(), B, 1, D, xWidth, f * D);
+        }
+        be.embeddingGather(ea, batch.items, null, itemEmb.value(), B, 1, D, E, 0);
+        be.embeddingGather(ea, batch.cates, null, cateEmb.value(), B, 1, D, E, D);
+        be.embeddingGather(hist, batch.histItems, batch.lengths, itemEmb.value(), B * T, T, D, E, 0);
+        be.embeddingGather(hist, batch.histCates, batch.lengths, cateEmb.value(), B * T, T, D, E, D);
+        be.sumPool(s, hist, batch.lengths, B, T, E);
+        interestForward(B, training);
+        logits = mlp.forward(be, x, B, training);
+        return logits;
+    }
+
+    /** Loss of the last forward (binary cross-entropy, mean over the batch) and dLogits. */
+    public float loss() {
+        int B = batch.size();
+        be.bceWithLogits(loss, dLogits, logits, batch.labels, B, 1f);
+        be.download(loss, lossHost, 1);
+        return lossHost[0] + auxiliaryLoss(B);
+    }
+
+    /** Backward of the last forward and {@link #loss()}; parameter gradients are added to. */
+    public void backward() {
+        int B = batch.size();
+        mlp.backward(be, dx, dLogits, x, B);
+        interestBackward(B);
+        for (int f = 0; f < profileEmb.length; f++) {
+            be.embeddingGatherBackward(profileEmb[f].sparseGrad(), dx, batch.profile[f], null, B, 1, D, xWidth, f * D);
+        }
+        be.embeddingGatherBackward(itemEmb.sparseGrad(), dEa, batch.items, null, B, 1, D, E, 0);
+        be.embeddingGatherBackward(cateEmb.sparseGrad(), dEa, batch.cates, null, B, 1, D, E, D);
+        be.embeddingGatherBackward(itemEmb.sparseGrad(), dHist, batch.histItems, batch.lengths, B * T, T, D, E, 0);
+        be.embeddingGatherBackward(cateEmb.sparseGrad(), dHist, batch.histCates, batch.lengths, B * T, T, D, E, D);
+    }
+
+    /** Click probabilities of the last forward into out[0:B]. */
+    public void predict(float[] out) {
+        int B = batch.size();
+        be.sigmoid(prob, logits, B);
+        be.download(prob, out, B);
+    }
+
+    /** Sets every dense gradient to zero (sparse gradients are cleared by their update). */
+    public void zeroGrads() {
+        for (Param p : ps.all()) if (p.kind() == Param.Kind.DENSE) be.fill(p.grad(), 0f, p.grad().size());
+    }
+
+    // ------------------------------------------------ helpers for the subclasses
+
+    /** The shared part of the interest block: [e_a, s, e_a * s] (+ v) at column profileWidth. */
+    protected void concat(Tensor v, int B) {
+        be.interestConcat(x, ea, s, v, B, E, xWidth, profileWidth);
+    }
+
+    /** Backward of {@link #concat}: dEa, dS, dV (=), then dHist (=) from the sum pool. */
+    protected void concatBackward(Tensor dV, int B) {
+        be.interestConcatBackward(dEa, dS, dV, dx, ea, s, B, E, xWidth, profileWidth);
+        be.sumPoolBackward(dHist, dS, batch.lengths, B, T, E);
+    }
+}

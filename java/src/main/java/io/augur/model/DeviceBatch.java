@@ -1,0 +1,56 @@
+package io.augur.model;
+
+import io.augur.backend.Backend;
+import io.augur.backend.Tensor;
+
+/**
+ * A batch on the model's backend, planned for up to maxB samples: the same fields as the host
+ * batch the data reader fills. {@link #load} copies a host batch in; nothing is allocated per batch.
+ */
+public final class DeviceBatch {
+    public final int maxB, T;
+    public final Tensor labels;       // (maxB) 0/1
+    public final Tensor[] profile;    // F x (maxB)
+    public final Tensor items, cates; // (maxB)
+    public final Tensor histItems, histCates;  // (maxB, T) padded with 0
+    public final Tensor negItems, negCates;    // (maxB, T) or null
+    public final Tensor lengths;      // (maxB)
+    private int size;
+
+    public DeviceBatch(ParamStore ps, int maxB, int T, int profileFields, boolean withNegatives) {
+        this.maxB = maxB;
+        this.T = T;
+        labels = ps.activation("batch.labels", maxB);
+        profile = new Tensor[profileFields];
+        for (int f = 0; f < profileFields; f++) profile[f] = ps.intInput("batch.profile" + f, maxB);
+        items = ps.intInput("batch.items", maxB);
+        cates = ps.intInput("batch.cates", maxB);
+        histItems = ps.intInput("batch.hist_items", maxB, T);
+        histCates = ps.intInput("batch.hist_cates", maxB, T);
+        negItems = withNegatives ? ps.intInput("batch.neg_items", maxB, T) : null;
+        negCates = withNegatives ? ps.intInput("batch.neg_cates", maxB, T) : null;
+        lengths = ps.intInput("batch.lengths", maxB);
+    }
+
+    /** Copies one host batch of {@code B} samples in (arrays laid out as the tensors). */
+    public void load(Backend be, int B, float[] labelsIn, int[][] profileIn, int[] itemsIn, int[] catesIn,
+                     int[] histItemsIn, int[] histCatesIn, int[] negItemsIn, int[] negCatesIn, int[] lengthsIn) {
+        if (B < 1 || B > maxB) throw new IllegalArgumentException("batch of " + B + " samples; planned for 1.." + maxB);
+        if (profileIn.length != profile.length) throw new IllegalArgumentException("batch has " + profileIn.length + " profile fields, model " + profile.length);
+        be.upload(labels, labelsIn, B);
+        for (int f = 0; f < profile.length; f++) be.upload(profile[f], profileIn[f], B);
+        be.upload(items, itemsIn, B);
+        be.upload(cates, catesIn, B);
+        be.upload(histItems, histItemsIn, B * T);
+        be.upload(histCates, histCatesIn, B * T);
+        if (negItems != null) {
+            if (negItemsIn == null) throw new IllegalArgumentException("the model needs neg_hist columns and the batch has none");
+            be.upload(negItems, negItemsIn, B * T);
+            be.upload(negCates, negCatesIn, B * T);
+        }
+        be.upload(lengths, lengthsIn, B);
+        this.size = B;
+    }
+
+    public int size() { return size; }
+}

@@ -1,0 +1,179 @@
+package io.augur.model;
+
+import io.augur.backend.Activation;
+import io.augur.backend.Backend;
+import io.augur.backend.Param;
+import io.augur.backend.Tensor;
+
+/**
+ * The dense building blocks, each holding its parameters and the buffers its forward saves,
+ * planned for batches of up to maxB rows. forward/backward take the actual batch size.
+ */
+public final class Layers {
+    private Layers() {}
+
+    /** y = x W + b. */
+    public static final class Linear {
+        public final Param weight, bias;
+        public final int in, out;
+        public final Tensor y;
+
+        public Linear(ParamStore ps, String name, int in, int out, int maxB) {
+            this.in = in;
+            this.out = out;
+            this.weight = ps.dense(name + ".weight", ParamStore.Init.linear(in), in, out);
+            this.bias = ps.dense(name + ".bias", ParamStore.Init.linear(in), out);
+            this.y = ps.activation(name + ".y", maxB, out);
+        }
+
+        public Tensor forward(Backend be, Tensor x, int B) {
+            be.linear(y, x, weight.value(), bias.value(), B, in, out);
+            return y;
+        }
+
+        /** dx = dy W^T (skipped when dx is null); weight and bias gradients +=. */
+        public void backward(Backend be, Tensor dx, Tensor dy, Tensor x, int B) {
+            be.linearBackward(dx, weight.grad(), bias.grad(), dy, x, weight.value(), B, in, out);
+        }
+    }
+
+    /** BatchNorm with affine gamma/beta and running statistics. */
+    public static final class BatchNorm {
+        public final Param gamma, beta, runMean, runVar;
+        public final Tensor y, mean, invStd;
+        final int channels;
+        final float momentum, eps;
+
+        public BatchNorm(ParamStore ps, String name, int channels, int maxB, float momentum, float eps) {
+            this.channels = channels;
+            this.momentum = momentum;
+            this.eps = eps;
+            gamma = ps.dense(name + ".gamma", ParamStore.Init.constant(1f), channels);
+            beta = ps.dense(name + ".beta", ParamStore.Init.constant(0f), channels);
+            runMean = ps.buffer(name + ".running_mean", 0f, channels);
+            runVar = ps.buffer(name + ".running_var", 1f, channels);
+            y = ps.activation(name + ".y", maxB, channels);
+            mean = ps.activation(name + ".mean", channels);
+            invStd = ps.activation(name + ".inv_std", channels);
+        }
+
+        public Tensor forward(Backend be, Tensor x, int B, boolean training) {
+            be.batchNorm(y, mean, invStd, x, gamma.value(), beta.value(), runMean.value(), runVar.value(), B, channels, training, momentum, eps);
+            return y;
+        }
+
+        public void backward(Backend be, Tensor dx, Tensor dy, Tensor x, int B) {
+            be.batchNormBackward(dx, gamma.grad(), beta.grad(), dy, mean, invStd, x, gamma.value(), B, channels);
+        }
+    }
+
+    /** A hidden activation: sigmoid, PReLU (alpha 0.25) or Dice (alpha 0, running statistics). */
+    public static final class Act {
+        public final Activation kind;
+        public final Param alpha, runMean, runVar;
+        public final Tensor y, mean, invStd;
+        final int channels;
+        final float momentum, eps;
+
+        public Act(ParamStore ps, String name, Activation kind, int channels, int maxB, float momentum, float eps) {
+            this.kind = kind;
+            this.channels = channels;
+            this.momentum = momentum;
+            this.eps = eps;
+            this.y = ps.activation(name + ".y", maxB, channels);
+            if (kind == Activation.SIGMOID) {
+                alpha = runMean = runVar = null;
+                mean = invStd = null;
+            } else {
+                alpha = ps.dense(name + ".alpha", ParamStore.Init.constant(kind == Activation.PRELU ? 0.25f : 0f), channels);
+                if (kind == Activation.DICE) {
+                    runMean = ps.buffer(name + ".running_mean", 0f, channels);
+                    runVar = ps.buffer(name + ".running_var", 1f, channels);
+                    mean = ps.activation(name + ".mean", channels);
+                    invStd = ps.activation(name + ".inv_std", channels);
+                } else {
+                    runMean = runVar = null;
+                    mean = invStd = null;
+                }
+            }
+        }
+
+        public Tensor forward(Backend be, Tensor x, int B, boolean training) {
+            switch (kind) {
+                case SIGMOID -> be.sigmoid(y, x, B * channels);
+                case PRELU -> be.prelu(y, x, alpha.value(), B, channels);
+                case DICE -> be.dice(y, mean, invStd, x, alpha.value(), runMean.value(), runVar.value(), B, channels, training, momentum, eps);
+            }
+            return y;
+        }
+
+        public void backward(Backend be, Tensor dx, Tensor dy, Tensor x, int B) {
+            switch (kind) {
+                case SIGMOID -> be.sigmoidBackward(dx, dy, y, B * channels);
+                case PRELU -> be.preluBackward(dx, alpha.grad(), dy, x, alpha.value(), B, channels);
+                case DICE -> be.diceBackward(dx, alpha.grad(), dy, mean, invStd, x, alpha.value(), B, channels);
+            }
+        }
+    }
+
+    /**
+     * The top tower: BatchNorm &rarr; [Linear &rarr; act] per hidden size &rarr; Linear(1) logit.
+     * backward writes dx (=), the gradient of the tower's input.
+     */
+    public static final class Mlp {
+        public final BatchNorm bn;
+        public final Linear[] fc;
+        public final Act[] act;
+        final Tensor[] dAct;   // gradient at each activation's output (maxB, h)
+        final Tensor[] dPre;   // gradient at each activation's input (maxB, h)
+        final Tensor dBn;      // gradient at the BatchNorm output (maxB, in)
+        public final int in;
+
+        public Mlp(ParamStore ps, String name, int in, java.util.List<Integer> hidden, Activation activation, int maxB,
+                   float momentum, float bnEps, float diceEps) {
+            this.in = in;
+            int L = hidden.size();
+            bn = new BatchNorm(ps, name + ".bn", in, maxB, momentum, bnEps);
+            fc = new Linear[L + 1];
+            act = new Act[L];
+            dAct = new Tensor[L];
+            dPre = new Tensor[L];
+            int width = in;
+            for (int l = 0; l < L; l++) {
+                int h = hidden.get(l);
+                fc[l] = new Linear(ps, name + ".fc" + (l + 1), width, h, maxB);
+                act[l] = new Act(ps, name + ".act" + (l + 1), activation, h, maxB, momentum, diceEps);
+                dAct[l] = ps.activation(name + ".act" + (l + 1) + ".dy", maxB, h);
+                dPre[l] = ps.activation(name + ".act" + (l + 1) + ".dx", maxB, h);
+                width = h;
+            }
+            fc[L] = new Linear(ps, name + ".fc" + (L + 1), width, 1, maxB);
+            dBn = ps.activation(name + ".bn.dy", maxB, in);
+        }
+
+        /** Returns the logits (maxB, 1). */
+        public Tensor forward(Backend be, Tensor x, int B, boolean training) {
+            Tensor h = bn.forward(be, x, B, training);
+            for (int l = 0; l < act.length; l++) {
+                h = fc[l].forward(be, h, B);
+                h = act[l].forward(be, h, B, training);
+            }
+            return fc[act.length].forward(be, h, B);
+        }
+
+        public void backward(Backend be, Tensor dx, Tensor dLogits, Tensor x, int B) {
+            int L = act.length;
+            Tensor upstream = dLogits;
+            for (int l = L; l >= 0; l--) {
+                Tensor input = l == 0 ? bn.y : act[l - 1].y;
+                Tensor dInput = l == 0 ? dBn : dAct[l - 1];
+                fc[l].backward(be, dInput, upstream, input, B);
+                if (l > 0) {
+                    act[l - 1].backward(be, dPre[l - 1], dAct[l - 1], fc[l - 1].y, B);
+                    upstream = dPre[l - 1];
+                }
+            }
+            bn.backward(be, dx, dBn, x, B);
+        }
+    }
+}
