@@ -65,6 +65,11 @@ final class CpuSparseGrad implements SparseGrad {
     /** Empties the touched list once every touched row has been cleared. */
     void resetList() { count = 0; }
 
+    /** dst[0 : V * D] = the dense accumulated gradient (zero outside the touched rows); for tests and checks. */
+    void copyTo(float[] dst) {
+        System.arraycopy(values, 0, dst, 0, values.length);
+    }
+
     /** Drops the accumulated gradient without applying it. */
     void clear() {
         for (int k = 0; k < count; k++) clearTouched(k);

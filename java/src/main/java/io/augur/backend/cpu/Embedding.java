@@ -15,7 +15,7 @@ import java.util.Arrays;
  *
  * <p>The fast backward first records the touched rows in row order (one cheap sequential pass,
  * so the list is the reference's), then adds the rows in parallel with thread k owning the ids
- * with id % chunks == k: no two threads write the same row and every row receives its additions
+ * whose {@link #owner} is k: no two threads write the same row and every row receives its additions
  * in row order, so the result equals the reference bit for bit.
  */
 final class Embedding {
@@ -79,29 +79,46 @@ final class Embedding {
 
     static void gatherBackward(CpuThreads th, CpuSparseGrad g, float[] dOut, int[] ids, int[] lengths, int rows, int T, int D, int outStride, int off) {
         checkDim(g, D);
+        if (lengths != null && rows % T != 0) throw new IllegalArgumentException("embedding backward: rows " + rows + " is not B * T with T = " + T);
         int V = g.rows();
-        // the touched list, in the reference's order
-        for (int r = 0; r < rows; r++) {
-            if (!masked(lengths, r, T)) g.touch(checkId(ids[r], V, r));
-        }
+        int samples = lengths == null ? 1 : rows / T, span = lengths == null ? rows : T;
         float[] acc = g.values;
-        if ((long) rows * D < PARALLEL_BACKWARD_FLOATS) {
-            addRows(acc, dOut, ids, lengths, 0, 1, rows, T, D, outStride, off);
+        if ((long) rows * D < PARALLEL_BACKWARD_FLOATS || th.threads() == 1) {
+            // one pass: touch and add, rows in order
+            for (int b = 0; b < samples; b++) {
+                int n = lengths == null ? span : Math.min(lengths[b], span);
+                for (int r = b * span; r < b * span + n; r++) {
+                    int id = checkId(ids[r], V, r);
+                    g.touch(id);
+                    int a = id * D, o = r * outStride + off;
+                    for (int d = 0; d < D; d++) acc[a + d] += dOut[o + d];
+                }
+            }
             return;
         }
-        int chunks = th.chunksFor(rows, 1);
-        th.parallelFor(chunks, 1, (k, lo, hi) -> {
-            for (int owner = lo; owner < hi; owner++) addRows(acc, dOut, ids, lengths, owner, chunks, rows, T, D, outStride, off);
+        // the touched list, in the reference's order
+        for (int b = 0; b < samples; b++) {
+            int n = lengths == null ? span : Math.min(lengths[b], span);
+            for (int r = b * span; r < b * span + n; r++) g.touch(checkId(ids[r], V, r));
+        }
+        int parts = th.chunksFor(rows, 1);
+        th.parallelFor(parts, 1, (k, lo, hi) -> {
+            for (int owner = lo; owner < hi; owner++) {
+                for (int b = 0; b < samples; b++) {
+                    int n = lengths == null ? span : Math.min(lengths[b], span);
+                    for (int r = b * span; r < b * span + n; r++) {
+                        int id = ids[r];
+                        if (owner(id, parts) != owner) continue;
+                        int a = id * D, o = r * outStride + off;
+                        for (int d = 0; d < D; d++) acc[a + d] += dOut[o + d];
+                    }
+                }
+            }
         });
     }
 
-    /** acc[ids[r]] += dOut[r] for the unmasked rows whose id % parts == owner, in row order. */
-    private static void addRows(float[] acc, float[] dOut, int[] ids, int[] lengths, int owner, int parts, int rows, int T, int D, int outStride, int off) {
-        for (int r = 0; r < rows; r++) {
-            int id = ids[r];
-            if (id % parts != owner || masked(lengths, r, T)) continue;
-            int a = id * D, o = r * outStride + off;
-            for (int d = 0; d < D; d++) acc[a + d] += dOut[o + d];
-        }
+    /** The thread that adds id's row: Fibonacci hashing into [0, parts), no division. */
+    static int owner(int id, int parts) {
+        return (int) ((((id * 0x9E3779B1L) & 0xFFFFFFFFL) * parts) >>> 32);
     }
 }
