@@ -9,6 +9,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
@@ -136,7 +137,7 @@ public final class SampleFile {
             List<Field> ch = f.getChildren();
             return "list<" + (ch.size() == 1 ? describe(ch.get(0)) : "?") + ">";
         }
-        return t.toString().toLowerCase(java.util.Locale.ROOT);
+        return t.toString().toLowerCase(Locale.ROOT);
     }
 
     private static String columnNames(VectorSchemaRoot root) {

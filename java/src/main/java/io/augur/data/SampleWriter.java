@@ -33,7 +33,11 @@ public final class SampleWriter implements AutoCloseable {
     private final int flushRows;
     private final int T;
     private final int numExtras;
-    private final FrequencyCounts counts; // null: do not count
+    // Training counts to add each row to (null: do not count): user, item, cate, extra fields.
+    private final int[] countUser;
+    private final int[] countItem;
+    private final int[] countCate;
+    private final int[][] countExtras;
 
     private final BufferAllocator allocator;
     private final VectorSchemaRoot root;
@@ -64,7 +68,18 @@ public final class SampleWriter implements AutoCloseable {
         this.flushRows = flushRows;
         this.T = schema.historyLength();
         this.numExtras = schema.extraFields().size();
-        this.counts = counts;
+        if (counts != null) {
+            countUser = counts.raw(SampleSchema.VOCAB_USER);
+            countItem = counts.raw(SampleSchema.VOCAB_ITEM);
+            countCate = counts.raw(SampleSchema.VOCAB_CATE);
+            countExtras = new int[numExtras][];
+            for (int f = 0; f < numExtras; f++) {
+                countExtras[f] = counts.raw(schema.extraFields().get(f).name());
+            }
+        } else {
+            countUser = countItem = countCate = null;
+            countExtras = null;
+        }
 
         labels = new byte[flushRows];
         users = new int[flushRows];
@@ -211,7 +226,7 @@ public final class SampleWriter implements AutoCloseable {
         histOffsets[r + 1] = off + length;
         pending++;
 
-        if (counts != null) {
+        if (countUser != null) {
             count(userId, extraIds, itemId, cateId, histItemIds, histCateIds, from, length);
         }
         if (pending == flushRows) {
@@ -220,17 +235,15 @@ public final class SampleWriter implements AutoCloseable {
     }
 
     private void count(int userId, int[] extraIds, int itemId, int cateId, int[] hi, int[] hc, int from, int length) {
-        counts.raw(SampleSchema.VOCAB_USER)[userId]++;
+        countUser[userId]++;
         for (int f = 0; f < numExtras; f++) {
-            counts.raw(schema.extraFields().get(f).name())[extraIds[f]]++;
+            countExtras[f][extraIds[f]]++;
         }
-        int[] ci = counts.raw(SampleSchema.VOCAB_ITEM);
-        int[] cc = counts.raw(SampleSchema.VOCAB_CATE);
-        ci[itemId]++;
-        cc[cateId]++;
+        countItem[itemId]++;
+        countCate[cateId]++;
         for (int t = from; t < from + length; t++) {
-            ci[hi[t]]++;
-            cc[hc[t]]++;
+            countItem[hi[t]]++;
+            countCate[hc[t]]++;
         }
     }
 

@@ -182,7 +182,12 @@ class BatchReaderTest {
     void prefetchErrorsSurfaceInNext() {
         Batch a = new Batch(4, 6, 2, true);
         Batch b = new Batch(4, 6, 2, true);
+        Thread caller = Thread.currentThread();
+        java.util.concurrent.atomic.AtomicBoolean filledHere = new java.util.concurrent.atomic.AtomicBoolean();
         BatchReader.Filler failing = (dst, order, from, count) -> {
+            if (Thread.currentThread() == caller) {
+                filledHere.set(true);
+            }
             if (from >= 8) {
                 throw new IllegalStateException("boom at " + from);
             }
@@ -195,6 +200,7 @@ class BatchReaderTest {
             assertTrue(e.getMessage().contains("boom at 8"), e.getMessage());
             assertNull(r.next());
         }
+        assertFalse(filledHere.get(), "batches are filled by the prefetch thread, not the caller");
     }
 
     @Test

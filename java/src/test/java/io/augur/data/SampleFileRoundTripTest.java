@@ -6,6 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.ipc.ArrowFileReader;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -89,10 +94,19 @@ class SampleFileRoundTripTest {
             write(w, rows);
             assertEquals(103, w.rows());
         }
+        assertEquals(11, recordBatches(file), "a record batch every 10 rows");
         SampleFile f = SampleFile.read(file, s);
         assertRows(rows, f);
         assertEquals(3, s.numProfileFields());
         assertEquals(List.of("user_id", "age", "hour"), s.profileFieldNames());
+    }
+
+    static int recordBatches(Path file) throws IOException {
+        try (BufferAllocator alloc = new RootAllocator();
+             FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+             ArrowFileReader r = new ArrowFileReader(ch, alloc)) {
+            return r.getRecordBlocks().size();
+        }
     }
 
     @Test
@@ -105,6 +119,7 @@ class SampleFileRoundTripTest {
                 w.append(r.label, r.user, r.item, r.cate, r.hi, r.hc);
             }
         }
+        assertEquals(1, recordBatches(file), "40 rows fit one default record batch");
         SampleFile f = SampleFile.read(file, s);
         assertRows(rows, f);
         assertThrows(IllegalStateException.class, () -> f.negItem(0, 0));
