@@ -13,18 +13,19 @@ import java.util.Arrays;
  * With lengths, row r is position t = r % T of sample b = r / T; rows with t &gt;= lengths[b] are
  * written as 0 forward and contribute nothing backward.
  *
- * <p>The fast backward first records the touched rows in row order (one cheap sequential pass,
- * so the list is the reference's), then adds the rows in parallel with thread k owning the ids
- * whose {@link #owner} is k: no two threads write the same row and every row receives its additions
- * in row order, so the result equals the reference bit for bit.
+ * <p>The fast backward is one sequential pass over the valid rows (touch, then add), walking
+ * (sample, position) instead of dividing every row index; it equals the reference bit for bit.
+ * It is sequential because that measured faster: each row adds only D = 18 floats, so the work is
+ * random access into the accumulator, and a parallel version (a sequential pass recording the
+ * touched list, then thread k adding the rows of the ids hashed to k, deterministic) took
+ * 1.0-1.7x the time of one pass on 2 threads at 12,800 and 204,800 rows (CpuOpsBench; it is in
+ * the history, commit a34ffa0, should a many-core machine say otherwise).
  */
 final class Embedding {
     private Embedding() {}
 
     /** Gathered floats per chunk of the forward. */
     static final int GATHER_GRAIN_FLOATS = 8 * 1024;
-    /** Below this many gathered floats the backward runs on one thread (see {@link #gatherBackward}). */
-    static final int PARALLEL_BACKWARD_FLOATS = 64 * 1024;
 
     static boolean masked(int[] lengths, int r, int T) {
         return lengths != null && r % T >= lengths[r / T];
@@ -66,12 +67,18 @@ final class Embedding {
     static void gather(CpuThreads th, float[] out, int[] ids, int[] lengths, float[] table, int rows, int T, int D, int outStride, int off) {
         int V = table.length / D;
         th.parallelFor(rows, Math.max(1, GATHER_GRAIN_FLOATS / D), (chunk, lo, hi) -> {
+            // (b, t) of row r, advanced with r instead of divided out of it
+            int b = lengths == null ? 0 : lo / T, t = lengths == null ? 0 : lo % T;
             for (int r = lo; r < hi; r++) {
                 int o = r * outStride + off;
-                if (masked(lengths, r, T)) {
+                if (lengths != null && t >= lengths[b]) {
                     Arrays.fill(out, o, o + D, 0f);
                 } else {
                     System.arraycopy(table, checkId(ids[r], V, r) * D, out, o, D);
+                }
+                if (lengths != null && ++t == T) {
+                    t = 0;
+                    b++;
                 }
             }
         });
@@ -81,44 +88,16 @@ final class Embedding {
         checkDim(g, D);
         if (lengths != null && rows % T != 0) throw new IllegalArgumentException("embedding backward: rows " + rows + " is not B * T with T = " + T);
         int V = g.rows();
-        int samples = lengths == null ? 1 : rows / T, span = lengths == null ? rows : T;
         float[] acc = g.values;
-        if ((long) rows * D < PARALLEL_BACKWARD_FLOATS || th.threads() == 1) {
-            // one pass: touch and add, rows in order
-            for (int b = 0; b < samples; b++) {
-                int n = lengths == null ? span : Math.min(lengths[b], span);
-                for (int r = b * span; r < b * span + n; r++) {
-                    int id = checkId(ids[r], V, r);
-                    g.touch(id);
-                    int a = id * D, o = r * outStride + off;
-                    for (int d = 0; d < D; d++) acc[a + d] += dOut[o + d];
-                }
-            }
-            return;
-        }
-        // the touched list, in the reference's order
+        int samples = lengths == null ? 1 : rows / T, span = lengths == null ? rows : T;
         for (int b = 0; b < samples; b++) {
-            int n = lengths == null ? span : Math.min(lengths[b], span);
-            for (int r = b * span; r < b * span + n; r++) g.touch(checkId(ids[r], V, r));
-        }
-        int parts = th.chunksFor(rows, 1);
-        th.parallelFor(parts, 1, (k, lo, hi) -> {
-            for (int owner = lo; owner < hi; owner++) {
-                for (int b = 0; b < samples; b++) {
-                    int n = lengths == null ? span : Math.min(lengths[b], span);
-                    for (int r = b * span; r < b * span + n; r++) {
-                        int id = ids[r];
-                        if (owner(id, parts) != owner) continue;
-                        int a = id * D, o = r * outStride + off;
-                        for (int d = 0; d < D; d++) acc[a + d] += dOut[o + d];
-                    }
-                }
+            int valid = lengths == null ? span : Math.min(lengths[b], span);
+            for (int r = b * span; r < b * span + valid; r++) {
+                int id = checkId(ids[r], V, r);
+                g.touch(id);
+                int a = id * D, o = r * outStride + off;
+                for (int d = 0; d < D; d++) acc[a + d] += dOut[o + d];
             }
-        });
-    }
-
-    /** The thread that adds id's row: Fibonacci hashing into [0, parts), no division. */
-    static int owner(int id, int parts) {
-        return (int) ((((id * 0x9E3779B1L) & 0xFFFFFFFFL) * parts) >>> 32);
+        }
     }
 }

@@ -7,7 +7,7 @@ import static io.augur.backend.cpu.OpTesting.*;
 
 /**
  * A small workbench for the fast CPU ops (not a test): times Linear forward + backward at the top
- * MLP's first layer, the embedding backward sequential against id-partitioned, and the batch
+ * MLP's first layer, the embedding backward (reference and fast), and the batch
  * statistics ops. Run after {@code mvn test-compile}:
  * <pre>
  *   java -cp target/classes:target/test-classes io.augur.backend.cpu.CpuOpsBench [threads]
@@ -38,8 +38,8 @@ public final class CpuOpsBench {
         try (CpuThreads th = new CpuThreads(threads); CpuThreads one = new CpuThreads(1)) {
             linear(th, one, 1024, 162, 200);
             linear(th, one, 128, 162, 200);
-            embeddingBackward(th, one, 128, 100);
-            embeddingBackward(th, one, 2048, 100);
+            embeddingBackward(one, 128, 100);
+            embeddingBackward(one, 2048, 100);
             statistics(th, one, 1024, 200);
         }
     }
@@ -59,7 +59,7 @@ public final class CpuOpsBench {
         System.out.printf(Locale.ROOT, "linear B=%d reference (double sums): %.2f GFLOP/s%n", B, flops / ref * 1e-9);
     }
 
-    static void embeddingBackward(CpuThreads th, CpuThreads one, int B, int T) {
+    static void embeddingBackward(CpuThreads one, int B, int T) {
         int V = 300_000, D = 18, rows = B * T, stride = 2 * D;
         SplittableRandom rng = new SplittableRandom(2);
         int[] ids = new int[rows], len = lengths(rng, B, T);
@@ -68,10 +68,8 @@ public final class CpuOpsBench {
         CpuSparseGrad g = new CpuSparseGrad("item", V, D, rows);
         double ref = time(() -> { Embedding.gatherBackwardRef(g, dOut, ids, len, rows, T, D, stride, 0); g.clear(); }, 30, 9, 5);
         double seq = time(() -> { Embedding.gatherBackward(one, g, dOut, ids, len, rows, T, D, stride, 0); g.clear(); }, 30, 9, 5);
-        double par = time(() -> { Embedding.gatherBackward(th, g, dOut, ids, len, rows, T, D, stride, 0); g.clear(); }, 30, 9, 5);
-        System.out.printf(Locale.ROOT, "embedding backward rows=%d D=%d (+ clear): reference %.3f ms, fast 1 thread (one pass) %.3f ms, fast %d threads (%s) %.3f ms%n",
-                rows, D, ref * 1e3, seq * 1e3, th.threads(),
-                (long) rows * D < Embedding.PARALLEL_BACKWARD_FLOATS ? "one pass, below threshold" : "id-partitioned", par * 1e3);
+        System.out.printf(Locale.ROOT, "embedding backward rows=%d D=%d (+ clear): reference %.3f ms, fast %.3f ms%n",
+                rows, D, ref * 1e3, seq * 1e3);
     }
 
     static void statistics(CpuThreads th, CpuThreads one, int B, int C) {
