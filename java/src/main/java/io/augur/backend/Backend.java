@@ -52,6 +52,9 @@ public interface Backend extends AutoCloseable {
     /** dst[0:n] = src[0:n]; waits for pending work. */
     void download(Tensor src, float[] dst, int n);
 
+    /** dst = the sparse gradient as a dense (rows, dim) table (rows not touched are 0); for tests and debugging. */
+    void downloadGrad(SparseGrad grad, float[] dst);
+
     /** t[0:n] = value. */
     void fill(Tensor t, float value, int n);
 

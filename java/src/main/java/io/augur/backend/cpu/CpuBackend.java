@@ -81,6 +81,9 @@ public final class CpuBackend implements Backend {
     public void download(Tensor src, float[] dst, int n) { System.arraycopy(f(src), 0, dst, 0, n); }
 
     @Override
+    public void downloadGrad(SparseGrad grad, float[] dst) { ((CpuSparseGrad) grad).copyTo(dst); }
+
+    @Override
     public void fill(Tensor t, float value, int n) { java.util.Arrays.fill(f(t), 0, n, value); }
 
     @Override
