@@ -1,0 +1,34 @@
+package io.augur.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code augur} command line: generate, train, bench, info. */
+@Command(name = "augur", mixinStandardHelpOptions = true, version = "augur 0.1.0",
+        description = "Trains the CTR models DIN and DIEN (and their baselines) on the CPU or one GPU.",
+        subcommands = {GenerateCommand.class, TrainCommand.class, BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
+public final class Augur implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.setProperty("java.awt.headless", "true");
+        CommandLine cl = new CommandLine(new Augur());
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            // Bad input and bad flags end with one clear line, not a stack trace.
+            if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException || ex instanceof java.io.UncheckedIOException
+                    || ex.getClass().getSimpleName().equals("DataFormatException")) {
+                cmd.getErr().println("augur " + cmd.getCommandName() + ": " + ex.getMessage());
+                return 2;
+            }
+            throw ex;
+        });
+        System.exit(cl.execute(args));
+    }
+}

@@ -1,0 +1,39 @@
+package io.augur.cli;
+
+import io.augur.backend.Backends;
+import picocli.CommandLine.Command;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code augur info}: the JVM, the CPU, and which backends can run here (and if not, why). */
+@Command(name = "info", mixinStandardHelpOptions = true, description = "Show the JVM, the CPU and which backends are available.")
+public final class InfoCommand implements Callable<Integer> {
+
+    @Override
+    public Integer call() {
+        Runtime rt = Runtime.getRuntime();
+        System.out.printf("augur      0.1.0%n");
+        System.out.printf("jvm        %s %s (%s), max heap %,d MiB%n", System.getProperty("java.vm.name"), System.getProperty("java.version"),
+                System.getProperty("java.vendor"), rt.maxMemory() >> 20);
+        System.out.printf("os         %s %s %s%n", System.getProperty("os.name"), System.getProperty("os.version"), System.getProperty("os.arch"));
+        System.out.printf("cpu        %s, %d cores available%n", cpuModel(), rt.availableProcessors());
+        System.out.printf("backend    cpu: available (fast path, %d threads; --device cpu-reference runs the plain-loop specification)%n",
+                rt.availableProcessors());
+        System.out.printf("backend    cuda: not available: %s%n", Backends.cudaUnavailableReason());
+        return 0;
+    }
+
+    static String cpuModel() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name")) return line.substring(line.indexOf(':') + 1).trim();
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux, or unreadable: fall through
+        }
+        return System.getProperty("os.arch");
+    }
+}

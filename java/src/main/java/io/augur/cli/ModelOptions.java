@@ -1,0 +1,40 @@
+package io.augur.cli;
+
+import io.augur.backend.Activation;
+import io.augur.config.ModelConfig;
+import picocli.CommandLine.Option;
+
+import java.util.List;
+
+/** The model's flags, shared by train and bench. Defaults are the paper's Amazon config. */
+public final class ModelOptions {
+    @Option(names = "--model", defaultValue = "din", description = "base or din (default: ${DEFAULT-VALUE})")
+    String model;
+
+    @Option(names = "--emb-dim", defaultValue = "18", description = "embedding width D per field (default: ${DEFAULT-VALUE})")
+    int embDim;
+
+    @Option(names = "--att-hidden", defaultValue = "80,40", split = ",", description = "activation-unit hidden sizes (default: ${DEFAULT-VALUE})")
+    List<Integer> attHidden;
+
+    @Option(names = "--att-activation", defaultValue = "sigmoid", description = "activation-unit activation: sigmoid, prelu or dice (default: ${DEFAULT-VALUE})")
+    String attActivation;
+
+    @Option(names = "--att-softmax", description = "normalise attention weights over valid positions (off by default, as in the paper)")
+    boolean attSoftmax;
+
+    @Option(names = "--mlp-hidden", defaultValue = "200,80", split = ",", description = "top MLP hidden sizes (default: ${DEFAULT-VALUE})")
+    List<Integer> mlpHidden;
+
+    @Option(names = "--mlp-activation", description = "top MLP activation: dice, prelu or sigmoid (default: dice for din, prelu for base)")
+    String mlpActivation;
+
+    @Option(names = "--emb-init-std", defaultValue = "0.01", description = "std of the normal init of embedding rows (default: ${DEFAULT-VALUE})")
+    float embInitStd;
+
+    ModelConfig toConfig() {
+        ModelConfig d = ModelConfig.defaults(ModelConfig.Kind.parse(model));
+        return new ModelConfig(d.kind(), embDim, attHidden, Activation.parse(attActivation), attSoftmax, mlpHidden,
+                mlpActivation == null ? null : Activation.parse(mlpActivation), d.bnEps(), d.diceEps(), d.momentum(), embInitStd);
+    }
+}

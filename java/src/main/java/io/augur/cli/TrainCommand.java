@@ -1,0 +1,80 @@
+package io.augur.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.augur.backend.Backend;
+import io.augur.backend.Backends;
+import io.augur.config.ModelConfig;
+import io.augur.config.TrainConfig;
+import io.augur.config.WorldConfig;
+import io.augur.data.Dataset;
+import io.augur.data.SyntheticWorld;
+import io.augur.model.CtrModel;
+import io.augur.model.Models;
+import io.augur.train.RunSummary;
+import io.augur.train.Trainer;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code augur train}: trains a model on a dataset folder and evaluates it on test. */
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Train a model, evaluate on valid every epoch (early stopping on AUC), and report test AUC, GAUC and logloss.",
+                "Without --data, uses data/default and generates the default synthetic world there first if it is missing."})
+public final class TrainCommand implements Callable<Integer> {
+    private static final Logger LOG = LogManager.getLogger(TrainCommand.class);
+
+    @Option(names = "--data", description = "dataset folder (default: data/default, generated on first use)")
+    Path data;
+
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu, cpu-reference or cuda (default: ${DEFAULT-VALUE})")
+    String device;
+
+    @Option(names = "--out", description = "run folder for logs, checkpoint, plots and summary.json (default: runs/<model>-<time>)")
+    Path out;
+
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Mixin
+    TrainOptions trainOptions;
+
+    @Override
+    public Integer call() throws Exception {
+        ModelConfig mcfg = modelOptions.toConfig();
+        TrainConfig tcfg = trainOptions.toConfig();
+        Path dataDir = data != null ? data : Path.of("data", "default");
+        if (data == null && !Files.exists(dataDir.resolve("dataset.json"))) {
+            LOG.info("no dataset at {}: generating the default synthetic world there", dataDir);
+            SyntheticWorld.generate(WorldConfig.defaults(), dataDir);
+        }
+        Path runDir = out != null ? out
+                : Path.of("runs", mcfg.kind().label() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        Dataset ds = Dataset.open(dataDir);
+
+        Map<String, Object> runConfig = new LinkedHashMap<>();
+        runConfig.put("data", dataDir.toString());
+        runConfig.put("device", device);
+        runConfig.put("model", mcfg);
+        runConfig.put("train", tcfg);
+        LOG.info("run {}: seed {}, config {}", runDir, tcfg.seed(), new ObjectMapper().writeValueAsString(runConfig));
+
+        try (Backend be = Backends.create(device, tcfg.threads())) {
+            int maxB = Math.max(tcfg.batchSize(), tcfg.evalBatchSize());
+            CtrModel model = Models.create(be, mcfg, Models.features(ds), maxB, tcfg.seed());
+            RunSummary s = new Trainer(be, model, ds, tcfg, runDir, runConfig).run();
+            System.out.println(s.humanLine());
+            System.out.println("run folder: " + runDir);
+        }
+        return 0;
+    }
+}

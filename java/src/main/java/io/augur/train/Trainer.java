@@ -1,0 +1,227 @@
+package io.augur.train;
+
+import io.augur.backend.Backend;
+import io.augur.backend.Param;
+import io.augur.config.TrainConfig;
+import io.augur.data.Batch;
+import io.augur.data.BatchReader;
+import io.augur.data.Dataset;
+import io.augur.data.SampleFile;
+import io.augur.model.CtrModel;
+import io.augur.report.MetricsLog;
+import io.augur.report.MetricsRecord;
+import io.augur.report.Plots;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The training loop every model shares: epochs of shuffled batches, evaluation on valid after each
+ * epoch, early stopping on valid AUC, the best parameters checkpointed atomically, then the best
+ * parameters evaluated on test. Writes into the run folder: metrics.jsonl, best.ckpt, loss.png,
+ * valid.png and summary.json.
+ */
+public final class Trainer {
+    private static final Logger LOG = LogManager.getLogger(Trainer.class);
+    public static final String CHECKPOINT = "best.ckpt";
+    public static final String METRICS = "metrics.jsonl";
+    public static final String SUMMARY = "summary.json";
+
+    private final Backend be;
+    private final CtrModel model;
+    private final Dataset data;
+    private final TrainConfig cfg;
+    private final Path out;
+    private final Map<String, Object> runConfig;
+    /** Training steps between two "step" records in metrics.jsonl. */
+    private final int logEvery;
+
+    public Trainer(Backend be, CtrModel model, Dataset data, TrainConfig cfg, Path out, Map<String, Object> runConfig) {
+        this.be = be;
+        this.model = model;
+        this.data = data;
+        this.cfg = cfg;
+        this.out = out;
+        this.runConfig = runConfig;
+        this.logEvery = 20;
+    }
+
+    /** Id counts of the training split for each embedding table (MBAR's n_j), keyed by parameter name. */
+    public static Map<String, int[]> countsByTable(CtrModel model, Dataset data) {
+        Map<String, int[]> counts = new HashMap<>();
+        for (Param p : model.embeddingTables()) {
+            String vocab = p.name().substring("emb.".length());
+            counts.put(p.name(), data.counts(vocab));
+        }
+        return counts;
+    }
+
+    public RunSummary run() throws IOException {
+        Files.createDirectories(out);
+        long t0 = System.nanoTime();
+        Optimizer opt = new Optimizer(be, model.params(), countsByTable(model, data), cfg);
+        LOG.info("model {}: {} parameters ({} dense), activations and workspaces {} MiB; backend {}", model.name(),
+                String.format("%,d", parameterCount(model)), String.format("%,d", denseCount(model)), model.activationBytes() >> 20, be.describe());
+        SampleFile train = data.train();
+        EarlyStopping stopper = new EarlyStopping(cfg.patience(), 0.0);
+        long samples = 0;
+        long step = 0;
+        double trainNanos = 0;
+        int epochsRun = 0;
+        try (MetricsLog log = MetricsLog.create(out.resolve(METRICS))) {
+            for (int epoch = 1; epoch <= cfg.epochs(); epoch++) {
+                epochsRun = epoch;
+                double lossSum = 0, intervalLoss = 0;
+                int intervalSteps = 0;
+                long epochSamples = 0;
+                long e0 = System.nanoTime();
+                try (BatchReader reader = train.batches(cfg.batchSize(), true, cfg.seed(), epoch)) {
+                    Progress progress = Progress.start("epoch " + epoch + "/" + cfg.epochs(), reader.rowsPerEpoch());
+                    Batch b;
+                    while ((b = reader.next()) != null) {
+                        long s0 = System.nanoTime();
+                        float loss = trainStep(opt, b);
+                        trainNanos += System.nanoTime() - s0;
+                        if (!Float.isFinite(loss)) {
+                            throw new IllegalStateException("loss became " + loss + " at epoch " + epoch + ", step " + (step + 1)
+                                    + "; lower --lr (now " + cfg.lr() + ")");
+                        }
+                        step++;
+                        samples += b.size;
+                        epochSamples += b.size;
+                        lossSum += loss * b.size;
+                        intervalLoss += loss;
+                        intervalSteps++;
+                        progress.update(epochSamples, loss);
+                        if (intervalSteps == logEvery) {
+                            log.write(MetricsRecord.step(epoch, step, samples, intervalLoss / intervalSteps, cfg.lr()));
+                            intervalLoss = 0;
+                            intervalSteps = 0;
+                        }
+                    }
+                    progress.finish();
+                }
+                double epochS = (System.nanoTime() - e0) / 1e9;
+                double sps = epochSamples / epochS;
+                log.write(MetricsRecord.epoch(epoch, step, samples, lossSum / epochSamples, sps));
+                Metrics valid = evaluate(data.valid());
+                log.write(MetricsRecord.eval(MetricsRecord.VALID, epoch, step, valid.count(), valid.auc(), valid.gauc(), valid.logloss()));
+                boolean better = stopper.update(epoch, valid.auc());
+                LOG.info("epoch {}: train loss {} ({} samples/s)  valid AUC {}  GAUC {}  logloss {}{}", epoch, f4(lossSum / epochSamples),
+                        String.format("%,.0f", sps), f4(valid.auc()), f4(valid.gauc()), f4(valid.logloss()), better ? "  (best so far, checkpointed)" : "");
+                if (better) saveCheckpoint(out.resolve(CHECKPOINT), epoch, valid.auc());
+                if (stopper.shouldStop()) {
+                    LOG.info("early stop: valid AUC has not improved for {} epochs (best {} at epoch {})", stopper.epochsWithoutImprovement(),
+                            f4(stopper.bestValue()), stopper.bestEpoch());
+                    break;
+                }
+            }
+            loadCheckpoint(out.resolve(CHECKPOINT));
+            Metrics test = evaluate(data.test());
+            double trainSps = samples / (trainNanos / 1e9);
+            log.write(MetricsRecord.summary(MetricsRecord.TEST, stopper.bestEpoch(), test.count(), test.auc(), test.gauc(), test.logloss(), trainSps));
+            RunSummary summary = new RunSummary(model.name(), be.name(), data.dir().toString(), cfg.seed(), epochsRun, stopper.bestEpoch(),
+                    stopper.bestValue(), test.auc(), test.gauc(), test.logloss(), trainSps, (System.nanoTime() - t0) / 1e9,
+                    RunSummary.configTree(runConfig));
+            summary.write(out.resolve(SUMMARY));
+            log.close();
+            try {
+                Plots.writeFromLog(out.resolve(METRICS), out, model.name());
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("could not draw the training curves: {}", e.toString());
+            }
+            return summary;
+        }
+    }
+
+    /** One optimisation step on a host batch; returns the loss. */
+    public float trainStep(Optimizer opt, Batch b) {
+        load(b);
+        model.zeroGrads();
+        model.forward(true);
+        float loss = model.loss();
+        model.backward();
+        opt.step();
+        return loss;
+    }
+
+    private void load(Batch b) {
+        model.batch.load(be, b.size, b.labels, b.profile, b.items, b.cates, b.histItems, b.histCates, b.negItems, b.negCates, b.lengths);
+    }
+
+    /** AUC, GAUC and logloss of the model (inference mode) on one split. */
+    public Metrics evaluate(SampleFile split) {
+        Metrics m = new Metrics(Math.max(16, split.rows()));
+        float[] probs = new float[cfg.evalBatchSize()];
+        try (BatchReader reader = split.batches(cfg.evalBatchSize(), false, 0L, 0)) {
+            Batch b;
+            while ((b = reader.next()) != null) {
+                load(b);
+                model.forward(false);
+                model.predict(probs);
+                m.addAll(b.profile[0], b.labels, probs, b.size);
+            }
+        }
+        return m;
+    }
+
+    private void saveCheckpoint(Path file, int epoch, double validAuc) {
+        List<NamedArray> tensors = new ArrayList<>();
+        for (Param p : model.params()) {
+            float[] v = new float[p.value().size()];
+            be.download(p.value(), v, v.length);
+            tensors.add(NamedArray.f32(p.name(), p.value().shape(), v));
+        }
+        Map<String, Object> meta = new LinkedHashMap<>();
+        meta.put("model", model.name());
+        meta.put("epoch", epoch);
+        meta.put("valid_auc", validAuc);
+        meta.put("config", runConfig);
+        try {
+            Checkpoint.write(file, meta, tensors);
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not write checkpoint " + file, e);
+        }
+    }
+
+    /** Loads parameters written by {@link #saveCheckpoint} into the model. */
+    public static void loadInto(CtrModel model, Path file) throws IOException {
+        Checkpoint.Contents c = Checkpoint.read(file);
+        for (Param p : model.params()) {
+            NamedArray a = c.tensor(p.name());
+            if (a == null) throw new IOException(file + ": no tensor named " + p.name() + " for model " + model.name());
+            if (!java.util.Arrays.equals(a.shape(), p.value().shape())) {
+                throw new IOException(file + ": tensor " + p.name() + " has shape " + java.util.Arrays.toString(a.shape()) + ", the model "
+                        + java.util.Arrays.toString(p.value().shape()));
+            }
+            model.backend().upload(p.value(), a.floats(), a.size());
+        }
+    }
+
+    private void loadCheckpoint(Path file) throws IOException {
+        if (Files.exists(file)) loadInto(model, file);
+    }
+
+    static long parameterCount(CtrModel m) {
+        long n = 0;
+        for (Param p : m.params()) if (p.kind() != Param.Kind.BUFFER) n += p.value().size();
+        return n;
+    }
+
+    static long denseCount(CtrModel m) {
+        long n = 0;
+        for (Param p : m.params()) if (p.kind() == Param.Kind.DENSE) n += p.value().size();
+        return n;
+    }
+
+    static String f4(double v) { return String.format("%.4f", v); }
+}
