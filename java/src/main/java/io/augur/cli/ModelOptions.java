@@ -20,7 +20,8 @@ public final class ModelOptions {
     @Option(names = "--att-activation", defaultValue = "sigmoid", description = "activation-unit activation: sigmoid, prelu or dice (default: ${DEFAULT-VALUE})")
     String attActivation;
 
-    @Option(names = "--att-softmax", description = "normalise attention weights over valid positions (off by default, as in the paper)")
+    @Option(names = "--att-softmax", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "softmax the attention weights over valid positions (default: on; --no-att-softmax gives the DIN paper's unnormalised weights)")
     boolean attSoftmax;
 
     @Option(names = "--mlp-hidden", defaultValue = "200,80", split = ",", description = "top MLP hidden sizes (default: ${DEFAULT-VALUE})")
