@@ -19,9 +19,17 @@ public final class Augur implements Runnable {
 
     public static void main(String[] args) {
         System.setProperty("java.awt.headless", "true");
+        System.exit(commandLine().execute(args));
+    }
+
+    /**
+     * The configured command line that {@link #main} runs: bad input and bad flags found while a
+     * command runs end with one line on the command's error writer ("augur train: ...") and exit
+     * status 2, not a stack trace; anything else propagates.
+     */
+    static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Augur());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            // Bad input and bad flags end with one clear line, not a stack trace.
             if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException || ex instanceof java.io.UncheckedIOException
                     || ex.getClass().getSimpleName().equals("DataFormatException")) {
                 cmd.getErr().println("augur " + cmd.getCommandName() + ": " + ex.getMessage());
@@ -29,6 +37,6 @@ public final class Augur implements Runnable {
             }
             throw ex;
         });
-        System.exit(cl.execute(args));
+        return cl;
     }
 }
