@@ -66,12 +66,12 @@ public final class Trainer {
     }
 
     public RunSummary run() throws IOException {
-        Files.createDirectories(out);
         long t0 = System.nanoTime();
+        SampleFile train = data.train();   // read and validated before anything is written
+        Files.createDirectories(out);
         Optimizer opt = new Optimizer(be, model.params(), countsByTable(model, data), cfg);
         LOG.info("model {}: {} parameters ({} dense), activations and workspaces {} MiB; backend {}", model.name(),
                 String.format("%,d", parameterCount(model)), String.format("%,d", denseCount(model)), model.activationBytes() >> 20, be.describe());
-        SampleFile train = data.train();
         EarlyStopping stopper = new EarlyStopping(cfg.patience(), 0.0);
         long samples = 0;
         long step = 0;
@@ -197,8 +197,7 @@ public final class Trainer {
     public static void loadInto(CtrModel model, Path file) throws IOException {
         Checkpoint.Contents c = Checkpoint.read(file);
         for (Param p : model.params()) {
-            NamedArray a = c.tensor(p.name());
-            if (a == null) throw new IOException(file + ": no tensor named " + p.name() + " for model " + model.name());
+            NamedArray a = c.tensor(p.name());   // throws, naming the file, when the tensor is missing
             if (!java.util.Arrays.equals(a.shape(), p.value().shape())) {
                 throw new IOException(file + ": tensor " + p.name() + " has shape " + java.util.Arrays.toString(a.shape()) + ", the model "
                         + java.util.Arrays.toString(p.value().shape()));
