@@ -22,7 +22,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -81,11 +80,7 @@ public final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
         if (!(seconds > 0)) throw new IllegalArgumentException("--seconds must be > 0, got " + seconds);
-        Path dataDir = data != null ? data : Path.of("data", "bench");
-        if (data == null && !Files.exists(dataDir.resolve("dataset.json"))) {
-            LOG.info("no dataset at {}: generating the benchmark world there", dataDir);
-            SyntheticWorld.generate(WorldConfig.benchmark(), dataDir);
-        }
+        Path dataDir = data != null ? data : SyntheticWorld.ensure(Path.of("data", "bench"), WorldConfig.benchmark());
         Dataset ds = Dataset.open(dataDir);
         SampleFile train = ds.train();
         ModelConfig mcfg = modelOptions.toConfig();

@@ -18,7 +18,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
@@ -52,11 +51,7 @@ public final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ModelConfig mcfg = modelOptions.toConfig();
         TrainConfig tcfg = trainOptions.toConfig();
-        Path dataDir = data != null ? data : Path.of("data", "default");
-        if (data == null && !Files.exists(dataDir.resolve("dataset.json"))) {
-            LOG.info("no dataset at {}: generating the default synthetic world there", dataDir);
-            SyntheticWorld.generate(WorldConfig.defaults(), dataDir);
-        }
+        Path dataDir = data != null ? data : SyntheticWorld.ensure(Path.of("data", "default"), WorldConfig.defaults());
         Path runDir = out != null ? out
                 : Path.of("runs", mcfg.kind().label() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         Dataset ds = Dataset.open(dataDir);

@@ -100,6 +100,18 @@ public final class SyntheticWorld {
     }
 
     /** Generates the world of {@code cfg} into the dataset folder {@code outDir}. */
+    /**
+     * The dataset at {@code dir}; when it has no dataset.json yet, the world {@code cfg} is
+     * generated there first (the default worlds of {@code augur train} and {@code augur bench}).
+     */
+    public static Path ensure(Path dir, WorldConfig cfg) throws IOException {
+        if (!java.nio.file.Files.exists(dir.resolve(DatasetInfo.FILE_NAME))) {
+            org.apache.logging.log4j.LogManager.getLogger(SyntheticWorld.class).info("no dataset at {}: generating the synthetic world there", dir);
+            generate(cfg, dir);
+        }
+        return dir;
+    }
+
     public static Report generate(WorldConfig cfg, Path outDir) throws IOException {
         long t0 = System.nanoTime();
         SplittableRandom rng = new SplittableRandom(cfg.seed());

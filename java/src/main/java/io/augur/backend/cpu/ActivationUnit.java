@@ -128,20 +128,7 @@ final class ActivationUnit {
         final int W = spec.width(), h1 = spec.h1(), h2 = spec.h2(), Z = 4 * W;
         checkT(ws, T);
         final int N = ws.pack(lengths, B);
-        // z (N, 4W) = [q, k, q - k, q * k] for every valid position
-        float[] z = new float[N * Z];
-        for (int b = 0; b < B; b++) {
-            for (int t = 0; t < lengths[b]; t++) {
-                int n = ws.rowStart[b] + t;
-                for (int c = 0; c < W; c++) {
-                    float qc = q[b * W + c], kc = keys[(b * T + t) * W + c];
-                    z[n * Z + c] = qc;
-                    z[n * Z + W + c] = kc;
-                    z[n * Z + 2 * W + c] = qc - kc;
-                    z[n * Z + 3 * W + c] = qc * kc;
-                }
-            }
-        }
+        float[] z = buildInput(ws, q, keys, lengths, B, T, W);
         Linear.forwardRef(ws.h1Pre, z, f(p.w1()), f(p.b1()), N, Z, h1);
         activationRef(ws.a1, ws.mean1, ws.invStd1, ws.h1Pre, f(p.alpha1()), f(p.runMean1()), f(p.runVar1()), N, h1, spec, training);
         Linear.forwardRef(ws.h2Pre, ws.a1, f(p.w2()), f(p.b2()), N, h1, h2);
@@ -186,19 +173,7 @@ final class ActivationUnit {
         Linear.backwardRef(dA1, f(g.w2()), f(g.b2()), dH2, ws.a1, f(p.w2()), N, h1, h2);
         activationBackwardRef(dH1, f(g.alpha1()), dA1, ws.a1, ws.mean1, ws.invStd1, ws.h1Pre, f(p.alpha1()), N, h1, spec);
         // rebuild z (the reference saves nothing it can recompute) and go through layer 1
-        float[] z = new float[N * Z], dz = new float[N * Z];
-        for (int b = 0; b < B; b++) {
-            for (int t = 0; t < lengths[b]; t++) {
-                int n = ws.rowStart[b] + t;
-                for (int c = 0; c < W; c++) {
-                    float qc = q[b * W + c], kc = keys[(b * T + t) * W + c];
-                    z[n * Z + c] = qc;
-                    z[n * Z + W + c] = kc;
-                    z[n * Z + 2 * W + c] = qc - kc;
-                    z[n * Z + 3 * W + c] = qc * kc;
-                }
-            }
-        }
+        float[] z = buildInput(ws, q, keys, lengths, B, T, W), dz = new float[N * Z];
         Linear.backwardRef(dz, f(g.w1()), f(g.b1()), dH1, z, f(p.w1()), N, Z, h1);
         for (int b = 0; b < B; b++) {
             for (int t = 0; t < lengths[b]; t++) {
@@ -211,6 +186,25 @@ final class ActivationUnit {
                 }
             }
         }
+    }
+
+    /** z (N, 4W) = [q, k, q - k, q * k] for every valid position, in packed-row order. */
+    private static float[] buildInput(CpuWorkspace ws, float[] q, float[] keys, int[] lengths, int B, int T, int W) {
+        final int Z = 4 * W;
+        float[] z = new float[ws.n * Z];
+        for (int b = 0; b < B; b++) {
+            for (int t = 0; t < lengths[b]; t++) {
+                int n = ws.rowStart[b] + t;
+                for (int c = 0; c < W; c++) {
+                    float qc = q[b * W + c], kc = keys[(b * T + t) * W + c];
+                    z[n * Z + c] = qc;
+                    z[n * Z + W + c] = kc;
+                    z[n * Z + 2 * W + c] = qc - kc;
+                    z[n * Z + 3 * W + c] = qc * kc;
+                }
+            }
+        }
+        return z;
     }
 
     private static void activationRef(float[] y, float[] mean, float[] invStd, float[] x, float[] alpha, float[] runMean, float[] runVar,
