@@ -17,7 +17,7 @@ package io.augur.backend;
  *   <li>memory is allocated only through the allocation methods, while a model is built; nothing
  *       is allocated inside a training step.</li>
  * </ul>
- * Letters: B batch, T history length, D embedding width, E behaviour width, C channels.
+ * Letters: B batch, T history length, D embedding width, E behaviour width, C channels, H hidden size.
  */
 public interface Backend extends AutoCloseable {
 
@@ -40,6 +40,12 @@ public interface Backend extends AutoCloseable {
 
     /** Saved buffers of the activation unit for batches of up to {@code maxB} samples of {@code T} positions. */
     Workspace attentionWorkspace(String name, AttentionSpec spec, int maxB, int T);
+
+    /**
+     * Saved buffers of {@link #recurrence} for batches of up to {@code maxB} samples of {@code T}
+     * positions, input width {@code E} and hidden size {@code H}.
+     */
+    Workspace recurrenceWorkspace(String name, int maxB, int T, int E, int H);
 
     // ---------------------------------------------------------------- transfers
 
@@ -178,6 +184,42 @@ public interface Backend extends AutoCloseable {
     void activationUnitBackward(Tensor dQuery, Tensor dKeys, AttentionParams grads, Tensor dOut, Tensor dWeights,
                                 Tensor weights, Workspace ws, Tensor query, Tensor keys, Tensor lengths,
                                 AttentionParams params, AttentionSpec spec, int B, int T);
+
+    // ---------------------------------------------------------------- recurrence
+
+    /**
+     * A GRU-family recurrence over each sample's valid positions (DESIGN.md §3), h_{-1} = 0; for
+     * t &lt; lengths[b], with x_t = x[b, t, :], a_t = att[b, t] and the parameter columns [u, r, n]:
+     * <pre>
+     *   u_t = sigmoid(x_t Wx_u + bx_u + h_{t-1} Wh_u + bh_u)
+     *   r_t = sigmoid(x_t Wx_r + bx_r + h_{t-1} Wh_r + bh_r)
+     *   n_t = tanh(x_t Wx_n + bx_n + r_t * (h_{t-1} Wh_n + bh_n))
+     *   GRU:   h_t = (1 - u_t) * h_{t-1} + u_t * n_t
+     *   AUGRU: h_t = (1 - a_t u_t) * h_{t-1} + a_t u_t * n_t
+     *   AGRU:  h_t = (1 - a_t) h_{t-1} + a_t n_t          (u_t unused)
+     * </pre>
+     * Positions t &gt;= lengths[b] are neither computed nor read: the recurrence stops at each
+     * sample's length, and x and att there may hold anything.
+     * <pre>
+     * hOut    (B, T, H) or null   written: h_t for t &lt; len, exactly 0 for t &gt;= len
+     * hLast   (B, H) or null      written: h_{len-1}, 0 when len = 0
+     * x       (B, T, E)           att (B, T), null for GRU      lengths (B), 0 &lt;= len &lt;= T
+     * p       wx (E, 3H), wh (H, 3H), bx (3H), bh (3H)
+     * </pre>
+     * The workspace receives what the backward needs (the gates and the hidden states).
+     */
+    void recurrence(Tensor hOut, Tensor hLast, Workspace ws, Tensor x, Tensor att, Tensor lengths, RecurrenceParams p,
+                    Recurrence kind, int B, int T, int E, int H);
+
+    /**
+     * Backward of {@link #recurrence}, after the forward of the same batch filled {@code ws}.
+     * Incoming gradients: dHOut (B, T, H) for every state and/or dHLast (B, H) for the last one
+     * (either may be null; dHOut at padded positions is ignored). dx (B, T, E) and dAtt (B, T) are
+     * overwritten (=), 0 at padded positions; dAtt is null for GRU. Parameter gradients go into
+     * grads (+=).
+     */
+    void recurrenceBackward(Tensor dx, Tensor dAtt, RecurrenceParams grads, Tensor dHOut, Tensor dHLast, Workspace ws,
+                            Tensor x, Tensor att, Tensor lengths, RecurrenceParams p, Recurrence kind, int B, int T, int E, int H);
 
     // ---------------------------------------------------------------- loss
 

@@ -3,6 +3,8 @@ package io.augur.backend.cpu;
 import io.augur.backend.AttentionParams;
 import io.augur.backend.AttentionSpec;
 import io.augur.backend.Backend;
+import io.augur.backend.Recurrence;
+import io.augur.backend.RecurrenceParams;
 import io.augur.backend.DType;
 import io.augur.backend.SparseGrad;
 import io.augur.backend.SparseOptimizer;
@@ -69,6 +71,11 @@ public final class CpuBackend implements Backend {
     @Override
     public Workspace attentionWorkspace(String name, AttentionSpec spec, int maxB, int T) {
         return new ActivationUnit.CpuWorkspace(spec, maxB, T);
+    }
+
+    @Override
+    public Workspace recurrenceWorkspace(String name, int maxB, int T, int E, int H) {
+        return new io.augur.backend.cpu.Recurrence.CpuWorkspace(maxB, T, E, H);
     }
 
     @Override
@@ -219,6 +226,26 @@ public final class CpuBackend implements Backend {
                 f(query), f(keys), i(lengths), p, spec, B, T);
         else ActivationUnit.backward(threads, f(dQuery), f(dKeys), grads, f(dOut), f(dWeights), f(weights), w,
                 f(query), f(keys), i(lengths), p, spec, B, T);
+    }
+
+    // ---------------------------------------------------------------- recurrence
+
+    @Override
+    public void recurrence(Tensor hOut, Tensor hLast, Workspace ws, Tensor x, Tensor att, Tensor lengths, RecurrenceParams p,
+                           Recurrence kind, int B, int T, int E, int H) {
+        io.augur.backend.cpu.Recurrence.CpuWorkspace w = (io.augur.backend.cpu.Recurrence.CpuWorkspace) ws;
+        if (reference) io.augur.backend.cpu.Recurrence.forwardRef(f(hOut), f(hLast), w, f(x), f(att), i(lengths), p, kind, B, T, E, H);
+        else io.augur.backend.cpu.Recurrence.forward(threads, f(hOut), f(hLast), w, f(x), f(att), i(lengths), p, kind, B, T, E, H);
+    }
+
+    @Override
+    public void recurrenceBackward(Tensor dx, Tensor dAtt, RecurrenceParams grads, Tensor dHOut, Tensor dHLast, Workspace ws,
+                                   Tensor x, Tensor att, Tensor lengths, RecurrenceParams p, Recurrence kind, int B, int T, int E, int H) {
+        io.augur.backend.cpu.Recurrence.CpuWorkspace w = (io.augur.backend.cpu.Recurrence.CpuWorkspace) ws;
+        if (reference) io.augur.backend.cpu.Recurrence.backwardRef(f(dx), f(dAtt), grads, f(dHOut), f(dHLast), w,
+                f(x), f(att), i(lengths), p, kind, B, T, E, H);
+        else io.augur.backend.cpu.Recurrence.backward(threads, f(dx), f(dAtt), grads, f(dHOut), f(dHLast), w,
+                f(x), f(att), i(lengths), p, kind, B, T, E, H);
     }
 
     // ---------------------------------------------------------------- loss and optimizer
