@@ -7,8 +7,8 @@ import static io.augur.backend.cpu.OpTesting.*;
 
 /**
  * A small workbench for the fast CPU ops (not a test): times Linear forward + backward at the top
- * MLP's first layer, the embedding backward (reference and fast), and the batch
- * statistics ops. Run after {@code mvn test-compile}:
+ * MLP's first layer, the embedding backward (reference and fast), the batch
+ * statistics ops, and the DIEN recurrence (GRU and AUGRU) at the Amazon configuration. Run after {@code mvn test-compile}:
  * <pre>
  *   java -cp target/classes:target/test-classes io.augur.backend.cpu.CpuOpsBench [threads]
  * </pre>
@@ -41,6 +41,8 @@ public final class CpuOpsBench {
             embeddingBackward(one, 128, 100);
             embeddingBackward(one, 2048, 100);
             statistics(th, one, 1024, 200);
+            recurrence(th, one, io.augur.backend.Recurrence.GRU, 128, 100, 21, 36, 36);
+            recurrence(th, one, io.augur.backend.Recurrence.AUGRU, 128, 100, 21, 36, 36);
         }
     }
 
@@ -57,6 +59,38 @@ public final class CpuOpsBench {
         }
         double ref = time(() -> { Linear.forwardRef(y, x, W, b, B, in, out); Linear.backwardRef(dx, dW, db, dy, x, W, B, in, out); }, 3, 3, 1);
         System.out.printf(Locale.ROOT, "linear B=%d reference (double sums): %.2f GFLOP/s%n", B, flops / ref * 1e-9);
+    }
+
+    /** Forward + backward of the recurrence, lengths uniform in [1, 2 meanLen - 1] (mean meanLen), both outputs contracted. */
+    static void recurrence(CpuThreads th, CpuThreads one, io.augur.backend.Recurrence kind, int B, int T, int meanLen, int E, int H) {
+        SplittableRandom rng = new SplittableRandom(3);
+        int G = 3 * H;
+        int[] len = new int[B];
+        long sum = 0;
+        for (int b = 0; b < B; b++) sum += len[b] = 1 + rng.nextInt(2 * meanLen - 1);
+        float[] x = uniform(rng, B * T * E, -1, 1), att = uniform(rng, B * T, 0, 1);
+        float[] wx = uniform(rng, E * G, -0.3f, 0.3f), wh = uniform(rng, H * G, -0.3f, 0.3f), bx = uniform(rng, G, -0.1f, 0.1f), bh = uniform(rng, G, -0.1f, 0.1f);
+        io.augur.backend.RecurrenceParams p = new io.augur.backend.RecurrenceParams(CpuTensor.wrap("wx", wx, E, G), CpuTensor.wrap("wh", wh, H, G),
+                CpuTensor.wrap("bx", bx, G), CpuTensor.wrap("bh", bh, G));
+        io.augur.backend.RecurrenceParams g = new io.augur.backend.RecurrenceParams(CpuTensor.wrap("gwx", new float[E * G], E, G),
+                CpuTensor.wrap("gwh", new float[H * G], H, G), CpuTensor.wrap("gbx", new float[G], G), CpuTensor.wrap("gbh", new float[G], G));
+        float[] hOut = new float[B * T * H], hLast = new float[B * H], dx = new float[B * T * E], dAtt = new float[B * T];
+        float[] dHOut = uniform(rng, B * T * H, -1, 1), dHLast = uniform(rng, B * H, -1, 1);
+        float[] a = kind.usesAttention() ? att : null, da = kind.usesAttention() ? dAtt : null;
+        Recurrence.CpuWorkspace ws = new Recurrence.CpuWorkspace(B, T, E, H);
+        for (CpuThreads t : new CpuThreads[] {one, th}) {
+            double s = time(() -> {
+                Recurrence.forward(t, hOut, hLast, ws, x, a, len, p, kind, B, T, E, H);
+                Recurrence.backward(t, dx, da, g, dHOut, dHLast, ws, x, a, len, p, kind, B, T, E, H);
+            }, 50, 5, 4);
+            System.out.printf(Locale.ROOT, "%s B=%d T=%d mean len %.1f E=%d H=%d, %d thread(s): forward+backward %.3f ms (median of 5)%n",
+                    kind, B, T, (double) sum / B, E, H, t.threads(), s * 1e3);
+        }
+        double ref = time(() -> {
+            Recurrence.forwardRef(hOut, hLast, ws, x, a, len, p, kind, B, T, E, H);
+            Recurrence.backwardRef(dx, da, g, dHOut, dHLast, ws, x, a, len, p, kind, B, T, E, H);
+        }, 3, 3, 1);
+        System.out.printf(Locale.ROOT, "%s reference: forward+backward %.3f ms%n", kind, ref * 1e3);
     }
 
     static void embeddingBackward(CpuThreads one, int B, int T) {

@@ -111,4 +111,22 @@ class NoAllocationTest {
         assertNoAllocation("interest concat forward", () -> InterestConcat.forward(th, xs, ea, s, ds, B, E, stride, E));
         assertNoAllocation("interest concat backward", () -> InterestConcat.backward(th, dEa, dS, dV, xs, ea, s, B, E, stride, E));
     }
+
+    @Test
+    void recurrence() {
+        int B = 64, T = 30, E = 36, H = 36, G = 3 * H;
+        SplittableRandom rng = new SplittableRandom(133);
+        int[] len = lengths(rng, B, T);
+        float[] x = uniform(rng, B * T * E, -1, 1), att = uniform(rng, B * T, 0, 1);
+        io.augur.backend.RecurrenceParams p = new io.augur.backend.RecurrenceParams(CpuTensor.wrap("wx", uniform(rng, E * G, -.3f, .3f), E, G),
+                CpuTensor.wrap("wh", uniform(rng, H * G, -.3f, .3f), H, G), CpuTensor.wrap("bx", new float[G], G), CpuTensor.wrap("bh", new float[G], G));
+        io.augur.backend.RecurrenceParams g = new io.augur.backend.RecurrenceParams(CpuTensor.wrap("gwx", new float[E * G], E, G),
+                CpuTensor.wrap("gwh", new float[H * G], H, G), CpuTensor.wrap("gbx", new float[G], G), CpuTensor.wrap("gbh", new float[G], G));
+        float[] hOut = new float[B * T * H], hLast = new float[B * H], dx = new float[B * T * E], dAtt = new float[B * T];
+        float[] dHOut = uniform(rng, B * T * H, -1, 1), dHLast = uniform(rng, B * H, -1, 1);
+        Recurrence.CpuWorkspace ws = new Recurrence.CpuWorkspace(B, T, E, H);
+        io.augur.backend.Recurrence kind = io.augur.backend.Recurrence.AUGRU;
+        assertNoAllocation("recurrence forward", () -> Recurrence.forward(th, hOut, hLast, ws, x, att, len, p, kind, B, T, E, H));
+        assertNoAllocation("recurrence backward", () -> Recurrence.backward(th, dx, dAtt, g, dHOut, dHLast, ws, x, att, len, p, kind, B, T, E, H));
+    }
 }
