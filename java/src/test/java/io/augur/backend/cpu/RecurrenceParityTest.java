@@ -20,8 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * against the reference: a batch smaller than planned and not a multiple of the chunk count,
  * lengths 0, 1, T and random; outputs poisoned with NaN past B; dx and dAtt pre-filled with
  * garbage (they are overwritten); parameter gradients pre-filled (they are added to). Also: padded
- * positions are exactly 0 and inert, and the fast forward steps through exactly sum_b len_b
- * positions.
+ * positions are exactly 0 and inert, the fast path gives the same bits on 1 and 3 threads, and
+ * the fast forward steps through exactly sum_b len_b positions.
  */
 class RecurrenceParityTest {
     /**
@@ -133,6 +133,28 @@ class RecurrenceParityTest {
                 for (int k = 0; k < 4; k++) OpTesting.assertSameBits(be.name() + " grad " + k, a.grads[k], c.grads[k], 0, a.grads[k].length);
             }
         }
+    }
+
+    /**
+     * The fast path gives the same bits whatever the thread count: rows of every GEMM are
+     * independent, and the weight gradients are reduced by one thread per weight row in a fixed
+     * order over the samples.
+     */
+    @ParameterizedTest
+    @MethodSource("kinds")
+    void fastPathIsDeterministicAcrossThreadCounts(Recurrence kind) {
+        final int maxB = 30, B = 29, T = 9, E = 5, H = 6;
+        Inputs in = Inputs.random(61 + kind.ordinal(), kind, maxB, B, T, E, H);
+        Result one, three;
+        try (CpuBackend f1 = new CpuBackend(false, 1); CpuBackend f3 = new CpuBackend(false, OpTesting.THREADS)) {
+            one = run(f1, kind, in, true);
+            three = run(f3, kind, in, true);
+        }
+        OpTesting.assertSameBits("hOut", one.hOut, three.hOut, 0, one.hOut.length);
+        OpTesting.assertSameBits("hLast", one.hLast, three.hLast, 0, one.hLast.length);
+        OpTesting.assertSameBits("dx", one.dx, three.dx, 0, one.dx.length);
+        if (one.dAtt != null) OpTesting.assertSameBits("dAtt", one.dAtt, three.dAtt, 0, one.dAtt.length);
+        for (int k = 0; k < 4; k++) OpTesting.assertSameBits("grad " + k, one.grads[k], three.grads[k], 0, one.grads[k].length);
     }
 
     static Stream<Recurrence> kinds() { return Stream.of(Recurrence.values()); }
