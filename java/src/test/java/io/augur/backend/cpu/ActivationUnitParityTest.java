@@ -13,6 +13,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 
+import static io.augur.backend.cpu.OpTesting.down;
+import static io.augur.backend.cpu.OpTesting.filled;
+import static io.augur.backend.cpu.OpTesting.up;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -101,23 +104,6 @@ class ActivationUnitParityTest {
         return a;
     }
 
-    static Tensor up(Backend be, float[] a) {
-        Tensor t = be.floats("t", a.length);
-        be.upload(t, a, a.length);
-        return t;
-    }
-
-    static Tensor filled(Backend be, int n, float v) {
-        Tensor t = be.floats("t", n);
-        be.fill(t, v, n);
-        return t;
-    }
-
-    static float[] down(Backend be, Tensor t) {
-        float[] a = new float[t.size()];
-        be.download(t, a, a.length);
-        return a;
-    }
 
     static void close(String what, float[] ref, float[] fast, int n) {
         int bad = 0;

@@ -1,5 +1,8 @@
 package io.augur.backend.cpu;
 
+import io.augur.backend.Backend;
+import io.augur.backend.Tensor;
+
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -114,5 +117,26 @@ final class OpTesting {
         for (int i = from; i < to; i++) {
             if (!Float.isFinite(a[i])) throw new AssertionError(what + ": element " + i + " is " + a[i]);
         }
+    }
+
+    /** A backend tensor holding a copy of a. */
+    static Tensor up(Backend be, float[] a) {
+        Tensor t = be.floats("t", a.length);
+        be.upload(t, a, a.length);
+        return t;
+    }
+
+    /** A backend tensor of n values v. */
+    static Tensor filled(Backend be, int n, float v) {
+        Tensor t = be.floats("t", n);
+        be.fill(t, v, n);
+        return t;
+    }
+
+    /** All of t, downloaded. */
+    static float[] down(Backend be, Tensor t) {
+        float[] a = new float[t.size()];
+        be.download(t, a, a.length);
+        return a;
     }
 }
