@@ -22,7 +22,8 @@ public final class Backends {
     /** Why the GPU path cannot run here, or null if it could. */
     public static String cudaUnavailableReason() {
         StringBuilder why = new StringBuilder("the CUDA backend is not part of this build yet (it lands with the CUDA-backend issue)");
-        why.append("; libcuda.so.1 ").append(findLibcuda() == null ? "not found" : "found at " + findLibcuda());
+        Path libcuda = findLibcuda();
+        why.append("; libcuda.so.1 ").append(libcuda == null ? "not found" : "found at " + libcuda);
         why.append("; kernels ").append(Backends.class.getResource("/cuda/augur.fatbin") == null
                 ? "not in this build (nvcc was absent)" : "built (cuda/augur.fatbin)");
         return why.toString();

@@ -1,6 +1,5 @@
 package io.augur.backend.cpu;
 
-import io.augur.backend.Activation;
 import io.augur.backend.AttentionParams;
 import io.augur.backend.AttentionSpec;
 import io.augur.backend.Workspace;
@@ -436,7 +435,4 @@ final class ActivationUnit {
             }
         }
     }
-
-    /** True when this activation has per-channel parameters (alpha). */
-    static boolean hasAlpha(Activation a) { return a != Activation.SIGMOID; }
 }

@@ -30,20 +30,15 @@ public final class CpuTensor extends Tensor {
 
     /** Wraps arrays for tests and references: a tensor whose storage is {@code data}. */
     public static CpuTensor wrap(String name, float[] data, int... shape) {
-        CpuTensor t = new CpuTensor(name, DType.F32, new int[] {0});
-        return t.rebind(data, shape);
+        CpuTensor t = new CpuTensor(name, data, null, shape);
+        if (t.size() > data.length) throw new IllegalArgumentException(name + ": shape larger than data");
+        return t;
     }
 
     private CpuTensor(String name, float[] f, int[] i, int[] shape) {
         super(name, f != null ? DType.F32 : DType.I32, shape);
         this.f = f;
         this.i = i;
-    }
-
-    private CpuTensor rebind(float[] data, int[] shape) {
-        CpuTensor t = new CpuTensor(name(), data, null, shape);
-        if (t.size() > data.length) throw new IllegalArgumentException(name() + ": shape larger than data");
-        return t;
     }
 
     public static CpuTensor wrap(String name, int[] data, int... shape) {
