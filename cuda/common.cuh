@@ -1,26 +1,97 @@
 // Shared helpers for Augur's kernels.
 //
 // Conventions (DESIGN.md §4), the same as the Java reference in io.augur.backend.cpu:
-//   - argument order: outputs, saved buffers, inputs, parameters, sizes;
-//   - B batch, T history length, D embedding width per field, E = 2D behaviour width;
+//   - argument order: outputs, saved buffers, inputs, parameters, sizes; a kernel that validates
+//     its input takes `int* status` right after its outputs (see AUGUR_STATUS_* below);
+//   - B batch, T history length, D embedding width per field, E = 2D behaviour width,
+//     C channels, W attention width, H hidden size;
 //   - ids are int32, 0 is padding / unknown; lengths[b] is the true history length of sample b;
 //   - backward kernels add (+=) into parameter gradients and overwrite (=) activation gradients,
-//     unless a kernel's header says otherwise.
-// Every kernel is extern "C" so its name in the fatbin, in Nsight and in the Java launcher is the
-// plain name written here (e.g. embedding_gather_forward_kernel).
+//     unless a kernel's header says otherwise;
+//   - no kernel uses floating-point atomics: every reduction has a fixed order, so a step gives
+//     the same bits on every run (the sparse gradient adds 64-bit integers, which commute).
+// Every kernel is extern "C" so its name in the fatbin, in Nsight and in the Java launcher
+// (io.augur.backend.cuda.Kernels) is the plain name written here.
 #pragma once
 
 #include <cstdint>
 
 #define AUGUR_KERNEL extern "C" __global__
 
+// Bits of the device status word (one int in the arena). Kernels set them with atomicOr when
+// their input breaks the contract; the host reads the word when it synchronizes and throws an
+// exception naming the problem (io.augur.backend.cuda.DeviceStatus).
+#define AUGUR_STATUS_BAD_ID 1          // an embedding id outside [0, V)
+#define AUGUR_STATUS_BAD_LENGTH 2      // a history length outside [0, T]
+#define AUGUR_STATUS_SPARSE_OVERFLOW 4 // more distinct rows than a sparse gradient was planned for
+#define AUGUR_STATUS_NONFINITE_GRAD 8  // a NaN or infinite embedding gradient
+
 namespace augur {
 
-__device__ __forceinline__ float sigmoidf(float x) { return 1.0f / (1.0f + __expf(-x)); }
+// Logistic function without overflow: exp of a non-positive argument only.
+__device__ __forceinline__ float sigmoidf(float x) {
+  if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+  const float e = expf(x);
+  return e / (1.0f + e);
+}
+
+__device__ __forceinline__ void set_status(int* status, int bit) {
+  if (status != nullptr) atomicOr(status, bit);
+}
+
+// Sum over a warp (every lane gets the total).
+__device__ __forceinline__ double warp_sum(double v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// Sum of one value per thread over a 1-D block, in a fixed order; every thread gets the total.
+// `scratch` holds at least 32 doubles of shared memory; blockDim.x is a multiple of 32.
+__device__ __forceinline__ double block_sum(double v, double* scratch) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  v = warp_sum(v);
+  __syncthreads();  // scratch may still be read by a previous call
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  double t = 0.0;
+  for (int w = 0; w < warps; ++w) t += scratch[w];
+  return t;
+}
+
+__device__ __forceinline__ float block_max(float v, double* scratch) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  v = warp_max(v);
+  __syncthreads();
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  float m = -INFINITY;
+  for (int w = 0; w < warps; ++w) m = fmaxf(m, (float)scratch[w]);
+  return m;
+}
 
 // Grid-stride loop over [0, n).
 #define AUGUR_GRID_STRIDE(i, n) \
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (long long)(n); \
        i += (long long)blockDim.x * gridDim.x)
+
+// Column reductions over a (B, C) row-major matrix use blocks of (32, COL_ROWS) threads: x is the
+// column within a 32-column tile (coalesced), y strides over the rows.
+constexpr int COL_ROWS = 16;
+
+// Sum over the threadIdx.y of a (32, COL_ROWS) block, per threadIdx.x, in a fixed order.
+// `scratch` holds 32 * COL_ROWS doubles of shared memory; every thread of a column gets its total.
+__device__ __forceinline__ double column_sum(double v, double* scratch) {
+  __syncthreads();
+  scratch[threadIdx.y * 32 + threadIdx.x] = v;
+  __syncthreads();
+  double t = 0.0;
+  for (int y = 0; y < COL_ROWS; ++y) t += scratch[y * 32 + threadIdx.x];
+  return t;
+}
 
 }  // namespace augur

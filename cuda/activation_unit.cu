@@ -1,0 +1,412 @@
+// The activation unit (DIN's local attention; DIEN's attention over GRU states), fused.
+// CPU reference: io.augur.backend.cpu.ActivationUnit. For sample b and valid position t < len_b:
+//   z     = [q, k, q - k, q * k]                (4W)
+//   a1    = act(z W1 + b1)                      (h1)        act: sigmoid or PReLU
+//   a2    = act(a1 W2 + b2)                     (h2)
+//   score = a2 w3 + b3
+//   w_bt  = score, or its softmax over t < len_b;  w_bt = 0 for t >= len_b
+//   out_b = sum_t w_bt k_bt
+// Projection trick (as the CPU fast path): z W1 = q (Wq + Wd) + k (Wk - Wd) + (q * k) Wp, so the
+// per-sample term P_b = q Ma + b1 (Ma = Wq + Wd) is computed once per sample and each position
+// costs a 2W x h1 product with M2 = [Wk - Wd ; Wp] on r = [k, q * k].
+//
+// Kernels, in launch order:
+//   activation_unit_prepare_kernel   Ma (W, h1), M2 (2W, h1) from W1 into the workspace
+//   activation_unit_forward_kernel   one block per sample: the keys are read once, r is built on
+//                                    the fly, the MLP runs on chunks of `rows` positions in
+//                                    shared memory, then masking, softmax and the weighted sum
+//   activation_unit_backward_kernel  recomputes the chunk's hidden activations (nothing of size
+//                                    (B, T, h1) is stored), writes dQuery / dKeys (+=) of its
+//                                    samples and adds the parameter gradients into its own slice
+//                                    of `partials` (one slice per block: no atomics)
+//   activation_unit_reduce_kernel    sums the slices in block order and adds them into the
+//                                    parameter gradients (+=), W1's four blocks from Ma and M2
+// Dice in the unit normalises over all valid positions of the batch, which a per-sample kernel
+// cannot see; the host refuses it for now (CudaBackend says so).
+#include "common.cuh"
+
+// One argument block for all four kernels (apex's habit: one struct instead of thirty arguments).
+// io.augur.backend.cuda.AttentionArgs writes it byte for byte: 29 pointers, then 9 ints.
+struct AttentionArgs {
+  float* out;          // (B, W) or nullptr
+  float* weights;      // (B, T) written by forward, read by backward
+  float* d_query;      // (B, W) +=
+  float* d_keys;       // (B, T, W) +=
+  float* partials;     // (blocks, PARTIAL) per-block parameter gradients
+  int* status;
+  float* ma;           // (W, h1)  Wq + Wd
+  float* m2;           // (2W, h1) [Wk - Wd ; Wp]
+  const float* query;  // (B, W)
+  const float* keys;   // (B, T, W)
+  const int* lengths;  // (B)
+  const float* d_out;      // (B, W) or nullptr
+  const float* d_weights;  // (B, T) or nullptr
+  const float* w1;     // (4W, h1)
+  const float* b1;     // (h1)
+  const float* alpha1; // (h1) or nullptr (sigmoid)
+  const float* w2;     // (h1, h2)
+  const float* b2;     // (h2)
+  const float* alpha2; // (h2) or nullptr
+  const float* w3;     // (h2)
+  const float* b3;     // (1)
+  float* g_w1;
+  float* g_b1;
+  float* g_alpha1;
+  float* g_w2;
+  float* g_b2;
+  float* g_alpha2;
+  float* g_w3;
+  float* g_b3;
+  int B, T, W, h1, h2;
+  int rows;     // positions per chunk
+  int act;      // 0 sigmoid, 1 PReLU
+  int softmax;  // normalise the scores over the valid positions
+  int blocks;   // backward grid size = slices of `partials`
+};
+
+namespace {
+
+__device__ __forceinline__ float act_forward(int act, float x, float alpha) {
+  return act == 0 ? augur::sigmoidf(x) : (x > 0.0f ? x : alpha * x);
+}
+
+// d(act)/dx from the saved input and output.
+__device__ __forceinline__ float act_derivative(int act, float pre, float post, float alpha) {
+  return act == 0 ? post * (1.0f - post) : (pre > 0.0f ? 1.0f : alpha);
+}
+
+// Per-block partial gradients, in floats: dM2 (2W, h1), dMa (W, h1), db1, dAlpha1 (h1),
+// dW2 (h1, h2), db2, dAlpha2, dW3 (h2), db3 (1).
+struct PartialLayout {
+  int dm2, dma, db1, da1, dw2, db2, da2, dw3, db3, size;
+  __device__ PartialLayout(int W, int h1, int h2) {
+    dm2 = 0;
+    dma = dm2 + 2 * W * h1;
+    db1 = dma + W * h1;
+    da1 = db1 + h1;
+    dw2 = da1 + h1;
+    db2 = dw2 + h1 * h2;
+    da2 = db2 + h2;
+    dw3 = da2 + h2;
+    db3 = dw3 + h2;
+    size = db3 + 1;
+  }
+};
+
+__device__ __forceinline__ int clamp_length(const AttentionArgs& a, int b) {
+  int len = a.lengths[b];
+  if (len < 0 || len > a.T) {
+    if (threadIdx.x == 0) augur::set_status(a.status, AUGUR_STATUS_BAD_LENGTH);
+    len = min(max(len, 0), a.T);
+  }
+  return len;
+}
+
+// P[j] = b1[j] + sum_c q[c] Ma[c, j]
+__device__ __forceinline__ void per_sample_term(float* P, const float* q, const AttentionArgs& a) {
+  for (int j = threadIdx.x; j < a.h1; j += blockDim.x) {
+    float s = 0.0f;
+    for (int c = 0; c < a.W; ++c) s += q[c] * a.ma[c * a.h1 + j];
+    P[j] = s + a.b1[j];
+  }
+}
+
+// For the n positions [t0, t0 + n) of a sample: R = [k, q * k], H1 = R M2 + P, A1 = act(H1),
+// H2 = A1 W2 + b2, A2 = act(H2). H1 / H2 may be nullptr (forward keeps only the outputs).
+__device__ void chunk_forward(float* R, float* H1, float* A1, float* H2, float* A2, const float* q, const float* P,
+                              const float* kb, int t0, int n, const AttentionArgs& a) {
+  const int W = a.W, W2 = 2 * a.W, h1 = a.h1, h2 = a.h2;
+  for (int e = threadIdx.x; e < n * W; e += blockDim.x) {
+    const int r = e / W, c = e % W;
+    const float k = kb[(long long)(t0 + r) * W + c];
+    R[r * W2 + c] = k;
+    R[r * W2 + W + c] = q[c] * k;
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e < n * h1; e += blockDim.x) {
+    const int r = e / h1, j = e % h1;
+    const float* rr = R + r * W2;
+    float s = 0.0f;
+    for (int c = 0; c < W2; ++c) s += rr[c] * a.m2[c * h1 + j];
+    s += P[j];
+    if (H1 != nullptr) H1[e] = s;
+    A1[e] = act_forward(a.act, s, a.alpha1 != nullptr ? a.alpha1[j] : 0.0f);
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e < n * h2; e += blockDim.x) {
+    const int r = e / h2, j = e % h2;
+    const float* ar = A1 + r * h1;
+    float s = 0.0f;
+    for (int i = 0; i < h1; ++i) s += ar[i] * a.w2[i * h2 + j];
+    s += a.b2[j];
+    if (H2 != nullptr) H2[e] = s;
+    A2[e] = act_forward(a.act, s, a.alpha2 != nullptr ? a.alpha2[j] : 0.0f);
+  }
+  __syncthreads();
+}
+
+}  // namespace
+
+// Ma[c, j] = W1[c, j] + W1[2W + c, j];  M2[c, j] = W1[W + c, j] - W1[2W + c, j];  M2[W + c, j] = W1[3W + c, j]
+AUGUR_KERNEL void activation_unit_prepare_kernel(AttentionArgs a) {
+  const int W = a.W, h1 = a.h1;
+  AUGUR_GRID_STRIDE(e, W * h1) {
+    const int c = (int)(e / h1), j = (int)(e % h1);
+    const float wq = a.w1[c * h1 + j], wk = a.w1[(W + c) * h1 + j];
+    const float wd = a.w1[(2 * W + c) * h1 + j], wp = a.w1[(3 * W + c) * h1 + j];
+    a.ma[e] = wq + wd;
+    a.m2[e] = wk - wd;
+    a.m2[(W + c) * h1 + j] = wp;
+  }
+}
+
+// Grid: B blocks (a sample per block, strided if fewer). Dynamic shared memory, after 32 doubles
+// of reduction scratch, in floats: q (W), P (h1), sc (T), R (rows, 2W), A1 (rows, h1), A2 (rows, h2).
+AUGUR_KERNEL void activation_unit_forward_kernel(AttentionArgs a) {
+  extern __shared__ double smem[];
+  double* red = smem;
+  const int W = a.W, T = a.T, h1 = a.h1, h2 = a.h2;
+  float* q = reinterpret_cast<float*>(smem + 32);
+  float* P = q + W;
+  float* sc = P + h1;
+  float* R = sc + T;
+  float* A1 = R + a.rows * 2 * W;
+  float* A2 = A1 + a.rows * h1;
+  for (int b = blockIdx.x; b < a.B; b += gridDim.x) {
+    const int len = clamp_length(a, b);
+    const float* kb = a.keys + (long long)b * T * W;
+    for (int c = threadIdx.x; c < W; c += blockDim.x) q[c] = a.query[(long long)b * W + c];
+    __syncthreads();
+    per_sample_term(P, q, a);
+    __syncthreads();
+    for (int t0 = 0; t0 < len; t0 += a.rows) {
+      const int n = min(a.rows, len - t0);
+      chunk_forward(R, nullptr, A1, nullptr, A2, q, P, kb, t0, n, a);
+      for (int r = threadIdx.x; r < n; r += blockDim.x) {
+        float s = 0.0f;
+        for (int j = 0; j < h2; ++j) s += A2[r * h2 + j] * a.w3[j];
+        sc[t0 + r] = s + a.b3[0];
+      }
+      __syncthreads();
+    }
+    float inv = 1.0f;
+    if (a.softmax && len > 0) {
+      float mx = -INFINITY;
+      for (int t = threadIdx.x; t < len; t += blockDim.x) mx = fmaxf(mx, sc[t]);
+      mx = augur::block_max(mx, red);
+      double sum = 0.0;
+      for (int t = threadIdx.x; t < len; t += blockDim.x) {
+        const float e = expf(sc[t] - mx);
+        sc[t] = e;
+        sum += e;
+      }
+      sum = augur::block_sum(sum, red);
+      inv = (float)(1.0 / sum);
+    }
+    float* wb = a.weights + (long long)b * T;
+    for (int t = threadIdx.x; t < T; t += blockDim.x) wb[t] = t < len ? sc[t] * inv : 0.0f;
+    __syncthreads();
+    if (a.out != nullptr) {
+      for (int c = threadIdx.x; c < W; c += blockDim.x) {
+        float s = 0.0f;
+        for (int t = 0; t < len; ++t) s += (sc[t] * inv) * kb[(long long)t * W + c];
+        a.out[(long long)b * W + c] = s;
+      }
+    }
+    __syncthreads();  // the next sample reuses q, P and sc
+  }
+}
+
+// Grid: a.blocks blocks, samples strided over them. Dynamic shared memory, after 32 doubles, in
+// floats: q, dq (W each), P, G (h1 each), dsc (T), R (rows, 2W), H1, A1, D1 (rows, h1 each),
+// H2, A2, D2 (rows, h2 each), dR (rows, 2W).
+AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) {
+  extern __shared__ double smem[];
+  double* red = smem;
+  const int W = a.W, W2 = 2 * a.W, T = a.T, h1 = a.h1, h2 = a.h2, rows = a.rows;
+  float* q = reinterpret_cast<float*>(smem + 32);
+  float* dq = q + W;
+  float* P = dq + W;
+  float* G = P + h1;
+  float* dsc = G + h1;
+  float* R = dsc + T;
+  float* H1 = R + rows * W2;
+  float* A1 = H1 + rows * h1;
+  float* D1 = A1 + rows * h1;
+  float* H2 = D1 + rows * h1;
+  float* A2 = H2 + rows * h2;
+  float* D2 = A2 + rows * h2;
+  float* dR = D2 + rows * h2;
+
+  const PartialLayout L(W, h1, h2);
+  float* part = a.partials + (long long)blockIdx.x * L.size;
+  for (int e = threadIdx.x; e < L.size; e += blockDim.x) part[e] = 0.0f;
+  __syncthreads();
+
+  for (int b = blockIdx.x; b < a.B; b += gridDim.x) {
+    const int len = clamp_length(a, b);
+    const float* kb = a.keys + (long long)b * T * W;
+    float* dkb = a.d_keys + (long long)b * T * W;
+    const float* wb = a.weights + (long long)b * T;
+    for (int c = threadIdx.x; c < W; c += blockDim.x) {
+      q[c] = a.query[(long long)b * W + c];
+      dq[c] = 0.0f;
+    }
+    for (int j = threadIdx.x; j < h1; j += blockDim.x) G[j] = 0.0f;
+    __syncthreads();
+    per_sample_term(P, q, a);
+
+    // d score: from the weights themselves and from the pooled output; the pool's share of dKeys
+    for (int t = threadIdx.x; t < len; t += blockDim.x) {
+      float dw = a.d_weights != nullptr ? a.d_weights[(long long)b * T + t] : 0.0f;
+      if (a.d_out != nullptr)
+        for (int c = 0; c < W; ++c) dw += a.d_out[(long long)b * W + c] * kb[(long long)t * W + c];
+      dsc[t] = dw;
+    }
+    if (a.d_out != nullptr)
+      for (int e = threadIdx.x; e < len * W; e += blockDim.x) {
+        const int t = e / W, c = e % W;
+        dkb[e] += wb[t] * a.d_out[(long long)b * W + c];
+      }
+    __syncthreads();
+    if (a.softmax && len > 0) {
+      double dot = 0.0;
+      for (int t = threadIdx.x; t < len; t += blockDim.x) dot += (double)wb[t] * dsc[t];
+      dot = augur::block_sum(dot, red);
+      for (int t = threadIdx.x; t < len; t += blockDim.x) dsc[t] = wb[t] * (float)(dsc[t] - dot);
+      __syncthreads();
+    }
+
+    for (int t0 = 0; t0 < len; t0 += rows) {
+      const int n = min(rows, len - t0);
+      chunk_forward(R, H1, A1, H2, A2, q, P, kb, t0, n, a);
+      // layer 3 and the second activation, one thread per hidden unit j (fixed row order)
+      for (int j = threadIdx.x; j < h2; j += blockDim.x) {
+        const float w3 = a.w3[j], alpha = a.alpha2 != nullptr ? a.alpha2[j] : 0.0f;
+        float s_w3 = 0.0f, s_alpha = 0.0f, s_b2 = 0.0f;
+        for (int r = 0; r < n; ++r) {
+          const float ds = dsc[t0 + r], pre = H2[r * h2 + j], post = A2[r * h2 + j];
+          const float da = ds * w3;
+          s_w3 += post * ds;
+          if (a.act == 1 && pre <= 0.0f) s_alpha += pre * da;
+          const float d = da * act_derivative(a.act, pre, post, alpha);
+          D2[r * h2 + j] = d;
+          s_b2 += d;
+        }
+        part[L.dw3 + j] += s_w3;
+        part[L.da2 + j] += s_alpha;
+        part[L.db2 + j] += s_b2;
+      }
+      if (threadIdx.x == 0) {
+        float s = 0.0f;
+        for (int r = 0; r < n; ++r) s += dsc[t0 + r];
+        part[L.db3] += s;
+      }
+      __syncthreads();
+      // dA1 = D2 W2^T, and dW2 += A1^T D2
+      for (int e = threadIdx.x; e < n * h1; e += blockDim.x) {
+        const int r = e / h1, i = e % h1;
+        float s = 0.0f;
+        for (int j = 0; j < h2; ++j) s += D2[r * h2 + j] * a.w2[i * h2 + j];
+        D1[e] = s;
+      }
+      for (int e = threadIdx.x; e < h1 * h2; e += blockDim.x) {
+        const int i = e / h2, j = e % h2;
+        float s = 0.0f;
+        for (int r = 0; r < n; ++r) s += A1[r * h1 + i] * D2[r * h2 + j];
+        part[L.dw2 + e] += s;
+      }
+      __syncthreads();
+      // the first activation, one thread per hidden unit i: D1 becomes dH1; G_b += sum_r dH1
+      for (int i = threadIdx.x; i < h1; i += blockDim.x) {
+        const float alpha = a.alpha1 != nullptr ? a.alpha1[i] : 0.0f;
+        float s_alpha = 0.0f, s_g = 0.0f;
+        for (int r = 0; r < n; ++r) {
+          const float da = D1[r * h1 + i], pre = H1[r * h1 + i], post = A1[r * h1 + i];
+          if (a.act == 1 && pre <= 0.0f) s_alpha += pre * da;
+          const float d = da * act_derivative(a.act, pre, post, alpha);
+          D1[r * h1 + i] = d;
+          s_g += d;
+        }
+        part[L.da1 + i] += s_alpha;
+        G[i] += s_g;
+      }
+      __syncthreads();
+      // dM2 += R^T dH1;  dR = dH1 M2^T
+      for (int e = threadIdx.x; e < W2 * h1; e += blockDim.x) {
+        const int c = e / h1, i = e % h1;
+        float s = 0.0f;
+        for (int r = 0; r < n; ++r) s += R[r * W2 + c] * D1[r * h1 + i];
+        part[L.dm2 + e] += s;
+      }
+      for (int e = threadIdx.x; e < n * W2; e += blockDim.x) {
+        const int r = e / W2, c = e % W2;
+        float s = 0.0f;
+        for (int i = 0; i < h1; ++i) s += D1[r * h1 + i] * a.m2[c * h1 + i];
+        dR[e] = s;
+      }
+      __syncthreads();
+      // back through r = [k, q * k]: dq += dR[:, W:] * k;  dk += dR[:, :W] + dR[:, W:] * q
+      for (int c = threadIdx.x; c < W; c += blockDim.x) {
+        float s = 0.0f;
+        for (int r = 0; r < n; ++r) s += dR[r * W2 + W + c] * R[r * W2 + c];
+        dq[c] += s;
+      }
+      for (int e = threadIdx.x; e < n * W; e += blockDim.x) {
+        const int r = e / W, c = e % W;
+        dkb[(long long)(t0 + r) * W + c] += dR[r * W2 + c] + dR[r * W2 + W + c] * q[c];
+      }
+      __syncthreads();
+    }
+    // the per-sample term: dq += G Ma^T;  dMa += q^T G;  db1 += G
+    for (int c = threadIdx.x; c < W; c += blockDim.x) {
+      float s = 0.0f;
+      for (int i = 0; i < h1; ++i) s += G[i] * a.ma[c * h1 + i];
+      a.d_query[(long long)b * W + c] += s + dq[c];
+    }
+    for (int e = threadIdx.x; e < W * h1; e += blockDim.x) part[L.dma + e] += q[e / h1] * G[e % h1];
+    for (int i = threadIdx.x; i < h1; i += blockDim.x) part[L.db1 + i] += G[i];
+    __syncthreads();
+  }
+}
+
+// Sums the a.blocks slices of `partials` in block order and adds them into the gradients (+=):
+// dWq += dMa, dWk += dMb, dWd += dMa - dMb, dWp += dMp (dMb, dMp the two W-row blocks of dM2).
+AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
+  const int W = a.W, h1 = a.h1, h2 = a.h2;
+  const PartialLayout L(W, h1, h2);
+  const int n_w1 = W * h1, n_b1 = h1, n_a1 = h1, n_w2 = h1 * h2, n_b2 = h2, n_a2 = h2, n_w3 = h2;
+  const long long total = (long long)n_w1 + n_b1 + n_a1 + n_w2 + n_b2 + n_a2 + n_w3 + 1;
+  AUGUR_GRID_STRIDE(idx, total) {
+    int e = (int)idx;
+    if (e < n_w1) {
+      const int c = e / h1, i = e % h1;
+      float dma = 0.0f, dmb = 0.0f, dmp = 0.0f;
+      for (int blk = 0; blk < a.blocks; ++blk) {
+        const float* p = a.partials + (long long)blk * L.size;
+        dma += p[L.dma + e];
+        dmb += p[L.dm2 + c * h1 + i];
+        dmp += p[L.dm2 + (W + c) * h1 + i];
+      }
+      a.g_w1[c * h1 + i] += dma;
+      a.g_w1[(W + c) * h1 + i] += dmb;
+      a.g_w1[(2 * W + c) * h1 + i] += dma - dmb;
+      a.g_w1[(3 * W + c) * h1 + i] += dmp;
+      continue;
+    }
+    e -= n_w1;
+    int off;
+    float* dst;
+    if (e < n_b1) { off = L.db1; dst = a.g_b1; }
+    else if ((e -= n_b1) < n_a1) { off = L.da1; dst = a.g_alpha1; }
+    else if ((e -= n_a1) < n_w2) { off = L.dw2; dst = a.g_w2; }
+    else if ((e -= n_w2) < n_b2) { off = L.db2; dst = a.g_b2; }
+    else if ((e -= n_b2) < n_a2) { off = L.da2; dst = a.g_alpha2; }
+    else if ((e -= n_a2) < n_w3) { off = L.dw3; dst = a.g_w3; }
+    else { e -= n_w3; off = L.db3; dst = a.g_b3; }
+    if (dst == nullptr) continue;  // no slopes for sigmoid
+    float s = 0.0f;
+    for (int blk = 0; blk < a.blocks; ++blk) s += a.partials[(long long)blk * L.size + off + e];
+    dst[e] += s;
+  }
+}

@@ -1,0 +1,61 @@
+// The packed input rows of DIEN's auxiliary network. CPU reference: io.augur.backend.cpu.AuxPairs.
+// For b < B, 1 <= t < len_b, r = pair_start[b] + t - 1:
+//   out[2r] = [h[b, t-1, :], pos[b, t, :]],   out[2r + 1] = [h[b, t-1, :], neg[b, t, :]]
+//   out (2P, H + E)   h (B, T, H)   pos, neg (B, T, E)   pair_start, lengths (B)
+#include "common.cuh"
+
+AUGUR_KERNEL void aux_pairs_forward_kernel(float* __restrict__ out, const float* __restrict__ h,
+                                           const float* __restrict__ pos, const float* __restrict__ neg,
+                                           const int* __restrict__ pair_start, const int* __restrict__ lengths,
+                                           int B, int T, int H, int E) {
+  const int W = H + E;
+  AUGUR_GRID_STRIDE(i, (long long)B * T * W) {
+    const int c = (int)(i % W);
+    const long long bt = i / W;
+    const int t = (int)(bt % T), b = (int)(bt / T);
+    if (t < 1 || t >= lengths[b]) continue;
+    const long long r = pair_start[b] + t - 1;
+    float* click = out + 2 * r * W;
+    float* no_click = click + W;
+    if (c < H) {
+      const float v = h[(bt - 1) * H + c];
+      click[c] = v;
+      no_click[c] = v;
+    } else {
+      click[c] = pos[bt * E + c - H];
+      no_click[c] = neg[bt * E + c - H];
+    }
+  }
+}
+
+// dH[b, t-1, :] += dOut[2r, :H] + dOut[2r + 1, :H]    (+=: the GRU states have other consumers)
+// dPos[b, t, :] += dOut[2r, H:]                          (+=: so do the behaviour embeddings)
+// dNeg[b, t, :]  = dOut[2r + 1, H:], 0 at t = 0 and at padded positions   (=)
+// Each (b, t) is one thread's, so no two threads write one element.
+AUGUR_KERNEL void aux_pairs_backward_kernel(float* __restrict__ dH, float* __restrict__ dPos, float* __restrict__ dNeg,
+                                            const float* __restrict__ dOut, const int* __restrict__ pair_start,
+                                            const int* __restrict__ lengths, int B, int T, int H, int E) {
+  const int W = H + E;
+  AUGUR_GRID_STRIDE(i, (long long)B * T * W) {
+    const int c = (int)(i % W);
+    const long long bt = i / W;
+    const int t = (int)(bt % T), b = (int)(bt / T);
+    const int len = lengths[b];
+    if (c < H) {
+      // position s = t is h_{t} feeding the pair of t + 1
+      if (t + 1 < len) {
+        const long long r = pair_start[b] + t;
+        dH[bt * H + c] += dOut[2 * r * W + c] + dOut[(2 * r + 1) * W + c];
+      }
+    } else {
+      const int e = c - H;
+      if (t >= 1 && t < len) {
+        const long long r = pair_start[b] + t - 1;
+        dPos[bt * E + e] += dOut[2 * r * W + c];
+        dNeg[bt * E + e] = dOut[(2 * r + 1) * W + c];
+      } else {
+        dNeg[bt * E + e] = 0.0f;
+      }
+    }
+  }
+}

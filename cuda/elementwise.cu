@@ -1,0 +1,55 @@
+// Small elementwise and sequence ops. CPU reference: io.augur.backend.cpu.Sigmoid and
+// io.augur.backend.cpu.Elementwise.
+#include "common.cuh"
+
+// y = sigmoid(x)   y, x (n)
+AUGUR_KERNEL void sigmoid_forward_kernel(float* __restrict__ y, const float* __restrict__ x, int n) {
+  AUGUR_GRID_STRIDE(i, n) { y[i] = augur::sigmoidf(x[i]); }
+}
+
+// dx = dy y (1 - y)   (=)
+AUGUR_KERNEL void sigmoid_backward_kernel(float* __restrict__ dx, const float* __restrict__ dy,
+                                          const float* __restrict__ y, int n) {
+  AUGUR_GRID_STRIDE(i, n) { dx[i] = dy[i] * y[i] * (1.0f - y[i]); }
+}
+
+// y += x   (joins the gradients of an activation with several consumers)
+AUGUR_KERNEL void add_into_kernel(float* __restrict__ y, const float* __restrict__ x, int n) {
+  AUGUR_GRID_STRIDE(i, n) { y[i] += x[i]; }
+}
+
+// out[b, t, :] = t < lengths[b] ? w[b, t] * x[b, t, :] : 0     out, x (B, T, C)   w (B, T)
+AUGUR_KERNEL void scale_sequence_forward_kernel(float* __restrict__ out, const float* __restrict__ x,
+                                                const float* __restrict__ w, const int* __restrict__ lengths,
+                                                int B, int T, int C) {
+  AUGUR_GRID_STRIDE(i, (long long)B * T * C) {
+    const long long bt = i / C;
+    const int t = (int)(bt % T), b = (int)(bt / T);
+    out[i] = t < lengths[b] ? w[bt] * x[i] : 0.0f;
+  }
+}
+
+// dX[b, t, :] = w[b, t] dOut[b, t, :];  dW[b, t] = sum_c dOut[b, t, c] x[b, t, c]   (both =, 0 when padded)
+// One thread per (b, t): C is small (E or H) and the sum runs in the reference's order.
+AUGUR_KERNEL void scale_sequence_backward_kernel(float* __restrict__ dX, float* __restrict__ dW,
+                                                 const float* __restrict__ dOut, const float* __restrict__ x,
+                                                 const float* __restrict__ w, const int* __restrict__ lengths,
+                                                 int B, int T, int C) {
+  AUGUR_GRID_STRIDE(bt, (long long)B * T) {
+    const int t = (int)(bt % T), b = (int)(bt / T);
+    const long long o = bt * C;
+    if (t < lengths[b]) {
+      const float a = w[bt];
+      float g = 0.0f;
+      for (int c = 0; c < C; ++c) {
+        const float d = dOut[o + c];
+        dX[o + c] = a * d;
+        g += d * x[o + c];
+      }
+      dW[bt] = g;
+    } else {
+      for (int c = 0; c < C; ++c) dX[o + c] = 0.0f;
+      dW[bt] = 0.0f;
+    }
+  }
+}

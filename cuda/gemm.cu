@@ -1,0 +1,95 @@
+// The built-in GEMM provider (io.augur.backend.cuda.BuiltinGemm) and the bias gradient.
+// CPU reference: io.augur.backend.cpu.Linear. Row-major throughout:
+//   C (M, N) = op(A) (M, K) * op(B) (K, N)  [+ C when accumulate]  [+ bias[n] when bias != nullptr]
+//   op(A) = A (M, K), lda >= K           or, trans_a, A stored (K, M), lda >= M
+//   op(B) = B (K, N), ldb >= N           or, trans_b, B stored (N, K), ldb >= K
+// The linear layer uses it three ways: y = x W + b; dx = dy W^T (trans_b); dW += x^T dy (trans_a,
+// accumulate). Each C element is summed by one thread in k order: deterministic.
+#include "common.cuh"
+
+namespace {
+constexpr int GEMM_BM = 64, GEMM_BN = 64, GEMM_BK = 16;
+constexpr int GEMM_TM = 4, GEMM_TN = 4;  // each of the 16 x 16 threads computes a 4 x 4 tile
+}
+
+
+AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, const float* __restrict__ A,
+                                                     const float* __restrict__ Bm, const float* __restrict__ bias,
+                                                     int M, int N, int K, int lda, int ldb, int ldc,
+                                                     int trans_a, int trans_b, int accumulate) {
+  __shared__ float As[GEMM_BK][GEMM_BM + 4];  // As[k][m]
+  __shared__ float Bs[GEMM_BK][GEMM_BN + 4];  // Bs[k][n]
+  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+  const int m0 = blockIdx.y * GEMM_BM, n0 = blockIdx.x * GEMM_BN;
+  float acc[GEMM_TM][GEMM_TN];
+#pragma unroll
+  for (int i = 0; i < GEMM_TM; ++i)
+#pragma unroll
+    for (int j = 0; j < GEMM_TN; ++j) acc[i][j] = 0.0f;
+
+  for (int k0 = 0; k0 < K; k0 += GEMM_BK) {
+    // 64 x 16 = 1024 elements of each tile, four per thread
+    for (int e = threadIdx.x; e < GEMM_BM * GEMM_BK; e += 256) {
+      int m, k;
+      if (trans_a) { m = e % GEMM_BM; k = e / GEMM_BM; }  // consecutive threads walk m: coalesced in (K, M)
+      else { k = e % GEMM_BK; m = e / GEMM_BK; }
+      const int gm = m0 + m, gk = k0 + k;
+      float v = 0.0f;
+      if (gm < M && gk < K) v = trans_a ? A[(long long)gk * lda + gm] : A[(long long)gm * lda + gk];
+      As[k][m] = v;
+    }
+    for (int e = threadIdx.x; e < GEMM_BN * GEMM_BK; e += 256) {
+      int n, k;
+      if (trans_b) { k = e % GEMM_BK; n = e / GEMM_BK; }
+      else { n = e % GEMM_BN; k = e / GEMM_BN; }
+      const int gn = n0 + n, gk = k0 + k;
+      float v = 0.0f;
+      if (gn < N && gk < K) v = trans_b ? Bm[(long long)gn * ldb + gk] : Bm[(long long)gk * ldb + gn];
+      Bs[k][n] = v;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int k = 0; k < GEMM_BK; ++k) {
+      float a[GEMM_TM], b[GEMM_TN];
+#pragma unroll
+      for (int i = 0; i < GEMM_TM; ++i) a[i] = As[k][ty + 16 * i];
+#pragma unroll
+      for (int j = 0; j < GEMM_TN; ++j) b[j] = Bs[k][tx + 16 * j];
+#pragma unroll
+      for (int i = 0; i < GEMM_TM; ++i)
+#pragma unroll
+        for (int j = 0; j < GEMM_TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < GEMM_TM; ++i) {
+    const int gm = m0 + ty + 16 * i;
+    if (gm >= M) continue;
+#pragma unroll
+    for (int j = 0; j < GEMM_TN; ++j) {
+      const int gn = n0 + tx + 16 * j;
+      if (gn >= N) continue;
+      float v = acc[i][j];
+      if (bias != nullptr) v += bias[gn];
+      float* c = C + (long long)gm * ldc + gn;
+      *c = accumulate ? *c + v : v;
+    }
+  }
+}
+
+// db[n] += sum_r dy[r, n]    dy (B, N)   (+=). Blocks of (32, COL_ROWS) threads, one per 32 columns.
+AUGUR_KERNEL void bias_grad_kernel(float* __restrict__ db, const float* __restrict__ dy, int B, int N) {
+  __shared__ double scratch[32 * augur::COL_ROWS];
+  const int n = blockIdx.x * 32 + threadIdx.x;
+  double s = 0.0;
+  if (n < N)
+    for (int r = threadIdx.y; r < B; r += augur::COL_ROWS) s += dy[(long long)r * N + n];
+  s = augur::column_sum(s, scratch);
+  if (n < N && threadIdx.y == 0) db[n] += (float)s;
+}
+
+// y[r, n] = bias[n]: the starting value of y = x W + b when a library GEMM adds x W into it.
+AUGUR_KERNEL void bias_broadcast_kernel(float* __restrict__ y, const float* __restrict__ bias, int B, int N) {
+  AUGUR_GRID_STRIDE(i, (long long)B * N) { y[i] = bias[i % N]; }
+}

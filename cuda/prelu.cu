@@ -1,0 +1,31 @@
+// Parametric ReLU with one slope per channel. CPU reference: io.augur.backend.cpu.PRelu.
+#include "common.cuh"
+
+// y = x > 0 ? x : alpha[c] x      y, x (B, C)   alpha (C)
+AUGUR_KERNEL void prelu_forward_kernel(float* __restrict__ y, const float* __restrict__ x,
+                                       const float* __restrict__ alpha, int B, int C) {
+  AUGUR_GRID_STRIDE(i, (long long)B * C) {
+    const float v = x[i];
+    y[i] = v > 0.0f ? v : alpha[i % C] * v;
+  }
+}
+
+// dx = (x > 0 ? 1 : alpha) dy (=);  dAlpha[c] += sum_r (x > 0 ? 0 : x) dy (+=).
+// Grid: ceil(C / 32) blocks of (32, COL_ROWS) threads.
+AUGUR_KERNEL void prelu_backward_kernel(float* __restrict__ dx, float* __restrict__ d_alpha,
+                                        const float* __restrict__ dy, const float* __restrict__ x,
+                                        const float* __restrict__ alpha, int B, int C) {
+  __shared__ double scratch[32 * augur::COL_ROWS];
+  const int c = blockIdx.x * 32 + threadIdx.x;
+  const float a = c < C ? alpha[c] : 0.0f;
+  double s = 0.0;
+  if (c < C)
+    for (int r = threadIdx.y; r < B; r += augur::COL_ROWS) {
+      const long long i = (long long)r * C + c;
+      const float v = x[i], d = dy[i];
+      if (v <= 0.0f) s += (double)v * d;
+      dx[i] = v > 0.0f ? d : a * d;
+    }
+  s = augur::column_sum(s, scratch);
+  if (c < C && threadIdx.y == 0) d_alpha[c] += (float)s;
+}

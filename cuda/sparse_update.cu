@@ -1,0 +1,51 @@
+// One optimizer step on the embedding rows touched since the last update, with mini-batch aware
+// regularisation (MBAR). CPU reference: io.augur.backend.cpu.SparseUpdate.
+#include "common.cuh"
+#include "sparse_grad.cuh"
+
+// For each touched row j != 0 (row 0 is padding and never changes), per element d:
+//   g = grad_j + lambda w_j / max(1, counts[j])          (lambda = 0: g = grad_j)
+//   kind 0, SGD:      w -= lr g
+//   kind 1, Adagrad:  s1 += g^2;  w -= lr g / (sqrt(s1) + eps)
+//   kind 2, Adam:     s1 = b1 s1 + (1 - b1) g;  s2 = b2 s2 + (1 - b2) g^2;
+//                     w -= lr (s1 / bc1) / (sqrt(s2 / bc2) + eps)     bc = 1 - beta^step (host)
+// Then the row's accumulator is zeroed and its flag cleared (row 0's too). The host clears
+// touched_count after this kernel (cuMemsetD32Async on the same stream).
+// Launched over (bound, D) threads, bound >= touched_count: the host's count of rows gathered
+// since the last update, capped at the list's capacity; threads past the device count return.
+//   table, s1, s2 (V, D)    s1/s2 nullptr when the optimizer has no such slot
+//   counts (V) or nullptr when lambda = 0
+AUGUR_KERNEL void sparse_update_kernel(float* __restrict__ table, float* __restrict__ s1, float* __restrict__ s2,
+                                       long long* __restrict__ acc, int* __restrict__ touched_flag,
+                                       const int* __restrict__ touched_list, const int* __restrict__ touched_count,
+                                       const int* __restrict__ counts,
+                                       int kind, float lr, float lambda, float b1, float b2, float eps,
+                                       float bc1, float bc2, int D, int bound, int capacity) {
+  const int n = min(min(*touched_count, capacity), bound);
+  AUGUR_GRID_STRIDE(i, (long long)n * D) {
+    const int k = (int)(i / D);
+    const int d = (int)(i % D);
+    const int j = touched_list[k];
+    const long long e = (long long)j * D + d;
+    const float grad = augur::from_fixed(acc[e]);
+    acc[e] = 0;
+    if (d == 0) touched_flag[j] = 0;
+    if (j == 0) continue;
+    const float reg = lambda != 0.0f ? lambda / (float)max(1, counts[j]) : 0.0f;
+    const float w = table[e];
+    const float g = grad + reg * w;
+    if (kind == 0) {
+      table[e] = w - lr * g;
+    } else if (kind == 1) {
+      const float a = s1[e] + g * g;
+      s1[e] = a;
+      table[e] = w - lr * g / (sqrtf(a) + eps);
+    } else {
+      const float m = b1 * s1[e] + (1.0f - b1) * g;
+      const float v = b2 * s2[e] + (1.0f - b2) * g * g;
+      s1[e] = m;
+      s2[e] = v;
+      table[e] = w - lr * (m / bc1) / (sqrtf(v / bc2) + eps);
+    }
+  }
+}
