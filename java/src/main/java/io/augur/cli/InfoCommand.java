@@ -1,6 +1,9 @@
 package io.augur.cli;
 
 import io.augur.backend.Backends;
+import io.augur.backend.cuda.CudaBackend;
+import io.augur.backend.cuda.CudaProbe;
+import io.augur.backend.cuda.CudaRuntime;
 import picocli.CommandLine.Command;
 
 import java.io.IOException;
@@ -8,7 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-/** {@code augur info}: the JVM, the CPU, and which backends can run here (and if not, why). */
+/** {@code augur info}: the JVM, the CPU, and which backends can run here (and if not, why); on a GPU, its device, driver, compute capability, memory and GEMM provider. */
 @Command(name = "info", mixinStandardHelpOptions = true, description = "Show the JVM, the CPU and which backends are available.")
 public final class InfoCommand implements Callable<Integer> {
 
@@ -22,7 +25,20 @@ public final class InfoCommand implements Callable<Integer> {
         System.out.printf("cpu        %s, %d cores available%n", cpuModel(), rt.availableProcessors());
         System.out.printf("backend    cpu: available (fast path, %d threads; --device cpu-reference runs the plain-loop specification)%n",
                 rt.availableProcessors());
-        System.out.printf("backend    cuda: not available: %s%n", Backends.cudaUnavailableReason());
+        CudaProbe.Outcome cuda = Backends.probeCuda();
+        if (cuda.available()) {
+            try (CudaBackend be = cuda.backend()) {
+                CudaRuntime gpu = be.runtime();
+                long[] mem = gpu.memoryInfo();
+                System.out.printf("backend    cuda: available%n");
+                System.out.printf("gpu        %s, compute capability %s, %d SMs, %.1f GiB (%.1f GiB free)%n", gpu.name, gpu.computeCapability(),
+                        gpu.multiprocessors, mem[1] / (double) (1L << 30), mem[0] / (double) (1L << 30));
+                System.out.printf("driver     CUDA %s (libcuda.so.1 at %s)%n", gpu.driverVersionString(), CudaProbe.findLibcuda());
+                System.out.printf("gemm       %s (-Daugur.gemm=auto|cublas|builtin)%n", be.gemm().name());
+            }
+        } else {
+            System.out.printf("backend    cuda: not available: %s%n", cuda.reason());
+        }
         return 0;
     }
 

@@ -1,0 +1,77 @@
+package io.augur.backend.cuda;
+
+import jcuda.Pointer;
+import jcuda.jcublas.JCublas2;
+import jcuda.jcublas.cublasHandle;
+import jcuda.jcublas.cublasOperation;
+import jcuda.jcublas.cublasStatus;
+import jcuda.runtime.cudaStream_t;
+
+/**
+ * The GEMM provider over cuBLAS through JCublas2. JCublas 12.6 links libcublas.so.12, so it loads
+ * only where a CUDA 12 cuBLAS is installed; {@link #tryCreate} says why not otherwise.
+ *
+ * <p>cuBLAS is column-major; a row-major X (r, c) with leading dimension ld is, to it, X^T (c, r)
+ * with the same ld. So the row-major C = op(A) op(B) is computed as the column-major
+ * C^T = op(B)^T op(A)^T: operands swapped, each keeping its own transpose flag, m = N and n = M.
+ * A bias is broadcast into C first (bias_broadcast_kernel) and the product added with beta = 1.
+ * fp32 math mode (no TF32), so results stay within fp32 rounding of the CPU reference.
+ */
+final class CublasGemm implements Gemm {
+    private final CudaRuntime rt;
+    private final cublasHandle handle;
+    private final Pointer one = Pointer.to(new float[] {1f});
+    private final Pointer zero = Pointer.to(new float[] {0f});
+
+    private CublasGemm(CudaRuntime rt, cublasHandle handle) {
+        this.rt = rt;
+        this.handle = handle;
+    }
+
+    /** A provider, or throws with the reason (no libcublas.so.12, or cuBLAS failed to start). */
+    static CublasGemm tryCreate(CudaRuntime rt) {
+        cublasHandle h = new cublasHandle();
+        try {
+            JCublas2.setExceptionsEnabled(false);
+        } catch (Throwable t) {
+            throw new IllegalStateException("JCublas2 did not load (" + t.getClass().getSimpleName() + ": " + firstLine(t.getMessage())
+                    + "); JCublas 12.6 needs libcublas.so.12");
+        }
+        rt.makeCurrent();
+        check(JCublas2.cublasCreate(h), "cublasCreate");
+        check(JCublas2.cublasSetStream(h, new cudaStream_t(rt.compute)), "cublasSetStream");
+        return new CublasGemm(rt, h);
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) return "no message";
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    private static void check(int status, String call) {
+        if (status != cublasStatus.CUBLAS_STATUS_SUCCESS) throw new IllegalStateException(call + ": " + cublasStatus.stringFor(status));
+    }
+
+    @Override
+    public String name() { return "cuBLAS 12 (JCublas2)"; }
+
+    @Override
+    public void gemm(long C, long A, long B, long bias, int M, int N, int K, int lda, int ldb, int ldc,
+                     boolean transA, boolean transB, boolean accumulate) {
+        if (M <= 0 || N <= 0) return;
+        if (bias != 0 && accumulate) throw new IllegalArgumentException("gemm: bias and accumulate together are not supported");
+        boolean addToC = accumulate;
+        if (bias != 0) {
+            CudaRuntime.Args a = new CudaRuntime.Args().ptr(C).ptr(bias).i(M).i(N);
+            if (ldc != N) throw new IllegalArgumentException("gemm: a bias needs ldc == N");
+            rt.launch(Kernels.BIAS_BROADCAST, Kernels.blocks((long) M * N, Kernels.BLOCK, 65535), 1, Kernels.BLOCK, 1, 0, a.pointer());
+            addToC = true;
+        }
+        int opB = transB ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
+        int opA = transA ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
+        int status = JCublas2.cublasSgemm(handle, opB, opA, N, M, K, one, rt.pointer(B), ldb, rt.pointer(A), lda,
+                addToC ? one : zero, rt.pointer(C), ldc);
+        check(status, "cublasSgemm");
+    }
+}

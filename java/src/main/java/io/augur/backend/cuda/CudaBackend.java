@@ -1,0 +1,620 @@
+package io.augur.backend.cuda;
+
+import io.augur.backend.Activation;
+import io.augur.backend.AttentionParams;
+import io.augur.backend.AttentionSpec;
+import io.augur.backend.Backend;
+import io.augur.backend.DType;
+import io.augur.backend.Recurrence;
+import io.augur.backend.RecurrenceParams;
+import io.augur.backend.SparseGrad;
+import io.augur.backend.SparseOptimizer;
+import io.augur.backend.Tensor;
+import io.augur.backend.Workspace;
+import jcuda.Pointer;
+import jcuda.driver.CUevent;
+import jcuda.driver.JCudaDriver;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+import static io.augur.backend.cuda.Kernels.BLOCK;
+import static io.augur.backend.cuda.Kernels.COL_ROWS;
+
+/**
+ * The GPU backend: every op of {@link Backend} as a launch of the kernels in {@code cuda/} on one
+ * compute stream (their CPU references are in {@code io.augur.backend.cpu}). Memory comes from
+ * one {@link Arena}: tensors are planned while the model is built and allocated in one piece
+ * before the first launch, so a training step allocates nothing and every device address is
+ * fixed (ready for CUDA-graph capture). Host batches travel through {@link InputStaging}
+ * (pinned, double-buffered, on the copy stream). Nothing in a step waits for the device except
+ * {@link #download} (the loss); invalid input found by a kernel is reported there, through the
+ * device status word ({@link DeviceStatus}).
+ *
+ * <p>Not here yet: the GRU-family recurrence (DIEN) and Dice inside the activation unit; both
+ * fail when the model is built, with a message saying so.
+ */
+public final class CudaBackend implements Backend {
+    private static final Logger LOG = LogManager.getLogger(CudaBackend.class);
+
+    /** Positions per chunk of the activation unit's kernels (shared memory permitting). */
+    static final int ATT_ROWS_FORWARD = 32, ATT_ROWS_BACKWARD = 16;
+    /** Threads of the activation unit's blocks. */
+    static final int ATT_THREADS = 128;
+    /** Dynamic shared memory every kernel may use without opting in. */
+    static final int DEFAULT_SHARED = 48 * 1024;
+
+    private final CudaRuntime rt;
+    private final Gemm gemm;
+    private final String gemmNote;
+    private final Arena arena = new Arena();
+    private final Arena.Slice status;
+    private final List<Runnable> deferred = new ArrayList<>();
+    private final int maxBlocks;
+    private InputStaging staging;
+    private long stagedInputBytes;
+    private final int[] statusHost = new int[1];
+    private boolean closed;
+
+    /**
+     * @param gemmChoice "auto" (cuBLAS where it loads, else built-in), "cublas" or "builtin"
+     */
+    public CudaBackend(CudaRuntime rt, String gemmChoice) {
+        this.rt = rt;
+        this.maxBlocks = Math.max(1, rt.multiprocessors * 32);
+        this.status = arena.reserve("status", 4);
+        Gemm chosen;
+        String note;
+        switch (gemmChoice) {
+            case "builtin" -> {
+                chosen = new BuiltinGemm(rt);
+                note = "asked for";
+            }
+            case "cublas" -> {
+                chosen = CublasGemm.tryCreate(rt);
+                note = "asked for";
+            }
+            case "auto" -> {
+                Gemm g;
+                String n;
+                try {
+                    g = CublasGemm.tryCreate(rt);
+                    n = "libcublas.so.12 loaded";
+                } catch (RuntimeException | LinkageError e) {
+                    g = new BuiltinGemm(rt);
+                    n = "cuBLAS unavailable: " + e.getMessage();
+                }
+                chosen = g;
+                note = n;
+            }
+            default -> throw new IllegalArgumentException("unknown GEMM provider '" + gemmChoice + "' (expected auto, cublas or builtin)");
+        }
+        this.gemm = chosen;
+        this.gemmNote = note;
+        LOG.info("CUDA backend on {} (sm_{}{}, {} SMs, {} GiB, driver {}); GEMM: {} ({})", rt.name, rt.ccMajor, rt.ccMinor, rt.multiprocessors,
+                String.format("%.1f", rt.totalMemory / (double) (1L << 30)), rt.driverVersionString(), gemm.name(), gemmNote);
+    }
+
+    public CudaRuntime runtime() { return rt; }
+    public Gemm gemm() { return gemm; }
+    public long arenaBytes() { return arena.allocatedBytes() + arena.pendingBytes(); }
+
+    @Override
+    public String name() { return "cuda"; }
+
+    @Override
+    public String describe() {
+        return "CUDA on " + rt.name + " (compute capability " + rt.computeCapability() + ", " + String.format("%.1f", rt.totalMemory / (double) (1L << 30))
+                + " GiB, driver " + rt.driverVersionString() + "), GEMM " + gemm.name();
+    }
+
+    // ---------------------------------------------------------------- memory (build time only)
+
+    private CudaTensor tensor(String name, DType dtype, int[] shape) {
+        long n = 1;
+        for (int d : shape) n *= d;
+        CudaTensor t = new CudaTensor(name, dtype, shape, arena.reserve(name, 4 * n));
+        if (name.startsWith("batch.")) stagedInputBytes += Arena.align(4 * Math.max(n, 1));
+        return t;
+    }
+
+    @Override
+    public Tensor floats(String name, int... shape) { return tensor(name, DType.F32, shape); }
+
+    @Override
+    public Tensor ints(String name, int... shape) { return tensor(name, DType.I32, shape); }
+
+    @Override
+    public SparseGrad sparseGrad(String name, int rows, int dim, int maxIdsPerStep) {
+        return new CudaSparseGrad(this, arena, name, rows, dim, maxIdsPerStep);
+    }
+
+    @Override
+    public Workspace attentionWorkspace(String name, AttentionSpec spec, int maxB, int T) {
+        if (spec.activation() == Activation.DICE) {
+            throw new UnsupportedOperationException("the activation unit with Dice is not on the CUDA backend yet (its batch statistics span all "
+                    + "samples); use --att-activation sigmoid or prelu, or --device cpu");
+        }
+        return new AttentionWorkspace(name, spec, maxB, T);
+    }
+
+    @Override
+    public Workspace recurrenceWorkspace(String name, int maxB, int T, int E, int H) {
+        throw new UnsupportedOperationException("the GRU/AUGRU/AGRU recurrence (DIEN) is not on the CUDA backend yet; use --device cpu");
+    }
+
+    /** The activation unit's saved buffers: Ma, M2 and the backward's per-block partial gradients. */
+    final class AttentionWorkspace implements Workspace {
+        final AttentionSpec spec;
+        final int maxB, T, blocks, rowsForward, rowsBackward;
+        final long sharedForward, sharedBackward;
+        final Arena.Slice ma, m2, partials;
+
+        AttentionWorkspace(String name, AttentionSpec spec, int maxB, int T) {
+            this.spec = spec;
+            this.maxB = maxB;
+            this.T = T;
+            int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
+            long limit = Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin);
+            rowsForward = AttentionArgs.rowsThatFit(false, W, h1, h2, T, ATT_ROWS_FORWARD, limit);
+            rowsBackward = AttentionArgs.rowsThatFit(true, W, h1, h2, T, ATT_ROWS_BACKWARD, limit);
+            if (rowsForward == 0 || rowsBackward == 0) {
+                throw new UnsupportedOperationException("activation unit " + W + "/" + h1 + "/" + h2 + " with T = " + T
+                        + " needs more shared memory per block than this GPU has (" + limit + " bytes)");
+            }
+            sharedForward = AttentionArgs.forwardSharedBytes(W, h1, h2, T, rowsForward);
+            sharedBackward = AttentionArgs.backwardSharedBytes(W, h1, h2, T, rowsBackward);
+            if (sharedForward > DEFAULT_SHARED) rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_FORWARD, (int) sharedForward);
+            if (sharedBackward > DEFAULT_SHARED) rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD, (int) sharedBackward);
+            blocks = Math.max(1, Math.min(maxB, 2 * rt.multiprocessors));
+            ma = arena.reserve(name + ".ma", 4L * W * h1);
+            m2 = arena.reserve(name + ".m2", 8L * W * h1);
+            partials = arena.reserve(name + ".partials", 4L * blocks * AttentionArgs.partialFloats(W, h1, h2));
+        }
+
+        @Override
+        public long bytes() { return ma.bytes() + m2.bytes() + partials.bytes(); }
+    }
+
+    // ---------------------------------------------------------------- arena, staging, status
+
+    /** Before any device work: the context on this thread, the arena allocated, staged inputs sent. */
+    private void begin() {
+        if (closed) throw new IllegalStateException("the CUDA backend is closed");
+        rt.makeCurrent();
+        allocatePending();
+        if (staging != null) staging.flush();
+    }
+
+    private void allocatePending() {
+        if (!arena.hasPending()) return;
+        long[] base = new long[1];
+        long bytes = arena.allocatePending((size, segment) -> base[0] = rt.allocate(size));
+        LOG.debug("arena segment {}: {} MiB", arena.segmentCount() - 1, bytes >> 20);
+        // tensors are zero-filled, then the uploads made while they were only planned are applied
+        CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(base[0]), 0, bytes / 4, rt.compute), "cuMemsetD32Async(arena)");
+        rt.synchronizeCompute();
+        for (Runnable r : deferred) r.run();
+        deferred.clear();
+        if (staging == null) createStaging();
+    }
+
+    private void createStaging() {
+        long slot = Arena.align(Math.max(1L << 20, stagedInputBytes + stagedInputBytes / 4 + (64 << 10)));
+        CudaRuntime.PinnedBuffer[] host = {rt.allocatePinned(slot), rt.allocatePinned(slot)};
+        long[] device = {rt.allocate(slot), rt.allocate(slot)};
+        CUevent[] copyDone = {rt.event(), rt.event()}, d2dDone = {rt.event(), rt.event()};
+        staging = new InputStaging(new InputStaging.Transfers() {
+            @Override public ByteBuffer pinned(int s) { return host[s].buffer(); }
+            @Override public void hostWaitsCopyDone(int s) { CudaException.check(JCudaDriver.cuEventSynchronize(copyDone[s]), "cuEventSynchronize(copy done)"); }
+            @Override public void copyStreamWaitsD2dDone(int s) { CudaException.check(JCudaDriver.cuStreamWaitEvent(rt.copy, d2dDone[s], 0), "cuStreamWaitEvent(copy)"); }
+            @Override public void copyHostToStaging(int s, long bytes) {
+                CudaException.check(JCudaDriver.cuMemcpyHtoDAsync(rt.pointer(device[s]), host[s].pointer(), bytes, rt.copy), "cuMemcpyHtoDAsync(staging)");
+            }
+            @Override public void recordCopyDone(int s) { CudaException.check(JCudaDriver.cuEventRecord(copyDone[s], rt.copy), "cuEventRecord(copy done)"); }
+            @Override public void computeWaitsCopyDone(int s) { CudaException.check(JCudaDriver.cuStreamWaitEvent(rt.compute, copyDone[s], 0), "cuStreamWaitEvent(compute)"); }
+            @Override public void copyStagingToDevice(int s, long offset, long dst, long bytes) {
+                CudaException.check(JCudaDriver.cuMemcpyDtoDAsync(rt.pointer(dst), rt.pointer(device[s] + offset), bytes, rt.compute), "cuMemcpyDtoDAsync(input)");
+            }
+            @Override public void recordD2dDone(int s) { CudaException.check(JCudaDriver.cuEventRecord(d2dDone[s], rt.compute), "cuEventRecord(d2d done)"); }
+        }, slot);
+        LOG.debug("input staging: 2 pinned slots of {} KiB", slot >> 10);
+    }
+
+    /** Reads one int from the device (waits for the device). */
+    int readInt(Arena.Slice s) {
+        begin();
+        rt.synchronizeCompute();
+        int[] v = new int[1];
+        CudaException.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(v), rt.pointer(s.address()), 4), "cuMemcpyDtoH");
+        return v[0];
+    }
+
+    /** Throws if a kernel reported invalid input since the last check (the device must be idle). */
+    private void checkStatus() {
+        CudaException.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(statusHost), rt.pointer(status.address()), 4), "cuMemcpyDtoH(status)", rt.lastKernel());
+        if (statusHost[0] != 0) {
+            int bits = statusHost[0];
+            CudaException.check(JCudaDriver.cuMemsetD32(rt.pointer(status.address()), 0, 1), "cuMemsetD32(status)");
+            throw new IllegalStateException("CUDA kernels reported invalid input: " + DeviceStatus.describe(bits));
+        }
+    }
+
+    private static long a(Tensor t) { return t == null ? 0L : ((CudaTensor) t).address(); }
+
+    private static CudaTensor ct(Tensor t) { return (CudaTensor) t; }
+
+    // ---------------------------------------------------------------- transfers
+
+    private static void checkCount(Tensor t, int n) {
+        if (n < 0 || n > t.size()) throw new IllegalArgumentException(t.name() + ": " + n + " elements, it holds " + t.size());
+    }
+
+    @Override
+    public void upload(Tensor dst, float[] src, int n) {
+        checkCount(dst, n);
+        if (n == 0) return;
+        CudaTensor t = ct(dst);
+        if (!t.slice.allocated()) {
+            float[] copy = java.util.Arrays.copyOf(src, n);
+            deferred.add(() -> CudaException.check(JCudaDriver.cuMemcpyHtoD(rt.pointer(t.address()), Pointer.to(copy), 4L * n), "cuMemcpyHtoD(" + t.name() + ")"));
+            return;
+        }
+        rt.makeCurrent();
+        if (staging != null && staging.stage(t.address(), src, n)) return;
+        begin();
+        rt.synchronizeCompute();
+        CudaException.check(JCudaDriver.cuMemcpyHtoD(rt.pointer(t.address()), Pointer.to(src), 4L * n), "cuMemcpyHtoD(" + t.name() + ")");
+    }
+
+    @Override
+    public void upload(Tensor dst, int[] src, int n) {
+        checkCount(dst, n);
+        if (n == 0) return;
+        CudaTensor t = ct(dst);
+        if (!t.slice.allocated()) {
+            int[] copy = java.util.Arrays.copyOf(src, n);
+            deferred.add(() -> CudaException.check(JCudaDriver.cuMemcpyHtoD(rt.pointer(t.address()), Pointer.to(copy), 4L * n), "cuMemcpyHtoD(" + t.name() + ")"));
+            return;
+        }
+        rt.makeCurrent();
+        if (staging != null && staging.stage(t.address(), src, n)) return;
+        begin();
+        rt.synchronizeCompute();
+        CudaException.check(JCudaDriver.cuMemcpyHtoD(rt.pointer(t.address()), Pointer.to(src), 4L * n), "cuMemcpyHtoD(" + t.name() + ")");
+    }
+
+    @Override
+    public void download(Tensor src, float[] dst, int n) {
+        checkCount(src, n);
+        begin();
+        rt.synchronizeCompute();
+        if (n > 0) CudaException.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst), rt.pointer(a(src)), 4L * n), "cuMemcpyDtoH(" + src.name() + ")", rt.lastKernel());
+        checkStatus();
+    }
+
+    @Override
+    public void downloadGrad(SparseGrad grad, float[] dst) {
+        CudaSparseGrad g = (CudaSparseGrad) grad;
+        begin();
+        rt.synchronizeCompute();
+        long[] acc = new long[g.rows() * g.dim()];
+        CudaException.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(acc), rt.pointer(g.acc.address()), 8L * acc.length), "cuMemcpyDtoH(" + g.name() + ")");
+        for (int i = 0; i < acc.length; i++) dst[i] = (float) (acc[i] * (1.0 / CudaSparseGrad.FIXED_SCALE));
+        checkStatus();
+    }
+
+    @Override
+    public void fill(Tensor t, float value, int n) {
+        checkCount(t, n);
+        if (n == 0) return;
+        CudaTensor c = ct(t);
+        int bits = Float.floatToRawIntBits(value);
+        if (!c.slice.allocated()) {
+            deferred.add(() -> CudaException.check(JCudaDriver.cuMemsetD32(rt.pointer(c.address()), bits, n), "cuMemsetD32(" + c.name() + ")"));
+            return;
+        }
+        begin();
+        CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(c.address()), bits, n, rt.compute), "cuMemsetD32Async(" + c.name() + ")");
+    }
+
+    @Override
+    public void synchronize() {
+        begin();
+        rt.synchronizeAll();
+        checkStatus();
+    }
+
+    // ---------------------------------------------------------------- launch helpers
+
+    private void launch1d(String kernel, long n, CudaRuntime.Args args) {
+        if (n <= 0) return;
+        rt.launch(kernel, Kernels.blocks(n, BLOCK, maxBlocks), 1, BLOCK, 1, 0, args.pointer());
+    }
+
+    /** Column-tile kernels: ceil(C / 32) blocks of (32, COL_ROWS) threads. */
+    private void launchColumns(String kernel, int C, CudaRuntime.Args args) {
+        if (C <= 0) return;
+        rt.launch(kernel, (C + 31) / 32, 1, 32, COL_ROWS, 0, args.pointer());
+    }
+
+    private static CudaRuntime.Args args() { return new CudaRuntime.Args(); }
+
+    // ---------------------------------------------------------------- embeddings
+
+    @Override
+    public void embeddingGather(Tensor out, Tensor ids, Tensor lengths, Tensor table, int rows, int T, int D, int outStride, int off) {
+        begin();
+        int V = table.dim(0);
+        launch1d(Kernels.EMBEDDING_GATHER_FORWARD, (long) rows * D, args().ptr(a(out)).ptr(status.address()).ptr(a(ids)).ptr(a(lengths))
+                .ptr(a(table)).i(rows).i(T).i(D).i(V).i(outStride).i(off));
+    }
+
+    @Override
+    public void embeddingGatherBackward(SparseGrad grad, Tensor dOut, Tensor ids, Tensor lengths, int rows, int T, int D, int outStride, int off) {
+        CudaSparseGrad g = (CudaSparseGrad) grad;
+        if (g.dim() != D) throw new IllegalArgumentException("embedding backward: " + g.name() + " has width " + g.dim() + ", op says D = " + D);
+        begin();
+        launch1d(Kernels.EMBEDDING_GATHER_BACKWARD, (long) rows * D, args().ptr(g.acc.address()).ptr(g.flag.address()).ptr(g.list.address())
+                .ptr(g.count.address()).ptr(status.address()).ptr(a(dOut)).ptr(a(ids)).ptr(a(lengths))
+                .i(rows).i(T).i(D).i(g.rows()).i(g.capacity()).i(outStride).i(off));
+        g.pendingRows += rows;
+    }
+
+    @Override
+    public void sparseUpdate(Tensor table, Tensor state1, Tensor state2, SparseGrad grad, Tensor counts, SparseOptimizer opt, int step) {
+        CudaSparseGrad g = (CudaSparseGrad) grad;
+        long size = (long) g.rows() * g.dim();
+        if (table.size() != size) throw new IllegalArgumentException("sparse update: table has " + table.size() + " floats, " + g.name() + " expects " + size);
+        int slots = opt.kind().slots();
+        if (slots >= 1 && (state1 == null || state1.size() != size)) throw new IllegalArgumentException("sparse update: " + opt.kind() + " needs state1 of " + size + " floats");
+        if (slots >= 2 && (state2 == null || state2.size() != size)) throw new IllegalArgumentException("sparse update: " + opt.kind() + " needs state2 of " + size + " floats");
+        if (opt.lambda() != 0f && (counts == null || counts.size() < g.rows())) throw new IllegalArgumentException("sparse update: MBAR (lambda != 0) needs counts for " + g.rows() + " ids");
+        if (step < 1) throw new IllegalArgumentException("sparse update: step is 1-based, got " + step);
+        begin();
+        int bound = (int) Math.min(g.capacity(), g.pendingRows);
+        if (bound > 0) {
+            int kind = switch (opt.kind()) { case SGD -> 0; case ADAGRAD -> 1; case ADAM -> 2; };
+            float bc1 = (float) (1.0 - Math.pow(opt.beta1(), step)), bc2 = (float) (1.0 - Math.pow(opt.beta2(), step));
+            launch1d(Kernels.SPARSE_UPDATE, (long) bound * g.dim(), args().ptr(a(table)).ptr(slots >= 1 ? a(state1) : 0).ptr(slots >= 2 ? a(state2) : 0)
+                    .ptr(g.acc.address()).ptr(g.flag.address()).ptr(g.list.address()).ptr(g.count.address())
+                    .ptr(opt.lambda() != 0f ? a(counts) : 0)
+                    .i(kind).f(opt.lr()).f(opt.lambda()).f(opt.beta1()).f(opt.beta2()).f(opt.eps()).f(bc1).f(bc2)
+                    .i(g.dim()).i(bound).i(g.capacity()));
+            CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(g.count.address()), 0, 1, rt.compute), "cuMemsetD32Async(" + g.name() + ".count)");
+        }
+        g.pendingRows = 0;
+    }
+
+    // ---------------------------------------------------------------- pooling and features
+
+    @Override
+    public void sumPool(Tensor out, Tensor x, Tensor lengths, int B, int T, int C) {
+        begin();
+        launch1d(Kernels.SUM_POOL_FORWARD, (long) B * C, args().ptr(a(out)).ptr(a(x)).ptr(a(lengths)).i(B).i(T).i(C));
+    }
+
+    @Override
+    public void sumPoolBackward(Tensor dx, Tensor dOut, Tensor lengths, int B, int T, int C) {
+        begin();
+        launch1d(Kernels.SUM_POOL_BACKWARD, (long) B * T * C, args().ptr(a(dx)).ptr(a(dOut)).ptr(a(lengths)).i(B).i(T).i(C));
+    }
+
+    @Override
+    public void interestConcat(Tensor x, Tensor ea, Tensor s, Tensor v, int B, int E, int V, int xStride, int off) {
+        begin();
+        int width = v == null ? 0 : V;
+        launch1d(Kernels.INTEREST_CONCAT_FORWARD, (long) B * (3L * E + width), args().ptr(a(x)).ptr(a(ea)).ptr(a(s)).ptr(a(v))
+                .i(B).i(E).i(width).i(xStride).i(off));
+    }
+
+    @Override
+    public void interestConcatBackward(Tensor dEa, Tensor dS, Tensor dV, Tensor dx, Tensor ea, Tensor s, int B, int E, int V, int xStride, int off) {
+        begin();
+        int width = dV == null ? 0 : V;
+        launch1d(Kernels.INTEREST_CONCAT_BACKWARD, (long) B * (E + width), args().ptr(a(dEa)).ptr(a(dS)).ptr(a(dV)).ptr(a(dx)).ptr(a(ea)).ptr(a(s))
+                .i(B).i(E).i(V).i(xStride).i(off));
+    }
+
+    // ---------------------------------------------------------------- elementwise and sequence helpers
+
+    @Override
+    public void addInto(Tensor y, Tensor x, int n) {
+        begin();
+        launch1d(Kernels.ADD_INTO, n, args().ptr(a(y)).ptr(a(x)).i(n));
+    }
+
+    @Override
+    public void scaleSequence(Tensor out, Tensor x, Tensor w, Tensor lengths, int B, int T, int C) {
+        begin();
+        launch1d(Kernels.SCALE_SEQUENCE_FORWARD, (long) B * T * C, args().ptr(a(out)).ptr(a(x)).ptr(a(w)).ptr(a(lengths)).i(B).i(T).i(C));
+    }
+
+    @Override
+    public void scaleSequenceBackward(Tensor dX, Tensor dW, Tensor dOut, Tensor x, Tensor w, Tensor lengths, int B, int T, int C) {
+        begin();
+        launch1d(Kernels.SCALE_SEQUENCE_BACKWARD, (long) B * T, args().ptr(a(dX)).ptr(a(dW)).ptr(a(dOut)).ptr(a(x)).ptr(a(w)).ptr(a(lengths))
+                .i(B).i(T).i(C));
+    }
+
+    @Override
+    public void auxPairs(Tensor out, Tensor h, Tensor pos, Tensor neg, Tensor pairStart, Tensor lengths, int B, int T, int H, int E) {
+        begin();
+        launch1d(Kernels.AUX_PAIRS_FORWARD, (long) B * T * (H + E), args().ptr(a(out)).ptr(a(h)).ptr(a(pos)).ptr(a(neg)).ptr(a(pairStart))
+                .ptr(a(lengths)).i(B).i(T).i(H).i(E));
+    }
+
+    @Override
+    public void auxPairsBackward(Tensor dH, Tensor dPos, Tensor dNeg, Tensor dOut, Tensor pairStart, Tensor lengths, int B, int T, int H, int E) {
+        begin();
+        launch1d(Kernels.AUX_PAIRS_BACKWARD, (long) B * T * (H + E), args().ptr(a(dH)).ptr(a(dPos)).ptr(a(dNeg)).ptr(a(dOut)).ptr(a(pairStart))
+                .ptr(a(lengths)).i(B).i(T).i(H).i(E));
+    }
+
+    // ---------------------------------------------------------------- dense layers
+
+    @Override
+    public void linear(Tensor y, Tensor x, Tensor W, Tensor b, int B, int in, int out) {
+        begin();
+        gemm.gemm(a(y), a(x), a(W), a(b), B, out, in, in, out, out, false, false, false);
+    }
+
+    @Override
+    public void linearBackward(Tensor dx, Tensor dW, Tensor db, Tensor dy, Tensor x, Tensor W, int B, int in, int out) {
+        begin();
+        if (dx != null) gemm.gemm(a(dx), a(dy), a(W), 0, B, in, out, out, out, in, false, true, false);   // dx = dy W^T
+        gemm.gemm(a(dW), a(x), a(dy), 0, in, out, B, in, out, out, true, false, true);                    // dW += x^T dy
+        if (db != null) launchColumns(Kernels.BIAS_GRAD, out, args().ptr(a(db)).ptr(a(dy)).i(B).i(out));
+    }
+
+    @Override
+    public void batchNorm(Tensor y, Tensor mean, Tensor invStd, Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar,
+                          int B, int C, boolean training, float momentum, float eps) {
+        begin();
+        launchColumns(Kernels.BATCH_NORM_FORWARD, C, args().ptr(a(y)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x)).ptr(a(gamma)).ptr(a(beta))
+                .ptr(a(runMean)).ptr(a(runVar)).i(B).i(C).i(training ? 1 : 0).f(momentum).f(eps));
+    }
+
+    @Override
+    public void batchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor mean, Tensor invStd, Tensor x, Tensor gamma, int B, int C) {
+        begin();
+        launchColumns(Kernels.BATCH_NORM_BACKWARD, C, args().ptr(a(dx)).ptr(a(dGamma)).ptr(a(dBeta)).ptr(a(dy)).ptr(a(mean)).ptr(a(invStd))
+                .ptr(a(x)).ptr(a(gamma)).i(B).i(C));
+    }
+
+    @Override
+    public void prelu(Tensor y, Tensor x, Tensor alpha, int B, int C) {
+        begin();
+        launch1d(Kernels.PRELU_FORWARD, (long) B * C, args().ptr(a(y)).ptr(a(x)).ptr(a(alpha)).i(B).i(C));
+    }
+
+    @Override
+    public void preluBackward(Tensor dx, Tensor dAlpha, Tensor dy, Tensor x, Tensor alpha, int B, int C) {
+        begin();
+        launchColumns(Kernels.PRELU_BACKWARD, C, args().ptr(a(dx)).ptr(a(dAlpha)).ptr(a(dy)).ptr(a(x)).ptr(a(alpha)).i(B).i(C));
+    }
+
+    @Override
+    public void dice(Tensor y, Tensor mean, Tensor invStd, Tensor x, Tensor alpha, Tensor runMean, Tensor runVar,
+                     int B, int C, boolean training, float momentum, float eps) {
+        begin();
+        launchColumns(Kernels.DICE_FORWARD, C, args().ptr(a(y)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x)).ptr(a(alpha)).ptr(a(runMean))
+                .ptr(a(runVar)).i(B).i(C).i(training ? 1 : 0).f(momentum).f(eps));
+    }
+
+    @Override
+    public void diceBackward(Tensor dx, Tensor dAlpha, Tensor dy, Tensor mean, Tensor invStd, Tensor x, Tensor alpha, int B, int C) {
+        if (dx == dy || dx == x) throw new IllegalArgumentException("dice backward: dx must not alias dy or x");
+        begin();
+        launchColumns(Kernels.DICE_BACKWARD, C, args().ptr(a(dx)).ptr(a(dAlpha)).ptr(a(dy)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x))
+                .ptr(a(alpha)).i(B).i(C));
+    }
+
+    @Override
+    public void sigmoid(Tensor y, Tensor x, int n) {
+        begin();
+        launch1d(Kernels.SIGMOID_FORWARD, n, args().ptr(a(y)).ptr(a(x)).i(n));
+    }
+
+    @Override
+    public void sigmoidBackward(Tensor dx, Tensor dy, Tensor y, int n) {
+        begin();
+        launch1d(Kernels.SIGMOID_BACKWARD, n, args().ptr(a(dx)).ptr(a(dy)).ptr(a(y)).i(n));
+    }
+
+    // ---------------------------------------------------------------- attention
+
+    private AttentionArgs attentionArgs(AttentionWorkspace ws, AttentionParams p, AttentionSpec spec, Tensor query, Tensor keys,
+                                        Tensor lengths, int B, int T, int rows) {
+        if (T != ws.T) throw new IllegalArgumentException("activation unit: T " + T + " but the workspace was planned for " + ws.T);
+        if (B > ws.maxB) throw new IllegalArgumentException("activation unit: batch " + B + " > planned " + ws.maxB);
+        if (!spec.equals(ws.spec)) throw new IllegalArgumentException("activation unit: spec " + spec + " differs from the workspace's " + ws.spec);
+        AttentionArgs g = new AttentionArgs();
+        g.set(AttentionArgs.Ptr.STATUS, status.address()).set(AttentionArgs.Ptr.MA, ws.ma.address()).set(AttentionArgs.Ptr.M2, ws.m2.address())
+                .set(AttentionArgs.Ptr.PARTIALS, ws.partials.address())
+                .set(AttentionArgs.Ptr.QUERY, a(query)).set(AttentionArgs.Ptr.KEYS, a(keys)).set(AttentionArgs.Ptr.LENGTHS, a(lengths))
+                .set(AttentionArgs.Ptr.W1, a(p.w1())).set(AttentionArgs.Ptr.B1, a(p.b1())).set(AttentionArgs.Ptr.ALPHA1, a(p.alpha1()))
+                .set(AttentionArgs.Ptr.W2, a(p.w2())).set(AttentionArgs.Ptr.B2, a(p.b2())).set(AttentionArgs.Ptr.ALPHA2, a(p.alpha2()))
+                .set(AttentionArgs.Ptr.W3, a(p.w3())).set(AttentionArgs.Ptr.B3, a(p.b3()));
+        g.set(AttentionArgs.Int.B, B).set(AttentionArgs.Int.T, T).set(AttentionArgs.Int.W, spec.width()).set(AttentionArgs.Int.H1, spec.h1())
+                .set(AttentionArgs.Int.H2, spec.h2()).set(AttentionArgs.Int.ROWS, rows)
+                .set(AttentionArgs.Int.ACT, spec.activation() == Activation.PRELU ? 1 : 0).set(AttentionArgs.Int.SOFTMAX, spec.softmax() ? 1 : 0)
+                .set(AttentionArgs.Int.BLOCKS, 1);
+        return g;
+    }
+
+    @Override
+    public void activationUnit(Tensor out, Tensor weights, Workspace ws, Tensor query, Tensor keys, Tensor lengths,
+                               AttentionParams p, AttentionSpec spec, int B, int T, boolean training) {
+        AttentionWorkspace w = (AttentionWorkspace) ws;
+        begin();
+        AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, w.rowsForward);
+        g.set(AttentionArgs.Ptr.OUT, a(out)).set(AttentionArgs.Ptr.WEIGHTS, a(weights));
+        CudaRuntime.Args args = args().struct(g.buffer());
+        rt.launch(Kernels.ACTIVATION_UNIT_PREPARE, Kernels.blocks((long) spec.width() * spec.h1(), BLOCK, maxBlocks), 1, BLOCK, 1, 0, args.pointer());
+        if (B <= 0) return;
+        rt.launch(Kernels.ACTIVATION_UNIT_FORWARD, Math.min(B, 65535), 1, ATT_THREADS, 1, (int) w.sharedForward, args.pointer());
+    }
+
+    @Override
+    public void activationUnitBackward(Tensor dQuery, Tensor dKeys, AttentionParams grads, Tensor dOut, Tensor dWeights, Tensor weights,
+                                       Workspace ws, Tensor query, Tensor keys, Tensor lengths, AttentionParams p, AttentionSpec spec, int B, int T) {
+        AttentionWorkspace w = (AttentionWorkspace) ws;
+        if (B <= 0) return;
+        begin();
+        int blocks = Math.min(B, w.blocks);
+        AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, w.rowsBackward);
+        g.set(AttentionArgs.Ptr.WEIGHTS, a(weights)).set(AttentionArgs.Ptr.D_QUERY, a(dQuery)).set(AttentionArgs.Ptr.D_KEYS, a(dKeys))
+                .set(AttentionArgs.Ptr.D_OUT, a(dOut)).set(AttentionArgs.Ptr.D_WEIGHTS, a(dWeights))
+                .set(AttentionArgs.Ptr.G_W1, a(grads.w1())).set(AttentionArgs.Ptr.G_B1, a(grads.b1())).set(AttentionArgs.Ptr.G_ALPHA1, a(grads.alpha1()))
+                .set(AttentionArgs.Ptr.G_W2, a(grads.w2())).set(AttentionArgs.Ptr.G_B2, a(grads.b2())).set(AttentionArgs.Ptr.G_ALPHA2, a(grads.alpha2()))
+                .set(AttentionArgs.Ptr.G_W3, a(grads.w3())).set(AttentionArgs.Ptr.G_B3, a(grads.b3()))
+                .set(AttentionArgs.Int.BLOCKS, blocks);
+        CudaRuntime.Args args = args().struct(g.buffer());
+        rt.launch(Kernels.ACTIVATION_UNIT_BACKWARD, blocks, 1, ATT_THREADS, 1, (int) w.sharedBackward, args.pointer());
+        int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
+        long total = (long) W * h1 + 2L * h1 + (long) h1 * h2 + 3L * h2 + 1;
+        rt.launch(Kernels.ACTIVATION_UNIT_REDUCE, Kernels.blocks(total, BLOCK, maxBlocks), 1, BLOCK, 1, 0, args.pointer());
+    }
+
+    // ---------------------------------------------------------------- recurrence
+
+    @Override
+    public void recurrence(Tensor hOut, Tensor hLast, Workspace ws, Tensor x, Tensor att, Tensor lengths, RecurrenceParams p,
+                           Recurrence kind, int B, int T, int E, int H) {
+        throw new UnsupportedOperationException("recurrence (" + kind + ") is not on the CUDA backend yet");
+    }
+
+    @Override
+    public void recurrenceBackward(Tensor dx, Tensor dAtt, RecurrenceParams grads, Tensor dHOut, Tensor dHLast, Workspace ws,
+                                   Tensor x, Tensor att, Tensor lengths, RecurrenceParams p, Recurrence kind, int B, int T, int E, int H) {
+        throw new UnsupportedOperationException("recurrence backward (" + kind + ") is not on the CUDA backend yet");
+    }
+
+    // ---------------------------------------------------------------- loss and optimizer
+
+    @Override
+    public void bceWithLogits(Tensor loss, Tensor dLogits, Tensor logits, Tensor labels, int B, float scale) {
+        begin();
+        rt.launch(Kernels.BCE_WITH_LOGITS, 1, 1, BLOCK, 1, 0, args().ptr(a(loss)).ptr(a(dLogits)).ptr(a(logits)).ptr(a(labels)).i(B).f(scale).pointer());
+    }
+
+    @Override
+    public void adam(Tensor param, Tensor grad, Tensor m, Tensor v, int n, float lr, float beta1, float beta2, float eps, float weightDecay, int step) {
+        if (step < 1) throw new IllegalArgumentException("adam: step is 1-based, got " + step);
+        begin();
+        float bc1 = (float) (1.0 - Math.pow(beta1, step)), bc2 = (float) (1.0 - Math.pow(beta2, step));
+        launch1d(Kernels.ADAM, n, args().ptr(a(param)).ptr(a(grad)).ptr(a(m)).ptr(a(v)).i(n).f(lr).f(beta1).f(beta2).f(eps).f(weightDecay)
+                .f(bc1).f(bc2));
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        rt.close();
+    }
+}

@@ -1,0 +1,232 @@
+package io.augur.backend.cuda;
+
+import jcuda.NativePointerObject;
+import jcuda.Pointer;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUfunction_attribute;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUpointer_attribute;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstream_flags;
+import jcuda.driver.JCudaDriver;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import static jcuda.driver.JCudaDriver.*;
+
+/**
+ * The thin layer over JCuda's driver API (needs only libcuda.so.1): the device's primary context,
+ * a compute stream and a copy stream, the fatbin module and its kernels, device memory, pinned
+ * host memory and events. Every call's status is checked and turned into a {@link CudaException}
+ * that names the call and the kernel. Launches go to the compute stream.
+ */
+public final class CudaRuntime implements AutoCloseable {
+    private final int ordinal;
+    private final CUdevice device = new CUdevice();
+    private final CUcontext context = new CUcontext();
+    final CUstream compute = new CUstream();
+    final CUstream copy = new CUstream();
+    private final CUmodule module = new CUmodule();
+    private final Map<String, CUfunction> functions = new HashMap<>();
+    /** Device allocations by base address, so any address inside one can be made a CUdeviceptr. */
+    private final TreeMap<Long, Allocation> allocations = new TreeMap<>();
+    private final List<Pointer> pinned = new ArrayList<>();
+    private final List<CUevent> events = new ArrayList<>();
+    private Thread current;
+    private String lastKernel;
+    private boolean closed;
+
+    public final String name;
+    public final int ccMajor, ccMinor, multiprocessors, driverVersion;
+    public final long totalMemory;
+    /** Largest dynamic shared memory a block may opt in to, bytes. */
+    public final int maxSharedPerBlockOptin;
+
+    private record Allocation(long base, long bytes, CUdeviceptr ptr) {}
+
+    private CudaRuntime(int ordinal, byte[] fatbin) {
+        this.ordinal = ordinal;
+        JCudaDriver.setExceptionsEnabled(false);
+        CudaException.check(cuInit(0), "cuInit");
+        CudaException.check(cuDeviceGet(device, ordinal), "cuDeviceGet");
+        byte[] nameBytes = new byte[256];
+        CudaException.check(cuDeviceGetName(nameBytes, nameBytes.length, device), "cuDeviceGetName");
+        int end = 0;
+        while (end < nameBytes.length && nameBytes[end] != 0) end++;
+        name = new String(nameBytes, 0, end, StandardCharsets.UTF_8);
+        ccMajor = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
+        ccMinor = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+        multiprocessors = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+        maxSharedPerBlockOptin = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
+        long[] mem = new long[1];
+        CudaException.check(cuDeviceTotalMem(mem, device), "cuDeviceTotalMem");
+        totalMemory = mem[0];
+        int[] v = new int[1];
+        CudaException.check(cuDriverGetVersion(v), "cuDriverGetVersion");
+        driverVersion = v[0];
+
+        CudaException.check(cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
+        makeCurrent();
+        CudaException.check(cuStreamCreate(compute, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate(compute)");
+        CudaException.check(cuStreamCreate(copy, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate(copy)");
+        CudaException.check(cuModuleLoadData(module, fatbin), "cuModuleLoadData(cuda/augur.fatbin)");
+        for (String k : Kernels.ALL) {
+            CUfunction f = new CUfunction();
+            CudaException.check(cuModuleGetFunction(f, module, k), "cuModuleGetFunction", k);
+            functions.put(k, f);
+        }
+    }
+
+    /** Opens device {@code ordinal} and loads the fatbin; throws {@link CudaException} naming the failing call. */
+    public static CudaRuntime open(int ordinal, byte[] fatbin) {
+        return new CudaRuntime(ordinal, fatbin);
+    }
+
+    private int attribute(int attr) {
+        int[] v = new int[1];
+        CudaException.check(cuDeviceGetAttribute(v, attr, device), "cuDeviceGetAttribute(" + attr + ")");
+        return v[0];
+    }
+
+    /** Binds the context to the calling thread (a no-op when it already is). */
+    public void makeCurrent() {
+        Thread t = Thread.currentThread();
+        if (t != current) {
+            CudaException.check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
+            current = t;
+        }
+    }
+
+    public int ordinal() { return ordinal; }
+
+    /** "9.0". */
+    public String computeCapability() { return ccMajor + "." + ccMinor; }
+
+    /** "13.0" from the driver's version number. */
+    public String driverVersionString() { return (driverVersion / 1000) + "." + (driverVersion % 1000) / 10; }
+
+    /** Free and total device memory, bytes. */
+    public long[] memoryInfo() {
+        long[] free = new long[1], total = new long[1];
+        CudaException.check(cuMemGetInfo(free, total), "cuMemGetInfo");
+        return new long[] {free[0], total[0]};
+    }
+
+    // ---------------------------------------------------------------- memory
+
+    /** Allocates device memory and returns its address. */
+    public long allocate(long bytes) {
+        CUdeviceptr p = new CUdeviceptr();
+        CudaException.check(cuMemAlloc(p, bytes), "cuMemAlloc(" + bytes + " bytes)");
+        long[] addr = new long[1];
+        CudaException.check(cuPointerGetAttribute(Pointer.to(addr), CUpointer_attribute.CU_POINTER_ATTRIBUTE_DEVICE_POINTER, p),
+                "cuPointerGetAttribute");
+        allocations.put(addr[0], new Allocation(addr[0], bytes, p));
+        return addr[0];
+    }
+
+    /** A CUdeviceptr for an address inside one of this runtime's allocations. */
+    public CUdeviceptr pointer(long address) {
+        Map.Entry<Long, Allocation> e = allocations.floorEntry(address);
+        if (e == null || address >= e.getKey() + Math.max(1, e.getValue().bytes())) {
+            throw new IllegalArgumentException("address 0x" + Long.toHexString(address) + " is not in a device allocation");
+        }
+        return e.getValue().ptr().withByteOffset(address - e.getKey());
+    }
+
+    /** Pinned (page-locked) host memory, as a native-order buffer; freed by close(). */
+    public PinnedBuffer allocatePinned(long bytes) {
+        Pointer p = new Pointer();
+        CudaException.check(cuMemHostAlloc(p, bytes, 0), "cuMemHostAlloc(" + bytes + " bytes)");
+        pinned.add(p);
+        return new PinnedBuffer(p, p.getByteBuffer(0, bytes).order(ByteOrder.nativeOrder()));
+    }
+
+    /** Pinned host memory: the pointer the driver copies from and the buffer Java writes into. */
+    public record PinnedBuffer(Pointer pointer, ByteBuffer buffer) {}
+
+    public CUevent event() {
+        CUevent e = new CUevent();
+        CudaException.check(cuEventCreate(e, CUevent_flags.CU_EVENT_DISABLE_TIMING), "cuEventCreate");
+        events.add(e);
+        return e;
+    }
+
+    // ---------------------------------------------------------------- kernels
+
+    /** Opts a kernel in to more than 48 KiB of dynamic shared memory. */
+    public void setMaxDynamicShared(String kernel, int bytes) {
+        CudaException.check(cuFuncSetAttribute(function(kernel), CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
+                "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES=" + bytes + ")", kernel);
+    }
+
+    private CUfunction function(String kernel) {
+        CUfunction f = functions.get(kernel);
+        if (f == null) throw new IllegalArgumentException("no kernel named " + kernel + " in cuda/augur.fatbin");
+        return f;
+    }
+
+    /** Launches a kernel on the compute stream; params as built by {@link Args}. */
+    public void launch(String kernel, int gridX, int gridY, int blockX, int blockY, int sharedBytes, Pointer params) {
+        lastKernel = kernel;
+        CudaException.check(cuLaunchKernel(function(kernel), gridX, gridY, 1, blockX, blockY, 1, sharedBytes, compute, params, null),
+                "cuLaunchKernel", kernel);
+    }
+
+    /** The most recently launched kernel, for error messages of later calls. */
+    public String lastKernel() { return lastKernel; }
+
+    /** Waits for the compute stream; an asynchronous kernel fault surfaces here, named by the last kernel. */
+    public void synchronizeCompute() {
+        CudaException.check(cuStreamSynchronize(compute), "cuStreamSynchronize(compute)", lastKernel);
+    }
+
+    public void synchronizeAll() {
+        CudaException.check(cuStreamSynchronize(copy), "cuStreamSynchronize(copy)");
+        synchronizeCompute();
+    }
+
+    /** Kernel parameters: one value per argument, in order. */
+    public static final class Args {
+        private final List<Pointer> values = new ArrayList<>(16);
+
+        public Args ptr(long address) { values.add(Pointer.to(new long[] {address})); return this; }
+        public Args i(int v) { values.add(Pointer.to(new int[] {v})); return this; }
+        public Args f(float v) { values.add(Pointer.to(new float[] {v})); return this; }
+        /** A struct passed by value (its bytes). */
+        public Args struct(ByteBuffer direct) { values.add(Pointer.to(direct)); return this; }
+
+        public Pointer pointer() { return Pointer.to(values.toArray(new NativePointerObject[0])); }
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        makeCurrent();
+        cuStreamSynchronize(copy);
+        cuStreamSynchronize(compute);
+        for (Allocation a : allocations.values()) cuMemFree(a.ptr());
+        allocations.clear();
+        for (Pointer p : pinned) cuMemFreeHost(p);
+        pinned.clear();
+        for (CUevent e : events) cuEventDestroy(e);
+        cuModuleUnload(module);
+        cuStreamDestroy(copy);
+        cuStreamDestroy(compute);
+        cuDevicePrimaryCtxRelease(device);
+    }
+}

@@ -1,0 +1,20 @@
+package io.augur.backend.cuda;
+
+/**
+ * Single-precision matrix products on the compute stream, row-major:
+ * <pre>
+ *   C (M, N) = op(A) (M, K) op(B) (K, N)  [+ C when accumulate]  [+ bias[n] when bias != 0]
+ *   op(A) = A (M, K), lda &gt;= K, or with transA A stored (K, M), lda &gt;= M
+ *   op(B) = B (K, N), ldb &gt;= N, or with transB B stored (N, K), ldb &gt;= K
+ * </pre>
+ * Addresses are device addresses (0 = no bias). bias and accumulate are not combined.
+ * Two providers: {@link CublasGemm} (JCublas2, where libcublas.so.12 loads) and
+ * {@link BuiltinGemm} (our gemm_kernel, everywhere). The backend logs which one runs.
+ */
+public interface Gemm {
+    /** "cuBLAS 12 (JCublas2)" or "built-in gemm_kernel". */
+    String name();
+
+    void gemm(long C, long A, long B, long bias, int M, int N, int K, int lda, int ldb, int ldc,
+              boolean transA, boolean transB, boolean accumulate);
+}

@@ -1,0 +1,72 @@
+package io.augur.backend.cuda;
+
+import java.util.List;
+
+/**
+ * The names of the kernels in {@code cuda/augur.fatbin}, as written in {@code cuda/*.cu}
+ * ({@code extern "C"}, so the same plain name appears in the fatbin, in Nsight and in errors).
+ * {@code KernelNamesTest} checks that every name here is defined in {@code cuda/} and that every
+ * kernel defined there is listed here.
+ */
+public final class Kernels {
+    private Kernels() {}
+
+    // embedding.cu
+    public static final String EMBEDDING_GATHER_FORWARD = "embedding_gather_forward_kernel";
+    public static final String EMBEDDING_GATHER_BACKWARD = "embedding_gather_backward_kernel";
+    public static final String SUM_POOL_FORWARD = "sum_pool_forward_kernel";
+    public static final String SUM_POOL_BACKWARD = "sum_pool_backward_kernel";
+    // sparse_update.cu
+    public static final String SPARSE_UPDATE = "sparse_update_kernel";
+    // interest_concat.cu
+    public static final String INTEREST_CONCAT_FORWARD = "interest_concat_forward_kernel";
+    public static final String INTEREST_CONCAT_BACKWARD = "interest_concat_backward_kernel";
+    // elementwise.cu
+    public static final String SIGMOID_FORWARD = "sigmoid_forward_kernel";
+    public static final String SIGMOID_BACKWARD = "sigmoid_backward_kernel";
+    public static final String ADD_INTO = "add_into_kernel";
+    public static final String SCALE_SEQUENCE_FORWARD = "scale_sequence_forward_kernel";
+    public static final String SCALE_SEQUENCE_BACKWARD = "scale_sequence_backward_kernel";
+    // aux_pairs.cu
+    public static final String AUX_PAIRS_FORWARD = "aux_pairs_forward_kernel";
+    public static final String AUX_PAIRS_BACKWARD = "aux_pairs_backward_kernel";
+    // gemm.cu
+    public static final String GEMM = "gemm_kernel";
+    public static final String BIAS_GRAD = "bias_grad_kernel";
+    public static final String BIAS_BROADCAST = "bias_broadcast_kernel";
+    // batch_norm.cu, dice.cu, prelu.cu
+    public static final String BATCH_NORM_FORWARD = "batch_norm_forward_kernel";
+    public static final String BATCH_NORM_BACKWARD = "batch_norm_backward_kernel";
+    public static final String DICE_FORWARD = "dice_forward_kernel";
+    public static final String DICE_BACKWARD = "dice_backward_kernel";
+    public static final String PRELU_FORWARD = "prelu_forward_kernel";
+    public static final String PRELU_BACKWARD = "prelu_backward_kernel";
+    // bce.cu, adam.cu
+    public static final String BCE_WITH_LOGITS = "bce_with_logits_kernel";
+    public static final String ADAM = "adam_kernel";
+    // activation_unit.cu
+    public static final String ACTIVATION_UNIT_PREPARE = "activation_unit_prepare_kernel";
+    public static final String ACTIVATION_UNIT_FORWARD = "activation_unit_forward_kernel";
+    public static final String ACTIVATION_UNIT_BACKWARD = "activation_unit_backward_kernel";
+    public static final String ACTIVATION_UNIT_REDUCE = "activation_unit_reduce_kernel";
+
+    /** Every kernel; all are looked up when the module loads, so a missing one fails at start. */
+    public static final List<String> ALL = List.of(
+            EMBEDDING_GATHER_FORWARD, EMBEDDING_GATHER_BACKWARD, SUM_POOL_FORWARD, SUM_POOL_BACKWARD, SPARSE_UPDATE,
+            INTEREST_CONCAT_FORWARD, INTEREST_CONCAT_BACKWARD, SIGMOID_FORWARD, SIGMOID_BACKWARD, ADD_INTO,
+            SCALE_SEQUENCE_FORWARD, SCALE_SEQUENCE_BACKWARD, AUX_PAIRS_FORWARD, AUX_PAIRS_BACKWARD, GEMM, BIAS_GRAD,
+            BIAS_BROADCAST, BATCH_NORM_FORWARD, BATCH_NORM_BACKWARD, DICE_FORWARD, DICE_BACKWARD, PRELU_FORWARD,
+            PRELU_BACKWARD, BCE_WITH_LOGITS, ADAM, ACTIVATION_UNIT_PREPARE, ACTIVATION_UNIT_FORWARD,
+            ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_REDUCE);
+
+    /** Threads per block of the 1-D kernels. */
+    static final int BLOCK = 256;
+    /** Rows of a column-reduction block: (32, COL_ROWS) threads, as common.cuh's COL_ROWS. */
+    static final int COL_ROWS = 16;
+
+    /** Blocks for n elements of a grid-stride kernel: enough to fill the device, at least 1. */
+    static int blocks(long n, int block, int maxBlocks) {
+        long b = (n + block - 1) / block;
+        return (int) Math.max(1, Math.min(b, maxBlocks));
+    }
+}
