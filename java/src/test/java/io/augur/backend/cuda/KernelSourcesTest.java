@@ -1,0 +1,107 @@
+package io.augur.backend.cuda;
+
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The Java launcher and the CUDA sources agree, checked without a GPU: every kernel named in
+ * {@link Kernels} is defined in cuda/ and included by cuda/augur.cu (and the reverse); the
+ * status bits and COL_ROWS match common.cuh; {@link AttentionArgs} matches the struct's fields;
+ * and, where this build compiled the fatbin, every kernel's name is in it.
+ */
+class KernelSourcesTest {
+    static final Path CUDA = Path.of("cuda");
+
+    static String read(Path p) throws IOException { return Files.readString(p, StandardCharsets.UTF_8); }
+
+    @Test
+    void everyKernelIsDefinedIncludedAndListed() throws IOException {
+        Set<String> defined = new TreeSet<>();
+        Pattern kernel = Pattern.compile("AUGUR_KERNEL\\s+void\\s+(?:__launch_bounds__\\([^)]*\\)\\s+)?(\\w+)\\s*\\(");
+        String unity = read(CUDA.resolve("augur.cu"));
+        try (Stream<Path> files = Files.list(CUDA)) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".cu") && !p.endsWith("augur.cu")).toList()) {
+                assertTrue(unity.contains("#include \"" + f.getFileName() + "\""), "cuda/augur.cu does not include " + f.getFileName());
+                Matcher m = kernel.matcher(read(f));
+                while (m.find()) defined.add(m.group(1));
+            }
+        }
+        assertEquals(new TreeSet<>(Kernels.ALL), defined, "Kernels.ALL and the kernels defined in cuda/*.cu");
+        assertEquals(Kernels.ALL.size(), Set.copyOf(Kernels.ALL).size(), "a kernel listed twice");
+    }
+
+    @Test
+    void statusBitsAndColumnRowsMatchCommonHeader() throws IOException {
+        String h = read(CUDA.resolve("common.cuh"));
+        assertEquals(DeviceStatus.BAD_ID, define(h, "AUGUR_STATUS_BAD_ID"));
+        assertEquals(DeviceStatus.BAD_LENGTH, define(h, "AUGUR_STATUS_BAD_LENGTH"));
+        assertEquals(DeviceStatus.SPARSE_OVERFLOW, define(h, "AUGUR_STATUS_SPARSE_OVERFLOW"));
+        assertEquals(DeviceStatus.NONFINITE_GRAD, define(h, "AUGUR_STATUS_NONFINITE_GRAD"));
+        Matcher m = Pattern.compile("constexpr int COL_ROWS = (\\d+);").matcher(h);
+        assertTrue(m.find());
+        assertEquals(Kernels.COL_ROWS, Integer.parseInt(m.group(1)));
+        Matcher s = Pattern.compile("constexpr int FIXED_SHIFT = (\\d+);").matcher(read(CUDA.resolve("sparse_grad.cuh")));
+        assertTrue(s.find());
+        assertEquals(CudaSparseGrad.FIXED_SCALE, Math.scalb(1.0, Integer.parseInt(s.group(1))));
+    }
+
+    private static int define(String h, String name) {
+        Matcher m = Pattern.compile("#define " + name + " (\\d+)").matcher(h);
+        assertTrue(m.find(), name + " not in common.cuh");
+        return Integer.parseInt(m.group(1));
+    }
+
+    @Test
+    void attentionArgsMatchTheStruct() throws IOException {
+        String src = read(CUDA.resolve("activation_unit.cu"));
+        int start = src.indexOf("struct AttentionArgs {"), end = src.indexOf("};", start);
+        assertTrue(start >= 0 && end > start);
+        List<String> pointers = new ArrayList<>(), ints = new ArrayList<>();
+        Matcher ptr = Pattern.compile("^\\s*(?:const\\s+)?(?:float|int)\\*\\s+(\\w+);", Pattern.MULTILINE).matcher(src.substring(start, end));
+        while (ptr.find()) pointers.add(ptr.group(1));
+        Matcher in = Pattern.compile("^\\s*int\\s+([\\w, ]+);", Pattern.MULTILINE).matcher(src.substring(start, end));
+        while (in.find()) for (String n : in.group(1).split(",")) ints.add(n.trim());
+        assertEquals(Stream.of(AttentionArgs.Ptr.values()).map(p -> p.name().toLowerCase()).toList(), pointers);
+        assertEquals(Stream.of(AttentionArgs.Int.values()).map(p -> p.name().toLowerCase()).toList(), ints.stream().map(String::toLowerCase).toList());
+        assertEquals(272, AttentionArgs.BYTES, "29 pointers + 9 ints, padded to 8");
+        AttentionArgs a = new AttentionArgs().set(AttentionArgs.Ptr.G_B3, 0x1234_5678_9abcL).set(AttentionArgs.Int.BLOCKS, 7);
+        assertEquals(0x1234_5678_9abcL, a.buffer().getLong(8 * 28));
+        assertEquals(7, a.buffer().getInt(8 * 29 + 4 * 8));
+    }
+
+    @Test
+    void sharedMemoryLayoutsOfTheAmazonConfigFitWithoutOptIn() {
+        // DIN, Amazon config: W = E = 36, 80-40, T = 100
+        long fwd = AttentionArgs.forwardSharedBytes(36, 80, 40, 100, CudaBackend.ATT_ROWS_FORWARD);
+        long bwd = AttentionArgs.backwardSharedBytes(36, 80, 40, 100, CudaBackend.ATT_ROWS_BACKWARD);
+        assertEquals(256 + 4 * (36 + 80 + 100 + 32 * (72 + 120)), fwd);
+        assertEquals(256 + 4 * (72 + 160 + 100 + 16 * (144 + 240 + 120)), bwd);
+        assertTrue(fwd <= CudaBackend.DEFAULT_SHARED && bwd <= CudaBackend.DEFAULT_SHARED, fwd + " / " + bwd);
+        assertEquals(16, AttentionArgs.rowsThatFit(true, 36, 80, 40, 100, 16, 48 * 1024));
+        assertEquals(3, AttentionArgs.rowsThatFit(true, 36, 80, 40, 100, 16, AttentionArgs.backwardSharedBytes(36, 80, 40, 100, 3) + 10));
+        assertEquals(0, AttentionArgs.rowsThatFit(false, 36, 80, 40, 100, 16, 100));
+        assertEquals(3L * 36 * 80 + 2 * 80 + 80 * 40 + 3 * 40 + 1, AttentionArgs.partialFloats(36, 80, 40));
+    }
+
+    @Test
+    void theBuiltFatbinHoldsEveryKernel() throws IOException {
+        byte[] fatbin = CudaProbe.readFatbin();
+        org.junit.jupiter.api.Assumptions.assumeTrue(fatbin != null, "this build has no fatbin (no nvcc)");
+        String text = new String(fatbin, StandardCharsets.ISO_8859_1);
+        for (String k : Kernels.ALL) assertTrue(text.contains(k), k + " is not in cuda/augur.fatbin");
+    }
+}
