@@ -1,0 +1,283 @@
+package io.augur.backend.cuda;
+
+import io.augur.backend.Activation;
+import io.augur.backend.AttentionParams;
+import io.augur.backend.AttentionSpec;
+import io.augur.backend.Backend;
+import io.augur.backend.SparseGrad;
+import io.augur.backend.SparseOptimizer;
+import io.augur.backend.Workspace;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.SplittableRandom;
+
+import static io.augur.backend.cuda.GpuTesting.Pair;
+import static io.augur.backend.cuda.GpuTesting.ids;
+import static io.augur.backend.cuda.GpuTesting.lengths;
+import static io.augur.backend.cuda.GpuTesting.uniform;
+import static io.augur.backend.cuda.GpuTesting.uniformPoisoned;
+
+/**
+ * Every CUDA kernel against the CPU reference (the specification) on random inputs: lengths 0, 1,
+ * T and random; a batch B = 37 that is no multiple of any block size, in tensors planned for
+ * more rows (the rows past B poisoned: a kernel that reads them produces NaN, one that writes them
+ * is caught); outputs poisoned before the op, so an element the GPU fails to write shows.
+ * SKIPPED where no GPU is usable.
+ *
+ * <p>Tolerances: TIGHT (1e-5 + 1e-4 |x|) for ops that sum a few terms in another order; LOOSE
+ * (1e-4 + 1e-3 |x|) for reductions over a whole batch or the attention MLP's gradients, which sum
+ * thousands of fp32 products in an order unlike the reference's double-precision loops.
+ */
+class CudaOpsParityTest {
+    static final double TIGHT_ATOL = 1e-5, TIGHT_RTOL = 1e-4;
+    static final double LOOSE_ATOL = 1e-4, LOOSE_RTOL = 1e-3;
+    static final int B = 37, MAXB = 40, T = 7, D = 18, E = 2 * D, V = 50;
+
+    GpuTesting.Twin tw;
+    SplittableRandom rng;
+
+    @BeforeEach
+    void open() {
+        GpuTesting.assumeGpu();
+        tw = new GpuTesting.Twin(GpuTesting.backend());
+        rng = new SplittableRandom(42);
+    }
+
+    @AfterEach
+    void close() {
+        if (tw != null) tw.close();
+    }
+
+    @Test
+    void embeddingGatherMaskedAndPlain() {
+        int rows = B * T, stride = 2 * E + 3;
+        Pair table = tw.floats("table", uniform(rng, V * D, -1, 1));
+        Pair ids = tw.ints("ids", ids(rng, MAXB * T, V)), len = tw.ints("len", lengths(rng, MAXB, T));
+        Pair out = tw.poisoned("out", MAXB * T * stride);
+        tw.both(be -> be.embeddingGather(out.on(be), ids.on(be), len.on(be), table.on(be), rows, T, D, stride, 5));
+        tw.both(be -> be.embeddingGather(out.on(be), ids.on(be), null, table.on(be), B, 1, D, stride, E + 5));
+        tw.assertClose("gather", out, 0, 0);
+    }
+
+    @ParameterizedTest
+    @EnumSource(SparseOptimizer.Kind.class)
+    void sparseGradientAndUpdateWithMbar(SparseOptimizer.Kind kind) {
+        int rows = B * T, stride = E;
+        Pair table = tw.floats("table", uniform(rng, V * D, -1, 1));
+        Pair s1 = tw.floats("s1", uniform(rng, V * D, 0, 0.1f)), s2 = tw.floats("s2", uniform(rng, V * D, 0, 0.1f));
+        int[] counts = new int[V];
+        for (int j = 0; j < V; j++) counts[j] = j % 7;   // 0 included: treated as 1
+        Pair cnt = tw.ints("counts", counts);
+        SparseOptimizer opt = new SparseOptimizer(kind, 0.05f, 0.01f, 0.9f, 0.999f, 1e-8f);
+        for (int step = 1; step <= 3; step++) {
+            Pair ids = tw.ints("ids", ids(rng, MAXB * T, V)), len = tw.ints("len", lengths(rng, MAXB, T));
+            Pair dOut = tw.floats("dOut", uniform(rng, MAXB * T * stride, -1, 1));
+            SparseGrad gc = tw.cpu.sparseGrad("g", V, D, rows * 2), gg = tw.gpu.sparseGrad("g", V, D, rows * 2);
+            tw.both(be -> be.embeddingGatherBackward(be == tw.gpu ? gg : gc, dOut.on(be), ids.on(be), len.on(be), rows, T, D, stride, 0));
+            tw.both(be -> be.embeddingGatherBackward(be == tw.gpu ? gg : gc, dOut.on(be), ids.on(be), null, B, 1, D, stride, D));
+            float[] e = new float[V * D], a = new float[V * D];
+            tw.cpu.downloadGrad(gc, e);
+            tw.gpu.downloadGrad(gg, a);
+            GpuTesting.compare("sparse gradient, step " + step, e, a, TIGHT_ATOL, TIGHT_RTOL);
+            org.junit.jupiter.api.Assertions.assertEquals(gc.touchedRows(), gg.touchedRows(), "touched rows");
+            int st = step;
+            tw.both(be -> be.sparseUpdate(table.on(be), s1.on(be), s2.on(be), be == tw.gpu ? gg : gc, cnt.on(be), opt, st));
+            tw.assertClose(kind + " table, step " + step, table, TIGHT_ATOL, TIGHT_RTOL);
+            tw.assertClose(kind + " state1", s1, TIGHT_ATOL, TIGHT_RTOL);
+            tw.assertClose(kind + " state2", s2, TIGHT_ATOL, TIGHT_RTOL);
+            tw.gpu.downloadGrad(gg, a);
+            for (float v : a) org.junit.jupiter.api.Assertions.assertEquals(0f, v, "the update clears the gradient");
+        }
+    }
+
+    @Test
+    void sumPoolForwardAndBackward() {
+        Pair x = tw.floats("x", uniformPoisoned(rng, B * T * E, MAXB * T * E, -1, 1)), len = tw.ints("len", lengths(rng, MAXB, T));
+        Pair out = tw.poisoned("out", MAXB * E), dx = tw.poisoned("dx", MAXB * T * E);
+        Pair dOut = tw.floats("dOut", uniformPoisoned(rng, B * E, MAXB * E, -1, 1));
+        tw.both(be -> be.sumPool(out.on(be), x.on(be), len.on(be), B, T, E));
+        tw.both(be -> be.sumPoolBackward(dx.on(be), dOut.on(be), len.on(be), B, T, E));
+        tw.assertClose("sum pool", out, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("sum pool backward", dx, 0, 0);
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void interestConcatForwardAndBackward(boolean withV) {
+        int stride = 4 * E + 9, off = 9, Vw = withV ? E : 0;
+        Pair ea = tw.floats("ea", uniformPoisoned(rng, B * E, MAXB * E, -1, 1)), s = tw.floats("s", uniformPoisoned(rng, B * E, MAXB * E, -1, 1));
+        Pair v = tw.floats("v", uniformPoisoned(rng, B * E, MAXB * E, -1, 1));
+        Pair x = tw.poisoned("x", MAXB * stride), dx = tw.floats("dx", uniformPoisoned(rng, B * stride, MAXB * stride, -1, 1));
+        Pair dEa = tw.poisoned("dEa", MAXB * E), dS = tw.poisoned("dS", MAXB * E), dV = tw.poisoned("dV", MAXB * E);
+        tw.both(be -> be.interestConcat(x.on(be), ea.on(be), s.on(be), withV ? v.on(be) : null, B, E, Vw, stride, off));
+        tw.both(be -> be.interestConcatBackward(dEa.on(be), dS.on(be), withV ? dV.on(be) : null, dx.on(be), ea.on(be), s.on(be), B, E, Vw, stride, off));
+        tw.assertClose("concat", x, 0, 0);
+        tw.assertClose("dEa", dEa, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("dS", dS, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("dV", dV, 0, 0);
+    }
+
+    @Test
+    void addIntoScaleSequenceAndAuxPairs() {
+        int C = 11, H = 5;
+        Pair y = tw.floats("y", uniform(rng, 1001, -1, 1)), x1 = tw.floats("x", uniform(rng, 1001, -1, 1));
+        tw.both(be -> be.addInto(y.on(be), x1.on(be), 999));
+        tw.assertClose("addInto", y, 0, 0);
+
+        Pair len = tw.ints("len", lengths(rng, MAXB, T));
+        Pair x = tw.floats("x", uniformPoisoned(rng, B * T * C, MAXB * T * C, -1, 1)), w = tw.floats("w", uniformPoisoned(rng, B * T, MAXB * T, -1, 1));
+        Pair out = tw.poisoned("out", MAXB * T * C), dOut = tw.floats("dOut", uniformPoisoned(rng, B * T * C, MAXB * T * C, -1, 1));
+        Pair dX = tw.poisoned("dX", MAXB * T * C), dW = tw.poisoned("dW", MAXB * T);
+        tw.both(be -> be.scaleSequence(out.on(be), x.on(be), w.on(be), len.on(be), B, T, C));
+        tw.both(be -> be.scaleSequenceBackward(dX.on(be), dW.on(be), dOut.on(be), x.on(be), w.on(be), len.on(be), B, T, C));
+        tw.assertClose("scaleSequence", out, 0, 0);
+        tw.assertClose("scaleSequence dX", dX, 0, 0);
+        tw.assertClose("scaleSequence dW", dW, TIGHT_ATOL, TIGHT_RTOL);
+
+        int[] l = lengths(rng, MAXB, T), start = new int[MAXB];
+        int P = 0;
+        for (int b = 0; b < B; b++) {
+            start[b] = P;
+            P += Math.max(l[b] - 1, 0);
+        }
+        Pair lens = tw.ints("len", l), ps = tw.ints("pairStart", start);
+        Pair h = tw.floats("h", uniform(rng, MAXB * T * H, -1, 1)), pos = tw.floats("pos", uniform(rng, MAXB * T * E, -1, 1));
+        Pair neg = tw.floats("neg", uniform(rng, MAXB * T * E, -1, 1));
+        Pair pairs = tw.poisoned("pairs", 2 * MAXB * T * (H + E)), dPairs = tw.floats("dPairs", uniform(rng, 2 * MAXB * T * (H + E), -1, 1));
+        Pair dH = tw.floats("dH", uniform(rng, MAXB * T * H, -1, 1)), dPos = tw.floats("dPos", uniform(rng, MAXB * T * E, -1, 1));
+        Pair dNeg = tw.poisoned("dNeg", MAXB * T * E);
+        tw.both(be -> be.auxPairs(pairs.on(be), h.on(be), pos.on(be), neg.on(be), ps.on(be), lens.on(be), B, T, H, E));
+        tw.both(be -> be.auxPairsBackward(dH.on(be), dPos.on(be), dNeg.on(be), dPairs.on(be), ps.on(be), lens.on(be), B, T, H, E));
+        tw.assertClose("auxPairs", pairs, 0, 0);
+        tw.assertClose("auxPairs dH", dH, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("auxPairs dPos", dPos, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("auxPairs dNeg", dNeg, 0, 0);
+    }
+
+    /** Both GEMM providers where they load: the backend's own and, explicitly, the built-in kernel. */
+    @ParameterizedTest
+    @CsvSource({"default, 37, 162, 200", "default, 37, 200, 1", "builtin, 37, 162, 200", "builtin, 130, 65, 80", "builtin, 1, 3, 1"})
+    void linearForwardAndBackward(String provider, int rowsB, int in, int out) {
+        CudaBackend gpu = provider.equals("builtin") ? new CudaBackend(GpuTesting.backend().runtime(), "builtin") : GpuTesting.backend();
+        GpuTesting.Twin t = new GpuTesting.Twin(gpu);
+        int maxB = rowsB + 3;
+        Pair x = t.floats("x", uniformPoisoned(rng, rowsB * in, maxB * in, -1, 1)), W = t.floats("W", uniform(rng, in * out, -1, 1));
+        Pair b = t.floats("b", uniform(rng, out, -1, 1)), y = t.poisoned("y", maxB * out);
+        Pair dy = t.floats("dy", uniformPoisoned(rng, rowsB * out, maxB * out, -1, 1)), dx = t.poisoned("dx", maxB * in);
+        Pair dW = t.floats("dW", uniform(rng, in * out, -1, 1)), db = t.floats("db", uniform(rng, out, -1, 1));
+        t.both(be -> be.linear(y.on(be), x.on(be), W.on(be), b.on(be), rowsB, in, out));
+        t.both(be -> be.linearBackward(dx.on(be), dW.on(be), db.on(be), dy.on(be), x.on(be), W.on(be), rowsB, in, out));
+        t.assertClose(gpu.gemm().name() + " y", y, TIGHT_ATOL, TIGHT_RTOL);
+        t.assertClose(gpu.gemm().name() + " dx", dx, TIGHT_ATOL, TIGHT_RTOL);
+        t.assertClose(gpu.gemm().name() + " dW", dW, LOOSE_ATOL, LOOSE_RTOL);
+        t.assertClose(gpu.gemm().name() + " db", db, LOOSE_ATOL, LOOSE_RTOL);
+        t.close();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"batchnorm", "dice", "prelu", "sigmoid"})
+    void normalisationAndActivations(String op) {
+        int C = 75;  // not a multiple of 32
+        Pair x = tw.floats("x", uniformPoisoned(rng, B * C, MAXB * C, -2, 2)), dy = tw.floats("dy", uniformPoisoned(rng, B * C, MAXB * C, -1, 1));
+        Pair y = tw.poisoned("y", MAXB * C), dx = tw.poisoned("dx", MAXB * C);
+        Pair gamma = tw.floats("gamma", uniform(rng, C, 0.5f, 1.5f)), beta = tw.floats("beta", uniform(rng, C, -0.5f, 0.5f));
+        Pair alpha = tw.floats("alpha", uniform(rng, C, -0.5f, 0.5f));
+        Pair rm = tw.floats("rm", uniform(rng, C, -0.1f, 0.1f)), rv = tw.floats("rv", uniform(rng, C, 0.9f, 1.1f));
+        Pair mean = tw.poisoned("mean", C), inv = tw.poisoned("inv", C);
+        Pair dG = tw.floats("dG", uniform(rng, C, -1, 1)), dB = tw.floats("dB", uniform(rng, C, -1, 1)), dA = tw.floats("dA", uniform(rng, C, -1, 1));
+        switch (op) {
+            case "batchnorm" -> {
+                tw.both(be -> be.batchNorm(y.on(be), mean.on(be), inv.on(be), x.on(be), gamma.on(be), beta.on(be), rm.on(be), rv.on(be), B, C, true, 0.99f, 1e-5f));
+                tw.both(be -> be.batchNormBackward(dx.on(be), dG.on(be), dB.on(be), dy.on(be), mean.on(be), inv.on(be), x.on(be), gamma.on(be), B, C));
+                tw.assertClose("bn dGamma", dG, LOOSE_ATOL, LOOSE_RTOL);
+                tw.assertClose("bn dBeta", dB, LOOSE_ATOL, LOOSE_RTOL);
+                Pair yi = tw.poisoned("yi", MAXB * C);
+                tw.both(be -> be.batchNorm(yi.on(be), mean.on(be), inv.on(be), x.on(be), gamma.on(be), beta.on(be), rm.on(be), rv.on(be), B, C, false, 0.99f, 1e-5f));
+                tw.assertClose("bn inference", yi, TIGHT_ATOL, TIGHT_RTOL);
+            }
+            case "dice" -> {
+                tw.both(be -> be.dice(y.on(be), mean.on(be), inv.on(be), x.on(be), alpha.on(be), rm.on(be), rv.on(be), B, C, true, 0.99f, 1e-8f));
+                tw.both(be -> be.diceBackward(dx.on(be), dA.on(be), dy.on(be), mean.on(be), inv.on(be), x.on(be), alpha.on(be), B, C));
+                tw.assertClose("dice dAlpha", dA, LOOSE_ATOL, LOOSE_RTOL);
+            }
+            case "prelu" -> {
+                tw.both(be -> be.prelu(y.on(be), x.on(be), alpha.on(be), B, C));
+                tw.both(be -> be.preluBackward(dx.on(be), dA.on(be), dy.on(be), x.on(be), alpha.on(be), B, C));
+                tw.assertClose("prelu dAlpha", dA, LOOSE_ATOL, LOOSE_RTOL);
+            }
+            default -> {
+                tw.both(be -> be.sigmoid(y.on(be), x.on(be), B * C));
+                tw.both(be -> be.sigmoidBackward(dx.on(be), dy.on(be), y.on(be), B * C));
+            }
+        }
+        tw.assertClose(op + " y", y, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose(op + " dx", dx, LOOSE_ATOL, LOOSE_RTOL);
+        if (!op.equals("prelu") && !op.equals("sigmoid")) {
+            tw.assertClose(op + " mean", mean, TIGHT_ATOL, TIGHT_RTOL);
+            tw.assertClose(op + " invStd", inv, TIGHT_ATOL, TIGHT_RTOL);
+            tw.assertClose(op + " running mean", rm, TIGHT_ATOL, TIGHT_RTOL);
+            tw.assertClose(op + " running var", rv, TIGHT_ATOL, TIGHT_RTOL);
+        }
+    }
+
+    @Test
+    void bceAndAdam() {
+        float[] labels = new float[MAXB];
+        for (int b = 0; b < MAXB; b++) labels[b] = rng.nextBoolean() ? 1f : 0f;
+        Pair z = tw.floats("z", uniformPoisoned(rng, B, MAXB, -30, 30)), y = tw.floats("labels", labels);
+        Pair loss = tw.poisoned("loss", 1), dz = tw.poisoned("dz", MAXB);
+        tw.both(be -> be.bceWithLogits(loss.on(be), dz.on(be), z.on(be), y.on(be), B, 0.7f));
+        tw.assertClose("bce loss", loss, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("bce dLogits", dz, 1e-7, TIGHT_RTOL);
+
+        int n = 1003;
+        Pair p = tw.floats("p", uniform(rng, n + 5, -1, 1)), g = tw.floats("g", uniform(rng, n + 5, -1, 1));
+        Pair m = tw.floats("m", uniform(rng, n + 5, -0.1f, 0.1f)), v = tw.floats("v", uniform(rng, n + 5, 0, 0.1f));
+        for (int step = 1; step <= 3; step++) {
+            int st = step;
+            tw.both(be -> be.adam(p.on(be), g.on(be), m.on(be), v.on(be), n, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-4f, st));
+        }
+        tw.assertClose("adam p", p, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("adam m", m, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("adam v", v, TIGHT_ATOL, TIGHT_RTOL);
+    }
+
+    /** The fused activation unit: both activations it supports, with and without softmax, T short and the Amazon T = 100. */
+    @ParameterizedTest
+    @CsvSource({"SIGMOID, false, 7", "SIGMOID, true, 7", "PRELU, false, 7", "PRELU, true, 7", "SIGMOID, true, 100", "PRELU, false, 100"})
+    void activationUnitForwardAndBackward(Activation act, boolean softmax, int T) {
+        int W = E, h1 = 80, h2 = 40;
+        AttentionSpec spec = new AttentionSpec(W, h1, h2, act, softmax, 0.99f, 1e-8f);
+        Pair q = tw.floats("q", uniformPoisoned(rng, B * W, MAXB * W, -1, 1)), k = tw.floats("k", uniformPoisoned(rng, B * T * W, MAXB * T * W, -1, 1));
+        Pair len = tw.ints("len", lengths(rng, MAXB, T));
+        Pair w1 = tw.floats("w1", uniform(rng, 4 * W * h1, -0.2f, 0.2f)), b1 = tw.floats("b1", uniform(rng, h1, -0.2f, 0.2f));
+        Pair w2 = tw.floats("w2", uniform(rng, h1 * h2, -0.2f, 0.2f)), b2 = tw.floats("b2", uniform(rng, h2, -0.2f, 0.2f));
+        Pair w3 = tw.floats("w3", uniform(rng, h2, -0.5f, 0.5f)), b3 = tw.floats("b3", uniform(rng, 1, -0.2f, 0.2f));
+        Pair a1 = tw.floats("a1", uniform(rng, h1, 0, 0.5f)), a2 = tw.floats("a2", uniform(rng, h2, 0, 0.5f));
+        boolean pr = act == Activation.PRELU;
+        java.util.function.Function<Backend, AttentionParams> params = be -> new AttentionParams(w1.on(be), b1.on(be), pr ? a1.on(be) : null,
+                w2.on(be), b2.on(be), pr ? a2.on(be) : null, w3.on(be), b3.on(be), null, null, null, null);
+        Pair gw1 = tw.floats("gw1", uniform(rng, 4 * W * h1, -1, 1)), gb1 = tw.floats("gb1", uniform(rng, h1, -1, 1));
+        Pair gw2 = tw.floats("gw2", uniform(rng, h1 * h2, -1, 1)), gb2 = tw.floats("gb2", uniform(rng, h2, -1, 1));
+        Pair gw3 = tw.floats("gw3", uniform(rng, h2, -1, 1)), gb3 = tw.floats("gb3", uniform(rng, 1, -1, 1));
+        Pair ga1 = tw.floats("ga1", uniform(rng, h1, -1, 1)), ga2 = tw.floats("ga2", uniform(rng, h2, -1, 1));
+        java.util.function.Function<Backend, AttentionParams> grads = be -> new AttentionParams(gw1.on(be), gb1.on(be), pr ? ga1.on(be) : null,
+                gw2.on(be), gb2.on(be), pr ? ga2.on(be) : null, gw3.on(be), gb3.on(be), null, null, null, null);
+        Workspace wc = tw.cpu.attentionWorkspace("ws", spec, MAXB, T), wg = tw.gpu.attentionWorkspace("ws", spec, MAXB, T);
+        Pair out = tw.poisoned("out", MAXB * W), weights = tw.poisoned("weights", MAXB * T);
+        Pair dOut = tw.floats("dOut", uniformPoisoned(rng, B * W, MAXB * W, -1, 1)), dW = tw.floats("dWeights", uniformPoisoned(rng, B * T, MAXB * T, -1, 1));
+        Pair dq = tw.floats("dq", uniformPoisoned(rng, B * W, MAXB * W, -1, 1)), dk = tw.floats("dk", uniformPoisoned(rng, B * T * W, MAXB * T * W, -1, 1));
+        tw.both(be -> be.activationUnit(out.on(be), weights.on(be), be == tw.gpu ? wg : wc, q.on(be), k.on(be), len.on(be), params.apply(be), spec, B, T, true));
+        tw.assertClose("weights", weights, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("out", out, TIGHT_ATOL, TIGHT_RTOL);
+        tw.both(be -> be.activationUnitBackward(dq.on(be), dk.on(be), grads.apply(be), dOut.on(be), dW.on(be), weights.on(be), be == tw.gpu ? wg : wc,
+                q.on(be), k.on(be), len.on(be), params.apply(be), spec, B, T));
+        for (Pair p : new Pair[] {dq, dk, gw1, gb1, gw2, gb2, gw3, gb3, ga1, ga2}) tw.assertClose(act + " softmax=" + softmax + " T=" + T + " " + p.cpu().name(), p, LOOSE_ATOL, LOOSE_RTOL);
+    }
+}
