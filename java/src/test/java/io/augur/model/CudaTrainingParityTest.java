@@ -10,6 +10,7 @@ import io.augur.config.ModelConfig;
 import io.augur.config.TrainConfig;
 import io.augur.train.Optimizer;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -22,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Whole models trained for 50 steps on the GPU and on the CPU fast path from the same seed and
  * batches (sizes vary, partial batches included): the losses agree step by step. SKIPPED where
- * no GPU is usable.
+ * no GPU is usable. Tagged {@code gpu}: scripts/gpu-check.sh runs the tests of that tag.
  *
  * <p>Tolerance: the two backends sum in different orders (fp32), and Adam turns last-bit
  * differences of small gradients into differences of whole learning-rate steps, so the
@@ -30,6 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * within {@link #LATE}, and the last loss within {@link #LATE} of the CPU's while both have
  * learned (the last loss below half the first).
  */
+@Tag("gpu")
 class CudaTrainingParityTest {
     static final double EARLY = 1e-3, LATE = 2e-2;
     static final int STEPS = 50;

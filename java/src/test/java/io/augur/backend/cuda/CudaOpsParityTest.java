@@ -9,6 +9,7 @@ import io.augur.backend.SparseOptimizer;
 import io.augur.backend.Workspace;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -28,12 +29,13 @@ import static io.augur.backend.cuda.GpuTesting.uniformPoisoned;
  * T and random; a batch B = 37 that is no multiple of any block size, in tensors planned for
  * more rows (the rows past B poisoned: a kernel that reads them produces NaN, one that writes them
  * is caught); outputs poisoned before the op, so an element the GPU fails to write shows.
- * SKIPPED where no GPU is usable.
+ * SKIPPED where no GPU is usable. Tagged {@code gpu}: scripts/gpu-check.sh runs the tests of that tag.
  *
  * <p>Tolerances: TIGHT (1e-5 + 1e-4 |x|) for ops that sum a few terms in another order; LOOSE
  * (1e-4 + 1e-3 |x|) for reductions over a whole batch or the attention MLP's gradients, which sum
  * thousands of fp32 products in an order unlike the reference's double-precision loops.
  */
+@Tag("gpu")
 class CudaOpsParityTest {
     static final double TIGHT_ATOL = 1e-5, TIGHT_RTOL = 1e-4;
     static final double LOOSE_ATOL = 1e-4, LOOSE_RTOL = 1e-3;
