@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Checks Augur on a GPU box from inside the bundle (scripts/dist.sh), with no JDK needed:
+#
+#   tar xf augur-*.tar.xz && ./augur-*/scripts/gpu-check.sh "$OUT"
+#
+# 1. records nvidia-smi, the bundle's BUILD.txt and `augur info`;
+# 2. runs the GPU parity tests (JUnit tag `gpu`: every kernel against the CPU reference, BaseModel
+#    and DIN trained 50 steps on both) and fails if any fails or is skipped;
+# 3. runs the training benchmark on the GPU (`augur bench --device cuda`, the benchmark world of
+#    the Amazon shape: D = 18, T = 100, attention 80-40, MLP 200-80), DIN and BaseModel at batch
+#    128 and 2048, median of 3 runs; then prints a short table.
+#
+# Everything goes into the folder given as argument, at most 8 files and one folder level, so
+# that it can come back as a device run's $OUT: env.txt (nvidia-smi, build, info, every command
+# run), tests.log, junit/TEST-junit-jupiter.xml, bench-<model>.json, bench.log, summary.txt.
+# The benchmark's data is generated into $AUGUR_WORK (default: <bundle>/work), not into the folder.
+# Knobs: MODELS="din base", BATCHES=128,2048, REPEATS=3, SKIP_TESTS=1, SKIP_BENCH=1, and for
+# trying the script without a GPU, DEVICE=cpu and BENCH_ARGS (e.g. "--seconds 1 --warmup-seconds 1").
+set -uo pipefail
+b="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="${1:?usage: gpu-check.sh OUTPUT_FOLDER}"
+mkdir -p "$out" && out="$(cd "$out" && pwd)"
+work="${AUGUR_WORK:-$b/work}"
+mkdir -p "$work"
+models="${MODELS:-din base}"
+batches="${BATCHES:-128,2048}"
+repeats="${REPEATS:-3}"
+device="${DEVICE:-cuda}"
+read -r -a bench_args <<<"${BENCH_ARGS:-}"
+env_txt="$out/env.txt" summary="$out/summary.txt"
+: >"$env_txt"
+status=0
+
+# Runs a command, appending "$ command" and its output to the file given first.
+logged() {
+  local file="$1"; shift
+  printf '$ %s\n' "$*" >>"$file"
+  "$@" >>"$file" 2>&1
+  local rc=$?
+  printf '[exit %d]\n\n' "$rc" >>"$file"
+  return $rc
+}
+
+echo "[gpu-check] bundle $b, writing to $out"
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "host: $(uname -srm)"
+  echo "cpu:  $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //') ($(nproc) cores)"
+  echo
+  cat "$b/BUILD.txt" 2>/dev/null
+  echo
+} >>"$env_txt"
+if command -v nvidia-smi >/dev/null; then
+  logged "$env_txt" nvidia-smi
+  logged "$env_txt" nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total,clocks.sm,clocks.max.sm,power.limit,persistence_mode --format=csv
+else
+  echo "nvidia-smi: not found" >>"$env_txt"
+fi
+(cd "$work" && logged "$env_txt" "$b/bin/augur" info) || status=1
+
+tests_line="not run"
+if [[ "${SKIP_TESTS:-0}" != 1 ]]; then
+  echo "[gpu-check] GPU parity tests (tests.log)"
+  rm -rf "$out/junit"
+  logged "$out/tests.log" "$b/bin/augur-test" --disable-ansi-colors --include-engine junit-jupiter --include-tag gpu --reports-dir "$out/junit"
+  trc=$?
+  count() { sed -n "s/^\[ *\([0-9]*\) tests $1 *\]$/\1/p" "$out/tests.log" | tail -1; }
+  ok="$(count successful)" failed="$(count failed)" aborted="$(count aborted)" skipped="$(count skipped)"
+  tests_line="${ok:-?} passed, ${failed:-?} failed, ${aborted:-?} aborted (skipped by an assumption: no usable GPU), ${skipped:-?} skipped"
+  if (( trc != 0 )) || [[ "${ok:-0}" == 0 || "${aborted:-1}" != 0 || "${failed:-1}" != 0 ]]; then
+    status=1
+    tests_line="FAILED: $tests_line (launcher exit $trc)"
+  fi
+  echo "[gpu-check] tests: $tests_line"
+fi
+
+declare -a rows=()
+if [[ "${SKIP_BENCH:-0}" != 1 ]]; then
+  for m in $models; do
+    cmd=("$b/bin/augur" bench --model "$m" --device "$device" --batch-sizes "$batches" --repeats "$repeats" "${bench_args[@]}" --json)
+    echo "[gpu-check] ${cmd[*]}"
+    printf '$ (cd %s && %s)\n' "$work" "${cmd[*]}" >>"$out/bench.log"
+    (cd "$work" && "${cmd[@]}" >"$out/bench-$m.json" 2>>"$out/bench.log")
+    rc=$?
+    printf '[exit %d]\n\n' "$rc" >>"$out/bench.log"
+    if (( rc != 0 )); then
+      status=1
+      rows+=("$(printf '%-6s %8s %16s %12s  %s' "$m" "-" "FAILED" "-" "see bench.log")")
+      continue
+    fi
+    # Jackson writes one field per line: pair each result's batch_size with its samples_per_s and step p50.
+    while read -r bs sps p50; do
+      target=""
+      if [[ "$m" == din && "$bs" == 128 ]]; then target="target >= 1,000,000"; fi
+      if [[ "$m" == din && "$bs" == 2048 ]]; then target="target >= 4,000,000"; fi
+      rows+=("$(printf '%-6s %8s %16.0f %12.3f  %s' "$m" "$bs" "$sps" "$p50" "$target")")
+    done < <(awk -F' : ' '
+      /"batch_size"/ { gsub(/[ ,]/, "", $2); bs = $2 }
+      /"samples_per_s"/ && bs != "" { gsub(/[ ,]/, "", $2); sps = $2 }
+      /"step_ms_p50"/ && bs != "" { gsub(/[ ,]/, "", $2); print bs, sps, $2; bs = "" }
+    ' "$out/bench-$m.json")
+  done
+fi
+
+{
+  echo "Augur GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "bundle: $(sed -n 's/^bundle: *//p' "$b/BUILD.txt" 2>/dev/null)"
+  echo "gpu:    $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'nvidia-smi failed')"
+  echo "tests:  $tests_line"
+  echo
+  if ((${#rows[@]})); then
+    echo "training samples/s, --device $device (median of $repeats runs; steady state, warm-up excluded)"
+    printf '%-6s %8s %16s %12s  %s\n' model batch samples/s "step p50 ms" ""
+    printf '%s\n' "${rows[@]}"
+    echo
+    echo "commands (run in $work):"
+    for m in $models; do echo "  $b/bin/augur bench --model $m --device $device --batch-sizes $batches --repeats $repeats ${bench_args[*]} --json"; done
+  fi
+  echo
+  echo "result: $([[ $status == 0 ]] && echo PASS || echo FAIL)"
+} | tee "$summary"
+exit $status
