@@ -1,0 +1,210 @@
+package io.augur.prepare;
+
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/**
+ * An id vocabulary: raw ids (any byte string: "A2SUAM1J3GNN3B", "13179", "Books") to dense int ids
+ * 1, 2, 3, ... in order of first appearance; 0 is reserved for padding and unknown ids.
+ *
+ * <p>An open-addressing hash table (linear probing, load at most 1/2) of int ids, with the key
+ * bytes in one growing arena: looking up a key allocates nothing, so the converters can map every
+ * field of every line straight from the line buffer. Memory: about {@code 17 + key length} bytes
+ * per key (table slots at load 1/2, hashes, arena offsets, the bytes).
+ */
+final class Vocab {
+
+    private final String name;
+    private int[] slots;       // id or 0 (empty); length a power of two
+    private int[] slotHash;    // the full hash of the key in each slot
+    private int mask;
+    private byte[] arena = new byte[1 << 12];
+    private int[] keyStart = new int[1 << 8]; // (size + 1): key of id k is arena[keyStart[k-1] .. keyStart[k])
+    private int size;          // keys held; ids are 1..size
+
+    Vocab(String name) {
+        this(name, 1 << 10);
+    }
+
+    Vocab(String name, int expectedKeys) {
+        this.name = name;
+        int cap = Integer.highestOneBit(Math.max(16, expectedKeys * 2 - 1)) << 1;
+        slots = new int[cap];
+        slotHash = new int[cap];
+        mask = cap - 1;
+    }
+
+    /** The vocabulary's name ("user", "item", a profile field). */
+    String name() {
+        return name;
+    }
+
+    /** Keys held (the largest id). */
+    int keys() {
+        return size;
+    }
+
+    /** The vocabulary size as the sample format counts it: keys + 1 (the padding id 0). */
+    int size() {
+        return size + 1;
+    }
+
+    /** The id of {@code b[off, off+len)}, adding it when new. */
+    int getOrAdd(byte[] b, int off, int len) {
+        int h = hash(b, off, len);
+        int i = h & mask;
+        while (true) {
+            int id = slots[i];
+            if (id == 0) {
+                return add(b, off, len, h, i);
+            }
+            if (slotHash[i] == h && equalsKey(id, b, off, len)) {
+                return id;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /** The id of {@code b[off, off+len)}, or 0 when it is not held. */
+    int get(byte[] b, int off, int len) {
+        int h = hash(b, off, len);
+        int i = h & mask;
+        while (true) {
+            int id = slots[i];
+            if (id == 0) {
+                return 0;
+            }
+            if (slotHash[i] == h && equalsKey(id, b, off, len)) {
+                return id;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /** The id of a String key (UTF-8), adding it when new. Not for the hot path. */
+    int getOrAdd(String key) {
+        byte[] k = key.getBytes(StandardCharsets.UTF_8);
+        return getOrAdd(k, 0, k.length);
+    }
+
+    /** The id of a String key, or 0. Not for the hot path. */
+    int get(String key) {
+        byte[] k = key.getBytes(StandardCharsets.UTF_8);
+        return get(k, 0, k.length);
+    }
+
+    /** The raw id of dense id {@code id} (1..keys()). */
+    String key(int id) {
+        if (id < 1 || id > size) {
+            throw new IllegalArgumentException(name + ": no id " + id + " (ids 1.." + size + ")");
+        }
+        int s = id == 1 ? 0 : keyStart[id - 1];
+        return new String(arena, s, keyStart[id] - s, StandardCharsets.UTF_8);
+    }
+
+    private int add(byte[] b, int off, int len, int h, int slot) {
+        if (size == Integer.MAX_VALUE - 1) {
+            throw new IllegalStateException("vocabulary '" + name + "' is full");
+        }
+        int id = ++size;
+        if (id >= keyStart.length) {
+            keyStart = Arrays.copyOf(keyStart, keyStart.length * 2);
+        }
+        int s = id == 1 ? 0 : keyStart[id - 1];
+        if (s + len > arena.length) {
+            long want = Math.max((long) arena.length * 2, (long) s + len);
+            if (want > Integer.MAX_VALUE - 8) {
+                throw new IllegalStateException("vocabulary '" + name + "': keys exceed 2 GiB");
+            }
+            arena = Arrays.copyOf(arena, (int) want);
+        }
+        System.arraycopy(b, off, arena, s, len);
+        keyStart[id] = s + len;
+        slots[slot] = id;
+        slotHash[slot] = h;
+        if (size * 2 > slots.length) {
+            rehash();
+        }
+        return id;
+    }
+
+    private boolean equalsKey(int id, byte[] b, int off, int len) {
+        int s = id == 1 ? 0 : keyStart[id - 1];
+        if (keyStart[id] - s != len) {
+            return false;
+        }
+        return Arrays.equals(arena, s, s + len, b, off, off + len);
+    }
+
+    private void rehash() {
+        int cap = slots.length * 2;
+        int[] ns = new int[cap];
+        int[] nh = new int[cap];
+        int m = cap - 1;
+        for (int i = 0; i < slots.length; i++) {
+            int id = slots[i];
+            if (id != 0) {
+                int j = slotHash[i] & m;
+                while (ns[j] != 0) {
+                    j = (j + 1) & m;
+                }
+                ns[j] = id;
+                nh[j] = slotHash[i];
+            }
+        }
+        slots = ns;
+        slotHash = nh;
+        mask = m;
+    }
+
+    /** FNV-1a over the bytes, then a murmur finaliser so that the low bits (the slot) mix well. */
+    static int hash(byte[] b, int off, int len) {
+        int h = 0x811C9DC5;
+        for (int i = off, e = off + len; i < e; i++) {
+            h = (h ^ b[i]) * 0x01000193;
+        }
+        h ^= h >>> 16;
+        h *= 0x85EBCA6B;
+        h ^= h >>> 13;
+        h *= 0xC2B2AE35;
+        h ^= h >>> 16;
+        return h;
+    }
+
+    /** Approximate bytes held. */
+    long bytes() {
+        return 8L * slots.length + 4L * keyStart.length + arena.length;
+    }
+
+    /**
+     * Writes {@code id<TAB>raw id} per line, ids 1..keys() in order, so that predictions can be
+     * mapped back to the source's ids. Tabs, newlines and backslashes in a raw id are escaped
+     * ({@code \t}, {@code \n}, {@code \\}).
+     */
+    void write(Path file) throws IOException {
+        try (BufferedWriter w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
+            StringBuilder line = new StringBuilder();
+            for (int id = 1; id <= size; id++) {
+                line.setLength(0);
+                line.append(id).append('\t');
+                String k = key(id);
+                for (int i = 0; i < k.length(); i++) {
+                    char c = k.charAt(i);
+                    switch (c) {
+                        case '\t' -> line.append("\\t");
+                        case '\n' -> line.append("\\n");
+                        case '\r' -> line.append("\\r");
+                        case '\\' -> line.append("\\\\");
+                        default -> line.append(c);
+                    }
+                }
+                line.append('\n');
+                w.append(line);
+            }
+        }
+    }
+}
