@@ -27,7 +27,7 @@ public final class Augur implements Runnable {
      * command runs end with one line on the command's error writer ("augur train: ...") and exit
      * status 2, not a stack trace; anything else propagates.
      */
-    static CommandLine commandLine() {
+    public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Augur());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException || ex instanceof java.io.UncheckedIOException
