@@ -171,7 +171,12 @@ final class AmazonConverter extends Converter {
                 itemLen = s.strLength();
                 item = true;
             } else if (s.keyIs(TIME)) {
-                time = s.readLong();
+                try {
+                    time = s.readLong();
+                } catch (BadRow e) {
+                    // a time that is no integer is a bad timestamp, as in the other formats, not a malformed line
+                    throw new BadRow(BadRow.Reason.BAD_TIMESTAMP, e.field, "Unix time (an integer)", e.found);
+                }
                 hasTime = true;
             } else {
                 s.skipValue();
