@@ -1,6 +1,7 @@
 package io.augur.prepare;
 
-import java.io.BufferedWriter;
+import java.io.BufferedOutputStream;
+import java.io.OutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -19,9 +20,10 @@ import java.util.Arrays;
 final class Vocab {
 
     private final String name;
-    private int[] slots;       // id or 0 (empty); length a power of two
-    private int[] slotHash;    // the full hash of the key in each slot
-    private int mask;
+    // slot i is slots[2i] (the id, 0 = empty) and slots[2i+1] (the key's full hash), side by side so
+    // that a probe touches one cache line; the slot count is a power of two
+    private int[] slots;
+    private int mask;          // slot count - 1
     private byte[] arena = new byte[1 << 12];
     private int[] keyStart = new int[1 << 8]; // (size + 1): key of id k is arena[keyStart[k-1] .. keyStart[k])
     private int size;          // keys held; ids are 1..size
@@ -33,8 +35,7 @@ final class Vocab {
     Vocab(String name, int expectedKeys) {
         this.name = name;
         int cap = Integer.highestOneBit(Math.max(16, expectedKeys * 2 - 1)) << 1;
-        slots = new int[cap];
-        slotHash = new int[cap];
+        slots = new int[2 * cap];
         mask = cap - 1;
     }
 
@@ -58,11 +59,11 @@ final class Vocab {
         int h = hash(b, off, len);
         int i = h & mask;
         while (true) {
-            int id = slots[i];
+            int id = slots[2 * i];
             if (id == 0) {
                 return add(b, off, len, h, i);
             }
-            if (slotHash[i] == h && equalsKey(id, b, off, len)) {
+            if (slots[2 * i + 1] == h && equalsKey(id, b, off, len)) {
                 return id;
             }
             i = (i + 1) & mask;
@@ -74,11 +75,11 @@ final class Vocab {
         int h = hash(b, off, len);
         int i = h & mask;
         while (true) {
-            int id = slots[i];
+            int id = slots[2 * i];
             if (id == 0) {
                 return 0;
             }
-            if (slotHash[i] == h && equalsKey(id, b, off, len)) {
+            if (slots[2 * i + 1] == h && equalsKey(id, b, off, len)) {
                 return id;
             }
             i = (i + 1) & mask;
@@ -124,9 +125,9 @@ final class Vocab {
         }
         System.arraycopy(b, off, arena, s, len);
         keyStart[id] = s + len;
-        slots[slot] = id;
-        slotHash[slot] = h;
-        if (size * 2 > slots.length) {
+        slots[2 * slot] = id;
+        slots[2 * slot + 1] = h;
+        if (size * 2 > mask + 1) {
             rehash();
         }
         return id;
@@ -141,23 +142,22 @@ final class Vocab {
     }
 
     private void rehash() {
-        int cap = slots.length * 2;
-        int[] ns = new int[cap];
-        int[] nh = new int[cap];
+        int cap = 2 * (mask + 1);
+        int[] ns = new int[2 * cap];
         int m = cap - 1;
-        for (int i = 0; i < slots.length; i++) {
-            int id = slots[i];
+        for (int i = 0; i <= mask; i++) {
+            int id = slots[2 * i];
             if (id != 0) {
-                int j = slotHash[i] & m;
-                while (ns[j] != 0) {
+                int h = slots[2 * i + 1];
+                int j = h & m;
+                while (ns[2 * j] != 0) {
                     j = (j + 1) & m;
                 }
-                ns[j] = id;
-                nh[j] = slotHash[i];
+                ns[2 * j] = id;
+                ns[2 * j + 1] = h;
             }
         }
         slots = ns;
-        slotHash = nh;
         mask = m;
     }
 
@@ -177,7 +177,7 @@ final class Vocab {
 
     /** Approximate bytes held. */
     long bytes() {
-        return 8L * slots.length + 4L * keyStart.length + arena.length;
+        return 4L * slots.length + 4L * keyStart.length + arena.length;
     }
 
     /**
@@ -186,24 +186,29 @@ final class Vocab {
      * ({@code \t}, {@code \n}, {@code \\}).
      */
     void write(Path file) throws IOException {
-        try (BufferedWriter w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
-            StringBuilder line = new StringBuilder();
+        // byte by byte from the arena: the escaped characters are ASCII, so UTF-8 keys pass unchanged
+        try (OutputStream w = new BufferedOutputStream(Files.newOutputStream(file), 1 << 16)) {
+            byte[] num = new byte[12];
             for (int id = 1; id <= size; id++) {
-                line.setLength(0);
-                line.append(id).append('\t');
-                String k = key(id);
-                for (int i = 0; i < k.length(); i++) {
-                    char c = k.charAt(i);
+                int n = num.length;
+                for (int v = id; v > 0; v /= 10) {
+                    num[--n] = (byte) ('0' + v % 10);
+                }
+                w.write(num, n, num.length - n);
+                w.write('\t');
+                int s = id == 1 ? 0 : keyStart[id - 1];
+                int e = keyStart[id];
+                for (int i = s; i < e; i++) {
+                    byte c = arena[i];
                     switch (c) {
-                        case '\t' -> line.append("\\t");
-                        case '\n' -> line.append("\\n");
-                        case '\r' -> line.append("\\r");
-                        case '\\' -> line.append("\\\\");
-                        default -> line.append(c);
+                        case '\t' -> { w.write('\\'); w.write('t'); }
+                        case '\n' -> { w.write('\\'); w.write('n'); }
+                        case '\r' -> { w.write('\\'); w.write('r'); }
+                        case '\\' -> { w.write('\\'); w.write('\\'); }
+                        default -> w.write(c);
                     }
                 }
-                line.append('\n');
-                w.append(line);
+                w.write('\n');
             }
         }
     }
