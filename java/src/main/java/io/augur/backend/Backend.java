@@ -104,16 +104,53 @@ public interface Backend extends AutoCloseable {
 
     /**
      * Writes the interest block of the feature vector into x[:, off:]:
-     * [ea, s, ea * s] and, if v is non-null, v after them; each E wide.
-     * <pre>x (B, xStride), ea (B, E), s (B, E), v (B, E) or null</pre>
+     * [ea, s, ea * s] (each E wide) and, if v is non-null, v (V wide) after them.
+     * <pre>x (B, xStride), ea (B, E), s (B, E), v (B, V) or null</pre>
      */
-    void interestConcat(Tensor x, Tensor ea, Tensor s, Tensor v, int B, int E, int xStride, int off);
+    void interestConcat(Tensor x, Tensor ea, Tensor s, Tensor v, int B, int E, int V, int xStride, int off);
 
     /**
      * Backward of {@link #interestConcat}: dEa = dx[ea] + dx[ea*s] * s, dS = dx[s] + dx[ea*s] * ea,
      * dV = dx[v] (all =). dV may be null when v was.
      */
-    void interestConcatBackward(Tensor dEa, Tensor dS, Tensor dV, Tensor dx, Tensor ea, Tensor s, int B, int E, int xStride, int off);
+    void interestConcatBackward(Tensor dEa, Tensor dS, Tensor dV, Tensor dx, Tensor ea, Tensor s, int B, int E, int V, int xStride, int off);
+
+    // ---------------------------------------------------------------- elementwise and sequence helpers
+
+    /** y[0:n] += x[0:n]: joins the gradients of an activation with several consumers. */
+    void addInto(Tensor y, Tensor x, int n);
+
+    /**
+     * out[b, t, :] = w[b, t] * x[b, t, :] for t &lt; lengths[b], exactly 0 at padded positions
+     * (AIGRU's attentional input).  out, x (B, T, C), w (B, T).
+     */
+    void scaleSequence(Tensor out, Tensor x, Tensor w, Tensor lengths, int B, int T, int C);
+
+    /**
+     * Backward of {@link #scaleSequence}: dX = w * dOut and dW[b, t] = sum_c dOut[b, t, c] x[b, t, c]
+     * (both =, 0 at padded positions).
+     */
+    void scaleSequenceBackward(Tensor dX, Tensor dW, Tensor dOut, Tensor x, Tensor w, Tensor lengths, int B, int T, int C);
+
+    /**
+     * The input rows of DIEN's auxiliary network: for each sample b and each 1 &lt;= t &lt; lengths[b],
+     * with r = pairStart[b] + t - 1,
+     * <pre>
+     *   out[2r]     = [h[b, t-1, :], pos[b, t, :]]     the clicked behaviour (label 1)
+     *   out[2r + 1] = [h[b, t-1, :], neg[b, t, :]]     the sampled non-click (label 0)
+     * </pre>
+     * pairStart[b] = sum_{b' &lt; b} max(lengths[b'] - 1, 0), so the rows are packed: 2 * P rows
+     * with P = pairStart[B-1] + max(lengths[B-1] - 1, 0); rows past them are untouched.
+     * <pre>out (2P, H + E), h (B, T, H), pos, neg (B, T, E), pairStart, lengths (B)</pre>
+     */
+    void auxPairs(Tensor out, Tensor h, Tensor pos, Tensor neg, Tensor pairStart, Tensor lengths, int B, int T, int H, int E);
+
+    /**
+     * Backward of {@link #auxPairs}. dH and dPos are added to (+=): the GRU states and the
+     * behaviour embeddings have other consumers (the attention and evolution, the sum pool and the
+     * GRU). dNeg is overwritten (=): 0 at t = 0 and at padded positions, where no pair reads it.
+     */
+    void auxPairsBackward(Tensor dH, Tensor dPos, Tensor dNeg, Tensor dOut, Tensor pairStart, Tensor lengths, int B, int T, int H, int E);
 
     // ---------------------------------------------------------------- dense layers
 

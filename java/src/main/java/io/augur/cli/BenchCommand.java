@@ -178,8 +178,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     static TrainConfig withBatch(TrainConfig t, int B) {
-        return new TrainConfig(t.epochs(), B, B, t.lr(), t.sparseKind(), t.sparseLr(), t.mbarLambda(), t.weightDecay(), t.beta1(), t.beta2(),
-                t.adamEps(), t.patience(), t.seed(), t.threads());
+        return t.withBatch(B, B);
     }
 
     static double median(double[] a) {

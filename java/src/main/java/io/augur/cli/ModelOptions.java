@@ -8,7 +8,8 @@ import java.util.List;
 
 /** The model's flags, shared by train and bench. Defaults are the paper's Amazon config. */
 public final class ModelOptions {
-    @Option(names = "--model", defaultValue = "din", description = "base or din (default: ${DEFAULT-VALUE})")
+    @Option(names = "--model", defaultValue = "din",
+            description = "base, din, dien or gru-att (the DIEN paper's two-layer GRU attention baseline) (default: ${DEFAULT-VALUE})")
     String model;
 
     @Option(names = "--emb-dim", defaultValue = "18", description = "embedding width D per field (default: ${DEFAULT-VALUE})")
@@ -33,9 +34,22 @@ public final class ModelOptions {
     @Option(names = "--emb-init-std", defaultValue = "0.01", description = "std of the normal init of embedding rows (default: ${DEFAULT-VALUE})")
     float embInitStd;
 
+    @Option(names = "--gru-hidden", defaultValue = "36", description = "dien, gru-att: GRU hidden size H (default: ${DEFAULT-VALUE})")
+    int gruHidden;
+
+    @Option(names = "--evolution", defaultValue = "augru", description = "dien: interest evolution layer, augru, agru or aigru (default: ${DEFAULT-VALUE})")
+    String evolution;
+
+    @Option(names = "--aux-weight", defaultValue = "1", description = "dien: weight of the auxiliary loss, 0 = off (default: ${DEFAULT-VALUE})")
+    float auxWeight;
+
+    @Option(names = "--aux-hidden", defaultValue = "100,50", split = ",", description = "dien: auxiliary network hidden sizes (default: ${DEFAULT-VALUE})")
+    List<Integer> auxHidden;
+
     ModelConfig toConfig() {
         ModelConfig d = ModelConfig.defaults(ModelConfig.Kind.parse(model));
         return new ModelConfig(d.kind(), embDim, attHidden, Activation.parse(attActivation), attSoftmax, mlpHidden,
-                mlpActivation == null ? null : Activation.parse(mlpActivation), d.bnEps(), d.diceEps(), d.momentum(), embInitStd);
+                mlpActivation == null ? null : Activation.parse(mlpActivation), d.bnEps(), d.diceEps(), d.momentum(), embInitStd,
+                new ModelConfig.Sequence(gruHidden, ModelConfig.Evolution.parse(evolution), auxWeight, auxHidden));
     }
 }

@@ -65,7 +65,7 @@ public final class TrainCommand implements Callable<Integer> {
 
         try (Backend be = Backends.create(device, tcfg.threads())) {
             int maxB = Math.max(tcfg.batchSize(), tcfg.evalBatchSize());
-            CtrModel model = Models.create(be, mcfg, Models.features(ds), maxB, tcfg.seed());
+            CtrModel model = Models.create(be, mcfg, Models.features(ds), maxB, tcfg.batchSize(), tcfg.seed());
             RunSummary s = new Trainer(be, model, ds, tcfg, runDir, runConfig).run();
             System.out.println(s.humanLine());
             System.out.println("run folder: " + runDir);

@@ -39,9 +39,14 @@ public final class TrainOptions {
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads, 0 = all cores (default: ${DEFAULT-VALUE})")
     int threads;
 
+    @Option(names = "--aux-negatives", defaultValue = "auto",
+            description = "DIEN's auxiliary-loss negatives: auto (the dataset's neg_hist columns, else uniform), uniform or popularity (default: ${DEFAULT-VALUE})")
+    String auxNegatives;
+
     TrainConfig toConfig() {
         TrainConfig d = TrainConfig.defaults();
         return new TrainConfig(epochs, batchSize, evalBatchSize, lr, SparseOptimizer.Kind.parse(sparseOptimizer), sparseLr == null ? lr : sparseLr,
-                mbarLambda, weightDecay, d.beta1(), d.beta2(), d.adamEps(), patience, seed, threads);
+                mbarLambda, weightDecay, d.beta1(), d.beta2(), d.adamEps(), patience, seed, threads,
+                TrainConfig.AuxNegatives.parse(auxNegatives));
     }
 }

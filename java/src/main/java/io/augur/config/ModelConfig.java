@@ -8,7 +8,7 @@ import java.util.Locale;
 /**
  * The model's shape and options (DESIGN.md §3). Defaults are the paper's "Amazon config".
  *
- * @param kind            base (Embedding&amp;MLP) or din
+ * @param kind            base (Embedding&amp;MLP), din, dien or gru-att
  * @param embDim          D, the embedding width per field (18)
  * @param attHidden       the activation unit's hidden sizes (80, 40)
  * @param attActivation   the activation unit's hidden activation (sigmoid)
@@ -19,23 +19,85 @@ import java.util.Locale;
  * @param diceEps         Dice epsilon (1e-8)
  * @param momentum        running-statistics decay for BatchNorm and Dice (0.99)
  * @param embInitStd      standard deviation of the normal initialisation of embedding rows (0.01)
+ * @param sequence        the GRU-based models' options (DIEN and the two-layer GRU attention baseline)
  */
 public record ModelConfig(Kind kind, int embDim, List<Integer> attHidden, Activation attActivation, boolean attSoftmax,
                           List<Integer> mlpHidden, Activation mlpActivation, float bnEps, float diceEps, float momentum,
-                          float embInitStd) {
+                          float embInitStd, Sequence sequence) {
 
     public enum Kind {
-        BASE, DIN;
+        /** Embedding&amp;MLP: the history enters through sum pooling only. */
+        BASE("base"),
+        /** Deep Interest Network: the activation unit over the behaviours. */
+        DIN("din"),
+        /** Deep Interest Evolution Network: GRU extractor with auxiliary loss, attention, AUGRU/AGRU/AIGRU evolution. */
+        DIEN("dien"),
+        /** The DIEN paper's "two-layer GRU attention" baseline: GRU, GRU, then attention pooling of the second layer's states. */
+        GRU_ATT("gru-att");
+
+        private final String label;
+
+        Kind(String label) { this.label = label; }
 
         public static Kind parse(String s) {
+            String t = s.trim().toLowerCase(Locale.ROOT);
+            for (Kind k : values()) if (k.label.equals(t) || k.name().equalsIgnoreCase(t)) return k;
+            throw new IllegalArgumentException("unknown model '" + s + "' (expected base, din, dien or gru-att)");
+        }
+
+        public String label() { return label; }
+
+        /** Whether the model runs a GRU over the behaviours. */
+        public boolean recurrent() { return this == DIEN || this == GRU_ATT; }
+    }
+
+    /** DIEN's interest evolution layer (DESIGN.md §3). */
+    public enum Evolution {
+        /** GRU with attentional update gate: u'_t = a_t u_t (the paper's choice). */
+        AUGRU,
+        /** Attention-based GRU: the attention score replaces the update gate. */
+        AGRU,
+        /** GRU with attentional input: a plain GRU over a_t h_t. */
+        AIGRU;
+
+        public static Evolution parse(String s) {
             try {
                 return valueOf(s.trim().toUpperCase(Locale.ROOT));
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("unknown model '" + s + "' (expected base or din)");
+                throw new IllegalArgumentException("unknown evolution '" + s + "' (expected augru, agru or aigru)");
             }
         }
 
         public String label() { return name().toLowerCase(Locale.ROOT); }
+    }
+
+    /**
+     * Options of the recurrent models.
+     *
+     * @param gruHidden  H, the hidden size of every GRU (36)
+     * @param evolution  DIEN's evolution layer (AUGRU)
+     * @param auxWeight  alpha_aux, the auxiliary loss's weight in the total loss (1; 0 turns the auxiliary network off)
+     * @param auxHidden  the auxiliary network's hidden sizes, sigmoid after each (100, 50)
+     */
+    public record Sequence(int gruHidden, Evolution evolution, float auxWeight, List<Integer> auxHidden) {
+        public Sequence {
+            if (gruHidden <= 0) throw new IllegalArgumentException("GRU hidden size must be positive, got " + gruHidden);
+            if (!(auxWeight >= 0) || Float.isInfinite(auxWeight)) throw new IllegalArgumentException("auxiliary loss weight must be >= 0, got " + auxWeight);
+            if (auxHidden.isEmpty()) throw new IllegalArgumentException("the auxiliary network needs at least one hidden layer");
+            for (int h : auxHidden) if (h <= 0) throw new IllegalArgumentException("auxiliary sizes must be positive: " + auxHidden);
+            auxHidden = List.copyOf(auxHidden);
+        }
+
+        public static Sequence defaults() {
+            return new Sequence(36, Evolution.AUGRU, 1f, List.of(100, 50));
+        }
+    }
+
+    /** A configuration with the default {@link Sequence} options (for the non-recurrent models, or when they are not varied). */
+    public ModelConfig(Kind kind, int embDim, List<Integer> attHidden, Activation attActivation, boolean attSoftmax,
+                       List<Integer> mlpHidden, Activation mlpActivation, float bnEps, float diceEps, float momentum, float embInitStd) {
+        this(kind, embDim, attHidden, attActivation, attSoftmax, mlpHidden, mlpActivation, bnEps, diceEps, momentum, embInitStd,
+                Sequence.defaults());
     }
 
     public ModelConfig {
@@ -44,6 +106,7 @@ public record ModelConfig(Kind kind, int embDim, List<Integer> attHidden, Activa
         if (mlpHidden.isEmpty()) throw new IllegalArgumentException("the top MLP needs at least one hidden layer");
         for (int h : attHidden) if (h <= 0) throw new IllegalArgumentException("attention sizes must be positive: " + attHidden);
         for (int h : mlpHidden) if (h <= 0) throw new IllegalArgumentException("MLP sizes must be positive: " + mlpHidden);
+        java.util.Objects.requireNonNull(sequence, "sequence");
         attHidden = List.copyOf(attHidden);
         mlpHidden = List.copyOf(mlpHidden);
     }
@@ -62,13 +125,19 @@ public record ModelConfig(Kind kind, int embDim, List<Integer> attHidden, Activa
         return new ModelConfig(kind, 18, List.of(80, 40), Activation.SIGMOID, true, List.of(200, 80), null, 1e-5f, 1e-8f, 0.99f, 0.01f);
     }
 
-    /** The top MLP's activation: as configured, else Dice for DIN and PReLU for the baseline. */
+    /** The top MLP's activation: as configured, else Dice for DIN and DIEN and PReLU for the baselines (DESIGN.md §3). */
     public Activation topActivation() {
         if (mlpActivation != null) return mlpActivation;
-        return kind == Kind.BASE ? Activation.PRELU : Activation.DICE;
+        return kind == Kind.BASE || kind == Kind.GRU_ATT ? Activation.PRELU : Activation.DICE;
     }
 
     public ModelConfig withKind(Kind k) {
-        return new ModelConfig(k, embDim, attHidden, attActivation, attSoftmax, mlpHidden, mlpActivation, bnEps, diceEps, momentum, embInitStd);
+        return new ModelConfig(k, embDim, attHidden, attActivation, attSoftmax, mlpHidden, mlpActivation, bnEps, diceEps, momentum,
+                embInitStd, sequence);
+    }
+
+    public ModelConfig withSequence(Sequence seq) {
+        return new ModelConfig(kind, embDim, attHidden, attActivation, attSoftmax, mlpHidden, mlpActivation, bnEps, diceEps, momentum,
+                embInitStd, seq);
     }
 }

@@ -19,10 +19,38 @@ import io.augur.backend.SparseOptimizer;
  * @param patience       epochs without a better valid AUC before stopping
  * @param seed           seeds parameter initialisation and the shuffle
  * @param threads        CPU threads (0 = all cores)
+ * @param auxNegatives   where DIEN's auxiliary loss takes its non-clicked behaviours from (auto)
  */
 public record TrainConfig(int epochs, int batchSize, int evalBatchSize, float lr, SparseOptimizer.Kind sparseKind, float sparseLr,
                           float mbarLambda, float weightDecay, float beta1, float beta2, float adamEps, int patience, long seed,
-                          int threads) {
+                          int threads, AuxNegatives auxNegatives) {
+
+    /** The source of the negative behaviours ê_t of DIEN's auxiliary loss. */
+    public enum AuxNegatives {
+        /** The dataset's neg_hist columns when it has them, else drawn uniformly. */
+        AUTO,
+        /** Drawn uniformly over the items seen in the training split (never the clicked item). */
+        UNIFORM,
+        /** Drawn by training-split frequency (never the clicked item). */
+        POPULARITY;
+
+        public static AuxNegatives parse(String s) {
+            try {
+                return valueOf(s.trim().toUpperCase(java.util.Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("unknown negative source '" + s + "' (expected auto, uniform or popularity)");
+            }
+        }
+
+        public String label() { return name().toLowerCase(java.util.Locale.ROOT); }
+    }
+
+    /** A configuration with {@link AuxNegatives#AUTO}. */
+    public TrainConfig(int epochs, int batchSize, int evalBatchSize, float lr, SparseOptimizer.Kind sparseKind, float sparseLr,
+                       float mbarLambda, float weightDecay, float beta1, float beta2, float adamEps, int patience, long seed, int threads) {
+        this(epochs, batchSize, evalBatchSize, lr, sparseKind, sparseLr, mbarLambda, weightDecay, beta1, beta2, adamEps, patience, seed,
+                threads, AuxNegatives.AUTO);
+    }
 
     public TrainConfig {
         if (epochs < 1) throw new IllegalArgumentException("epochs must be >= 1, got " + epochs);
@@ -33,6 +61,12 @@ public record TrainConfig(int epochs, int batchSize, int evalBatchSize, float lr
         if (mbarLambda < 0) throw new IllegalArgumentException("MBAR lambda must be >= 0, got " + mbarLambda);
         if (patience < 1) throw new IllegalArgumentException("patience must be >= 1, got " + patience);
         if (threads < 0) throw new IllegalArgumentException("threads must be >= 0, got " + threads);
+        java.util.Objects.requireNonNull(auxNegatives, "auxNegatives");
+    }
+
+    public TrainConfig withBatch(int train, int eval) {
+        return new TrainConfig(epochs, train, eval, lr, sparseKind, sparseLr, mbarLambda, weightDecay, beta1, beta2, adamEps, patience, seed,
+                threads, auxNegatives);
     }
 
     public static TrainConfig defaults() {

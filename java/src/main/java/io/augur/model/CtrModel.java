@@ -28,6 +28,8 @@ public abstract class CtrModel {
     protected final Features features;
     protected final ParamStore ps;
     public final int maxB, T, D, E;
+    /** The largest training batch (buffers used only in training, like DIEN's auxiliary network, are planned for it). */
+    public final int maxTrainB;
     /** Width of the profile block of x. */
     protected final int profileWidth;
     /** Width of x. */
@@ -45,6 +47,17 @@ public abstract class CtrModel {
     private final float[] lossHost = new float[1];
 
     protected CtrModel(Backend be, ModelConfig cfg, Features features, int maxB, long seed, boolean withNegatives) {
+        this(be, cfg, features, maxB, maxB, seed, withNegatives);
+    }
+
+    /**
+     * @param maxB          the largest batch of any kind (training or evaluation)
+     * @param maxTrainB     the largest training batch, at most maxB
+     * @param withNegatives whether batches carry negative behaviours (DIEN's auxiliary loss)
+     */
+    protected CtrModel(Backend be, ModelConfig cfg, Features features, int maxB, int maxTrainB, long seed, boolean withNegatives) {
+        if (maxTrainB < 1 || maxTrainB > maxB) throw new IllegalArgumentException("training batch " + maxTrainB + " outside [1, " + maxB + "]");
+        this.maxTrainB = maxTrainB;
         this.be = be;
         this.cfg = cfg;
         this.features = features;
@@ -94,8 +107,15 @@ public abstract class CtrModel {
     /** From dx: writes dEa and dS (=), and adds the interest block's share to dEa and dHist. */
     protected abstract void interestBackward(int B);
 
-    /** Extra loss terms of the subclass (DIEN's auxiliary loss); returns their value, 0 by default. */
+    /**
+     * Extra loss terms of the subclass (DIEN's auxiliary loss), computed after the main loss of a
+     * training forward; returns their weighted value, 0 by default. Their backward runs inside
+     * {@link #interestBackward}.
+     */
     protected float auxiliaryLoss(int B) { return 0f; }
+
+    /** The unweighted auxiliary loss of the last training step, or NaN when the model has none. */
+    public double lastAuxLoss() { return Double.NaN; }
 
     public abstract String name();
 
@@ -167,12 +187,12 @@ public abstract class CtrModel {
 
     /** The shared part of the interest block: [e_a, s, e_a * s] (+ v) at column profileWidth. */
     protected void concat(Tensor v, int B) {
-        be.interestConcat(x, ea, s, v, B, E, xWidth, profileWidth);
+        be.interestConcat(x, ea, s, v, B, E, v == null ? 0 : interestWidth(), xWidth, profileWidth);
     }
 
     /** Backward of {@link #concat}: dEa, dS, dV (=), then dHist (=) from the sum pool. */
     protected void concatBackward(Tensor dV, int B) {
-        be.interestConcatBackward(dEa, dS, dV, dx, ea, s, B, E, xWidth, profileWidth);
+        be.interestConcatBackward(dEa, dS, dV, dx, ea, s, B, E, dV == null ? 0 : interestWidth(), xWidth, profileWidth);
         be.sumPoolBackward(dHist, dS, batch.lengths, B, T, E);
     }
 }

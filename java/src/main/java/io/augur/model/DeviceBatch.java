@@ -15,7 +15,11 @@ public final class DeviceBatch {
     public final Tensor histItems, histCates;  // (maxB, T) padded with 0
     public final Tensor negItems, negCates;    // (maxB, T) or null
     public final Tensor lengths;      // (maxB)
-    private int size;
+    /** (maxB) with negatives: sum over earlier samples of max(len - 1, 0), the packing of DIEN's auxiliary pairs. */
+    public final Tensor pairStart;
+    private final int[] pairStartHost;
+    private int size, pairs;
+    private boolean negativesLoaded;
 
     public DeviceBatch(ParamStore ps, int maxB, int T, int profileFields, boolean withNegatives) {
         this.maxB = maxB;
@@ -30,9 +34,15 @@ public final class DeviceBatch {
         negItems = withNegatives ? ps.intInput("batch.neg_items", maxB, T) : null;
         negCates = withNegatives ? ps.intInput("batch.neg_cates", maxB, T) : null;
         lengths = ps.intInput("batch.lengths", maxB);
+        pairStart = withNegatives ? ps.intInput("batch.pair_start", maxB) : null;
+        pairStartHost = withNegatives ? new int[maxB] : null;
     }
 
-    /** Copies one host batch of {@code B} samples in (arrays laid out as the tensors). */
+    /**
+     * Copies one host batch of {@code B} samples in (arrays laid out as the tensors). The negative
+     * behaviours may be null (evaluation needs none); a model that needs them checks
+     * {@link #hasNegatives()}.
+     */
     public void load(Backend be, int B, float[] labelsIn, int[][] profileIn, int[] itemsIn, int[] catesIn,
                      int[] histItemsIn, int[] histCatesIn, int[] negItemsIn, int[] negCatesIn, int[] lengthsIn) {
         if (B < 1 || B > maxB) throw new IllegalArgumentException("batch of " + B + " samples; planned for 1.." + maxB);
@@ -43,14 +53,31 @@ public final class DeviceBatch {
         be.upload(cates, catesIn, B);
         be.upload(histItems, histItemsIn, B * T);
         be.upload(histCates, histCatesIn, B * T);
-        if (negItems != null) {
-            if (negItemsIn == null) throw new IllegalArgumentException("the model needs neg_hist columns and the batch has none");
+        negativesLoaded = negItems != null && negItemsIn != null;
+        if (negativesLoaded) {
             be.upload(negItems, negItemsIn, B * T);
             be.upload(negCates, negCatesIn, B * T);
         }
         be.upload(lengths, lengthsIn, B);
+        if (pairStart != null) {
+            int p = 0;
+            for (int b = 0; b < B; b++) {
+                int len = lengthsIn[b];
+                if (len < 0 || len > T) throw new IllegalArgumentException("sample " + b + " has history length " + len + ", outside [0, " + T + "]");
+                pairStartHost[b] = p;
+                p += Math.max(len - 1, 0);
+            }
+            be.upload(pairStart, pairStartHost, B);
+            pairs = p;
+        }
         this.size = B;
     }
 
     public int size() { return size; }
+
+    /** Whether the last {@link #load} brought negative behaviours. */
+    public boolean hasNegatives() { return negativesLoaded; }
+
+    /** P, the number of (h_{t-1}, e_t) pairs of the loaded batch: sum_b max(len_b - 1, 0) (0 without negatives). */
+    public int pairs() { return pairs; }
 }

@@ -3,7 +3,10 @@ package io.augur.model;
 import io.augur.backend.Activation;
 import io.augur.backend.Backend;
 import io.augur.backend.Param;
+import io.augur.backend.Recurrence;
+import io.augur.backend.RecurrenceParams;
 import io.augur.backend.Tensor;
+import io.augur.backend.Workspace;
 
 /**
  * The dense building blocks, each holding its parameters and the buffers its forward saves,
@@ -174,6 +177,43 @@ public final class Layers {
                 }
             }
             bn.backward(be, dx, dBn, x, B);
+        }
+    }
+
+    /**
+     * A GRU-family recurrence (GRU, AUGRU, AGRU) with its parameters, their gradients and the
+     * workspace its forward fills. Parameters name.wx (E, 3H), name.wh (H, 3H), name.bx and name.bh
+     * (3H), columns [u, r, n], initialised U(-1/sqrt(H), 1/sqrt(H)) as PyTorch's GRU is.
+     */
+    public static final class Gru {
+        public final RecurrenceParams params, grads;
+        public final Workspace ws;
+        public final Recurrence kind;
+        public final int in, hidden;
+
+        public Gru(ParamStore ps, String name, Recurrence kind, int in, int hidden, int maxB, int T) {
+            this.kind = kind;
+            this.in = in;
+            this.hidden = hidden;
+            ParamStore.Init init = ParamStore.Init.uniform((float) (1.0 / Math.sqrt(hidden)));
+            Param wx = ps.dense(name + ".wx", init, in, 3 * hidden);
+            Param wh = ps.dense(name + ".wh", init, hidden, 3 * hidden);
+            Param bx = ps.dense(name + ".bx", init, 3 * hidden);
+            Param bh = ps.dense(name + ".bh", init, 3 * hidden);
+            params = new RecurrenceParams(wx.value(), wh.value(), bx.value(), bh.value());
+            grads = new RecurrenceParams(wx.grad(), wh.grad(), bx.grad(), bh.grad());
+            ws = ps.backend().recurrenceWorkspace(name + ".ws", maxB, T, in, hidden);
+            ps.countWorkspace(ws.bytes());
+        }
+
+        /** hOut (B, T, H) and/or hLast (B, H), either may be null; att (B, T) for AUGRU/AGRU, null for GRU. */
+        public void forward(Backend be, Tensor hOut, Tensor hLast, Tensor x, Tensor att, Tensor lengths, int B, int T) {
+            be.recurrence(hOut, hLast, ws, x, att, lengths, params, kind, B, T, in, hidden);
+        }
+
+        /** dx (=), dAtt (=, null for GRU); parameter gradients +=. */
+        public void backward(Backend be, Tensor dx, Tensor dAtt, Tensor dHOut, Tensor dHLast, Tensor x, Tensor att, Tensor lengths, int B, int T) {
+            be.recurrenceBackward(dx, dAtt, grads, dHOut, dHLast, ws, x, att, lengths, params, kind, B, T, in, hidden);
         }
     }
 }

@@ -13,10 +13,21 @@ import java.util.List;
 public final class Models {
     private Models() {}
 
+    /** A model planned for batches of up to maxB samples, training and evaluation alike. */
     public static CtrModel create(Backend be, ModelConfig cfg, Features features, int maxB, long seed) {
+        return create(be, cfg, features, maxB, maxB, seed);
+    }
+
+    /**
+     * A model planned for batches of up to maxB samples, of which training batches have at most
+     * maxTrainB (buffers only training uses, like DIEN's auxiliary network, are sized by it).
+     */
+    public static CtrModel create(Backend be, ModelConfig cfg, Features features, int maxB, int maxTrainB, long seed) {
         return switch (cfg.kind()) {
             case BASE -> new BaseModel(be, cfg, features, maxB, seed);
             case DIN -> new Din(be, cfg, features, maxB, seed);
+            case DIEN -> new Dien(be, cfg, features, maxB, maxTrainB, seed);
+            case GRU_ATT -> new GruAttention(be, cfg, features, maxB, seed);
         };
     }
 

@@ -44,6 +44,8 @@ public final class Trainer {
     private final Map<String, Object> runConfig;
     /** Training steps between two "step" records in metrics.jsonl. */
     private final int logEvery;
+    /** DIEN's auxiliary-loss negatives, made on the first training step of a model that needs them. */
+    private NegativeSampler negatives;
 
     public Trainer(Backend be, CtrModel model, Dataset data, TrainConfig cfg, Path out, Map<String, Object> runConfig) {
         this.be = be;
@@ -80,7 +82,7 @@ public final class Trainer {
         try (MetricsLog log = MetricsLog.create(out.resolve(METRICS))) {
             for (int epoch = 1; epoch <= cfg.epochs(); epoch++) {
                 epochsRun = epoch;
-                double lossSum = 0, intervalLoss = 0;
+                double lossSum = 0, intervalLoss = 0, intervalAux = 0;
                 int intervalSteps = 0;
                 long epochSamples = 0;
                 long e0 = System.nanoTime();
@@ -100,11 +102,15 @@ public final class Trainer {
                         epochSamples += b.size;
                         lossSum += loss * b.size;
                         intervalLoss += loss;
+                        intervalAux += model.lastAuxLoss();
                         intervalSteps++;
                         progress.update(epochSamples, loss);
                         if (intervalSteps == logEvery) {
-                            log.write(MetricsRecord.step(epoch, step, samples, intervalLoss / intervalSteps, cfg.lr()));
+                            MetricsRecord rec = MetricsRecord.step(epoch, step, samples, intervalLoss / intervalSteps, cfg.lr());
+                            if (!Double.isNaN(intervalAux)) rec = rec.withAuxLoss(intervalAux / intervalSteps);
+                            log.write(rec);
                             intervalLoss = 0;
+                            intervalAux = 0;
                             intervalSteps = 0;
                         }
                     }
@@ -143,9 +149,22 @@ public final class Trainer {
         }
     }
 
-    /** One optimisation step on a host batch; returns the loss. */
+    /** One optimisation step on a host batch; returns the loss (with DIEN, CE + alpha_aux * aux). */
     public float trainStep(Optimizer opt, Batch b) {
-        load(b);
+        if (model.batch.negItems != null) {
+            if (negatives == null) {
+                negatives = NegativeSampler.create(cfg.auxNegatives(), data.train(), model.features().itemVocab(), data.counts("item"),
+                        model.maxTrainB, cfg.seed());
+                LOG.info("auxiliary-loss negatives: {}", negatives.fromColumns() ? "the dataset's neg_hist columns"
+                        : "sampled " + (cfg.auxNegatives() == io.augur.config.TrainConfig.AuxNegatives.POPULARITY ? "by popularity" : "uniformly")
+                        + " over the training items, never the clicked one");
+            }
+            negatives.fill(b);
+            model.batch.load(be, b.size, b.labels, b.profile, b.items, b.cates, b.histItems, b.histCates, negatives.negItems,
+                    negatives.negCates, b.lengths);
+        } else {
+            load(b);
+        }
         model.zeroGrads();
         model.forward(true);
         float loss = model.loss();
@@ -155,7 +174,7 @@ public final class Trainer {
     }
 
     private void load(Batch b) {
-        model.batch.load(be, b.size, b.labels, b.profile, b.items, b.cates, b.histItems, b.histCates, b.negItems, b.negCates, b.lengths);
+        model.batch.load(be, b.size, b.labels, b.profile, b.items, b.cates, b.histItems, b.histCates, null, null, b.lengths);
     }
 
     /** AUC, GAUC and logloss of the model (inference mode) on one split. */

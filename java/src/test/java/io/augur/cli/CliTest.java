@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
@@ -97,6 +99,35 @@ class CliTest {
         assertTrue(r.out().contains("run folder: " + runDir), r.toString());
         assertTrue(Files.isRegularFile(runDir.resolve("summary.json")), "no summary.json in " + runDir);
         assertTrue(Files.isRegularFile(runDir.resolve("best.ckpt")), "no best.ckpt in " + runDir);
+    }
+
+    /** DIEN's ablations and the two-layer GRU attention baseline run from the command line. */
+    @ParameterizedTest
+    @CsvSource({"dien,augru,1", "dien,agru,1", "dien,aigru,1", "dien,augru,0", "gru-att,augru,1"})
+    void recurrentModelsTrainFromTheCommandLine(String model, String evolution, String auxWeight, @TempDir Path tmp) {
+        Path runDir = tmp.resolve("run");
+        Result r = run(args(new String[] {"train", "--data", data.toString(), "--out", runDir.toString(), "--model", model, "--evolution", evolution,
+                "--aux-weight", auxWeight, "--gru-hidden", "6", "--aux-hidden", "6,3", "--epochs", "1", "--batch-size", "32",
+                "--eval-batch-size", "256", "--lr", "0.01", "--threads", "2"}, TINY_MODEL));
+        assertEquals(0, r.code(), r.toString());
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith(model + " ") && l.contains("test AUC")), r.toString());
+    }
+
+    @Test
+    void badRecurrentFlagsFailWithOneLine(@TempDir Path tmp) {
+        Result r = run(args(new String[] {"train", "--model", "dien", "--evolution", "lstm", "--data", data.toString(), "--out",
+                tmp.resolve("a").toString(), "--epochs", "1"}, TINY_MODEL));
+        assertNotEquals(0, r.code(), r.toString());
+        assertTrue(r.err().contains("lstm") && r.err().contains("augru"), r.toString());
+        r = run(args(new String[] {"train", "--model", "dien", "--no-att-softmax", "--data", data.toString(), "--out", tmp.resolve("b").toString(),
+                "--epochs", "1"}, TINY_MODEL));
+        assertNotEquals(0, r.code(), r.toString());
+        assertTrue(r.err().contains("always softmaxed"), r.toString());
+        r = run(args(new String[] {"train", "--model", "dien", "--aux-weight", "-1", "--data", data.toString(), "--out", tmp.resolve("c").toString(),
+                "--epochs", "1"}, TINY_MODEL));
+        assertNotEquals(0, r.code(), r.toString());
+        assertTrue(r.err().contains("auxiliary loss weight"), r.toString());
+        assertEquals(1, r.err().lines().count(), "one line, no stack trace:\n" + r);
     }
 
     @Test

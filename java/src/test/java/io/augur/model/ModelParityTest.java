@@ -31,7 +31,24 @@ class ModelParityTest {
     @ParameterizedTest
     @EnumSource(ModelConfig.Kind.class)
     void trainingStepsMatch(ModelConfig.Kind kind) {
-        ModelConfig cfg = new ModelConfig(kind, 6, List.of(16, 8), Activation.SIGMOID, false, List.of(20, 10), null, 1e-5f, 1e-8f, 0.99f, 0.05f);
+        // DIN with the paper's unnormalised weights here; the recurrent models' attention is always softmaxed
+        ModelConfig cfg = new ModelConfig(kind, 6, List.of(16, 8), Activation.SIGMOID, kind.recurrent(), List.of(20, 10), null, 1e-5f, 1e-8f,
+                0.99f, 0.05f, new ModelConfig.Sequence(7, ModelConfig.Evolution.AUGRU, 1f, List.of(12, 6)));
+        assertStepsMatch(cfg);
+    }
+
+    /** Every DIEN evolution layer, with and without the auxiliary loss. */
+    @ParameterizedTest
+    @EnumSource(ModelConfig.Evolution.class)
+    void dienVariantsMatch(ModelConfig.Evolution evolution) {
+        for (float auxWeight : new float[] {0f, 0.5f}) {
+            ModelConfig cfg = new ModelConfig(ModelConfig.Kind.DIEN, 6, List.of(16, 8), Activation.SIGMOID, true, List.of(20, 10), null, 1e-5f,
+                    1e-8f, 0.99f, 0.05f, new ModelConfig.Sequence(5, evolution, auxWeight, List.of(12, 6)));
+            assertStepsMatch(cfg);
+        }
+    }
+
+    private static void assertStepsMatch(ModelConfig cfg) {
         float[][] ref = train(CpuBackend.reference(), cfg), fast = train(new CpuBackend(false, 2), cfg);
         float[] refLoss = ref[0], fastLoss = fast[0];
         for (int s = 0; s < refLoss.length; s++) {
@@ -68,7 +85,7 @@ class ModelParityTest {
     /** Returns {losses of 5 steps, all parameter values afterwards}. */
     static float[][] train(CpuBackend be, ModelConfig cfg) {
         try (be) {
-            CtrModel m = cfg.kind() == ModelConfig.Kind.DIN ? new Din(be, cfg, FEATURES, 16, 5) : new BaseModel(be, cfg, FEATURES, 16, 5);
+            CtrModel m = Models.create(be, cfg, FEATURES, 16, 5);
             Optimizer opt = optimizer(be, m, TrainConfig.defaults());
             int[] sizes = {16, 16, 11, 16, 3};
             float[] losses = new float[sizes.length];
@@ -104,13 +121,15 @@ class ModelParityTest {
         return new Optimizer(be, m.params(), counts, cfg);
     }
 
-    record Data(float[] labels, int[] users, int[] items, int[] cates, int[] histItems, int[] histCates, int[] lengths) {}
+    record Data(float[] labels, int[] users, int[] items, int[] cates, int[] histItems, int[] histCates, int[] negItems, int[] negCates,
+                int[] lengths) {}
 
     /** Random samples where the label is 1 exactly when the target's category occurs in the history. */
     static Data data(int B, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         int T = FEATURES.T();
-        Data d = new Data(new float[B], new int[B], new int[B], new int[B], new int[B * T], new int[B * T], new int[B]);
+        Data d = new Data(new float[B], new int[B], new int[B], new int[B], new int[B * T], new int[B * T], new int[B * T], new int[B * T],
+                new int[B]);
         for (int b = 0; b < B; b++) {
             d.users[b] = 1 + r.nextInt(39);
             d.items[b] = 1 + r.nextInt(59);
@@ -122,6 +141,9 @@ class ModelParityTest {
                 d.histItems[b * T + t] = it;
                 d.histCates[b * T + t] = 1 + it % 8;
                 hit |= d.histCates[b * T + t] == d.cates[b];
+                int neg = 1 + (it + 1 + r.nextInt(57)) % 59;   // never the clicked item
+                d.negItems[b * T + t] = neg;
+                d.negCates[b * T + t] = 1 + neg % 8;
             }
             d.labels[b] = hit ? 1f : 0f;
         }
@@ -129,6 +151,6 @@ class ModelParityTest {
     }
 
     static void load(Backend be, CtrModel m, Data d, int B) {
-        m.batch.load(be, B, d.labels, new int[][] {d.users}, d.items, d.cates, d.histItems, d.histCates, null, null, d.lengths);
+        m.batch.load(be, B, d.labels, new int[][] {d.users}, d.items, d.cates, d.histItems, d.histCates, d.negItems, d.negCates, d.lengths);
     }
 }

@@ -5,7 +5,8 @@ import io.augur.backend.cpu.CpuBackend;
 import io.augur.config.ModelConfig;
 import io.augur.config.TrainConfig;
 import io.augur.train.Optimizer;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.lang.management.ManagementFactory;
 import java.util.List;
@@ -20,24 +21,27 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class StepAllocationTest {
 
-    @Test
-    void stepAllocatesNoBuffers() {
-        long small = bytesPerStep(32), large = bytesPerStep(256);
+    /** DIN, and DIEN (more ops per step: two recurrences, the auxiliary network, the negatives). */
+    @ParameterizedTest
+    @EnumSource(value = ModelConfig.Kind.class, names = {"DIN", "DIEN"})
+    void stepAllocatesNoBuffers(ModelConfig.Kind kind) {
+        long small = bytesPerStep(kind, 32), large = bytesPerStep(kind, 256);
         // an array of even one batch-sized activation would be 256 * 18 * 4 = 18 KiB
-        assertTrue(large < 16 * 1024, "a DIN step at B=256 allocates " + large + " bytes");
+        assertTrue(large < 16 * 1024, "a " + kind.label() + " step at B=256 allocates " + large + " bytes");
         assertTrue(large < small + 4 * 1024, "allocation grows with the batch: " + small + " bytes at B=32, " + large + " at B=256");
     }
 
-    static long bytesPerStep(int B) {
+    static long bytesPerStep(ModelConfig.Kind kind, int B) {
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        ModelConfig cfg = new ModelConfig(ModelConfig.Kind.DIN, 18, List.of(80, 40), Activation.SIGMOID, false, List.of(200, 80), null,
+        ModelConfig cfg = new ModelConfig(kind, 18, List.of(80, 40), Activation.SIGMOID, true, List.of(200, 80), null,
                 1e-5f, 1e-8f, 0.99f, 0.01f);
         Features features = new Features(List.of(new Features.Field("user_id", "user", 500)), 800, 40, 20);
         try (CpuBackend be = new CpuBackend(false, 2)) {
-            Din m = new Din(be, cfg, features, B, 1);
+            CtrModel m = Models.create(be, cfg, features, B, 1);
             Optimizer opt = ModelParityTest.optimizer(be, m, TrainConfig.defaults());
             ModelParityTest.Data d = data(B, features);
-            m.batch.load(be, B, d.labels(), new int[][] {d.users()}, d.items(), d.cates(), d.histItems(), d.histCates(), null, null, d.lengths());
+            m.batch.load(be, B, d.labels(), new int[][] {d.users()}, d.items(), d.cates(), d.histItems(), d.histCates(), d.negItems(), d.negCates(),
+                    d.lengths());
             for (int s = 0; s < 40; s++) step(m, opt);
             long[] ids = mx.getAllThreadIds();
             long before = sum(mx.getThreadAllocatedBytes(ids));
@@ -48,7 +52,7 @@ class StepAllocationTest {
         }
     }
 
-    static void step(Din m, Optimizer opt) {
+    static void step(CtrModel m, Optimizer opt) {
         m.zeroGrads();
         m.forward(true);
         m.loss();
@@ -65,7 +69,8 @@ class StepAllocationTest {
     static ModelParityTest.Data data(int B, Features f) {
         java.util.SplittableRandom r = new java.util.SplittableRandom(5);
         int T = f.T();
-        ModelParityTest.Data d = new ModelParityTest.Data(new float[B], new int[B], new int[B], new int[B], new int[B * T], new int[B * T], new int[B]);
+        ModelParityTest.Data d = new ModelParityTest.Data(new float[B], new int[B], new int[B], new int[B], new int[B * T], new int[B * T], new int[B * T], new int[B * T],
+                new int[B]);
         for (int b = 0; b < B; b++) {
             d.labels()[b] = r.nextInt(2);
             d.users()[b] = 1 + r.nextInt(499);
@@ -75,6 +80,8 @@ class StepAllocationTest {
             for (int t = 0; t < d.lengths()[b]; t++) {
                 d.histItems()[b * T + t] = 1 + r.nextInt(799);
                 d.histCates()[b * T + t] = 1 + r.nextInt(39);
+                d.negItems()[b * T + t] = 1 + (d.histItems()[b * T + t] + r.nextInt(797)) % 799;
+                d.negCates()[b * T + t] = 1 + r.nextInt(39);
             }
         }
         return d;

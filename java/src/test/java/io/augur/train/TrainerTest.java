@@ -14,6 +14,7 @@ import io.augur.data.SyntheticWorld;
 import io.augur.model.CtrModel;
 import io.augur.model.Models;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -47,21 +48,24 @@ class TrainerTest {
 
     @TempDir
     static Path shared;
-    static Path dataDir;
+    static Path dataDir, noNegDir;
 
     @BeforeAll
     static void generateWorld() throws IOException {
         System.setProperty("java.awt.headless", "true");
         dataDir = shared.resolve("world");
         // maxBehaviours must stay below items (every user needs items left over as negatives)
-        SyntheticWorld.generate(WorldConfig.builder().users(300).items(200).categories(10).meanHistory(8).maxBehaviours(40)
-                .historyLength(10).build(), dataDir);
+        WorldConfig.Builder world = WorldConfig.builder().users(300).items(200).categories(10).meanHistory(8).maxBehaviours(40)
+                .historyLength(10);
+        SyntheticWorld.generate(world.build(), dataDir);
+        noNegDir = shared.resolve("world-without-neg-columns");
+        SyntheticWorld.generate(world.negHistory(false).build(), noNegDir);
     }
 
     static ModelConfig tinyModel(ModelConfig.Kind kind) {
         ModelConfig d = ModelConfig.defaults(kind);
         return new ModelConfig(kind, 4, List.of(8, 4), d.attActivation(), d.attSoftmax(), List.of(8, 4), d.mlpActivation(), d.bnEps(),
-                d.diceEps(), d.momentum(), d.embInitStd());
+                d.diceEps(), d.momentum(), d.embInitStd(), new ModelConfig.Sequence(8, ModelConfig.Evolution.AUGRU, 1f, List.of(8, 4)));
     }
 
     /** 2 epochs, lr 0.01 (10x the default, so that ~190 steps of a tiny model learn something), 2 threads. */
@@ -82,7 +86,11 @@ class TrainerTest {
     }
 
     static Run train(ModelConfig.Kind kind, long seed, int batch, Path out) throws IOException {
-        Dataset ds = Dataset.open(dataDir);
+        return train(kind, seed, batch, out, dataDir);
+    }
+
+    static Run train(ModelConfig.Kind kind, long seed, int batch, Path out, Path data) throws IOException {
+        Dataset ds = Dataset.open(data);
         TrainConfig tcfg = trainConfig(seed, batch);
         Backend be = new CpuBackend(false, 2);
         try {
@@ -170,6 +178,15 @@ class TrainerTest {
                     assertTrue(r.path("auc").isNumber(), line);
                 }
                 if (k.equals("epoch")) epochs++;
+                if (k.equals("step")) {
+                    // DIEN logs its auxiliary loss (about 2 ln 2 = 1.39 untrained, two BCE terms per pair); the others have none
+                    if (kind == ModelConfig.Kind.DIEN) {
+                        double aux = r.path("aux_loss").asDouble(Double.NaN);
+                        assertTrue(aux > 0 && aux < 3, "aux_loss in " + line);
+                    } else {
+                        assertTrue(r.path("aux_loss").isMissingNode() || r.path("aux_loss").isNull(), line);
+                    }
+                }
                 if (k.equals("summary")) {
                     assertEquals("test", r.path("split").asText(), line);
                     assertEquals(run.summary().testAuc(), r.path("auc").asDouble(), 0.0, line);
@@ -220,5 +237,27 @@ class TrainerTest {
         for (String name : ca.tensors().keySet()) {
             assertArrayEquals(ca.tensor(name).floats(), cb.tensor(name).floats(), name);
         }
+    }
+
+    /**
+     * DIEN on a dataset without neg_hist columns: the trainer samples the auxiliary negatives
+     * (uniformly, seeded), learns, and a rerun with the same seed is bit-identical.
+     */
+    @Test
+    void dienSamplesItsNegativesWhenTheDatasetHasNone(@TempDir Path tmp) throws IOException {
+        RunSummary a, b;
+        Checkpoint.Contents ca, cb;
+        try (Run r = train(ModelConfig.Kind.DIEN, SEED, BATCH, tmp.resolve("a"), noNegDir)) {
+            assertTrue(!r.ds().schema().hasNegHist(), "the world must lack neg columns");
+            a = r.summary();
+            ca = Checkpoint.read(tmp.resolve("a").resolve(Trainer.CHECKPOINT));
+        }
+        try (Run r = train(ModelConfig.Kind.DIEN, SEED, BATCH, tmp.resolve("b"), noNegDir)) {
+            b = r.summary();
+            cb = Checkpoint.read(tmp.resolve("b").resolve(Trainer.CHECKPOINT));
+        }
+        assertTrue(a.testAuc() > 0.55, "DIEN with sampled negatives: test AUC only " + a.testAuc());
+        assertEquals(a.testAuc(), b.testAuc(), 0.0, "test AUC of the rerun");
+        for (String name : ca.tensors().keySet()) assertArrayEquals(ca.tensor(name).floats(), cb.tensor(name).floats(), name);
     }
 }

@@ -133,15 +133,45 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void interestConcat(Tensor x, Tensor ea, Tensor s, Tensor v, int B, int E, int xStride, int off) {
-        if (reference) InterestConcat.forwardRef(f(x), f(ea), f(s), f(v), B, E, xStride, off);
-        else InterestConcat.forward(threads, f(x), f(ea), f(s), f(v), B, E, xStride, off);
+    public void interestConcat(Tensor x, Tensor ea, Tensor s, Tensor v, int B, int E, int V, int xStride, int off) {
+        if (reference) InterestConcat.forwardRef(f(x), f(ea), f(s), f(v), B, E, V, xStride, off);
+        else InterestConcat.forward(threads, f(x), f(ea), f(s), f(v), B, E, V, xStride, off);
     }
 
     @Override
-    public void interestConcatBackward(Tensor dEa, Tensor dS, Tensor dV, Tensor dx, Tensor ea, Tensor s, int B, int E, int xStride, int off) {
-        if (reference) InterestConcat.backwardRef(f(dEa), f(dS), f(dV), f(dx), f(ea), f(s), B, E, xStride, off);
-        else InterestConcat.backward(threads, f(dEa), f(dS), f(dV), f(dx), f(ea), f(s), B, E, xStride, off);
+    public void interestConcatBackward(Tensor dEa, Tensor dS, Tensor dV, Tensor dx, Tensor ea, Tensor s, int B, int E, int V, int xStride, int off) {
+        if (reference) InterestConcat.backwardRef(f(dEa), f(dS), f(dV), f(dx), f(ea), f(s), B, E, V, xStride, off);
+        else InterestConcat.backward(threads, f(dEa), f(dS), f(dV), f(dx), f(ea), f(s), B, E, V, xStride, off);
+    }
+
+    @Override
+    public void addInto(Tensor y, Tensor x, int n) {
+        if (reference) Elementwise.addIntoRef(f(y), f(x), n);
+        else Elementwise.addInto(threads, f(y), f(x), n);
+    }
+
+    @Override
+    public void scaleSequence(Tensor out, Tensor x, Tensor w, Tensor lengths, int B, int T, int C) {
+        if (reference) Elementwise.scaleSequenceRef(f(out), f(x), f(w), i(lengths), B, T, C);
+        else Elementwise.scaleSequence(threads, f(out), f(x), f(w), i(lengths), B, T, C);
+    }
+
+    @Override
+    public void scaleSequenceBackward(Tensor dX, Tensor dW, Tensor dOut, Tensor x, Tensor w, Tensor lengths, int B, int T, int C) {
+        if (reference) Elementwise.scaleSequenceBackwardRef(f(dX), f(dW), f(dOut), f(x), f(w), i(lengths), B, T, C);
+        else Elementwise.scaleSequenceBackward(threads, f(dX), f(dW), f(dOut), f(x), f(w), i(lengths), B, T, C);
+    }
+
+    @Override
+    public void auxPairs(Tensor out, Tensor h, Tensor pos, Tensor neg, Tensor pairStart, Tensor lengths, int B, int T, int H, int E) {
+        if (reference) AuxPairs.forwardRef(f(out), f(h), f(pos), f(neg), i(pairStart), i(lengths), B, T, H, E);
+        else AuxPairs.forward(threads, f(out), f(h), f(pos), f(neg), i(pairStart), i(lengths), B, T, H, E);
+    }
+
+    @Override
+    public void auxPairsBackward(Tensor dH, Tensor dPos, Tensor dNeg, Tensor dOut, Tensor pairStart, Tensor lengths, int B, int T, int H, int E) {
+        if (reference) AuxPairs.backwardRef(f(dH), f(dPos), f(dNeg), f(dOut), i(pairStart), i(lengths), B, T, H, E);
+        else AuxPairs.backward(threads, f(dH), f(dPos), f(dNeg), f(dOut), i(pairStart), i(lengths), B, T, H, E);
     }
 
     // ---------------------------------------------------------------- dense layers

@@ -108,8 +108,8 @@ class NoAllocationTest {
         assertNoAllocation("sum pool backward", () -> SumPool.backward(th, dHist, ds, len, B, T, E));
         int stride = 5 * E;
         float[] xs = new float[B * stride], dEa = new float[B * E], dS = new float[B * E], dV = new float[B * E];
-        assertNoAllocation("interest concat forward", () -> InterestConcat.forward(th, xs, ea, s, ds, B, E, stride, E));
-        assertNoAllocation("interest concat backward", () -> InterestConcat.backward(th, dEa, dS, dV, xs, ea, s, B, E, stride, E));
+        assertNoAllocation("interest concat forward", () -> InterestConcat.forward(th, xs, ea, s, ds, B, E, E, stride, E));
+        assertNoAllocation("interest concat backward", () -> InterestConcat.backward(th, dEa, dS, dV, xs, ea, s, B, E, E, stride, E));
     }
 
     @Test
