@@ -2,6 +2,7 @@
 # Conversion-throughput benchmark of `augur prepare --format log` (not a test).
 #   scripts/bench-prepare.sh                   10 million rows, 1 million users, 400,000 items
 #   ROWS=1000000 scripts/bench-prepare.sh      a smaller log
+#   REPEATS=5 scripts/bench-prepare.sh         five conversions (default 3); the JSON has the medians and every run
 # Generates a deterministic behaviour log in $TMPDIR (BehaviourLogGenerator, kept between runs),
 # converts it with T = 100 under /usr/bin/time -v, and writes docs/perf/prepare-<date>.json with
 # rows/s (the converter's own clock, and the wall clock of the whole command including JVM start),
@@ -31,48 +32,54 @@ if [[ ! -f "$log" ]]; then
 fi
 bytes="$(stat -c %s "$log")"
 
+repeats="${REPEATS:-3}"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
-rm -rf "$out"
 cmd=(scripts/augur prepare --format log --input "$log" --out "$out" -T "$T")
-echo "[bench-prepare] ${cmd[*]}" >&2
-start=$(date +%s.%N)
-/usr/bin/time -v "${cmd[@]}" >"$tmp/report.txt" 2>"$tmp/time.txt"
-end=$(date +%s.%N)
+conv_rates=(); wall_rates=(); walls=(); convs=(); rss=(); cpus=(); cpu_rates=()
+for ((k = 1; k <= repeats; k++)); do
+  rm -rf "$out"
+  echo "[bench-prepare] run $k/$repeats: ${cmd[*]}" >&2
+  start=$(date +%s.%N)
+  /usr/bin/time -v "${cmd[@]}" >"$tmp/report.txt" 2>"$tmp/time.txt"
+  end=$(date +%s.%N)
+  wall="$(echo "$end - $start" | bc -l)"
+  # the report's first line: "... N rows read, M written (...) in S s (R rows/s)"
+  first="$(head -n1 "$tmp/report.txt")"
+  written="$(echo "$first" | sed -n 's/.*rows read, \([0-9,]*\) written.*/\1/p' | tr -d ,)"
+  convs+=("$(echo "$first" | sed -n 's/.* in \([0-9.]*\) s (.*/\1/p')")
+  conv_rates+=("$(echo "$first" | sed -n 's/.*(\([0-9,]*\) rows\/s).*/\1/p' | tr -d ,)")
+  walls+=("$(printf '%.2f' "$wall")")
+  wall_rates+=("$(echo "$rows / $wall" | bc)")
+  rss+=("$(( $(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$tmp/time.txt") / 1024 ))")
+  cpus+=("$(sed -n 's/.*Percent of CPU this job got: *//p' "$tmp/time.txt" | tr -d '%')")
+  user_s="$(sed -n 's/.*User time (seconds): *//p' "$tmp/time.txt")"
+  sys_s="$(sed -n 's/.*System time (seconds): *//p' "$tmp/time.txt")"
+  cpu_rates+=("$(echo "$rows / ($user_s + $sys_s)" | bc)")
+done
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 cat "$tmp/report.txt" >&2
 
-wall="$(echo "$end - $start" | bc -l)"
-rss_kb="$(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$tmp/time.txt")"
-cpu_pct="$(sed -n 's/.*Percent of CPU this job got: *//p' "$tmp/time.txt" | tr -d '%')"
-# the report's first line: "... N rows read, ... in S s (R rows/s)"
-first="$(head -n1 "$tmp/report.txt")"
-conv_s="$(echo "$first" | sed -n 's/.* in \([0-9.]*\) s (.*/\1/p')"
-conv_rate="$(echo "$first" | sed -n 's/.*(\([0-9,]*\) rows\/s).*/\1/p' | tr -d ,)"
-written="$(echo "$first" | sed -n 's/.*rows read, \([0-9,]*\) written.*/\1/p' | tr -d ,)"
-wall_rate="$(echo "$rows / $wall" | bc)"
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+list() { local IFS=,; echo "[$*]"; }
 java_version="$(java -version 2>&1 | head -n1 | tr -d '"')"
-user_s="$(sed -n 's/.*User time (seconds): *//p' "$tmp/time.txt")"
-sys_s="$(sed -n 's/.*System time (seconds): *//p' "$tmp/time.txt")"
-cpu_rate="$(echo "$rows / ($user_s + $sys_s)" | bc)"
 cpu_model="$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)"
 file="docs/perf/prepare-$stamp.json"
 cat >"$file" <<EOF
 {
   "benchmark": "augur prepare --format log",
-  "command": "${cmd[*]}",
+  "command": "REPEATS=$repeats scripts/bench-prepare.sh, which runs: ${cmd[*]}",
   "input": {"rows": $rows, "bytes": $bytes, "users": $users, "items": $items, "categories": $cates,
             "generator": "io.augur.prepare.BehaviourLogGenerator (time-ordered, users interleaved, Zipf items, seed 2026)"},
   "history_length": $T,
   "rows_written": ${written:-null},
-  "converter_seconds": ${conv_s:-null},
-  "converter_rows_per_s": ${conv_rate:-null},
-  "wall_seconds": $(printf '%.2f' "$wall"),
-  "wall_rows_per_s": $wall_rate,
-  "peak_rss_mib": $(echo "$rss_kb / 1024" | bc),
-  "cpu_percent": ${cpu_pct:-null},
-  "cpu_seconds": {"user": $user_s, "system": $sys_s},
-  "rows_per_cpu_second": $cpu_rate,
-  "note": "wall-clock figures depend on the load of other processes sharing the cores (see load_average_* and cpu_percent: below 200% the job waited for a core); rows_per_cpu_second is the converter's cost",
+  "repeats": $repeats,
+  "median": {"converter_rows_per_s": $(median "${conv_rates[@]}"), "wall_rows_per_s": $(median "${wall_rates[@]}"),
+             "converter_seconds": $(median "${convs[@]}"), "wall_seconds": $(median "${walls[@]}"),
+             "peak_rss_mib": $(median "${rss[@]}"), "cpu_percent": $(median "${cpus[@]}"),
+             "rows_per_cpu_second": $(median "${cpu_rates[@]}")},
+  "runs": {"converter_rows_per_s": $(list "${conv_rates[@]}"), "wall_rows_per_s": $(list "${wall_rates[@]}"),
+           "peak_rss_mib": $(list "${rss[@]}"), "cpu_percent": $(list "${cpus[@]}")},
+  "note": "converter_rows_per_s is the converter's own clock (reading, vocabularies, sorting, negatives, writing); wall_rows_per_s is the whole command including JVM start and the build check; wall-clock figures depend on the load of other processes (see load_average_* and cpu_percent); rows_per_cpu_second is the converter's cost",
   "machine": {"cpus": $(nproc), "cpu": "$cpu_model", "java": "$java_version",
               "mem_gib": $(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)},
   "load_average_before": "$load_before",

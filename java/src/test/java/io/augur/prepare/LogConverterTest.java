@@ -219,6 +219,50 @@ class LogConverterTest {
         assertTrue(e.getMessage().contains("clicks.csv: line 4, field 'who'"), e.getMessage());
     }
 
+    /**
+     * Ids follow the order of first appearance across the converter's two read paths: decimal ids
+     * staged and looked up in batches, and the per-line path that bad lines, non-canonical decimals
+     * ("007") and other ids take (the first such id turns staging off).
+     */
+    @Test
+    void idsFollowFirstAppearanceAcrossBothReadPaths(@TempDir Path tmp) throws IOException {
+        List<String> lines = new ArrayList<>();
+        lines.add("user_id,item_id,cate_id,time");
+        List<String> userOrder = new ArrayList<>();
+        List<String> itemOrder = new ArrayList<>();
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(11);
+        for (int i = 0; i < 1000; i++) {
+            String u = Integer.toString(rnd.nextInt(150));
+            String it = i == 700 ? "007" : i > 800 && i % 3 == 0 ? "B" + rnd.nextInt(40) : Integer.toString(rnd.nextInt(400));
+            if (i == 300 || i == 301) {
+                lines.add(u + "," + it + ",5,not-a-time"); // skipped: inside the staged stretch
+                continue;
+            }
+            lines.add(u + "," + it + "," + (i % 7) + "," + (1000 + i));
+            if (!userOrder.contains(u)) {
+                userOrder.add(u);
+            }
+            if (!itemOrder.contains(it)) {
+                itemOrder.add(it);
+            }
+        }
+        Path log = tmp.resolve("mixed.csv");
+        Files.write(log, lines);
+        Path out = tmp.resolve("d");
+        PrepareReport r = prepare(log, out, PrepareOptions.builder().skipBadRows(true).build());
+        assertEquals(Map.of("bad_timestamp", 2L), r.skippedByReason());
+        Map<Integer, String> users = PrepareTesting.vocab(out, "user");
+        Map<Integer, String> items = PrepareTesting.vocab(out, "item");
+        for (int k = 0; k < userOrder.size(); k++) {
+            assertEquals(userOrder.get(k), users.get(k + 1), "user id " + (k + 1));
+        }
+        for (int k = 0; k < itemOrder.size(); k++) {
+            assertEquals(itemOrder.get(k), items.get(k + 1), "item id " + (k + 1));
+        }
+        assertEquals(userOrder.size() + 1, users.size(), "and the padding id 0");
+        assertEquals(itemOrder.size() + 1, items.size(), "and the padding id 0");
+    }
+
     // ------------------------------------------------------------------ bad input
 
     @Test

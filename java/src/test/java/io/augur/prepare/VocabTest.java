@@ -69,6 +69,33 @@ class VocabTest {
     }
 
     @Test
+    void keysAddedByValueMatchKeysAddedByBytes() {
+        // the batched path of the log converter adds canonical decimals by value; the ids, the key
+        // bytes (as written to the vocabulary file) and later byte lookups must be the same
+        Vocab byBytes = new Vocab("a", 4);
+        Vocab byValue = new Vocab("b", 4);
+        SplittableRandom rnd = new SplittableRandom(7);
+        for (int i = 0; i < 50_000; i++) {
+            long x = switch (i % 4) {
+                case 0 -> 0;
+                case 1 -> rnd.nextLong(1_000_000_000_000_000_000L);
+                default -> rnd.nextInt(20_000);
+            };
+            String key = Long.toString(x);
+            byte[] b = key.getBytes(StandardCharsets.UTF_8);
+            assertEquals(x, Vocab.decimal(b, 0, b.length));
+            int id = byBytes.getOrAdd(key);
+            byValue.touch(x);
+            assertEquals(id, byValue.getOrAddNumber(x), key);
+            assertEquals(id, byValue.get(b, 0, b.length), key);
+            assertEquals(key, byValue.key(id));
+        }
+        assertEquals(byBytes.keys(), byValue.keys());
+        // a non-decimal key after them continues the same sequence
+        assertEquals(byBytes.getOrAdd("B00X"), byValue.getOrAdd("B00X"));
+    }
+
+    @Test
     void vocabularyFileEscapesTabsAndNewlines(@TempDir Path tmp) throws IOException {
         Vocab v = new Vocab("t");
         add(v, "42");
