@@ -116,6 +116,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--ceilings", description = "measure the device's fp32 GEMM rate and streaming bandwidth (a few seconds)")
     boolean ceilings;
 
+    @Option(names = "--cost-only", description = "no training: only the cost model's FLOPs and bytes per sample (and --ceilings), in seconds")
+    boolean costOnly;
+
     @Option(names = "--smoke", description = "a few seconds in all: tiny world (unless --data), base,din,dien (unless --models), batch 16 "
             + "(unless --batch-sizes), 1 run of 5 steps, --profile and a quick --ceilings")
     boolean smoke;
@@ -229,7 +232,7 @@ public final class BenchCommand implements Callable<Integer> {
             out.put("models", configs.stream().map(c -> c.kind().label()).toList());
             out.put("device", device);
             out.put("backend", be.describe());
-            out.put("samples_per_s", results.get(0).get("train_samples_per_s"));
+            out.put("samples_per_s", results.isEmpty() ? null : results.get(0).get("train_samples_per_s"));
             out.put("results", results);
             out.put("ceilings", ceil == null ? null : ceilingsJson(ceil));
             out.put("device_profiling", prof != null ? "the backend's own (Profiling): kernel times, peak device memory, ceilings"
@@ -237,6 +240,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("smoke", smoke);
+        settings.put("cost_only", costOnly);
         settings.put("repeats", repeats);
         settings.put("warmup_steps", warmupSteps);
         settings.put("warmup_s", warmupSeconds);
@@ -270,6 +274,16 @@ public final class BenchCommand implements Callable<Integer> {
                                            double meanLength, double meanPairs, Profiling.Ceilings ceil) {
         String label = mcfg.kind().label();
         SampleFile train = ds.train();
+        CostModel.Workload w = new CostModel.Workload(meanLength, meanPairs, uniqueRowsPerBatch(train, B, mcfg));
+        CostModel.Cost cost = CostModel.perSample(mcfg, fields, B, w);
+        if (costOnly) {
+            Map<String, Object> res = new LinkedHashMap<>();
+            res.put("model", label);
+            res.put("batch_size", B);
+            res.put("train_samples_per_s", null);
+            putCost(res, w, cost, ceil);
+            return res;
+        }
         TrainConfig tcfg = TrainConfig.defaults().withBatch(B, B);
         System.gc();
         boolean rssReset = HostInfo.resetPeaks();
@@ -315,17 +329,13 @@ public final class BenchCommand implements Callable<Integer> {
         res.put("peak_device_mib", dev >= 0 ? dev / 1048576.0 : null);
         if (dev < 0) res.put("peak_device_note", "n/a on this backend");
 
-        CostModel.Workload w = new CostModel.Workload(meanLength, meanPairs, uniqueRowsPerBatch(train, B, mcfg));
-        CostModel.Cost cost = CostModel.perSample(mcfg, fields, B, w);
-        res.put("workload", Map.of("mean_length", w.meanLength(), "mean_pairs", w.meanPairs(), "unique_rows_per_batch", w.uniqueRowsPerBatch()));
-        res.put("cost", costJson(cost));
+        putCost(res, w, cost, ceil);
         Map<String, Object> ach = new LinkedHashMap<>();
         ach.put("flops_per_s", cost.flops() * trainSps);
         ach.put("bytes_per_s", cost.bytes() * trainSps);
         ach.put("of_flops_ceiling", ceil == null ? null : cost.flops() * trainSps / ceil.fp32FlopsPerS());
         ach.put("of_bytes_ceiling", ceil == null ? null : cost.bytes() * trainSps / ceil.bytesPerS());
         res.put("achieved", ach);
-        if (ceil != null) res.put("floor_samples_per_s", CostModel.floorSamplesPerS(cost, ceil.fp32FlopsPerS(), ceil.bytesPerS()));
         if (profile) res.put("op_profile", profileRun(be, prof, ds, mcfg, B, tcfg));
         return res;
     }
@@ -502,6 +512,16 @@ public final class BenchCommand implements Callable<Integer> {
 
     private static long key(int table, int id) { return ((long) table << 32) | (id & 0xffffffffL); }
 
+    private static void putCost(Map<String, Object> res, CostModel.Workload w, CostModel.Cost cost, Profiling.Ceilings ceil) {
+        Map<String, Object> wj = new LinkedHashMap<>();
+        wj.put("mean_length", w.meanLength());
+        wj.put("mean_pairs", w.meanPairs());
+        wj.put("unique_rows_per_batch", w.uniqueRowsPerBatch());
+        res.put("workload", wj);
+        res.put("cost", costJson(cost));
+        if (ceil != null) res.put("floor_samples_per_s", CostModel.floorSamplesPerS(cost, ceil.fp32FlopsPerS(), ceil.bytesPerS()));
+    }
+
     private static Map<String, Object> costJson(CostModel.Cost c) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("flops_per_sample", c.flops());
@@ -529,9 +549,17 @@ public final class BenchCommand implements Callable<Integer> {
         o.printf(Locale.ROOT, "augur bench on %s, %s; %s runs of %s after >= %s warm-up steps; %s%n", ((Map<String, Object>) r.get("dataset")).get("dir"),
                 r.get("backend"), s.get("repeats"), s.get("steps") != null ? s.get("steps") + " steps" : s.get("timed_s") + " s", s.get("warmup_steps"),
                 ((Map<String, Object>) r.get("machine")).get("cpu"));
-        o.printf(Locale.ROOT, "%-6s %6s %12s %9s %9s %9s %12s %9s %9s  %s%n", "model", "batch", "train/s", "p50 ms", "p90 ms", "p99 ms", "eval/s",
-                "RSS MiB", "GFLOP/s", "runs (train/s)");
+        if (!Boolean.TRUE.equals(s.get("cost_only"))) {
+            o.printf(Locale.ROOT, "%-6s %6s %12s %9s %9s %9s %12s %9s %9s  %s%n", "model", "batch", "train/s", "p50 ms", "p90 ms", "p99 ms", "eval/s",
+                    "RSS MiB", "GFLOP/s", "runs (train/s)");
+        }
         for (Map<String, Object> x : (List<Map<String, Object>>) r.get("results")) {
+            if (x.get("train_samples_per_s") == null) {
+                Map<String, Object> c = (Map<String, Object>) x.get("cost");
+                o.printf(Locale.ROOT, "%-6s %6d   cost only: %.3f MFLOP and %.1f KB per sample%n", x.get("model"), (Integer) x.get("batch_size"),
+                        (Double) c.get("flops_per_sample") / 1e6, (Double) c.get("bytes_per_sample") / 1e3);
+                continue;
+            }
             Map<String, Object> st = (Map<String, Object>) x.get("step_ms");
             Map<String, Object> a = (Map<String, Object>) x.get("achieved");
             String gf = String.format(Locale.ROOT, "%.2f", (Double) a.get("flops_per_s") / 1e9);

@@ -82,6 +82,34 @@ class BenchSmokeTest {
     }
 
     @Test
+    void costOnlyTrainsNothingAndGivesTheCostOfEveryModelAndBatch() throws IOException {
+        CliTest.Result r = run("bench", "--smoke", "--cost-only", "--json", "--threads", "2", "--batch-sizes", "16,64");
+        assertEquals(0, r.code(), r.toString());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertTrue(j.path("settings").path("cost_only").asBoolean());
+        assertEquals(6, j.path("results").size(), j.path("results").toString());
+        double dinFlops16 = 0, dinBytes16 = 0, dinBytes64 = 0, baseFlops = 0, dienFlops = 0;
+        for (JsonNode x : j.path("results")) {
+            String what = x.path("model").asText() + " batch " + x.path("batch_size").asInt();
+            assertTrue(x.path("train_samples_per_s").isNull(), what + ": cost only, no throughput");
+            assertTrue(x.path("step_ms").isMissingNode() && x.path("op_profile").isMissingNode(), what + ": nothing was trained");
+            double f = x.path("cost").path("flops_per_sample").asDouble(), b = x.path("cost").path("bytes_per_sample").asDouble();
+            assertTrue(f > 0 && b > 0, what);
+            assertTrue(x.path("floor_samples_per_s").asDouble() > 0, what + ": --smoke measures ceilings, so a floor is given");
+            assertTrue(x.path("workload").path("mean_length").asDouble() > 0, what);
+            int B = x.path("batch_size").asInt();
+            switch (x.path("model").asText()) {
+                case "din" -> { if (B == 16) { dinFlops16 = f; dinBytes16 = b; } else { dinBytes64 = b; assertEquals(dinFlops16, f, 1e-6 * f, "FLOPs per sample do not depend on B"); } }
+                case "base" -> baseFlops = f;
+                case "dien" -> dienFlops = f;
+                default -> throw new AssertionError(what);
+            }
+        }
+        assertTrue(baseFlops < dinFlops16 && dinFlops16 < dienFlops, "base < din < dien in FLOPs: " + baseFlops + ", " + dinFlops16 + ", " + dienFlops);
+        assertTrue(dinBytes64 < dinBytes16, "dense parameter traffic is shared by a larger batch: " + dinBytes16 + " vs " + dinBytes64);
+    }
+
+    @Test
     void badSettingsFailWithOneLine() {
         CliTest.Result r = run("bench", "--smoke", "--models", "lstm");
         assertEquals(2, r.code(), r.toString());
