@@ -31,10 +31,12 @@ runs on a freshly initialised model (seeded), each --warmup-steps untimed steps 
 --warmup-seconds), then --steps timed steps on shuffled batches; a run's samples/s is samples /
 wall time of its timed steps (batch assembly included); the median run is reported, with step
 percentiles, evaluation samples/s (inference forward + probabilities to the host), peak host
-memory and, on CUDA, peak device memory.  --modes eager,compile also measures torch.compile
-where the installed PyTorch has it (Debian's 1.13 does not: the result says so).
+memory and, on CUDA, peak device memory.  By default (--modes eager,compile) it measures eager
+PyTorch and torch.compile where the installed PyTorch has it; Debian's 1.13 has none, and its
+results say "not available".  On the CPU it runs torch.set_num_threads(os.cpu_count()) unless
+--threads says otherwise, and records the thread count in settings.threads.
 
-  /usr/bin/python3 scripts/torch_ref.py --data data/bench-npy --models din,dien --batch-sizes 128,1024 --json
+  /usr/bin/python3 scripts/torch_ref.py --data data/bench-npy --models din,dien --batch-sizes 128,1024 --out r.json
   /usr/bin/python3 scripts/torch_ref.py --selfcheck          # same values as the golden scripts
   python3 scripts/torch_ref.py --device cuda --modes eager,compile --data ...   # a GPU machine
 """
@@ -520,7 +522,8 @@ def measure(args, device):
             for m in args.models:
                 for B in args.batch_sizes:
                     results.append({"model": m, "batch_size": B, "mode": mode, "train_samples_per_s": None,
-                                    "skipped": f"torch {torch.__version__} has no torch.compile (it came with 2.0)"})
+                                    "skipped": f"not available: torch {torch.__version__} has no torch.compile (it came with 2.0)"})
+            log(f"compile: not available in torch {torch.__version__} (torch.compile came with 2.0); recorded as such")
             continue
         for m in args.models:
             cfg = Config(m, aux_weight=args.aux_weight)
@@ -733,9 +736,10 @@ def main():
     ap.add_argument("--data", help="an `augur export --format npy` folder")
     ap.add_argument("--models", default="din", help="comma-separated: base, din, dien (default din)")
     ap.add_argument("--batch-sizes", default="128,1024")
-    ap.add_argument("--modes", default="eager", help="eager and/or compile (torch.compile, PyTorch >= 2.0)")
+    ap.add_argument("--modes", default="eager,compile",
+                    help="eager and/or compile (torch.compile, PyTorch >= 2.0; recorded as not available on older versions) (default eager,compile)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
-    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads on the CPU (default 2)")
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads on the CPU; 0 (default) = the core count, os.cpu_count()")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--warmup-steps", type=int, default=20)
     ap.add_argument("--warmup-seconds", type=float, default=3.0)
@@ -770,7 +774,9 @@ def main():
     if device.type == "cuda" and not torch.cuda.is_available():
         sys.exit("--device cuda: torch.cuda.is_available() is False")
     if device.type == "cpu":
-        torch.set_num_threads(args.threads)
+        threads = args.threads if args.threads > 0 else os.cpu_count()
+        torch.set_num_threads(threads)
+        log(f"torch.set_num_threads({threads}){' (the core count)' if args.threads <= 0 else ''}; interop threads {torch.get_num_interop_threads()}")
     started = datetime.datetime.now(datetime.timezone.utc)
     meta, train, results = measure(args, device)
     out = {
@@ -779,7 +785,9 @@ def main():
                    f"{' threads' if device.type == 'cpu' else ''})",
         "results": results,
         "settings": {"repeats": args.repeats, "warmup_steps": args.warmup_steps, "warmup_s": args.warmup_seconds, "steps": args.steps,
-                     "eval_steps": args.eval_steps, "threads": torch.get_num_threads(), "seed": args.seed, "att_layout": args.att_layout,
+                     "eval_steps": args.eval_steps, "threads": torch.get_num_threads(),
+                     "threads_note": ("torch.set_num_threads(os.cpu_count())" if args.threads <= 0 else f"torch.set_num_threads({args.threads}), --threads")
+                     if device.type == "cpu" else None, "seed": args.seed, "att_layout": args.att_layout,
                      "optimizer": f"Adam {args.lr:g} (dense); SparseAdam (lazy Adam) + MBAR lambda {args.mbar_lambda:g} on the embedding rows",
                      "step_sync": "each timed step ends with torch.cuda.synchronize() on CUDA" if device.type == "cuda" else None},
         "dataset": {"dir": args.data, "source": meta.get("source"), "train_rows": train.rows, "T": meta["T"],
