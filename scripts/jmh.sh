@@ -25,4 +25,5 @@ if [[ -n "${JMH_JSON:-}" ]]; then
   extra=(-rf json -rff "$JMH_JSON")
 fi
 java_bin="${JAVA_HOME:+$JAVA_HOME/bin/}java"
-exec "$java_bin" -jar "$jar" "${extra[@]}" "$@"
+# --add-modules: the Vector API GEMM kernels (JMH's forked JVMs inherit the option).
+exec "$java_bin" --add-modules=jdk.incubator.vector -jar "$jar" "${extra[@]}" "$@"
