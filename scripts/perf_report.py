@@ -169,7 +169,8 @@ def report(perf_dir):
     cpu_batches = sorted({k[3] for k in best if k[1] == "cpu" and k[0] in ("augur", "pytorch")
                           and best[k][1].get("train_samples_per_s") is not None})
     if not cpu_batches:
-        w("No CPU measurements yet: run `scripts/perf_all.sh`.")
+        w("No side-by-side CPU measurement yet: run `scripts/perf_all.sh` on an otherwise idle machine."
+          + (" Augur-only figures of an earlier harness are under Earlier records." if legacy else ""))
         w("")
     else:
         modes = [md for md in ("eager", "compile") if any(k[0] == "pytorch" and k[1] == "cpu" and k[4].split("/")[0] == md for k in best)]
