@@ -91,6 +91,10 @@ estimate=$(awk -v models="$models" -v batches="$batches" -v R="$repeats" -v W="$
 phase "plan: models [$models], batches [$batches], $repeats runs each, warm-up >= $warmup_steps steps and >= $warmup_s s," \
       "timed steps $(for b in $batches; do printf 'b%s=%s ' "$b" "$(steps_for "$b")"; done)on $([[ $threads == 0 ]] && echo "all $(nproc) cores" || echo "$threads threads"); records in $perf_dir"
 phase "estimated duration on a quiet 2-core machine: about $(( (estimate + 59) / 60 )) min (rough rates in this script's header)"
+load="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)"
+if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
+  phase "WARNING: load average $load: the machine is not idle, the figures will be low (each record keeps its load average)"
+fi
 if [[ "${DRY_RUN:-0}" == 1 ]]; then exit 0; fi
 
 # ---------------------------------------------------------------- 1-2: world, cost model, ceilings
