@@ -3,10 +3,10 @@ package io.augur.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code augur} command line: generate, prepare, train, bench, info. */
+/** The {@code augur} command line: generate, prepare, train, bench, export, info. */
 @Command(name = "augur", mixinStandardHelpOptions = true, version = "augur 0.1.0",
         description = "Trains the CTR models DIN and DIEN (and their baselines) on the CPU or one GPU.",
-        subcommands = {GenerateCommand.class, PrepareCommand.class, TrainCommand.class, BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, PrepareCommand.class, TrainCommand.class, BenchCommand.class, ExportCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
 public final class Augur implements Runnable {
 
     @CommandLine.Spec
