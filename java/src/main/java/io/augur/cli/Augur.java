@@ -3,10 +3,10 @@ package io.augur.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code augur} command line: generate, train, bench, info. */
+/** The {@code augur} command line: generate, prepare, train, bench, export, info. */
 @Command(name = "augur", mixinStandardHelpOptions = true, version = "augur 0.1.0",
         description = "Trains the CTR models DIN and DIEN (and their baselines) on the CPU or one GPU.",
-        subcommands = {GenerateCommand.class, TrainCommand.class, BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, PrepareCommand.class, TrainCommand.class, BenchCommand.class, ExportCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
 public final class Augur implements Runnable {
 
     @CommandLine.Spec
@@ -27,7 +27,7 @@ public final class Augur implements Runnable {
      * command runs end with one line on the command's error writer ("augur train: ...") and exit
      * status 2, not a stack trace; anything else propagates.
      */
-    static CommandLine commandLine() {
+    public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Augur());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException || ex instanceof java.io.UncheckedIOException

@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.augur.backend.Backend;
 import io.augur.backend.Backends;
+import io.augur.backend.GenericCeilings;
+import io.augur.backend.OpTimer;
+import io.augur.backend.Profiling;
 import io.augur.config.ModelConfig;
 import io.augur.config.TrainConfig;
 import io.augur.config.WorldConfig;
@@ -12,57 +15,119 @@ import io.augur.data.BatchReader;
 import io.augur.data.Dataset;
 import io.augur.data.SampleFile;
 import io.augur.data.SyntheticWorld;
+import io.augur.model.CostModel;
 import io.augur.model.CtrModel;
 import io.augur.model.Models;
 import io.augur.train.Optimizer;
 import io.augur.train.Trainer;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 
 /**
- * {@code augur bench}: steady-state training throughput. For each batch size, a fresh model trains
- * on shuffled batches of the train split (read through the same prefetching reader as training):
- * first for --warmup-seconds (JIT compilation, first touch of memory; not counted), then for
- * --seconds, timed. That is one run; the figure reported is the median of --repeats runs.
+ * {@code augur bench}: steady-state training throughput, and what goes with it. For each model and
+ * batch size:
+ * <ol>
+ *   <li>{@code --repeats} runs, each on a fresh model: untimed warm-up (at least --warmup-steps
+ *       steps and --warmup-seconds; JIT compilation, first touch of memory), then --steps timed
+ *       training steps (or --seconds of them) on shuffled batches read through the same
+ *       prefetching reader as {@code train}. A run's figure is samples / wall time of its timed
+ *       steps (data reading included); the result is the median run; step-time percentiles are
+ *       the medians of the runs' percentiles;</li>
+ *   <li>evaluation throughput: forward in inference mode and the probabilities copied back, over
+ *       batches of the valid split of the same size;</li>
+ *   <li>peak host memory over the model's runs (the process's resident set, dataset included, and
+ *       the JVM heap) and peak device memory where the backend can say ({@link Profiling});</li>
+ *   <li>the model's GEMM FLOPs and compulsory bytes per sample ({@link CostModel}) and the achieved
+ *       FLOP/s and bytes/s, as a share of the measured ceilings with --ceilings;</li>
+ *   <li>with --profile, one more run in which every op is timed: each op's share of the step.
+ *       A backend with {@link Profiling} times its kernels itself (CUDA events); otherwise the
+ *       host times each call ({@link OpTimer}), which is exact on the CPU.</li>
+ * </ol>
+ * Output: a short table, or one JSON object (--json; --out also writes it to a file).
+ * --smoke runs everything in seconds on a tiny generated world (CI).
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Measure steady-state training samples/s (median of several runs) on a synthetic world of the benchmark shape.",
+        description = {"Measure steady-state training samples/s (median of several runs), evaluation samples/s, step times, peak memory",
+                "and achieved FLOP/s on a synthetic world of the benchmark shape.",
                 "Without --data, uses data/bench (20,000 users, ~21 behaviours each, T = 100), generated on first use."})
 public final class BenchCommand implements Callable<Integer> {
     private static final Logger LOG = LogManager.getLogger(BenchCommand.class);
+    /** The JSON layout; scripts/perf_report.py and scripts/torch_ref.py share it. */
+    public static final String SCHEMA = "augur-bench/2";
+    /** The tiny world of --smoke: ~3,000 training rows, T = 10. */
+    static final WorldConfig SMOKE_WORLD = WorldConfig.builder().users(300).items(200).categories(10).meanHistory(8).maxBehaviours(40)
+            .historyLength(10).build();
 
-    @Option(names = "--data", description = "dataset folder (default: data/bench, generated on first use)")
+    @Option(names = "--data", description = "dataset folder (default: data/bench, generated on first use; with --smoke a tiny temporary world)")
     Path data;
 
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, cpu-reference, cuda or auto (default: ${DEFAULT-VALUE})")
     String device;
 
+    @Option(names = "--models", split = ",", description = "models to measure, e.g. base,din,dien (default: the --model flag)")
+    List<String> models;
+
     @Option(names = "--batch-sizes", defaultValue = "128,1024", split = ",", description = "batch sizes to measure (default: ${DEFAULT-VALUE})")
     List<Integer> batchSizes;
 
-    @Option(names = "--repeats", defaultValue = "3", description = "runs per batch size; the median is reported (default: ${DEFAULT-VALUE})")
+    @Option(names = "--repeats", defaultValue = "3", description = "runs per model and batch size; the median is reported (default: ${DEFAULT-VALUE})")
     int repeats;
 
-    @Option(names = "--warmup-seconds", defaultValue = "4", description = "untimed training before each run (default: ${DEFAULT-VALUE})")
+    @Option(names = "--warmup-steps", defaultValue = "20", description = "untimed steps before each run, at least (default: ${DEFAULT-VALUE})")
+    int warmupSteps;
+
+    @Option(names = "--warmup-seconds", defaultValue = "3", description = "untimed seconds before each run, at least (default: ${DEFAULT-VALUE})")
     double warmupSeconds;
 
-    @Option(names = "--seconds", defaultValue = "8", description = "timed training per run (default: ${DEFAULT-VALUE})")
+    @Option(names = "--steps", defaultValue = "200", description = "timed training steps per run (default: ${DEFAULT-VALUE})")
+    int steps;
+
+    @Option(names = "--seconds", defaultValue = "0", description = "if > 0: time this many seconds per run instead of --steps steps (default: ${DEFAULT-VALUE})")
     double seconds;
+
+    @Option(names = "--eval-steps", defaultValue = "50", description = "timed evaluation batches (default: ${DEFAULT-VALUE})")
+    int evalSteps;
+
+    @Option(names = "--profile", description = "one more run per model and batch size with every op timed: each op's share of the step")
+    boolean profile;
+
+    @Option(names = "--ceilings", description = "measure the device's fp32 GEMM rate and streaming bandwidth (a few seconds)")
+    boolean ceilings;
+
+    @Option(names = "--cost-only", description = "no training: only the cost model's FLOPs and bytes per sample (and --ceilings), in seconds")
+    boolean costOnly;
+
+    @Option(names = "--smoke", description = "a few seconds in all: tiny world (unless --data), base,din,dien (unless --models), batch 16 "
+            + "(unless --batch-sizes), 1 run of 5 steps, --profile and a quick --ceilings")
+    boolean smoke;
 
     @Option(names = "--json", description = "print one JSON object instead of the table")
     boolean json;
+
+    @Option(names = "--out", description = "also write the JSON object to this file")
+    Path out;
 
     @Mixin
     ModelOptions modelOptions;
@@ -73,117 +138,474 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "seed (default: ${DEFAULT-VALUE})")
     long seed;
 
-    /** One timed run. */
-    record Run(double samplesPerS, long steps, double stepMsP50, double stepMsP90) {}
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+
+    /** One timed run: its throughput and every step's duration. */
+    record Run(double samplesPerS, long[] stepNanos) {
+        double stepMs(double q) {
+            long[] s = stepNanos.clone();
+            Arrays.sort(s);
+            return s[Math.min(s.length - 1, (int) Math.floor(q * s.length))] / 1e6;
+        }
+
+        double meanStepMs() { return Arrays.stream(stepNanos).average().orElse(0) / 1e6; }
+    }
 
     @Override
     public Integer call() throws Exception {
+        if (smoke) applySmoke();
         if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
-        if (!(seconds > 0)) throw new IllegalArgumentException("--seconds must be > 0, got " + seconds);
-        Path dataDir = data != null ? data : SyntheticWorld.ensure(Path.of("data", "bench"), WorldConfig.benchmark());
-        Dataset ds = Dataset.open(dataDir);
-        SampleFile train = ds.train();
-        ModelConfig mcfg = modelOptions.toConfig();
-        List<Map<String, Object>> results = new ArrayList<>();
-        String backendName;
-        try (Backend be = Backends.create(device, threads)) {
-            backendName = be.describe();
-            for (int B : batchSizes) {
-                TrainConfig tcfg = withBatch(TrainConfig.defaults(), B);
-                List<Run> runs = new ArrayList<>();
-                for (int r = 0; r < repeats; r++) {
-                    CtrModel model = Models.create(be, mcfg, Models.features(ds), B, seed + r);
-                    Optimizer opt = new Optimizer(be, model.params(), Trainer.countsByTable(model, ds), tcfg);
-                    Trainer trainer = new Trainer(be, model, ds, tcfg, Path.of("."), Map.of());
-                    Run run = timedRun(trainer, opt, train, B, seed + r);
-                    LOG.info("{} batch {} run {}/{}: {} samples/s ({} steps, step p50 {} ms)", mcfg.kind().label(), B, r + 1, repeats,
-                            String.format("%,.0f", run.samplesPerS()), run.steps(), String.format("%.2f", run.stepMsP50()));
-                    runs.add(run);
-                }
-                double[] sps = runs.stream().mapToDouble(Run::samplesPerS).sorted().toArray();
-                Map<String, Object> res = new LinkedHashMap<>();
-                res.put("batch_size", B);
-                res.put("samples_per_s", sps[sps.length / 2]);
-                res.put("runs_samples_per_s", Arrays.stream(runs.stream().mapToDouble(Run::samplesPerS).toArray()).boxed().toList());
-                res.put("step_ms_p50", median(runs.stream().mapToDouble(Run::stepMsP50).toArray()));
-                res.put("step_ms_p90", median(runs.stream().mapToDouble(Run::stepMsP90).toArray()));
-                res.put("steps_per_run", runs.stream().mapToLong(Run::steps).min().orElse(0));
-                results.add(res);
-            }
+        if (steps < 1 && !(seconds > 0)) throw new IllegalArgumentException("--steps must be >= 1 (or --seconds > 0), got " + steps);
+        if (evalSteps < 1) throw new IllegalArgumentException("--eval-steps must be >= 1, got " + evalSteps);
+        for (int B : batchSizes) if (B < 1) throw new IllegalArgumentException("batch sizes must be >= 1, got " + B);
+        List<ModelConfig> configs = new ArrayList<>();
+        for (String m : models != null ? models : List.of(modelOptions.model)) {
+            modelOptions.model = m.trim();
+            configs.add(modelOptions.toConfig());
         }
-        Map<String, Object> out = new LinkedHashMap<>();
-        out.put("model", mcfg.kind().label());
-        out.put("device", device);
-        out.put("backend", backendName);
-        out.put("samples_per_s", results.get(0).get("samples_per_s"));
-        out.put("results", results);
-        out.put("repeats", repeats);
-        out.put("warmup_s", warmupSeconds);
-        out.put("timed_s", seconds);
-        out.put("dataset", Map.of("dir", dataDir.toString(), "train_rows", train.rows(), "T", ds.schema().historyLength(),
-                "mean_history", (double) train.historyValues() / train.rows()));
-        out.put("model_config", mcfg);
-        out.put("machine", Map.of("cpu", InfoCommand.cpuModel(), "cores", Runtime.getRuntime().availableProcessors(),
-                "java", System.getProperty("java.vm.name") + " " + System.getProperty("java.version"),
-                "os", System.getProperty("os.name") + " " + System.getProperty("os.arch")));
-        out.put("date", Instant.now().toString());
-        if (json) {
-            System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out));
-        } else {
-            System.out.printf("%s training on %s, %s (median of %d runs of %.0f s after %.0f s warm-up)%n", mcfg.kind().label(), dataDir, backendName,
-                    repeats, seconds, warmupSeconds);
-            System.out.printf("%10s %14s %12s %12s   %s%n", "batch", "samples/s", "step p50 ms", "step p90 ms", "runs");
-            for (Map<String, Object> r : results) {
-                @SuppressWarnings("unchecked") List<Double> rs = (List<Double>) r.get("runs_samples_per_s");
-                System.out.printf("%10d %14.0f %12.2f %12.2f   %s%n", (Integer) r.get("batch_size"), (Double) r.get("samples_per_s"),
-                        (Double) r.get("step_ms_p50"), (Double) r.get("step_ms_p90"),
-                        rs.stream().map(v -> String.format("%.0f", v)).toList());
+        Path tmpWorld = null;
+        try {
+            Path dataDir;
+            if (data != null) {
+                dataDir = data;
+            } else if (smoke) {
+                tmpWorld = Files.createTempDirectory("augur-bench-smoke");
+                dataDir = tmpWorld.resolve("world");
+                SyntheticWorld.generate(SMOKE_WORLD, dataDir);
+            } else {
+                dataDir = SyntheticWorld.ensure(Path.of("data", "bench"), WorldConfig.benchmark());
             }
+            Map<String, Object> result = measure(dataDir, configs);
+            String text = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(result);
+            if (out != null) {
+                if (out.toAbsolutePath().getParent() != null) Files.createDirectories(out.toAbsolutePath().getParent());
+                Files.writeString(out, text + "\n");
+                LOG.info("wrote {}", out);
+            }
+            if (json) System.out.println(text);
+            else printTable(System.out, result);
+            return 0;
+        } finally {
+            if (tmpWorld != null) deleteTree(tmpWorld);
         }
-        return 0;
     }
 
-    private Run timedRun(Trainer trainer, Optimizer opt, SampleFile train, int B, long runSeed) {
-        long warmupEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
-        long[] stepNanos = new long[1 << 16];
-        int steps = 0;
+    private void applySmoke() {
+        CommandLine.ParseResult pr = spec.commandLine().getParseResult();
+        if (models == null) models = List.of("base", "din", "dien");
+        if (!pr.hasMatchedOption("--batch-sizes")) batchSizes = List.of(16);
+        repeats = 1;
+        warmupSteps = 2;
+        warmupSeconds = 0;
+        steps = 5;
+        seconds = 0;
+        evalSteps = 2;
+        profile = true;
+        ceilings = true;
+    }
+
+    private Map<String, Object> measure(Path dataDir, List<ModelConfig> configs) {
+        Dataset ds = Dataset.open(dataDir);
+        SampleFile train = ds.train();
+        int fields = ds.schema().numProfileFields();
+        List<Map<String, Object>> results = new ArrayList<>();
+        Map<String, Object> out = new LinkedHashMap<>();
+        try (Backend be = Backends.create(device, threads)) {
+            Profiling prof = be instanceof Profiling p ? p : null;
+            Profiling.Ceilings ceil = null;
+            if (ceilings) {
+                ceil = prof != null ? prof.measureCeilings() : GenericCeilings.measure(be, smoke);
+                LOG.info("ceilings: {} GFLOP/s fp32, {} GB/s ({})", String.format("%.1f", ceil.fp32FlopsPerS() / 1e9),
+                        String.format("%.1f", ceil.bytesPerS() / 1e9), ceil.how());
+            }
+            double meanLength = (double) train.historyValues() / train.rows();
+            double meanPairs = meanPairs(train);
+            for (ModelConfig mcfg : configs) {
+                for (int B : batchSizes) {
+                    results.add(measureOne(be, prof, ds, mcfg, B, fields, meanLength, meanPairs, ceil));
+                }
+            }
+            out.put("schema", SCHEMA);
+            out.put("tool", "augur");
+            out.put("model", configs.get(0).kind().label());
+            out.put("models", configs.stream().map(c -> c.kind().label()).toList());
+            out.put("device", device);
+            out.put("backend", be.describe());
+            out.put("samples_per_s", results.isEmpty() ? null : results.get(0).get("train_samples_per_s"));
+            out.put("results", results);
+            out.put("ceilings", ceil == null ? null : ceilingsJson(ceil));
+            out.put("device_profiling", prof != null ? "the backend's own (Profiling): kernel times, peak device memory, ceilings"
+                    : "n/a on this backend: no device timers or device memory (op shares are host-timed around each call, exact on the CPU)");
+        }
+        Map<String, Object> settings = new LinkedHashMap<>();
+        settings.put("smoke", smoke);
+        settings.put("cost_only", costOnly);
+        settings.put("repeats", repeats);
+        settings.put("warmup_steps", warmupSteps);
+        settings.put("warmup_s", warmupSeconds);
+        settings.put("steps", seconds > 0 ? null : steps);
+        settings.put("timed_s", seconds > 0 ? seconds : null);
+        settings.put("eval_steps", evalSteps);
+        settings.put("threads", threads == 0 ? Runtime.getRuntime().availableProcessors() : threads);
+        settings.put("seed", seed);
+        settings.put("profile", profile);
+        settings.put("optimizer", "Adam 1e-3 (dense); lazy Adam + MBAR lambda 0.01 on the embedding rows a batch touches");
+        out.put("settings", settings);
+        Map<String, Object> dsJson = new LinkedHashMap<>();
+        dsJson.put("dir", dataDir.toString());
+        dsJson.put("train_rows", train.rows());
+        dsJson.put("T", ds.schema().historyLength());
+        dsJson.put("mean_history", (double) train.historyValues() / train.rows());
+        dsJson.put("mean_pairs", meanPairs(train));
+        dsJson.put("vocab", ds.schema().vocabularies());
+        out.put("dataset", dsJson);
+        Map<String, Object> cfgs = new LinkedHashMap<>();
+        for (ModelConfig c : configs) cfgs.put(c.kind().label(), c);
+        out.put("model_configs", cfgs);
+        out.put("machine", HostInfo.machine());
+        out.put("command", "augur " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
+        out.put("git_commit", HostInfo.gitCommit());
+        out.put("date", Instant.now().toString());
+        return out;
+    }
+
+    private Map<String, Object> measureOne(Backend be, Profiling prof, Dataset ds, ModelConfig mcfg, int B, int fields,
+                                           double meanLength, double meanPairs, Profiling.Ceilings ceil) {
+        String label = mcfg.kind().label();
+        SampleFile train = ds.train();
+        CostModel.Workload w = new CostModel.Workload(meanLength, meanPairs, uniqueRowsPerBatch(train, B, mcfg));
+        CostModel.Cost cost = CostModel.perSample(mcfg, fields, B, w);
+        if (costOnly) {
+            Map<String, Object> res = new LinkedHashMap<>();
+            res.put("model", label);
+            res.put("batch_size", B);
+            res.put("train_samples_per_s", null);
+            putCost(res, w, cost, ceil);
+            return res;
+        }
+        TrainConfig tcfg = TrainConfig.defaults().withBatch(B, B);
+        System.gc();
+        boolean rssReset = HostInfo.resetPeaks();
+        if (prof != null) prof.resetPeakDeviceBytes();
+
+        List<Run> runs = new ArrayList<>();
+        CtrModel model = null;
+        for (int r = 0; r < repeats; r++) {
+            model = Models.create(be, mcfg, Models.features(ds), B, seed + r);
+            Optimizer opt = new Optimizer(be, model.params(), Trainer.countsByTable(model, ds), tcfg);
+            Trainer trainer = new Trainer(be, model, ds, tcfg, Path.of("."), Map.of());
+            Run run = timedRun(trainer, opt, train, B, seed + r, null);
+            LOG.info("{} batch {} run {}/{}: {} samples/s ({} steps, step p50 {} ms)", label, B, r + 1, repeats,
+                    String.format("%,.0f", run.samplesPerS()), run.stepNanos().length, String.format("%.2f", run.stepMs(0.5)));
+            runs.add(run);
+        }
+        double evalSps = evalRun(be, model, ds.valid(), B);
+        LOG.info("{} batch {} evaluation: {} samples/s", label, B, String.format("%,.0f", evalSps));
+        model = null;
+
+        Map<String, Object> res = new LinkedHashMap<>();
+        res.put("model", label);
+        res.put("batch_size", B);
+        double[] sps = runs.stream().mapToDouble(Run::samplesPerS).toArray();
+        double trainSps = median(sps);
+        res.put("train_samples_per_s", trainSps);
+        res.put("samples_per_s", trainSps);
+        res.put("runs_train_samples_per_s", Arrays.stream(sps).boxed().toList());
+        Map<String, Object> stepMs = new LinkedHashMap<>();
+        stepMs.put("p50", median(runs.stream().mapToDouble(r -> r.stepMs(0.5)).toArray()));
+        stepMs.put("p90", median(runs.stream().mapToDouble(r -> r.stepMs(0.9)).toArray()));
+        stepMs.put("p99", median(runs.stream().mapToDouble(r -> r.stepMs(0.99)).toArray()));
+        stepMs.put("mean", median(runs.stream().mapToDouble(Run::meanStepMs).toArray()));
+        res.put("step_ms", stepMs);
+        res.put("steps_per_run", runs.stream().mapToInt(r -> r.stepNanos().length).min().orElse(0));
+        res.put("eval_samples_per_s", evalSps);
+
+        res.put("peak_host_rss_mib", HostInfo.peakRssMib());
+        res.put("peak_host_rss_note", rssReset ? "this model and batch size's runs; the process's resident set, dataset included"
+                : "the process's lifetime peak (the kernel's peak could not be reset)");
+        res.put("peak_heap_mib", HostInfo.peakHeapMib());
+        long dev = prof != null ? prof.peakDeviceBytes() : -1;
+        res.put("peak_device_mib", dev >= 0 ? dev / 1048576.0 : null);
+        if (dev < 0) res.put("peak_device_note", "n/a on this backend");
+
+        putCost(res, w, cost, ceil);
+        Map<String, Object> ach = new LinkedHashMap<>();
+        ach.put("flops_per_s", cost.flops() * trainSps);
+        ach.put("bytes_per_s", cost.bytes() * trainSps);
+        ach.put("of_flops_ceiling", ceil == null ? null : cost.flops() * trainSps / ceil.fp32FlopsPerS());
+        ach.put("of_bytes_ceiling", ceil == null ? null : cost.bytes() * trainSps / ceil.bytesPerS());
+        res.put("achieved", ach);
+        if (profile) res.put("op_profile", profileRun(be, prof, ds, mcfg, B, tcfg));
+        return res;
+    }
+
+    /**
+     * One run of --steps steps (at least 3) with every op timed. Shares are of the summed step
+     * times; what no op accounts for (batch assembly on the host, negative sampling, the
+     * framework between calls) is "unattributed".
+     */
+    private Map<String, Object> profileRun(Backend be, Profiling prof, Dataset ds, ModelConfig mcfg, int B, TrainConfig tcfg) {
+        Backend run = prof != null ? be : OpTimer.wrap(be);
+        CtrModel model = Models.create(run, mcfg, Models.features(ds), B, seed);
+        Optimizer opt = new Optimizer(run, model.params(), Trainer.countsByTable(model, ds), tcfg);
+        Trainer trainer = new Trainer(run, model, ds, tcfg, Path.of("."), Map.of());
+        OpTimer timer = OpTimer.of(run);
+        Runnable startTiming = () -> {
+            if (prof != null) {
+                prof.resetOpStats();
+                prof.setOpTiming(true);
+            } else {
+                timer.reset();
+                timer.setOn(true);
+            }
+        };
+        if (timer != null) timer.setOn(false);
+        Run r = timedRun(trainer, opt, ds.train(), B, seed, startTiming);
+        Map<String, Profiling.OpStats> stats;
+        if (prof != null) {
+            prof.setOpTiming(false);
+            stats = prof.opStats();
+        } else {
+            timer.setOn(false);
+            stats = timer.stats();
+        }
+        int n = r.stepNanos().length;
+        double stepSeconds = Arrays.stream(r.stepNanos()).sum() / 1e9;
+        List<Map<String, Object>> ops = new ArrayList<>();
+        double attributed = 0;
+        List<Map.Entry<String, Profiling.OpStats>> sorted = new ArrayList<>(stats.entrySet());
+        sorted.sort(Comparator.comparingDouble((Map.Entry<String, Profiling.OpStats> e) -> e.getValue().seconds()).reversed());
+        for (Map.Entry<String, Profiling.OpStats> e : sorted) {
+            Map<String, Object> op = new LinkedHashMap<>();
+            op.put("op", e.getKey());
+            op.put("calls_per_step", (double) e.getValue().calls() / n);
+            op.put("ms_per_step", e.getValue().seconds() / n * 1e3);
+            op.put("share", e.getValue().seconds() / stepSeconds);
+            attributed += e.getValue().seconds();
+            ops.add(op);
+        }
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("source", prof != null ? "the backend's own op timers (Profiling)"
+                : "host wall time around each Backend call, then synchronize (OpTimer); exact on the CPU");
+        p.put("steps", n);
+        p.put("step_ms", stepSeconds / n * 1e3);
+        p.put("ops", ops);
+        p.put("unattributed_share", Math.max(0, 1 - attributed / stepSeconds));
+        return p;
+    }
+
+    /**
+     * Warm-up, then the timed steps. onTimedStart (may be null) runs once, just before the first
+     * timed step (the profiling run switches its timers on there).
+     */
+    private Run timedRun(Trainer trainer, Optimizer opt, SampleFile train, int B, long runSeed, Runnable onTimedStart) {
+        long start = System.nanoTime();
+        long[] stepNanos = new long[seconds > 0 ? 1 << 12 : Math.max(steps, 1)];
+        int warm = 0, timed = 0;
         long samples = 0;
         long timedStart = -1, timedEnd = -1;
         int epoch = 0;
         outer:
         while (true) {
             epoch++;
-            try (BatchReader reader = train.batches(B, true, runSeed, epoch, true)) {
+            boolean dropLast = train.rows() >= B;
+            try (BatchReader reader = train.batches(B, true, runSeed, epoch, dropLast)) {
                 Batch b;
+                boolean any = false;
                 while ((b = reader.next()) != null) {
+                    any = true;
+                    if (timedStart < 0) {
+                        if (warm < warmupSteps || System.nanoTime() - start < warmupSeconds * 1e9) {
+                            trainer.trainStep(opt, b);
+                            warm++;
+                            continue;
+                        }
+                        if (onTimedStart != null) onTimedStart.run();
+                        timedStart = System.nanoTime();
+                    }
                     long t0 = System.nanoTime();
-                    if (timedStart < 0 && t0 >= warmupEnd) timedStart = t0;
                     trainer.trainStep(opt, b);
                     long t1 = System.nanoTime();
-                    if (timedStart >= 0) {
-                        if (steps < stepNanos.length) stepNanos[steps] = t1 - t0;
-                        steps++;
-                        samples += b.size;
-                        if (t1 - timedStart >= seconds * 1e9) {
-                            timedEnd = t1;
-                            break outer;
+                    if (timed == stepNanos.length) stepNanos = Arrays.copyOf(stepNanos, 2 * timed);
+                    stepNanos[timed++] = t1 - t0;
+                    samples += b.size;
+                    if (seconds > 0 ? t1 - timedStart >= seconds * 1e9 : timed >= steps) {
+                        timedEnd = t1;
+                        break outer;
+                    }
+                }
+                if (!any) throw new IllegalStateException(train.path() + " has no rows to train on");
+            }
+        }
+        return new Run(samples / ((timedEnd - timedStart) / 1e9), Arrays.copyOf(stepNanos, timed));
+    }
+
+    /** Inference throughput: load, forward (inference mode), probabilities to the host, over valid batches of size B. */
+    private double evalRun(Backend be, CtrModel model, SampleFile split, int B) {
+        float[] probs = new float[B];
+        int warm = Math.max(1, Math.min(warmupSteps, 10)), done = 0;
+        long samples = 0, t0 = -1;
+        while (true) {
+            try (BatchReader reader = split.batches(B, false, 0L, 0, split.rows() >= B)) {
+                Batch b;
+                boolean any = false;
+                while ((b = reader.next()) != null) {
+                    any = true;
+                    if (warm == 0 && t0 < 0) t0 = System.nanoTime();
+                    model.batch.load(be, b.size, b.labels, b.profile, b.items, b.cates, b.histItems, b.histCates, null, null, b.lengths);
+                    model.forward(false);
+                    model.predict(probs);
+                    if (warm > 0) {
+                        warm--;
+                        continue;
+                    }
+                    samples += b.size;
+                    if (++done >= evalSteps) return samples / ((System.nanoTime() - t0) / 1e9);
+                }
+                if (!any) throw new IllegalStateException(split.path() + " has no rows to evaluate");
+            }
+        }
+    }
+
+    /** Mean auxiliary pairs per training row, max(len - 1, 0). */
+    static double meanPairs(SampleFile train) {
+        long p = 0;
+        for (int r = 0; r < train.rows(); r++) p += Math.max(train.historyLength(r) - 1, 0);
+        return (double) p / train.rows();
+    }
+
+    /**
+     * Distinct embedding rows (all tables) a shuffled training batch of B rows touches, mean over
+     * up to 20 batches: profile ids, target and history items and categories, and the negatives'
+     * at positions 1..len-1 for DIEN with the auxiliary loss when the dataset has them (sampled
+     * negatives touch about as many).
+     */
+    static double uniqueRowsPerBatch(SampleFile train, int B, ModelConfig cfg) {
+        boolean negs = cfg.kind() == ModelConfig.Kind.DIEN && cfg.sequence().auxWeight() > 0 && train.schema().hasNegHist();
+        int batches = 0;
+        long total = 0;
+        try (BatchReader reader = train.batches(B, true, 7L, 1, train.rows() >= B)) {
+            Batch b;
+            while (batches < 20 && (b = reader.next()) != null) {
+                Set<Long> rows = new HashSet<>();
+                int T = b.T;
+                for (int r = 0; r < b.size; r++) {
+                    for (int f = 0; f < b.profile.length; f++) rows.add(key(10 + f, b.profile[f][r]));
+                    rows.add(key(0, b.items[r]));
+                    rows.add(key(1, b.cates[r]));
+                    for (int t = 0; t < b.lengths[r]; t++) {
+                        rows.add(key(0, b.histItems[r * T + t]));
+                        rows.add(key(1, b.histCates[r * T + t]));
+                        if (negs && t >= 1) {
+                            rows.add(key(0, b.negItems[r * T + t]));
+                            rows.add(key(1, b.negCates[r * T + t]));
                         }
                     }
                 }
+                total += rows.size();
+                batches++;
             }
         }
-        long[] st = Arrays.copyOf(stepNanos, Math.min(steps, stepNanos.length));
-        Arrays.sort(st);
-        return new Run(samples / ((timedEnd - timedStart) / 1e9), steps, st[st.length / 2] / 1e6, st[(int) (st.length * 0.9)] / 1e6);
+        return batches == 0 ? 0 : (double) total / batches;
     }
 
-    static TrainConfig withBatch(TrainConfig t, int B) {
-        return t.withBatch(B, B);
+    private static long key(int table, int id) { return ((long) table << 32) | (id & 0xffffffffL); }
+
+    private static void putCost(Map<String, Object> res, CostModel.Workload w, CostModel.Cost cost, Profiling.Ceilings ceil) {
+        Map<String, Object> wj = new LinkedHashMap<>();
+        wj.put("mean_length", w.meanLength());
+        wj.put("mean_pairs", w.meanPairs());
+        wj.put("unique_rows_per_batch", w.uniqueRowsPerBatch());
+        res.put("workload", wj);
+        res.put("cost", costJson(cost));
+        if (ceil != null) res.put("floor_samples_per_s", CostModel.floorSamplesPerS(cost, ceil.fp32FlopsPerS(), ceil.bytesPerS()));
+    }
+
+    private static Map<String, Object> costJson(CostModel.Cost c) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("flops_per_sample", c.flops());
+        m.put("forward_flops_per_sample", c.forwardFlops());
+        m.put("backward_flops_per_sample", c.backwardFlops());
+        m.put("bytes_per_sample", c.bytes());
+        m.put("dense_params", c.denseParams());
+        m.put("forward_flops_by_part", c.forwardByPart());
+        m.put("bytes_by_part", c.bytesByPart());
+        m.put("counted", "GEMM FLOPs of forward + backward over valid positions; compulsory bytes (CostModel)");
+        return m;
+    }
+
+    private static Map<String, Object> ceilingsJson(Profiling.Ceilings c) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("fp32_flops_per_s", c.fp32FlopsPerS());
+        m.put("bytes_per_s", c.bytesPerS());
+        m.put("how", c.how());
+        return m;
+    }
+
+    @SuppressWarnings("unchecked")
+    static void printTable(PrintStream o, Map<String, Object> r) {
+        Map<String, Object> s = (Map<String, Object>) r.get("settings");
+        o.printf(Locale.ROOT, "augur bench on %s, %s; %s runs of %s after >= %s warm-up steps; %s%n", ((Map<String, Object>) r.get("dataset")).get("dir"),
+                r.get("backend"), s.get("repeats"), s.get("steps") != null ? s.get("steps") + " steps" : s.get("timed_s") + " s", s.get("warmup_steps"),
+                ((Map<String, Object>) r.get("machine")).get("cpu"));
+        if (!Boolean.TRUE.equals(s.get("cost_only"))) {
+            o.printf(Locale.ROOT, "%-6s %6s %12s %9s %9s %9s %12s %9s %9s  %s%n", "model", "batch", "train/s", "p50 ms", "p90 ms", "p99 ms", "eval/s",
+                    "RSS MiB", "GFLOP/s", "runs (train/s)");
+        }
+        for (Map<String, Object> x : (List<Map<String, Object>>) r.get("results")) {
+            if (x.get("train_samples_per_s") == null) {
+                Map<String, Object> c = (Map<String, Object>) x.get("cost");
+                o.printf(Locale.ROOT, "%-6s %6d   cost only: %.3f MFLOP and %.1f KB per sample%n", x.get("model"), (Integer) x.get("batch_size"),
+                        (Double) c.get("flops_per_sample") / 1e6, (Double) c.get("bytes_per_sample") / 1e3);
+                continue;
+            }
+            Map<String, Object> st = (Map<String, Object>) x.get("step_ms");
+            Map<String, Object> a = (Map<String, Object>) x.get("achieved");
+            String gf = String.format(Locale.ROOT, "%.2f", (Double) a.get("flops_per_s") / 1e9);
+            o.printf(Locale.ROOT, "%-6s %6d %12.0f %9.2f %9.2f %9.2f %12.0f %9.0f %9s  %s%n", x.get("model"), (Integer) x.get("batch_size"),
+                    (Double) x.get("train_samples_per_s"), (Double) st.get("p50"), (Double) st.get("p90"), (Double) st.get("p99"),
+                    (Double) x.get("eval_samples_per_s"), (Double) x.get("peak_host_rss_mib"), gf,
+                    ((List<Double>) x.get("runs_train_samples_per_s")).stream().map(v -> String.format(Locale.ROOT, "%.0f", v)).toList());
+        }
+        Map<String, Object> c = (Map<String, Object>) r.get("ceilings");
+        if (c != null) {
+            o.printf(Locale.ROOT, "ceilings: %.1f GFLOP/s fp32, %.1f GB/s (%s)%n", (Double) c.get("fp32_flops_per_s") / 1e9,
+                    (Double) c.get("bytes_per_s") / 1e9, c.get("how"));
+        }
+        o.printf(Locale.ROOT, "peak device memory, kernel shares: %s%n", r.get("device_profiling"));
+        for (Map<String, Object> x : (List<Map<String, Object>>) r.get("results")) {
+            Map<String, Object> p = (Map<String, Object>) x.get("op_profile");
+            if (p == null) continue;
+            StringBuilder sb = new StringBuilder();
+            for (Map<String, Object> op : (List<Map<String, Object>>) p.get("ops")) {
+                double share = (Double) op.get("share");
+                if (share < 0.02) continue;
+                sb.append(String.format(Locale.ROOT, " %s %.0f%%", op.get("op"), 100 * share));
+            }
+            o.printf(Locale.ROOT, "op shares %s batch %s (step %.2f ms):%s, unattributed %.0f%%%n", x.get("model"), x.get("batch_size"),
+                    (Double) p.get("step_ms"), sb, 100 * (Double) p.get("unattributed_share"));
+        }
     }
 
     static double median(double[] a) {
         double[] s = a.clone();
         Arrays.sort(s);
-        return s[s.length / 2];
+        int n = s.length;
+        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    }
+
+    private static void deleteTree(Path dir) {
+        try (Stream<Path> walk = Files.walk(dir)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    LOG.warn("could not delete {}: {}", p, e.toString());
+                }
+            });
+        } catch (IOException e) {
+            LOG.warn("could not delete {}: {}", dir, e.toString());
+        }
     }
 }

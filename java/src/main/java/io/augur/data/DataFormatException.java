@@ -6,6 +6,10 @@ package io.augur.data;
  * followed by what was expected and what was found, e.g.
  * {@code train.arrow: row 1234, field 'hist_cate_ids': expected length 7 (as hist_item_ids), found 6}.
  * Nothing is clipped or dropped silently: the first bad value stops the read.
+ *
+ * <p>Problems in text inputs (the converters of {@code augur prepare}) name the 1-based line
+ * instead of the row: {@code ratings.dat: line 17, field 'Timestamp': expected an integer, found '12x'};
+ * {@link #row()} then holds the line number.
  */
 public final class DataFormatException extends RuntimeException {
 
@@ -37,8 +41,17 @@ public final class DataFormatException extends RuntimeException {
                 file + ": schema (all rows), field '" + field + "': expected " + expected + ", found " + found, null);
     }
 
-    /** A problem with the file as a whole (not Arrow, truncated, wrong row count). */
-    static DataFormatException atFile(String file, String expected, String found, Throwable cause) {
+    /**
+     * A bad value on one line of a text input; {@code field} may be null when the line as a whole
+     * is bad (say so in {@code expected}).
+     */
+    public static DataFormatException atLine(String file, long line, String field, String expected, String found) {
+        String where = field == null ? file + ": line " + line : file + ": line " + line + ", field '" + field + "'";
+        return new DataFormatException(file, line, field, where + ": expected " + expected + ", found " + found, null);
+    }
+
+    /** A problem with the file as a whole (not Arrow, truncated, wrong row count, an empty text input). */
+    public static DataFormatException atFile(String file, String expected, String found, Throwable cause) {
         return new DataFormatException(file, NO_ROW, null,
                 file + ": expected " + expected + ", found " + found, cause);
     }
@@ -54,7 +67,10 @@ public final class DataFormatException extends RuntimeException {
         return file;
     }
 
-    /** The 0-based global row index, or {@link #NO_ROW} when the problem is not tied to a row. */
+    /**
+     * The 0-based global row index (the 1-based line number for a text input), or {@link #NO_ROW}
+     * when the problem is not tied to a row.
+     */
     public long row() {
         return row;
     }

@@ -6,8 +6,14 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.BitVectorHelper;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.TinyIntVector;
@@ -19,6 +25,11 @@ import org.apache.arrow.vector.ipc.ArrowFileWriter;
  * Appends sample rows to one Arrow IPC file (DESIGN.md §2), writing a record batch every
  * {@code flushRows} rows. Rows are checked as they come (label 0/1, ids inside their vocabulary,
  * history at most T long) so a bad producer fails at the row it got wrong, not at read time.
+ *
+ * <p>Full batches are copied into Arrow vectors and written by a helper thread while the caller
+ * appends the next batch into a second set of arrays (so a converter producing rows uses a second
+ * core); an error there surfaces at the next append or at {@link #close()}. A writer that never
+ * fills a batch starts no thread.
  *
  * <p>Not thread-safe. {@link #close()} writes the last batch and the footer; a file whose writer
  * was never closed has no footer and is rejected by {@link SampleFile}.
@@ -45,19 +56,40 @@ public final class SampleWriter implements AutoCloseable {
     private final ArrowFileWriter writer;
 
     // Rows of the batch being built, copied into the Arrow vectors on flush.
-    private final byte[] labels;
-    private final int[] users;
-    private final int[][] extras;    // (numExtras, flushRows)
-    private final int[] items;
-    private final int[] cates;
-    private final int[] histOffsets; // (flushRows + 1), into the value buffers below
+    private byte[] labels;
+    private int[] users;
+    private int[][] extras;          // (numExtras, flushRows)
+    private int[] items;
+    private int[] cates;
+    private int[] histOffsets;       // (flushRows + 1), into the value buffers below; histOffsets[0] = 0
     private int[] histItems;
     private int[] histCates;
     private int[] negItems;          // null without neg columns
     private int[] negCates;
     private int pending;
-    private long rowsWritten;
+    private long rowsWritten;        // rows handed to the file (written, or being written by the helper)
     private boolean closed;
+
+    // Background flushing: the arrays of the batch being written (null when none is in flight), the
+    // other free set of arrays (null until the first flush), the helper thread (started lazily).
+    private Stage flushing;
+    private Stage spare;
+    private Future<?> inFlight;
+    private ExecutorService flusher;
+
+    /** One set of batch arrays, handed between the caller and the helper thread. */
+    private static final class Stage {
+        byte[] labels;
+        int[] users;
+        int[][] extras;
+        int[] items;
+        int[] cates;
+        int[] histOffsets;
+        int[] histItems;
+        int[] histCates;
+        int[] negItems;
+        int[] negCates;
+    }
 
     private SampleWriter(Path path, SampleSchema schema, int flushRows, FrequencyCounts counts) throws IOException {
         if (flushRows < 1) {
@@ -271,30 +303,124 @@ public final class SampleWriter implements AutoCloseable {
         }
     }
 
-    /** Writes the pending rows as one record batch (nothing when none are pending). */
+    /**
+     * Hands the pending rows to the helper thread as one record batch (nothing when none are
+     * pending), after the previous batch is written, and continues in the other set of arrays.
+     */
     private void flush() {
         int n = pending;
         if (n == 0) {
             return;
         }
+        awaitFlush();
+        Stage full = current();
+        if (spare == null) {
+            spare = newStage(full);
+        }
+        install(spare);
+        spare = null;
+        pending = 0;
+        rowsWritten += n;
+        if (flusher == null) {
+            flusher = Executors.newSingleThreadExecutor(task -> {
+                Thread t = new Thread(task, "sample-writer " + path.getFileName());
+                t.setDaemon(true);
+                return t;
+            });
+        }
+        flushing = full;
+        inFlight = flusher.submit(() -> write(full, n));
+    }
+
+    /** Waits until the batch in flight (if any) is written; its arrays become the spare set. */
+    private void awaitFlush() {
+        if (inFlight == null) {
+            return;
+        }
+        try {
+            inFlight.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(path + ": interrupted while writing a record batch", e);
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException(path + ": writing a record batch failed", c);
+        } finally {
+            inFlight = null;
+        }
+        spare = flushing;
+        flushing = null;
+    }
+
+    private Stage current() {
+        Stage st = new Stage();
+        st.labels = labels;
+        st.users = users;
+        st.extras = extras;
+        st.items = items;
+        st.cates = cates;
+        st.histOffsets = histOffsets;
+        st.histItems = histItems;
+        st.histCates = histCates;
+        st.negItems = negItems;
+        st.negCates = negCates;
+        return st;
+    }
+
+    private void install(Stage st) {
+        labels = st.labels;
+        users = st.users;
+        extras = st.extras;
+        items = st.items;
+        cates = st.cates;
+        histOffsets = st.histOffsets;
+        histItems = st.histItems;
+        histCates = st.histCates;
+        negItems = st.negItems;
+        negCates = st.negCates;
+    }
+
+    /** A second set of arrays shaped like {@code like} (offsets start at 0). */
+    private static Stage newStage(Stage like) {
+        Stage st = new Stage();
+        st.labels = new byte[like.labels.length];
+        st.users = new int[like.users.length];
+        st.extras = new int[like.extras.length][like.users.length];
+        st.items = new int[like.items.length];
+        st.cates = new int[like.cates.length];
+        st.histOffsets = new int[like.histOffsets.length];
+        st.histItems = new int[like.histItems.length];
+        st.histCates = new int[like.histCates.length];
+        if (like.negItems != null) {
+            st.negItems = new int[like.negItems.length];
+            st.negCates = new int[like.negCates.length];
+        }
+        return st;
+    }
+
+    /** Copies rows 0..n of a set of arrays into the Arrow vectors and writes them as one record batch. */
+    private void write(Stage st, int n) {
         for (FieldVector v : root.getFieldVectors()) {
             v.reset();
         }
         TinyIntVector label = (TinyIntVector) root.getVector(SampleSchema.LABEL);
         for (int i = 0; i < n; i++) {
-            label.setSafe(i, labels[i]);
+            label.setSafe(i, st.labels[i]);
         }
-        fillInts((IntVector) root.getVector(SampleSchema.USER_ID), users, n);
+        fillInts((IntVector) root.getVector(SampleSchema.USER_ID), st.users, n);
         for (int f = 0; f < numExtras; f++) {
-            fillInts((IntVector) root.getVector(schema.extraFields().get(f).name()), extras[f], n);
+            fillInts((IntVector) root.getVector(schema.extraFields().get(f).name()), st.extras[f], n);
         }
-        fillInts((IntVector) root.getVector(SampleSchema.ITEM_ID), items, n);
-        fillInts((IntVector) root.getVector(SampleSchema.CATE_ID), cates, n);
-        fillList((ListVector) root.getVector(SampleSchema.HIST_ITEM_IDS), histOffsets, histItems, n);
-        fillList((ListVector) root.getVector(SampleSchema.HIST_CATE_IDS), histOffsets, histCates, n);
-        if (negItems != null) {
-            fillList((ListVector) root.getVector(SampleSchema.NEG_HIST_ITEM_IDS), histOffsets, negItems, n);
-            fillList((ListVector) root.getVector(SampleSchema.NEG_HIST_CATE_IDS), histOffsets, negCates, n);
+        fillInts((IntVector) root.getVector(SampleSchema.ITEM_ID), st.items, n);
+        fillInts((IntVector) root.getVector(SampleSchema.CATE_ID), st.cates, n);
+        fillList((ListVector) root.getVector(SampleSchema.HIST_ITEM_IDS), st.histOffsets, st.histItems, n);
+        fillList((ListVector) root.getVector(SampleSchema.HIST_CATE_IDS), st.histOffsets, st.histCates, n);
+        if (st.negItems != null) {
+            fillList((ListVector) root.getVector(SampleSchema.NEG_HIST_ITEM_IDS), st.histOffsets, st.negItems, n);
+            fillList((ListVector) root.getVector(SampleSchema.NEG_HIST_CATE_IDS), st.histOffsets, st.negCates, n);
         }
         root.setRowCount(n);
         try {
@@ -302,26 +428,54 @@ public final class SampleWriter implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(path + ": writing a record batch failed", e);
         }
-        rowsWritten += n;
-        pending = 0;
     }
 
     private static void fillInts(IntVector v, int[] src, int n) {
-        for (int i = 0; i < n; i++) {
-            v.setSafe(i, src[i]);
+        while (v.getValueCapacity() < n) {
+            v.reAlloc();
         }
+        ArrowBuf data = v.getDataBuffer();
+        for (int i = 0; i < n; i++) {
+            data.setInt(4L * i, src[i]);
+        }
+        setValid(v.getValidityBuffer(), n);
     }
 
+    /**
+     * Fills a list<int32> vector straight through its buffers (offsets, validity, child values):
+     * rows i = 0..n take values[offsets[i] .. offsets[i+1]). The vector was reset (zeroed) by the
+     * caller. About three times faster than startNewValue/setSafe per element, which the
+     * converters of {@code augur prepare} notice at millions of rows.
+     */
     private static void fillList(ListVector v, int[] offsets, int[] values, int n) {
+        int base = offsets[0];
+        int total = offsets[n] - base;
+        while (v.getValueCapacity() < n) {
+            v.reAlloc();
+        }
         IntVector data = (IntVector) v.getDataVector();
-        for (int i = 0; i < n; i++) {
-            int start = v.startNewValue(i);
-            int from = offsets[i];
-            int len = offsets[i + 1] - from;
-            for (int j = 0; j < len; j++) {
-                data.setSafe(start + j, values[from + j]);
-            }
-            v.endValue(i, len);
+        while (data.getValueCapacity() < total) {
+            data.reAlloc();
+        }
+        ArrowBuf off = v.getOffsetBuffer();
+        for (int i = 0; i <= n; i++) {
+            off.setInt(4L * i, offsets[i] - base);
+        }
+        setValid(v.getValidityBuffer(), n);
+        ArrowBuf dst = data.getDataBuffer();
+        for (int k = 0; k < total; k++) {
+            dst.setInt(4L * k, values[base + k]);
+        }
+        setValid(data.getValidityBuffer(), total);
+        data.setValueCount(total);
+        v.setLastSet(n - 1);
+    }
+
+    /** Marks entries 0..n valid (whole bytes at once, then the bits of the last partial byte). */
+    private static void setValid(ArrowBuf validity, int n) {
+        validity.setOne(0, n >>> 3);
+        for (int i = n & ~7; i < n; i++) {
+            BitVectorHelper.setBit(validity, i);
         }
     }
 
@@ -348,9 +502,18 @@ public final class SampleWriter implements AutoCloseable {
         }
         closed = true;
         try {
-            flush();
+            awaitFlush();
+            int n = pending;
+            if (n > 0) {
+                write(current(), n); // the last batch on this thread: nothing else touches the vectors now
+                rowsWritten += n;
+                pending = 0;
+            }
             writer.end();
         } finally {
+            if (flusher != null) {
+                flusher.shutdownNow();
+            }
             writer.close();
             root.close();
             channel.close();

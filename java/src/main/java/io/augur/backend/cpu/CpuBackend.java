@@ -52,7 +52,7 @@ public final class CpuBackend implements Backend {
     @Override
     public String describe() {
         return reference ? "CPU reference (plain loops, 1 thread)"
-                : "CPU fast path (" + threads.threads() + " threads, Java " + Runtime.version().feature() + ")";
+                : "CPU fast path (" + threads.threads() + " threads, Java " + Runtime.version().feature() + ", " + CpuGemm.provider() + " GEMM)";
     }
 
     // ---------------------------------------------------------------- memory

@@ -1,0 +1,126 @@
+package io.augur.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.augur.data.SyntheticWorld;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * scripts/perf_report.py, which writes docs/PERFORMANCE.md from the records in docs/perf/: the page
+ * in the repository is what the script makes of the records there (so nobody edits it by hand),
+ * and on a fresh record of {@code augur bench} next to a PyTorch record the page shows both
+ * figures, their ratio against the 2x target, the cost model's figures, and "no device measured
+ * yet" for the GPU. Skipped where no python3 is on the PATH (the script needs only the standard
+ * library).
+ */
+class PerformanceReportTest {
+    static final Path SCRIPT = Path.of("scripts", "perf_report.py");
+
+    record Proc(int code, String out) {}
+
+    static Proc python(String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of("python3", SCRIPT.toString()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "perf_report.py did not finish");
+        return new Proc(p.exitValue(), out);
+    }
+
+    static boolean havePython() {
+        try {
+            Process p = new ProcessBuilder("python3", "--version").redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0 && Files.isRegularFile(SCRIPT);
+        } catch (IOException | InterruptedException e) {
+            return false;
+        }
+    }
+
+    @Test
+    void theCommittedPageIsWhatTheScriptMakesOfTheRecords() throws Exception {
+        assumeTrue(havePython(), "no python3 on the PATH");
+        Proc r = python("--check");
+        assertEquals(0, r.code(), "docs/PERFORMANCE.md differs from `python3 scripts/perf_report.py` output: run it and commit\n" + r.out());
+    }
+
+    @Test
+    void aBenchRecordAndAPyTorchRecordMakeASideBySideRow(@TempDir Path tmp) throws Exception {
+        assumeTrue(havePython(), "no python3 on the PATH");
+        Path world = tmp.resolve("world");
+        SyntheticWorld.generate(BenchCommand.SMOKE_WORLD, world);
+        Path perf = Files.createDirectories(tmp.resolve("perf"));
+        Path augurFile = perf.resolve("2026-01-01-cpu-augur-b16.json");
+        CliTest.Result b = CliTest.run("bench", "--data", world.toString(), "--models", "din", "--batch-sizes", "16", "--repeats", "1",
+                "--steps", "3", "--warmup-steps", "1", "--warmup-seconds", "0", "--eval-steps", "1", "--threads", "2", "--json",
+                "--out", augurFile.toString());
+        assertEquals(0, b.code(), b.toString());
+        ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        JsonNode augur = om.readTree(augurFile.toFile());
+        JsonNode din = augur.path("results").path(0);
+        double augurSps = din.path("train_samples_per_s").asDouble();
+        assertTrue(augurSps > 0, din.toString());
+        double torchSps = augurSps / 4;
+
+        Map<String, Object> res = new LinkedHashMap<>();
+        res.put("model", "din");
+        res.put("batch_size", 16);
+        res.put("mode", "eager");
+        res.put("train_samples_per_s", torchSps);
+        res.put("runs_train_samples_per_s", List.of(torchSps));
+        res.put("step_ms", Map.of("p50", 1.0, "p90", 2.0, "p99", 3.0, "mean", 1.5));
+        res.put("eval_samples_per_s", 100.0);
+        res.put("peak_host_rss_mib", 500.0);
+        res.put("peak_device_mib", null);
+        res.put("att_layout", "packed");
+        Map<String, Object> skipped = new LinkedHashMap<>();
+        skipped.put("model", "din");
+        skipped.put("batch_size", 16);
+        skipped.put("mode", "compile");
+        skipped.put("train_samples_per_s", null);
+        skipped.put("skipped", "not available: torch 1.13 has no torch.compile");
+        Map<String, Object> torch = new LinkedHashMap<>();
+        torch.put("schema", BenchCommand.SCHEMA);
+        torch.put("tool", "pytorch");
+        torch.put("device", "cpu");
+        torch.put("results", List.of(res, skipped));
+        torch.put("settings", Map.of("repeats", 1, "threads", 2));
+        torch.put("machine", Map.of("cpu", "a test CPU", "cores", 2, "torch", "1.13", "host", "test"));
+        torch.put("command", "python3 scripts/torch_ref.py (a record made by the test)");
+        torch.put("date", "2026-01-01T00:00:00+00:00");
+        om.writeValue(perf.resolve("2026-01-01-cpu-torch-b16.json").toFile(), torch);
+
+        Path page = tmp.resolve("PERFORMANCE.md");
+        Proc r = python("--perf-dir", perf.toString(), "--out", page.toString());
+        assertEquals(0, r.code(), r.out());
+        String md = Files.readString(page);
+        String row = md.lines().filter(l -> l.startsWith("| DIN | 16 | ") && l.contains("not available")).findFirst().orElse("");
+        assertTrue(row.contains(String.format(Locale.ROOT, "| %,.0f | %,.0f | not available | 4.00× | met |", augurSps, torchSps)),
+                "side-by-side row: " + row + "\n" + md);
+        assertTrue(row.contains("2026-01-01-cpu-augur-b16.json") && row.contains("2026-01-01-cpu-torch-b16.json"), row);
+        double mflop = din.path("cost").path("flops_per_sample").asDouble() / 1e6;
+        assertTrue(md.lines().anyMatch(l -> l.startsWith("| DIN | 16 | ") && l.contains(String.format(Locale.ROOT, "| %.3f |", mflop))),
+                "cost row with " + mflop + " MFLOP per sample\n" + md);
+        assertTrue(md.contains("| DIN | 128 | no device measured yet | no device measured yet | no device measured yet |"), md);
+        assertTrue(md.contains("| DIEN | 2048 | no device measured yet |"), md);
+        assertTrue(md.contains("python3 scripts/torch_ref.py (a record made by the test)") && md.contains("augur bench --data"),
+                "the records' commands are listed\n" + md);
+    }
+}

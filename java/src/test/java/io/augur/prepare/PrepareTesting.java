@@ -1,0 +1,169 @@
+package io.augur.prepare;
+
+import io.augur.cli.Augur;
+import io.augur.data.Dataset;
+import io.augur.data.SampleFile;
+import io.augur.data.Split;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Shared by the converter tests: where the fixtures and the real samples are, a readable view of
+ * a prepared split (raw ids back through the vocabulary files), and the command line (prepare,
+ * then one tiny epoch of training) for the round trips.
+ */
+final class PrepareTesting {
+
+    /** A tiny model: one epoch on a few hundred rows takes about a second. */
+    static final String[] TINY_MODEL = {"--emb-dim", "4", "--att-hidden", "8,4", "--mlp-hidden", "8,4", "--epochs", "1",
+            "--batch-size", "16"};
+    /** And the recurrent part of a tiny DIEN. */
+    static final String[] TINY_GRU = {"--gru-hidden", "4", "--aux-hidden", "4,2"};
+
+    /** How a row shows id 0 (padding, or an id unknown to the vocabulary). */
+    static final String PAD = "<0>";
+
+    private PrepareTesting() {
+    }
+
+    /** A fixture under src/test/resources/prepare/. */
+    static Path fixture(String relative) {
+        try {
+            Path root = Path.of(PrepareTesting.class.getResource("/prepare").toURI());
+            Path p = root.resolve(relative);
+            assertTrue(Files.exists(p), "missing fixture " + p);
+            return p;
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * A real sample under ../shared/data/ (Surefire sets {@code augur.shared}). A checkout without
+     * the shared folder skips (not passes) these tests, saying why.
+     */
+    static Path sharedData(String relative) {
+        String shared = System.getProperty("augur.shared", "../shared");
+        Path p = Path.of(shared, "data", relative);
+        assumeTrue(Files.exists(p), "real sample " + p + " not present (set -Daugur.shared to the shared folder)");
+        return p;
+    }
+
+    /** One row of a prepared split, ids translated back to the raw ids of the input. */
+    record Row(int label, String user, String item, String cate, List<String> histItems, List<String> histCates) {
+        @Override
+        public String toString() {
+            return label + " " + user + " " + item + "/" + cate + " <- " + histItems + "/" + histCates;
+        }
+    }
+
+    /** The raw id of each dense id of one vocabulary (vocab/NAME.tsv; index 0 = padding/unknown, shown as {@link #PAD}). */
+    static Map<Integer, String> vocab(Path dir, String name) {
+        Map<Integer, String> m = new HashMap<>();
+        m.put(0, PAD);
+        try {
+            for (String line : Files.readAllLines(dir.resolve("vocab").resolve(name + ".tsv"), StandardCharsets.UTF_8)) {
+                int tab = line.indexOf('\t');
+                m.put(Integer.parseInt(line.substring(0, tab)), line.substring(tab + 1));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return m;
+    }
+
+    /** Every row of one split, in file order. */
+    static List<Row> rows(Path dir, Split split) {
+        Map<Integer, String> users = vocab(dir, "user");
+        Map<Integer, String> items = vocab(dir, "item");
+        Map<Integer, String> cates = vocab(dir, "cate");
+        Dataset ds = Dataset.open(dir);
+        SampleFile f = ds.split(split);
+        List<Row> out = new ArrayList<>();
+        for (int r = 0; r < f.rows(); r++) {
+            List<String> hi = new ArrayList<>();
+            List<String> hc = new ArrayList<>();
+            for (int t = 0; t < f.historyLength(r); t++) {
+                hi.add(items.get(f.histItem(r, t)));
+                hc.add(cates.get(f.histCate(r, t)));
+            }
+            out.add(new Row(f.label(r), users.get(f.userId(r)), items.get(f.itemId(r)), cates.get(f.cateId(r)), hi, hc));
+        }
+        return out;
+    }
+
+    static List<Row> rowsOf(List<Row> rows, String user) {
+        return rows.stream().filter(r -> r.user().equals(user)).toList();
+    }
+
+    /** What a command printed: its exit status, stdout, and the command line's error writer. */
+    record Result(int code, String out, String err) {
+        @Override
+        public String toString() {
+            return "exit " + code + "\n--- out:\n" + out + "--- err:\n" + err;
+        }
+    }
+
+    /** Runs one {@code augur} command line as {@link Augur#main} configures it, capturing what it prints. */
+    static Result cli(String... args) {
+        CommandLine cl = Augur.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        ByteArrayOutputStream sysOut = new ByteArrayOutputStream();
+        PrintStream saved = System.out;
+        int code;
+        System.setOut(new PrintStream(sysOut, true, StandardCharsets.UTF_8));
+        try {
+            code = cl.execute(args);
+        } finally {
+            System.out.flush();
+            System.setOut(saved);
+        }
+        return new Result(code, out + sysOut.toString(StandardCharsets.UTF_8), err.toString());
+    }
+
+    /**
+     * The round trip: {@code augur prepare} with the given arguments into {@code tmp/data}, then
+     * {@code augur train} for one epoch of a tiny {@code model} on it; asserts both succeed and
+     * that training printed a test AUC.
+     */
+    static Result prepareAndTrain(Path tmp, String model, String... prepareArgs) {
+        Path data = tmp.resolve("data");
+        List<String> p = new ArrayList<>(List.of("prepare"));
+        p.addAll(List.of(prepareArgs));
+        p.addAll(List.of("--out", data.toString()));
+        Result prep = cli(p.toArray(String[]::new));
+        assertEquals(0, prep.code(), prep.toString());
+        assertTrue(prep.out().startsWith("prepare "), "prepare printed no report:\n" + prep);
+        List<String> t = new ArrayList<>(List.of("train", "--data", data.toString(), "--out", tmp.resolve("run").toString(),
+                "--model", model, "--device", "cpu"));
+        t.addAll(List.of(TINY_MODEL));
+        if (model.equals("dien")) {
+            t.addAll(List.of(TINY_GRU));
+        }
+        Result train = cli(t.toArray(String[]::new));
+        assertEquals(0, train.code(), train.toString());
+        assertTrue(train.out().lines().anyMatch(l -> l.startsWith(model + " ") && l.contains("test AUC")),
+                "training printed no test AUC:\n" + train);
+        return prep;
+    }
+}
