@@ -65,6 +65,16 @@ def load_records(perf_dir):
     return recs, jmh, legacy
 
 
+MAIN_WORLD = "bench"   # the world `augur bench` and perf_all.sh use (data/bench) when no PyTorch record names one
+
+
+def world(rec):
+    """The synthetic world a record ran on: the folder name of its dataset (the npy export names its source)."""
+    d = rec.get("dataset") or {}
+    src = d.get("source") or d.get("dir")
+    return os.path.basename(os.path.normpath(src)) if src else MAIN_WORLD
+
+
 def variant(rec, res):
     """The flavour of a result: Augur's backend; PyTorch's mode and attention layout."""
     if rec["tool"] == "augur":
@@ -147,6 +157,13 @@ def batches_of(best, tool=None, device=None):
 def report(perf_dir):
     recs, jmh, legacy = load_records(perf_dir)
     recs = [r for r in recs if not r.get("settings", {}).get("smoke")]
+    everything = recs
+    # the comparisons use one world for every tool: the one the newest PyTorch record ran on (its npy export
+    # names the source), else data/bench; runs on other worlds get their own section
+    torch_recs = sorted((r for r in recs if r["tool"] == "pytorch"), key=lambda r: r.get("date", ""))
+    main_world = world(torch_recs[-1]) if torch_recs else MAIN_WORLD
+    others = [r for r in recs if world(r) != main_world]
+    recs = [r for r in recs if world(r) == main_world]
     best = index(recs)
     cost = costs(recs)
     L = []
@@ -400,12 +417,37 @@ def report(perf_dir):
                   f" {'–' if err is None or err != err else f'{err:,.1f}'} | {pm['scoreUnit']} | `{name}` |")
         w("")
 
+    # ------------------------------------------------------------------ other worlds
+    if others:
+        w("## Other worlds")
+        w("")
+        w(f"Runs on worlds other than `{main_world}` (kept out of the comparisons above, which use one world for")
+        w(f"every tool). The same model on `{main_world}` is shown beside each for reference; \"mean history\" is the")
+        w("mean number of valid history positions per sample (the recurrence and the attention run over those only).")
+        w("")
+        w(f"| model | batch | world | mean history | samples/s | on {main_world} (mean history) | record |")
+        w("|---|---|---|---|---|---|---|")
+        for rec in sorted(others, key=lambda r: r.get("date", "")):
+            for res in rec.get("results", []):
+                if res.get("train_samples_per_s") is None:
+                    continue
+                ref = best.get((rec["tool"], rec.get("device", "cpu"), res["model"], res["batch_size"], variant(rec, res)))
+                mh = (rec.get("dataset") or {}).get("mean_history")
+                if ref:
+                    ref_mh = (ref[0].get("dataset") or {}).get("mean_history")
+                    there = f"{fmt(ref[1]['train_samples_per_s'])} ({fmt(ref_mh, 1)})"
+                else:
+                    there = "–"
+                w(f"| {MODEL_NAMES.get(res['model'], res['model'])} | {res['batch_size']} | `{world(rec)}` | {fmt(mh, 1)} |"
+                  f" {fmt(res['train_samples_per_s'])} | {there} | `{rec['_file']}` |")
+        w("")
+
     # ------------------------------------------------------------------ sources
     w("## Records")
     w("")
-    if not recs:
+    if not everything:
         w("None yet.")
-    for rec in sorted(recs, key=lambda r: r.get("date", "")):
+    for rec in sorted(everything, key=lambda r: r.get("date", "")):
         m = rec.get("machine", {})
         extra = f", GPU {m['gpu']}" if m.get("gpu") else ""
         sw = f"torch {m['torch']}" if rec["tool"] == "pytorch" else m.get("java", "")

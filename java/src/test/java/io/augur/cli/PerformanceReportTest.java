@@ -27,7 +27,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * in the repository is what the script makes of the records there (so nobody edits it by hand),
  * and on a fresh record of {@code augur bench} next to a PyTorch record the page shows both
  * figures, their ratio against the 2x target, the cost model's figures, and "no device measured
- * yet" for the GPU. Skipped where no python3 is on the PATH (the script needs only the standard
+ * yet" for the GPU; a newer record on another world (other history lengths) goes to its own section,
+ * not into the comparison. Skipped where no python3 is on the PATH (the script needs only the standard
  * library).
  */
 class PerformanceReportTest {
@@ -102,10 +103,19 @@ class PerformanceReportTest {
         torch.put("device", "cpu");
         torch.put("results", List.of(res, skipped));
         torch.put("settings", Map.of("repeats", 1, "threads", 2));
+        torch.put("dataset", Map.of("dir", tmp.resolve("world-npy").toString(), "source", world.toString(), "mean_history", 5.0));
         torch.put("machine", Map.of("cpu", "a test CPU", "cores", 2, "torch", "1.13", "host", "test"));
         torch.put("command", "python3 scripts/torch_ref.py (a record made by the test)");
         torch.put("date", "2026-01-01T00:00:00+00:00");
         om.writeValue(perf.resolve("2026-01-01-cpu-torch-b16.json").toFile(), torch);
+
+        // a newer Augur record on another world (longer histories) stays out of the side-by-side row
+        com.fasterxml.jackson.databind.node.ObjectNode longer = augur.deepCopy();
+        ((com.fasterxml.jackson.databind.node.ObjectNode) longer.path("dataset")).put("dir", tmp.resolve("world-long").toString())
+                .put("mean_history", 90.5);
+        ((com.fasterxml.jackson.databind.node.ObjectNode) longer.path("results").path(0)).put("train_samples_per_s", 12.5);
+        longer.put("date", "2099-01-01T00:00:00Z");
+        om.writeValue(perf.resolve("2099-01-01-cpu-augur-long.json").toFile(), longer);
 
         Path page = tmp.resolve("PERFORMANCE.md");
         Proc r = python("--perf-dir", perf.toString(), "--out", page.toString());
@@ -118,6 +128,9 @@ class PerformanceReportTest {
         double mflop = din.path("cost").path("flops_per_sample").asDouble() / 1e6;
         assertTrue(md.lines().anyMatch(l -> l.startsWith("| DIN | 16 | ") && l.contains(String.format(Locale.ROOT, "| %.3f |", mflop))),
                 "cost row with " + mflop + " MFLOP per sample\n" + md);
+        assertTrue(md.lines().anyMatch(l -> l.startsWith("| DIN | 16 | `world-long` | 90.5 | 12 | ")
+                        && l.contains(String.format(Locale.ROOT, "| %,.0f (", augurSps)) && l.contains("2099-01-01-cpu-augur-long.json")),
+                "the other world's run, beside the same model on the compared world\n" + md);
         assertTrue(md.contains("| DIN | 128 | no device measured yet | no device measured yet | no device measured yet |"), md);
         assertTrue(md.contains("| DIEN | 2048 | no device measured yet |"), md);
         assertTrue(md.contains("python3 scripts/torch_ref.py (a record made by the test)") && md.contains("augur bench --data"),
