@@ -45,20 +45,19 @@ for r in $runs; do
   cmd="scripts/augur train $(args_of "$r") --data $data --epochs $epochs --seed $seed --out $runs_dir/$r"
   echo "[ablation] $(date -u +%H:%M:%S) $r: $cmd" >&2
   rm -rf "$runs_dir/$r"
-  # the last line of stdout is the one-line summary:
-  #   "dien  test AUC 0.8017  GAUC 0.8048  logloss 0.5457  best valid AUC 0.7912 @ epoch 3  1,012 samples/s"
-  line="$($cmd 2>"$runs_dir/$r.stderr" | tail -n 1)"
-  echo "[ablation] $line" >&2
-  auc="$(sed -n 's/.*test AUC \([0-9.]*\).*/\1/p' <<<"$line")"
-  gauc="$(sed -n 's/.* GAUC \([0-9.]*\).*/\1/p' <<<"$line")"
-  ll="$(sed -n 's/.*logloss \([0-9.]*\).*/\1/p' <<<"$line")"
-  best="$(sed -n 's/.*best valid AUC \([0-9.]*\) @ epoch \([0-9]*\).*/\1 (epoch \2)/p' <<<"$line")"
-  sps="$(sed -n 's/.*  \([0-9,]*\) samples\/s.*/\1/p' <<<"$line")"
-  if [[ -z "$auc" || -z "$gauc" ]]; then
-    echo "[ablation] $r: no summary line (see $runs_dir/$r.stderr)" >&2
-    exit 1
-  fi
-  rows+=("| $r | $auc | $gauc | $ll | $best | $sps | \`$cmd\` |")
+  $cmd >"$runs_dir/$r.stdout" 2>"$runs_dir/$r.stderr" || { echo "[ablation] $r failed (see $runs_dir/$r.stderr)" >&2; exit 1; }
+  summary="$runs_dir/$r/summary.json"
+  [[ -f "$summary" ]] || { echo "[ablation] $r: no $summary (see $runs_dir/$r.stderr)" >&2; exit 1; }
+  # one Markdown row from the run's summary.json
+  row="$(python3 - "$summary" "$r" "$cmd" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(f"| {sys.argv[2]} | {s['test_auc']:.4f} | {s['test_gauc']:.4f} | {s['test_logloss']:.4f} |"
+      f" {s['best_valid_auc']:.4f} (epoch {s['best_epoch']}) | {s['train_samples_per_s']:,.0f} | `{sys.argv[3]}` |")
+PY
+)"
+  echo "[ablation] $row" >&2
+  rows+=("$row")
 done
 
 {
