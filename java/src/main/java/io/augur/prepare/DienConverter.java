@@ -248,7 +248,7 @@ final class DienConverter extends Converter {
                     continue;
                 }
                 if (sampler != null) {
-                    negatives(sampler, clicks, item, from, len);
+                    sampler.fillNegatives(clicks, item, histItems, histLen, itemCate, negItems, negCates, from, len);
                 }
                 SampleWriter sw = isTest ? test : SequenceSamples.unit(o.seed(), u) < o.validFraction() ? valid : train;
                 sw.append(label, u, null, item, cate, histItems, histCates, negItems, negCates, from, len);
@@ -279,20 +279,6 @@ final class DienConverter extends Converter {
             unknown[unknownSlot]++;
         }
         return id;
-    }
-
-    /** neg_hist for the kept positions: items neither in the row's history nor its target, with their categories. */
-    private void negatives(ItemSampler sampler, ItemSampler.Clicks clicks, int target, int from, int len) {
-        clicks.begin();
-        clicks.mark(target, 0);
-        for (int t = 0; t < histLen; t++) {
-            clicks.mark(histItems[t], 0);
-        }
-        for (int t = from; t < from + len; t++) {
-            int neg = sampler.drawUnclicked(clicks, Integer.MAX_VALUE);
-            negItems[t] = neg;
-            negCates[t] = itemCate[neg];
-        }
     }
 
     /** Splits the current line and checks label, ids and the two lists (equal lengths, no empty entry). */

@@ -118,6 +118,25 @@ final class ItemSampler {
     }
 
     /**
+     * DIEN's neg_hist entries for history positions {@code from .. from+len) of one row: items that
+     * are neither the row's target nor anywhere in its history {@code hist[0 .. histLen)}, with their
+     * categories (from {@code itemCate}). {@code clicks} is reset here.
+     */
+    void fillNegatives(Clicks clicks, int target, int[] hist, int histLen, int[] itemCate,
+                       int[] negItems, int[] negCates, int from, int len) {
+        clicks.begin();
+        clicks.mark(target, 0);
+        for (int t = 0; t < histLen; t++) {
+            clicks.mark(hist[t], 0);
+        }
+        for (int t = from; t < from + len; t++) {
+            int neg = drawUnclicked(clicks, Integer.MAX_VALUE);
+            negItems[t] = neg;
+            negCates[t] = itemCate[neg];
+        }
+    }
+
+    /**
      * An item the user of {@code clicks} had not clicked at positions 0..{@code upTo} (use
      * Integer.MAX_VALUE for "never clicked"); 0 when no item is allowed.
      */

@@ -363,7 +363,7 @@ final class TaobaoConverter extends Converter {
                     continue;
                 }
                 if (sampler != null) {
-                    negatives(sampler, clicks, item, from, len);
+                    sampler.fillNegatives(clicks, item, histItems, histLen, itemCate, negItems, negCates, from, len);
                 }
                 SampleWriter sw = !isTrain ? target : carveValid && SequenceSamples.unit(o.seed(), u) < o.validFraction() ? valid : train;
                 sw.append(label, u, extraIds, item, cate, histItems, histCates, negItems, negCates, from, len);
@@ -384,20 +384,6 @@ final class TaobaoConverter extends Converter {
         report.count("truncated_histories", "rows whose click sequence was longer than T = " + T + " (the last T kept)", truncated);
         if (o.minHistory() > 0) {
             report.count("rows_below_min_history", "rows not written: history shorter than --min-history " + o.minHistory(), belowMin);
-        }
-    }
-
-    /** neg_hist for the kept positions: ad groups neither in the row's sequence nor its target. */
-    private void negatives(ItemSampler sampler, ItemSampler.Clicks clicks, int target, int from, int len) {
-        clicks.begin();
-        clicks.mark(target, 0);
-        for (int t = 0; t < histLen; t++) {
-            clicks.mark(histItems[t], 0);
-        }
-        for (int t = from; t < from + len; t++) {
-            int neg = sampler.drawUnclicked(clicks, Integer.MAX_VALUE);
-            negItems[t] = neg;
-            negCates[t] = itemCate[neg];
         }
     }
 

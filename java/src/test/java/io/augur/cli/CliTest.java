@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * on a tiny generated world: generate, train, info and bench succeed and print what they should;
  * bad flags and bad data end with a non-zero status and one line that names the problem.
  */
-class CliTest {
+public class CliTest {
     /** A tiny world (~3,000 train rows, T = 10) and a tiny model keep every command well under a few seconds. */
     static final String[] TINY_WORLD = {"--users", "300", "--items", "200", "--categories", "10", "--mean-history", "8",
             "--max-behaviours", "40", "--T", "10"};
@@ -43,7 +43,7 @@ class CliTest {
     static Path data;
 
     /** What a command did: exit status, everything it printed to stdout, and the command line's error writer. */
-    record Result(int code, String out, String err) {
+    public record Result(int code, String out, String err) {
         @Override
         public String toString() { return "exit " + code + "\n--- out:\n" + out + "--- err:\n" + err; }
     }
@@ -52,7 +52,7 @@ class CliTest {
      * Runs one command line. The commands print their results with System.out (not the command
      * line's writer), so stdout is captured as well as the writers set with setOut/setErr.
      */
-    static Result run(String... args) {
+    public static Result run(String... args) {
         CommandLine cl = Augur.commandLine();
         StringWriter out = new StringWriter(), err = new StringWriter();
         cl.setOut(new PrintWriter(out, true));

@@ -318,14 +318,14 @@ class LogConverterTest {
 
     @Test
     void roundTripIntoTraining(@TempDir Path tmp) {
-        PrepareTesting.Result r = PrepareTesting.prepareAndTrain(tmp, "din", "--format", "log", "--input",
+        io.augur.cli.CliTest.Result r = PrepareTesting.prepareAndTrain(tmp, "din", "--format", "log", "--input",
                 sharedData("amazon-electronics-sample").toString(), "-T", "10", "--neg-history");
         assertTrue(r.out().contains("100 rows read"), r.toString());
     }
 
     @Test
     void cliRejectsAnOptionOfAnotherFormat(@TempDir Path tmp) {
-        PrepareTesting.Result r = PrepareTesting.cli("prepare", "--format", "dien", "--input", fixture("dien").toString(), "--out",
+        io.augur.cli.CliTest.Result r = PrepareTesting.cli("prepare", "--format", "dien", "--input", fixture("dien").toString(), "--out",
                 tmp.resolve("d").toString(), "--user-col", "who");
         assertEquals(2, r.code(), r.toString());
         assertTrue(r.err().contains("--user-col applies to --format log only"), r.toString());

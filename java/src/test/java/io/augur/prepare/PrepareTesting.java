@@ -1,14 +1,11 @@
 package io.augur.prepare;
 
-import io.augur.cli.Augur;
+import io.augur.cli.CliTest;
+import io.augur.cli.CliTest.Result;
 import io.augur.data.Dataset;
 import io.augur.data.SampleFile;
 import io.augur.data.Split;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
@@ -18,7 +15,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import picocli.CommandLine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -113,32 +109,9 @@ final class PrepareTesting {
         return rows.stream().filter(r -> r.user().equals(user)).toList();
     }
 
-    /** What a command printed: its exit status, stdout, and the command line's error writer. */
-    record Result(int code, String out, String err) {
-        @Override
-        public String toString() {
-            return "exit " + code + "\n--- out:\n" + out + "--- err:\n" + err;
-        }
-    }
-
-    /** Runs one {@code augur} command line as {@link Augur#main} configures it, capturing what it prints. */
+    /** Runs one {@code augur} command line as {@link io.augur.cli.Augur#main} configures it, capturing what it prints. */
     static Result cli(String... args) {
-        CommandLine cl = Augur.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        ByteArrayOutputStream sysOut = new ByteArrayOutputStream();
-        PrintStream saved = System.out;
-        int code;
-        System.setOut(new PrintStream(sysOut, true, StandardCharsets.UTF_8));
-        try {
-            code = cl.execute(args);
-        } finally {
-            System.out.flush();
-            System.setOut(saved);
-        }
-        return new Result(code, out + sysOut.toString(StandardCharsets.UTF_8), err.toString());
+        return CliTest.run(args);
     }
 
     /**
