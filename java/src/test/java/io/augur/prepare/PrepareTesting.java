@@ -18,7 +18,6 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Shared by the converter tests: where the fixtures and the real samples are, a readable view of
@@ -52,14 +51,19 @@ final class PrepareTesting {
     }
 
     /**
-     * A real sample under ../shared/data/ (Surefire sets {@code augur.shared}). A checkout without
-     * the shared folder skips (not passes) these tests, saying why.
+     * A real sample: the copy of {@code ../shared/data/<relative>} kept in the test resources
+     * ({@code shared-data/}, with its sources and licenses), so that a clone without the shared
+     * folder still runs these tests. {@link SharedDataCopyTest} checks the copy against the shared
+     * folder wherever that is present.
      */
     static Path sharedData(String relative) {
-        String shared = System.getProperty("augur.shared", "../shared");
-        Path p = Path.of(shared, "data", relative);
-        assumeTrue(Files.exists(p), "real sample " + p + " not present (set -Daugur.shared to the shared folder)");
-        return p;
+        try {
+            Path p = Path.of(PrepareTesting.class.getResource("/shared-data").toURI()).resolve(relative);
+            assertTrue(Files.exists(p), "missing real sample " + p);
+            return p;
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** One row of a prepared split, ids translated back to the raw ids of the input. */
