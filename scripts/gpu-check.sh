@@ -8,14 +8,16 @@
 #    and DIN trained 50 steps on both) and fails if any fails or is skipped;
 # 3. runs the training benchmark on the GPU (`augur bench --device cuda`, the benchmark world of
 #    the Amazon shape: D = 18, T = 100, attention 80-40, MLP 200-80), DIN and BaseModel at batch
-#    128 and 2048, median of 3 runs; then prints a short table.
+#    128 and 2048, median of 3 runs, with --profile (each kernel's share of the step, CUDA events)
+#    and --ceilings (the GPU's measured fp32 GEMM rate and copy bandwidth); then prints a short table.
 #
 # Everything goes into the folder given as argument, at most 8 files and one folder level, so
 # that it can come back as a device run's $OUT: env.txt (nvidia-smi, build, info, every command
 # run), tests.log, junit/TEST-junit-jupiter.xml, bench-<model>.json, bench.log, summary.txt.
 # The benchmark's data is generated into $AUGUR_WORK (default: <bundle>/work), not into the folder.
 # Knobs: MODELS="din base", BATCHES=128,2048, REPEATS=3, SKIP_TESTS=1, SKIP_BENCH=1, and for
-# trying the script without a GPU, DEVICE=cpu and BENCH_ARGS (e.g. "--seconds 1 --warmup-seconds 1").
+# trying the script without a GPU, DEVICE=cpu and BENCH_ARGS (default "--profile --ceilings"; e.g.
+# "--smoke" for a quick try).
 set -uo pipefail
 b="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:?usage: gpu-check.sh OUTPUT_FOLDER}"
@@ -26,7 +28,7 @@ models="${MODELS:-din base}"
 batches="${BATCHES:-128,2048}"
 repeats="${REPEATS:-3}"
 device="${DEVICE:-cuda}"
-read -r -a bench_args <<<"${BENCH_ARGS:-}"
+read -r -a bench_args <<<"${BENCH_ARGS:---profile --ceilings}"
 env_txt="$out/env.txt" summary="$out/summary.txt"
 : >"$env_txt"
 status=0

@@ -4,7 +4,7 @@ import java.util.Map;
 
 /**
  * An optional capability of a {@link Backend}: measuring itself for {@code augur bench}. A backend
- * that implements it (the CUDA backend is meant to) reports
+ * that implements it (the CUDA backend) reports
  * <ul>
  *   <li>the device time of each op while op timing is on (CUDA: an event pair around each kernel
  *       launch, read after the step; a profiling mode, since the events cost a little);</li>

@@ -70,8 +70,10 @@ final class CublasGemm implements Gemm {
         }
         int opB = transB ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
         int opA = transA ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
+        boolean timed = rt.beginTimed("cublasSgemm");   // cuBLAS's own kernels, as one region (augur bench --profile)
         int status = JCublas2.cublasSgemm(handle, opB, opA, N, M, K, one, rt.pointer(B), ldb, rt.pointer(A), lda,
                 addToC ? one : zero, rt.pointer(C), ldc);
+        rt.endTimed(timed);
         check(status, "cublasSgemm");
     }
 }

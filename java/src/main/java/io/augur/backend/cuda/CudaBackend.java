@@ -5,6 +5,7 @@ import io.augur.backend.AttentionParams;
 import io.augur.backend.AttentionSpec;
 import io.augur.backend.Backend;
 import io.augur.backend.DType;
+import io.augur.backend.Profiling;
 import io.augur.backend.Recurrence;
 import io.augur.backend.RecurrenceParams;
 import io.augur.backend.SparseGrad;
@@ -20,6 +21,7 @@ import org.apache.logging.log4j.Logger;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static io.augur.backend.cuda.Kernels.BLOCK;
 import static io.augur.backend.cuda.Kernels.COL_ROWS;
@@ -37,7 +39,7 @@ import static io.augur.backend.cuda.Kernels.COL_ROWS;
  * <p>Not here yet: the GRU-family recurrence (DIEN) and Dice inside the activation unit; both
  * fail when the model is built, with a message saying so.
  */
-public final class CudaBackend implements Backend {
+public final class CudaBackend implements Backend, Profiling {
     private static final Logger LOG = LogManager.getLogger(CudaBackend.class);
 
     /** Positions per chunk of the activation unit's kernels (shared memory permitting). */
@@ -609,6 +611,99 @@ public final class CudaBackend implements Backend {
         float bc1 = (float) (1.0 - Math.pow(beta1, step)), bc2 = (float) (1.0 - Math.pow(beta2, step));
         launch1d(Kernels.ADAM, n, args().ptr(a(param)).ptr(a(grad)).ptr(a(m)).ptr(a(v)).i(n).f(lr).f(beta1).f(beta2).f(eps).f(weightDecay)
                 .f(bc1).f(bc2));
+    }
+
+    // ---------------------------------------------------------------- Profiling (augur bench)
+
+    private long peakDevice;
+
+    /** Times every launch with a pair of CUDA events (and cuBLAS calls as one region each). */
+    @Override
+    public void setOpTiming(boolean on) {
+        begin();
+        rt.setTiming(on);
+    }
+
+    /** Device seconds per kernel since the last reset; waits for the compute stream to read the events. */
+    @Override
+    public Map<String, OpStats> opStats() {
+        begin();
+        return rt.collectTimes();
+    }
+
+    @Override
+    public void resetOpStats() {
+        begin();
+        rt.resetTimes();
+    }
+
+    /**
+     * Device memory in use (total minus free: the whole device, so this process's context, arena
+     * and library workspaces, and any other process there), the most seen by this call since the
+     * last reset. A training step allocates nothing, so what is in use after a run is its peak.
+     */
+    @Override
+    public long peakDeviceBytes() {
+        begin();
+        long[] m = rt.memoryInfo();
+        peakDevice = Math.max(peakDevice, m[1] - m[0]);
+        return peakDevice;
+    }
+
+    @Override
+    public void resetPeakDeviceBytes() {
+        peakDevice = 0;
+    }
+
+    /**
+     * The device's fp32 GEMM rate (the GEMM provider in use, 4096 x 4096 x 4096) and copy
+     * bandwidth (device-to-device cuMemcpy, bytes read plus bytes written, as the cost model counts
+     * bytes), each the best of 3 rounds of 10 after a warm-up round, timed with CUDA events. The
+     * buffers are allocated for the measurement and freed after it.
+     */
+    @Override
+    public Ceilings measureCeilings() {
+        begin();
+        boolean wasTiming = rt.timing();
+        rt.setTiming(false);
+        rt.synchronizeAll();
+        final int n = 4096, reps = 10, rounds = 4;
+        long matBytes = 4L * n * n;
+        long copyBytes = Math.max(1L << 20, Math.min(1L << 30, rt.memoryInfo()[0] / 8)) & ~255L;
+        long a = rt.allocate(matBytes), b = rt.allocate(matBytes), c = rt.allocate(matBytes);
+        long src = rt.allocate(copyBytes), dst = rt.allocate(copyBytes);
+        try {
+            int hundredth = Float.floatToIntBits(0.01f);
+            CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(a), hundredth, (long) n * n, rt.compute), "cuMemsetD32Async(ceilings)");
+            CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(b), hundredth, (long) n * n, rt.compute), "cuMemsetD32Async(ceilings)");
+            CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(src), hundredth, copyBytes / 4, rt.compute), "cuMemsetD32Async(ceilings)");
+            CUevent start = rt.timingEvent(), end = rt.timingEvent();
+            double flops = 0, bytes = 0;
+            for (int round = 0; round < rounds; round++) {   // round 0 warms up
+                CudaException.check(JCudaDriver.cuEventRecord(start, rt.compute), "cuEventRecord");
+                for (int r = 0; r < reps; r++) gemm.gemm(c, a, b, 0, n, n, n, n, n, n, false, false, false);
+                CudaException.check(JCudaDriver.cuEventRecord(end, rt.compute), "cuEventRecord");
+                CudaException.check(JCudaDriver.cuEventSynchronize(end), "cuEventSynchronize(ceilings GEMM)", rt.lastKernel());
+                double gemmS = CudaRuntime.elapsedMs(start, end) / 1e3;
+
+                CudaException.check(JCudaDriver.cuEventRecord(start, rt.compute), "cuEventRecord");
+                for (int r = 0; r < reps; r++) {
+                    CudaException.check(JCudaDriver.cuMemcpyDtoDAsync(rt.pointer(dst), rt.pointer(src), copyBytes, rt.compute), "cuMemcpyDtoDAsync(ceilings)");
+                }
+                CudaException.check(JCudaDriver.cuEventRecord(end, rt.compute), "cuEventRecord");
+                CudaException.check(JCudaDriver.cuEventSynchronize(end), "cuEventSynchronize(ceilings copy)");
+                double copyS = CudaRuntime.elapsedMs(start, end) / 1e3;
+                if (round > 0) {
+                    flops = Math.max(flops, 2.0 * n * n * n * reps / gemmS);
+                    bytes = Math.max(bytes, 2.0 * copyBytes * reps / copyS);
+                }
+            }
+            return new Ceilings(flops, bytes, String.format("GEMM: %s, %dx%dx%d fp32; copy: cuMemcpyDtoDAsync of %d MiB, bytes read + written; "
+                    + "best of %d rounds of %d after a warm-up round, CUDA events", gemm.name(), n, n, n, copyBytes >> 20, rounds - 1, reps));
+        } finally {
+            for (long p : new long[] {a, b, c, src, dst}) rt.free(p);
+            rt.setTiming(wasTiming);
+        }
     }
 
     @Override

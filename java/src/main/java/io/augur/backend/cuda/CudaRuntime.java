@@ -49,6 +49,17 @@ public final class CudaRuntime implements AutoCloseable {
     private String lastKernel;
     private boolean closed;
 
+    // Kernel timing (augur bench --profile): while on, each launch (and each region a GEMM provider
+    // marks) is bracketed by a pair of timing events on the compute stream; the pairs wait in
+    // `timedNames` until collectTimes() reads them after the stream has passed them. Pairs are reused.
+    private boolean timing;
+    private boolean regionOpen;
+    private final List<CUevent[]> timingPairs = new ArrayList<>();
+    private final List<String> timedNames = new ArrayList<>();
+    private final KernelTimes times = new KernelTimes();
+    /** Pending pairs before collectTimes() is forced (one stream synchronize): bounds the events held. */
+    static final int MAX_PENDING_TIMED = 1 << 15;
+
     public final String name;
     public final int ccMajor, ccMinor, multiprocessors, driverVersion;
     public final long totalMemory;
@@ -138,6 +149,14 @@ public final class CudaRuntime implements AutoCloseable {
         return addr[0];
     }
 
+    /** Frees an allocation made by {@link #allocate} (after the work using it; this waits for both streams). */
+    public void free(long address) {
+        Allocation a = allocations.remove(address);
+        if (a == null) throw new IllegalArgumentException("address 0x" + Long.toHexString(address) + " is not the start of a device allocation");
+        synchronizeAll();
+        CudaException.check(cuMemFree(a.ptr()), "cuMemFree(" + a.bytes() + " bytes)");
+    }
+
     /** A CUdeviceptr for an address inside one of this runtime's allocations. */
     public CUdeviceptr pointer(long address) {
         Map.Entry<Long, Allocation> e = allocations.floorEntry(address);
@@ -165,6 +184,77 @@ public final class CudaRuntime implements AutoCloseable {
         return e;
     }
 
+    /** An event that records time (for kernel timing and the ceilings); destroyed by close(). */
+    public CUevent timingEvent() {
+        CUevent e = new CUevent();
+        CudaException.check(cuEventCreate(e, CUevent_flags.CU_EVENT_DEFAULT), "cuEventCreate(timing)");
+        events.add(e);
+        return e;
+    }
+
+    /** Milliseconds between two recorded timing events (both must have completed). */
+    public static float elapsedMs(CUevent start, CUevent end) {
+        float[] ms = new float[1];
+        CudaException.check(cuEventElapsedTime(ms, start, end), "cuEventElapsedTime");
+        return ms[0];
+    }
+
+    // ---------------------------------------------------------------- kernel timing
+
+    /** Starts or stops timing each launch; times accumulate until {@link #resetTimes()}. */
+    public void setTiming(boolean on) {
+        timing = on;
+    }
+
+    public boolean timing() { return timing; }
+
+    /**
+     * Opens a timed region named {@code name} on the compute stream (a launch opens its own; a
+     * GEMM provider that calls a library opens one around the call). Returns whether it did: not
+     * while timing is off or inside another region, whose time then includes this work.
+     */
+    public boolean beginTimed(String name) {
+        if (!timing || regionOpen) return false;
+        int k = timedNames.size();
+        if (k == MAX_PENDING_TIMED) {
+            collectTimes();
+            k = 0;
+        }
+        if (k == timingPairs.size()) timingPairs.add(new CUevent[] {timingEvent(), timingEvent()});
+        CudaException.check(cuEventRecord(timingPairs.get(k)[0], compute), "cuEventRecord(timing start)", name);
+        timedNames.add(name);
+        regionOpen = true;
+        return true;
+    }
+
+    /** Closes the region {@link #beginTimed} opened (when it returned true). */
+    public void endTimed(boolean began) {
+        if (!began) return;
+        int k = timedNames.size() - 1;
+        CudaException.check(cuEventRecord(timingPairs.get(k)[1], compute), "cuEventRecord(timing end)", timedNames.get(k));
+        regionOpen = false;
+    }
+
+    /** Waits for the compute stream, adds the pending regions' times, and returns calls and seconds per name. */
+    public Map<String, io.augur.backend.Profiling.OpStats> collectTimes() {
+        if (!timedNames.isEmpty()) {
+            synchronizeCompute();
+            for (int k = 0; k < timedNames.size(); k++) {
+                CUevent[] p = timingPairs.get(k);
+                times.add(timedNames.get(k), elapsedMs(p[0], p[1]) / 1e3);
+            }
+            timedNames.clear();
+        }
+        return times.stats();
+    }
+
+    /** Drops the accumulated times (pending regions included). */
+    public void resetTimes() {
+        if (!timedNames.isEmpty()) synchronizeCompute();
+        timedNames.clear();
+        times.reset();
+    }
+
     // ---------------------------------------------------------------- kernels
 
     /** Opts a kernel in to more than 48 KiB of dynamic shared memory. */
@@ -182,8 +272,10 @@ public final class CudaRuntime implements AutoCloseable {
     /** Launches a kernel on the compute stream; params as built by {@link Args}. */
     public void launch(String kernel, int gridX, int gridY, int blockX, int blockY, int sharedBytes, Pointer params) {
         lastKernel = kernel;
+        boolean timed = beginTimed(kernel);
         CudaException.check(cuLaunchKernel(function(kernel), gridX, gridY, 1, blockX, blockY, 1, sharedBytes, compute, params, null),
                 "cuLaunchKernel", kernel);
+        endTimed(timed);
     }
 
     /** The most recently launched kernel, for error messages of later calls. */
