@@ -90,17 +90,23 @@ if [[ "${SKIP_BENCH:-0}" != 1 ]]; then
       rows+=("$(printf '%-6s %8s %16s %12s  %s' "$m" "-" "FAILED" "-" "see bench.log")")
       continue
     fi
-    # Jackson writes one field per line: pair each result's batch_size with its samples_per_s and step p50.
+    # Jackson writes one field per line (augur-bench/2): each result's batch_size, then its
+    # train_samples_per_s, then "p50" inside its step_ms object.
+    before=${#rows[@]}
     while read -r bs sps p50; do
       target=""
       if [[ "$m" == din && "$bs" == 128 ]]; then target="target >= 1,000,000"; fi
       if [[ "$m" == din && "$bs" == 2048 ]]; then target="target >= 4,000,000"; fi
       rows+=("$(printf '%-6s %8s %16.0f %12.3f  %s' "$m" "$bs" "$sps" "$p50" "$target")")
     done < <(awk -F' : ' '
-      /"batch_size"/ { gsub(/[ ,]/, "", $2); bs = $2 }
-      /"samples_per_s"/ && bs != "" { gsub(/[ ,]/, "", $2); sps = $2 }
-      /"step_ms_p50"/ && bs != "" { gsub(/[ ,]/, "", $2); print bs, sps, $2; bs = "" }
+      /^ *"batch_size" :/ { gsub(/[ ,]/, "", $2); bs = $2; sps = "" }
+      /^ *"train_samples_per_s" :/ && bs != "" { gsub(/[ ,]/, "", $2); sps = $2 }
+      /^ *"p50" :/ && bs != "" && sps != "" { gsub(/[ ,]/, "", $2); print bs, sps, $2; bs = "" }
     ' "$out/bench-$m.json")
+    if (( ${#rows[@]} == before )); then
+      status=1
+      rows+=("$(printf '%-6s %8s %16s %12s  %s' "$m" "-" "NO RESULTS" "-" "bench-$m.json has no result this script can read")")
+    fi
   done
 fi
 
