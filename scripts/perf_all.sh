@@ -64,15 +64,14 @@ start=$(date +%s)
 phase() { echo "[perf_all] $(date -u +%H:%M:%S) (+$(( $(date +%s) - start )) s) $*" >&2; }
 
 # ---------------------------------------------------------------- the estimate
-# Rough rates on the 2-core development machine, quiet (samples/s, training): Augur base ~35k,
-# din ~7k, dien ~2k; PyTorch 1.13 base ~5k, din ~1.3k (b128) to 2k (b1024), dien ~100 to 200 (guessed
-# from runs on the loaded machine: ~4.5 s per step at b128, ~22 s at b1024 with the load average near 7).
+# Rough rates on the 2-core development machine, quiet (samples/s, training; the run of 2026-11-23,
+# which took 5.5 min): Augur base ~65k, din ~20k, dien ~5k; PyTorch 1.13 base ~12k, din ~2k, dien ~500.
 # Eval runs at about 3x the training rate. Each run adds the warm-up (>= WARMUP steps, >= 3 s).
 estimate=$(awk -v models="$models" -v batches="$batches" -v R="$repeats" -v W="$warmup_steps" -v WS="$warmup_s" \
   -v E="$eval_steps" -v steps="$(for b in $batches; do printf '%s ' "$(steps_for "$b")"; done)" -v skip_t="${SKIP_TORCH:-0}" \
   -v skip_a="${SKIP_AUGUR:-0}" 'BEGIN {
-    rate["augur","base"]=35000; rate["augur","din"]=7000; rate["augur","dien"]=2000
-    rate["torch","base"]=5000;  rate["torch","din"]=1500; rate["torch","dien"]=130
+    rate["augur","base"]=65000; rate["augur","din"]=20000; rate["augur","dien"]=5000
+    rate["torch","base"]=12000; rate["torch","din"]=2000;  rate["torch","dien"]=500
     nm=split(models, M, " "); nb=split(batches, B, " "); split(steps, S, " ")
     total = 60 + 30                                  # world (if absent), export (if stale), JVM starts
     for (t = 1; t <= 2; t++) {
