@@ -209,8 +209,7 @@ final class DienConverter extends Converter {
         int T = o.historyLength();
         long rows = 0;
         long good = 0;
-        long truncated = 0;
-        long belowMin = 0;
+        HistoryWindow window = new HistoryWindow(o);
         LineReader r = isTest ? open(path) : LineReader.open(path);
         try (r) {
             if (isTest) {
@@ -238,15 +237,11 @@ final class DienConverter extends Converter {
                 int item = lookup(items, b, 2, isTest, 1);
                 int cate = lookup(cates, b, 3, isTest, 2);
                 collect(false);
-                int from = Math.max(0, histLen - T);
-                int len = histLen - from;
-                if (histLen > T) {
-                    truncated++;
-                }
-                if (len < o.minHistory()) {
-                    belowMin++;
+                int from = window.from(histLen, 1);
+                if (from < 0) {
                     continue;
                 }
+                int len = histLen - from;
                 if (sampler != null) {
                     sampler.fillNegatives(clicks, item, histItems, histLen, itemCate, negItems, negCates, from, len);
                 }
@@ -267,10 +262,8 @@ final class DienConverter extends Converter {
             }
         }
         report.count(isTest ? "truncated_test_histories" : "truncated_train_histories",
-                "rows of " + path.getFileName() + " whose history was longer than T = " + T + " (the last T kept)", truncated);
-        if (o.minHistory() > 0) {
-            report.count("rows_below_min_history", "rows not written: history shorter than --min-history " + o.minHistory(), belowMin);
-        }
+                "rows of " + path.getFileName() + " whose history was longer than T = " + T + " (the last T kept)", window.truncated());
+        window.reportBelowMin(report);
     }
 
     private int lookup(Vocab v, byte[] b, int field, boolean isTest, int unknownSlot) {

@@ -30,7 +30,6 @@ import java.util.Arrays;
 final class SequenceSamples {
 
     private static final String TOO_SHORT = "users_without_samples";
-    private static final String BELOW_MIN = "rows_below_min_history";
     private static final String NO_NEGATIVE = "negatives_impossible";
 
     private final DatasetWriter out;
@@ -38,8 +37,7 @@ final class SequenceSamples {
     private final SampleWriter valid;
     private final SampleWriter test;
     private final PrepareOptions.SplitProtocol split;
-    private final int T;
-    private final int minHistory;
+    private final HistoryWindow window;
     private final long seed;
     private final double validFraction;
     private final double testFraction;
@@ -54,7 +52,6 @@ final class SequenceSamples {
     private int[] negCates;
     private int[] posItems = new int[64];
     private long usersWithoutSamples;
-    private long rowsBelowMin;
     private long negativesImpossible;
 
     SequenceSamples(DatasetWriter out, PrepareOptions o, PrepareOptions.SplitProtocol split, int[] itemCate, ItemSampler sampler,
@@ -64,8 +61,7 @@ final class SequenceSamples {
         this.valid = out.split(Split.VALID);
         this.test = out.split(Split.TEST);
         this.split = split;
-        this.T = o.historyLength();
-        this.minHistory = o.minHistory();
+        this.window = new HistoryWindow(o);
         this.seed = o.seed();
         this.validFraction = o.validFraction();
         this.testFraction = o.testFraction();
@@ -99,12 +95,11 @@ final class SequenceSamples {
         Split userSplit = split == PrepareOptions.SplitProtocol.USERS ? userSplit(user) : null;
         for (int j = 1; j < n; j++) {
             SampleWriter w = writer(userSplit != null ? userSplit : leaveLast(j, n));
-            int from = Math.max(0, j - T);
-            int len = j - from;
-            if (len < minHistory) {
-                rowsBelowMin += 2;
+            int from = window.from(j, 2); // the positive and its negative
+            if (from < 0) {
                 continue;
             }
+            int len = j - from;
             int pos = items[j];
             w.append(1, user, null, pos, cates[j], items, cates, negItems, negCates, from, len);
             report.history(len);
@@ -155,11 +150,9 @@ final class SequenceSamples {
         boolean any = false;
         for (int j = 0; j < n; j++) {
             int end = positiveHistory ? before : j;
-            int from = Math.max(0, end - T);
-            int len = end - from;
-            if (len < minHistory) {
-                rowsBelowMin++;
-            } else {
+            int from = window.from(end, 1);
+            if (from >= 0) {
+                int len = end - from;
                 SampleWriter w = writer(userSplit != null ? userSplit : leaveLast(j, n));
                 w.append(labels[j], user, null, items[j], itemCate[items[j]], hist, cates, negItems, negCates, from, len);
                 report.history(len);
@@ -228,9 +221,7 @@ final class SequenceSamples {
     /** Adds this emitter's counts to the report; {@code tooShort} says which users yield no sample. */
     void report(String tooShort) {
         report.count(TOO_SHORT, tooShort, usersWithoutSamples);
-        if (minHistory > 0) {
-            report.count(BELOW_MIN, "rows not written: history shorter than --min-history " + minHistory, rowsBelowMin);
-        }
+        window.reportBelowMin(report);
         if (sampler != null) {
             report.count(NO_NEGATIVE, "negatives not written: the user had clicked every item", negativesImpossible);
             report.count("negative_fallbacks", "negatives found by a scan after " + ItemSampler.ATTEMPTS + " rejected draws",

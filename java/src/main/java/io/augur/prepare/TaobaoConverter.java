@@ -293,8 +293,7 @@ final class TaobaoConverter extends Converter {
         int T = o.historyLength();
         long rows = 0;
         long good = 0;
-        long truncated = 0;
-        long belowMin = 0;
+        HistoryWindow window = new HistoryWindow(o);
         try (LineReader r = isTrain ? LineReader.open(path) : open(path)) {
             header(r);
             Progress p = progress((isTrain ? "pass 2/2 (samples), " : split.key() + " file, ") + path.getFileName());
@@ -353,15 +352,11 @@ final class TaobaoConverter extends Converter {
                         }
                     }
                 }
-                int from = Math.max(0, histLen - T);
-                int len = histLen - from;
-                if (histLen > T) {
-                    truncated++;
-                }
-                if (len < o.minHistory()) {
-                    belowMin++;
+                int from = window.from(histLen, 1);
+                if (from < 0) {
                     continue;
                 }
+                int len = histLen - from;
                 if (sampler != null) {
                     sampler.fillNegatives(clicks, item, histItems, histLen, itemCate, negItems, negCates, from, len);
                 }
@@ -381,10 +376,8 @@ final class TaobaoConverter extends Converter {
                 throw noRows(file, "impression line after the header");
             }
         }
-        report.count("truncated_histories", "rows whose click sequence was longer than T = " + T + " (the last T kept)", truncated);
-        if (o.minHistory() > 0) {
-            report.count("rows_below_min_history", "rows not written: history shorter than --min-history " + o.minHistory(), belowMin);
-        }
+        report.count("truncated_histories", "rows whose click sequence was longer than T = " + T + " (the last T kept)", window.truncated());
+        window.reportBelowMin(report);
     }
 
     /** Splits and checks the current line: field count, label, non-empty ids, a well-formed sequence. */

@@ -263,6 +263,22 @@ class LogConverterTest {
         assertEquals(itemOrder.size() + 1, items.size(), "and the padding id 0");
     }
 
+    /** --min-history drops the positive and its negative together and counts both; no kept row is shorter. */
+    @Test
+    void minHistoryDropsPairsAndCountsThem(@TempDir Path tmp) throws IOException {
+        PrepareReport all = prepare(fixture("log/clicks.csv"), tmp.resolve("a"), clicksOptions().build());
+        PrepareReport some = prepare(fixture("log/clicks.csv"), tmp.resolve("m"), clicksOptions().minHistory(2).build());
+        // first samples (a history of one) of u1, u2 and u4: 3 pairs
+        assertEquals(6, some.event(HistoryWindow.BELOW_MIN));
+        assertEquals(all.rowsWritten() - 6, some.rowsWritten());
+        for (Split s : Split.values()) {
+            for (Row row : rows(tmp.resolve("m"), s)) {
+                assertTrue(row.histItems().size() >= 2, row.toString());
+            }
+        }
+        assertFalse(String.join("\n", all.lines()).contains(HistoryWindow.BELOW_MIN), "not reported without --min-history");
+    }
+
     // ------------------------------------------------------------------ bad input
 
     @Test

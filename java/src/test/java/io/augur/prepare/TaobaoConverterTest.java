@@ -80,6 +80,23 @@ class TaobaoConverterTest {
     }
 
     @Test
+    void minHistoryDropsShortRowsInEveryFile(@TempDir Path tmp) throws IOException {
+        Path out = tmp.resolve("d");
+        PrepareReport r = Prepare.run(PrepareFormat.TAOBAO, fixture("taobao"), out, PrepareOptions.builder().historyLength(2).minHistory(2).build());
+        // train: the rows with one click and with none; test: the row with one click
+        assertEquals(3, r.event(HistoryWindow.BELOW_MIN));
+        assertEquals(3, r.event("truncated_histories"), "truncation is counted whether or not the row is kept");
+        assertEquals(2, r.info().rows(Split.TRAIN));
+        assertEquals(1, r.info().rows(Split.VALID));
+        assertEquals(1, r.info().rows(Split.TEST));
+        for (Split s : Split.values()) {
+            for (Row row : rows(out, s)) {
+                assertEquals(2, row.histItems().size(), row.toString());
+            }
+        }
+    }
+
+    @Test
     void badLinesNameFileLineAndFieldOrAreCountedByReason(@TempDir Path tmp) throws IOException {
         DataFormatException e = assertThrows(DataFormatException.class,
                 () -> Prepare.run(PrepareFormat.TAOBAO, fixture("taobao-bad"), tmp.resolve("d"), PrepareOptions.builder().build()));
