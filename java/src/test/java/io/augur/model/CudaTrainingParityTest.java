@@ -28,12 +28,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <p>Tolerance: the two backends sum in different orders (fp32), and Adam turns last-bit
  * differences of small gradients into differences of whole learning-rate steps, so the
  * trajectories drift apart slowly: the first 10 losses within {@link #EARLY} (relative), all 50
- * within {@link #LATE}, and the last loss within {@link #LATE} of the CPU's while both have
- * learned (the last loss below half the first).
+ * within {@link #LATE}, and both runs have learned (the last loss at most {@link #LEARNED} of the
+ * first). The labels are a function of the history (ModelParityTest.data), but 50 steps over five
+ * small batches only start to fit them: the CPU reference goes from 0.698 to about 0.58 for DIN
+ * and from 0.695 to about 0.40 for BaseModel, so 0.9 checks that both moved without asking for
+ * more than they do (an earlier "below half", never run, asked for more).
  */
 @Tag("gpu")
 class CudaTrainingParityTest {
-    static final double EARLY = 1e-3, LATE = 2e-2;
+    static final double EARLY = 1e-3, LATE = 2e-2, LEARNED = 0.9;
     static final int STEPS = 50;
 
     @BeforeEach
@@ -50,7 +53,8 @@ class CudaTrainingParityTest {
             assertEquals(cpu[s], gpu[s], tol, kind + " loss at step " + (s + 1) + "; CPU " + java.util.Arrays.toString(cpu) + "\nGPU "
                     + java.util.Arrays.toString(gpu));
         }
-        assertTrue(gpu[STEPS - 1] < 0.5 * gpu[0], "the GPU run learns: " + gpu[0] + " -> " + gpu[STEPS - 1]);
+        assertTrue(cpu[STEPS - 1] < LEARNED * cpu[0], "the CPU run learns: " + cpu[0] + " -> " + cpu[STEPS - 1]);
+        assertTrue(gpu[STEPS - 1] < LEARNED * gpu[0], "the GPU run learns: " + gpu[0] + " -> " + gpu[STEPS - 1]);
     }
 
     /** Losses of STEPS steps; batches cycle through sizes 32, 32, 19, 32, 7 (a fixed set of data seeds). */

@@ -37,6 +37,23 @@ public final class GpuTesting {
     /** Skips the calling test where there is no usable GPU. */
     public static void assumeGpu() {
         Assumptions.assumeTrue(available(), () -> "no GPU: " + reason());
+        Assumptions.assumeFalse(Boolean.getBoolean("augur.test.emulator") && !emulated(),
+                "this test run is the one against the CPU emulator, and the device found is not it (the emulator was not built here)");
+    }
+
+    /**
+     * Whether the device is the CPU emulator of the driver (cuda/emu, scripts/emu-test.sh): it runs
+     * every kernel with CUDA's semantics but at CPU speed, so what measures speed skips there.
+     */
+    public static boolean emulated() {
+        CudaBackend be = backend();
+        return be != null && be.runtime().name.contains("emulator");
+    }
+
+    /** Skips the calling test unless a real GPU runs it (why: what the emulator cannot stand in for). */
+    public static void assumeRealGpu(String why) {
+        assumeGpu();
+        Assumptions.assumeFalse(emulated(), () -> "the CUDA emulator runs this device: " + why);
     }
 
     /** A quiet NaN with a recognisable payload: outputs start poisoned, so an element nobody wrote shows. */

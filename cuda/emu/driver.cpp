@@ -1,0 +1,486 @@
+// The part of the CUDA driver API that Augur calls, on the CPU (cuda/emu/README.md). Built as
+// libcuda.so.1: put its folder first on LD_LIBRARY_PATH and JCuda's driver binding, CudaProbe and
+// the GPU tests run against it; the kernels are cuda/*.cu compiled as C++ (scheduler.cpp runs
+// them). Every stream operation runs when it is issued, so stream and event order always hold;
+// a stream being captured records its operations into a graph instead, and a graph launch runs
+// them again in order. Device memory is host memory with an unmapped page after each allocation
+// (a read past the end faults) and is filled with 0xff bytes when allocated (NaN floats), as
+// cuMemAlloc promises nothing about its contents. Functions JCuda binds that are not here answer
+// CUDA_ERROR_NOT_SUPPORTED (stubs.cpp, generated) and say so on stderr.
+#include "emu.h"
+#include "emu_internal.h"
+
+#include <sys/mman.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+using CUresult = int;
+using CUdeviceptr = unsigned long long;
+using CUdevice = int;
+
+namespace augur_emu {
+std::map<std::string, Binder>& registry() {
+  static std::map<std::string, Binder> r;
+  return r;
+}
+}  // namespace augur_emu
+
+namespace {
+
+constexpr CUresult OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, INVALID_DEVICE = 101, INVALID_IMAGE = 200,
+                   INVALID_HANDLE = 400, ILLEGAL_STATE = 401, NOT_FOUND = 500, LAUNCH_FAILED = 719,
+                   CAPTURE_UNSUPPORTED = 900, CAPTURE_INVALIDATED = 901;
+
+constexpr size_t TOTAL_BYTES = 16ULL << 30;  // what the emulated device claims to have
+constexpr size_t PAGE = 4096;
+
+std::recursive_mutex lock;  // the driver API is callable from any thread; the emulator runs one call at a time
+using Guard = std::lock_guard<std::recursive_mutex>;
+
+struct Graph {
+  std::vector<std::function<CUresult()>> ops;
+  bool invalidated = false;
+};
+
+struct Stream {
+  Graph* capture = nullptr;  // non-null while this stream is being captured
+  bool origin = false;       // the stream cuStreamBeginCapture was called on
+};
+
+struct Event {
+  double ms = 0;
+  Graph* recorded_in = nullptr;  // set when recorded into a capture
+};
+
+struct Function {
+  std::string name;
+  augur_emu::Binder binder;
+  int max_dynamic_shared = 48 * 1024;
+};
+
+struct Allocation {
+  void* base;
+  size_t mapped;
+  size_t bytes;
+};
+
+std::map<CUdeviceptr, Allocation> device_allocations;
+size_t device_bytes = 0;
+std::set<Graph*> capturing;  // graphs being captured
+std::set<Stream*> streams;
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void say(const std::string& s) { std::fprintf(stderr, "[augur-emu] %s\n", s.c_str()); }
+
+// A synchronous call while a capture is open: real drivers refuse it and spoil the capture.
+bool refused_during_capture(const char* call) {
+  if (capturing.empty()) return false;
+  say(std::string(call) + " during a stream capture: refused, and the capture is invalidated");
+  for (Graph* g : capturing) g->invalidated = true;
+  return true;
+}
+
+CUresult submit(void* hstream, std::function<CUresult()> op) {
+  Stream* s = static_cast<Stream*>(hstream);
+  if (s != nullptr && s->capture != nullptr) {
+    s->capture->ops.push_back(std::move(op));
+    return OK;
+  }
+  if (s == nullptr && !capturing.empty()) {  // the legacy default stream joins nothing
+    if (refused_during_capture("an operation on the default stream")) return CAPTURE_UNSUPPORTED;
+  }
+  return op();
+}
+
+void* map_with_guard(size_t bytes, size_t* mapped) {
+  const size_t rounded = (bytes + 255) & ~size_t(255);
+  const size_t pages = (rounded + PAGE - 1) / PAGE + 1;
+  void* m = mmap(nullptr, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) return nullptr;
+  char* guard = static_cast<char*>(m) + (pages - 1) * PAGE;
+  mprotect(guard, PAGE, PROT_NONE);
+  *mapped = pages * PAGE;
+  return m;
+}
+
+CUresult launch(Function* f, augur_emu::Body body, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                unsigned shared) {
+  dim3 grid{gx, gy, gz}, block{bx, by, bz};
+  std::string why;
+  if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0) why = "a grid or block dimension of 0";
+  else if (gy > 65535 || gz > 65535) why = "grid y or z above 65535";
+  else if (bz > 64 || (unsigned long long)bx * by * bz > 1024) why = "more than 1024 threads in a block, or blockDim.z above 64";
+  else if ((int)shared > f->max_dynamic_shared)
+    why = std::to_string(shared) + " bytes of dynamic shared memory, above the kernel's limit of " + std::to_string(f->max_dynamic_shared) +
+          " (raise it with cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES))";
+  if (!why.empty()) {
+    say(f->name + ": launch refused: " + why);
+    return INVALID_VALUE;
+  }
+  why = augur_emu::run_launch(body, grid, block, shared);
+  if (!why.empty()) {
+    say(f->name + " <<<(" + std::to_string(gx) + "," + std::to_string(gy) + "," + std::to_string(gz) + "), (" + std::to_string(bx) + "," +
+        std::to_string(by) + "," + std::to_string(bz) + ")>>> failed: " + why);
+    return LAUNCH_FAILED;
+  }
+  return OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+CUresult cuInit(unsigned) { return OK; }
+CUresult cuDriverGetVersion(int* v) {
+  if (v == nullptr) return INVALID_VALUE;
+  *v = 13000;
+  return OK;
+}
+CUresult cuDeviceGetCount(int* n) {
+  if (n == nullptr) return INVALID_VALUE;
+  *n = 1;
+  return OK;
+}
+CUresult cuDeviceGet(CUdevice* d, int ordinal) {
+  if (d == nullptr) return INVALID_VALUE;
+  if (ordinal != 0) return INVALID_DEVICE;
+  *d = 0;
+  return OK;
+}
+CUresult cuDeviceGetName(char* name, int len, CUdevice d) {
+  if (d != 0) return INVALID_DEVICE;
+  if (name == nullptr || len <= 0) return INVALID_VALUE;
+  std::snprintf(name, (size_t)len, "%s", "Augur CPU emulator (not a GPU)");
+  return OK;
+}
+CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice d) {
+  if (d != 0) return INVALID_DEVICE;
+  *bytes = TOTAL_BYTES;
+  return OK;
+}
+CUresult cuDeviceGetAttribute(int* v, int attr, CUdevice d) {
+  if (d != 0) return INVALID_DEVICE;
+  switch (attr) {
+    case 1: *v = 1024; return OK;      // MAX_THREADS_PER_BLOCK
+    case 2: case 3: *v = 1024; return OK;
+    case 4: *v = 64; return OK;
+    case 5: *v = 2147483647; return OK;
+    case 6: case 7: *v = 65535; return OK;
+    case 8: *v = 48 * 1024; return OK;  // MAX_SHARED_MEMORY_PER_BLOCK
+    case 10: *v = 32; return OK;        // WARP_SIZE
+    case 16: *v = 132; return OK;       // MULTIPROCESSOR_COUNT (an H200's)
+    case 75: *v = 9; return OK;         // COMPUTE_CAPABILITY_MAJOR
+    case 76: *v = 0; return OK;         // COMPUTE_CAPABILITY_MINOR
+    case 97: *v = 232448; return OK;    // MAX_SHARED_MEMORY_PER_BLOCK_OPTIN
+    default: say("cuDeviceGetAttribute(" + std::to_string(attr) + ") is not emulated"); return INVALID_VALUE;
+  }
+}
+
+CUresult cuDevicePrimaryCtxRetain(void** ctx, CUdevice d) {
+  if (d != 0) return INVALID_DEVICE;
+  static int context;
+  *ctx = &context;
+  return OK;
+}
+CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d) { return d == 0 ? OK : INVALID_DEVICE; }
+CUresult cuCtxSetCurrent(void*) { return OK; }
+CUresult cuCtxSynchronize() {
+  Guard g(lock);
+  return refused_during_capture("cuCtxSynchronize") ? CAPTURE_UNSUPPORTED : OK;
+}
+
+CUresult cuModuleLoadData(void** module, const void* image) {
+  if (module == nullptr || image == nullptr) return INVALID_VALUE;
+  static int the_module;
+  *module = &the_module;  // the kernels are compiled into this library; the image is not read
+  return OK;
+}
+CUresult cuModuleUnload(void*) { return OK; }
+CUresult cuModuleGetFunction(void** f, void*, const char* name) {
+  Guard g(lock);
+  auto it = augur_emu::registry().find(name);
+  if (it == augur_emu::registry().end()) return NOT_FOUND;
+  static std::map<std::string, std::unique_ptr<Function>> functions;
+  auto& fn = functions[name];
+  if (!fn) fn.reset(new Function{name, it->second});
+  *f = fn.get();
+  return OK;
+}
+CUresult cuFuncSetAttribute(void* hf, int attr, int value) {
+  Function* f = static_cast<Function*>(hf);
+  if (f == nullptr) return INVALID_HANDLE;
+  if (attr == 8) {  // MAX_DYNAMIC_SHARED_SIZE_BYTES
+    if (value < 0 || value > 232448) return INVALID_VALUE;
+    f->max_dynamic_shared = value;
+    return OK;
+  }
+  return OK;
+}
+
+CUresult cuLaunchKernel(void* hf, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared, void* stream,
+                        void** params, void** extra) {
+  Guard g(lock);
+  Function* f = static_cast<Function*>(hf);
+  if (f == nullptr) return INVALID_HANDLE;
+  if (extra != nullptr) {
+    say(f->name + ": the `extra` form of kernel arguments is not emulated");
+    return INVALID_VALUE;
+  }
+  augur_emu::Body body = f->binder(params);  // the arguments are copied now, as the driver does
+  return submit(stream, [=]() { return launch(f, body, gx, gy, gz, bx, by, bz, shared); });
+}
+
+CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
+  Guard g(lock);
+  if (p == nullptr || bytes == 0) return INVALID_VALUE;
+  if (device_bytes + bytes > TOTAL_BYTES) return OUT_OF_MEMORY;
+  size_t mapped = 0;
+  void* m = map_with_guard(bytes, &mapped);
+  if (m == nullptr) return OUT_OF_MEMORY;
+  const size_t rounded = (bytes + 255) & ~size_t(255);
+  char* start = static_cast<char*>(m) + mapped - PAGE - rounded;  // ends at the guard page (256-byte aligned)
+  std::memset(start, 0xff, rounded);
+  *p = reinterpret_cast<CUdeviceptr>(start);
+  device_allocations[*p] = Allocation{m, mapped, bytes};
+  device_bytes += bytes;
+  return OK;
+}
+CUresult cuMemFree_v2(CUdeviceptr p) {
+  Guard g(lock);
+  if (p == 0) return OK;
+  auto it = device_allocations.find(p);
+  if (it == device_allocations.end()) return INVALID_VALUE;
+  munmap(it->second.base, it->second.mapped);
+  device_bytes -= it->second.bytes;
+  device_allocations.erase(it);
+  return OK;
+}
+CUresult cuMemGetInfo_v2(size_t* free_bytes, size_t* total) {
+  Guard g(lock);
+  *free_bytes = TOTAL_BYTES - device_bytes;
+  *total = TOTAL_BYTES;
+  return OK;
+}
+CUresult cuMemHostAlloc(void** p, size_t bytes, unsigned) {
+  if (p == nullptr) return INVALID_VALUE;
+  *p = std::aligned_alloc(4096, (bytes + 4095) & ~size_t(4095));
+  return *p == nullptr ? OUT_OF_MEMORY : OK;
+}
+CUresult cuMemAllocHost_v2(void** p, size_t bytes) { return cuMemHostAlloc(p, bytes, 0); }
+CUresult cuMemFreeHost(void* p) {
+  std::free(p);
+  return OK;
+}
+CUresult cuPointerGetAttribute(void* data, int attr, CUdeviceptr p) {
+  if (attr != 3) {  // DEVICE_POINTER
+    say("cuPointerGetAttribute(" + std::to_string(attr) + ") is not emulated");
+    return INVALID_VALUE;
+  }
+  *static_cast<CUdeviceptr*>(data) = p;
+  return OK;
+}
+
+CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t n) {
+  Guard g(lock);
+  if (refused_during_capture("cuMemcpyHtoD")) return CAPTURE_UNSUPPORTED;
+  std::memcpy(reinterpret_cast<void*>(dst), src, n);
+  return OK;
+}
+CUresult cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t n) {
+  Guard g(lock);
+  if (refused_during_capture("cuMemcpyDtoH")) return CAPTURE_UNSUPPORTED;
+  std::memcpy(dst, reinterpret_cast<const void*>(src), n);
+  return OK;
+}
+CUresult cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t n) {
+  Guard g(lock);
+  if (refused_during_capture("cuMemcpy")) return CAPTURE_UNSUPPORTED;
+  std::memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(src), n);
+  return OK;
+}
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t n, void* stream) {
+  Guard g(lock);
+  return submit(stream, [=]() {
+    std::memcpy(reinterpret_cast<void*>(dst), src, n);
+    return OK;
+  });
+}
+CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t n, void* stream) {
+  Guard g(lock);
+  return submit(stream, [=]() {
+    std::memcpy(dst, reinterpret_cast<const void*>(src), n);
+    return OK;
+  });
+}
+CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void* stream) {
+  Guard g(lock);
+  return submit(stream, [=]() {
+    std::memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(src), n);
+    return OK;
+  });
+}
+CUresult cuMemsetD32_v2(CUdeviceptr dst, unsigned v, size_t n) {
+  Guard g(lock);
+  if (refused_during_capture("cuMemsetD32")) return CAPTURE_UNSUPPORTED;
+  unsigned* d = reinterpret_cast<unsigned*>(dst);
+  for (size_t i = 0; i < n; ++i) d[i] = v;
+  return OK;
+}
+CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned v, size_t n, void* stream) {
+  Guard g(lock);
+  return submit(stream, [=]() {
+    unsigned* d = reinterpret_cast<unsigned*>(dst);
+    for (size_t i = 0; i < n; ++i) d[i] = v;
+    return OK;
+  });
+}
+
+CUresult cuStreamCreate(void** s, unsigned) {
+  Guard g(lock);
+  Stream* st = new Stream();
+  streams.insert(st);
+  *s = st;
+  return OK;
+}
+CUresult cuStreamDestroy_v2(void* s) {
+  Guard g(lock);
+  Stream* st = static_cast<Stream*>(s);
+  if (streams.erase(st) == 0) return INVALID_HANDLE;
+  delete st;
+  return OK;
+}
+CUresult cuStreamSynchronize(void* s) {
+  Guard g(lock);
+  Stream* st = static_cast<Stream*>(s);
+  if (st != nullptr && st->capture != nullptr) {
+    refused_during_capture("cuStreamSynchronize on a capturing stream");
+    return CAPTURE_UNSUPPORTED;
+  }
+  return OK;
+}
+CUresult cuEventCreate(void** e, unsigned) {
+  *e = new Event();
+  return OK;
+}
+CUresult cuEventDestroy_v2(void* e) {
+  delete static_cast<Event*>(e);
+  return OK;
+}
+CUresult cuEventRecord(void* he, void* stream) {
+  Guard g(lock);
+  Event* e = static_cast<Event*>(he);
+  if (e == nullptr) return INVALID_HANDLE;
+  Stream* st = static_cast<Stream*>(stream);
+  e->recorded_in = st != nullptr ? st->capture : nullptr;
+  return submit(stream, [e]() {
+    e->ms = now_ms();
+    return OK;
+  });
+}
+CUresult cuStreamWaitEvent(void* stream, void* he, unsigned) {
+  Guard g(lock);
+  Stream* st = static_cast<Stream*>(stream);
+  Event* e = static_cast<Event*>(he);
+  if (e == nullptr) return INVALID_HANDLE;
+  if (st != nullptr && e->recorded_in != nullptr && st->capture == nullptr) st->capture = e->recorded_in;  // the stream joins the capture
+  return OK;  // operations run when issued: what the event marks has already happened
+}
+CUresult cuEventSynchronize(void* he) {
+  Guard g(lock);
+  Event* e = static_cast<Event*>(he);
+  if (e != nullptr && e->recorded_in != nullptr && capturing.count(e->recorded_in)) {
+    refused_during_capture("cuEventSynchronize on an event recorded in a capture");
+    return CAPTURE_UNSUPPORTED;
+  }
+  return OK;
+}
+CUresult cuEventQuery(void*) { return OK; }
+CUresult cuEventElapsedTime(float* ms, void* start, void* end) {
+  *ms = (float)(static_cast<Event*>(end)->ms - static_cast<Event*>(start)->ms);
+  return OK;
+}
+
+CUresult cuStreamBeginCapture_v2(void* stream, int) {
+  Guard g(lock);
+  Stream* st = static_cast<Stream*>(stream);
+  if (st == nullptr) return CAPTURE_UNSUPPORTED;  // the legacy default stream cannot be captured
+  if (st->capture != nullptr) return ILLEGAL_STATE;
+  st->capture = new Graph();
+  st->origin = true;
+  capturing.insert(st->capture);
+  return OK;
+}
+CUresult cuStreamEndCapture(void* stream, void** graph) {
+  Guard g(lock);
+  Stream* st = static_cast<Stream*>(stream);
+  if (st == nullptr || st->capture == nullptr || !st->origin) return ILLEGAL_STATE;
+  Graph* gr = st->capture;
+  for (Stream* s : streams)
+    if (s->capture == gr) {
+      s->capture = nullptr;
+      s->origin = false;
+    }
+  capturing.erase(gr);
+  if (gr->invalidated) {
+    delete gr;
+    *graph = nullptr;
+    return CAPTURE_INVALIDATED;
+  }
+  *graph = gr;
+  return OK;
+}
+CUresult cuStreamIsCapturing(void* stream, int* status) {
+  Guard g(lock);
+  Stream* st = static_cast<Stream*>(stream);
+  *status = st != nullptr && st->capture != nullptr ? (st->capture->invalidated ? 2 : 1) : 0;
+  return OK;
+}
+CUresult cuGraphInstantiateWithFlags(void** exec, void* graph, unsigned long long) {
+  Guard g(lock);
+  if (graph == nullptr) return INVALID_VALUE;
+  *exec = new Graph(*static_cast<Graph*>(graph));
+  return OK;
+}
+CUresult cuGraphUpload(void*, void*) { return OK; }
+CUresult cuGraphLaunch(void* exec, void* stream) {
+  Guard g(lock);
+  Graph* gr = static_cast<Graph*>(exec);
+  if (gr == nullptr) return INVALID_HANDLE;
+  return submit(stream, [gr]() {
+    for (auto& op : gr->ops) {
+      CUresult r = op();
+      if (r != OK) return r;
+    }
+    return OK;
+  });
+}
+CUresult cuGraphExecDestroy(void* exec) {
+  delete static_cast<Graph*>(exec);
+  return OK;
+}
+CUresult cuGraphDestroy(void* graph) {
+  delete static_cast<Graph*>(graph);
+  return OK;
+}
+
+CUresult cuGetErrorName(CUresult r, const char** s) {
+  static std::map<int, std::string> names;
+  std::string& n = names[r];
+  if (n.empty()) n = "CUDA_ERROR_" + std::to_string(r);
+  *s = n.c_str();
+  return OK;
+}
+CUresult cuGetErrorString(CUresult r, const char** s) { return cuGetErrorName(r, s); }
+
+}  // extern "C"

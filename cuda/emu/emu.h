@@ -1,0 +1,116 @@
+// Host-side definitions that let cuda/*.cu compile as plain C++ for the CPU emulator of the
+// driver API (cuda/emu/README.md). scripts/build-emulator.sh includes this file first in every
+// kernel source, after rewriting `__shared__` (see there). Nothing here is used by nvcc.
+#pragma once
+
+#include <math.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+
+struct dim3 {
+  unsigned x = 1, y = 1, z = 1;
+};
+
+// The scheduler sets these before it resumes a thread (cuda/emu/scheduler.cpp).
+extern dim3 threadIdx, blockIdx, blockDim, gridDim;
+
+namespace augur_emu {
+// Barrier over the block: returns when every live thread of the block has reached one.
+void syncthreads();
+// Barrier over the lanes of `mask` in the caller's warp; reports lanes that have exited.
+void syncwarp(unsigned mask);
+// Exchange of 8 bytes through the warp: returns the value lane `src` wrote.
+uint64_t warp_exchange(unsigned mask, uint64_t mine, int src);
+// The launch's dynamic shared memory (filled with NaN bytes at each block's start).
+void* dynamic_shared();
+}  // namespace augur_emu
+
+inline void __syncthreads() { augur_emu::syncthreads(); }
+inline void __syncwarp(unsigned mask = 0xffffffffu) { augur_emu::syncwarp(mask); }
+
+template <class T>
+inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask) {
+  static_assert(sizeof(T) <= 8, "shuffle of more than 8 bytes");
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof(T));
+  const int lane = (int)(threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)) & 31;
+  bits = augur_emu::warp_exchange(mask, bits, lane ^ lane_mask);
+  T r;
+  std::memcpy(&r, &bits, sizeof(T));
+  return r;
+}
+
+template <class T>
+inline T __shfl_down_sync(unsigned mask, T v, unsigned delta) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof(T));
+  const int lane = (int)(threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)) & 31;
+  const int src = lane + (int)delta < 32 ? lane + (int)delta : lane;
+  bits = augur_emu::warp_exchange(mask, bits, src);
+  T r;
+  std::memcpy(&r, &bits, sizeof(T));
+  return r;
+}
+
+// Threads of a block run one at a time and switch only at barriers, so a read-modify-write is
+// already atomic here.
+template <class T>
+inline T atomicAdd(T* p, T v) {
+  T old = *p;
+  *p = old + v;
+  return old;
+}
+template <class T>
+inline T atomicOr(T* p, T v) {
+  T old = *p;
+  *p = old | v;
+  return old;
+}
+template <class T>
+inline T atomicCAS(T* p, T compare, T v) {
+  T old = *p;
+  if (old == compare) *p = v;
+  return old;
+}
+template <class T>
+inline T atomicMax(T* p, T v) {
+  T old = *p;
+  if (v > old) *p = v;
+  return old;
+}
+
+inline long long __double2ll_rn(double x) { return std::llrint(x); }
+inline float __expf(float x) { return std::exp(x); }
+inline float __logf(float x) { return std::log(x); }
+inline float __fdividef(float a, float b) { return a / b; }
+inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
+inline long long min(long long a, long long b) { return a < b ? a : b; }
+inline long long max(long long a, long long b) { return a > b ? a : b; }
+inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
+inline unsigned max(unsigned a, unsigned b) { return a > b ? a : b; }
+inline float min(float a, float b) { return std::fmin(a, b); }
+inline float max(float a, float b) { return std::fmax(a, b); }
+
+using std::isfinite;
+using std::isinf;
+using std::isnan;
+
+struct float2 {
+  float x, y;
+};
+struct float4 {
+  float x, y, z, w;
+};
+inline float2 make_float2(float x, float y) { return float2{x, y}; }
+inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }

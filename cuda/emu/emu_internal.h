@@ -1,0 +1,37 @@
+// The emulator's pieces that kernels do not see: the kernel registry and the launcher.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace augur_emu {
+
+// A kernel bound to one launch's arguments; every thread of the launch calls it.
+using Body = std::function<void()>;
+// Copies the arguments out of cuLaunchKernel's kernelParams and binds them to the kernel.
+using Binder = std::function<Body(void** params)>;
+
+std::map<std::string, Binder>& registry();
+
+// Runs a launch to the end; returns "" or what went wrong.
+std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared);
+
+template <class... A, size_t... I>
+Body bind_arguments(void (*f)(A...), void** params, std::index_sequence<I...>) {
+  auto args = std::make_tuple(*static_cast<std::remove_cv_t<std::remove_reference_t<A>>*>(params[I])...);
+  return [f, args]() { std::apply(f, args); };
+}
+
+// One per kernel, written by scripts/build-emulator.sh after each kernel source.
+struct Registrar {
+  template <class... A>
+  Registrar(const char* name, void (*f)(A...)) {
+    registry()[name] = [f](void** params) { return bind_arguments(f, params, std::index_sequence_for<A...>{}); };
+  }
+};
+
+}  // namespace augur_emu

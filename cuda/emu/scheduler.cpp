@@ -1,0 +1,257 @@
+// The emulator's thread scheduler: runs one kernel launch on the CPU, a block at a time, each
+// CUDA thread as a fiber with its own stack. A fiber runs until it reaches a barrier
+// (__syncthreads, a warp shuffle or __syncwarp) or returns; the scheduler then releases a
+// barrier once every live thread it waits for has arrived, and reports a launch whose threads can
+// never meet (a __syncthreads inside divergent code, a shuffle with a lane that has exited).
+// The order in which threads and blocks run is a seeded permutation that changes with every
+// launch, so a kernel that reads another thread's write without a barrier between them gives
+// wrong values here rather than right ones by luck (AUGUR_EMU_ORDER=forward turns that off).
+// x86-64 only: the context switch is eight instructions of assembly.
+#include "emu.h"
+#include "emu_internal.h"
+
+#include <sys/mman.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+dim3 threadIdx, blockIdx, blockDim, gridDim;
+
+extern "C" void augur_emu_switch(void** save_sp, void* to_sp);
+asm(R"(
+.text
+.globl augur_emu_switch
+.type augur_emu_switch,@function
+augur_emu_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+.size augur_emu_switch, .-augur_emu_switch
+)");
+
+namespace augur_emu {
+namespace {
+
+enum State { READY, AT_BLOCK, AT_WARP, DONE };
+
+struct Fiber {
+  void* sp = nullptr;
+  State state = READY;
+  unsigned mask = 0;  // the lanes an AT_WARP fiber waits for
+};
+
+constexpr size_t STACK_BYTES = 256 * 1024;
+constexpr int MAX_THREADS = 1024;
+
+char* stacks = nullptr;  // MAX_THREADS stacks, each with a guard page below it
+Fiber fibers[MAX_THREADS];
+uint64_t exchange[MAX_THREADS];
+int nthreads = 0;
+int current = -1;
+void* scheduler_sp = nullptr;
+const Body* body = nullptr;
+std::vector<unsigned char> shared_bytes;
+std::string failure;  // the first problem of this launch
+uint64_t launches = 0;
+bool forward_order = false;
+
+void fail(const std::string& what) {
+  if (failure.empty()) failure = what;
+}
+
+void set_thread_index(int t) {
+  threadIdx.x = t % blockDim.x;
+  threadIdx.y = (t / blockDim.x) % blockDim.y;
+  threadIdx.z = t / (blockDim.x * blockDim.y);
+}
+
+void yield_to_scheduler() { augur_emu_switch(&fibers[current].sp, scheduler_sp); }
+
+void fiber_main() {
+  (*body)();
+  fibers[current].state = DONE;
+  yield_to_scheduler();
+  std::abort();  // a finished fiber is never resumed
+}
+
+void ensure_stacks() {
+  if (stacks != nullptr) return;
+  const size_t page = 4096, each = STACK_BYTES + page;
+  void* m = mmap(nullptr, each * MAX_THREADS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) {
+    std::fprintf(stderr, "[augur-emu] cannot map %zu bytes of fiber stacks\n", each * MAX_THREADS);
+    std::abort();
+  }
+  stacks = static_cast<char*>(m);
+  for (int i = 0; i < MAX_THREADS; ++i) mprotect(stacks + i * each, page, PROT_NONE);  // overflow faults
+}
+
+void start_fiber(int t) {
+  const size_t page = 4096, each = STACK_BYTES + page;
+  uintptr_t top = reinterpret_cast<uintptr_t>(stacks + (size_t)(t + 1) * each) & ~uintptr_t(15);
+  uint64_t* s = reinterpret_cast<uint64_t*>(top);
+  *--s = 0;                                          // fiber_main's return address: never used
+  *--s = reinterpret_cast<uint64_t>(&fiber_main);    // where augur_emu_switch's ret goes
+  for (int r = 0; r < 6; ++r) *--s = 0;              // rbp rbx r12 r13 r14 r15
+  fibers[t].sp = s;
+  fibers[t].state = READY;
+  fibers[t].mask = 0;
+}
+
+struct Rng {
+  uint64_t s;
+  uint64_t next() {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return s;
+  }
+};
+
+void permute(std::vector<int>& order, Rng& rng) {
+  for (size_t i = 0; i < order.size(); ++i) order[i] = (int)i;
+  if (forward_order) return;
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.next() % i]);
+}
+
+// Releases what can be released; false when nothing could (the threads are stuck).
+bool release_barriers() {
+  bool released = false;
+  for (int w = 0; w * 32 < nthreads; ++w) {
+    const int first = w * 32, lanes = std::min(32, nthreads - first);
+    int waiting = -1;
+    for (int l = 0; l < lanes; ++l)
+      if (fibers[first + l].state == AT_WARP) { waiting = first + l; break; }
+    if (waiting < 0) continue;
+    const unsigned mask = fibers[waiting].mask;
+    bool all = true;
+    for (int l = 0; l < 32; ++l) {
+      if (!(mask >> l & 1u)) continue;
+      if (l >= lanes) {
+        fail("a warp-synchronous call names lane " + std::to_string(l) + " of warp " + std::to_string(w) + ", which this block does not have");
+        continue;
+      }
+      const State s = fibers[first + l].state;
+      if (s == DONE) fail("a warp-synchronous call waits for lane " + std::to_string(l) + " of warp " + std::to_string(w) + ", which has already returned");
+      if (s != AT_WARP) all = false;
+    }
+    if (all) {
+      for (int l = 0; l < lanes; ++l)
+        if (mask >> l & 1u) fibers[first + l].state = READY;
+      released = true;
+    }
+  }
+  if (released) return true;
+  int live = 0, at_block = 0, at_warp = 0;
+  for (int t = 0; t < nthreads; ++t) {
+    if (fibers[t].state != DONE) ++live;
+    if (fibers[t].state == AT_BLOCK) ++at_block;
+    if (fibers[t].state == AT_WARP) ++at_warp;
+  }
+  if (live == 0) return false;
+  if (at_block == live) {
+    for (int t = 0; t < nthreads; ++t)
+      if (fibers[t].state == AT_BLOCK) fibers[t].state = READY;
+    return true;
+  }
+  fail("the threads of block (" + std::to_string(blockIdx.x) + "," + std::to_string(blockIdx.y) + "," + std::to_string(blockIdx.z) +
+       ") cannot meet: " + std::to_string(at_block) + " wait at __syncthreads, " + std::to_string(at_warp) +
+       " at a warp-synchronous call, " + std::to_string(nthreads - live) + " have returned (a barrier in divergent code?)");
+  return false;
+}
+
+void run_block(Rng& rng) {
+  for (int t = 0; t < nthreads; ++t) start_fiber(t);
+  std::fill(shared_bytes.begin(), shared_bytes.end(), (unsigned char)0xff);  // NaN floats and doubles, -1 ints
+  std::vector<int> order(nthreads);
+  for (;;) {
+    permute(order, rng);
+    for (int t : order) {
+      if (fibers[t].state != READY) continue;
+      current = t;
+      set_thread_index(t);
+      augur_emu_switch(&scheduler_sp, fibers[t].sp);
+    }
+    current = -1;
+    bool all_done = true;
+    for (int t = 0; t < nthreads; ++t) all_done = all_done && fibers[t].state == DONE;
+    if (all_done) return;
+    if (!release_barriers()) return;  // stuck: `failure` says why; the fibers are abandoned
+  }
+}
+
+}  // namespace
+
+void syncthreads() {
+  fibers[current].state = AT_BLOCK;
+  yield_to_scheduler();
+}
+
+void syncwarp(unsigned mask) {
+  fibers[current].state = AT_WARP;
+  fibers[current].mask = mask;
+  yield_to_scheduler();
+}
+
+uint64_t warp_exchange(unsigned mask, uint64_t mine, int src) {
+  const int me = current, first = me & ~31;
+  exchange[me] = mine;
+  syncwarp(mask);
+  uint64_t r = mine;
+  if (src < 0 || src > 31 || !(mask >> src & 1u) || first + src >= nthreads)
+    fail("a shuffle reads lane " + std::to_string(src) + ", which is not in its mask");
+  else
+    r = exchange[first + src];
+  syncwarp(mask);  // nobody overwrites its slot before every lane has read
+  return r;
+}
+
+void* dynamic_shared() { return shared_bytes.data(); }
+
+std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared) {
+  ensure_stacks();
+  static const bool forward = [] {
+    const char* o = std::getenv("AUGUR_EMU_ORDER");
+    return o != nullptr && std::string(o) == "forward";
+  }();
+  forward_order = forward;
+  const long long threads = (long long)block.x * block.y * block.z;
+  if (threads < 1 || threads > MAX_THREADS) return "a block of " + std::to_string(threads) + " threads (1 to 1024 allowed)";
+  failure.clear();
+  nthreads = (int)threads;
+  body = &kernel;
+  blockDim = block;
+  gridDim = grid;
+  shared_bytes.assign(shared, 0xff);
+  Rng rng{0x9e3779b97f4a7c15ULL ^ (++launches * 0x2545f4914f6cdd1dULL)};
+  const long long blocks = (long long)grid.x * grid.y * grid.z;
+  std::vector<long long> order(blocks);
+  for (long long i = 0; i < blocks; ++i) order[i] = i;
+  if (!forward_order)
+    for (long long i = blocks; i > 1; --i) std::swap(order[i - 1], order[rng.next() % i]);
+  for (long long b : order) {
+    blockIdx.x = (unsigned)(b % grid.x);
+    blockIdx.y = (unsigned)((b / grid.x) % grid.y);
+    blockIdx.z = (unsigned)(b / ((long long)grid.x * grid.y));
+    run_block(rng);
+    if (!failure.empty()) break;
+  }
+  body = nullptr;
+  return failure;
+}
+
+}  // namespace augur_emu

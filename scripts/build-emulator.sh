@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Builds the CPU emulator of the CUDA driver (cuda/emu/README.md) into OUT/libcuda.so.1
+# (default target/cuda-emu). Called by Maven (generate-test-resources). Without g++, or on a
+# machine that is not x86-64, it says so and succeeds: the GPU tests then skip under the
+# emulator as they do on any machine without a GPU.
+#
+# The kernels are cuda/augur.cu, the same translation unit nvcc compiles, rewritten in one way:
+# `__shared__` becomes `static` (a block's threads run one after another in the same function
+# frames, so a static is what they share) and `extern __shared__ T x[];` becomes a pointer to the
+# launch's dynamic shared memory. Each kernel is then registered under its extern "C" name.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+out="${1:-$root/target/cuda-emu}"
+cxx="${CXX:-g++}"
+if [[ "$(uname -m)" != x86_64 ]]; then
+  echo "[augur] the CUDA emulator is x86-64 only: not built"
+  rm -f "$out/libcuda.so.1"
+  exit 0
+fi
+if ! command -v "$cxx" >/dev/null; then
+  echo "[augur] no C++ compiler ($cxx): the CUDA emulator is not built (the GPU tests will skip under it)"
+  rm -f "$out/libcuda.so.1"
+  exit 0
+fi
+src="$out/src"
+mkdir -p "$src"
+stamp="$out/sources.sha256"
+sum="$(cat "$root"/cuda/*.cu "$root"/cuda/*.cuh "$root"/cuda/emu/* "$0" | sha256sum | cut -d' ' -f1)"
+if [[ -f "$out/libcuda.so.1" && -f "$stamp" && "$(cat "$stamp")" == "$sum" ]]; then
+  echo "[augur] CUDA emulator up to date: $out/libcuda.so.1"
+  exit 0
+fi
+
+for f in "$root"/cuda/*.cu "$root"/cuda/*.cuh; do
+  sed -E \
+    -e 's/extern[[:space:]]+__shared__[[:space:]]+([A-Za-z_][A-Za-z0-9_]*)[[:space:]]+([A-Za-z_][A-Za-z0-9_]*)\[\];/\1* \2 = static_cast<\1*>(augur_emu::dynamic_shared());/' \
+    -e 's/__shared__/static/g' \
+    "$f" > "$src/$(basename "$f")"
+done
+if grep -n "__shared__" "$src"/*.cu "$src"/*.cuh; then
+  echo "[augur] build-emulator.sh: a __shared__ declaration it cannot rewrite (above)" >&2
+  exit 1
+fi
+kernels="$(grep -ohE 'AUGUR_KERNEL[[:space:]]+void[[:space:]]+(__launch_bounds__\([^)]*\)[[:space:]]+)?[A-Za-z_][A-Za-z0-9_]*' "$root"/cuda/*.cu \
+  | sed -E 's/.*[[:space:]]([A-Za-z_][A-Za-z0-9_]*)$/\1/' | sort -u)"
+{
+  echo '#include "augur.cu"'
+  echo '#include "emu_internal.h"'
+  for k in $kernels; do echo "static augur_emu::Registrar augur_emu_register_$k(\"$k\", &$k);"; done
+} > "$src/kernels.cpp"
+
+# Every driver function JCuda's binding refers to and driver.cpp does not define answers
+# CUDA_ERROR_NOT_SUPPORTED, so no call can end in an unresolved symbol.
+defined="$(grep -oE '^CUresult (cu[A-Za-z0-9_]+)\(' "$root/cuda/emu/driver.cpp" | sed -E 's/^CUresult (.*)\($/\1/' | sort -u)"
+{
+  echo '#include <cstdio>'
+  echo 'static int augur_emu_unsupported(const char* f) { std::fprintf(stderr, "[augur-emu] %s is not emulated\n", f); return 801; }'
+  echo 'extern "C" {'
+  comm -23 "$root/cuda/emu/jcuda-driver-symbols.txt" <(echo "$defined") | while read -r s; do
+    echo "int $s() { return augur_emu_unsupported(\"$s\"); }"
+  done
+  echo '}'
+} > "$src/stubs.cpp"
+
+echo "[augur] building the CUDA emulator ($(echo "$kernels" | wc -w) kernels) with $("$cxx" --version | head -1)"
+flags=(-std=c++17 -O2 -g -fPIC -fno-strict-aliasing -Wall -Wno-unused-function -Wno-unused-variable -Wno-unknown-pragmas -I "$root/cuda/emu" -I "$src")
+"$cxx" "${flags[@]}" -include "$root/cuda/emu/emu.h" -c "$src/kernels.cpp" -o "$src/kernels.o"
+"$cxx" "${flags[@]}" -c "$root/cuda/emu/scheduler.cpp" -o "$src/scheduler.o"
+"$cxx" "${flags[@]}" -c "$root/cuda/emu/driver.cpp" -o "$src/driver.o"
+"$cxx" "${flags[@]}" -c "$src/stubs.cpp" -o "$src/stubs.o"
+"$cxx" -shared -Wl,-soname,libcuda.so.1 -Wl,--no-undefined -o "$out/libcuda.so.1" "$src"/kernels.o "$src"/scheduler.o "$src"/driver.o "$src"/stubs.o -lpthread
+echo "$sum" > "$stamp"
+echo "[augur] CUDA emulator: $out/libcuda.so.1"
