@@ -35,6 +35,13 @@ __device__ __forceinline__ float sigmoidf(float x) {
   return e / (1.0f + e);
 }
 
+// Adam's bias correction 1 - beta^t, in double as the CPU reference computes it, then rounded.
+// t comes from the optimizer's step counter in device memory (step_advance_kernel), so a captured
+// CUDA graph reads the current step instead of the one it was captured at.
+__device__ __forceinline__ float bias_correction(float beta, int t) {
+  return (float)(1.0 - pow((double)beta, (double)t));
+}
+
 __device__ __forceinline__ void set_status(int* status, int bit) {
   if (status != nullptr) atomicOr(status, bit);
 }

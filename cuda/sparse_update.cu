@@ -8,7 +8,7 @@
 //   kind 0, SGD:      w -= lr g
 //   kind 1, Adagrad:  s1 += g^2;  w -= lr g / (sqrt(s1) + eps)
 //   kind 2, Adam:     s1 = b1 s1 + (1 - b1) g;  s2 = b2 s2 + (1 - b2) g^2;
-//                     w -= lr (s1 / bc1) / (sqrt(s2 / bc2) + eps)     bc = 1 - beta^step (host)
+//                     w -= lr (s1 / bc1) / (sqrt(s2 / bc2) + eps)     bc = 1 - beta^t, t = *step
 // Then the row's accumulator is zeroed and its flag cleared (row 0's too). The host clears
 // touched_count after this kernel (cuMemsetD32Async on the same stream).
 // Launched over (bound, D) threads, bound >= touched_count: the host's count of rows gathered
@@ -18,10 +18,12 @@
 AUGUR_KERNEL void sparse_update_kernel(float* __restrict__ table, float* __restrict__ s1, float* __restrict__ s2,
                                        long long* __restrict__ acc, int* __restrict__ touched_flag,
                                        const int* __restrict__ touched_list, const int* __restrict__ touched_count,
-                                       const int* __restrict__ counts,
+                                       const int* __restrict__ counts, const int* __restrict__ step,
                                        int kind, float lr, float lambda, float b1, float b2, float eps,
-                                       float bc1, float bc2, int D, int bound, int capacity) {
+                                       int D, int bound, int capacity) {
   const int n = min(min(*touched_count, capacity), bound);
+  const float bc1 = kind == 2 ? augur::bias_correction(b1, *step) : 1.0f;
+  const float bc2 = kind == 2 ? augur::bias_correction(b2, *step) : 1.0f;
   AUGUR_GRID_STRIDE(i, (long long)n * D) {
     const int k = (int)(i / D);
     const int d = (int)(i % D);

@@ -67,6 +67,16 @@ public interface Backend extends AutoCloseable {
     /** Waits until all submitted work is done. */
     void synchronize();
 
+    /**
+     * Runs one step's device work, {@code work}, which must neither upload nor download: the same
+     * key means the same sequence of ops with the same arguments (e.g. "train/B" for a training
+     * step of B samples). A backend may record the ops the first times and replay them after (the
+     * CUDA backend captures a CUDA graph); by default the work just runs.
+     */
+    default void runStep(String key, Runnable work) {
+        work.run();
+    }
+
     // ---------------------------------------------------------------- embeddings
 
     /**

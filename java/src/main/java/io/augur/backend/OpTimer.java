@@ -18,9 +18,12 @@ import java.util.Set;
  * Not thread-safe: one training loop drives it, as it drives the backend.
  */
 public final class OpTimer implements InvocationHandler {
-    /** Methods that are not ops: allocation (build time), names, closing, synchronize itself. */
+    /**
+     * Methods that are not ops: allocation (build time), names, closing, synchronize itself, and
+     * runStep, whose ops are timed one by one as the model calls them through this wrapper.
+     */
     private static final Set<String> UNTIMED = Set.of("name", "describe", "floats", "ints", "sparseGrad", "attentionWorkspace",
-            "recurrenceWorkspace", "synchronize", "close", "toString", "hashCode", "equals");
+            "recurrenceWorkspace", "synchronize", "close", "toString", "hashCode", "equals", "runStep");
 
     private final Backend target;
     private final Map<String, long[]> stats = new LinkedHashMap<>();   // op -> {calls, nanos}

@@ -86,6 +86,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, cpu-reference, cuda or auto (default: ${DEFAULT-VALUE})")
     String device;
 
+    @Option(names = "--cuda-graphs", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "on the GPU, capture each step into a CUDA graph and replay it (default: on; --profile's timed run is always eager)")
+    boolean cudaGraphs;
+
     @Option(names = "--models", split = ",", description = "models to measure, e.g. base,din,dien (default: the --model flag)")
     List<String> models;
 
@@ -212,6 +216,7 @@ public final class BenchCommand implements Callable<Integer> {
         List<Map<String, Object>> results = new ArrayList<>();
         Map<String, Object> out = new LinkedHashMap<>();
         try (Backend be = Backends.create(device, threads)) {
+            if (be instanceof io.augur.backend.cuda.CudaBackend cb) cb.setStepGraphs(cudaGraphs);
             Profiling prof = be instanceof Profiling p ? p : null;
             Profiling.Ceilings ceil = null;
             if (ceilings) {
@@ -232,6 +237,7 @@ public final class BenchCommand implements Callable<Integer> {
             out.put("models", configs.stream().map(c -> c.kind().label()).toList());
             out.put("device", device);
             out.put("backend", be.describe());
+            if (be instanceof io.augur.backend.cuda.CudaBackend) out.put("cuda_graphs", cudaGraphs);
             out.put("samples_per_s", results.isEmpty() ? null : results.get(0).get("train_samples_per_s"));
             out.put("results", results);
             out.put("ceilings", ceil == null ? null : ceilingsJson(ceil));
@@ -454,8 +460,7 @@ public final class BenchCommand implements Callable<Integer> {
                     any = true;
                     if (warm == 0 && t0 < 0) t0 = System.nanoTime();
                     model.batch.load(be, b.size, b.labels, b.profile, b.items, b.cates, b.histItems, b.histCates, null, null, b.lengths);
-                    model.forward(false);
-                    model.predict(probs);
+                    model.predictStep(probs);
                     if (warm > 0) {
                         warm--;
                         continue;

@@ -38,6 +38,10 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "auto", description = "auto, cpu, cpu-reference or cuda (default: ${DEFAULT-VALUE})")
     String device;
 
+    @Option(names = "--cuda-graphs", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "on the GPU, capture each step into a CUDA graph and replay it (default: on)")
+    boolean cudaGraphs;
+
     @Option(names = "--out", description = "run folder for logs, checkpoint, plots and summary.json (default: runs/<model>-<time>)")
     Path out;
 
@@ -64,6 +68,7 @@ public final class TrainCommand implements Callable<Integer> {
         LOG.info("run {}: seed {}, config {}", runDir, tcfg.seed(), new ObjectMapper().writeValueAsString(runConfig));
 
         try (Backend be = Backends.create(device, tcfg.threads())) {
+            if (be instanceof io.augur.backend.cuda.CudaBackend cb) cb.setStepGraphs(cudaGraphs);
             int maxB = Math.max(tcfg.batchSize(), tcfg.evalBatchSize());
             CtrModel model = Models.create(be, mcfg, Models.features(ds), maxB, tcfg.batchSize(), tcfg.seed());
             RunSummary s = new Trainer(be, model, ds, tcfg, runDir, runConfig).run();

@@ -45,6 +45,9 @@ public abstract class CtrModel {
     protected final Tensor loss, dLogits, prob;  // (1), (maxB), (maxB)
     private Tensor logits;
     private final float[] lossHost = new float[1];
+    private static final java.util.concurrent.atomic.AtomicInteger INSTANCES = new java.util.concurrent.atomic.AtomicInteger();
+    /** Tells this model's step keys from another's on the same backend. */
+    private final int instance = INSTANCES.incrementAndGet();
 
     protected CtrModel(Backend be, ModelConfig cfg, Features features, int maxB, long seed, boolean withNegatives) {
         this(be, cfg, features, maxB, maxB, seed, withNegatives);
@@ -108,11 +111,14 @@ public abstract class CtrModel {
     protected abstract void interestBackward(int B);
 
     /**
-     * Extra loss terms of the subclass (DIEN's auxiliary loss), computed after the main loss of a
-     * training forward; returns their weighted value, 0 by default. Their backward runs inside
+     * Extra loss terms of the subclass (DIEN's auxiliary loss), computed on the device after the
+     * main loss of a training forward, nothing read back. Their backward runs inside
      * {@link #interestBackward}.
      */
-    protected float auxiliaryLoss(int B) { return 0f; }
+    protected void auxiliaryLossForward(int B) { }
+
+    /** Reads back the extra loss terms of the last {@link #auxiliaryLossForward}; returns their weighted value, 0 by default. */
+    protected float readAuxiliaryLoss() { return 0f; }
 
     /** The unweighted auxiliary loss of the last training step, or NaN when the model has none. */
     public double lastAuxLoss() { return Double.NaN; }
@@ -149,12 +155,50 @@ public abstract class CtrModel {
         return logits;
     }
 
-    /** Loss of the last forward (binary cross-entropy, mean over the batch) and dLogits. */
+    /** Loss of the last forward (binary cross-entropy, mean over the batch) and dLogits; returns it. */
     public float loss() {
+        lossForward();
+        return readLoss();
+    }
+
+    /** {@link #loss()} without reading it back (inside a step run by {@link Backend#runStep}). */
+    public void lossForward() {
         int B = batch.size();
         be.bceWithLogits(loss, dLogits, logits, batch.labels, B, 1f);
+        auxiliaryLossForward(B);
+    }
+
+    /** The loss {@link #lossForward()} computed (waits for the device); later ops do not change it. */
+    public float readLoss() {
         be.download(loss, lossHost, 1);
-        return lossHost[0] + auxiliaryLoss(B);
+        return lossHost[0] + readAuxiliaryLoss();
+    }
+
+    /**
+     * One training step on the loaded batch: zeroed gradients, forward, loss, backward and the
+     * optimizer's update ({@code update}), all device work, run through {@link Backend#runStep}
+     * (a CUDA graph per batch size on the GPU); returns the loss.
+     */
+    public float trainStep(Runnable update) {
+        be.runStep(stepKey("train", batch.size()), () -> {
+            zeroGrads();
+            forward(true);
+            lossForward();
+            backward();
+            update.run();
+        });
+        return readLoss();
+    }
+
+    /** An inference forward of the loaded batch through {@link Backend#runStep}, then its probabilities into out[0:B]. */
+    public void predictStep(float[] out) {
+        be.runStep(stepKey("eval", batch.size()), () -> forward(false));
+        predict(out);
+    }
+
+    /** The {@link Backend#runStep} key of this model's steps of one kind ("train", "eval") and batch size. */
+    public String stepKey(String kind, int B) {
+        return name() + "#" + instance + "/" + kind + "/" + B;
     }
 
     /** Backward of the last forward and {@link #loss()}; parameter gradients are added to. */

@@ -126,15 +126,20 @@ public final class Dien extends CtrModel {
     }
 
     @Override
-    protected float auxiliaryLoss(int B) {
-        if (!auxActive) {
-            lastAux = seq.auxWeight() > 0 ? 0.0 : Double.NaN;
-            return 0f;
-        }
+    protected void auxiliaryLossForward(int B) {
+        if (!auxActive) return;
         int P = batch.pairs();
         // bceWithLogits averages over its 2P rows; L_aux averages the pair sums over P: twice that mean.
         // scale 2 alpha makes dLogits = alpha (sigmoid(z) - y) / P, the gradient of alpha * L_aux.
         be.bceWithLogits(auxLoss, dAuxLogits, auxLogits, auxLabels, 2 * P, 2f * seq.auxWeight());
+    }
+
+    @Override
+    protected float readAuxiliaryLoss() {
+        if (!auxActive) {
+            lastAux = seq.auxWeight() > 0 ? 0.0 : Double.NaN;
+            return 0f;
+        }
         be.download(auxLoss, auxLossHost, 1);
         lastAux = 2.0 * auxLossHost[0];
         return (float) (seq.auxWeight() * lastAux);

@@ -165,12 +165,7 @@ public final class Trainer {
         } else {
             load(b);
         }
-        model.zeroGrads();
-        model.forward(true);
-        float loss = model.loss();
-        model.backward();
-        opt.step();
-        return loss;
+        return model.trainStep(opt::step);
     }
 
     private void load(Batch b) {
@@ -185,8 +180,7 @@ public final class Trainer {
             Batch b;
             while ((b = reader.next()) != null) {
                 load(b);
-                model.forward(false);
-                model.predict(probs);
+                model.predictStep(probs);
                 m.addAll(b.profile[0], b.labels, probs, b.size);
             }
         }

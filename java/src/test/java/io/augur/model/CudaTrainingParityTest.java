@@ -42,12 +42,19 @@ class CudaTrainingParityTest {
     @BeforeEach
     void gpu() { GpuTesting.assumeGpu(); }
 
+    /**
+     * {@code graphs}: the GPU run goes through {@link CtrModel#trainStep}, so each batch size's step
+     * is captured into a CUDA graph on its second call and replayed after (and the test checks it
+     * was: 28 replays of the size-32 step, 8 of each other); otherwise the steps are issued one op
+     * at a time.
+     */
     @ParameterizedTest
-    @CsvSource({"DIN, SIGMOID, true", "DIN, SIGMOID, false", "DIN, PRELU, true", "BASE, SIGMOID, false"})
-    void fiftyStepsMatchTheCpu(ModelConfig.Kind kind, Activation att, boolean softmax) {
+    @CsvSource({"DIN, SIGMOID, true, true", "DIN, SIGMOID, false, false", "DIN, PRELU, true, true", "DIN, SIGMOID, true, false",
+            "BASE, SIGMOID, false, true", "BASE, SIGMOID, false, false"})
+    void fiftyStepsMatchTheCpu(ModelConfig.Kind kind, Activation att, boolean softmax, boolean graphs) {
         ModelConfig cfg = new ModelConfig(kind, 6, List.of(16, 8), att, softmax, List.of(20, 10), null, 1e-5f, 1e-8f, 0.99f, 0.05f);
-        float[] cpu = train(new CpuBackend(false, 2), cfg, true);
-        float[] gpu = train(GpuTesting.backend(), cfg, false);
+        float[] cpu = train(new CpuBackend(false, 2), cfg, true, false);
+        float[] gpu = train(GpuTesting.backend(), cfg, false, graphs);
         for (int s = 0; s < STEPS; s++) {
             double tol = (s < 10 ? EARLY : LATE) * Math.max(1.0, Math.abs(cpu[s]));
             assertEquals(cpu[s], gpu[s], tol, kind + " loss at step " + (s + 1) + "; CPU " + java.util.Arrays.toString(cpu) + "\nGPU "
@@ -58,7 +65,7 @@ class CudaTrainingParityTest {
     }
 
     /** Losses of STEPS steps; batches cycle through sizes 32, 32, 19, 32, 7 (a fixed set of data seeds). */
-    static float[] train(Backend be, ModelConfig cfg, boolean close) {
+    static float[] train(Backend be, ModelConfig cfg, boolean close, boolean graphs) {
         try {
             CtrModel m = Models.create(be, cfg, ModelParityTest.FEATURES, 32, 5);
             Optimizer opt = ModelParityTest.optimizer(be, m, TrainConfig.defaults());
@@ -69,6 +76,10 @@ class CudaTrainingParityTest {
             for (int s = 0; s < STEPS; s++) {
                 int k = s % sizes.length;
                 ModelParityTest.load(be, m, data.get(k), sizes[k]);
+                if (graphs) {
+                    losses[s] = m.trainStep(opt::step);
+                    continue;
+                }
                 m.zeroGrads();
                 m.forward(true);
                 losses[s] = m.loss();
@@ -76,6 +87,12 @@ class CudaTrainingParityTest {
                 opt.step();
             }
             be.synchronize();
+            if (graphs && be instanceof CudaBackend cb) {
+                java.util.Map<String, Long> replays = cb.graphReplays();
+                assertEquals(28L, replays.get(m.stepKey("train", 32)), "replays of the size-32 step's graph: " + replays);
+                assertEquals(8L, replays.get(m.stepKey("train", 19)), "replays of the size-19 step's graph: " + replays);
+                assertEquals(8L, replays.get(m.stepKey("train", 7)), "replays of the size-7 step's graph: " + replays);
+            }
             for (Param p : m.params()) {
                 float[] v = new float[p.value().size()];
                 be.download(p.value(), v, v.length);

@@ -19,6 +19,6 @@ final class BuiltinGemm implements Gemm {
         if (M <= 0 || N <= 0) return;
         CudaRuntime.Args a = new CudaRuntime.Args().ptr(C).ptr(A).ptr(B).ptr(bias)
                 .i(M).i(N).i(K).i(lda).i(ldb).i(ldc).i(transA ? 1 : 0).i(transB ? 1 : 0).i(accumulate ? 1 : 0);
-        rt.launch(Kernels.GEMM, (N + TILE - 1) / TILE, (M + TILE - 1) / TILE, 256, 1, 0, a.pointer());
+        rt.launch(Kernels.GEMM, (N + TILE - 1) / TILE, (M + TILE - 1) / TILE, 256, 1, 0, a);
     }
 }

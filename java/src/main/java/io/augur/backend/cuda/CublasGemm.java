@@ -65,15 +65,20 @@ final class CublasGemm implements Gemm {
         if (bias != 0) {
             CudaRuntime.Args a = new CudaRuntime.Args().ptr(C).ptr(bias).i(M).i(N);
             if (ldc != N) throw new IllegalArgumentException("gemm: a bias needs ldc == N");
-            rt.launch(Kernels.BIAS_BROADCAST, Kernels.blocks((long) M * N, Kernels.BLOCK, 65535), 1, Kernels.BLOCK, 1, 0, a.pointer());
+            rt.launch(Kernels.BIAS_BROADCAST, Kernels.blocks((long) M * N, Kernels.BLOCK, 65535), 1, Kernels.BLOCK, 1, 0, a);
             addToC = true;
         }
         int opB = transB ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
         int opA = transA ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
-        boolean timed = rt.beginTimed("cublasSgemm");   // cuBLAS's own kernels, as one region (augur bench --profile)
-        int status = JCublas2.cublasSgemm(handle, opB, opA, N, M, K, one, rt.pointer(B), ldb, rt.pointer(A), lda,
-                addToC ? one : zero, rt.pointer(C), ldc);
-        rt.endTimed(timed);
-        check(status, "cublasSgemm");
+        boolean add = addToC;
+        // every value the call depends on, so a replayed step can check it is the captured one
+        long[] key = {C, A, B, M, N, K, lda, ldb, ldc, opA, opB, add ? 1 : 0};
+        rt.external("cublasSgemm", key, () -> {
+            boolean timed = rt.beginTimed("cublasSgemm");   // cuBLAS's own kernels, as one region (augur bench --profile)
+            int status = JCublas2.cublasSgemm(handle, opB, opA, N, M, K, one, rt.pointer(B), ldb, rt.pointer(A), lda,
+                    add ? one : zero, rt.pointer(C), ldc);
+            rt.endTimed(timed);
+            check(status, "cublasSgemm");
+        });
     }
 }

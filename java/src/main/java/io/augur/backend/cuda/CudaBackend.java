@@ -14,12 +14,14 @@ import io.augur.backend.Tensor;
 import io.augur.backend.Workspace;
 import jcuda.Pointer;
 import jcuda.driver.CUevent;
+import jcuda.driver.CUgraphExec;
 import jcuda.driver.JCudaDriver;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -60,6 +62,14 @@ public final class CudaBackend implements Backend, Profiling {
     private long stagedInputBytes;
     private final int[] statusHost = new int[1];
     private boolean closed;
+    /** The optimizer's step count in device memory (adam_kernel and sparse_update_kernel read it). */
+    private final Arena.Slice stepCounter;
+    /** The value stepCounter holds once the queued work has run. */
+    private int deviceStep;
+    /** CUDA graphs for runStep (on unless turned off or while kernels are timed). */
+    private boolean stepGraphs = true;
+    private final Map<String, StepGraph> graphs = new HashMap<>();
+    private boolean inStep;
 
     /**
      * @param gemmChoice "auto" (cuBLAS where it loads, else built-in), "cublas" or "builtin"
@@ -68,6 +78,7 @@ public final class CudaBackend implements Backend, Profiling {
         this.rt = rt;
         this.maxBlocks = Math.max(1, rt.multiprocessors * 32);
         this.status = arena.reserve("status", 4);
+        this.stepCounter = arena.reserve("optimizer.step", 4);
         Gemm chosen;
         String note;
         switch (gemmChoice) {
@@ -193,6 +204,7 @@ public final class CudaBackend implements Backend, Profiling {
 
     private void allocatePending() {
         if (!arena.hasPending()) return;
+        if (rt.inGraphStep()) throw new IllegalStateException("a tensor was planned inside a captured step; plan every buffer before the first step");
         long[] base = new long[1];
         long bytes = arena.allocatePending((size, segment) -> base[0] = rt.allocate(size));
         LOG.debug("arena segment {}: {} MiB", arena.segmentCount() - 1, bytes >> 20);
@@ -258,6 +270,7 @@ public final class CudaBackend implements Backend, Profiling {
     @Override
     public void upload(Tensor dst, float[] src, int n) {
         checkCount(dst, n);
+        notInStep("upload to " + dst.name());
         if (n == 0) return;
         CudaTensor t = ct(dst);
         if (!t.slice.allocated()) {
@@ -275,6 +288,7 @@ public final class CudaBackend implements Backend, Profiling {
     @Override
     public void upload(Tensor dst, int[] src, int n) {
         checkCount(dst, n);
+        notInStep("upload to " + dst.name());
         if (n == 0) return;
         CudaTensor t = ct(dst);
         if (!t.slice.allocated()) {
@@ -292,6 +306,7 @@ public final class CudaBackend implements Backend, Profiling {
     @Override
     public void download(Tensor src, float[] dst, int n) {
         checkCount(src, n);
+        notInStep("download of " + src.name());
         begin();
         rt.synchronizeCompute();
         if (n > 0) CudaException.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst), rt.pointer(a(src)), 4L * n), "cuMemcpyDtoH(" + src.name() + ")", rt.lastKernel());
@@ -301,6 +316,7 @@ public final class CudaBackend implements Backend, Profiling {
     @Override
     public void downloadGrad(SparseGrad grad, float[] dst) {
         CudaSparseGrad g = (CudaSparseGrad) grad;
+        notInStep("download of " + g.name());
         begin();
         rt.synchronizeCompute();
         long[] acc = new long[g.rows() * g.dim()];
@@ -320,7 +336,7 @@ public final class CudaBackend implements Backend, Profiling {
             return;
         }
         begin();
-        CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(c.address()), bits, n, rt.compute), "cuMemsetD32Async(" + c.name() + ")");
+        rt.memsetAsync(c.address(), bits, n, c.name());
     }
 
     @Override
@@ -334,13 +350,13 @@ public final class CudaBackend implements Backend, Profiling {
 
     private void launch1d(String kernel, long n, CudaRuntime.Args args) {
         if (n <= 0) return;
-        rt.launch(kernel, Kernels.blocks(n, BLOCK, maxBlocks), 1, BLOCK, 1, 0, args.pointer());
+        rt.launch(kernel, Kernels.blocks(n, BLOCK, maxBlocks), 1, BLOCK, 1, 0, args);
     }
 
     /** Column-tile kernels: ceil(C / 32) blocks of (32, COL_ROWS) threads. */
     private void launchColumns(String kernel, int C, CudaRuntime.Args args) {
         if (C <= 0) return;
-        rt.launch(kernel, (C + 31) / 32, 1, 32, COL_ROWS, 0, args.pointer());
+        rt.launch(kernel, (C + 31) / 32, 1, 32, COL_ROWS, 0, args);
     }
 
     private static CudaRuntime.Args args() { return new CudaRuntime.Args(); }
@@ -380,13 +396,13 @@ public final class CudaBackend implements Backend, Profiling {
         int bound = (int) Math.min(g.capacity(), g.pendingRows);
         if (bound > 0) {
             int kind = switch (opt.kind()) { case SGD -> 0; case ADAGRAD -> 1; case ADAM -> 2; };
-            float bc1 = (float) (1.0 - Math.pow(opt.beta1(), step)), bc2 = (float) (1.0 - Math.pow(opt.beta2(), step));
+            deviceStep(step);
             launch1d(Kernels.SPARSE_UPDATE, (long) bound * g.dim(), args().ptr(a(table)).ptr(slots >= 1 ? a(state1) : 0).ptr(slots >= 2 ? a(state2) : 0)
                     .ptr(g.acc.address()).ptr(g.flag.address()).ptr(g.list.address()).ptr(g.count.address())
-                    .ptr(opt.lambda() != 0f ? a(counts) : 0)
-                    .i(kind).f(opt.lr()).f(opt.lambda()).f(opt.beta1()).f(opt.beta2()).f(opt.eps()).f(bc1).f(bc2)
+                    .ptr(opt.lambda() != 0f ? a(counts) : 0).ptr(stepCounter.address())
+                    .i(kind).f(opt.lr()).f(opt.lambda()).f(opt.beta1()).f(opt.beta2()).f(opt.eps())
                     .i(g.dim()).i(bound).i(g.capacity()));
-            CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(g.count.address()), 0, 1, rt.compute), "cuMemsetD32Async(" + g.name() + ".count)");
+            rt.memsetAsync(g.count.address(), 0, 1, g.name() + ".count");
         }
         g.pendingRows = 0;
     }
@@ -556,9 +572,9 @@ public final class CudaBackend implements Backend, Profiling {
         AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, w.rowsForward);
         g.set(AttentionArgs.Ptr.OUT, a(out)).set(AttentionArgs.Ptr.WEIGHTS, a(weights));
         CudaRuntime.Args args = args().struct(g.buffer());
-        rt.launch(Kernels.ACTIVATION_UNIT_PREPARE, Kernels.blocks((long) spec.width() * spec.h1(), BLOCK, maxBlocks), 1, BLOCK, 1, 0, args.pointer());
+        rt.launch(Kernels.ACTIVATION_UNIT_PREPARE, Kernels.blocks((long) spec.width() * spec.h1(), BLOCK, maxBlocks), 1, BLOCK, 1, 0, args);
         if (B <= 0) return;
-        rt.launch(Kernels.ACTIVATION_UNIT_FORWARD, Math.min(B, 65535), 1, ATT_THREADS, 1, (int) w.sharedForward, args.pointer());
+        rt.launch(Kernels.ACTIVATION_UNIT_FORWARD, Math.min(B, 65535), 1, ATT_THREADS, 1, (int) w.sharedForward, args);
     }
 
     @Override
@@ -576,10 +592,10 @@ public final class CudaBackend implements Backend, Profiling {
                 .set(AttentionArgs.Ptr.G_W3, a(grads.w3())).set(AttentionArgs.Ptr.G_B3, a(grads.b3()))
                 .set(AttentionArgs.Int.BLOCKS, blocks);
         CudaRuntime.Args args = args().struct(g.buffer());
-        rt.launch(Kernels.ACTIVATION_UNIT_BACKWARD, blocks, 1, ATT_THREADS, 1, (int) w.sharedBackward, args.pointer());
+        rt.launch(Kernels.ACTIVATION_UNIT_BACKWARD, blocks, 1, ATT_THREADS, 1, (int) w.sharedBackward, args);
         int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
         long total = (long) W * h1 + 2L * h1 + (long) h1 * h2 + 3L * h2 + 1;
-        rt.launch(Kernels.ACTIVATION_UNIT_REDUCE, Kernels.blocks(total, BLOCK, maxBlocks), 1, BLOCK, 1, 0, args.pointer());
+        rt.launch(Kernels.ACTIVATION_UNIT_REDUCE, Kernels.blocks(total, BLOCK, maxBlocks), 1, BLOCK, 1, 0, args);
     }
 
     // ---------------------------------------------------------------- recurrence
@@ -601,16 +617,130 @@ public final class CudaBackend implements Backend, Profiling {
     @Override
     public void bceWithLogits(Tensor loss, Tensor dLogits, Tensor logits, Tensor labels, int B, float scale) {
         begin();
-        rt.launch(Kernels.BCE_WITH_LOGITS, 1, 1, BLOCK, 1, 0, args().ptr(a(loss)).ptr(a(dLogits)).ptr(a(logits)).ptr(a(labels)).i(B).f(scale).pointer());
+        rt.launch(Kernels.BCE_WITH_LOGITS, 1, 1, BLOCK, 1, 0, args().ptr(a(loss)).ptr(a(dLogits)).ptr(a(logits)).ptr(a(labels)).i(B).f(scale));
     }
 
     @Override
     public void adam(Tensor param, Tensor grad, Tensor m, Tensor v, int n, float lr, float beta1, float beta2, float eps, float weightDecay, int step) {
         if (step < 1) throw new IllegalArgumentException("adam: step is 1-based, got " + step);
         begin();
-        float bc1 = (float) (1.0 - Math.pow(beta1, step)), bc2 = (float) (1.0 - Math.pow(beta2, step));
-        launch1d(Kernels.ADAM, n, args().ptr(a(param)).ptr(a(grad)).ptr(a(m)).ptr(a(v)).i(n).f(lr).f(beta1).f(beta2).f(eps).f(weightDecay)
-                .f(bc1).f(bc2));
+        deviceStep(step);
+        launch1d(Kernels.ADAM, n, args().ptr(a(param)).ptr(a(grad)).ptr(a(m)).ptr(a(v)).ptr(stepCounter.address()).i(n).f(lr).f(beta1).f(beta2)
+                .f(eps).f(weightDecay));
+    }
+
+    /**
+     * Brings the device's step counter to {@code step} before an update reads it: one more than
+     * it holds is a one-thread increment (the same launch every step, so a captured step stays
+     * valid), anything else a memset (the first step, a resumed run).
+     */
+    private void deviceStep(int step) {
+        if (step == deviceStep) return;
+        if (step == deviceStep + 1) rt.launch(Kernels.STEP_ADVANCE, 1, 1, 32, 1, 0, args().ptr(stepCounter.address()));
+        else rt.memsetAsync(stepCounter.address(), step, 1, "optimizer.step");
+        deviceStep = step;
+    }
+
+    // ---------------------------------------------------------------- CUDA graphs (runStep)
+
+    /** The graph of one kind of step and how it has fared. */
+    private static final class StepGraph {
+        int calls, recaptures;
+        boolean disabled;
+        CUgraphExec exec;
+        List<CudaRuntime.Op> ops;
+        long replays;
+    }
+
+    /** Turns CUDA graphs for {@link #runStep} on or off (on by default). */
+    public void setStepGraphs(boolean on) {
+        stepGraphs = on;
+    }
+
+    public boolean stepGraphs() { return stepGraphs; }
+
+    /** Replays so far of each key's graph (for tests and the bench's report). */
+    public Map<String, Long> graphReplays() {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        graphs.forEach((k, g) -> out.put(k, g.replays));
+        return out;
+    }
+
+    /**
+     * Runs one step's device work. The first call of a key runs eagerly (lazy set-up happens
+     * outside any graph); the second is captured into a CUDA graph and launched; later calls run
+     * the step's Java code as a dry run against the graph and launch it with one call (see
+     * CudaRuntime, "step capture"). Kernel timing (augur bench --profile) and setStepGraphs(false)
+     * run every step eagerly. Inside {@code work} nothing may be uploaded or downloaded.
+     */
+    @Override
+    public void runStep(String key, Runnable work) {
+        begin();
+        if (inStep) throw new IllegalStateException("runStep(" + key + ") inside another step");
+        inStep = true;
+        try {
+            StepGraph g = stepGraphs && !rt.timing() ? graphs.computeIfAbsent(key, k -> new StepGraph()) : null;
+            if (g == null || g.disabled) {
+                work.run();
+                return;
+            }
+            g.calls++;
+            if (g.exec != null) replay(key, g, work);
+            else if (g.calls >= 2) capture(key, g, work);
+            else work.run();
+        } finally {
+            inStep = false;
+        }
+    }
+
+    private void capture(String key, StepGraph g, Runnable work) {
+        rt.beginCapture();
+        try {
+            work.run();
+        } catch (RuntimeException | Error e) {
+            rt.abandonStep();
+            throw e;
+        }
+        CudaRuntime.Captured c = rt.endCapture();
+        if (c.exec() == null) {
+            LOG.warn("step {}: capturing its {} operations into a CUDA graph failed ({}); it runs without a graph from now on", key, c.ops().size(),
+                    jcuda.driver.CUresult.stringFor(c.error()));
+            g.disabled = true;
+            rt.issueAll(c.ops());
+            return;
+        }
+        g.exec = c.exec();
+        g.ops = c.ops();
+        LOG.debug("step {}: captured {} operations into a CUDA graph", key, g.ops.size());
+        rt.launchGraph(g.exec, "the CUDA graph of step " + key);
+    }
+
+    private void replay(String key, StepGraph g, Runnable work) {
+        rt.beginReplay(g.ops);
+        try {
+            work.run();
+        } catch (RuntimeException | Error e) {
+            rt.abandonStep();
+            throw e;
+        }
+        if (rt.endReplay()) {
+            rt.launchGraph(g.exec, "the CUDA graph of step " + key);
+            g.replays++;
+            return;
+        }
+        // the step issued something else: it has run eagerly; capture again next time, or give up
+        rt.destroyGraph(g.exec);
+        g.exec = null;
+        g.ops = null;
+        g.calls = 1;
+        g.recaptures++;
+        g.disabled = g.recaptures > 3;
+        LOG.info("step {}: its operations no longer match its CUDA graph ({}); it ran without the graph, {}", key, rt.divergence(),
+                g.disabled ? "and runs without one from now on (changed " + g.recaptures + " times)" : "and is captured again next time");
+    }
+
+    private void notInStep(String what) {
+        if (inStep) throw new IllegalStateException(what + " inside a step run by runStep: a captured step may not move data to or from the host");
     }
 
     // ---------------------------------------------------------------- Profiling (augur bench)

@@ -10,9 +10,13 @@ import jcuda.driver.CUevent;
 import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUfunction_attribute;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUpointer_attribute;
+import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
 import jcuda.driver.CUstream_flags;
 import jcuda.driver.JCudaDriver;
 
@@ -269,13 +273,238 @@ public final class CudaRuntime implements AutoCloseable {
         return f;
     }
 
-    /** Launches a kernel on the compute stream; params as built by {@link Args}. */
-    public void launch(String kernel, int gridX, int gridY, int blockX, int blockY, int sharedBytes, Pointer params) {
-        lastKernel = kernel;
-        boolean timed = beginTimed(kernel);
-        CudaException.check(cuLaunchKernel(function(kernel), gridX, gridY, 1, blockX, blockY, 1, sharedBytes, compute, params, null),
-                "cuLaunchKernel", kernel);
-        endTimed(timed);
+    /** Launches a kernel on the compute stream (or into the capture, or checks it against the replayed graph). */
+    public void launch(String kernel, int gridX, int gridY, int blockX, int blockY, int sharedBytes, Args args) {
+        issue(new Launch(kernel, gridX, gridY, blockX, blockY, sharedBytes, args));
+    }
+
+    /** Sets {@code count} 32-bit words at {@code address} to {@code bits}, on the compute stream. */
+    public void memsetAsync(long address, int bits, long count, String what) {
+        issue(new Memset(address, bits, count, what));
+    }
+
+    /**
+     * A library call that enqueues on the compute stream (cuBLAS): {@code key} holds every value the
+     * call depends on, so a replayed step can tell whether it is still the captured one.
+     */
+    public void external(String name, long[] key, Runnable call) {
+        issue(new External(name, key, call));
+    }
+
+    // ---------------------------------------------------------------- step capture (CUDA graphs)
+    //
+    // A training step issues the same operations with the same arguments every time (the device
+    // addresses are fixed by the arena; the optimizer's step count lives in device memory). So the
+    // step can be captured once into a CUDA graph and then replayed with one cuGraphLaunch. The
+    // host still runs the step's Java code on a replay, as a dry run: every operation is compared
+    // with the captured one instead of being issued, so the host's own bookkeeping (optimizer step
+    // count, sparse-row counts) stays current, and a step that would issue anything else (another
+    // batch size, a changed hyper-parameter, a restored step count) is caught: the operations
+    // matched so far are issued from the log, the rest run eagerly, and the graph is dropped.
+
+    /** A stream operation of a step. */
+    interface Op {
+        void issue();
+        boolean sameAs(Op other);
+        String describe();
+    }
+
+    private enum Mode { EAGER, CAPTURE, REPLAY }
+
+    private Mode mode = Mode.EAGER;
+    private List<Op> opLog;
+    private int replayed;
+    private String divergence;
+
+    /** Whether a capture or a replay is under way (nothing synchronous may happen then). */
+    public boolean inGraphStep() { return mode != Mode.EAGER; }
+
+    private void issue(Op op) {
+        switch (mode) {
+            case EAGER -> op.issue();
+            case CAPTURE -> {
+                opLog.add(op);
+                op.issue();
+            }
+            case REPLAY -> {
+                if (replayed < opLog.size() && opLog.get(replayed).sameAs(op)) {
+                    replayed++;
+                    return;
+                }
+                divergence = "operation " + (replayed + 1) + " is " + op.describe() + ", the graph's "
+                        + (replayed < opLog.size() ? opLog.get(replayed).describe() : "ends after " + opLog.size());
+                leaveReplay();
+                op.issue();
+            }
+        }
+    }
+
+    /** Issues the operations the dry run matched so far, then goes on eagerly. */
+    private void leaveReplay() {
+        mode = Mode.EAGER;
+        for (int k = 0; k < replayed; k++) opLog.get(k).issue();
+        opLog = null;
+    }
+
+    /** A captured step: the instantiated graph and the operations it holds (exec null when the capture failed). */
+    record Captured(CUgraphExec exec, List<Op> ops, int error) {}
+
+    /** Starts recording the compute stream's operations into a graph instead of running them. */
+    void beginCapture() {
+        if (mode != Mode.EAGER) throw new IllegalStateException("a capture inside a " + mode.name().toLowerCase(java.util.Locale.ROOT));
+        CudaException.check(cuStreamBeginCapture(compute, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture");
+        mode = Mode.CAPTURE;
+        opLog = new ArrayList<>();
+    }
+
+    /** Ends the capture and instantiates the graph; on failure exec is null and nothing has run yet. */
+    Captured endCapture() {
+        List<Op> ops = opLog;
+        mode = Mode.EAGER;
+        opLog = null;
+        CUgraph graph = new CUgraph();
+        int r = cuStreamEndCapture(compute, graph);
+        if (r != CUresult.CUDA_SUCCESS) return new Captured(null, ops, r);
+        CUgraphExec exec = new CUgraphExec();
+        r = cuGraphInstantiate(exec, graph, 0);
+        cuGraphDestroy(graph);
+        return r == CUresult.CUDA_SUCCESS ? new Captured(exec, ops, r) : new Captured(null, ops, r);
+    }
+
+    /** Runs operations eagerly (a capture that failed: its operations never ran). */
+    void issueAll(List<Op> ops) {
+        for (Op op : ops) op.issue();
+    }
+
+    /** Starts a dry run of a step against a captured graph's operations. */
+    void beginReplay(List<Op> ops) {
+        if (mode != Mode.EAGER) throw new IllegalStateException("a replay inside a " + mode.name().toLowerCase(java.util.Locale.ROOT));
+        mode = Mode.REPLAY;
+        opLog = ops;
+        replayed = 0;
+        divergence = null;
+    }
+
+    /**
+     * Ends the dry run: true when the step issued exactly the graph's operations (launch the graph
+     * now); false when it diverged, in which case everything has been issued eagerly and
+     * {@link #divergence()} says where.
+     */
+    boolean endReplay() {
+        if (mode != Mode.REPLAY) return false;
+        if (replayed == opLog.size()) {
+            mode = Mode.EAGER;
+            opLog = null;
+            return true;
+        }
+        divergence = "the step issued " + replayed + " operations, the graph holds " + opLog.size();
+        leaveReplay();
+        return false;
+    }
+
+    /** Leaves a capture or replay after an exception in the step (nothing more is issued). */
+    void abandonStep() {
+        if (mode == Mode.CAPTURE) {
+            CUgraph g = new CUgraph();
+            if (cuStreamEndCapture(compute, g) == CUresult.CUDA_SUCCESS) cuGraphDestroy(g);
+        }
+        mode = Mode.EAGER;
+        opLog = null;
+    }
+
+    String divergence() { return divergence; }
+
+    void launchGraph(CUgraphExec exec, String what) {
+        lastKernel = what;
+        CudaException.check(cuGraphLaunch(exec, compute), "cuGraphLaunch", what);
+    }
+
+    void destroyGraph(CUgraphExec exec) {
+        synchronizeCompute();
+        cuGraphExecDestroy(exec);
+    }
+
+    private final class Launch implements Op {
+        final String kernel;
+        final int gridX, gridY, blockX, blockY, shared;
+        final Args args;
+
+        Launch(String kernel, int gridX, int gridY, int blockX, int blockY, int shared, Args args) {
+            this.kernel = kernel;
+            this.gridX = gridX;
+            this.gridY = gridY;
+            this.blockX = blockX;
+            this.blockY = blockY;
+            this.shared = shared;
+            this.args = args;
+        }
+
+        @Override
+        public void issue() {
+            lastKernel = kernel;
+            boolean timed = beginTimed(kernel);
+            CudaException.check(cuLaunchKernel(function(kernel), gridX, gridY, 1, blockX, blockY, 1, shared, compute, args.pointer(), null),
+                    "cuLaunchKernel", kernel);
+            endTimed(timed);
+        }
+
+        @Override
+        public boolean sameAs(Op other) {
+            return other instanceof Launch l && l.kernel.equals(kernel) && l.gridX == gridX && l.gridY == gridY && l.blockX == blockX
+                    && l.blockY == blockY && l.shared == shared && l.args.sameAs(args);
+        }
+
+        @Override
+        public String describe() { return kernel + "<<<(" + gridX + "," + gridY + "), (" + blockX + "," + blockY + "), " + shared + ">>>" + args; }
+    }
+
+    private final class Memset implements Op {
+        final long address, count;
+        final int bits;
+        final String what;
+
+        Memset(long address, int bits, long count, String what) {
+            this.address = address;
+            this.bits = bits;
+            this.count = count;
+            this.what = what;
+        }
+
+        @Override
+        public void issue() {
+            CudaException.check(cuMemsetD32Async(pointer(address), bits, count, compute), "cuMemsetD32Async(" + what + ")", lastKernel);
+        }
+
+        @Override
+        public boolean sameAs(Op other) {
+            return other instanceof Memset m && m.address == address && m.bits == bits && m.count == count;
+        }
+
+        @Override
+        public String describe() { return "memset(" + what + ", " + count + " words of 0x" + Integer.toHexString(bits) + ")"; }
+    }
+
+    private static final class External implements Op {
+        final String name;
+        final long[] key;
+        final Runnable call;
+
+        External(String name, long[] key, Runnable call) {
+            this.name = name;
+            this.key = key;
+            this.call = call;
+        }
+
+        @Override
+        public void issue() { call.run(); }
+
+        @Override
+        public boolean sameAs(Op other) {
+            return other instanceof External e && e.name.equals(name) && java.util.Arrays.equals(e.key, key);
+        }
+
+        @Override
+        public String describe() { return name + java.util.Arrays.toString(key); }
     }
 
     /** The most recently launched kernel, for error messages of later calls. */
@@ -291,17 +520,81 @@ public final class CudaRuntime implements AutoCloseable {
         synchronizeCompute();
     }
 
-    /** Kernel parameters: one value per argument, in order. */
+    /**
+     * Kernel parameters: one value per argument, in order. Kept as raw values, so two launches can
+     * be compared (a replayed step against its graph) and a logged launch issued again.
+     */
     public static final class Args {
-        private final List<Pointer> values = new ArrayList<>(16);
+        private static final byte PTR = 0, INT = 1, FLOAT = 2, STRUCT = 3;
+        private long[] raw = new long[16];
+        private byte[] kinds = new byte[16];
+        private byte[][] structs;
+        private int n;
 
-        public Args ptr(long address) { values.add(Pointer.to(new long[] {address})); return this; }
-        public Args i(int v) { values.add(Pointer.to(new int[] {v})); return this; }
-        public Args f(float v) { values.add(Pointer.to(new float[] {v})); return this; }
-        /** A struct passed by value (its bytes). */
-        public Args struct(ByteBuffer direct) { values.add(Pointer.to(direct)); return this; }
+        private Args add(byte kind, long v) {
+            if (n == raw.length) {
+                raw = java.util.Arrays.copyOf(raw, 2 * n);
+                kinds = java.util.Arrays.copyOf(kinds, 2 * n);
+            }
+            kinds[n] = kind;
+            raw[n++] = v;
+            return this;
+        }
 
-        public Pointer pointer() { return Pointer.to(values.toArray(new NativePointerObject[0])); }
+        public Args ptr(long address) { return add(PTR, address); }
+        public Args i(int v) { return add(INT, v); }
+        public Args f(float v) { return add(FLOAT, Float.floatToRawIntBits(v)); }
+
+        /** A struct passed by value: its bytes from position to limit, copied now. */
+        public Args struct(ByteBuffer bytes) {
+            byte[] copy = new byte[bytes.remaining()];
+            bytes.duplicate().get(copy);
+            if (structs == null) structs = new byte[raw.length][];
+            if (structs.length <= n) structs = java.util.Arrays.copyOf(structs, raw.length);
+            structs[n] = copy;
+            return add(STRUCT, copy.length);
+        }
+
+        /** The cuLaunchKernel parameter array. */
+        public Pointer pointer() {
+            NativePointerObject[] p = new NativePointerObject[n];
+            for (int k = 0; k < n; k++) {
+                p[k] = switch (kinds[k]) {
+                    case PTR -> Pointer.to(new long[] {raw[k]});
+                    case INT -> Pointer.to(new int[] {(int) raw[k]});
+                    case FLOAT -> Pointer.to(new float[] {Float.intBitsToFloat((int) raw[k])});
+                    default -> {
+                        ByteBuffer b = ByteBuffer.allocateDirect(structs[k].length).order(ByteOrder.nativeOrder());
+                        b.put(structs[k]).flip();
+                        yield Pointer.to(b);
+                    }
+                };
+            }
+            return Pointer.to(p);
+        }
+
+        boolean sameAs(Args o) {
+            if (o.n != n || !java.util.Arrays.equals(kinds, 0, n, o.kinds, 0, n) || !java.util.Arrays.equals(raw, 0, n, o.raw, 0, n)) return false;
+            for (int k = 0; k < n; k++) {
+                if (kinds[k] == STRUCT && !java.util.Arrays.equals(structs[k], o.structs[k])) return false;
+            }
+            return true;
+        }
+
+        @Override
+        public String toString() {
+            StringBuilder sb = new StringBuilder("(");
+            for (int k = 0; k < n; k++) {
+                if (k > 0) sb.append(", ");
+                switch (kinds[k]) {
+                    case PTR -> sb.append("0x").append(Long.toHexString(raw[k]));
+                    case INT -> sb.append((int) raw[k]);
+                    case FLOAT -> sb.append(Float.intBitsToFloat((int) raw[k]));
+                    default -> sb.append("struct of ").append(raw[k]).append(" bytes");
+                }
+            }
+            return sb.append(')').toString();
+        }
     }
 
     @Override

@@ -44,6 +44,7 @@ public final class Kernels {
     // bce.cu, adam.cu
     public static final String BCE_WITH_LOGITS = "bce_with_logits_kernel";
     public static final String ADAM = "adam_kernel";
+    public static final String STEP_ADVANCE = "step_advance_kernel";
     // activation_unit.cu
     public static final String ACTIVATION_UNIT_PREPARE = "activation_unit_prepare_kernel";
     public static final String ACTIVATION_UNIT_FORWARD = "activation_unit_forward_kernel";
@@ -56,7 +57,7 @@ public final class Kernels {
             INTEREST_CONCAT_FORWARD, INTEREST_CONCAT_BACKWARD, SIGMOID_FORWARD, SIGMOID_BACKWARD, ADD_INTO,
             SCALE_SEQUENCE_FORWARD, SCALE_SEQUENCE_BACKWARD, AUX_PAIRS_FORWARD, AUX_PAIRS_BACKWARD, GEMM, BIAS_GRAD,
             BIAS_BROADCAST, BATCH_NORM_FORWARD, BATCH_NORM_BACKWARD, DICE_FORWARD, DICE_BACKWARD, PRELU_FORWARD,
-            PRELU_BACKWARD, BCE_WITH_LOGITS, ADAM, ACTIVATION_UNIT_PREPARE, ACTIVATION_UNIT_FORWARD,
+            PRELU_BACKWARD, BCE_WITH_LOGITS, ADAM, STEP_ADVANCE, ACTIVATION_UNIT_PREPARE, ACTIVATION_UNIT_FORWARD,
             ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_REDUCE);
 
     /** Threads per block of the 1-D kernels. */
