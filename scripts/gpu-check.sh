@@ -13,9 +13,11 @@
 #
 # Everything goes into the folder given as argument, at most 8 files and one folder level, so
 # that it can come back as a device run's $OUT: env.txt (nvidia-smi, build, info, every command
-# run), tests.log, junit/TEST-junit-jupiter.xml, bench-<model>.json, bench.log, summary.txt.
+# run), tests.log, junit/TEST-junit-jupiter.xml, bench-<model>.json, bench-din-eager.json (DIN at
+# batch 128 with --no-cuda-graphs, for comparison), bench.log, summary.txt.
 # The benchmark's data is generated into $AUGUR_WORK (default: <bundle>/work), not into the folder.
-# Knobs: MODELS="din base", BATCHES=128,2048, REPEATS=3, SKIP_TESTS=1, SKIP_BENCH=1, and for
+# Knobs: MODELS="din base", BATCHES=128,2048, REPEATS=3, EAGER_MODELS=din (empty: no eager run),
+# EAGER_BATCHES=128, SKIP_TESTS=1, SKIP_BENCH=1, and for
 # trying the script without a GPU, DEVICE=cpu and BENCH_ARGS (default "--profile --ceilings"; e.g.
 # "--smoke" for a quick try).
 set -uo pipefail
@@ -76,38 +78,46 @@ if [[ "${SKIP_TESTS:-0}" != 1 ]]; then
   echo "[gpu-check] tests: $tests_line"
 fi
 
-declare -a rows=()
+declare -a rows=() commands=()
+# bench_one LABEL MODEL BATCHES EXTRA...: one `augur bench` into bench-LABEL.json, its rows into the table
+bench_one() {
+  local label="$1" m="$2" bs_list="$3"
+  shift 3
+  local cmd=("$b/bin/augur" bench --model "$m" --device "$device" --batch-sizes "$bs_list" --repeats "$repeats" "$@" --json)
+  commands+=("${cmd[*]}")
+  echo "[gpu-check] ${cmd[*]}"
+  printf '$ (cd %s && %s)\n' "$work" "${cmd[*]}" >>"$out/bench.log"
+  (cd "$work" && "${cmd[@]}" >"$out/bench-$label.json" 2>>"$out/bench.log")
+  local rc=$?
+  printf '[exit %d]\n\n' "$rc" >>"$out/bench.log"
+  if (( rc != 0 )); then
+    status=1
+    rows+=("$(printf '%-10s %8s %16s %12s  %s' "$label" "-" "FAILED" "-" "see bench.log")")
+    return
+  fi
+  # Jackson writes one field per line (augur-bench/2): each result's batch_size, then its
+  # train_samples_per_s, then "p50" inside its step_ms object.
+  local before=${#rows[@]} bs sps p50 target
+  while read -r bs sps p50; do
+    target=""
+    if [[ "$label" == din && "$bs" == 128 ]]; then target="target >= 1,000,000"; fi
+    if [[ "$label" == din && "$bs" == 2048 ]]; then target="target >= 4,000,000"; fi
+    rows+=("$(printf '%-10s %8s %16.0f %12.3f  %s' "$label" "$bs" "$sps" "$p50" "$target")")
+  done < <(awk -F' : ' '
+    /^ *"batch_size" :/ { gsub(/[ ,]/, "", $2); bs = $2; sps = "" }
+    /^ *"train_samples_per_s" :/ && bs != "" { gsub(/[ ,]/, "", $2); sps = $2 }
+    /^ *"p50" :/ && bs != "" && sps != "" { gsub(/[ ,]/, "", $2); print bs, sps, $2; bs = "" }
+  ' "$out/bench-$label.json")
+  if (( ${#rows[@]} == before )); then
+    status=1
+    rows+=("$(printf '%-10s %8s %16s %12s  %s' "$label" "-" "NO RESULTS" "-" "bench-$label.json has no result this script can read")")
+  fi
+}
+
 if [[ "${SKIP_BENCH:-0}" != 1 ]]; then
-  for m in $models; do
-    cmd=("$b/bin/augur" bench --model "$m" --device "$device" --batch-sizes "$batches" --repeats "$repeats" "${bench_args[@]}" --json)
-    echo "[gpu-check] ${cmd[*]}"
-    printf '$ (cd %s && %s)\n' "$work" "${cmd[*]}" >>"$out/bench.log"
-    (cd "$work" && "${cmd[@]}" >"$out/bench-$m.json" 2>>"$out/bench.log")
-    rc=$?
-    printf '[exit %d]\n\n' "$rc" >>"$out/bench.log"
-    if (( rc != 0 )); then
-      status=1
-      rows+=("$(printf '%-6s %8s %16s %12s  %s' "$m" "-" "FAILED" "-" "see bench.log")")
-      continue
-    fi
-    # Jackson writes one field per line (augur-bench/2): each result's batch_size, then its
-    # train_samples_per_s, then "p50" inside its step_ms object.
-    before=${#rows[@]}
-    while read -r bs sps p50; do
-      target=""
-      if [[ "$m" == din && "$bs" == 128 ]]; then target="target >= 1,000,000"; fi
-      if [[ "$m" == din && "$bs" == 2048 ]]; then target="target >= 4,000,000"; fi
-      rows+=("$(printf '%-6s %8s %16.0f %12.3f  %s' "$m" "$bs" "$sps" "$p50" "$target")")
-    done < <(awk -F' : ' '
-      /^ *"batch_size" :/ { gsub(/[ ,]/, "", $2); bs = $2; sps = "" }
-      /^ *"train_samples_per_s" :/ && bs != "" { gsub(/[ ,]/, "", $2); sps = $2 }
-      /^ *"p50" :/ && bs != "" && sps != "" { gsub(/[ ,]/, "", $2); print bs, sps, $2; bs = "" }
-    ' "$out/bench-$m.json")
-    if (( ${#rows[@]} == before )); then
-      status=1
-      rows+=("$(printf '%-6s %8s %16s %12s  %s' "$m" "-" "NO RESULTS" "-" "bench-$m.json has no result this script can read")")
-    fi
-  done
+  for m in $models; do bench_one "$m" "$m" "$batches" "${bench_args[@]}"; done
+  # the same model without CUDA graphs (every op launched from Java), for the graphs' share
+  for m in ${EAGER_MODELS-din}; do bench_one "$m-eager" "$m" "${EAGER_BATCHES:-128}" --no-cuda-graphs; done
 fi
 
 {
@@ -118,11 +128,12 @@ fi
   echo
   if ((${#rows[@]})); then
     echo "training samples/s, --device $device (median of $repeats runs; steady state, warm-up excluded)"
-    printf '%-6s %8s %16s %12s  %s\n' model batch samples/s "step p50 ms" ""
+    printf '%-10s %8s %16s %12s  %s\n' model batch samples/s "step p50 ms" ""
     printf '%s\n' "${rows[@]}"
+    echo "(-eager: --no-cuda-graphs; the others capture each step into a CUDA graph)"
     echo
     echo "commands (run in $work):"
-    for m in $models; do echo "  $b/bin/augur bench --model $m --device $device --batch-sizes $batches --repeats $repeats ${bench_args[*]} --json"; done
+    for c in "${commands[@]}"; do echo "  $c"; done
   fi
   echo
   echo "result: $([[ $status == 0 ]] && echo PASS || echo FAIL)"

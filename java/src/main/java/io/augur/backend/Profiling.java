@@ -31,7 +31,15 @@ public interface Profiling {
     void resetPeakDeviceBytes();
 
     /** Measures the device's fp32 GEMM rate and copy bandwidth (takes a second or so). */
-    Ceilings measureCeilings();
+    default Ceilings measureCeilings() {
+        return measureCeilings(false);
+    }
+
+    /**
+     * Measures the device's fp32 GEMM rate and copy bandwidth; {@code quick} uses small sizes and
+     * few rounds (a figure for smoke runs, below the device's true ceiling).
+     */
+    Ceilings measureCeilings(boolean quick);
 
     /** Calls and total seconds of one op. */
     record OpStats(long calls, double seconds) {}

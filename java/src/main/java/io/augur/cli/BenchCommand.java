@@ -127,6 +127,9 @@ public final class BenchCommand implements Callable<Integer> {
             + "(unless --batch-sizes), 1 run of 5 steps, --profile and a quick --ceilings")
     boolean smoke;
 
+    /** True when --smoke chose the models: a model this backend cannot run is then skipped, not an error. */
+    private boolean smokeChoseModels;
+
     @Option(names = "--json", description = "print one JSON object instead of the table")
     boolean json;
 
@@ -197,7 +200,10 @@ public final class BenchCommand implements Callable<Integer> {
 
     private void applySmoke() {
         CommandLine.ParseResult pr = spec.commandLine().getParseResult();
-        if (models == null) models = List.of("base", "din", "dien");
+        if (models == null) {
+            models = List.of("base", "din", "dien");
+            smokeChoseModels = true;
+        }
         if (!pr.hasMatchedOption("--batch-sizes")) batchSizes = List.of(16);
         repeats = 1;
         warmupSteps = 2;
@@ -220,15 +226,24 @@ public final class BenchCommand implements Callable<Integer> {
             Profiling prof = be instanceof Profiling p ? p : null;
             Profiling.Ceilings ceil = null;
             if (ceilings) {
-                ceil = prof != null ? prof.measureCeilings() : GenericCeilings.measure(be, smoke);
+                ceil = prof != null ? prof.measureCeilings(smoke) : GenericCeilings.measure(be, smoke);
                 LOG.info("ceilings: {} GFLOP/s fp32, {} GB/s ({})", String.format("%.1f", ceil.fp32FlopsPerS() / 1e9),
                         String.format("%.1f", ceil.bytesPerS() / 1e9), ceil.how());
             }
             double meanLength = (double) train.historyValues() / train.rows();
             double meanPairs = meanPairs(train);
+            List<Map<String, Object>> skipped = new ArrayList<>();
             for (ModelConfig mcfg : configs) {
                 for (int B : batchSizes) {
-                    results.add(measureOne(be, prof, ds, mcfg, B, fields, meanLength, meanPairs, ceil));
+                    try {
+                        results.add(measureOne(be, prof, ds, mcfg, B, fields, meanLength, meanPairs, ceil));
+                    } catch (UnsupportedOperationException e) {
+                        if (!smokeChoseModels) throw e;
+                        // --smoke's default list names every model; one this backend lacks is
+                        // reported, not fatal (name it with --models to make it an error)
+                        LOG.warn("{} skipped: {}", mcfg.kind().label(), e.getMessage());
+                        skipped.add(Map.of("model", mcfg.kind().label(), "batch_size", B, "reason", String.valueOf(e.getMessage())));
+                    }
                 }
             }
             out.put("schema", SCHEMA);
@@ -240,6 +255,7 @@ public final class BenchCommand implements Callable<Integer> {
             if (be instanceof io.augur.backend.cuda.CudaBackend) out.put("cuda_graphs", cudaGraphs);
             out.put("samples_per_s", results.isEmpty() ? null : results.get(0).get("train_samples_per_s"));
             out.put("results", results);
+            if (!skipped.isEmpty()) out.put("skipped", skipped);
             out.put("ceilings", ceil == null ? null : ceilingsJson(ceil));
             out.put("device_profiling", prof != null ? "the backend's own (Profiling): kernel times, peak device memory, ceilings"
                     : "n/a on this backend: no device timers or device memory (op shares are host-timed around each call, exact on the CPU)");
@@ -572,6 +588,12 @@ public final class BenchCommand implements Callable<Integer> {
                     (Double) x.get("train_samples_per_s"), (Double) st.get("p50"), (Double) st.get("p90"), (Double) st.get("p99"),
                     (Double) x.get("eval_samples_per_s"), (Double) x.get("peak_host_rss_mib"), gf,
                     ((List<Double>) x.get("runs_train_samples_per_s")).stream().map(v -> String.format(Locale.ROOT, "%.0f", v)).toList());
+        }
+        if (r.get("skipped") instanceof List<?> sk) {
+            for (Object o1 : sk) {
+                Map<String, Object> x = (Map<String, Object>) o1;
+                o.printf(Locale.ROOT, "%-6s %6d   skipped: %s%n", x.get("model"), (Integer) x.get("batch_size"), x.get("reason"));
+            }
         }
         Map<String, Object> c = (Map<String, Object>) r.get("ceilings");
         if (c != null) {

@@ -789,17 +789,19 @@ public final class CudaBackend implements Backend, Profiling {
      * The device's fp32 GEMM rate (the GEMM provider in use, 4096 x 4096 x 4096) and copy
      * bandwidth (device-to-device cuMemcpy, bytes read plus bytes written, as the cost model counts
      * bytes), each the best of 3 rounds of 10 after a warm-up round, timed with CUDA events. The
-     * buffers are allocated for the measurement and freed after it.
+     * buffers are allocated for the measurement and freed after it. {@code quick} (bench --smoke)
+     * measures a 512 x 512 x 512 GEMM and a 16 MiB copy, 2 rounds of 2: fast anywhere, including
+     * the CPU emulator, but below the device's true rates.
      */
     @Override
-    public Ceilings measureCeilings() {
+    public Ceilings measureCeilings(boolean quick) {
         begin();
         boolean wasTiming = rt.timing();
         rt.setTiming(false);
         rt.synchronizeAll();
-        final int n = 4096, reps = 10, rounds = 4;
+        final int n = quick ? 512 : 4096, reps = quick ? 2 : 10, rounds = quick ? 2 : 4;
         long matBytes = 4L * n * n;
-        long copyBytes = Math.max(1L << 20, Math.min(1L << 30, rt.memoryInfo()[0] / 8)) & ~255L;
+        long copyBytes = Math.max(1L << 20, Math.min(quick ? 16L << 20 : 1L << 30, rt.memoryInfo()[0] / 8)) & ~255L;
         long a = rt.allocate(matBytes), b = rt.allocate(matBytes), c = rt.allocate(matBytes);
         long src = rt.allocate(copyBytes), dst = rt.allocate(copyBytes);
         try {

@@ -1,0 +1,66 @@
+package io.augur.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.augur.backend.cuda.GpuTesting;
+import io.augur.backend.cuda.Kernels;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code augur bench --smoke --device cuda} end to end (SKIPPED without a GPU; under the CPU
+ * emulator it runs): BaseModel and DIN train and evaluate through CUDA graphs with device-timed
+ * kernel shares, peak device memory and the quick ceilings; DIEN, whose recurrence has no kernels
+ * yet, is reported as skipped rather than failing the run, because --smoke chose it.
+ */
+@Tag("gpu")
+class BenchCudaSmokeTest {
+
+    @Test
+    void smokeOnTheCudaBackendMeasuresBaseAndDinAndSkipsDien() throws IOException {
+        GpuTesting.assumeGpu();
+        CliTest.Result r = CliTest.run("bench", "--smoke", "--device", "cuda", "--json");
+        assertEquals(0, r.code(), r.toString());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertTrue(j.path("cuda_graphs").asBoolean(), j.path("cuda_graphs").toString());
+        assertTrue(j.path("ceilings").path("fp32_flops_per_s").asDouble() > 0, j.path("ceilings").toString());
+        assertTrue(j.path("ceilings").path("how").asText().contains("512x512x512"), j.path("ceilings").toString());
+        assertTrue(j.path("device_profiling").asText().contains("kernel times"), j.path("device_profiling").toString());
+
+        List<String> models = new ArrayList<>();
+        for (JsonNode x : j.path("results")) {
+            String what = x.path("model").asText() + " batch " + x.path("batch_size").asInt();
+            models.add(x.path("model").asText());
+            assertTrue(x.path("train_samples_per_s").asDouble() > 0, what);
+            assertTrue(x.path("eval_samples_per_s").asDouble() > 0, what);
+            assertEquals(5, x.path("steps_per_run").asInt(), what);
+            assertTrue(x.path("peak_device_mib").asDouble() > 0, what + ": " + x.path("peak_device_mib"));
+            List<String> ops = new ArrayList<>();
+            x.path("op_profile").path("ops").forEach(op -> ops.add(op.path("op").asText()));
+            assertTrue(ops.contains(Kernels.EMBEDDING_GATHER_FORWARD), what + ": " + ops);
+            if (x.path("model").asText().equals("din")) {
+                assertTrue(ops.contains(Kernels.ACTIVATION_UNIT_FORWARD) && ops.contains(Kernels.ACTIVATION_UNIT_BACKWARD), what + ": " + ops);
+            }
+        }
+        assertEquals(List.of("base", "din"), models);
+        JsonNode skipped = j.path("skipped");
+        assertEquals(1, skipped.size(), skipped.toString());
+        assertEquals("dien", skipped.path(0).path("model").asText());
+        assertTrue(skipped.path(0).path("reason").asText().contains("recurrence"), skipped.toString());
+    }
+
+    @Test
+    void aModelNamedWithModelsThatTheBackendLacksIsAnError() {
+        GpuTesting.assumeGpu();
+        CliTest.Result r = CliTest.run("bench", "--smoke", "--device", "cuda", "--models", "dien", "--json");
+        assertTrue(r.code() != 0, r.toString());
+        assertTrue(r.err().contains("recurrence"), r.toString());
+    }
+}
