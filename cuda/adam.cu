@@ -1,5 +1,6 @@
 // Adam on a dense parameter, L2 weight decay added to the gradient. CPU reference: io.augur.backend.cpu.Adam.
 #include "common.cuh"
+#include "multi_tensor.cuh"
 
 // g = grad + wd p;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
 // p -= lr (m / bc1) / (sqrt(v / bc2) + eps)        bc1 = 1 - b1^t, bc2 = 1 - b2^t, t = *step
@@ -10,6 +11,29 @@ AUGUR_KERNEL void adam_kernel(float* __restrict__ p, const float* __restrict__ g
   const int t = *step;
   const float bc1 = augur::bias_correction(b1, t), bc2 = augur::bias_correction(b2, t);
   AUGUR_GRID_STRIDE(i, n) {
+    const float g = grad[i] + wd * p[i];
+    const float mi = b1 * m[i] + (1 - b1) * g;
+    const float vi = b2 * v[i] + (1 - b2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= lr * (mi / bc1) / (sqrtf(vi / bc2) + eps);
+  }
+}
+
+// The same update on up to MULTI_MAX dense parameters at once (Optimizer.step's one launch for
+// all of them): tensor e has p = list.a[e], grad = list.b[e], m = list.c[e], v = list.d[e], n[e]
+// floats. Element for element the arithmetic of adam_kernel, so the two give the same bits.
+AUGUR_KERNEL void adam_multi_kernel(augur::MultiTensor list, const int* __restrict__ step, float lr, float b1, float b2,
+                                    float eps, float wd) {
+  int begin, end;
+  const int e = augur::multi_tensor_entry(list, blockIdx.x, &begin, &end);
+  float* __restrict__ p = list.a[e];
+  const float* __restrict__ grad = list.b[e];
+  float* __restrict__ m = list.c[e];
+  float* __restrict__ v = list.d[e];
+  const int t = *step;
+  const float bc1 = augur::bias_correction(b1, t), bc2 = augur::bias_correction(b2, t);
+  for (int i = begin + threadIdx.x; i < end; i += blockDim.x) {
     const float g = grad[i] + wd * p[i];
     const float mi = b1 * m[i] + (1 - b1) * g;
     const float vi = b2 * v[i] + (1 - b2) * g * g;

@@ -1,6 +1,7 @@
 // Small elementwise and sequence ops. CPU reference: io.augur.backend.cpu.Sigmoid and
 // io.augur.backend.cpu.Elementwise.
 #include "common.cuh"
+#include "multi_tensor.cuh"
 
 // y = sigmoid(x)   y, x (n)
 AUGUR_KERNEL void sigmoid_forward_kernel(float* __restrict__ y, const float* __restrict__ x, int n) {
@@ -52,4 +53,13 @@ AUGUR_KERNEL void scale_sequence_backward_kernel(float* __restrict__ dX, float* 
       dW[bt] = 0.0f;
     }
   }
+}
+
+// Zeroes up to MULTI_MAX tensors in one launch (the dense gradients before a step): tensor e is
+// list.a[e], n[e] floats; b, c, d unused.
+AUGUR_KERNEL void zero_multi_kernel(augur::MultiTensor list) {
+  int begin, end;
+  const int e = augur::multi_tensor_entry(list, blockIdx.x, &begin, &end);
+  float* __restrict__ x = list.a[e];
+  for (int i = begin + threadIdx.x; i < end; i += blockDim.x) x[i] = 0.0f;
 }

@@ -9,15 +9,17 @@
 //   kind 1, Adagrad:  s1 += g^2;  w -= lr g / (sqrt(s1) + eps)
 //   kind 2, Adam:     s1 = b1 s1 + (1 - b1) g;  s2 = b2 s2 + (1 - b2) g^2;
 //                     w -= lr (s1 / bc1) / (sqrt(s2 / bc2) + eps)     bc = 1 - beta^t, t = *step
-// Then the row's accumulator is zeroed and its flag cleared (row 0's too). The host clears
-// touched_count after this kernel (cuMemsetD32Async on the same stream).
+// Then the row's accumulator is zeroed and its flag cleared (row 0's too), and the last block to
+// finish empties the list (touched_count = 0) and resets blocks_done for the next launch: every
+// block has read touched_count before it counts itself done, so none reads the cleared value.
 // Launched over (bound, D) threads, bound >= touched_count: the host's count of rows gathered
 // since the last update, capped at the list's capacity; threads past the device count return.
+//   blocks_done (1)         0 before the launch; 0 after it
 //   table, s1, s2 (V, D)    s1/s2 nullptr when the optimizer has no such slot
 //   counts (V) or nullptr when lambda = 0
 AUGUR_KERNEL void sparse_update_kernel(float* __restrict__ table, float* __restrict__ s1, float* __restrict__ s2,
                                        long long* __restrict__ acc, int* __restrict__ touched_flag,
-                                       const int* __restrict__ touched_list, const int* __restrict__ touched_count,
+                                       const int* __restrict__ touched_list, int* touched_count, unsigned* blocks_done,
                                        const int* __restrict__ counts, const int* __restrict__ step,
                                        int kind, float lr, float lambda, float b1, float b2, float eps,
                                        int D, int bound, int capacity) {
@@ -48,6 +50,14 @@ AUGUR_KERNEL void sparse_update_kernel(float* __restrict__ table, float* __restr
       s1[e] = m;
       s2[e] = v;
       table[e] = w - lr * (m / bc1) / (sqrtf(v / bc2) + eps);
+    }
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    __threadfence();
+    if (atomicAdd(blocks_done, 1u) == gridDim.x - 1) {
+      *touched_count = 0;
+      *blocks_done = 0;
     }
   }
 }

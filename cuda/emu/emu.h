@@ -34,6 +34,8 @@ void* dynamic_shared();
 }  // namespace augur_emu
 
 inline void __syncthreads() { augur_emu::syncthreads(); }
+// Fibers of one process share memory with no reordering visible to another block: a no-op.
+inline void __threadfence() {}
 inline void __syncwarp(unsigned mask = 0xffffffffu) { augur_emu::syncwarp(mask); }
 
 template <class T>

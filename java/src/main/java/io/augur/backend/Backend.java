@@ -64,6 +64,14 @@ public interface Backend extends AutoCloseable {
     /** t[0:n] = value. */
     void fill(Tensor t, float value, int n);
 
+    /**
+     * Every tensor of the list set to zero over its whole size, as {@code fill(t, 0, t.size())} on
+     * each; a backend may do it in one launch (the dense gradients before a step).
+     */
+    default void zero(java.util.List<Tensor> tensors) {
+        for (Tensor t : tensors) fill(t, 0f, t.size());
+    }
+
     /** Waits until all submitted work is done. */
     void synchronize();
 
@@ -284,6 +292,15 @@ public interface Backend extends AutoCloseable {
      */
     void adam(Tensor param, Tensor grad, Tensor m, Tensor v, int n, float lr, float beta1, float beta2, float eps,
               float weightDecay, int step);
+
+    /**
+     * {@link #adam} on each dense parameter of the list (value, grad, state1 = m, state2 = v, its
+     * whole size) with the same settings; a backend may fuse them into one launch. The result is
+     * the same as the calls one by one, bit for bit.
+     */
+    default void adam(java.util.List<Param> params, float lr, float beta1, float beta2, float eps, float weightDecay, int step) {
+        for (Param p : params) adam(p.value(), p.grad(), p.state1(), p.state2(), p.value().size(), lr, beta1, beta2, eps, weightDecay, step);
+    }
 
     @Override
     void close();

@@ -224,8 +224,16 @@ public abstract class CtrModel {
 
     /** Sets every dense gradient to zero (sparse gradients are cleared by their update). */
     public void zeroGrads() {
-        for (Param p : ps.all()) if (p.kind() == Param.Kind.DENSE) be.fill(p.grad(), 0f, p.grad().size());
+        if (denseGrads == null || denseGradsOf != ps.size()) {
+            denseGrads = ps.all().stream().filter(p -> p.kind() == Param.Kind.DENSE).map(Param::grad).toList();
+            denseGradsOf = ps.size();
+        }
+        be.zero(denseGrads);
     }
+
+    /** The dense gradients, in parameter order, and the parameter count they were listed from. */
+    private List<Tensor> denseGrads;
+    private int denseGradsOf;
 
     // ------------------------------------------------ helpers for the subclasses
 

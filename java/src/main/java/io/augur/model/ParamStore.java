@@ -79,6 +79,9 @@ public final class ParamStore {
 
     public List<Param> all() { return Collections.unmodifiableList(new ArrayList<>(params.values())); }
 
+    /** How many parameters there are. */
+    public int size() { return params.size(); }
+
     public Param get(String name) {
         Param p = params.get(name);
         if (p == null) throw new IllegalArgumentException("no parameter named " + name);

@@ -21,6 +21,7 @@ public final class Optimizer {
     private final TrainConfig cfg;
     private final SparseOptimizer sparse;
     private final Map<Param, Tensor> counts = new HashMap<>();
+    private final List<Param> dense;
     private int step;
 
     /**
@@ -31,6 +32,7 @@ public final class Optimizer {
         this.params = params;
         this.cfg = cfg;
         this.sparse = cfg.sparseOptimizer();
+        this.dense = params.stream().filter(p -> p.kind() == Param.Kind.DENSE).toList();
         for (Param p : params) {
             switch (p.kind()) {
                 case DENSE -> p.setState(be.floats(p.name() + ".adam_m", p.value().shape()), be.floats(p.name() + ".adam_v", p.value().shape()));
@@ -52,17 +54,17 @@ public final class Optimizer {
         }
     }
 
-    /** Applies one update from the accumulated gradients; sparse gradients are cleared, dense ones are not. */
+    /**
+     * Applies one update from the accumulated gradients; sparse gradients are cleared, dense ones
+     * are not. The embedding tables are updated one by one, the dense parameters by one call for
+     * all of them (one launch on the GPU).
+     */
     public void step() {
         step++;
         for (Param p : params) {
-            switch (p.kind()) {
-                case DENSE -> be.adam(p.value(), p.grad(), p.state1(), p.state2(), p.value().size(), cfg.lr(), cfg.beta1(), cfg.beta2(),
-                        cfg.adamEps(), cfg.weightDecay(), step);
-                case EMBEDDING -> be.sparseUpdate(p.value(), p.state1(), p.state2(), p.sparseGrad(), counts.get(p), sparse, step);
-                case BUFFER -> { }
-            }
+            if (p.kind() == Param.Kind.EMBEDDING) be.sparseUpdate(p.value(), p.state1(), p.state2(), p.sparseGrad(), counts.get(p), sparse, step);
         }
+        if (!dense.isEmpty()) be.adam(dense, cfg.lr(), cfg.beta1(), cfg.beta2(), cfg.adamEps(), cfg.weightDecay(), step);
     }
 
     public int stepCount() { return step; }

@@ -5,6 +5,7 @@ import io.augur.backend.AttentionParams;
 import io.augur.backend.AttentionSpec;
 import io.augur.backend.Backend;
 import io.augur.backend.DType;
+import io.augur.backend.Param;
 import io.augur.backend.Profiling;
 import io.augur.backend.Recurrence;
 import io.augur.backend.RecurrenceParams;
@@ -339,6 +340,41 @@ public final class CudaBackend implements Backend, Profiling {
         rt.memsetAsync(c.address(), bits, n, c.name());
     }
 
+    /** Zeroes the list in one launch of zero_multi_kernel per {@link MultiTensorArgs#MAX} tensors. */
+    @Override
+    public void zero(List<Tensor> tensors) {
+        for (Tensor t : tensors) {
+            if (!ct(t).slice.allocated()) {   // before the arena exists: the deferred fills
+                Backend.super.zero(tensors);
+                return;
+            }
+        }
+        begin();
+        for (MultiTensorArgs.Launch l : multiLaunches(tensors, () -> {
+            List<MultiTensorArgs.Entry> es = new ArrayList<>();
+            for (Tensor t : tensors) es.add(new MultiTensorArgs.Entry(a(t), 0, 0, 0, t.size()));
+            return es;
+        })) {
+            rt.launch(Kernels.ZERO_MULTI, l.blocks(), 1, BLOCK, 1, 0, args().struct(l.args()));
+        }
+    }
+
+    /**
+     * The launches of a multi-tensor op over {@code key}'s tensors, planned on first use and kept:
+     * the addresses never change once the arena is allocated, and a replayed step then spends no
+     * time rebuilding the structs.
+     */
+    private List<MultiTensorArgs.Launch> multiLaunches(List<?> key, java.util.function.Supplier<List<MultiTensorArgs.Entry>> entries) {
+        List<MultiTensorArgs.Launch> l = multiPlans.get(key);
+        if (l == null) {
+            l = MultiTensorArgs.plan(entries.get());
+            multiPlans.put(List.copyOf(key), l);
+        }
+        return l;
+    }
+
+    private final Map<List<?>, List<MultiTensorArgs.Launch>> multiPlans = new HashMap<>();
+
     @Override
     public void synchronize() {
         begin();
@@ -398,11 +434,10 @@ public final class CudaBackend implements Backend, Profiling {
             int kind = switch (opt.kind()) { case SGD -> 0; case ADAGRAD -> 1; case ADAM -> 2; };
             deviceStep(step);
             launch1d(Kernels.SPARSE_UPDATE, (long) bound * g.dim(), args().ptr(a(table)).ptr(slots >= 1 ? a(state1) : 0).ptr(slots >= 2 ? a(state2) : 0)
-                    .ptr(g.acc.address()).ptr(g.flag.address()).ptr(g.list.address()).ptr(g.count.address())
+                    .ptr(g.acc.address()).ptr(g.flag.address()).ptr(g.list.address()).ptr(g.count.address()).ptr(g.done.address())
                     .ptr(opt.lambda() != 0f ? a(counts) : 0).ptr(stepCounter.address())
                     .i(kind).f(opt.lr()).f(opt.lambda()).f(opt.beta1()).f(opt.beta2()).f(opt.eps())
                     .i(g.dim()).i(bound).i(g.capacity()));
-            rt.memsetAsync(g.count.address(), 0, 1, g.name() + ".count");
         }
         g.pendingRows = 0;
     }
@@ -629,6 +664,32 @@ public final class CudaBackend implements Backend, Profiling {
                 .f(eps).f(weightDecay));
     }
 
+    /** All the dense parameters in one launch of adam_multi_kernel per {@link MultiTensorArgs#MAX} of them. */
+    @Override
+    public void adam(List<Param> params, float lr, float beta1, float beta2, float eps, float weightDecay, int step) {
+        if (step < 1) throw new IllegalArgumentException("adam: step is 1-based, got " + step);
+        if (params.isEmpty()) return;
+        begin();
+        List<MultiTensorArgs.Launch> launches = multiLaunches(params, () -> {
+            List<MultiTensorArgs.Entry> es = new ArrayList<>();
+            for (Param p : params) {
+                int n = p.value().size();
+                for (Tensor t : new Tensor[] {p.grad(), p.state1(), p.state2()}) {
+                    if (t == null || t.size() != n) {
+                        throw new IllegalArgumentException("adam: " + p.name() + " needs grad, m and v of " + n + " floats, got " + (t == null ? "none" : t.name() + " of " + t.size()));
+                    }
+                }
+                es.add(new MultiTensorArgs.Entry(a(p.value()), a(p.grad()), a(p.state1()), a(p.state2()), n));
+            }
+            return es;
+        });
+        deviceStep(step);
+        for (MultiTensorArgs.Launch l : launches) {
+            rt.launch(Kernels.ADAM_MULTI, l.blocks(), 1, BLOCK, 1, 0,
+                    args().struct(l.args()).ptr(stepCounter.address()).f(lr).f(beta1).f(beta2).f(eps).f(weightDecay));
+        }
+    }
+
     /**
      * Brings the device's step counter to {@code step} before an update reads it: one more than
      * it holds is a one-thread increment (the same launch every step, so a captured step stays
@@ -658,6 +719,13 @@ public final class CudaBackend implements Backend, Profiling {
     }
 
     public boolean stepGraphs() { return stepGraphs; }
+
+    /** The operations captured in a key's graph, in order, described (empty when it has none). */
+    public List<String> graphOps(String key) {
+        StepGraph g = graphs.get(key);
+        if (g == null || g.ops == null) return List.of();
+        return g.ops.stream().map(CudaRuntime.Op::describe).toList();
+    }
 
     /** Replays so far of each key's graph (for tests and the bench's report). */
     public Map<String, Long> graphReplays() {

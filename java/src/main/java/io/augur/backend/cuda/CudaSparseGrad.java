@@ -6,7 +6,8 @@ import io.augur.backend.SparseGrad;
  * The sparse gradient of a (V, D) embedding table on the GPU (layout in cuda/sparse_grad.cuh):
  * a fixed-point (V, D) int64 accumulator, a touched flag per row, the touched-row list and its
  * length, all in the arena. Backward of a gather adds with integer atomics (deterministic) and
- * appends first-touched rows; {@code sparse_update_kernel} walks the list and clears it.
+ * appends first-touched rows; {@code sparse_update_kernel} walks the list and clears it (its last
+ * block empties the list, counting finished blocks in {@link #done}, so no memset follows it).
  *
  * <p>The host keeps {@link #pendingRows}, the rows gathered since the last update: an upper bound
  * of the list's length that sizes the update's launch without reading the device.
@@ -17,7 +18,7 @@ final class CudaSparseGrad implements SparseGrad {
 
     private final String name;
     private final int rows, dim, capacity;
-    final Arena.Slice acc, flag, list, count;
+    final Arena.Slice acc, flag, list, count, done;
     private final CudaBackend backend;
     long pendingRows;
 
@@ -33,6 +34,7 @@ final class CudaSparseGrad implements SparseGrad {
         flag = arena.reserve(name + ".flag", 4L * rows);
         list = arena.reserve(name + ".list", 4L * capacity);
         count = arena.reserve(name + ".count", 4);
+        done = arena.reserve(name + ".blocks_done", 4);
     }
 
     @Override public String name() { return name; }
@@ -44,7 +46,7 @@ final class CudaSparseGrad implements SparseGrad {
     @Override
     public int touchedRows() { return Math.min(backend.readInt(count), capacity); }
 
-    long bytes() { return acc.bytes() + flag.bytes() + list.bytes() + count.bytes(); }
+    long bytes() { return acc.bytes() + flag.bytes() + list.bytes() + count.bytes() + done.bytes(); }
 
     @Override
     public String toString() { return "SparseGrad " + name + " (" + rows + ", " + dim + ") on the GPU"; }

@@ -27,6 +27,7 @@ public final class Kernels {
     public static final String ADD_INTO = "add_into_kernel";
     public static final String SCALE_SEQUENCE_FORWARD = "scale_sequence_forward_kernel";
     public static final String SCALE_SEQUENCE_BACKWARD = "scale_sequence_backward_kernel";
+    public static final String ZERO_MULTI = "zero_multi_kernel";
     // aux_pairs.cu
     public static final String AUX_PAIRS_FORWARD = "aux_pairs_forward_kernel";
     public static final String AUX_PAIRS_BACKWARD = "aux_pairs_backward_kernel";
@@ -44,6 +45,7 @@ public final class Kernels {
     // bce.cu, adam.cu
     public static final String BCE_WITH_LOGITS = "bce_with_logits_kernel";
     public static final String ADAM = "adam_kernel";
+    public static final String ADAM_MULTI = "adam_multi_kernel";
     public static final String STEP_ADVANCE = "step_advance_kernel";
     // activation_unit.cu
     public static final String ACTIVATION_UNIT_PREPARE = "activation_unit_prepare_kernel";
@@ -55,9 +57,9 @@ public final class Kernels {
     public static final List<String> ALL = List.of(
             EMBEDDING_GATHER_FORWARD, EMBEDDING_GATHER_BACKWARD, SUM_POOL_FORWARD, SUM_POOL_BACKWARD, SPARSE_UPDATE,
             INTEREST_CONCAT_FORWARD, INTEREST_CONCAT_BACKWARD, SIGMOID_FORWARD, SIGMOID_BACKWARD, ADD_INTO,
-            SCALE_SEQUENCE_FORWARD, SCALE_SEQUENCE_BACKWARD, AUX_PAIRS_FORWARD, AUX_PAIRS_BACKWARD, GEMM, BIAS_GRAD,
+            SCALE_SEQUENCE_FORWARD, SCALE_SEQUENCE_BACKWARD, ZERO_MULTI, AUX_PAIRS_FORWARD, AUX_PAIRS_BACKWARD, GEMM, BIAS_GRAD,
             BIAS_BROADCAST, BATCH_NORM_FORWARD, BATCH_NORM_BACKWARD, DICE_FORWARD, DICE_BACKWARD, PRELU_FORWARD,
-            PRELU_BACKWARD, BCE_WITH_LOGITS, ADAM, STEP_ADVANCE, ACTIVATION_UNIT_PREPARE, ACTIVATION_UNIT_FORWARD,
+            PRELU_BACKWARD, BCE_WITH_LOGITS, ADAM, ADAM_MULTI, STEP_ADVANCE, ACTIVATION_UNIT_PREPARE, ACTIVATION_UNIT_FORWARD,
             ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_REDUCE);
 
     /** Threads per block of the 1-D kernels. */

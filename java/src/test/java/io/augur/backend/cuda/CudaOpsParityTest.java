@@ -95,6 +95,8 @@ class CudaOpsParityTest {
             tw.assertClose(kind + " state2", s2, TIGHT_ATOL, TIGHT_RTOL);
             tw.gpu.downloadGrad(gg, a);
             for (float v : a) org.junit.jupiter.api.Assertions.assertEquals(0f, v, "the update clears the gradient");
+            org.junit.jupiter.api.Assertions.assertEquals(0, gg.touchedRows(), "the update's last block empties the touched list");
+            org.junit.jupiter.api.Assertions.assertEquals(0, tw.gpu.readInt(((CudaSparseGrad) gg).done), "and resets its count of finished blocks");
         }
     }
 
@@ -248,6 +250,69 @@ class CudaOpsParityTest {
         tw.assertClose("adam p", p, TIGHT_ATOL, TIGHT_RTOL);
         tw.assertClose("adam m", m, TIGHT_ATOL, TIGHT_RTOL);
         tw.assertClose("adam v", v, TIGHT_ATOL, TIGHT_RTOL);
+    }
+
+    /**
+     * Adam and zero over a list of dense tensors, one launch per 24 tensors on the GPU: 30 tensors
+     * with sizes at and around the kernel's 1024-element chunk and random ones, against the CPU
+     * reference one tensor at a time; and bit for bit the GPU's own one-tensor adam_kernel. A
+     * tensor left out of the lists stays as it was.
+     */
+    @Test
+    void adamAndZeroOverAListOfTensors() {
+        int[] sizes = new int[30];
+        int[] fixed = {1, 1023, 1024, 1025, 2048, 3001, 7};
+        for (int k = 0; k < sizes.length; k++) sizes[k] = k < fixed.length ? fixed[k] : 1 + rng.nextInt(5000);
+        java.util.List<io.augur.backend.Param> cpuList = new java.util.ArrayList<>(), gpuList = new java.util.ArrayList<>();
+        java.util.List<Pair> ps = new java.util.ArrayList<>(), ms = new java.util.ArrayList<>(), vs = new java.util.ArrayList<>(), gs = new java.util.ArrayList<>();
+        java.util.List<io.augur.backend.Tensor> oneByOne = new java.util.ArrayList<>();   // p, g, m, v of a GPU copy updated by adam_kernel
+        Pair outside = tw.floats("outside", uniform(rng, 777, -1, 1));
+        float[] outsideBefore = new float[777];
+        tw.cpu.download(outside.cpu(), outsideBefore, 777);
+        for (int k = 0; k < sizes.length; k++) {
+            int n = sizes[k];
+            float[] p0 = uniform(rng, n, -1, 1), g0 = uniform(rng, n, -1, 1), m0 = uniform(rng, n, -0.1f, 0.1f), v0 = uniform(rng, n, 0, 0.1f);
+            Pair p = tw.floats("p" + k, p0), g = tw.floats("g" + k, g0), m = tw.floats("m" + k, m0), v = tw.floats("v" + k, v0);
+            ps.add(p); gs.add(g); ms.add(m); vs.add(v);
+            io.augur.backend.Param pc = io.augur.backend.Param.dense("w" + k, p.cpu(), g.cpu()), pg = io.augur.backend.Param.dense("w" + k, p.gpu(), g.gpu());
+            pc.setState(m.cpu(), v.cpu());
+            pg.setState(m.gpu(), v.gpu());
+            cpuList.add(pc);
+            gpuList.add(pg);
+            for (float[] init : new float[][] {p0, g0, m0, v0}) {
+                io.augur.backend.Tensor t = tw.gpu.floats("one-by-one" + k, n);
+                tw.gpu.upload(t, init, n);
+                oneByOne.add(t);
+            }
+        }
+        for (int step = 1; step <= 3; step++) {
+            int st = step;
+            tw.cpu.adam(cpuList, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-4f, st);
+            tw.gpu.adam(gpuList, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-4f, st);
+            for (int k = 0; k < sizes.length; k++) {
+                tw.gpu.adam(oneByOne.get(4 * k), oneByOne.get(4 * k + 1), oneByOne.get(4 * k + 2), oneByOne.get(4 * k + 3), sizes[k],
+                        1e-3f, 0.9f, 0.999f, 1e-8f, 1e-4f, st);
+            }
+        }
+        for (int k = 0; k < sizes.length; k++) {
+            String what = "adam over a list, tensor " + k + " of " + sizes[k];
+            tw.assertClose(what + ": p", ps.get(k), TIGHT_ATOL, TIGHT_RTOL);
+            tw.assertClose(what + ": m", ms.get(k), TIGHT_ATOL, TIGHT_RTOL);
+            tw.assertClose(what + ": v", vs.get(k), TIGHT_ATOL, TIGHT_RTOL);
+            float[] fused = new float[sizes[k]], single = new float[sizes[k]];
+            tw.gpu.download(ps.get(k).gpu(), fused, sizes[k]);
+            tw.gpu.download(oneByOne.get(4 * k), single, sizes[k]);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(single, fused, what + ": adam_multi_kernel and adam_kernel differ");
+        }
+        java.util.List<io.augur.backend.Tensor> gc = new java.util.ArrayList<>(), gg = new java.util.ArrayList<>();
+        for (Pair g : gs) { gc.add(g.cpu()); gg.add(g.gpu()); }
+        tw.cpu.zero(gc);
+        tw.gpu.zero(gg);
+        for (int k = 0; k < sizes.length; k++) tw.assertClose("zero over a list, tensor " + k + " of " + sizes[k], gs.get(k), 0, 0);
+        tw.assertClose("a tensor in neither list", outside, 0, 0);
+        float[] outsideAfter = new float[777];
+        tw.gpu.download(outside.gpu(), outsideAfter, 777);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(outsideBefore, outsideAfter, "a tensor in neither list");
     }
 
     /** The fused activation unit: both activations it supports, with and without softmax, T short and the Amazon T = 100. */

@@ -1,0 +1,40 @@
+// Several tensors handled by one launch (the "multi-tensor apply" of fused optimizers): the host
+// passes this struct by value as a kernel parameter (io.augur.backend.cuda.MultiTensorArgs writes
+// it byte for byte). Tensor e owns blocks [first_block[e], first_block[e + 1]), each block
+// MULTI_CHUNK consecutive elements of it (the last block of a tensor fewer). A list longer than
+// MULTI_MAX tensors is split over several launches by the host.
+//   a, b, c, d   up to four arrays of tensor e, each of n[e] floats (a kernel says which it uses;
+//                unused ones are nullptr)
+#pragma once
+#include "common.cuh"
+
+namespace augur {
+
+constexpr int MULTI_MAX = 24;      // tensors per launch: 24 * 4 pointers keep the struct < 1 KiB
+constexpr int MULTI_CHUNK = 1024;  // elements per block
+
+struct MultiTensor {
+  float* a[MULTI_MAX];
+  float* b[MULTI_MAX];
+  float* c[MULTI_MAX];
+  float* d[MULTI_MAX];
+  int n[MULTI_MAX];
+  int first_block[MULTI_MAX + 1];  // first_block[count] = the grid size
+  int count;
+};
+// MultiTensorArgs.BYTES on the Java side: 4 * 8 * 24 + 4 * 24 + 4 * 25 + 4
+static_assert(sizeof(MultiTensor) == 968, "MultiTensor's layout changed: update io.augur.backend.cuda.MultiTensorArgs");
+
+// The tensor that owns this block (binary search over first_block) and the block's element range.
+__device__ __forceinline__ int multi_tensor_entry(const MultiTensor& t, int block, int* begin, int* end) {
+  int lo = 0, hi = t.count - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) >> 1;
+    if (t.first_block[mid] <= block) lo = mid; else hi = mid - 1;
+  }
+  *begin = (block - t.first_block[lo]) * MULTI_CHUNK;
+  *end = min(t.n[lo], *begin + MULTI_CHUNK);
+  return lo;
+}
+
+}  // namespace augur
