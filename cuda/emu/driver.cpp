@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -114,6 +115,16 @@ void* map_with_guard(size_t bytes, size_t* mapped) {
   return m;
 }
 
+// AUGUR_EMU_SKIP_KERNELS=1: launches are checked and then not run, so that a run times only the
+// host's side (Java, JCuda, the driver calls); what the kernels would compute is then garbage.
+bool skip_kernels() {
+  static const bool skip = [] {
+    const char* v = std::getenv("AUGUR_EMU_SKIP_KERNELS");
+    return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
+  }();
+  return skip;
+}
+
 CUresult launch(Function* f, augur_emu::Body body, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                 unsigned shared) {
   dim3 grid{gx, gy, gz}, block{bx, by, bz};
@@ -128,6 +139,7 @@ CUresult launch(Function* f, augur_emu::Body body, unsigned gx, unsigned gy, uns
     say(f->name + ": launch refused: " + why);
     return INVALID_VALUE;
   }
+  if (skip_kernels()) return OK;
   why = augur_emu::run_launch(body, grid, block, shared);
   if (!why.empty()) {
     say(f->name + " <<<(" + std::to_string(gx) + "," + std::to_string(gy) + "," + std::to_string(gz) + "), (" + std::to_string(bx) + "," +
@@ -161,7 +173,7 @@ CUresult cuDeviceGet(CUdevice* d, int ordinal) {
 CUresult cuDeviceGetName(char* name, int len, CUdevice d) {
   if (d != 0) return INVALID_DEVICE;
   if (name == nullptr || len <= 0) return INVALID_VALUE;
-  std::snprintf(name, (size_t)len, "%s", "Augur CPU emulator (not a GPU)");
+  std::snprintf(name, (size_t)len, "%s", skip_kernels() ? "Augur CPU emulator (not a GPU; kernels skipped)" : "Augur CPU emulator (not a GPU)");
   return OK;
 }
 CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice d) {

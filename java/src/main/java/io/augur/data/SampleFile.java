@@ -249,9 +249,13 @@ public final class SampleFile {
         }
         int[] order = shuffle ? BatchReader.shuffledOrder(rows, seed, epoch) : null;
         int T = schema.historyLength();
-        Batch a = new Batch(batchSize, T, schema.numProfileFields(), schema.hasNegHist());
-        Batch b = new Batch(batchSize, T, schema.numProfileFields(), schema.hasNegHist());
-        return new BatchReader(this::fill, path.getFileName().toString(), rows, order, batchSize, dropLast, a, b);
+        int batches = dropLast ? rows / batchSize : (rows + batchSize - 1) / batchSize;
+        int threads = Math.max(1, Math.min(BatchReader.defaultThreads(), batches));
+        List<Batch> buffers = new ArrayList<>();
+        for (int k = 0; k < BatchReader.buffersFor(threads); k++) {
+            buffers.add(new Batch(batchSize, T, schema.numProfileFields(), schema.hasNegHist()));
+        }
+        return new BatchReader(this::fill, path.getFileName().toString(), rows, order, batchSize, dropLast, buffers, threads);
     }
 
     /**

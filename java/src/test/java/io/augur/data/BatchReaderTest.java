@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -53,7 +52,8 @@ class BatchReaderTest {
             }
             assertRowsPastSizeAreZero(b);
         }
-        assertTrue(distinct.size() <= 2, "two batch objects are reused, saw " + distinct.size());
+        int buffers = BatchReader.buffersFor(r.threads());
+        assertTrue(distinct.size() <= buffers, buffers + " batch objects are reused, saw " + distinct.size());
         return order;
     }
 
@@ -114,8 +114,11 @@ class BatchReaderTest {
             for (int i = 0; i < ROWS; i++) {
                 assertEquals(i, order.get(i));
             }
-            assertSame(seen.get(0), seen.get(2), "double buffering reuses the same two batches");
-            assertFalse(seen.get(0) == seen.get(1));
+            int buffers = BatchReader.buffersFor(r.threads());
+            java.util.Set<Batch> distinct = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+            distinct.addAll(seen);
+            assertTrue(distinct.size() <= buffers, "the reader reuses its " + buffers + " batches, saw " + distinct.size());
+            assertFalse(seen.get(0) == seen.get(1), "the batch handed out is not the one being filled");
             assertNull(r.next(), "stays at the end");
         }
     }
@@ -201,6 +204,83 @@ class BatchReaderTest {
             assertNull(r.next());
         }
         assertFalse(filledHere.get(), "batches are filled by the prefetch thread, not the caller");
+    }
+
+    /**
+     * Several prefetch threads that finish out of order (each sleeps a random while) still hand
+     * out batch 0, 1, 2, ... with the rows one thread gives, and reuse their buffers.
+     */
+    @Test
+    void severalThreadsGiveTheSameBatchesInTheSameOrder() {
+        int[] order = BatchReader.shuffledOrder(ROWS, 11, 3);
+        List<Integer> one = new ArrayList<>(), four = new ArrayList<>();
+        try (BatchReader r = new BatchReader(file::fill, "one", ROWS, order, 6, false, List.of(batch(6), batch(6)), 1)) {
+            for (Batch b; (b = r.next()) != null; ) for (int i = 0; i < b.size; i++) one.add(b.rowIndex[i]);
+        }
+        java.util.SplittableRandom jitter = new java.util.SplittableRandom(1);
+        BatchReader.Filler slow = (dst, o, from, count) -> {
+            long sleep;
+            synchronized (jitter) { sleep = jitter.nextInt(3); }
+            try { Thread.sleep(sleep); } catch (InterruptedException e) { Thread.currentThread().interrupt(); }
+            file.fill(dst, o, from, count);
+        };
+        List<Batch> buffers = new ArrayList<>();
+        for (int k = 0; k < BatchReader.buffersFor(4); k++) buffers.add(batch(6));
+        IdentityHashMap<Batch, Boolean> seen = new IdentityHashMap<>();
+        try (BatchReader r = new BatchReader(slow, "four", ROWS, order, 6, false, buffers, 4)) {
+            assertEquals(4, r.threads());
+            for (Batch b; (b = r.next()) != null; ) {
+                seen.put(b, true);
+                for (int i = 0; i < b.size; i++) {
+                    four.add(b.rowIndex[i]);
+                    assertRowMatches(b, i, b.rowIndex[i]);
+                }
+                assertRowsPastSizeAreZero(b);
+            }
+        }
+        assertEquals(one, four);
+        assertEquals(ROWS, four.size());
+        assertTrue(seen.size() <= buffers.size(), "buffers reused: " + seen.size());
+    }
+
+    @Test
+    void withSeveralThreadsAnErrorSurfacesAtItsBatch() {
+        List<Batch> buffers = new ArrayList<>();
+        for (int k = 0; k < BatchReader.buffersFor(3); k++) buffers.add(batch(4));
+        BatchReader.Filler failing = (dst, order, from, count) -> {
+            if (from == 8) throw new IllegalStateException("boom at " + from);
+            file.fill(dst, order, from, count);
+        };
+        try (BatchReader r = new BatchReader(failing, "test", 20, null, 4, false, buffers, 3)) {
+            assertEquals(0, r.next().rowIndex[0]);
+            assertEquals(4, r.next().rowIndex[0]);
+            RuntimeException e = assertThrows(RuntimeException.class, r::next);
+            assertTrue(e.getMessage().contains("boom at 8"), e.getMessage());
+            assertNull(r.next());
+        }
+    }
+
+    @Test
+    void threadsComeFromTheSystemPropertyWhenSet() {
+        String old = System.getProperty(BatchReader.THREADS_PROPERTY);
+        try {
+            System.setProperty(BatchReader.THREADS_PROPERTY, "3");
+            assertEquals(3, BatchReader.defaultThreads());
+            try (BatchReader r = file.batches(10, true, 1, 0)) {
+                assertEquals(3, r.threads());
+                assertEquals(ROWS, epoch(r, 10).size());
+            }
+            System.setProperty(BatchReader.THREADS_PROPERTY, "zero");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, BatchReader::defaultThreads);
+            assertTrue(e.getMessage().contains(BatchReader.THREADS_PROPERTY), e.getMessage());
+        } finally {
+            if (old == null) System.clearProperty(BatchReader.THREADS_PROPERTY);
+            else System.setProperty(BatchReader.THREADS_PROPERTY, old);
+        }
+    }
+
+    private static Batch batch(int maxB) {
+        return new Batch(maxB, SCHEMA.historyLength(), SCHEMA.numProfileFields(), SCHEMA.hasNegHist());
     }
 
     @Test
