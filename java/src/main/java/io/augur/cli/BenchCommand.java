@@ -432,7 +432,7 @@ public final class BenchCommand implements Callable<Integer> {
         while (true) {
             epoch++;
             boolean dropLast = train.rows() >= B;
-            try (BatchReader reader = train.batches(B, true, runSeed, epoch, dropLast)) {
+            try (BatchReader reader = train.batches(B, true, runSeed, epoch, dropLast, trainer.readsNegativeColumns())) {
                 Batch b;
                 boolean any = false;
                 while ((b = reader.next()) != null) {
@@ -469,7 +469,7 @@ public final class BenchCommand implements Callable<Integer> {
         int warm = Math.max(1, Math.min(warmupSteps, 10)), done = 0;
         long samples = 0, t0 = -1;
         while (true) {
-            try (BatchReader reader = split.batches(B, false, 0L, 0, split.rows() >= B)) {
+            try (BatchReader reader = split.batches(B, false, 0L, 0, split.rows() >= B, false)) {
                 Batch b;
                 boolean any = false;
                 while ((b = reader.next()) != null) {

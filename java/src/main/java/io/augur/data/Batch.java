@@ -10,6 +10,10 @@ import java.util.Arrays;
  * <p>Histories are row-major {@code [b * T + t]}, left-aligned oldest first; positions
  * {@code t >= lengths[b]} hold 0 (padding). Rows {@code b >= size} are all zero (ids 0, length 0,
  * label 0, rowIndex -1); ops must still only touch the first {@code size} rows.
+ *
+ * <p>Read-only to its users: the reader that refills a batch zeroes only the positions a row's
+ * previous history filled and its new one does not, relying on every position past
+ * {@code lengths[b]} being zero already.
  */
 public final class Batch {
 

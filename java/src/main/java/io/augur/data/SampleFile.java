@@ -244,6 +244,18 @@ public final class SampleFile {
      * @param dropLast true: leave out the last batch when it is smaller than {@code batchSize}
      */
     public BatchReader batches(int batchSize, boolean shuffle, long seed, int epoch, boolean dropLast) {
+        return batches(batchSize, shuffle, seed, epoch, dropLast, negItems != null);
+    }
+
+    /**
+     * As {@link #batches(int, boolean, long, int, boolean)}; {@code negatives} false leaves the
+     * neg_hist columns out of the batches even where the file has them (a model that does not
+     * read them saves half the history copying); true asks for them, and the file must have them.
+     */
+    public BatchReader batches(int batchSize, boolean shuffle, long seed, int epoch, boolean dropLast, boolean negatives) {
+        if (negatives && negItems == null) {
+            throw new IllegalArgumentException(path.getFileName() + " has no neg_hist columns to put in the batches");
+        }
         if (batchSize < 1) {
             throw new IllegalArgumentException("batch size " + batchSize + " < 1");
         }
@@ -253,7 +265,7 @@ public final class SampleFile {
         int threads = Math.max(1, Math.min(BatchReader.defaultThreads(), batches));
         List<Batch> buffers = new ArrayList<>();
         for (int k = 0; k < BatchReader.buffersFor(threads); k++) {
-            buffers.add(new Batch(batchSize, T, schema.numProfileFields(), schema.hasNegHist()));
+            buffers.add(new Batch(batchSize, T, schema.numProfileFields(), negatives));
         }
         return new BatchReader(this::fill, path.getFileName().toString(), rows, order, batchSize, dropLast, buffers, threads);
     }
@@ -261,12 +273,14 @@ public final class SampleFile {
     /**
      * Fills {@code dst} with {@code count} rows: {@code order[from..from+count)} or, when order is
      * null, rows {@code from..from+count)}. Positions past each history's length and rows past
-     * {@code count} are zeroed, so a reused batch never shows stale ids.
+     * {@code count} are zeroed, so a reused batch never shows stale ids: of a row's padding only
+     * what its previous history wrote ([len, previous len)) needs it, the rest being zero already
+     * (Batch's invariant), which spares most of the T-wide writes when histories are short.
      */
     void fill(Batch dst, int[] order, int from, int count) {
         int T = dst.T;
         if (T < schema.historyLength() || count > dst.maxB || dst.profile.length != profile.length
-                || (dst.negItems != null) != (negItems != null)) {
+                || (dst.negItems != null && negItems == null)) {
             throw new IllegalArgumentException("batch shape (maxB=" + dst.maxB + ", T=" + T + ", F=" + dst.profile.length
                     + ", neg=" + (dst.negItems != null) + ") does not fit " + path.getFileName());
         }
@@ -281,22 +295,24 @@ public final class SampleFile {
             dst.cates[b] = cates[r];
             int off = histOffsets[r];
             int len = histOffsets[r + 1] - off;
+            int stale = dst.lengths[b];   // positions [stale, T) of this row are zero
             dst.lengths[b] = len;
             int base = b * T;
-            copyPadded(histItems, off, len, dst.histItems, base, T);
-            copyPadded(histCates, off, len, dst.histCates, base, T);
-            if (negItems != null) {
-                copyPadded(negItems, off, len, dst.negItems, base, T);
-                copyPadded(negCates, off, len, dst.negCates, base, T);
+            copyPadded(histItems, off, len, dst.histItems, base, stale);
+            copyPadded(histCates, off, len, dst.histCates, base, stale);
+            if (dst.negItems != null) {
+                copyPadded(negItems, off, len, dst.negItems, base, stale);
+                copyPadded(negCates, off, len, dst.negCates, base, stale);
             }
         }
         dst.clearRows(count);
         dst.size = count;
     }
 
-    private static void copyPadded(int[] src, int off, int len, int[] dst, int base, int T) {
+    /** dst[base, base + len) = src[off, off + len), and zero over [len, stale) (positions from stale on are zero already). */
+    private static void copyPadded(int[] src, int off, int len, int[] dst, int base, int stale) {
         System.arraycopy(src, off, dst, base, len);
-        Arrays.fill(dst, base + len, base + T, 0);
+        if (stale > len) Arrays.fill(dst, base + len, base + stale, 0);
     }
 
     // ------------------------------------------------------------------ reading

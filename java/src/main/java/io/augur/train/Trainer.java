@@ -86,7 +86,7 @@ public final class Trainer {
                 int intervalSteps = 0;
                 long epochSamples = 0;
                 long e0 = System.nanoTime();
-                try (BatchReader reader = train.batches(cfg.batchSize(), true, cfg.seed(), epoch)) {
+                try (BatchReader reader = train.batches(cfg.batchSize(), true, cfg.seed(), epoch, false, readsNegativeColumns())) {
                     Progress progress = Progress.start("epoch " + epoch + "/" + cfg.epochs(), reader.rowsPerEpoch());
                     Batch b;
                     while ((b = reader.next()) != null) {
@@ -172,11 +172,20 @@ public final class Trainer {
         model.batch.load(be, b.size, b.labels, b.profile, b.items, b.cates, b.histItems, b.histCates, null, null, b.lengths);
     }
 
+    /**
+     * Whether training batches need the dataset's neg_hist columns: only for a model with an
+     * auxiliary loss (its batch has negatives) that takes them from the dataset (--aux-negatives
+     * auto on a dataset that has them; otherwise the sampler draws them).
+     */
+    public boolean readsNegativeColumns() {
+        return model.batch.negItems != null && cfg.auxNegatives() == TrainConfig.AuxNegatives.AUTO && data.schema().hasNegHist();
+    }
+
     /** AUC, GAUC and logloss of the model (inference mode) on one split. */
     public Metrics evaluate(SampleFile split) {
         Metrics m = new Metrics(Math.max(16, split.rows()));
         float[] probs = new float[cfg.evalBatchSize()];
-        try (BatchReader reader = split.batches(cfg.evalBatchSize(), false, 0L, 0)) {
+        try (BatchReader reader = split.batches(cfg.evalBatchSize(), false, 0L, 0, false, false)) {
             Batch b;
             while ((b = reader.next()) != null) {
                 load(b);

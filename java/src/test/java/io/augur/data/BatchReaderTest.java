@@ -279,6 +279,48 @@ class BatchReaderTest {
         }
     }
 
+    /** negatives = false leaves the neg_hist columns out (DIN does not read them); the rest is as with them. */
+    @Test
+    void batchesWithoutTheNegativeColumns() {
+        List<Integer> with = new ArrayList<>(), without = new ArrayList<>();
+        try (BatchReader r = file.batches(8, true, 5, 1, false, true)) {
+            for (Batch b; (b = r.next()) != null; ) {
+                assertTrue(b.hasNegHistory());
+                for (int i = 0; i < b.size; i++) with.add(b.rowIndex[i]);
+            }
+        }
+        try (BatchReader r = file.batches(8, true, 5, 1, false, false)) {
+            for (Batch b; (b = r.next()) != null; ) {
+                assertFalse(b.hasNegHistory());
+                for (int i = 0; i < b.size; i++) {
+                    without.add(b.rowIndex[i]);
+                    int row = b.rowIndex[i], len = file.historyLength(row);
+                    assertEquals(len, b.lengths[i]);
+                    for (int t = 0; t < b.T; t++) {
+                        assertEquals(t < len ? file.histItem(row, t) : 0, b.histItems[i * b.T + t], "row " + row + " at " + t);
+                        assertEquals(t < len ? file.histCate(row, t) : 0, b.histCates[i * b.T + t], "row " + row + " at " + t);
+                    }
+                }
+            }
+        }
+        assertEquals(with, without);
+    }
+
+    @Test
+    void askingForNegativeColumnsAFileLacksFailsNamingIt() throws IOException {
+        SampleSchema plain = new SampleSchema(6, 30, 100, 9, List.of(new ExtraField("city", 8)), false);
+        Path p = tmp.resolve("plain.arrow");
+        try (SampleWriter w = SampleWriter.open(p, plain, 17)) {
+            SampleFileRoundTripTest.write(w, SampleFileRoundTripTest.randomRows(plain, 20, 5));
+        }
+        SampleFile f = SampleFile.read(p, plain);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> f.batches(4, false, 0, 0, false, true));
+        assertTrue(e.getMessage().contains("plain.arrow") && e.getMessage().contains("neg_hist"), e.getMessage());
+        try (BatchReader r = f.batches(4, false, 0, 0)) {
+            assertFalse(r.next().hasNegHistory());
+        }
+    }
+
     private static Batch batch(int maxB) {
         return new Batch(maxB, SCHEMA.historyLength(), SCHEMA.numProfileFields(), SCHEMA.hasNegHist());
     }
