@@ -56,6 +56,9 @@ def load_records(perf_dir):
             if data and isinstance(data[0], dict) and "benchmark" in data[0]:
                 jmh.append((name, data))
             continue
+        if "emulator" in str(data.get("backend", "")):
+            # the CPU emulator of the CUDA driver (cuda/emu): host-side timings, not device figures
+            continue
         if data.get("schema") == SCHEMA:
             data["_file"] = name
             recs.append(data)
