@@ -11,30 +11,113 @@
 //   ids     (rows)
 //   lengths (rows / T) or nullptr
 //   table   (V, D)
+namespace augur {
+
+// One element of the gather: row r = i / D, column c = i % D.
+__device__ __forceinline__ void gather_forward_element(float* __restrict__ out, int* status, const int* __restrict__ ids,
+                                                       const int* __restrict__ lengths, const float* __restrict__ table,
+                                                       int T, int D, int V, int out_stride, int off, long long i) {
+  const int r = (int)(i / D);
+  const int c = (int)(i % D);
+  bool valid = true;
+  if (lengths != nullptr) {
+    const int len = lengths[r / T];
+    if (c == 0 && r % T == 0 && (len < 0 || len > T)) set_status(status, AUGUR_STATUS_BAD_LENGTH);
+    valid = (r % T) < len;
+  }
+  float v = 0.0f;
+  if (valid) {
+    const int id = ids[r];
+    if (id >= 0 && id < V) {
+      v = table[(long long)id * D + c];
+    } else if (c == 0) {
+      set_status(status, AUGUR_STATUS_BAD_ID);
+    }
+  }
+  out[(long long)r * out_stride + off + c] = v;
+}
+
+// One element of the gather's backward (see embedding_gather_backward_kernel).
+__device__ __forceinline__ void gather_backward_element(long long* __restrict__ acc, int* __restrict__ touched_flag,
+                                                        int* __restrict__ touched_list, int* __restrict__ touched_count,
+                                                        int* status, const float* __restrict__ dout,
+                                                        const int* __restrict__ ids, const int* __restrict__ lengths,
+                                                        int T, int D, int V, int capacity, int out_stride, int off, long long i) {
+  const int r = (int)(i / D);
+  const int c = (int)(i % D);
+  if (lengths != nullptr && (r % T) >= lengths[r / T]) return;
+  const int id = ids[r];
+  if (id < 0 || id >= V) return;  // reported by the forward
+  const float g = dout[(long long)r * out_stride + off + c];
+  if (!isfinite(g)) set_status(status, AUGUR_STATUS_NONFINITE_GRAD);
+  atomicAdd(reinterpret_cast<unsigned long long*>(acc + (long long)id * D + c), static_cast<unsigned long long>(to_fixed(g)));
+  if (c == 0) touch_row(touched_flag, touched_list, touched_count, status, id, capacity);
+}
+
+// Several gathers (or their backwards) in one launch: entry e covers blocks
+// [first_block, first_block of e + 1), GATHER_CHUNK consecutive elements (rows * D) each.
+// io.augur.backend.cuda.GatherListArgs writes this struct byte for byte.
+constexpr int GATHER_MAX = 8;
+constexpr int GATHER_CHUNK = 2048;
+
+struct GatherEntry {
+  float* out;              // forward: the output; nullptr in a backward list
+  const float* dout;       // backward: the output's gradient; nullptr in a forward list
+  long long* acc;          // backward: the sparse gradient (sparse_grad.cuh)
+  int* touched_flag;
+  int* touched_list;
+  int* touched_count;
+  const int* ids;
+  const int* lengths;      // or nullptr
+  const float* table;      // forward: the (V, D) table
+  int rows, T, D, V, capacity, out_stride, off, first_block;
+};
+
+struct GatherList {
+  GatherEntry e[GATHER_MAX];
+  int count;
+  int blocks;              // the grid size
+};
+static_assert(sizeof(GatherEntry) == 104, "GatherEntry's layout changed: update io.augur.backend.cuda.GatherListArgs");
+static_assert(sizeof(GatherList) == 840, "GatherList's layout changed: update io.augur.backend.cuda.GatherListArgs");
+
+// The entry that owns this block and the block's element range within it.
+__device__ __forceinline__ int gather_entry(const GatherList& l, int block, long long* begin, long long* end) {
+  int e = 0;
+  while (e + 1 < l.count && l.e[e + 1].first_block <= block) ++e;
+  const long long n = (long long)l.e[e].rows * l.e[e].D;
+  *begin = (long long)(block - l.e[e].first_block) * GATHER_CHUNK;
+  *end = min(n, *begin + GATHER_CHUNK);
+  return e;
+}
+
+}  // namespace augur
+
+// out[r, off + c] = table[ids[r], c] for r in [0, rows), c in [0, D).
+// With lengths != nullptr, row r is position t = r % T of sample b = r / T, and positions at or
+// past lengths[b] are written as 0 (padding contributes exactly zero downstream). An id outside
+// [0, V) is written as 0 and reported through the status word.
+//   out     (rows, out_stride)   written in columns [off, off + D)
+//   ids     (rows)
+//   lengths (rows / T) or nullptr
+//   table   (V, D)
 AUGUR_KERNEL void embedding_gather_forward_kernel(float* __restrict__ out, int* status,
                                                   const int* __restrict__ ids,
                                                   const int* __restrict__ lengths,
                                                   const float* __restrict__ table,
                                                   int rows, int T, int D, int V, int out_stride, int off) {
   AUGUR_GRID_STRIDE(i, (long long)rows * D) {
-    const int r = (int)(i / D);
-    const int c = (int)(i % D);
-    bool valid = true;
-    if (lengths != nullptr) {
-      const int len = lengths[r / T];
-      if (c == 0 && r % T == 0 && (len < 0 || len > T)) augur::set_status(status, AUGUR_STATUS_BAD_LENGTH);
-      valid = (r % T) < len;
-    }
-    float v = 0.0f;
-    if (valid) {
-      const int id = ids[r];
-      if (id >= 0 && id < V) {
-        v = table[(long long)id * D + c];
-      } else if (c == 0) {
-        augur::set_status(status, AUGUR_STATUS_BAD_ID);
-      }
-    }
-    out[(long long)r * out_stride + off + c] = v;
+    augur::gather_forward_element(out, status, ids, lengths, table, T, D, V, out_stride, off, i);
+  }
+}
+
+// The gathers of a list (a model's forward: every field's lookup) in one launch; each element as
+// embedding_gather_forward_kernel computes it.
+AUGUR_KERNEL void embedding_gather_multi_forward_kernel(augur::GatherList list, int* status) {
+  long long begin, end;
+  const augur::GatherEntry& e = list.e[augur::gather_entry(list, blockIdx.x, &begin, &end)];
+  for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    augur::gather_forward_element(e.out, status, e.ids, e.lengths, e.table, e.T, e.D, e.V, e.out_stride, e.off, i);
   }
 }
 
@@ -51,16 +134,19 @@ AUGUR_KERNEL void embedding_gather_backward_kernel(long long* __restrict__ acc, 
                                                    const int* __restrict__ lengths,
                                                    int rows, int T, int D, int V, int capacity, int out_stride, int off) {
   AUGUR_GRID_STRIDE(i, (long long)rows * D) {
-    const int r = (int)(i / D);
-    const int c = (int)(i % D);
-    if (lengths != nullptr && (r % T) >= lengths[r / T]) continue;
-    const int id = ids[r];
-    if (id < 0 || id >= V) continue;  // reported by the forward
-    const float g = dout[(long long)r * out_stride + off + c];
-    if (!isfinite(g)) augur::set_status(status, AUGUR_STATUS_NONFINITE_GRAD);
-    atomicAdd(reinterpret_cast<unsigned long long*>(acc + (long long)id * D + c),
-              static_cast<unsigned long long>(augur::to_fixed(g)));
-    if (c == 0) augur::touch_row(touched_flag, touched_list, touched_count, status, id, capacity);
+    augur::gather_backward_element(acc, touched_flag, touched_list, touched_count, status, dout, ids, lengths, T, D, V, capacity,
+                                   out_stride, off, i);
+  }
+}
+
+// The backwards of a list of gathers in one launch (entries may share a sparse gradient: the
+// integer atomics and the touched list make that safe).
+AUGUR_KERNEL void embedding_gather_multi_backward_kernel(augur::GatherList list, int* status) {
+  long long begin, end;
+  const augur::GatherEntry& e = list.e[augur::gather_entry(list, blockIdx.x, &begin, &end)];
+  for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    augur::gather_backward_element(e.acc, e.touched_flag, e.touched_list, e.touched_count, status, e.dout, e.ids, e.lengths, e.T, e.D,
+                                   e.V, e.capacity, e.out_stride, e.off, i);
   }
 }
 

@@ -102,6 +102,39 @@ public interface Backend extends AutoCloseable {
     /** grad[ids[r], :] += dOut[r, off:off+D] for the rows the forward gathered (masked rows skipped). */
     void embeddingGatherBackward(SparseGrad grad, Tensor dOut, Tensor ids, Tensor lengths, int rows, int T, int D, int outStride, int off);
 
+    /** One {@link #embeddingGather} (forward: out and table) or {@link #embeddingGatherBackward} (grad and dOut) of a list. */
+    record Gather(Tensor out, Tensor table, SparseGrad grad, Tensor dOut, Tensor ids, Tensor lengths, int rows, int T, int D, int outStride,
+                  int off) {
+        /** A forward gather: out[r, off:off+D] = table[ids[r], :]. */
+        public static Gather forward(Tensor out, Tensor ids, Tensor lengths, Tensor table, int rows, int T, int D, int outStride, int off) {
+            return new Gather(out, table, null, null, ids, lengths, rows, T, D, outStride, off);
+        }
+
+        /** A gather's backward: grad[ids[r], :] += dOut[r, off:off+D]. */
+        public static Gather backward(SparseGrad grad, Tensor dOut, Tensor ids, Tensor lengths, int rows, int T, int D, int outStride, int off) {
+            return new Gather(null, null, grad, dOut, ids, lengths, rows, T, D, outStride, off);
+        }
+    }
+
+    /**
+     * The forward gathers of the list, as {@link #embeddingGather} on each in order; a backend may
+     * do them in one launch (a model's lookups of every field).
+     */
+    default void embeddingGather(java.util.List<Gather> gathers) {
+        for (Gather g : gathers) {
+            if (g.out() == null) throw new IllegalArgumentException("embeddingGather(list): a backward entry in a forward list");
+            embeddingGather(g.out(), g.ids(), g.lengths(), g.table(), g.rows(), g.T(), g.D(), g.outStride(), g.off());
+        }
+    }
+
+    /** The backwards of the list, as {@link #embeddingGatherBackward} on each; a backend may do them in one launch. */
+    default void embeddingGatherBackward(java.util.List<Gather> gathers) {
+        for (Gather g : gathers) {
+            if (g.grad() == null) throw new IllegalArgumentException("embeddingGatherBackward(list): a forward entry in a backward list");
+            embeddingGatherBackward(g.grad(), g.dOut(), g.ids(), g.lengths(), g.rows(), g.T(), g.D(), g.outStride(), g.off());
+        }
+    }
+
     /**
      * Applies one optimizer step to the rows of {@code table} touched since the last update, with
      * mini-batch aware regularisation: g_j &larr; g_j + lambda * w_j / n_j (n_j = counts[j], the

@@ -142,13 +142,15 @@ public abstract class CtrModel {
     /** Forward pass over the loaded batch; returns the logits (maxB, 1), valid for the first B rows. */
     public Tensor forward(boolean training) {
         int B = batch.size();
+        List<Backend.Gather> gathers = new ArrayList<>(profileEmb.length + 4);
         for (int f = 0; f < profileEmb.length; f++) {
-            be.embeddingGather(x, batch.profile[f], null, profileEmb[f].value(), B, 1, D, xWidth, f * D);
+            gathers.add(Backend.Gather.forward(x, batch.profile[f], null, profileEmb[f].value(), B, 1, D, xWidth, f * D));
         }
-        be.embeddingGather(ea, batch.items, null, itemEmb.value(), B, 1, D, E, 0);
-        be.embeddingGather(ea, batch.cates, null, cateEmb.value(), B, 1, D, E, D);
-        be.embeddingGather(hist, batch.histItems, batch.lengths, itemEmb.value(), B * T, T, D, E, 0);
-        be.embeddingGather(hist, batch.histCates, batch.lengths, cateEmb.value(), B * T, T, D, E, D);
+        gathers.add(Backend.Gather.forward(ea, batch.items, null, itemEmb.value(), B, 1, D, E, 0));
+        gathers.add(Backend.Gather.forward(ea, batch.cates, null, cateEmb.value(), B, 1, D, E, D));
+        gathers.add(Backend.Gather.forward(hist, batch.histItems, batch.lengths, itemEmb.value(), B * T, T, D, E, 0));
+        gathers.add(Backend.Gather.forward(hist, batch.histCates, batch.lengths, cateEmb.value(), B * T, T, D, E, D));
+        be.embeddingGather(gathers);
         be.sumPool(s, hist, batch.lengths, B, T, E);
         interestForward(B, training);
         logits = mlp.forward(be, x, B, training);
@@ -206,13 +208,15 @@ public abstract class CtrModel {
         int B = batch.size();
         mlp.backward(be, dx, dLogits, x, B);
         interestBackward(B);
+        List<Backend.Gather> grads = new ArrayList<>(profileEmb.length + 4);
         for (int f = 0; f < profileEmb.length; f++) {
-            be.embeddingGatherBackward(profileEmb[f].sparseGrad(), dx, batch.profile[f], null, B, 1, D, xWidth, f * D);
+            grads.add(Backend.Gather.backward(profileEmb[f].sparseGrad(), dx, batch.profile[f], null, B, 1, D, xWidth, f * D));
         }
-        be.embeddingGatherBackward(itemEmb.sparseGrad(), dEa, batch.items, null, B, 1, D, E, 0);
-        be.embeddingGatherBackward(cateEmb.sparseGrad(), dEa, batch.cates, null, B, 1, D, E, D);
-        be.embeddingGatherBackward(itemEmb.sparseGrad(), dHist, batch.histItems, batch.lengths, B * T, T, D, E, 0);
-        be.embeddingGatherBackward(cateEmb.sparseGrad(), dHist, batch.histCates, batch.lengths, B * T, T, D, E, D);
+        grads.add(Backend.Gather.backward(itemEmb.sparseGrad(), dEa, batch.items, null, B, 1, D, E, 0));
+        grads.add(Backend.Gather.backward(cateEmb.sparseGrad(), dEa, batch.cates, null, B, 1, D, E, D));
+        grads.add(Backend.Gather.backward(itemEmb.sparseGrad(), dHist, batch.histItems, batch.lengths, B * T, T, D, E, 0));
+        grads.add(Backend.Gather.backward(cateEmb.sparseGrad(), dHist, batch.histCates, batch.lengths, B * T, T, D, E, D));
+        be.embeddingGatherBackward(grads);
     }
 
     /** Click probabilities of the last forward into out[0:B]. */

@@ -418,6 +418,52 @@ public final class CudaBackend implements Backend, Profiling {
         g.pendingRows += rows;
     }
 
+    /** Every gather of the list in one launch of embedding_gather_multi_forward_kernel per {@link GatherListArgs#MAX}. */
+    @Override
+    public void embeddingGather(List<Gather> gathers) {
+        begin();
+        for (GatherListArgs.Launch l : gatherLaunches(gathers, true)) {
+            rt.launch(Kernels.EMBEDDING_GATHER_MULTI_FORWARD, l.blocks(), 1, BLOCK, 1, 0, args().struct(l.args()).ptr(status.address()));
+        }
+    }
+
+    /** Every backward of the list in one launch of embedding_gather_multi_backward_kernel per {@link GatherListArgs#MAX}. */
+    @Override
+    public void embeddingGatherBackward(List<Gather> gathers) {
+        begin();
+        List<GatherListArgs.Launch> launches = gatherLaunches(gathers, false);
+        for (GatherListArgs.Launch l : launches) {
+            rt.launch(Kernels.EMBEDDING_GATHER_MULTI_BACKWARD, l.blocks(), 1, BLOCK, 1, 0, args().struct(l.args()).ptr(status.address()));
+        }
+        for (Gather g : gathers) ((CudaSparseGrad) g.grad()).pendingRows += g.rows();
+    }
+
+    private List<GatherListArgs.Launch> gatherLaunches(List<Gather> gathers, boolean forward) {
+        List<GatherListArgs.Launch> l = gatherPlans.get(gathers);
+        if (l != null) return l;
+        List<GatherListArgs.Entry> es = new ArrayList<>();
+        for (Gather g : gathers) {
+            if (forward) {
+                if (g.out() == null || g.table() == null) throw new IllegalArgumentException("embeddingGather(list): a backward entry in a forward list");
+                es.add(new GatherListArgs.Entry(a(g.out()), 0, 0, 0, 0, 0, a(g.ids()), a(g.lengths()), a(g.table()), g.rows(), g.T(), g.D(),
+                        g.table().dim(0), 0, g.outStride(), g.off()));
+            } else {
+                if (!(g.grad() instanceof CudaSparseGrad sg) || g.dOut() == null) {
+                    throw new IllegalArgumentException("embeddingGatherBackward(list): a forward entry in a backward list");
+                }
+                if (sg.dim() != g.D()) throw new IllegalArgumentException("embedding backward: " + sg.name() + " has width " + sg.dim() + ", op says D = " + g.D());
+                es.add(new GatherListArgs.Entry(0, a(g.dOut()), sg.acc.address(), sg.flag.address(), sg.list.address(), sg.count.address(),
+                        a(g.ids()), a(g.lengths()), 0, g.rows(), g.T(), g.D(), sg.rows(), sg.capacity(), g.outStride(), g.off()));
+            }
+        }
+        l = GatherListArgs.plan(es);
+        if (gatherPlans.size() >= 256) gatherPlans.clear();   // batch sizes seen: a handful in practice
+        gatherPlans.put(List.copyOf(gathers), l);
+        return l;
+    }
+
+    private final Map<List<Gather>, List<GatherListArgs.Launch>> gatherPlans = new HashMap<>();
+
     @Override
     public void sparseUpdate(Tensor table, Tensor state1, Tensor state2, SparseGrad grad, Tensor counts, SparseOptimizer opt, int step) {
         CudaSparseGrad g = (CudaSparseGrad) grad;

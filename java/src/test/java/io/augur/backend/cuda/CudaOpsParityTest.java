@@ -67,6 +67,45 @@ class CudaOpsParityTest {
         tw.assertClose("gather", out, 0, 0);
     }
 
+    /**
+     * Gathers and their backwards as lists (one launch per 8 on the GPU): 11 entries, so two
+     * launches, masked and plain, several into one output and several into one sparse gradient,
+     * one of zero rows; against the CPU's one-by-one reference, outputs poisoned.
+     */
+    @Test
+    void embeddingGatherListsForwardAndBackward() {
+        int stride = 11 * D + 3;
+        Pair table = tw.floats("table", uniform(rng, V * D, -1, 1)), table2 = tw.floats("table2", uniform(rng, 30 * D, -1, 1));
+        Pair len = tw.ints("len", lengths(rng, MAXB, T));
+        Pair out = tw.poisoned("out", MAXB * T * stride);
+        Pair dOut = tw.floats("dOut", uniformPoisoned(rng, B * T * stride, MAXB * T * stride, -1, 1));
+        java.util.List<Pair> ids = new java.util.ArrayList<>();
+        for (int k = 0; k < 11; k++) ids.add(tw.ints("ids" + k, ids(rng, MAXB * T, k % 3 == 2 ? 30 : V)));
+        SparseGrad gc = tw.cpu.sparseGrad("g", V, D, 4 * MAXB * T), gg = tw.gpu.sparseGrad("g", V, D, 4 * MAXB * T);
+        SparseGrad gc2 = tw.cpu.sparseGrad("g2", 30, D, 4 * MAXB * T), gg2 = tw.gpu.sparseGrad("g2", 30, D, 4 * MAXB * T);
+        for (Backend be : new Backend[] {tw.cpu, tw.gpu}) {
+            java.util.List<Backend.Gather> fwd = new java.util.ArrayList<>(), bwd = new java.util.ArrayList<>();
+            for (int k = 0; k < 11; k++) {
+                boolean masked = k % 2 == 0, small = k % 3 == 2;
+                int rows = k == 7 ? 0 : masked ? B * T : B, t = masked ? T : 1;
+                Pair tab = small ? table2 : table;
+                SparseGrad g = small ? (be == tw.gpu ? gg2 : gc2) : (be == tw.gpu ? gg : gc);
+                fwd.add(Backend.Gather.forward(out.on(be), ids.get(k).on(be), masked ? len.on(be) : null, tab.on(be), rows, t, D, stride, k * D));
+                bwd.add(Backend.Gather.backward(g, dOut.on(be), ids.get(k).on(be), masked ? len.on(be) : null, rows, t, D, stride, k * D));
+            }
+            be.embeddingGather(fwd);
+            be.embeddingGatherBackward(bwd);
+        }
+        tw.assertClose("gather list", out, 0, 0);
+        for (SparseGrad[] p : new SparseGrad[][] {{gc, gg}, {gc2, gg2}}) {
+            float[] e = new float[p[0].rows() * D], a = new float[p[0].rows() * D];
+            tw.cpu.downloadGrad(p[0], e);
+            tw.gpu.downloadGrad(p[1], a);
+            GpuTesting.compare("sparse gradient of a gather list, " + p[0].name(), e, a, TIGHT_ATOL, TIGHT_RTOL);
+            org.junit.jupiter.api.Assertions.assertEquals(p[0].touchedRows(), p[1].touchedRows(), "touched rows of " + p[0].name());
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(SparseOptimizer.Kind.class)
     void sparseGradientAndUpdateWithMbar(SparseOptimizer.Kind kind) {
