@@ -145,6 +145,17 @@ public interface Backend extends AutoCloseable {
      */
     void sparseUpdate(Tensor table, Tensor state1, Tensor state2, SparseGrad grad, Tensor counts, SparseOptimizer opt, int step);
 
+    /** One table's {@link #sparseUpdate} in a list (counts null when MBAR is off). */
+    record TableUpdate(Tensor table, Tensor state1, Tensor state2, SparseGrad grad, Tensor counts) {}
+
+    /**
+     * {@link #sparseUpdate} on each table of the list with the same optimizer and step; a backend
+     * may do them in one launch (Optimizer.step: every embedding table).
+     */
+    default void sparseUpdate(java.util.List<TableUpdate> updates, SparseOptimizer opt, int step) {
+        for (TableUpdate u : updates) sparseUpdate(u.table(), u.state1(), u.state2(), u.grad(), u.counts(), opt, step);
+    }
+
     // ---------------------------------------------------------------- pooling and feature assembly
 
     /** out[b, :] = sum_{t < lengths[b]} x[b, t, :].  out (B, C), x (B, T, C). */

@@ -6,7 +6,6 @@ import io.augur.backend.SparseOptimizer;
 import io.augur.backend.Tensor;
 import io.augur.config.TrainConfig;
 
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -20,8 +19,8 @@ public final class Optimizer {
     private final List<Param> params;
     private final TrainConfig cfg;
     private final SparseOptimizer sparse;
-    private final Map<Param, Tensor> counts = new HashMap<>();
     private final List<Param> dense;
+    private final List<Backend.TableUpdate> tables = new java.util.ArrayList<>();
     private int step;
 
     /**
@@ -47,7 +46,7 @@ public final class Optimizer {
                     if (c.length != rows) throw new IllegalArgumentException("id counts for " + p.name() + " have " + c.length + " entries, the table " + rows + " rows");
                     Tensor ct = be.ints(p.name() + ".counts", rows);
                     be.upload(ct, c, rows);
-                    counts.put(p, ct);
+                    tables.add(new Backend.TableUpdate(p.value(), s1, s2, p.sparseGrad(), ct));
                 }
                 case BUFFER -> { }
             }
@@ -56,14 +55,12 @@ public final class Optimizer {
 
     /**
      * Applies one update from the accumulated gradients; sparse gradients are cleared, dense ones
-     * are not. The embedding tables are updated one by one, the dense parameters by one call for
-     * all of them (one launch on the GPU).
+     * are not. One call updates every embedding table, one every dense parameter (a launch each
+     * on the GPU).
      */
     public void step() {
         step++;
-        for (Param p : params) {
-            if (p.kind() == Param.Kind.EMBEDDING) be.sparseUpdate(p.value(), p.state1(), p.state2(), p.sparseGrad(), counts.get(p), sparse, step);
-        }
+        if (!tables.isEmpty()) be.sparseUpdate(tables, sparse, step);
         if (!dense.isEmpty()) be.adam(dense, cfg.lr(), cfg.beta1(), cfg.beta2(), cfg.adamEps(), cfg.weightDecay(), step);
     }
 

@@ -464,9 +464,7 @@ public final class CudaBackend implements Backend, Profiling {
 
     private final Map<List<Gather>, List<GatherListArgs.Launch>> gatherPlans = new HashMap<>();
 
-    @Override
-    public void sparseUpdate(Tensor table, Tensor state1, Tensor state2, SparseGrad grad, Tensor counts, SparseOptimizer opt, int step) {
-        CudaSparseGrad g = (CudaSparseGrad) grad;
+    private static void checkSparseUpdate(Tensor table, Tensor state1, Tensor state2, CudaSparseGrad g, Tensor counts, SparseOptimizer opt, int step) {
         long size = (long) g.rows() * g.dim();
         if (table.size() != size) throw new IllegalArgumentException("sparse update: table has " + table.size() + " floats, " + g.name() + " expects " + size);
         int slots = opt.kind().slots();
@@ -474,10 +472,55 @@ public final class CudaBackend implements Backend, Profiling {
         if (slots >= 2 && (state2 == null || state2.size() != size)) throw new IllegalArgumentException("sparse update: " + opt.kind() + " needs state2 of " + size + " floats");
         if (opt.lambda() != 0f && (counts == null || counts.size() < g.rows())) throw new IllegalArgumentException("sparse update: MBAR (lambda != 0) needs counts for " + g.rows() + " ids");
         if (step < 1) throw new IllegalArgumentException("sparse update: step is 1-based, got " + step);
+    }
+
+    private static int sparseKind(SparseOptimizer opt) {
+        return switch (opt.kind()) { case SGD -> 0; case ADAGRAD -> 1; case ADAM -> 2; };
+    }
+
+    /** Every table of the list in one launch of sparse_update_multi_kernel per {@link SparseUpdateListArgs#MAX}. */
+    @Override
+    public void sparseUpdate(List<TableUpdate> updates, SparseOptimizer opt, int step) {
+        int slots = opt.kind().slots();
+        List<SparseUpdateListArgs.Entry> es = new ArrayList<>(updates.size());
+        for (TableUpdate u : updates) {
+            CudaSparseGrad g = (CudaSparseGrad) u.grad();
+            checkSparseUpdate(u.table(), u.state1(), u.state2(), g, u.counts(), opt, step);
+        }
+        begin();
+        for (TableUpdate u : updates) {
+            CudaSparseGrad g = (CudaSparseGrad) u.grad();
+            int bound = (int) Math.min(g.capacity(), g.pendingRows);
+            es.add(new SparseUpdateListArgs.Entry(a(u.table()), slots >= 1 ? a(u.state1()) : 0, slots >= 2 ? a(u.state2()) : 0, g.acc.address(),
+                    g.flag.address(), g.list.address(), g.count.address(), g.done.address(), opt.lambda() != 0f ? a(u.counts()) : 0,
+                    g.dim(), bound, g.capacity()));
+            g.pendingRows = 0;
+        }
+        List<SparseUpdateListArgs.Launch> launches = sparsePlans.get(es);
+        if (launches == null) {
+            launches = SparseUpdateListArgs.plan(es);
+            if (sparsePlans.size() >= 256) sparsePlans.clear();   // batch sizes seen: a handful in practice
+            sparsePlans.put(List.copyOf(es), launches);
+        }
+        if (launches.isEmpty()) return;
+        deviceStep(step);
+        for (SparseUpdateListArgs.Launch l : launches) {
+            rt.launch(Kernels.SPARSE_UPDATE_MULTI, l.blocks(), 1, BLOCK, 1, 0, args().struct(l.args()).ptr(stepCounter.address())
+                    .i(sparseKind(opt)).f(opt.lr()).f(opt.lambda()).f(opt.beta1()).f(opt.beta2()).f(opt.eps()));
+        }
+    }
+
+    private final Map<List<SparseUpdateListArgs.Entry>, List<SparseUpdateListArgs.Launch>> sparsePlans = new HashMap<>();
+
+    @Override
+    public void sparseUpdate(Tensor table, Tensor state1, Tensor state2, SparseGrad grad, Tensor counts, SparseOptimizer opt, int step) {
+        CudaSparseGrad g = (CudaSparseGrad) grad;
+        checkSparseUpdate(table, state1, state2, g, counts, opt, step);
+        int slots = opt.kind().slots();
         begin();
         int bound = (int) Math.min(g.capacity(), g.pendingRows);
         if (bound > 0) {
-            int kind = switch (opt.kind()) { case SGD -> 0; case ADAGRAD -> 1; case ADAM -> 2; };
+            int kind = sparseKind(opt);
             deviceStep(step);
             launch1d(Kernels.SPARSE_UPDATE, (long) bound * g.dim(), args().ptr(a(table)).ptr(slots >= 1 ? a(state1) : 0).ptr(slots >= 2 ? a(state2) : 0)
                     .ptr(g.acc.address()).ptr(g.flag.address()).ptr(g.list.address()).ptr(g.count.address()).ptr(g.done.address())

@@ -20,6 +20,7 @@ public final class Kernels {
     public static final String SUM_POOL_BACKWARD = "sum_pool_backward_kernel";
     // sparse_update.cu
     public static final String SPARSE_UPDATE = "sparse_update_kernel";
+    public static final String SPARSE_UPDATE_MULTI = "sparse_update_multi_kernel";
     // interest_concat.cu
     public static final String INTEREST_CONCAT_FORWARD = "interest_concat_forward_kernel";
     public static final String INTEREST_CONCAT_BACKWARD = "interest_concat_backward_kernel";
@@ -57,7 +58,7 @@ public final class Kernels {
 
     /** Every kernel; all are looked up when the module loads, so a missing one fails at start. */
     public static final List<String> ALL = List.of(
-            EMBEDDING_GATHER_FORWARD, EMBEDDING_GATHER_BACKWARD, EMBEDDING_GATHER_MULTI_FORWARD, EMBEDDING_GATHER_MULTI_BACKWARD, SUM_POOL_FORWARD, SUM_POOL_BACKWARD, SPARSE_UPDATE,
+            EMBEDDING_GATHER_FORWARD, EMBEDDING_GATHER_BACKWARD, EMBEDDING_GATHER_MULTI_FORWARD, EMBEDDING_GATHER_MULTI_BACKWARD, SUM_POOL_FORWARD, SUM_POOL_BACKWARD, SPARSE_UPDATE, SPARSE_UPDATE_MULTI,
             INTEREST_CONCAT_FORWARD, INTEREST_CONCAT_BACKWARD, SIGMOID_FORWARD, SIGMOID_BACKWARD, ADD_INTO,
             SCALE_SEQUENCE_FORWARD, SCALE_SEQUENCE_BACKWARD, ZERO_MULTI, AUX_PAIRS_FORWARD, AUX_PAIRS_BACKWARD, GEMM, BIAS_GRAD,
             BIAS_BROADCAST, BATCH_NORM_FORWARD, BATCH_NORM_BACKWARD, DICE_FORWARD, DICE_BACKWARD, PRELU_FORWARD,

@@ -106,6 +106,54 @@ class CudaOpsParityTest {
         }
     }
 
+    /**
+     * The sparse updates of several tables as one list (one launch on the GPU): three tables of
+     * two widths, one of them untouched in one step, over three steps; tables and optimizer state
+     * against the CPU reference, and every touched list emptied by the launch's last blocks.
+     */
+    @ParameterizedTest
+    @EnumSource(SparseOptimizer.Kind.class)
+    void sparseUpdateOfAListOfTables(SparseOptimizer.Kind kind) {
+        int[] vs = {V, 30, 20}, ds = {D, D, 7};
+        SparseOptimizer opt = new SparseOptimizer(kind, 0.05f, 0.01f, 0.9f, 0.999f, 1e-8f);
+        java.util.List<Pair> tables = new java.util.ArrayList<>(), s1s = new java.util.ArrayList<>(), s2s = new java.util.ArrayList<>();
+        java.util.List<SparseGrad> gcs = new java.util.ArrayList<>(), ggs = new java.util.ArrayList<>();
+        java.util.List<Backend.TableUpdate> cpuList = new java.util.ArrayList<>(), gpuList = new java.util.ArrayList<>();
+        for (int k = 0; k < 3; k++) {
+            int n = vs[k] * ds[k];
+            Pair t = tw.floats("table" + k, uniform(rng, n, -1, 1));
+            Pair s1 = tw.floats("s1-" + k, uniform(rng, n, 0, 0.1f)), s2 = tw.floats("s2-" + k, uniform(rng, n, 0, 0.1f));
+            int[] counts = new int[vs[k]];
+            for (int j = 0; j < vs[k]; j++) counts[j] = (j * 3 + k) % 5;
+            Pair cnt = tw.ints("counts" + k, counts);
+            SparseGrad gc = tw.cpu.sparseGrad("g" + k, vs[k], ds[k], 2 * MAXB * T), gg = tw.gpu.sparseGrad("g" + k, vs[k], ds[k], 2 * MAXB * T);
+            tables.add(t); s1s.add(s1); s2s.add(s2); gcs.add(gc); ggs.add(gg);
+            cpuList.add(new Backend.TableUpdate(t.cpu(), s1.cpu(), s2.cpu(), gc, cnt.cpu()));
+            gpuList.add(new Backend.TableUpdate(t.gpu(), s1.gpu(), s2.gpu(), gg, cnt.gpu()));
+        }
+        Pair len = tw.ints("len", lengths(rng, MAXB, T));
+        for (int step = 1; step <= 3; step++) {
+            for (int k = 0; k < 3; k++) {
+                if (step == 2 && k == 1) continue;   // a table the batch did not touch
+                Pair ids = tw.ints("ids", ids(rng, MAXB * T, vs[k]));
+                Pair dOut = tw.floats("dOut", uniform(rng, MAXB * T * ds[k], -1, 1));
+                int kk = k;
+                tw.both(be -> be.embeddingGatherBackward(be == tw.gpu ? ggs.get(kk) : gcs.get(kk), dOut.on(be), ids.on(be), len.on(be), B * T, T,
+                        ds[kk], ds[kk], 0));
+            }
+            tw.cpu.sparseUpdate(cpuList, opt, step);
+            tw.gpu.sparseUpdate(gpuList, opt, step);
+            for (int k = 0; k < 3; k++) {
+                String what = kind + " table " + k + ", step " + step;
+                tw.assertClose(what, tables.get(k), TIGHT_ATOL, TIGHT_RTOL);
+                tw.assertClose(what + " state1", s1s.get(k), TIGHT_ATOL, TIGHT_RTOL);
+                tw.assertClose(what + " state2", s2s.get(k), TIGHT_ATOL, TIGHT_RTOL);
+                org.junit.jupiter.api.Assertions.assertEquals(0, ggs.get(k).touchedRows(), what + ": touched list emptied");
+                org.junit.jupiter.api.Assertions.assertEquals(0, tw.gpu.readInt(((CudaSparseGrad) ggs.get(k)).done), what + ": block count reset");
+            }
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(SparseOptimizer.Kind.class)
     void sparseGradientAndUpdateWithMbar(SparseOptimizer.Kind kind) {
