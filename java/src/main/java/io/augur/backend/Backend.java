@@ -58,6 +58,19 @@ public interface Backend extends AutoCloseable {
     /** dst[0:n] = src[0:n]; waits for pending work. */
     void download(Tensor src, float[] dst, int n);
 
+    /**
+     * src[0] as the work issued so far leaves it, without waiting for that work: the value is
+     * fetched when {@code getAsDouble()} is first called (which then waits), so a trainer can issue
+     * step i + 1 before it reads step i's loss. Not inside {@link #runStep}. By default, and on a
+     * backend whose work is done when issued, an ordinary download.
+     */
+    default java.util.function.DoubleSupplier readLater(Tensor src) {
+        float[] v = new float[1];
+        download(src, v, 1);
+        double value = v[0];
+        return () -> value;
+    }
+
     /** dst = the sparse gradient as a dense (rows, dim) table (rows not touched are 0); for tests and debugging. */
     void downloadGrad(SparseGrad grad, float[] dst);
 

@@ -428,6 +428,7 @@ public final class BenchCommand implements Callable<Integer> {
         long samples = 0;
         long timedStart = -1, timedEnd = -1;
         int epoch = 0;
+        CtrModel.StepLoss pending = null;
         outer:
         while (true) {
             epoch++;
@@ -439,20 +440,33 @@ public final class BenchCommand implements Callable<Integer> {
                     any = true;
                     if (timedStart < 0) {
                         if (warm < warmupSteps || System.nanoTime() - start < warmupSeconds * 1e9) {
-                            trainer.trainStep(opt, b);
+                            CtrModel.StepLoss issued = trainer.trainStepLater(opt, b);
+                            if (pending != null) pending.loss();
+                            pending = issued;
                             warm++;
                             continue;
                         }
+                        if (pending != null) pending.loss();   // the timed part starts with the device idle
+                        pending = null;
                         if (onTimedStart != null) onTimedStart.run();
                         timedStart = System.nanoTime();
                     }
+                    // as train does: step i's loss is read after step i + 1 is issued, so a step's
+                    // time is its issue plus the wait for the one before
                     long t0 = System.nanoTime();
-                    trainer.trainStep(opt, b);
+                    CtrModel.StepLoss issued = trainer.trainStepLater(opt, b);
+                    if (pending != null) pending.loss();
+                    pending = issued;
                     long t1 = System.nanoTime();
                     if (timed == stepNanos.length) stepNanos = Arrays.copyOf(stepNanos, 2 * timed);
-                    stepNanos[timed++] = t1 - t0;
                     samples += b.size;
-                    if (seconds > 0 ? t1 - timedStart >= seconds * 1e9 : timed >= steps) {
+                    boolean last = seconds > 0 ? t1 - timedStart >= seconds * 1e9 : timed + 1 >= steps;
+                    if (last) {
+                        pending.loss();   // the timed part ends when the device has finished its last step
+                        t1 = System.nanoTime();
+                    }
+                    stepNanos[timed++] = t1 - t0;
+                    if (last) {
                         timedEnd = t1;
                         break outer;
                     }

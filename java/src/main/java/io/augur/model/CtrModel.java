@@ -192,6 +192,53 @@ public abstract class CtrModel {
         return readLoss();
     }
 
+    /**
+     * {@link #trainStep} without waiting for the device: the step is issued and its loss is read
+     * when asked for, so the caller can load and issue the next batch first (the device never
+     * waits for the host's read-back). The batch tensors may be reloaded at once: the copies of
+     * the next batch are ordered after this step on the device.
+     */
+    public StepLoss trainStepLater(Runnable update) {
+        be.runStep(stepKey("train", batch.size()), () -> {
+            zeroGrads();
+            forward(true);
+            lossForward();
+            backward();
+            update.run();
+        });
+        return new StepLoss(be.readLater(loss), auxiliaryLossLater(), auxiliaryWeight());
+    }
+
+    /** The unweighted auxiliary loss of the step just issued, read later (NaN when the model has none). */
+    protected java.util.function.DoubleSupplier auxiliaryLossLater() { return () -> Double.NaN; }
+
+    /** The weight of {@link #auxiliaryLossLater} in the total loss. */
+    protected double auxiliaryWeight() { return 0; }
+
+    /**
+     * The losses of a step issued by {@link #trainStepLater}; reading one waits for the step.
+     * {@link #loss()} is what {@link #trainStep} returns: the CTR loss plus the weighted auxiliary
+     * loss (when there is one).
+     */
+    public static final class StepLoss {
+        private final java.util.function.DoubleSupplier ce, aux;
+        private final double auxWeight;
+
+        public StepLoss(java.util.function.DoubleSupplier ce, java.util.function.DoubleSupplier aux, double auxWeight) {
+            this.ce = ce;
+            this.aux = aux;
+            this.auxWeight = auxWeight;
+        }
+
+        public float loss() {
+            double a = aux.getAsDouble();
+            return (float) ce.getAsDouble() + (Double.isNaN(a) ? 0f : (float) (auxWeight * a));
+        }
+
+        /** The unweighted auxiliary loss, NaN without one. */
+        public double auxLoss() { return aux.getAsDouble(); }
+    }
+
     /** An inference forward of the loaded batch through {@link Backend#runStep}, then its probabilities into out[0:B]. */
     public void predictStep(float[] out) {
         be.runStep(stepKey("eval", batch.size()), () -> forward(false));

@@ -135,6 +135,19 @@ public final class Dien extends CtrModel {
     }
 
     @Override
+    protected java.util.function.DoubleSupplier auxiliaryLossLater() {
+        if (!auxActive) {
+            double v = seq.auxWeight() > 0 ? 0.0 : Double.NaN;
+            return () -> v;
+        }
+        java.util.function.DoubleSupplier s = be.readLater(auxLoss);
+        return () -> 2.0 * (float) s.getAsDouble();
+    }
+
+    @Override
+    protected double auxiliaryWeight() { return seq.auxWeight(); }
+
+    @Override
     protected float readAuxiliaryLoss() {
         if (!auxActive) {
             lastAux = seq.auxWeight() > 0 ? 0.0 : Double.NaN;

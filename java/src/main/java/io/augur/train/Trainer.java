@@ -88,31 +88,44 @@ public final class Trainer {
                 long e0 = System.nanoTime();
                 try (BatchReader reader = train.batches(cfg.batchSize(), true, cfg.seed(), epoch, false, readsNegativeColumns())) {
                     Progress progress = Progress.start("epoch " + epoch + "/" + cfg.epochs(), reader.rowsPerEpoch());
-                    Batch b;
-                    while ((b = reader.next()) != null) {
+                    // Step i's loss is read after step i + 1 is issued: the host loads and issues
+                    // the next batch while the device still runs the last one.
+                    Batch b = reader.next();
+                    CtrModel.StepLoss pending = null;
+                    int pendingSize = 0;
+                    while (b != null || pending != null) {
                         long s0 = System.nanoTime();
-                        float loss = trainStep(opt, b);
-                        trainNanos += System.nanoTime() - s0;
-                        if (!Float.isFinite(loss)) {
-                            throw new IllegalStateException("loss became " + loss + " at epoch " + epoch + ", step " + (step + 1)
-                                    + "; lower --lr (now " + cfg.lr() + ")");
+                        CtrModel.StepLoss issued = b != null ? trainStepLater(opt, b) : null;
+                        int issuedSize = b != null ? b.size : 0;
+                        if (pending != null) {
+                            float loss = pending.loss();   // waits for the step before this one
+                            trainNanos += System.nanoTime() - s0;
+                            if (!Float.isFinite(loss)) {
+                                throw new IllegalStateException("loss became " + loss + " at epoch " + epoch + ", step " + (step + 1)
+                                        + "; lower --lr (now " + cfg.lr() + ")");
+                            }
+                            step++;
+                            samples += pendingSize;
+                            epochSamples += pendingSize;
+                            lossSum += loss * pendingSize;
+                            intervalLoss += loss;
+                            intervalAux += pending.auxLoss();
+                            intervalSteps++;
+                            progress.update(epochSamples, loss);
+                            if (intervalSteps == logEvery) {
+                                MetricsRecord rec = MetricsRecord.step(epoch, step, samples, intervalLoss / intervalSteps, cfg.lr());
+                                if (!Double.isNaN(intervalAux)) rec = rec.withAuxLoss(intervalAux / intervalSteps);
+                                log.write(rec);
+                                intervalLoss = 0;
+                                intervalAux = 0;
+                                intervalSteps = 0;
+                            }
+                        } else {
+                            trainNanos += System.nanoTime() - s0;
                         }
-                        step++;
-                        samples += b.size;
-                        epochSamples += b.size;
-                        lossSum += loss * b.size;
-                        intervalLoss += loss;
-                        intervalAux += model.lastAuxLoss();
-                        intervalSteps++;
-                        progress.update(epochSamples, loss);
-                        if (intervalSteps == logEvery) {
-                            MetricsRecord rec = MetricsRecord.step(epoch, step, samples, intervalLoss / intervalSteps, cfg.lr());
-                            if (!Double.isNaN(intervalAux)) rec = rec.withAuxLoss(intervalAux / intervalSteps);
-                            log.write(rec);
-                            intervalLoss = 0;
-                            intervalAux = 0;
-                            intervalSteps = 0;
-                        }
+                        pending = issued;
+                        pendingSize = issuedSize;
+                        b = issued != null ? reader.next() : null;
                     }
                     progress.finish();
                 }
@@ -151,6 +164,21 @@ public final class Trainer {
 
     /** One optimisation step on a host batch; returns the loss (with DIEN, CE + alpha_aux * aux). */
     public float trainStep(Optimizer opt, Batch b) {
+        loadForTraining(b);
+        return model.trainStep(opt::step);
+    }
+
+    /**
+     * One optimisation step on a host batch, issued without waiting for the device (the batch
+     * object may be reused at once); the loss is read when asked for. {@link #train} reads step
+     * i's loss after issuing step i + 1, so the host prepares the next step while the device runs.
+     */
+    public CtrModel.StepLoss trainStepLater(Optimizer opt, Batch b) {
+        loadForTraining(b);
+        return model.trainStepLater(opt::step);
+    }
+
+    private void loadForTraining(Batch b) {
         if (model.batch.negItems != null) {
             if (negatives == null) {
                 negatives = NegativeSampler.create(cfg.auxNegatives(), data.train(), model.features().itemVocab(), data.counts("item"),
@@ -165,7 +193,6 @@ public final class Trainer {
         } else {
             load(b);
         }
-        return model.trainStep(opt::step);
     }
 
     private void load(Batch b) {

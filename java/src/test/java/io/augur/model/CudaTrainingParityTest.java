@@ -64,6 +64,29 @@ class CudaTrainingParityTest {
         assertTrue(gpu[STEPS - 1] < LEARNED * gpu[0], "the GPU run learns: " + gpu[0] + " -> " + gpu[STEPS - 1]);
     }
 
+    /**
+     * The pipelined step (trainStepLater, each loss read after the next step is issued, as the
+     * trainer runs) gives the same losses, bit for bit, as the step that waits for its loss.
+     */
+    @org.junit.jupiter.api.Test
+    void pipelinedStepsGiveTheSameLosses() {
+        ModelConfig cfg = new ModelConfig(ModelConfig.Kind.DIN, 6, List.of(16, 8), Activation.SIGMOID, true, List.of(20, 10), null, 1e-5f, 1e-8f,
+                0.99f, 0.05f);
+        float[] waiting = train(GpuTesting.backend(), cfg, false, true);
+        CtrModel m = Models.create(GpuTesting.backend(), cfg, ModelParityTest.FEATURES, 32, 5);
+        Optimizer opt = ModelParityTest.optimizer(GpuTesting.backend(), m, TrainConfig.defaults());
+        int[] sizes = {32, 32, 19, 32, 7};
+        List<ModelParityTest.Data> data = new ArrayList<>();
+        for (int k = 0; k < sizes.length; k++) data.add(ModelParityTest.data(sizes[k], 200 + k));
+        CtrModel.StepLoss[] later = new CtrModel.StepLoss[STEPS];
+        for (int s = 0; s < STEPS; s++) {
+            ModelParityTest.load(GpuTesting.backend(), m, data.get(s % sizes.length), sizes[s % sizes.length]);
+            later[s] = m.trainStepLater(opt::step);
+        }
+        for (int s = 0; s < STEPS; s++) assertEquals(waiting[s], later[s].loss(), "loss at step " + (s + 1));
+        assertTrue(Double.isNaN(later[0].auxLoss()), "DIN has no auxiliary loss");
+    }
+
     /** Losses of STEPS steps; batches cycle through sizes 32, 32, 19, 32, 7 (a fixed set of data seeds). */
     static float[] train(Backend be, ModelConfig cfg, boolean close, boolean graphs) {
         try {

@@ -304,6 +304,76 @@ public final class CudaBackend implements Backend, Profiling {
         CudaException.check(JCudaDriver.cuMemcpyHtoD(rt.pointer(t.address()), Pointer.to(src), 4L * n), "cuMemcpyHtoD(" + t.name() + ")");
     }
 
+    /** Slots of readLater's pinned ring: one value and the status word each. */
+    private static final int LATER_SLOTS = 4;
+    private CudaRuntime.PinnedBuffer laterHost;
+    private final CUevent[] laterDone = new CUevent[LATER_SLOTS];
+    private final Later[] laterOut = new Later[LATER_SLOTS];
+    private int laterNext;
+
+    /**
+     * Queues a 4-byte copy of src[0] and of the status word into a pinned slot behind the work
+     * issued so far, and an event after it; the supplier waits for the event when first read. A
+     * slot is reused every {@link #LATER_SLOTS} calls, after its previous value has been fetched.
+     */
+    @Override
+    public java.util.function.DoubleSupplier readLater(Tensor src) {
+        checkCount(src, 1);
+        notInStep("readLater of " + src.name());
+        begin();
+        if (laterHost == null) {
+            laterHost = rt.allocatePinned(8L * LATER_SLOTS);
+            for (int i = 0; i < LATER_SLOTS; i++) laterDone[i] = rt.event();
+        }
+        int slot = laterNext;
+        laterNext = (laterNext + 1) % LATER_SLOTS;
+        if (laterOut[slot] != null) laterOut[slot].fetch();
+        Pointer host = laterHost.pointer().withByteOffset(8L * slot);
+        CudaException.check(JCudaDriver.cuMemcpyDtoHAsync(host, rt.pointer(a(src)), 4, rt.compute), "cuMemcpyDtoHAsync(" + src.name() + ")", rt.lastKernel());
+        CudaException.check(JCudaDriver.cuMemcpyDtoHAsync(host.withByteOffset(4), rt.pointer(status.address()), 4, rt.compute), "cuMemcpyDtoHAsync(status)");
+        CudaException.check(JCudaDriver.cuEventRecord(laterDone[slot], rt.compute), "cuEventRecord");
+        Later l = new Later(slot, src.name());
+        laterOut[slot] = l;
+        return l;
+    }
+
+    /** A value readLater queued: fetched (waiting for its event) once, then kept. */
+    private final class Later implements java.util.function.DoubleSupplier {
+        private final int slot;
+        private final String what;
+        private boolean fetched;
+        private float value;
+        private int statusBits;
+
+        Later(int slot, String what) {
+            this.slot = slot;
+            this.what = what;
+        }
+
+        void fetch() {
+            if (fetched) return;
+            rt.makeCurrent();
+            CudaException.check(JCudaDriver.cuEventSynchronize(laterDone[slot]), "cuEventSynchronize(readLater " + what + ")", rt.lastKernel());
+            value = laterHost.buffer().getFloat(8 * slot);
+            statusBits = laterHost.buffer().getInt(8 * slot + 4);
+            fetched = true;
+            if (laterOut[slot] == this) laterOut[slot] = null;
+        }
+
+        @Override
+        public double getAsDouble() {
+            fetch();
+            if (statusBits != 0) {
+                int bits = statusBits;
+                statusBits = 0;
+                rt.synchronizeCompute();
+                CudaException.check(JCudaDriver.cuMemsetD32(rt.pointer(status.address()), 0, 1), "cuMemsetD32(status)");
+                throw new IllegalStateException("CUDA kernels reported invalid input: " + DeviceStatus.describe(bits));
+            }
+            return value;
+        }
+    }
+
     @Override
     public void download(Tensor src, float[] dst, int n) {
         checkCount(src, n);
