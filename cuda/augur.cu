@@ -13,3 +13,4 @@
 #include "bce.cu"
 #include "adam.cu"
 #include "activation_unit.cu"
+#include "recurrence.cu"

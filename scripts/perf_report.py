@@ -374,8 +374,8 @@ def report(perf_dir):
     w("")
     if not gpu_keys:
         w("No GPU record yet: no session with a device has run the measurement. On a GPU machine:")
-        w("`scripts/augur bench --device cuda --models base,din --batch-sizes 128,2048 --profile --ceilings --json --out")
-        w("docs/perf/<date>-cuda-augur-b128-2048.json` (DIEN's recurrence is not on the CUDA backend yet) and")
+        w("`scripts/augur bench --device cuda --models base,din,dien --batch-sizes 128,2048 --profile --ceilings --json --out")
+        w("docs/perf/<date>-cuda-augur-b128-2048.json` and")
         w("`python3 scripts/torch_ref.py --device cuda --models din,dien --batch-sizes 128,2048 --modes eager,compile")
         w("--data data/bench-npy --out docs/perf/<date>-cuda-torch.json`, then `python3 scripts/perf_report.py`.")
         w("On the CUDA backend `augur bench` reports each kernel's share of the step (a pair of CUDA events around each")

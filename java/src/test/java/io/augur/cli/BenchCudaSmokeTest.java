@@ -16,15 +16,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * {@code augur bench --smoke --device cuda} end to end (SKIPPED without a GPU; under the CPU
- * emulator it runs): BaseModel and DIN train and evaluate through CUDA graphs with device-timed
- * kernel shares, peak device memory and the quick ceilings; DIEN, whose recurrence has no kernels
- * yet, is reported as skipped rather than failing the run, because --smoke chose it.
+ * emulator it runs): BaseModel, DIN and DIEN train and evaluate with device-timed kernel shares,
+ * peak device memory and the quick ceilings. A model the backend cannot build (the activation
+ * unit with Dice) is reported as skipped when --smoke chose the models, and is an error when
+ * named with --models.
  */
 @Tag("gpu")
 class BenchCudaSmokeTest {
 
     @Test
-    void smokeOnTheCudaBackendMeasuresBaseAndDinAndSkipsDien() throws IOException {
+    void smokeOnTheCudaBackendMeasuresEveryModel() throws IOException {
         GpuTesting.assumeGpu();
         CliTest.Result r = CliTest.run("bench", "--smoke", "--device", "cuda", "--json");
         assertEquals(0, r.code(), r.toString());
@@ -33,6 +34,7 @@ class BenchCudaSmokeTest {
         assertTrue(j.path("ceilings").path("fp32_flops_per_s").asDouble() > 0, j.path("ceilings").toString());
         assertTrue(j.path("ceilings").path("how").asText().contains("512x512x512"), j.path("ceilings").toString());
         assertTrue(j.path("device_profiling").asText().contains("kernel times"), j.path("device_profiling").toString());
+        assertTrue(j.path("skipped").isMissingNode(), j.path("skipped").toString());
 
         List<String> models = new ArrayList<>();
         for (JsonNode x : j.path("results")) {
@@ -48,19 +50,30 @@ class BenchCudaSmokeTest {
             if (x.path("model").asText().equals("din")) {
                 assertTrue(ops.contains(Kernels.ACTIVATION_UNIT_FORWARD) && ops.contains(Kernels.ACTIVATION_UNIT_BACKWARD), what + ": " + ops);
             }
+            if (x.path("model").asText().equals("dien")) {
+                assertTrue(ops.containsAll(List.of(Kernels.RECURRENCE_FORWARD, Kernels.RECURRENCE_BACKWARD, Kernels.RECURRENCE_WEIGHT_GRAD,
+                        Kernels.AUX_PAIRS_FORWARD)), what + ": " + ops);
+            }
         }
-        assertEquals(List.of("base", "din"), models);
-        JsonNode skipped = j.path("skipped");
-        assertEquals(1, skipped.size(), skipped.toString());
-        assertEquals("dien", skipped.path(0).path("model").asText());
-        assertTrue(skipped.path(0).path("reason").asText().contains("recurrence"), skipped.toString());
+        assertEquals(List.of("base", "din", "dien"), models);
     }
 
     @Test
-    void aModelNamedWithModelsThatTheBackendLacksIsAnError() {
+    void aModelTheBackendCannotBuildIsSkippedUnderSmokeAndAnErrorWhenNamed() throws IOException {
         GpuTesting.assumeGpu();
-        CliTest.Result r = CliTest.run("bench", "--smoke", "--device", "cuda", "--models", "dien", "--json");
-        assertTrue(r.code() != 0, r.toString());
-        assertTrue(r.err().contains("recurrence"), r.toString());
+        CliTest.Result r = CliTest.run("bench", "--smoke", "--device", "cuda", "--att-activation", "dice", "--json");
+        assertEquals(0, r.code(), r.toString());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        List<String> measured = new ArrayList<>(), skipped = new ArrayList<>();
+        j.path("results").forEach(x -> measured.add(x.path("model").asText()));
+        j.path("skipped").forEach(x -> {
+            skipped.add(x.path("model").asText());
+            assertTrue(x.path("reason").asText().contains("Dice"), x.toString());
+        });
+        assertTrue(measured.contains("base") && skipped.contains("din"), "measured " + measured + ", skipped " + skipped);
+
+        CliTest.Result named = CliTest.run("bench", "--smoke", "--device", "cuda", "--models", "din", "--att-activation", "dice", "--json");
+        assertTrue(named.code() != 0, named.toString());
+        assertTrue(named.err().contains("Dice"), named.toString());
     }
 }

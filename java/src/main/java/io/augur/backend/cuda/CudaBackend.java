@@ -36,11 +36,12 @@ import static io.augur.backend.cuda.Kernels.COL_ROWS;
  * before the first launch, so a training step allocates nothing and every device address is
  * fixed (ready for CUDA-graph capture). Host batches travel through {@link InputStaging}
  * (pinned, double-buffered, on the copy stream). Nothing in a step waits for the device except
- * {@link #download} (the loss); invalid input found by a kernel is reported there, through the
- * device status word ({@link DeviceStatus}).
+ * {@link #download} and {@link #readLater} (the loss); invalid input found by a kernel is
+ * reported there, through the device status word ({@link DeviceStatus}).
  *
- * <p>Not here yet: the GRU-family recurrence (DIEN) and Dice inside the activation unit; both
- * fail when the model is built, with a message saying so.
+ * <p>Not here yet: Dice inside the activation unit; it fails when the model is built, with a
+ * message saying so. DIEN's steps run, but not as CUDA graphs: the auxiliary loss's pair count
+ * (a kernel argument) changes from batch to batch, so its graphs are dropped after a few tries.
  */
 public final class CudaBackend implements Backend, Profiling {
     private static final Logger LOG = LogManager.getLogger(CudaBackend.class);
@@ -157,7 +158,53 @@ public final class CudaBackend implements Backend, Profiling {
 
     @Override
     public Workspace recurrenceWorkspace(String name, int maxB, int T, int E, int H) {
-        throw new UnsupportedOperationException("the GRU/AUGRU/AGRU recurrence (DIEN) is not on the CUDA backend yet; use --device cpu");
+        return new RecurrenceWorkspace(name, maxB, T, E, H);
+    }
+
+    /**
+     * What the recurrence's forward saves for its backward, and the backward's per-position gate
+     * gradients (cuda/recurrence.cu), (maxB, T, .) each; one block per sample of
+     * max(3H, E) threads rounded up to a warp.
+     */
+    final class RecurrenceWorkspace implements Workspace {
+        final int maxB, T, E, H, G, threads;
+        final Arena.Slice gates, hn, h, dgx, dgh;
+
+        RecurrenceWorkspace(String name, int maxB, int T, int E, int H) {
+            if (maxB < 1 || T < 1 || E < 1 || H < 1) throw new IllegalArgumentException("recurrence workspace: sizes must be positive");
+            this.maxB = maxB;
+            this.T = T;
+            this.E = E;
+            this.H = H;
+            this.G = 3 * H;
+            this.threads = (Math.max(G, E) + 31) / 32 * 32;
+            if (threads > 1024) {
+                throw new UnsupportedOperationException("recurrence with E = " + E + ", H = " + H + ": one block per sample needs " + threads
+                        + " threads, more than a block's 1024 (the CUDA kernels take 3H and E up to 1024)");
+            }
+            long rows = (long) maxB * T;
+            gates = arena.reserve(name + ".gates", 4L * rows * G);
+            hn = arena.reserve(name + ".hn", 4L * rows * H);
+            h = arena.reserve(name + ".h", 4L * rows * H);
+            dgx = arena.reserve(name + ".dgx", 4L * rows * G);
+            dgh = arena.reserve(name + ".dgh", 4L * rows * G);
+        }
+
+        int forwardShared() { return 4 * (E + H + 2 * G); }
+
+        int backwardShared() { return 4 * (2 * H + 2 * G); }
+
+        void check(Recurrence kind, Tensor att, int B, int T, int E, int H) {
+            if (T != this.T || E != this.E || H != this.H) {
+                throw new IllegalArgumentException("recurrence: (T, E, H) = (" + T + ", " + E + ", " + H + ") but the workspace was planned for ("
+                        + this.T + ", " + this.E + ", " + this.H + ")");
+            }
+            if (B > maxB) throw new IllegalArgumentException("recurrence: batch " + B + " > planned " + maxB);
+            if (kind.usesAttention() && att == null) throw new IllegalArgumentException("recurrence: " + kind + " needs the attention scores");
+        }
+
+        @Override
+        public long bytes() { return gates.bytes() + hn.bytes() + h.bytes() + dgx.bytes() + dgh.bytes(); }
     }
 
     /** The activation unit's saved buffers: Ma, M2 and the backward's per-block partial gradients. */
@@ -794,16 +841,41 @@ public final class CudaBackend implements Backend, Profiling {
 
     // ---------------------------------------------------------------- recurrence
 
+    /** One block per sample walks its positions (recurrence_forward_kernel). */
     @Override
     public void recurrence(Tensor hOut, Tensor hLast, Workspace ws, Tensor x, Tensor att, Tensor lengths, RecurrenceParams p,
                            Recurrence kind, int B, int T, int E, int H) {
-        throw new UnsupportedOperationException("recurrence (" + kind + ") is not on the CUDA backend yet");
+        RecurrenceWorkspace w = (RecurrenceWorkspace) ws;
+        w.check(kind, att, B, T, E, H);
+        begin();
+        if (B == 0) return;
+        rt.launch(Kernels.RECURRENCE_FORWARD, B, 1, w.threads, 1, w.forwardShared(), args().ptr(a(hOut)).ptr(a(hLast)).ptr(w.gates.address())
+                .ptr(w.hn.address()).ptr(w.h.address()).ptr(status.address()).ptr(a(x)).ptr(kind.usesAttention() ? a(att) : 0).ptr(a(lengths))
+                .ptr(a(p.wx())).ptr(a(p.wh())).ptr(a(p.bx())).ptr(a(p.bh())).i(kind.ordinal()).i(T).i(E).i(H));
     }
 
+    /**
+     * One block per sample walks back (recurrence_backward_kernel), writing each position's gate
+     * gradients; then the weight and bias gradients of the input and the recurrent projection,
+     * one launch each (recurrence_weight_grad_kernel).
+     */
     @Override
     public void recurrenceBackward(Tensor dx, Tensor dAtt, RecurrenceParams grads, Tensor dHOut, Tensor dHLast, Workspace ws,
                                    Tensor x, Tensor att, Tensor lengths, RecurrenceParams p, Recurrence kind, int B, int T, int E, int H) {
-        throw new UnsupportedOperationException("recurrence backward (" + kind + ") is not on the CUDA backend yet");
+        RecurrenceWorkspace w = (RecurrenceWorkspace) ws;
+        w.check(kind, att, B, T, E, H);
+        if (dx == null) throw new IllegalArgumentException("recurrence backward: dx is required");
+        begin();
+        if (B == 0) return;
+        int G = 3 * H;
+        rt.launch(Kernels.RECURRENCE_BACKWARD, B, 1, w.threads, 1, w.backwardShared(), args().ptr(a(dx)).ptr(kind.usesAttention() ? a(dAtt) : 0)
+                .ptr(w.dgx.address()).ptr(w.dgh.address()).ptr(status.address()).ptr(a(dHOut)).ptr(a(dHLast)).ptr(w.gates.address())
+                .ptr(w.hn.address()).ptr(w.h.address()).ptr(kind.usesAttention() ? a(att) : 0).ptr(a(lengths)).ptr(a(p.wx())).ptr(a(p.wh()))
+                .i(kind.ordinal()).i(T).i(E).i(H));
+        launch1d(Kernels.RECURRENCE_WEIGHT_GRAD, (long) E * G + G, args().ptr(a(grads.wx())).ptr(a(grads.bx())).ptr(a(x)).ptr(w.dgx.address())
+                .ptr(a(lengths)).i(B).i(T).i(E).i(G).i(0));
+        launch1d(Kernels.RECURRENCE_WEIGHT_GRAD, (long) H * G + G, args().ptr(a(grads.wh())).ptr(a(grads.bh())).ptr(w.h.address()).ptr(w.dgh.address())
+                .ptr(a(lengths)).i(B).i(T).i(H).i(G).i(1));
     }
 
     // ---------------------------------------------------------------- loss and optimizer

@@ -55,6 +55,10 @@ public final class Kernels {
     public static final String ACTIVATION_UNIT_FORWARD = "activation_unit_forward_kernel";
     public static final String ACTIVATION_UNIT_BACKWARD = "activation_unit_backward_kernel";
     public static final String ACTIVATION_UNIT_REDUCE = "activation_unit_reduce_kernel";
+    // recurrence.cu
+    public static final String RECURRENCE_FORWARD = "recurrence_forward_kernel";
+    public static final String RECURRENCE_BACKWARD = "recurrence_backward_kernel";
+    public static final String RECURRENCE_WEIGHT_GRAD = "recurrence_weight_grad_kernel";
 
     /** Every kernel; all are looked up when the module loads, so a missing one fails at start. */
     public static final List<String> ALL = List.of(
@@ -63,7 +67,7 @@ public final class Kernels {
             SCALE_SEQUENCE_FORWARD, SCALE_SEQUENCE_BACKWARD, ZERO_MULTI, AUX_PAIRS_FORWARD, AUX_PAIRS_BACKWARD, GEMM, BIAS_GRAD,
             BIAS_BROADCAST, BATCH_NORM_FORWARD, BATCH_NORM_BACKWARD, DICE_FORWARD, DICE_BACKWARD, PRELU_FORWARD,
             PRELU_BACKWARD, BCE_WITH_LOGITS, ADAM, ADAM_MULTI, STEP_ADVANCE, ACTIVATION_UNIT_PREPARE, ACTIVATION_UNIT_FORWARD,
-            ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_REDUCE);
+            ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_REDUCE, RECURRENCE_FORWARD, RECURRENCE_BACKWARD, RECURRENCE_WEIGHT_GRAD);
 
     /** Threads per block of the 1-D kernels. */
     static final int BLOCK = 256;

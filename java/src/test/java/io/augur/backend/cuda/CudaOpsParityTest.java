@@ -402,6 +402,50 @@ class CudaOpsParityTest {
         org.junit.jupiter.api.Assertions.assertArrayEquals(outsideBefore, outsideAfter, "a tensor in neither list");
     }
 
+    /**
+     * The GRU family (DIEN): forward and backward of each cell against the CPU reference, lengths
+     * 0, 1, T and random, x and att poisoned (NaN) at padded positions (the kernels must not read
+     * them), outputs poisoned before the op, both output forms and both incoming gradients in use;
+     * H = 12 (G = 36 < E) and H = 36 (DIEN's Amazon shape, G = 108 > E).
+     */
+    @ParameterizedTest
+    @CsvSource({"GRU, 12", "AUGRU, 12", "AGRU, 12", "GRU, 36", "AUGRU, 36", "AGRU, 36"})
+    void recurrenceForwardAndBackward(io.augur.backend.Recurrence kind, int H) {
+        int G = 3 * H;
+        int[] lens = lengths(rng, MAXB, T);
+        float[] x = uniform(rng, MAXB * T * E, -1, 1), att = uniform(rng, MAXB * T, 0, 1);
+        for (int b = 0; b < MAXB; b++) {
+            for (int t = lens[b]; t < T; t++) {
+                att[b * T + t] = GpuTesting.POISON;
+                for (int e = 0; e < E; e++) x[(b * T + t) * E + e] = GpuTesting.POISON;
+            }
+        }
+        Pair xs = tw.floats("x", x), as = tw.floats("att", att), len = tw.ints("len", lens);
+        Pair wx = tw.floats("wx", uniform(rng, E * G, -0.3f, 0.3f)), wh = tw.floats("wh", uniform(rng, H * G, -0.3f, 0.3f));
+        Pair bx = tw.floats("bx", uniform(rng, G, -0.1f, 0.1f)), bh = tw.floats("bh", uniform(rng, G, -0.1f, 0.1f));
+        Pair gwx = tw.floats("gwx", uniform(rng, E * G, -1, 1)), gwh = tw.floats("gwh", uniform(rng, H * G, -1, 1));
+        Pair gbx = tw.floats("gbx", uniform(rng, G, -1, 1)), gbh = tw.floats("gbh", uniform(rng, G, -1, 1));
+        Pair hOut = tw.poisoned("hOut", MAXB * T * H), hLast = tw.poisoned("hLast", MAXB * H);
+        Pair dx = tw.poisoned("dx", MAXB * T * E), dAtt = tw.poisoned("dAtt", MAXB * T);
+        Pair dHOut = tw.floats("dHOut", uniform(rng, MAXB * T * H, -1, 1)), dHLast = tw.floats("dHLast", uniform(rng, MAXB * H, -1, 1));
+        Workspace wc = tw.cpu.recurrenceWorkspace("rws", MAXB, T, E, H), wg = tw.gpu.recurrenceWorkspace("rws", MAXB, T, E, H);
+        boolean a = kind.usesAttention();
+        tw.both(be -> be.recurrence(hOut.on(be), hLast.on(be), be == tw.gpu ? wg : wc, xs.on(be), a ? as.on(be) : null, len.on(be),
+                new io.augur.backend.RecurrenceParams(wx.on(be), wh.on(be), bx.on(be), bh.on(be)), kind, B, T, E, H));
+        tw.assertClose(kind + " hOut", hOut, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose(kind + " hLast", hLast, TIGHT_ATOL, TIGHT_RTOL);
+        tw.both(be -> be.recurrenceBackward(dx.on(be), a ? dAtt.on(be) : null,
+                new io.augur.backend.RecurrenceParams(gwx.on(be), gwh.on(be), gbx.on(be), gbh.on(be)), dHOut.on(be), dHLast.on(be),
+                be == tw.gpu ? wg : wc, xs.on(be), a ? as.on(be) : null, len.on(be),
+                new io.augur.backend.RecurrenceParams(wx.on(be), wh.on(be), bx.on(be), bh.on(be)), kind, B, T, E, H));
+        tw.assertClose(kind + " dx", dx, LOOSE_ATOL, LOOSE_RTOL);
+        if (a) tw.assertClose(kind + " dAtt", dAtt, LOOSE_ATOL, LOOSE_RTOL);
+        tw.assertClose(kind + " dWx", gwx, LOOSE_ATOL, LOOSE_RTOL);
+        tw.assertClose(kind + " dWh", gwh, LOOSE_ATOL, LOOSE_RTOL);
+        tw.assertClose(kind + " dbx", gbx, LOOSE_ATOL, LOOSE_RTOL);
+        tw.assertClose(kind + " dbh", gbh, LOOSE_ATOL, LOOSE_RTOL);
+    }
+
     /** The fused activation unit: both activations it supports, with and without softmax, T short and the Amazon T = 100. */
     @ParameterizedTest
     @CsvSource({"SIGMOID, false, 7", "SIGMOID, true, 7", "PRELU, false, 7", "PRELU, true, 7", "SIGMOID, true, 100", "PRELU, false, 100"})

@@ -1,0 +1,207 @@
+// DIEN's GRU family: the interest extractor (GRU) and the interest-evolution cells AUGRU and
+// AGRU, forward and backward. CPU reference: io.augur.backend.cpu.Recurrence (forwardRef and
+// backwardRef, the specification); formulas in io.augur.backend.Backend#recurrence.
+//
+// For sample b and t < len_b, h_{-1} = 0, G = 3H gate columns ordered [u, r, n]:
+//   gx = x_t Wx + bx,  gh = h_{t-1} Wh + bh
+//   u = sigmoid(gx_u + gh_u),  r = sigmoid(gx_r + gh_r),  n = tanh(gx_n + r gh_n)
+//   z = u (GRU), a_t u (AUGRU), a_t (AGRU);   h_t = (1 - z) h_{t-1} + z n
+// One block per sample walks its positions in time order; each step is a matrix-vector product
+// of G outputs (one thread each) followed by the cell's elementwise update (one thread per
+// hidden unit). Positions t >= len_b are neither computed nor read.
+//
+// Workspace (maxB, T, .) slices, unpacked (row b * T + t):
+//   gates (., G)   u, r, n after their activations     hn (., H)   gh_n, before the reset gate
+//   h     (., H)   h_t                                  dgx, dgh (., G)   the backward's gate gradients
+// The weight gradients are sums over every valid position of every sample: the backward writes
+// each position's gate gradients, and recurrence_weight_grad_kernel sums them in a fixed order
+// (no floating-point atomics).
+#include "common.cuh"
+
+namespace augur {
+
+// The cell kinds, as io.augur.backend.Recurrence's ordinals.
+constexpr int CELL_GRU = 0, CELL_AUGRU = 1, CELL_AGRU = 2;
+
+// The CPU reference's sigmoid and tanh (Recurrence.sigmoid, Recurrence.tanh): one exp each.
+__device__ __forceinline__ float gru_sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
+__device__ __forceinline__ float gru_tanh(float v) { return 1.0f - 2.0f / (expf(2.0f * v) + 1.0f); }
+
+__device__ __forceinline__ int checked_length(const int* lengths, int b, int T, int* status) {
+  const int len = lengths[b];
+  if (len < 0 || len > T) {
+    if (threadIdx.x == 0) set_status(status, AUGUR_STATUS_BAD_LENGTH);
+    return len < 0 ? 0 : T;
+  }
+  return len;
+}
+
+}  // namespace augur
+
+// Forward. grid (B), block >= G threads (a multiple of 32); dynamic shared: E + H + 2G floats.
+//   hOut (B, T, H) or nullptr: h_t for t < len, 0 after    hLast (B, H) or nullptr: h_{len-1}, 0 when len = 0
+//   gates, hn, h: the workspace    x (B, T, E)   att (B, T) or nullptr (GRU)   lengths (B)
+//   wx (E, G)   wh (H, G)   bx, bh (G)
+AUGUR_KERNEL void recurrence_forward_kernel(float* __restrict__ hOut, float* __restrict__ hLast, float* __restrict__ gates,
+                                            float* __restrict__ hn, float* __restrict__ hs, int* status,
+                                            const float* __restrict__ x, const float* __restrict__ att,
+                                            const int* __restrict__ lengths, const float* __restrict__ wx,
+                                            const float* __restrict__ wh, const float* __restrict__ bx,
+                                            const float* __restrict__ bh, int kind, int T, int E, int H) {
+  extern __shared__ double smem_d[];   // declared double as elsewhere in augur.cu; used as floats
+  float* smem = reinterpret_cast<float*>(smem_d);
+  const int G = 3 * H;
+  float* xs = smem;        // (E)  x_t
+  float* hp = xs + E;      // (H)  h_{t-1}
+  float* sgx = hp + H;     // (G)  x_t Wx + bx
+  float* sgh = sgx + G;    // (G)  h_{t-1} Wh + bh
+  const int b = blockIdx.x, j = threadIdx.x;
+  const int len = augur::checked_length(lengths, b, T, status);
+  for (int k = j; k < H; k += blockDim.x) hp[k] = 0.0f;
+  for (int t = 0; t < len; ++t) {
+    const long long row = (long long)b * T + t;
+    for (int e = j; e < E; e += blockDim.x) xs[e] = x[row * E + e];
+    __syncthreads();
+    if (j < G) {
+      float gx = bx[j];
+      for (int e = 0; e < E; ++e) gx += xs[e] * wx[(long long)e * G + j];
+      float gh = bh[j];
+      for (int k = 0; k < H; ++k) gh += hp[k] * wh[(long long)k * G + j];
+      sgx[j] = gx;
+      sgh[j] = gh;
+    }
+    __syncthreads();
+    float hNew = 0.0f;
+    if (j < H) {
+      const float a = att == nullptr ? 1.0f : att[row];
+      const float u = augur::gru_sigmoid(sgx[j] + sgh[j]);
+      const float r = augur::gru_sigmoid(sgx[H + j] + sgh[H + j]);
+      const float hc = sgh[2 * H + j];
+      const float c = augur::gru_tanh(sgx[2 * H + j] + r * hc);
+      const float z = kind == augur::CELL_GRU ? u : kind == augur::CELL_AUGRU ? a * u : a;
+      hNew = (1.0f - z) * hp[j] + z * c;
+      gates[row * G + j] = u;
+      gates[row * G + H + j] = r;
+      gates[row * G + 2 * H + j] = c;
+      hn[row * H + j] = hc;
+      hs[row * H + j] = hNew;
+      if (hOut != nullptr) hOut[row * H + j] = hNew;
+    }
+    // Every read of h_{t-1} by other threads (the gh products) came before the barrier above;
+    // thread j alone reads hp[j] after it, so it may overwrite it now.
+    if (j < H) hp[j] = hNew;
+  }
+  __syncthreads();
+  for (int k = j; k < H; k += blockDim.x) {
+    if (hLast != nullptr) hLast[(long long)b * H + k] = hp[k];  // 0 when len = 0
+  }
+  if (hOut != nullptr) {
+    for (long long i = (long long)len * H + j; i < (long long)T * H; i += blockDim.x) hOut[(long long)b * T * H + i] = 0.0f;
+  }
+}
+
+// Backward, after the forward of the same batch. grid (B), block >= max(G, E) threads (a
+// multiple of 32); dynamic shared: H + 2G + H floats.
+//   dx (B, T, E) =, 0 at padded positions     dAtt (B, T) = or nullptr (GRU), 0 at padded positions
+//   dgx, dgh (B, T, G) =: each position's gate gradients, 0 at padded positions (for the weight sums)
+//   dHOut (B, T, H) or nullptr    dHLast (B, H) or nullptr
+AUGUR_KERNEL void recurrence_backward_kernel(float* __restrict__ dx, float* __restrict__ dAtt, float* __restrict__ dgx,
+                                             float* __restrict__ dgh, int* status, const float* __restrict__ dHOut,
+                                             const float* __restrict__ dHLast, const float* __restrict__ gates,
+                                             const float* __restrict__ hn, const float* __restrict__ hs,
+                                             const float* __restrict__ att, const int* __restrict__ lengths,
+                                             const float* __restrict__ wx, const float* __restrict__ wh, int kind, int T,
+                                             int E, int H) {
+  extern __shared__ double smem_d[];
+  float* smem = reinterpret_cast<float*>(smem_d);
+  const int G = 3 * H;
+  float* dh = smem;        // (H)  the gradient reaching h_t
+  float* sgx = dh + H;     // (G)
+  float* sgh = sgx + G;    // (G)
+  float* sda = sgh + G;    // (H)  each unit's term of dAtt
+  const int b = blockIdx.x, j = threadIdx.x;
+  const int len = augur::checked_length(lengths, b, T, status);
+  for (int k = j; k < H; k += blockDim.x) dh[k] = dHLast != nullptr && len > 0 ? dHLast[(long long)b * H + k] : 0.0f;
+  // padded positions: zero gradients
+  for (long long i = (long long)len * E + j; i < (long long)T * E; i += blockDim.x) dx[(long long)b * T * E + i] = 0.0f;
+  for (long long i = (long long)len * G + j; i < (long long)T * G; i += blockDim.x) {
+    dgx[(long long)b * T * G + i] = 0.0f;
+    dgh[(long long)b * T * G + i] = 0.0f;
+  }
+  if (dAtt != nullptr) {
+    for (int t = len + j; t < T; t += blockDim.x) dAtt[(long long)b * T + t] = 0.0f;
+  }
+  __syncthreads();
+  for (int t = len - 1; t >= 0; --t) {
+    const long long row = (long long)b * T + t;
+    float dhp = 0.0f;
+    if (j < H) {
+      float d = dh[j];
+      if (dHOut != nullptr) d += dHOut[row * H + j];
+      const float a = att == nullptr ? 1.0f : att[row];
+      const float u = gates[row * G + j], r = gates[row * G + H + j], c = gates[row * G + 2 * H + j];
+      const float hc = hn[row * H + j];
+      const float hprev = t > 0 ? hs[(row - 1) * H + j] : 0.0f;
+      const float z = kind == augur::CELL_GRU ? u : kind == augur::CELL_AUGRU ? a * u : a;
+      const float dz = d * (c - hprev);
+      const float du = kind == augur::CELL_GRU ? dz : kind == augur::CELL_AUGRU ? a * dz : 0.0f;
+      sda[j] = kind == augur::CELL_AUGRU ? dz * u : kind == augur::CELL_AGRU ? dz : 0.0f;
+      const float dcPre = d * z * (1.0f - c * c);
+      const float drPre = dcPre * hc * r * (1.0f - r);
+      const float duPre = du * u * (1.0f - u);
+      sgx[j] = duPre;
+      sgx[H + j] = drPre;
+      sgx[2 * H + j] = dcPre;
+      sgh[j] = duPre;
+      sgh[H + j] = drPre;
+      sgh[2 * H + j] = dcPre * r;
+      dhp = d * (1.0f - z);
+    }
+    __syncthreads();
+    if (j < E) {
+      float acc = 0.0f;
+      for (int q = 0; q < G; ++q) acc += sgx[q] * wx[(long long)j * G + q];
+      dx[row * E + j] = acc;
+    }
+    if (j < H) {
+      for (int q = 0; q < G; ++q) dhp += sgh[q] * wh[(long long)j * G + q];
+    }
+    if (j < G) {
+      dgx[row * G + j] = sgx[j];
+      dgh[row * G + j] = sgh[j];
+    }
+    if (j == 0 && dAtt != nullptr) {
+      float da = 0.0f;
+      for (int k = 0; k < H; ++k) da += sda[k];  // in unit order, as the reference
+      dAtt[row] = da;
+    }
+    __syncthreads();  // every thread has read sgx, sgh and sda before the next position writes them
+    if (j < H) dh[j] = dhp;  // dh[j] is read by thread j alone
+  }
+}
+
+// The weight and bias gradients of one projection from the backward's per-position gate
+// gradients: for i < K G, gW[k, q] += sum over b, t < len_b of A_{b,t}[k] dG[b, t, q], with A_{b,t}
+// = A[b, t - shift] (shift 1: h_{t-1}, nothing at t = 0); for the G more, gB[q] += sum dG[b, t, q].
+// Each thread owns one output and sums samples in order, times in order: deterministic.
+//   gW (K, G) +=   gB (G) +=   A (B, T, K)   dG (B, T, G)   lengths (B)
+AUGUR_KERNEL void recurrence_weight_grad_kernel(float* __restrict__ gW, float* __restrict__ gB, const float* __restrict__ A,
+                                                const float* __restrict__ dG, const int* __restrict__ lengths, int B, int T,
+                                                int K, int G, int shift) {
+  AUGUR_GRID_STRIDE(i, (long long)K * G + G) {
+    const bool bias = i >= (long long)K * G;
+    const int k = bias ? 0 : (int)(i / G);
+    const int q = bias ? (int)(i - (long long)K * G) : (int)(i % G);
+    float acc = 0.0f;
+    for (int b = 0; b < B; ++b) {
+      const int len = min(max(lengths[b], 0), T);
+      for (int t = bias ? 0 : shift; t < len; ++t) {
+        const long long row = (long long)b * T + t;
+        const float g = dG[row * G + q];
+        acc += bias ? g : A[(row - shift) * K + k] * g;
+      }
+    }
+    if (bias) gB[q] += acc;
+    else gW[(long long)k * G + q] += acc;
+  }
+}
