@@ -5,19 +5,27 @@
 // g = grad + wd p;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
 // p -= lr (m / bc1) / (sqrt(v / bc2) + eps)        bc1 = 1 - b1^t, bc2 = 1 - b2^t, t = *step
 // grad is read, not cleared.   p, grad, m, v (n)
+namespace augur {
+
+__device__ __forceinline__ void adam_element(float* __restrict__ p, const float* __restrict__ grad, float* __restrict__ m,
+                                             float* __restrict__ v, long long i, float lr, float b1, float b2, float eps, float wd,
+                                             float bc1, float bc2) {
+  const float g = grad[i] + wd * p[i];
+  const float mi = b1 * m[i] + (1 - b1) * g;
+  const float vi = b2 * v[i] + (1 - b2) * g * g;
+  m[i] = mi;
+  v[i] = vi;
+  p[i] -= lr * (mi / bc1) / (sqrtf(vi / bc2) + eps);
+}
+
+}  // namespace augur
+
 AUGUR_KERNEL void adam_kernel(float* __restrict__ p, const float* __restrict__ grad, float* __restrict__ m,
                               float* __restrict__ v, const int* __restrict__ step, int n, float lr, float b1, float b2,
                               float eps, float wd) {
   const int t = *step;
   const float bc1 = augur::bias_correction(b1, t), bc2 = augur::bias_correction(b2, t);
-  AUGUR_GRID_STRIDE(i, n) {
-    const float g = grad[i] + wd * p[i];
-    const float mi = b1 * m[i] + (1 - b1) * g;
-    const float vi = b2 * v[i] + (1 - b2) * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] -= lr * (mi / bc1) / (sqrtf(vi / bc2) + eps);
-  }
+  AUGUR_GRID_STRIDE(i, n) { augur::adam_element(p, grad, m, v, i, lr, b1, b2, eps, wd, bc1, bc2); }
 }
 
 // The same update on up to MULTI_MAX dense parameters at once (Optimizer.step's one launch for
@@ -27,19 +35,10 @@ AUGUR_KERNEL void adam_multi_kernel(augur::MultiTensor list, const int* __restri
                                     float eps, float wd) {
   int begin, end;
   const int e = augur::multi_tensor_entry(list, blockIdx.x, &begin, &end);
-  float* __restrict__ p = list.a[e];
-  const float* __restrict__ grad = list.b[e];
-  float* __restrict__ m = list.c[e];
-  float* __restrict__ v = list.d[e];
   const int t = *step;
   const float bc1 = augur::bias_correction(b1, t), bc2 = augur::bias_correction(b2, t);
   for (int i = begin + threadIdx.x; i < end; i += blockDim.x) {
-    const float g = grad[i] + wd * p[i];
-    const float mi = b1 * m[i] + (1 - b1) * g;
-    const float vi = b2 * v[i] + (1 - b2) * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] -= lr * (mi / bc1) / (sqrtf(vi / bc2) + eps);
+    augur::adam_element(list.a[e], list.b[e], list.c[e], list.d[e], i, lr, b1, b2, eps, wd, bc1, bc2);
   }
 }
 

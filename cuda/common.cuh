@@ -81,6 +81,15 @@ __device__ __forceinline__ float block_max(float v, double* scratch) {
   return m;
 }
 
+// The entry of a by-value launch list (embedding.cu's GatherList, sparse_update.cu's
+// SparseUpdateList) that owns this block: entries e[0, count) start at increasing first_block.
+template <class List>
+__device__ __forceinline__ int list_entry(const List& l, int block) {
+  int e = 0;
+  while (e + 1 < l.count && l.e[e + 1].first_block <= block) ++e;
+  return e;
+}
+
 // Grid-stride loop over [0, n).
 #define AUGUR_GRID_STRIDE(i, n) \
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (long long)(n); \

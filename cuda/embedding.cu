@@ -83,8 +83,7 @@ static_assert(sizeof(GatherList) == 840, "GatherList's layout changed: update io
 
 // The entry that owns this block and the block's element range within it.
 __device__ __forceinline__ int gather_entry(const GatherList& l, int block, long long* begin, long long* end) {
-  int e = 0;
-  while (e + 1 < l.count && l.e[e + 1].first_block <= block) ++e;
+  const int e = list_entry(l, block);
   const long long n = (long long)l.e[e].rows * l.e[e].D;
   *begin = (long long)(block - l.e[e].first_block) * GATHER_CHUNK;
   *end = min(n, *begin + GATHER_CHUNK);

@@ -112,8 +112,7 @@ AUGUR_KERNEL void sparse_update_kernel(float* __restrict__ table, float* __restr
 // sparse_update_kernel computes it, and each table's list emptied by the last of its blocks.
 AUGUR_KERNEL void sparse_update_multi_kernel(augur::SparseUpdateList list, const int* __restrict__ step, int kind, float lr,
                                              float lambda, float b1, float b2, float eps) {
-  int e = 0;
-  while (e + 1 < list.count && list.e[e + 1].first_block <= (int)blockIdx.x) ++e;
+  const int e = augur::list_entry(list, blockIdx.x);
   const augur::SparseUpdateEntry& t = list.e[e];
   const int next = e + 1 < list.count ? list.e[e + 1].first_block : list.blocks;
   const int n = min(min(*t.touched_count, t.capacity), t.bound);

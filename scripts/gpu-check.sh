@@ -98,15 +98,19 @@ bench_one() {
   # Jackson writes one field per line (augur-bench/2): each result's batch_size, then its
   # train_samples_per_s, then "p50" inside its step_ms object.
   local before=${#rows[@]} bs sps p50 target
-  while read -r bs sps p50; do
+  # a row per result, named by the result's own model (--smoke measures several in one file)
+  local rm row_label
+  while read -r rm bs sps p50; do
+    row_label="$rm${label#"$m"}"
     target=""
-    if [[ "$label" == din && "$bs" == 128 ]]; then target="target >= 1,000,000"; fi
-    if [[ "$label" == din && "$bs" == 2048 ]]; then target="target >= 4,000,000"; fi
-    rows+=("$(printf '%-10s %8s %16.0f %12.3f  %s' "$label" "$bs" "$sps" "$p50" "$target")")
+    if [[ "$row_label" == din && "$bs" == 128 ]]; then target="target >= 1,000,000"; fi
+    if [[ "$row_label" == din && "$bs" == 2048 ]]; then target="target >= 4,000,000"; fi
+    rows+=("$(printf '%-10s %8s %16.0f %12.3f  %s' "$row_label" "$bs" "$sps" "$p50" "$target")")
   done < <(awk -F' : ' '
+    /^ *"model" :/ { gsub(/[ ,"]/, "", $2); model = $2 }
     /^ *"batch_size" :/ { gsub(/[ ,]/, "", $2); bs = $2; sps = "" }
     /^ *"train_samples_per_s" :/ && bs != "" { gsub(/[ ,]/, "", $2); sps = $2 }
-    /^ *"p50" :/ && bs != "" && sps != "" { gsub(/[ ,]/, "", $2); print bs, sps, $2; bs = "" }
+    /^ *"p50" :/ && bs != "" && sps != "" { gsub(/[ ,]/, "", $2); print model, bs, sps, $2; bs = "" }
   ' "$out/bench-$label.json")
   if (( ${#rows[@]} == before )); then
     status=1

@@ -182,6 +182,11 @@ public abstract class CtrModel {
      * (a CUDA graph per batch size on the GPU); returns the loss.
      */
     public float trainStep(Runnable update) {
+        issueTrainStep(update);
+        return readLoss();
+    }
+
+    private void issueTrainStep(Runnable update) {
         be.runStep(stepKey("train", batch.size()), () -> {
             zeroGrads();
             forward(true);
@@ -189,7 +194,6 @@ public abstract class CtrModel {
             backward();
             update.run();
         });
-        return readLoss();
     }
 
     /**
@@ -199,13 +203,7 @@ public abstract class CtrModel {
      * the next batch are ordered after this step on the device.
      */
     public StepLoss trainStepLater(Runnable update) {
-        be.runStep(stepKey("train", batch.size()), () -> {
-            zeroGrads();
-            forward(true);
-            lossForward();
-            backward();
-            update.run();
-        });
+        issueTrainStep(update);
         return new StepLoss(be.readLater(loss), auxiliaryLossLater(), auxiliaryWeight());
     }
 

@@ -2,7 +2,6 @@ package io.augur.backend.cuda;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -34,19 +33,10 @@ final class GatherListArgs {
 
     /** The launches that cover the entries in order, at most {@link #MAX} each; entries with no element are left out. */
     static List<Launch> plan(List<Entry> entries) {
-        List<Launch> out = new ArrayList<>();
-        List<Entry> group = new ArrayList<>();
         for (Entry e : entries) {
             if (e.rows() < 0 || e.D() < 1) throw new IllegalArgumentException("gather of " + e.rows() + " rows of width " + e.D());
-            if (e.elements() == 0) continue;
-            group.add(e);
-            if (group.size() == MAX) {
-                out.add(launch(group));
-                group.clear();
-            }
         }
-        if (!group.isEmpty()) out.add(launch(group));
-        return out;
+        return LaunchGroups.split(entries, MAX, e -> e.elements() == 0).stream().map(GatherListArgs::launch).toList();
     }
 
     private static Launch launch(List<Entry> group) {

@@ -2,7 +2,6 @@ package io.augur.backend.cuda;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -33,19 +32,8 @@ final class MultiTensorArgs {
      * with no elements are left out, and an empty list gives no launch.
      */
     static List<Launch> plan(List<Entry> entries) {
-        List<Launch> out = new ArrayList<>();
-        List<Entry> group = new ArrayList<>();
-        for (Entry e : entries) {
-            if (e.n() < 0) throw new IllegalArgumentException("negative element count " + e.n());
-            if (e.n() == 0) continue;
-            group.add(e);
-            if (group.size() == MAX) {
-                out.add(launch(group));
-                group.clear();
-            }
-        }
-        if (!group.isEmpty()) out.add(launch(group));
-        return out;
+        for (Entry e : entries) if (e.n() < 0) throw new IllegalArgumentException("negative element count " + e.n());
+        return LaunchGroups.split(entries, MAX, e -> e.n() == 0).stream().map(MultiTensorArgs::launch).toList();
     }
 
     private static Launch launch(List<Entry> group) {

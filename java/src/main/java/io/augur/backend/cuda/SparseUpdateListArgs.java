@@ -2,7 +2,6 @@ package io.augur.backend.cuda;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -32,19 +31,10 @@ final class SparseUpdateListArgs {
 
     /** The launches that cover the entries in order, at most {@link #MAX} each; entries with bound 0 are left out. */
     static List<Launch> plan(List<Entry> entries) {
-        List<Launch> out = new ArrayList<>();
-        List<Entry> group = new ArrayList<>();
         for (Entry e : entries) {
             if (e.bound() < 0 || e.D() < 1) throw new IllegalArgumentException("sparse update of " + e.bound() + " rows of width " + e.D());
-            if (e.bound() == 0) continue;
-            group.add(e);
-            if (group.size() == MAX) {
-                out.add(launch(group));
-                group.clear();
-            }
         }
-        if (!group.isEmpty()) out.add(launch(group));
-        return out;
+        return LaunchGroups.split(entries, MAX, e -> e.bound() == 0).stream().map(SparseUpdateListArgs::launch).toList();
     }
 
     private static Launch launch(List<Entry> group) {
