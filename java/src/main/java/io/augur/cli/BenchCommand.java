@@ -149,9 +149,14 @@ public final class BenchCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     /** One timed run: its throughput and every step's duration. */
-    record Run(double samplesPerS, long[] stepNanos) {
-        double stepMs(double q) {
-            long[] s = stepNanos.clone();
+    record Run(double samplesPerS, long[] stepNanos, long[] issueNanos) {
+        double stepMs(double q) { return quantileMs(stepNanos, q); }
+
+        /** The host's part of a step: loading the batch and issuing the step, without the wait for the one before. */
+        double issueMs(double q) { return quantileMs(issueNanos, q); }
+
+        private static double quantileMs(long[] nanos, double q) {
+            long[] s = nanos.clone();
             Arrays.sort(s);
             return s[Math.min(s.length - 1, (int) Math.floor(q * s.length))] / 1e6;
         }
@@ -318,8 +323,9 @@ public final class BenchCommand implements Callable<Integer> {
             Optimizer opt = new Optimizer(be, model.params(), Trainer.countsByTable(model, ds), tcfg);
             Trainer trainer = new Trainer(be, model, ds, tcfg, Path.of("."), Map.of());
             Run run = timedRun(trainer, opt, train, B, seed + r, null);
-            LOG.info("{} batch {} run {}/{}: {} samples/s ({} steps, step p50 {} ms)", label, B, r + 1, repeats,
-                    String.format("%,.0f", run.samplesPerS()), run.stepNanos().length, String.format("%.2f", run.stepMs(0.5)));
+            LOG.info("{} batch {} run {}/{}: {} samples/s ({} steps, step p50 {} ms, of which the host's issue {} ms)", label, B, r + 1, repeats,
+                    String.format("%,.0f", run.samplesPerS()), run.stepNanos().length, String.format("%.3f", run.stepMs(0.5)),
+                    String.format("%.3f", run.issueMs(0.5)));
             runs.add(run);
         }
         double evalSps = evalRun(be, model, ds.valid(), B);
@@ -340,6 +346,11 @@ public final class BenchCommand implements Callable<Integer> {
         stepMs.put("p99", median(runs.stream().mapToDouble(r -> r.stepMs(0.99)).toArray()));
         stepMs.put("mean", median(runs.stream().mapToDouble(Run::meanStepMs).toArray()));
         res.put("step_ms", stepMs);
+        // the host's share: when issue_ms.p50 is close to step_ms.p50 the device waits for the host
+        Map<String, Object> issueMs = new LinkedHashMap<>();
+        issueMs.put("p50", median(runs.stream().mapToDouble(r -> r.issueMs(0.5)).toArray()));
+        issueMs.put("p90", median(runs.stream().mapToDouble(r -> r.issueMs(0.9)).toArray()));
+        res.put("issue_ms", issueMs);
         res.put("steps_per_run", runs.stream().mapToInt(r -> r.stepNanos().length).min().orElse(0));
         res.put("eval_samples_per_s", evalSps);
 
@@ -424,6 +435,7 @@ public final class BenchCommand implements Callable<Integer> {
     private Run timedRun(Trainer trainer, Optimizer opt, SampleFile train, int B, long runSeed, Runnable onTimedStart) {
         long start = System.nanoTime();
         long[] stepNanos = new long[seconds > 0 ? 1 << 12 : Math.max(steps, 1)];
+        long[] issueNanos = new long[stepNanos.length];
         int warm = 0, timed = 0;
         long samples = 0;
         long timedStart = -1, timedEnd = -1;
@@ -455,10 +467,15 @@ public final class BenchCommand implements Callable<Integer> {
                     // time is its issue plus the wait for the one before
                     long t0 = System.nanoTime();
                     CtrModel.StepLoss issued = trainer.trainStepLater(opt, b);
+                    long tIssued = System.nanoTime();
                     if (pending != null) pending.loss();
                     pending = issued;
                     long t1 = System.nanoTime();
-                    if (timed == stepNanos.length) stepNanos = Arrays.copyOf(stepNanos, 2 * timed);
+                    if (timed == stepNanos.length) {
+                        stepNanos = Arrays.copyOf(stepNanos, 2 * timed);
+                        issueNanos = Arrays.copyOf(issueNanos, 2 * timed);
+                    }
+                    issueNanos[timed] = tIssued - t0;
                     samples += b.size;
                     boolean last = seconds > 0 ? t1 - timedStart >= seconds * 1e9 : timed + 1 >= steps;
                     if (last) {
@@ -474,7 +491,7 @@ public final class BenchCommand implements Callable<Integer> {
                 if (!any) throw new IllegalStateException(train.path() + " has no rows to train on");
             }
         }
-        return new Run(samples / ((timedEnd - timedStart) / 1e9), Arrays.copyOf(stepNanos, timed));
+        return new Run(samples / ((timedEnd - timedStart) / 1e9), Arrays.copyOf(stepNanos, timed), Arrays.copyOf(issueNanos, timed));
     }
 
     /** Inference throughput: load, forward (inference mode), probabilities to the host, over valid batches of size B. */

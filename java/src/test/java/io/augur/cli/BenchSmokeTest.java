@@ -50,6 +50,9 @@ class BenchSmokeTest {
             JsonNode st = x.path("step_ms");
             assertTrue(st.path("p50").asDouble() > 0 && st.path("p50").asDouble() <= st.path("p90").asDouble()
                     && st.path("p90").asDouble() <= st.path("p99").asDouble(), what + ": " + st);
+            JsonNode is = x.path("issue_ms");
+            assertTrue(is.path("p50").asDouble() > 0 && is.path("p50").asDouble() <= is.path("p90").asDouble(), what + ": " + is);
+            assertTrue(is.path("p50").asDouble() <= st.path("p90").asDouble(), what + ": the issue is part of the step: " + is + " " + st);
             assertTrue(x.path("peak_heap_mib").asDouble() > 0, what);
             assertTrue(x.path("peak_device_mib").isNull() && x.path("peak_device_note").asText().contains("n/a"), what);
             assertTrue(x.path("cost").path("flops_per_sample").asDouble() > 0, what);
