@@ -5,6 +5,12 @@
 //   op(B) = B (K, N), ldb >= N           or, trans_b, B stored (N, K), ldb >= K
 // The linear layer uses it three ways: y = x W + b; dx = dy W^T (trans_b); dW += x^T dy (trans_a,
 // accumulate). Each C element is summed by one thread in k order: deterministic.
+//
+// Split K: a product with few output tiles and a long K (dW at a large batch: 162 x 200 outputs
+// are 12 tiles, K = 2048) would leave most multiprocessors idle. With partial != nullptr the
+// grid's y dimension holds splits x row tiles; split s sums k in [s k_split, (s + 1) k_split) into
+// partial[s] (M, N), and gemm_splitk_reduce_kernel adds the splits in order, then bias and C:
+// still a fixed order, so still deterministic.
 #include "common.cuh"
 
 namespace {
@@ -16,18 +22,23 @@ constexpr int GEMM_TM = 4, GEMM_TN = 4;  // each of the 16 x 16 threads computes
 AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, const float* __restrict__ A,
                                                      const float* __restrict__ Bm, const float* __restrict__ bias,
                                                      int M, int N, int K, int lda, int ldb, int ldc,
-                                                     int trans_a, int trans_b, int accumulate) {
+                                                     int trans_a, int trans_b, int accumulate,
+                                                     float* __restrict__ partial, int k_split) {
   __shared__ float As[GEMM_BK][GEMM_BM + 4];  // As[k][m]
   __shared__ float Bs[GEMM_BK][GEMM_BN + 4];  // Bs[k][n]
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-  const int m0 = blockIdx.y * GEMM_BM, n0 = blockIdx.x * GEMM_BN;
+  const int m_tiles = (M + GEMM_BM - 1) / GEMM_BM;
+  const int split = partial != nullptr ? (int)blockIdx.y / m_tiles : 0;
+  const int m0 = ((int)blockIdx.y % m_tiles) * GEMM_BM, n0 = blockIdx.x * GEMM_BN;
+  const int k_begin = partial != nullptr ? split * k_split : 0;
+  const int k_end = partial != nullptr ? min(K, k_begin + k_split) : K;
   float acc[GEMM_TM][GEMM_TN];
 #pragma unroll
   for (int i = 0; i < GEMM_TM; ++i)
 #pragma unroll
     for (int j = 0; j < GEMM_TN; ++j) acc[i][j] = 0.0f;
 
-  for (int k0 = 0; k0 < K; k0 += GEMM_BK) {
+  for (int k0 = k_begin; k0 < k_end; k0 += GEMM_BK) {
     // 64 x 16 = 1024 elements of each tile, four per thread
     for (int e = threadIdx.x; e < GEMM_BM * GEMM_BK; e += 256) {
       int m, k;
@@ -35,7 +46,7 @@ AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, cons
       else { k = e % GEMM_BK; m = e / GEMM_BK; }
       const int gm = m0 + m, gk = k0 + k;
       float v = 0.0f;
-      if (gm < M && gk < K) v = trans_a ? A[(long long)gk * lda + gm] : A[(long long)gm * lda + gk];
+      if (gm < M && gk < k_end) v = trans_a ? A[(long long)gk * lda + gm] : A[(long long)gm * lda + gk];
       As[k][m] = v;
     }
     for (int e = threadIdx.x; e < GEMM_BN * GEMM_BK; e += 256) {
@@ -44,7 +55,7 @@ AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, cons
       else { n = e % GEMM_BN; k = e / GEMM_BN; }
       const int gn = n0 + n, gk = k0 + k;
       float v = 0.0f;
-      if (gn < N && gk < K) v = trans_b ? Bm[(long long)gn * ldb + gk] : Bm[(long long)gk * ldb + gn];
+      if (gn < N && gk < k_end) v = trans_b ? Bm[(long long)gn * ldb + gk] : Bm[(long long)gk * ldb + gn];
       Bs[k][n] = v;
     }
     __syncthreads();
@@ -71,10 +82,29 @@ AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, cons
       const int gn = n0 + tx + 16 * j;
       if (gn >= N) continue;
       float v = acc[i][j];
+      if (partial != nullptr) {
+        partial[((long long)split * M + gm) * N + gn] = v;
+        continue;
+      }
       if (bias != nullptr) v += bias[gn];
       float* c = C + (long long)gm * ldc + gn;
       *c = accumulate ? *c + v : v;
     }
+  }
+}
+
+// C (M, N) = [C +] sum over s < splits, in order, of partial[s] (M, N) [+ bias]: the end of a
+// split-K gemm_kernel.
+AUGUR_KERNEL void gemm_splitk_reduce_kernel(float* __restrict__ C, const float* __restrict__ partial,
+                                            const float* __restrict__ bias, int M, int N, int ldc, int splits,
+                                            int accumulate) {
+  AUGUR_GRID_STRIDE(i, (long long)M * N) {
+    const int m = (int)(i / N), n = (int)(i % N);
+    float v = 0.0f;
+    for (int s = 0; s < splits; ++s) v += partial[(long long)s * M * N + i];
+    if (bias != nullptr) v += bias[n];
+    float* c = C + (long long)m * ldc + n;
+    *c = accumulate ? *c + v : v;
   }
 }
 

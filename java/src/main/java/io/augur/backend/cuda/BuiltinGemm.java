@@ -3,22 +3,66 @@ package io.augur.backend.cuda;
 /**
  * The GEMM provider that needs nothing but our fatbin: {@code gemm_kernel} (cuda/gemm.cu), 64 x 64
  * tiles, one thread per 4 x 4 outputs, bias and accumulation in the epilogue. Deterministic.
+ *
+ * <p>A product with fewer output tiles than the device has multiprocessors and a long K (the
+ * weight gradient x^T dy at a large batch) is split along K ({@link #splits}): each split sums its
+ * share of K into a partial product in {@code workspace}, and {@code gemm_splitk_reduce_kernel}
+ * adds the partials in split order, so the result is still the same on every run.
  */
 final class BuiltinGemm implements Gemm {
     private static final int TILE = 64;
-    private final CudaRuntime rt;
+    /** K per split at least this long, and split only when K reaches twice it. */
+    static final int MIN_K_PER_SPLIT = 128;
+    static final int MAX_SPLITS = 16;
+    /** Floats of the split-K workspace. */
+    static final long WORKSPACE_FLOATS = 2L << 20;
 
-    BuiltinGemm(CudaRuntime rt) { this.rt = rt; }
+    private final CudaRuntime rt;
+    private final int multiprocessors;
+    private final Arena.Slice workspace;   // null: never split
+
+    BuiltinGemm(CudaRuntime rt, Arena.Slice workspace) {
+        this.rt = rt;
+        this.multiprocessors = rt.multiprocessors;
+        this.workspace = workspace;
+    }
 
     @Override
     public String name() { return "built-in gemm_kernel"; }
+
+    /**
+     * How many K splits a product gets: 1 unless its output tiles leave more than half the
+     * multiprocessors idle and K is at least 2 * {@link #MIN_K_PER_SPLIT}; then enough splits to
+     * give about two blocks per multiprocessor, at most {@link #MAX_SPLITS}, each at least
+     * {@link #MIN_K_PER_SPLIT} long, and all partials within {@code workspaceFloats}.
+     */
+    static int splits(int M, int N, int K, int multiprocessors, long workspaceFloats) {
+        long tiles = (long) ((M + TILE - 1) / TILE) * ((N + TILE - 1) / TILE);
+        if (2 * tiles > multiprocessors || K < 2 * MIN_K_PER_SPLIT) return 1;
+        int s = (int) Math.min(MAX_SPLITS, Math.min((2L * multiprocessors + tiles - 1) / tiles, K / MIN_K_PER_SPLIT));
+        while (s > 1 && (long) s * M * N > workspaceFloats) s--;
+        return s;
+    }
 
     @Override
     public void gemm(long C, long A, long B, long bias, int M, int N, int K, int lda, int ldb, int ldc,
                      boolean transA, boolean transB, boolean accumulate) {
         if (M <= 0 || N <= 0) return;
+        int mTiles = (M + TILE - 1) / TILE, nTiles = (N + TILE - 1) / TILE;
+        int s = workspace == null ? 1 : splits(M, N, K, multiprocessors, workspace.bytes() / 4);
+        int kSplit = K;
+        if (s > 1) {
+            kSplit = ((K + s - 1) / s + 15) / 16 * 16;   // whole 16-wide k tiles per split
+            s = (K + kSplit - 1) / kSplit;
+        }
         CudaRuntime.Args a = new CudaRuntime.Args().ptr(C).ptr(A).ptr(B).ptr(bias)
-                .i(M).i(N).i(K).i(lda).i(ldb).i(ldc).i(transA ? 1 : 0).i(transB ? 1 : 0).i(accumulate ? 1 : 0);
-        rt.launch(Kernels.GEMM, (N + TILE - 1) / TILE, (M + TILE - 1) / TILE, 256, 1, 0, a);
+                .i(M).i(N).i(K).i(lda).i(ldb).i(ldc).i(transA ? 1 : 0).i(transB ? 1 : 0).i(accumulate ? 1 : 0)
+                .ptr(s > 1 ? workspace.address() : 0).i(kSplit);
+        rt.launch(Kernels.GEMM, nTiles, mTiles * s, 256, 1, 0, a);
+        if (s > 1) {
+            long n = (long) M * N;
+            rt.launch(Kernels.GEMM_SPLITK_REDUCE, Kernels.blocks(n, Kernels.BLOCK, 32 * multiprocessors), 1, Kernels.BLOCK, 1, 0,
+                    new CudaRuntime.Args().ptr(C).ptr(workspace.address()).ptr(bias).i(M).i(N).i(ldc).i(s).i(accumulate ? 1 : 0));
+        }
     }
 }

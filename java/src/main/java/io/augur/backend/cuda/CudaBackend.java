@@ -81,11 +81,12 @@ public final class CudaBackend implements Backend, Profiling {
         this.maxBlocks = Math.max(1, rt.multiprocessors * 32);
         this.status = arena.reserve("status", 4);
         this.stepCounter = arena.reserve("optimizer.step", 4);
+        Arena.Slice splitK = arena.reserve("gemm.splitk", 4 * BuiltinGemm.WORKSPACE_FLOATS);
         Gemm chosen;
         String note;
         switch (gemmChoice) {
             case "builtin" -> {
-                chosen = new BuiltinGemm(rt);
+                chosen = new BuiltinGemm(rt, splitK);
                 note = "asked for";
             }
             case "cublas" -> {
@@ -99,7 +100,7 @@ public final class CudaBackend implements Backend, Profiling {
                     g = CublasGemm.tryCreate(rt);
                     n = "libcublas.so.12 loaded";
                 } catch (RuntimeException | LinkageError e) {
-                    g = new BuiltinGemm(rt);
+                    g = new BuiltinGemm(rt, splitK);
                     n = "cuBLAS unavailable: " + e.getMessage();
                 }
                 chosen = g;
