@@ -14,8 +14,8 @@
 //   gates (., G)   u, r, n after their activations     hn (., H)   gh_n, before the reset gate
 //   h     (., H)   h_t                                  dgx, dgh (., G)   the backward's gate gradients
 // The weight gradients are sums over every valid position of every sample: the backward writes
-// each position's gate gradients, and recurrence_weight_grad_kernel sums them in a fixed order
-// (no floating-point atomics).
+// each position's gate gradients, and recurrence_weight_grad_kernel and its reduce sum them in a
+// fixed order (no floating-point atomics).
 #include "common.cuh"
 
 namespace augur {
@@ -181,19 +181,26 @@ AUGUR_KERNEL void recurrence_backward_kernel(float* __restrict__ dx, float* __re
 }
 
 // The weight and bias gradients of one projection from the backward's per-position gate
-// gradients: for i < K G, gW[k, q] += sum over b, t < len_b of A_{b,t}[k] dG[b, t, q], with A_{b,t}
-// = A[b, t - shift] (shift 1: h_{t-1}, nothing at t = 0); for the G more, gB[q] += sum dG[b, t, q].
-// Each thread owns one output and sums samples in order, times in order: deterministic.
-//   gW (K, G) +=   gB (G) +=   A (B, T, K)   dG (B, T, G)   lengths (B)
-AUGUR_KERNEL void recurrence_weight_grad_kernel(float* __restrict__ gW, float* __restrict__ gB, const float* __restrict__ A,
+// gradients, in two fixed-order stages (no floating-point atomics, the same sums on every run):
+//   partial[c, i] = for i < K G: sum over samples b of chunk c, t < len_b, of A_{b,t}[k] dG[b, t, q]
+//                   with A_{b,t} = A[b, t - shift] (shift 1: h_{t-1}, nothing at t = 0);
+//                   for the G more: sum of dG[b, t, q]
+//   (recurrence_weight_grad_kernel: blockIdx.y = chunk c of `chunk` samples)
+//   gW[k, q] += sum over chunks in order of partial[c, k G + q];  gB[q] += ... of partial[c, K G + q]
+//   (recurrence_weight_grad_reduce_kernel)
+// Chunks of samples put enough blocks on the device when K G is small (DIEN: 36 x 108).
+//   partial (chunks, K G + G)   A (B, T, K)   dG (B, T, G)   lengths (B)
+AUGUR_KERNEL void recurrence_weight_grad_kernel(float* __restrict__ partial, const float* __restrict__ A,
                                                 const float* __restrict__ dG, const int* __restrict__ lengths, int B, int T,
-                                                int K, int G, int shift) {
-  AUGUR_GRID_STRIDE(i, (long long)K * G + G) {
+                                                int K, int G, int shift, int chunk) {
+  const long long outputs = (long long)K * G + G;
+  const int b0 = blockIdx.y * chunk, b1 = min(B, b0 + chunk);
+  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < outputs; i += (long long)blockDim.x * gridDim.x) {
     const bool bias = i >= (long long)K * G;
     const int k = bias ? 0 : (int)(i / G);
     const int q = bias ? (int)(i - (long long)K * G) : (int)(i % G);
     float acc = 0.0f;
-    for (int b = 0; b < B; ++b) {
+    for (int b = b0; b < b1; ++b) {
       const int len = min(max(lengths[b], 0), T);
       for (int t = bias ? 0 : shift; t < len; ++t) {
         const long long row = (long long)b * T + t;
@@ -201,7 +208,18 @@ AUGUR_KERNEL void recurrence_weight_grad_kernel(float* __restrict__ gW, float* _
         acc += bias ? g : A[(row - shift) * K + k] * g;
       }
     }
-    if (bias) gB[q] += acc;
-    else gW[(long long)k * G + q] += acc;
+    partial[(long long)blockIdx.y * outputs + i] = acc;
+  }
+}
+
+//   gW (K, G) +=   gB (G) +=   partial (chunks, K G + G)
+AUGUR_KERNEL void recurrence_weight_grad_reduce_kernel(float* __restrict__ gW, float* __restrict__ gB,
+                                                       const float* __restrict__ partial, int K, int G, int chunks) {
+  const long long outputs = (long long)K * G + G;
+  AUGUR_GRID_STRIDE(i, outputs) {
+    float acc = 0.0f;
+    for (int c = 0; c < chunks; ++c) acc += partial[(long long)c * outputs + i];
+    if (i < (long long)K * G) gW[i] += acc;
+    else gB[i - (long long)K * G] += acc;
   }
 }

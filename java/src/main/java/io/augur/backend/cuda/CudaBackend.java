@@ -169,7 +169,7 @@ public final class CudaBackend implements Backend, Profiling {
      */
     final class RecurrenceWorkspace implements Workspace {
         final int maxB, T, E, H, G, threads;
-        final Arena.Slice gates, hn, h, dgx, dgh;
+        final Arena.Slice gates, hn, h, dgx, dgh, partial;
 
         RecurrenceWorkspace(String name, int maxB, int T, int E, int H) {
             if (maxB < 1 || T < 1 || E < 1 || H < 1) throw new IllegalArgumentException("recurrence workspace: sizes must be positive");
@@ -189,6 +189,12 @@ public final class CudaBackend implements Backend, Profiling {
             h = arena.reserve(name + ".h", 4L * rows * H);
             dgx = arena.reserve(name + ".dgx", 4L * rows * G);
             dgh = arena.reserve(name + ".dgh", 4L * rows * G);
+            partial = arena.reserve(name + ".partial", 4L * Math.min(maxB, WEIGHT_GRAD_CHUNKS) * ((long) Math.max(E, H) * G + G));
+        }
+
+        /** Samples per chunk of the weight-gradient sums, for a batch of B. */
+        int chunk(int B) {
+            return (B + WEIGHT_GRAD_CHUNKS - 1) / WEIGHT_GRAD_CHUNKS;
         }
 
         int forwardShared() { return 4 * (E + H + 2 * G); }
@@ -205,8 +211,11 @@ public final class CudaBackend implements Backend, Profiling {
         }
 
         @Override
-        public long bytes() { return gates.bytes() + hn.bytes() + h.bytes() + dgx.bytes() + dgh.bytes(); }
+        public long bytes() { return gates.bytes() + hn.bytes() + h.bytes() + dgx.bytes() + dgh.bytes() + partial.bytes(); }
     }
+
+    /** Sample chunks of the recurrence's weight-gradient sums (its first stage's grid height). */
+    static final int WEIGHT_GRAD_CHUNKS = 16;
 
     /** The activation unit's saved buffers: Ma, M2 and the backward's per-block partial gradients. */
     final class AttentionWorkspace implements Workspace {
@@ -873,10 +882,18 @@ public final class CudaBackend implements Backend, Profiling {
                 .ptr(w.dgx.address()).ptr(w.dgh.address()).ptr(status.address()).ptr(a(dHOut)).ptr(a(dHLast)).ptr(w.gates.address())
                 .ptr(w.hn.address()).ptr(w.h.address()).ptr(kind.usesAttention() ? a(att) : 0).ptr(a(lengths)).ptr(a(p.wx())).ptr(a(p.wh()))
                 .i(kind.ordinal()).i(T).i(E).i(H));
-        launch1d(Kernels.RECURRENCE_WEIGHT_GRAD, (long) E * G + G, args().ptr(a(grads.wx())).ptr(a(grads.bx())).ptr(a(x)).ptr(w.dgx.address())
-                .ptr(a(lengths)).i(B).i(T).i(E).i(G).i(0));
-        launch1d(Kernels.RECURRENCE_WEIGHT_GRAD, (long) H * G + G, args().ptr(a(grads.wh())).ptr(a(grads.bh())).ptr(w.h.address()).ptr(w.dgh.address())
-                .ptr(a(lengths)).i(B).i(T).i(H).i(G).i(1));
+        recurrenceWeightGrad(w, grads.wx(), grads.bx(), a(x), w.dgx.address(), lengths, B, T, E, G, 0);
+        recurrenceWeightGrad(w, grads.wh(), grads.bh(), w.h.address(), w.dgh.address(), lengths, B, T, H, G, 1);
+    }
+
+    /** gW += A^T dG and gB += the column sums of dG over the valid positions, in two fixed-order stages. */
+    private void recurrenceWeightGrad(RecurrenceWorkspace w, Tensor gW, Tensor gB, long A, long dG, Tensor lengths, int B, int T, int K, int G,
+                                      int shift) {
+        int chunk = w.chunk(B), chunks = (B + chunk - 1) / chunk;
+        long outputs = (long) K * G + G;
+        rt.launch(Kernels.RECURRENCE_WEIGHT_GRAD, (int) ((outputs + BLOCK - 1) / BLOCK), chunks, BLOCK, 1, 0,
+                args().ptr(w.partial.address()).ptr(A).ptr(dG).ptr(a(lengths)).i(B).i(T).i(K).i(G).i(shift).i(chunk));
+        launch1d(Kernels.RECURRENCE_WEIGHT_GRAD_REDUCE, outputs, args().ptr(a(gW)).ptr(a(gB)).ptr(w.partial.address()).i(K).i(G).i(chunks));
     }
 
     // ---------------------------------------------------------------- loss and optimizer

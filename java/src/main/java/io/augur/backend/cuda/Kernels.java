@@ -60,6 +60,7 @@ public final class Kernels {
     public static final String RECURRENCE_FORWARD = "recurrence_forward_kernel";
     public static final String RECURRENCE_BACKWARD = "recurrence_backward_kernel";
     public static final String RECURRENCE_WEIGHT_GRAD = "recurrence_weight_grad_kernel";
+    public static final String RECURRENCE_WEIGHT_GRAD_REDUCE = "recurrence_weight_grad_reduce_kernel";
 
     /** Every kernel; all are looked up when the module loads, so a missing one fails at start. */
     public static final List<String> ALL = List.of(
@@ -68,7 +69,8 @@ public final class Kernels {
             SCALE_SEQUENCE_FORWARD, SCALE_SEQUENCE_BACKWARD, ZERO_MULTI, AUX_PAIRS_FORWARD, AUX_PAIRS_BACKWARD, GEMM, GEMM_SPLITK_REDUCE, BIAS_GRAD,
             BIAS_BROADCAST, BATCH_NORM_FORWARD, BATCH_NORM_BACKWARD, DICE_FORWARD, DICE_BACKWARD, PRELU_FORWARD,
             PRELU_BACKWARD, BCE_WITH_LOGITS, ADAM, ADAM_MULTI, STEP_ADVANCE, ACTIVATION_UNIT_PREPARE, ACTIVATION_UNIT_FORWARD,
-            ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_REDUCE, RECURRENCE_FORWARD, RECURRENCE_BACKWARD, RECURRENCE_WEIGHT_GRAD);
+            ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_REDUCE, RECURRENCE_FORWARD, RECURRENCE_BACKWARD, RECURRENCE_WEIGHT_GRAD,
+            RECURRENCE_WEIGHT_GRAD_REDUCE);
 
     /** Threads per block of the 1-D kernels. */
     static final int BLOCK = 256;
