@@ -71,6 +71,16 @@ public interface Backend extends AutoCloseable {
         return () -> value;
     }
 
+    /**
+     * dst[0:n] = src[0:n] as the work issued so far leaves it, without waiting: dst is filled no
+     * later than when the returned Runnable runs (which then waits), and must not be used before.
+     * Not inside {@link #runStep}. By default an ordinary download.
+     */
+    default Runnable downloadLater(Tensor src, float[] dst, int n) {
+        download(src, dst, n);
+        return () -> { };
+    }
+
     /** dst = the sparse gradient as a dense (rows, dim) table (rows not touched are 0); for tests and debugging. */
     void downloadGrad(SparseGrad grad, float[] dst);
 

@@ -496,24 +496,36 @@ public final class BenchCommand implements Callable<Integer> {
 
     /** Inference throughput: load, forward (inference mode), probabilities to the host, over valid batches of size B. */
     private double evalRun(Backend be, CtrModel model, SampleFile split, int B) {
-        float[] probs = new float[B];
-        int warm = Math.max(1, Math.min(warmupSteps, 10)), done = 0;
+        // as Trainer.evaluate: batch i's probabilities are read after batch i + 1 is issued
+        float[][] probs = new float[2][B];
+        int warm = Math.max(1, Math.min(warmupSteps, 10)), done = 0, k = 0;
         long samples = 0, t0 = -1;
+        Runnable pending = null;
         while (true) {
             try (BatchReader reader = split.batches(B, false, 0L, 0, split.rows() >= B, false)) {
                 Batch b;
                 boolean any = false;
                 while ((b = reader.next()) != null) {
                     any = true;
-                    if (warm == 0 && t0 < 0) t0 = System.nanoTime();
+                    if (warm == 0 && t0 < 0) {
+                        if (pending != null) pending.run();   // the timed part starts with the device idle
+                        pending = null;
+                        t0 = System.nanoTime();
+                    }
                     model.batch.load(be, b.size, b.labels, b.profile, b.items, b.cates, b.histItems, b.histCates, null, null, b.lengths);
-                    model.predictStep(probs);
+                    Runnable issued = model.predictStepLater(probs[k]);
+                    k ^= 1;
+                    if (pending != null) pending.run();
+                    pending = issued;
                     if (warm > 0) {
                         warm--;
                         continue;
                     }
                     samples += b.size;
-                    if (++done >= evalSteps) return samples / ((System.nanoTime() - t0) / 1e9);
+                    if (++done >= evalSteps) {
+                        pending.run();   // and ends when the last batch's probabilities are on the host
+                        return samples / ((System.nanoTime() - t0) / 1e9);
+                    }
                 }
                 if (!any) throw new IllegalStateException(split.path() + " has no rows to evaluate");
             }

@@ -239,8 +239,21 @@ public abstract class CtrModel {
 
     /** An inference forward of the loaded batch through {@link Backend#runStep}, then its probabilities into out[0:B]. */
     public void predictStep(float[] out) {
-        be.runStep(stepKey("eval", batch.size()), () -> forward(false));
-        predict(out);
+        predictStepLater(out).run();
+    }
+
+    /**
+     * {@link #predictStep} without waiting: the forward and the sigmoid are issued (one CUDA graph
+     * on the GPU) and out[0:B] is filled by the time the returned Runnable has run, so the caller
+     * can load and issue the next batch first.
+     */
+    public Runnable predictStepLater(float[] out) {
+        int B = batch.size();
+        be.runStep(stepKey("eval", B), () -> {
+            forward(false);
+            be.sigmoid(prob, logits, B);
+        });
+        return be.downloadLater(prob, out, B);
     }
 
     /** The {@link Backend#runStep} key of this model's steps of one kind ("train", "eval") and batch size. */

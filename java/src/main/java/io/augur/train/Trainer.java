@@ -211,13 +211,33 @@ public final class Trainer {
     /** AUC, GAUC and logloss of the model (inference mode) on one split. */
     public Metrics evaluate(SampleFile split) {
         Metrics m = new Metrics(Math.max(16, split.rows()));
-        float[] probs = new float[cfg.evalBatchSize()];
-        try (BatchReader reader = split.batches(cfg.evalBatchSize(), false, 0L, 0, false, false)) {
-            Batch b;
-            while ((b = reader.next()) != null) {
-                load(b);
-                model.predictStep(probs);
-                m.addAll(b.profile[0], b.labels, probs, b.size);
+        int E = cfg.evalBatchSize();
+        // Batch i's probabilities are read after batch i + 1 is issued (two sets of buffers; the
+        // reader recycles a batch at the next next(), so its users and labels are copied out).
+        float[][] probs = new float[2][E], labels = new float[2][E];
+        int[][] users = new int[2][E];
+        try (BatchReader reader = split.batches(E, false, 0L, 0, false, false)) {
+            Batch b = reader.next();
+            Runnable pending = null;
+            int pendingCount = 0, k = 0;
+            while (b != null || pending != null) {
+                Runnable issued = null;
+                int count = 0;
+                if (b != null) {
+                    load(b);
+                    issued = model.predictStepLater(probs[k]);
+                    count = b.size;
+                    System.arraycopy(b.profile[0], 0, users[k], 0, count);
+                    System.arraycopy(b.labels, 0, labels[k], 0, count);
+                }
+                if (pending != null) {
+                    pending.run();
+                    m.addAll(users[1 - k], labels[1 - k], probs[1 - k], pendingCount);
+                }
+                pending = issued;
+                pendingCount = count;
+                k ^= 1;
+                b = issued != null ? reader.next() : null;
             }
         }
         return m;

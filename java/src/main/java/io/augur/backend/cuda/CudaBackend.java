@@ -361,64 +361,89 @@ public final class CudaBackend implements Backend, Profiling {
         CudaException.check(JCudaDriver.cuMemcpyHtoD(rt.pointer(t.address()), Pointer.to(src), 4L * n), "cuMemcpyHtoD(" + t.name() + ")");
     }
 
-    /** Slots of readLater's pinned ring: one value and the status word each. */
+    /** Slots of the pinned ring of readLater and downloadLater: the status word, then the values. */
     private static final int LATER_SLOTS = 4;
-    private CudaRuntime.PinnedBuffer laterHost;
+    private final CudaRuntime.PinnedBuffer[] laterHost = new CudaRuntime.PinnedBuffer[LATER_SLOTS];
+    private final int[] laterCapacity = new int[LATER_SLOTS];
     private final CUevent[] laterDone = new CUevent[LATER_SLOTS];
     private final Later[] laterOut = new Later[LATER_SLOTS];
     private int laterNext;
 
-    /**
-     * Queues a 4-byte copy of src[0] and of the status word into a pinned slot behind the work
-     * issued so far, and an event after it; the supplier waits for the event when first read. A
-     * slot is reused every {@link #LATER_SLOTS} calls, after its previous value has been fetched.
-     */
+    /** src[0] read later: see {@link #queueLater}. */
     @Override
     public java.util.function.DoubleSupplier readLater(Tensor src) {
-        checkCount(src, 1);
-        notInStep("readLater of " + src.name());
+        Later l = queueLater(src, 1, null);
+        return l::value;
+    }
+
+    /** src[0:n] into dst later: see {@link #queueLater}. */
+    @Override
+    public Runnable downloadLater(Tensor src, float[] dst, int n) {
+        if (dst.length < n) throw new IllegalArgumentException("downloadLater of " + src.name() + ": " + n + " values into an array of " + dst.length);
+        Later l = queueLater(src, n, dst);
+        return l::complete;
+    }
+
+    /**
+     * Queues copies of the status word and of src[0:n] into a pinned slot behind the work issued
+     * so far, and an event after them; the result waits for the event when first asked for. A slot
+     * is reused every {@link #LATER_SLOTS} calls, after its previous copy has been fetched (its
+     * slot's pinned buffer grows when n outgrows it, outside any step).
+     */
+    private Later queueLater(Tensor src, int n, float[] dst) {
+        checkCount(src, n);
+        notInStep("a later read of " + src.name());
         begin();
-        if (laterHost == null) {
-            laterHost = rt.allocatePinned(8L * LATER_SLOTS);
-            for (int i = 0; i < LATER_SLOTS; i++) laterDone[i] = rt.event();
-        }
+        if (laterDone[0] == null) for (int i = 0; i < LATER_SLOTS; i++) laterDone[i] = rt.event();
         int slot = laterNext;
         laterNext = (laterNext + 1) % LATER_SLOTS;
         if (laterOut[slot] != null) laterOut[slot].fetch();
-        Pointer host = laterHost.pointer().withByteOffset(8L * slot);
-        CudaException.check(JCudaDriver.cuMemcpyDtoHAsync(host, rt.pointer(a(src)), 4, rt.compute), "cuMemcpyDtoHAsync(" + src.name() + ")", rt.lastKernel());
-        CudaException.check(JCudaDriver.cuMemcpyDtoHAsync(host.withByteOffset(4), rt.pointer(status.address()), 4, rt.compute), "cuMemcpyDtoHAsync(status)");
+        if (laterHost[slot] == null || laterCapacity[slot] < n) {
+            laterCapacity[slot] = Math.max(n, 1);
+            laterHost[slot] = rt.allocatePinned(4L * (laterCapacity[slot] + 1));
+        }
+        Pointer host = laterHost[slot].pointer();
+        CudaException.check(JCudaDriver.cuMemcpyDtoHAsync(host, rt.pointer(status.address()), 4, rt.compute), "cuMemcpyDtoHAsync(status)", rt.lastKernel());
+        if (n > 0) {
+            CudaException.check(JCudaDriver.cuMemcpyDtoHAsync(host.withByteOffset(4), rt.pointer(a(src)), 4L * n, rt.compute),
+                    "cuMemcpyDtoHAsync(" + src.name() + ")", rt.lastKernel());
+        }
         CudaException.check(JCudaDriver.cuEventRecord(laterDone[slot], rt.compute), "cuEventRecord");
-        Later l = new Later(slot, src.name());
+        Later l = new Later(slot, src.name(), n, dst);
         laterOut[slot] = l;
         return l;
     }
 
-    /** A value readLater queued: fetched (waiting for its event) once, then kept. */
-    private final class Later implements java.util.function.DoubleSupplier {
-        private final int slot;
+    /** A copy queueLater queued: fetched (waiting for its event) once, then kept. */
+    private final class Later {
+        private final int slot, n;
         private final String what;
+        private final float[] dst;   // null: one value, kept here
         private boolean fetched;
         private float value;
         private int statusBits;
 
-        Later(int slot, String what) {
+        Later(int slot, String what, int n, float[] dst) {
             this.slot = slot;
             this.what = what;
+            this.n = n;
+            this.dst = dst;
         }
 
         void fetch() {
             if (fetched) return;
             rt.makeCurrent();
-            CudaException.check(JCudaDriver.cuEventSynchronize(laterDone[slot]), "cuEventSynchronize(readLater " + what + ")", rt.lastKernel());
-            value = laterHost.buffer().getFloat(8 * slot);
-            statusBits = laterHost.buffer().getInt(8 * slot + 4);
+            CudaException.check(JCudaDriver.cuEventSynchronize(laterDone[slot]), "cuEventSynchronize(later read of " + what + ")", rt.lastKernel());
+            java.nio.ByteBuffer buf = laterHost[slot].buffer();
+            statusBits = buf.getInt(0);
+            if (dst != null) buf.duplicate().order(buf.order()).position(4).slice().order(buf.order()).asFloatBuffer().get(dst, 0, n);
+            else value = buf.getFloat(4);
             fetched = true;
             if (laterOut[slot] == this) laterOut[slot] = null;
         }
 
-        @Override
-        public double getAsDouble() {
+        /** Waits for the copy; an invalid input a kernel reported before it is thrown here. */
+        void complete() {
             fetch();
             if (statusBits != 0) {
                 int bits = statusBits;
@@ -427,6 +452,10 @@ public final class CudaBackend implements Backend, Profiling {
                 CudaException.check(JCudaDriver.cuMemsetD32(rt.pointer(status.address()), 0, 1), "cuMemsetD32(status)");
                 throw new IllegalStateException("CUDA kernels reported invalid input: " + DeviceStatus.describe(bits));
             }
+        }
+
+        double value() {
+            complete();
             return value;
         }
     }

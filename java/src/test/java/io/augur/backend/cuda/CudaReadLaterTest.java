@@ -37,6 +37,29 @@ class CudaReadLaterTest {
         assertEquals(3.5, later.get(3).getAsDouble(), "a second read gives the same value");
     }
 
+    /** Arrays too, of growing sizes (the ring's pinned buffers grow), each as of its call. */
+    @Test
+    void arraysAreTheTensorAsOfTheCall() {
+        GpuTesting.assumeGpu();
+        CudaBackend be = GpuTesting.backend();
+        Tensor t = be.floats("later.array", 5000);
+        int[] sizes = {3, 1, 700, 5000, 20, 4096, 0, 9};
+        float[][] got = new float[sizes.length][];
+        List<Runnable> later = new ArrayList<>();
+        for (int k = 0; k < sizes.length; k++) {
+            be.fill(t, 0.25f * k, 5000);
+            got[k] = new float[sizes[k] + 2];
+            got[k][sizes[k]] = -7f;   // past n: untouched
+            later.add(be.downloadLater(t, got[k], sizes[k]));
+        }
+        be.fill(t, -1f, 5000);
+        for (int k = sizes.length - 1; k >= 0; k--) {
+            later.get(k).run();
+            for (int i = 0; i < sizes[k]; i++) assertEquals(0.25f * k, got[k][i], "array " + k + " at " + i);
+            assertEquals(-7f, got[k][sizes[k]], "array " + k + " past its n");
+        }
+    }
+
     @Test
     void aReportedInvalidInputSurfacesWhenTheValueIsRead() {
         GpuTesting.assumeGpu();
