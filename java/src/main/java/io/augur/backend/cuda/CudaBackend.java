@@ -15,7 +15,6 @@ import io.augur.backend.Tensor;
 import io.augur.backend.Workspace;
 import jcuda.Pointer;
 import jcuda.driver.CUevent;
-import jcuda.driver.CUgraphExec;
 import jcuda.driver.JCudaDriver;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
@@ -69,8 +68,7 @@ public final class CudaBackend implements Backend, Profiling {
     /** The value stepCounter holds once the queued work has run. */
     private int deviceStep;
     /** CUDA graphs for runStep (on unless turned off or while kernels are timed). */
-    private boolean stepGraphs = true;
-    private final Map<String, StepGraph> graphs = new HashMap<>();
+    private final StepGraphs stepGraphs;
     private boolean inStep;
 
     /**
@@ -81,6 +79,8 @@ public final class CudaBackend implements Backend, Profiling {
         this.maxBlocks = Math.max(1, rt.multiprocessors * 32);
         this.status = arena.reserve("status", 4);
         this.stepCounter = arena.reserve("optimizer.step", 4);
+        this.later = new LaterReads(rt, status::address);
+        this.stepGraphs = new StepGraphs(rt);
         Arena.Slice splitK = arena.reserve("gemm.splitk", 4 * BuiltinGemm.WORKSPACE_FLOATS);
         Gemm chosen;
         String note;
@@ -361,103 +361,26 @@ public final class CudaBackend implements Backend, Profiling {
         CudaException.check(JCudaDriver.cuMemcpyHtoD(rt.pointer(t.address()), Pointer.to(src), 4L * n), "cuMemcpyHtoD(" + t.name() + ")");
     }
 
-    /** Slots of the pinned ring of readLater and downloadLater: the status word, then the values. */
-    private static final int LATER_SLOTS = 4;
-    private final CudaRuntime.PinnedBuffer[] laterHost = new CudaRuntime.PinnedBuffer[LATER_SLOTS];
-    private final int[] laterCapacity = new int[LATER_SLOTS];
-    private final CUevent[] laterDone = new CUevent[LATER_SLOTS];
-    private final Later[] laterOut = new Later[LATER_SLOTS];
-    private int laterNext;
+    /** The pinned ring behind readLater and downloadLater. */
+    private final LaterReads later;
 
-    /** src[0] read later: see {@link #queueLater}. */
+    /** src[0] as the work issued so far leaves it, read when asked for (see {@link LaterReads}). */
     @Override
     public java.util.function.DoubleSupplier readLater(Tensor src) {
-        Later l = queueLater(src, 1, null);
-        return l::value;
-    }
-
-    /** src[0:n] into dst later: see {@link #queueLater}. */
-    @Override
-    public Runnable downloadLater(Tensor src, float[] dst, int n) {
-        if (dst.length < n) throw new IllegalArgumentException("downloadLater of " + src.name() + ": " + n + " values into an array of " + dst.length);
-        Later l = queueLater(src, n, dst);
-        return l::complete;
-    }
-
-    /**
-     * Queues copies of the status word and of src[0:n] into a pinned slot behind the work issued
-     * so far, and an event after them; the result waits for the event when first asked for. A slot
-     * is reused every {@link #LATER_SLOTS} calls, after its previous copy has been fetched (its
-     * slot's pinned buffer grows when n outgrows it, outside any step).
-     */
-    private Later queueLater(Tensor src, int n, float[] dst) {
-        checkCount(src, n);
+        checkCount(src, 1);
         notInStep("a later read of " + src.name());
         begin();
-        if (laterDone[0] == null) for (int i = 0; i < LATER_SLOTS; i++) laterDone[i] = rt.event();
-        int slot = laterNext;
-        laterNext = (laterNext + 1) % LATER_SLOTS;
-        if (laterOut[slot] != null) laterOut[slot].fetch();
-        if (laterHost[slot] == null || laterCapacity[slot] < n) {
-            laterCapacity[slot] = Math.max(n, 1);
-            laterHost[slot] = rt.allocatePinned(4L * (laterCapacity[slot] + 1));
-        }
-        Pointer host = laterHost[slot].pointer();
-        CudaException.check(JCudaDriver.cuMemcpyDtoHAsync(host, rt.pointer(status.address()), 4, rt.compute), "cuMemcpyDtoHAsync(status)", rt.lastKernel());
-        if (n > 0) {
-            CudaException.check(JCudaDriver.cuMemcpyDtoHAsync(host.withByteOffset(4), rt.pointer(a(src)), 4L * n, rt.compute),
-                    "cuMemcpyDtoHAsync(" + src.name() + ")", rt.lastKernel());
-        }
-        CudaException.check(JCudaDriver.cuEventRecord(laterDone[slot], rt.compute), "cuEventRecord");
-        Later l = new Later(slot, src.name(), n, dst);
-        laterOut[slot] = l;
-        return l;
+        return later.queue(a(src), 1, null, src.name())::value;
     }
 
-    /** A copy queueLater queued: fetched (waiting for its event) once, then kept. */
-    private final class Later {
-        private final int slot, n;
-        private final String what;
-        private final float[] dst;   // null: one value, kept here
-        private boolean fetched;
-        private float value;
-        private int statusBits;
-
-        Later(int slot, String what, int n, float[] dst) {
-            this.slot = slot;
-            this.what = what;
-            this.n = n;
-            this.dst = dst;
-        }
-
-        void fetch() {
-            if (fetched) return;
-            rt.makeCurrent();
-            CudaException.check(JCudaDriver.cuEventSynchronize(laterDone[slot]), "cuEventSynchronize(later read of " + what + ")", rt.lastKernel());
-            java.nio.ByteBuffer buf = laterHost[slot].buffer();
-            statusBits = buf.getInt(0);
-            if (dst != null) buf.duplicate().order(buf.order()).position(4).slice().order(buf.order()).asFloatBuffer().get(dst, 0, n);
-            else value = buf.getFloat(4);
-            fetched = true;
-            if (laterOut[slot] == this) laterOut[slot] = null;
-        }
-
-        /** Waits for the copy; an invalid input a kernel reported before it is thrown here. */
-        void complete() {
-            fetch();
-            if (statusBits != 0) {
-                int bits = statusBits;
-                statusBits = 0;
-                rt.synchronizeCompute();
-                CudaException.check(JCudaDriver.cuMemsetD32(rt.pointer(status.address()), 0, 1), "cuMemsetD32(status)");
-                throw new IllegalStateException("CUDA kernels reported invalid input: " + DeviceStatus.describe(bits));
-            }
-        }
-
-        double value() {
-            complete();
-            return value;
-        }
+    /** src[0:n] into dst, filled by the time the returned Runnable has run (see {@link LaterReads}). */
+    @Override
+    public Runnable downloadLater(Tensor src, float[] dst, int n) {
+        checkCount(src, n);
+        if (dst.length < n) throw new IllegalArgumentException("downloadLater of " + src.name() + ": " + n + " values into an array of " + dst.length);
+        notInStep("a later read of " + src.name());
+        begin();
+        return later.queue(a(src), n, dst, src.name())::complete;
     }
 
     @Override
@@ -982,42 +905,24 @@ public final class CudaBackend implements Backend, Profiling {
 
     // ---------------------------------------------------------------- CUDA graphs (runStep)
 
-    /** The graph of one kind of step and how it has fared. */
-    private static final class StepGraph {
-        int calls, recaptures;
-        boolean disabled;
-        CUgraphExec exec;
-        List<CudaRuntime.Op> ops;
-        long replays;
-    }
-
     /** Turns CUDA graphs for {@link #runStep} on or off (on by default). */
     public void setStepGraphs(boolean on) {
-        stepGraphs = on;
+        stepGraphs.setEnabled(on);
     }
 
-    public boolean stepGraphs() { return stepGraphs; }
+    public boolean stepGraphs() { return stepGraphs.enabled(); }
 
     /** The operations captured in a key's graph, in order, described (empty when it has none). */
-    public List<String> graphOps(String key) {
-        StepGraph g = graphs.get(key);
-        if (g == null || g.ops == null) return List.of();
-        return g.ops.stream().map(CudaRuntime.Op::describe).toList();
-    }
+    public List<String> graphOps(String key) { return stepGraphs.ops(key); }
 
     /** Replays so far of each key's graph (for tests and the bench's report). */
-    public Map<String, Long> graphReplays() {
-        Map<String, Long> out = new java.util.TreeMap<>();
-        graphs.forEach((k, g) -> out.put(k, g.replays));
-        return out;
-    }
+    public Map<String, Long> graphReplays() { return stepGraphs.replays(); }
 
     /**
-     * Runs one step's device work. The first call of a key runs eagerly (lazy set-up happens
-     * outside any graph); the second is captured into a CUDA graph and launched; later calls run
-     * the step's Java code as a dry run against the graph and launch it with one call (see
-     * CudaRuntime, "step capture"). Kernel timing (augur bench --profile) and setStepGraphs(false)
-     * run every step eagerly. Inside {@code work} nothing may be uploaded or downloaded.
+     * Runs one step's device work, through a CUDA graph per key ({@link StepGraphs}): the first
+     * call of a key eagerly, the second captured, later ones replayed after a dry run. Kernel
+     * timing (augur bench --profile) and setStepGraphs(false) run every step eagerly. Inside
+     * {@code work} nothing may be uploaded or downloaded.
      */
     @Override
     public void runStep(String key, Runnable work) {
@@ -1025,64 +930,10 @@ public final class CudaBackend implements Backend, Profiling {
         if (inStep) throw new IllegalStateException("runStep(" + key + ") inside another step");
         inStep = true;
         try {
-            StepGraph g = stepGraphs && !rt.timing() ? graphs.computeIfAbsent(key, k -> new StepGraph()) : null;
-            if (g == null || g.disabled) {
-                work.run();
-                return;
-            }
-            g.calls++;
-            if (g.exec != null) replay(key, g, work);
-            else if (g.calls >= 2) capture(key, g, work);
-            else work.run();
+            stepGraphs.run(key, work);
         } finally {
             inStep = false;
         }
-    }
-
-    private void capture(String key, StepGraph g, Runnable work) {
-        rt.beginCapture();
-        try {
-            work.run();
-        } catch (RuntimeException | Error e) {
-            rt.abandonStep();
-            throw e;
-        }
-        CudaRuntime.Captured c = rt.endCapture();
-        if (c.exec() == null) {
-            LOG.warn("step {}: capturing its {} operations into a CUDA graph failed ({}); it runs without a graph from now on", key, c.ops().size(),
-                    jcuda.driver.CUresult.stringFor(c.error()));
-            g.disabled = true;
-            rt.issueAll(c.ops());
-            return;
-        }
-        g.exec = c.exec();
-        g.ops = c.ops();
-        LOG.debug("step {}: captured {} operations into a CUDA graph", key, g.ops.size());
-        rt.launchGraph(g.exec, "the CUDA graph of step " + key);
-    }
-
-    private void replay(String key, StepGraph g, Runnable work) {
-        rt.beginReplay(g.ops);
-        try {
-            work.run();
-        } catch (RuntimeException | Error e) {
-            rt.abandonStep();
-            throw e;
-        }
-        if (rt.endReplay()) {
-            rt.launchGraph(g.exec, "the CUDA graph of step " + key);
-            g.replays++;
-            return;
-        }
-        // the step issued something else: it has run eagerly; capture again next time, or give up
-        rt.destroyGraph(g.exec);
-        g.exec = null;
-        g.ops = null;
-        g.calls = 1;
-        g.recaptures++;
-        g.disabled = g.recaptures > 3;
-        LOG.info("step {}: its operations no longer match its CUDA graph ({}); it ran without the graph, {}", key, rt.divergence(),
-                g.disabled ? "and runs without one from now on (changed " + g.recaptures + " times)" : "and is captured again next time");
     }
 
     private void notInStep(String what) {

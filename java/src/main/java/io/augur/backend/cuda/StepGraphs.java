@@ -1,0 +1,113 @@
+package io.augur.backend.cuda;
+
+import jcuda.driver.CUgraphExec;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * One CUDA graph per kind of step (the key of {@code Backend.runStep}). A key's first step runs
+ * eagerly (lazy set-up happens outside any graph); the second is captured into a graph and
+ * launched; later ones run the step's Java code as a dry run that compares every operation with
+ * the captured one (CudaRuntime, "step capture") and launch the graph with one call. A step whose
+ * operations changed has run eagerly by the end of its dry run; its graph is dropped and captured
+ * again next time, and after more than three changes the key runs eagerly for good. While
+ * kernels are timed every step runs eagerly.
+ */
+final class StepGraphs {
+    private static final Logger LOG = LogManager.getLogger(StepGraphs.class);
+
+    /** The graph of one kind of step and how it has fared. */
+    private static final class StepGraph {
+        int calls, recaptures;
+        boolean disabled;
+        CUgraphExec exec;
+        List<CudaRuntime.Op> ops;
+        long replays;
+    }
+
+    private final CudaRuntime rt;
+    private final Map<String, StepGraph> graphs = new HashMap<>();
+    private boolean enabled = true;
+
+    StepGraphs(CudaRuntime rt) { this.rt = rt; }
+
+    void setEnabled(boolean on) { enabled = on; }
+
+    boolean enabled() { return enabled; }
+
+    List<String> ops(String key) {
+        StepGraph g = graphs.get(key);
+        if (g == null || g.ops == null) return List.of();
+        return g.ops.stream().map(CudaRuntime.Op::describe).toList();
+    }
+
+    Map<String, Long> replays() {
+        Map<String, Long> out = new TreeMap<>();
+        graphs.forEach((k, g) -> out.put(k, g.replays));
+        return out;
+    }
+
+    /** Runs one step of {@code key}: eagerly, captured, or replayed (see the class comment). */
+    void run(String key, Runnable work) {
+        StepGraph g = enabled && !rt.timing() ? graphs.computeIfAbsent(key, k -> new StepGraph()) : null;
+        if (g == null || g.disabled) {
+            work.run();
+            return;
+        }
+        g.calls++;
+        if (g.exec != null) replay(key, g, work);
+        else if (g.calls >= 2) capture(key, g, work);
+        else work.run();
+    }
+
+    private void capture(String key, StepGraph g, Runnable work) {
+        rt.beginCapture();
+        try {
+            work.run();
+        } catch (RuntimeException | Error e) {
+            rt.abandonStep();
+            throw e;
+        }
+        CudaRuntime.Captured c = rt.endCapture();
+        if (c.exec() == null) {
+            LOG.warn("step {}: capturing its {} operations into a CUDA graph failed ({}); it runs without a graph from now on", key, c.ops().size(),
+                    jcuda.driver.CUresult.stringFor(c.error()));
+            g.disabled = true;
+            rt.issueAll(c.ops());
+            return;
+        }
+        g.exec = c.exec();
+        g.ops = c.ops();
+        LOG.debug("step {}: captured {} operations into a CUDA graph", key, g.ops.size());
+        rt.launchGraph(g.exec, "the CUDA graph of step " + key);
+    }
+
+    private void replay(String key, StepGraph g, Runnable work) {
+        rt.beginReplay(g.ops);
+        try {
+            work.run();
+        } catch (RuntimeException | Error e) {
+            rt.abandonStep();
+            throw e;
+        }
+        if (rt.endReplay()) {
+            rt.launchGraph(g.exec, "the CUDA graph of step " + key);
+            g.replays++;
+            return;
+        }
+        // the step issued something else: it has run eagerly; capture again next time, or give up
+        rt.destroyGraph(g.exec);
+        g.exec = null;
+        g.ops = null;
+        g.calls = 1;
+        g.recaptures++;
+        g.disabled = g.recaptures > 3;
+        LOG.info("step {}: its operations no longer match its CUDA graph ({}); it ran without the graph, {}", key, rt.divergence(),
+                g.disabled ? "and runs without one from now on (changed " + g.recaptures + " times)" : "and is captured again next time");
+    }
+}
