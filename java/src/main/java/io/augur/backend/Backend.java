@@ -108,6 +108,11 @@ public interface Backend extends AutoCloseable {
         work.run();
     }
 
+    /** How the steps run by {@link #runStep} have fared, in words for a log line ("" when there is nothing to say). */
+    default String stepSummary() {
+        return "";
+    }
+
     // ---------------------------------------------------------------- embeddings
 
     /**

@@ -144,6 +144,8 @@ public final class Trainer {
                     break;
                 }
             }
+            String steps = be.stepSummary();
+            if (!steps.isEmpty()) LOG.info("{}", steps);
             loadCheckpoint(out.resolve(CHECKPOINT));
             Metrics test = evaluate(data.test());
             double trainSps = samples / (trainNanos / 1e9);

@@ -918,6 +918,9 @@ public final class CudaBackend implements Backend, Profiling {
     /** Replays so far of each key's graph (for tests and the bench's report). */
     public Map<String, Long> graphReplays() { return stepGraphs.replays(); }
 
+    @Override
+    public String stepSummary() { return stepGraphs.summary(); }
+
     /**
      * Runs one step's device work, through a CUDA graph per key ({@link StepGraphs}): the first
      * call of a key eagerly, the second captured, later ones replayed after a dry run. Kernel

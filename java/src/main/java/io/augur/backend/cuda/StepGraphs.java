@@ -52,6 +52,20 @@ final class StepGraphs {
         return out;
     }
 
+    /** A line for the log: each key's steps, how many were replayed graphs, and the keys that run eagerly. */
+    String summary() {
+        if (!enabled) return "CUDA graphs off: every step ran eagerly";
+        if (graphs.isEmpty()) return "";
+        StringBuilder sb = new StringBuilder("CUDA graphs:");
+        new TreeMap<>(graphs).forEach((k, g) -> {
+            sb.append(' ').append(k).append(' ').append(String.format("%,d", g.replays)).append(" replayed");
+            if (g.disabled) sb.append(" (its steps change: eager since ").append(g.recaptures).append(" changes)");
+            sb.append(';');
+        });
+        sb.setLength(sb.length() - 1);
+        return sb.toString();
+    }
+
     /** Runs one step of {@code key}: eagerly, captured, or replayed (see the class comment). */
     void run(String key, Runnable work) {
         StepGraph g = enabled && !rt.timing() ? graphs.computeIfAbsent(key, k -> new StepGraph()) : null;

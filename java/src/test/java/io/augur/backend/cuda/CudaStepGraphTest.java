@@ -48,6 +48,7 @@ class CudaStepGraphTest {
         // calls: 1 eager, 2 captured, 3 and 4 replayed, 5 diverged (eager), 6 captured again (value 6),
         // 7 diverged (eager), 8 captured again, 9 replayed
         assertEquals(3L, be.graphReplays().get(key), be.graphReplays().toString());
+        assertTrue(be.stepSummary().contains(key + " 3 replayed"), be.stepSummary());
     }
 
     @Test
