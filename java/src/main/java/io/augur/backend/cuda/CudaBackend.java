@@ -501,7 +501,7 @@ public final class CudaBackend implements Backend, Profiling {
     @Override
     public void embeddingGather(List<Gather> gathers) {
         begin();
-        for (GatherListArgs.Launch l : gatherLaunches(gathers, true)) {
+        for (EntryListArgs.Launch l : gatherLaunches(gathers, true)) {
             rt.launch(Kernels.EMBEDDING_GATHER_MULTI_FORWARD, l.blocks(), 1, BLOCK, 1, 0, args().struct(l.args()).ptr(status.address()));
         }
     }
@@ -510,15 +510,15 @@ public final class CudaBackend implements Backend, Profiling {
     @Override
     public void embeddingGatherBackward(List<Gather> gathers) {
         begin();
-        List<GatherListArgs.Launch> launches = gatherLaunches(gathers, false);
-        for (GatherListArgs.Launch l : launches) {
+        List<EntryListArgs.Launch> launches = gatherLaunches(gathers, false);
+        for (EntryListArgs.Launch l : launches) {
             rt.launch(Kernels.EMBEDDING_GATHER_MULTI_BACKWARD, l.blocks(), 1, BLOCK, 1, 0, args().struct(l.args()).ptr(status.address()));
         }
         for (Gather g : gathers) ((CudaSparseGrad) g.grad()).pendingRows += g.rows();
     }
 
-    private List<GatherListArgs.Launch> gatherLaunches(List<Gather> gathers, boolean forward) {
-        List<GatherListArgs.Launch> l = gatherPlans.get(gathers);
+    private List<EntryListArgs.Launch> gatherLaunches(List<Gather> gathers, boolean forward) {
+        List<EntryListArgs.Launch> l = gatherPlans.get(gathers);
         if (l != null) return l;
         List<GatherListArgs.Entry> es = new ArrayList<>();
         for (Gather g : gathers) {
@@ -541,7 +541,7 @@ public final class CudaBackend implements Backend, Profiling {
         return l;
     }
 
-    private final Map<List<Gather>, List<GatherListArgs.Launch>> gatherPlans = new HashMap<>();
+    private final Map<List<Gather>, List<EntryListArgs.Launch>> gatherPlans = new HashMap<>();
 
     private static void checkSparseUpdate(Tensor table, Tensor state1, Tensor state2, CudaSparseGrad g, Tensor counts, SparseOptimizer opt, int step) {
         long size = (long) g.rows() * g.dim();
@@ -575,7 +575,7 @@ public final class CudaBackend implements Backend, Profiling {
                     g.dim(), bound, g.capacity()));
             g.pendingRows = 0;
         }
-        List<SparseUpdateListArgs.Launch> launches = sparsePlans.get(es);
+        List<EntryListArgs.Launch> launches = sparsePlans.get(es);
         if (launches == null) {
             launches = SparseUpdateListArgs.plan(es);
             if (sparsePlans.size() >= 256) sparsePlans.clear();   // batch sizes seen: a handful in practice
@@ -583,13 +583,13 @@ public final class CudaBackend implements Backend, Profiling {
         }
         if (launches.isEmpty()) return;
         deviceStep(step);
-        for (SparseUpdateListArgs.Launch l : launches) {
+        for (EntryListArgs.Launch l : launches) {
             rt.launch(Kernels.SPARSE_UPDATE_MULTI, l.blocks(), 1, BLOCK, 1, 0, args().struct(l.args()).ptr(stepCounter.address())
                     .i(sparseKind(opt)).f(opt.lr()).f(opt.lambda()).f(opt.beta1()).f(opt.beta2()).f(opt.eps()));
         }
     }
 
-    private final Map<List<SparseUpdateListArgs.Entry>, List<SparseUpdateListArgs.Launch>> sparsePlans = new HashMap<>();
+    private final Map<List<SparseUpdateListArgs.Entry>, List<EntryListArgs.Launch>> sparsePlans = new HashMap<>();
 
     @Override
     public void sparseUpdate(Tensor table, Tensor state1, Tensor state2, SparseGrad grad, Tensor counts, SparseOptimizer opt, int step) {

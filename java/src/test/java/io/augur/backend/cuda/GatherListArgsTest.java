@@ -25,7 +25,7 @@ class GatherListArgsTest {
     void layoutMatchesTheCudaStruct() {
         assertEquals(104, GatherListArgs.ENTRY_BYTES);
         assertEquals(840, GatherListArgs.BYTES);
-        List<GatherListArgs.Launch> l = GatherListArgs.plan(List.of(entry(0x1000, 700, 18), entry(0x2000, 0, 18), entry(0x3000, 10, 18)));
+        List<EntryListArgs.Launch> l = GatherListArgs.plan(List.of(entry(0x1000, 700, 18), entry(0x2000, 0, 18), entry(0x3000, 10, 18)));
         assertEquals(1, l.size());
         ByteBuffer b = l.get(0).args();
         assertEquals(GatherListArgs.BYTES, b.remaining());
@@ -44,10 +44,10 @@ class GatherListArgsTest {
     void longListsSplitInEights() {
         List<GatherListArgs.Entry> es = new ArrayList<>();
         for (int k = 0; k < 19; k++) es.add(entry(0x100L * (k + 1), 1 + 37 * k, 18));
-        List<GatherListArgs.Launch> l = GatherListArgs.plan(es);
+        List<EntryListArgs.Launch> l = GatherListArgs.plan(es);
         assertEquals(3, l.size());
         int total = 0;
-        for (GatherListArgs.Launch x : l) {
+        for (EntryListArgs.Launch x : l) {
             int count = x.args().getInt(8 * 104);
             assertTrue(count >= 1 && count <= 8);
             total += count;

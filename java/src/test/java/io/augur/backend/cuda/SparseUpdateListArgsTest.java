@@ -24,7 +24,7 @@ class SparseUpdateListArgsTest {
     void layoutMatchesTheCudaStruct() {
         assertEquals(88, SparseUpdateListArgs.ENTRY_BYTES);
         assertEquals(712, SparseUpdateListArgs.BYTES);
-        List<SparseUpdateListArgs.Launch> l = SparseUpdateListArgs.plan(List.of(entry(0x1000, 18, 100), entry(0x2000, 18, 0), entry(0x3000, 7, 3)));
+        List<EntryListArgs.Launch> l = SparseUpdateListArgs.plan(List.of(entry(0x1000, 18, 100), entry(0x2000, 18, 0), entry(0x3000, 7, 3)));
         assertEquals(1, l.size());
         ByteBuffer b = l.get(0).args();
         assertEquals(SparseUpdateListArgs.BYTES, b.remaining());
@@ -43,10 +43,10 @@ class SparseUpdateListArgsTest {
     void longListsSplitInEights() {
         List<SparseUpdateListArgs.Entry> es = new ArrayList<>();
         for (int k = 0; k < 17; k++) es.add(entry(0x100L * (k + 1), 8 + k, 1 + 90 * k));
-        List<SparseUpdateListArgs.Launch> l = SparseUpdateListArgs.plan(es);
+        List<EntryListArgs.Launch> l = SparseUpdateListArgs.plan(es);
         assertEquals(3, l.size());
         int total = 0;
-        for (SparseUpdateListArgs.Launch x : l) {
+        for (EntryListArgs.Launch x : l) {
             int count = x.args().getInt(8 * 88);
             assertTrue(count >= 1 && count <= 8);
             total += count;
