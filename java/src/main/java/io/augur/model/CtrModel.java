@@ -277,12 +277,6 @@ public abstract class CtrModel {
         be.embeddingGatherBackward(grads);
     }
 
-    /** Click probabilities of the last forward into out[0:B]. */
-    public void predict(float[] out) {
-        int B = batch.size();
-        be.sigmoid(prob, logits, B);
-        be.download(prob, out, B);
-    }
 
     /** Sets every dense gradient to zero (sparse gradients are cleared by their update). */
     public void zeroGrads() {

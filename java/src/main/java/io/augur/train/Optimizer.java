@@ -6,6 +6,7 @@ import io.augur.backend.SparseOptimizer;
 import io.augur.backend.Tensor;
 import io.augur.config.TrainConfig;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -16,11 +17,10 @@ import java.util.Map;
  */
 public final class Optimizer {
     private final Backend be;
-    private final List<Param> params;
     private final TrainConfig cfg;
     private final SparseOptimizer sparse;
     private final List<Param> dense;
-    private final List<Backend.TableUpdate> tables = new java.util.ArrayList<>();
+    private final List<Backend.TableUpdate> tables = new ArrayList<>();
     private int step;
 
     /**
@@ -28,7 +28,6 @@ public final class Optimizer {
      */
     public Optimizer(Backend be, List<Param> params, Map<String, int[]> countsByTable, TrainConfig cfg) {
         this.be = be;
-        this.params = params;
         this.cfg = cfg;
         this.sparse = cfg.sparseOptimizer();
         this.dense = params.stream().filter(p -> p.kind() == Param.Kind.DENSE).toList();
