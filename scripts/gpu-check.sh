@@ -134,7 +134,7 @@ fi
     echo "training samples/s, --device $device (median of $repeats runs; steady state, warm-up excluded)"
     printf '%-10s %8s %16s %12s  %s\n' model batch samples/s "step p50 ms" ""
     printf '%s\n' "${rows[@]}"
-    if [[ -n "${EAGER_MODELS-din}" ]]; then echo "(-eager: --no-cuda-graphs; the others replay each step as a CUDA graph, except DIEN, whose steps change with every batch)"; fi
+    if [[ -n "${EAGER_MODELS-din}" ]]; then echo "(-eager: --no-cuda-graphs; the others replay each step as a CUDA graph)"; fi
     echo
     echo "commands (run in $work):"
     for c in "${commands[@]}"; do echo "  $c"; done

@@ -108,6 +108,15 @@ public interface Backend extends AutoCloseable {
         work.run();
     }
 
+    /**
+     * Whether steps run by {@link #runStep} are replayed with the shapes they were recorded with (the
+     * CUDA backend's graphs): a model whose row counts vary from batch to batch then pads them to a
+     * few sizes and passes the true count in device memory. False by default.
+     */
+    default boolean fixedShapeSteps() {
+        return false;
+    }
+
     /** How the steps run by {@link #runStep} have fared, in words for a log line ("" when there is nothing to say). */
     default String stepSummary() {
         return "";
@@ -263,6 +272,41 @@ public interface Backend extends AutoCloseable {
     /** Backward of training-mode batch norm, through the batch statistics: dx =, dGamma +=, dBeta +=. */
     void batchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor mean, Tensor invStd, Tensor x, Tensor gamma, int B, int C);
 
+    /**
+     * {@link #batchNorm} over the first n = rows[0] of the B rows only (rows: one int in device
+     * memory, 0 &lt;= n &lt;= B; null: all B). Rows past n get y unspecified but finite when x is.
+     * For steps whose row count varies from batch to batch but whose launches must not (a CUDA
+     * graph per padded size: DIEN's auxiliary pairs). By default the op on n rows.
+     */
+    default void batchNorm(Tensor y, Tensor mean, Tensor invStd, Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar,
+                           int B, int C, boolean training, float momentum, float eps, Tensor rows) {
+        batchNorm(y, mean, invStd, x, gamma, beta, runMean, runVar, rows == null ? B : rowCount(rows, B), C, training, momentum, eps);
+    }
+
+    /** {@link #batchNormBackward} over the first n = rows[0] rows (null: all B); dx = 0 for the rows past n. */
+    default void batchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor mean, Tensor invStd, Tensor x, Tensor gamma,
+                                   int B, int C, Tensor rows) {
+        if (rows == null) {
+            batchNormBackward(dx, dGamma, dBeta, dy, mean, invStd, x, gamma, B, C);
+            return;
+        }
+        fill(dx, 0f, B * C);
+        batchNormBackward(dx, dGamma, dBeta, dy, mean, invStd, x, gamma, rowCount(rows, B), C);
+    }
+
+    /**
+     * A row count in device memory (one int), as the row-count variants of ops read it; checked
+     * against B. By default through {@link #readInt}.
+     */
+    private int rowCount(Tensor rows, int B) {
+        int n = readInt(rows);
+        if (n < 0 || n > B) throw new IllegalArgumentException(rows.name() + " says " + n + " rows, outside [0, " + B + "]");
+        return n;
+    }
+
+    /** t[0] of an int tensor, waiting for pending work. */
+    int readInt(Tensor t);
+
     /** y = x > 0 ? x : alpha[c] x.  y, x (B, C), alpha (C). */
     void prelu(Tensor y, Tensor x, Tensor alpha, int B, int C);
 
@@ -355,6 +399,16 @@ public interface Backend extends AutoCloseable {
      * dLogits = scale * (sigmoid(z) - y) / B (=). labels are 0/1 as floats.
      */
     void bceWithLogits(Tensor loss, Tensor dLogits, Tensor logits, Tensor labels, int B, float scale);
+
+    /** {@link #bceWithLogits} over the first n = rows[0] of the B rows (null: all B): the mean over n, dLogits = 0 past n. */
+    default void bceWithLogits(Tensor loss, Tensor dLogits, Tensor logits, Tensor labels, int B, float scale, Tensor rows) {
+        if (rows == null) {
+            bceWithLogits(loss, dLogits, logits, labels, B, scale);
+            return;
+        }
+        fill(dLogits, 0f, B);
+        bceWithLogits(loss, dLogits, logits, labels, rowCount(rows, B), scale);
+    }
 
     // ---------------------------------------------------------------- dense optimizer
 

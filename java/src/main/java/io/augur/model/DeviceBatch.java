@@ -17,6 +17,8 @@ public final class DeviceBatch {
     public final Tensor lengths;      // (maxB)
     /** (maxB) with negatives: sum over earlier samples of max(len - 1, 0), the packing of DIEN's auxiliary pairs. */
     public final Tensor pairStart;
+    /** (1) with negatives: 2P, the auxiliary network's rows, in device memory (see {@link #pairs()}). */
+    public final Tensor auxRows;
     private final int[] pairStartHost;
     private int size, pairs;
     private boolean negativesLoaded;
@@ -36,6 +38,7 @@ public final class DeviceBatch {
         lengths = ps.intInput("batch.lengths", maxB);
         pairStart = withNegatives ? ps.intInput("batch.pair_start", maxB) : null;
         pairStartHost = withNegatives ? new int[maxB] : null;
+        auxRows = withNegatives ? ps.intInput("batch.aux_rows", 1) : null;
     }
 
     /**
@@ -68,6 +71,7 @@ public final class DeviceBatch {
                 p += Math.max(len - 1, 0);
             }
             be.upload(pairStart, pairStartHost, B);
+            be.upload(auxRows, new int[] {2 * p}, 1);
             pairs = p;
         }
         this.size = B;

@@ -119,7 +119,7 @@ public final class Dien extends CtrModel {
                 be.embeddingGather(negHist, batch.negItems, batch.lengths, itemEmb.value(), B * T, T, D, E, 0);
                 be.embeddingGather(negHist, batch.negCates, batch.lengths, cateEmb.value(), B * T, T, D, E, D);
                 be.auxPairs(pairs, h, hist, negHist, batch.pairStart, batch.lengths, B, T, H, E);
-                auxLogits = aux.forward(be, pairs, 2 * P, true);
+                auxLogits = aux.forward(be, pairs, auxRowsFor(P), true, auxCount());
                 auxActive = true;
             }
         }
@@ -131,7 +131,34 @@ public final class Dien extends CtrModel {
         int P = batch.pairs();
         // bceWithLogits averages over its 2P rows; L_aux averages the pair sums over P: twice that mean.
         // scale 2 alpha makes dLogits = alpha (sigmoid(z) - y) / P, the gradient of alpha * L_aux.
-        be.bceWithLogits(auxLoss, dAuxLogits, auxLogits, auxLabels, 2 * P, 2f * seq.auxWeight());
+        be.bceWithLogits(auxLoss, dAuxLogits, auxLogits, auxLabels, auxRowsFor(P), 2f * seq.auxWeight(), auxCount());
+    }
+
+    /**
+     * The auxiliary network's rows for P pairs: 2P, or, on a backend that replays fixed-shape steps
+     * (CUDA graphs), 2P rounded up to a multiple of max(256, 2P's highest power of two / 8), at
+     * most an eighth more, so that a few graphs serve every batch; the rows past 2P are left out
+     * by the count in device memory ({@link #auxCount}).
+     */
+    private int auxRowsFor(int P) {
+        int n = 2 * P;
+        if (!be.fixedShapeSteps()) return n;
+        int q = Math.max(256, Integer.highestOneBit(Math.max(n, 1)) / 8);
+        return Math.min(rowsMax, (n + q - 1) / q * q);
+    }
+
+    /** The device-side row count of the auxiliary network (2P) when its rows are padded, else null. */
+    private Tensor auxCount() {
+        return be.fixedShapeSteps() ? batch.auxRows : null;
+    }
+
+    /** A training step's key names its padded auxiliary row count too: each count is a graph of its own. */
+    @Override
+    public String stepKey(String kind, int B) {
+        String key = super.stepKey(kind, B);
+        if (!kind.equals("train") || seq.auxWeight() <= 0 || !be.fixedShapeSteps() || !batch.hasNegatives()) return key;
+        int P = batch.pairs();
+        return key + "/aux" + (P > 0 ? auxRowsFor(P) : 0);
     }
 
     @Override
@@ -173,7 +200,7 @@ public final class Dien extends CtrModel {
         }
         if (auxActive) {
             int P = batch.pairs();
-            aux.backward(be, dPairs, dAuxLogits, pairs, 2 * P);
+            aux.backward(be, dPairs, dAuxLogits, pairs, auxRowsFor(P), auxCount());
             be.auxPairsBackward(dH, dHist, dNegHist, dPairs, batch.pairStart, batch.lengths, B, T, H, E);
             be.embeddingGatherBackward(itemEmb.sparseGrad(), dNegHist, batch.negItems, batch.lengths, B * T, T, D, E, 0);
             be.embeddingGatherBackward(cateEmb.sparseGrad(), dNegHist, batch.negCates, batch.lengths, B * T, T, D, E, D);

@@ -61,12 +61,21 @@ public final class Layers {
         }
 
         public Tensor forward(Backend be, Tensor x, int B, boolean training) {
-            be.batchNorm(y, mean, invStd, x, gamma.value(), beta.value(), runMean.value(), runVar.value(), B, channels, training, momentum, eps);
+            return forward(be, x, B, training, null);
+        }
+
+        /** rows: the number of the B rows that count, in device memory (null: all); see Backend.batchNorm. */
+        public Tensor forward(Backend be, Tensor x, int B, boolean training, Tensor rows) {
+            be.batchNorm(y, mean, invStd, x, gamma.value(), beta.value(), runMean.value(), runVar.value(), B, channels, training, momentum, eps, rows);
             return y;
         }
 
         public void backward(Backend be, Tensor dx, Tensor dy, Tensor x, int B) {
-            be.batchNormBackward(dx, gamma.grad(), beta.grad(), dy, mean, invStd, x, gamma.value(), B, channels);
+            backward(be, dx, dy, x, B, null);
+        }
+
+        public void backward(Backend be, Tensor dx, Tensor dy, Tensor x, int B, Tensor rows) {
+            be.batchNormBackward(dx, gamma.grad(), beta.grad(), dy, mean, invStd, x, gamma.value(), B, channels, rows);
         }
     }
 
@@ -156,7 +165,16 @@ public final class Layers {
 
         /** Returns the logits (maxB, 1). */
         public Tensor forward(Backend be, Tensor x, int B, boolean training) {
-            Tensor h = bn.forward(be, x, B, training);
+            return forward(be, x, B, training, null);
+        }
+
+        /**
+         * rows: how many of the B rows count, in device memory (null: all B). Only the BatchNorm's
+         * statistics look across rows; every other layer is row by row, so rows past the count
+         * compute values nobody reads, and their gradients are zero when dLogits is zero there.
+         */
+        public Tensor forward(Backend be, Tensor x, int B, boolean training, Tensor rows) {
+            Tensor h = bn.forward(be, x, B, training, rows);
             for (int l = 0; l < act.length; l++) {
                 h = fc[l].forward(be, h, B);
                 h = act[l].forward(be, h, B, training);
@@ -165,6 +183,10 @@ public final class Layers {
         }
 
         public void backward(Backend be, Tensor dx, Tensor dLogits, Tensor x, int B) {
+            backward(be, dx, dLogits, x, B, null);
+        }
+
+        public void backward(Backend be, Tensor dx, Tensor dLogits, Tensor x, int B, Tensor rows) {
             int L = act.length;
             Tensor upstream = dLogits;
             for (int l = L; l >= 0; l--) {
@@ -176,7 +198,7 @@ public final class Layers {
                     upstream = dPre[l - 1];
                 }
             }
-            bn.backward(be, dx, dBn, x, B);
+            bn.backward(be, dx, dBn, x, B, rows);
         }
     }
 

@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -66,8 +67,10 @@ class CudaTrainingParityTest {
 
     /**
      * DIEN (GRU extractor with the auxiliary loss, attention, each evolution cell) and the
-     * two-layer GRU-attention baseline on the GPU against the CPU, 50 steps, through runStep;
-     * same tolerances.
+     * two-layer GRU-attention baseline on the GPU against the CPU, 50 steps, through CUDA graphs
+     * (DIEN's padded to its auxiliary row count); same tolerances. The auxiliary network starts
+     * near zero output, so these losses barely see it: its row-count ops have their own parity
+     * test (CudaOpsParityTest.rowCountedBatchNormAndBce).
      */
     @ParameterizedTest
     @CsvSource({"DIEN, AUGRU", "DIEN, AGRU", "DIEN, AIGRU", "GRU_ATT, AUGRU"})
@@ -131,9 +134,20 @@ class CudaTrainingParityTest {
                 opt.step();
             }
             be.synchronize();
-            // The recurrent models' steps change with the data (the auxiliary loss's pair count is a
-            // kernel argument), so their graphs are dropped and the steps run eagerly; only the
-            // losses are compared for them.
+            // DIEN's auxiliary network has as many rows as the batch has pairs: its steps are keyed
+            // by the padded row count as well, so each (batch size, padded count) is a graph of its
+            // own; every one of them must be replayed, none dropped.
+            if (graphs && be instanceof CudaBackend cb && cfg.kind().recurrent()) {
+                String prefix = m.stepKey("eval", 0).replace("/eval/0", "/train/");
+                java.util.Map<String, Long> mine = new java.util.TreeMap<>();
+                cb.graphReplays().forEach((k, v) -> { if (k.startsWith(prefix)) mine.put(k, v); });
+                long replayed = mine.values().stream().mapToLong(Long::longValue).sum();
+                // 50 steps over 5 batches: each key's first two steps are eager and captured
+                assertTrue(replayed >= STEPS - 2L * mine.size() && !mine.isEmpty(), "replays of " + prefix + "*: " + mine);
+                assertTrue(mine.size() <= 5, "at most one graph per batch: " + mine);
+                assertFalse(java.util.Arrays.stream(cb.stepSummary().split(";")).anyMatch(part -> part.contains(prefix) && part.contains("eager since")),
+                        "a graph of " + prefix + "* was dropped: " + cb.stepSummary());
+            }
             if (graphs && be instanceof CudaBackend cb && !cfg.kind().recurrent()) {
                 java.util.Map<String, Long> replays = cb.graphReplays();
                 assertEquals(28L, replays.get(m.stepKey("train", 32)), "replays of the size-32 step's graph: " + replays);

@@ -88,6 +88,9 @@ public final class CpuBackend implements Backend {
     public void download(Tensor src, float[] dst, int n) { System.arraycopy(f(src), 0, dst, 0, n); }
 
     @Override
+    public int readInt(Tensor t) { return CpuTensor.i(t)[0]; }
+
+    @Override
     public void downloadGrad(SparseGrad grad, float[] dst) { ((CpuSparseGrad) grad).copyTo(dst); }
 
     @Override

@@ -39,8 +39,7 @@ import static io.augur.backend.cuda.Kernels.COL_ROWS;
  * reported there, through the device status word ({@link DeviceStatus}).
  *
  * <p>Not here yet: Dice inside the activation unit; it fails when the model is built, with a
- * message saying so. DIEN's steps run, but not as CUDA graphs: the auxiliary loss's pair count
- * (a kernel argument) changes from batch to batch, so its graphs are dropped after a few tries.
+ * message saying so.
  */
 public final class CudaBackend implements Backend, Profiling {
     private static final Logger LOG = LogManager.getLogger(CudaBackend.class);
@@ -694,16 +693,29 @@ public final class CudaBackend implements Backend, Profiling {
     @Override
     public void batchNorm(Tensor y, Tensor mean, Tensor invStd, Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar,
                           int B, int C, boolean training, float momentum, float eps) {
+        batchNorm(y, mean, invStd, x, gamma, beta, runMean, runVar, B, C, training, momentum, eps, null);
+    }
+
+    /** The row count stays on the device: the kernel reads it, so one launch (one graph) serves every count. */
+    @Override
+    public void batchNorm(Tensor y, Tensor mean, Tensor invStd, Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar,
+                          int B, int C, boolean training, float momentum, float eps, Tensor rows) {
         begin();
         launchColumns(Kernels.BATCH_NORM_FORWARD, C, args().ptr(a(y)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x)).ptr(a(gamma)).ptr(a(beta))
-                .ptr(a(runMean)).ptr(a(runVar)).i(B).i(C).i(training ? 1 : 0).f(momentum).f(eps));
+                .ptr(a(runMean)).ptr(a(runVar)).ptr(a(rows)).i(B).i(C).i(training ? 1 : 0).f(momentum).f(eps));
     }
 
     @Override
     public void batchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor mean, Tensor invStd, Tensor x, Tensor gamma, int B, int C) {
+        batchNormBackward(dx, dGamma, dBeta, dy, mean, invStd, x, gamma, B, C, null);
+    }
+
+    @Override
+    public void batchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor mean, Tensor invStd, Tensor x, Tensor gamma,
+                                  int B, int C, Tensor rows) {
         begin();
         launchColumns(Kernels.BATCH_NORM_BACKWARD, C, args().ptr(a(dx)).ptr(a(dGamma)).ptr(a(dBeta)).ptr(a(dy)).ptr(a(mean)).ptr(a(invStd))
-                .ptr(a(x)).ptr(a(gamma)).i(B).i(C));
+                .ptr(a(x)).ptr(a(gamma)).ptr(a(rows)).i(B).i(C));
     }
 
     @Override
@@ -852,8 +864,23 @@ public final class CudaBackend implements Backend, Profiling {
 
     @Override
     public void bceWithLogits(Tensor loss, Tensor dLogits, Tensor logits, Tensor labels, int B, float scale) {
+        bceWithLogits(loss, dLogits, logits, labels, B, scale, null);
+    }
+
+    @Override
+    public void bceWithLogits(Tensor loss, Tensor dLogits, Tensor logits, Tensor labels, int B, float scale, Tensor rows) {
         begin();
-        rt.launch(Kernels.BCE_WITH_LOGITS, 1, 1, BLOCK, 1, 0, args().ptr(a(loss)).ptr(a(dLogits)).ptr(a(logits)).ptr(a(labels)).i(B).f(scale));
+        rt.launch(Kernels.BCE_WITH_LOGITS, 1, 1, BLOCK, 1, 0, args().ptr(a(loss)).ptr(a(dLogits)).ptr(a(logits)).ptr(a(labels)).ptr(a(rows))
+                .i(B).f(scale));
+    }
+
+    @Override
+    public int readInt(Tensor t) {
+        checkCount(t, 1);
+        notInStep("readInt of " + t.name());
+        int v = readInt(ct(t).slice);
+        checkStatus();
+        return v;
     }
 
     @Override
@@ -920,6 +947,9 @@ public final class CudaBackend implements Backend, Profiling {
 
     @Override
     public String stepSummary() { return stepGraphs.summary(); }
+
+    @Override
+    public boolean fixedShapeSteps() { return stepGraphs.enabled(); }
 
     /**
      * Runs one step's device work, through a CUDA graph per key ({@link StepGraphs}): the first

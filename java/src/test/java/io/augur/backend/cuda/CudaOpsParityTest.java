@@ -321,6 +321,51 @@ class CudaOpsParityTest {
         }
     }
 
+    /**
+     * BatchNorm (forward, training and inference, and backward) and BCE over the first n of the
+     * B rows, n in device memory, against the CPU's op on n rows: the rows past n hold large
+     * values, which would show in any statistic or sum that took them in; dx and dLogits are 0
+     * there. y past n is unspecified and not compared.
+     */
+    @Test
+    void rowCountedBatchNormAndBce() {
+        int C = 13, n = 23;
+        float[] x = uniform(rng, MAXB * C, -1, 1);
+        for (int i = n * C; i < MAXB * C; i++) x[i] = 1000f + i;
+        Pair xs = tw.floats("x", x), rows = tw.ints("rows", new int[] {n});
+        Pair gamma = tw.floats("gamma", uniform(rng, C, 0.5f, 1.5f)), beta = tw.floats("beta", uniform(rng, C, -0.5f, 0.5f));
+        Pair rm = tw.floats("rm", uniform(rng, C, -0.1f, 0.1f)), rv = tw.floats("rv", uniform(rng, C, 0.5f, 1.5f));
+        Pair y = tw.poisoned("y", MAXB * C), mean = tw.poisoned("mean", C), inv = tw.poisoned("inv", C);
+        Pair dy = tw.floats("dy", uniform(rng, MAXB * C, -1, 1)), dx = tw.poisoned("dx", MAXB * C);
+        Pair dGamma = tw.floats("dGamma", uniform(rng, C, -1, 1)), dBeta = tw.floats("dBeta", uniform(rng, C, -1, 1));
+        tw.both(be -> be.batchNorm(y.on(be), mean.on(be), inv.on(be), xs.on(be), gamma.on(be), beta.on(be), rm.on(be), rv.on(be), MAXB, C, true,
+                0.9f, 1e-5f, rows.on(be)));
+        float[] ye = new float[MAXB * C], ya = new float[MAXB * C];
+        tw.cpu.download(y.cpu(), ye, MAXB * C);
+        tw.gpu.download(y.gpu(), ya, MAXB * C);
+        GpuTesting.compare("counted batch norm y (first n rows)", java.util.Arrays.copyOf(ye, n * C), java.util.Arrays.copyOf(ya, n * C),
+                TIGHT_ATOL, TIGHT_RTOL);
+        for (int i = n * C; i < MAXB * C; i++) org.junit.jupiter.api.Assertions.assertTrue(Float.isFinite(ya[i]), "y past n is finite");
+        tw.assertClose("counted batch norm mean", mean, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("counted batch norm invStd", inv, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("counted batch norm running mean", rm, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("counted batch norm running var", rv, TIGHT_ATOL, TIGHT_RTOL);
+        tw.both(be -> be.batchNormBackward(dx.on(be), dGamma.on(be), dBeta.on(be), dy.on(be), mean.on(be), inv.on(be), xs.on(be), gamma.on(be),
+                MAXB, C, rows.on(be)));
+        tw.assertClose("counted batch norm dx (0 past n)", dx, LOOSE_ATOL, LOOSE_RTOL);
+        tw.assertClose("counted batch norm dGamma", dGamma, LOOSE_ATOL, LOOSE_RTOL);
+        tw.assertClose("counted batch norm dBeta", dBeta, LOOSE_ATOL, LOOSE_RTOL);
+
+        float[] labels = new float[MAXB];
+        for (int b = 0; b < MAXB; b++) labels[b] = b % 2 == 0 ? 1f : 0f;
+        float[] z = uniform(rng, MAXB, -5, 5);
+        for (int b = n; b < MAXB; b++) z[b] = 50f;   // a large loss, if counted
+        Pair zs = tw.floats("z", z), ys = tw.floats("labels", labels), loss = tw.poisoned("loss", 1), dz = tw.poisoned("dz", MAXB);
+        tw.both(be -> be.bceWithLogits(loss.on(be), dz.on(be), zs.on(be), ys.on(be), MAXB, 0.7f, rows.on(be)));
+        tw.assertClose("counted bce loss", loss, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("counted bce dLogits (0 past n)", dz, 1e-7, TIGHT_RTOL);
+    }
+
     @Test
     void bceAndAdam() {
         float[] labels = new float[MAXB];
