@@ -13,10 +13,11 @@
 #
 # Everything goes into the folder given as argument, at most 8 files and one folder level, so
 # that it can come back as a device run's $OUT: env.txt (nvidia-smi, build, info, every command
-# run), tests.log, junit/TEST-junit-jupiter.xml, bench-<model>.json, bench-din-eager.json (DIN at
-# batch 128 with --no-cuda-graphs, for comparison), bench.log, summary.txt.
+# run, and the benchmarks' logs), tests.log, junit/TEST-junit-jupiter.xml, bench-<model>.json
+# (din, base, dien), bench-din-eager.json (DIN at batch 128 with --no-cuda-graphs, for
+# comparison), summary.txt.
 # The benchmark's data is generated into $AUGUR_WORK (default: <bundle>/work), not into the folder.
-# Knobs: MODELS="din base", BATCHES=128,2048, REPEATS=3, EAGER_MODELS=din (empty: no eager run),
+# Knobs: MODELS="din base dien", BATCHES=128,2048, REPEATS=3, EAGER_MODELS=din (empty: no eager run),
 # EAGER_BATCHES=128, SKIP_TESTS=1, SKIP_BENCH=1, and for
 # trying the script without a GPU, DEVICE=cpu and BENCH_ARGS (default "--profile --ceilings"; e.g.
 # "--smoke" for a quick try).
@@ -26,7 +27,7 @@ out="${1:?usage: gpu-check.sh OUTPUT_FOLDER}"
 mkdir -p "$out" && out="$(cd "$out" && pwd)"
 work="${AUGUR_WORK:-$b/work}"
 mkdir -p "$work"
-models="${MODELS:-din base}"
+models="${MODELS:-din base dien}"
 batches="${BATCHES:-128,2048}"
 repeats="${REPEATS:-3}"
 device="${DEVICE:-cuda}"
@@ -86,13 +87,13 @@ bench_one() {
   local cmd=("$b/bin/augur" bench --model "$m" --device "$device" --batch-sizes "$bs_list" --repeats "$repeats" "$@" --json)
   commands+=("${cmd[*]}")
   echo "[gpu-check] ${cmd[*]}"
-  printf '$ (cd %s && %s)\n' "$work" "${cmd[*]}" >>"$out/bench.log"
-  (cd "$work" && "${cmd[@]}" >"$out/bench-$label.json" 2>>"$out/bench.log")
+  printf '$ (cd %s && %s)\n' "$work" "${cmd[*]}" >>"$env_txt"
+  (cd "$work" && "${cmd[@]}" >"$out/bench-$label.json" 2>>"$env_txt")
   local rc=$?
-  printf '[exit %d]\n\n' "$rc" >>"$out/bench.log"
+  printf '[exit %d]\n\n' "$rc" >>"$env_txt"
   if (( rc != 0 )); then
     status=1
-    rows+=("$(printf '%-10s %8s %16s %12s  %s' "$label" "-" "FAILED" "-" "see bench.log")")
+    rows+=("$(printf '%-10s %8s %16s %12s  %s' "$label" "-" "FAILED" "-" "see env.txt")")
     return
   fi
   # Jackson writes one field per line (augur-bench/2): each result's batch_size, then its
