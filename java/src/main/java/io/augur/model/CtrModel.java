@@ -110,6 +110,12 @@ public abstract class CtrModel {
     /** From dx: writes dEa and dS (=), and adds the interest block's share to dEa and dHist. */
     protected abstract void interestBackward(int B);
 
+    /** Further lookups of this forward, joining the fields' lookups in one call (DIEN's negative behaviours). */
+    protected void addGathers(List<Backend.Gather> gathers, int B, boolean training) { }
+
+    /** Further lookup backwards of this step, after interestBackward produced their gradients; they go first in the list. */
+    protected void addGatherGrads(List<Backend.Gather> grads, int B) { }
+
     /**
      * Extra loss terms of the subclass (DIEN's auxiliary loss), computed on the device after the
      * main loss of a training forward, nothing read back. Their backward runs inside
@@ -150,6 +156,7 @@ public abstract class CtrModel {
         gathers.add(Backend.Gather.forward(ea, batch.cates, null, cateEmb.value(), B, 1, D, E, D));
         gathers.add(Backend.Gather.forward(hist, batch.histItems, batch.lengths, itemEmb.value(), B * T, T, D, E, 0));
         gathers.add(Backend.Gather.forward(hist, batch.histCates, batch.lengths, cateEmb.value(), B * T, T, D, E, D));
+        addGathers(gathers, B, training);
         be.embeddingGather(gathers);
         be.sumPool(s, hist, batch.lengths, B, T, E);
         interestForward(B, training);
@@ -266,7 +273,8 @@ public abstract class CtrModel {
         int B = batch.size();
         mlp.backward(be, dx, dLogits, x, B);
         interestBackward(B);
-        List<Backend.Gather> grads = new ArrayList<>(profileEmb.length + 4);
+        List<Backend.Gather> grads = new ArrayList<>(profileEmb.length + 6);
+        addGatherGrads(grads, B);   // first: where the backend adds one by one, in the order the model's backward produced them
         for (int f = 0; f < profileEmb.length; f++) {
             grads.add(Backend.Gather.backward(profileEmb[f].sparseGrad(), dx, batch.profile[f], null, B, 1, D, xWidth, f * D));
         }

@@ -6,6 +6,8 @@ import io.augur.backend.Recurrence;
 import io.augur.backend.Tensor;
 import io.augur.config.ModelConfig;
 
+import java.util.List;
+
 /**
  * DIEN (DESIGN.md §3), written against {@link Backend}:
  * <pre>
@@ -115,9 +117,7 @@ public final class Dien extends CtrModel {
                         + " (the trainer samples them when the dataset has no neg_hist columns)");
             }
             int P = batch.pairs();
-            if (P > 0) {
-                be.embeddingGather(negHist, batch.negItems, batch.lengths, itemEmb.value(), B * T, T, D, E, 0);
-                be.embeddingGather(negHist, batch.negCates, batch.lengths, cateEmb.value(), B * T, T, D, E, D);
+            if (P > 0) {   // negHist was gathered with the other lookups (addGathers)
                 be.auxPairs(pairs, h, hist, negHist, batch.pairStart, batch.lengths, B, T, H, E);
                 auxLogits = aux.forward(be, pairs, auxRowsFor(P), true, auxCount());
                 auxActive = true;
@@ -161,6 +161,22 @@ public final class Dien extends CtrModel {
         return key + "/aux" + (P > 0 ? auxRowsFor(P) : 0);
     }
 
+    /** The negative behaviours' lookups, when this training step has auxiliary pairs. */
+    @Override
+    protected void addGathers(List<Backend.Gather> gathers, int B, boolean training) {
+        // (a batch past maxTrainB or without negatives fails in interestForward, as before)
+        if (!training || seq.auxWeight() <= 0 || B > maxTrainB || !batch.hasNegatives() || batch.pairs() == 0) return;
+        gathers.add(Backend.Gather.forward(negHist, batch.negItems, batch.lengths, itemEmb.value(), B * T, T, D, E, 0));
+        gathers.add(Backend.Gather.forward(negHist, batch.negCates, batch.lengths, cateEmb.value(), B * T, T, D, E, D));
+    }
+
+    @Override
+    protected void addGatherGrads(List<Backend.Gather> grads, int B) {
+        if (!auxActive) return;
+        grads.add(Backend.Gather.backward(itemEmb.sparseGrad(), dNegHist, batch.negItems, batch.lengths, B * T, T, D, E, 0));
+        grads.add(Backend.Gather.backward(cateEmb.sparseGrad(), dNegHist, batch.negCates, batch.lengths, B * T, T, D, E, D));
+    }
+
     @Override
     protected java.util.function.DoubleSupplier auxiliaryLossLater() {
         if (!auxActive) {
@@ -201,9 +217,7 @@ public final class Dien extends CtrModel {
         if (auxActive) {
             int P = batch.pairs();
             aux.backward(be, dPairs, dAuxLogits, pairs, auxRowsFor(P), auxCount());
-            be.auxPairsBackward(dH, dHist, dNegHist, dPairs, batch.pairStart, batch.lengths, B, T, H, E);
-            be.embeddingGatherBackward(itemEmb.sparseGrad(), dNegHist, batch.negItems, batch.lengths, B * T, T, D, E, 0);
-            be.embeddingGatherBackward(cateEmb.sparseGrad(), dNegHist, batch.negCates, batch.lengths, B * T, T, D, E, D);
+            be.auxPairsBackward(dH, dHist, dNegHist, dPairs, batch.pairStart, batch.lengths, B, T, H, E);   // dNegHist's lookups: addGatherGrads
         }
         attention.backward(be, dEa, dH, null, dA, ea, h, batch.lengths, B, T);
         extractor.backward(be, dGruIn, null, dH, null, hist, null, batch.lengths, B, T);
