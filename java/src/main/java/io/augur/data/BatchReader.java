@@ -77,7 +77,7 @@ public final class BatchReader implements AutoCloseable {
         }
         this.rows = rows;
         this.batchSize = batchSize;
-        this.numBatches = dropLast ? rows / batchSize : (rows + batchSize - 1) / batchSize;
+        this.numBatches = batchCount(rows, batchSize, dropLast);
         this.free = new ArrayBlockingQueue<>(buffers.size(), false, buffers);
         int n = Math.max(1, Math.min(threads, numBatches));
         for (int t = 0; t < n; t++) {
@@ -101,6 +101,11 @@ public final class BatchReader implements AutoCloseable {
             throw new IllegalArgumentException("-D" + THREADS_PROPERTY + "=" + p + ": expected a whole number >= 1");
         }
         return Math.max(1, Math.min(6, Runtime.getRuntime().availableProcessors() / 3));
+    }
+
+    /** Batches in an epoch of {@code rows} rows (the last one partial unless dropLast). */
+    static int batchCount(int rows, int batchSize, boolean dropLast) {
+        return dropLast ? rows / batchSize : (rows + batchSize - 1) / batchSize;
     }
 
     /** Batch buffers for {@code threads} prefetch threads: one for each, one for the caller and one ready. */

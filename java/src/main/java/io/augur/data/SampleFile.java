@@ -261,8 +261,7 @@ public final class SampleFile {
         }
         int[] order = shuffle ? BatchReader.shuffledOrder(rows, seed, epoch) : null;
         int T = schema.historyLength();
-        int batches = dropLast ? rows / batchSize : (rows + batchSize - 1) / batchSize;
-        int threads = Math.max(1, Math.min(BatchReader.defaultThreads(), batches));
+        int threads = Math.max(1, Math.min(BatchReader.defaultThreads(), BatchReader.batchCount(rows, batchSize, dropLast)));
         List<Batch> buffers = new ArrayList<>();
         for (int k = 0; k < BatchReader.buffersFor(threads); k++) {
             buffers.add(new Batch(batchSize, T, schema.numProfileFields(), negatives));

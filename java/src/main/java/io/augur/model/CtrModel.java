@@ -44,7 +44,7 @@ public abstract class CtrModel {
     protected final Layers.Mlp mlp;
     protected final Tensor loss, dLogits, prob;  // (1), (maxB), (maxB)
     private Tensor logits;
-    private final float[] lossHost = new float[1];
+    private double lastAux = Double.NaN;
     private static final java.util.concurrent.atomic.AtomicInteger INSTANCES = new java.util.concurrent.atomic.AtomicInteger();
     /** Tells this model's step keys from another's on the same backend. */
     private final int instance = INSTANCES.incrementAndGet();
@@ -123,11 +123,8 @@ public abstract class CtrModel {
      */
     protected void auxiliaryLossForward(int B) { }
 
-    /** Reads back the extra loss terms of the last {@link #auxiliaryLossForward}; returns their weighted value, 0 by default. */
-    protected float readAuxiliaryLoss() { return 0f; }
-
-    /** The unweighted auxiliary loss of the last training step, or NaN when the model has none. */
-    public double lastAuxLoss() { return Double.NaN; }
+    /** The unweighted auxiliary loss {@link #readLoss} last read, or NaN when the model has none. */
+    public double lastAuxLoss() { return lastAux; }
 
     public abstract String name();
 
@@ -179,8 +176,15 @@ public abstract class CtrModel {
 
     /** The loss {@link #lossForward()} computed (waits for the device); later ops do not change it. */
     public float readLoss() {
-        be.download(loss, lossHost, 1);
-        return lossHost[0] + readAuxiliaryLoss();
+        StepLoss l = issuedLoss();
+        float v = l.loss();
+        lastAux = l.auxLoss();
+        return v;
+    }
+
+    /** The losses of the step just issued, to be read later. */
+    private StepLoss issuedLoss() {
+        return new StepLoss(be.readLater(loss), auxiliaryLossLater(), auxiliaryWeight());
     }
 
     /**
@@ -211,7 +215,7 @@ public abstract class CtrModel {
      */
     public StepLoss trainStepLater(Runnable update) {
         issueTrainStep(update);
-        return new StepLoss(be.readLater(loss), auxiliaryLossLater(), auxiliaryWeight());
+        return issuedLoss();
     }
 
     /** The unweighted auxiliary loss of the step just issued, read later (NaN when the model has none). */
@@ -284,7 +288,6 @@ public abstract class CtrModel {
         grads.add(Backend.Gather.backward(cateEmb.sparseGrad(), dHist, batch.histCates, batch.lengths, B * T, T, D, E, D));
         be.embeddingGatherBackward(grads);
     }
-
 
     /** Sets every dense gradient to zero (sparse gradients are cleared by their update). */
     public void zeroGrads() {

@@ -41,9 +41,7 @@ public final class Dien extends CtrModel {
     private Tensor pairs, dPairs;               // (2 maxTrainB (T-1), H+E)
     private Layers.Mlp aux;
     private Tensor auxLabels, auxLoss, dAuxLogits, auxLogits;
-    private final float[] auxLossHost = new float[1];
     private boolean auxActive;
-    private double lastAux = Double.NaN;
 
     public Dien(Backend be, ModelConfig cfg, Features features, int maxB, int maxTrainB, long seed) {
         super(be, cfg, features, maxB, maxTrainB, seed, cfg.sequence().auxWeight() > 0);
@@ -189,20 +187,6 @@ public final class Dien extends CtrModel {
 
     @Override
     protected double auxiliaryWeight() { return seq.auxWeight(); }
-
-    @Override
-    protected float readAuxiliaryLoss() {
-        if (!auxActive) {
-            lastAux = seq.auxWeight() > 0 ? 0.0 : Double.NaN;
-            return 0f;
-        }
-        be.download(auxLoss, auxLossHost, 1);
-        lastAux = 2.0 * auxLossHost[0];
-        return (float) (seq.auxWeight() * lastAux);
-    }
-
-    @Override
-    public double lastAuxLoss() { return lastAux; }
 
     @Override
     protected void interestBackward(int B) {

@@ -3,6 +3,7 @@ package io.augur.train;
 import io.augur.config.TrainConfig;
 import io.augur.data.Batch;
 import io.augur.data.SampleFile;
+import io.augur.data.SampleSchema;
 
 import java.util.SplittableRandom;
 
@@ -40,6 +41,11 @@ public final class NegativeSampler {
         negCates = new int[maxB * T];
     }
 
+    /** Whether the negatives come from the dataset's neg_hist columns (mode auto on a dataset that has them) rather than a sampler. */
+    public static boolean readsColumns(TrainConfig.AuxNegatives mode, SampleSchema schema) {
+        return mode == TrainConfig.AuxNegatives.AUTO && schema.hasNegHist();
+    }
+
     /**
      * A sampler for batches of up to maxB rows of the training split.
      *
@@ -47,7 +53,7 @@ public final class NegativeSampler {
      */
     public static NegativeSampler create(TrainConfig.AuxNegatives mode, SampleFile train, int itemVocab, int[] itemCounts, int maxB, long seed) {
         int T = train.schema().historyLength();
-        if (mode == TrainConfig.AuxNegatives.AUTO && train.schema().hasNegHist()) {
+        if (readsColumns(mode, train.schema())) {
             return new NegativeSampler(true, maxB, T, null, null, null, null, seed);
         }
         int[] itemCate = itemCategories(train, itemVocab);

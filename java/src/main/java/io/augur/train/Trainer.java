@@ -207,7 +207,7 @@ public final class Trainer {
      * auto on a dataset that has them; otherwise the sampler draws them).
      */
     public boolean readsNegativeColumns() {
-        return model.batch.negItems != null && cfg.auxNegatives() == TrainConfig.AuxNegatives.AUTO && data.schema().hasNegHist();
+        return model.batch.negItems != null && NegativeSampler.readsColumns(cfg.auxNegatives(), data.schema());
     }
 
     /** AUC, GAUC and logloss of the model (inference mode) on one split. */

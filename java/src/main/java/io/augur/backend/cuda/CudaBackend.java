@@ -437,21 +437,28 @@ public final class CudaBackend implements Backend, Profiling {
         }
     }
 
-    /**
-     * The launches of a multi-tensor op over {@code key}'s tensors, planned on first use and kept:
-     * the addresses never change once the arena is allocated, and a replayed step then spends no
-     * time rebuilding the structs.
-     */
+    /** The launches of a multi-tensor op over {@code key}'s tensors (see {@link #cachedPlan}). */
     private List<MultiTensorArgs.Launch> multiLaunches(List<?> key, java.util.function.Supplier<List<MultiTensorArgs.Entry>> entries) {
-        List<MultiTensorArgs.Launch> l = multiPlans.get(key);
-        if (l == null) {
-            l = MultiTensorArgs.plan(entries.get());
-            multiPlans.put(List.copyOf(key), l);
+        return cachedPlan(multiPlans, key, () -> MultiTensorArgs.plan(entries.get()));
+    }
+
+    /**
+     * A list launch's plan, made on first use of its key and kept: the device addresses never
+     * change once the arena is allocated, so a replayed step spends no time rebuilding structs.
+     * Bounded, since keys name batch sizes and a handful are seen in practice.
+     */
+    private static <V> V cachedPlan(Map<List<?>, V> cache, List<?> key, java.util.function.Supplier<V> make) {
+        V v = cache.get(key);
+        if (v == null) {
+            v = make.get();
+            if (cache.size() >= 256) cache.clear();
+            cache.put(List.copyOf(key), v);
         }
-        return l;
+        return v;
     }
 
     private final Map<List<?>, List<MultiTensorArgs.Launch>> multiPlans = new HashMap<>();
+    private final Map<List<?>, List<EntryListArgs.Launch>> gatherPlans = new HashMap<>(), sparsePlans = new HashMap<>();
 
     @Override
     public void synchronize() {
@@ -517,8 +524,10 @@ public final class CudaBackend implements Backend, Profiling {
     }
 
     private List<EntryListArgs.Launch> gatherLaunches(List<Gather> gathers, boolean forward) {
-        List<EntryListArgs.Launch> l = gatherPlans.get(gathers);
-        if (l != null) return l;
+        return cachedPlan(gatherPlans, gathers, () -> GatherListArgs.plan(gatherEntries(gathers, forward)));
+    }
+
+    private List<GatherListArgs.Entry> gatherEntries(List<Gather> gathers, boolean forward) {
         List<GatherListArgs.Entry> es = new ArrayList<>();
         for (Gather g : gathers) {
             if (forward) {
@@ -534,13 +543,8 @@ public final class CudaBackend implements Backend, Profiling {
                         a(g.ids()), a(g.lengths()), 0, g.rows(), g.T(), g.D(), sg.rows(), sg.capacity(), g.outStride(), g.off()));
             }
         }
-        l = GatherListArgs.plan(es);
-        if (gatherPlans.size() >= 256) gatherPlans.clear();   // batch sizes seen: a handful in practice
-        gatherPlans.put(List.copyOf(gathers), l);
-        return l;
+        return es;
     }
-
-    private final Map<List<Gather>, List<EntryListArgs.Launch>> gatherPlans = new HashMap<>();
 
     private static void checkSparseUpdate(Tensor table, Tensor state1, Tensor state2, CudaSparseGrad g, Tensor counts, SparseOptimizer opt, int step) {
         long size = (long) g.rows() * g.dim();
@@ -574,12 +578,7 @@ public final class CudaBackend implements Backend, Profiling {
                     g.dim(), bound, g.capacity()));
             g.pendingRows = 0;
         }
-        List<EntryListArgs.Launch> launches = sparsePlans.get(es);
-        if (launches == null) {
-            launches = SparseUpdateListArgs.plan(es);
-            if (sparsePlans.size() >= 256) sparsePlans.clear();   // batch sizes seen: a handful in practice
-            sparsePlans.put(List.copyOf(es), launches);
-        }
+        List<EntryListArgs.Launch> launches = cachedPlan(sparsePlans, es, () -> SparseUpdateListArgs.plan(es));
         if (launches.isEmpty()) return;
         deviceStep(step);
         for (EntryListArgs.Launch l : launches) {
@@ -587,8 +586,6 @@ public final class CudaBackend implements Backend, Profiling {
                     .i(sparseKind(opt)).f(opt.lr()).f(opt.lambda()).f(opt.beta1()).f(opt.beta2()).f(opt.eps()));
         }
     }
-
-    private final Map<List<SparseUpdateListArgs.Entry>, List<EntryListArgs.Launch>> sparsePlans = new HashMap<>();
 
     @Override
     public void sparseUpdate(Tensor table, Tensor state1, Tensor state2, SparseGrad grad, Tensor counts, SparseOptimizer opt, int step) {
