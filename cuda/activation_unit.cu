@@ -22,7 +22,7 @@
 //   activation_unit_reduce_kernel    sums the slices in block order and adds them into the
 //                                    parameter gradients (+=), W1's four blocks from Ma and M2
 // Dice in the unit normalises over all valid positions of the batch, which a per-sample kernel
-// cannot see; the host refuses it for now (CudaBackend says so).
+// cannot see: that unit runs layer by layer (activation_unit_unfused.cu).
 #include "common.cuh"
 
 // One argument block for all four kernels (apex's habit: one struct instead of thirty arguments).

@@ -13,4 +13,5 @@
 #include "bce.cu"
 #include "adam.cu"
 #include "activation_unit.cu"
+#include "activation_unit_unfused.cu"
 #include "recurrence.cu"

@@ -119,6 +119,30 @@ AUGUR_KERNEL void bias_grad_kernel(float* __restrict__ db, const float* __restri
   if (n < N && threadIdx.y == 0) db[n] += (float)s;
 }
 
+// bias_grad_kernel for many rows (the activation unit's B * T positions), in two stages over row
+// slices as dice_sequence_*: grid (ceil(N / 32), S) blocks of (32, COL_ROWS) threads, block
+// (x, s) summing rows [s * chunk, min((s + 1) * chunk, B)) into partials[s, n] (doubles) ...
+AUGUR_KERNEL void bias_grad_partials_kernel(double* __restrict__ partials, const float* __restrict__ dy, int B, int N,
+                                            int chunk) {
+  __shared__ double scratch[32 * augur::COL_ROWS];
+  const int n = blockIdx.x * 32 + threadIdx.x;
+  const long long r0 = (long long)blockIdx.y * chunk, r1 = min(r0 + chunk, (long long)B);
+  double s = 0.0;
+  if (n < N)
+    for (long long r = r0 + threadIdx.y; r < r1; r += augur::COL_ROWS) s += dy[r * N + n];
+  s = augur::column_sum(s, scratch);
+  if (n < N && threadIdx.y == 0) partials[(long long)blockIdx.y * N + n] = s;
+}
+
+// ... then db[n] += sum_s partials[s, n], in slice order (+=). 1-D grid over N.
+AUGUR_KERNEL void bias_grad_reduce_kernel(float* __restrict__ db, const double* __restrict__ partials, int N, int slices) {
+  AUGUR_GRID_STRIDE(n, N) {
+    double s = 0.0;
+    for (int k = 0; k < slices; ++k) s += partials[(long long)k * N + n];
+    db[n] += (float)s;
+  }
+}
+
 // y[r, n] = bias[n]: the starting value of y = x W + b when a library GEMM adds x W into it.
 AUGUR_KERNEL void bias_broadcast_kernel(float* __restrict__ y, const float* __restrict__ bias, int B, int N) {
   AUGUR_GRID_STRIDE(i, (long long)B * N) { y[i] = bias[i % N]; }

@@ -17,9 +17,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * {@code augur bench --smoke --device cuda} end to end (SKIPPED without a GPU; under the CPU
  * emulator it runs): BaseModel, DIN and DIEN train and evaluate with device-timed kernel shares,
- * peak device memory and the quick ceilings. A model the backend cannot build (the activation
- * unit with Dice) is reported as skipped when --smoke chose the models, and is an error when
- * named with --models.
+ * peak device memory and the quick ceilings. A model the backend cannot build (a GRU wider than
+ * a block) is reported as skipped when --smoke chose the models, and is an error when named
+ * with --models.
  */
 @Tag("gpu")
 class BenchCudaSmokeTest {
@@ -58,22 +58,30 @@ class BenchCudaSmokeTest {
         assertEquals(List.of("base", "din", "dien"), models);
     }
 
+    /**
+     * DIN with Dice in the activation unit runs (layer by layer); a DIEN whose GRU needs more
+     * threads than a block holds (3H = 1200) is skipped under --smoke, and an error when named.
+     */
     @Test
     void aModelTheBackendCannotBuildIsSkippedUnderSmokeAndAnErrorWhenNamed() throws IOException {
         GpuTesting.assumeGpu();
-        CliTest.Result r = CliTest.run("bench", "--smoke", "--device", "cuda", "--att-activation", "dice", "--json");
+        CliTest.Result r = CliTest.run("bench", "--smoke", "--device", "cuda", "--att-activation", "dice", "--gru-hidden", "400", "--json");
         assertEquals(0, r.code(), r.toString());
         JsonNode j = new ObjectMapper().readTree(r.out());
         List<String> measured = new ArrayList<>(), skipped = new ArrayList<>();
-        j.path("results").forEach(x -> measured.add(x.path("model").asText()));
+        j.path("results").forEach(x -> {
+            measured.add(x.path("model").asText());
+            assertTrue(x.path("train_samples_per_s").asDouble() > 0, x.toString());
+        });
         j.path("skipped").forEach(x -> {
             skipped.add(x.path("model").asText());
-            assertTrue(x.path("reason").asText().contains("Dice"), x.toString());
+            assertTrue(x.path("reason").asText().contains("1024"), x.toString());
         });
-        assertTrue(measured.contains("base") && skipped.contains("din"), "measured " + measured + ", skipped " + skipped);
+        assertEquals(List.of("base", "din"), measured, "measured " + measured + ", skipped " + skipped);
+        assertEquals(List.of("dien"), skipped, "measured " + measured + ", skipped " + skipped);
 
-        CliTest.Result named = CliTest.run("bench", "--smoke", "--device", "cuda", "--models", "din", "--att-activation", "dice", "--json");
+        CliTest.Result named = CliTest.run("bench", "--smoke", "--device", "cuda", "--models", "dien", "--gru-hidden", "400", "--json");
         assertTrue(named.code() != 0, named.toString());
-        assertTrue(named.err().contains("Dice"), named.toString());
+        assertTrue(named.err().contains("1024"), named.toString());
     }
 }

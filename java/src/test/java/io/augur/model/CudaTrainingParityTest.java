@@ -50,7 +50,8 @@ class CudaTrainingParityTest {
      * at a time.
      */
     @ParameterizedTest
-    @CsvSource({"DIN, SIGMOID, true, true", "DIN, SIGMOID, false, false", "DIN, PRELU, true, true", "DIN, SIGMOID, true, false",
+    @CsvSource({"DIN, SIGMOID, true, true", "DIN, SIGMOID, false, false", "DIN, PRELU, true, true", "DIN, SIGMOID, true, false", "DIN, DICE, true, true",
+            "DIN, DICE, false, false",
             "BASE, SIGMOID, false, true", "BASE, SIGMOID, false, false"})
     void fiftyStepsMatchTheCpu(ModelConfig.Kind kind, Activation att, boolean softmax, boolean graphs) {
         ModelConfig cfg = new ModelConfig(kind, 6, List.of(16, 8), att, softmax, List.of(20, 10), null, 1e-5f, 1e-8f, 0.99f, 0.05f);
@@ -73,15 +74,15 @@ class CudaTrainingParityTest {
      * test (CudaOpsParityTest.rowCountedBatchNormAndBce).
      */
     @ParameterizedTest
-    @CsvSource({"DIEN, AUGRU", "DIEN, AGRU", "DIEN, AIGRU", "GRU_ATT, AUGRU"})
-    void recurrentModelsMatchTheCpu(ModelConfig.Kind kind, ModelConfig.Evolution evolution) {
-        ModelConfig cfg = new ModelConfig(kind, 6, List.of(16, 8), Activation.SIGMOID, true, List.of(20, 10), null, 1e-5f, 1e-8f, 0.99f, 0.05f,
+    @CsvSource({"DIEN, AUGRU, SIGMOID", "DIEN, AGRU, SIGMOID", "DIEN, AIGRU, SIGMOID", "GRU_ATT, AUGRU, SIGMOID", "DIEN, AUGRU, DICE"})
+    void recurrentModelsMatchTheCpu(ModelConfig.Kind kind, ModelConfig.Evolution evolution, Activation att) {
+        ModelConfig cfg = new ModelConfig(kind, 6, List.of(16, 8), att, true, List.of(20, 10), null, 1e-5f, 1e-8f, 0.99f, 0.05f,
                 new ModelConfig.Sequence(7, evolution, 1f, List.of(12, 6)));
         float[] cpu = train(new CpuBackend(false, 2), cfg, true, false);
         float[] gpu = train(GpuTesting.backend(), cfg, false, true);
         for (int s = 0; s < STEPS; s++) {
             double tol = (s < 10 ? EARLY : LATE) * Math.max(1.0, Math.abs(cpu[s]));
-            assertEquals(cpu[s], gpu[s], tol, kind + "/" + evolution + " loss at step " + (s + 1) + "; CPU " + java.util.Arrays.toString(cpu)
+            assertEquals(cpu[s], gpu[s], tol, kind + "/" + evolution + "/" + att + " loss at step " + (s + 1) + "; CPU " + java.util.Arrays.toString(cpu)
                     + "\nGPU " + java.util.Arrays.toString(gpu));
         }
         assertTrue(cpu[STEPS - 1] < LEARNED * cpu[0], "the CPU run learns: " + cpu[0] + " -> " + cpu[STEPS - 1]);
@@ -158,7 +159,10 @@ class CudaTrainingParityTest {
                 // launch, every field's embedding lookup in one and their backwards in one, Adam
                 // on all dense parameters in one, every table's sparse update in one (emptying
                 // the touched lists itself). A change that adds launches to the step shows here.
-                int budget = cfg.kind() == ModelConfig.Kind.DIN ? 33 : 29;
+                // The unit with Dice runs layer by layer: 9 launches forward and up to 21 backward
+                // (Dice and the bias gradients over B * T rows in two stages each, three GEMMs'
+                // split-K reductions) instead of the fused unit's 4.
+                int budget = cfg.kind() != ModelConfig.Kind.DIN ? 29 : cfg.attActivation() == Activation.DICE ? 33 - 4 + 30 : 33;
                 java.util.List<String> ops = cb.graphOps(m.stepKey("train", 32));
                 assertTrue(ops.size() <= budget, cfg.kind() + " step: " + ops.size() + " operations, budget " + budget + ":\n" + String.join("\n", ops));
             }

@@ -38,8 +38,8 @@ import static io.augur.backend.cuda.Kernels.COL_ROWS;
  * {@link #download} and {@link #readLater} (the loss); invalid input found by a kernel is
  * reported there, through the device status word ({@link DeviceStatus}).
  *
- * <p>Not here yet: Dice inside the activation unit; it fails when the model is built, with a
- * message saying so.
+ * <p>The activation unit runs fused for sigmoid and PReLU hidden layers; with Dice, whose batch
+ * statistics span every valid position of the batch, it runs layer by layer.
  */
 public final class CudaBackend implements Backend, Profiling {
     private static final Logger LOG = LogManager.getLogger(CudaBackend.class);
@@ -147,12 +147,10 @@ public final class CudaBackend implements Backend, Profiling {
         return new CudaSparseGrad(this, arena, name, rows, dim, maxIdsPerStep);
     }
 
+    /** Sigmoid and PReLU units run fused (activation_unit.cu); Dice layer by layer (activation_unit_unfused.cu). */
     @Override
     public Workspace attentionWorkspace(String name, AttentionSpec spec, int maxB, int T) {
-        if (spec.activation() == Activation.DICE) {
-            throw new UnsupportedOperationException("the activation unit with Dice is not on the CUDA backend yet (its batch statistics span all "
-                    + "samples); use --att-activation sigmoid or prelu, or --device cpu");
-        }
+        if (spec.activation() == Activation.DICE) return new UnfusedAttentionWorkspace(name, spec, maxB, T);
         return new AttentionWorkspace(name, spec, maxB, T);
     }
 
@@ -215,6 +213,72 @@ public final class CudaBackend implements Backend, Profiling {
 
     /** Sample chunks of the recurrence's weight-gradient sums (its first stage's grid height). */
     static final int WEIGHT_GRAD_CHUNKS = 16;
+
+    /**
+     * The activation unit with Dice, run layer by layer over all maxB * T positions as rows (the
+     * Dice statistics span every valid position of the batch, which no per-sample kernel sees).
+     * Forward keeps z, each hidden layer before and after Dice, the scores and Dice's batch
+     * statistics; backward writes its gradients over what it no longer needs (dZ over z, dA1 over
+     * a1, dA2 over a2), so one backward follows each training forward ({@link #saved}).
+     */
+    final class UnfusedAttentionWorkspace implements Workspace {
+        final AttentionSpec spec;
+        final int maxB, T;
+        final CudaTensor z, h1, a1, h2, a2, score, dScore, dH1, dH2, mean1, invStd1, mean2, invStd2;
+        /** The row slices' partial statistics and sums (doubles), reused by every sliced launch in turn. */
+        final Arena.Slice partials;
+        /** A training forward's activations are in place and no backward has consumed them yet. */
+        boolean saved;
+
+        UnfusedAttentionWorkspace(String name, AttentionSpec spec, int maxB, int T) {
+            if (maxB < 1 || T < 1) throw new IllegalArgumentException("activation unit workspace: sizes must be positive");
+            this.spec = spec;
+            this.maxB = maxB;
+            this.T = T;
+            int rows = Math.multiplyExact(maxB, T), W = spec.width(), h1n = spec.h1(), h2n = spec.h2();
+            z = floats(name + ".z", rows, 4 * W);
+            h1 = floats(name + ".h1", rows, h1n);
+            a1 = floats(name + ".a1", rows, h1n);
+            h2 = floats(name + ".h2", rows, h2n);
+            a2 = floats(name + ".a2", rows, h2n);
+            score = floats(name + ".score", rows);
+            dScore = floats(name + ".dScore", rows);
+            dH1 = floats(name + ".dH1", rows, h1n);
+            dH2 = floats(name + ".dH2", rows, h2n);
+            mean1 = floats(name + ".mean1", h1n);
+            invStd1 = floats(name + ".invStd1", h1n);
+            mean2 = floats(name + ".mean2", h2n);
+            invStd2 = floats(name + ".invStd2", h2n);
+            partials = arena.reserve(name + ".partials", 8L * 4 * MAX_ROW_SLICES * Math.max(h1n, h2n));
+        }
+
+        private CudaTensor floats(String n, int... shape) { return tensor(n, DType.F32, shape); }
+
+        void check(AttentionSpec spec, int B, int T) {
+            if (T != this.T) throw new IllegalArgumentException("activation unit: T " + T + " but the workspace was planned for " + this.T);
+            if (B > maxB) throw new IllegalArgumentException("activation unit: batch " + B + " > planned " + maxB);
+            if (!spec.equals(this.spec)) throw new IllegalArgumentException("activation unit: spec " + spec + " differs from the workspace's " + this.spec);
+        }
+
+        @Override
+        public long bytes() {
+            long b = 0;
+            for (CudaTensor t : new CudaTensor[] {z, h1, a1, h2, a2, score, dScore, dH1, dH2, mean1, invStd1, mean2, invStd2}) b += t.slice.bytes();
+            return b + partials.bytes();
+        }
+    }
+
+    /** Threads of the unfused unit's per-sample pooling blocks. */
+    static final int ATT_POOL_THREADS = 128;
+    /** Row slices of the two-stage column reductions over many rows: at most this many, of at least MIN_SLICE_ROWS rows. */
+    static final int MAX_ROW_SLICES = 256, MIN_SLICE_ROWS = 256;
+
+    /** Rows per slice for R rows: a function of R alone, so the sums' order (and bits) never depend on the device. */
+    static int sliceRows(long R) {
+        return (int) Math.max(MIN_SLICE_ROWS, (R + MAX_ROW_SLICES - 1) / MAX_ROW_SLICES);
+    }
+
+    static int slices(long R, int chunk) { return (int) Math.max(1, (R + chunk - 1) / chunk); }
 
     /** The activation unit's saved buffers: Ma, M2 and the backward's per-block partial gradients. */
     final class AttentionWorkspace implements Workspace {
@@ -779,6 +843,10 @@ public final class CudaBackend implements Backend, Profiling {
     @Override
     public void activationUnit(Tensor out, Tensor weights, Workspace ws, Tensor query, Tensor keys, Tensor lengths,
                                AttentionParams p, AttentionSpec spec, int B, int T, boolean training) {
+        if (ws instanceof UnfusedAttentionWorkspace u) {
+            unfusedActivationUnit(out, weights, u, query, keys, lengths, p, spec, B, T, training);
+            return;
+        }
         AttentionWorkspace w = (AttentionWorkspace) ws;
         begin();
         AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, w.rowsForward);
@@ -792,6 +860,10 @@ public final class CudaBackend implements Backend, Profiling {
     @Override
     public void activationUnitBackward(Tensor dQuery, Tensor dKeys, AttentionParams grads, Tensor dOut, Tensor dWeights, Tensor weights,
                                        Workspace ws, Tensor query, Tensor keys, Tensor lengths, AttentionParams p, AttentionSpec spec, int B, int T) {
+        if (ws instanceof UnfusedAttentionWorkspace u) {
+            unfusedActivationUnitBackward(dQuery, dKeys, grads, dOut, dWeights, weights, u, query, keys, lengths, p, spec, B, T);
+            return;
+        }
         AttentionWorkspace w = (AttentionWorkspace) ws;
         if (B <= 0) return;
         begin();
@@ -808,6 +880,92 @@ public final class CudaBackend implements Backend, Profiling {
         int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
         long total = (long) W * h1 + 2L * h1 + (long) h1 * h2 + 3L * h2 + 1;
         rt.launch(Kernels.ACTIVATION_UNIT_REDUCE, Kernels.blocks(total, BLOCK, maxBlocks), 1, BLOCK, 1, 0, args);
+    }
+
+    /**
+     * The unit layer by layer over the R = B * T positions (cuda/activation_unit_unfused.cu):
+     * z, then three GEMMs with Dice over the valid positions between them, then the masked
+     * weights (softmax if asked) and the pooled output.
+     */
+    private void unfusedActivationUnit(Tensor out, Tensor weights, UnfusedAttentionWorkspace w, Tensor query, Tensor keys, Tensor lengths,
+                                       AttentionParams p, AttentionSpec spec, int B, int T, boolean training) {
+        w.check(spec, B, T);
+        begin();
+        w.saved = training;
+        if (B <= 0) return;
+        int R = B * T, W = spec.width(), h1 = spec.h1(), h2 = spec.h2(), Z = 4 * W;
+        launch1d(Kernels.ACTIVATION_UNIT_INPUT_FORWARD, (long) R * W, args().ptr(a(w.z)).ptr(a(query)).ptr(a(keys)).ptr(a(lengths)).i(B).i(T).i(W));
+        gemm.gemm(a(w.h1), a(w.z), a(p.w1()), a(p.b1()), R, h1, Z, Z, h1, h1, false, false, false);
+        diceSequence(w, w.a1, w.mean1, w.invStd1, w.h1, lengths, p.alpha1(), p.runMean1(), p.runVar1(), B, T, h1, training, spec);
+        gemm.gemm(a(w.h2), a(w.a1), a(p.w2()), a(p.b2()), R, h2, h1, h1, h2, h2, false, false, false);
+        diceSequence(w, w.a2, w.mean2, w.invStd2, w.h2, lengths, p.alpha2(), p.runMean2(), p.runVar2(), B, T, h2, training, spec);
+        gemm.gemm(a(w.score), a(w.a2), a(p.w3()), a(p.b3()), R, 1, h2, h2, 1, 1, false, false, false);
+        rt.launch(Kernels.ACTIVATION_UNIT_POOL_FORWARD, B, 1, ATT_POOL_THREADS, 1, 4 * T, args().ptr(a(out)).ptr(a(weights)).ptr(status.address())
+                .ptr(a(w.score)).ptr(a(keys)).ptr(a(lengths)).i(T).i(W).i(spec.softmax() ? 1 : 0));
+    }
+
+    /** Dice over the valid positions of (B, T, C): the slices' statistics (training), then the combination and the activation. */
+    private void diceSequence(UnfusedAttentionWorkspace w, Tensor y, Tensor mean, Tensor invStd, Tensor x, Tensor lengths, Tensor alpha,
+                              Tensor runMean, Tensor runVar, int B, int T, int C, boolean training, AttentionSpec spec) {
+        long R = (long) B * T;
+        int chunk = sliceRows(R), S = slices(R, chunk), tiles = (C + 31) / 32;
+        if (training) {
+            rt.launch(Kernels.DICE_SEQUENCE_STATISTICS, tiles, S, 32, COL_ROWS, 0, args().ptr(w.partials.address()).ptr(a(x)).ptr(a(lengths))
+                    .i(B).i(T).i(C).i(chunk));
+        }
+        rt.launch(Kernels.DICE_SEQUENCE_FORWARD, tiles, S, 32, COL_ROWS, 0, args().ptr(a(y)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x)).ptr(a(lengths))
+                .ptr(a(alpha)).ptr(a(runMean)).ptr(a(runVar)).ptr(w.partials.address()).i(B).i(T).i(C).i(chunk).i(S).i(training ? 1 : 0)
+                .f(spec.momentum()).f(spec.eps()));
+    }
+
+    /** db += the column sums of dy (R, N), over row slices in two stages. */
+    private void biasGradRows(UnfusedAttentionWorkspace w, Tensor db, Tensor dy, int R, int N) {
+        int chunk = sliceRows(R), S = slices(R, chunk);
+        rt.launch(Kernels.BIAS_GRAD_PARTIALS, (N + 31) / 32, S, 32, COL_ROWS, 0, args().ptr(w.partials.address()).ptr(a(dy)).i(R).i(N).i(chunk));
+        launch1d(Kernels.BIAS_GRAD_REDUCE, N, args().ptr(a(db)).ptr(w.partials.address()).i(N).i(S));
+    }
+
+    /** Backward of {@link #unfusedActivationUnit}, layer by layer in reverse; the gradients of padded positions are exact zeros. */
+    private void unfusedActivationUnitBackward(Tensor dQuery, Tensor dKeys, AttentionParams g, Tensor dOut, Tensor dWeights, Tensor weights,
+                                               UnfusedAttentionWorkspace w, Tensor query, Tensor keys, Tensor lengths, AttentionParams p,
+                                               AttentionSpec spec, int B, int T) {
+        w.check(spec, B, T);
+        if (!w.saved) {
+            throw new IllegalStateException("activation unit backward (Dice, CUDA): no training forward's activations to use (one backward per "
+                    + "training forward: backward writes its gradients over them)");
+        }
+        w.saved = false;
+        if (B <= 0) return;
+        begin();
+        int R = B * T, W = spec.width(), h1 = spec.h1(), h2 = spec.h2(), Z = 4 * W;
+        rt.launch(Kernels.ACTIVATION_UNIT_POOL_BACKWARD, B, 1, ATT_POOL_THREADS, 1, 0, args().ptr(a(w.dScore)).ptr(a(dKeys)).ptr(a(dOut))
+                .ptr(a(dWeights)).ptr(a(weights)).ptr(a(keys)).ptr(a(lengths)).i(T).i(W).i(spec.softmax() ? 1 : 0));
+        // layer 3: dW3 += a2^T dScore, db3, then dA2 = dScore W3^T over a2
+        gemm.gemm(a(g.w3()), a(w.a2), a(w.dScore), 0, h2, 1, R, h2, 1, 1, true, false, true);
+        biasGradRows(w, g.b3(), w.dScore, R, 1);
+        gemm.gemm(a(w.a2), a(w.dScore), a(p.w3()), 0, R, h2, 1, 1, 1, h2, false, true, false);
+        diceSequenceBackward(w, w.dH2, g.alpha2(), w.a2, w.mean2, w.invStd2, w.h2, lengths, p.alpha2(), B, T, h2);
+        // layer 2: dW2 += a1^T dH2, db2, then dA1 = dH2 W2^T over a1
+        gemm.gemm(a(g.w2()), a(w.a1), a(w.dH2), 0, h1, h2, R, h1, h2, h2, true, false, true);
+        biasGradRows(w, g.b2(), w.dH2, R, h2);
+        gemm.gemm(a(w.a1), a(w.dH2), a(p.w2()), 0, R, h1, h2, h2, h2, h1, false, true, false);
+        diceSequenceBackward(w, w.dH1, g.alpha1(), w.a1, w.mean1, w.invStd1, w.h1, lengths, p.alpha1(), B, T, h1);
+        // layer 1: dW1 += z^T dH1, db1, then dZ = dH1 W1^T over z
+        gemm.gemm(a(g.w1()), a(w.z), a(w.dH1), 0, Z, h1, R, Z, h1, h1, true, false, true);
+        biasGradRows(w, g.b1(), w.dH1, R, h1);
+        gemm.gemm(a(w.z), a(w.dH1), a(p.w1()), 0, R, Z, h1, h1, h1, Z, false, true, false);
+        launch1d(Kernels.ACTIVATION_UNIT_INPUT_BACKWARD, (long) B * W, args().ptr(a(dQuery)).ptr(a(dKeys)).ptr(a(w.z)).ptr(a(query)).ptr(a(keys))
+                .ptr(a(lengths)).i(B).i(T).i(W));
+    }
+
+    private void diceSequenceBackward(UnfusedAttentionWorkspace w, Tensor dx, Tensor dAlpha, Tensor dy, Tensor mean, Tensor invStd, Tensor x,
+                                      Tensor lengths, Tensor alpha, int B, int T, int C) {
+        long R = (long) B * T;
+        int chunk = sliceRows(R), S = slices(R, chunk), tiles = (C + 31) / 32;
+        rt.launch(Kernels.DICE_SEQUENCE_BACKWARD_SUMS, tiles, S, 32, COL_ROWS, 0, args().ptr(w.partials.address()).ptr(a(dy)).ptr(a(mean))
+                .ptr(a(invStd)).ptr(a(x)).ptr(a(lengths)).ptr(a(alpha)).i(B).i(T).i(C).i(chunk));
+        rt.launch(Kernels.DICE_SEQUENCE_BACKWARD, tiles, S, 32, COL_ROWS, 0, args().ptr(a(dx)).ptr(a(dAlpha)).ptr(a(dy)).ptr(a(mean))
+                .ptr(a(invStd)).ptr(a(x)).ptr(a(lengths)).ptr(a(alpha)).ptr(w.partials.address()).i(B).i(T).i(C).i(chunk).i(S));
     }
 
     // ---------------------------------------------------------------- recurrence

@@ -38,6 +38,8 @@ public final class Kernels {
     public static final String GEMM = "gemm_kernel";
     public static final String GEMM_SPLITK_REDUCE = "gemm_splitk_reduce_kernel";
     public static final String BIAS_GRAD = "bias_grad_kernel";
+    public static final String BIAS_GRAD_PARTIALS = "bias_grad_partials_kernel";
+    public static final String BIAS_GRAD_REDUCE = "bias_grad_reduce_kernel";
     public static final String BIAS_BROADCAST = "bias_broadcast_kernel";
     // batch_norm.cu, dice.cu, prelu.cu
     public static final String BATCH_NORM_FORWARD = "batch_norm_forward_kernel";
@@ -56,6 +58,15 @@ public final class Kernels {
     public static final String ACTIVATION_UNIT_FORWARD = "activation_unit_forward_kernel";
     public static final String ACTIVATION_UNIT_BACKWARD = "activation_unit_backward_kernel";
     public static final String ACTIVATION_UNIT_REDUCE = "activation_unit_reduce_kernel";
+    // activation_unit_unfused.cu (the unit with Dice; gemm.cu's sliced bias gradient too)
+    public static final String ACTIVATION_UNIT_INPUT_FORWARD = "activation_unit_input_forward_kernel";
+    public static final String ACTIVATION_UNIT_INPUT_BACKWARD = "activation_unit_input_backward_kernel";
+    public static final String ACTIVATION_UNIT_POOL_FORWARD = "activation_unit_pool_forward_kernel";
+    public static final String ACTIVATION_UNIT_POOL_BACKWARD = "activation_unit_pool_backward_kernel";
+    public static final String DICE_SEQUENCE_STATISTICS = "dice_sequence_statistics_kernel";
+    public static final String DICE_SEQUENCE_FORWARD = "dice_sequence_forward_kernel";
+    public static final String DICE_SEQUENCE_BACKWARD_SUMS = "dice_sequence_backward_sums_kernel";
+    public static final String DICE_SEQUENCE_BACKWARD = "dice_sequence_backward_kernel";
     // recurrence.cu
     public static final String RECURRENCE_FORWARD = "recurrence_forward_kernel";
     public static final String RECURRENCE_BACKWARD = "recurrence_backward_kernel";
@@ -69,7 +80,9 @@ public final class Kernels {
             SCALE_SEQUENCE_FORWARD, SCALE_SEQUENCE_BACKWARD, ZERO_MULTI, AUX_PAIRS_FORWARD, AUX_PAIRS_BACKWARD, GEMM, GEMM_SPLITK_REDUCE, BIAS_GRAD,
             BIAS_BROADCAST, BATCH_NORM_FORWARD, BATCH_NORM_BACKWARD, DICE_FORWARD, DICE_BACKWARD, PRELU_FORWARD,
             PRELU_BACKWARD, BCE_WITH_LOGITS, ADAM, ADAM_MULTI, STEP_ADVANCE, ACTIVATION_UNIT_PREPARE, ACTIVATION_UNIT_FORWARD,
-            ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_REDUCE, RECURRENCE_FORWARD, RECURRENCE_BACKWARD, RECURRENCE_WEIGHT_GRAD,
+            ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_REDUCE, ACTIVATION_UNIT_INPUT_FORWARD, ACTIVATION_UNIT_INPUT_BACKWARD,
+            ACTIVATION_UNIT_POOL_FORWARD, ACTIVATION_UNIT_POOL_BACKWARD, DICE_SEQUENCE_STATISTICS, DICE_SEQUENCE_FORWARD,
+            DICE_SEQUENCE_BACKWARD_SUMS, DICE_SEQUENCE_BACKWARD, BIAS_GRAD_PARTIALS, BIAS_GRAD_REDUCE, RECURRENCE_FORWARD, RECURRENCE_BACKWARD, RECURRENCE_WEIGHT_GRAD,
             RECURRENCE_WEIGHT_GRAD_REDUCE);
 
     /** Threads per block of the 1-D kernels. */

@@ -495,36 +495,66 @@ class CudaOpsParityTest {
         tw.assertClose(kind + " dbh", gbh, LOOSE_ATOL, LOOSE_RTOL);
     }
 
-    /** The fused activation unit: both activations it supports, with and without softmax, T short and the Amazon T = 100. */
+    /**
+     * The activation unit: fused for sigmoid and PReLU, layer by layer for Dice (whose statistics
+     * span the batch's valid positions); with and without softmax, T short and the Amazon T = 100.
+     * The keys at padded positions are poisoned: no kernel may read them.
+     */
     @ParameterizedTest
-    @CsvSource({"SIGMOID, false, 7", "SIGMOID, true, 7", "PRELU, false, 7", "PRELU, true, 7", "SIGMOID, true, 100", "PRELU, false, 100"})
+    @CsvSource({"SIGMOID, false, 7", "SIGMOID, true, 7", "PRELU, false, 7", "PRELU, true, 7", "SIGMOID, true, 100", "PRELU, false, 100",
+            "DICE, false, 7", "DICE, true, 7", "DICE, true, 100"})
     void activationUnitForwardAndBackward(Activation act, boolean softmax, int T) {
+        activationUnitCase(act, softmax, T, lengths(rng, MAXB, T));
+    }
+
+    /** Dice with no valid position in the batch: weights and output 0, the running statistics untouched, no gradient. */
+    @Test
+    void activationUnitWithDiceAndNoValidPosition() {
+        activationUnitCase(Activation.DICE, true, 7, new int[MAXB]);
+    }
+
+    private void activationUnitCase(Activation act, boolean softmax, int T, int[] lens) {
         int W = E, h1 = 80, h2 = 40;
         AttentionSpec spec = new AttentionSpec(W, h1, h2, act, softmax, 0.99f, 1e-8f);
-        Pair q = tw.floats("q", uniformPoisoned(rng, B * W, MAXB * W, -1, 1)), k = tw.floats("k", uniformPoisoned(rng, B * T * W, MAXB * T * W, -1, 1));
-        Pair len = tw.ints("len", lengths(rng, MAXB, T));
+        float[] keys = uniformPoisoned(rng, B * T * W, MAXB * T * W, -1, 1);
+        for (int b = 0; b < B; b++) java.util.Arrays.fill(keys, (b * T + lens[b]) * W, (b + 1) * T * W, GpuTesting.POISON);
+        Pair q = tw.floats("q", uniformPoisoned(rng, B * W, MAXB * W, -1, 1)), k = tw.floats("k", keys);
+        Pair len = tw.ints("len", lens);
         Pair w1 = tw.floats("w1", uniform(rng, 4 * W * h1, -0.2f, 0.2f)), b1 = tw.floats("b1", uniform(rng, h1, -0.2f, 0.2f));
         Pair w2 = tw.floats("w2", uniform(rng, h1 * h2, -0.2f, 0.2f)), b2 = tw.floats("b2", uniform(rng, h2, -0.2f, 0.2f));
         Pair w3 = tw.floats("w3", uniform(rng, h2, -0.5f, 0.5f)), b3 = tw.floats("b3", uniform(rng, 1, -0.2f, 0.2f));
         Pair a1 = tw.floats("a1", uniform(rng, h1, 0, 0.5f)), a2 = tw.floats("a2", uniform(rng, h2, 0, 0.5f));
-        boolean pr = act == Activation.PRELU;
-        java.util.function.Function<Backend, AttentionParams> params = be -> new AttentionParams(w1.on(be), b1.on(be), pr ? a1.on(be) : null,
-                w2.on(be), b2.on(be), pr ? a2.on(be) : null, w3.on(be), b3.on(be), null, null, null, null);
+        Pair rm1 = tw.floats("runMean1", uniform(rng, h1, -0.1f, 0.1f)), rv1 = tw.floats("runVar1", uniform(rng, h1, 0.5f, 1.5f));
+        Pair rm2 = tw.floats("runMean2", uniform(rng, h2, -0.1f, 0.1f)), rv2 = tw.floats("runVar2", uniform(rng, h2, 0.5f, 1.5f));
+        boolean slopes = act != Activation.SIGMOID, dice = act == Activation.DICE;
+        java.util.function.Function<Backend, AttentionParams> params = be -> new AttentionParams(w1.on(be), b1.on(be), slopes ? a1.on(be) : null,
+                w2.on(be), b2.on(be), slopes ? a2.on(be) : null, w3.on(be), b3.on(be),
+                dice ? rm1.on(be) : null, dice ? rv1.on(be) : null, dice ? rm2.on(be) : null, dice ? rv2.on(be) : null);
         Pair gw1 = tw.floats("gw1", uniform(rng, 4 * W * h1, -1, 1)), gb1 = tw.floats("gb1", uniform(rng, h1, -1, 1));
         Pair gw2 = tw.floats("gw2", uniform(rng, h1 * h2, -1, 1)), gb2 = tw.floats("gb2", uniform(rng, h2, -1, 1));
         Pair gw3 = tw.floats("gw3", uniform(rng, h2, -1, 1)), gb3 = tw.floats("gb3", uniform(rng, 1, -1, 1));
         Pair ga1 = tw.floats("ga1", uniform(rng, h1, -1, 1)), ga2 = tw.floats("ga2", uniform(rng, h2, -1, 1));
-        java.util.function.Function<Backend, AttentionParams> grads = be -> new AttentionParams(gw1.on(be), gb1.on(be), pr ? ga1.on(be) : null,
-                gw2.on(be), gb2.on(be), pr ? ga2.on(be) : null, gw3.on(be), gb3.on(be), null, null, null, null);
+        java.util.function.Function<Backend, AttentionParams> grads = be -> new AttentionParams(gw1.on(be), gb1.on(be), slopes ? ga1.on(be) : null,
+                gw2.on(be), gb2.on(be), slopes ? ga2.on(be) : null, gw3.on(be), gb3.on(be), null, null, null, null);
         Workspace wc = tw.cpu.attentionWorkspace("ws", spec, MAXB, T), wg = tw.gpu.attentionWorkspace("ws", spec, MAXB, T);
         Pair out = tw.poisoned("out", MAXB * W), weights = tw.poisoned("weights", MAXB * T);
         Pair dOut = tw.floats("dOut", uniformPoisoned(rng, B * W, MAXB * W, -1, 1)), dW = tw.floats("dWeights", uniformPoisoned(rng, B * T, MAXB * T, -1, 1));
         Pair dq = tw.floats("dq", uniformPoisoned(rng, B * W, MAXB * W, -1, 1)), dk = tw.floats("dk", uniformPoisoned(rng, B * T * W, MAXB * T * W, -1, 1));
+        String what = act + " softmax=" + softmax + " T=" + T + " ";
         tw.both(be -> be.activationUnit(out.on(be), weights.on(be), be == tw.gpu ? wg : wc, q.on(be), k.on(be), len.on(be), params.apply(be), spec, B, T, true));
-        tw.assertClose("weights", weights, TIGHT_ATOL, TIGHT_RTOL);
-        tw.assertClose("out", out, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose(what + "weights", weights, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose(what + "out", out, TIGHT_ATOL, TIGHT_RTOL);
+        for (Pair p : new Pair[] {rm1, rv1, rm2, rv2}) tw.assertClose(what + p.cpu().name(), p, TIGHT_ATOL, TIGHT_RTOL);
         tw.both(be -> be.activationUnitBackward(dq.on(be), dk.on(be), grads.apply(be), dOut.on(be), dW.on(be), weights.on(be), be == tw.gpu ? wg : wc,
                 q.on(be), k.on(be), len.on(be), params.apply(be), spec, B, T));
-        for (Pair p : new Pair[] {dq, dk, gw1, gb1, gw2, gb2, gw3, gb3, ga1, ga2}) tw.assertClose(act + " softmax=" + softmax + " T=" + T + " " + p.cpu().name(), p, LOOSE_ATOL, LOOSE_RTOL);
+        for (Pair p : new Pair[] {dq, dk, gw1, gb1, gw2, gb2, gw3, gb3, ga1, ga2}) tw.assertClose(what + p.cpu().name(), p, LOOSE_ATOL, LOOSE_RTOL);
+        if (dice) {   // inference: the running statistics just updated, nothing saved for a backward
+            Pair evalOut = tw.poisoned("evalOut", MAXB * W), evalWeights = tw.poisoned("evalWeights", MAXB * T);
+            tw.both(be -> be.activationUnit(evalOut.on(be), evalWeights.on(be), be == tw.gpu ? wg : wc, q.on(be), k.on(be), len.on(be), params.apply(be),
+                    spec, B, T, false));
+            tw.assertClose(what + "inference weights", evalWeights, TIGHT_ATOL, TIGHT_RTOL);
+            tw.assertClose(what + "inference out", evalOut, TIGHT_ATOL, TIGHT_RTOL);
+            for (Pair p : new Pair[] {rm1, rv1, rm2, rv2}) tw.assertClose(what + "after inference " + p.cpu().name(), p, TIGHT_ATOL, TIGHT_RTOL);
+        }
     }
 }
