@@ -42,7 +42,7 @@ __device__ __forceinline__ int checked_length(const int* lengths, int b, int T, 
 //   hOut (B, T, H) or nullptr: h_t for t < len, 0 after    hLast (B, H) or nullptr: h_{len-1}, 0 when len = 0
 //   gates, hn, h: the workspace    x (B, T, E)   att (B, T) or nullptr (GRU)   lengths (B)
 //   wx (E, G)   wh (H, G)   bx, bh (G)
-AUGUR_KERNEL void recurrence_forward_kernel(float* __restrict__ hOut, float* __restrict__ hLast, float* __restrict__ gates,
+AUGUR_KERNEL void __launch_bounds__(1024) recurrence_forward_kernel(float* __restrict__ hOut, float* __restrict__ hLast, float* __restrict__ gates,
                                             float* __restrict__ hn, float* __restrict__ hs, int* status,
                                             const float* __restrict__ x, const float* __restrict__ att,
                                             const int* __restrict__ lengths, const float* __restrict__ wx,
@@ -105,7 +105,7 @@ AUGUR_KERNEL void recurrence_forward_kernel(float* __restrict__ hOut, float* __r
 //   dx (B, T, E) =, 0 at padded positions     dAtt (B, T) = or nullptr (GRU), 0 at padded positions
 //   dgx, dgh (B, T, G) =: each position's gate gradients, 0 at padded positions (for the weight sums)
 //   dHOut (B, T, H) or nullptr    dHLast (B, H) or nullptr
-AUGUR_KERNEL void recurrence_backward_kernel(float* __restrict__ dx, float* __restrict__ dAtt, float* __restrict__ dgx,
+AUGUR_KERNEL void __launch_bounds__(1024) recurrence_backward_kernel(float* __restrict__ dx, float* __restrict__ dAtt, float* __restrict__ dgx,
                                              float* __restrict__ dgh, int* status, const float* __restrict__ dHOut,
                                              const float* __restrict__ dHLast, const float* __restrict__ gates,
                                              const float* __restrict__ hn, const float* __restrict__ hs,

@@ -1,0 +1,130 @@
+package io.augur.backend.cuda;
+
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * What only a real GPU would otherwise show: a kernel whose registers times its largest block
+ * exceed a block's register file fails every launch with "too many resources requested", which
+ * the CPU emulator cannot see. This test asks ptxas (nvcc --resource-usage) for each kernel's
+ * registers, spills and static shared memory, for every SASS target of the fatbin (CMakeLists.txt),
+ * and checks them against the largest block the backend launches it with. It found the GRU
+ * forward at 66 registers on sm_75, so 1024-thread blocks (H = 342) would not have launched on
+ * Turing; the recurrence kernels now carry __launch_bounds__(1024). SKIPPED where nvcc is not on
+ * the PATH.
+ */
+class KernelResourcesTest {
+    /** Registers of one block (every architecture since Kepler), static shared memory without opting in. */
+    static final int REGISTERS_PER_BLOCK = 65536, STATIC_SHARED = 48 * 1024;
+
+    /** The largest block each kernel is launched with (CudaBackend, BuiltinGemm); BLOCK for the rest. */
+    static int maxThreads(String kernel) {
+        int columns = 32 * Kernels.COL_ROWS;
+        return switch (kernel) {
+            case Kernels.RECURRENCE_FORWARD, Kernels.RECURRENCE_BACKWARD -> 1024;   // max(3H, E), refused above 1024
+            case Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_BACKWARD -> CudaBackend.ATT_THREADS;
+            case Kernels.ACTIVATION_UNIT_POOL_FORWARD, Kernels.ACTIVATION_UNIT_POOL_BACKWARD -> CudaBackend.ATT_POOL_THREADS;
+            case Kernels.BATCH_NORM_FORWARD, Kernels.BATCH_NORM_BACKWARD, Kernels.DICE_FORWARD, Kernels.DICE_BACKWARD,
+                 Kernels.PRELU_BACKWARD, Kernels.BIAS_GRAD, Kernels.BIAS_GRAD_PARTIALS, Kernels.DICE_SEQUENCE_STATISTICS,
+                 Kernels.DICE_SEQUENCE_FORWARD, Kernels.DICE_SEQUENCE_BACKWARD_SUMS, Kernels.DICE_SEQUENCE_BACKWARD -> columns;
+            default -> Kernels.BLOCK;
+        };
+    }
+
+    record Usage(int registers, int spillBytes, int sharedBytes) {}
+
+    @ParameterizedTest
+    @ValueSource(ints = {75, 80, 86, 89, 90})
+    void everyKernelFitsItsLargestBlockWithoutSpilling(int arch) throws IOException, InterruptedException {
+        Map<String, Usage> usage = resourceUsage(arch);
+        assertEquals(new java.util.TreeSet<>(Kernels.ALL), usage.keySet(), "kernels ptxas compiled for sm_" + arch);
+        List<String> bad = new ArrayList<>();
+        for (Map.Entry<String, Usage> e : usage.entrySet()) {
+            Usage u = e.getValue();
+            int threads = maxThreads(e.getKey());
+            int perThread = (u.registers() + 7) / 8 * 8;   // allocated per warp in units of 8 registers per thread
+            if ((long) perThread * threads > REGISTERS_PER_BLOCK) {
+                bad.add(e.getKey() + ": " + u.registers() + " registers x " + threads + " threads > " + REGISTERS_PER_BLOCK);
+            }
+            if (u.spillBytes() > 0) bad.add(e.getKey() + ": spills " + u.spillBytes() + " bytes");
+            if (u.sharedBytes() > STATIC_SHARED) bad.add(e.getKey() + ": " + u.sharedBytes() + " bytes of static shared memory");
+        }
+        assertTrue(bad.isEmpty(), "sm_" + arch + ":\n" + String.join("\n", bad));
+    }
+
+    /** ptxas's report for cuda/augur.cu compiled for sm_arch, by kernel. */
+    static Map<String, Usage> resourceUsage(int arch) throws IOException, InterruptedException {
+        Path nvcc = onPath("nvcc");
+        Assumptions.assumeTrue(nvcc != null, "nvcc is not on the PATH");
+        Path out = Files.createTempFile("augur-resources", ".cubin");
+        try {
+            Process p = new ProcessBuilder(nvcc.toString(), "-cubin", "-O3", "-std=c++17", "-arch=sm_" + arch, "--resource-usage",
+                    "-o", out.toString(), "cuda/augur.cu").redirectErrorStream(true).start();
+            String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(300, TimeUnit.SECONDS), "nvcc did not finish");
+            assertEquals(0, p.exitValue(), "nvcc failed:\n" + log);
+            return parse(log);
+        } finally {
+            Files.deleteIfExists(out);
+        }
+    }
+
+    /**
+     * ptxas prints, per entry function: "Compiling entry function 'NAME' for 'sm_XX'", then
+     * "N bytes stack frame, S bytes spill stores, L bytes spill loads", then
+     * "Used R registers, ..., M bytes smem" (the smem part absent when there is none).
+     */
+    static Map<String, Usage> parse(String log) {
+        Pattern entry = Pattern.compile("Compiling entry function '(\\w+)'");
+        Pattern spill = Pattern.compile("(\\d+) bytes spill stores");
+        Pattern used = Pattern.compile("Used (\\d+) registers(.*)");
+        Pattern smem = Pattern.compile("(\\d+) bytes smem");
+        Map<String, Usage> usage = new TreeMap<>();
+        String current = null;
+        int spills = 0;
+        for (String line : log.split("\n")) {
+            Matcher m = entry.matcher(line);
+            if (m.find()) {
+                current = m.group(1);
+                spills = 0;
+                continue;
+            }
+            if (current == null) continue;
+            Matcher s = spill.matcher(line);
+            if (s.find()) spills = Integer.parseInt(s.group(1));
+            Matcher u = used.matcher(line);
+            if (u.find()) {
+                Matcher sm = smem.matcher(u.group(2));
+                usage.put(current, new Usage(Integer.parseInt(u.group(1)), spills, sm.find() ? Integer.parseInt(sm.group(1)) : 0));
+                current = null;
+            }
+        }
+        return usage;
+    }
+
+    static Path onPath(String program) {
+        String path = System.getenv("PATH");
+        if (path == null) return null;
+        for (String dir : path.split(java.io.File.pathSeparator)) {
+            Path p = Path.of(dir, program);
+            if (Files.isExecutable(p)) return p;
+        }
+        return null;
+    }
+}
