@@ -1,9 +1,14 @@
 // The part of the CUDA driver API that Augur calls, on the CPU (cuda/emu/README.md). Built as
 // libcuda.so.1: put its folder first on LD_LIBRARY_PATH and JCuda's driver binding, CudaProbe and
 // the GPU tests run against it; the kernels are cuda/*.cu compiled as C++ (scheduler.cpp runs
-// them). Every stream operation runs when it is issued, so stream and event order always hold;
-// a stream being captured records its operations into a graph instead, and a graph launch runs
-// them again in order. Device memory is host memory with an unmapped page after each allocation
+// them). Streams run concurrently as far as their events allow: each stream's operations wait in
+// its queue, and at every driver call a seeded random number of them run, each time from a stream
+// picked at random among those whose next operation is not waiting for an event; a synchronising
+// call (a stream or event synchronize, a synchronous copy, a free) runs what it needs first. So a
+// missing cuStreamWaitEvent, or a host write into a pinned buffer that a queued copy still reads,
+// gives wrong values here as on a GPU (AUGUR_EMU_STREAMS=immediate runs every operation when it
+// is issued instead). A stream being captured records its operations into a graph, and a graph
+// launch runs them again in order. Device memory is host memory with an unmapped page after each allocation
 // (a read past the end faults) and is filled with 0xff bytes when allocated (NaN floats), as
 // cuMemAlloc promises nothing about its contents. Functions JCuda binds that are not here answer
 // CUDA_ERROR_NOT_SUPPORTED (stubs.cpp, generated) and say so on stderr.
@@ -13,9 +18,11 @@
 #include <sys/mman.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,7 +45,7 @@ namespace {
 
 constexpr CUresult OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, INVALID_DEVICE = 101, INVALID_IMAGE = 200,
                    INVALID_HANDLE = 400, ILLEGAL_STATE = 401, NOT_FOUND = 500, LAUNCH_FAILED = 719,
-                   CAPTURE_UNSUPPORTED = 900, CAPTURE_INVALIDATED = 901;
+                   CAPTURE_UNSUPPORTED = 900, CAPTURE_INVALIDATED = 901, NOT_READY = 600;
 
 constexpr size_t TOTAL_BYTES = 16ULL << 30;  // what the emulated device claims to have
 constexpr size_t PAGE = 4096;
@@ -51,14 +58,24 @@ struct Graph {
   bool invalidated = false;
 };
 
-struct Stream {
-  Graph* capture = nullptr;  // non-null while this stream is being captured
-  bool origin = false;       // the stream cuStreamBeginCapture was called on
-};
-
 struct Event {
   double ms = 0;
   Graph* recorded_in = nullptr;  // set when recorded into a capture
+  unsigned long long recorded = 0, completed = 0;  // records issued outside captures, and run
+};
+
+// One queued operation: work to run, or (run empty) a wait until `event` has completed record `gen`.
+struct Op {
+  std::function<CUresult()> run;
+  Event* event = nullptr;
+  unsigned long long gen = 0;
+};
+
+struct Stream {
+  Graph* capture = nullptr;  // non-null while this stream is being captured
+  bool origin = false;       // the stream cuStreamBeginCapture was called on
+  bool blocking = true;      // synchronises with the legacy default stream (not CU_STREAM_NON_BLOCKING)
+  std::deque<Op> queue;      // issued, not yet run
 };
 
 struct Function {
@@ -77,6 +94,97 @@ std::map<CUdeviceptr, Allocation> device_allocations;
 size_t device_bytes = 0;
 std::set<Graph*> capturing;  // graphs being captured
 std::set<Stream*> streams;
+// The legacy default stream (a null CUstream): the synchronous copies and memsets run on it. A
+// CU_STREAM_NON_BLOCKING stream (Augur's compute and copy streams) does not synchronise with it,
+// so work issued there after a synchronous host-to-device copy or memset may run before it, as
+// the CUDA documentation allows ("API synchronization behavior").
+Stream legacy;
+const bool legacy_registered = streams.insert(&legacy).second;
+
+Stream* stream_of(void* hstream) { return hstream != nullptr ? static_cast<Stream*>(hstream) : &legacy; }
+CUresult sticky = OK;  // the first failure of a queued operation, returned by the next synchronising call (CUDA's sticky error)
+
+bool deferred_streams() {
+  static const bool deferred = [] {
+    const char* v = std::getenv("AUGUR_EMU_STREAMS");
+    return v == nullptr || std::strcmp(v, "immediate") != 0;
+  }();
+  return deferred;
+}
+
+uint64_t stream_rng() {  // splitmix64, seeded: the same interleaving on every run of the same calls
+  static uint64_t state = 0x5eed5eed12345678ULL;
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+bool ready(const Stream* s) {
+  if (s->queue.empty()) return false;
+  const Op& op = s->queue.front();
+  return op.event == nullptr || op.event->completed >= op.gen;
+}
+
+// Runs the next operation of one ready stream, picked at random; false if none is ready.
+bool run_one() {
+  std::vector<Stream*> candidates;
+  for (Stream* s : streams)
+    if (ready(s)) candidates.push_back(s);
+  if (candidates.empty()) return false;
+  Stream* s = candidates[stream_rng() % candidates.size()];
+  Op op = std::move(s->queue.front());
+  s->queue.pop_front();
+  if (op.run) {
+    const CUresult r = op.run();
+    if (r != OK && sticky == OK) sticky = r;
+  }
+  return true;
+}
+
+bool pending() {
+  for (Stream* s : streams)
+    if (!s->queue.empty()) return true;
+  return false;
+}
+
+// Runs queued operations until done() holds; a wait that nothing can satisfy is reported.
+template <class Done>
+void run_until(Done done) {
+  while (!done())
+    if (!run_one()) {
+      std::fprintf(stderr, "[augur-emu] a stream waits for an event that no queued operation records: the streams are stuck\n");
+      std::abort();
+    }
+}
+
+void drain_all() { run_until([] { return !pending(); }); }
+
+// After each call that issues work, a few queued operations may run: none in five calls of eight,
+// else 1, 2 or 4. Fewer than are issued on average, so queues grow between synchronising calls
+// and the streams drift far apart (one runs well ahead of another, or behind it), as on a GPU
+// whose copy engine and compute engine each go at their own pace.
+void progress() {
+  static const int runs[8] = {0, 0, 0, 0, 0, 1, 2, 4};
+  for (int k = runs[stream_rng() % 8]; k > 0; --k)
+    if (!run_one()) return;
+}
+
+// The result of a synchronising call: the sticky error if a queued operation failed.
+CUresult synced() { return sticky; }
+
+std::map<const char*, size_t> pinned_allocations;  // page-locked host memory: start -> bytes
+
+// Whether host address p lies in memory from cuMemHostAlloc. An asynchronous copy from or to any
+// other (pageable) host memory behaves as the driver's does: host to device stages the bytes
+// before returning, device to host returns when the copy is done.
+bool pinned(const void* p) {
+  const char* c = static_cast<const char*>(p);
+  auto it = pinned_allocations.upper_bound(c);
+  if (it == pinned_allocations.begin()) return false;
+  --it;
+  return c < it->first + it->second;
+}
 
 double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -93,16 +201,40 @@ bool refused_during_capture(const char* call) {
 }
 
 CUresult submit(void* hstream, std::function<CUresult()> op) {
-  Stream* s = static_cast<Stream*>(hstream);
-  if (s != nullptr && s->capture != nullptr) {
+  Stream* s = stream_of(hstream);
+  if (s->capture != nullptr) {
     s->capture->ops.push_back(std::move(op));
     return OK;
   }
-  if (s == nullptr && !capturing.empty()) {  // the legacy default stream joins nothing
+  if (s == &legacy && !capturing.empty()) {  // the legacy default stream joins nothing
     if (refused_during_capture("an operation on the default stream")) return CAPTURE_UNSUPPORTED;
   }
-  return op();
+  if (sticky != OK) return sticky;
+  if (!deferred_streams()) {
+    const CUresult r = op();
+    if (r != OK && sticky == OK && r == LAUNCH_FAILED) sticky = r;
+    return r;
+  }
+  // Blocking streams and the legacy stream wait for each other's earlier work (here: it runs first).
+  if (s == &legacy) {
+    for (Stream* b : streams)
+      if (b != &legacy && b->blocking) run_until([b] { return b->queue.empty(); });
+  } else if (s->blocking) {
+    run_until([] { return legacy.queue.empty(); });
+  }
+  s->queue.push_back(Op{std::move(op)});
+  progress();
+  return OK;
 }
+
+// Issues op on the legacy stream and waits until it (and everything before it there) has run.
+CUresult submit_legacy_and_wait(std::function<CUresult()> op) {
+  const CUresult r = submit(nullptr, std::move(op));
+  if (r != OK) return r;
+  run_until([] { return legacy.queue.empty(); });
+  return synced();
+}
+
 
 void* map_with_guard(size_t bytes, size_t* mapped) {
   const size_t rounded = (bytes + 255) & ~size_t(255);
@@ -125,9 +257,8 @@ bool skip_kernels() {
   return skip;
 }
 
-CUresult launch(Function* f, augur_emu::Body body, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
-                unsigned shared) {
-  dim3 grid{gx, gy, gz}, block{bx, by, bz};
+// What the driver refuses when a launch is issued (before anything runs).
+CUresult check_launch(Function* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared) {
   std::string why;
   if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0) why = "a grid or block dimension of 0";
   else if (gy > 65535 || gz > 65535) why = "grid y or z above 65535";
@@ -139,8 +270,14 @@ CUresult launch(Function* f, augur_emu::Body body, unsigned gx, unsigned gy, uns
     say(f->name + ": launch refused: " + why);
     return INVALID_VALUE;
   }
+  return OK;
+}
+
+CUresult launch(Function* f, augur_emu::Body body, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                unsigned shared) {
+  dim3 grid{gx, gy, gz}, block{bx, by, bz};
   if (skip_kernels()) return OK;
-  why = augur_emu::run_launch(body, grid, block, shared);
+  const std::string why = augur_emu::run_launch(body, grid, block, shared);
   if (!why.empty()) {
     say(f->name + " <<<(" + std::to_string(gx) + "," + std::to_string(gy) + "," + std::to_string(gz) + "), (" + std::to_string(bx) + "," +
         std::to_string(by) + "," + std::to_string(bz) + ")>>> failed: " + why);
@@ -209,7 +346,9 @@ CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d) { return d == 0 ? OK : INVALID
 CUresult cuCtxSetCurrent(void*) { return OK; }
 CUresult cuCtxSynchronize() {
   Guard g(lock);
-  return refused_during_capture("cuCtxSynchronize") ? CAPTURE_UNSUPPORTED : OK;
+  if (refused_during_capture("cuCtxSynchronize")) return CAPTURE_UNSUPPORTED;
+  drain_all();
+  return synced();
 }
 
 CUresult cuModuleLoadData(void** module, const void* image) {
@@ -249,6 +388,8 @@ CUresult cuLaunchKernel(void* hf, unsigned gx, unsigned gy, unsigned gz, unsigne
     say(f->name + ": the `extra` form of kernel arguments is not emulated");
     return INVALID_VALUE;
   }
+  const CUresult refused = check_launch(f, gx, gy, gz, bx, by, bz, shared);
+  if (refused != OK) return refused;
   augur_emu::Body body = f->binder(params);  // the arguments are copied now, as the driver does
   return submit(stream, [=]() { return launch(f, body, gx, gy, gz, bx, by, bz, shared); });
 }
@@ -270,6 +411,7 @@ CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
 }
 CUresult cuMemFree_v2(CUdeviceptr p) {
   Guard g(lock);
+  drain_all();  // cuMemFree waits for the device
   if (p == 0) return OK;
   auto it = device_allocations.find(p);
   if (it == device_allocations.end()) return INVALID_VALUE;
@@ -285,12 +427,19 @@ CUresult cuMemGetInfo_v2(size_t* free_bytes, size_t* total) {
   return OK;
 }
 CUresult cuMemHostAlloc(void** p, size_t bytes, unsigned) {
+  Guard g(lock);
   if (p == nullptr) return INVALID_VALUE;
-  *p = std::aligned_alloc(4096, (bytes + 4095) & ~size_t(4095));
-  return *p == nullptr ? OUT_OF_MEMORY : OK;
+  const size_t rounded = (bytes + 4095) & ~size_t(4095);
+  *p = std::aligned_alloc(4096, rounded);
+  if (*p == nullptr) return OUT_OF_MEMORY;
+  pinned_allocations[static_cast<const char*>(*p)] = rounded;
+  return OK;
 }
 CUresult cuMemAllocHost_v2(void** p, size_t bytes) { return cuMemHostAlloc(p, bytes, 0); }
 CUresult cuMemFreeHost(void* p) {
+  Guard g(lock);
+  drain_all();
+  pinned_allocations.erase(static_cast<const char*>(p));
   std::free(p);
   return OK;
 }
@@ -303,37 +452,68 @@ CUresult cuPointerGetAttribute(void* data, int attr, CUdeviceptr p) {
   return OK;
 }
 
+// The synchronous copies and memsets run on the legacy default stream, with the host-side
+// behaviour the CUDA documentation gives ("API synchronization behavior"): host to device from
+// pageable memory returns once the bytes are staged, the copy itself may still be queued; from
+// pinned memory, and device to host, return when the copy is done; device to device and a memset
+// of device memory return at once.
 CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t n) {
   Guard g(lock);
   if (refused_during_capture("cuMemcpyHtoD")) return CAPTURE_UNSUPPORTED;
-  std::memcpy(reinterpret_cast<void*>(dst), src, n);
-  return OK;
+  if (pinned(src)) {
+    return submit_legacy_and_wait([=]() {
+      std::memcpy(reinterpret_cast<void*>(dst), src, n);
+      return OK;
+    });
+  }
+  auto staged = std::make_shared<std::vector<char>>(static_cast<const char*>(src), static_cast<const char*>(src) + n);
+  return submit(nullptr, [=]() {
+    std::memcpy(reinterpret_cast<void*>(dst), staged->data(), n);
+    return OK;
+  });
 }
 CUresult cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t n) {
   Guard g(lock);
   if (refused_during_capture("cuMemcpyDtoH")) return CAPTURE_UNSUPPORTED;
-  std::memcpy(dst, reinterpret_cast<const void*>(src), n);
-  return OK;
+  return submit_legacy_and_wait([=]() {
+    std::memcpy(dst, reinterpret_cast<const void*>(src), n);
+    return OK;
+  });
 }
 CUresult cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t n) {
   Guard g(lock);
   if (refused_during_capture("cuMemcpy")) return CAPTURE_UNSUPPORTED;
-  std::memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(src), n);
-  return OK;
+  return submit(nullptr, [=]() {
+    std::memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(src), n);
+    return OK;
+  });
 }
 CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t n, void* stream) {
   Guard g(lock);
-  return submit(stream, [=]() {
+  if (!pinned(src)) {  // pageable: the driver stages the bytes now, the host may reuse them on return
+    auto staged = std::make_shared<std::vector<char>>(static_cast<const char*>(src), static_cast<const char*>(src) + n);
+    return submit(stream, [=]() {
+      std::memcpy(reinterpret_cast<void*>(dst), staged->data(), n);
+      return OK;
+    });
+  }
+  return submit(stream, [=]() {  // pinned: read when the copy runs
     std::memcpy(reinterpret_cast<void*>(dst), src, n);
     return OK;
   });
 }
 CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t n, void* stream) {
   Guard g(lock);
-  return submit(stream, [=]() {
+  const CUresult r = submit(stream, [=]() {
     std::memcpy(dst, reinterpret_cast<const void*>(src), n);
     return OK;
   });
+  Stream* st = stream_of(stream);
+  if (r == OK && !pinned(dst) && st->capture == nullptr) {  // pageable: done on return
+    run_until([st] { return st->queue.empty(); });
+    return synced();
+  }
+  return r;
 }
 CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void* stream) {
   Guard g(lock);
@@ -345,9 +525,11 @@ CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void* 
 CUresult cuMemsetD32_v2(CUdeviceptr dst, unsigned v, size_t n) {
   Guard g(lock);
   if (refused_during_capture("cuMemsetD32")) return CAPTURE_UNSUPPORTED;
-  unsigned* d = reinterpret_cast<unsigned*>(dst);
-  for (size_t i = 0; i < n; ++i) d[i] = v;
-  return OK;
+  return submit(nullptr, [=]() {
+    unsigned* d = reinterpret_cast<unsigned*>(dst);
+    for (size_t i = 0; i < n; ++i) d[i] = v;
+    return OK;
+  });
 }
 CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned v, size_t n, void* stream) {
   Guard g(lock);
@@ -358,9 +540,10 @@ CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned v, size_t n, void* stream) {
   });
 }
 
-CUresult cuStreamCreate(void** s, unsigned) {
+CUresult cuStreamCreate(void** s, unsigned flags) {
   Guard g(lock);
   Stream* st = new Stream();
+  st->blocking = (flags & 1) == 0;  // CU_STREAM_NON_BLOCKING = 1
   streams.insert(st);
   *s = st;
   return OK;
@@ -368,7 +551,9 @@ CUresult cuStreamCreate(void** s, unsigned) {
 CUresult cuStreamDestroy_v2(void* s) {
   Guard g(lock);
   Stream* st = static_cast<Stream*>(s);
-  if (streams.erase(st) == 0) return INVALID_HANDLE;
+  if (streams.count(st) == 0) return INVALID_HANDLE;
+  run_until([st] { return st->queue.empty(); });  // its queued work still completes
+  streams.erase(st);
   delete st;
   return OK;
 }
@@ -379,13 +564,17 @@ CUresult cuStreamSynchronize(void* s) {
     refused_during_capture("cuStreamSynchronize on a capturing stream");
     return CAPTURE_UNSUPPORTED;
   }
-  return OK;
+  Stream* q = stream_of(s);
+  run_until([q] { return q->queue.empty(); });
+  return synced();
 }
 CUresult cuEventCreate(void** e, unsigned) {
   *e = new Event();
   return OK;
 }
 CUresult cuEventDestroy_v2(void* e) {
+  Guard g(lock);
+  drain_all();  // its queued records and waits run first (the driver releases it once they have)
   delete static_cast<Event*>(e);
   return OK;
 }
@@ -395,8 +584,16 @@ CUresult cuEventRecord(void* he, void* stream) {
   if (e == nullptr) return INVALID_HANDLE;
   Stream* st = static_cast<Stream*>(stream);
   e->recorded_in = st != nullptr ? st->capture : nullptr;
-  return submit(stream, [e]() {
+  if (e->recorded_in != nullptr) {
+    return submit(stream, [e]() {
+      e->ms = now_ms();
+      return OK;
+    });
+  }
+  const unsigned long long gen = ++e->recorded;
+  return submit(stream, [e, gen]() {
     e->ms = now_ms();
+    if (e->completed < gen) e->completed = gen;
     return OK;
   });
 }
@@ -406,7 +603,12 @@ CUresult cuStreamWaitEvent(void* stream, void* he, unsigned) {
   Event* e = static_cast<Event*>(he);
   if (e == nullptr) return INVALID_HANDLE;
   if (st != nullptr && e->recorded_in != nullptr && st->capture == nullptr) st->capture = e->recorded_in;  // the stream joins the capture
-  return OK;  // operations run when issued: what the event marks has already happened
+  if (st != nullptr && st->capture != nullptr) return OK;
+  if (e->recorded_in != nullptr || !deferred_streams()) return OK;
+  if (e->completed >= e->recorded) return OK;  // what the event marks has already run
+  stream_of(stream)->queue.push_back(Op{{}, e, e->recorded});  // the work issued to st after this waits for the event's latest record
+  progress();
+  return OK;
 }
 CUresult cuEventSynchronize(void* he) {
   Guard g(lock);
@@ -415,11 +617,22 @@ CUresult cuEventSynchronize(void* he) {
     refused_during_capture("cuEventSynchronize on an event recorded in a capture");
     return CAPTURE_UNSUPPORTED;
   }
-  return OK;
+  if (e != nullptr) run_until([e] { return e->completed >= e->recorded; });
+  return synced();
 }
-CUresult cuEventQuery(void*) { return OK; }
+CUresult cuEventQuery(void* he) {
+  Guard g(lock);
+  Event* e = static_cast<Event*>(he);
+  if (e == nullptr) return INVALID_HANDLE;
+  progress();
+  if (sticky != OK) return sticky;
+  return e->completed >= e->recorded ? OK : NOT_READY;
+}
 CUresult cuEventElapsedTime(float* ms, void* start, void* end) {
-  *ms = (float)(static_cast<Event*>(end)->ms - static_cast<Event*>(start)->ms);
+  Guard g(lock);
+  Event *a = static_cast<Event*>(start), *b = static_cast<Event*>(end);
+  if (a->completed < a->recorded || b->completed < b->recorded) return NOT_READY;
+  *ms = (float)(b->ms - a->ms);
   return OK;
 }
 

@@ -334,6 +334,7 @@ public final class CudaBackend implements Backend, Profiling {
         rt.synchronizeCompute();
         for (Runnable r : deferred) r.run();
         deferred.clear();
+        rt.synchronizeLegacy();   // the deferred uploads and fills ran on the legacy stream
         if (staging == null) createStaging();
     }
 
@@ -373,7 +374,7 @@ public final class CudaBackend implements Backend, Profiling {
         CudaException.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(statusHost), rt.pointer(status.address()), 4), "cuMemcpyDtoH(status)", rt.lastKernel());
         if (statusHost[0] != 0) {
             int bits = statusHost[0];
-            CudaException.check(JCudaDriver.cuMemsetD32(rt.pointer(status.address()), 0, 1), "cuMemsetD32(status)");
+            CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(status.address()), 0, 1, rt.compute), "cuMemsetD32Async(status)");
             throw new IllegalStateException("CUDA kernels reported invalid input: " + DeviceStatus.describe(bits));
         }
     }
@@ -404,6 +405,7 @@ public final class CudaBackend implements Backend, Profiling {
         begin();
         rt.synchronizeCompute();
         CudaException.check(JCudaDriver.cuMemcpyHtoD(rt.pointer(t.address()), Pointer.to(src), 4L * n), "cuMemcpyHtoD(" + t.name() + ")");
+        rt.synchronizeLegacy();   // before the non-blocking compute stream reads it
     }
 
     @Override
@@ -422,6 +424,7 @@ public final class CudaBackend implements Backend, Profiling {
         begin();
         rt.synchronizeCompute();
         CudaException.check(JCudaDriver.cuMemcpyHtoD(rt.pointer(t.address()), Pointer.to(src), 4L * n), "cuMemcpyHtoD(" + t.name() + ")");
+        rt.synchronizeLegacy();   // before the non-blocking compute stream reads it
     }
 
     /** The pinned ring behind readLater and downloadLater. */

@@ -521,6 +521,16 @@ public final class CudaRuntime implements AutoCloseable {
     }
 
     /**
+     * Waits for the legacy default stream, where the synchronous cuMemcpyHtoD and cuMemsetD32 run.
+     * The compute and copy streams are CU_STREAM_NON_BLOCKING, so they do not wait for it, and a
+     * synchronous copy from pageable memory may return before its DMA has finished (CUDA's "API
+     * synchronization behavior"): after such calls, and before kernels read what they wrote, wait here.
+     */
+    public void synchronizeLegacy() {
+        CudaException.check(cuStreamSynchronize(new CUstream()), "cuStreamSynchronize(legacy default stream)", lastKernel);
+    }
+
+    /**
      * Kernel parameters: one value per argument, in order. Kept as raw values, so two launches can
      * be compared (a replayed step against its graph) and a logged launch issued again.
      */

@@ -90,7 +90,7 @@ final class LaterReads {
                 int bits = statusBits;
                 statusBits = 0;
                 rt.synchronizeCompute();
-                CudaException.check(JCudaDriver.cuMemsetD32(rt.pointer(statusAddress.getAsLong()), 0, 1), "cuMemsetD32(status)");
+                CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(statusAddress.getAsLong()), 0, 1, rt.compute), "cuMemsetD32Async(status)");
                 throw new IllegalStateException("CUDA kernels reported invalid input: " + DeviceStatus.describe(bits));
             }
         }
