@@ -189,20 +189,7 @@ AUGUR_KERNEL void activation_unit_forward_kernel(AttentionArgs a) {
       }
       __syncthreads();
     }
-    float inv = 1.0f;
-    if (a.softmax && len > 0) {
-      float mx = -INFINITY;
-      for (int t = threadIdx.x; t < len; t += blockDim.x) mx = fmaxf(mx, sc[t]);
-      mx = augur::block_max(mx, red);
-      double sum = 0.0;
-      for (int t = threadIdx.x; t < len; t += blockDim.x) {
-        const float e = expf(sc[t] - mx);
-        sc[t] = e;
-        sum += e;
-      }
-      sum = augur::block_sum(sum, red);
-      inv = (float)(1.0 / sum);
-    }
+    const float inv = a.softmax && len > 0 ? augur::softmax_exponentials(sc, len, red) : 1.0f;
     float* wb = a.weights + (long long)b * T;
     for (int t = threadIdx.x; t < T; t += blockDim.x) wb[t] = t < len ? sc[t] * inv : 0.0f;
     __syncthreads();

@@ -294,20 +294,10 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
     len = min(max(len, 0), T);
   }
   const float* s = score + (long long)b * T;
+  for (int t = threadIdx.x; t < len; t += blockDim.x) w[t] = s[t];
   if (softmax && len > 0) {
-    float m = -INFINITY;
-    for (int t = threadIdx.x; t < len; t += blockDim.x) m = fmaxf(m, s[t]);
-    m = augur::block_max(m, scratch);
-    double sum = 0.0;
-    for (int t = threadIdx.x; t < len; t += blockDim.x) {
-      const float e = expf(s[t] - m);
-      w[t] = e;
-      sum += e;
-    }
-    const float inv = (float)(1.0 / augur::block_sum(sum, scratch));
+    const float inv = augur::softmax_exponentials(w, len, scratch);
     for (int t = threadIdx.x; t < len; t += blockDim.x) w[t] *= inv;
-  } else {
-    for (int t = threadIdx.x; t < len; t += blockDim.x) w[t] = s[t];
   }
   for (int t = len + threadIdx.x; t < T; t += blockDim.x) w[t] = 0.0f;
   __syncthreads();

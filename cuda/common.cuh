@@ -81,6 +81,23 @@ __device__ __forceinline__ float block_max(float v, double* scratch) {
   return m;
 }
 
+// The block's part of a softmax over v[0, len), len > 0: v[t] = exp(v[t] - max_t v[t]) in place,
+// returning 1 / sum_t v[t] (summed in double); the softmax is v[t] times that. Each thread touches
+// the t = threadIdx.x + k blockDim.x it owns, so a caller that wrote v the same way needs no
+// barrier before; every thread must call it (it synchronises through `scratch`, 32 doubles).
+__device__ __forceinline__ float softmax_exponentials(float* v, int len, double* scratch) {
+  float m = -INFINITY;
+  for (int t = threadIdx.x; t < len; t += blockDim.x) m = fmaxf(m, v[t]);
+  m = block_max(m, scratch);
+  double sum = 0.0;
+  for (int t = threadIdx.x; t < len; t += blockDim.x) {
+    const float e = expf(v[t] - m);
+    v[t] = e;
+    sum += e;
+  }
+  return (float)(1.0 / block_sum(sum, scratch));
+}
+
 // The entry of a by-value launch list (embedding.cu's GatherList, sparse_update.cu's
 // SparseUpdateList) that owns this block: entries e[0, count) start at increasing first_block.
 template <class List>
