@@ -94,12 +94,7 @@ struct PartialLayout {
 };
 
 __device__ __forceinline__ int clamp_length(const AttentionArgs& a, int b) {
-  int len = a.lengths[b];
-  if (len < 0 || len > a.T) {
-    if (threadIdx.x == 0) augur::set_status(a.status, AUGUR_STATUS_BAD_LENGTH);
-    len = min(max(len, 0), a.T);
-  }
-  return len;
+  return augur::checked_length(a.lengths, b, a.T, a.status);
 }
 
 // P[j] = b1[j] + sum_c q[c] Ma[c, j]

@@ -16,19 +16,16 @@
 // [s * chunk, min((s + 1) * chunk, R)). The first launch writes each slice's partial statistics
 // (count, mean, sum of squared deviations; backward: its sums) in doubles; the second combines
 // the S slices in slice order (the same bits in every block) and applies. Deterministic: the
-// slices depend on R alone (CudaBackend.rowSlices).
+// slices depend on R alone (CudaBackend.sliceRows).
 #include "common.cuh"
+#include "normalization.cuh"
 
 namespace {
-
-__device__ __forceinline__ int clamped_length(const int* lengths, int b, int T) {
-  return min(max(lengths[b], 0), T);
-}
 
 // Row r = b * T + t of a (B, T, C) sequence is a valid position iff t < lengths[b].
 __device__ __forceinline__ bool valid_row(const int* lengths, int T, long long r) {
   const int b = (int)(r / T), t = (int)(r - (long long)b * T);
-  return t < clamped_length(lengths, b, T);
+  return t < augur::clamped_length(lengths, b, T);
 }
 
 // The rows of this block's slice.
@@ -141,8 +138,7 @@ AUGUR_KERNEL void dice_sequence_forward_kernel(float* __restrict__ y, float* __r
       y[i] = 0.0f;
       continue;
     }
-    const float p = augur::sigmoidf((x[i] - mu) * is);
-    y[i] = p * x[i] + (1 - p) * a * x[i];
+    y[i] = augur::dice_value(x[i], mu, is, a);
   }
 }
 
@@ -163,13 +159,11 @@ AUGUR_KERNEL void dice_sequence_backward_sums_kernel(double* __restrict__ partia
     for (long long r = sl.r0 + threadIdx.y; r < sl.r1; r += augur::COL_ROWS) {
       if (!valid_row(lengths, T, r)) continue;
       const long long i = r * C + c;
-      const float z = (x[i] - mu) * is;
-      const float p = augur::sigmoidf(z);
-      const float dz = dy[i] * x[i] * (1 - a) * p * (1 - p);
+      const augur::DiceTerms d(x[i], dy[i], mu, is, a);
       n += 1.0;
-      s_dz += dz;
-      s_dzz += (double)dz * z;
-      s_da += (double)dy[i] * x[i] * (1 - p);
+      s_dz += d.dz;
+      s_dzz += (double)d.dz * d.z;
+      s_da += (double)dy[i] * x[i] * (1 - d.p);
     }
   n = augur::column_sum(n, scratch);
   s_dz = augur::column_sum(s_dz, scratch);
@@ -221,10 +215,7 @@ AUGUR_KERNEL void dice_sequence_backward_kernel(float* __restrict__ dx, float* _
       dx[i] = 0.0f;
       continue;
     }
-    const float z = (x[i] - mu) * is;
-    const float p = augur::sigmoidf(z);
-    const float dz = dy[i] * x[i] * (1 - a) * p * (1 - p);
-    dx[i] = dy[i] * (a + (1 - a) * p) + is * (dz - mean_dz - z * mean_dzz);
+    dx[i] = augur::DiceTerms(x[i], dy[i], mu, is, a).dx(dy[i], is, a, mean_dz, mean_dzz);
   }
 }
 
@@ -238,7 +229,7 @@ AUGUR_KERNEL void activation_unit_input_forward_kernel(float* __restrict__ z, co
     const int c = (int)(i - r * W);
     const int b = (int)(r / T), t = (int)(r - (long long)b * T);
     float* zr = z + r * 4 * W;
-    if (t < clamped_length(lengths, b, T)) {
+    if (t < augur::clamped_length(lengths, b, T)) {
       const float q = query[(long long)b * W + c], k = keys[i];
       zr[c] = q;
       zr[W + c] = k;
@@ -262,7 +253,7 @@ AUGUR_KERNEL void activation_unit_input_backward_kernel(float* __restrict__ d_qu
                                                         const int* __restrict__ lengths, int B, int T, int W) {
   AUGUR_GRID_STRIDE(i, (long long)B * W) {
     const int b = (int)(i / W), c = (int)(i - (long long)b * W);
-    const int len = clamped_length(lengths, b, T);
+    const int len = augur::clamped_length(lengths, b, T);
     const float q = query[i];
     float acc = d_query[i];
     for (int t = 0; t < len; ++t) {
@@ -288,11 +279,7 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
   extern __shared__ float w[];
   __shared__ double scratch[32];
   const int b = blockIdx.x;
-  int len = lengths[b];
-  if (len < 0 || len > T) {
-    if (threadIdx.x == 0) augur::set_status(status, AUGUR_STATUS_BAD_LENGTH);
-    len = min(max(len, 0), T);
-  }
+  const int len = augur::checked_length(lengths, b, T, status);
   const float* s = score + (long long)b * T;
   for (int t = threadIdx.x; t < len; t += blockDim.x) w[t] = s[t];
   if (softmax && len > 0) {
@@ -323,7 +310,7 @@ AUGUR_KERNEL void activation_unit_pool_backward_kernel(float* __restrict__ d_sco
                                                        const int* __restrict__ lengths, int T, int W, int softmax) {
   __shared__ double scratch[32];
   const int b = blockIdx.x;
-  const int len = clamped_length(lengths, b, T);
+  const int len = augur::clamped_length(lengths, b, T);
   const long long row0 = (long long)b * T;
   const float* kb = keys + row0 * W;
   const float* db = d_out != nullptr ? d_out + (long long)b * W : nullptr;

@@ -46,6 +46,18 @@ __device__ __forceinline__ void set_status(int* status, int bit) {
   if (status != nullptr) atomicOr(status, bit);
 }
 
+// lengths[b] clamped to [0, T].
+__device__ __forceinline__ int clamped_length(const int* lengths, int b, int T) {
+  return min(max(lengths[b], 0), T);
+}
+
+// lengths[b] clamped to [0, T]; one outside sets AUGUR_STATUS_BAD_LENGTH (from thread 0 of the block).
+__device__ __forceinline__ int checked_length(const int* lengths, int b, int T, int* status) {
+  const int len = lengths[b];
+  if ((len < 0 || len > T) && threadIdx.x == 0) set_status(status, AUGUR_STATUS_BAD_LENGTH);
+  return min(max(len, 0), T);
+}
+
 // Sum over a warp (every lane gets the total).
 __device__ __forceinline__ double warp_sum(double v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);

@@ -18,8 +18,7 @@ AUGUR_KERNEL void dice_forward_kernel(float* __restrict__ y, float* __restrict__
   const float a = alpha[c];
   for (int r = threadIdx.y; r < B; r += augur::COL_ROWS) {
     const long long i = (long long)r * C + c;
-    const float p = augur::sigmoidf((x[i] - st.x) * st.y);
-    y[i] = p * x[i] + (1 - p) * a * x[i];
+    y[i] = augur::dice_value(x[i], st.x, st.y, a);
   }
 }
 
@@ -38,12 +37,10 @@ AUGUR_KERNEL void dice_backward_kernel(float* __restrict__ dx, float* __restrict
   if (c < C)
     for (int r = threadIdx.y; r < B; r += augur::COL_ROWS) {
       const long long i = (long long)r * C + c;
-      const float z = (x[i] - mu) * is;
-      const float p = augur::sigmoidf(z);
-      const float dz = dy[i] * x[i] * (1 - a) * p * (1 - p);
-      s_dz += dz;
-      s_dzz += (double)dz * z;
-      s_da += (double)dy[i] * x[i] * (1 - p);
+      const augur::DiceTerms d(x[i], dy[i], mu, is, a);
+      s_dz += d.dz;
+      s_dzz += (double)d.dz * d.z;
+      s_da += (double)dy[i] * x[i] * (1 - d.p);
     }
   s_dz = augur::column_sum(s_dz, scratch);
   s_dzz = augur::column_sum(s_dzz, scratch);
@@ -53,9 +50,6 @@ AUGUR_KERNEL void dice_backward_kernel(float* __restrict__ dx, float* __restrict
   const float mean_dz = (float)(s_dz / B), mean_dzz = (float)(s_dzz / B);
   for (int r = threadIdx.y; r < B; r += augur::COL_ROWS) {
     const long long i = (long long)r * C + c;
-    const float z = (x[i] - mu) * is;
-    const float p = augur::sigmoidf(z);
-    const float dz = dy[i] * x[i] * (1 - a) * p * (1 - p);
-    dx[i] = dy[i] * (a + (1 - a) * p) + is * (dz - mean_dz - z * mean_dzz);
+    dx[i] = augur::DiceTerms(x[i], dy[i], mu, is, a).dx(dy[i], is, a, mean_dz, mean_dzz);
   }
 }

@@ -158,7 +158,7 @@ AUGUR_KERNEL void sum_pool_forward_kernel(float* __restrict__ out, const float* 
   AUGUR_GRID_STRIDE(i, (long long)B * C) {
     const int b = (int)(i / C);
     const int c = (int)(i % C);
-    const int len = min(max(lengths[b], 0), T);
+    const int len = augur::clamped_length(lengths, b, T);
     const float* xb = x + (long long)b * T * C + c;
     float acc = 0.0f;
     for (int t = 0; t < len; ++t) acc += xb[(long long)t * C];

@@ -45,4 +45,26 @@ __device__ __forceinline__ float2 channel_statistics(float* mean, float* inv_std
   return make_float2(mu, is);
 }
 
+// Dice of one element, given its channel's statistics: p = sigmoid((x - mean) inv_std),
+// p x + (1 - p) alpha x.
+__device__ __forceinline__ float dice_value(float x, float mu, float is, float alpha) {
+  const float p = sigmoidf((x - mu) * is);
+  return p * x + (1 - p) * alpha * x;
+}
+
+// One element's terms of Dice's training backward: z = (x - mean) inv_std, p = sigmoid(z),
+// dz = dy x (1 - alpha) p (1 - p). With the channel's means of dz and dz z over its rows:
+// dx = dy (alpha + (1 - alpha) p) + inv_std (dz - mean(dz) - z mean(dz z)).
+struct DiceTerms {
+  float z, p, dz;
+  __device__ __forceinline__ DiceTerms(float x, float dy, float mu, float is, float alpha) {
+    z = (x - mu) * is;
+    p = sigmoidf(z);
+    dz = dy * x * (1 - alpha) * p * (1 - p);
+  }
+  __device__ __forceinline__ float dx(float dy, float is, float alpha, float mean_dz, float mean_dzz) const {
+    return dy * (alpha + (1 - alpha) * p) + is * (dz - mean_dz - z * mean_dzz);
+  }
+};
+
 }  // namespace augur

@@ -27,15 +27,6 @@ constexpr int CELL_GRU = 0, CELL_AUGRU = 1, CELL_AGRU = 2;
 __device__ __forceinline__ float gru_sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
 __device__ __forceinline__ float gru_tanh(float v) { return 1.0f - 2.0f / (expf(2.0f * v) + 1.0f); }
 
-__device__ __forceinline__ int checked_length(const int* lengths, int b, int T, int* status) {
-  const int len = lengths[b];
-  if (len < 0 || len > T) {
-    if (threadIdx.x == 0) set_status(status, AUGUR_STATUS_BAD_LENGTH);
-    return len < 0 ? 0 : T;
-  }
-  return len;
-}
-
 }  // namespace augur
 
 // Forward. grid (B), block >= G threads (a multiple of 32); dynamic shared: E + H + 2G floats.
@@ -201,7 +192,7 @@ AUGUR_KERNEL void recurrence_weight_grad_kernel(float* __restrict__ partial, con
     const int q = bias ? (int)(i - (long long)K * G) : (int)(i % G);
     float acc = 0.0f;
     for (int b = b0; b < b1; ++b) {
-      const int len = min(max(lengths[b], 0), T);
+      const int len = augur::clamped_length(lengths, b, T);
       for (int t = bias ? 0 : shift; t < len; ++t) {
         const long long row = (long long)b * T + t;
         const float g = dG[row * G + q];

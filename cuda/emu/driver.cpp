@@ -93,13 +93,12 @@ struct Allocation {
 std::map<CUdeviceptr, Allocation> device_allocations;
 size_t device_bytes = 0;
 std::set<Graph*> capturing;  // graphs being captured
-std::set<Stream*> streams;
 // The legacy default stream (a null CUstream): the synchronous copies and memsets run on it. A
 // CU_STREAM_NON_BLOCKING stream (Augur's compute and copy streams) does not synchronise with it,
 // so work issued there after a synchronous host-to-device copy or memset may run before it, as
 // the CUDA documentation allows ("API synchronization behavior").
 Stream legacy;
-const bool legacy_registered = streams.insert(&legacy).second;
+std::set<Stream*> streams{&legacy};
 
 Stream* stream_of(void* hstream) { return hstream != nullptr ? static_cast<Stream*>(hstream) : &legacy; }
 CUresult sticky = OK;  // the first failure of a queued operation, returned by the next synchronising call (CUDA's sticky error)
@@ -170,9 +169,6 @@ void progress() {
     if (!run_one()) return;
 }
 
-// The result of a synchronising call: the sticky error if a queued operation failed.
-CUresult synced() { return sticky; }
-
 std::map<const char*, size_t> pinned_allocations;  // page-locked host memory: start -> bytes
 
 // Whether host address p lies in memory from cuMemHostAlloc. An asynchronous copy from or to any
@@ -212,7 +208,7 @@ CUresult submit(void* hstream, std::function<CUresult()> op) {
   if (sticky != OK) return sticky;
   if (!deferred_streams()) {
     const CUresult r = op();
-    if (r != OK && sticky == OK && r == LAUNCH_FAILED) sticky = r;
+    if (r == LAUNCH_FAILED && sticky == OK) sticky = r;
     return r;
   }
   // Blocking streams and the legacy stream wait for each other's earlier work (here: it runs first).
@@ -232,7 +228,7 @@ CUresult submit_legacy_and_wait(std::function<CUresult()> op) {
   const CUresult r = submit(nullptr, std::move(op));
   if (r != OK) return r;
   run_until([] { return legacy.queue.empty(); });
-  return synced();
+  return sticky;
 }
 
 
@@ -348,7 +344,7 @@ CUresult cuCtxSynchronize() {
   Guard g(lock);
   if (refused_during_capture("cuCtxSynchronize")) return CAPTURE_UNSUPPORTED;
   drain_all();
-  return synced();
+  return sticky;
 }
 
 CUresult cuModuleLoadData(void** module, const void* image) {
@@ -511,7 +507,7 @@ CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t n, void* stream
   Stream* st = stream_of(stream);
   if (r == OK && !pinned(dst) && st->capture == nullptr) {  // pageable: done on return
     run_until([st] { return st->queue.empty(); });
-    return synced();
+    return sticky;
   }
   return r;
 }
@@ -566,7 +562,7 @@ CUresult cuStreamSynchronize(void* s) {
   }
   Stream* q = stream_of(s);
   run_until([q] { return q->queue.empty(); });
-  return synced();
+  return sticky;
 }
 CUresult cuEventCreate(void** e, unsigned) {
   *e = new Event();
@@ -618,7 +614,7 @@ CUresult cuEventSynchronize(void* he) {
     return CAPTURE_UNSUPPORTED;
   }
   if (e != nullptr) run_until([e] { return e->completed >= e->recorded; });
-  return synced();
+  return sticky;
 }
 CUresult cuEventQuery(void* he) {
   Guard g(lock);

@@ -254,18 +254,19 @@ public final class CudaBackend implements Backend, Profiling {
 
         private CudaTensor floats(String n, int... shape) { return tensor(n, DType.F32, shape); }
 
-        void check(AttentionSpec spec, int B, int T) {
-            if (T != this.T) throw new IllegalArgumentException("activation unit: T " + T + " but the workspace was planned for " + this.T);
-            if (B > maxB) throw new IllegalArgumentException("activation unit: batch " + B + " > planned " + maxB);
-            if (!spec.equals(this.spec)) throw new IllegalArgumentException("activation unit: spec " + spec + " differs from the workspace's " + this.spec);
-        }
-
         @Override
         public long bytes() {
             long b = 0;
             for (CudaTensor t : new CudaTensor[] {z, h1, a1, h2, a2, score, dScore, dH1, dH2, mean1, invStd1, mean2, invStd2}) b += t.slice.bytes();
             return b + partials.bytes();
         }
+    }
+
+    /** A call of the activation unit against what its workspace was planned for. */
+    private static void checkPlanned(AttentionSpec planned, int maxB, int plannedT, AttentionSpec spec, int B, int T) {
+        if (T != plannedT) throw new IllegalArgumentException("activation unit: T " + T + " but the workspace was planned for " + plannedT);
+        if (B > maxB) throw new IllegalArgumentException("activation unit: batch " + B + " > planned " + maxB);
+        if (!spec.equals(planned)) throw new IllegalArgumentException("activation unit: spec " + spec + " differs from the workspace's " + planned);
     }
 
     /** Threads of the unfused unit's per-sample pooling blocks. */
@@ -826,9 +827,7 @@ public final class CudaBackend implements Backend, Profiling {
 
     private AttentionArgs attentionArgs(AttentionWorkspace ws, AttentionParams p, AttentionSpec spec, Tensor query, Tensor keys,
                                         Tensor lengths, int B, int T, int rows) {
-        if (T != ws.T) throw new IllegalArgumentException("activation unit: T " + T + " but the workspace was planned for " + ws.T);
-        if (B > ws.maxB) throw new IllegalArgumentException("activation unit: batch " + B + " > planned " + ws.maxB);
-        if (!spec.equals(ws.spec)) throw new IllegalArgumentException("activation unit: spec " + spec + " differs from the workspace's " + ws.spec);
+        checkPlanned(ws.spec, ws.maxB, ws.T, spec, B, T);
         AttentionArgs g = new AttentionArgs();
         g.set(AttentionArgs.Ptr.STATUS, status.address()).set(AttentionArgs.Ptr.MA, ws.ma.address()).set(AttentionArgs.Ptr.M2, ws.m2.address())
                 .set(AttentionArgs.Ptr.PARTIALS, ws.partials.address())
@@ -892,7 +891,7 @@ public final class CudaBackend implements Backend, Profiling {
      */
     private void unfusedActivationUnit(Tensor out, Tensor weights, UnfusedAttentionWorkspace w, Tensor query, Tensor keys, Tensor lengths,
                                        AttentionParams p, AttentionSpec spec, int B, int T, boolean training) {
-        w.check(spec, B, T);
+        checkPlanned(w.spec, w.maxB, w.T, spec, B, T);
         begin();
         w.saved = training;
         if (B <= 0) return;
@@ -932,7 +931,7 @@ public final class CudaBackend implements Backend, Profiling {
     private void unfusedActivationUnitBackward(Tensor dQuery, Tensor dKeys, AttentionParams g, Tensor dOut, Tensor dWeights, Tensor weights,
                                                UnfusedAttentionWorkspace w, Tensor query, Tensor keys, Tensor lengths, AttentionParams p,
                                                AttentionSpec spec, int B, int T) {
-        w.check(spec, B, T);
+        checkPlanned(w.spec, w.maxB, w.T, spec, B, T);
         if (!w.saved) {
             throw new IllegalStateException("activation unit backward (Dice, CUDA): no training forward's activations to use (one backward per "
                     + "training forward: backward writes its gradients over them)");

@@ -89,7 +89,6 @@ final class LaterReads {
             if (statusBits != 0) {
                 int bits = statusBits;
                 statusBits = 0;
-                rt.synchronizeCompute();
                 CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(statusAddress.getAsLong()), 0, 1, rt.compute), "cuMemsetD32Async(status)");
                 throw new IllegalStateException("CUDA kernels reported invalid input: " + DeviceStatus.describe(bits));
             }
