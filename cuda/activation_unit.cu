@@ -11,7 +11,8 @@
 // costs a 2W x h1 product with M2 = [Wk - Wd ; Wp] on r = [k, q * k].
 //
 // Kernels, in launch order:
-//   activation_unit_prepare_kernel   Ma (W, h1), M2 (2W, h1) from W1 into the workspace
+//   activation_unit_prepare_kernel   Ma (W, h1), M2 (2W, h1) from W1 into the workspace, and the
+//                                    transposes M2t (h1, 2W), W2t (h2, h1) the backward reads
 //   activation_unit_forward_kernel   one block per sample: the keys are read once, r is built on
 //                                    the fly, the MLP runs on chunks of `rows` positions in
 //                                    shared memory, then masking, softmax and the weighted sum
@@ -21,12 +22,15 @@
 //                                    of `partials` (one slice per block: no atomics)
 //   activation_unit_reduce_kernel    sums the slices in block order and adds them into the
 //                                    parameter gradients (+=), W1's four blocks from Ma and M2
+// The per-position products (R M2, A1 W2 and, backward, D2 W2^T, A1^T D2, R^T D1, D1 M2^T) run
+// through tiled_product: each thread keeps a 4 x 4 tile of outputs in registers, so an inner step
+// is 8 loads for 16 FMAs, and every weight matrix is read along its rows (coalesced).
 // Dice in the unit normalises over all valid positions of the batch, which a per-sample kernel
 // cannot see: that unit runs layer by layer (activation_unit_unfused.cu).
 #include "common.cuh"
 
 // One argument block for all four kernels (apex's habit: one struct instead of thirty arguments).
-// io.augur.backend.cuda.AttentionArgs writes it byte for byte: 29 pointers, then 9 ints.
+// io.augur.backend.cuda.AttentionArgs writes it byte for byte: 31 pointers, then 10 ints.
 struct AttentionArgs {
   float* out;          // (B, W) or nullptr
   float* weights;      // (B, T) written by forward, read by backward
@@ -36,6 +40,8 @@ struct AttentionArgs {
   int* status;
   float* ma;           // (W, h1)  Wq + Wd
   float* m2;           // (2W, h1) [Wk - Wd ; Wp]
+  float* m2t;          // (h1, 2W) M2 transposed
+  float* w2t;          // (h2, h1) W2 transposed
   const float* query;  // (B, W)
   const float* keys;   // (B, T, W)
   const int* lengths;  // (B)
@@ -62,6 +68,7 @@ struct AttentionArgs {
   int act;      // 0 sigmoid, 1 PReLU
   int softmax;  // normalise the scores over the valid positions
   int blocks;   // backward grid size = slices of `partials`
+  int local;    // backward: accumulate the block's partial gradients in shared memory (1) or in its slice of `partials` (0)
 };
 
 namespace {
@@ -106,6 +113,58 @@ __device__ __forceinline__ void per_sample_term(float* P, const float* q, const 
   }
 }
 
+// Register-tiled product of two small matrices, for every i < M, j < N:
+//   epi(i, j, sum over k < K, in k order, of A[i a_i + k a_k] Bm[k b_k + j b_j])
+// (strides let either operand be read transposed). The block's threads share ceil(M / TM) x
+// ceil(N / TN) tiles; a thread's tile has the rows tm + tiles_m ii and the columns tn + tiles_n jj,
+// so consecutive threads read consecutive columns of Bm (with b_j = 1: coalesced from global
+// memory, no bank conflicts from shared memory) and a warp reads a few neighbouring rows of A.
+// Out-of-range rows and columns are clamped for the loads and skipped by the epilogue. epi is
+// called once per element by the thread that owns it; no synchronisation inside.
+template <int TM, int TN, class Epi>
+__device__ __forceinline__ void tiled_product(int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm,
+                                              int b_k, int b_j, Epi epi) {
+  if (M <= 0 || N <= 0) return;
+  const int tiles_m = (M + TM - 1) / TM, tiles_n = (N + TN - 1) / TN;
+  for (int t = threadIdx.x; t < tiles_m * tiles_n; t += blockDim.x) {
+    const int tm = t / tiles_n, tn = t % tiles_n;
+    const float* ap[TM];
+    const float* bp[TN];
+#pragma unroll
+    for (int ii = 0; ii < TM; ++ii) ap[ii] = A + min(tm + tiles_m * ii, M - 1) * a_i;
+#pragma unroll
+    for (int jj = 0; jj < TN; ++jj) bp[jj] = Bm + min(tn + tiles_n * jj, N - 1) * b_j;
+    float acc[TM][TN];
+#pragma unroll
+    for (int ii = 0; ii < TM; ++ii)
+#pragma unroll
+      for (int jj = 0; jj < TN; ++jj) acc[ii][jj] = 0.0f;
+#pragma unroll 4
+    for (int k = 0; k < K; ++k) {
+      float av[TM], bv[TN];
+#pragma unroll
+      for (int ii = 0; ii < TM; ++ii) av[ii] = ap[ii][k * a_k];
+#pragma unroll
+      for (int jj = 0; jj < TN; ++jj) bv[jj] = bp[jj][k * b_k];
+#pragma unroll
+      for (int ii = 0; ii < TM; ++ii)
+#pragma unroll
+        for (int jj = 0; jj < TN; ++jj) acc[ii][jj] += av[ii] * bv[jj];
+    }
+#pragma unroll
+    for (int ii = 0; ii < TM; ++ii) {
+      const int i = tm + tiles_m * ii;
+#pragma unroll
+      for (int jj = 0; jj < TN; ++jj) {
+        const int j = tn + tiles_n * jj;
+        if (i < M && j < N) epi(i, j, acc[ii][jj]);
+      }
+    }
+  }
+}
+
+constexpr int TILE = 4;  // tiled_product's TM = TN throughout
+
 // For the n positions [t0, t0 + n) of a sample: R = [k, q * k], H1 = R M2 + P, A1 = act(H1),
 // H2 = A1 W2 + b2, A2 = act(H2). H1 / H2 may be nullptr (forward keeps only the outputs).
 __device__ void chunk_forward(float* R, float* H1, float* A1, float* H2, float* A2, const float* q, const float* P,
@@ -118,40 +177,40 @@ __device__ void chunk_forward(float* R, float* H1, float* A1, float* H2, float* 
     R[r * W2 + W + c] = q[c] * k;
   }
   __syncthreads();
-  for (int e = threadIdx.x; e < n * h1; e += blockDim.x) {
-    const int r = e / h1, j = e % h1;
-    const float* rr = R + r * W2;
-    float s = 0.0f;
-    for (int c = 0; c < W2; ++c) s += rr[c] * a.m2[c * h1 + j];
+  tiled_product<TILE, TILE>(n, h1, W2, R, W2, 1, a.m2, h1, 1, [&](int r, int j, float s) {
     s += P[j];
-    if (H1 != nullptr) H1[e] = s;
-    A1[e] = act_forward(a.act, s, a.alpha1 != nullptr ? a.alpha1[j] : 0.0f);
-  }
+    if (H1 != nullptr) H1[r * h1 + j] = s;
+    A1[r * h1 + j] = act_forward(a.act, s, a.alpha1 != nullptr ? a.alpha1[j] : 0.0f);
+  });
   __syncthreads();
-  for (int e = threadIdx.x; e < n * h2; e += blockDim.x) {
-    const int r = e / h2, j = e % h2;
-    const float* ar = A1 + r * h1;
-    float s = 0.0f;
-    for (int i = 0; i < h1; ++i) s += ar[i] * a.w2[i * h2 + j];
+  tiled_product<TILE, TILE>(n, h2, h1, A1, h1, 1, a.w2, h2, 1, [&](int r, int j, float s) {
     s += a.b2[j];
-    if (H2 != nullptr) H2[e] = s;
-    A2[e] = act_forward(a.act, s, a.alpha2 != nullptr ? a.alpha2[j] : 0.0f);
-  }
+    if (H2 != nullptr) H2[r * h2 + j] = s;
+    A2[r * h2 + j] = act_forward(a.act, s, a.alpha2 != nullptr ? a.alpha2[j] : 0.0f);
+  });
   __syncthreads();
 }
 
 }  // namespace
 
-// Ma[c, j] = W1[c, j] + W1[2W + c, j];  M2[c, j] = W1[W + c, j] - W1[2W + c, j];  M2[W + c, j] = W1[3W + c, j]
+// Ma[c, j] = W1[c, j] + W1[2W + c, j];  M2[c, j] = W1[W + c, j] - W1[2W + c, j];  M2[W + c, j] = W1[3W + c, j];
+// M2t = M2^T, W2t = W2^T (for the backward's D1 M2^T and D2 W2^T, read along rows)
 AUGUR_KERNEL void activation_unit_prepare_kernel(AttentionArgs a) {
-  const int W = a.W, h1 = a.h1;
-  AUGUR_GRID_STRIDE(e, W * h1) {
-    const int c = (int)(e / h1), j = (int)(e % h1);
-    const float wq = a.w1[c * h1 + j], wk = a.w1[(W + c) * h1 + j];
-    const float wd = a.w1[(2 * W + c) * h1 + j], wp = a.w1[(3 * W + c) * h1 + j];
-    a.ma[e] = wq + wd;
-    a.m2[e] = wk - wd;
-    a.m2[(W + c) * h1 + j] = wp;
+  const int W = a.W, W2 = 2 * a.W, h1 = a.h1, h2 = a.h2;
+  AUGUR_GRID_STRIDE(idx, (long long)W * h1 + (long long)h1 * h2) {
+    if (idx < (long long)W * h1) {
+      const int c = (int)(idx / h1), j = (int)(idx % h1);
+      const float wq = a.w1[c * h1 + j], wk = a.w1[(W + c) * h1 + j];
+      const float wd = a.w1[(2 * W + c) * h1 + j], wp = a.w1[(3 * W + c) * h1 + j];
+      a.ma[idx] = wq + wd;
+      a.m2[idx] = wk - wd;
+      a.m2[(W + c) * h1 + j] = wp;
+      a.m2t[j * W2 + c] = wk - wd;
+      a.m2t[j * W2 + W + c] = wp;
+    } else {
+      const int e = (int)(idx - (long long)W * h1), i = e / h2, j = e % h2;
+      a.w2t[j * h1 + i] = a.w2[e];
+    }
   }
 }
 
@@ -200,13 +259,18 @@ AUGUR_KERNEL void activation_unit_forward_kernel(AttentionArgs a) {
 }
 
 // Grid: a.blocks blocks, samples strided over them. Dynamic shared memory, after 32 doubles, in
-// floats: q, dq (W each), P, G (h1 each), dsc (T), R (rows, 2W), H1, A1, D1 (rows, h1 each),
-// H2, A2, D2 (rows, h2 each), dR (rows, 2W).
+// floats: with a.local the block's partial gradients (PartialLayout::size), then q, dq (W each),
+// P, G (h1 each), dsc (T), R (rows, 2W), H1, A1, D1 (rows, h1 each), H2, A2, D2 (rows, h2 each),
+// dR (rows, 2W). Every chunk adds into dM2 and dW2 (about 9,000 floats in the Amazon config), so
+// with a.local those read-modify-writes stay on chip and the slice is written once at the end.
 AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) {
   extern __shared__ double smem[];
   double* red = smem;
   const int W = a.W, W2 = 2 * a.W, T = a.T, h1 = a.h1, h2 = a.h2, rows = a.rows;
-  float* q = reinterpret_cast<float*>(smem + 32);
+  const PartialLayout L(W, h1, h2);
+  float* slice = a.partials + (long long)blockIdx.x * L.size;
+  float* part = a.local ? reinterpret_cast<float*>(smem + 32) : slice;
+  float* q = reinterpret_cast<float*>(smem + 32) + (a.local ? L.size : 0);
   float* dq = q + W;
   float* P = dq + W;
   float* G = P + h1;
@@ -220,8 +284,6 @@ AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) {
   float* D2 = A2 + rows * h2;
   float* dR = D2 + rows * h2;
 
-  const PartialLayout L(W, h1, h2);
-  float* part = a.partials + (long long)blockIdx.x * L.size;
   for (int e = threadIdx.x; e < L.size; e += blockDim.x) part[e] = 0.0f;
   __syncthreads();
 
@@ -286,18 +348,8 @@ AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) {
       }
       __syncthreads();
       // dA1 = D2 W2^T, and dW2 += A1^T D2
-      for (int e = threadIdx.x; e < n * h1; e += blockDim.x) {
-        const int r = e / h1, i = e % h1;
-        float s = 0.0f;
-        for (int j = 0; j < h2; ++j) s += D2[r * h2 + j] * a.w2[i * h2 + j];
-        D1[e] = s;
-      }
-      for (int e = threadIdx.x; e < h1 * h2; e += blockDim.x) {
-        const int i = e / h2, j = e % h2;
-        float s = 0.0f;
-        for (int r = 0; r < n; ++r) s += A1[r * h1 + i] * D2[r * h2 + j];
-        part[L.dw2 + e] += s;
-      }
+      tiled_product<TILE, TILE>(n, h1, h2, D2, h2, 1, a.w2t, h1, 1, [&](int r, int i, float s) { D1[r * h1 + i] = s; });
+      tiled_product<TILE, TILE>(h1, h2, n, A1, 1, h1, D2, h2, 1, [&](int i, int j, float s) { part[L.dw2 + i * h2 + j] += s; });
       __syncthreads();
       // the first activation, one thread per hidden unit i: D1 becomes dH1; G_b += sum_r dH1
       for (int i = threadIdx.x; i < h1; i += blockDim.x) {
@@ -315,18 +367,8 @@ AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) {
       }
       __syncthreads();
       // dM2 += R^T dH1;  dR = dH1 M2^T
-      for (int e = threadIdx.x; e < W2 * h1; e += blockDim.x) {
-        const int c = e / h1, i = e % h1;
-        float s = 0.0f;
-        for (int r = 0; r < n; ++r) s += R[r * W2 + c] * D1[r * h1 + i];
-        part[L.dm2 + e] += s;
-      }
-      for (int e = threadIdx.x; e < n * W2; e += blockDim.x) {
-        const int r = e / W2, c = e % W2;
-        float s = 0.0f;
-        for (int i = 0; i < h1; ++i) s += D1[r * h1 + i] * a.m2[c * h1 + i];
-        dR[e] = s;
-      }
+      tiled_product<TILE, TILE>(W2, h1, n, R, 1, W2, D1, h1, 1, [&](int c, int i, float s) { part[L.dm2 + c * h1 + i] += s; });
+      tiled_product<TILE, TILE>(n, W2, h1, D1, h1, 1, a.m2t, W2, 1, [&](int r, int c, float s) { dR[r * W2 + c] = s; });
       __syncthreads();
       // back through r = [k, q * k]: dq += dR[:, W:] * k;  dk += dR[:, :W] + dR[:, W:] * q
       for (int c = threadIdx.x; c < W; c += blockDim.x) {
@@ -350,6 +392,8 @@ AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) {
     for (int i = threadIdx.x; i < h1; i += blockDim.x) part[L.db1 + i] += G[i];
     __syncthreads();
   }
+  if (a.local)
+    for (int e = threadIdx.x; e < L.size; e += blockDim.x) slice[e] = part[e];
 }
 
 // Sums the a.blocks slices of `partials` in block order and adds them into the gradients (+=):

@@ -5,19 +5,19 @@ import java.nio.ByteOrder;
 
 /**
  * The argument block of the activation-unit kernels, byte for byte the {@code AttentionArgs}
- * struct of {@code cuda/activation_unit.cu}: 29 pointers (8 bytes each, 0 for nullptr) in
- * {@link Ptr} order, then 9 ints in {@link Int} order, padded to a multiple of 8. Also the
+ * struct of {@code cuda/activation_unit.cu}: 31 pointers (8 bytes each, 0 for nullptr) in
+ * {@link Ptr} order, then 10 ints in {@link Int} order, padded to a multiple of 8. Also the
  * shared-memory and partial-gradient layouts the kernels assume, computed the same way as there.
  */
 final class AttentionArgs {
     /** Pointer fields, in struct order. */
     enum Ptr {
-        OUT, WEIGHTS, D_QUERY, D_KEYS, PARTIALS, STATUS, MA, M2, QUERY, KEYS, LENGTHS, D_OUT, D_WEIGHTS,
+        OUT, WEIGHTS, D_QUERY, D_KEYS, PARTIALS, STATUS, MA, M2, M2T, W2T, QUERY, KEYS, LENGTHS, D_OUT, D_WEIGHTS,
         W1, B1, ALPHA1, W2, B2, ALPHA2, W3, B3, G_W1, G_B1, G_ALPHA1, G_W2, G_B2, G_ALPHA2, G_W3, G_B3
     }
 
     /** Int fields, in struct order. */
-    enum Int { B, T, W, H1, H2, ROWS, ACT, SOFTMAX, BLOCKS }
+    enum Int { B, T, W, H1, H2, ROWS, ACT, SOFTMAX, BLOCKS, LOCAL }
 
     static final int BYTES = align8(8 * Ptr.values().length + 4 * Int.values().length);
 
@@ -49,6 +49,11 @@ final class AttentionArgs {
     /** Dynamic shared memory of the backward kernel: 32 doubles, then q, dq, P, G, dsc, R, H1, A1, D1, H2, A2, D2, dR. */
     static long backwardSharedBytes(int W, int h1, int h2, int T, int rows) {
         return 8L * 32 + 4L * (2 * W + 2 * h1 + T + (long) rows * (4 * W + 3 * h1 + 3 * h2));
+    }
+
+    /** The same with the block's partial gradients in shared memory too (the LOCAL mode), ahead of q. */
+    static long backwardSharedBytes(int W, int h1, int h2, int T, int rows, boolean local) {
+        return backwardSharedBytes(W, h1, h2, T, rows) + (local ? 4L * partialFloats(W, h1, h2) : 0);
     }
 
     /** Floats of one block's partial gradients: dM2, dMa, db1, dAlpha1, dW2, db2, dAlpha2, dW3, db3. */

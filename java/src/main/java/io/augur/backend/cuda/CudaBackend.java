@@ -48,6 +48,12 @@ public final class CudaBackend implements Backend, Profiling {
     static final int ATT_ROWS_FORWARD = 32, ATT_ROWS_BACKWARD = 16;
     /** Threads of the activation unit's blocks. */
     static final int ATT_THREADS = 128;
+    /**
+     * Whether the fused unit's backward may keep its per-block partial gradients in shared memory
+     * (it does where they fit beside a full chunk of rows); false makes every chunk add into the
+     * block's slice in global memory. Tests turn it off to cover that path; set before planning.
+     */
+    static boolean attentionPartialsOnChip = true;
     /** Dynamic shared memory every kernel may use without opting in. */
     static final int DEFAULT_SHARED = 48 * 1024;
 
@@ -281,12 +287,13 @@ public final class CudaBackend implements Backend, Profiling {
 
     static int slices(long R, int chunk) { return (int) Math.max(1, (R + chunk - 1) / chunk); }
 
-    /** The activation unit's saved buffers: Ma, M2 and the backward's per-block partial gradients. */
+    /** The activation unit's saved buffers: Ma, M2, the transposes M2t and W2t, and the backward's per-block partial gradients. */
     final class AttentionWorkspace implements Workspace {
         final AttentionSpec spec;
         final int maxB, T, blocks, rowsForward, rowsBackward;
+        final boolean localPartials;
         final long sharedForward, sharedBackward;
-        final Arena.Slice ma, m2, partials;
+        final Arena.Slice ma, m2, m2t, w2t, partials;
 
         AttentionWorkspace(String name, AttentionSpec spec, int maxB, int T) {
             this.spec = spec;
@@ -301,17 +308,21 @@ public final class CudaBackend implements Backend, Profiling {
                         + " needs more shared memory per block than this GPU has (" + limit + " bytes)");
             }
             sharedForward = AttentionArgs.forwardSharedBytes(W, h1, h2, T, rowsForward);
-            sharedBackward = AttentionArgs.backwardSharedBytes(W, h1, h2, T, rowsBackward);
+            // the backward's partial gradients on chip when they fit beside a full chunk of rows
+            localPartials = attentionPartialsOnChip && AttentionArgs.backwardSharedBytes(W, h1, h2, T, rowsBackward, true) <= limit;
+            sharedBackward = AttentionArgs.backwardSharedBytes(W, h1, h2, T, rowsBackward, localPartials);
             if (sharedForward > DEFAULT_SHARED) rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_FORWARD, (int) sharedForward);
             if (sharedBackward > DEFAULT_SHARED) rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD, (int) sharedBackward);
             blocks = Math.max(1, Math.min(maxB, 2 * rt.multiprocessors));
             ma = arena.reserve(name + ".ma", 4L * W * h1);
             m2 = arena.reserve(name + ".m2", 8L * W * h1);
+            m2t = arena.reserve(name + ".m2t", 8L * W * h1);
+            w2t = arena.reserve(name + ".w2t", 4L * h1 * h2);
             partials = arena.reserve(name + ".partials", 4L * blocks * AttentionArgs.partialFloats(W, h1, h2));
         }
 
         @Override
-        public long bytes() { return ma.bytes() + m2.bytes() + partials.bytes(); }
+        public long bytes() { return ma.bytes() + m2.bytes() + m2t.bytes() + w2t.bytes() + partials.bytes(); }
     }
 
     // ---------------------------------------------------------------- arena, staging, status
@@ -830,6 +841,7 @@ public final class CudaBackend implements Backend, Profiling {
         checkPlanned(ws.spec, ws.maxB, ws.T, spec, B, T);
         AttentionArgs g = new AttentionArgs();
         g.set(AttentionArgs.Ptr.STATUS, status.address()).set(AttentionArgs.Ptr.MA, ws.ma.address()).set(AttentionArgs.Ptr.M2, ws.m2.address())
+                .set(AttentionArgs.Ptr.M2T, ws.m2t.address()).set(AttentionArgs.Ptr.W2T, ws.w2t.address())
                 .set(AttentionArgs.Ptr.PARTIALS, ws.partials.address())
                 .set(AttentionArgs.Ptr.QUERY, a(query)).set(AttentionArgs.Ptr.KEYS, a(keys)).set(AttentionArgs.Ptr.LENGTHS, a(lengths))
                 .set(AttentionArgs.Ptr.W1, a(p.w1())).set(AttentionArgs.Ptr.B1, a(p.b1())).set(AttentionArgs.Ptr.ALPHA1, a(p.alpha1()))
@@ -854,7 +866,7 @@ public final class CudaBackend implements Backend, Profiling {
         AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, w.rowsForward);
         g.set(AttentionArgs.Ptr.OUT, a(out)).set(AttentionArgs.Ptr.WEIGHTS, a(weights));
         CudaRuntime.Args args = args().struct(g.buffer());
-        rt.launch(Kernels.ACTIVATION_UNIT_PREPARE, Kernels.blocks((long) spec.width() * spec.h1(), BLOCK, maxBlocks), 1, BLOCK, 1, 0, args);
+        rt.launch(Kernels.ACTIVATION_UNIT_PREPARE, Kernels.blocks((long) spec.h1() * (spec.width() + spec.h2()), BLOCK, maxBlocks), 1, BLOCK, 1, 0, args);
         if (B <= 0) return;
         rt.launch(Kernels.ACTIVATION_UNIT_FORWARD, Math.min(B, 65535), 1, ATT_THREADS, 1, (int) w.sharedForward, args);
     }
@@ -876,7 +888,7 @@ public final class CudaBackend implements Backend, Profiling {
                 .set(AttentionArgs.Ptr.G_W1, a(grads.w1())).set(AttentionArgs.Ptr.G_B1, a(grads.b1())).set(AttentionArgs.Ptr.G_ALPHA1, a(grads.alpha1()))
                 .set(AttentionArgs.Ptr.G_W2, a(grads.w2())).set(AttentionArgs.Ptr.G_B2, a(grads.b2())).set(AttentionArgs.Ptr.G_ALPHA2, a(grads.alpha2()))
                 .set(AttentionArgs.Ptr.G_W3, a(grads.w3())).set(AttentionArgs.Ptr.G_B3, a(grads.b3()))
-                .set(AttentionArgs.Int.BLOCKS, blocks);
+                .set(AttentionArgs.Int.BLOCKS, blocks).set(AttentionArgs.Int.LOCAL, w.localPartials ? 1 : 0);
         CudaRuntime.Args args = args().struct(g.buffer());
         rt.launch(Kernels.ACTIVATION_UNIT_BACKWARD, blocks, 1, ATT_THREADS, 1, (int) w.sharedBackward, args);
         int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();

@@ -45,6 +45,8 @@ public final class CudaRuntime implements AutoCloseable {
     final CUstream copy = new CUstream();
     private final CUmodule module = new CUmodule();
     private final Map<String, CUfunction> functions = new HashMap<>();
+    /** The dynamic shared memory each kernel has been opted in to (setMaxDynamicShared). */
+    private final Map<String, Integer> maxDynamicShared = new HashMap<>();
     /** Device allocations by base address, so any address inside one can be made a CUdeviceptr. */
     private final TreeMap<Long, Allocation> allocations = new TreeMap<>();
     private final List<Pointer> pinned = new ArrayList<>();
@@ -263,8 +265,11 @@ public final class CudaRuntime implements AutoCloseable {
 
     /** Opts a kernel in to more than 48 KiB of dynamic shared memory. */
     public void setMaxDynamicShared(String kernel, int bytes) {
+        // only ever raised: a smaller workspace planned later must not shrink the limit an earlier one launches with
+        if (bytes <= maxDynamicShared.getOrDefault(kernel, 0)) return;
         CudaException.check(cuFuncSetAttribute(function(kernel), CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
                 "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES=" + bytes + ")", kernel);
+        maxDynamicShared.put(kernel, bytes);
     }
 
     private CUfunction function(String kernel) {

@@ -22,6 +22,7 @@ import static io.augur.backend.cuda.GpuTesting.Pair;
 import static io.augur.backend.cuda.GpuTesting.ids;
 import static io.augur.backend.cuda.GpuTesting.lengths;
 import static io.augur.backend.cuda.GpuTesting.uniform;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static io.augur.backend.cuda.GpuTesting.uniformPoisoned;
 
 /**
@@ -504,17 +505,41 @@ class CudaOpsParityTest {
     @CsvSource({"SIGMOID, false, 7", "SIGMOID, true, 7", "PRELU, false, 7", "PRELU, true, 7", "SIGMOID, true, 100", "PRELU, false, 100",
             "DICE, false, 7", "DICE, true, 7", "DICE, true, 100"})
     void activationUnitForwardAndBackward(Activation act, boolean softmax, int T) {
-        activationUnitCase(act, softmax, T, lengths(rng, MAXB, T));
+        activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), E, 80, 40);
+    }
+
+    /**
+     * Widths that are not multiples of the fused kernels' 4 x 4 register tiles (and h2 below one
+     * tile), so every product has partial tiles whose rows and columns the kernels must clamp.
+     */
+    @ParameterizedTest
+    @CsvSource({"SIGMOID, true, 100, 13, 21, 3", "PRELU, false, 9, 7, 37, 6", "DICE, true, 9, 13, 21, 3"})
+    void activationUnitWithWidthsOffTheTiles(Activation act, boolean softmax, int T, int W, int h1, int h2) {
+        activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), W, h1, h2);
+    }
+
+    /**
+     * The fused backward with its per-block partial gradients added into global memory chunk by
+     * chunk, the path a GPU takes when they do not fit in shared memory beside the chunk.
+     */
+    @ParameterizedTest
+    @CsvSource({"PRELU, true, 100, 36, 80, 40", "SIGMOID, false, 9, 13, 21, 3"})
+    void activationUnitWithPartialGradientsInGlobalMemory(Activation act, boolean softmax, int T, int W, int h1, int h2) {
+        CudaBackend.attentionPartialsOnChip = false;
+        try {
+            activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), W, h1, h2);
+        } finally {
+            CudaBackend.attentionPartialsOnChip = true;
+        }
     }
 
     /** Dice with no valid position in the batch: weights and output 0, the running statistics untouched, no gradient. */
     @Test
     void activationUnitWithDiceAndNoValidPosition() {
-        activationUnitCase(Activation.DICE, true, 7, new int[MAXB]);
+        activationUnitCase(Activation.DICE, true, 7, new int[MAXB], E, 80, 40);
     }
 
-    private void activationUnitCase(Activation act, boolean softmax, int T, int[] lens) {
-        int W = E, h1 = 80, h2 = 40;
+    private void activationUnitCase(Activation act, boolean softmax, int T, int[] lens, int W, int h1, int h2) {
         AttentionSpec spec = new AttentionSpec(W, h1, h2, act, softmax, 0.99f, 1e-8f);
         float[] keys = uniformPoisoned(rng, B * T * W, MAXB * T * W, -1, 1);
         for (int b = 0; b < B; b++) java.util.Arrays.fill(keys, (b * T + lens[b]) * W, (b + 1) * T * W, GpuTesting.POISON);
@@ -537,10 +562,12 @@ class CudaOpsParityTest {
         java.util.function.Function<Backend, AttentionParams> grads = be -> new AttentionParams(gw1.on(be), gb1.on(be), slopes ? ga1.on(be) : null,
                 gw2.on(be), gb2.on(be), slopes ? ga2.on(be) : null, gw3.on(be), gb3.on(be), null, null, null, null);
         Workspace wc = tw.cpu.attentionWorkspace("ws", spec, MAXB, T), wg = tw.gpu.attentionWorkspace("ws", spec, MAXB, T);
+        if (wg instanceof CudaBackend.AttentionWorkspace fused)   // each test covers the path it names
+            assertEquals(CudaBackend.attentionPartialsOnChip, fused.localPartials, "partial gradients on chip");
         Pair out = tw.poisoned("out", MAXB * W), weights = tw.poisoned("weights", MAXB * T);
         Pair dOut = tw.floats("dOut", uniformPoisoned(rng, B * W, MAXB * W, -1, 1)), dW = tw.floats("dWeights", uniformPoisoned(rng, B * T, MAXB * T, -1, 1));
         Pair dq = tw.floats("dq", uniformPoisoned(rng, B * W, MAXB * W, -1, 1)), dk = tw.floats("dk", uniformPoisoned(rng, B * T * W, MAXB * T * W, -1, 1));
-        String what = act + " softmax=" + softmax + " T=" + T + " ";
+        String what = act + " softmax=" + softmax + " T=" + T + " W/h1/h2=" + W + "/" + h1 + "/" + h2 + " ";
         tw.both(be -> be.activationUnit(out.on(be), weights.on(be), be == tw.gpu ? wg : wc, q.on(be), k.on(be), len.on(be), params.apply(be), spec, B, T, true));
         tw.assertClose(what + "weights", weights, TIGHT_ATOL, TIGHT_RTOL);
         tw.assertClose(what + "out", out, TIGHT_ATOL, TIGHT_RTOL);

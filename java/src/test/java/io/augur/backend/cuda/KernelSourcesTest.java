@@ -77,10 +77,10 @@ class KernelSourcesTest {
         while (in.find()) for (String n : in.group(1).split(",")) ints.add(n.trim());
         assertEquals(Stream.of(AttentionArgs.Ptr.values()).map(p -> p.name().toLowerCase()).toList(), pointers);
         assertEquals(Stream.of(AttentionArgs.Int.values()).map(p -> p.name().toLowerCase()).toList(), ints.stream().map(String::toLowerCase).toList());
-        assertEquals(272, AttentionArgs.BYTES, "29 pointers + 9 ints, padded to 8");
+        assertEquals(288, AttentionArgs.BYTES, "31 pointers + 10 ints, padded to 8");
         AttentionArgs a = new AttentionArgs().set(AttentionArgs.Ptr.G_B3, 0x1234_5678_9abcL).set(AttentionArgs.Int.BLOCKS, 7);
-        assertEquals(0x1234_5678_9abcL, a.buffer().getLong(8 * 28));
-        assertEquals(7, a.buffer().getInt(8 * 29 + 4 * 8));
+        assertEquals(0x1234_5678_9abcL, a.buffer().getLong(8 * 30));
+        assertEquals(7, a.buffer().getInt(8 * 31 + 4 * 8));
     }
 
     @Test
@@ -95,6 +95,10 @@ class KernelSourcesTest {
         assertEquals(3, AttentionArgs.rowsThatFit(true, 36, 80, 40, 100, 16, AttentionArgs.backwardSharedBytes(36, 80, 40, 100, 3) + 10));
         assertEquals(0, AttentionArgs.rowsThatFit(false, 36, 80, 40, 100, 16, 100));
         assertEquals(3L * 36 * 80 + 2 * 80 + 80 * 40 + 3 * 40 + 1, AttentionArgs.partialFloats(36, 80, 40));
+        // the backward's partial gradients on chip as well: above 48 KiB, within any GPU's opt-in since Volta (96 KiB)
+        long local = AttentionArgs.backwardSharedBytes(36, 80, 40, 100, CudaBackend.ATT_ROWS_BACKWARD, true);
+        assertEquals(bwd + 4 * AttentionArgs.partialFloats(36, 80, 40), local);
+        assertTrue(local > CudaBackend.DEFAULT_SHARED && local <= 96 * 1024, "" + local);
     }
 
     @Test
