@@ -1,5 +1,15 @@
 // Dice, the data-adaptive activation of the DIN paper. CPU reference: io.augur.backend.cpu.Dice.
-// Statistics as BatchNorm's (normalization.cuh), no affine part. Grid: ceil(C / 32) blocks of (32, COL_ROWS).
+// Statistics as BatchNorm's (normalization.cuh), no affine part.
+//
+// Two forms. dice_forward / dice_backward: one launch, grid ceil(C / 32) blocks of (32, COL_ROWS)
+// threads, each block walking all B rows of its channels; right for a few hundred rows. For more
+// (the top MLP at a large batch; the activation unit's B * T positions) that leaves the GPU nearly
+// idle, so dice_sliced_* take two launches each way over row slices (normalization.cuh RowSlice):
+// the first writes each slice's partial statistics (count, mean, sum of squared deviations;
+// backward: its sums) in doubles, the second combines the S slices in slice order (the same bits
+// in every block) and applies. Deterministic: the slices depend on the row count alone
+// (CudaBackend.sliceRows). The sliced kernels also take a row mask: the activation unit's Dice
+// normalises over the valid positions of (B, T, C) alone.
 #include "common.cuh"
 #include "normalization.cuh"
 
@@ -50,6 +60,186 @@ AUGUR_KERNEL void dice_backward_kernel(float* __restrict__ dx, float* __restrict
   const float mean_dz = (float)(s_dz / B), mean_dzz = (float)(s_dzz / B);
   for (int r = threadIdx.y; r < B; r += augur::COL_ROWS) {
     const long long i = (long long)r * C + c;
+    dx[i] = augur::DiceTerms(x[i], dy[i], mu, is, a).dx(dy[i], is, a, mean_dz, mean_dzz);
+  }
+}
+
+// Dice's training statistics, stage 1: per slice s and channel c, over the slice's valid rows,
+// partials[s, 0, c] = count, [s, 1, c] = mean, [s, 2, c] = sum of (x - mean)^2 (two passes).
+//   partials (S, 3, C) doubles   x (R, C)   lengths (B)
+AUGUR_KERNEL void dice_sliced_statistics_kernel(double* __restrict__ partials, const float* __restrict__ x,
+                                                const int* __restrict__ lengths, int B, int T, int C, int chunk) {
+  __shared__ double scratch[32 * augur::COL_ROWS];
+  const int c = blockIdx.x * 32 + threadIdx.x;
+  const augur::RowSlice sl((long long)B * T, chunk);
+  double n = 0.0, sum = 0.0;
+  if (c < C)
+    for (long long r = sl.r0 + threadIdx.y; r < sl.r1; r += augur::COL_ROWS)
+      if (augur::row_counts(lengths, T, r)) {
+        n += 1.0;
+        sum += x[r * C + c];
+      }
+  n = augur::column_sum(n, scratch);
+  sum = augur::column_sum(sum, scratch);
+  const double mean = n > 0.0 ? sum / n : 0.0;
+  double q = 0.0;
+  if (c < C)
+    for (long long r = sl.r0 + threadIdx.y; r < sl.r1; r += augur::COL_ROWS)
+      if (augur::row_counts(lengths, T, r)) {
+        const double d = (double)x[r * C + c] - mean;
+        q += d * d;
+      }
+  q = augur::column_sum(q, scratch);
+  if (c < C && threadIdx.y == 0) {
+    double* p = partials + (long long)blockIdx.y * 3 * C;
+    p[c] = n;
+    p[C + c] = mean;
+    p[2 * C + c] = q;
+  }
+}
+
+// Dice, stage 2: training combines the S slices' statistics in slice order (Chan et al.'s
+// pairwise update) into the mean and the biased variance over all n valid rows; block row 0
+// writes mean, inv_std and the running statistics (unbiased variance), as io.augur.backend.cpu.Dice;
+// with n = 0 nothing is written but y = 0. Inference uses the running statistics. Then, for the
+// slice's rows, p = sigmoid((x - mean) inv_std), y = p x + (1 - p) alpha x; y = 0 at padded rows.
+//   y, x (R, C)   mean, inv_std, alpha, run_mean, run_var (C)   partials (S, 3, C)
+AUGUR_KERNEL void dice_sliced_forward_kernel(float* __restrict__ y, float* __restrict__ mean,
+                                             float* __restrict__ inv_std, const float* __restrict__ x,
+                                             const int* __restrict__ lengths, const float* __restrict__ alpha,
+                                             float* __restrict__ run_mean, float* __restrict__ run_var,
+                                             const double* __restrict__ partials, int B, int T, int C, int chunk,
+                                             int slices, int training, float momentum, float eps) {
+  __shared__ float col_mean[32], col_is[32];
+  __shared__ int col_rows;
+  const int c = blockIdx.x * 32 + threadIdx.x;
+  if (threadIdx.y == 0) {
+    float mu = 0.0f, is = 0.0f;
+    double n = 0.0;
+    if (c < C && training) {
+      double m = 0.0, q = 0.0;
+      for (int s = 0; s < slices; ++s) {
+        const double* p = partials + (long long)s * 3 * C;
+        const double nb = p[c];
+        if (nb == 0.0) continue;
+        const double delta = p[C + c] - m, nt = n + nb;
+        m += delta * nb / nt;
+        q += p[2 * C + c] + delta * delta * n * nb / nt;
+        n = nt;
+      }
+      if (n > 0.0) {
+        const double var = q / n;
+        mu = (float)m;
+        is = (float)(1.0 / sqrt(var + eps));
+        if (blockIdx.y == 0) {
+          mean[c] = mu;
+          inv_std[c] = is;
+          const double unbiased = n > 1.0 ? var * n / (n - 1.0) : var;
+          run_mean[c] = (float)(momentum * (double)run_mean[c] + (1 - momentum) * (double)mu);
+          run_var[c] = (float)(momentum * (double)run_var[c] + (1 - momentum) * unbiased);
+        }
+      }
+    } else if (c < C) {
+      mu = run_mean[c];
+      is = (float)(1.0 / sqrt((double)run_var[c] + eps));
+      n = 1.0;
+      if (blockIdx.y == 0) {
+        mean[c] = mu;
+        inv_std[c] = is;
+      }
+    }
+    col_mean[threadIdx.x] = mu;
+    col_is[threadIdx.x] = is;
+    if (threadIdx.x == 0) col_rows = (c < C && n > 0.0) ? 1 : 0;  // every channel sees the same count
+  }
+  __syncthreads();
+  if (c >= C) return;
+  const augur::RowSlice sl((long long)B * T, chunk);
+  const float mu = col_mean[threadIdx.x], is = col_is[threadIdx.x], a = alpha[c];
+  const bool any = col_rows != 0;
+  for (long long r = sl.r0 + threadIdx.y; r < sl.r1; r += augur::COL_ROWS) {
+    const long long i = r * C + c;
+    if (!any || !augur::row_counts(lengths, T, r)) {
+      y[i] = 0.0f;
+      continue;
+    }
+    y[i] = augur::dice_value(x[i], mu, is, a);
+  }
+}
+
+// Dice backward (training statistics), stage 1: per slice and channel, over its valid rows, with
+// z = (x - mean) inv_std, p = sigmoid(z), dz = dy x (1 - alpha) p (1 - p):
+//   partials[s, 0, c] = count, [1] = sum dz, [2] = sum dz z, [3] = sum dy x (1 - p)
+//   partials (S, 4, C) doubles
+AUGUR_KERNEL void dice_sliced_backward_sums_kernel(double* __restrict__ partials, const float* __restrict__ dy,
+                                                   const float* __restrict__ mean, const float* __restrict__ inv_std,
+                                                   const float* __restrict__ x, const int* __restrict__ lengths,
+                                                   const float* __restrict__ alpha, int B, int T, int C, int chunk) {
+  __shared__ double scratch[32 * augur::COL_ROWS];
+  const int c = blockIdx.x * 32 + threadIdx.x;
+  const augur::RowSlice sl((long long)B * T, chunk);
+  const float mu = c < C ? mean[c] : 0.0f, is = c < C ? inv_std[c] : 0.0f, a = c < C ? alpha[c] : 0.0f;
+  double n = 0.0, s_dz = 0.0, s_dzz = 0.0, s_da = 0.0;
+  if (c < C)
+    for (long long r = sl.r0 + threadIdx.y; r < sl.r1; r += augur::COL_ROWS) {
+      if (!augur::row_counts(lengths, T, r)) continue;
+      const long long i = r * C + c;
+      const augur::DiceTerms d(x[i], dy[i], mu, is, a);
+      n += 1.0;
+      s_dz += d.dz;
+      s_dzz += (double)d.dz * d.z;
+      s_da += (double)dy[i] * x[i] * (1 - d.p);
+    }
+  n = augur::column_sum(n, scratch);
+  s_dz = augur::column_sum(s_dz, scratch);
+  s_dzz = augur::column_sum(s_dzz, scratch);
+  s_da = augur::column_sum(s_da, scratch);
+  if (c < C && threadIdx.y == 0) {
+    double* p = partials + (long long)blockIdx.y * 4 * C;
+    p[c] = n;
+    p[C + c] = s_dz;
+    p[2 * C + c] = s_dzz;
+    p[3 * C + c] = s_da;
+  }
+}
+
+// Dice backward, stage 2: the slices' sums in slice order; block row 0 adds dAlpha (+=); then
+//   dx = dy (alpha + (1 - alpha) p) + inv_std (dz - mean(dz) - z mean(dz z))   (=), 0 at padded rows.
+AUGUR_KERNEL void dice_sliced_backward_kernel(float* __restrict__ dx, float* __restrict__ d_alpha,
+                                              const float* __restrict__ dy, const float* __restrict__ mean,
+                                              const float* __restrict__ inv_std, const float* __restrict__ x,
+                                              const int* __restrict__ lengths, const float* __restrict__ alpha,
+                                              const double* __restrict__ partials, int B, int T, int C, int chunk,
+                                              int slices) {
+  __shared__ float col_mdz[32], col_mdzz[32];
+  __shared__ int col_rows;
+  const int c = blockIdx.x * 32 + threadIdx.x;
+  if (threadIdx.y == 0) {
+    double n = 0.0, s_dz = 0.0, s_dzz = 0.0, s_da = 0.0;
+    if (c < C)
+      for (int s = 0; s < slices; ++s) {
+        const double* p = partials + (long long)s * 4 * C;
+        n += p[c];
+        s_dz += p[C + c];
+        s_dzz += p[2 * C + c];
+        s_da += p[3 * C + c];
+      }
+    if (c < C && n > 0.0 && blockIdx.y == 0) d_alpha[c] += (float)s_da;
+    col_mdz[threadIdx.x] = n > 0.0 ? (float)(s_dz / n) : 0.0f;
+    col_mdzz[threadIdx.x] = n > 0.0 ? (float)(s_dzz / n) : 0.0f;
+    if (threadIdx.x == 0) col_rows = (c < C && n > 0.0) ? 1 : 0;
+  }
+  __syncthreads();
+  if (c >= C) return;
+  const augur::RowSlice sl((long long)B * T, chunk);
+  const float mu = mean[c], is = inv_std[c], a = alpha[c], mean_dz = col_mdz[threadIdx.x], mean_dzz = col_mdzz[threadIdx.x];
+  const bool any = col_rows != 0;
+  for (long long r = sl.r0 + threadIdx.y; r < sl.r1; r += augur::COL_ROWS) {
+    const long long i = r * C + c;
+    if (!any || !augur::row_counts(lengths, T, r)) {
+      dx[i] = 0.0f;
+      continue;
+    }
     dx[i] = augur::DiceTerms(x[i], dy[i], mu, is, a).dx(dy[i], is, a, mean_dz, mean_dzz);
   }
 }

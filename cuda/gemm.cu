@@ -120,7 +120,7 @@ AUGUR_KERNEL void bias_grad_kernel(float* __restrict__ db, const float* __restri
 }
 
 // bias_grad_kernel for many rows (the activation unit's B * T positions), in two stages over row
-// slices as dice_sequence_*: grid (ceil(N / 32), S) blocks of (32, COL_ROWS) threads, block
+// slices as dice.cu's dice_sliced_*: grid (ceil(N / 32), S) blocks of (32, COL_ROWS) threads, block
 // (x, s) summing rows [s * chunk, min((s + 1) * chunk, B)) into partials[s, n] (doubles) ...
 AUGUR_KERNEL void bias_grad_partials_kernel(double* __restrict__ partials, const float* __restrict__ dy, int B, int N,
                                             int chunk) {

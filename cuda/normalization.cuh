@@ -45,6 +45,25 @@ __device__ __forceinline__ float2 channel_statistics(float* mean, float* inv_std
   return make_float2(mu, is);
 }
 
+// The sliced column kernels (dice.cu's dice_sliced_*, gemm.cu's bias_grad_partials) spread the
+// rows of an (R, C) matrix over a grid of (ceil(C / 32), S) blocks: block (x, s) owns 32 channels
+// of the rows [s chunk, min((s + 1) chunk, R)). Which rows count: row r = b T + t of a (B, T, C)
+// sequence iff t < lengths[b]; every row when lengths is nullptr (a plain (B, C) matrix, T = 1).
+__device__ __forceinline__ bool row_counts(const int* lengths, int T, long long r) {
+  if (lengths == nullptr) return true;
+  const int b = (int)(r / T), t = (int)(r - (long long)b * T);
+  return t < clamped_length(lengths, b, T);
+}
+
+// The rows of this block's slice.
+struct RowSlice {
+  long long r0, r1;
+  __device__ RowSlice(long long rows, int chunk) {
+    r0 = (long long)blockIdx.y * chunk;
+    r1 = min(r0 + chunk, rows);
+  }
+};
+
 // Dice of one element, given its channel's statistics: p = sigmoid((x - mean) inv_std),
 // p x + (1 - p) alpha x.
 __device__ __forceinline__ float dice_value(float x, float mu, float is, float alpha) {

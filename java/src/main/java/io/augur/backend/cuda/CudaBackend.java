@@ -61,6 +61,7 @@ public final class CudaBackend implements Backend, Profiling {
     private final Gemm gemm;
     private final String gemmNote;
     private final Arena arena = new Arena();
+    private final Arena.Slice rowPartials;
     private final Arena.Slice status;
     private final List<Runnable> deferred = new ArrayList<>();
     private final int maxBlocks;
@@ -87,6 +88,7 @@ public final class CudaBackend implements Backend, Profiling {
         this.later = new LaterReads(rt, status::address);
         this.stepGraphs = new StepGraphs(rt);
         Arena.Slice splitK = arena.reserve("gemm.splitk", 4 * BuiltinGemm.WORKSPACE_FLOATS);
+        this.rowPartials = arena.reserve("rows.partials", ROW_PARTIALS_BYTES);
         Gemm chosen;
         String note;
         switch (gemmChoice) {
@@ -286,6 +288,22 @@ public final class CudaBackend implements Backend, Profiling {
     }
 
     static int slices(long R, int chunk) { return (int) Math.max(1, (R + chunk - 1) / chunk); }
+
+    /**
+     * The partial statistics and sums of the sliced column kernels of the dense layers (Dice and
+     * the bias gradients of (B, C) matrices), shared by every such launch in turn: 4 MiB, which
+     * holds (4 doubles) x S slices x C channels for C up to 2048 at batch 16,384.
+     */
+    static final long ROW_PARTIALS_BYTES = 4L << 20;
+
+    /**
+     * Whether a column reduction over B rows of C channels runs sliced: only where there is more
+     * than one slice (otherwise one launch does the same work) and the partials fit.
+     */
+    boolean sliced(int B, int C) {
+        int S = slices(B, sliceRows(B));
+        return S > 1 && 8L * 4 * S * C <= rowPartials.bytes();
+    }
 
     /** The activation unit's saved buffers: Ma, M2, the transposes M2t and W2t, and the backward's per-block partial gradients. */
     final class AttentionWorkspace implements Workspace {
@@ -763,7 +781,9 @@ public final class CudaBackend implements Backend, Profiling {
         begin();
         if (dx != null) gemm.gemm(a(dx), a(dy), a(W), 0, B, in, out, out, out, in, false, true, false);   // dx = dy W^T
         gemm.gemm(a(dW), a(x), a(dy), 0, in, out, B, in, out, out, true, false, true);                    // dW += x^T dy
-        if (db != null) launchColumns(Kernels.BIAS_GRAD, out, args().ptr(a(db)).ptr(a(dy)).i(B).i(out));
+        if (db == null) return;
+        if (sliced(B, out)) biasGradRows(rowPartials.address(), db, dy, B, out);
+        else launchColumns(Kernels.BIAS_GRAD, out, args().ptr(a(db)).ptr(a(dy)).i(B).i(out));
     }
 
     @Override
@@ -810,6 +830,10 @@ public final class CudaBackend implements Backend, Profiling {
     public void dice(Tensor y, Tensor mean, Tensor invStd, Tensor x, Tensor alpha, Tensor runMean, Tensor runVar,
                      int B, int C, boolean training, float momentum, float eps) {
         begin();
+        if (sliced(B, C)) {
+            diceSliced(rowPartials.address(), y, mean, invStd, x, null, alpha, runMean, runVar, B, 1, C, training, momentum, eps);
+            return;
+        }
         launchColumns(Kernels.DICE_FORWARD, C, args().ptr(a(y)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x)).ptr(a(alpha)).ptr(a(runMean))
                 .ptr(a(runVar)).i(B).i(C).i(training ? 1 : 0).f(momentum).f(eps));
     }
@@ -818,6 +842,10 @@ public final class CudaBackend implements Backend, Profiling {
     public void diceBackward(Tensor dx, Tensor dAlpha, Tensor dy, Tensor mean, Tensor invStd, Tensor x, Tensor alpha, int B, int C) {
         if (dx == dy || dx == x) throw new IllegalArgumentException("dice backward: dx must not alias dy or x");
         begin();
+        if (sliced(B, C)) {
+            diceSlicedBackward(rowPartials.address(), dx, dAlpha, dy, mean, invStd, x, null, alpha, B, 1, C);
+            return;
+        }
         launchColumns(Kernels.DICE_BACKWARD, C, args().ptr(a(dx)).ptr(a(dAlpha)).ptr(a(dy)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x))
                 .ptr(a(alpha)).i(B).i(C));
     }
@@ -910,33 +938,37 @@ public final class CudaBackend implements Backend, Profiling {
         int R = B * T, W = spec.width(), h1 = spec.h1(), h2 = spec.h2(), Z = 4 * W;
         launch1d(Kernels.ACTIVATION_UNIT_INPUT_FORWARD, (long) R * W, args().ptr(a(w.z)).ptr(a(query)).ptr(a(keys)).ptr(a(lengths)).i(B).i(T).i(W));
         gemm.gemm(a(w.h1), a(w.z), a(p.w1()), a(p.b1()), R, h1, Z, Z, h1, h1, false, false, false);
-        diceSequence(w, w.a1, w.mean1, w.invStd1, w.h1, lengths, p.alpha1(), p.runMean1(), p.runVar1(), B, T, h1, training, spec);
+        diceSliced(w.partials.address(), w.a1, w.mean1, w.invStd1, w.h1, lengths, p.alpha1(), p.runMean1(), p.runVar1(), B, T, h1, training, spec.momentum(), spec.eps());
         gemm.gemm(a(w.h2), a(w.a1), a(p.w2()), a(p.b2()), R, h2, h1, h1, h2, h2, false, false, false);
-        diceSequence(w, w.a2, w.mean2, w.invStd2, w.h2, lengths, p.alpha2(), p.runMean2(), p.runVar2(), B, T, h2, training, spec);
+        diceSliced(w.partials.address(), w.a2, w.mean2, w.invStd2, w.h2, lengths, p.alpha2(), p.runMean2(), p.runVar2(), B, T, h2, training, spec.momentum(), spec.eps());
         gemm.gemm(a(w.score), a(w.a2), a(p.w3()), a(p.b3()), R, 1, h2, h2, 1, 1, false, false, false);
         rt.launch(Kernels.ACTIVATION_UNIT_POOL_FORWARD, B, 1, ATT_POOL_THREADS, 1, 4 * T, args().ptr(a(out)).ptr(a(weights)).ptr(status.address())
                 .ptr(a(w.score)).ptr(a(keys)).ptr(a(lengths)).i(T).i(W).i(spec.softmax() ? 1 : 0));
     }
 
-    /** Dice over the valid positions of (B, T, C): the slices' statistics (training), then the combination and the activation. */
-    private void diceSequence(UnfusedAttentionWorkspace w, Tensor y, Tensor mean, Tensor invStd, Tensor x, Tensor lengths, Tensor alpha,
-                              Tensor runMean, Tensor runVar, int B, int T, int C, boolean training, AttentionSpec spec) {
+    /**
+     * Dice over the rows of (B, T, C) that count (t < lengths[b]; all B rows when lengths is null
+     * and T = 1), sliced: the slices' statistics (training) into {@code partials}, then their
+     * combination and the activation.
+     */
+    private void diceSliced(long partials, Tensor y, Tensor mean, Tensor invStd, Tensor x, Tensor lengths, Tensor alpha,
+                            Tensor runMean, Tensor runVar, int B, int T, int C, boolean training, float momentum, float eps) {
         long R = (long) B * T;
         int chunk = sliceRows(R), S = slices(R, chunk), tiles = (C + 31) / 32;
         if (training) {
-            rt.launch(Kernels.DICE_SEQUENCE_STATISTICS, tiles, S, 32, COL_ROWS, 0, args().ptr(w.partials.address()).ptr(a(x)).ptr(a(lengths))
+            rt.launch(Kernels.DICE_SLICED_STATISTICS, tiles, S, 32, COL_ROWS, 0, args().ptr(partials).ptr(a(x)).ptr(a(lengths))
                     .i(B).i(T).i(C).i(chunk));
         }
-        rt.launch(Kernels.DICE_SEQUENCE_FORWARD, tiles, S, 32, COL_ROWS, 0, args().ptr(a(y)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x)).ptr(a(lengths))
-                .ptr(a(alpha)).ptr(a(runMean)).ptr(a(runVar)).ptr(w.partials.address()).i(B).i(T).i(C).i(chunk).i(S).i(training ? 1 : 0)
-                .f(spec.momentum()).f(spec.eps()));
+        rt.launch(Kernels.DICE_SLICED_FORWARD, tiles, S, 32, COL_ROWS, 0, args().ptr(a(y)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x)).ptr(a(lengths))
+                .ptr(a(alpha)).ptr(a(runMean)).ptr(a(runVar)).ptr(partials).i(B).i(T).i(C).i(chunk).i(S).i(training ? 1 : 0)
+                .f(momentum).f(eps));
     }
 
     /** db += the column sums of dy (R, N), over row slices in two stages. */
-    private void biasGradRows(UnfusedAttentionWorkspace w, Tensor db, Tensor dy, int R, int N) {
+    private void biasGradRows(long partials, Tensor db, Tensor dy, int R, int N) {
         int chunk = sliceRows(R), S = slices(R, chunk);
-        rt.launch(Kernels.BIAS_GRAD_PARTIALS, (N + 31) / 32, S, 32, COL_ROWS, 0, args().ptr(w.partials.address()).ptr(a(dy)).i(R).i(N).i(chunk));
-        launch1d(Kernels.BIAS_GRAD_REDUCE, N, args().ptr(a(db)).ptr(w.partials.address()).i(N).i(S));
+        rt.launch(Kernels.BIAS_GRAD_PARTIALS, (N + 31) / 32, S, 32, COL_ROWS, 0, args().ptr(partials).ptr(a(dy)).i(R).i(N).i(chunk));
+        launch1d(Kernels.BIAS_GRAD_REDUCE, N, args().ptr(a(db)).ptr(partials).i(N).i(S));
     }
 
     /** Backward of {@link #unfusedActivationUnit}, layer by layer in reverse; the gradients of padded positions are exact zeros. */
@@ -956,30 +988,31 @@ public final class CudaBackend implements Backend, Profiling {
                 .ptr(a(dWeights)).ptr(a(weights)).ptr(a(keys)).ptr(a(lengths)).i(T).i(W).i(spec.softmax() ? 1 : 0));
         // layer 3: dW3 += a2^T dScore, db3, then dA2 = dScore W3^T over a2
         gemm.gemm(a(g.w3()), a(w.a2), a(w.dScore), 0, h2, 1, R, h2, 1, 1, true, false, true);
-        biasGradRows(w, g.b3(), w.dScore, R, 1);
+        biasGradRows(w.partials.address(), g.b3(), w.dScore, R, 1);
         gemm.gemm(a(w.a2), a(w.dScore), a(p.w3()), 0, R, h2, 1, 1, 1, h2, false, true, false);
-        diceSequenceBackward(w, w.dH2, g.alpha2(), w.a2, w.mean2, w.invStd2, w.h2, lengths, p.alpha2(), B, T, h2);
+        diceSlicedBackward(w.partials.address(), w.dH2, g.alpha2(), w.a2, w.mean2, w.invStd2, w.h2, lengths, p.alpha2(), B, T, h2);
         // layer 2: dW2 += a1^T dH2, db2, then dA1 = dH2 W2^T over a1
         gemm.gemm(a(g.w2()), a(w.a1), a(w.dH2), 0, h1, h2, R, h1, h2, h2, true, false, true);
-        biasGradRows(w, g.b2(), w.dH2, R, h2);
+        biasGradRows(w.partials.address(), g.b2(), w.dH2, R, h2);
         gemm.gemm(a(w.a1), a(w.dH2), a(p.w2()), 0, R, h1, h2, h2, h2, h1, false, true, false);
-        diceSequenceBackward(w, w.dH1, g.alpha1(), w.a1, w.mean1, w.invStd1, w.h1, lengths, p.alpha1(), B, T, h1);
+        diceSlicedBackward(w.partials.address(), w.dH1, g.alpha1(), w.a1, w.mean1, w.invStd1, w.h1, lengths, p.alpha1(), B, T, h1);
         // layer 1: dW1 += z^T dH1, db1, then dZ = dH1 W1^T over z
         gemm.gemm(a(g.w1()), a(w.z), a(w.dH1), 0, Z, h1, R, Z, h1, h1, true, false, true);
-        biasGradRows(w, g.b1(), w.dH1, R, h1);
+        biasGradRows(w.partials.address(), g.b1(), w.dH1, R, h1);
         gemm.gemm(a(w.z), a(w.dH1), a(p.w1()), 0, R, Z, h1, h1, h1, Z, false, true, false);
         launch1d(Kernels.ACTIVATION_UNIT_INPUT_BACKWARD, (long) B * W, args().ptr(a(dQuery)).ptr(a(dKeys)).ptr(a(w.z)).ptr(a(query)).ptr(a(keys))
                 .ptr(a(lengths)).i(B).i(T).i(W));
     }
 
-    private void diceSequenceBackward(UnfusedAttentionWorkspace w, Tensor dx, Tensor dAlpha, Tensor dy, Tensor mean, Tensor invStd, Tensor x,
-                                      Tensor lengths, Tensor alpha, int B, int T, int C) {
+    /** Backward of {@link #diceSliced} (training statistics): the slices' sums into {@code partials}, then dx (=) and dAlpha (+=). */
+    private void diceSlicedBackward(long partials, Tensor dx, Tensor dAlpha, Tensor dy, Tensor mean, Tensor invStd, Tensor x,
+                                    Tensor lengths, Tensor alpha, int B, int T, int C) {
         long R = (long) B * T;
         int chunk = sliceRows(R), S = slices(R, chunk), tiles = (C + 31) / 32;
-        rt.launch(Kernels.DICE_SEQUENCE_BACKWARD_SUMS, tiles, S, 32, COL_ROWS, 0, args().ptr(w.partials.address()).ptr(a(dy)).ptr(a(mean))
+        rt.launch(Kernels.DICE_SLICED_BACKWARD_SUMS, tiles, S, 32, COL_ROWS, 0, args().ptr(partials).ptr(a(dy)).ptr(a(mean))
                 .ptr(a(invStd)).ptr(a(x)).ptr(a(lengths)).ptr(a(alpha)).i(B).i(T).i(C).i(chunk));
-        rt.launch(Kernels.DICE_SEQUENCE_BACKWARD, tiles, S, 32, COL_ROWS, 0, args().ptr(a(dx)).ptr(a(dAlpha)).ptr(a(dy)).ptr(a(mean))
-                .ptr(a(invStd)).ptr(a(x)).ptr(a(lengths)).ptr(a(alpha)).ptr(w.partials.address()).i(B).i(T).i(C).i(chunk).i(S));
+        rt.launch(Kernels.DICE_SLICED_BACKWARD, tiles, S, 32, COL_ROWS, 0, args().ptr(a(dx)).ptr(a(dAlpha)).ptr(a(dy)).ptr(a(mean))
+                .ptr(a(invStd)).ptr(a(x)).ptr(a(lengths)).ptr(a(alpha)).ptr(partials).i(B).i(T).i(C).i(chunk).i(S));
     }
 
     // ---------------------------------------------------------------- recurrence

@@ -63,10 +63,10 @@ public final class Kernels {
     public static final String ACTIVATION_UNIT_INPUT_BACKWARD = "activation_unit_input_backward_kernel";
     public static final String ACTIVATION_UNIT_POOL_FORWARD = "activation_unit_pool_forward_kernel";
     public static final String ACTIVATION_UNIT_POOL_BACKWARD = "activation_unit_pool_backward_kernel";
-    public static final String DICE_SEQUENCE_STATISTICS = "dice_sequence_statistics_kernel";
-    public static final String DICE_SEQUENCE_FORWARD = "dice_sequence_forward_kernel";
-    public static final String DICE_SEQUENCE_BACKWARD_SUMS = "dice_sequence_backward_sums_kernel";
-    public static final String DICE_SEQUENCE_BACKWARD = "dice_sequence_backward_kernel";
+    public static final String DICE_SLICED_STATISTICS = "dice_sliced_statistics_kernel";
+    public static final String DICE_SLICED_FORWARD = "dice_sliced_forward_kernel";
+    public static final String DICE_SLICED_BACKWARD_SUMS = "dice_sliced_backward_sums_kernel";
+    public static final String DICE_SLICED_BACKWARD = "dice_sliced_backward_kernel";
     // recurrence.cu
     public static final String RECURRENCE_FORWARD = "recurrence_forward_kernel";
     public static final String RECURRENCE_BACKWARD = "recurrence_backward_kernel";
@@ -81,8 +81,8 @@ public final class Kernels {
             BIAS_BROADCAST, BATCH_NORM_FORWARD, BATCH_NORM_BACKWARD, DICE_FORWARD, DICE_BACKWARD, PRELU_FORWARD,
             PRELU_BACKWARD, BCE_WITH_LOGITS, ADAM, ADAM_MULTI, STEP_ADVANCE, ACTIVATION_UNIT_PREPARE, ACTIVATION_UNIT_FORWARD,
             ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_REDUCE, ACTIVATION_UNIT_INPUT_FORWARD, ACTIVATION_UNIT_INPUT_BACKWARD,
-            ACTIVATION_UNIT_POOL_FORWARD, ACTIVATION_UNIT_POOL_BACKWARD, DICE_SEQUENCE_STATISTICS, DICE_SEQUENCE_FORWARD,
-            DICE_SEQUENCE_BACKWARD_SUMS, DICE_SEQUENCE_BACKWARD, BIAS_GRAD_PARTIALS, BIAS_GRAD_REDUCE, RECURRENCE_FORWARD,
+            ACTIVATION_UNIT_POOL_FORWARD, ACTIVATION_UNIT_POOL_BACKWARD, DICE_SLICED_STATISTICS, DICE_SLICED_FORWARD,
+            DICE_SLICED_BACKWARD_SUMS, DICE_SLICED_BACKWARD, BIAS_GRAD_PARTIALS, BIAS_GRAD_REDUCE, RECURRENCE_FORWARD,
             RECURRENCE_BACKWARD, RECURRENCE_WEIGHT_GRAD, RECURRENCE_WEIGHT_GRAD_REDUCE);
 
     /** Threads per block of the 1-D kernels. */

@@ -254,7 +254,8 @@ class CudaOpsParityTest {
 
     /**
      * Both GEMM providers where they load: the backend's own and, explicitly, the built-in kernel;
-     * batches of 2048 and 1500 rows make the built-in kernel split dW's long K (split-K).
+     * batches of 2048 and 1500 rows make the built-in kernel split dW's long K (split-K) and the
+     * bias gradient run sliced.
      */
     @ParameterizedTest
     @CsvSource({"default, 37, 162, 200", "default, 37, 200, 1", "builtin, 37, 162, 200", "builtin, 130, 65, 80", "builtin, 1, 3, 1",
@@ -320,6 +321,33 @@ class CudaOpsParityTest {
             tw.assertClose(op + " running mean", rm, TIGHT_ATOL, TIGHT_RTOL);
             tw.assertClose(op + " running var", rv, TIGHT_ATOL, TIGHT_RTOL);
         }
+    }
+
+    /**
+     * Dice over more rows than one slice holds (1,500 rows: 5 full slices of 256 and one of 220),
+     * which runs sliced (statistics per slice, combined in slice order): training forward and
+     * backward, then inference with the running statistics just updated.
+     */
+    @Test
+    void diceOverManyRowsRunsSliced() {
+        int rowsB = 1500, maxB = rowsB + 3, C = 75;
+        assertEquals(true, tw.gpu.sliced(rowsB, C), "1,500 rows of 75 channels run sliced");
+        Pair x = tw.floats("x", uniformPoisoned(rng, rowsB * C, maxB * C, -2, 2)), dy = tw.floats("dy", uniformPoisoned(rng, rowsB * C, maxB * C, -1, 1));
+        Pair y = tw.poisoned("y", maxB * C), dx = tw.poisoned("dx", maxB * C), yi = tw.poisoned("yi", maxB * C);
+        Pair alpha = tw.floats("alpha", uniform(rng, C, -0.5f, 0.5f)), dA = tw.floats("dA", uniform(rng, C, -1, 1));
+        Pair rm = tw.floats("rm", uniform(rng, C, -0.1f, 0.1f)), rv = tw.floats("rv", uniform(rng, C, 0.9f, 1.1f));
+        Pair mean = tw.poisoned("mean", C), inv = tw.poisoned("inv", C);
+        tw.both(be -> be.dice(y.on(be), mean.on(be), inv.on(be), x.on(be), alpha.on(be), rm.on(be), rv.on(be), rowsB, C, true, 0.99f, 1e-8f));
+        tw.assertClose("sliced dice y", y, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("sliced dice mean", mean, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("sliced dice invStd", inv, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("sliced dice running mean", rm, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("sliced dice running var", rv, TIGHT_ATOL, TIGHT_RTOL);
+        tw.both(be -> be.diceBackward(dx.on(be), dA.on(be), dy.on(be), mean.on(be), inv.on(be), x.on(be), alpha.on(be), rowsB, C));
+        tw.assertClose("sliced dice dx", dx, LOOSE_ATOL, LOOSE_RTOL);
+        tw.assertClose("sliced dice dAlpha", dA, LOOSE_ATOL, LOOSE_RTOL);
+        tw.both(be -> be.dice(yi.on(be), mean.on(be), inv.on(be), x.on(be), alpha.on(be), rm.on(be), rv.on(be), rowsB, C, false, 0.99f, 1e-8f));
+        tw.assertClose("sliced dice inference", yi, TIGHT_ATOL, TIGHT_RTOL);
     }
 
     /**

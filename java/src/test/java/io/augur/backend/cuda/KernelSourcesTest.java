@@ -95,7 +95,7 @@ class KernelSourcesTest {
         assertEquals(3, AttentionArgs.rowsThatFit(true, 36, 80, 40, 100, 16, AttentionArgs.backwardSharedBytes(36, 80, 40, 100, 3) + 10));
         assertEquals(0, AttentionArgs.rowsThatFit(false, 36, 80, 40, 100, 16, 100));
         assertEquals(3L * 36 * 80 + 2 * 80 + 80 * 40 + 3 * 40 + 1, AttentionArgs.partialFloats(36, 80, 40));
-        // the backward's partial gradients on chip as well: above 48 KiB, within any GPU's opt-in since Volta (96 KiB)
+        // the backward's partial gradients on chip as well: above 48 KiB, within Volta's 96 KiB opt-in (Ampere and later have more; Turing's 64 KiB is too little)
         long local = AttentionArgs.backwardSharedBytes(36, 80, 40, 100, CudaBackend.ATT_ROWS_BACKWARD, true);
         assertEquals(bwd + 4 * AttentionArgs.partialFloats(36, 80, 40), local);
         assertTrue(local > CudaBackend.DEFAULT_SHARED && local <= 96 * 1024, "" + local);
