@@ -7,33 +7,44 @@
 //   w_bt  = score, or its softmax over t < len_b;  w_bt = 0 for t >= len_b
 //   out_b = sum_t w_bt k_bt
 // Projection trick (as the CPU fast path): z W1 = q (Wq + Wd) + k (Wk - Wd) + (q * k) Wp, so the
-// per-sample term P_b = q Ma + b1 (Ma = Wq + Wd) is computed once per sample and each position
-// costs a 2W x h1 product with M2 = [Wk - Wd ; Wp] on r = [k, q * k].
+// per-sample term P_b = q Ma + b1 (Ma = Wq + Wd) costs W x h1 once per chunk and each position
+// a 2W x h1 product with M2 = [Wk - Wd ; Wp] on r = [k, q * k].
 //
-// Kernels, in launch order:
-//   activation_unit_prepare_kernel   Ma (W, h1), M2 (2W, h1) from W1 into the workspace, and the
-//                                    transposes M2t (h1, 2W), W2t (h2, h1) the backward reads
-//   activation_unit_forward_kernel   one block per sample: the keys are read once, r is built on
-//                                    the fly, the MLP runs on chunks of `rows` positions in
-//                                    shared memory, then masking, softmax and the weighted sum
-//   activation_unit_backward_kernel  recomputes the chunk's hidden activations (nothing of size
-//                                    (B, T, h1) is stored), writes dQuery / dKeys (+=) of its
-//                                    samples and adds the parameter gradients into its own slice
-//                                    of `partials` (one slice per block: no atomics)
-//   activation_unit_reduce_kernel    sums the slices in block order and adds them into the
-//                                    parameter gradients (+=), W1's four blocks from Ma and M2
+// The MLP's work is split into items, a chunk of `rows` positions of one sample each (item
+// b * chunks + j holds positions [j rows, min((j + 1) rows, len_b)); items past the length are
+// empty), so a long history spreads over several blocks instead of setting the step's time on
+// one: at batch 128 one sample of 100 positions would otherwise be a single block's work while
+// the rest of the GPU waits. The softmax and the weighted sum, which need a sample's every
+// position, are the per-sample pool kernels below. Kernels, in launch order:
+//   activation_unit_prepare_kernel        Ma (W, h1), M2 (2W, h1) from W1 into the workspace, and
+//                                         the transposes M2t (h1, 2W), W2t (h2, h1) the backward reads
+//   activation_unit_forward_kernel        items strided over the grid: r built on the fly, the MLP
+//                                         on the chunk in shared memory, score (B, T) at its positions
+//   activation_unit_pool_forward_kernel   per sample: the weights (masked, softmax if asked), out
+// and backward:
+//   activation_unit_pool_backward_kernel  per sample: d score (through the softmax), the pool's share of dKeys
+//   activation_unit_backward_kernel       items strided over a.blocks blocks: recomputes the chunk's
+//                                         hidden activations (nothing of size (B, T, h1) is stored),
+//                                         adds the chunk's dKeys (+=), writes its share of dQuery to
+//                                         dq_partials (=) and adds the parameter gradients into the
+//                                         block's own slice of `partials` (no atomics)
+//   activation_unit_reduce_kernel         sums the slices in block order into the parameter gradients
+//                                         (+=), W1's four blocks from Ma and M2, and each sample's
+//                                         chunks of dq_partials in chunk order into dQuery (+=)
 // The per-position products (R M2, A1 W2 and, backward, D2 W2^T, A1^T D2, R^T D1, D1 M2^T) run
 // through tiled_product: each thread keeps a 4 x 4 tile of outputs in registers, so an inner step
 // is 8 loads for 16 FMAs, and every weight matrix is read along its rows (coalesced).
-// Dice in the unit normalises over all valid positions of the batch, which a per-sample kernel
-// cannot see: that unit runs layer by layer (activation_unit_unfused.cu).
+// Dice in the unit normalises over all valid positions of the batch, which a per-chunk kernel
+// cannot see: that unit runs layer by layer (activation_unit_unfused.cu) and shares the pool kernels.
 #include "common.cuh"
 
-// One argument block for all four kernels (apex's habit: one struct instead of thirty arguments).
-// io.augur.backend.cuda.AttentionArgs writes it byte for byte: 31 pointers, then 10 ints.
+// One argument block for the prepare, forward, backward and reduce kernels (apex's habit: one
+// struct instead of thirty arguments). io.augur.backend.cuda.AttentionArgs writes it byte for
+// byte: 30 pointers, then 9 ints.
 struct AttentionArgs {
-  float* out;          // (B, W) or nullptr
-  float* weights;      // (B, T) written by forward, read by backward
+  float* score;        // (B, T) forward: written at valid positions
+  const float* d_score;  // (B, T) backward: d loss / d score (activation_unit_pool_backward_kernel)
+  float* dq_partials;  // (B, chunks, W) backward: each item's share of dQuery
   float* d_query;      // (B, W) +=
   float* d_keys;       // (B, T, W) +=
   float* partials;     // (blocks, PARTIAL) per-block parameter gradients
@@ -45,8 +56,6 @@ struct AttentionArgs {
   const float* query;  // (B, W)
   const float* keys;   // (B, T, W)
   const int* lengths;  // (B)
-  const float* d_out;      // (B, W) or nullptr
-  const float* d_weights;  // (B, T) or nullptr
   const float* w1;     // (4W, h1)
   const float* b1;     // (h1)
   const float* alpha1; // (h1) or nullptr (sigmoid)
@@ -64,9 +73,8 @@ struct AttentionArgs {
   float* g_w3;
   float* g_b3;
   int B, T, W, h1, h2;
-  int rows;     // positions per chunk
+  int rows;     // positions per chunk (item)
   int act;      // 0 sigmoid, 1 PReLU
-  int softmax;  // normalise the scores over the valid positions
   int blocks;   // backward grid size = slices of `partials`
   int local;    // backward: accumulate the block's partial gradients in shared memory (1) or in its slice of `partials` (0)
 };
@@ -214,68 +222,54 @@ AUGUR_KERNEL void activation_unit_prepare_kernel(AttentionArgs a) {
   }
 }
 
-// Grid: B blocks (a sample per block, strided if fewer). Dynamic shared memory, after 32 doubles
-// of reduction scratch, in floats: q (W), P (h1), sc (T), R (rows, 2W), A1 (rows, h1), A2 (rows, h2).
+// Grid: any size, the B * chunks items strided over it. Dynamic shared memory, in floats: q (W),
+// P (h1), R (rows, 2W), A1 (rows, h1), A2 (rows, h2). score is written at the valid positions alone.
 AUGUR_KERNEL void activation_unit_forward_kernel(AttentionArgs a) {
   extern __shared__ double smem[];
-  double* red = smem;
-  const int W = a.W, T = a.T, h1 = a.h1, h2 = a.h2;
-  float* q = reinterpret_cast<float*>(smem + 32);
+  const int W = a.W, T = a.T, h1 = a.h1, h2 = a.h2, rows = a.rows, chunks = (T + rows - 1) / rows;
+  float* q = reinterpret_cast<float*>(smem);
   float* P = q + W;
-  float* sc = P + h1;
-  float* R = sc + T;
-  float* A1 = R + a.rows * 2 * W;
-  float* A2 = A1 + a.rows * h1;
-  for (int b = blockIdx.x; b < a.B; b += gridDim.x) {
+  float* R = P + h1;
+  float* A1 = R + rows * 2 * W;
+  float* A2 = A1 + rows * h1;
+  for (long long item = blockIdx.x; item < (long long)a.B * chunks; item += gridDim.x) {
+    const int b = (int)(item / chunks), t0 = (int)(item % chunks) * rows;
     const int len = clamp_length(a, b);
+    if (t0 >= len) continue;  // the same for the whole block
+    const int n = min(rows, len - t0);
     const float* kb = a.keys + (long long)b * T * W;
     for (int c = threadIdx.x; c < W; c += blockDim.x) q[c] = a.query[(long long)b * W + c];
     __syncthreads();
     per_sample_term(P, q, a);
     __syncthreads();
-    for (int t0 = 0; t0 < len; t0 += a.rows) {
-      const int n = min(a.rows, len - t0);
-      chunk_forward(R, nullptr, A1, nullptr, A2, q, P, kb, t0, n, a);
-      for (int r = threadIdx.x; r < n; r += blockDim.x) {
-        float s = 0.0f;
-        for (int j = 0; j < h2; ++j) s += A2[r * h2 + j] * a.w3[j];
-        sc[t0 + r] = s + a.b3[0];
-      }
-      __syncthreads();
+    chunk_forward(R, nullptr, A1, nullptr, A2, q, P, kb, t0, n, a);
+    for (int r = threadIdx.x; r < n; r += blockDim.x) {
+      float s = 0.0f;
+      for (int j = 0; j < h2; ++j) s += A2[r * h2 + j] * a.w3[j];
+      a.score[(long long)b * T + t0 + r] = s + a.b3[0];
     }
-    const float inv = a.softmax && len > 0 ? augur::softmax_exponentials(sc, len, red) : 1.0f;
-    float* wb = a.weights + (long long)b * T;
-    for (int t = threadIdx.x; t < T; t += blockDim.x) wb[t] = t < len ? sc[t] * inv : 0.0f;
-    __syncthreads();
-    if (a.out != nullptr) {
-      for (int c = threadIdx.x; c < W; c += blockDim.x) {
-        float s = 0.0f;
-        for (int t = 0; t < len; ++t) s += (sc[t] * inv) * kb[(long long)t * W + c];
-        a.out[(long long)b * W + c] = s;
-      }
-    }
-    __syncthreads();  // the next sample reuses q, P and sc
+    __syncthreads();  // the next item reuses q, P and A2
   }
 }
 
-// Grid: a.blocks blocks, samples strided over them. Dynamic shared memory, after 32 doubles, in
+// Grid: a.blocks blocks, the B * chunks items strided over them. Dynamic shared memory, in
 // floats: with a.local the block's partial gradients (PartialLayout::size), then q, dq (W each),
-// P, G (h1 each), dsc (T), R (rows, 2W), H1, A1, D1 (rows, h1 each), H2, A2, D2 (rows, h2 each),
-// dR (rows, 2W). Every chunk adds into dM2 and dW2 (about 9,000 floats in the Amazon config), so
-// with a.local those read-modify-writes stay on chip and the slice is written once at the end.
+// P, G (h1 each), dsc (rows), R (rows, 2W), H1, A1, D1 (rows, h1 each), H2, A2, D2 (rows, h2
+// each), dR (rows, 2W). Every item adds into dM2 and dW2 (about 9,000 floats in the Amazon
+// config), so with a.local those read-modify-writes stay on chip and the slice is written once at
+// the end.
 AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) {
   extern __shared__ double smem[];
-  double* red = smem;
-  const int W = a.W, W2 = 2 * a.W, T = a.T, h1 = a.h1, h2 = a.h2, rows = a.rows;
+  const int W = a.W, W2 = 2 * a.W, T = a.T, h1 = a.h1, h2 = a.h2, rows = a.rows, chunks = (T + rows - 1) / rows;
   const PartialLayout L(W, h1, h2);
   float* slice = a.partials + (long long)blockIdx.x * L.size;
-  float* part = a.local ? reinterpret_cast<float*>(smem + 32) : slice;
-  float* q = reinterpret_cast<float*>(smem + 32) + (a.local ? L.size : 0);
+  float* part = a.local ? reinterpret_cast<float*>(smem) : slice;
+  float* q = reinterpret_cast<float*>(smem) + (a.local ? L.size : 0);
   float* dq = q + W;
   float* P = dq + W;
   float* G = P + h1;
   float* dsc = G + h1;
-  float* R = dsc + T;
+  float* R = dsc + rows;
   float* H1 = R + rows * W2;
   float* A1 = H1 + rows * h1;
   float* D1 = A1 + rows * h1;
@@ -287,123 +281,110 @@ AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) {
   for (int e = threadIdx.x; e < L.size; e += blockDim.x) part[e] = 0.0f;
   __syncthreads();
 
-  for (int b = blockIdx.x; b < a.B; b += gridDim.x) {
-    const int len = clamp_length(a, b);
+  for (long long item = blockIdx.x; item < (long long)a.B * chunks; item += gridDim.x) {
+    const int b = (int)(item / chunks), t0 = (int)(item % chunks) * rows;
+    const int len = augur::clamped_length(a.lengths, b, T);
+    if (t0 >= len) continue;  // the same for the whole block
+    const int n = min(rows, len - t0);
     const float* kb = a.keys + (long long)b * T * W;
     float* dkb = a.d_keys + (long long)b * T * W;
-    const float* wb = a.weights + (long long)b * T;
-    for (int c = threadIdx.x; c < W; c += blockDim.x) {
-      q[c] = a.query[(long long)b * W + c];
-      dq[c] = 0.0f;
-    }
-    for (int j = threadIdx.x; j < h1; j += blockDim.x) G[j] = 0.0f;
+    for (int c = threadIdx.x; c < W; c += blockDim.x) q[c] = a.query[(long long)b * W + c];
+    for (int r = threadIdx.x; r < n; r += blockDim.x) dsc[r] = a.d_score[(long long)b * T + t0 + r];
     __syncthreads();
     per_sample_term(P, q, a);
-
-    // d score: from the weights themselves and from the pooled output; the pool's share of dKeys
-    for (int t = threadIdx.x; t < len; t += blockDim.x) {
-      float dw = a.d_weights != nullptr ? a.d_weights[(long long)b * T + t] : 0.0f;
-      if (a.d_out != nullptr)
-        for (int c = 0; c < W; ++c) dw += a.d_out[(long long)b * W + c] * kb[(long long)t * W + c];
-      dsc[t] = dw;
-    }
-    if (a.d_out != nullptr)
-      for (int e = threadIdx.x; e < len * W; e += blockDim.x) {
-        const int t = e / W, c = e % W;
-        dkb[e] += wb[t] * a.d_out[(long long)b * W + c];
-      }
     __syncthreads();
-    if (a.softmax && len > 0) {
-      double dot = 0.0;
-      for (int t = threadIdx.x; t < len; t += blockDim.x) dot += (double)wb[t] * dsc[t];
-      dot = augur::block_sum(dot, red);
-      for (int t = threadIdx.x; t < len; t += blockDim.x) dsc[t] = wb[t] * (float)(dsc[t] - dot);
-      __syncthreads();
+    chunk_forward(R, H1, A1, H2, A2, q, P, kb, t0, n, a);
+    // layer 3 and the second activation, one thread per hidden unit j (fixed row order)
+    for (int j = threadIdx.x; j < h2; j += blockDim.x) {
+      const float w3 = a.w3[j], alpha = a.alpha2 != nullptr ? a.alpha2[j] : 0.0f;
+      float s_w3 = 0.0f, s_alpha = 0.0f, s_b2 = 0.0f;
+      for (int r = 0; r < n; ++r) {
+        const float ds = dsc[r], pre = H2[r * h2 + j], post = A2[r * h2 + j];
+        const float da = ds * w3;
+        s_w3 += post * ds;
+        if (a.act == 1 && pre <= 0.0f) s_alpha += pre * da;
+        const float d = da * act_derivative(a.act, pre, post, alpha);
+        D2[r * h2 + j] = d;
+        s_b2 += d;
+      }
+      part[L.dw3 + j] += s_w3;
+      part[L.da2 + j] += s_alpha;
+      part[L.db2 + j] += s_b2;
     }
-
-    for (int t0 = 0; t0 < len; t0 += rows) {
-      const int n = min(rows, len - t0);
-      chunk_forward(R, H1, A1, H2, A2, q, P, kb, t0, n, a);
-      // layer 3 and the second activation, one thread per hidden unit j (fixed row order)
-      for (int j = threadIdx.x; j < h2; j += blockDim.x) {
-        const float w3 = a.w3[j], alpha = a.alpha2 != nullptr ? a.alpha2[j] : 0.0f;
-        float s_w3 = 0.0f, s_alpha = 0.0f, s_b2 = 0.0f;
-        for (int r = 0; r < n; ++r) {
-          const float ds = dsc[t0 + r], pre = H2[r * h2 + j], post = A2[r * h2 + j];
-          const float da = ds * w3;
-          s_w3 += post * ds;
-          if (a.act == 1 && pre <= 0.0f) s_alpha += pre * da;
-          const float d = da * act_derivative(a.act, pre, post, alpha);
-          D2[r * h2 + j] = d;
-          s_b2 += d;
-        }
-        part[L.dw3 + j] += s_w3;
-        part[L.da2 + j] += s_alpha;
-        part[L.db2 + j] += s_b2;
-      }
-      if (threadIdx.x == 0) {
-        float s = 0.0f;
-        for (int r = 0; r < n; ++r) s += dsc[t0 + r];
-        part[L.db3] += s;
-      }
-      __syncthreads();
-      // dA1 = D2 W2^T, and dW2 += A1^T D2
-      tiled_product<TILE, TILE>(n, h1, h2, D2, h2, 1, a.w2t, h1, 1, [&](int r, int i, float s) { D1[r * h1 + i] = s; });
-      tiled_product<TILE, TILE>(h1, h2, n, A1, 1, h1, D2, h2, 1, [&](int i, int j, float s) { part[L.dw2 + i * h2 + j] += s; });
-      __syncthreads();
-      // the first activation, one thread per hidden unit i: D1 becomes dH1; G_b += sum_r dH1
-      for (int i = threadIdx.x; i < h1; i += blockDim.x) {
-        const float alpha = a.alpha1 != nullptr ? a.alpha1[i] : 0.0f;
-        float s_alpha = 0.0f, s_g = 0.0f;
-        for (int r = 0; r < n; ++r) {
-          const float da = D1[r * h1 + i], pre = H1[r * h1 + i], post = A1[r * h1 + i];
-          if (a.act == 1 && pre <= 0.0f) s_alpha += pre * da;
-          const float d = da * act_derivative(a.act, pre, post, alpha);
-          D1[r * h1 + i] = d;
-          s_g += d;
-        }
-        part[L.da1 + i] += s_alpha;
-        G[i] += s_g;
-      }
-      __syncthreads();
-      // dM2 += R^T dH1;  dR = dH1 M2^T
-      tiled_product<TILE, TILE>(W2, h1, n, R, 1, W2, D1, h1, 1, [&](int c, int i, float s) { part[L.dm2 + c * h1 + i] += s; });
-      tiled_product<TILE, TILE>(n, W2, h1, D1, h1, 1, a.m2t, W2, 1, [&](int r, int c, float s) { dR[r * W2 + c] = s; });
-      __syncthreads();
-      // back through r = [k, q * k]: dq += dR[:, W:] * k;  dk += dR[:, :W] + dR[:, W:] * q
-      for (int c = threadIdx.x; c < W; c += blockDim.x) {
-        float s = 0.0f;
-        for (int r = 0; r < n; ++r) s += dR[r * W2 + W + c] * R[r * W2 + c];
-        dq[c] += s;
-      }
-      for (int e = threadIdx.x; e < n * W; e += blockDim.x) {
-        const int r = e / W, c = e % W;
-        dkb[(long long)(t0 + r) * W + c] += dR[r * W2 + c] + dR[r * W2 + W + c] * q[c];
-      }
-      __syncthreads();
+    if (threadIdx.x == 0) {
+      float s = 0.0f;
+      for (int r = 0; r < n; ++r) s += dsc[r];
+      part[L.db3] += s;
     }
-    // the per-sample term: dq += G Ma^T;  dMa += q^T G;  db1 += G
+    __syncthreads();
+    // dA1 = D2 W2^T, and dW2 += A1^T D2
+    tiled_product<TILE, TILE>(n, h1, h2, D2, h2, 1, a.w2t, h1, 1, [&](int r, int i, float s) { D1[r * h1 + i] = s; });
+    tiled_product<TILE, TILE>(h1, h2, n, A1, 1, h1, D2, h2, 1, [&](int i, int j, float s) { part[L.dw2 + i * h2 + j] += s; });
+    __syncthreads();
+    // the first activation, one thread per hidden unit i: D1 becomes dH1; G = sum_r dH1
+    for (int i = threadIdx.x; i < h1; i += blockDim.x) {
+      const float alpha = a.alpha1 != nullptr ? a.alpha1[i] : 0.0f;
+      float s_alpha = 0.0f, s_g = 0.0f;
+      for (int r = 0; r < n; ++r) {
+        const float da = D1[r * h1 + i], pre = H1[r * h1 + i], post = A1[r * h1 + i];
+        if (a.act == 1 && pre <= 0.0f) s_alpha += pre * da;
+        const float d = da * act_derivative(a.act, pre, post, alpha);
+        D1[r * h1 + i] = d;
+        s_g += d;
+      }
+      part[L.da1 + i] += s_alpha;
+      G[i] = s_g;
+    }
+    __syncthreads();
+    // dM2 += R^T dH1;  dR = dH1 M2^T
+    tiled_product<TILE, TILE>(W2, h1, n, R, 1, W2, D1, h1, 1, [&](int c, int i, float s) { part[L.dm2 + c * h1 + i] += s; });
+    tiled_product<TILE, TILE>(n, W2, h1, D1, h1, 1, a.m2t, W2, 1, [&](int r, int c, float s) { dR[r * W2 + c] = s; });
+    __syncthreads();
+    // back through r = [k, q * k]: dq = sum_r dR[:, W:] * k;  dk += dR[:, :W] + dR[:, W:] * q
+    for (int c = threadIdx.x; c < W; c += blockDim.x) {
+      float s = 0.0f;
+      for (int r = 0; r < n; ++r) s += dR[r * W2 + W + c] * R[r * W2 + c];
+      dq[c] = s;
+    }
+    for (int e = threadIdx.x; e < n * W; e += blockDim.x) {
+      const int r = e / W, c = e % W;
+      dkb[(long long)(t0 + r) * W + c] += dR[r * W2 + c] + dR[r * W2 + W + c] * q[c];
+    }
+    __syncthreads();
+    // the per-sample term: this item's dQuery share G Ma^T + dq;  dMa += q^T G;  db1 += G
     for (int c = threadIdx.x; c < W; c += blockDim.x) {
       float s = 0.0f;
       for (int i = 0; i < h1; ++i) s += G[i] * a.ma[c * h1 + i];
-      a.d_query[(long long)b * W + c] += s + dq[c];
+      a.dq_partials[item * W + c] = s + dq[c];
     }
     for (int e = threadIdx.x; e < W * h1; e += blockDim.x) part[L.dma + e] += q[e / h1] * G[e % h1];
     for (int i = threadIdx.x; i < h1; i += blockDim.x) part[L.db1 + i] += G[i];
-    __syncthreads();
+    __syncthreads();  // the next item reuses every buffer
   }
   if (a.local)
     for (int e = threadIdx.x; e < L.size; e += blockDim.x) slice[e] = part[e];
 }
 
 // Sums the a.blocks slices of `partials` in block order and adds them into the gradients (+=):
-// dWq += dMa, dWk += dMb, dWd += dMa - dMb, dWp += dMp (dMb, dMp the two W-row blocks of dM2).
+// dWq += dMa, dWk += dMb, dWd += dMa - dMb, dWp += dMp (dMb, dMp the two W-row blocks of dM2);
+// then dQuery[b, c] += the sample's non-empty items' dq_partials, in chunk order. Grid-stride over
+// the parameter gradients' elements followed by the B * W of dQuery.
 AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
   const int W = a.W, h1 = a.h1, h2 = a.h2;
   const PartialLayout L(W, h1, h2);
   const int n_w1 = W * h1, n_b1 = h1, n_a1 = h1, n_w2 = h1 * h2, n_b2 = h2, n_a2 = h2, n_w3 = h2;
-  const long long total = (long long)n_w1 + n_b1 + n_a1 + n_w2 + n_b2 + n_a2 + n_w3 + 1;
-  AUGUR_GRID_STRIDE(idx, total) {
+  const long long n_params = (long long)n_w1 + n_b1 + n_a1 + n_w2 + n_b2 + n_a2 + n_w3 + 1;
+  const int chunks = (a.T + a.rows - 1) / a.rows;
+  AUGUR_GRID_STRIDE(idx, n_params + (long long)a.B * W) {
+    if (idx >= n_params) {
+      const long long e = idx - n_params;
+      const int b = (int)(e / W), c = (int)(e % W);
+      const int used = (augur::clamped_length(a.lengths, b, a.T) + a.rows - 1) / a.rows;
+      float s = 0.0f;
+      for (int j = 0; j < used; ++j) s += a.dq_partials[((long long)b * chunks + j) * W + c];
+      a.d_query[e] += s;
+      continue;
+    }
     int e = (int)idx;
     if (e < n_w1) {
       const int c = e / h1, i = e % h1;
@@ -435,4 +416,72 @@ AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
     for (int blk = 0; blk < a.blocks; ++blk) s += a.partials[(long long)blk * L.size + off + e];
     dst[e] += s;
   }
+}
+
+// One block per sample. weights[b, t] = score[b, t] (or its softmax over t < len), 0 for
+// t >= len; out[b, :] = sum_t weights[b, t] k_bt (skipped when out is nullptr). A length outside
+// [0, T] sets AUGUR_STATUS_BAD_LENGTH and is clamped.
+//   out (B, W) or nullptr   weights, score (B, T)   keys (B, T, W)   lengths (B)
+// Dynamic shared memory: T floats.
+AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, float* __restrict__ weights,
+                                                      int* status, const float* __restrict__ score,
+                                                      const float* __restrict__ keys,
+                                                      const int* __restrict__ lengths, int T, int W, int softmax) {
+  extern __shared__ float w[];
+  __shared__ double scratch[32];
+  const int b = blockIdx.x;
+  const int len = augur::checked_length(lengths, b, T, status);
+  const float* s = score + (long long)b * T;
+  for (int t = threadIdx.x; t < len; t += blockDim.x) w[t] = s[t];
+  if (softmax && len > 0) {
+    const float inv = augur::softmax_exponentials(w, len, scratch);
+    for (int t = threadIdx.x; t < len; t += blockDim.x) w[t] *= inv;
+  }
+  for (int t = len + threadIdx.x; t < T; t += blockDim.x) w[t] = 0.0f;
+  __syncthreads();
+  for (int t = threadIdx.x; t < T; t += blockDim.x) weights[(long long)b * T + t] = w[t];
+  if (out == nullptr) return;
+  const float* kb = keys + (long long)b * T * W;
+  for (int c = threadIdx.x; c < W; c += blockDim.x) {
+    float acc = 0.0f;
+    for (int t = 0; t < len; ++t) acc += w[t] * kb[(long long)t * W + c];
+    out[(long long)b * W + c] = acc;
+  }
+}
+
+// One block per sample. With g_t = d_weights[b, t] + sum_c d_out[b, c] k_btc for t < len
+// (either term absent when its pointer is nullptr):
+//   d_keys[b, t, :] += weights[b, t] d_out[b, :]                          (+=)
+//   d_score[b, t] = g_t, or through the softmax w_t (g_t - sum_s w_s g_s); 0 for t >= len   (=)
+AUGUR_KERNEL void activation_unit_pool_backward_kernel(float* __restrict__ d_score, float* __restrict__ d_keys,
+                                                       const float* __restrict__ d_out,
+                                                       const float* __restrict__ d_weights,
+                                                       const float* __restrict__ weights,
+                                                       const float* __restrict__ keys,
+                                                       const int* __restrict__ lengths, int T, int W, int softmax) {
+  __shared__ double scratch[32];
+  const int b = blockIdx.x;
+  const int len = augur::clamped_length(lengths, b, T);
+  const long long row0 = (long long)b * T;
+  const float* kb = keys + row0 * W;
+  const float* db = d_out != nullptr ? d_out + (long long)b * W : nullptr;
+  double dot = 0.0;
+  for (int t = threadIdx.x; t < len; t += blockDim.x) {  // each thread keeps its own t's g in d_score
+    float g = d_weights != nullptr ? d_weights[row0 + t] : 0.0f;
+    if (db != nullptr)
+      for (int c = 0; c < W; ++c) g += db[c] * kb[(long long)t * W + c];
+    d_score[row0 + t] = g;
+    dot += (double)weights[row0 + t] * g;
+  }
+  if (softmax) {
+    dot = augur::block_sum(dot, scratch);
+    for (int t = threadIdx.x; t < len; t += blockDim.x)
+      d_score[row0 + t] = weights[row0 + t] * (float)(d_score[row0 + t] - dot);
+  }
+  for (int t = len + threadIdx.x; t < T; t += blockDim.x) d_score[row0 + t] = 0.0f;
+  if (db != nullptr && d_keys != nullptr)
+    for (long long e = threadIdx.x; e < (long long)len * W; e += blockDim.x) {
+      const int t = (int)(e / W), c = (int)(e - (long long)t * W);
+      d_keys[(row0 + t) * W + c] += weights[row0 + t] * db[c];
+    }
 }

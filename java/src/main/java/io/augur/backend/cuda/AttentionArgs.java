@@ -5,19 +5,19 @@ import java.nio.ByteOrder;
 
 /**
  * The argument block of the activation-unit kernels, byte for byte the {@code AttentionArgs}
- * struct of {@code cuda/activation_unit.cu}: 31 pointers (8 bytes each, 0 for nullptr) in
- * {@link Ptr} order, then 10 ints in {@link Int} order, padded to a multiple of 8. Also the
+ * struct of {@code cuda/activation_unit.cu}: 30 pointers (8 bytes each, 0 for nullptr) in
+ * {@link Ptr} order, then 9 ints in {@link Int} order, padded to a multiple of 8. Also the
  * shared-memory and partial-gradient layouts the kernels assume, computed the same way as there.
  */
 final class AttentionArgs {
     /** Pointer fields, in struct order. */
     enum Ptr {
-        OUT, WEIGHTS, D_QUERY, D_KEYS, PARTIALS, STATUS, MA, M2, M2T, W2T, QUERY, KEYS, LENGTHS, D_OUT, D_WEIGHTS,
+        SCORE, D_SCORE, DQ_PARTIALS, D_QUERY, D_KEYS, PARTIALS, STATUS, MA, M2, M2T, W2T, QUERY, KEYS, LENGTHS,
         W1, B1, ALPHA1, W2, B2, ALPHA2, W3, B3, G_W1, G_B1, G_ALPHA1, G_W2, G_B2, G_ALPHA2, G_W3, G_B3
     }
 
     /** Int fields, in struct order. */
-    enum Int { B, T, W, H1, H2, ROWS, ACT, SOFTMAX, BLOCKS, LOCAL }
+    enum Int { B, T, W, H1, H2, ROWS, ACT, BLOCKS, LOCAL }
 
     static final int BYTES = align8(8 * Ptr.values().length + 4 * Int.values().length);
 
@@ -41,19 +41,19 @@ final class AttentionArgs {
 
     private static int align8(int n) { return (n + 7) & ~7; }
 
-    /** Dynamic shared memory of the forward kernel: 32 doubles, then q, P, scores, R, A1, A2. */
-    static long forwardSharedBytes(int W, int h1, int h2, int T, int rows) {
-        return 8L * 32 + 4L * (W + h1 + T + (long) rows * (2 * W + h1 + h2));
+    /** Dynamic shared memory of the forward kernel: q, P, then R, A1, A2 for a chunk of {@code rows} positions. */
+    static long forwardSharedBytes(int W, int h1, int h2, int rows) {
+        return 4L * (W + h1 + (long) rows * (2 * W + h1 + h2));
     }
 
-    /** Dynamic shared memory of the backward kernel: 32 doubles, then q, dq, P, G, dsc, R, H1, A1, D1, H2, A2, D2, dR. */
-    static long backwardSharedBytes(int W, int h1, int h2, int T, int rows) {
-        return 8L * 32 + 4L * (2 * W + 2 * h1 + T + (long) rows * (4 * W + 3 * h1 + 3 * h2));
+    /** Dynamic shared memory of the backward kernel: q, dq, P, G, then dsc, R, H1, A1, D1, H2, A2, D2, dR for a chunk. */
+    static long backwardSharedBytes(int W, int h1, int h2, int rows) {
+        return 4L * (2 * W + 2 * h1 + (long) rows * (1 + 4 * W + 3 * h1 + 3 * h2));
     }
 
     /** The same with the block's partial gradients in shared memory too (the LOCAL mode), ahead of q. */
-    static long backwardSharedBytes(int W, int h1, int h2, int T, int rows, boolean local) {
-        return backwardSharedBytes(W, h1, h2, T, rows) + (local ? 4L * partialFloats(W, h1, h2) : 0);
+    static long backwardSharedBytes(int W, int h1, int h2, int rows, boolean local) {
+        return backwardSharedBytes(W, h1, h2, rows) + (local ? 4L * partialFloats(W, h1, h2) : 0);
     }
 
     /** Floats of one block's partial gradients: dM2, dMa, db1, dAlpha1, dW2, db2, dAlpha2, dW3, db3. */
@@ -65,11 +65,14 @@ final class AttentionArgs {
      * The largest chunk of positions (at most {@code preferred}, at least 1) whose shared memory
      * fits in {@code limit} bytes, or 0 if not even one position fits.
      */
-    static int rowsThatFit(boolean backward, int W, int h1, int h2, int T, int preferred, long limit) {
+    static int rowsThatFit(boolean backward, int W, int h1, int h2, int preferred, long limit) {
         for (int rows = preferred; rows >= 1; rows--) {
-            long bytes = backward ? backwardSharedBytes(W, h1, h2, T, rows) : forwardSharedBytes(W, h1, h2, T, rows);
+            long bytes = backward ? backwardSharedBytes(W, h1, h2, rows) : forwardSharedBytes(W, h1, h2, rows);
             if (bytes <= limit) return rows;
         }
         return 0;
     }
+
+    /** Items of the fused kernels: a chunk of {@code rows} positions of one sample each. */
+    static int chunks(int T, int rows) { return (T + rows - 1) / rows; }
 }

@@ -277,7 +277,7 @@ public final class CudaBackend implements Backend, Profiling {
         if (!spec.equals(planned)) throw new IllegalArgumentException("activation unit: spec " + spec + " differs from the workspace's " + planned);
     }
 
-    /** Threads of the unfused unit's per-sample pooling blocks. */
+    /** Threads of the per-sample pooling blocks (both forms of the activation unit). */
     static final int ATT_POOL_THREADS = 128;
     /** Row slices of the two-stage column reductions over many rows: at most this many, of at least MIN_SLICE_ROWS rows. */
     static final int MAX_ROW_SLICES = 256, MIN_SLICE_ROWS = 256;
@@ -305,13 +305,17 @@ public final class CudaBackend implements Backend, Profiling {
         return S > 1 && 8L * 4 * S * C <= rowPartials.bytes();
     }
 
-    /** The activation unit's saved buffers: Ma, M2, the transposes M2t and W2t, and the backward's per-block partial gradients. */
+    /**
+     * The fused activation unit's buffers: Ma, M2, the transposes M2t and W2t, the scores (B, T)
+     * and their gradient, each item's share of dQuery (B, chunks, W), and the backward's per-block
+     * partial gradients.
+     */
     final class AttentionWorkspace implements Workspace {
         final AttentionSpec spec;
-        final int maxB, T, blocks, rowsForward, rowsBackward;
+        final int maxB, T, blocks, rowsForward, rowsBackward, chunksForward, chunksBackward;
         final boolean localPartials;
         final long sharedForward, sharedBackward;
-        final Arena.Slice ma, m2, m2t, w2t, partials;
+        final Arena.Slice ma, m2, m2t, w2t, score, dScore, dqPartials, partials;
 
         AttentionWorkspace(String name, AttentionSpec spec, int maxB, int T) {
             this.spec = spec;
@@ -319,28 +323,35 @@ public final class CudaBackend implements Backend, Profiling {
             this.T = T;
             int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
             long limit = Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin);
-            rowsForward = AttentionArgs.rowsThatFit(false, W, h1, h2, T, ATT_ROWS_FORWARD, limit);
-            rowsBackward = AttentionArgs.rowsThatFit(true, W, h1, h2, T, ATT_ROWS_BACKWARD, limit);
+            rowsForward = AttentionArgs.rowsThatFit(false, W, h1, h2, Math.min(T, ATT_ROWS_FORWARD), limit);
+            rowsBackward = AttentionArgs.rowsThatFit(true, W, h1, h2, Math.min(T, ATT_ROWS_BACKWARD), limit);
             if (rowsForward == 0 || rowsBackward == 0) {
-                throw new UnsupportedOperationException("activation unit " + W + "/" + h1 + "/" + h2 + " with T = " + T
+                throw new UnsupportedOperationException("activation unit " + W + "/" + h1 + "/" + h2
                         + " needs more shared memory per block than this GPU has (" + limit + " bytes)");
             }
-            sharedForward = AttentionArgs.forwardSharedBytes(W, h1, h2, T, rowsForward);
+            chunksForward = AttentionArgs.chunks(T, rowsForward);
+            chunksBackward = AttentionArgs.chunks(T, rowsBackward);
+            sharedForward = AttentionArgs.forwardSharedBytes(W, h1, h2, rowsForward);
             // the backward's partial gradients on chip when they fit beside a full chunk of rows
-            localPartials = attentionPartialsOnChip && AttentionArgs.backwardSharedBytes(W, h1, h2, T, rowsBackward, true) <= limit;
-            sharedBackward = AttentionArgs.backwardSharedBytes(W, h1, h2, T, rowsBackward, localPartials);
+            localPartials = attentionPartialsOnChip && AttentionArgs.backwardSharedBytes(W, h1, h2, rowsBackward, true) <= limit;
+            sharedBackward = AttentionArgs.backwardSharedBytes(W, h1, h2, rowsBackward, localPartials);
             if (sharedForward > DEFAULT_SHARED) rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_FORWARD, (int) sharedForward);
             if (sharedBackward > DEFAULT_SHARED) rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD, (int) sharedBackward);
-            blocks = Math.max(1, Math.min(maxB, 2 * rt.multiprocessors));
+            blocks = (int) Math.max(1, Math.min((long) maxB * chunksBackward, 2L * rt.multiprocessors));
             ma = arena.reserve(name + ".ma", 4L * W * h1);
             m2 = arena.reserve(name + ".m2", 8L * W * h1);
             m2t = arena.reserve(name + ".m2t", 8L * W * h1);
             w2t = arena.reserve(name + ".w2t", 4L * h1 * h2);
+            score = arena.reserve(name + ".score", 4L * maxB * T);
+            dScore = arena.reserve(name + ".dScore", 4L * maxB * T);
+            dqPartials = arena.reserve(name + ".dqPartials", 4L * maxB * chunksBackward * W);
             partials = arena.reserve(name + ".partials", 4L * blocks * AttentionArgs.partialFloats(W, h1, h2));
         }
 
         @Override
-        public long bytes() { return ma.bytes() + m2.bytes() + m2t.bytes() + w2t.bytes() + partials.bytes(); }
+        public long bytes() {
+            return ma.bytes() + m2.bytes() + m2t.bytes() + w2t.bytes() + score.bytes() + dScore.bytes() + dqPartials.bytes() + partials.bytes();
+        }
     }
 
     // ---------------------------------------------------------------- arena, staging, status
@@ -877,8 +888,7 @@ public final class CudaBackend implements Backend, Profiling {
                 .set(AttentionArgs.Ptr.W3, a(p.w3())).set(AttentionArgs.Ptr.B3, a(p.b3()));
         g.set(AttentionArgs.Int.B, B).set(AttentionArgs.Int.T, T).set(AttentionArgs.Int.W, spec.width()).set(AttentionArgs.Int.H1, spec.h1())
                 .set(AttentionArgs.Int.H2, spec.h2()).set(AttentionArgs.Int.ROWS, rows)
-                .set(AttentionArgs.Int.ACT, spec.activation() == Activation.PRELU ? 1 : 0).set(AttentionArgs.Int.SOFTMAX, spec.softmax() ? 1 : 0)
-                .set(AttentionArgs.Int.BLOCKS, 1);
+                .set(AttentionArgs.Int.ACT, spec.activation() == Activation.PRELU ? 1 : 0).set(AttentionArgs.Int.BLOCKS, 1);
         return g;
     }
 
@@ -892,11 +902,26 @@ public final class CudaBackend implements Backend, Profiling {
         AttentionWorkspace w = (AttentionWorkspace) ws;
         begin();
         AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, w.rowsForward);
-        g.set(AttentionArgs.Ptr.OUT, a(out)).set(AttentionArgs.Ptr.WEIGHTS, a(weights));
+        g.set(AttentionArgs.Ptr.SCORE, w.score.address());
         CudaRuntime.Args args = args().struct(g.buffer());
         rt.launch(Kernels.ACTIVATION_UNIT_PREPARE, Kernels.blocks((long) spec.h1() * (spec.width() + spec.h2()), BLOCK, maxBlocks), 1, BLOCK, 1, 0, args);
         if (B <= 0) return;
-        rt.launch(Kernels.ACTIVATION_UNIT_FORWARD, Math.min(B, 65535), 1, ATT_THREADS, 1, (int) w.sharedForward, args);
+        long items = (long) B * w.chunksForward;
+        rt.launch(Kernels.ACTIVATION_UNIT_FORWARD, (int) Math.min(items, 65535), 1, ATT_THREADS, 1, (int) w.sharedForward, args);
+        poolForward(out, weights, w.score.address(), keys, lengths, B, T, spec);
+    }
+
+    /** The weights (masked, softmax if asked) and the pooled output from the scores (B, T), one block per sample. */
+    private void poolForward(Tensor out, Tensor weights, long score, Tensor keys, Tensor lengths, int B, int T, AttentionSpec spec) {
+        rt.launch(Kernels.ACTIVATION_UNIT_POOL_FORWARD, B, 1, ATT_POOL_THREADS, 1, 4 * T, args().ptr(a(out)).ptr(a(weights)).ptr(status.address())
+                .ptr(score).ptr(a(keys)).ptr(a(lengths)).i(T).i(spec.width()).i(spec.softmax() ? 1 : 0));
+    }
+
+    /** d score (B, T) through the softmax, and the pooled output's share of dKeys (+=), one block per sample. */
+    private void poolBackward(long dScore, Tensor dKeys, Tensor dOut, Tensor dWeights, Tensor weights, Tensor keys, Tensor lengths, int B, int T,
+                              AttentionSpec spec) {
+        rt.launch(Kernels.ACTIVATION_UNIT_POOL_BACKWARD, B, 1, ATT_POOL_THREADS, 1, 0, args().ptr(dScore).ptr(a(dKeys)).ptr(a(dOut))
+                .ptr(a(dWeights)).ptr(a(weights)).ptr(a(keys)).ptr(a(lengths)).i(T).i(spec.width()).i(spec.softmax() ? 1 : 0));
     }
 
     @Override
@@ -909,10 +934,11 @@ public final class CudaBackend implements Backend, Profiling {
         AttentionWorkspace w = (AttentionWorkspace) ws;
         if (B <= 0) return;
         begin();
-        int blocks = Math.min(B, w.blocks);
+        poolBackward(w.dScore.address(), dKeys, dOut, dWeights, weights, keys, lengths, B, T, spec);
+        int blocks = (int) Math.min((long) B * w.chunksBackward, w.blocks);
         AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, w.rowsBackward);
-        g.set(AttentionArgs.Ptr.WEIGHTS, a(weights)).set(AttentionArgs.Ptr.D_QUERY, a(dQuery)).set(AttentionArgs.Ptr.D_KEYS, a(dKeys))
-                .set(AttentionArgs.Ptr.D_OUT, a(dOut)).set(AttentionArgs.Ptr.D_WEIGHTS, a(dWeights))
+        g.set(AttentionArgs.Ptr.D_SCORE, w.dScore.address()).set(AttentionArgs.Ptr.DQ_PARTIALS, w.dqPartials.address())
+                .set(AttentionArgs.Ptr.D_QUERY, a(dQuery)).set(AttentionArgs.Ptr.D_KEYS, a(dKeys))
                 .set(AttentionArgs.Ptr.G_W1, a(grads.w1())).set(AttentionArgs.Ptr.G_B1, a(grads.b1())).set(AttentionArgs.Ptr.G_ALPHA1, a(grads.alpha1()))
                 .set(AttentionArgs.Ptr.G_W2, a(grads.w2())).set(AttentionArgs.Ptr.G_B2, a(grads.b2())).set(AttentionArgs.Ptr.G_ALPHA2, a(grads.alpha2()))
                 .set(AttentionArgs.Ptr.G_W3, a(grads.w3())).set(AttentionArgs.Ptr.G_B3, a(grads.b3()))
@@ -920,7 +946,7 @@ public final class CudaBackend implements Backend, Profiling {
         CudaRuntime.Args args = args().struct(g.buffer());
         rt.launch(Kernels.ACTIVATION_UNIT_BACKWARD, blocks, 1, ATT_THREADS, 1, (int) w.sharedBackward, args);
         int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
-        long total = (long) W * h1 + 2L * h1 + (long) h1 * h2 + 3L * h2 + 1;
+        long total = (long) W * h1 + 2L * h1 + (long) h1 * h2 + 3L * h2 + 1 + (long) B * W;   // the parameters' gradients, then dQuery
         rt.launch(Kernels.ACTIVATION_UNIT_REDUCE, Kernels.blocks(total, BLOCK, maxBlocks), 1, BLOCK, 1, 0, args);
     }
 
@@ -942,8 +968,7 @@ public final class CudaBackend implements Backend, Profiling {
         gemm.gemm(a(w.h2), a(w.a1), a(p.w2()), a(p.b2()), R, h2, h1, h1, h2, h2, false, false, false);
         diceSliced(w.partials.address(), w.a2, w.mean2, w.invStd2, w.h2, lengths, p.alpha2(), p.runMean2(), p.runVar2(), B, T, h2, training, spec.momentum(), spec.eps());
         gemm.gemm(a(w.score), a(w.a2), a(p.w3()), a(p.b3()), R, 1, h2, h2, 1, 1, false, false, false);
-        rt.launch(Kernels.ACTIVATION_UNIT_POOL_FORWARD, B, 1, ATT_POOL_THREADS, 1, 4 * T, args().ptr(a(out)).ptr(a(weights)).ptr(status.address())
-                .ptr(a(w.score)).ptr(a(keys)).ptr(a(lengths)).i(T).i(W).i(spec.softmax() ? 1 : 0));
+        poolForward(out, weights, a(w.score), keys, lengths, B, T, spec);
     }
 
     /**
@@ -984,8 +1009,7 @@ public final class CudaBackend implements Backend, Profiling {
         if (B <= 0) return;
         begin();
         int R = B * T, W = spec.width(), h1 = spec.h1(), h2 = spec.h2(), Z = 4 * W;
-        rt.launch(Kernels.ACTIVATION_UNIT_POOL_BACKWARD, B, 1, ATT_POOL_THREADS, 1, 0, args().ptr(a(w.dScore)).ptr(a(dKeys)).ptr(a(dOut))
-                .ptr(a(dWeights)).ptr(a(weights)).ptr(a(keys)).ptr(a(lengths)).i(T).i(W).i(spec.softmax() ? 1 : 0));
+        poolBackward(a(w.dScore), dKeys, dOut, dWeights, weights, keys, lengths, B, T, spec);
         // layer 3: dW3 += a2^T dScore, db3, then dA2 = dScore W3^T over a2
         gemm.gemm(a(g.w3()), a(w.a2), a(w.dScore), 0, h2, 1, R, h2, 1, 1, true, false, true);
         biasGradRows(w.partials.address(), g.b3(), w.dScore, R, 1);

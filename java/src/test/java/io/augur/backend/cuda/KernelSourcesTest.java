@@ -77,28 +77,31 @@ class KernelSourcesTest {
         while (in.find()) for (String n : in.group(1).split(",")) ints.add(n.trim());
         assertEquals(Stream.of(AttentionArgs.Ptr.values()).map(p -> p.name().toLowerCase()).toList(), pointers);
         assertEquals(Stream.of(AttentionArgs.Int.values()).map(p -> p.name().toLowerCase()).toList(), ints.stream().map(String::toLowerCase).toList());
-        assertEquals(288, AttentionArgs.BYTES, "31 pointers + 10 ints, padded to 8");
-        AttentionArgs a = new AttentionArgs().set(AttentionArgs.Ptr.G_B3, 0x1234_5678_9abcL).set(AttentionArgs.Int.BLOCKS, 7);
-        assertEquals(0x1234_5678_9abcL, a.buffer().getLong(8 * 30));
-        assertEquals(7, a.buffer().getInt(8 * 31 + 4 * 8));
+        assertEquals(280, AttentionArgs.BYTES, "30 pointers + 9 ints, padded to 8");
+        AttentionArgs a = new AttentionArgs().set(AttentionArgs.Ptr.G_B3, 0x1234_5678_9abcL).set(AttentionArgs.Int.LOCAL, 7);
+        assertEquals(0x1234_5678_9abcL, a.buffer().getLong(8 * 29));
+        assertEquals(7, a.buffer().getInt(8 * 30 + 4 * 8));
     }
 
     @Test
     void sharedMemoryLayoutsOfTheAmazonConfigFitWithoutOptIn() {
-        // DIN, Amazon config: W = E = 36, 80-40, T = 100
-        long fwd = AttentionArgs.forwardSharedBytes(36, 80, 40, 100, CudaBackend.ATT_ROWS_FORWARD);
-        long bwd = AttentionArgs.backwardSharedBytes(36, 80, 40, 100, CudaBackend.ATT_ROWS_BACKWARD);
-        assertEquals(256 + 4 * (36 + 80 + 100 + 32 * (72 + 120)), fwd);
-        assertEquals(256 + 4 * (72 + 160 + 100 + 16 * (144 + 240 + 120)), bwd);
+        // DIN, Amazon config: W = E = 36, 80-40 (T no longer matters: a block holds one chunk of positions)
+        long fwd = AttentionArgs.forwardSharedBytes(36, 80, 40, CudaBackend.ATT_ROWS_FORWARD);
+        long bwd = AttentionArgs.backwardSharedBytes(36, 80, 40, CudaBackend.ATT_ROWS_BACKWARD);
+        assertEquals(4 * (36 + 80 + 32 * (72 + 120)), fwd);
+        assertEquals(4 * (72 + 160 + 16 * (1 + 144 + 240 + 120)), bwd);
         assertTrue(fwd <= CudaBackend.DEFAULT_SHARED && bwd <= CudaBackend.DEFAULT_SHARED, fwd + " / " + bwd);
-        assertEquals(16, AttentionArgs.rowsThatFit(true, 36, 80, 40, 100, 16, 48 * 1024));
-        assertEquals(3, AttentionArgs.rowsThatFit(true, 36, 80, 40, 100, 16, AttentionArgs.backwardSharedBytes(36, 80, 40, 100, 3) + 10));
-        assertEquals(0, AttentionArgs.rowsThatFit(false, 36, 80, 40, 100, 16, 100));
+        assertEquals(16, AttentionArgs.rowsThatFit(true, 36, 80, 40, 16, 48 * 1024));
+        assertEquals(3, AttentionArgs.rowsThatFit(true, 36, 80, 40, 16, AttentionArgs.backwardSharedBytes(36, 80, 40, 3) + 10));
+        assertEquals(0, AttentionArgs.rowsThatFit(false, 36, 80, 40, 16, 100));
         assertEquals(3L * 36 * 80 + 2 * 80 + 80 * 40 + 3 * 40 + 1, AttentionArgs.partialFloats(36, 80, 40));
         // the backward's partial gradients on chip as well: above 48 KiB, within Volta's 96 KiB opt-in (Ampere and later have more; Turing's 64 KiB is too little)
-        long local = AttentionArgs.backwardSharedBytes(36, 80, 40, 100, CudaBackend.ATT_ROWS_BACKWARD, true);
+        long local = AttentionArgs.backwardSharedBytes(36, 80, 40, CudaBackend.ATT_ROWS_BACKWARD, true);
         assertEquals(bwd + 4 * AttentionArgs.partialFloats(36, 80, 40), local);
         assertTrue(local > CudaBackend.DEFAULT_SHARED && local <= 96 * 1024, "" + local);
+        assertEquals(4, AttentionArgs.chunks(100, 32));
+        assertEquals(7, AttentionArgs.chunks(100, 16));
+        assertEquals(1, AttentionArgs.chunks(16, 16));
     }
 
     @Test
