@@ -9,7 +9,8 @@
 // backward: its sums) in doubles, the second combines the S slices in slice order (the same bits
 // in every block) and applies. Deterministic: the slices depend on the row count alone
 // (CudaBackend.sliceRows). The sliced kernels also take a row mask: the activation unit's Dice
-// normalises over the valid positions of (B, T, C) alone.
+// normalises over the valid positions of (B, T, C) alone. Stage 1 of the forward is BatchNorm's
+// sliced_statistics_kernel (batch_norm.cu).
 #include "common.cuh"
 #include "normalization.cuh"
 
@@ -64,40 +65,6 @@ AUGUR_KERNEL void dice_backward_kernel(float* __restrict__ dx, float* __restrict
   }
 }
 
-// Dice's training statistics, stage 1: per slice s and channel c, over the slice's valid rows,
-// partials[s, 0, c] = count, [s, 1, c] = mean, [s, 2, c] = sum of (x - mean)^2 (two passes).
-//   partials (S, 3, C) doubles   x (R, C)   lengths (B)
-AUGUR_KERNEL void dice_sliced_statistics_kernel(double* __restrict__ partials, const float* __restrict__ x,
-                                                const int* __restrict__ lengths, int B, int T, int C, int chunk) {
-  __shared__ double scratch[32 * augur::COL_ROWS];
-  const int c = blockIdx.x * 32 + threadIdx.x;
-  const augur::RowSlice sl((long long)B * T, chunk);
-  double n = 0.0, sum = 0.0;
-  if (c < C)
-    for (long long r = sl.r0 + threadIdx.y; r < sl.r1; r += augur::COL_ROWS)
-      if (augur::row_counts(lengths, T, r)) {
-        n += 1.0;
-        sum += x[r * C + c];
-      }
-  n = augur::column_sum(n, scratch);
-  sum = augur::column_sum(sum, scratch);
-  const double mean = n > 0.0 ? sum / n : 0.0;
-  double q = 0.0;
-  if (c < C)
-    for (long long r = sl.r0 + threadIdx.y; r < sl.r1; r += augur::COL_ROWS)
-      if (augur::row_counts(lengths, T, r)) {
-        const double d = (double)x[r * C + c] - mean;
-        q += d * d;
-      }
-  q = augur::column_sum(q, scratch);
-  if (c < C && threadIdx.y == 0) {
-    double* p = partials + (long long)blockIdx.y * 3 * C;
-    p[c] = n;
-    p[C + c] = mean;
-    p[2 * C + c] = q;
-  }
-}
-
 // Dice, stage 2: training combines the S slices' statistics in slice order (Chan et al.'s
 // pairwise update) into the mean and the biased variance over all n valid rows; block row 0
 // writes mean, inv_std and the running statistics (unbiased variance), as io.augur.backend.cpu.Dice;
@@ -117,26 +84,15 @@ AUGUR_KERNEL void dice_sliced_forward_kernel(float* __restrict__ y, float* __res
     float mu = 0.0f, is = 0.0f;
     double n = 0.0;
     if (c < C && training) {
-      double m = 0.0, q = 0.0;
-      for (int s = 0; s < slices; ++s) {
-        const double* p = partials + (long long)s * 3 * C;
-        const double nb = p[c];
-        if (nb == 0.0) continue;
-        const double delta = p[C + c] - m, nt = n + nb;
-        m += delta * nb / nt;
-        q += p[2 * C + c] + delta * delta * n * nb / nt;
-        n = nt;
-      }
+      const augur::Statistics st = augur::combine_statistics(partials, slices, C, c);
+      n = st.n;
       if (n > 0.0) {
-        const double var = q / n;
-        mu = (float)m;
-        is = (float)(1.0 / sqrt(var + eps));
+        mu = (float)st.mean;
+        is = (float)(1.0 / sqrt(st.var + eps));
         if (blockIdx.y == 0) {
           mean[c] = mu;
           inv_std[c] = is;
-          const double unbiased = n > 1.0 ? var * n / (n - 1.0) : var;
-          run_mean[c] = (float)(momentum * (double)run_mean[c] + (1 - momentum) * (double)mu);
-          run_var[c] = (float)(momentum * (double)run_var[c] + (1 - momentum) * unbiased);
+          augur::update_running(run_mean, run_var, c, (double)mu, st.var, n, momentum);
         }
       }
     } else if (c < C) {

@@ -134,7 +134,8 @@ AUGUR_KERNEL void bias_grad_partials_kernel(double* __restrict__ partials, const
   if (n < N && threadIdx.y == 0) partials[(long long)blockIdx.y * N + n] = s;
 }
 
-// ... then db[n] += sum_s partials[s, n], in slice order (+=). 1-D grid over N.
+// ... then db[n] += sum_s partials[s, n], in slice order (+=). 1-D grid over N. Also the second
+// stage of prelu_sliced_backward_kernel (db = dAlpha).
 AUGUR_KERNEL void bias_grad_reduce_kernel(float* __restrict__ db, const double* __restrict__ partials, int N, int slices) {
   AUGUR_GRID_STRIDE(n, N) {
     double s = 0.0;

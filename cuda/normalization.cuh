@@ -5,6 +5,14 @@
 
 namespace augur {
 
+// The running statistics after a training batch of n rows (unbiased variance), in double then rounded.
+__device__ __forceinline__ void update_running(float* run_mean, float* run_var, int c, double mean, double var, double n,
+                                               float momentum) {
+  const double unbiased = n > 1.0 ? var * n / (n - 1.0) : var;
+  run_mean[c] = (float)(momentum * (double)run_mean[c] + (1 - momentum) * mean);
+  run_var[c] = (float)(momentum * (double)run_var[c] + (1 - momentum) * unbiased);
+}
+
 // Training: mean and biased variance over the B rows of channel c (sums in double, two passes as
 // the reference does); writes mean[c], inv_std[c] and the running statistics (unbiased variance)
 // from the threadIdx.y == 0 thread; returns (mean, inv_std) to every thread of the column.
@@ -38,14 +46,12 @@ __device__ __forceinline__ float2 channel_statistics(float* mean, float* inv_std
   if (c < C && threadIdx.y == 0) {
     mean[c] = mu;
     inv_std[c] = is;
-    const double unbiased = B > 1 ? var * B / (B - 1) : var;
-    run_mean[c] = (float)(momentum * (double)run_mean[c] + (1 - momentum) * (double)mu);
-    run_var[c] = (float)(momentum * (double)run_var[c] + (1 - momentum) * unbiased);
+    update_running(run_mean, run_var, c, (double)mu, var, (double)B, momentum);
   }
   return make_float2(mu, is);
 }
 
-// The sliced column kernels (dice.cu's dice_sliced_*, gemm.cu's bias_grad_partials) spread the
+// The sliced column kernels (batch_norm.cu, dice.cu, prelu.cu, gemm.cu's bias_grad_partials) spread the
 // rows of an (R, C) matrix over a grid of (ceil(C / 32), S) blocks: block (x, s) owns 32 channels
 // of the rows [s chunk, min((s + 1) chunk, R)). Which rows count: row r = b T + t of a (B, T, C)
 // sequence iff t < lengths[b]; every row when lengths is nullptr (a plain (B, C) matrix, T = 1).
@@ -63,6 +69,26 @@ struct RowSlice {
     r1 = min(r0 + chunk, rows);
   }
 };
+
+// Stage 2 of the sliced statistics (batch_norm.cu's sliced_statistics_kernel): channel c's
+// slices (count, mean, sum of squared deviations) combined in slice order with Chan et al.'s
+// pairwise update, into the count, the mean and the biased variance over all counted rows.
+struct Statistics {
+  double n, mean, var;
+};
+__device__ __forceinline__ Statistics combine_statistics(const double* partials, int slices, int C, int c) {
+  double n = 0.0, m = 0.0, q = 0.0;
+  for (int s = 0; s < slices; ++s) {
+    const double* p = partials + (long long)s * 3 * C;
+    const double nb = p[c];
+    if (nb == 0.0) continue;
+    const double delta = p[C + c] - m, nt = n + nb;
+    m += delta * nb / nt;
+    q += p[2 * C + c] + delta * delta * n * nb / nt;
+    n = nt;
+  }
+  return {n, m, n > 0.0 ? q / n : 0.0};
+}
 
 // Dice of one element, given its channel's statistics: p = sigmoid((x - mean) inv_std),
 // p x + (1 - p) alpha x.

@@ -290,8 +290,9 @@ public final class CudaBackend implements Backend, Profiling {
     static int slices(long R, int chunk) { return (int) Math.max(1, (R + chunk - 1) / chunk); }
 
     /**
-     * The partial statistics and sums of the sliced column kernels of the dense layers (Dice and
-     * the bias gradients of (B, C) matrices), shared by every such launch in turn: 4 MiB, which
+     * The partial statistics and sums of the sliced column kernels of the dense layers (BatchNorm,
+     * Dice, PReLU's slopes and the bias gradients of (B, C) matrices), shared by every such launch
+     * in turn: 4 MiB, which
      * holds (4 doubles) x S slices x C channels for C up to 2048 at batch 16,384.
      */
     static final long ROW_PARTIALS_BYTES = 4L << 20;
@@ -808,6 +809,18 @@ public final class CudaBackend implements Backend, Profiling {
     public void batchNorm(Tensor y, Tensor mean, Tensor invStd, Tensor x, Tensor gamma, Tensor beta, Tensor runMean, Tensor runVar,
                           int B, int C, boolean training, float momentum, float eps, Tensor rows) {
         begin();
+        if (sliced(B, C)) {
+            long partials = rowPartials.address();
+            int chunk = sliceRows(B), S = slices(B, chunk), tiles = (C + 31) / 32;
+            if (training) {
+                rt.launch(Kernels.SLICED_STATISTICS, tiles, S, 32, COL_ROWS, 0, args().ptr(partials).ptr(a(x)).ptr(0L).ptr(a(rows))
+                        .i(B).i(1).i(C).i(chunk));
+            }
+            rt.launch(Kernels.BATCH_NORM_SLICED_FORWARD, tiles, S, 32, COL_ROWS, 0, args().ptr(a(y)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x))
+                    .ptr(a(gamma)).ptr(a(beta)).ptr(a(runMean)).ptr(a(runVar)).ptr(partials).i(B).i(C).i(chunk).i(S).i(training ? 1 : 0)
+                    .f(momentum).f(eps));
+            return;
+        }
         launchColumns(Kernels.BATCH_NORM_FORWARD, C, args().ptr(a(y)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x)).ptr(a(gamma)).ptr(a(beta))
                 .ptr(a(runMean)).ptr(a(runVar)).ptr(a(rows)).i(B).i(C).i(training ? 1 : 0).f(momentum).f(eps));
     }
@@ -821,6 +834,15 @@ public final class CudaBackend implements Backend, Profiling {
     public void batchNormBackward(Tensor dx, Tensor dGamma, Tensor dBeta, Tensor dy, Tensor mean, Tensor invStd, Tensor x, Tensor gamma,
                                   int B, int C, Tensor rows) {
         begin();
+        if (sliced(B, C)) {
+            long partials = rowPartials.address();
+            int chunk = sliceRows(B), S = slices(B, chunk), tiles = (C + 31) / 32;
+            rt.launch(Kernels.BATCH_NORM_SLICED_BACKWARD_SUMS, tiles, S, 32, COL_ROWS, 0, args().ptr(partials).ptr(a(dy)).ptr(a(mean))
+                    .ptr(a(invStd)).ptr(a(x)).ptr(a(rows)).i(B).i(C).i(chunk));
+            rt.launch(Kernels.BATCH_NORM_SLICED_BACKWARD, tiles, S, 32, COL_ROWS, 0, args().ptr(a(dx)).ptr(a(dGamma)).ptr(a(dBeta)).ptr(a(dy))
+                    .ptr(a(mean)).ptr(a(invStd)).ptr(a(x)).ptr(a(gamma)).ptr(a(rows)).ptr(partials).i(B).i(C).i(chunk).i(S));
+            return;
+        }
         launchColumns(Kernels.BATCH_NORM_BACKWARD, C, args().ptr(a(dx)).ptr(a(dGamma)).ptr(a(dBeta)).ptr(a(dy)).ptr(a(mean)).ptr(a(invStd))
                 .ptr(a(x)).ptr(a(gamma)).ptr(a(rows)).i(B).i(C));
     }
@@ -834,6 +856,14 @@ public final class CudaBackend implements Backend, Profiling {
     @Override
     public void preluBackward(Tensor dx, Tensor dAlpha, Tensor dy, Tensor x, Tensor alpha, int B, int C) {
         begin();
+        if (sliced(B, C)) {
+            long partials = rowPartials.address();
+            int chunk = sliceRows(B), S = slices(B, chunk);
+            rt.launch(Kernels.PRELU_SLICED_BACKWARD, (C + 31) / 32, S, 32, COL_ROWS, 0, args().ptr(a(dx)).ptr(partials).ptr(a(dy)).ptr(a(x))
+                    .ptr(a(alpha)).i(B).i(C).i(chunk));
+            launch1d(Kernels.BIAS_GRAD_REDUCE, C, args().ptr(a(dAlpha)).ptr(partials).i(C).i(S));
+            return;
+        }
         launchColumns(Kernels.PRELU_BACKWARD, C, args().ptr(a(dx)).ptr(a(dAlpha)).ptr(a(dy)).ptr(a(x)).ptr(a(alpha)).i(B).i(C));
     }
 
@@ -981,7 +1011,7 @@ public final class CudaBackend implements Backend, Profiling {
         long R = (long) B * T;
         int chunk = sliceRows(R), S = slices(R, chunk), tiles = (C + 31) / 32;
         if (training) {
-            rt.launch(Kernels.DICE_SLICED_STATISTICS, tiles, S, 32, COL_ROWS, 0, args().ptr(partials).ptr(a(x)).ptr(a(lengths))
+            rt.launch(Kernels.SLICED_STATISTICS, tiles, S, 32, COL_ROWS, 0, args().ptr(partials).ptr(a(x)).ptr(a(lengths)).ptr(0L)
                     .i(B).i(T).i(C).i(chunk));
         }
         rt.launch(Kernels.DICE_SLICED_FORWARD, tiles, S, 32, COL_ROWS, 0, args().ptr(a(y)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x)).ptr(a(lengths))

@@ -48,25 +48,30 @@ public final class Kernels {
     public static final String DICE_BACKWARD = "dice_backward_kernel";
     public static final String PRELU_FORWARD = "prelu_forward_kernel";
     public static final String PRELU_BACKWARD = "prelu_backward_kernel";
+    // the same over row slices (more than one slice of rows; CudaBackend.sliced)
+    public static final String SLICED_STATISTICS = "sliced_statistics_kernel";
+    public static final String BATCH_NORM_SLICED_FORWARD = "batch_norm_sliced_forward_kernel";
+    public static final String BATCH_NORM_SLICED_BACKWARD_SUMS = "batch_norm_sliced_backward_sums_kernel";
+    public static final String BATCH_NORM_SLICED_BACKWARD = "batch_norm_sliced_backward_kernel";
+    public static final String DICE_SLICED_FORWARD = "dice_sliced_forward_kernel";
+    public static final String DICE_SLICED_BACKWARD_SUMS = "dice_sliced_backward_sums_kernel";
+    public static final String DICE_SLICED_BACKWARD = "dice_sliced_backward_kernel";
+    public static final String PRELU_SLICED_BACKWARD = "prelu_sliced_backward_kernel";
     // bce.cu, adam.cu
     public static final String BCE_WITH_LOGITS = "bce_with_logits_kernel";
     public static final String ADAM = "adam_kernel";
     public static final String ADAM_MULTI = "adam_multi_kernel";
     public static final String STEP_ADVANCE = "step_advance_kernel";
-    // activation_unit.cu
+    // activation_unit.cu (the pool kernels serve activation_unit_unfused.cu too)
     public static final String ACTIVATION_UNIT_PREPARE = "activation_unit_prepare_kernel";
     public static final String ACTIVATION_UNIT_FORWARD = "activation_unit_forward_kernel";
     public static final String ACTIVATION_UNIT_BACKWARD = "activation_unit_backward_kernel";
     public static final String ACTIVATION_UNIT_REDUCE = "activation_unit_reduce_kernel";
-    // activation_unit_unfused.cu (the unit with Dice; gemm.cu's sliced bias gradient too)
-    public static final String ACTIVATION_UNIT_INPUT_FORWARD = "activation_unit_input_forward_kernel";
-    public static final String ACTIVATION_UNIT_INPUT_BACKWARD = "activation_unit_input_backward_kernel";
     public static final String ACTIVATION_UNIT_POOL_FORWARD = "activation_unit_pool_forward_kernel";
     public static final String ACTIVATION_UNIT_POOL_BACKWARD = "activation_unit_pool_backward_kernel";
-    public static final String DICE_SLICED_STATISTICS = "dice_sliced_statistics_kernel";
-    public static final String DICE_SLICED_FORWARD = "dice_sliced_forward_kernel";
-    public static final String DICE_SLICED_BACKWARD_SUMS = "dice_sliced_backward_sums_kernel";
-    public static final String DICE_SLICED_BACKWARD = "dice_sliced_backward_kernel";
+    // activation_unit_unfused.cu (the unit with Dice)
+    public static final String ACTIVATION_UNIT_INPUT_FORWARD = "activation_unit_input_forward_kernel";
+    public static final String ACTIVATION_UNIT_INPUT_BACKWARD = "activation_unit_input_backward_kernel";
     // recurrence.cu
     public static final String RECURRENCE_FORWARD = "recurrence_forward_kernel";
     public static final String RECURRENCE_BACKWARD = "recurrence_backward_kernel";
@@ -81,8 +86,9 @@ public final class Kernels {
             BIAS_BROADCAST, BATCH_NORM_FORWARD, BATCH_NORM_BACKWARD, DICE_FORWARD, DICE_BACKWARD, PRELU_FORWARD,
             PRELU_BACKWARD, BCE_WITH_LOGITS, ADAM, ADAM_MULTI, STEP_ADVANCE, ACTIVATION_UNIT_PREPARE, ACTIVATION_UNIT_FORWARD,
             ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_REDUCE, ACTIVATION_UNIT_INPUT_FORWARD, ACTIVATION_UNIT_INPUT_BACKWARD,
-            ACTIVATION_UNIT_POOL_FORWARD, ACTIVATION_UNIT_POOL_BACKWARD, DICE_SLICED_STATISTICS, DICE_SLICED_FORWARD,
-            DICE_SLICED_BACKWARD_SUMS, DICE_SLICED_BACKWARD, BIAS_GRAD_PARTIALS, BIAS_GRAD_REDUCE, RECURRENCE_FORWARD,
+            ACTIVATION_UNIT_POOL_FORWARD, ACTIVATION_UNIT_POOL_BACKWARD, SLICED_STATISTICS, BATCH_NORM_SLICED_FORWARD,
+            BATCH_NORM_SLICED_BACKWARD_SUMS, BATCH_NORM_SLICED_BACKWARD, DICE_SLICED_FORWARD, DICE_SLICED_BACKWARD_SUMS,
+            DICE_SLICED_BACKWARD, PRELU_SLICED_BACKWARD, BIAS_GRAD_PARTIALS, BIAS_GRAD_REDUCE, RECURRENCE_FORWARD,
             RECURRENCE_BACKWARD, RECURRENCE_WEIGHT_GRAD, RECURRENCE_WEIGHT_GRAD_REDUCE);
 
     /** Threads per block of the 1-D kernels. */

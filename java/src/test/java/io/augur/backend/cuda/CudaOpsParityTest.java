@@ -358,33 +358,10 @@ class CudaOpsParityTest {
      */
     @Test
     void rowCountedBatchNormAndBce() {
-        int C = 13, n = 23;
-        float[] x = uniform(rng, MAXB * C, -1, 1);
-        for (int i = n * C; i < MAXB * C; i++) x[i] = 1000f + i;
-        Pair xs = tw.floats("x", x), rows = tw.ints("rows", new int[] {n});
-        Pair gamma = tw.floats("gamma", uniform(rng, C, 0.5f, 1.5f)), beta = tw.floats("beta", uniform(rng, C, -0.5f, 0.5f));
-        Pair rm = tw.floats("rm", uniform(rng, C, -0.1f, 0.1f)), rv = tw.floats("rv", uniform(rng, C, 0.5f, 1.5f));
-        Pair y = tw.poisoned("y", MAXB * C), mean = tw.poisoned("mean", C), inv = tw.poisoned("inv", C);
-        Pair dy = tw.floats("dy", uniform(rng, MAXB * C, -1, 1)), dx = tw.poisoned("dx", MAXB * C);
-        Pair dGamma = tw.floats("dGamma", uniform(rng, C, -1, 1)), dBeta = tw.floats("dBeta", uniform(rng, C, -1, 1));
-        tw.both(be -> be.batchNorm(y.on(be), mean.on(be), inv.on(be), xs.on(be), gamma.on(be), beta.on(be), rm.on(be), rv.on(be), MAXB, C, true,
-                0.9f, 1e-5f, rows.on(be)));
-        float[] ye = new float[MAXB * C], ya = new float[MAXB * C];
-        tw.cpu.download(y.cpu(), ye, MAXB * C);
-        tw.gpu.download(y.gpu(), ya, MAXB * C);
-        GpuTesting.compare("counted batch norm y (first n rows)", java.util.Arrays.copyOf(ye, n * C), java.util.Arrays.copyOf(ya, n * C),
-                TIGHT_ATOL, TIGHT_RTOL);
-        for (int i = n * C; i < MAXB * C; i++) org.junit.jupiter.api.Assertions.assertTrue(Float.isFinite(ya[i]), "y past n is finite");
-        tw.assertClose("counted batch norm mean", mean, TIGHT_ATOL, TIGHT_RTOL);
-        tw.assertClose("counted batch norm invStd", inv, TIGHT_ATOL, TIGHT_RTOL);
-        tw.assertClose("counted batch norm running mean", rm, TIGHT_ATOL, TIGHT_RTOL);
-        tw.assertClose("counted batch norm running var", rv, TIGHT_ATOL, TIGHT_RTOL);
-        tw.both(be -> be.batchNormBackward(dx.on(be), dGamma.on(be), dBeta.on(be), dy.on(be), mean.on(be), inv.on(be), xs.on(be), gamma.on(be),
-                MAXB, C, rows.on(be)));
-        tw.assertClose("counted batch norm dx (0 past n)", dx, LOOSE_ATOL, LOOSE_RTOL);
-        tw.assertClose("counted batch norm dGamma", dGamma, LOOSE_ATOL, LOOSE_RTOL);
-        tw.assertClose("counted batch norm dBeta", dBeta, LOOSE_ATOL, LOOSE_RTOL);
+        int n = 23;
+        rowCountedBatchNorm(MAXB, n, 13);
 
+        Pair rows = tw.ints("rows", new int[] {n});
         float[] labels = new float[MAXB];
         for (int b = 0; b < MAXB; b++) labels[b] = b % 2 == 0 ? 1f : 0f;
         float[] z = uniform(rng, MAXB, -5, 5);
@@ -393,6 +370,68 @@ class CudaOpsParityTest {
         tw.both(be -> be.bceWithLogits(loss.on(be), dz.on(be), zs.on(be), ys.on(be), MAXB, 0.7f, rows.on(be)));
         tw.assertClose("counted bce loss", loss, TIGHT_ATOL, TIGHT_RTOL);
         tw.assertClose("counted bce dLogits (0 past n)", dz, 1e-7, TIGHT_RTOL);
+    }
+
+    /**
+     * BatchNorm over more rows than one slice holds, which runs sliced: 1,500 rows of which the
+     * first 1,300 count (the count cuts the sixth slice), and all 1,500.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {1300, 1500})
+    void rowCountedBatchNormOverManyRowsRunsSliced(int n) {
+        assertEquals(true, tw.gpu.sliced(1500, 13), "1,500 rows of 13 channels run sliced");
+        rowCountedBatchNorm(1500, n, 13);
+    }
+
+    /** BatchNorm over the first n of B rows, n in device memory; the rows past n hold large values. */
+    private void rowCountedBatchNorm(int B, int n, int C) {
+        float[] x = uniform(rng, B * C, -1, 1);
+        for (int i = n * C; i < B * C; i++) x[i] = 1000f + i;
+        Pair xs = tw.floats("x", x), rows = tw.ints("rows", new int[] {n});
+        Pair gamma = tw.floats("gamma", uniform(rng, C, 0.5f, 1.5f)), beta = tw.floats("beta", uniform(rng, C, -0.5f, 0.5f));
+        Pair rm = tw.floats("rm", uniform(rng, C, -0.1f, 0.1f)), rv = tw.floats("rv", uniform(rng, C, 0.5f, 1.5f));
+        Pair y = tw.poisoned("y", B * C), mean = tw.poisoned("mean", C), inv = tw.poisoned("inv", C);
+        Pair dy = tw.floats("dy", uniform(rng, B * C, -1, 1)), dx = tw.poisoned("dx", B * C);
+        Pair dGamma = tw.floats("dGamma", uniform(rng, C, -1, 1)), dBeta = tw.floats("dBeta", uniform(rng, C, -1, 1));
+        tw.both(be -> be.batchNorm(y.on(be), mean.on(be), inv.on(be), xs.on(be), gamma.on(be), beta.on(be), rm.on(be), rv.on(be), B, C, true,
+                0.9f, 1e-5f, rows.on(be)));
+        float[] ye = new float[B * C], ya = new float[B * C];
+        tw.cpu.download(y.cpu(), ye, B * C);
+        tw.gpu.download(y.gpu(), ya, B * C);
+        GpuTesting.compare("counted batch norm y (first n rows)", java.util.Arrays.copyOf(ye, n * C), java.util.Arrays.copyOf(ya, n * C),
+                TIGHT_ATOL, TIGHT_RTOL);
+        for (int i = n * C; i < B * C; i++) org.junit.jupiter.api.Assertions.assertTrue(Float.isFinite(ya[i]), "y past n is finite");
+        tw.assertClose("counted batch norm mean", mean, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("counted batch norm invStd", inv, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("counted batch norm running mean", rm, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("counted batch norm running var", rv, TIGHT_ATOL, TIGHT_RTOL);
+        tw.both(be -> be.batchNormBackward(dx.on(be), dGamma.on(be), dBeta.on(be), dy.on(be), mean.on(be), inv.on(be), xs.on(be), gamma.on(be),
+                B, C, rows.on(be)));
+        tw.assertClose("counted batch norm dx (0 past n)", dx, LOOSE_ATOL, LOOSE_RTOL);
+        tw.assertClose("counted batch norm dGamma", dGamma, LOOSE_ATOL, LOOSE_RTOL);
+        tw.assertClose("counted batch norm dBeta", dBeta, LOOSE_ATOL, LOOSE_RTOL);
+        Pair yi = tw.poisoned("yi", B * C);
+        tw.both(be -> be.batchNorm(yi.on(be), mean.on(be), inv.on(be), xs.on(be), gamma.on(be), beta.on(be), rm.on(be), rv.on(be), B, C, false,
+                0.9f, 1e-5f, rows.on(be)));
+        tw.cpu.download(yi.cpu(), ye, B * C);
+        tw.gpu.download(yi.gpu(), ya, B * C);
+        GpuTesting.compare("counted batch norm inference y (first n rows)", java.util.Arrays.copyOf(ye, n * C), java.util.Arrays.copyOf(ya, n * C),
+                TIGHT_ATOL, TIGHT_RTOL);
+    }
+
+    /** PReLU's backward over more rows than one slice holds runs sliced (dx, then the slopes' sums in slice order). */
+    @Test
+    void preluOverManyRowsRunsSliced() {
+        int rowsB = 1500, C = 75;
+        assertEquals(true, tw.gpu.sliced(rowsB, C), "1,500 rows of 75 channels run sliced");
+        Pair x = tw.floats("x", uniform(rng, rowsB * C, -2, 2)), dy = tw.floats("dy", uniform(rng, rowsB * C, -1, 1));
+        Pair y = tw.poisoned("y", rowsB * C), dx = tw.poisoned("dx", rowsB * C);
+        Pair alpha = tw.floats("alpha", uniform(rng, C, -0.5f, 0.5f)), dA = tw.floats("dA", uniform(rng, C, -1, 1));
+        tw.both(be -> be.prelu(y.on(be), x.on(be), alpha.on(be), rowsB, C));
+        tw.both(be -> be.preluBackward(dx.on(be), dA.on(be), dy.on(be), x.on(be), alpha.on(be), rowsB, C));
+        tw.assertClose("sliced prelu y", y, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("sliced prelu dx", dx, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("sliced prelu dAlpha", dA, LOOSE_ATOL, LOOSE_RTOL);
     }
 
     @Test

@@ -41,7 +41,8 @@ class KernelResourcesTest {
             case Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_BACKWARD -> CudaBackend.ATT_THREADS;
             case Kernels.ACTIVATION_UNIT_POOL_FORWARD, Kernels.ACTIVATION_UNIT_POOL_BACKWARD -> CudaBackend.ATT_POOL_THREADS;
             case Kernels.BATCH_NORM_FORWARD, Kernels.BATCH_NORM_BACKWARD, Kernels.DICE_FORWARD, Kernels.DICE_BACKWARD,
-                 Kernels.PRELU_BACKWARD, Kernels.BIAS_GRAD, Kernels.BIAS_GRAD_PARTIALS, Kernels.DICE_SLICED_STATISTICS,
+                 Kernels.PRELU_BACKWARD, Kernels.BIAS_GRAD, Kernels.BIAS_GRAD_PARTIALS, Kernels.SLICED_STATISTICS, Kernels.BATCH_NORM_SLICED_FORWARD,
+                 Kernels.BATCH_NORM_SLICED_BACKWARD_SUMS, Kernels.BATCH_NORM_SLICED_BACKWARD, Kernels.PRELU_SLICED_BACKWARD,
                  Kernels.DICE_SLICED_FORWARD, Kernels.DICE_SLICED_BACKWARD_SUMS, Kernels.DICE_SLICED_BACKWARD -> columns;
             default -> Kernels.BLOCK;
         };
