@@ -18,7 +18,8 @@
 # comparison), summary.txt.
 # The benchmark's data is generated into $AUGUR_WORK (default: <bundle>/work), not into the folder.
 # Knobs: MODELS="din base dien", BATCHES=128,2048, REPEATS=3, EAGER_MODELS=din (empty: no eager run),
-# EAGER_BATCHES=128, SKIP_TESTS=1, SKIP_BENCH=1, and for
+# EAGER_BATCHES=128, SKIP_TESTS=1, SKIP_BENCH=1, AUGUR_JAVA_OPTS (JVM options of every run, e.g. the
+# activation unit's -Daugur.attention.* settings; the bench records keep them), and for
 # trying the script without a GPU, DEVICE=cpu and BENCH_ARGS (default "--profile --ceilings"; e.g.
 # "--smoke" for a quick try).
 set -uo pipefail
@@ -53,6 +54,8 @@ echo "[gpu-check] bundle $b, writing to $out"
   echo "cpu:  $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ //') ($(nproc) cores)"
   echo
   cat "$b/BUILD.txt" 2>/dev/null
+  echo
+  echo "AUGUR_JAVA_OPTS: ${AUGUR_JAVA_OPTS:-(none)}"
   echo
 } >>"$env_txt"
 if command -v nvidia-smi >/dev/null; then

@@ -292,6 +292,10 @@ public final class BenchCommand implements Callable<Integer> {
         out.put("model_configs", cfgs);
         out.put("machine", HostInfo.machine());
         out.put("command", "augur " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
+        // the -Daugur.* settings a run was given (AUGUR_JAVA_OPTS): the command line alone does not show them
+        Map<String, String> props = new java.util.TreeMap<>();
+        for (String k : System.getProperties().stringPropertyNames()) if (k.startsWith("augur.")) props.put(k, System.getProperty(k));
+        out.put("system_properties", props);
         out.put("git_commit", HostInfo.gitCommit());
         out.put("date", Instant.now().toString());
         return out;

@@ -44,16 +44,38 @@ import static io.augur.backend.cuda.Kernels.COL_ROWS;
 public final class CudaBackend implements Backend, Profiling {
     private static final Logger LOG = LogManager.getLogger(CudaBackend.class);
 
-    /** Positions per chunk of the activation unit's kernels (shared memory permitting). */
-    static final int ATT_ROWS_FORWARD = 32, ATT_ROWS_BACKWARD = 16;
+    // The fused activation unit's shape on the GPU. The defaults are reasoned, not yet measured
+    // (no session has had a GPU); each can be set as a system property (AUGUR_JAVA_OPTS) so that a
+    // first GPU session can compare them with `augur bench` without a rebuild.
+
+    /** Positions per item of the unit's forward and backward kernels (shared memory permitting): augur.attention.rowsForward / rowsBackward. */
+    static final int ATT_ROWS_FORWARD = tuning("augur.attention.rowsForward", 32, 1, 1024);
+    static final int ATT_ROWS_BACKWARD = tuning("augur.attention.rowsBackward", 16, 1, 1024);
     /** Threads of the activation unit's blocks. */
     static final int ATT_THREADS = 128;
+    /** Backward blocks per multiprocessor, each with its own slice of partial gradients: augur.attention.blocksPerSm. */
+    static final int ATT_BLOCKS_PER_SM = tuning("augur.attention.blocksPerSm", 2, 1, 64);
     /**
      * Whether the fused unit's backward may keep its per-block partial gradients in shared memory
-     * (it does where they fit beside a full chunk of rows); false makes every chunk add into the
-     * block's slice in global memory. Tests turn it off to cover that path; set before planning.
+     * (it does where they fit beside a full chunk of rows; augur.attention.partialsOnChip=false
+     * turns it off); false makes every chunk add into the block's slice in global memory. Tests
+     * turn it off to cover that path; set before planning.
      */
-    static boolean attentionPartialsOnChip = true;
+    static boolean attentionPartialsOnChip = !"false".equals(System.getProperty("augur.attention.partialsOnChip", "true").trim());
+
+    /** An integer system property in [min, max], or the default; anything else is an error that names it. */
+    static int tuning(String name, int def, int min, int max) {
+        String v = System.getProperty(name);
+        if (v == null || v.isBlank()) return def;
+        try {
+            int x = Integer.parseInt(v.trim());
+            if (x >= min && x <= max) return x;
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException("-D" + name + "=" + v + ": expected an integer from " + min + " to " + max + " (default " + def + ")");
+    }
+
     /** Dynamic shared memory every kernel may use without opting in. */
     static final int DEFAULT_SHARED = 48 * 1024;
 
@@ -338,7 +360,10 @@ public final class CudaBackend implements Backend, Profiling {
             sharedBackward = AttentionArgs.backwardSharedBytes(W, h1, h2, rowsBackward, localPartials);
             if (sharedForward > DEFAULT_SHARED) rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_FORWARD, (int) sharedForward);
             if (sharedBackward > DEFAULT_SHARED) rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD, (int) sharedBackward);
-            blocks = (int) Math.max(1, Math.min((long) maxB * chunksBackward, 2L * rt.multiprocessors));
+            blocks = (int) Math.max(1, Math.min((long) maxB * chunksBackward, (long) ATT_BLOCKS_PER_SM * rt.multiprocessors));
+            LOG.info("activation unit {} ({}/{}/{}, T = {}): items of {} positions forward, {} backward; {} backward blocks, partial gradients in {} "
+                    + "memory; shared memory {} / {} bytes", name, W, h1, h2, T, rowsForward, rowsBackward, blocks,
+                    localPartials ? "shared" : "global", sharedForward, sharedBackward);
             ma = arena.reserve(name + ".ma", 4L * W * h1);
             m2 = arena.reserve(name + ".m2", 8L * W * h1);
             m2t = arena.reserve(name + ".m2t", 8L * W * h1);
