@@ -112,16 +112,43 @@ class CudaTrainingParityTest {
         assertTrue(Double.isNaN(later[0].auxLoss()), "DIN has no auxiliary loss");
     }
 
+    /**
+     * Batches of more than 256 rows, where the dense layers' column reductions run sliced
+     * (BatchNorm, the top MLP's Dice or PReLU, the bias gradients), inside captured steps: 20
+     * steps over batches of 300, 300 and 270 rows (the last a partial batch under the same
+     * graphs' sizes), same tolerances.
+     */
+    @ParameterizedTest
+    @CsvSource({"DIN, SIGMOID", "BASE, SIGMOID"})
+    void largeBatchesMatchTheCpu(ModelConfig.Kind kind, Activation att) {
+        ModelConfig cfg = new ModelConfig(kind, 6, List.of(16, 8), att, true, List.of(20, 10), null, 1e-5f, 1e-8f, 0.99f, 0.05f);
+        int[] sizes = {300, 300, 270};
+        int steps = 20;
+        float[] cpu = train(new CpuBackend(false, 2), cfg, true, false, sizes, steps);
+        float[] gpu = train(GpuTesting.backend(), cfg, false, true, sizes, steps);
+        for (int s = 0; s < steps; s++) {
+            double tol = (s < 10 ? EARLY : LATE) * Math.max(1.0, Math.abs(cpu[s]));
+            assertEquals(cpu[s], gpu[s], tol, kind + " loss at step " + (s + 1) + "; CPU " + java.util.Arrays.toString(cpu) + "\nGPU "
+                    + java.util.Arrays.toString(gpu));
+        }
+    }
+
     /** Losses of STEPS steps; batches cycle through sizes 32, 32, 19, 32, 7 (a fixed set of data seeds). */
     static float[] train(Backend be, ModelConfig cfg, boolean close, boolean graphs) {
+        return train(be, cfg, close, graphs, DEFAULT_SIZES, STEPS);
+    }
+
+    static final int[] DEFAULT_SIZES = {32, 32, 19, 32, 7};
+
+    /** Losses of {@code steps} steps; batches cycle through {@code sizes} (the first the largest; a fixed set of data seeds). */
+    static float[] train(Backend be, ModelConfig cfg, boolean close, boolean graphs, int[] sizes, int steps) {
         try {
-            CtrModel m = Models.create(be, cfg, ModelParityTest.FEATURES, 32, 5);
+            CtrModel m = Models.create(be, cfg, ModelParityTest.FEATURES, sizes[0], 5);
             Optimizer opt = ModelParityTest.optimizer(be, m, TrainConfig.defaults());
-            int[] sizes = {32, 32, 19, 32, 7};
             List<ModelParityTest.Data> data = new ArrayList<>();
             for (int k = 0; k < sizes.length; k++) data.add(ModelParityTest.data(sizes[k], 200 + k));
-            float[] losses = new float[STEPS];
-            for (int s = 0; s < STEPS; s++) {
+            float[] losses = new float[steps];
+            for (int s = 0; s < steps; s++) {
                 int k = s % sizes.length;
                 ModelParityTest.load(be, m, data.get(k), sizes[k]);
                 if (graphs) {
@@ -149,7 +176,14 @@ class CudaTrainingParityTest {
                 assertFalse(java.util.Arrays.stream(cb.stepSummary().split(";")).anyMatch(part -> part.contains(prefix) && part.contains("eager since")),
                         "a graph of " + prefix + "* was dropped: " + cb.stepSummary());
             }
-            if (graphs && be instanceof CudaBackend cb && !cfg.kind().recurrent()) {
+            if (graphs && be instanceof CudaBackend cb && sizes != DEFAULT_SIZES) {   // the large batches' step: sliced, and replayed
+                String all = String.join("\n", cb.graphOps(m.stepKey("train", sizes[0])));
+                String act = cfg.kind() == ModelConfig.Kind.DIN ? "dice_sliced_backward_kernel" : "prelu_sliced_backward_kernel";
+                for (String k : new String[] {"sliced_statistics_kernel", "batch_norm_sliced_backward_kernel", "bias_grad_partials_kernel", act})
+                    assertTrue(all.contains(k + "<<<"), "the step at " + sizes[0] + " rows launches " + k + ":\n" + all);
+                assertTrue(cb.graphReplays().getOrDefault(m.stepKey("train", sizes[0]), 0L) > 0, "replays: " + cb.graphReplays());
+            }
+            if (graphs && be instanceof CudaBackend cb && !cfg.kind().recurrent() && sizes == DEFAULT_SIZES && steps == STEPS) {
                 java.util.Map<String, Long> replays = cb.graphReplays();
                 assertEquals(28L, replays.get(m.stepKey("train", 32)), "replays of the size-32 step's graph: " + replays);
                 assertEquals(8L, replays.get(m.stepKey("train", 19)), "replays of the size-19 step's graph: " + replays);
