@@ -91,17 +91,37 @@ AUGUR_KERNEL void __launch_bounds__(1024) recurrence_forward_kernel(float* __res
   }
 }
 
+// The backward's weights read along its threads: wxT (G, E) = Wx^T, whT (G, H) = Wh^T, written by
+// recurrence_transpose_kernel before each backward. Each step's dx = dgx Wx^T and dh = dgh Wh^T
+// have thread j (an input or hidden unit) walk the G gate columns; with the weights as stored,
+// consecutive threads read G floats apart, every load of a warp a different cache line, and that
+// inside the walk's serial chain.   grid-stride over G (E + H)
+AUGUR_KERNEL void recurrence_transpose_kernel(float* __restrict__ wxT, float* __restrict__ whT, const float* __restrict__ wx,
+                                              const float* __restrict__ wh, int E, int H) {
+  const int G = 3 * H;
+  AUGUR_GRID_STRIDE(i, (long long)G * (E + H)) {
+    if (i < (long long)E * G) {
+      const int e = (int)(i / G), q = (int)(i % G);
+      wxT[(long long)q * E + e] = wx[i];
+    } else {
+      const long long m = i - (long long)E * G;
+      const int k = (int)(m / G), q = (int)(m % G);
+      whT[(long long)q * H + k] = wh[m];
+    }
+  }
+}
+
 // Backward, after the forward of the same batch. grid (B), block >= max(G, E) threads (a
 // multiple of 32); dynamic shared: H + 2G + H floats.
 //   dx (B, T, E) =, 0 at padded positions     dAtt (B, T) = or nullptr (GRU), 0 at padded positions
 //   dgx, dgh (B, T, G) =: each position's gate gradients, 0 at padded positions (for the weight sums)
-//   dHOut (B, T, H) or nullptr    dHLast (B, H) or nullptr
+//   dHOut (B, T, H) or nullptr    dHLast (B, H) or nullptr    wxT (G, E), whT (G, H): recurrence_transpose_kernel
 AUGUR_KERNEL void __launch_bounds__(1024) recurrence_backward_kernel(float* __restrict__ dx, float* __restrict__ dAtt, float* __restrict__ dgx,
                                              float* __restrict__ dgh, int* status, const float* __restrict__ dHOut,
                                              const float* __restrict__ dHLast, const float* __restrict__ gates,
                                              const float* __restrict__ hn, const float* __restrict__ hs,
                                              const float* __restrict__ att, const int* __restrict__ lengths,
-                                             const float* __restrict__ wx, const float* __restrict__ wh, int kind, int T,
+                                             const float* __restrict__ wxT, const float* __restrict__ whT, int kind, int T,
                                              int E, int H) {
   extern __shared__ double smem_d[];
   float* smem = reinterpret_cast<float*>(smem_d);
@@ -151,11 +171,11 @@ AUGUR_KERNEL void __launch_bounds__(1024) recurrence_backward_kernel(float* __re
     __syncthreads();
     if (j < E) {
       float acc = 0.0f;
-      for (int q = 0; q < G; ++q) acc += sgx[q] * wx[(long long)j * G + q];
+      for (int q = 0; q < G; ++q) acc += sgx[q] * wxT[(long long)q * E + j];
       dx[row * E + j] = acc;
     }
     if (j < H) {
-      for (int q = 0; q < G; ++q) dhp += sgh[q] * wh[(long long)j * G + q];
+      for (int q = 0; q < G; ++q) dhp += sgh[q] * whT[(long long)q * H + j];
     }
     if (j < G) {
       dgx[row * G + j] = sgx[j];

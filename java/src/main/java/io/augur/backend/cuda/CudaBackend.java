@@ -196,7 +196,7 @@ public final class CudaBackend implements Backend, Profiling {
      */
     final class RecurrenceWorkspace implements Workspace {
         final int maxB, T, E, H, G, threads;
-        final Arena.Slice gates, hn, h, dgx, dgh, partial;
+        final Arena.Slice gates, hn, h, dgx, dgh, partial, wxT, whT;
 
         RecurrenceWorkspace(String name, int maxB, int T, int E, int H) {
             if (maxB < 1 || T < 1 || E < 1 || H < 1) throw new IllegalArgumentException("recurrence workspace: sizes must be positive");
@@ -217,6 +217,8 @@ public final class CudaBackend implements Backend, Profiling {
             dgx = arena.reserve(name + ".dgx", 4L * rows * G);
             dgh = arena.reserve(name + ".dgh", 4L * rows * G);
             partial = arena.reserve(name + ".partial", 4L * Math.min(maxB, WEIGHT_GRAD_CHUNKS) * ((long) Math.max(E, H) * G + G));
+            wxT = arena.reserve(name + ".wxT", 4L * G * E);
+            whT = arena.reserve(name + ".whT", 4L * G * H);
         }
 
         /** Samples per chunk of the weight-gradient sums, for a batch of B. */
@@ -238,7 +240,7 @@ public final class CudaBackend implements Backend, Profiling {
         }
 
         @Override
-        public long bytes() { return gates.bytes() + hn.bytes() + h.bytes() + dgx.bytes() + dgh.bytes() + partial.bytes(); }
+        public long bytes() { return gates.bytes() + hn.bytes() + h.bytes() + dgx.bytes() + dgh.bytes() + partial.bytes() + wxT.bytes() + whT.bytes(); }
     }
 
     /** Sample chunks of the recurrence's weight-gradient sums (its first stage's grid height). */
@@ -1110,8 +1112,9 @@ public final class CudaBackend implements Backend, Profiling {
     }
 
     /**
-     * One block per sample walks back (recurrence_backward_kernel), writing each position's gate
-     * gradients; then the weight and bias gradients of the input and the recurrent projection,
+     * The weights transposed (recurrence_transpose_kernel), so that the walk reads them along its
+     * threads; one block per sample walks back (recurrence_backward_kernel), writing each
+     * position's gate gradients; then the weight and bias gradients of the input and the recurrent projection,
      * one launch each (recurrence_weight_grad_kernel).
      */
     @Override
@@ -1123,9 +1126,11 @@ public final class CudaBackend implements Backend, Profiling {
         begin();
         if (B == 0) return;
         int G = 3 * H;
+        launch1d(Kernels.RECURRENCE_TRANSPOSE, (long) G * (E + H), args().ptr(w.wxT.address()).ptr(w.whT.address()).ptr(a(p.wx())).ptr(a(p.wh()))
+                .i(E).i(H));
         rt.launch(Kernels.RECURRENCE_BACKWARD, B, 1, w.threads, 1, w.backwardShared(), args().ptr(a(dx)).ptr(kind.usesAttention() ? a(dAtt) : 0)
                 .ptr(w.dgx.address()).ptr(w.dgh.address()).ptr(status.address()).ptr(a(dHOut)).ptr(a(dHLast)).ptr(w.gates.address())
-                .ptr(w.hn.address()).ptr(w.h.address()).ptr(kind.usesAttention() ? a(att) : 0).ptr(a(lengths)).ptr(a(p.wx())).ptr(a(p.wh()))
+                .ptr(w.hn.address()).ptr(w.h.address()).ptr(kind.usesAttention() ? a(att) : 0).ptr(a(lengths)).ptr(w.wxT.address()).ptr(w.whT.address())
                 .i(kind.ordinal()).i(T).i(E).i(H));
         recurrenceWeightGrad(w, grads.wx(), grads.bx(), a(x), w.dgx.address(), lengths, B, T, E, G, 0);
         recurrenceWeightGrad(w, grads.wh(), grads.bh(), w.h.address(), w.dgh.address(), lengths, B, T, H, G, 1);

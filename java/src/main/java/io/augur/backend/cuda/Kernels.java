@@ -75,6 +75,7 @@ public final class Kernels {
     // recurrence.cu
     public static final String RECURRENCE_FORWARD = "recurrence_forward_kernel";
     public static final String RECURRENCE_BACKWARD = "recurrence_backward_kernel";
+    public static final String RECURRENCE_TRANSPOSE = "recurrence_transpose_kernel";
     public static final String RECURRENCE_WEIGHT_GRAD = "recurrence_weight_grad_kernel";
     public static final String RECURRENCE_WEIGHT_GRAD_REDUCE = "recurrence_weight_grad_reduce_kernel";
 
@@ -89,7 +90,7 @@ public final class Kernels {
             ACTIVATION_UNIT_POOL_FORWARD, ACTIVATION_UNIT_POOL_BACKWARD, SLICED_STATISTICS, BATCH_NORM_SLICED_FORWARD,
             BATCH_NORM_SLICED_BACKWARD_SUMS, BATCH_NORM_SLICED_BACKWARD, DICE_SLICED_FORWARD, DICE_SLICED_BACKWARD_SUMS,
             DICE_SLICED_BACKWARD, PRELU_SLICED_BACKWARD, BIAS_GRAD_PARTIALS, BIAS_GRAD_REDUCE, RECURRENCE_FORWARD,
-            RECURRENCE_BACKWARD, RECURRENCE_WEIGHT_GRAD, RECURRENCE_WEIGHT_GRAD_REDUCE);
+            RECURRENCE_BACKWARD, RECURRENCE_TRANSPOSE, RECURRENCE_WEIGHT_GRAD, RECURRENCE_WEIGHT_GRAD_REDUCE);
 
     /** Threads per block of the 1-D kernels. */
     static final int BLOCK = 256;
