@@ -6,6 +6,13 @@
 // The linear layer uses it three ways: y = x W + b; dx = dy W^T (trans_b); dW += x^T dy (trans_a,
 // accumulate). Each C element is summed by one thread in k order: deterministic.
 //
+// Bias gradient in the same pass: with ones_row = M - 1 >= 0, the last of op(A)'s M rows is a row
+// of ones (A holds the M - 1 others), so output row M - 1 is the column sums of op(B); it goes to
+// bias[n] (+= with accumulate, else =), which is then that row's output and not added to C. A
+// linear layer's dW += x^T dy then brings db += sum_r dy[r, :] with it. ones_row = -1: none.
+// (One pointer for both uses, and the row as an index, keep the kernel within 64 registers on
+// sm_75 to sm_89 without spilling.)
+//
 // Split K: a product with few output tiles and a long K (dW at a large batch: 162 x 200 outputs
 // are 12 tiles, K = 2048) would leave most multiprocessors idle. With partial != nullptr the
 // grid's y dimension holds splits x row tiles; split s sums k in [s k_split, (s + 1) k_split) into
@@ -20,10 +27,10 @@ constexpr int GEMM_TM = 4, GEMM_TN = 4;  // each of the 16 x 16 threads computes
 
 
 AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, const float* __restrict__ A,
-                                                     const float* __restrict__ Bm, const float* __restrict__ bias,
+                                                     const float* __restrict__ Bm, float* __restrict__ bias,
                                                      int M, int N, int K, int lda, int ldb, int ldc,
                                                      int trans_a, int trans_b, int accumulate,
-                                                     float* __restrict__ partial, int k_split) {
+                                                     float* __restrict__ partial, int k_split, int ones_row) {
   __shared__ float As[GEMM_BK][GEMM_BM + 4];  // As[k][m]
   __shared__ float Bs[GEMM_BK][GEMM_BN + 4];  // Bs[k][n]
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
@@ -46,7 +53,7 @@ AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, cons
       else { k = e % GEMM_BK; m = e / GEMM_BK; }
       const int gm = m0 + m, gk = k0 + k;
       float v = 0.0f;
-      if (gm < M && gk < k_end) v = trans_a ? A[(long long)gk * lda + gm] : A[(long long)gm * lda + gk];
+      if (gm < M && gk < k_end) v = gm == ones_row ? 1.0f : trans_a ? A[(long long)gk * lda + gm] : A[(long long)gm * lda + gk];
       As[k][m] = v;
     }
     for (int e = threadIdx.x; e < GEMM_BN * GEMM_BK; e += 256) {
@@ -86,24 +93,24 @@ AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, cons
         partial[((long long)split * M + gm) * N + gn] = v;
         continue;
       }
-      if (bias != nullptr) v += bias[gn];
-      float* c = C + (long long)gm * ldc + gn;
+      if (bias != nullptr && ones_row < 0) v += bias[gn];
+      float* c = gm == ones_row ? bias + gn : C + (long long)gm * ldc + gn;
       *c = accumulate ? *c + v : v;
     }
   }
 }
 
 // C (M, N) = [C +] sum over s < splits, in order, of partial[s] (M, N) [+ bias]: the end of a
-// split-K gemm_kernel.
+// split-K gemm_kernel; row ones_row (if >= 0) goes to bias, as there.
 AUGUR_KERNEL void gemm_splitk_reduce_kernel(float* __restrict__ C, const float* __restrict__ partial,
-                                            const float* __restrict__ bias, int M, int N, int ldc, int splits,
-                                            int accumulate) {
+                                            float* __restrict__ bias, int M, int N, int ldc, int splits,
+                                            int accumulate, int ones_row) {
   AUGUR_GRID_STRIDE(i, (long long)M * N) {
     const int m = (int)(i / N), n = (int)(i % N);
     float v = 0.0f;
     for (int s = 0; s < splits; ++s) v += partial[(long long)s * M * N + i];
-    if (bias != nullptr) v += bias[n];
-    float* c = C + (long long)m * ldc + n;
+    if (bias != nullptr && ones_row < 0) v += bias[n];
+    float* c = m == ones_row ? bias + n : C + (long long)m * ldc + n;
     *c = accumulate ? *c + v : v;
   }
 }

@@ -2,7 +2,8 @@ package io.augur.backend.cuda;
 
 /**
  * The GEMM provider that needs nothing but our fatbin: {@code gemm_kernel} (cuda/gemm.cu), 64 x 64
- * tiles, one thread per 4 x 4 outputs, bias and accumulation in the epilogue. Deterministic.
+ * tiles, one thread per 4 x 4 outputs, bias and accumulation in the epilogue, and a linear layer's
+ * bias gradient in the weight gradient's pass (an extra row of ones). Deterministic.
  *
  * <p>A product with fewer output tiles than the device has multiprocessors and a long K (the
  * weight gradient x^T dy at a large batch) is split along K ({@link #splits}): each split sums its
@@ -47,22 +48,41 @@ final class BuiltinGemm implements Gemm {
     @Override
     public void gemm(long C, long A, long B, long bias, int M, int N, int K, int lda, int ldb, int ldc,
                      boolean transA, boolean transB, boolean accumulate) {
+        launch(C, A, B, bias, M, N, K, lda, ldb, ldc, transA, transB, accumulate, false);
+    }
+
+    /** The bias gradient rides along as op(A)'s extra last row of ones (gemm_kernel's ones_row), its output row going to db. */
+    @Override
+    public boolean weightGrad(long dW, long db, long x, long dy, int rows, int in, int out) {
+        if (db == 0) {
+            launch(dW, x, dy, 0, in, out, rows, in, out, out, true, false, true, false);
+            return false;
+        }
+        launch(dW, x, dy, db, in, out, rows, in, out, out, true, false, true, true);
+        return true;
+    }
+
+    /** ones: op(A) gets a last row of ones, whose output row goes to {@code bias} instead of being added. */
+    private void launch(long C, long A, long B, long bias, int M, int N, int K, int lda, int ldb, int ldc,
+                        boolean transA, boolean transB, boolean accumulate, boolean ones) {
         if (M <= 0 || N <= 0) return;
-        int mTiles = (M + TILE - 1) / TILE, nTiles = (N + TILE - 1) / TILE;
-        int s = workspace == null ? 1 : splits(M, N, K, multiprocessors, workspace.bytes() / 4);
+        int rows = M + (ones ? 1 : 0);   // output rows, the ones row included
+        int mTiles = (rows + TILE - 1) / TILE, nTiles = (N + TILE - 1) / TILE;
+        int s = workspace == null ? 1 : splits(rows, N, K, multiprocessors, workspace.bytes() / 4);
         int kSplit = K;
         if (s > 1) {
             kSplit = ((K + s - 1) / s + 15) / 16 * 16;   // whole 16-wide k tiles per split
             s = (K + kSplit - 1) / kSplit;
         }
+        int onesRow = ones ? M : -1;
         CudaRuntime.Args a = new CudaRuntime.Args().ptr(C).ptr(A).ptr(B).ptr(bias)
-                .i(M).i(N).i(K).i(lda).i(ldb).i(ldc).i(transA ? 1 : 0).i(transB ? 1 : 0).i(accumulate ? 1 : 0)
-                .ptr(s > 1 ? workspace.address() : 0).i(kSplit);
+                .i(rows).i(N).i(K).i(lda).i(ldb).i(ldc).i(transA ? 1 : 0).i(transB ? 1 : 0).i(accumulate ? 1 : 0)
+                .ptr(s > 1 ? workspace.address() : 0).i(kSplit).i(onesRow);
         rt.launch(Kernels.GEMM, nTiles, mTiles * s, 256, 1, 0, a);
         if (s > 1) {
-            long n = (long) M * N;
+            long n = (long) rows * N;
             rt.launch(Kernels.GEMM_SPLITK_REDUCE, Kernels.blocks(n, Kernels.BLOCK, 32 * multiprocessors), 1, Kernels.BLOCK, 1, 0,
-                    new CudaRuntime.Args().ptr(C).ptr(workspace.address()).ptr(bias).i(M).i(N).i(ldc).i(s).i(accumulate ? 1 : 0));
+                    new CudaRuntime.Args().ptr(C).ptr(workspace.address()).ptr(bias).i(rows).i(N).i(ldc).i(s).i(accumulate ? 1 : 0).i(onesRow));
         }
     }
 }

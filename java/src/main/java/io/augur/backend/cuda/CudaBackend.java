@@ -819,8 +819,7 @@ public final class CudaBackend implements Backend, Profiling {
     public void linearBackward(Tensor dx, Tensor dW, Tensor db, Tensor dy, Tensor x, Tensor W, int B, int in, int out) {
         begin();
         if (dx != null) gemm.gemm(a(dx), a(dy), a(W), 0, B, in, out, out, out, in, false, true, false);   // dx = dy W^T
-        gemm.gemm(a(dW), a(x), a(dy), 0, in, out, B, in, out, out, true, false, true);                    // dW += x^T dy
-        if (db == null) return;
+        if (gemm.weightGrad(a(dW), a(db), a(x), a(dy), B, in, out) || db == null) return;                // dW += x^T dy (db += with it)
         if (sliced(B, out)) biasGradRows(rowPartials.address(), db, dy, B, out);
         else launchColumns(Kernels.BIAS_GRAD, out, args().ptr(a(db)).ptr(a(dy)).i(B).i(out));
     }
@@ -1068,18 +1067,15 @@ public final class CudaBackend implements Backend, Profiling {
         int R = B * T, W = spec.width(), h1 = spec.h1(), h2 = spec.h2(), Z = 4 * W;
         poolBackward(a(w.dScore), dKeys, dOut, dWeights, weights, keys, lengths, B, T, spec);
         // layer 3: dW3 += a2^T dScore, db3, then dA2 = dScore W3^T over a2
-        gemm.gemm(a(g.w3()), a(w.a2), a(w.dScore), 0, h2, 1, R, h2, 1, 1, true, false, true);
-        biasGradRows(w.partials.address(), g.b3(), w.dScore, R, 1);
+        if (!gemm.weightGrad(a(g.w3()), a(g.b3()), a(w.a2), a(w.dScore), R, h2, 1)) biasGradRows(w.partials.address(), g.b3(), w.dScore, R, 1);
         gemm.gemm(a(w.a2), a(w.dScore), a(p.w3()), 0, R, h2, 1, 1, 1, h2, false, true, false);
         diceSlicedBackward(w.partials.address(), w.dH2, g.alpha2(), w.a2, w.mean2, w.invStd2, w.h2, lengths, p.alpha2(), B, T, h2);
         // layer 2: dW2 += a1^T dH2, db2, then dA1 = dH2 W2^T over a1
-        gemm.gemm(a(g.w2()), a(w.a1), a(w.dH2), 0, h1, h2, R, h1, h2, h2, true, false, true);
-        biasGradRows(w.partials.address(), g.b2(), w.dH2, R, h2);
+        if (!gemm.weightGrad(a(g.w2()), a(g.b2()), a(w.a1), a(w.dH2), R, h1, h2)) biasGradRows(w.partials.address(), g.b2(), w.dH2, R, h2);
         gemm.gemm(a(w.a1), a(w.dH2), a(p.w2()), 0, R, h1, h2, h2, h2, h1, false, true, false);
         diceSlicedBackward(w.partials.address(), w.dH1, g.alpha1(), w.a1, w.mean1, w.invStd1, w.h1, lengths, p.alpha1(), B, T, h1);
         // layer 1: dW1 += z^T dH1, db1, then dZ = dH1 W1^T over z
-        gemm.gemm(a(g.w1()), a(w.z), a(w.dH1), 0, Z, h1, R, Z, h1, h1, true, false, true);
-        biasGradRows(w.partials.address(), g.b1(), w.dH1, R, h1);
+        if (!gemm.weightGrad(a(g.w1()), a(g.b1()), a(w.z), a(w.dH1), R, Z, h1)) biasGradRows(w.partials.address(), g.b1(), w.dH1, R, h1);
         gemm.gemm(a(w.z), a(w.dH1), a(p.w1()), 0, R, Z, h1, h1, h1, Z, false, true, false);
         launch1d(Kernels.ACTIVATION_UNIT_INPUT_BACKWARD, (long) B * W, args().ptr(a(dQuery)).ptr(a(dKeys)).ptr(a(w.z)).ptr(a(query)).ptr(a(keys))
                 .ptr(a(lengths)).i(B).i(T).i(W));

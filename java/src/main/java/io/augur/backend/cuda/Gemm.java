@@ -17,4 +17,14 @@ public interface Gemm {
 
     void gemm(long C, long A, long B, long bias, int M, int N, int K, int lda, int ldb, int ldc,
               boolean transA, boolean transB, boolean accumulate);
+
+    /**
+     * A linear layer's weight gradient, dW (in, out) += x^T dy with x (rows, in) and dy (rows, out),
+     * and where the provider can fold it into the same product, the bias gradient db (out) += the
+     * column sums of dy. Returns whether it did db; if not (or db is 0) the caller sums it.
+     */
+    default boolean weightGrad(long dW, long db, long x, long dy, int rows, int in, int out) {
+        gemm(dW, x, dy, 0, in, out, rows, in, out, out, true, false, true);
+        return false;
+    }
 }
