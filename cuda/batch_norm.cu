@@ -121,41 +121,12 @@ AUGUR_KERNEL void batch_norm_sliced_forward_kernel(float* __restrict__ y, float*
                                                    float* __restrict__ run_mean, float* __restrict__ run_var,
                                                    const double* __restrict__ partials, int B, int C, int chunk,
                                                    int slices, int training, float momentum, float eps) {
-  __shared__ float col_mean[32], col_is[32];
-  __shared__ int col_rows;
   const int c = blockIdx.x * 32 + threadIdx.x;
-  if (threadIdx.y == 0) {
-    float mu = 0.0f, is = 0.0f;
-    double n = 0.0;
-    if (c < C && training) {
-      const augur::Statistics st = augur::combine_statistics(partials, slices, C, c);
-      n = st.n;
-      if (n > 0.0) {
-        mu = (float)st.mean;
-        is = (float)(1.0 / sqrt(st.var + eps));
-        if (blockIdx.y == 0) {
-          mean[c] = mu;
-          inv_std[c] = is;
-          augur::update_running(run_mean, run_var, c, (double)mu, st.var, n, momentum);
-        }
-      }
-    } else if (c < C) {
-      mu = run_mean[c];
-      is = (float)(1.0 / sqrt((double)run_var[c] + eps));
-      n = 1.0;
-      if (blockIdx.y == 0) {
-        mean[c] = mu;
-        inv_std[c] = is;
-      }
-    }
-    col_mean[threadIdx.x] = mu;
-    col_is[threadIdx.x] = is;
-    if (threadIdx.x == 0) col_rows = (c < C && n > 0.0) ? 1 : 0;  // every channel sees the same count
-  }
-  __syncthreads();
-  if (c >= C || col_rows == 0) return;
+  const augur::ColumnStatistics st = augur::sliced_column_statistics(mean, inv_std, run_mean, run_var, partials, slices, C, c,
+                                                                     training != 0, momentum, eps);
+  if (c >= C || !st.counted) return;
   const augur::RowSlice sl(B, chunk);
-  const float mu = col_mean[threadIdx.x], is = col_is[threadIdx.x], g = gamma[c], bt = beta[c];
+  const float mu = st.mean, is = st.inv_std, g = gamma[c], bt = beta[c];
   for (long long r = sl.r0 + threadIdx.y; r < sl.r1; r += augur::COL_ROWS) {
     const long long i = r * C + c;
     y[i] = (x[i] - mu) * is * g + bt;

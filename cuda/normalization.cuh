@@ -90,6 +90,53 @@ __device__ __forceinline__ Statistics combine_statistics(const double* partials,
   return {n, m, n > 0.0 ? q / n : 0.0};
 }
 
+// Stage 2 of a sliced forward (BatchNorm's and Dice's), for the block's 32 channels: training
+// combines channel c's slices (combine_statistics), inference takes the running statistics; block
+// row 0 writes mean, inv_std and, training, the running statistics. Every thread of the column
+// gets the channel's mean and inv_std; `counted` is false when training counted no row (then
+// nothing is written). Every thread of the block must call it (it synchronises).
+struct ColumnStatistics {
+  float mean, inv_std;
+  bool counted;
+};
+__device__ __forceinline__ ColumnStatistics sliced_column_statistics(float* mean, float* inv_std, float* run_mean,
+                                                                     float* run_var, const double* partials, int slices,
+                                                                     int C, int c, bool training, float momentum,
+                                                                     float eps) {
+  __shared__ float col_mean[32], col_is[32];
+  __shared__ int col_rows;
+  if (threadIdx.y == 0) {
+    float mu = 0.0f, is = 0.0f;
+    double n = 0.0;
+    if (c < C && training) {
+      const Statistics st = combine_statistics(partials, slices, C, c);
+      n = st.n;
+      if (n > 0.0) {
+        mu = (float)st.mean;
+        is = (float)(1.0 / sqrt(st.var + eps));
+        if (blockIdx.y == 0) {
+          mean[c] = mu;
+          inv_std[c] = is;
+          update_running(run_mean, run_var, c, (double)mu, st.var, n, momentum);
+        }
+      }
+    } else if (c < C) {
+      mu = run_mean[c];
+      is = (float)(1.0 / sqrt((double)run_var[c] + eps));
+      n = 1.0;
+      if (blockIdx.y == 0) {
+        mean[c] = mu;
+        inv_std[c] = is;
+      }
+    }
+    col_mean[threadIdx.x] = mu;
+    col_is[threadIdx.x] = is;
+    if (threadIdx.x == 0) col_rows = (c < C && n > 0.0) ? 1 : 0;  // every channel sees the same count
+  }
+  __syncthreads();
+  return {col_mean[threadIdx.x], col_is[threadIdx.x], col_rows != 0};
+}
+
 // Dice of one element, given its channel's statistics: p = sigmoid((x - mean) inv_std),
 // p x + (1 - p) alpha x.
 __device__ __forceinline__ float dice_value(float x, float mu, float is, float alpha) {
