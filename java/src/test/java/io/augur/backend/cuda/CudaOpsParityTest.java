@@ -324,14 +324,15 @@ class CudaOpsParityTest {
     }
 
     /**
-     * Dice over more rows than one slice holds (1,500 rows: 5 full slices of 256 and one of 220),
-     * which runs sliced (statistics per slice, combined in slice order): training forward and
+     * Dice over more rows than one slice holds (1,500 rows: 5 full slices of 256 and one of 220;
+     * 257 rows of one channel: a last slice of one row), which runs sliced (statistics per slice, combined in slice order): training forward and
      * backward, then inference with the running statistics just updated.
      */
-    @Test
-    void diceOverManyRowsRunsSliced() {
-        int rowsB = 1500, maxB = rowsB + 3, C = 75;
-        assertEquals(true, tw.gpu.sliced(rowsB, C), "1,500 rows of 75 channels run sliced");
+    @ParameterizedTest
+    @CsvSource({"1500, 75", "257, 1"})
+    void diceOverManyRowsRunsSliced(int rowsB, int C) {
+        int maxB = rowsB + 3;
+        assertEquals(true, tw.gpu.sliced(rowsB, C), rowsB + " rows of " + C + " channels run sliced");
         Pair x = tw.floats("x", uniformPoisoned(rng, rowsB * C, maxB * C, -2, 2)), dy = tw.floats("dy", uniformPoisoned(rng, rowsB * C, maxB * C, -1, 1));
         Pair y = tw.poisoned("y", maxB * C), dx = tw.poisoned("dx", maxB * C), yi = tw.poisoned("yi", maxB * C);
         Pair alpha = tw.floats("alpha", uniform(rng, C, -0.5f, 0.5f)), dA = tw.floats("dA", uniform(rng, C, -1, 1));
@@ -580,7 +581,7 @@ class CudaOpsParityTest {
      * tile), so every product has partial tiles whose rows and columns the kernels must clamp.
      */
     @ParameterizedTest
-    @CsvSource({"SIGMOID, true, 100, 13, 21, 3", "PRELU, false, 9, 7, 37, 6", "DICE, true, 9, 13, 21, 3"})
+    @CsvSource({"SIGMOID, true, 100, 13, 21, 3", "PRELU, false, 9, 7, 37, 6", "DICE, true, 9, 13, 21, 3", "PRELU, true, 1, 13, 21, 3"})
     void activationUnitWithWidthsOffTheTiles(Activation act, boolean softmax, int T, int W, int h1, int h2) {
         activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), W, h1, h2);
     }
