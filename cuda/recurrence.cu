@@ -27,6 +27,22 @@ constexpr int CELL_GRU = 0, CELL_AUGRU = 1, CELL_AGRU = 2;
 __device__ __forceinline__ float gru_sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
 __device__ __forceinline__ float gru_tanh(float v) { return 1.0f - 2.0f / (expf(2.0f * v) + 1.0f); }
 
+// sum over k < n of v[k] w[k stride + j], as four interleaved partial sums combined in a fixed
+// order: each step of the walk is a chain of such dot products, and four independent chains of
+// n / 4 multiply-adds finish in about a quarter of the time of one chain of n.
+__device__ __forceinline__ float strided_dot(const float* v, const float* __restrict__ w, int n, int stride, int j) {
+  float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+  int k = 0;
+  for (; k + 3 < n; k += 4) {
+    s0 += v[k] * w[(long long)k * stride + j];
+    s1 += v[k + 1] * w[(long long)(k + 1) * stride + j];
+    s2 += v[k + 2] * w[(long long)(k + 2) * stride + j];
+    s3 += v[k + 3] * w[(long long)(k + 3) * stride + j];
+  }
+  for (; k < n; ++k) s0 += v[k] * w[(long long)k * stride + j];
+  return (s0 + s1) + (s2 + s3);
+}
+
 }  // namespace augur
 
 // Forward. grid (B), block >= G threads (a multiple of 32); dynamic shared: E + H + 2G floats.
@@ -54,12 +70,8 @@ AUGUR_KERNEL void __launch_bounds__(1024) recurrence_forward_kernel(float* __res
     for (int e = j; e < E; e += blockDim.x) xs[e] = x[row * E + e];
     __syncthreads();
     if (j < G) {
-      float gx = bx[j];
-      for (int e = 0; e < E; ++e) gx += xs[e] * wx[(long long)e * G + j];
-      float gh = bh[j];
-      for (int k = 0; k < H; ++k) gh += hp[k] * wh[(long long)k * G + j];
-      sgx[j] = gx;
-      sgh[j] = gh;
+      sgx[j] = bx[j] + augur::strided_dot(xs, wx, E, G, j);
+      sgh[j] = bh[j] + augur::strided_dot(hp, wh, H, G, j);
     }
     __syncthreads();
     float hNew = 0.0f;
@@ -169,14 +181,8 @@ AUGUR_KERNEL void __launch_bounds__(1024) recurrence_backward_kernel(float* __re
       dhp = d * (1.0f - z);
     }
     __syncthreads();
-    if (j < E) {
-      float acc = 0.0f;
-      for (int q = 0; q < G; ++q) acc += sgx[q] * wxT[(long long)q * E + j];
-      dx[row * E + j] = acc;
-    }
-    if (j < H) {
-      for (int q = 0; q < G; ++q) dhp += sgh[q] * whT[(long long)q * H + j];
-    }
+    if (j < E) dx[row * E + j] = augur::strided_dot(sgx, wxT, G, E, j);
+    if (j < H) dhp += augur::strided_dot(sgh, whT, G, H, j);
     if (j < G) {
       dgx[row * G + j] = sgx[j];
       dgh[row * G + j] = sgh[j];
