@@ -316,8 +316,8 @@ public final class CudaBackend implements Backend, Profiling {
     /**
      * The partial statistics and sums of the sliced column kernels of the dense layers (BatchNorm,
      * Dice, PReLU's slopes and the bias gradients of (B, C) matrices), shared by every such launch
-     * in turn: 4 MiB, which
-     * holds (4 doubles) x S slices x C channels for C up to 2048 at batch 16,384.
+     * in turn: 4 MiB, which holds (4 doubles) x S slices x C channels for C up to 2048 at batch
+     * 16,384.
      */
     static final long ROW_PARTIALS_BYTES = 4L << 20;
 
