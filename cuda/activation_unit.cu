@@ -17,7 +17,7 @@
 // the rest of the GPU waits. The softmax and the weighted sum, which need a sample's every
 // position, are the per-sample pool kernels below. Kernels, in launch order:
 //   activation_unit_prepare_kernel        Ma (W, h1), M2 (2W, h1) from W1 into the workspace, and
-//                                         the transposes M2t (h1, 2W), W2t (h2, h1) the backward reads
+//                                         the transposes Mat, M2t, W2t the backward reads
 //   activation_unit_forward_kernel        items strided over the grid: r built on the fly, the MLP
 //                                         on the chunk in shared memory, score (B, T) at its positions
 //   activation_unit_pool_forward_kernel   per sample: the weights (masked, softmax if asked), out
@@ -40,7 +40,7 @@
 
 // One argument block for the prepare, forward, backward and reduce kernels (apex's habit: one
 // struct instead of thirty arguments). io.augur.backend.cuda.AttentionArgs writes it byte for
-// byte: 30 pointers, then 9 ints.
+// byte: 31 pointers, then 9 ints.
 struct AttentionArgs {
   float* score;        // (B, T) forward: written at valid positions
   const float* d_score;  // (B, T) backward: d loss / d score (activation_unit_pool_backward_kernel)
@@ -50,6 +50,7 @@ struct AttentionArgs {
   float* partials;     // (blocks, PARTIAL) per-block parameter gradients
   int* status;
   float* ma;           // (W, h1)  Wq + Wd
+  float* mat;          // (h1, W)  Ma transposed
   float* m2;           // (2W, h1) [Wk - Wd ; Wp]
   float* m2t;          // (h1, 2W) M2 transposed
   float* w2t;          // (h2, h1) W2 transposed
@@ -202,7 +203,7 @@ __device__ void chunk_forward(float* R, float* H1, float* A1, float* H2, float* 
 }  // namespace
 
 // Ma[c, j] = W1[c, j] + W1[2W + c, j];  M2[c, j] = W1[W + c, j] - W1[2W + c, j];  M2[W + c, j] = W1[3W + c, j];
-// M2t = M2^T, W2t = W2^T (for the backward's D1 M2^T and D2 W2^T, read along rows)
+// Mat = Ma^T, M2t = M2^T, W2t = W2^T (for the backward's G Ma^T, D1 M2^T and D2 W2^T, read along rows)
 AUGUR_KERNEL void activation_unit_prepare_kernel(AttentionArgs a) {
   const int W = a.W, W2 = 2 * a.W, h1 = a.h1, h2 = a.h2;
   AUGUR_GRID_STRIDE(idx, (long long)W * h1 + (long long)h1 * h2) {
@@ -211,6 +212,7 @@ AUGUR_KERNEL void activation_unit_prepare_kernel(AttentionArgs a) {
       const float wq = a.w1[c * h1 + j], wk = a.w1[(W + c) * h1 + j];
       const float wd = a.w1[(2 * W + c) * h1 + j], wp = a.w1[(3 * W + c) * h1 + j];
       a.ma[idx] = wq + wd;
+      a.mat[j * W + c] = wq + wd;
       a.m2[idx] = wk - wd;
       a.m2[(W + c) * h1 + j] = wp;
       a.m2t[j * W2 + c] = wk - wd;
@@ -354,7 +356,7 @@ AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) {
     // the per-sample term: this item's dQuery share G Ma^T + dq;  dMa += q^T G;  db1 += G
     for (int c = threadIdx.x; c < W; c += blockDim.x) {
       float s = 0.0f;
-      for (int i = 0; i < h1; ++i) s += G[i] * a.ma[c * h1 + i];
+      for (int i = 0; i < h1; ++i) s += G[i] * a.mat[i * W + c];
       a.dq_partials[item * W + c] = s + dq[c];
     }
     for (int e = threadIdx.x; e < W * h1; e += blockDim.x) part[L.dma + e] += q[e / h1] * G[e % h1];

@@ -5,14 +5,14 @@ import java.nio.ByteOrder;
 
 /**
  * The argument block of the activation-unit kernels, byte for byte the {@code AttentionArgs}
- * struct of {@code cuda/activation_unit.cu}: 30 pointers (8 bytes each, 0 for nullptr) in
+ * struct of {@code cuda/activation_unit.cu}: 31 pointers (8 bytes each, 0 for nullptr) in
  * {@link Ptr} order, then 9 ints in {@link Int} order, padded to a multiple of 8. Also the
  * shared-memory and partial-gradient layouts the kernels assume, computed the same way as there.
  */
 final class AttentionArgs {
     /** Pointer fields, in struct order. */
     enum Ptr {
-        SCORE, D_SCORE, DQ_PARTIALS, D_QUERY, D_KEYS, PARTIALS, STATUS, MA, M2, M2T, W2T, QUERY, KEYS, LENGTHS,
+        SCORE, D_SCORE, DQ_PARTIALS, D_QUERY, D_KEYS, PARTIALS, STATUS, MA, MAT, M2, M2T, W2T, QUERY, KEYS, LENGTHS,
         W1, B1, ALPHA1, W2, B2, ALPHA2, W3, B3, G_W1, G_B1, G_ALPHA1, G_W2, G_B2, G_ALPHA2, G_W3, G_B3
     }
 

@@ -331,7 +331,7 @@ public final class CudaBackend implements Backend, Profiling {
     }
 
     /**
-     * The fused activation unit's buffers: Ma, M2, the transposes M2t and W2t, the scores (B, T)
+     * The fused activation unit's buffers: Ma, M2, the transposes Mat, M2t and W2t, the scores (B, T)
      * and their gradient, each item's share of dQuery (B, chunks, W), and the backward's per-block
      * partial gradients.
      */
@@ -340,7 +340,7 @@ public final class CudaBackend implements Backend, Profiling {
         final int maxB, T, blocks, rowsForward, rowsBackward, chunksForward, chunksBackward;
         final boolean localPartials;
         final long sharedForward, sharedBackward;
-        final Arena.Slice ma, m2, m2t, w2t, score, dScore, dqPartials, partials;
+        final Arena.Slice ma, mat, m2, m2t, w2t, score, dScore, dqPartials, partials;
 
         AttentionWorkspace(String name, AttentionSpec spec, int maxB, int T) {
             this.spec = spec;
@@ -367,6 +367,7 @@ public final class CudaBackend implements Backend, Profiling {
                     + "memory; shared memory {} / {} bytes", name, W, h1, h2, T, rowsForward, rowsBackward, blocks,
                     localPartials ? "shared" : "global", sharedForward, sharedBackward);
             ma = arena.reserve(name + ".ma", 4L * W * h1);
+            mat = arena.reserve(name + ".mat", 4L * W * h1);
             m2 = arena.reserve(name + ".m2", 8L * W * h1);
             m2t = arena.reserve(name + ".m2t", 8L * W * h1);
             w2t = arena.reserve(name + ".w2t", 4L * h1 * h2);
@@ -378,7 +379,7 @@ public final class CudaBackend implements Backend, Profiling {
 
         @Override
         public long bytes() {
-            return ma.bytes() + m2.bytes() + m2t.bytes() + w2t.bytes() + score.bytes() + dScore.bytes() + dqPartials.bytes() + partials.bytes();
+            return ma.bytes() + mat.bytes() + m2.bytes() + m2t.bytes() + w2t.bytes() + score.bytes() + dScore.bytes() + dqPartials.bytes() + partials.bytes();
         }
     }
 
@@ -935,7 +936,7 @@ public final class CudaBackend implements Backend, Profiling {
                                         Tensor lengths, int B, int T, int rows) {
         checkPlanned(ws.spec, ws.maxB, ws.T, spec, B, T);
         AttentionArgs g = new AttentionArgs();
-        g.set(AttentionArgs.Ptr.STATUS, status.address()).set(AttentionArgs.Ptr.MA, ws.ma.address()).set(AttentionArgs.Ptr.M2, ws.m2.address())
+        g.set(AttentionArgs.Ptr.STATUS, status.address()).set(AttentionArgs.Ptr.MA, ws.ma.address()).set(AttentionArgs.Ptr.MAT, ws.mat.address()).set(AttentionArgs.Ptr.M2, ws.m2.address())
                 .set(AttentionArgs.Ptr.M2T, ws.m2t.address()).set(AttentionArgs.Ptr.W2T, ws.w2t.address())
                 .set(AttentionArgs.Ptr.PARTIALS, ws.partials.address())
                 .set(AttentionArgs.Ptr.QUERY, a(query)).set(AttentionArgs.Ptr.KEYS, a(keys)).set(AttentionArgs.Ptr.LENGTHS, a(lengths))

@@ -77,10 +77,10 @@ class KernelSourcesTest {
         while (in.find()) for (String n : in.group(1).split(",")) ints.add(n.trim());
         assertEquals(Stream.of(AttentionArgs.Ptr.values()).map(p -> p.name().toLowerCase()).toList(), pointers);
         assertEquals(Stream.of(AttentionArgs.Int.values()).map(p -> p.name().toLowerCase()).toList(), ints.stream().map(String::toLowerCase).toList());
-        assertEquals(280, AttentionArgs.BYTES, "30 pointers + 9 ints, padded to 8");
+        assertEquals(288, AttentionArgs.BYTES, "31 pointers + 9 ints, padded to 8");
         AttentionArgs a = new AttentionArgs().set(AttentionArgs.Ptr.G_B3, 0x1234_5678_9abcL).set(AttentionArgs.Int.LOCAL, 7);
-        assertEquals(0x1234_5678_9abcL, a.buffer().getLong(8 * 29));
-        assertEquals(7, a.buffer().getInt(8 * 30 + 4 * 8));
+        assertEquals(0x1234_5678_9abcL, a.buffer().getLong(8 * 30));
+        assertEquals(7, a.buffer().getInt(8 * 31 + 4 * 8));
     }
 
     @Test
