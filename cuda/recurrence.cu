@@ -43,6 +43,20 @@ __device__ __forceinline__ float strided_dot(const float* v, const float* __rest
   return (s0 + s1) + (s2 + s3);
 }
 
+// sum over k < n of v[k], the same way.
+__device__ __forceinline__ float interleaved_sum(const float* v, int n) {
+  float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+  int k = 0;
+  for (; k + 3 < n; k += 4) {
+    s0 += v[k];
+    s1 += v[k + 1];
+    s2 += v[k + 2];
+    s3 += v[k + 3];
+  }
+  for (; k < n; ++k) s0 += v[k];
+  return (s0 + s1) + (s2 + s3);
+}
+
 }  // namespace augur
 
 // Forward. grid (B), block >= G threads (a multiple of 32); dynamic shared: E + H + 2G floats.
@@ -187,11 +201,8 @@ AUGUR_KERNEL void __launch_bounds__(1024) recurrence_backward_kernel(float* __re
       dgx[row * G + j] = sgx[j];
       dgh[row * G + j] = sgh[j];
     }
-    if (j == 0 && dAtt != nullptr) {
-      float da = 0.0f;
-      for (int k = 0; k < H; ++k) da += sda[k];  // in unit order, as the reference
-      dAtt[row] = da;
-    }
+    // thread 0 also walks two dot products: four short chains keep it from setting the step's pace
+    if (j == 0 && dAtt != nullptr) dAtt[row] = augur::interleaved_sum(sda, H);
     __syncthreads();  // every thread has read sgx, sgh and sda before the next position writes them
     if (j < H) dh[j] = dhp;  // dh[j] is read by thread j alone
   }
