@@ -326,8 +326,21 @@ public final class CudaBackend implements Backend, Profiling {
      * than one slice (otherwise one launch does the same work) and the partials fit.
      */
     boolean sliced(int B, int C) {
-        int S = slices(B, sliceRows(B));
+        int S = Slicing.of(B, C).slices();
         return S > 1 && 8L * 4 * S * C <= rowPartials.bytes();
+    }
+
+    /** The grid of a sliced launch over R rows of C channels: 32-channel tiles by row slices of {@code chunk} rows (a function of R alone). */
+    record Slicing(int chunk, int slices, int tiles) {
+        static Slicing of(long R, int C) {
+            int chunk = sliceRows(R);
+            return new Slicing(chunk, CudaBackend.slices(R, chunk), (C + 31) / 32);
+        }
+    }
+
+    /** A sliced launch: blocks of (32, COL_ROWS) threads over the tiles and slices. */
+    private void launchSliced(String kernel, Slicing s, CudaRuntime.Args args) {
+        rt.launch(kernel, s.tiles(), s.slices(), 32, COL_ROWS, 0, args);
     }
 
     /**
@@ -838,12 +851,12 @@ public final class CudaBackend implements Backend, Profiling {
         begin();
         if (sliced(B, C)) {
             long partials = rowPartials.address();
-            int chunk = sliceRows(B), S = slices(B, chunk), tiles = (C + 31) / 32;
+            Slicing sl = Slicing.of(B, C);
+            int chunk = sl.chunk(), S = sl.slices();
             if (training) {
-                rt.launch(Kernels.SLICED_STATISTICS, tiles, S, 32, COL_ROWS, 0, args().ptr(partials).ptr(a(x)).ptr(0L).ptr(a(rows))
-                        .i(B).i(1).i(C).i(chunk));
+                launchSliced(Kernels.SLICED_STATISTICS, sl, args().ptr(partials).ptr(a(x)).ptr(0L).ptr(a(rows)).i(B).i(1).i(C).i(chunk));
             }
-            rt.launch(Kernels.BATCH_NORM_SLICED_FORWARD, tiles, S, 32, COL_ROWS, 0, args().ptr(a(y)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x))
+            launchSliced(Kernels.BATCH_NORM_SLICED_FORWARD, sl, args().ptr(a(y)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x))
                     .ptr(a(gamma)).ptr(a(beta)).ptr(a(runMean)).ptr(a(runVar)).ptr(partials).i(B).i(C).i(chunk).i(S).i(training ? 1 : 0)
                     .f(momentum).f(eps));
             return;
@@ -863,10 +876,11 @@ public final class CudaBackend implements Backend, Profiling {
         begin();
         if (sliced(B, C)) {
             long partials = rowPartials.address();
-            int chunk = sliceRows(B), S = slices(B, chunk), tiles = (C + 31) / 32;
-            rt.launch(Kernels.BATCH_NORM_SLICED_BACKWARD_SUMS, tiles, S, 32, COL_ROWS, 0, args().ptr(partials).ptr(a(dy)).ptr(a(mean))
+            Slicing sl = Slicing.of(B, C);
+            int chunk = sl.chunk(), S = sl.slices();
+            launchSliced(Kernels.BATCH_NORM_SLICED_BACKWARD_SUMS, sl, args().ptr(partials).ptr(a(dy)).ptr(a(mean))
                     .ptr(a(invStd)).ptr(a(x)).ptr(a(rows)).i(B).i(C).i(chunk));
-            rt.launch(Kernels.BATCH_NORM_SLICED_BACKWARD, tiles, S, 32, COL_ROWS, 0, args().ptr(a(dx)).ptr(a(dGamma)).ptr(a(dBeta)).ptr(a(dy))
+            launchSliced(Kernels.BATCH_NORM_SLICED_BACKWARD, sl, args().ptr(a(dx)).ptr(a(dGamma)).ptr(a(dBeta)).ptr(a(dy))
                     .ptr(a(mean)).ptr(a(invStd)).ptr(a(x)).ptr(a(gamma)).ptr(a(rows)).ptr(partials).i(B).i(C).i(chunk).i(S));
             return;
         }
@@ -885,8 +899,9 @@ public final class CudaBackend implements Backend, Profiling {
         begin();
         if (sliced(B, C)) {
             long partials = rowPartials.address();
-            int chunk = sliceRows(B), S = slices(B, chunk);
-            rt.launch(Kernels.PRELU_SLICED_BACKWARD, (C + 31) / 32, S, 32, COL_ROWS, 0, args().ptr(a(dx)).ptr(partials).ptr(a(dy)).ptr(a(x))
+            Slicing sl = Slicing.of(B, C);
+            int chunk = sl.chunk(), S = sl.slices();
+            launchSliced(Kernels.PRELU_SLICED_BACKWARD, sl, args().ptr(a(dx)).ptr(partials).ptr(a(dy)).ptr(a(x))
                     .ptr(a(alpha)).i(B).i(C).i(chunk));
             launch1d(Kernels.BIAS_GRAD_REDUCE, C, args().ptr(a(dAlpha)).ptr(partials).i(C).i(S));
             return;
@@ -1035,21 +1050,21 @@ public final class CudaBackend implements Backend, Profiling {
      */
     private void diceSliced(long partials, Tensor y, Tensor mean, Tensor invStd, Tensor x, Tensor lengths, Tensor alpha,
                             Tensor runMean, Tensor runVar, int B, int T, int C, boolean training, float momentum, float eps) {
-        long R = (long) B * T;
-        int chunk = sliceRows(R), S = slices(R, chunk), tiles = (C + 31) / 32;
+        Slicing sl = Slicing.of((long) B * T, C);
+        int chunk = sl.chunk(), S = sl.slices();
         if (training) {
-            rt.launch(Kernels.SLICED_STATISTICS, tiles, S, 32, COL_ROWS, 0, args().ptr(partials).ptr(a(x)).ptr(a(lengths)).ptr(0L)
-                    .i(B).i(T).i(C).i(chunk));
+            launchSliced(Kernels.SLICED_STATISTICS, sl, args().ptr(partials).ptr(a(x)).ptr(a(lengths)).ptr(0L).i(B).i(T).i(C).i(chunk));
         }
-        rt.launch(Kernels.DICE_SLICED_FORWARD, tiles, S, 32, COL_ROWS, 0, args().ptr(a(y)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x)).ptr(a(lengths))
+        launchSliced(Kernels.DICE_SLICED_FORWARD, sl, args().ptr(a(y)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x)).ptr(a(lengths))
                 .ptr(a(alpha)).ptr(a(runMean)).ptr(a(runVar)).ptr(partials).i(B).i(T).i(C).i(chunk).i(S).i(training ? 1 : 0)
                 .f(momentum).f(eps));
     }
 
     /** db += the column sums of dy (R, N), over row slices in two stages. */
     private void biasGradRows(long partials, Tensor db, Tensor dy, int R, int N) {
-        int chunk = sliceRows(R), S = slices(R, chunk);
-        rt.launch(Kernels.BIAS_GRAD_PARTIALS, (N + 31) / 32, S, 32, COL_ROWS, 0, args().ptr(partials).ptr(a(dy)).i(R).i(N).i(chunk));
+        Slicing sl = Slicing.of(R, N);
+        int chunk = sl.chunk(), S = sl.slices();
+        launchSliced(Kernels.BIAS_GRAD_PARTIALS, sl, args().ptr(partials).ptr(a(dy)).i(R).i(N).i(chunk));
         launch1d(Kernels.BIAS_GRAD_REDUCE, N, args().ptr(a(db)).ptr(partials).i(N).i(S));
     }
 
@@ -1085,11 +1100,11 @@ public final class CudaBackend implements Backend, Profiling {
     /** Backward of {@link #diceSliced} (training statistics): the slices' sums into {@code partials}, then dx (=) and dAlpha (+=). */
     private void diceSlicedBackward(long partials, Tensor dx, Tensor dAlpha, Tensor dy, Tensor mean, Tensor invStd, Tensor x,
                                     Tensor lengths, Tensor alpha, int B, int T, int C) {
-        long R = (long) B * T;
-        int chunk = sliceRows(R), S = slices(R, chunk), tiles = (C + 31) / 32;
-        rt.launch(Kernels.DICE_SLICED_BACKWARD_SUMS, tiles, S, 32, COL_ROWS, 0, args().ptr(partials).ptr(a(dy)).ptr(a(mean))
+        Slicing sl = Slicing.of((long) B * T, C);
+        int chunk = sl.chunk(), S = sl.slices();
+        launchSliced(Kernels.DICE_SLICED_BACKWARD_SUMS, sl, args().ptr(partials).ptr(a(dy)).ptr(a(mean))
                 .ptr(a(invStd)).ptr(a(x)).ptr(a(lengths)).ptr(a(alpha)).i(B).i(T).i(C).i(chunk));
-        rt.launch(Kernels.DICE_SLICED_BACKWARD, tiles, S, 32, COL_ROWS, 0, args().ptr(a(dx)).ptr(a(dAlpha)).ptr(a(dy)).ptr(a(mean))
+        launchSliced(Kernels.DICE_SLICED_BACKWARD, sl, args().ptr(a(dx)).ptr(a(dAlpha)).ptr(a(dy)).ptr(a(mean))
                 .ptr(a(invStd)).ptr(a(x)).ptr(a(lengths)).ptr(a(alpha)).ptr(partials).i(B).i(T).i(C).i(chunk).i(S));
     }
 
