@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #define AUGUR_KERNEL extern "C" __global__
 
@@ -137,6 +138,46 @@ __device__ __forceinline__ double column_sum(double v, double* scratch) {
   double t = 0.0;
   for (int y = 0; y < COL_ROWS; ++y) t += scratch[y * 32 + threadIdx.x];
   return t;
+}
+
+// ---------------------------------------------------------------- TF32 tensor cores
+// `--precision tf32` (io.augur.backend.Precision): products whose operands are rounded to TF32
+// (fp32's 8 exponent bits, 10 of its 23 mantissa bits) and accumulated in fp32 by the tensor
+// cores of compute capability 8.0 and newer, through the warp-wide PTX instruction
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32, D (16 x 8) = A (16 x 8) B (8 x 8) + C.
+// Its operands are spread over the 32 lanes as the PTX ISA specifies; with g = lane / 4 and
+// t = lane % 4:
+//   A: a[0] (g, t)   a[1] (g + 8, t)   a[2] (g, t + 4)   a[3] (g + 8, t + 4)     (row, k)
+//   B: b[0] (t, g)   b[1] (t + 4, g)                                             (k, column)
+//   C, D: d[q] (g + 8 (q / 2), 2 t + q % 2)                                      (row, column)
+// Every lane of the warp must make the call (the CPU emulator fails a launch otherwise).
+
+// x rounded to TF32, to nearest with ties away from zero (cvt.rna.tf32.f32), as fp32 bits with
+// the 13 low mantissa bits zero. Infinities and NaNs stay what they are.
+__device__ __forceinline__ uint32_t to_tf32(float x) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+  return r;
+#else
+  uint32_t u;
+  memcpy(&u, &x, 4);
+  if ((u & 0x7f800000u) == 0x7f800000u) return (u & 0x1fffu) != 0 ? (u | 0x00400000u) & ~0x1fffu : u;
+  return (u + 0x1000u) & ~0x1fffu;
+#endif
+}
+
+// d (this lane's four elements of D) += A B, the lane's elements of A and B in a and b (TF32 bits).
+__device__ __forceinline__ void mma_tf32(float d[4], const uint32_t a[4], const uint32_t b[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#elif defined(AUGUR_EMU)
+  augur_emu::mma_tf32(d, a, b);
+#elif defined(__CUDA_ARCH__)
+  __trap();  // the host never selects a TF32 kernel below compute capability 8.0
+#endif
 }
 
 }  // namespace augur

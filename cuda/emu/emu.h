@@ -9,6 +9,9 @@
 #include <cstdint>
 #include <cstring>
 
+// Kernel sources test this where the emulator stands in for an instruction (common.cuh's mma_tf32).
+#define AUGUR_EMU 1
+
 #define __global__
 #define __device__
 #define __host__
@@ -31,6 +34,9 @@ void syncwarp(unsigned mask);
 uint64_t warp_exchange(unsigned mask, uint64_t mine, int src);
 // The launch's dynamic shared memory (filled with NaN bytes at each block's start).
 void* dynamic_shared();
+// The warp-wide TF32 tensor-core product (common.cuh's augur::mma_tf32): every lane of the
+// warp must call it; d += A B with the fragments' lane layout of PTX's m16n8k8 .tf32.
+void mma_tf32(float d[4], const uint32_t a[4], const uint32_t b[2]);
 }  // namespace augur_emu
 
 inline void __syncthreads() { augur_emu::syncthreads(); }

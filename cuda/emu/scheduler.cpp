@@ -222,6 +222,53 @@ uint64_t warp_exchange(unsigned mask, uint64_t mine, int src) {
 
 void* dynamic_shared() { return shared_bytes.data(); }
 
+namespace {
+struct MmaSlot {
+  uint32_t a[4], b[2];
+};
+MmaSlot mma_slots[MAX_THREADS];
+
+// What the tensor core reads of a TF32 operand: the top 19 bits (sign, exponent, 10 mantissa bits).
+float tf32_operand(uint32_t bits) {
+  bits &= ~0x1fffu;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+}  // namespace
+
+// Each lane publishes its fragments, every lane rebuilds A (16 x 8) and B (8 x 8) from the 32
+// lanes as PTX lays them out, and computes its own four elements of D. The products of two TF32
+// values are exact in double; the sum of the eight and C is rounded once to fp32 (the tensor
+// core's internal order and rounding are not specified; the parity tests' tolerances cover it).
+void mma_tf32(float d[4], const uint32_t a[4], const uint32_t b[2]) {
+  const int me = current, first = me & ~31, lane = me & 31;
+  for (int i = 0; i < 4; ++i) mma_slots[me].a[i] = a[i];
+  for (int i = 0; i < 2; ++i) mma_slots[me].b[i] = b[i];
+  syncwarp(0xffffffffu);  // the whole warp: fails the launch if a lane is missing or elsewhere
+  if (first + 31 < nthreads) {
+    float A[16][8], B[8][8];
+    for (int l = 0; l < 32; ++l) {
+      const MmaSlot& s = mma_slots[first + l];
+      const int g = l >> 2, t = l & 3;
+      A[g][t] = tf32_operand(s.a[0]);
+      A[g + 8][t] = tf32_operand(s.a[1]);
+      A[g][t + 4] = tf32_operand(s.a[2]);
+      A[g + 8][t + 4] = tf32_operand(s.a[3]);
+      B[t][g] = tf32_operand(s.b[0]);
+      B[t + 4][g] = tf32_operand(s.b[1]);
+    }
+    const int g = lane >> 2, t = lane & 3;
+    for (int q = 0; q < 4; ++q) {
+      const int row = g + 8 * (q >> 1), col = 2 * t + (q & 1);
+      double acc = d[q];
+      for (int k = 0; k < 8; ++k) acc += (double)A[row][k] * (double)B[k][col];
+      d[q] = (float)acc;
+    }
+  }
+  syncwarp(0xffffffffu);  // nobody overwrites its slot before every lane has read
+}
+
 std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared) {
   ensure_stacks();
   static const bool forward = [] {
