@@ -34,6 +34,9 @@
 // The per-position products (R M2, A1 W2 and, backward, D2 W2^T, A1^T D2, R^T D1, D1 M2^T) run
 // through tiled_product: each thread keeps a 4 x 4 tile of outputs in registers, so an inner step
 // is 8 loads for 16 FMAs, and every weight matrix is read along its rows (coalesced).
+// With `--precision tf32` the same kernels run as activation_unit_forward_tf32_kernel and
+// activation_unit_backward_tf32_kernel: every tiled_product becomes an mma_product on the TF32
+// tensor cores (compute capability 8.0 and newer), nothing else changes.
 // Dice in the unit normalises over all valid positions of the batch, which a per-chunk kernel
 // cannot see: that unit runs layer by layer (activation_unit_unfused.cu) and shares the pool kernels.
 #include "common.cuh"
@@ -174,8 +177,59 @@ __device__ __forceinline__ void tiled_product(int M, int N, int K, const float* 
 
 constexpr int TILE = 4;  // tiled_product's TM = TN throughout
 
+// tiled_product's contract on the TF32 tensor cores (`--precision tf32`, compute capability 8.0
+// and newer): A and Bm are rounded to TF32 as they are loaded and the products summed in fp32 by
+// mma.sync (common.cuh's mma_tf32), in the tensor core's order rather than k order. Each warp
+// takes 16 x 16 tiles of the output (two m16n8k8 products per k step, sharing A's fragment); rows,
+// columns and k past the ends load as zero, so any M, N, K work. epi(i, j, s) is called once per
+// element by the lane that holds it. blockDim.x is a multiple of 32 and every thread calls it.
+template <class Epi>
+__device__ __forceinline__ void mma_product(int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm,
+                                            int b_k, int b_j, Epi epi) {
+  if (M <= 0 || N <= 0) return;
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3, warps = blockDim.x >> 5;
+  const int tiles_m = (M + 15) / 16, tiles_n = (N + 15) / 16;
+  for (int tile = threadIdx.x >> 5; tile < tiles_m * tiles_n; tile += warps) {  // the same for a warp's lanes
+    const int m0 = tile / tiles_n * 16, n0 = tile % tiles_n * 16;
+    const int r_lo = m0 + g, r_hi = m0 + g + 8;
+    float d[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
+    for (int k0 = 0; k0 < K; k0 += 8) {
+      const int k_lo = k0 + t, k_hi = k0 + t + 4;
+      const bool in_lo = k_lo < K, in_hi = k_hi < K;
+      uint32_t a[4], b[2];
+      a[0] = r_lo < M && in_lo ? augur::to_tf32(A[r_lo * a_i + k_lo * a_k]) : 0u;
+      a[1] = r_hi < M && in_lo ? augur::to_tf32(A[r_hi * a_i + k_lo * a_k]) : 0u;
+      a[2] = r_lo < M && in_hi ? augur::to_tf32(A[r_lo * a_i + k_hi * a_k]) : 0u;
+      a[3] = r_hi < M && in_hi ? augur::to_tf32(A[r_hi * a_i + k_hi * a_k]) : 0u;
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int col = n0 + 8 * h + g;
+        b[0] = col < N && in_lo ? augur::to_tf32(Bm[k_lo * b_k + col * b_j]) : 0u;
+        b[1] = col < N && in_hi ? augur::to_tf32(Bm[k_hi * b_k + col * b_j]) : 0u;
+        augur::mma_tf32(d[h], a, b);
+      }
+    }
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const int i = m0 + g + 8 * (q >> 1), j = n0 + 8 * h + 2 * t + (q & 1);
+        if (i < M && j < N) epi(i, j, d[h][q]);
+      }
+  }
+}
+
+// The unit's products: fp32 FMAs (tiled_product) or, with TF32, the tensor cores (mma_product).
+template <bool TF32, class Epi>
+__device__ __forceinline__ void product(int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm, int b_k,
+                                        int b_j, Epi epi) {
+  if constexpr (TF32) mma_product(M, N, K, A, a_i, a_k, Bm, b_k, b_j, epi);
+  else tiled_product<TILE, TILE>(M, N, K, A, a_i, a_k, Bm, b_k, b_j, epi);
+}
+
 // For the n positions [t0, t0 + n) of a sample: R = [k, q * k], H1 = R M2 + P, A1 = act(H1),
 // H2 = A1 W2 + b2, A2 = act(H2). H1 / H2 may be nullptr (forward keeps only the outputs).
+template <bool TF32>
 __device__ void chunk_forward(float* R, float* H1, float* A1, float* H2, float* A2, const float* q, const float* P,
                               const float* kb, int t0, int n, const AttentionArgs& a) {
   const int W = a.W, W2 = 2 * a.W, h1 = a.h1, h2 = a.h2;
@@ -186,13 +240,13 @@ __device__ void chunk_forward(float* R, float* H1, float* A1, float* H2, float* 
     R[r * W2 + W + c] = q[c] * k;
   }
   __syncthreads();
-  tiled_product<TILE, TILE>(n, h1, W2, R, W2, 1, a.m2, h1, 1, [&](int r, int j, float s) {
+  product<TF32>(n, h1, W2, R, W2, 1, a.m2, h1, 1, [&](int r, int j, float s) {
     s += P[j];
     if (H1 != nullptr) H1[r * h1 + j] = s;
     A1[r * h1 + j] = act_forward(a.act, s, a.alpha1 != nullptr ? a.alpha1[j] : 0.0f);
   });
   __syncthreads();
-  tiled_product<TILE, TILE>(n, h2, h1, A1, h1, 1, a.w2, h2, 1, [&](int r, int j, float s) {
+  product<TF32>(n, h2, h1, A1, h1, 1, a.w2, h2, 1, [&](int r, int j, float s) {
     s += a.b2[j];
     if (H2 != nullptr) H2[r * h2 + j] = s;
     A2[r * h2 + j] = act_forward(a.act, s, a.alpha2 != nullptr ? a.alpha2[j] : 0.0f);
@@ -226,7 +280,9 @@ AUGUR_KERNEL void activation_unit_prepare_kernel(AttentionArgs a) {
 
 // Grid: any size, the B * chunks items strided over it. Dynamic shared memory, in floats: q (W),
 // P (h1), R (rows, 2W), A1 (rows, h1), A2 (rows, h2). score is written at the valid positions alone.
-AUGUR_KERNEL void activation_unit_forward_kernel(AttentionArgs a) {
+namespace {
+template <bool TF32>
+__device__ void forward_items(const AttentionArgs& a) {
   extern __shared__ double smem[];
   const int W = a.W, T = a.T, h1 = a.h1, h2 = a.h2, rows = a.rows, chunks = (T + rows - 1) / rows;
   float* q = reinterpret_cast<float*>(smem);
@@ -244,7 +300,7 @@ AUGUR_KERNEL void activation_unit_forward_kernel(AttentionArgs a) {
     __syncthreads();
     per_sample_term(P, q, a);
     __syncthreads();
-    chunk_forward(R, nullptr, A1, nullptr, A2, q, P, kb, t0, n, a);
+    chunk_forward<TF32>(R, nullptr, A1, nullptr, A2, q, P, kb, t0, n, a);
     for (int r = threadIdx.x; r < n; r += blockDim.x) {
       float s = 0.0f;
       for (int j = 0; j < h2; ++j) s += A2[r * h2 + j] * a.w3[j];
@@ -254,13 +310,21 @@ AUGUR_KERNEL void activation_unit_forward_kernel(AttentionArgs a) {
   }
 }
 
+}  // namespace
+
+AUGUR_KERNEL void activation_unit_forward_kernel(AttentionArgs a) { forward_items<false>(a); }
+// The same with the MLP's products on the TF32 tensor cores (compute capability 8.0 and newer).
+AUGUR_KERNEL void activation_unit_forward_tf32_kernel(AttentionArgs a) { forward_items<true>(a); }
+
 // Grid: a.blocks blocks, the B * chunks items strided over them. Dynamic shared memory, in
 // floats: with a.local the block's partial gradients (PartialLayout::size), then q, dq (W each),
 // P, G (h1 each), dsc (rows), R (rows, 2W), H1, A1, D1 (rows, h1 each), H2, A2, D2 (rows, h2
 // each), dR (rows, 2W). Every item adds into dM2 and dW2 (about 9,000 floats in the Amazon
 // config), so with a.local those read-modify-writes stay on chip and the slice is written once at
 // the end.
-AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) {
+namespace {
+template <bool TF32>
+__device__ void backward_items(const AttentionArgs& a) {
   extern __shared__ double smem[];
   const int W = a.W, W2 = 2 * a.W, T = a.T, h1 = a.h1, h2 = a.h2, rows = a.rows, chunks = (T + rows - 1) / rows;
   const PartialLayout L(W, h1, h2);
@@ -295,7 +359,7 @@ AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) {
     __syncthreads();
     per_sample_term(P, q, a);
     __syncthreads();
-    chunk_forward(R, H1, A1, H2, A2, q, P, kb, t0, n, a);
+    chunk_forward<TF32>(R, H1, A1, H2, A2, q, P, kb, t0, n, a);
     // layer 3 and the second activation, one thread per hidden unit j (fixed row order)
     for (int j = threadIdx.x; j < h2; j += blockDim.x) {
       const float w3 = a.w3[j], alpha = a.alpha2 != nullptr ? a.alpha2[j] : 0.0f;
@@ -320,8 +384,8 @@ AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) {
     }
     __syncthreads();
     // dA1 = D2 W2^T, and dW2 += A1^T D2
-    tiled_product<TILE, TILE>(n, h1, h2, D2, h2, 1, a.w2t, h1, 1, [&](int r, int i, float s) { D1[r * h1 + i] = s; });
-    tiled_product<TILE, TILE>(h1, h2, n, A1, 1, h1, D2, h2, 1, [&](int i, int j, float s) { part[L.dw2 + i * h2 + j] += s; });
+    product<TF32>(n, h1, h2, D2, h2, 1, a.w2t, h1, 1, [&](int r, int i, float s) { D1[r * h1 + i] = s; });
+    product<TF32>(h1, h2, n, A1, 1, h1, D2, h2, 1, [&](int i, int j, float s) { part[L.dw2 + i * h2 + j] += s; });
     __syncthreads();
     // the first activation, one thread per hidden unit i: D1 becomes dH1; G = sum_r dH1
     for (int i = threadIdx.x; i < h1; i += blockDim.x) {
@@ -339,8 +403,8 @@ AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) {
     }
     __syncthreads();
     // dM2 += R^T dH1;  dR = dH1 M2^T
-    tiled_product<TILE, TILE>(W2, h1, n, R, 1, W2, D1, h1, 1, [&](int c, int i, float s) { part[L.dm2 + c * h1 + i] += s; });
-    tiled_product<TILE, TILE>(n, W2, h1, D1, h1, 1, a.m2t, W2, 1, [&](int r, int c, float s) { dR[r * W2 + c] = s; });
+    product<TF32>(W2, h1, n, R, 1, W2, D1, h1, 1, [&](int c, int i, float s) { part[L.dm2 + c * h1 + i] += s; });
+    product<TF32>(n, W2, h1, D1, h1, 1, a.m2t, W2, 1, [&](int r, int c, float s) { dR[r * W2 + c] = s; });
     __syncthreads();
     // back through r = [k, q * k]: dq = sum_r dR[:, W:] * k;  dk += dR[:, :W] + dR[:, W:] * q
     for (int c = threadIdx.x; c < W; c += blockDim.x) {
@@ -366,6 +430,12 @@ AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) {
   if (a.local)
     for (int e = threadIdx.x; e < L.size; e += blockDim.x) slice[e] = part[e];
 }
+
+}  // namespace
+
+AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) { backward_items<false>(a); }
+// The same with the MLP's products on the TF32 tensor cores (compute capability 8.0 and newer).
+AUGUR_KERNEL void activation_unit_backward_tf32_kernel(AttentionArgs a) { backward_items<true>(a); }
 
 // Sums the a.blocks slices of `partials` in block order and adds them into the gradients (+=):
 // dWq += dMa, dWk += dMb, dWd += dMa - dMb, dWp += dMp (dMb, dMp the two W-row blocks of dM2);

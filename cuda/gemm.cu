@@ -23,8 +23,60 @@
 namespace {
 constexpr int GEMM_BM = 64, GEMM_BN = 64, GEMM_BK = 16;
 constexpr int GEMM_TM = 4, GEMM_TN = 4;  // each of the 16 x 16 threads computes a 4 x 4 tile
+
+// One k tile of op(A) and op(B) into shared memory: As[k][m] and Bs[k][n] (row stride LD), zero
+// past the ends of M, N and this split's k range, op(A)'s row ones_row a row of ones; each value
+// through conv (the identity, or rounding to TF32). 64 x 16 = 1024 elements each, four per thread.
+template <int LD, class T, class Conv>
+__device__ __forceinline__ void gemm_stage(T (*As)[LD], T (*Bs)[LD], const float* __restrict__ A,
+                                           const float* __restrict__ Bm, int M, int N, int lda, int ldb, int trans_a,
+                                           int trans_b, int m0, int n0, int k0, int k_end, int ones_row, Conv conv) {
+  for (int e = threadIdx.x; e < GEMM_BM * GEMM_BK; e += 256) {
+    int m, k;
+    if (trans_a) { m = e % GEMM_BM; k = e / GEMM_BM; }  // consecutive threads walk m: coalesced in (K, M)
+    else { k = e % GEMM_BK; m = e / GEMM_BK; }
+    const int gm = m0 + m, gk = k0 + k;
+    float v = 0.0f;
+    if (gm < M && gk < k_end) v = gm == ones_row ? 1.0f : trans_a ? A[(long long)gk * lda + gm] : A[(long long)gm * lda + gk];
+    As[k][m] = conv(v);
+  }
+  for (int e = threadIdx.x; e < GEMM_BN * GEMM_BK; e += 256) {
+    int n, k;
+    if (trans_b) { k = e % GEMM_BK; n = e / GEMM_BK; }
+    else { n = e % GEMM_BN; k = e / GEMM_BN; }
+    const int gn = n0 + n, gk = k0 + k;
+    float v = 0.0f;
+    if (gn < N && gk < k_end) v = trans_b ? Bm[(long long)gn * ldb + gk] : Bm[(long long)gk * ldb + gn];
+    Bs[k][n] = conv(v);
+  }
 }
 
+// Where output element (gm, gn) of a block's tile goes: its split's partial product; or C (+= with
+// accumulate), with bias added; or, for op(A)'s ones row, bias itself (+= with accumulate).
+__device__ __forceinline__ void gemm_store(float* __restrict__ C, float* __restrict__ bias, float* __restrict__ partial,
+                                           int split, int M, int N, int ldc, int accumulate, int ones_row, int gm, int gn,
+                                           float v) {
+  if (partial != nullptr) {
+    partial[((long long)split * M + gm) * N + gn] = v;
+    return;
+  }
+  if (bias != nullptr && ones_row < 0) v += bias[gn];
+  float* c = gm == ones_row ? bias + gn : C + (long long)gm * ldc + gn;
+  *c = accumulate ? *c + v : v;
+}
+
+struct GemmTile {
+  int split, m0, n0, k_begin, k_end;
+  __device__ GemmTile(int M, int K, const float* partial, int k_split) {
+    const int m_tiles = (M + GEMM_BM - 1) / GEMM_BM;
+    split = partial != nullptr ? (int)blockIdx.y / m_tiles : 0;
+    m0 = ((int)blockIdx.y % m_tiles) * GEMM_BM;
+    n0 = blockIdx.x * GEMM_BN;
+    k_begin = partial != nullptr ? split * k_split : 0;
+    k_end = partial != nullptr ? min(K, k_begin + k_split) : K;
+  }
+};
+}  // namespace
 
 AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, const float* __restrict__ A,
                                                      const float* __restrict__ Bm, float* __restrict__ bias,
@@ -34,37 +86,16 @@ AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, cons
   __shared__ float As[GEMM_BK][GEMM_BM + 4];  // As[k][m]
   __shared__ float Bs[GEMM_BK][GEMM_BN + 4];  // Bs[k][n]
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-  const int m_tiles = (M + GEMM_BM - 1) / GEMM_BM;
-  const int split = partial != nullptr ? (int)blockIdx.y / m_tiles : 0;
-  const int m0 = ((int)blockIdx.y % m_tiles) * GEMM_BM, n0 = blockIdx.x * GEMM_BN;
-  const int k_begin = partial != nullptr ? split * k_split : 0;
-  const int k_end = partial != nullptr ? min(K, k_begin + k_split) : K;
+  const GemmTile tile(M, K, partial, k_split);
   float acc[GEMM_TM][GEMM_TN];
 #pragma unroll
   for (int i = 0; i < GEMM_TM; ++i)
 #pragma unroll
     for (int j = 0; j < GEMM_TN; ++j) acc[i][j] = 0.0f;
 
-  for (int k0 = k_begin; k0 < k_end; k0 += GEMM_BK) {
-    // 64 x 16 = 1024 elements of each tile, four per thread
-    for (int e = threadIdx.x; e < GEMM_BM * GEMM_BK; e += 256) {
-      int m, k;
-      if (trans_a) { m = e % GEMM_BM; k = e / GEMM_BM; }  // consecutive threads walk m: coalesced in (K, M)
-      else { k = e % GEMM_BK; m = e / GEMM_BK; }
-      const int gm = m0 + m, gk = k0 + k;
-      float v = 0.0f;
-      if (gm < M && gk < k_end) v = gm == ones_row ? 1.0f : trans_a ? A[(long long)gk * lda + gm] : A[(long long)gm * lda + gk];
-      As[k][m] = v;
-    }
-    for (int e = threadIdx.x; e < GEMM_BN * GEMM_BK; e += 256) {
-      int n, k;
-      if (trans_b) { k = e % GEMM_BK; n = e / GEMM_BK; }
-      else { n = e % GEMM_BN; k = e / GEMM_BN; }
-      const int gn = n0 + n, gk = k0 + k;
-      float v = 0.0f;
-      if (gn < N && gk < k_end) v = trans_b ? Bm[(long long)gn * ldb + gk] : Bm[(long long)gk * ldb + gn];
-      Bs[k][n] = v;
-    }
+  for (int k0 = tile.k_begin; k0 < tile.k_end; k0 += GEMM_BK) {
+    gemm_stage(As, Bs, A, Bm, M, N, lda, ldb, trans_a, trans_b, tile.m0, tile.n0, k0, tile.k_end, ones_row,
+               [](float v) { return v; });
     __syncthreads();
 #pragma unroll
     for (int k = 0; k < GEMM_BK; ++k) {
@@ -82,22 +113,77 @@ AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, cons
   }
 #pragma unroll
   for (int i = 0; i < GEMM_TM; ++i) {
-    const int gm = m0 + ty + 16 * i;
+    const int gm = tile.m0 + ty + 16 * i;
     if (gm >= M) continue;
 #pragma unroll
     for (int j = 0; j < GEMM_TN; ++j) {
-      const int gn = n0 + tx + 16 * j;
-      if (gn >= N) continue;
-      float v = acc[i][j];
-      if (partial != nullptr) {
-        partial[((long long)split * M + gm) * N + gn] = v;
-        continue;
-      }
-      if (bias != nullptr && ones_row < 0) v += bias[gn];
-      float* c = gm == ones_row ? bias + gn : C + (long long)gm * ldc + gn;
-      *c = accumulate ? *c + v : v;
+      const int gn = tile.n0 + tx + 16 * j;
+      if (gn < N) gemm_store(C, bias, partial, tile.split, M, N, ldc, accumulate, ones_row, gm, gn, acc[i][j]);
     }
   }
+}
+
+// gemm_kernel's contract with the products on the TF32 tensor cores (`--precision tf32`, compute
+// capability 8.0 and newer; common.cuh's mma_tf32): op(A) and op(B) are rounded to TF32 as they
+// are staged in shared memory and summed in fp32 by mma.sync, in the tensor core's order: the same
+// on every run, not the same as gemm_kernel's. The 8 warps of a 64 x 64 tile each take 32 x 16
+// outputs (2 x 2 m16n8k8 products per k step of 8). The row stride of 72 words puts the 32 lanes'
+// fragment loads (rows k + t, columns g) in 32 different banks.
+AUGUR_KERNEL void __launch_bounds__(256, 2) gemm_tf32_kernel(float* __restrict__ C, const float* __restrict__ A,
+                                                          const float* __restrict__ Bm, float* __restrict__ bias,
+                                                          int M, int N, int K, int lda, int ldb, int ldc,
+                                                          int trans_a, int trans_b, int accumulate,
+                                                          float* __restrict__ partial, int k_split, int ones_row) {
+  __shared__ uint32_t As[GEMM_BK][GEMM_BM + 8];  // TF32 bits, As[k][m]
+  __shared__ uint32_t Bs[GEMM_BK][GEMM_BN + 8];  // TF32 bits, Bs[k][n]
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+  const int wm = (warp & 1) * 32, wn = (warp >> 1) * 16;
+  const GemmTile tile(M, K, partial, k_split);
+  float acc[2][2][4];
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 2; ++j)
+#pragma unroll
+      for (int q = 0; q < 4; ++q) acc[i][j][q] = 0.0f;
+
+  for (int k0 = tile.k_begin; k0 < tile.k_end; k0 += GEMM_BK) {
+    gemm_stage(As, Bs, A, Bm, M, N, lda, ldb, trans_a, trans_b, tile.m0, tile.n0, k0, tile.k_end, ones_row,
+               [](float v) { return augur::to_tf32(v); });
+    __syncthreads();
+#pragma unroll
+    for (int k = 0; k < GEMM_BK; k += 8) {
+      uint32_t a[2][4], b[2][2];
+#pragma unroll
+      for (int i = 0; i < 2; ++i) {
+        const int m = wm + 16 * i + g;
+        a[i][0] = As[k + t][m];
+        a[i][1] = As[k + t][m + 8];
+        a[i][2] = As[k + t + 4][m];
+        a[i][3] = As[k + t + 4][m + 8];
+      }
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        const int n = wn + 8 * j + g;
+        b[j][0] = Bs[k + t][n];
+        b[j][1] = Bs[k + t + 4][n];
+      }
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) augur::mma_tf32(acc[i][j], a[i], b[j]);
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 2; ++j)
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const int gm = tile.m0 + wm + 16 * i + g + 8 * (q >> 1), gn = tile.n0 + wn + 8 * j + 2 * t + (q & 1);
+        if (gm < M && gn < N) gemm_store(C, bias, partial, tile.split, M, N, ldc, accumulate, ones_row, gm, gn, acc[i][j][q]);
+      }
 }
 
 // C (M, N) = [C +] sum over s < splits, in order, of partial[s] (M, N) [+ bias]: the end of a

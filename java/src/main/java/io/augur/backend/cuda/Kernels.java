@@ -36,6 +36,7 @@ public final class Kernels {
     public static final String AUX_PAIRS_BACKWARD = "aux_pairs_backward_kernel";
     // gemm.cu
     public static final String GEMM = "gemm_kernel";
+    public static final String GEMM_TF32 = "gemm_tf32_kernel";
     public static final String GEMM_SPLITK_REDUCE = "gemm_splitk_reduce_kernel";
     public static final String BIAS_GRAD = "bias_grad_kernel";
     public static final String BIAS_GRAD_PARTIALS = "bias_grad_partials_kernel";
@@ -66,6 +67,8 @@ public final class Kernels {
     public static final String ACTIVATION_UNIT_PREPARE = "activation_unit_prepare_kernel";
     public static final String ACTIVATION_UNIT_FORWARD = "activation_unit_forward_kernel";
     public static final String ACTIVATION_UNIT_BACKWARD = "activation_unit_backward_kernel";
+    public static final String ACTIVATION_UNIT_FORWARD_TF32 = "activation_unit_forward_tf32_kernel";
+    public static final String ACTIVATION_UNIT_BACKWARD_TF32 = "activation_unit_backward_tf32_kernel";
     public static final String ACTIVATION_UNIT_REDUCE = "activation_unit_reduce_kernel";
     public static final String ACTIVATION_UNIT_POOL_FORWARD = "activation_unit_pool_forward_kernel";
     public static final String ACTIVATION_UNIT_POOL_BACKWARD = "activation_unit_pool_backward_kernel";
@@ -83,10 +86,10 @@ public final class Kernels {
     public static final List<String> ALL = List.of(
             EMBEDDING_GATHER_FORWARD, EMBEDDING_GATHER_BACKWARD, EMBEDDING_GATHER_MULTI_FORWARD, EMBEDDING_GATHER_MULTI_BACKWARD, SUM_POOL_FORWARD, SUM_POOL_BACKWARD, SPARSE_UPDATE, SPARSE_UPDATE_MULTI,
             INTEREST_CONCAT_FORWARD, INTEREST_CONCAT_BACKWARD, SIGMOID_FORWARD, SIGMOID_BACKWARD, ADD_INTO,
-            SCALE_SEQUENCE_FORWARD, SCALE_SEQUENCE_BACKWARD, ZERO_MULTI, AUX_PAIRS_FORWARD, AUX_PAIRS_BACKWARD, GEMM, GEMM_SPLITK_REDUCE, BIAS_GRAD,
+            SCALE_SEQUENCE_FORWARD, SCALE_SEQUENCE_BACKWARD, ZERO_MULTI, AUX_PAIRS_FORWARD, AUX_PAIRS_BACKWARD, GEMM, GEMM_TF32, GEMM_SPLITK_REDUCE, BIAS_GRAD,
             BIAS_BROADCAST, BATCH_NORM_FORWARD, BATCH_NORM_BACKWARD, DICE_FORWARD, DICE_BACKWARD, PRELU_FORWARD,
             PRELU_BACKWARD, BCE_WITH_LOGITS, ADAM, ADAM_MULTI, STEP_ADVANCE, ACTIVATION_UNIT_PREPARE, ACTIVATION_UNIT_FORWARD,
-            ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_REDUCE, ACTIVATION_UNIT_INPUT_FORWARD, ACTIVATION_UNIT_INPUT_BACKWARD,
+            ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_FORWARD_TF32, ACTIVATION_UNIT_BACKWARD_TF32, ACTIVATION_UNIT_REDUCE, ACTIVATION_UNIT_INPUT_FORWARD, ACTIVATION_UNIT_INPUT_BACKWARD,
             ACTIVATION_UNIT_POOL_FORWARD, ACTIVATION_UNIT_POOL_BACKWARD, SLICED_STATISTICS, BATCH_NORM_SLICED_FORWARD,
             BATCH_NORM_SLICED_BACKWARD_SUMS, BATCH_NORM_SLICED_BACKWARD, DICE_SLICED_FORWARD, DICE_SLICED_BACKWARD_SUMS,
             DICE_SLICED_BACKWARD, PRELU_SLICED_BACKWARD, BIAS_GRAD_PARTIALS, BIAS_GRAD_REDUCE, RECURRENCE_FORWARD,
