@@ -430,4 +430,17 @@ public interface Backend extends AutoCloseable {
 
     @Override
     void close();
+
+    /**
+     * Asks for the arithmetic of the matrix products ({@link Precision}) from the next operation on;
+     * returns what this backend will use. The CPU backends compute in fp32 whatever is asked.
+     */
+    default Precision setPrecision(Precision asked) {
+        return Precision.FP32;
+    }
+
+    /** The arithmetic of the matrix products now in use. */
+    default Precision precision() {
+        return Precision.FP32;
+    }
 }

@@ -6,6 +6,7 @@ import io.augur.backend.Backend;
 import io.augur.backend.Backends;
 import io.augur.backend.GenericCeilings;
 import io.augur.backend.OpTimer;
+import io.augur.backend.Precision;
 import io.augur.backend.Profiling;
 import io.augur.config.ModelConfig;
 import io.augur.config.TrainConfig;
@@ -89,6 +90,11 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--cuda-graphs", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "on the GPU, capture each step into a CUDA graph and replay it (default: on; --profile's timed run is always eager)")
     boolean cudaGraphs;
+
+    @Option(names = "--precision", defaultValue = "fp32",
+            description = "fp32, or tf32: on GPUs of compute capability 8.0 and newer, the matrix products on the TF32 tensor cores "
+                    + "(default: ${DEFAULT-VALUE})")
+    String precision;
 
     @Option(names = "--models", split = ",", description = "models to measure, e.g. base,din,dien (default: the --model flag)")
     List<String> models;
@@ -221,6 +227,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private Map<String, Object> measure(Path dataDir, List<ModelConfig> configs) {
+        Precision askedPrecision = Precision.parse(precision);
         Dataset ds = Dataset.open(dataDir);
         SampleFile train = ds.train();
         int fields = ds.schema().numProfileFields();
@@ -228,6 +235,9 @@ public final class BenchCommand implements Callable<Integer> {
         Map<String, Object> out = new LinkedHashMap<>();
         try (Backend be = Backends.create(device, threads)) {
             if (be instanceof io.augur.backend.cuda.CudaBackend cb) cb.setStepGraphs(cudaGraphs);
+            Precision usedPrecision = be.setPrecision(askedPrecision);
+            if (usedPrecision != askedPrecision)
+                LOG.warn("--precision {}: the {} backend computes in {}", askedPrecision.label(), be.name(), usedPrecision.label());
             Profiling prof = be instanceof Profiling p ? p : null;
             Profiling.Ceilings ceil = null;
             if (ceilings) {
@@ -258,6 +268,7 @@ public final class BenchCommand implements Callable<Integer> {
             out.put("device", device);
             out.put("backend", be.describe());
             if (be instanceof io.augur.backend.cuda.CudaBackend) out.put("cuda_graphs", cudaGraphs);
+            out.put("precision", be.precision().label());
             out.put("samples_per_s", results.isEmpty() ? null : results.get(0).get("train_samples_per_s"));
             out.put("results", results);
             if (!skipped.isEmpty()) out.put("skipped", skipped);

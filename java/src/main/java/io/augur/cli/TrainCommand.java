@@ -3,6 +3,7 @@ package io.augur.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.augur.backend.Backend;
 import io.augur.backend.Backends;
+import io.augur.backend.Precision;
 import io.augur.config.ModelConfig;
 import io.augur.config.TrainConfig;
 import io.augur.config.WorldConfig;
@@ -42,6 +43,11 @@ public final class TrainCommand implements Callable<Integer> {
             description = "on the GPU, capture each step into a CUDA graph and replay it (default: on)")
     boolean cudaGraphs;
 
+    @Option(names = "--precision", defaultValue = "fp32",
+            description = "fp32, or tf32: on GPUs of compute capability 8.0 and newer, the linear layers' and the activation unit's "
+                    + "products on the TF32 tensor cores (the CPU computes in fp32) (default: ${DEFAULT-VALUE})")
+    String precision;
+
     @Option(names = "--out", description = "run folder for logs, checkpoint, plots and summary.json (default: runs/<model>-<time>)")
     Path out;
 
@@ -53,6 +59,7 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Precision askedPrecision = Precision.parse(precision);
         ModelConfig mcfg = modelOptions.toConfig();
         TrainConfig tcfg = trainOptions.toConfig();
         Path dataDir = data != null ? data : SyntheticWorld.ensure(Path.of("data", "default"), WorldConfig.defaults());
@@ -69,6 +76,9 @@ public final class TrainCommand implements Callable<Integer> {
 
         try (Backend be = Backends.create(device, tcfg.threads())) {
             if (be instanceof io.augur.backend.cuda.CudaBackend cb) cb.setStepGraphs(cudaGraphs);
+            Precision used = be.setPrecision(askedPrecision);
+            if (used != askedPrecision) LOG.warn("--precision {}: the {} backend computes in {}", askedPrecision.label(), be.name(), used.label());
+            runConfig.put("precision", used.label());
             int maxB = Math.max(tcfg.batchSize(), tcfg.evalBatchSize());
             CtrModel model = Models.create(be, mcfg, Models.features(ds), maxB, tcfg.batchSize(), tcfg.seed());
             RunSummary s = new Trainer(be, model, ds, tcfg, runDir, runConfig).run();

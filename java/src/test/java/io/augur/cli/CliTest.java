@@ -171,6 +171,15 @@ public class CliTest {
     }
 
     @Test
+    void unknownPrecisionFailsNamingTheOption(@TempDir Path tmp) {
+        Result r = run("train", "--precision", "bf16", "--data", data.toString(), "--out", tmp.resolve("run").toString(), "--epochs", "1");
+        assertNotEquals(0, r.code(), r.toString());
+        assertTrue(r.err().contains("--precision bf16") && r.err().contains("fp32 or tf32"), r.toString());
+        assertEquals(1, r.err().lines().count(), "one line, no stack trace:\n" + r);
+        assertTrue(Files.notExists(tmp.resolve("run")), "a failed run left a run folder");
+    }
+
+    @Test
     void infoPrintsTheCpuBackend() {
         Result r = run("info");
         assertEquals(0, r.code(), r.toString());
@@ -181,9 +190,10 @@ public class CliTest {
     @Test
     void benchPrintsJsonWithSamplesPerSecond() throws IOException {
         Result r = run(args(new String[] {"bench", "--data", data.toString(), "--batch-sizes", "16", "--repeats", "1", "--warmup-seconds", "0.2",
-                "--seconds", "0.5", "--json", "--threads", "2"}, TINY_MODEL));
+                "--seconds", "0.5", "--json", "--threads", "2", "--precision", "tf32"}, TINY_MODEL));
         assertEquals(0, r.code(), r.toString());
         JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals("fp32", j.path("precision").asText(), "the CPU computes in fp32 whatever is asked:\n" + r);
         JsonNode sps = j.path("samples_per_s");
         assertTrue(sps.isNumber(), "samples_per_s is not a number:\n" + r);
         assertTrue(sps.asDouble() > 0, "samples_per_s = " + sps);

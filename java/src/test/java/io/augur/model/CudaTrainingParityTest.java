@@ -3,8 +3,11 @@ package io.augur.model;
 import io.augur.backend.Activation;
 import io.augur.backend.Backend;
 import io.augur.backend.Param;
+import io.augur.backend.Precision;
 import io.augur.backend.cpu.CpuBackend;
 import io.augur.backend.cuda.CudaBackend;
+import io.augur.backend.cuda.CudaProbe;
+import io.augur.backend.cuda.CudaRuntime;
 import io.augur.backend.cuda.GpuTesting;
 import io.augur.config.ModelConfig;
 import io.augur.config.TrainConfig;
@@ -131,6 +134,32 @@ class CudaTrainingParityTest {
             assertEquals(cpu[s], gpu[s], tol, kind + " loss at step " + (s + 1) + "; CPU " + java.util.Arrays.toString(cpu) + "\nGPU "
                     + java.util.Arrays.toString(gpu));
         }
+    }
+
+    /**
+     * {@code --precision tf32}: the same 50 steps with the linear layers' and the fused unit's
+     * products on the TF32 tensor cores (a backend of its own on the shared context), against the
+     * fp32 CPU run, with fp32's tolerances: TF32 keeps 10 mantissa bits, but a loss averages its
+     * batch's rounding errors away (the emulator's runs: the first 10 losses within 2e-4 of the
+     * CPU's, relative, against EARLY = 1e-3), and the drift that LATE allows is Adam's, as in fp32.
+     * Skipped below compute capability 8.0.
+     */
+    @ParameterizedTest
+    @CsvSource({"DIN, SIGMOID, true", "DIN, PRELU, false", "DIN, DICE, true", "BASE, SIGMOID, false"})
+    void tf32StaysNearTheCpu(ModelConfig.Kind kind, Activation att, boolean softmax) {
+        CudaRuntime rt = GpuTesting.backend().runtime();
+        org.junit.jupiter.api.Assumptions.assumeTrue(rt.ccMajor >= 8, "no TF32 tensor cores below compute capability 8.0");
+        ModelConfig cfg = new ModelConfig(kind, 6, List.of(16, 8), att, softmax, List.of(20, 10), null, 1e-5f, 1e-8f, 0.99f, 0.05f);
+        float[] cpu = train(new CpuBackend(false, 2), cfg, true, false);
+        CudaBackend tf32 = new CudaBackend(rt, CudaProbe.gemmChoice());   // not closed: it shares the context
+        assertEquals(Precision.TF32, tf32.setPrecision(Precision.TF32));
+        float[] gpu = train(tf32, cfg, false, true);
+        for (int s = 0; s < STEPS; s++) {
+            double tol = (s < 10 ? EARLY : LATE) * Math.max(1.0, Math.abs(cpu[s]));
+            assertEquals(cpu[s], gpu[s], tol, "TF32 " + kind + "/" + att + " loss at step " + (s + 1) + "; CPU " + java.util.Arrays.toString(cpu)
+                    + "\nGPU " + java.util.Arrays.toString(gpu));
+        }
+        assertTrue(gpu[STEPS - 1] < LEARNED * gpu[0], "the TF32 run learns: " + gpu[0] + " -> " + gpu[STEPS - 1]);
     }
 
     /** Losses of STEPS steps; batches cycle through sizes 32, 32, 19, 32, 7 (a fixed set of data seeds). */

@@ -3,7 +3,8 @@ package io.augur.backend.cuda;
 /**
  * The GEMM provider that needs nothing but our fatbin: {@code gemm_kernel} (cuda/gemm.cu), 64 x 64
  * tiles, one thread per 4 x 4 outputs, bias and accumulation in the epilogue, and a linear layer's
- * bias gradient in the weight gradient's pass (an extra row of ones). Deterministic.
+ * bias gradient in the weight gradient's pass (an extra row of ones). Deterministic. With TF32 on,
+ * {@code gemm_tf32_kernel} does the same on the tensor cores (8 warps of 32 x 16 outputs).
  *
  * <p>A product with fewer output tiles than the device has multiprocessors and a long K (the
  * weight gradient x^T dy at a large batch) is split along K ({@link #splits}): each split sums its
@@ -21,6 +22,7 @@ final class BuiltinGemm implements Gemm {
     private final CudaRuntime rt;
     private final int multiprocessors;
     private final Arena.Slice workspace;   // null: never split
+    private boolean tf32;
 
     BuiltinGemm(CudaRuntime rt, Arena.Slice workspace) {
         this.rt = rt;
@@ -30,6 +32,10 @@ final class BuiltinGemm implements Gemm {
 
     @Override
     public String name() { return "built-in gemm_kernel"; }
+
+    /** gemm_tf32_kernel instead of gemm_kernel: the same tiles, splits and epilogue, mma.sync on TF32 operands. */
+    @Override
+    public void setTf32(boolean on) { tf32 = on; }
 
     /**
      * How many K splits a product gets: 1 unless its output tiles leave more than half the
@@ -78,7 +84,7 @@ final class BuiltinGemm implements Gemm {
         CudaRuntime.Args a = new CudaRuntime.Args().ptr(C).ptr(A).ptr(B).ptr(bias)
                 .i(rows).i(N).i(K).i(lda).i(ldb).i(ldc).i(transA ? 1 : 0).i(transB ? 1 : 0).i(accumulate ? 1 : 0)
                 .ptr(s > 1 ? workspace.address() : 0).i(kSplit).i(onesRow);
-        rt.launch(Kernels.GEMM, nTiles, mTiles * s, 256, 1, 0, a);
+        rt.launch(tf32 ? Kernels.GEMM_TF32 : Kernels.GEMM, nTiles, mTiles * s, 256, 1, 0, a);
         if (s > 1) {
             long n = (long) rows * N;
             rt.launch(Kernels.GEMM_SPLITK_REDUCE, Kernels.blocks(n, Kernels.BLOCK, 32 * multiprocessors), 1, Kernels.BLOCK, 1, 0,

@@ -3,6 +3,7 @@ package io.augur.backend.cuda;
 import jcuda.Pointer;
 import jcuda.jcublas.JCublas2;
 import jcuda.jcublas.cublasHandle;
+import jcuda.jcublas.cublasMath;
 import jcuda.jcublas.cublasOperation;
 import jcuda.jcublas.cublasStatus;
 import jcuda.runtime.cudaStream_t;
@@ -15,7 +16,8 @@ import jcuda.runtime.cudaStream_t;
  * with the same ld. So the row-major C = op(A) op(B) is computed as the column-major
  * C^T = op(B)^T op(A)^T: operands swapped, each keeping its own transpose flag, m = N and n = M.
  * A bias is broadcast into C first (bias_broadcast_kernel) and the product added with beta = 1.
- * fp32 math mode (no TF32), so results stay within fp32 rounding of the CPU reference.
+ * fp32 math mode by default, so results stay within fp32 rounding of the CPU reference;
+ * {@link #setTf32} switches the handle to {@code CUBLAS_TF32_TENSOR_OP_MATH}.
  */
 final class CublasGemm implements Gemm {
     private final CudaRuntime rt;
@@ -55,6 +57,13 @@ final class CublasGemm implements Gemm {
 
     @Override
     public String name() { return "cuBLAS 12 (JCublas2)"; }
+
+    @Override
+    public void setTf32(boolean on) {
+        rt.makeCurrent();
+        check(JCublas2.cublasSetMathMode(handle, on ? cublasMath.CUBLAS_TF32_TENSOR_OP_MATH : cublasMath.CUBLAS_DEFAULT_MATH),
+                "cublasSetMathMode");
+    }
 
     @Override
     public void gemm(long C, long A, long B, long bias, int M, int N, int K, int lda, int ldb, int ldc,

@@ -6,6 +6,7 @@ import io.augur.backend.AttentionSpec;
 import io.augur.backend.Backend;
 import io.augur.backend.DType;
 import io.augur.backend.Param;
+import io.augur.backend.Precision;
 import io.augur.backend.Profiling;
 import io.augur.backend.Recurrence;
 import io.augur.backend.RecurrenceParams;
@@ -98,6 +99,8 @@ public final class CudaBackend implements Backend, Profiling {
     /** CUDA graphs for runStep (on unless turned off or while kernels are timed). */
     private final StepGraphs stepGraphs;
     private boolean inStep;
+    /** The matrix products' arithmetic (setPrecision): FP32 unless TF32 was asked for on compute capability 8.0+. */
+    private Precision precision = Precision.FP32;
 
     /**
      * @param gemmChoice "auto" (cuBLAS where it loads, else built-in), "cublas" or "builtin"
@@ -153,7 +156,7 @@ public final class CudaBackend implements Backend, Profiling {
     @Override
     public String describe() {
         return "CUDA on " + rt.name + " (compute capability " + rt.computeCapability() + ", " + String.format("%.1f", rt.totalMemory / (double) (1L << 30))
-                + " GiB, driver " + rt.driverVersionString() + "), GEMM " + gemm.name();
+                + " GiB, driver " + rt.driverVersionString() + "), GEMM " + gemm.name() + (precision == Precision.TF32 ? ", TF32" : "");
     }
 
     // ---------------------------------------------------------------- memory (build time only)
@@ -373,8 +376,14 @@ public final class CudaBackend implements Backend, Profiling {
             // the backward's partial gradients on chip when they fit beside a full chunk of rows
             localPartials = attentionPartialsOnChip && AttentionArgs.backwardSharedBytes(W, h1, h2, rowsBackward, true) <= limit;
             sharedBackward = AttentionArgs.backwardSharedBytes(W, h1, h2, rowsBackward, localPartials);
-            if (sharedForward > DEFAULT_SHARED) rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_FORWARD, (int) sharedForward);
-            if (sharedBackward > DEFAULT_SHARED) rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD, (int) sharedBackward);
+            if (sharedForward > DEFAULT_SHARED) {
+                rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_FORWARD, (int) sharedForward);
+                rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_FORWARD_TF32, (int) sharedForward);
+            }
+            if (sharedBackward > DEFAULT_SHARED) {
+                rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD, (int) sharedBackward);
+                rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD_TF32, (int) sharedBackward);
+            }
             blocks = (int) Math.max(1, Math.min((long) maxB * chunksBackward, (long) ATT_BLOCKS_PER_SM * rt.multiprocessors));
             LOG.info("activation unit {} ({}/{}/{}, T = {}): items of {} positions forward, {} backward; {} backward blocks, partial gradients in {} "
                     + "memory; shared memory {} / {} bytes", name, W, h1, h2, T, rowsForward, rowsBackward, blocks,
@@ -979,7 +988,8 @@ public final class CudaBackend implements Backend, Profiling {
         rt.launch(Kernels.ACTIVATION_UNIT_PREPARE, Kernels.blocks((long) spec.h1() * (spec.width() + spec.h2()), BLOCK, maxBlocks), 1, BLOCK, 1, 0, args);
         if (B <= 0) return;
         long items = (long) B * w.chunksForward;
-        rt.launch(Kernels.ACTIVATION_UNIT_FORWARD, (int) Math.min(items, 65535), 1, ATT_THREADS, 1, (int) w.sharedForward, args);
+        String kernel = precision == Precision.TF32 ? Kernels.ACTIVATION_UNIT_FORWARD_TF32 : Kernels.ACTIVATION_UNIT_FORWARD;
+        rt.launch(kernel, (int) Math.min(items, 65535), 1, ATT_THREADS, 1, (int) w.sharedForward, args);
         poolForward(out, weights, w.score.address(), keys, lengths, B, T, spec);
     }
 
@@ -1016,7 +1026,8 @@ public final class CudaBackend implements Backend, Profiling {
                 .set(AttentionArgs.Ptr.G_W3, a(grads.w3())).set(AttentionArgs.Ptr.G_B3, a(grads.b3()))
                 .set(AttentionArgs.Int.BLOCKS, blocks).set(AttentionArgs.Int.LOCAL, w.localPartials ? 1 : 0);
         CudaRuntime.Args args = args().struct(g.buffer());
-        rt.launch(Kernels.ACTIVATION_UNIT_BACKWARD, blocks, 1, ATT_THREADS, 1, (int) w.sharedBackward, args);
+        String kernel = precision == Precision.TF32 ? Kernels.ACTIVATION_UNIT_BACKWARD_TF32 : Kernels.ACTIVATION_UNIT_BACKWARD;
+        rt.launch(kernel, blocks, 1, ATT_THREADS, 1, (int) w.sharedBackward, args);
         int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
         long total = (long) W * h1 + 2L * h1 + (long) h1 * h2 + 3L * h2 + 1 + (long) B * W;   // the parameters' gradients, then dQuery
         rt.launch(Kernels.ACTIVATION_UNIT_REDUCE, Kernels.blocks(total, BLOCK, maxBlocks), 1, BLOCK, 1, 0, args);
@@ -1229,6 +1240,32 @@ public final class CudaBackend implements Backend, Profiling {
     }
 
     // ---------------------------------------------------------------- CUDA graphs (runStep)
+
+    /**
+     * TF32 puts the GEMM provider and the fused activation unit's products on the tensor cores;
+     * below compute capability 8.0 (no TF32 tensor cores) it logs that and stays in fp32. A
+     * captured step whose kernels change with it is captured again (StepGraphs compares them).
+     */
+    @Override
+    public Precision setPrecision(Precision asked) {
+        Precision p = asked;
+        if (asked == Precision.TF32 && rt.ccMajor < 8) {
+            LOG.warn("--precision tf32: {} (compute capability {}) has no TF32 tensor cores (8.0 and newer do); computing in fp32",
+                    rt.name, rt.computeCapability());
+            p = Precision.FP32;
+        }
+        if (p != precision) {
+            notInStep("a change of precision");
+            gemm.setTf32(p == Precision.TF32);
+            precision = p;
+            LOG.info("precision {}: {}", p.label(), p == Precision.TF32
+                    ? "the linear layers' and the activation unit's products on the TF32 tensor cores, the rest in fp32" : "fp32 throughout");
+        }
+        return p;
+    }
+
+    @Override
+    public Precision precision() { return precision; }
 
     /** Turns CUDA graphs for {@link #runStep} on or off (on by default). */
     public void setStepGraphs(boolean on) {

@@ -10,10 +10,17 @@ package io.augur.backend.cuda;
  * Addresses are device addresses (0 = no bias). bias and accumulate are not combined.
  * Two providers: {@link CublasGemm} (JCublas2, where libcublas.so.12 loads) and
  * {@link BuiltinGemm} (our gemm_kernel, everywhere). The backend logs which one runs.
+ * Both compute in fp32 unless {@link #setTf32} turns the TF32 tensor cores on.
  */
 public interface Gemm {
     /** "cuBLAS 12 (JCublas2)" or "built-in gemm_kernel". */
     String name();
+
+    /**
+     * Products on the TF32 tensor cores (true; compute capability 8.0 and newer) or in fp32 (false,
+     * the default), from the next product on. The caller checks the compute capability.
+     */
+    void setTf32(boolean on);
 
     void gemm(long C, long A, long B, long bias, int M, int N, int K, int lda, int ldb, int ldc,
               boolean transA, boolean transB, boolean accumulate);

@@ -608,48 +608,70 @@ class CudaOpsParityTest {
     }
 
     private void activationUnitCase(Activation act, boolean softmax, int T, int[] lens, int W, int h1, int h2) {
+        activationUnitCase(tw, rng, GpuTesting::uniform, act, softmax, T, lens, W, h1, h2, TIGHT_ATOL, TIGHT_RTOL,
+                (what, p) -> tw.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL));
+    }
+
+    /** The values of a case's tensors: n of them meant to lie in [lo, hi] (GpuTesting::uniform, or a test's own). */
+    interface Values {
+        float[] of(SplittableRandom rng, int n, float lo, float hi);
+    }
+
+    /**
+     * One activation unit case on a twin: forward (weights, output, running statistics) within
+     * fAtol + fRtol |x|; the backward's results (dQuery, dKeys, every parameter gradient) checked
+     * by gradCheck, given each one's description and pair.
+     */
+    static void activationUnitCase(GpuTesting.Twin tw, SplittableRandom rng, Values values, Activation act, boolean softmax, int T, int[] lens, int W, int h1,
+                                   int h2, double fAtol, double fRtol, java.util.function.BiConsumer<String, Pair> gradCheck) {
         AttentionSpec spec = new AttentionSpec(W, h1, h2, act, softmax, 0.99f, 1e-8f);
-        float[] keys = uniformPoisoned(rng, B * T * W, MAXB * T * W, -1, 1);
+        float[] keys = poisonedValues(values, rng, B * T * W, MAXB * T * W, -1, 1);
         for (int b = 0; b < B; b++) java.util.Arrays.fill(keys, (b * T + lens[b]) * W, (b + 1) * T * W, GpuTesting.POISON);
-        Pair q = tw.floats("q", uniformPoisoned(rng, B * W, MAXB * W, -1, 1)), k = tw.floats("k", keys);
+        Pair q = tw.floats("q", poisonedValues(values, rng, B * W, MAXB * W, -1, 1)), k = tw.floats("k", keys);
         Pair len = tw.ints("len", lens);
-        Pair w1 = tw.floats("w1", uniform(rng, 4 * W * h1, -0.2f, 0.2f)), b1 = tw.floats("b1", uniform(rng, h1, -0.2f, 0.2f));
-        Pair w2 = tw.floats("w2", uniform(rng, h1 * h2, -0.2f, 0.2f)), b2 = tw.floats("b2", uniform(rng, h2, -0.2f, 0.2f));
-        Pair w3 = tw.floats("w3", uniform(rng, h2, -0.5f, 0.5f)), b3 = tw.floats("b3", uniform(rng, 1, -0.2f, 0.2f));
-        Pair a1 = tw.floats("a1", uniform(rng, h1, 0, 0.5f)), a2 = tw.floats("a2", uniform(rng, h2, 0, 0.5f));
-        Pair rm1 = tw.floats("runMean1", uniform(rng, h1, -0.1f, 0.1f)), rv1 = tw.floats("runVar1", uniform(rng, h1, 0.5f, 1.5f));
-        Pair rm2 = tw.floats("runMean2", uniform(rng, h2, -0.1f, 0.1f)), rv2 = tw.floats("runVar2", uniform(rng, h2, 0.5f, 1.5f));
+        Pair w1 = tw.floats("w1", values.of(rng, 4 * W * h1, -0.2f, 0.2f)), b1 = tw.floats("b1", values.of(rng, h1, -0.2f, 0.2f));
+        Pair w2 = tw.floats("w2", values.of(rng, h1 * h2, -0.2f, 0.2f)), b2 = tw.floats("b2", values.of(rng, h2, -0.2f, 0.2f));
+        Pair w3 = tw.floats("w3", values.of(rng, h2, -0.5f, 0.5f)), b3 = tw.floats("b3", values.of(rng, 1, -0.2f, 0.2f));
+        Pair a1 = tw.floats("a1", values.of(rng, h1, 0, 0.5f)), a2 = tw.floats("a2", values.of(rng, h2, 0, 0.5f));
+        Pair rm1 = tw.floats("runMean1", values.of(rng, h1, -0.1f, 0.1f)), rv1 = tw.floats("runVar1", values.of(rng, h1, 0.5f, 1.5f));
+        Pair rm2 = tw.floats("runMean2", values.of(rng, h2, -0.1f, 0.1f)), rv2 = tw.floats("runVar2", values.of(rng, h2, 0.5f, 1.5f));
         boolean slopes = act != Activation.SIGMOID, dice = act == Activation.DICE;
         java.util.function.Function<Backend, AttentionParams> params = be -> new AttentionParams(w1.on(be), b1.on(be), slopes ? a1.on(be) : null,
                 w2.on(be), b2.on(be), slopes ? a2.on(be) : null, w3.on(be), b3.on(be),
                 dice ? rm1.on(be) : null, dice ? rv1.on(be) : null, dice ? rm2.on(be) : null, dice ? rv2.on(be) : null);
-        Pair gw1 = tw.floats("gw1", uniform(rng, 4 * W * h1, -1, 1)), gb1 = tw.floats("gb1", uniform(rng, h1, -1, 1));
-        Pair gw2 = tw.floats("gw2", uniform(rng, h1 * h2, -1, 1)), gb2 = tw.floats("gb2", uniform(rng, h2, -1, 1));
-        Pair gw3 = tw.floats("gw3", uniform(rng, h2, -1, 1)), gb3 = tw.floats("gb3", uniform(rng, 1, -1, 1));
-        Pair ga1 = tw.floats("ga1", uniform(rng, h1, -1, 1)), ga2 = tw.floats("ga2", uniform(rng, h2, -1, 1));
+        Pair gw1 = tw.floats("gw1", values.of(rng, 4 * W * h1, -1, 1)), gb1 = tw.floats("gb1", values.of(rng, h1, -1, 1));
+        Pair gw2 = tw.floats("gw2", values.of(rng, h1 * h2, -1, 1)), gb2 = tw.floats("gb2", values.of(rng, h2, -1, 1));
+        Pair gw3 = tw.floats("gw3", values.of(rng, h2, -1, 1)), gb3 = tw.floats("gb3", values.of(rng, 1, -1, 1));
+        Pair ga1 = tw.floats("ga1", values.of(rng, h1, -1, 1)), ga2 = tw.floats("ga2", values.of(rng, h2, -1, 1));
         java.util.function.Function<Backend, AttentionParams> grads = be -> new AttentionParams(gw1.on(be), gb1.on(be), slopes ? ga1.on(be) : null,
                 gw2.on(be), gb2.on(be), slopes ? ga2.on(be) : null, gw3.on(be), gb3.on(be), null, null, null, null);
         Workspace wc = tw.cpu.attentionWorkspace("ws", spec, MAXB, T), wg = tw.gpu.attentionWorkspace("ws", spec, MAXB, T);
         if (wg instanceof CudaBackend.AttentionWorkspace fused)   // each test covers the path it names
             assertEquals(CudaBackend.attentionPartialsOnChip, fused.localPartials, "partial gradients on chip");
         Pair out = tw.poisoned("out", MAXB * W), weights = tw.poisoned("weights", MAXB * T);
-        Pair dOut = tw.floats("dOut", uniformPoisoned(rng, B * W, MAXB * W, -1, 1)), dW = tw.floats("dWeights", uniformPoisoned(rng, B * T, MAXB * T, -1, 1));
-        Pair dq = tw.floats("dq", uniformPoisoned(rng, B * W, MAXB * W, -1, 1)), dk = tw.floats("dk", uniformPoisoned(rng, B * T * W, MAXB * T * W, -1, 1));
+        Pair dOut = tw.floats("dOut", poisonedValues(values, rng, B * W, MAXB * W, -1, 1)), dW = tw.floats("dWeights", poisonedValues(values, rng, B * T, MAXB * T, -1, 1));
+        Pair dq = tw.floats("dq", poisonedValues(values, rng, B * W, MAXB * W, -1, 1)), dk = tw.floats("dk", poisonedValues(values, rng, B * T * W, MAXB * T * W, -1, 1));
         String what = act + " softmax=" + softmax + " T=" + T + " W/h1/h2=" + W + "/" + h1 + "/" + h2 + " ";
         tw.both(be -> be.activationUnit(out.on(be), weights.on(be), be == tw.gpu ? wg : wc, q.on(be), k.on(be), len.on(be), params.apply(be), spec, B, T, true));
-        tw.assertClose(what + "weights", weights, TIGHT_ATOL, TIGHT_RTOL);
-        tw.assertClose(what + "out", out, TIGHT_ATOL, TIGHT_RTOL);
-        for (Pair p : new Pair[] {rm1, rv1, rm2, rv2}) tw.assertClose(what + p.cpu().name(), p, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose(what + "weights", weights, fAtol, fRtol);
+        tw.assertClose(what + "out", out, fAtol, fRtol);
+        for (Pair p : new Pair[] {rm1, rv1, rm2, rv2}) tw.assertClose(what + p.cpu().name(), p, fAtol, fRtol);
         tw.both(be -> be.activationUnitBackward(dq.on(be), dk.on(be), grads.apply(be), dOut.on(be), dW.on(be), weights.on(be), be == tw.gpu ? wg : wc,
                 q.on(be), k.on(be), len.on(be), params.apply(be), spec, B, T));
-        for (Pair p : new Pair[] {dq, dk, gw1, gb1, gw2, gb2, gw3, gb3, ga1, ga2}) tw.assertClose(what + p.cpu().name(), p, LOOSE_ATOL, LOOSE_RTOL);
+        for (Pair p : new Pair[] {dq, dk, gw1, gb1, gw2, gb2, gw3, gb3, ga1, ga2}) gradCheck.accept(what + p.cpu().name(), p);
         if (dice) {   // inference: the running statistics just updated, nothing saved for a backward
             Pair evalOut = tw.poisoned("evalOut", MAXB * W), evalWeights = tw.poisoned("evalWeights", MAXB * T);
             tw.both(be -> be.activationUnit(evalOut.on(be), evalWeights.on(be), be == tw.gpu ? wg : wc, q.on(be), k.on(be), len.on(be), params.apply(be),
                     spec, B, T, false));
-            tw.assertClose(what + "inference weights", evalWeights, TIGHT_ATOL, TIGHT_RTOL);
-            tw.assertClose(what + "inference out", evalOut, TIGHT_ATOL, TIGHT_RTOL);
-            for (Pair p : new Pair[] {rm1, rv1, rm2, rv2}) tw.assertClose(what + "after inference " + p.cpu().name(), p, TIGHT_ATOL, TIGHT_RTOL);
+            tw.assertClose(what + "inference weights", evalWeights, fAtol, fRtol);
+            tw.assertClose(what + "inference out", evalOut, fAtol, fRtol);
+            for (Pair p : new Pair[] {rm1, rv1, rm2, rv2}) tw.assertClose(what + "after inference " + p.cpu().name(), p, fAtol, fRtol);
         }
+    }
+
+    private static float[] poisonedValues(Values values, SplittableRandom rng, int valid, int n, float lo, float hi) {
+        float[] a = values.of(rng, n, lo, hi);
+        java.util.Arrays.fill(a, valid, n, GpuTesting.POISON);
+        return a;
     }
 }
