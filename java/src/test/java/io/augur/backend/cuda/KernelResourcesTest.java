@@ -38,7 +38,8 @@ class KernelResourcesTest {
         int columns = 32 * Kernels.COL_ROWS;
         return switch (kernel) {
             case Kernels.RECURRENCE_FORWARD, Kernels.RECURRENCE_BACKWARD -> 1024;   // max(3H, E), refused above 1024
-            case Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_BACKWARD -> CudaBackend.ATT_THREADS;
+            case Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_FORWARD_TF32,
+                 Kernels.ACTIVATION_UNIT_BACKWARD_TF32 -> CudaBackend.ATT_THREADS;
             case Kernels.ACTIVATION_UNIT_POOL_FORWARD, Kernels.ACTIVATION_UNIT_POOL_BACKWARD -> CudaBackend.ATT_POOL_THREADS;
             case Kernels.BATCH_NORM_FORWARD, Kernels.BATCH_NORM_BACKWARD, Kernels.DICE_FORWARD, Kernels.DICE_BACKWARD,
                  Kernels.PRELU_BACKWARD, Kernels.BIAS_GRAD, Kernels.BIAS_GRAD_PARTIALS, Kernels.SLICED_STATISTICS, Kernels.BATCH_NORM_SLICED_FORWARD,
