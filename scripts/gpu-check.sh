@@ -81,6 +81,27 @@ if [[ "${SKIP_TESTS:-0}" != 1 ]]; then
     tests_line="FAILED: $tests_line (launcher exit $trc)"
   fi
   echo "[gpu-check] tests: $tests_line"
+  # A kernel fault leaves the CUDA context unusable, so every later test of the JVM fails too:
+  # each class with a failure runs again alone, in a fresh JVM with CUDA_LAUNCH_BLOCKING=1 (a
+  # fault then names the launch that made it), optionally under compute-sanitizer (SANITIZE=1),
+  # appended to tests.log; the summary says which classes fail on their own.
+  failing="$(awk '/<testcase /{match($0, /classname="[^"]*"/); c=substr($0, RSTART + 11, RLENGTH - 12)} /<(failure|error)[ >]/{if (c != "") print c}' \
+    "$out"/junit/*.xml 2>/dev/null | sort -u)"
+  if [[ -n "$failing" ]]; then
+    alone=()
+    for c in $failing; do
+      echo "[gpu-check] again alone: $c"
+      runner=()
+      [[ "${SANITIZE:-0}" == 1 ]] && command -v compute-sanitizer >/dev/null && runner=(compute-sanitizer --tool memcheck --print-limit 20)
+      if CUDA_LAUNCH_BLOCKING=1 logged "$out/tests.log" "${runner[@]}" "$b/bin/augur-test" --disable-ansi-colors --include-engine junit-jupiter \
+          --select-class "$c"; then
+        alone+=("${c##*.} passes alone")
+      else
+        alone+=("${c##*.} FAILS alone")
+      fi
+    done
+    tests_line="$tests_line; again one class per JVM (tests.log): $(IFS=';'; echo "${alone[*]}" | sed 's/;/; /g')"
+  fi
 fi
 
 declare -a rows=() commands=()
