@@ -26,6 +26,7 @@
 #define AUGUR_STATUS_BAD_LENGTH 2      // a history length outside [0, T]
 #define AUGUR_STATUS_SPARSE_OVERFLOW 4 // more distinct rows than a sparse gradient was planned for
 #define AUGUR_STATUS_NONFINITE_GRAD 8  // a NaN or infinite embedding gradient
+#define AUGUR_STATUS_BAD_ROW 16        // a batch's row number outside the resident file (history_gather_kernel)
 
 namespace augur {
 

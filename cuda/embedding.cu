@@ -176,3 +176,39 @@ AUGUR_KERNEL void sum_pool_backward_kernel(float* __restrict__ dx, const float* 
     dx[i] = t < lengths[b] ? dout[(long long)b * C + c] : 0.0f;
   }
 }
+
+// Histories kept in device memory (train --resident-data): the dataset's history columns as
+// stored (row r's behaviours at [offsets[r], offsets[r + 1]), oldest first), and each batch's row
+// numbers. For each column c of the list and each (b, t):
+//   out_c[b * T + t] = values_c[offsets[r] + t] for from_c <= t < len, 0 otherwise,
+// with r = rows[b] and len = offsets[r + 1] - offsets[r] (from_c: 0, or 1 for DIEN's negative
+// columns, whose first position no auxiliary pair uses and the trainer leaves 0). A row number
+// outside [0, n_rows) sets AUGUR_STATUS_BAD_ROW (the sample's histories are written as zeros),
+// a length outside [0, T] AUGUR_STATUS_BAD_LENGTH (clamped). CPU reference: CpuBackend.historyGather.
+//   out_c (B, T)   values_c (offsets[n_rows])   offsets (n_rows + 1)   rows (B)
+struct HistoryGatherList {
+  int count;    // columns, 1 to 4
+  int from[4];  // each column's first position taken from the file
+  int* out[4];
+  const int* values[4];
+};
+
+AUGUR_KERNEL void history_gather_kernel(HistoryGatherList l, int* status, const int* __restrict__ offsets,
+                                        const int* __restrict__ rows, int n_rows, int B, int T) {
+  const long long per_column = (long long)B * T;
+  AUGUR_GRID_STRIDE(i, l.count * per_column) {
+    const int c = (int)(i / per_column);
+    const long long bt = i - c * per_column;
+    const int b = (int)(bt / T), t = (int)(bt - (long long)b * T);
+    const int r = rows[b];
+    int v = 0;
+    if (r >= 0 && r < n_rows) {
+      const int off = offsets[r], len = offsets[r + 1] - off;
+      if ((len < 0 || len > T) && c == 0 && t == 0) augur::set_status(status, AUGUR_STATUS_BAD_LENGTH);
+      if (t >= l.from[c] && t < min(max(len, 0), T)) v = l.values[c][off + t];
+    } else if (c == 0 && t == 0) {
+      augur::set_status(status, AUGUR_STATUS_BAD_ROW);
+    }
+    l.out[c][bt] = v;
+  }
+}

@@ -19,7 +19,8 @@
 # The benchmark's data is generated into $AUGUR_WORK (default: <bundle>/work), not into the folder.
 # Knobs: MODELS="din base dien", BATCHES=128,2048, REPEATS=3, EAGER_MODELS=din (empty: no eager run),
 # EAGER_BATCHES=128, TF32_MODELS (default none; e.g. "din": bench-din-tf32.json, the same benchmark
-# with --precision tf32, a ninth file, so run it in a second call with MODELS= EAGER_MODELS=), SKIP_TESTS=1, SKIP_BENCH=1, AUGUR_JAVA_OPTS (JVM options of every run, e.g. the
+# with --precision tf32, a ninth file, so run it in a second call with MODELS= EAGER_MODELS=),
+# RESIDENT_MODELS (default none; e.g. "din": bench-din-resident.json, with --resident-data), SKIP_TESTS=1, SKIP_BENCH=1, AUGUR_JAVA_OPTS (JVM options of every run, e.g. the
 # activation unit's -Daugur.attention.* settings; the bench records keep them), and for
 # trying the script without a GPU, DEVICE=cpu and BENCH_ARGS (default "--profile --ceilings"; e.g.
 # "--smoke" for a quick try).
@@ -150,6 +151,8 @@ if [[ "${SKIP_BENCH:-0}" != 1 ]]; then
   for m in ${EAGER_MODELS-din}; do bench_one "$m-eager" "$m" "${EAGER_BATCHES:-128}" --no-cuda-graphs; done
   # the linear layers' and the activation unit's products on the TF32 tensor cores
   for m in ${TF32_MODELS:-}; do bench_one "$m-tf32" "$m" "$batches" "${bench_args[@]}" --precision tf32; done
+  # the training histories kept on the device, each batch sent as row numbers
+  for m in ${RESIDENT_MODELS:-}; do bench_one "$m-resident" "$m" "$batches" "${bench_args[@]}" --resident-data; done
 fi
 
 {

@@ -58,6 +58,9 @@ public interface Backend extends AutoCloseable {
     /** dst[0:n] = src[0:n]; waits for pending work. */
     void download(Tensor src, float[] dst, int n);
 
+    /** The first n values of an int tensor (waits for the device). */
+    void download(Tensor src, int[] dst, int n);
+
     /**
      * src[0] as the work issued so far leaves it, without waiting for that work: the value is
      * fetched when {@code getAsDouble()} is first called (which then waits), so a trainer can issue
@@ -162,6 +165,25 @@ public interface Backend extends AutoCloseable {
             if (g.out() == null) throw new IllegalArgumentException("embeddingGather(list): a backward entry in a forward list");
             embeddingGather(g.out(), g.ids(), g.lengths(), g.table(), g.rows(), g.T(), g.D(), g.outStride(), g.off());
         }
+    }
+
+    /**
+     * Histories held by the backend itself ({@code train --resident-data}): the dataset's history
+     * columns as stored, {@code values} (one tensor per column, 1 to 4 of them: items, categories,
+     * and the negative ones), row r's behaviours at {@code [offsets[r], offsets[r + 1])}; each
+     * batch names its rows. For every column c, sample b and position t:
+     * <pre>
+     *   outs[c] (B, T)[b, t] = values[c][offsets[rows[b]] + t]   for from[c] &lt;= t &lt; len_b
+     *                        = 0                                  otherwise (t &lt; T)
+     *   len_b = offsets[rows[b] + 1] - offsets[rows[b]]
+     *   offsets (nRows + 1)   rows (B), each in [0, nRows)
+     * </pre>
+     * A row outside [0, nRows) or a length above T is an error (the CPU throws; the GPU reports it
+     * at the next synchronisation); nothing is clipped silently.
+     */
+    default void historyGather(java.util.List<Tensor> outs, java.util.List<Tensor> values, int[] from, Tensor offsets, Tensor rows, int nRows, int B,
+                               int T) {
+        throw new UnsupportedOperationException(name() + " backend: no device-resident histories");
     }
 
     /** The backwards of the list, as {@link #embeddingGatherBackward} on each; a backend may do them in one launch. */
@@ -442,5 +464,10 @@ public interface Backend extends AutoCloseable {
     /** The arithmetic of the matrix products now in use. */
     default Precision precision() {
         return Precision.FP32;
+    }
+
+    /** Free device memory in bytes, or -1 for a backend that computes in host memory. */
+    default long deviceFreeBytes() {
+        return -1;
     }
 }

@@ -96,6 +96,10 @@ public final class BenchCommand implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE})")
     String precision;
 
+    @Option(names = "--resident-data", description = "on the GPU, keep the training histories in device memory and send each batch's "
+            + "row numbers instead of its histories (default: off)")
+    boolean residentData;
+
     @Option(names = "--models", split = ",", description = "models to measure, e.g. base,din,dien (default: the --model flag)")
     List<String> models;
 
@@ -278,6 +282,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("smoke", smoke);
+        settings.put("resident_data", residentData);
         settings.put("cost_only", costOnly);
         settings.put("repeats", repeats);
         settings.put("warmup_steps", warmupSteps);
@@ -336,13 +341,15 @@ public final class BenchCommand implements Callable<Integer> {
         for (int r = 0; r < repeats; r++) {
             model = Models.create(be, mcfg, Models.features(ds), B, seed + r);
             Optimizer opt = new Optimizer(be, model.params(), Trainer.countsByTable(model, ds), tcfg);
-            Trainer trainer = new Trainer(be, model, ds, tcfg, Path.of("."), Map.of());
+            Trainer trainer = newTrainer(be, model, ds, tcfg);
             Run run = timedRun(trainer, opt, train, B, seed + r, null);
+            keepResident(trainer, model);
             LOG.info("{} batch {} run {}/{}: {} samples/s ({} steps, step p50 {} ms, of which the host's issue {} ms)", label, B, r + 1, repeats,
                     String.format("%,.0f", run.samplesPerS()), run.stepNanos().length, String.format("%.3f", run.stepMs(0.5)),
                     String.format("%.3f", run.issueMs(0.5)));
             runs.add(run);
         }
+        boolean residentUsed = model != null && resident.containsKey(residentKey(model));
         double evalSps = evalRun(be, model, ds.valid(), B);
         LOG.info("{} batch {} evaluation: {} samples/s", label, B, String.format("%,.0f", evalSps));
         model = null;
@@ -366,6 +373,7 @@ public final class BenchCommand implements Callable<Integer> {
         issueMs.put("p50", median(runs.stream().mapToDouble(r -> r.issueMs(0.5)).toArray()));
         issueMs.put("p90", median(runs.stream().mapToDouble(r -> r.issueMs(0.9)).toArray()));
         res.put("issue_ms", issueMs);
+        res.put("resident_data", residentUsed);
         res.put("steps_per_run", runs.stream().mapToInt(r -> r.stepNanos().length).min().orElse(0));
         res.put("eval_samples_per_s", evalSps);
 
@@ -388,6 +396,26 @@ public final class BenchCommand implements Callable<Integer> {
         return res;
     }
 
+    /** Histories made resident by an earlier run, by batch capacity and negatives (one upload per backend). */
+    private final Map<String, io.augur.model.ResidentHistories> resident = new java.util.HashMap<>();
+
+    private static String residentKey(CtrModel model) { return model.batch.maxB + "/" + (model.batch.negItems != null); }
+
+    /** A trainer for a benchmark run; with --resident-data, on the histories an earlier run made resident, if any. */
+    private Trainer newTrainer(Backend be, CtrModel model, Dataset ds, TrainConfig tcfg) {
+        Trainer t = new Trainer(be, model, ds, tcfg, Path.of("."), Map.of());
+        if (residentData) {
+            io.augur.model.ResidentHistories r = resident.get(residentKey(model));
+            if (r != null) t.setResidentData(r);
+            else t.setResidentData(true);
+        }
+        return t;
+    }
+
+    private void keepResident(Trainer t, CtrModel model) {
+        if (t.residentHistories() != null) resident.putIfAbsent(residentKey(model), t.residentHistories());
+    }
+
     /**
      * One run of --steps steps (at least 3) with every op timed. Shares are of the summed step
      * times; what no op accounts for (batch assembly on the host, negative sampling, the
@@ -397,7 +425,7 @@ public final class BenchCommand implements Callable<Integer> {
         Backend run = prof != null ? be : OpTimer.wrap(be);
         CtrModel model = Models.create(run, mcfg, Models.features(ds), B, seed);
         Optimizer opt = new Optimizer(run, model.params(), Trainer.countsByTable(model, ds), tcfg);
-        Trainer trainer = new Trainer(run, model, ds, tcfg, Path.of("."), Map.of());
+        Trainer trainer = newTrainer(run, model, ds, tcfg);
         OpTimer timer = OpTimer.of(run);
         Runnable startTiming = () -> {
             if (prof != null) {
@@ -460,7 +488,7 @@ public final class BenchCommand implements Callable<Integer> {
         while (true) {
             epoch++;
             boolean dropLast = train.rows() >= B;
-            try (BatchReader reader = train.batches(B, true, runSeed, epoch, dropLast, trainer.readsNegativeColumns())) {
+            try (BatchReader reader = trainer.trainBatches(B, runSeed, epoch, dropLast)) {
                 Batch b;
                 boolean any = false;
                 while ((b = reader.next()) != null) {

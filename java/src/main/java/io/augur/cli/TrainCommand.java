@@ -48,6 +48,10 @@ public final class TrainCommand implements Callable<Integer> {
                     + "products on the TF32 tensor cores (the CPU computes in fp32) (default: ${DEFAULT-VALUE})")
     String precision;
 
+    @Option(names = "--resident-data", description = "on the GPU, keep the training histories in device memory and send each batch's "
+            + "row numbers instead of its histories (default: off)")
+    boolean residentData;
+
     @Option(names = "--out", description = "run folder for logs, checkpoint, plots and summary.json (default: runs/<model>-<time>)")
     Path out;
 
@@ -81,7 +85,10 @@ public final class TrainCommand implements Callable<Integer> {
             runConfig.put("precision", used.label());
             int maxB = Math.max(tcfg.batchSize(), tcfg.evalBatchSize());
             CtrModel model = Models.create(be, mcfg, Models.features(ds), maxB, tcfg.batchSize(), tcfg.seed());
-            RunSummary s = new Trainer(be, model, ds, tcfg, runDir, runConfig).run();
+            runConfig.put("resident_data", residentData);
+            Trainer trainer = new Trainer(be, model, ds, tcfg, runDir, runConfig);
+            trainer.setResidentData(residentData);
+            RunSummary s = trainer.run();
             System.out.println(s.humanLine());
             System.out.println("run folder: " + runDir);
         }

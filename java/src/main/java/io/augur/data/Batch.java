@@ -32,9 +32,9 @@ public final class Batch {
     public final int[] items;
     /** (maxB) candidate category ids. */
     public final int[] cates;
-    /** (maxB * T) behaviour item ids, [b * T + t]. */
+    /** (maxB * T) behaviour item ids, [b * T + t]; empty in a batch without histories. */
     public final int[] histItems;
-    /** (maxB * T) behaviour category ids, [b * T + t]. */
+    /** (maxB * T) behaviour category ids, [b * T + t]; empty in a batch without histories. */
     public final int[] histCates;
     /** (maxB * T) non-clicked item per history position, or null when the dataset has no neg columns. */
     public final int[] negItems;
@@ -54,6 +54,15 @@ public final class Batch {
      * @param withNegHistory    whether to allocate negItems / negCates
      */
     public Batch(int maxB, int T, int numProfileFields, boolean withNegHistory) {
+        this(maxB, T, numProfileFields, withNegHistory, true);
+    }
+
+    /**
+     * A batch with or without the history columns. Without them ({@code withHistories} false: the
+     * device gathers them from its own copy, {@code train --resident-data}) histItems and
+     * histCates are empty arrays and negItems / negCates null; lengths and rowIndex are filled.
+     */
+    public Batch(int maxB, int T, int numProfileFields, boolean withNegHistory, boolean withHistories) {
         if (maxB < 1 || T < 1 || numProfileFields < 1) {
             throw new IllegalArgumentException("batch shape maxB=" + maxB + ", T=" + T + ", F=" + numProfileFields);
         }
@@ -67,10 +76,11 @@ public final class Batch {
         profile = new int[numProfileFields][maxB];
         items = new int[maxB];
         cates = new int[maxB];
-        histItems = new int[maxB * T];
-        histCates = new int[maxB * T];
-        negItems = withNegHistory ? new int[maxB * T] : null;
-        negCates = withNegHistory ? new int[maxB * T] : null;
+        int histCells = withHistories ? maxB * T : 0;
+        histItems = new int[histCells];
+        histCates = new int[histCells];
+        negItems = withNegHistory && withHistories ? new int[maxB * T] : null;
+        negCates = withNegHistory && withHistories ? new int[maxB * T] : null;
         lengths = new int[maxB];
         rowIndex = new int[maxB];
         Arrays.fill(rowIndex, -1);
@@ -86,6 +96,11 @@ public final class Batch {
         return negItems != null;
     }
 
+    /** Whether histItems / histCates are filled (false: only lengths and rowIndex describe the histories). */
+    public boolean hasHistories() {
+        return histItems.length > 0;
+    }
+
     /** Zeroes rows [from, maxB) (the tail of a last, partial batch). */
     void clearRows(int from) {
         if (from >= maxB) {
@@ -97,8 +112,10 @@ public final class Batch {
         }
         Arrays.fill(items, from, maxB, 0);
         Arrays.fill(cates, from, maxB, 0);
-        Arrays.fill(histItems, from * T, maxB * T, 0);
-        Arrays.fill(histCates, from * T, maxB * T, 0);
+        if (hasHistories()) {
+            Arrays.fill(histItems, from * T, maxB * T, 0);
+            Arrays.fill(histCates, from * T, maxB * T, 0);
+        }
         if (negItems != null) {
             Arrays.fill(negItems, from * T, maxB * T, 0);
             Arrays.fill(negCates, from * T, maxB * T, 0);

@@ -211,6 +211,23 @@ public final class SampleFile {
         return negCates[histIndex(row, t)];
     }
 
+    /**
+     * The history columns as stored, for a device that keeps its own copy ({@code train
+     * --resident-data}): row r's behaviours are {@code items[offsets[r] .. offsets[r + 1])}, oldest
+     * first; negItems / negCates null without neg columns. The arrays are the file's own: read only.
+     */
+    public record HistoryColumns(int rows, int[] offsets, int[] items, int[] cates, int[] negItems, int[] negCates) {
+        /** Bytes of the columns (the negative ones only when asked for). */
+        public long bytes(boolean negatives) {
+            long values = offsets[rows];
+            return 4L * (rows + 1) + 4L * values * (negatives && negItems != null ? 4 : 2);
+        }
+    }
+
+    public HistoryColumns historyColumns() {
+        return new HistoryColumns(rows, histOffsets, histItems, histCates, negItems, negCates);
+    }
+
     /** Total number of stored history positions over all rows. */
     public long historyValues() {
         return histOffsets[rows];
@@ -253,6 +270,15 @@ public final class SampleFile {
      * read them saves half the history copying); true asks for them, and the file must have them.
      */
     public BatchReader batches(int batchSize, boolean shuffle, long seed, int epoch, boolean dropLast, boolean negatives) {
+        return batches(batchSize, shuffle, seed, epoch, dropLast, negatives, true);
+    }
+
+    /**
+     * As {@link #batches(int, boolean, long, int, boolean, boolean)}; {@code histories} false leaves
+     * the history columns (and the negative ones) out of the batches, whose lengths and rowIndex
+     * then tell a device that holds {@link #historyColumns} which rows to gather.
+     */
+    public BatchReader batches(int batchSize, boolean shuffle, long seed, int epoch, boolean dropLast, boolean negatives, boolean histories) {
         if (negatives && negItems == null) {
             throw new IllegalArgumentException(path.getFileName() + " has no neg_hist columns to put in the batches");
         }
@@ -264,7 +290,7 @@ public final class SampleFile {
         int threads = Math.max(1, Math.min(BatchReader.defaultThreads(), BatchReader.batchCount(rows, batchSize, dropLast)));
         List<Batch> buffers = new ArrayList<>();
         for (int k = 0; k < BatchReader.buffersFor(threads); k++) {
-            buffers.add(new Batch(batchSize, T, schema.numProfileFields(), negatives));
+            buffers.add(new Batch(batchSize, T, schema.numProfileFields(), negatives, histories));
         }
         return new BatchReader(this::fill, path.getFileName().toString(), rows, order, batchSize, dropLast, buffers, threads);
     }
@@ -297,6 +323,7 @@ public final class SampleFile {
             int stale = dst.lengths[b];   // positions [stale, T) of this row are zero
             dst.lengths[b] = len;
             int base = b * T;
+            if (!dst.hasHistories()) continue;   // the device gathers them (train --resident-data)
             copyPadded(histItems, off, len, dst.histItems, base, stale);
             copyPadded(histCates, off, len, dst.histCates, base, stale);
             if (dst.negItems != null) {

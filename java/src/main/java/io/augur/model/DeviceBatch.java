@@ -48,12 +48,7 @@ public final class DeviceBatch {
      */
     public void load(Backend be, int B, float[] labelsIn, int[][] profileIn, int[] itemsIn, int[] catesIn,
                      int[] histItemsIn, int[] histCatesIn, int[] negItemsIn, int[] negCatesIn, int[] lengthsIn) {
-        if (B < 1 || B > maxB) throw new IllegalArgumentException("batch of " + B + " samples; planned for 1.." + maxB);
-        if (profileIn.length != profile.length) throw new IllegalArgumentException("batch has " + profileIn.length + " profile fields, model " + profile.length);
-        be.upload(labels, labelsIn, B);
-        for (int f = 0; f < profile.length; f++) be.upload(profile[f], profileIn[f], B);
-        be.upload(items, itemsIn, B);
-        be.upload(cates, catesIn, B);
+        loadSamples(be, B, labelsIn, profileIn, itemsIn, catesIn);
         be.upload(histItems, histItemsIn, B * T);
         be.upload(histCates, histCatesIn, B * T);
         negativesLoaded = negItems != null && negItemsIn != null;
@@ -61,6 +56,34 @@ public final class DeviceBatch {
             be.upload(negItems, negItemsIn, B * T);
             be.upload(negCates, negCatesIn, B * T);
         }
+        loadLengths(be, B, lengthsIn);
+    }
+
+    /**
+     * As {@link #load}, with the histories (and the negative ones, where {@code resident} holds
+     * them) gathered on the backend from {@code resident} by the batch's row numbers
+     * ({@code rowIndex}, rows of the file resident was made from) instead of copied in.
+     */
+    public void loadResident(Backend be, int B, float[] labelsIn, int[][] profileIn, int[] itemsIn, int[] catesIn, int[] lengthsIn,
+                             int[] rowIndex, ResidentHistories resident) {
+        if (resident.negatives && negItems == null) throw new IllegalArgumentException("resident negative histories for a batch without negatives");
+        loadSamples(be, B, labelsIn, profileIn, itemsIn, catesIn);
+        resident.gather(be, this, rowIndex, B);
+        negativesLoaded = resident.negatives;
+        loadLengths(be, B, lengthsIn);
+    }
+
+    private void loadSamples(Backend be, int B, float[] labelsIn, int[][] profileIn, int[] itemsIn, int[] catesIn) {
+        if (B < 1 || B > maxB) throw new IllegalArgumentException("batch of " + B + " samples; planned for 1.." + maxB);
+        if (profileIn.length != profile.length) throw new IllegalArgumentException("batch has " + profileIn.length + " profile fields, model " + profile.length);
+        be.upload(labels, labelsIn, B);
+        for (int f = 0; f < profile.length; f++) be.upload(profile[f], profileIn[f], B);
+        be.upload(items, itemsIn, B);
+        be.upload(cates, catesIn, B);
+    }
+
+    /** The lengths, and with negatives DIEN's pair packing from them. */
+    private void loadLengths(Backend be, int B, int[] lengthsIn) {
         be.upload(lengths, lengthsIn, B);
         if (pairStart != null) {
             int p = 0;

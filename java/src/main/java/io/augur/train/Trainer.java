@@ -8,6 +8,7 @@ import io.augur.data.BatchReader;
 import io.augur.data.Dataset;
 import io.augur.data.SampleFile;
 import io.augur.model.CtrModel;
+import io.augur.model.ResidentHistories;
 import io.augur.report.MetricsLog;
 import io.augur.report.MetricsRecord;
 import io.augur.report.Plots;
@@ -46,6 +47,9 @@ public final class Trainer {
     private final int logEvery;
     /** DIEN's auxiliary-loss negatives, made on the first training step of a model that needs them. */
     private NegativeSampler negatives;
+    /** Asked for with {@link #setResidentData}; {@link #resident} is what could be done. */
+    private boolean residentAsked, residentDecided;
+    private ResidentHistories resident;
 
     public Trainer(Backend be, CtrModel model, Dataset data, TrainConfig cfg, Path out, Map<String, Object> runConfig) {
         this.be = be;
@@ -86,7 +90,7 @@ public final class Trainer {
                 int intervalSteps = 0;
                 long epochSamples = 0;
                 long e0 = System.nanoTime();
-                try (BatchReader reader = train.batches(cfg.batchSize(), true, cfg.seed(), epoch, false, readsNegativeColumns())) {
+                try (BatchReader reader = trainBatches(cfg.batchSize(), cfg.seed(), epoch, false)) {
                     Progress progress = Progress.start("epoch " + epoch + "/" + cfg.epochs(), reader.rowsPerEpoch());
                     // Step i's loss is read after step i + 1 is issued: the host loads and issues
                     // the next batch while the device still runs the last one.
@@ -164,6 +168,69 @@ public final class Trainer {
         }
     }
 
+    /**
+     * Keep the training file's histories in the backend's memory ({@code train --resident-data}):
+     * batches then carry row numbers instead of histories, and the device gathers them
+     * ({@link ResidentHistories}). Decided when the first batches are asked for: ignored, with a
+     * log line that says why, on a backend that computes in host memory, for a model whose
+     * auxiliary negatives are drawn on the host, or when the columns would take more than half of
+     * the free device memory.
+     */
+    public void setResidentData(boolean on) {
+        if (residentDecided) throw new IllegalStateException("setResidentData after the first batches");
+        residentAsked = on;
+    }
+
+    /** Uses histories another trainer of the same backend made resident (the benchmark's repeated runs). */
+    public void setResidentData(ResidentHistories shared) {
+        if (residentDecided) throw new IllegalStateException("setResidentData after the first batches");
+        if (shared.maxB < model.batch.maxB || shared.negatives != (model.batch.negItems != null)) {
+            throw new IllegalArgumentException("resident histories for batches of " + shared.maxB + (shared.negatives ? " with" : " without")
+                    + " negatives do not fit this model's batches");
+        }
+        residentAsked = true;
+        residentDecided = true;
+        resident = shared;
+    }
+
+    /** The resident training histories, or null (after the first {@link #trainBatches}). */
+    public ResidentHistories residentHistories() { return resident; }
+
+    private void decideResident() {
+        if (residentDecided) return;
+        residentDecided = true;
+        if (!residentAsked) return;
+        SampleFile train = data.train();
+        long free = be.deviceFreeBytes();
+        if (free < 0) {
+            LOG.info("--resident-data: the {} backend reads batches from host memory anyway; ignored", be.name());
+            return;
+        }
+        boolean negs = model.batch.negItems != null;
+        if (negs && !readsNegativeColumns()) {
+            LOG.warn("--resident-data: the auxiliary loss's negatives are drawn on the host from each batch's histories; batches are copied in as usual");
+            return;
+        }
+        long bytes = train.historyColumns().bytes(negs);
+        if (bytes > free / 2) {
+            LOG.warn("--resident-data: the training histories take {} MiB, more than half of the {} MiB free on the device; batches are copied in as usual",
+                    bytes >> 20, free >> 20);
+            return;
+        }
+        resident = new ResidentHistories(be, train, model.batch.maxB, negs);
+        LOG.info("--resident-data: the training histories ({} rows, {} behaviours{}, {} MiB) stay on the device; each batch sends its row numbers",
+                String.format("%,d", train.rows()), String.format("%,d", train.historyValues()), negs ? " with their negatives" : "", bytes >> 20);
+    }
+
+    /**
+     * The training batches of an epoch (shuffled by seed and epoch), with the histories or, when
+     * they are resident, without (row numbers and lengths only).
+     */
+    public BatchReader trainBatches(int batchSize, long seed, int epoch, boolean dropLast) {
+        decideResident();
+        return data.train().batches(batchSize, true, seed, epoch, dropLast, resident == null && readsNegativeColumns(), resident == null);
+    }
+
     /** One optimisation step on a host batch; returns the loss (with DIEN, CE + alpha_aux * aux). */
     public float trainStep(Optimizer opt, Batch b) {
         loadForTraining(b);
@@ -181,6 +248,11 @@ public final class Trainer {
     }
 
     private void loadForTraining(Batch b) {
+        if (!b.hasHistories()) {
+            if (resident == null) throw new IllegalStateException("a batch without histories, and none resident (batches from trainBatches only)");
+            model.batch.loadResident(be, b.size, b.labels, b.profile, b.items, b.cates, b.lengths, b.rowIndex, resident);
+            return;
+        }
         if (model.batch.negItems != null) {
             if (negatives == null) {
                 negatives = NegativeSampler.create(cfg.auxNegatives(), data.train(), model.features().itemVocab(), data.counts("item"),

@@ -88,6 +88,9 @@ public final class CpuBackend implements Backend {
     public void download(Tensor src, float[] dst, int n) { System.arraycopy(f(src), 0, dst, 0, n); }
 
     @Override
+    public void download(Tensor src, int[] dst, int n) { System.arraycopy(i(src), 0, dst, 0, n); }
+
+    @Override
     public int readInt(Tensor t) { return CpuTensor.i(t)[0]; }
 
     @Override
@@ -112,6 +115,26 @@ public final class CpuBackend implements Backend {
         CpuSparseGrad g = (CpuSparseGrad) grad;
         if (reference) Embedding.gatherBackwardRef(g, f(dOut), i(ids), i(lengths), rows, T, D, outStride, off);
         else Embedding.gatherBackward(threads, g, f(dOut), i(ids), i(lengths), rows, T, D, outStride, off);
+    }
+
+    /** Plain loops: the specification of history_gather_kernel. */
+    @Override
+    public void historyGather(java.util.List<Tensor> outs, java.util.List<Tensor> values, int[] from, Tensor offsets, Tensor rows, int nRows, int B,
+                              int T) {
+        if (outs.size() != values.size() || from.length != outs.size() || outs.isEmpty() || outs.size() > 4) {
+            throw new IllegalArgumentException("historyGather: " + outs.size() + " outputs for " + values.size() + " columns (1 to 4 pairs)");
+        }
+        int[] off = i(offsets), r = i(rows);
+        for (int b = 0; b < B; b++) {
+            int row = r[b];
+            if (row < 0 || row >= nRows) throw new IllegalArgumentException("historyGather: sample " + b + " names row " + row + ", outside [0, " + nRows + ")");
+            int len = off[row + 1] - off[row];
+            if (len < 0 || len > T) throw new IllegalArgumentException("historyGather: row " + row + " has " + len + " behaviours, outside [0, " + T + "]");
+            for (int c = 0; c < outs.size(); c++) {
+                int[] out = i(outs.get(c)), v = i(values.get(c));
+                for (int t = 0; t < T; t++) out[b * T + t] = t >= from[c] && t < len ? v[off[row] + t] : 0;
+            }
+        }
     }
 
     @Override

@@ -21,6 +21,7 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -552,6 +553,16 @@ public final class CudaBackend implements Backend, Profiling {
     }
 
     @Override
+    public void download(Tensor src, int[] dst, int n) {
+        checkCount(src, n);
+        notInStep("download of " + src.name());
+        begin();
+        rt.synchronizeCompute();
+        if (n > 0) CudaException.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst), rt.pointer(a(src)), 4L * n), "cuMemcpyDtoH(" + src.name() + ")", rt.lastKernel());
+        checkStatus();
+    }
+
+    @Override
     public void downloadGrad(SparseGrad grad, float[] dst) {
         CudaSparseGrad g = (CudaSparseGrad) grad;
         notInStep("download of " + g.name());
@@ -766,6 +777,32 @@ public final class CudaBackend implements Backend, Profiling {
     }
 
     // ---------------------------------------------------------------- pooling and features
+
+    /** history_gather_kernel: every column of the list in one launch (its struct: the count, 4 first positions, 4 outputs, 4 inputs). */
+    @Override
+    public void historyGather(List<Tensor> outs, List<Tensor> values, int[] from, Tensor offsets, Tensor rows, int nRows, int B, int T) {
+        if (outs.size() != values.size() || from.length != outs.size() || outs.isEmpty() || outs.size() > 4) {
+            throw new IllegalArgumentException("historyGather: " + outs.size() + " outputs for " + values.size() + " columns (1 to 4 pairs)");
+        }
+        if (B <= 0) return;
+        begin();
+        ByteBuffer list = ByteBuffer.allocate(24 + 8 * 8).order(ByteOrder.LITTLE_ENDIAN);
+        list.putInt(outs.size());
+        for (int c = 0; c < 4; c++) list.putInt(c < from.length ? from[c] : 0);
+        list.putInt(0);   // the pointers start 8-aligned, at byte 24
+        for (int c = 0; c < 4; c++) list.putLong(c < outs.size() ? a(outs.get(c)) : 0L);
+        for (int c = 0; c < 4; c++) list.putLong(c < values.size() ? a(values.get(c)) : 0L);
+        list.flip();
+        launch1d(Kernels.HISTORY_GATHER, (long) outs.size() * B * T, args().struct(list).ptr(status.address()).ptr(a(offsets)).ptr(a(rows))
+                .i(nRows).i(B).i(T));
+    }
+
+    /** Free device memory in bytes, now (for the resident histories' check). */
+    @Override
+    public long deviceFreeBytes() {
+        begin();
+        return rt.memoryInfo()[0];
+    }
 
     @Override
     public void sumPool(Tensor out, Tensor x, Tensor lengths, int B, int T, int C) {

@@ -46,5 +46,6 @@ class CudaExceptionTest {
         assertTrue(m.contains("unknown status bits 0x40"), m);
         assertTrue(DeviceStatus.describe(DeviceStatus.BAD_LENGTH).contains("[0, T]"));
         assertTrue(DeviceStatus.describe(DeviceStatus.NONFINITE_GRAD).contains("NaN"));
+        assertTrue(DeviceStatus.describe(DeviceStatus.BAD_ROW).contains("row number outside the resident training file"));
     }
 }

@@ -16,13 +16,16 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.util.List;
 import java.util.SplittableRandom;
 
 import static io.augur.backend.cuda.GpuTesting.Pair;
 import static io.augur.backend.cuda.GpuTesting.ids;
 import static io.augur.backend.cuda.GpuTesting.lengths;
 import static io.augur.backend.cuda.GpuTesting.uniform;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static io.augur.backend.cuda.GpuTesting.uniformPoisoned;
 
 /**
@@ -186,6 +189,45 @@ class CudaOpsParityTest {
             org.junit.jupiter.api.Assertions.assertEquals(0, gg.touchedRows(), "the update's last block empties the touched list");
             org.junit.jupiter.api.Assertions.assertEquals(0, tw.gpu.readInt(((CudaSparseGrad) gg).done), "and resets its count of finished blocks");
         }
+    }
+
+    /**
+     * history_gather_kernel against the reference: 60 stored rows of 0 to T behaviours (0 and T
+     * included), a batch of B rows drawn from them (repeats included), four columns with the
+     * negatives from position 1; the outputs' rows past B poisoned and untouched. Then a row number
+     * past the file: the device reports it at the next synchronisation.
+     */
+    @Test
+    void historyGatherFromResidentColumns() {
+        int nRows = 60, Tm = 9, poison = -77;
+        int[] offsets = new int[nRows + 1];
+        for (int r = 0; r < nRows; r++) offsets[r + 1] = offsets[r] + (r == 0 ? 0 : r == 1 ? Tm : rng.nextInt(Tm + 1));
+        int n = offsets[nRows];
+        List<Pair> values = new java.util.ArrayList<>(), outs = new java.util.ArrayList<>();
+        for (int c = 0; c < 4; c++) {
+            values.add(tw.ints("values" + c, ids(rng, n, V)));
+            int[] o = new int[MAXB * Tm];
+            java.util.Arrays.fill(o, poison);
+            outs.add(tw.ints("out" + c, o));
+        }
+        int[] rows = new int[B];
+        for (int b = 0; b < B; b++) rows[b] = b < 2 ? b : rng.nextInt(nRows);
+        Pair off = tw.ints("offsets", offsets), rowsP = tw.ints("rows", rows);
+        int[] from = {0, 0, 1, 1};
+        tw.both(be -> be.historyGather(outs.stream().map(p -> p.on(be)).toList(), values.stream().map(p -> p.on(be)).toList(), from, off.on(be),
+                rowsP.on(be), nRows, B, Tm));
+        for (int c = 0; c < 4; c++) {
+            int[] e = new int[MAXB * Tm], a = new int[MAXB * Tm];
+            tw.cpu.download(outs.get(c).cpu(), e, e.length);
+            tw.gpu.download(outs.get(c).gpu(), a, a.length);
+            assertArrayEquals(e, a, "history gather column " + c);
+            assertEquals(poison, a[B * Tm], "rows past B untouched");
+        }
+        rows[3] = nRows;
+        Pair bad = tw.ints("badRows", rows);
+        tw.gpu.historyGather(List.of(outs.get(0).gpu()), List.of(values.get(0).gpu()), new int[] {0}, off.gpu(), bad.gpu(), nRows, B, Tm);
+        IllegalStateException ex = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, tw.gpu::synchronize);
+        assertTrue(ex.getMessage().contains("row number outside the resident training file"), ex.getMessage());
     }
 
     @Test
