@@ -492,18 +492,20 @@ AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
 
 // One block per sample. weights[b, t] = score[b, t] (or its softmax over t < len), 0 for
 // t >= len; out[b, :] = sum_t weights[b, t] k_bt (skipped when out is nullptr). A length outside
-// [0, T] sets AUGUR_STATUS_BAD_LENGTH and is clamped.
-//   out (B, W) or nullptr   weights, score (B, T)   keys (B, T, W)   lengths (B)
+// [0, T] sets AUGUR_STATUS_BAD_LENGTH and is clamped. The scores are (B, T), or with row_start
+// packed: sample b's at [row_start[b], row_start[b] + len) (activation_unit_unfused.cu).
+//   out (B, W) or nullptr   weights (B, T)   score (B, T) or packed   keys (B, T, W)   lengths (B)
 // Dynamic shared memory: T floats.
 AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, float* __restrict__ weights,
                                                       int* status, const float* __restrict__ score,
                                                       const float* __restrict__ keys,
-                                                      const int* __restrict__ lengths, int T, int W, int softmax) {
+                                                      const int* __restrict__ lengths, const int* __restrict__ row_start,
+                                                      int T, int W, int softmax) {
   extern __shared__ float w[];
   __shared__ double scratch[32];
   const int b = blockIdx.x;
   const int len = augur::checked_length(lengths, b, T, status);
-  const float* s = score + (long long)b * T;
+  const float* s = score + (row_start != nullptr ? (long long)row_start[b] : (long long)b * T);
   for (int t = threadIdx.x; t < len; t += blockDim.x) w[t] = s[t];
   if (softmax && len > 0) {
     const float inv = augur::softmax_exponentials(w, len, scratch);
@@ -525,16 +527,19 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
 // (either term absent when its pointer is nullptr):
 //   d_keys[b, t, :] += weights[b, t] d_out[b, :]                          (+=)
 //   d_score[b, t] = g_t, or through the softmax w_t (g_t - sum_s w_s g_s); 0 for t >= len   (=)
+// With row_start, d_score is packed as the forward's scores (its t < len only; nothing past).
 AUGUR_KERNEL void activation_unit_pool_backward_kernel(float* __restrict__ d_score, float* __restrict__ d_keys,
                                                        const float* __restrict__ d_out,
                                                        const float* __restrict__ d_weights,
                                                        const float* __restrict__ weights,
                                                        const float* __restrict__ keys,
-                                                       const int* __restrict__ lengths, int T, int W, int softmax) {
+                                                       const int* __restrict__ lengths, const int* __restrict__ row_start,
+                                                       int T, int W, int softmax) {
   __shared__ double scratch[32];
   const int b = blockIdx.x;
   const int len = augur::clamped_length(lengths, b, T);
   const long long row0 = (long long)b * T;
+  float* ds = d_score + (row_start != nullptr ? (long long)row_start[b] : row0);
   const float* kb = keys + row0 * W;
   const float* db = d_out != nullptr ? d_out + (long long)b * W : nullptr;
   double dot = 0.0;
@@ -542,15 +547,16 @@ AUGUR_KERNEL void activation_unit_pool_backward_kernel(float* __restrict__ d_sco
     float g = d_weights != nullptr ? d_weights[row0 + t] : 0.0f;
     if (db != nullptr)
       for (int c = 0; c < W; ++c) g += db[c] * kb[(long long)t * W + c];
-    d_score[row0 + t] = g;
+    ds[t] = g;
     dot += (double)weights[row0 + t] * g;
   }
   if (softmax) {
     dot = augur::block_sum(dot, scratch);
     for (int t = threadIdx.x; t < len; t += blockDim.x)
-      d_score[row0 + t] = weights[row0 + t] * (float)(d_score[row0 + t] - dot);
+      ds[t] = weights[row0 + t] * (float)(ds[t] - dot);
   }
-  for (int t = len + threadIdx.x; t < T; t += blockDim.x) d_score[row0 + t] = 0.0f;
+  if (row_start == nullptr)
+    for (int t = len + threadIdx.x; t < T; t += blockDim.x) ds[t] = 0.0f;
   if (db != nullptr && d_keys != nullptr)
     for (long long e = threadIdx.x; e < (long long)len * W; e += blockDim.x) {
       const int t = (int)(e / W), c = (int)(e - (long long)t * W);

@@ -14,21 +14,56 @@
 //
 // Dice over the R = B * T rows (204,800 at batch 2048, T = 100) is dice.cu's sliced kernels,
 // the bias gradients gemm.cu's bias_grad_partials / bias_grad_reduce: both spread the rows over
-// the GPU in slices and combine the slices in a fixed order.
+// the GPU in slices and combine the slices in a fixed order. With the built-in GEMM the rows are
+// packed, the valid positions alone (activation_unit_row_starts_kernel below), and every kernel
+// stops at their count, which stays in device memory: the grids are sized for B * T rows, and
+// the GEMMs' and Dice's blocks past the count return at once.
 #include "common.cuh"
 
 
-// z (B, T, 4W) = [q_b, k_bt, q_b - k_bt, q_b * k_bt] for t < lengths[b], 0 for t >= lengths[b]
-// (the keys there are not read).   query (B, W)   keys (B, T, W)   lengths (B)
+// Packed rows (CudaBackend with the built-in GEMM, which can stop at a row count kept on the
+// device): the valid positions alone, sample b's at rows [row_start[b], row_start[b] + len_b), and
+// count = sum_b len_b. Every kernel of the unit then walks `count` rows instead of B T (about a
+// fifth of them at the benchmark's mean history of 17.9 of T = 100), and nothing is written past
+// it. One block: each thread sums a contiguous run of samples, a scan over the threads' sums in
+// shared memory, then each thread writes its run's starts. Lengths clamped to [0, T].
+//   row_start (B)   count (1)   lengths (B)
+AUGUR_KERNEL void activation_unit_row_starts_kernel(int* __restrict__ row_start, int* __restrict__ count,
+                                                    const int* __restrict__ lengths, int B, int T) {
+  __shared__ int sums[1024];
+  const int per = (B + blockDim.x - 1) / blockDim.x, b0 = threadIdx.x * per, b1 = min(b0 + per, B);
+  int s = 0;
+  for (int b = b0; b < b1; ++b) s += augur::clamped_length(lengths, b, T);
+  sums[threadIdx.x] = s;
+  __syncthreads();
+  for (int o = 1; o < (int)blockDim.x; o <<= 1) {  // inclusive scan (Hillis-Steele)
+    const int v = threadIdx.x >= (unsigned)o ? sums[threadIdx.x - o] : 0;
+    __syncthreads();
+    sums[threadIdx.x] += v;
+    __syncthreads();
+  }
+  int start = sums[threadIdx.x] - s;
+  for (int b = b0; b < b1; ++b) {
+    row_start[b] = start;
+    start += augur::clamped_length(lengths, b, T);
+  }
+  if (threadIdx.x == blockDim.x - 1) count[0] = sums[threadIdx.x];
+}
+
+// z (rows, 4W) = [q_b, k_bt, q_b - k_bt, q_b * k_bt], row r = b T + t for t < lengths[b] and 0 for
+// t >= lengths[b] (the keys there are not read); with row_start, packed: row row_start[b] + t for
+// t < lengths[b] only, nothing past.   query (B, W)   keys (B, T, W)   lengths (B)
 AUGUR_KERNEL void activation_unit_input_forward_kernel(float* __restrict__ z, const float* __restrict__ query,
                                                        const float* __restrict__ keys, const int* __restrict__ lengths,
-                                                       int B, int T, int W) {
+                                                       const int* __restrict__ row_start, int B, int T, int W) {
   AUGUR_GRID_STRIDE(i, (long long)B * T * W) {
-    const long long r = i / W;
-    const int c = (int)(i - r * W);
-    const int b = (int)(r / T), t = (int)(r - (long long)b * T);
-    float* zr = z + r * 4 * W;
-    if (t < augur::clamped_length(lengths, b, T)) {
+    const long long p = i / W;
+    const int c = (int)(i - p * W);
+    const int b = (int)(p / T), t = (int)(p - (long long)b * T);
+    const bool valid = t < augur::clamped_length(lengths, b, T);
+    if (row_start != nullptr && !valid) continue;
+    float* zr = z + (row_start != nullptr ? (long long)row_start[b] + t : p) * 4 * W;
+    if (valid) {
       const float q = query[(long long)b * W + c], k = keys[i];
       zr[c] = q;
       zr[W + c] = k;
@@ -43,21 +78,24 @@ AUGUR_KERNEL void activation_unit_input_forward_kernel(float* __restrict__ z, co
   }
 }
 
-// Backward of the input: with dz = [dq', dk', dd, dp] per valid position,
+// Backward of the input: with dz = [dq', dk', dd, dp] per valid position (row b T + t, or packed
+// row_start[b] + t),
 //   d_query[b, c] += sum_t (dq' + dd + dp k_btc)         (in t order, one thread per (b, c))
 //   d_keys[b, t, c] += dk' - dd + dp q_bc                 (+=; padded positions untouched)
 AUGUR_KERNEL void activation_unit_input_backward_kernel(float* __restrict__ d_query, float* __restrict__ d_keys,
                                                         const float* __restrict__ dz, const float* __restrict__ query,
                                                         const float* __restrict__ keys,
-                                                        const int* __restrict__ lengths, int B, int T, int W) {
+                                                        const int* __restrict__ lengths, const int* __restrict__ row_start,
+                                                        int B, int T, int W) {
   AUGUR_GRID_STRIDE(i, (long long)B * W) {
     const int b = (int)(i / W), c = (int)(i - (long long)b * W);
     const int len = augur::clamped_length(lengths, b, T);
     const float q = query[i];
+    const long long first = row_start != nullptr ? (long long)row_start[b] : (long long)b * T;
     float acc = d_query[i];
     for (int t = 0; t < len; ++t) {
       const long long r = (long long)b * T + t;
-      const float* dzr = dz + r * 4 * W;
+      const float* dzr = dz + (first + t) * 4 * W;
       const float dzq = dzr[c], dzk = dzr[W + c], dzd = dzr[2 * W + c], dzp = dzr[3 * W + c];
       acc += dzq + dzd + dzp * keys[r * W + c];
       d_keys[r * W + c] += dzk - dzd + dzp * q;

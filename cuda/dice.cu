@@ -75,15 +75,16 @@ AUGUR_KERNEL void dice_sliced_forward_kernel(float* __restrict__ y, float* __res
                                              float* __restrict__ inv_std, const float* __restrict__ x,
                                              const int* __restrict__ lengths, const float* __restrict__ alpha,
                                              float* __restrict__ run_mean, float* __restrict__ run_var,
-                                             const double* __restrict__ partials, int B, int T, int C, int chunk,
-                                             int slices, int training, float momentum, float eps) {
+                                             const double* __restrict__ partials, const int* __restrict__ count, int B,
+                                             int T, int C, int chunk, int slices, int training, float momentum, float eps) {
   const int c = blockIdx.x * 32 + threadIdx.x;
   const augur::ColumnStatistics st = augur::sliced_column_statistics(mean, inv_std, run_mean, run_var, partials, slices, C, c,
                                                                      training != 0, momentum, eps);
   if (c >= C) return;
   const augur::RowSlice sl((long long)B * T, chunk);
+  const long long end = augur::slice_end(sl, count);
   const float mu = st.mean, is = st.inv_std, a = alpha[c];
-  for (long long r = sl.r0 + threadIdx.y; r < sl.r1; r += augur::COL_ROWS) {
+  for (long long r = sl.r0 + threadIdx.y; r < end; r += augur::COL_ROWS) {
     const long long i = r * C + c;
     if (!st.counted || !augur::row_counts(lengths, T, r)) {
       y[i] = 0.0f;
@@ -100,14 +101,16 @@ AUGUR_KERNEL void dice_sliced_forward_kernel(float* __restrict__ y, float* __res
 AUGUR_KERNEL void dice_sliced_backward_sums_kernel(double* __restrict__ partials, const float* __restrict__ dy,
                                                    const float* __restrict__ mean, const float* __restrict__ inv_std,
                                                    const float* __restrict__ x, const int* __restrict__ lengths,
-                                                   const float* __restrict__ alpha, int B, int T, int C, int chunk) {
+                                                   const float* __restrict__ alpha, const int* __restrict__ count, int B,
+                                                   int T, int C, int chunk) {
   __shared__ double scratch[32 * augur::COL_ROWS];
   const int c = blockIdx.x * 32 + threadIdx.x;
   const augur::RowSlice sl((long long)B * T, chunk);
+  const long long end = augur::slice_end(sl, count);
   const float mu = c < C ? mean[c] : 0.0f, is = c < C ? inv_std[c] : 0.0f, a = c < C ? alpha[c] : 0.0f;
   double n = 0.0, s_dz = 0.0, s_dzz = 0.0, s_da = 0.0;
   if (c < C)
-    for (long long r = sl.r0 + threadIdx.y; r < sl.r1; r += augur::COL_ROWS) {
+    for (long long r = sl.r0 + threadIdx.y; r < end; r += augur::COL_ROWS) {
       if (!augur::row_counts(lengths, T, r)) continue;
       const long long i = r * C + c;
       const augur::DiceTerms d(x[i], dy[i], mu, is, a);
@@ -135,8 +138,8 @@ AUGUR_KERNEL void dice_sliced_backward_kernel(float* __restrict__ dx, float* __r
                                               const float* __restrict__ dy, const float* __restrict__ mean,
                                               const float* __restrict__ inv_std, const float* __restrict__ x,
                                               const int* __restrict__ lengths, const float* __restrict__ alpha,
-                                              const double* __restrict__ partials, int B, int T, int C, int chunk,
-                                              int slices) {
+                                              const double* __restrict__ partials, const int* __restrict__ count, int B,
+                                              int T, int C, int chunk, int slices) {
   __shared__ float col_mdz[32], col_mdzz[32];
   __shared__ int col_rows;
   const int c = blockIdx.x * 32 + threadIdx.x;
@@ -158,9 +161,10 @@ AUGUR_KERNEL void dice_sliced_backward_kernel(float* __restrict__ dx, float* __r
   __syncthreads();
   if (c >= C) return;
   const augur::RowSlice sl((long long)B * T, chunk);
+  const long long end = augur::slice_end(sl, count);
   const float mu = mean[c], is = inv_std[c], a = alpha[c], mean_dz = col_mdz[threadIdx.x], mean_dzz = col_mdzz[threadIdx.x];
   const bool any = col_rows != 0;
-  for (long long r = sl.r0 + threadIdx.y; r < sl.r1; r += augur::COL_ROWS) {
+  for (long long r = sl.r0 + threadIdx.y; r < end; r += augur::COL_ROWS) {
     const long long i = r * C + c;
     if (!any || !augur::row_counts(lengths, T, r)) {
       dx[i] = 0.0f;

@@ -13,6 +13,13 @@
 // (One pointer for both uses, and the row as an index, keep the kernel within 64 registers on
 // sm_75 to sm_89 without spilling.)
 //
+// Rows counted on the device: with rows_limit != nullptr the positions dimension stops at
+// *rows_limit, M's rows when trans_a is 0 (y = x W and dx = dy W^T over a batch's rows) or K when
+// trans_a is 1 (dW += x^T dy): the host sizes the grid for every row a batch may have, the blocks
+// past the count return at once and nothing is written past it (the Dice activation unit's rows,
+// packed valid positions whose number the host does not know; CudaBackend.unfusedActivationUnit).
+// Not combined with split K over M.
+//
 // Split K: a product with few output tiles and a long K (dW at a large batch: 162 x 200 outputs
 // are 12 tiles, K = 2048) would leave most multiprocessors idle. With partial != nullptr the
 // grid's y dimension holds splits x row tiles; split s sums k in [s k_split, (s + 1) k_split) into
@@ -65,15 +72,20 @@ __device__ __forceinline__ void gemm_store(float* __restrict__ C, float* __restr
   *c = accumulate ? *c + v : v;
 }
 
+// A block's tile: its split, first row and column, k range, and the rows that exist (M, or fewer
+// with a device row count).
 struct GemmTile {
-  int split, m0, n0, k_begin, k_end;
-  __device__ GemmTile(int M, int K, const float* partial, int k_split) {
+  int split, m0, n0, k_begin, k_end, rows;
+  __device__ GemmTile(int M, int K, const float* partial, int k_split, int trans_a, const int* rows_limit) {
     const int m_tiles = (M + GEMM_BM - 1) / GEMM_BM;
+    const int limit = rows_limit != nullptr ? max(*rows_limit, 0) : 0x7fffffff;
     split = partial != nullptr ? (int)blockIdx.y / m_tiles : 0;
     m0 = ((int)blockIdx.y % m_tiles) * GEMM_BM;
     n0 = blockIdx.x * GEMM_BN;
+    rows = trans_a ? M : min(M, limit);
+    const int k = trans_a ? min(K, limit) : K;
     k_begin = partial != nullptr ? split * k_split : 0;
-    k_end = partial != nullptr ? min(K, k_begin + k_split) : K;
+    k_end = partial != nullptr ? min(k, k_begin + k_split) : k;
   }
 };
 }  // namespace
@@ -82,11 +94,13 @@ AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, cons
                                                      const float* __restrict__ Bm, float* __restrict__ bias,
                                                      int M, int N, int K, int lda, int ldb, int ldc,
                                                      int trans_a, int trans_b, int accumulate,
-                                                     float* __restrict__ partial, int k_split, int ones_row) {
+                                                     float* __restrict__ partial, int k_split, int ones_row,
+                                                     const int* __restrict__ rows_limit) {
   __shared__ float As[GEMM_BK][GEMM_BM + 4];  // As[k][m]
   __shared__ float Bs[GEMM_BK][GEMM_BN + 4];  // Bs[k][n]
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-  const GemmTile tile(M, K, partial, k_split);
+  const GemmTile tile(M, K, partial, k_split, trans_a, rows_limit);
+  if (tile.m0 >= tile.rows) return;  // past the device's row count: the whole block
   float acc[GEMM_TM][GEMM_TN];
 #pragma unroll
   for (int i = 0; i < GEMM_TM; ++i)
@@ -94,7 +108,7 @@ AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, cons
     for (int j = 0; j < GEMM_TN; ++j) acc[i][j] = 0.0f;
 
   for (int k0 = tile.k_begin; k0 < tile.k_end; k0 += GEMM_BK) {
-    gemm_stage(As, Bs, A, Bm, M, N, lda, ldb, trans_a, trans_b, tile.m0, tile.n0, k0, tile.k_end, ones_row,
+    gemm_stage(As, Bs, A, Bm, tile.rows, N, lda, ldb, trans_a, trans_b, tile.m0, tile.n0, k0, tile.k_end, ones_row,
                [](float v) { return v; });
     __syncthreads();
 #pragma unroll
@@ -114,7 +128,7 @@ AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, cons
 #pragma unroll
   for (int i = 0; i < GEMM_TM; ++i) {
     const int gm = tile.m0 + ty + 16 * i;
-    if (gm >= M) continue;
+    if (gm >= tile.rows) continue;
 #pragma unroll
     for (int j = 0; j < GEMM_TN; ++j) {
       const int gn = tile.n0 + tx + 16 * j;
@@ -133,12 +147,14 @@ AUGUR_KERNEL void __launch_bounds__(256, 2) gemm_tf32_kernel(float* __restrict__
                                                           const float* __restrict__ Bm, float* __restrict__ bias,
                                                           int M, int N, int K, int lda, int ldb, int ldc,
                                                           int trans_a, int trans_b, int accumulate,
-                                                          float* __restrict__ partial, int k_split, int ones_row) {
+                                                          float* __restrict__ partial, int k_split, int ones_row,
+                                                          const int* __restrict__ rows_limit) {
   __shared__ uint32_t As[GEMM_BK][GEMM_BM + 8];  // TF32 bits, As[k][m]
   __shared__ uint32_t Bs[GEMM_BK][GEMM_BN + 8];  // TF32 bits, Bs[k][n]
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
   const int wm = (warp & 1) * 32, wn = (warp >> 1) * 16;
-  const GemmTile tile(M, K, partial, k_split);
+  const GemmTile tile(M, K, partial, k_split, trans_a, rows_limit);
+  if (tile.m0 >= tile.rows) return;  // past the device's row count: the whole block
   float acc[2][2][4];
 #pragma unroll
   for (int i = 0; i < 2; ++i)
@@ -148,7 +164,7 @@ AUGUR_KERNEL void __launch_bounds__(256, 2) gemm_tf32_kernel(float* __restrict__
       for (int q = 0; q < 4; ++q) acc[i][j][q] = 0.0f;
 
   for (int k0 = tile.k_begin; k0 < tile.k_end; k0 += GEMM_BK) {
-    gemm_stage(As, Bs, A, Bm, M, N, lda, ldb, trans_a, trans_b, tile.m0, tile.n0, k0, tile.k_end, ones_row,
+    gemm_stage(As, Bs, A, Bm, tile.rows, N, lda, ldb, trans_a, trans_b, tile.m0, tile.n0, k0, tile.k_end, ones_row,
                [](float v) { return augur::to_tf32(v); });
     __syncthreads();
 #pragma unroll
@@ -182,7 +198,7 @@ AUGUR_KERNEL void __launch_bounds__(256, 2) gemm_tf32_kernel(float* __restrict__
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
         const int gm = tile.m0 + wm + 16 * i + g + 8 * (q >> 1), gn = tile.n0 + wn + 8 * j + 2 * t + (q & 1);
-        if (gm < M && gn < N) gemm_store(C, bias, partial, tile.split, M, N, ldc, accumulate, ones_row, gm, gn, acc[i][j][q]);
+        if (gm < tile.rows && gn < N) gemm_store(C, bias, partial, tile.split, M, N, ldc, accumulate, ones_row, gm, gn, acc[i][j][q]);
       }
 }
 

@@ -70,6 +70,12 @@ struct RowSlice {
   }
 };
 
+// Where a slice's walk stops: its end, or with a row count in device memory (the packed rows of
+// activation_unit_unfused.cu) the count where that comes first. Rows past it are neither read nor written.
+__device__ __forceinline__ long long slice_end(const RowSlice& sl, const int* count) {
+  return count != nullptr ? min(sl.r1, (long long)max(*count, 0)) : sl.r1;
+}
+
 // Stage 2 of the sliced statistics (batch_norm.cu's sliced_statistics_kernel): channel c's
 // slices (count, mean, sum of squared deviations) combined in slice order with Chan et al.'s
 // pairwise update, into the count, the mean and the biased variance over all counted rows.

@@ -233,10 +233,12 @@ class CudaTrainingParityTest {
                 // split-K reductions) instead of the fused unit's 6.
                 // The built-in GEMM sums each linear layer's bias gradient in its weight gradient's
                 // pass (an extra row of ones): 3 launches fewer for the top MLP, and the Dice
-                // unit's 3 sliced bias gradients (2 launches each) go too; cuBLAS cannot.
+                // unit's 3 sliced bias gradients (2 launches each) go too; cuBLAS cannot. With it the
+                // Dice unit also packs its rows, the valid positions alone, which takes one launch
+                // (activation_unit_row_starts_kernel) and leaves B T - sum(len) rows idle everywhere.
                 boolean builtin = cb.gemm().name().startsWith("built-in");
                 int budget = cfg.kind() != ModelConfig.Kind.DIN ? 29 : cfg.attActivation() == Activation.DICE ? 35 - 6 + 30 : 35;
-                if (builtin) budget -= cfg.kind() != ModelConfig.Kind.DIN ? 3 : cfg.attActivation() == Activation.DICE ? 3 + 6 : 3;
+                if (builtin) budget -= cfg.kind() != ModelConfig.Kind.DIN ? 3 : cfg.attActivation() == Activation.DICE ? 3 + 6 - 1 : 3;
                 java.util.List<String> ops = cb.graphOps(m.stepKey("train", 32));
                 assertTrue(ops.size() <= budget, cfg.kind() + " step: " + ops.size() + " operations, budget " + budget + ":\n" + String.join("\n", ops));
             }

@@ -68,13 +68,34 @@ final class BuiltinGemm implements Gemm {
         return true;
     }
 
+    /**
+     * {@link #gemm} with the rows counted on the device: the positions dimension (M, or K with
+     * transA) stops at the int at {@code rowsLimit}; the grid is sized for M (or K), its blocks
+     * past the count return at once, and nothing is written past it (gemm_kernel's rows_limit).
+     */
+    void gemmRows(long C, long A, long B, long bias, int M, int N, int K, int lda, int ldb, int ldc,
+                  boolean transA, boolean transB, boolean accumulate, long rowsLimit) {
+        launch(C, A, B, bias, M, N, K, lda, ldb, ldc, transA, transB, accumulate, false, rowsLimit);
+    }
+
+    /** {@link #weightGrad} over the first (device-counted) rows only: dW += x^T dy and db, K stopping at the int at {@code rowsLimit}. */
+    void weightGradRows(long dW, long db, long x, long dy, int rows, int in, int out, long rowsLimit) {
+        launch(dW, x, dy, db, in, out, rows, in, out, out, true, false, true, db != 0, rowsLimit);
+    }
+
     /** ones: op(A) gets a last row of ones, whose output row goes to {@code bias} instead of being added. */
     private void launch(long C, long A, long B, long bias, int M, int N, int K, int lda, int ldb, int ldc,
                         boolean transA, boolean transB, boolean accumulate, boolean ones) {
+        launch(C, A, B, bias, M, N, K, lda, ldb, ldc, transA, transB, accumulate, ones, 0L);
+    }
+
+    private void launch(long C, long A, long B, long bias, int M, int N, int K, int lda, int ldb, int ldc,
+                        boolean transA, boolean transB, boolean accumulate, boolean ones, long rowsLimit) {
         if (M <= 0 || N <= 0) return;
         int rows = M + (ones ? 1 : 0);   // output rows, the ones row included
         int mTiles = (rows + TILE - 1) / TILE, nTiles = (N + TILE - 1) / TILE;
-        int s = workspace == null ? 1 : splits(rows, N, K, multiprocessors, workspace.bytes() / 4);
+        // split K only over K: a device row count over M would leave split partials unwritten
+        int s = workspace == null || (rowsLimit != 0 && !transA) ? 1 : splits(rows, N, K, multiprocessors, workspace.bytes() / 4);
         int kSplit = K;
         if (s > 1) {
             kSplit = ((K + s - 1) / s + 15) / 16 * 16;   // whole 16-wide k tiles per split
@@ -83,7 +104,7 @@ final class BuiltinGemm implements Gemm {
         int onesRow = ones ? M : -1;
         CudaRuntime.Args a = new CudaRuntime.Args().ptr(C).ptr(A).ptr(B).ptr(bias)
                 .i(rows).i(N).i(K).i(lda).i(ldb).i(ldc).i(transA ? 1 : 0).i(transB ? 1 : 0).i(accumulate ? 1 : 0)
-                .ptr(s > 1 ? workspace.address() : 0).i(kSplit).i(onesRow);
+                .ptr(s > 1 ? workspace.address() : 0).i(kSplit).i(onesRow).ptr(rowsLimit);
         rt.launch(tf32 ? Kernels.GEMM_TF32 : Kernels.GEMM, nTiles, mTiles * s, 256, 1, 0, a);
         if (s > 1) {
             long n = (long) rows * N;

@@ -261,6 +261,8 @@ public final class CudaBackend implements Backend, Profiling {
         final AttentionSpec spec;
         final int maxB, T;
         final CudaTensor z, h1, a1, h2, a2, score, dScore, dH1, dH2, mean1, invStd1, mean2, invStd2;
+        /** (maxB) each sample's first packed row, (1) their count (activation_unit_row_starts_kernel). */
+        final CudaTensor rowStart, rowCount;
         /** The row slices' partial statistics and sums (doubles), reused by every sliced launch in turn. */
         final Arena.Slice partials;
         /** A training forward's activations are in place and no backward has consumed them yet. */
@@ -285,6 +287,8 @@ public final class CudaBackend implements Backend, Profiling {
             invStd1 = floats(name + ".invStd1", h1n);
             mean2 = floats(name + ".mean2", h2n);
             invStd2 = floats(name + ".invStd2", h2n);
+            rowStart = tensor(name + ".rowStart", DType.I32, new int[] {maxB});
+            rowCount = tensor(name + ".rowCount", DType.I32, new int[] {1});
             partials = arena.reserve(name + ".partials", 8L * 4 * MAX_ROW_SLICES * Math.max(h1n, h2n));
         }
 
@@ -293,7 +297,9 @@ public final class CudaBackend implements Backend, Profiling {
         @Override
         public long bytes() {
             long b = 0;
-            for (CudaTensor t : new CudaTensor[] {z, h1, a1, h2, a2, score, dScore, dH1, dH2, mean1, invStd1, mean2, invStd2}) b += t.slice.bytes();
+            for (CudaTensor t : new CudaTensor[] {z, h1, a1, h2, a2, score, dScore, dH1, dH2, mean1, invStd1, mean2, invStd2, rowStart, rowCount}) {
+                b += t.slice.bytes();
+            }
             return b + partials.bytes();
         }
     }
@@ -960,7 +966,7 @@ public final class CudaBackend implements Backend, Profiling {
                      int B, int C, boolean training, float momentum, float eps) {
         begin();
         if (sliced(B, C)) {
-            diceSliced(rowPartials.address(), y, mean, invStd, x, null, alpha, runMean, runVar, B, 1, C, training, momentum, eps);
+            diceSliced(rowPartials.address(), y, mean, invStd, x, null, 0L, alpha, runMean, runVar, B, 1, C, training, momentum, eps);
             return;
         }
         launchColumns(Kernels.DICE_FORWARD, C, args().ptr(a(y)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x)).ptr(a(alpha)).ptr(a(runMean))
@@ -972,7 +978,7 @@ public final class CudaBackend implements Backend, Profiling {
         if (dx == dy || dx == x) throw new IllegalArgumentException("dice backward: dx must not alias dy or x");
         begin();
         if (sliced(B, C)) {
-            diceSlicedBackward(rowPartials.address(), dx, dAlpha, dy, mean, invStd, x, null, alpha, B, 1, C);
+            diceSlicedBackward(rowPartials.address(), dx, dAlpha, dy, mean, invStd, x, null, 0L, alpha, B, 1, C);
             return;
         }
         launchColumns(Kernels.DICE_BACKWARD, C, args().ptr(a(dx)).ptr(a(dAlpha)).ptr(a(dy)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x))
@@ -1027,20 +1033,23 @@ public final class CudaBackend implements Backend, Profiling {
         long items = (long) B * w.chunksForward;
         String kernel = precision == Precision.TF32 ? Kernels.ACTIVATION_UNIT_FORWARD_TF32 : Kernels.ACTIVATION_UNIT_FORWARD;
         rt.launch(kernel, (int) Math.min(items, 65535), 1, ATT_THREADS, 1, (int) w.sharedForward, args);
-        poolForward(out, weights, w.score.address(), keys, lengths, B, T, spec);
+        poolForward(out, weights, w.score.address(), 0L, keys, lengths, B, T, spec);
     }
 
-    /** The weights (masked, softmax if asked) and the pooled output from the scores (B, T), one block per sample. */
-    private void poolForward(Tensor out, Tensor weights, long score, Tensor keys, Tensor lengths, int B, int T, AttentionSpec spec) {
+    /**
+     * The weights (masked, softmax if asked) and the pooled output from the scores, (B, T) or packed
+     * by {@code rowStart} (an address, or 0), one block per sample.
+     */
+    private void poolForward(Tensor out, Tensor weights, long score, long rowStart, Tensor keys, Tensor lengths, int B, int T, AttentionSpec spec) {
         rt.launch(Kernels.ACTIVATION_UNIT_POOL_FORWARD, B, 1, ATT_POOL_THREADS, 1, 4 * T, args().ptr(a(out)).ptr(a(weights)).ptr(status.address())
-                .ptr(score).ptr(a(keys)).ptr(a(lengths)).i(T).i(spec.width()).i(spec.softmax() ? 1 : 0));
+                .ptr(score).ptr(a(keys)).ptr(a(lengths)).ptr(rowStart).i(T).i(spec.width()).i(spec.softmax() ? 1 : 0));
     }
 
-    /** d score (B, T) through the softmax, and the pooled output's share of dKeys (+=), one block per sample. */
-    private void poolBackward(long dScore, Tensor dKeys, Tensor dOut, Tensor dWeights, Tensor weights, Tensor keys, Tensor lengths, int B, int T,
-                              AttentionSpec spec) {
+    /** d score through the softmax, (B, T) or packed by {@code rowStart}, and the pooled output's share of dKeys (+=), one block per sample. */
+    private void poolBackward(long dScore, long rowStart, Tensor dKeys, Tensor dOut, Tensor dWeights, Tensor weights, Tensor keys, Tensor lengths,
+                              int B, int T, AttentionSpec spec) {
         rt.launch(Kernels.ACTIVATION_UNIT_POOL_BACKWARD, B, 1, ATT_POOL_THREADS, 1, 0, args().ptr(dScore).ptr(a(dKeys)).ptr(a(dOut))
-                .ptr(a(dWeights)).ptr(a(weights)).ptr(a(keys)).ptr(a(lengths)).i(T).i(spec.width()).i(spec.softmax() ? 1 : 0));
+                .ptr(a(dWeights)).ptr(a(weights)).ptr(a(keys)).ptr(a(lengths)).ptr(rowStart).i(T).i(spec.width()).i(spec.softmax() ? 1 : 0));
     }
 
     @Override
@@ -1053,7 +1062,7 @@ public final class CudaBackend implements Backend, Profiling {
         AttentionWorkspace w = (AttentionWorkspace) ws;
         if (B <= 0) return;
         begin();
-        poolBackward(w.dScore.address(), dKeys, dOut, dWeights, weights, keys, lengths, B, T, spec);
+        poolBackward(w.dScore.address(), 0L, dKeys, dOut, dWeights, weights, keys, lengths, B, T, spec);
         int blocks = (int) Math.min((long) B * w.chunksBackward, w.blocks);
         AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, w.rowsBackward);
         g.set(AttentionArgs.Ptr.D_SCORE, w.dScore.address()).set(AttentionArgs.Ptr.DQ_PARTIALS, w.dqPartials.address())
@@ -1082,29 +1091,72 @@ public final class CudaBackend implements Backend, Profiling {
         w.saved = training;
         if (B <= 0) return;
         int R = B * T, W = spec.width(), h1 = spec.h1(), h2 = spec.h2(), Z = 4 * W;
-        launch1d(Kernels.ACTIVATION_UNIT_INPUT_FORWARD, (long) R * W, args().ptr(a(w.z)).ptr(a(query)).ptr(a(keys)).ptr(a(lengths)).i(B).i(T).i(W));
-        gemm.gemm(a(w.h1), a(w.z), a(p.w1()), a(p.b1()), R, h1, Z, Z, h1, h1, false, false, false);
-        diceSliced(w.partials.address(), w.a1, w.mean1, w.invStd1, w.h1, lengths, p.alpha1(), p.runMean1(), p.runVar1(), B, T, h1, training, spec.momentum(), spec.eps());
-        gemm.gemm(a(w.h2), a(w.a1), a(p.w2()), a(p.b2()), R, h2, h1, h1, h2, h2, false, false, false);
-        diceSliced(w.partials.address(), w.a2, w.mean2, w.invStd2, w.h2, lengths, p.alpha2(), p.runMean2(), p.runVar2(), B, T, h2, training, spec.momentum(), spec.eps());
-        gemm.gemm(a(w.score), a(w.a2), a(p.w3()), a(p.b3()), R, 1, h2, h2, 1, 1, false, false, false);
-        poolForward(out, weights, a(w.score), keys, lengths, B, T, spec);
+        Rows rows = unitRows(w, lengths, B, T);
+        launch1d(Kernels.ACTIVATION_UNIT_INPUT_FORWARD, (long) R * W, args().ptr(a(w.z)).ptr(a(query)).ptr(a(keys)).ptr(a(lengths))
+                .ptr(rows.start()).i(B).i(T).i(W));
+        rows.gemm(a(w.h1), a(w.z), a(p.w1()), a(p.b1()), R, h1, Z, Z, h1, h1, false);
+        diceSliced(w.partials.address(), w.a1, w.mean1, w.invStd1, w.h1, rows.mask(lengths), rows.count(), p.alpha1(), p.runMean1(), p.runVar1(),
+                rows.b(B, T), rows.t(T), h1, training, spec.momentum(), spec.eps());
+        rows.gemm(a(w.h2), a(w.a1), a(p.w2()), a(p.b2()), R, h2, h1, h1, h2, h2, false);
+        diceSliced(w.partials.address(), w.a2, w.mean2, w.invStd2, w.h2, rows.mask(lengths), rows.count(), p.alpha2(), p.runMean2(), p.runVar2(),
+                rows.b(B, T), rows.t(T), h2, training, spec.momentum(), spec.eps());
+        rows.gemm(a(w.score), a(w.a2), a(p.w3()), a(p.b3()), R, 1, h2, h2, 1, 1, false);
+        poolForward(out, weights, a(w.score), rows.start(), keys, lengths, B, T, spec);
     }
 
     /**
-     * Dice over the rows of (B, T, C) that count (t < lengths[b]; all B rows when lengths is null
-     * and T = 1), sliced: the slices' statistics (training) into {@code partials}, then their
-     * combination and the activation.
+     * The rows the Dice unit walks. Packed (the built-in GEMM, which stops at a row count in device
+     * memory): the valid positions alone, sample b's at rows [start[b], start[b] + len_b), their
+     * count at {@code count}, every launch sized for B T rows but its blocks past the count idle.
+     * Dense (a library GEMM, which needs its sizes on the host): all B T rows, row b T + t, the
+     * padded ones carried as zeros through every layer and masked by the lengths.
      */
-    private void diceSliced(long partials, Tensor y, Tensor mean, Tensor invStd, Tensor x, Tensor lengths, Tensor alpha,
+    private record Rows(long start, long count, BuiltinGemm builtin, Gemm gemm) {
+        boolean packed() { return start != 0L; }
+
+        /** The Dice kernels' row mask: none for packed rows (the count limits them). */
+        Tensor mask(Tensor lengths) { return packed() ? null : lengths; }
+
+        /** The Dice kernels' (B, T) of the row space: (B T, 1) packed. */
+        int b(int B, int T) { return packed() ? B * T : B; }
+
+        int t(int T) { return packed() ? 1 : T; }
+
+        /** C (R, N) = op(A) op(B) over the unit's rows (M = R when !transA, else K = R) [+ bias]. */
+        void gemm(long C, long A, long B, long bias, int M, int N, int K, int lda, int ldb, int ldc, boolean transB) {
+            if (packed()) builtin.gemmRows(C, A, B, bias, M, N, K, lda, ldb, ldc, false, transB, false, count);
+            else gemm.gemm(C, A, B, bias, M, N, K, lda, ldb, ldc, false, transB, false);
+        }
+    }
+
+    /** Tests turn packing off to cover the dense rows with the built-in GEMM. */
+    static boolean unitRowsPacked = true;
+
+    private Rows unitRows(UnfusedAttentionWorkspace w, Tensor lengths, int B, int T) {
+        if (!(gemm instanceof BuiltinGemm b) || !unitRowsPacked) return new Rows(0L, 0L, null, gemm);
+        rt.launch(Kernels.ACTIVATION_UNIT_ROW_STARTS, 1, 1, ROW_STARTS_THREADS, 1, 0,
+                args().ptr(a(w.rowStart)).ptr(a(w.rowCount)).ptr(a(lengths)).i(B).i(T));
+        return new Rows(a(w.rowStart), a(w.rowCount), b, gemm);
+    }
+
+    /** Threads of activation_unit_row_starts_kernel's one block (its shared scan holds up to 1024). */
+    static final int ROW_STARTS_THREADS = 256;
+
+    /**
+     * Dice over the rows of (B, T, C) that count (t < lengths[b]; all B rows when lengths is null
+     * and T = 1; with a device row count at {@code count}, the rows before it, and nothing past it
+     * is read or written), sliced: the slices' statistics (training) into {@code partials}, then
+     * their combination and the activation.
+     */
+    private void diceSliced(long partials, Tensor y, Tensor mean, Tensor invStd, Tensor x, Tensor lengths, long count, Tensor alpha,
                             Tensor runMean, Tensor runVar, int B, int T, int C, boolean training, float momentum, float eps) {
         Slicing sl = Slicing.of((long) B * T, C);
         int chunk = sl.chunk(), S = sl.slices();
         if (training) {
-            launchSliced(Kernels.SLICED_STATISTICS, sl, args().ptr(partials).ptr(a(x)).ptr(a(lengths)).ptr(0L).i(B).i(T).i(C).i(chunk));
+            launchSliced(Kernels.SLICED_STATISTICS, sl, args().ptr(partials).ptr(a(x)).ptr(a(lengths)).ptr(count).i(B).i(T).i(C).i(chunk));
         }
         launchSliced(Kernels.DICE_SLICED_FORWARD, sl, args().ptr(a(y)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x)).ptr(a(lengths))
-                .ptr(a(alpha)).ptr(a(runMean)).ptr(a(runVar)).ptr(partials).i(B).i(T).i(C).i(chunk).i(S).i(training ? 1 : 0)
+                .ptr(a(alpha)).ptr(a(runMean)).ptr(a(runVar)).ptr(partials).ptr(count).i(B).i(T).i(C).i(chunk).i(S).i(training ? 1 : 0)
                 .f(momentum).f(eps));
     }
 
@@ -1116,7 +1168,7 @@ public final class CudaBackend implements Backend, Profiling {
         launch1d(Kernels.BIAS_GRAD_REDUCE, N, args().ptr(a(db)).ptr(partials).i(N).i(S));
     }
 
-    /** Backward of {@link #unfusedActivationUnit}, layer by layer in reverse; the gradients of padded positions are exact zeros. */
+    /** Backward of {@link #unfusedActivationUnit}, layer by layer in reverse; the gradients of padded positions are exact zeros (or, packed, not there). */
     private void unfusedActivationUnitBackward(Tensor dQuery, Tensor dKeys, AttentionParams g, Tensor dOut, Tensor dWeights, Tensor weights,
                                                UnfusedAttentionWorkspace w, Tensor query, Tensor keys, Tensor lengths, AttentionParams p,
                                                AttentionSpec spec, int B, int T) {
@@ -1129,31 +1181,44 @@ public final class CudaBackend implements Backend, Profiling {
         if (B <= 0) return;
         begin();
         int R = B * T, W = spec.width(), h1 = spec.h1(), h2 = spec.h2(), Z = 4 * W;
-        poolBackward(a(w.dScore), dKeys, dOut, dWeights, weights, keys, lengths, B, T, spec);
+        // the forward's rows: its row starts and count are still in the workspace
+        Rows rows = gemm instanceof BuiltinGemm b && unitRowsPacked ? new Rows(a(w.rowStart), a(w.rowCount), b, gemm) : new Rows(0L, 0L, null, gemm);
+        poolBackward(a(w.dScore), rows.start(), dKeys, dOut, dWeights, weights, keys, lengths, B, T, spec);
+        Tensor mask = rows.mask(lengths);
+        int rb = rows.b(B, T), rt1 = rows.t(T);
         // layer 3: dW3 += a2^T dScore, db3, then dA2 = dScore W3^T over a2
-        if (!gemm.weightGrad(a(g.w3()), a(g.b3()), a(w.a2), a(w.dScore), R, h2, 1)) biasGradRows(w.partials.address(), g.b3(), w.dScore, R, 1);
-        gemm.gemm(a(w.a2), a(w.dScore), a(p.w3()), 0, R, h2, 1, 1, 1, h2, false, true, false);
-        diceSlicedBackward(w.partials.address(), w.dH2, g.alpha2(), w.a2, w.mean2, w.invStd2, w.h2, lengths, p.alpha2(), B, T, h2);
+        weightGrad(rows, g.w3(), g.b3(), w.a2, w.dScore, w.partials.address(), R, h2, 1);
+        rows.gemm(a(w.a2), a(w.dScore), a(p.w3()), 0, R, h2, 1, 1, 1, h2, true);
+        diceSlicedBackward(w.partials.address(), w.dH2, g.alpha2(), w.a2, w.mean2, w.invStd2, w.h2, mask, rows.count(), p.alpha2(), rb, rt1, h2);
         // layer 2: dW2 += a1^T dH2, db2, then dA1 = dH2 W2^T over a1
-        if (!gemm.weightGrad(a(g.w2()), a(g.b2()), a(w.a1), a(w.dH2), R, h1, h2)) biasGradRows(w.partials.address(), g.b2(), w.dH2, R, h2);
-        gemm.gemm(a(w.a1), a(w.dH2), a(p.w2()), 0, R, h1, h2, h2, h2, h1, false, true, false);
-        diceSlicedBackward(w.partials.address(), w.dH1, g.alpha1(), w.a1, w.mean1, w.invStd1, w.h1, lengths, p.alpha1(), B, T, h1);
+        weightGrad(rows, g.w2(), g.b2(), w.a1, w.dH2, w.partials.address(), R, h1, h2);
+        rows.gemm(a(w.a1), a(w.dH2), a(p.w2()), 0, R, h1, h2, h2, h2, h1, true);
+        diceSlicedBackward(w.partials.address(), w.dH1, g.alpha1(), w.a1, w.mean1, w.invStd1, w.h1, mask, rows.count(), p.alpha1(), rb, rt1, h1);
         // layer 1: dW1 += z^T dH1, db1, then dZ = dH1 W1^T over z
-        if (!gemm.weightGrad(a(g.w1()), a(g.b1()), a(w.z), a(w.dH1), R, Z, h1)) biasGradRows(w.partials.address(), g.b1(), w.dH1, R, h1);
-        gemm.gemm(a(w.z), a(w.dH1), a(p.w1()), 0, R, Z, h1, h1, h1, Z, false, true, false);
+        weightGrad(rows, g.w1(), g.b1(), w.z, w.dH1, w.partials.address(), R, Z, h1);
+        rows.gemm(a(w.z), a(w.dH1), a(p.w1()), 0, R, Z, h1, h1, h1, Z, true);
         launch1d(Kernels.ACTIVATION_UNIT_INPUT_BACKWARD, (long) B * W, args().ptr(a(dQuery)).ptr(a(dKeys)).ptr(a(w.z)).ptr(a(query)).ptr(a(keys))
-                .ptr(a(lengths)).i(B).i(T).i(W));
+                .ptr(a(lengths)).ptr(rows.start()).i(B).i(T).i(W));
+    }
+
+    /** dW (in, out) += x^T dy over the unit's rows, and db; the built-in GEMM sums db in the same pass. */
+    private void weightGrad(Rows rows, Tensor dW, Tensor db, Tensor x, Tensor dy, long partials, int R, int in, int out) {
+        if (rows.packed()) {
+            rows.builtin().weightGradRows(a(dW), a(db), a(x), a(dy), R, in, out, rows.count());
+            return;
+        }
+        if (!gemm.weightGrad(a(dW), a(db), a(x), a(dy), R, in, out)) biasGradRows(partials, db, dy, R, out);
     }
 
     /** Backward of {@link #diceSliced} (training statistics): the slices' sums into {@code partials}, then dx (=) and dAlpha (+=). */
     private void diceSlicedBackward(long partials, Tensor dx, Tensor dAlpha, Tensor dy, Tensor mean, Tensor invStd, Tensor x,
-                                    Tensor lengths, Tensor alpha, int B, int T, int C) {
+                                    Tensor lengths, long count, Tensor alpha, int B, int T, int C) {
         Slicing sl = Slicing.of((long) B * T, C);
         int chunk = sl.chunk(), S = sl.slices();
         launchSliced(Kernels.DICE_SLICED_BACKWARD_SUMS, sl, args().ptr(partials).ptr(a(dy)).ptr(a(mean))
-                .ptr(a(invStd)).ptr(a(x)).ptr(a(lengths)).ptr(a(alpha)).i(B).i(T).i(C).i(chunk));
+                .ptr(a(invStd)).ptr(a(x)).ptr(a(lengths)).ptr(a(alpha)).ptr(count).i(B).i(T).i(C).i(chunk));
         launchSliced(Kernels.DICE_SLICED_BACKWARD, sl, args().ptr(a(dx)).ptr(a(dAlpha)).ptr(a(dy)).ptr(a(mean))
-                .ptr(a(invStd)).ptr(a(x)).ptr(a(lengths)).ptr(a(alpha)).ptr(partials).i(B).i(T).i(C).i(chunk).i(S));
+                .ptr(a(invStd)).ptr(a(x)).ptr(a(lengths)).ptr(a(alpha)).ptr(partials).ptr(count).i(B).i(T).i(C).i(chunk).i(S));
     }
 
     // ---------------------------------------------------------------- recurrence

@@ -643,6 +643,33 @@ class CudaOpsParityTest {
         }
     }
 
+    /**
+     * The Dice unit's two row layouts: packed (the valid positions alone; the built-in GEMM stops
+     * at their count in device memory), which the cases above run wherever the built-in GEMM is
+     * the provider, and dense (all B T rows, the padded ones carried as zeros), which a library
+     * GEMM needs; here both on the built-in GEMM, each checked to be the one that ran.
+     */
+    @ParameterizedTest
+    @CsvSource({"true, true, 100", "false, true, 100", "true, false, 7", "false, false, 7"})
+    void activationUnitWithDiceOnPackedAndDenseRows(boolean packed, boolean softmax, int T) {
+        CudaBackend builtin = new CudaBackend(GpuTesting.backend().runtime(), "builtin");   // not closed: it shares the context
+        CudaBackend.unitRowsPacked = packed;
+        CudaRuntime rt = builtin.runtime();
+        try (GpuTesting.Twin t = new GpuTesting.Twin(builtin)) {
+            rt.resetTimes();
+            rt.setTiming(true);
+            int[] lens = lengths(rng, MAXB, T);
+            activationUnitCase(t, rng, GpuTesting::uniform, Activation.DICE, softmax, T, lens, E, 80, 40, TIGHT_ATOL, TIGHT_RTOL,
+                    (what, p) -> t.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL));
+            boolean rowStarts = rt.collectTimes().containsKey(Kernels.ACTIVATION_UNIT_ROW_STARTS);
+            assertEquals(packed, rowStarts, "packed rows (activation_unit_row_starts_kernel launched)");
+        } finally {
+            rt.setTiming(false);
+            rt.resetTimes();
+            CudaBackend.unitRowsPacked = true;
+        }
+    }
+
     /** Dice with no valid position in the batch: weights and output 0, the running statistics untouched, no gradient. */
     @Test
     void activationUnitWithDiceAndNoValidPosition() {
