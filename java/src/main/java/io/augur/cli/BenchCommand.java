@@ -6,7 +6,6 @@ import io.augur.backend.Backend;
 import io.augur.backend.Backends;
 import io.augur.backend.GenericCeilings;
 import io.augur.backend.OpTimer;
-import io.augur.backend.Precision;
 import io.augur.backend.Profiling;
 import io.augur.config.ModelConfig;
 import io.augur.config.TrainConfig;
@@ -91,14 +90,8 @@ public final class BenchCommand implements Callable<Integer> {
             description = "on the GPU, capture each step into a CUDA graph and replay it (default: on; --profile's timed run is always eager)")
     boolean cudaGraphs;
 
-    @Option(names = "--precision", defaultValue = "fp32",
-            description = "fp32, or tf32: on GPUs of compute capability 8.0 and newer, the matrix products on the TF32 tensor cores "
-                    + "(default: ${DEFAULT-VALUE})")
-    String precision;
-
-    @Option(names = "--resident-data", description = "on the GPU, keep the training histories in device memory and send each batch's "
-            + "row numbers instead of its histories (default: off)")
-    boolean residentData;
+    @Mixin
+    GpuOptions gpuOptions;
 
     @Option(names = "--models", split = ",", description = "models to measure, e.g. base,din,dien (default: the --model flag)")
     List<String> models;
@@ -231,7 +224,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private Map<String, Object> measure(Path dataDir, List<ModelConfig> configs) {
-        Precision askedPrecision = Precision.parse(precision);
+        gpuOptions.askedPrecision();   // an unknown name fails before the backend starts
         Dataset ds = Dataset.open(dataDir);
         SampleFile train = ds.train();
         int fields = ds.schema().numProfileFields();
@@ -239,9 +232,7 @@ public final class BenchCommand implements Callable<Integer> {
         Map<String, Object> out = new LinkedHashMap<>();
         try (Backend be = Backends.create(device, threads)) {
             if (be instanceof io.augur.backend.cuda.CudaBackend cb) cb.setStepGraphs(cudaGraphs);
-            Precision usedPrecision = be.setPrecision(askedPrecision);
-            if (usedPrecision != askedPrecision)
-                LOG.warn("--precision {}: the {} backend computes in {}", askedPrecision.label(), be.name(), usedPrecision.label());
+            gpuOptions.applyPrecision(be);
             Profiling prof = be instanceof Profiling p ? p : null;
             Profiling.Ceilings ceil = null;
             if (ceilings) {
@@ -282,7 +273,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("smoke", smoke);
-        settings.put("resident_data", residentData);
+        settings.put("resident_data", gpuOptions.residentData);
         settings.put("cost_only", costOnly);
         settings.put("repeats", repeats);
         settings.put("warmup_steps", warmupSteps);
@@ -404,7 +395,7 @@ public final class BenchCommand implements Callable<Integer> {
     /** A trainer for a benchmark run; with --resident-data, on the histories an earlier run made resident, if any. */
     private Trainer newTrainer(Backend be, CtrModel model, Dataset ds, TrainConfig tcfg) {
         Trainer t = new Trainer(be, model, ds, tcfg, Path.of("."), Map.of());
-        if (residentData) {
+        if (gpuOptions.residentData) {
             io.augur.model.ResidentHistories r = resident.get(residentKey(model));
             if (r != null) t.setResidentData(r);
             else t.setResidentData(true);

@@ -3,7 +3,6 @@ package io.augur.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.augur.backend.Backend;
 import io.augur.backend.Backends;
-import io.augur.backend.Precision;
 import io.augur.config.ModelConfig;
 import io.augur.config.TrainConfig;
 import io.augur.config.WorldConfig;
@@ -43,14 +42,8 @@ public final class TrainCommand implements Callable<Integer> {
             description = "on the GPU, capture each step into a CUDA graph and replay it (default: on)")
     boolean cudaGraphs;
 
-    @Option(names = "--precision", defaultValue = "fp32",
-            description = "fp32, or tf32: on GPUs of compute capability 8.0 and newer, the linear layers' and the activation unit's "
-                    + "products on the TF32 tensor cores (the CPU computes in fp32) (default: ${DEFAULT-VALUE})")
-    String precision;
-
-    @Option(names = "--resident-data", description = "on the GPU, keep the training histories in device memory and send each batch's "
-            + "row numbers instead of its histories (default: off)")
-    boolean residentData;
+    @Mixin
+    GpuOptions gpuOptions;
 
     @Option(names = "--out", description = "run folder for logs, checkpoint, plots and summary.json (default: runs/<model>-<time>)")
     Path out;
@@ -63,7 +56,7 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Precision askedPrecision = Precision.parse(precision);
+        gpuOptions.askedPrecision();   // an unknown name fails before anything is read or written
         ModelConfig mcfg = modelOptions.toConfig();
         TrainConfig tcfg = trainOptions.toConfig();
         Path dataDir = data != null ? data : SyntheticWorld.ensure(Path.of("data", "default"), WorldConfig.defaults());
@@ -80,14 +73,12 @@ public final class TrainCommand implements Callable<Integer> {
 
         try (Backend be = Backends.create(device, tcfg.threads())) {
             if (be instanceof io.augur.backend.cuda.CudaBackend cb) cb.setStepGraphs(cudaGraphs);
-            Precision used = be.setPrecision(askedPrecision);
-            if (used != askedPrecision) LOG.warn("--precision {}: the {} backend computes in {}", askedPrecision.label(), be.name(), used.label());
-            runConfig.put("precision", used.label());
+            runConfig.put("precision", gpuOptions.applyPrecision(be).label());
             int maxB = Math.max(tcfg.batchSize(), tcfg.evalBatchSize());
             CtrModel model = Models.create(be, mcfg, Models.features(ds), maxB, tcfg.batchSize(), tcfg.seed());
-            runConfig.put("resident_data", residentData);
+            runConfig.put("resident_data", gpuOptions.residentData);
             Trainer trainer = new Trainer(be, model, ds, tcfg, runDir, runConfig);
-            trainer.setResidentData(residentData);
+            trainer.setResidentData(gpuOptions.residentData);
             RunSummary s = trainer.run();
             System.out.println(s.humanLine());
             System.out.println("run folder: " + runDir);

@@ -38,6 +38,7 @@ public final class ResidentHistories {
         this.maxB = maxB;
         this.negatives = negatives;
         this.bytes = h.bytes(negatives);
+        this.from = negatives ? new int[] {0, 0, 1, 1} : new int[] {0, 0};
         int n = Math.max(1, h.offsets()[rows]);
         offsets = be.ints("resident.offsets", rows + 1);
         List<int[]> columns = new ArrayList<>(List.of(h.items(), h.cates()));
@@ -52,14 +53,20 @@ public final class ResidentHistories {
         for (int c = 0; c < columns.size(); c++) be.upload(values.get(c), columns.get(c), h.offsets()[rows]);
     }
 
+    /** Each column's first position taken from the file: the negatives' first stays 0, as the trainer's NegativeSampler leaves it (no auxiliary pair uses it). */
+    private final int[] from;
+    /** The batch whose tensors {@link #outs} lists (a model's batch is one object: listed once, not per step). */
+    private DeviceBatch outsOf;
+    private List<Tensor> outs;
+
     /** The device's (B, T) history tensors of {@code batch} from its row numbers (uploaded here). */
     void gather(Backend be, DeviceBatch batch, int[] rowIndex, int B) {
         if (B > maxB) throw new IllegalArgumentException("batch of " + B + " samples; resident histories planned for " + maxB);
+        if (batch != outsOf) {
+            outs = negatives ? List.of(batch.histItems, batch.histCates, batch.negItems, batch.negCates) : List.of(batch.histItems, batch.histCates);
+            outsOf = batch;
+        }
         be.upload(batchRows, rowIndex, B);
-        List<Tensor> outs = new ArrayList<>(List.of(batch.histItems, batch.histCates));
-        if (negatives) outs.addAll(List.of(batch.negItems, batch.negCates));
-        // the negatives' first position stays 0, as the trainer's NegativeSampler leaves it (no auxiliary pair uses it)
-        int[] from = negatives ? new int[] {0, 0, 1, 1} : new int[] {0, 0};
         be.historyGather(outs, values, from, offsets, batchRows, rows, B, batch.T);
     }
 }

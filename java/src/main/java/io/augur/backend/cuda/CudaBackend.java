@@ -550,21 +550,21 @@ public final class CudaBackend implements Backend, Profiling {
 
     @Override
     public void download(Tensor src, float[] dst, int n) {
-        checkCount(src, n);
-        notInStep("download of " + src.name());
-        begin();
-        rt.synchronizeCompute();
-        if (n > 0) CudaException.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst), rt.pointer(a(src)), 4L * n), "cuMemcpyDtoH(" + src.name() + ")", rt.lastKernel());
-        checkStatus();
+        downloadTo(src, Pointer.to(dst), n);
     }
 
     @Override
     public void download(Tensor src, int[] dst, int n) {
+        downloadTo(src, Pointer.to(dst), n);
+    }
+
+    /** n 4-byte values of src into a host array, after the device has finished; then the status word. */
+    private void downloadTo(Tensor src, Pointer dst, int n) {
         checkCount(src, n);
         notInStep("download of " + src.name());
         begin();
         rt.synchronizeCompute();
-        if (n > 0) CudaException.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst), rt.pointer(a(src)), 4L * n), "cuMemcpyDtoH(" + src.name() + ")", rt.lastKernel());
+        if (n > 0) CudaException.check(JCudaDriver.cuMemcpyDtoH(dst, rt.pointer(a(src)), 4L * n), "cuMemcpyDtoH(" + src.name() + ")", rt.lastKernel());
         checkStatus();
     }
 
