@@ -670,6 +670,44 @@ class CudaOpsParityTest {
         }
     }
 
+    /**
+     * activation_unit_row_starts_kernel (the Dice unit's packed rows) against a prefix sum in Java:
+     * B = 1000 samples (no multiple of the block, several samples per thread) with lengths 0, 1,
+     * T, random, and two outside [0, T] (clamped as every kernel clamps them); B = 1; and the
+     * entries past B left as they were.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 37, 1000})
+    void rowStartsArePrefixSumsOfTheLengths(int n) {
+        CudaBackend gpu = tw.gpu;
+        int Tm = 100, poison = -5;
+        int[] lens = lengths(rng, n, Tm);
+        if (n > 10) {
+            lens[5] = Tm + 7;
+            lens[6] = -3;
+        }
+        io.augur.backend.Tensor len = gpu.ints("len", n), start = gpu.ints("start", n + 8), count = gpu.ints("count", 1);
+        gpu.upload(len, lens, n);
+        int[] poisoned = new int[n + 8];
+        java.util.Arrays.fill(poisoned, poison);
+        gpu.upload(start, poisoned, n + 8);
+        gpu.synchronize();   // the tensors allocated and filled before the raw launch reads their addresses
+        gpu.runtime().launch(Kernels.ACTIVATION_UNIT_ROW_STARTS, 1, 1, CudaBackend.ROW_STARTS_THREADS, 1, 0, new CudaRuntime.Args()
+                .ptr(((CudaTensor) start).address()).ptr(((CudaTensor) count).address()).ptr(((CudaTensor) len).address()).i(n).i(Tm));
+        int[] got = new int[n + 8], total = new int[1];
+        gpu.download(start, got, n + 8);
+        gpu.download(count, total, 1);
+        int[] expected = new int[n + 8];
+        java.util.Arrays.fill(expected, poison);
+        int sum = 0;
+        for (int b = 0; b < n; b++) {
+            expected[b] = sum;
+            sum += Math.min(Math.max(lens[b], 0), Tm);
+        }
+        assertArrayEquals(expected, got, "row starts");
+        assertEquals(sum, total[0], "row count");
+    }
+
     /** Dice with no valid position in the batch: weights and output 0, the running statistics untouched, no gradient. */
     @Test
     void activationUnitWithDiceAndNoValidPosition() {
