@@ -267,6 +267,8 @@ public final class CudaBackend implements Backend, Profiling {
         final Arena.Slice partials;
         /** A training forward's activations are in place and no backward has consumed them yet. */
         boolean saved;
+        /** The rows the last forward walked (packed or dense); its backward walks the same. */
+        Rows rows;
 
         UnfusedAttentionWorkspace(String name, AttentionSpec spec, int maxB, int T) {
             if (maxB < 1 || T < 1) throw new IllegalArgumentException("activation unit workspace: sizes must be positive");
@@ -784,6 +786,9 @@ public final class CudaBackend implements Backend, Profiling {
 
     // ---------------------------------------------------------------- pooling and features
 
+    /** history_gather_kernel's struct (count, 4 first positions, 4 outputs, 4 inputs), filled anew for each launch. */
+    private final ByteBuffer historyGatherList = ByteBuffer.allocate(24 + 8 * 8).order(ByteOrder.LITTLE_ENDIAN);
+
     /** history_gather_kernel: every column of the list in one launch (its struct: the count, 4 first positions, 4 outputs, 4 inputs). */
     @Override
     public void historyGather(List<Tensor> outs, List<Tensor> values, int[] from, Tensor offsets, Tensor rows, int nRows, int B, int T) {
@@ -792,7 +797,7 @@ public final class CudaBackend implements Backend, Profiling {
         }
         if (B <= 0) return;
         begin();
-        ByteBuffer list = ByteBuffer.allocate(24 + 8 * 8).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer list = historyGatherList.clear();   // reused: the launch copies the struct's bytes
         list.putInt(outs.size());
         for (int c = 0; c < 4; c++) list.putInt(c < from.length ? from[c] : 0);
         list.putInt(0);   // the pointers start 8-aligned, at byte 24
@@ -1092,6 +1097,7 @@ public final class CudaBackend implements Backend, Profiling {
         if (B <= 0) return;
         int R = B * T, W = spec.width(), h1 = spec.h1(), h2 = spec.h2(), Z = 4 * W;
         Rows rows = unitRows(w, lengths, B, T);
+        w.rows = rows;
         launch1d(Kernels.ACTIVATION_UNIT_INPUT_FORWARD, (long) R * W, args().ptr(a(w.z)).ptr(a(query)).ptr(a(keys)).ptr(a(lengths))
                 .ptr(rows.start()).i(B).i(T).i(W));
         rows.gemm(a(w.h1), a(w.z), a(p.w1()), a(p.b1()), R, h1, Z, Z, h1, h1, false);
@@ -1181,8 +1187,7 @@ public final class CudaBackend implements Backend, Profiling {
         if (B <= 0) return;
         begin();
         int R = B * T, W = spec.width(), h1 = spec.h1(), h2 = spec.h2(), Z = 4 * W;
-        // the forward's rows: its row starts and count are still in the workspace
-        Rows rows = gemm instanceof BuiltinGemm b && unitRowsPacked ? new Rows(a(w.rowStart), a(w.rowCount), b, gemm) : new Rows(0L, 0L, null, gemm);
+        Rows rows = w.rows;   // the forward's: its row starts and count are still in the workspace
         poolBackward(a(w.dScore), rows.start(), dKeys, dOut, dWeights, weights, keys, lengths, B, T, spec);
         Tensor mask = rows.mask(lengths);
         int rb = rows.b(B, T), rt1 = rows.t(T);
