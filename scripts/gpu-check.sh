@@ -84,7 +84,9 @@ if [[ "${SKIP_TESTS:-0}" != 1 ]]; then
   echo "[gpu-check] tests: $tests_line"
   # A kernel fault leaves the CUDA context unusable, so every later test of the JVM fails too:
   # each class with a failure runs again alone, in a fresh JVM with CUDA_LAUNCH_BLOCKING=1 (a
-  # fault then names the launch that made it), optionally under compute-sanitizer (SANITIZE=1),
+  # fault then names the launch that made it), optionally under compute-sanitizer (SANITIZE=1,
+  # with every tensor its own allocation, -Daugur.cuda.separateAllocations=true, so that memcheck
+  # sees a kernel that runs past a tensor's end instead of into the next slice of the arena),
   # appended to tests.log; the summary says which classes fail on their own.
   failing="$(awk '/<testcase /{match($0, /classname="[^"]*"/); c=substr($0, RSTART + 11, RLENGTH - 12)} /<(failure|error)[ >]/{if (c != "") print c}' \
     "$out"/junit/*.xml 2>/dev/null | sort -u)"
@@ -93,8 +95,12 @@ if [[ "${SKIP_TESTS:-0}" != 1 ]]; then
     for c in $failing; do
       echo "[gpu-check] again alone: $c"
       runner=()
-      [[ "${SANITIZE:-0}" == 1 ]] && command -v compute-sanitizer >/dev/null && runner=(compute-sanitizer --tool memcheck --print-limit 20)
-      if CUDA_LAUNCH_BLOCKING=1 logged "$out/tests.log" "${runner[@]}" "$b/bin/augur-test" --disable-ansi-colors --include-engine junit-jupiter \
+      opts="${AUGUR_JAVA_OPTS:-}"
+      if [[ "${SANITIZE:-0}" == 1 ]] && command -v compute-sanitizer >/dev/null; then
+        runner=(compute-sanitizer --tool memcheck --target-processes all --print-limit 20)
+        opts="$opts -Daugur.cuda.separateAllocations=true"
+      fi
+      if AUGUR_JAVA_OPTS="$opts" CUDA_LAUNCH_BLOCKING=1 logged "$out/tests.log" "${runner[@]}" "$b/bin/augur-test" --disable-ansi-colors --include-engine junit-jupiter \
           --select-class "$c"; then
         alone+=("${c##*.} passes alone")
       else

@@ -44,7 +44,7 @@ std::map<std::string, Binder>& registry() {
 namespace {
 
 constexpr CUresult OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, INVALID_DEVICE = 101, INVALID_IMAGE = 200,
-                   INVALID_HANDLE = 400, ILLEGAL_STATE = 401, NOT_FOUND = 500, LAUNCH_FAILED = 719,
+                   INVALID_HANDLE = 400, ILLEGAL_STATE = 401, NOT_FOUND = 500, ILLEGAL_ADDRESS = 700, LAUNCH_FAILED = 719,
                    CAPTURE_UNSUPPORTED = 900, CAPTURE_INVALIDATED = 901, NOT_READY = 600;
 
 constexpr size_t TOTAL_BYTES = 16ULL << 30;  // what the emulated device claims to have
@@ -208,7 +208,7 @@ CUresult submit(void* hstream, std::function<CUresult()> op) {
   if (sticky != OK) return sticky;
   if (!deferred_streams()) {
     const CUresult r = op();
-    if (r == LAUNCH_FAILED && sticky == OK) sticky = r;
+    if ((r == LAUNCH_FAILED || r == ILLEGAL_ADDRESS) && sticky == OK) sticky = r;
     return r;
   }
   // Blocking streams and the legacy stream wait for each other's earlier work (here: it runs first).
@@ -233,8 +233,7 @@ CUresult submit_legacy_and_wait(std::function<CUresult()> op) {
 
 
 void* map_with_guard(size_t bytes, size_t* mapped) {
-  const size_t rounded = (bytes + 255) & ~size_t(255);
-  const size_t pages = (rounded + PAGE - 1) / PAGE + 1;
+  const size_t pages = (bytes + PAGE - 1) / PAGE + 1;
   void* m = mmap(nullptr, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (m == MAP_FAILED) return nullptr;
   char* guard = static_cast<char*>(m) + (pages - 1) * PAGE;
@@ -277,12 +276,33 @@ CUresult launch(Function* f, augur_emu::Body body, unsigned gx, unsigned gy, uns
   if (!why.empty()) {
     say(f->name + " <<<(" + std::to_string(gx) + "," + std::to_string(gy) + "," + std::to_string(gz) + "), (" + std::to_string(bx) + "," +
         std::to_string(by) + "," + std::to_string(bz) + ")>>> failed: " + why);
-    return LAUNCH_FAILED;
+    return augur_emu::last_failure_was_illegal_address() ? ILLEGAL_ADDRESS : LAUNCH_FAILED;
   }
   return OK;
 }
 
 }  // namespace
+
+namespace augur_emu {
+std::string describe_device_address(const void* p) {
+  const char* c = static_cast<const char*>(p);
+  auto hex = [](const void* q) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%p", q);
+    return std::string(b);
+  };
+  for (const auto& [start, a] : device_allocations) {
+    const char* s = reinterpret_cast<const char*>(start);
+    const char* base = static_cast<const char*>(a.base);
+    if (c < base || c >= base + a.mapped) continue;
+    const std::string which = "the " + std::to_string(a.bytes) + "-byte allocation at " + hex(s);
+    if (c >= s + a.bytes) return "at " + hex(p) + ", " + std::to_string(c - (s + a.bytes)) + " bytes past the end of " + which;
+    if (c < s) return "at " + hex(p) + ", " + std::to_string(s - c) + " bytes before the start of " + which;
+    return "at " + hex(p) + ", inside " + which;
+  }
+  return "at " + hex(p) + ", outside every device allocation (freed memory, or an address that was never the device's)";
+}
+}  // namespace augur_emu
 
 extern "C" {
 
@@ -397,8 +417,12 @@ CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
   size_t mapped = 0;
   void* m = map_with_guard(bytes, &mapped);
   if (m == nullptr) return OUT_OF_MEMORY;
-  const size_t rounded = (bytes + 255) & ~size_t(255);
-  char* start = static_cast<char*>(m) + mapped - PAGE - rounded;  // ends at the guard page (256-byte aligned)
+  // Ends at the guard page (sizes rounded up to 4 bytes), so the first float past the end faults.
+  // A GPU aligns an allocation to 256 bytes; here a size that is a multiple of 256 (Augur's arena
+  // segments and staging slots) keeps that alignment, one that is a multiple of 8 (tensors of
+  // doubles or 64-bit integers) keeps 8, and others get 4 (a separate arena's float tensors).
+  const size_t rounded = (bytes + 3) & ~size_t(3);
+  char* start = static_cast<char*>(m) + mapped - PAGE - rounded;
   std::memset(start, 0xff, rounded);
   *p = reinterpret_cast<CUdeviceptr>(start);
   device_allocations[*p] = Allocation{m, mapped, bytes};

@@ -19,6 +19,11 @@ std::map<std::string, Binder>& registry();
 
 // Runs a launch to the end; returns "" or what went wrong.
 std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared);
+// Whether the last launch that failed did so by touching memory outside every allocation (a
+// GPU's CUDA_ERROR_ILLEGAL_ADDRESS) rather than by threads that could not meet.
+bool last_failure_was_illegal_address();
+// Where a device address lies relative to the allocations (driver.cpp), for a fault's message.
+std::string describe_device_address(const void* p);
 
 template <class... A, size_t... I>
 Body bind_arguments(void (*f)(A...), void** params, std::index_sequence<I...>) {

@@ -6,11 +6,19 @@
 // The order in which threads and blocks run is a seeded permutation that changes with every
 // launch, so a kernel that reads another thread's write without a barrier between them gives
 // wrong values here rather than right ones by luck (AUGUR_EMU_ORDER=forward turns that off).
+// A kernel thread that touches an unmapped or protected page (the guard page after each device
+// allocation, driver.cpp) fails its launch with the address and the allocation it ran past, as a
+// GPU reports CUDA_ERROR_ILLEGAL_ADDRESS, instead of ending the process: the scheduler's SIGSEGV
+// handler switches from the faulting fiber back to the scheduler. Faults anywhere else (the JVM
+// uses SIGSEGV itself) go to the handler that was installed before it.
 // x86-64 only: the context switch is eight instructions of assembly.
 #include "emu.h"
 #include "emu_internal.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -68,6 +76,20 @@ std::vector<unsigned char> shared_bytes;
 std::string failure;  // the first problem of this launch
 uint64_t launches = 0;
 bool forward_order = false;
+std::vector<int> thread_order;  // run_block's, kept here: a faulting launch leaves run_block by a switch
+
+// The fault handler's view: whether a fiber of a launch is running, and on which OS thread.
+volatile sig_atomic_t in_fiber = 0;
+pthread_t kernel_thread;
+struct Fault {
+  bool happened = false;
+  const void* address = nullptr;
+  bool write = false;
+  int thread = -1;
+  dim3 block;
+} fault;
+bool illegal_address = false;  // the last failed launch's cause
+struct sigaction previous_segv, previous_bus;
 
 void fail(const std::string& what) {
   if (failure.empty()) failure = what;
@@ -80,6 +102,51 @@ void set_thread_index(int t) {
 }
 
 void yield_to_scheduler() { augur_emu_switch(&fibers[current].sp, scheduler_sp); }
+
+// Passes a fault that is not a kernel's on to the handler installed before ours (the JVM's).
+void chain(int sig, siginfo_t* info, void* context) {
+  const struct sigaction& prev = sig == SIGBUS ? previous_bus : previous_segv;
+  if (prev.sa_flags & SA_SIGINFO) {
+    if (prev.sa_sigaction != nullptr) prev.sa_sigaction(sig, info, context);
+    return;
+  }
+  if (prev.sa_handler == SIG_IGN) return;
+  if (prev.sa_handler == SIG_DFL) {  // the instruction faults again, and the default action ends the process
+    sigaction(sig, &prev, nullptr);
+    return;
+  }
+  prev.sa_handler(sig);
+}
+
+// A kernel's fault: recorded, and the fiber abandoned (its stack is rebuilt at the next launch).
+// The switch leaves this handler without returning, so the faulting thread still has SIGSEGV
+// blocked until run_launch unblocks it.
+void on_fault(int sig, siginfo_t* info, void* context) {
+  if (in_fiber && current >= 0 && pthread_equal(pthread_self(), kernel_thread)) {
+    in_fiber = 0;
+    fault.happened = true;
+    fault.address = info->si_addr;
+    fault.write = context != nullptr && (static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_ERR] & 2) != 0;
+    fault.thread = current;
+    fault.block = blockIdx;
+    fibers[current].state = DONE;
+    augur_emu_switch(&fibers[current].sp, scheduler_sp);
+    std::abort();  // never resumed
+  }
+  chain(sig, info, context);
+}
+
+void install_fault_handler() {
+  static bool installed = false;
+  if (installed) return;
+  installed = true;
+  struct sigaction sa {};
+  sa.sa_sigaction = &on_fault;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, &previous_segv);
+  sigaction(SIGBUS, &sa, &previous_bus);
+}
 
 void fiber_main() {
   (*body)();
@@ -177,14 +244,21 @@ bool release_barriers() {
 void run_block(Rng& rng) {
   for (int t = 0; t < nthreads; ++t) start_fiber(t);
   std::fill(shared_bytes.begin(), shared_bytes.end(), (unsigned char)0xff);  // NaN floats and doubles, -1 ints
-  std::vector<int> order(nthreads);
+  std::vector<int>& order = thread_order;
+  order.resize(nthreads);
   for (;;) {
     permute(order, rng);
     for (int t : order) {
       if (fibers[t].state != READY) continue;
       current = t;
       set_thread_index(t);
+      in_fiber = 1;
       augur_emu_switch(&scheduler_sp, fibers[t].sp);
+      in_fiber = 0;
+      if (fault.happened) {
+        current = -1;
+        return;  // the other fibers are abandoned with it
+      }
     }
     current = -1;
     bool all_done = true;
@@ -221,6 +295,8 @@ uint64_t warp_exchange(unsigned mask, uint64_t mine, int src) {
 }
 
 void* dynamic_shared() { return shared_bytes.data(); }
+
+bool last_failure_was_illegal_address() { return illegal_address; }
 
 namespace {
 struct MmaSlot {
@@ -271,6 +347,10 @@ void mma_tf32(float d[4], const uint32_t a[4], const uint32_t b[2]) {
 
 std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared) {
   ensure_stacks();
+  install_fault_handler();
+  kernel_thread = pthread_self();
+  fault = Fault{};
+  illegal_address = false;
   static const bool forward = [] {
     const char* o = std::getenv("AUGUR_EMU_ORDER");
     return o != nullptr && std::string(o) == "forward";
@@ -295,6 +375,19 @@ std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared)
     blockIdx.y = (unsigned)((b / grid.x) % grid.y);
     blockIdx.z = (unsigned)(b / ((long long)grid.x * grid.y));
     run_block(rng);
+    if (fault.happened) {
+      sigset_t faults;  // the handler never returned, so its signal is still blocked on this thread
+      sigemptyset(&faults);
+      sigaddset(&faults, SIGSEGV);
+      sigaddset(&faults, SIGBUS);
+      pthread_sigmask(SIG_UNBLOCK, &faults, nullptr);
+      illegal_address = true;
+      failure = "thread (" + std::to_string(fault.thread % blockDim.x) + "," + std::to_string(fault.thread / blockDim.x % blockDim.y) + "," +
+                std::to_string(fault.thread / (blockDim.x * blockDim.y)) + ") of block (" + std::to_string(fault.block.x) + "," +
+                std::to_string(fault.block.y) + "," + std::to_string(fault.block.z) + ") " + (fault.write ? "wrote" : "read") + " " +
+                describe_device_address(fault.address) + " (a GPU's CUDA_ERROR_ILLEGAL_ADDRESS)";
+      break;
+    }
     if (!failure.empty()) break;
   }
   body = nullptr;

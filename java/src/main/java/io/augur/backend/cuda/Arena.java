@@ -14,9 +14,20 @@ import java.util.List;
  * <p>Offsets are aligned to {@link #ALIGN} bytes, so every slice suits 16-byte vector access and
  * the alignment cuBLAS prefers. Pure bookkeeping: the allocation itself is the caller's
  * {@link Allocator}, so the plan is tested without a GPU.
+ *
+ * <p>A separate arena ({@link #Arena(boolean)}, for memory checkers only) plans the same way but
+ * allocates every slice of a segment on its own, exactly its size: a kernel that reads or writes
+ * past the end of its tensor then leaves the allocation, which compute-sanitizer's memcheck
+ * reports and the CPU emulator's guard page faults on, instead of landing silently in the next
+ * tensor of the one allocation.
  */
 public final class Arena {
     public static final int ALIGN = 256;
+    /**
+     * The alignment a separate slice's own allocation must have: a float's. (A GPU gives 256; the
+     * CPU emulator ends each allocation at its guard page, so a float tensor's start is 4-aligned.)
+     */
+    public static final int SEPARATE_ALIGN = 4;
 
     /** Allocates {@code bytes} of device memory and returns its address. */
     @FunctionalInterface
@@ -30,6 +41,8 @@ public final class Arena {
         final long offset;
         final long bytes;
         final String name;
+        /** Its own allocation's address, in a separate arena once allocated. */
+        long base;
 
         Slice(Segment segment, long offset, long bytes, String name) {
             this.segment = segment;
@@ -41,7 +54,7 @@ public final class Arena {
         /** The device address; only once the segment is allocated. */
         public long address() {
             if (segment.base == 0) throw new IllegalStateException(name + ": its arena segment is not allocated yet");
-            return segment.base + offset;
+            return base != 0 ? base : segment.base + offset;
         }
 
         public boolean allocated() { return segment.base != 0; }
@@ -54,14 +67,25 @@ public final class Arena {
     static final class Segment {
         final int index;
         long size;
-        long base;   // 0 until allocated
+        long base;   // 0 until allocated (in a separate arena: its first slice's address)
         int slices;
+        final List<Slice> members = new ArrayList<>();   // a separate arena's, until allocated
 
         Segment(int index) { this.index = index; }
     }
 
     private final List<Segment> segments = new ArrayList<>();
+    private final List<Long> separateBases = new ArrayList<>();
     private Segment open;
+    private final boolean separate;
+
+    /** The production arena: one allocation per segment. */
+    public Arena() { this(false); }
+
+    /** @param separate every slice its own allocation of exactly its size (memory checking) */
+    public Arena(boolean separate) { this.separate = separate; }
+
+    public boolean separate() { return separate; }
 
     /** Plans {@code bytes} (rounded up to {@link #ALIGN}) in the open segment. */
     public Slice reserve(String name, long bytes) {
@@ -73,7 +97,9 @@ public final class Arena {
         long offset = open.size;
         open.size = Math.addExact(offset, align(Math.max(bytes, 1)));
         open.slices++;
-        return new Slice(open, offset, bytes, name);
+        Slice slice = new Slice(open, offset, bytes, name);
+        if (separate) open.members.add(slice);
+        return slice;
     }
 
     /** Whether slices are planned that have no memory yet. */
@@ -84,10 +110,13 @@ public final class Arena {
 
     /**
      * Allocates the open segment in one piece and closes it; returns its size (0 when nothing was
-     * pending). The next {@link #reserve} opens a new segment.
+     * pending). The next {@link #reserve} opens a new segment. A separate arena calls the
+     * allocator once per slice instead, for its size rounded up to 4 bytes (at least 4), and
+     * returns the sum of those sizes.
      */
     public long allocatePending(Allocator allocator) {
         if (open == null) return 0;
+        if (separate) return allocateSeparately(allocator);
         long base = allocator.allocate(open.size, open.index);
         if (base == 0) throw new IllegalStateException("arena segment " + open.index + ": the allocator returned address 0");
         if (base % ALIGN != 0) throw new IllegalStateException("arena segment " + open.index + ": base " + base + " is not " + ALIGN + "-byte aligned");
@@ -97,6 +126,24 @@ public final class Arena {
         return size;
     }
 
+    private long allocateSeparately(Allocator allocator) {
+        long total = 0;
+        for (Slice s : open.members) {
+            long bytes = Math.max(4, (s.bytes + 3) / 4 * 4);
+            long b = allocator.allocate(bytes, open.index);
+            if (b == 0) throw new IllegalStateException("arena slice " + s.name + ": the allocator returned address 0");
+            if (b % SEPARATE_ALIGN != 0) throw new IllegalStateException("arena slice " + s.name + ": base " + b + " is not " + SEPARATE_ALIGN + "-byte aligned");
+            s.base = b;
+            separateBases.add(b);
+            total += bytes;
+        }
+        open.base = open.members.get(0).base;   // a segment is opened by its first slice
+        open.size = total;
+        open.members.clear();
+        open = null;
+        return total;
+    }
+
     /** Bytes allocated so far, all segments. */
     public long allocatedBytes() {
         long n = 0;
@@ -104,8 +151,9 @@ public final class Arena {
         return n;
     }
 
-    /** Allocated segments' bases, for freeing. */
+    /** Allocated segments' bases (a separate arena's: every slice's), for freeing. */
     public List<Long> allocatedBases() {
+        if (separate) return new ArrayList<>(separateBases);
         List<Long> out = new ArrayList<>();
         for (Segment s : segments) if (s.base != 0) out.add(s.base);
         return out;

@@ -84,7 +84,15 @@ public final class CudaBackend implements Backend, Profiling {
     private final CudaRuntime rt;
     private final Gemm gemm;
     private final String gemmNote;
-    private final Arena arena = new Arena();
+    /**
+     * -Daugur.cuda.separateAllocations=true: every tensor its own allocation of exactly its size
+     * instead of a slice of one arena, so that compute-sanitizer (and the CPU emulator's guard
+     * pages) see a kernel that reads or writes past a tensor's end. For memory checking only: it
+     * costs an allocation per tensor. The emulated test run and gpu-check.sh's SANITIZE=1 set it.
+     */
+    public static final String SEPARATE_ALLOCATIONS = "augur.cuda.separateAllocations";
+
+    private final Arena arena = new Arena(Boolean.getBoolean(SEPARATE_ALLOCATIONS));
     private final Arena.Slice rowPartials;
     private final Arena.Slice status;
     private final List<Runnable> deferred = new ArrayList<>();
@@ -143,6 +151,7 @@ public final class CudaBackend implements Backend, Profiling {
         }
         this.gemm = chosen;
         this.gemmNote = note;
+        if (arena.separate()) LOG.info("every tensor gets its own device allocation (-D{}=true), for memory checking", SEPARATE_ALLOCATIONS);
         LOG.info("CUDA backend on {} (sm_{}{}, {} SMs, {} GiB, driver {}); GEMM: {} ({})", rt.name, rt.ccMajor, rt.ccMinor, rt.multiprocessors,
                 String.format("%.1f", rt.totalMemory / (double) (1L << 30)), rt.driverVersionString(), gemm.name(), gemmNote);
     }
@@ -150,6 +159,8 @@ public final class CudaBackend implements Backend, Profiling {
     public CudaRuntime runtime() { return rt; }
     public Gemm gemm() { return gemm; }
     public long arenaBytes() { return arena.allocatedBytes() + arena.pendingBytes(); }
+    /** Whether every tensor is an allocation of its own ({@link #SEPARATE_ALLOCATIONS}). */
+    public boolean separateAllocations() { return arena.separate(); }
 
     @Override
     public String name() { return "cuda"; }
@@ -427,11 +438,16 @@ public final class CudaBackend implements Backend, Profiling {
     private void allocatePending() {
         if (!arena.hasPending()) return;
         if (rt.inGraphStep()) throw new IllegalStateException("a tensor was planned inside a captured step; plan every buffer before the first step");
-        long[] base = new long[1];
-        long bytes = arena.allocatePending((size, segment) -> base[0] = rt.allocate(size));
-        LOG.debug("arena segment {}: {} MiB", arena.segmentCount() - 1, bytes >> 20);
+        List<long[]> ranges = new ArrayList<>();   // (address, bytes): one, or a separate arena's every slice
+        long bytes = arena.allocatePending((size, segment) -> {
+            long b = rt.allocate(size);
+            ranges.add(new long[] {b, size});
+            return b;
+        });
+        LOG.debug("arena segment {}: {} MiB in {} allocation(s)", arena.segmentCount() - 1, bytes >> 20, ranges.size());
         // tensors are zero-filled, then the uploads made while they were only planned are applied
-        CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(base[0]), 0, bytes / 4, rt.compute), "cuMemsetD32Async(arena)");
+        for (long[] r : ranges)
+            CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(r[0]), 0, r[1] / 4, rt.compute), "cuMemsetD32Async(arena)");
         rt.synchronizeCompute();
         for (Runnable r : deferred) r.run();
         deferred.clear();

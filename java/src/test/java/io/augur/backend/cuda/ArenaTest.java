@@ -63,4 +63,51 @@ class ArenaTest {
         assertThrows(IllegalStateException.class, () -> other.allocatePending((bytes, seg) -> 0));
         assertThrows(IllegalArgumentException.class, () -> new Arena().reserve("neg", -1));
     }
+
+    @Test
+    void aSeparateArenaGivesEverySliceItsOwnAllocationOfItsSize() {
+        Arena arena = new Arena(true);
+        Arena.Slice a = arena.reserve("a", 100), b = arena.reserve("b", 6), c = arena.reserve("empty", 0);
+        assertEquals(256, b.offset(), "planned as the production arena plans");
+        List<Long> sizes = new ArrayList<>();
+        long[] next = {1L << 20};
+        long total = arena.allocatePending((bytes, seg) -> {
+            sizes.add(bytes);
+            long base = next[0];
+            next[0] += 1L << 16;
+            return base;
+        });
+        assertEquals(List.of(100L, 8L, 4L), sizes, "exact sizes, rounded up to 4 bytes (at least 4)");
+        assertEquals(112, total);
+        assertEquals(1L << 20, a.address());
+        assertEquals((1L << 20) + (1L << 16), b.address());
+        assertEquals((1L << 20) + (2L << 16), c.address());
+        assertEquals(List.of(1L << 20, (1L << 20) + (1L << 16), (1L << 20) + (2L << 16)), arena.allocatedBases());
+        assertEquals(112, arena.allocatedBytes());
+        assertFalse(arena.hasPending());
+
+        // a later segment: its slices are allocated on their own too
+        Arena.Slice d = arena.reserve("d", 12);
+        assertThrows(IllegalStateException.class, d::address);
+        arena.allocatePending((bytes, seg) -> {
+            assertEquals(1, seg);
+            return 1L << 30;
+        });
+        assertEquals(1L << 30, d.address());
+        assertEquals(4, arena.allocatedBases().size());
+    }
+
+    @Test
+    void aSeparateArenaRefusesAddressesAFloatCannotUse() {
+        Arena arena = new Arena(true);
+        arena.reserve("a", 4);
+        assertThrows(IllegalStateException.class, () -> arena.allocatePending((bytes, seg) -> 4096 + 2));
+        Arena other = new Arena(true);
+        other.reserve("a", 4);
+        assertThrows(IllegalStateException.class, () -> other.allocatePending((bytes, seg) -> 0));
+        Arena fine = new Arena(true);
+        Arena.Slice s = fine.reserve("a", 4);
+        fine.allocatePending((bytes, seg) -> 4096 + 4);
+        assertEquals(4096 + 4, s.address(), "4-byte alignment is enough for a separate slice");
+    }
 }

@@ -1,0 +1,59 @@
+package io.augur.backend.cuda;
+
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * What makes the emulated GPU tests see a kernel that runs past a tensor's end: with
+ * {@code -Daugur.cuda.separateAllocations=true} (the emulated test run sets it) every tensor is an
+ * allocation of its own, the CPU emulator ends each allocation at a guard page, and a kernel
+ * thread's fault there fails its launch with CUDA_ERROR_ILLEGAL_ADDRESS, as on a GPU, naming the
+ * kernel, the thread, read or write, and how far past which allocation; the JVM goes on. Without
+ * it the same off-by-one lands in the next slice of the one arena allocation and nothing shows
+ * (an extra write in the dense gradients' zeroing passed all of CudaTrainingParityTest that way).
+ * Each case runs {@link IllegalAccessProbe} in a JVM of its own, since the fault leaves the
+ * context unusable. Emulator only: on a GPU a few bytes past an allocation are usually mapped, and
+ * compute-sanitizer (gpu-check.sh SANITIZE=1) is what sees them there.
+ */
+@Tag("gpu")
+class EmulatorGuardTest {
+
+    @Test
+    void theEmulatedRunGivesEveryTensorItsOwnAllocation() {
+        GpuTesting.assumeGpu();
+        org.junit.jupiter.api.Assumptions.assumeTrue(Boolean.getBoolean("augur.test.emulator"), "only the emulated test run sets it (pom.xml)");
+        assertTrue(GpuTesting.backend().separateAllocations(), "-D" + CudaBackend.SEPARATE_ALLOCATIONS + "=true in the gpu-emulated execution");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"write", "read"})
+    void oneFloatPastATensorFailsTheLaunch(String access) throws IOException, InterruptedException {
+        GpuTesting.assumeGpu();
+        org.junit.jupiter.api.Assumptions.assumeTrue(GpuTesting.emulated(), "the guard pages are the CPU emulator's");
+        String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
+        Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
+                "-D" + CudaBackend.SEPARATE_ALLOCATIONS + "=true", IllegalAccessProbe.class.getName(), access))
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the probe did not end:\n" + out);
+        assertEquals(0, p.exitValue(), "the probe's JVM ended abnormally (a fault the emulator did not catch?):\n" + out);
+        assertTrue(out.contains("separate allocations: true"), out);
+        assertTrue(out.contains("threw: ") && out.contains("CUDA_ERROR_ILLEGAL_ADDRESS"), "the launch did not fail:\n" + out);
+        assertTrue(out.contains("sigmoid_forward_kernel <<<"), "the emulator names the kernel:\n" + out);
+        String verb = access.equals("write") ? "wrote" : "read";
+        assertTrue(out.contains(") " + verb + " at 0x") && out.contains("0 bytes past the end of the 4000-byte allocation"),
+                "the emulator says what was " + (access.equals("write") ? "written" : "read") + " and where:\n" + out);
+        assertTrue(out.contains("the JVM goes on"), "the JVM did not survive the fault:\n" + out);
+    }
+}
