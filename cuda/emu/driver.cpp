@@ -17,6 +17,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -268,15 +269,60 @@ CUresult check_launch(Function* f, unsigned gx, unsigned gy, unsigned gz, unsign
   return OK;
 }
 
-CUresult launch(Function* f, augur_emu::Body body, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
-                unsigned shared) {
+// The allocations a launch's arguments point into (by value: pointers, and pointers inside
+// structs), each once.
+std::vector<CUdeviceptr> allocations_named(const std::vector<uint64_t>& words) {
+  std::vector<CUdeviceptr> out;
+  auto add = [&out](CUdeviceptr start) {
+    if (std::find(out.begin(), out.end(), start) == out.end()) out.push_back(start);
+  };
+  for (uint64_t w : words) {
+    auto it = device_allocations.upper_bound(w);
+    if (it != device_allocations.end() && w + PAGE >= it->first) add(it->first);  // a pointer into the lead before it
+    if (it == device_allocations.begin()) continue;
+    --it;
+    if (w <= it->first + it->second.bytes) add(it->first);  // one past the end is still a pointer into it
+  }
+  return out;
+}
+
+// The bytes of an allocation's first page before its start are 0xff (a float read there is a NaN,
+// an int -1); a kernel that writes there is found after its launch, in the allocations its
+// arguments point into. "" or what was overwritten.
+std::string overwritten_lead(const std::vector<CUdeviceptr>& named) {
+  static const std::vector<unsigned char> ff(PAGE, 0xff);
+  for (CUdeviceptr start : named) {
+    auto found = device_allocations.find(start);
+    if (found == device_allocations.end()) continue;  // freed since
+    Allocation& a = found->second;
+    const unsigned char* base = static_cast<const unsigned char*>(a.base);
+    const size_t lead = reinterpret_cast<const unsigned char*>(start) - base;
+    if (lead == 0 || std::memcmp(base, ff.data(), lead) == 0) continue;
+    size_t first = 0;
+    while (base[first] == 0xff) ++first;
+    std::memset(a.base, 0xff, lead);  // reported once
+    char where[64];
+    std::snprintf(where, sizeof where, "%p", reinterpret_cast<const void*>(start));
+    return "a write " + std::to_string(lead - first) + " bytes before the start of the " + std::to_string(a.bytes) + "-byte allocation at " +
+           where + " (a GPU's CUDA_ERROR_ILLEGAL_ADDRESS)";
+  }
+  return "";
+}
+
+CUresult launch(Function* f, augur_emu::Body body, const std::vector<CUdeviceptr>& named, unsigned gx, unsigned gy, unsigned gz,
+                unsigned bx, unsigned by, unsigned bz, unsigned shared) {
   dim3 grid{gx, gy, gz}, block{bx, by, bz};
   if (skip_kernels()) return OK;
-  const std::string why = augur_emu::run_launch(body, grid, block, shared);
+  std::string why = augur_emu::run_launch(body, grid, block, shared);
+  bool illegal = augur_emu::last_failure_was_illegal_address();
+  if (why.empty()) {
+    why = overwritten_lead(named);
+    illegal = !why.empty();
+  }
   if (!why.empty()) {
     say(f->name + " <<<(" + std::to_string(gx) + "," + std::to_string(gy) + "," + std::to_string(gz) + "), (" + std::to_string(bx) + "," +
         std::to_string(by) + "," + std::to_string(bz) + ")>>> failed: " + why);
-    return augur_emu::last_failure_was_illegal_address() ? ILLEGAL_ADDRESS : LAUNCH_FAILED;
+    return illegal ? ILLEGAL_ADDRESS : LAUNCH_FAILED;
   }
   return OK;
 }
@@ -406,8 +452,10 @@ CUresult cuLaunchKernel(void* hf, unsigned gx, unsigned gy, unsigned gz, unsigne
   }
   const CUresult refused = check_launch(f, gx, gy, gz, bx, by, bz, shared);
   if (refused != OK) return refused;
-  augur_emu::Body body = f->binder(params);  // the arguments are copied now, as the driver does
-  return submit(stream, [=]() { return launch(f, body, gx, gy, gz, bx, by, bz, shared); });
+  std::vector<uint64_t> words;
+  augur_emu::Body body = f->binder(params, &words);  // the arguments are copied now, as the driver does
+  const std::vector<CUdeviceptr> named = allocations_named(words);
+  return submit(stream, [=]() { return launch(f, body, named, gx, gy, gz, bx, by, bz, shared); });
 }
 
 CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
@@ -423,7 +471,7 @@ CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
   // doubles or 64-bit integers) keeps 8, and others get 4 (a separate arena's float tensors).
   const size_t rounded = (bytes + 3) & ~size_t(3);
   char* start = static_cast<char*>(m) + mapped - PAGE - rounded;
-  std::memset(start, 0xff, rounded);
+  std::memset(m, 0xff, mapped - PAGE);  // the allocation, and the lead before it that launch() checks
   *p = reinterpret_cast<CUdeviceptr>(start);
   device_allocations[*p] = Allocation{m, mapped, bytes};
   device_bytes += bytes;

@@ -1,19 +1,24 @@
 // The emulator's pieces that kernels do not see: the kernel registry and the launcher.
 #pragma once
 
+#include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace augur_emu {
 
 // A kernel bound to one launch's arguments; every thread of the launch calls it.
 using Body = std::function<void()>;
-// Copies the arguments out of cuLaunchKernel's kernelParams and binds them to the kernel.
-using Binder = std::function<Body(void** params)>;
+// Copies the arguments out of cuLaunchKernel's kernelParams and binds them to the kernel; appends
+// every 8-byte-aligned word of the arguments to `words` (pointers, and pointers inside structs
+// passed by value), from which the driver finds the allocations a launch may touch.
+using Binder = std::function<Body(void** params, std::vector<uint64_t>* words)>;
 
 std::map<std::string, Binder>& registry();
 
@@ -25,9 +30,19 @@ bool last_failure_was_illegal_address();
 // Where a device address lies relative to the allocations (driver.cpp), for a fault's message.
 std::string describe_device_address(const void* p);
 
+template <class T>
+void append_words(const T& v, std::vector<uint64_t>* words) {
+  for (size_t o = 0; o + 8 <= sizeof(T); o += 8) {
+    uint64_t w;
+    std::memcpy(&w, reinterpret_cast<const char*>(&v) + o, 8);
+    words->push_back(w);
+  }
+}
+
 template <class... A, size_t... I>
-Body bind_arguments(void (*f)(A...), void** params, std::index_sequence<I...>) {
+Body bind_arguments(void (*f)(A...), void** params, std::vector<uint64_t>* words, std::index_sequence<I...>) {
   auto args = std::make_tuple(*static_cast<std::remove_cv_t<std::remove_reference_t<A>>*>(params[I])...);
+  std::apply([words](const auto&... a) { (append_words(a, words), ...); }, args);
   return [f, args]() { std::apply(f, args); };
 }
 
@@ -35,7 +50,9 @@ Body bind_arguments(void (*f)(A...), void** params, std::index_sequence<I...>) {
 struct Registrar {
   template <class... A>
   Registrar(const char* name, void (*f)(A...)) {
-    registry()[name] = [f](void** params) { return bind_arguments(f, params, std::index_sequence_for<A...>{}); };
+    registry()[name] = [f](void** params, std::vector<uint64_t>* words) {
+      return bind_arguments(f, params, words, std::index_sequence_for<A...>{});
+    };
   }
 };
 

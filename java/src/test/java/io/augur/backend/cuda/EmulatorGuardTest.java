@@ -41,6 +41,33 @@ class EmulatorGuardTest {
     void oneFloatPastATensorFailsTheLaunch(String access) throws IOException, InterruptedException {
         GpuTesting.assumeGpu();
         org.junit.jupiter.api.Assumptions.assumeTrue(GpuTesting.emulated(), "the guard pages are the CPU emulator's");
+        String out = probe(access);
+        assertTrue(out.contains("threw: ") && out.contains("CUDA_ERROR_ILLEGAL_ADDRESS"), "the launch did not fail:\n" + out);
+        assertTrue(out.contains("sigmoid_forward_kernel <<<"), "the emulator names the kernel:\n" + out);
+        String verb = access.equals("write") ? "wrote" : "read";
+        assertTrue(out.contains(") " + verb + " at 0x") && out.contains("0 bytes past the end of the 4000-byte allocation"),
+                "the emulator says what was " + (access.equals("write") ? "written" : "read") + " and where:\n" + out);
+        assertTrue(out.contains("the JVM goes on"), "the JVM did not survive the fault:\n" + out);
+    }
+
+    /** Before a tensor's start the page is mapped: a write there is found after the launch, a read gives a NaN. */
+    @ParameterizedTest
+    @ValueSource(strings = {"write-before", "read-before"})
+    void theFloatBeforeATensor(String access) throws IOException, InterruptedException {
+        GpuTesting.assumeGpu();
+        org.junit.jupiter.api.Assumptions.assumeTrue(GpuTesting.emulated(), "the guard pages are the CPU emulator's");
+        String out = probe(access);
+        if (access.equals("write-before")) {
+            assertTrue(out.contains("threw: ") && out.contains("CUDA_ERROR_ILLEGAL_ADDRESS"), "the launch did not fail:\n" + out);
+            assertTrue(out.contains("sigmoid_forward_kernel <<<") && out.contains("a write 4 bytes before the start of the 4000-byte allocation"),
+                    "the emulator names the kernel and the allocation:\n" + out);
+        } else {
+            assertTrue(out.contains("no error") && out.contains("y[0] = NaN"), "the float before the input reads as a NaN:\n" + out);
+        }
+        assertTrue(out.contains("the JVM goes on"), out);
+    }
+
+    private static String probe(String access) throws IOException, InterruptedException {
         String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
         Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
                 "-D" + CudaBackend.SEPARATE_ALLOCATIONS + "=true", IllegalAccessProbe.class.getName(), access))
@@ -49,11 +76,6 @@ class EmulatorGuardTest {
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the probe did not end:\n" + out);
         assertEquals(0, p.exitValue(), "the probe's JVM ended abnormally (a fault the emulator did not catch?):\n" + out);
         assertTrue(out.contains("separate allocations: true"), out);
-        assertTrue(out.contains("threw: ") && out.contains("CUDA_ERROR_ILLEGAL_ADDRESS"), "the launch did not fail:\n" + out);
-        assertTrue(out.contains("sigmoid_forward_kernel <<<"), "the emulator names the kernel:\n" + out);
-        String verb = access.equals("write") ? "wrote" : "read";
-        assertTrue(out.contains(") " + verb + " at 0x") && out.contains("0 bytes past the end of the 4000-byte allocation"),
-                "the emulator says what was " + (access.equals("write") ? "written" : "read") + " and where:\n" + out);
-        assertTrue(out.contains("the JVM goes on"), "the JVM did not survive the fault:\n" + out);
+        return out;
     }
 }
