@@ -43,10 +43,18 @@ if grep -n "__shared__" "$src"/*.cu "$src"/*.cuh; then
 fi
 kernels="$(grep -ohE 'AUGUR_KERNEL[[:space:]]+void[[:space:]]+(__launch_bounds__\([^)]*\)[[:space:]]+)?[A-Za-z_][A-Za-z0-9_]*' "$root"/cuda/*.cu \
   | sed -E 's/.*[[:space:]]([A-Za-z_][A-Za-z0-9_]*)$/\1/' | sort -u)"
+# Each kernel's parameters as its source declares them: w (a __restrict__ pointer written
+# through), r (a const __restrict__ pointer) or -; the driver refuses a launch that aliases two
+# of them with one written through (cuda/emu/restrict.awk).
+kinds="$(awk -f "$root/cuda/emu/restrict.awk" "$root"/cuda/*.cu)"
 {
   echo '#include "augur.cu"'
   echo '#include "emu_internal.h"'
-  for k in $kernels; do echo "static augur_emu::Registrar augur_emu_register_$k(\"$k\", &$k);"; done
+  for k in $kernels; do
+    kk="$(awk -v k="$k" '$1 == k { print $2 }' <<<"$kinds")"
+    echo "static_assert(augur_emu::arity(&$k) == sizeof(\"$kk\") - 1, \"cuda/emu/restrict.awk misread the parameters of $k\");"
+    echo "static augur_emu::Registrar augur_emu_register_$k(\"$k\", &$k, \"$kk\");"
+  done
 } > "$src/kernels.cpp"
 
 # Every driver function JCuda's binding refers to and driver.cpp does not define answers

@@ -36,8 +36,8 @@ using CUdeviceptr = unsigned long long;
 using CUdevice = int;
 
 namespace augur_emu {
-std::map<std::string, Binder>& registry() {
-  static std::map<std::string, Binder> r;
+std::map<std::string, Kernel>& registry() {
+  static std::map<std::string, Kernel> r;
   return r;
 }
 }  // namespace augur_emu
@@ -81,7 +81,7 @@ struct Stream {
 
 struct Function {
   std::string name;
-  augur_emu::Binder binder;
+  augur_emu::Kernel kernel;
   int max_dynamic_shared = 48 * 1024;
 };
 
@@ -269,6 +269,49 @@ CUresult check_launch(Function* f, unsigned gx, unsigned gy, unsigned gz, unsign
   return OK;
 }
 
+// The allocation a device address lies in (up to one past its end), or 0.
+CUdeviceptr allocation_of(uint64_t p) {
+  auto it = device_allocations.upper_bound(p);
+  if (it == device_allocations.begin()) return 0;
+  --it;
+  return p <= it->first + it->second.bytes ? it->first : 0;
+}
+
+// AUGUR_EMU_TENSOR_ALLOCATIONS=1 (the emulated test run, whose tensors are allocations of their
+// own): two pointers into one allocation point into one tensor.
+bool tensor_allocations() {
+  static const bool on = [] {
+    const char* v = std::getenv("AUGUR_EMU_TENSOR_ALLOCATIONS");
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  }();
+  return on;
+}
+
+// Two __restrict__ pointer parameters of one launch that point to the same tensor, one of them
+// written through: the compiler may then keep a value in a register across the other's store, or
+// read it through the read-only cache, and a GPU gives what g++'s code here may not. Equal
+// pointers always count; with AUGUR_EMU_TENSOR_ALLOCATIONS=1 so do pointers into one allocation.
+// "" when there are none.
+std::string restrict_aliasing(const Function* f, const std::vector<uint64_t>& pointers) {
+  const std::string& kinds = f->kernel.restricted;
+  if (kinds.size() != pointers.size()) return "";  // a signature the build script could not read: not checked
+  for (size_t i = 0; i < pointers.size(); ++i) {
+    if (kinds[i] == '-' || pointers[i] == 0) continue;
+    for (size_t j = i + 1; j < pointers.size(); ++j) {
+      if (kinds[j] == '-' || pointers[j] == 0 || (kinds[i] != 'w' && kinds[j] != 'w')) continue;
+      bool same = pointers[i] == pointers[j];
+      if (!same && tensor_allocations()) {
+        const CUdeviceptr a = allocation_of(pointers[i]);
+        same = a != 0 && a == allocation_of(pointers[j]);
+      }
+      if (same)
+        return "its __restrict__ pointer parameters " + std::to_string(i) + " and " + std::to_string(j) +
+               " point to the same tensor, and one is written through (refused here; on a GPU the result is undefined)";
+    }
+  }
+  return "";
+}
+
 // The allocations a launch's arguments point into (by value: pointers, and pointers inside
 // structs), each once.
 std::vector<CUdeviceptr> allocations_named(const std::vector<uint64_t>& words) {
@@ -426,7 +469,7 @@ CUresult cuModuleGetFunction(void** f, void*, const char* name) {
   if (it == augur_emu::registry().end()) return NOT_FOUND;
   static std::map<std::string, std::unique_ptr<Function>> functions;
   auto& fn = functions[name];
-  if (!fn) fn.reset(new Function{name, it->second});
+  if (!fn) fn.reset(new Function{name, it->second});  // copies the binder and the parameters' kinds
   *f = fn.get();
   return OK;
 }
@@ -452,9 +495,14 @@ CUresult cuLaunchKernel(void* hf, unsigned gx, unsigned gy, unsigned gz, unsigne
   }
   const CUresult refused = check_launch(f, gx, gy, gz, bx, by, bz, shared);
   if (refused != OK) return refused;
-  std::vector<uint64_t> words;
-  augur_emu::Body body = f->binder(params, &words);  // the arguments are copied now, as the driver does
-  const std::vector<CUdeviceptr> named = allocations_named(words);
+  augur_emu::ArgumentWords seen;
+  augur_emu::Body body = f->kernel.binder(params, &seen);  // the arguments are copied now, as the driver does
+  const std::string aliased = restrict_aliasing(f, seen.pointers);
+  if (!aliased.empty()) {
+    say(f->name + ": " + aliased);
+    return INVALID_VALUE;
+  }
+  const std::vector<CUdeviceptr> named = allocations_named(seen.words);
   return submit(stream, [=]() { return launch(f, body, named, gx, gy, gz, bx, by, bz, shared); });
 }
 

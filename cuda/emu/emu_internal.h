@@ -15,12 +15,23 @@ namespace augur_emu {
 
 // A kernel bound to one launch's arguments; every thread of the launch calls it.
 using Body = std::function<void()>;
-// Copies the arguments out of cuLaunchKernel's kernelParams and binds them to the kernel; appends
-// every 8-byte-aligned word of the arguments to `words` (pointers, and pointers inside structs
-// passed by value), from which the driver finds the allocations a launch may touch.
-using Binder = std::function<Body(void** params, std::vector<uint64_t>* words)>;
+// What a launch's arguments hold, for the driver's checks: every 8-byte-aligned word of them
+// (pointers, and pointers inside structs passed by value), from which it finds the allocations a
+// launch may touch, and each parameter's value where the parameter is a pointer (else 0).
+struct ArgumentWords {
+  std::vector<uint64_t> words;
+  std::vector<uint64_t> pointers;
+};
+// Copies the arguments out of cuLaunchKernel's kernelParams and binds them to the kernel.
+using Binder = std::function<Body(void** params, ArgumentWords* seen)>;
 
-std::map<std::string, Binder>& registry();
+// A kernel as registered: its binder, and per parameter 'w' (a __restrict__ pointer it may write
+// through), 'r' (a const __restrict__ pointer) or '-' (anything else), as its source declares it.
+struct Kernel {
+  Binder binder;
+  std::string restricted;
+};
+std::map<std::string, Kernel>& registry();
 
 // Runs a launch to the end; returns "" or what went wrong.
 std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared);
@@ -31,28 +42,37 @@ bool last_failure_was_illegal_address();
 std::string describe_device_address(const void* p);
 
 template <class T>
-void append_words(const T& v, std::vector<uint64_t>* words) {
+void append_words(const T& v, ArgumentWords* seen) {
   for (size_t o = 0; o + 8 <= sizeof(T); o += 8) {
     uint64_t w;
     std::memcpy(&w, reinterpret_cast<const char*>(&v) + o, 8);
-    words->push_back(w);
+    seen->words.push_back(w);
   }
+  if constexpr (std::is_pointer_v<T>)
+    seen->pointers.push_back(reinterpret_cast<uint64_t>(v));
+  else
+    seen->pointers.push_back(0);
 }
 
 template <class... A, size_t... I>
-Body bind_arguments(void (*f)(A...), void** params, std::vector<uint64_t>* words, std::index_sequence<I...>) {
+Body bind_arguments(void (*f)(A...), void** params, ArgumentWords* seen, std::index_sequence<I...>) {
   auto args = std::make_tuple(*static_cast<std::remove_cv_t<std::remove_reference_t<A>>*>(params[I])...);
-  std::apply([words](const auto&... a) { (append_words(a, words), ...); }, args);
+  std::apply([seen](const auto&... a) { (append_words(a, seen), ...); }, args);
   return [f, args]() { std::apply(f, args); };
+}
+
+// A kernel's number of parameters (build-emulator.sh checks restrict.awk's reading against it).
+template <class... A>
+constexpr size_t arity(void (*)(A...)) {
+  return sizeof...(A);
 }
 
 // One per kernel, written by scripts/build-emulator.sh after each kernel source.
 struct Registrar {
   template <class... A>
-  Registrar(const char* name, void (*f)(A...)) {
-    registry()[name] = [f](void** params, std::vector<uint64_t>* words) {
-      return bind_arguments(f, params, words, std::index_sequence_for<A...>{});
-    };
+  Registrar(const char* name, void (*f)(A...), const char* restricted) {
+    registry()[name] = Kernel{[f](void** params, ArgumentWords* seen) { return bind_arguments(f, params, seen, std::index_sequence_for<A...>{}); },
+                              restricted};
   }
 };
 

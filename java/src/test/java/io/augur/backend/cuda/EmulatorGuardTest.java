@@ -67,6 +67,17 @@ class EmulatorGuardTest {
         assertTrue(out.contains("the JVM goes on"), out);
     }
 
+    /** Two {@code __restrict__} parameters, one written through, naming one tensor: the launch is refused. */
+    @Test
+    void aTensorPassedAsTwoRestrictedParametersIsRefused() throws IOException, InterruptedException {
+        GpuTesting.assumeGpu();
+        org.junit.jupiter.api.Assumptions.assumeTrue(GpuTesting.emulated(), "the aliasing check is the CPU emulator's");
+        String out = probe("alias");
+        assertTrue(out.contains("sigmoid_forward_kernel: its __restrict__ pointer parameters 0 and 1 point to the same tensor"), out);
+        assertTrue(out.contains("threw: cuLaunchKernel(sigmoid_forward_kernel): CUDA_ERROR_INVALID_VALUE"), out);
+        assertTrue(out.contains("the JVM goes on"), out);
+    }
+
     private static String probe(String access) throws IOException, InterruptedException {
         String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
         Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),

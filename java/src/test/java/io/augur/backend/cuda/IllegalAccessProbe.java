@@ -9,7 +9,8 @@ import io.augur.backend.Tensor;
  * input is): one float past the end; "write-before" or "read-before": the output's or the input's
  * address moved one float back, so the kernel touches the float before its start. Prints what the
  * synchronize after the launch threw and then that the JVM is still running; exits 0 either way,
- * so the test reads the verdict from the output.
+ * so the test reads the verdict from the output. "alias": the output passed as the input too, two
+ * {@code __restrict__} parameters of the kernel naming one tensor.
  */
 final class IllegalAccessProbe {
     private IllegalAccessProbe() {}
@@ -29,16 +30,19 @@ final class IllegalAccessProbe {
         be.synchronize();
         System.out.println("separate allocations: " + Boolean.getBoolean(CudaBackend.SEPARATE_ALLOCATIONS));
         long yAt = ((CudaTensor) y).address(), xAt = ((CudaTensor) x).address();
-        if (before) {
-            // y[i] = sigmoid(x[i]) for i < n, one of them addressed one float early
-            if (write) yAt -= 4;
-            else xAt -= 4;
-            be.runtime().launch("sigmoid_forward_kernel", 4, 1, 256, 1, 0, new CudaRuntime.Args().ptr(yAt).ptr(xAt).i(n));
-        } else {
-            // y[i] = sigmoid(x[i]) for i < n + 1: one float past the shorter tensor's end
-            be.runtime().launch("sigmoid_forward_kernel", 4, 1, 256, 1, 0, new CudaRuntime.Args().ptr(yAt).ptr(xAt).i(n + 1));
-        }
         try {
+            if (mode.equals("alias")) {
+                // y = sigmoid(y): the output and the input are both __restrict__, and the same tensor
+                be.runtime().launch("sigmoid_forward_kernel", 4, 1, 256, 1, 0, new CudaRuntime.Args().ptr(yAt).ptr(yAt).i(n));
+            } else if (before) {
+                // y[i] = sigmoid(x[i]) for i < n, one of them addressed one float early
+                if (write) yAt -= 4;
+                else xAt -= 4;
+                be.runtime().launch("sigmoid_forward_kernel", 4, 1, 256, 1, 0, new CudaRuntime.Args().ptr(yAt).ptr(xAt).i(n));
+            } else {
+                // y[i] = sigmoid(x[i]) for i < n + 1: one float past the shorter tensor's end
+                be.runtime().launch("sigmoid_forward_kernel", 4, 1, 256, 1, 0, new CudaRuntime.Args().ptr(yAt).ptr(xAt).i(n + 1));
+            }
             be.runtime().synchronizeCompute();
             System.out.println("no error");
             float[] got = new float[1];
