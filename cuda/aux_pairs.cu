@@ -1,14 +1,18 @@
 // The packed input rows of DIEN's auxiliary network. CPU reference: io.augur.backend.cpu.AuxPairs.
 // For b < B, 1 <= t < len_b, r = pair_start[b] + t - 1:
 //   out[2r] = [h[b, t-1, :], pos[b, t, :]],   out[2r + 1] = [h[b, t-1, :], neg[b, t, :]]
-//   out (2P, H + E)   h (B, T, H)   pos, neg (B, T, E)   pair_start, lengths (B)
+// and rows 2P to `rows` (the padded row count a fixed-shape step runs the auxiliary network over)
+// zeroed, so the padding never holds what an earlier step or nobody wrote there.
+//   out (rows, H + E)   h (B, T, H)   pos, neg (B, T, E)   pair_start, lengths (B)
 #include "common.cuh"
 
 AUGUR_KERNEL void aux_pairs_forward_kernel(float* __restrict__ out, const float* __restrict__ h,
                                            const float* __restrict__ pos, const float* __restrict__ neg,
                                            const int* __restrict__ pair_start, const int* __restrict__ lengths,
-                                           int B, int T, int H, int E) {
+                                           int B, int T, int H, int E, int rows) {
   const int W = H + E;
+  const long long P = B > 0 ? pair_start[B - 1] + max(lengths[B - 1] - 1, 0) : 0;
+  AUGUR_GRID_STRIDE(i, ((long long)rows - 2 * P) * W) { out[2 * P * W + i] = 0.0f; }
   AUGUR_GRID_STRIDE(i, (long long)B * T * W) {
     const int c = (int)(i % W);
     const long long bt = i / W;

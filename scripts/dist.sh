@@ -119,13 +119,14 @@ cat >"$b/bin/augur-test" <<'EOF'
 #   bin/augur-test                          every test (GPU tests skip where no GPU is usable)
 #   bin/augur-test --include-tag gpu        only the GPU parity tests
 #   bin/augur-test --exclude-tag gpu --reports-dir /tmp/r
-# The JVM gets the flags Surefire gives it (pom.xml); extra ones: AUGUR_JAVA_OPTS.
+# The JVM gets the flags Surefire gives it (pom.xml), activation buffers poisoned with NaN as
+# there (io.augur.model.ParamStore); extra ones: AUGUR_JAVA_OPTS.
 set -euo pipefail
 b="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$b"
 cp="test/classes:test/junit-platform-console-standalone.jar"
 for j in test/lib/*.jar lib/*.jar; do [[ -e "$j" ]] && cp="$cp:$j"; done
-exec "$b/runtime/bin/java" AUGUR_FLAGS -Xmx6g ${AUGUR_JAVA_OPTS:-} \
+exec "$b/runtime/bin/java" AUGUR_FLAGS -Xmx6g -Daugur.poisonActivations=true ${AUGUR_JAVA_OPTS:-} \
   -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
   --disable-banner --details=tree --fail-if-no-tests --scan-class-path test/classes "$@"
 EOF

@@ -261,10 +261,13 @@ public interface Backend extends AutoCloseable {
      *   out[2r + 1] = [h[b, t-1, :], neg[b, t, :]]     the sampled non-click (label 0)
      * </pre>
      * pairStart[b] = sum_{b' &lt; b} max(lengths[b'] - 1, 0), so the rows are packed: 2 * P rows
-     * with P = pairStart[B-1] + max(lengths[B-1] - 1, 0); rows past them are untouched.
-     * <pre>out (2P, H + E), h (B, T, H), pos, neg (B, T, E), pairStart, lengths (B)</pre>
+     * with P = pairStart[B-1] + max(lengths[B-1] - 1, 0). Rows 2P to {@code rows} (a padded row
+     * count, {@code rows >= 2P}; or 2P) are zeroed, so that the padded rows a fixed-shape step runs
+     * the auxiliary network over hold finite values whatever the buffer held; rows past
+     * {@code rows} are untouched.
+     * <pre>out (rows, H + E), h (B, T, H), pos, neg (B, T, E), pairStart, lengths (B)</pre>
      */
-    void auxPairs(Tensor out, Tensor h, Tensor pos, Tensor neg, Tensor pairStart, Tensor lengths, int B, int T, int H, int E);
+    void auxPairs(Tensor out, Tensor h, Tensor pos, Tensor neg, Tensor pairStart, Tensor lengths, int B, int T, int H, int E, int rows);
 
     /**
      * Backward of {@link #auxPairs}. dH and dPos are added to (+=): the GRU states and the

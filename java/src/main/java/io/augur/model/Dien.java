@@ -116,7 +116,7 @@ public final class Dien extends CtrModel {
             }
             int P = batch.pairs();
             if (P > 0) {   // negHist was gathered with the other lookups (addGathers)
-                be.auxPairs(pairs, h, hist, negHist, batch.pairStart, batch.lengths, B, T, H, E);
+                be.auxPairs(pairs, h, hist, negHist, batch.pairStart, batch.lengths, B, T, H, E, auxRowsFor(P));
                 auxLogits = aux.forward(be, pairs, auxRowsFor(P), true, auxCount());
                 auxActive = true;
             }

@@ -82,6 +82,12 @@ final class AuxPairs {
         }
     }
 
+    /** Zeroes rows 2P to {@code rows} of out (W floats a row): the padding of a fixed-shape step. */
+    static void zeroPadding(float[] out, int[] pairStart, int[] lengths, int B, int W, int rows) {
+        int P = B == 0 ? 0 : pairStart[B - 1] + Math.max(lengths[B - 1] - 1, 0);
+        if (rows > 2 * P) java.util.Arrays.fill(out, 2 * P * W, rows * W, 0f);
+    }
+
     // ================================================================== fast path
 
     static void forward(CpuThreads th, float[] out, float[] h, float[] pos, float[] neg, int[] pairStart, int[] lengths,

@@ -189,9 +189,10 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void auxPairs(Tensor out, Tensor h, Tensor pos, Tensor neg, Tensor pairStart, Tensor lengths, int B, int T, int H, int E) {
+    public void auxPairs(Tensor out, Tensor h, Tensor pos, Tensor neg, Tensor pairStart, Tensor lengths, int B, int T, int H, int E, int rows) {
         if (reference) AuxPairs.forwardRef(f(out), f(h), f(pos), f(neg), i(pairStart), i(lengths), B, T, H, E);
         else AuxPairs.forward(threads, f(out), f(h), f(pos), f(neg), i(pairStart), i(lengths), B, T, H, E);
+        AuxPairs.zeroPadding(f(out), i(pairStart), i(lengths), B, H + E, rows);
     }
 
     @Override

@@ -881,10 +881,10 @@ public final class CudaBackend implements Backend, Profiling {
     }
 
     @Override
-    public void auxPairs(Tensor out, Tensor h, Tensor pos, Tensor neg, Tensor pairStart, Tensor lengths, int B, int T, int H, int E) {
+    public void auxPairs(Tensor out, Tensor h, Tensor pos, Tensor neg, Tensor pairStart, Tensor lengths, int B, int T, int H, int E, int rows) {
         begin();
-        launch1d(Kernels.AUX_PAIRS_FORWARD, (long) B * T * (H + E), args().ptr(a(out)).ptr(a(h)).ptr(a(pos)).ptr(a(neg)).ptr(a(pairStart))
-                .ptr(a(lengths)).i(B).i(T).i(H).i(E));
+        launch1d(Kernels.AUX_PAIRS_FORWARD, Math.max((long) B * T, rows) * (H + E), args().ptr(a(out)).ptr(a(h)).ptr(a(pos)).ptr(a(neg))
+                .ptr(a(pairStart)).ptr(a(lengths)).i(B).i(T).i(H).i(E).i(rows));
     }
 
     @Override

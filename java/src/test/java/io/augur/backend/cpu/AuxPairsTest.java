@@ -105,6 +105,14 @@ class AuxPairsTest {
         assertFinite("out", outFast, 0, 2 * P * W);
         assertPoisoned("out past 2P", outFast, 2 * P * W, rows * W);
 
+        // a fixed-shape step's padding: rows 2P to `padded` zeroed, the rest untouched
+        int padded = 2 * P + 5;
+        AuxPairs.zeroPadding(outFast, start, len, B, W, padded);
+        for (int i = 2 * P * W; i < padded * W; i++) assertEquals(0f, outFast[i], "padded row element " + i);
+        assertPoisoned("out past the padded rows", outFast, padded * W, rows * W);
+        AuxPairs.zeroPadding(outRef, start, len, B, W, 2 * P);
+        assertPoisoned("out past 2P when there is no padding", outRef, 2 * P * W, rows * W);
+
         float[] dOut = uniformPoisoned(rng, 2 * P * W, rows * W, -1, 1);
         float[] base = uniform(rng, planned * T * H, -1, 1), baseE = uniform(rng, planned * T * E, -1, 1);
         float[] dhRef = base.clone(), dhFast = base.clone(), dpRef = baseE.clone(), dpFast = baseE.clone();

@@ -286,7 +286,8 @@ class CudaOpsParityTest {
         Pair pairs = tw.poisoned("pairs", 2 * MAXB * T * (H + E)), dPairs = tw.floats("dPairs", uniform(rng, 2 * MAXB * T * (H + E), -1, 1));
         Pair dH = tw.floats("dH", uniform(rng, MAXB * T * H, -1, 1)), dPos = tw.floats("dPos", uniform(rng, MAXB * T * E, -1, 1));
         Pair dNeg = tw.poisoned("dNeg", MAXB * T * E);
-        tw.both(be -> be.auxPairs(pairs.on(be), h.on(be), pos.on(be), neg.on(be), ps.on(be), lens.on(be), B, T, H, E));
+        int padded = 2 * P + 7;   // a fixed-shape step's padded rows: zeroed past the 2P pairs, untouched past `padded`
+        tw.both(be -> be.auxPairs(pairs.on(be), h.on(be), pos.on(be), neg.on(be), ps.on(be), lens.on(be), B, T, H, E, padded));
         tw.both(be -> be.auxPairsBackward(dH.on(be), dPos.on(be), dNeg.on(be), dPairs.on(be), ps.on(be), lens.on(be), B, T, H, E));
         tw.assertClose("auxPairs", pairs, 0, 0);
         tw.assertClose("auxPairs dH", dH, TIGHT_ATOL, TIGHT_RTOL);

@@ -1,0 +1,35 @@
+package io.augur.model;
+
+import io.augur.backend.Tensor;
+import io.augur.backend.cpu.CpuBackend;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The test runs plan activation buffers filled with NaN (pom.xml sets
+ * -Daugur.poisonActivations=true), so every model test in them also checks that no op reads an
+ * activation element that no op wrote. This test checks that the runs do set it; the model tests
+ * (CPU, and the CUDA ones on a GPU or the emulator) are what it checks. Found this way: DIEN's
+ * padded auxiliary rows on the GPU were never written, and a NaN there reached the weight
+ * gradients through 0 * NaN; aux_pairs_forward_kernel now zeroes them.
+ */
+class PoisonedActivationsTest {
+
+    @Test
+    void activationBuffersStartAsNaNInTheTestRuns() {
+        assertTrue(Boolean.getBoolean(ParamStore.POISON_ACTIVATIONS), "-D" + ParamStore.POISON_ACTIVATIONS + "=true in the surefire configuration");
+        try (CpuBackend be = CpuBackend.reference()) {
+            ParamStore ps = new ParamStore(be, 1);
+            Tensor t = ps.activation("probe.y", 3, 5);
+            float[] v = new float[15];
+            be.download(t, v, v.length);
+            for (float x : v) assertTrue(Float.isNaN(x), "an activation buffer element is " + x);
+            Tensor w = ps.dense("probe.w", ParamStore.Init.constant(0.5f), 2).value();
+            float[] wv = new float[2];
+            be.download(w, wv, 2);
+            assertEquals(0.5f, wv[0], "parameters are what their initialiser wrote");
+        }
+    }
+}
