@@ -72,7 +72,12 @@ int nthreads = 0;
 int current = -1;
 void* scheduler_sp = nullptr;
 const Body* body = nullptr;
-std::vector<unsigned char> shared_bytes;
+// A launch's dynamic shared memory ends at an unmapped page, so a thread that runs past it faults
+// (and the launch fails naming it) instead of writing into whatever the heap holds next.
+constexpr size_t SHARED_LIMIT = 227 * 1024;  // the most a launch may ask for (driver.cpp refuses more)
+unsigned char* shared_guard = nullptr;       // the unmapped page after the region
+unsigned char* shared_base = nullptr;        // this launch's dynamic shared memory
+size_t shared_size = 0;
 std::string failure;  // the first problem of this launch
 uint64_t launches = 0;
 bool forward_order = false;
@@ -153,6 +158,18 @@ void fiber_main() {
   fibers[current].state = DONE;
   yield_to_scheduler();
   std::abort();  // a finished fiber is never resumed
+}
+
+void ensure_shared() {
+  if (shared_guard != nullptr) return;
+  const size_t page = 4096, bytes = (SHARED_LIMIT + 16 + page - 1) / page * page;
+  void* m = mmap(nullptr, bytes + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) {
+    std::fprintf(stderr, "[augur-emu] cannot map %zu bytes of shared memory\n", bytes + page);
+    std::abort();
+  }
+  shared_guard = static_cast<unsigned char*>(m) + bytes;
+  mprotect(shared_guard, page, PROT_NONE);
 }
 
 void ensure_stacks() {
@@ -243,7 +260,7 @@ bool release_barriers() {
 
 void run_block(Rng& rng) {
   for (int t = 0; t < nthreads; ++t) start_fiber(t);
-  std::fill(shared_bytes.begin(), shared_bytes.end(), (unsigned char)0xff);  // NaN floats and doubles, -1 ints
+  std::memset(shared_base, 0xff, shared_size);  // NaN floats and doubles, -1 ints
   std::vector<int>& order = thread_order;
   order.resize(nthreads);
   for (;;) {
@@ -294,9 +311,21 @@ uint64_t warp_exchange(unsigned mask, uint64_t mine, int src) {
   return r;
 }
 
-void* dynamic_shared() { return shared_bytes.data(); }
+void* dynamic_shared() { return shared_base; }
 
 bool last_failure_was_illegal_address() { return illegal_address; }
+
+namespace {
+// Where a faulting address lies: past the launch's dynamic shared memory, or among the device
+// allocations (driver.cpp).
+std::string describe_fault_address(const void* p) {
+  const unsigned char* c = static_cast<const unsigned char*>(p);
+  if (c >= shared_guard && c < shared_guard + 4096)
+    return "dynamic shared memory " + std::to_string(c - (shared_base + shared_size)) + " bytes past the end of the launch's " +
+           std::to_string(shared_size) + " bytes";
+  return describe_device_address(p);
+}
+}  // namespace
 
 namespace {
 struct MmaSlot {
@@ -363,7 +392,10 @@ std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared)
   body = &kernel;
   blockDim = block;
   gridDim = grid;
-  shared_bytes.assign(shared, 0xff);
+  ensure_shared();
+  if (shared > SHARED_LIMIT) return "a launch with " + std::to_string(shared) + " bytes of dynamic shared memory (at most " + std::to_string(SHARED_LIMIT) + ")";
+  shared_size = shared;
+  shared_base = shared_guard - ((shared + 15) & ~size_t(15));  // 16-byte aligned, ending within 15 bytes of the guard
   Rng rng{0x9e3779b97f4a7c15ULL ^ (++launches * 0x2545f4914f6cdd1dULL)};
   const long long blocks = (long long)grid.x * grid.y * grid.z;
   std::vector<long long> order(blocks);
@@ -385,7 +417,7 @@ std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared)
       failure = "thread (" + std::to_string(fault.thread % blockDim.x) + "," + std::to_string(fault.thread / blockDim.x % blockDim.y) + "," +
                 std::to_string(fault.thread / (blockDim.x * blockDim.y)) + ") of block (" + std::to_string(fault.block.x) + "," +
                 std::to_string(fault.block.y) + "," + std::to_string(fault.block.z) + ") " + (fault.write ? "wrote" : "read") + " " +
-                describe_device_address(fault.address) + " (a GPU's CUDA_ERROR_ILLEGAL_ADDRESS)";
+                describe_fault_address(fault.address) + " (a GPU's CUDA_ERROR_ILLEGAL_ADDRESS)";
       break;
     }
     if (!failure.empty()) break;

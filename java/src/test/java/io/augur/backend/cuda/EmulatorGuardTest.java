@@ -78,6 +78,18 @@ class EmulatorGuardTest {
         assertTrue(out.contains("the JVM goes on"), out);
     }
 
+    /** A launch given less dynamic shared memory than its threads use fails at the first float past it. */
+    @Test
+    void aThreadPastTheDynamicSharedMemoryFailsTheLaunch() throws IOException, InterruptedException {
+        GpuTesting.assumeGpu();
+        org.junit.jupiter.api.Assumptions.assumeTrue(GpuTesting.emulated(), "the guard page is the CPU emulator's");
+        String out = probe("shared");
+        assertTrue(out.contains("threw: ") && out.contains("CUDA_ERROR_ILLEGAL_ADDRESS"), "the launch did not fail:\n" + out);
+        assertTrue(out.contains("activation_unit_pool_forward_kernel <<<") && out.contains(
+                ") wrote dynamic shared memory 0 bytes past the end of the launch's 32 bytes"), "the emulator says where:\n" + out);
+        assertTrue(out.contains("the JVM goes on"), out);
+    }
+
     private static String probe(String access) throws IOException, InterruptedException {
         String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
         Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),

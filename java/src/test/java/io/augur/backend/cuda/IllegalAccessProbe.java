@@ -10,7 +10,8 @@ import io.augur.backend.Tensor;
  * address moved one float back, so the kernel touches the float before its start. Prints what the
  * synchronize after the launch threw and then that the JVM is still running; exits 0 either way,
  * so the test reads the verdict from the output. "alias": the output passed as the input too, two
- * {@code __restrict__} parameters of the kernel naming one tensor.
+ * {@code __restrict__} parameters of the kernel naming one tensor. "shared": a kernel given one float
+ * less dynamic shared memory than it uses.
  */
 final class IllegalAccessProbe {
     private IllegalAccessProbe() {}
@@ -31,7 +32,16 @@ final class IllegalAccessProbe {
         System.out.println("separate allocations: " + Boolean.getBoolean(CudaBackend.SEPARATE_ALLOCATIONS));
         long yAt = ((CudaTensor) y).address(), xAt = ((CudaTensor) x).address();
         try {
-            if (mode.equals("alias")) {
+            if (mode.equals("shared")) {
+                // the pool kernel keeps T = 9 weights in dynamic shared memory; it is given 8 floats' worth
+                int T = 9;
+                Tensor lengths = be.ints("probe.len", 1), score = be.floats("probe.score", T), weights = be.floats("probe.weights", T);
+                be.upload(lengths, new int[] {T}, 1);
+                be.synchronize();   // allocates what was only planned
+                be.runtime().launch("activation_unit_pool_forward_kernel", 1, 1, 32, 1, 4 * (T - 1), new CudaRuntime.Args().ptr(0)
+                        .ptr(((CudaTensor) weights).address()).ptr(0).ptr(((CudaTensor) score).address()).ptr(((CudaTensor) score).address())
+                        .ptr(((CudaTensor) lengths).address()).ptr(0).i(T).i(1).i(0));
+            } else if (mode.equals("alias")) {
                 // y = sigmoid(y): the output and the input are both __restrict__, and the same tensor
                 be.runtime().launch("sigmoid_forward_kernel", 4, 1, 256, 1, 0, new CudaRuntime.Args().ptr(yAt).ptr(yAt).i(n));
             } else if (before) {
