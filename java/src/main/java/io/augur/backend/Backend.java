@@ -20,6 +20,13 @@ package io.augur.backend;
  * Letters: B batch, T history length, D embedding width, E behaviour width, C channels, H hidden size.
  */
 public interface Backend extends AutoCloseable {
+    /**
+     * -Daugur.poisonActivations=true (every test run sets it, pom.xml): activation buffers
+     * (io.augur.model.ParamStore) and the backends' own workspaces start as NaN instead of zero,
+     * so an op that reads an element no op wrote in the step shows as a NaN in the results.
+     */
+    String POISON_ACTIVATIONS = "augur.poisonActivations";
+
 
     /** "cpu", "cpu-reference" or "cuda". */
     String name();

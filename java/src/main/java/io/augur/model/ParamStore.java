@@ -57,13 +57,13 @@ public final class ParamStore {
     }
 
     /**
-     * -Daugur.poisonActivations=true (every test run sets it, pom.xml): activation buffers start as
-     * NaN instead of zero, so an op that reads an element no op wrote in the step (a padded row,
-     * a position past a sample's length) shows as a NaN in the results instead of reading the zero
-     * a fresh buffer happens to hold. Stale values from an earlier step stay possible; that is what
-     * the tests' changing batch sizes and lengths are for.
+     * {@link Backend#POISON_ACTIVATIONS}: activation buffers start as NaN instead of zero in the
+     * test runs, so an op that reads an element no op wrote in the step (a padded row, a position
+     * past a sample's length) shows as a NaN in the results instead of reading the zero a fresh
+     * buffer happens to hold. Stale values from an earlier step stay possible; that is what the
+     * tests' changing batch sizes and lengths are for.
      */
-    public static final String POISON_ACTIVATIONS = "augur.poisonActivations";
+    public static final String POISON_ACTIVATIONS = Backend.POISON_ACTIVATIONS;
     private static final boolean POISON = Boolean.getBoolean(POISON_ACTIVATIONS);
 
     /** An fp32 activation buffer (not a parameter); its contents are undefined until an op writes them. */

@@ -9,8 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The test runs plan activation buffers filled with NaN (pom.xml sets
- * -Daugur.poisonActivations=true), so every model test in them also checks that no op reads an
- * activation element that no op wrote. This test checks that the runs do set it; the model tests
+ * -Daugur.poisonActivations=true; the CUDA backend fills its own workspaces with NaN then too), so
+ * every model test in them also checks that no op reads an activation element that no op wrote. This test checks that the runs do set it; the model tests
  * (CPU, and the CUDA ones on a GPU or the emulator) are what it checks. Found this way: DIEN's
  * padded auxiliary rows on the GPU were never written, and a NaN there reached the weight
  * gradients through 0 * NaN; aux_pairs_forward_kernel now zeroes them.

@@ -43,6 +43,8 @@ public final class Arena {
         final String name;
         /** Its own allocation's address, in a separate arena once allocated. */
         long base;
+        /** A workspace: undefined until a kernel writes it ({@link #reserveScratch}). */
+        boolean scratch;
 
         Slice(Segment segment, long offset, long bytes, String name) {
             this.segment = segment;
@@ -62,6 +64,7 @@ public final class Arena {
         public long bytes() { return bytes; }
         public int segment() { return segment.index; }
         public String name() { return name; }
+        public boolean scratch() { return scratch; }
     }
 
     static final class Segment {
@@ -76,6 +79,7 @@ public final class Arena {
 
     private final List<Segment> segments = new ArrayList<>();
     private final List<Long> separateBases = new ArrayList<>();
+    private final List<Slice> scratch = new ArrayList<>();
     private Segment open;
     private final boolean separate;
 
@@ -100,6 +104,30 @@ public final class Arena {
         Slice slice = new Slice(open, offset, bytes, name);
         if (separate) open.members.add(slice);
         return slice;
+    }
+
+    /**
+     * Plans a workspace: a slice that no kernel reads before a kernel has written it in the same
+     * step (the backend's partial sums, saved gates, transposed weights). It is allocated as any
+     * slice; {@link #takeAllocatedScratch} lists it once allocated, so that a test run can fill it
+     * with NaN instead of zero and see a read of what nobody wrote.
+     */
+    public Slice reserveScratch(String name, long bytes) {
+        Slice s = reserve(name, bytes);
+        s.scratch = true;
+        scratch.add(s);
+        return s;
+    }
+
+    /** The workspace slices allocated since the last call (each listed once). */
+    public List<Slice> takeAllocatedScratch() {
+        List<Slice> out = new ArrayList<>();
+        scratch.removeIf(s -> {
+            if (!s.allocated()) return false;
+            out.add(s);
+            return true;
+        });
+        return out;
     }
 
     /** Whether slices are planned that have no memory yet. */

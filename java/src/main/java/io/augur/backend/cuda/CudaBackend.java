@@ -93,6 +93,8 @@ public final class CudaBackend implements Backend, Profiling {
     public static final String SEPARATE_ALLOCATIONS = "augur.cuda.separateAllocations";
 
     private final Arena arena = new Arena(Boolean.getBoolean(SEPARATE_ALLOCATIONS));
+    /** The test runs' -Daugur.poisonActivations=true: the backend's workspaces start as NaN (0xffffffff) too. */
+    private static final boolean POISON_SCRATCH = Boolean.getBoolean(Backend.POISON_ACTIVATIONS);
     private final Arena.Slice rowPartials;
     private final Arena.Slice status;
     private final List<Runnable> deferred = new ArrayList<>();
@@ -121,8 +123,8 @@ public final class CudaBackend implements Backend, Profiling {
         this.stepCounter = arena.reserve("optimizer.step", 4);
         this.later = new LaterReads(rt, status::address);
         this.stepGraphs = new StepGraphs(rt);
-        Arena.Slice splitK = arena.reserve("gemm.splitk", 4 * BuiltinGemm.WORKSPACE_FLOATS);
-        this.rowPartials = arena.reserve("rows.partials", ROW_PARTIALS_BYTES);
+        Arena.Slice splitK = arena.reserveScratch("gemm.splitk", 4 * BuiltinGemm.WORKSPACE_FLOATS);
+        this.rowPartials = arena.reserveScratch("rows.partials", ROW_PARTIALS_BYTES);
         Gemm chosen;
         String note;
         switch (gemmChoice) {
@@ -181,6 +183,13 @@ public final class CudaBackend implements Backend, Profiling {
         return t;
     }
 
+    /** A workspace tensor of the backend's own ({@link Arena#reserveScratch}). */
+    private CudaTensor scratchTensor(String name, DType dtype, int[] shape) {
+        long n = 1;
+        for (int d : shape) n *= d;
+        return new CudaTensor(name, dtype, shape, arena.reserveScratch(name, 4 * n));
+    }
+
     @Override
     public Tensor floats(String name, int... shape) { return tensor(name, DType.F32, shape); }
 
@@ -226,14 +235,14 @@ public final class CudaBackend implements Backend, Profiling {
                         + " threads, more than a block's 1024 (the CUDA kernels take 3H and E up to 1024)");
             }
             long rows = (long) maxB * T;
-            gates = arena.reserve(name + ".gates", 4L * rows * G);
-            hn = arena.reserve(name + ".hn", 4L * rows * H);
-            h = arena.reserve(name + ".h", 4L * rows * H);
-            dgx = arena.reserve(name + ".dgx", 4L * rows * G);
-            dgh = arena.reserve(name + ".dgh", 4L * rows * G);
-            partial = arena.reserve(name + ".partial", 4L * Math.min(maxB, WEIGHT_GRAD_CHUNKS) * ((long) Math.max(E, H) * G + G));
-            wxT = arena.reserve(name + ".wxT", 4L * G * E);
-            whT = arena.reserve(name + ".whT", 4L * G * H);
+            gates = arena.reserveScratch(name + ".gates", 4L * rows * G);
+            hn = arena.reserveScratch(name + ".hn", 4L * rows * H);
+            h = arena.reserveScratch(name + ".h", 4L * rows * H);
+            dgx = arena.reserveScratch(name + ".dgx", 4L * rows * G);
+            dgh = arena.reserveScratch(name + ".dgh", 4L * rows * G);
+            partial = arena.reserveScratch(name + ".partial", 4L * Math.min(maxB, WEIGHT_GRAD_CHUNKS) * ((long) Math.max(E, H) * G + G));
+            wxT = arena.reserveScratch(name + ".wxT", 4L * G * E);
+            whT = arena.reserveScratch(name + ".whT", 4L * G * H);
         }
 
         /** Samples per chunk of the weight-gradient sums, for a batch of B. */
@@ -300,12 +309,12 @@ public final class CudaBackend implements Backend, Profiling {
             invStd1 = floats(name + ".invStd1", h1n);
             mean2 = floats(name + ".mean2", h2n);
             invStd2 = floats(name + ".invStd2", h2n);
-            rowStart = tensor(name + ".rowStart", DType.I32, new int[] {maxB});
-            rowCount = tensor(name + ".rowCount", DType.I32, new int[] {1});
-            partials = arena.reserve(name + ".partials", 8L * 4 * MAX_ROW_SLICES * Math.max(h1n, h2n));
+            rowStart = scratchTensor(name + ".rowStart", DType.I32, new int[] {maxB});
+            rowCount = scratchTensor(name + ".rowCount", DType.I32, new int[] {1});
+            partials = arena.reserveScratch(name + ".partials", 8L * 4 * MAX_ROW_SLICES * Math.max(h1n, h2n));
         }
 
-        private CudaTensor floats(String n, int... shape) { return tensor(n, DType.F32, shape); }
+        private CudaTensor floats(String n, int... shape) { return scratchTensor(n, DType.F32, shape); }
 
         @Override
         public long bytes() {
@@ -408,15 +417,15 @@ public final class CudaBackend implements Backend, Profiling {
             LOG.info("activation unit {} ({}/{}/{}, T = {}): items of {} positions forward, {} backward; {} backward blocks, partial gradients in {} "
                     + "memory; shared memory {} / {} bytes", name, W, h1, h2, T, rowsForward, rowsBackward, blocks,
                     localPartials ? "shared" : "global", sharedForward, sharedBackward);
-            ma = arena.reserve(name + ".ma", 4L * W * h1);
-            mat = arena.reserve(name + ".mat", 4L * W * h1);
-            m2 = arena.reserve(name + ".m2", 8L * W * h1);
-            m2t = arena.reserve(name + ".m2t", 8L * W * h1);
-            w2t = arena.reserve(name + ".w2t", 4L * h1 * h2);
-            score = arena.reserve(name + ".score", 4L * maxB * T);
-            dScore = arena.reserve(name + ".dScore", 4L * maxB * T);
-            dqPartials = arena.reserve(name + ".dqPartials", 4L * maxB * chunksBackward * W);
-            partials = arena.reserve(name + ".partials", 4L * blocks * AttentionArgs.partialFloats(W, h1, h2));
+            ma = arena.reserveScratch(name + ".ma", 4L * W * h1);
+            mat = arena.reserveScratch(name + ".mat", 4L * W * h1);
+            m2 = arena.reserveScratch(name + ".m2", 8L * W * h1);
+            m2t = arena.reserveScratch(name + ".m2t", 8L * W * h1);
+            w2t = arena.reserveScratch(name + ".w2t", 4L * h1 * h2);
+            score = arena.reserveScratch(name + ".score", 4L * maxB * T);
+            dScore = arena.reserveScratch(name + ".dScore", 4L * maxB * T);
+            dqPartials = arena.reserveScratch(name + ".dqPartials", 4L * maxB * chunksBackward * W);
+            partials = arena.reserveScratch(name + ".partials", 4L * blocks * AttentionArgs.partialFloats(W, h1, h2));
         }
 
         @Override
@@ -448,6 +457,8 @@ public final class CudaBackend implements Backend, Profiling {
         // tensors are zero-filled, then the uploads made while they were only planned are applied
         for (long[] r : ranges)
             CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(r[0]), 0, r[1] / 4, rt.compute), "cuMemsetD32Async(arena)");
+        for (Arena.Slice s : arena.takeAllocatedScratch())   // workspaces: NaN in the test runs, so a read of what nobody wrote shows
+            if (POISON_SCRATCH) CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(s.address()), 0xffffffff, s.bytes() / 4, rt.compute), "cuMemsetD32Async(" + s.name() + ")");
         rt.synchronizeCompute();
         for (Runnable r : deferred) r.run();
         deferred.clear();

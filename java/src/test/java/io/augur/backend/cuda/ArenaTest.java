@@ -110,4 +110,19 @@ class ArenaTest {
         fine.allocatePending((bytes, seg) -> 4096 + 4);
         assertEquals(4096 + 4, s.address(), "4-byte alignment is enough for a separate slice");
     }
+
+    @Test
+    void workspacesAreListedOnceWhenAllocated() {
+        Arena arena = new Arena();
+        Arena.Slice w = arena.reserveScratch("ws", 40), t = arena.reserve("t", 40);
+        assertTrue(w.scratch());
+        assertFalse(t.scratch());
+        assertTrue(arena.takeAllocatedScratch().isEmpty(), "nothing is allocated yet");
+        arena.allocatePending((bytes, seg) -> 1L << 20);
+        assertEquals(List.of(w), arena.takeAllocatedScratch());
+        assertTrue(arena.takeAllocatedScratch().isEmpty(), "listed once");
+        Arena.Slice w2 = arena.reserveScratch("ws2", 8);
+        arena.allocatePending((bytes, seg) -> 1L << 30);
+        assertEquals(List.of(w2), arena.takeAllocatedScratch());
+    }
 }
