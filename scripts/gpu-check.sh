@@ -20,7 +20,10 @@
 # Knobs: MODELS="din base dien", BATCHES=128,2048, REPEATS=3, EAGER_MODELS=din (empty: no eager run),
 # EAGER_BATCHES=128, TF32_MODELS (default none; e.g. "din": bench-din-tf32.json, the same benchmark
 # with --precision tf32, a ninth file, so run it in a second call with MODELS= EAGER_MODELS=),
-# RESIDENT_MODELS (default none; e.g. "din": bench-din-resident.json, with --resident-data), SKIP_TESTS=1, SKIP_BENCH=1, AUGUR_JAVA_OPTS (JVM options of every run, e.g. the
+# RESIDENT_MODELS (default none; e.g. "din": bench-din-resident.json, with --resident-data),
+# SANITIZE_CLASSES (default none; e.g. io.augur.backend.cuda.CudaOpsParityTest: those test classes
+# again under compute-sanitizer, each tool of SANITIZE_TOOLS, default memcheck; e.g. "memcheck
+# racecheck"), SKIP_TESTS=1, SKIP_BENCH=1, AUGUR_JAVA_OPTS (JVM options of every run, e.g. the
 # activation unit's -Daugur.attention.* settings; the bench records keep them), and for
 # trying the script without a GPU, DEVICE=cpu and BENCH_ARGS (default "--profile --ceilings"; e.g.
 # "--smoke" for a quick try).
@@ -111,6 +114,34 @@ if [[ "${SKIP_TESTS:-0}" != 1 ]]; then
   fi
 fi
 
+# Classes run again under compute-sanitizer on the GPU (SANITIZE_CLASSES, SANITIZE_TOOLS), every
+# tensor its own allocation so that memcheck sees a kernel that runs past a tensor's end; the
+# output goes into tests.log, a line per class and tool into the summary.
+sanitize_line="not run"
+if [[ -n "${SANITIZE_CLASSES:-}" ]]; then
+  if command -v compute-sanitizer >/dev/null; then
+    parts=()
+    for tool in ${SANITIZE_TOOLS:-memcheck}; do
+      for c in $SANITIZE_CLASSES; do
+        echo "[gpu-check] compute-sanitizer --tool $tool: $c (tests.log)"
+        AUGUR_JAVA_OPTS="${AUGUR_JAVA_OPTS:-} -Daugur.cuda.separateAllocations=true" logged "$out/tests.log" \
+          compute-sanitizer --tool "$tool" --target-processes all --print-limit 20 --error-exitcode 99 \
+          "$b/bin/augur-test" --disable-ansi-colors --include-engine junit-jupiter --select-class "$c"
+        src=$?
+        case $src in
+          0) parts+=("$tool ${c##*.}: clean") ;;
+          99) parts+=("$tool ${c##*.}: ERRORS (tests.log)"); status=1 ;;
+          *) parts+=("$tool ${c##*.}: exit $src (tests.log)"); status=1 ;;
+        esac
+      done
+    done
+    sanitize_line="$(IFS=';'; echo "${parts[*]}" | sed 's/;/; /g')"
+  else
+    sanitize_line="compute-sanitizer not found"
+    status=1
+  fi
+fi
+
 declare -a rows=() commands=()
 # bench_one LABEL MODEL BATCHES EXTRA...: one `augur bench` into bench-LABEL.json, its rows into the table
 bench_one() {
@@ -166,6 +197,7 @@ fi
   echo "bundle: $(sed -n 's/^bundle: *//p' "$b/BUILD.txt" 2>/dev/null)"
   echo "gpu:    $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'nvidia-smi failed')"
   echo "tests:  $tests_line"
+  echo "compute-sanitizer: $sanitize_line"
   echo
   if ((${#rows[@]})); then
     echo "training samples/s, --device $device (median of $repeats runs; steady state, warm-up excluded)"

@@ -26,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * context unusable. Emulator only: on a GPU a few bytes past an allocation are usually mapped, and
  * compute-sanitizer (gpu-check.sh SANITIZE=1) is what sees them there.
  */
-@Tag("gpu")
+@Tag("emulator")   // not "gpu": gpu-check.sh runs that tag on a GPU, where these skip
 class EmulatorGuardTest {
 
     @Test
