@@ -6,8 +6,9 @@
 #
 # The kernels are cuda/augur.cu, the same translation unit nvcc compiles, rewritten in one way:
 # `__shared__` becomes `static` (a block's threads run one after another in the same function
-# frames, so a static is what they share) and `extern __shared__ T x[];` becomes a pointer to the
-# launch's dynamic shared memory. Each kernel is then registered under its extern "C" name.
+# frames, so a static is what they share), filled with 0xff bytes when a block first passes it
+# (cuda/emu/shared.awk), and `extern __shared__ T x[];` becomes a pointer to the launch's dynamic
+# shared memory. Each kernel is then registered under its extern "C" name.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$root/target/cuda-emu}"
@@ -34,8 +35,7 @@ fi
 for f in "$root"/cuda/*.cu "$root"/cuda/*.cuh; do
   sed -E \
     -e 's/extern[[:space:]]+__shared__[[:space:]]+([A-Za-z_][A-Za-z0-9_]*)[[:space:]]+([A-Za-z_][A-Za-z0-9_]*)\[\];/\1* \2 = static_cast<\1*>(augur_emu::dynamic_shared());/' \
-    -e 's/__shared__/static/g' \
-    "$f" > "$src/$(basename "$f")"
+    "$f" | awk -f "$root/cuda/emu/shared.awk" > "$src/$(basename "$f")"
 done
 if grep -n "__shared__" "$src"/*.cu "$src"/*.cuh; then
   echo "[augur] build-emulator.sh: a __shared__ declaration it cannot rewrite (above)" >&2

@@ -34,6 +34,9 @@ void syncwarp(unsigned mask);
 uint64_t warp_exchange(unsigned mask, uint64_t mine, int src);
 // The launch's dynamic shared memory (filled with NaN bytes at each block's start).
 void* dynamic_shared();
+// A static __shared__ variable's declaration passed (cuda/emu/shared.awk): fills its n bytes with
+// 0xff the first time the running block passes it, so no block reads what the previous one left.
+void fresh_shared(void* p, size_t n);
 // The warp-wide TF32 tensor-core product (common.cuh's augur::mma_tf32): every lane of the
 // warp must call it; d += A B with the fragments' lane layout of PTX's m16n8k8 .tf32.
 void mma_tf32(float d[4], const uint32_t a[4], const uint32_t b[2]);

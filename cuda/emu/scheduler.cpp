@@ -258,7 +258,15 @@ bool release_barriers() {
   return false;
 }
 
+uint64_t block_serial = 0;  // counts blocks run, for fresh_shared
+struct StaticShared {
+  void* p;
+  uint64_t block;  // the block that last filled it
+};
+std::vector<StaticShared> static_shared;
+
 void run_block(Rng& rng) {
+  ++block_serial;
   for (int t = 0; t < nthreads; ++t) start_fiber(t);
   std::memset(shared_base, 0xff, shared_size);  // NaN floats and doubles, -1 ints
   std::vector<int>& order = thread_order;
@@ -312,6 +320,19 @@ uint64_t warp_exchange(unsigned mask, uint64_t mine, int src) {
 }
 
 void* dynamic_shared() { return shared_base; }
+
+void fresh_shared(void* p, size_t n) {
+  for (StaticShared& s : static_shared) {
+    if (s.p != p) continue;
+    if (s.block != block_serial) {
+      std::memset(p, 0xff, n);
+      s.block = block_serial;
+    }
+    return;
+  }
+  std::memset(p, 0xff, n);
+  static_shared.push_back(StaticShared{p, block_serial});
+}
 
 bool last_failure_was_illegal_address() { return illegal_address; }
 
