@@ -93,7 +93,11 @@ public final class CudaBackend implements Backend, Profiling {
     public static final String SEPARATE_ALLOCATIONS = "augur.cuda.separateAllocations";
 
     private final Arena arena = new Arena(Boolean.getBoolean(SEPARATE_ALLOCATIONS));
-    /** The test runs' -Daugur.poisonActivations=true: the backend's workspaces start as NaN (0xffffffff) too. */
+    /**
+     * The test runs' -Daugur.poisonActivations=true: the backend's workspaces start as NaN
+     * (0xffffffff) too, and are filled so again before every step (runStep), so that no step
+     * reads what an earlier one left there.
+     */
     private static final boolean POISON_SCRATCH = Boolean.getBoolean(Backend.POISON_ACTIVATIONS);
     private final Arena.Slice rowPartials;
     private final Arena.Slice status;
@@ -457,13 +461,23 @@ public final class CudaBackend implements Backend, Profiling {
         // tensors are zero-filled, then the uploads made while they were only planned are applied
         for (long[] r : ranges)
             CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(r[0]), 0, r[1] / 4, rt.compute), "cuMemsetD32Async(arena)");
-        for (Arena.Slice s : arena.takeAllocatedScratch())   // workspaces: NaN in the test runs, so a read of what nobody wrote shows
-            if (POISON_SCRATCH) CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(s.address()), 0xffffffff, s.bytes() / 4, rt.compute), "cuMemsetD32Async(" + s.name() + ")");
+        for (Arena.Slice s : arena.takeAllocatedScratch()) {   // workspaces: NaN in the test runs, so a read of what nobody wrote shows
+            if (!POISON_SCRATCH) continue;
+            scratch.add(s);
+            poison(s);
+        }
         rt.synchronizeCompute();
         for (Runnable r : deferred) r.run();
         deferred.clear();
         rt.synchronizeLegacy();   // the deferred uploads and fills ran on the legacy stream
         if (staging == null) createStaging();
+    }
+
+    /** The workspaces poisoned in the test runs, again before every step (runStep). */
+    private final List<Arena.Slice> scratch = new ArrayList<>();
+
+    private void poison(Arena.Slice s) {
+        CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(s.address()), 0xffffffff, s.bytes() / 4, rt.compute), "cuMemsetD32Async(" + s.name() + ")");
     }
 
     private void createStaging() {
@@ -1430,6 +1444,8 @@ public final class CudaBackend implements Backend, Profiling {
     public void runStep(String key, Runnable work) {
         begin();
         if (inStep) throw new IllegalStateException("runStep(" + key + ") inside another step");
+        // test runs: no step may read a workspace value an earlier step left (issued before the step, outside its graph)
+        for (Arena.Slice s : scratch) poison(s);
         inStep = true;
         try {
             stepGraphs.run(key, work);
