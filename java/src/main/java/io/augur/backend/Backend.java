@@ -119,6 +119,15 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * Declares that no step needs what {@code t} held at the end of the previous one (an
+     * activation, not an input, a constant or a parameter): with {@link #POISON_ACTIVATIONS} a
+     * backend fills it with NaN before every {@link #runStep}, so that a step that reads a value an
+     * earlier step left there fails the tests. Reads issued after a step (readLater,
+     * downloadLater) see the step's values. By default nothing happens.
+     */
+    default void scratchBetweenSteps(Tensor t) {}
+
+    /**
      * Whether steps run by {@link #runStep} are replayed with the shapes they were recorded with (the
      * CUDA backend's graphs): a model whose row counts vary from batch to batch then pads them to a
      * few sizes and passes the true count in device memory. False by default.

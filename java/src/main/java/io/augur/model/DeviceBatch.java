@@ -26,7 +26,7 @@ public final class DeviceBatch {
     public DeviceBatch(ParamStore ps, int maxB, int T, int profileFields, boolean withNegatives) {
         this.maxB = maxB;
         this.T = T;
-        labels = ps.activation("batch.labels", maxB);
+        labels = ps.input("batch.labels", maxB);
         profile = new Tensor[profileFields];
         for (int f = 0; f < profileFields; f++) profile[f] = ps.intInput("batch.profile" + f, maxB);
         items = ps.intInput("batch.items", maxB);

@@ -85,7 +85,7 @@ public final class Dien extends CtrModel {
             pairs = ps.activation("aux.x", rowsMax, H + E);
             dPairs = ps.activation("aux.x.grad", rowsMax, H + E);
             aux = new Layers.Mlp(ps, "aux", H + E, seq.auxHidden(), Activation.SIGMOID, rowsMax, cfg.momentum(), cfg.bnEps(), cfg.diceEps());
-            auxLabels = ps.activation("aux.labels", rowsMax);
+            auxLabels = ps.input("aux.labels", rowsMax);
             float[] labels = new float[rowsMax];
             for (int r = 0; r < rowsMax; r += 2) labels[r] = 1f;   // rows 2p: the click, 2p+1: the non-click
             ps.backend().upload(auxLabels, labels, rowsMax);

@@ -60,14 +60,24 @@ public final class ParamStore {
      * {@link Backend#POISON_ACTIVATIONS}: activation buffers start as NaN instead of zero in the
      * test runs, so an op that reads an element no op wrote in the step (a padded row, a position
      * past a sample's length) shows as a NaN in the results instead of reading the zero a fresh
-     * buffer happens to hold. Stale values from an earlier step stay possible; that is what the
-     * tests' changing batch sizes and lengths are for.
+     * buffer happens to hold; and again before every step, so no step reads what an earlier one
+     * left there either.
      */
     public static final String POISON_ACTIVATIONS = Backend.POISON_ACTIVATIONS;
     private static final boolean POISON = Boolean.getBoolean(POISON_ACTIVATIONS);
 
-    /** An fp32 activation buffer (not a parameter); its contents are undefined until an op writes them. */
+    /**
+     * An fp32 activation buffer (not a parameter); its contents are undefined until an op of the
+     * step writes them (test runs fill it with NaN before every step: {@link Backend#scratchBetweenSteps}).
+     */
     public Tensor activation(String name, int... shape) {
+        Tensor t = input(name, shape);
+        backend.scratchBetweenSteps(t);
+        return t;
+    }
+
+    /** An fp32 buffer the host fills for the steps (a batch's labels, constant labels), NaN until it does in the test runs. */
+    public Tensor input(String name, int... shape) {
         Tensor t = backend.floats(name, shape);
         if (POISON) backend.fill(t, Float.NaN, t.size());
         activationBytes += 4L * t.size();

@@ -102,6 +102,21 @@ public final class CpuBackend implements Backend {
     @Override
     public void synchronize() { /* CPU ops are synchronous */ }
 
+    /** {@link #scratchBetweenSteps} tensors, filled with NaN before each step in the test runs. */
+    private final java.util.List<Tensor> scratch = new java.util.ArrayList<>();
+    private static final boolean POISON = Boolean.getBoolean(POISON_ACTIVATIONS);
+
+    @Override
+    public void scratchBetweenSteps(Tensor t) {
+        if (POISON) scratch.add(t);
+    }
+
+    @Override
+    public void runStep(String key, Runnable work) {
+        for (Tensor t : scratch) java.util.Arrays.fill(f(t), Float.NaN);
+        work.run();
+    }
+
     // ---------------------------------------------------------------- embeddings
 
     @Override

@@ -473,8 +473,13 @@ public final class CudaBackend implements Backend, Profiling {
         if (staging == null) createStaging();
     }
 
-    /** The workspaces poisoned in the test runs, again before every step (runStep). */
+    /** The workspaces (and scratchBetweenSteps tensors) poisoned in the test runs, again before every step (runStep). */
     private final List<Arena.Slice> scratch = new ArrayList<>();
+
+    @Override
+    public void scratchBetweenSteps(Tensor t) {
+        if (POISON_SCRATCH) scratch.add(((CudaTensor) t).slice);   // allocated by the time runStep poisons it
+    }
 
     private void poison(Arena.Slice s) {
         CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(s.address()), 0xffffffff, s.bytes() / 4, rt.compute), "cuMemsetD32Async(" + s.name() + ")");
