@@ -39,58 +39,50 @@ class EmulatorGuardTest {
     @ParameterizedTest
     @ValueSource(strings = {"write", "read"})
     void oneFloatPastATensorFailsTheLaunch(String access) throws IOException, InterruptedException {
-        GpuTesting.assumeGpu();
-        org.junit.jupiter.api.Assumptions.assumeTrue(GpuTesting.emulated(), "the guard pages are the CPU emulator's");
-        String out = probe(access);
-        assertTrue(out.contains("threw: ") && out.contains("CUDA_ERROR_ILLEGAL_ADDRESS"), "the launch did not fail:\n" + out);
-        assertTrue(out.contains("sigmoid_forward_kernel <<<"), "the emulator names the kernel:\n" + out);
         String verb = access.equals("write") ? "wrote" : "read";
-        assertTrue(out.contains(") " + verb + " at 0x") && out.contains("0 bytes past the end of the 4000-byte allocation"),
-                "the emulator says what was " + (access.equals("write") ? "written" : "read") + " and where:\n" + out);
-        assertTrue(out.contains("the JVM goes on"), "the JVM did not survive the fault:\n" + out);
+        assertIllegalAddress(probe(access), "sigmoid_forward_kernel", ") " + verb + " at 0x", "0 bytes past the end of the 4000-byte allocation");
     }
 
     /** Before a tensor's start the page is mapped: a write there is found after the launch, a read gives a NaN. */
     @ParameterizedTest
     @ValueSource(strings = {"write-before", "read-before"})
     void theFloatBeforeATensor(String access) throws IOException, InterruptedException {
-        GpuTesting.assumeGpu();
-        org.junit.jupiter.api.Assumptions.assumeTrue(GpuTesting.emulated(), "the guard pages are the CPU emulator's");
         String out = probe(access);
         if (access.equals("write-before")) {
-            assertTrue(out.contains("threw: ") && out.contains("CUDA_ERROR_ILLEGAL_ADDRESS"), "the launch did not fail:\n" + out);
-            assertTrue(out.contains("sigmoid_forward_kernel <<<") && out.contains("a write 4 bytes before the start of the 4000-byte allocation"),
-                    "the emulator names the kernel and the allocation:\n" + out);
+            assertIllegalAddress(out, "sigmoid_forward_kernel", "a write 4 bytes before the start of the 4000-byte allocation");
         } else {
             assertTrue(out.contains("no error") && out.contains("y[0] = NaN"), "the float before the input reads as a NaN:\n" + out);
         }
-        assertTrue(out.contains("the JVM goes on"), out);
     }
 
     /** Two {@code __restrict__} parameters, one written through, naming one tensor: the launch is refused. */
     @Test
     void aTensorPassedAsTwoRestrictedParametersIsRefused() throws IOException, InterruptedException {
-        GpuTesting.assumeGpu();
-        org.junit.jupiter.api.Assumptions.assumeTrue(GpuTesting.emulated(), "the aliasing check is the CPU emulator's");
         String out = probe("alias");
         assertTrue(out.contains("sigmoid_forward_kernel: its __restrict__ pointer parameters 0 and 1 point to the same tensor"), out);
         assertTrue(out.contains("threw: cuLaunchKernel(sigmoid_forward_kernel): CUDA_ERROR_INVALID_VALUE"), out);
-        assertTrue(out.contains("the JVM goes on"), out);
     }
 
     /** A launch given less dynamic shared memory than its threads use fails at the first float past it. */
     @Test
     void aThreadPastTheDynamicSharedMemoryFailsTheLaunch() throws IOException, InterruptedException {
-        GpuTesting.assumeGpu();
-        org.junit.jupiter.api.Assumptions.assumeTrue(GpuTesting.emulated(), "the guard page is the CPU emulator's");
-        String out = probe("shared");
-        assertTrue(out.contains("threw: ") && out.contains("CUDA_ERROR_ILLEGAL_ADDRESS"), "the launch did not fail:\n" + out);
-        assertTrue(out.contains("activation_unit_pool_forward_kernel <<<") && out.contains(
-                ") wrote dynamic shared memory 0 bytes past the end of the launch's 32 bytes"), "the emulator says where:\n" + out);
-        assertTrue(out.contains("the JVM goes on"), out);
+        assertIllegalAddress(probe("shared"), "activation_unit_pool_forward_kernel", ") wrote dynamic shared memory 0 bytes past the end of the launch's 32 bytes");
     }
 
+    /** The launch failed as a GPU's faulting one does, and the emulator's message names the kernel and says each of {@code where}. */
+    private static void assertIllegalAddress(String out, String kernel, String... where) {
+        assertTrue(out.contains("threw: ") && out.contains("CUDA_ERROR_ILLEGAL_ADDRESS"), "the launch did not fail:\n" + out);
+        assertTrue(out.contains(kernel + " <<<"), "the emulator names the kernel:\n" + out);
+        for (String w : where) assertTrue(out.contains(w), "the emulator says \"" + w + "\":\n" + out);
+    }
+
+    /**
+     * Runs {@link IllegalAccessProbe} in a JVM of its own (skipped unless the device is the
+     * emulator) and returns its output, once it has said that the JVM survived the launch.
+     */
     private static String probe(String access) throws IOException, InterruptedException {
+        GpuTesting.assumeGpu();
+        org.junit.jupiter.api.Assumptions.assumeTrue(GpuTesting.emulated(), "these checks are the CPU emulator's");
         String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
         Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
                 "-D" + CudaBackend.SEPARATE_ALLOCATIONS + "=true", IllegalAccessProbe.class.getName(), access))
@@ -99,6 +91,7 @@ class EmulatorGuardTest {
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the probe did not end:\n" + out);
         assertEquals(0, p.exitValue(), "the probe's JVM ended abnormally (a fault the emulator did not catch?):\n" + out);
         assertTrue(out.contains("separate allocations: true"), out);
+        assertTrue(out.contains("the JVM goes on"), "the JVM did not survive the launch:\n" + out);
         return out;
     }
 }
