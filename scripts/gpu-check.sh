@@ -39,6 +39,8 @@ repeats="${REPEATS:-3}"
 device="${DEVICE:-cuda}"
 read -r -a bench_args <<<"${BENCH_ARGS:---profile --ceilings}"
 env_txt="$out/env.txt" summary="$out/summary.txt"
+# compute-sanitizer as every run under it is started (the JVM is a child of bin/augur-test)
+sanitizer=(compute-sanitizer --target-processes all --print-limit 20)
 : >"$env_txt"
 status=0
 
@@ -100,7 +102,7 @@ if [[ "${SKIP_TESTS:-0}" != 1 ]]; then
       runner=()
       opts="${AUGUR_JAVA_OPTS:-}"
       if [[ "${SANITIZE:-0}" == 1 ]] && command -v compute-sanitizer >/dev/null; then
-        runner=(compute-sanitizer --tool memcheck --target-processes all --print-limit 20)
+        runner=("${sanitizer[@]}" --tool memcheck)
         opts="$opts -Daugur.cuda.separateAllocations=true"
       fi
       if AUGUR_JAVA_OPTS="$opts" CUDA_LAUNCH_BLOCKING=1 logged "$out/tests.log" "${runner[@]}" "$b/bin/augur-test" --disable-ansi-colors --include-engine junit-jupiter \
@@ -125,7 +127,7 @@ if [[ -n "${SANITIZE_CLASSES:-}" ]]; then
       for c in $SANITIZE_CLASSES; do
         echo "[gpu-check] compute-sanitizer --tool $tool: $c (tests.log)"
         AUGUR_JAVA_OPTS="${AUGUR_JAVA_OPTS:-} -Daugur.cuda.separateAllocations=true" logged "$out/tests.log" \
-          compute-sanitizer --tool "$tool" --target-processes all --print-limit 20 --error-exitcode 99 \
+          "${sanitizer[@]}" --tool "$tool" --error-exitcode 99 \
           "$b/bin/augur-test" --disable-ansi-colors --include-engine junit-jupiter --select-class "$c"
         src=$?
         case $src in

@@ -320,11 +320,9 @@ std::vector<CUdeviceptr> allocations_named(const std::vector<uint64_t>& words) {
     if (std::find(out.begin(), out.end(), start) == out.end()) out.push_back(start);
   };
   for (uint64_t w : words) {
-    auto it = device_allocations.upper_bound(w);
-    if (it != device_allocations.end() && w + PAGE >= it->first) add(it->first);  // a pointer into the lead before it
-    if (it == device_allocations.begin()) continue;
-    --it;
-    if (w <= it->first + it->second.bytes) add(it->first);  // one past the end is still a pointer into it
+    auto next = device_allocations.upper_bound(w);
+    if (next != device_allocations.end() && w + PAGE >= next->first) add(next->first);  // a pointer into the lead before it
+    if (const CUdeviceptr a = allocation_of(w)) add(a);
   }
   return out;
 }
@@ -436,7 +434,7 @@ CUresult cuDeviceGetAttribute(int* v, int attr, CUdevice d) {
     case 16: *v = 132; return OK;       // MULTIPROCESSOR_COUNT (an H200's)
     case 75: *v = 9; return OK;         // COMPUTE_CAPABILITY_MAJOR
     case 76: *v = 0; return OK;         // COMPUTE_CAPABILITY_MINOR
-    case 97: *v = 232448; return OK;    // MAX_SHARED_MEMORY_PER_BLOCK_OPTIN
+    case 97: *v = augur_emu::SHARED_OPTIN_LIMIT; return OK;    // MAX_SHARED_MEMORY_PER_BLOCK_OPTIN
     default: say("cuDeviceGetAttribute(" + std::to_string(attr) + ") is not emulated"); return INVALID_VALUE;
   }
 }
@@ -477,7 +475,7 @@ CUresult cuFuncSetAttribute(void* hf, int attr, int value) {
   Function* f = static_cast<Function*>(hf);
   if (f == nullptr) return INVALID_HANDLE;
   if (attr == 8) {  // MAX_DYNAMIC_SHARED_SIZE_BYTES
-    if (value < 0 || value > 232448) return INVALID_VALUE;
+    if (value < 0 || value > (int)augur_emu::SHARED_OPTIN_LIMIT) return INVALID_VALUE;
     f->max_dynamic_shared = value;
     return OK;
   }

@@ -13,6 +13,9 @@
 
 namespace augur_emu {
 
+// The most dynamic shared memory a kernel may opt in to, as on an H100/H200 (227 KiB).
+constexpr size_t SHARED_OPTIN_LIMIT = 227 * 1024;
+
 // A kernel bound to one launch's arguments; every thread of the launch calls it.
 using Body = std::function<void()>;
 // What a launch's arguments hold, for the driver's checks: every 8-byte-aligned word of them

@@ -74,7 +74,6 @@ void* scheduler_sp = nullptr;
 const Body* body = nullptr;
 // A launch's dynamic shared memory ends at an unmapped page, so a thread that runs past it faults
 // (and the launch fails naming it) instead of writing into whatever the heap holds next.
-constexpr size_t SHARED_LIMIT = 227 * 1024;  // the most a launch may ask for (driver.cpp refuses more)
 unsigned char* shared_guard = nullptr;       // the unmapped page after the region
 unsigned char* shared_base = nullptr;        // this launch's dynamic shared memory
 size_t shared_size = 0;
@@ -162,7 +161,7 @@ void fiber_main() {
 
 void ensure_shared() {
   if (shared_guard != nullptr) return;
-  const size_t page = 4096, bytes = (SHARED_LIMIT + 16 + page - 1) / page * page;
+  const size_t page = 4096, bytes = (SHARED_OPTIN_LIMIT + 16 + page - 1) / page * page;
   void* m = mmap(nullptr, bytes + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (m == MAP_FAILED) {
     std::fprintf(stderr, "[augur-emu] cannot map %zu bytes of shared memory\n", bytes + page);
@@ -414,7 +413,7 @@ std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared)
   blockDim = block;
   gridDim = grid;
   ensure_shared();
-  if (shared > SHARED_LIMIT) return "a launch with " + std::to_string(shared) + " bytes of dynamic shared memory (at most " + std::to_string(SHARED_LIMIT) + ")";
+  if (shared > SHARED_OPTIN_LIMIT) return "a launch with " + std::to_string(shared) + " bytes of dynamic shared memory (at most " + std::to_string(SHARED_OPTIN_LIMIT) + ")";
   shared_size = shared;
   shared_base = shared_guard - ((shared + 15) & ~size_t(15));  // 16-byte aligned, ending within 15 bytes of the guard
   Rng rng{0x9e3779b97f4a7c15ULL ^ (++launches * 0x2545f4914f6cdd1dULL)};

@@ -63,8 +63,7 @@ public final class ParamStore {
      * buffer happens to hold; and again before every step, so no step reads what an earlier one
      * left there either.
      */
-    public static final String POISON_ACTIVATIONS = Backend.POISON_ACTIVATIONS;
-    private static final boolean POISON = Boolean.getBoolean(POISON_ACTIVATIONS);
+    private static final boolean POISON = Boolean.getBoolean(Backend.POISON_ACTIVATIONS);
 
     /**
      * An fp32 activation buffer (not a parameter); its contents are undefined until an op of the

@@ -1,5 +1,6 @@
 package io.augur.model;
 
+import io.augur.backend.Backend;
 import io.augur.backend.Tensor;
 import io.augur.backend.cpu.CpuBackend;
 import org.junit.jupiter.api.Test;
@@ -20,7 +21,7 @@ class PoisonedActivationsTest {
 
     @Test
     void activationBuffersStartAsNaNInTheTestRuns() {
-        assertTrue(Boolean.getBoolean(ParamStore.POISON_ACTIVATIONS), "-D" + ParamStore.POISON_ACTIVATIONS + "=true in the surefire configuration");
+        assertTrue(Boolean.getBoolean(Backend.POISON_ACTIVATIONS), "-D" + Backend.POISON_ACTIVATIONS + "=true in the surefire configuration");
         try (CpuBackend be = CpuBackend.reference()) {
             ParamStore ps = new ParamStore(be, 1);
             Tensor t = ps.activation("probe.y", 3, 5);

@@ -43,8 +43,6 @@ public final class Arena {
         final String name;
         /** Its own allocation's address, in a separate arena once allocated. */
         long base;
-        /** A workspace: undefined until a kernel writes it ({@link #reserveScratch}). */
-        boolean scratch;
 
         Slice(Segment segment, long offset, long bytes, String name) {
             this.segment = segment;
@@ -64,7 +62,6 @@ public final class Arena {
         public long bytes() { return bytes; }
         public int segment() { return segment.index; }
         public String name() { return name; }
-        public boolean scratch() { return scratch; }
     }
 
     static final class Segment {
@@ -114,7 +111,6 @@ public final class Arena {
      */
     public Slice reserveScratch(String name, long bytes) {
         Slice s = reserve(name, bytes);
-        s.scratch = true;
         scratch.add(s);
         return s;
     }
