@@ -11,7 +11,7 @@
 // bias[n] (+= with accumulate, else =), which is then that row's output and not added to C. A
 // linear layer's dW += x^T dy then brings db += sum_r dy[r, :] with it. ones_row = -1: none.
 // (One pointer for both uses, and the row as an index, keep the kernel within 64 registers on
-// sm_75 to sm_89 without spilling.)
+// sm_80 to sm_90, 79 on sm_75, without spilling, the pipelined k loop included.)
 //
 // Rows counted on the device: with rows_limit != nullptr the positions dimension stops at
 // *rows_limit, M's rows when trans_a is 0 (y = x W and dx = dy W^T over a batch's rows) or K when
@@ -20,41 +20,74 @@
 // packed valid positions whose number the host does not know; CudaBackend.unfusedActivationUnit).
 // Not combined with split K over M.
 //
-// Split K: a product with few output tiles and a long K (dW at a large batch: 162 x 200 outputs
-// are 12 tiles, K = 2048) would leave most multiprocessors idle. With partial != nullptr the
-// grid's y dimension holds splits x row tiles; split s sums k in [s k_split, (s + 1) k_split) into
-// partial[s] (M, N), and gemm_splitk_reduce_kernel adds the splits in order, then bias and C:
-// still a fixed order, so still deterministic.
+// Split K: a product with few output tiles (a batch of 128 gives the top MLP's products 2 to 12
+// tiles of 64 x 64 on a GPU of 132 multiprocessors; dW at a large batch, 162 x 200 outputs over
+// K = 2048, has 12) would leave most multiprocessors idle and walk its k tiles one after another.
+// With partial != nullptr the grid's y dimension holds splits x row tiles; split s sums k in
+// [s k_split, (s + 1) k_split) into partial[s] (M, N) and counts itself done in its tile's
+// counter; the last split of a tile to finish (whichever it is) adds the tile's splits in split
+// order, then bias and C, and sets the counter back to zero for the next launch. Still a fixed
+// order, so still deterministic, and no second launch.
+//
+// The k loop is software-pipelined: each thread loads its share of the next k tile into
+// registers before the products of the current one, and stores it into the other of two shared
+// buffers after them, so the loads' latency (what a block of a small product waits on most) is
+// spent computing. One barrier per k tile.
 #include "common.cuh"
 
 namespace {
 constexpr int GEMM_BM = 64, GEMM_BN = 64, GEMM_BK = 16;
 constexpr int GEMM_TM = 4, GEMM_TN = 4;  // each of the 16 x 16 threads computes a 4 x 4 tile
 
-// One k tile of op(A) and op(B) into shared memory: As[k][m] and Bs[k][n] (row stride LD), zero
-// past the ends of M, N and this split's k range, op(A)'s row ones_row a row of ones; each value
-// through conv (the identity, or rounding to TF32). 64 x 16 = 1024 elements each, four per thread.
-template <int LD, class T, class Conv>
-__device__ __forceinline__ void gemm_stage(T (*As)[LD], T (*Bs)[LD], const float* __restrict__ A,
+// This thread's share of one k tile of op(A) and op(B), into registers: As[k][m] and Bs[k][n]
+// elements e = threadIdx.x + 256 i (i < 4), zero past the ends of M, N and this split's k range,
+// op(A)'s row ones_row a row of ones; each value through conv (the identity, or rounding to TF32).
+// 64 x 16 = 1024 elements each, four per thread; consecutive threads read along the stored rows.
+constexpr int GEMM_PER_THREAD = GEMM_BM * GEMM_BK / 256;
+
+template <class T, class Conv>
+__device__ __forceinline__ void gemm_fetch(T (&ra)[GEMM_PER_THREAD], T (&rb)[GEMM_PER_THREAD], const float* __restrict__ A,
                                            const float* __restrict__ Bm, int M, int N, int lda, int ldb, int trans_a,
                                            int trans_b, int m0, int n0, int k0, int k_end, int ones_row, Conv conv) {
-  for (int e = threadIdx.x; e < GEMM_BM * GEMM_BK; e += 256) {
+#pragma unroll
+  for (int i = 0; i < GEMM_PER_THREAD; ++i) {
+    const int e = threadIdx.x + 256 * i;
     int m, k;
     if (trans_a) { m = e % GEMM_BM; k = e / GEMM_BM; }  // consecutive threads walk m: coalesced in (K, M)
     else { k = e % GEMM_BK; m = e / GEMM_BK; }
     const int gm = m0 + m, gk = k0 + k;
     float v = 0.0f;
     if (gm < M && gk < k_end) v = gm == ones_row ? 1.0f : trans_a ? A[(long long)gk * lda + gm] : A[(long long)gm * lda + gk];
-    As[k][m] = conv(v);
+    ra[i] = conv(v);
   }
-  for (int e = threadIdx.x; e < GEMM_BN * GEMM_BK; e += 256) {
+#pragma unroll
+  for (int i = 0; i < GEMM_PER_THREAD; ++i) {
+    const int e = threadIdx.x + 256 * i;
     int n, k;
     if (trans_b) { k = e % GEMM_BK; n = e / GEMM_BK; }
     else { n = e % GEMM_BN; k = e / GEMM_BN; }
     const int gn = n0 + n, gk = k0 + k;
     float v = 0.0f;
     if (gn < N && gk < k_end) v = trans_b ? Bm[(long long)gn * ldb + gk] : Bm[(long long)gk * ldb + gn];
-    Bs[k][n] = conv(v);
+    rb[i] = conv(v);
+  }
+}
+
+// gemm_fetch's registers into one shared buffer (row stride LD), at the same elements.
+template <int LD, class T>
+__device__ __forceinline__ void gemm_put(T (*As)[LD], T (*Bs)[LD], const T (&ra)[GEMM_PER_THREAD], const T (&rb)[GEMM_PER_THREAD],
+                                         int trans_a, int trans_b) {
+#pragma unroll
+  for (int i = 0; i < GEMM_PER_THREAD; ++i) {
+    const int e = threadIdx.x + 256 * i;
+    if (trans_a) As[e / GEMM_BM][e % GEMM_BM] = ra[i];
+    else As[e % GEMM_BK][e / GEMM_BK] = ra[i];
+  }
+#pragma unroll
+  for (int i = 0; i < GEMM_PER_THREAD; ++i) {
+    const int e = threadIdx.x + 256 * i;
+    if (trans_b) Bs[e % GEMM_BK][e / GEMM_BK] = rb[i];
+    else Bs[e / GEMM_BN][e % GEMM_BN] = rb[i];
   }
 }
 
@@ -88,6 +121,37 @@ struct GemmTile {
     k_end = partial != nullptr ? min(k, k_begin + k_split) : k;
   }
 };
+
+// The end of a split block (every thread calls it, after writing its outputs to partial[split]):
+// the block counts itself done in its tile's counter, and the tile's last split to do so adds the
+// tile's splits in split order (the same sum whichever split finished last) and stores the
+// sum where gemm_store puts an unsplit product. The counter is set back to zero for the next
+// launch. Split launches have no device row count over M (BuiltinGemm), so no block of one
+// returns early and every split is counted.
+__device__ __forceinline__ void gemm_split_done(float* __restrict__ C, float* __restrict__ bias,
+                                                const float* __restrict__ partial, unsigned* __restrict__ counters, int M,
+                                                int N, int ldc, int accumulate, int ones_row, int m0, int n0) {
+  __shared__ int last;
+  const int m_tiles = (M + GEMM_BM - 1) / GEMM_BM, splits = (int)gridDim.y / m_tiles;
+  __threadfence();  // this block's partial products, visible to the block that sums them
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    unsigned* counter = counters + ((int)blockIdx.y % m_tiles) * gridDim.x + blockIdx.x;
+    last = atomicAdd(counter, 1u) == (unsigned)(splits - 1);
+    if (last) *counter = 0u;
+  }
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  for (int e = threadIdx.x; e < GEMM_BM * GEMM_BN; e += 256) {
+    const int gm = m0 + e / GEMM_BN, gn = n0 + e % GEMM_BN;
+    if (gm >= M || gn >= N) continue;
+    const long long i = (long long)gm * N + gn;
+    float v = 0.0f;
+    for (int sp = 0; sp < splits; ++sp) v += __ldcg(partial + (long long)sp * M * N + i);  // L2: other blocks' writes
+    gemm_store(C, bias, nullptr, 0, M, N, ldc, accumulate, ones_row, gm, gn, v);
+  }
+}
 }  // namespace
 
 AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, const float* __restrict__ A,
@@ -95,9 +159,10 @@ AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, cons
                                                      int M, int N, int K, int lda, int ldb, int ldc,
                                                      int trans_a, int trans_b, int accumulate,
                                                      float* __restrict__ partial, int k_split, int ones_row,
-                                                     const int* __restrict__ rows_limit) {
-  __shared__ float As[GEMM_BK][GEMM_BM + 4];  // As[k][m]
-  __shared__ float Bs[GEMM_BK][GEMM_BN + 4];  // Bs[k][n]
+                                                     const int* __restrict__ rows_limit,
+                                                     unsigned* __restrict__ tile_counters) {
+  __shared__ float As[2][GEMM_BK][GEMM_BM + 4];  // As[buffer][k][m]
+  __shared__ float Bs[2][GEMM_BK][GEMM_BN + 4];  // Bs[buffer][k][n]
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
   const GemmTile tile(M, K, partial, k_split, trans_a, rows_limit);
   if (tile.m0 >= tile.rows) return;  // past the device's row count: the whole block
@@ -107,22 +172,33 @@ AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, cons
 #pragma unroll
     for (int j = 0; j < GEMM_TN; ++j) acc[i][j] = 0.0f;
 
-  for (int k0 = tile.k_begin; k0 < tile.k_end; k0 += GEMM_BK) {
-    gemm_stage(As, Bs, A, Bm, tile.rows, N, lda, ldb, trans_a, trans_b, tile.m0, tile.n0, k0, tile.k_end, ones_row,
-               [](float v) { return v; });
-    __syncthreads();
+  const auto identity = [](float v) { return v; };
+  float ra[GEMM_PER_THREAD], rb[GEMM_PER_THREAD];
+  if (tile.k_begin < tile.k_end) {
+    gemm_fetch(ra, rb, A, Bm, tile.rows, N, lda, ldb, trans_a, trans_b, tile.m0, tile.n0, tile.k_begin, tile.k_end, ones_row,
+               identity);
+    gemm_put(As[0], Bs[0], ra, rb, trans_a, trans_b);
+  }
+  __syncthreads();
+  for (int k0 = tile.k_begin, buf = 0; k0 < tile.k_end; k0 += GEMM_BK, buf ^= 1) {
+    const bool next = k0 + GEMM_BK < tile.k_end;
+    if (next)  // the next k tile's loads, in flight during this one's products
+      gemm_fetch(ra, rb, A, Bm, tile.rows, N, lda, ldb, trans_a, trans_b, tile.m0, tile.n0, k0 + GEMM_BK, tile.k_end,
+                 ones_row, identity);
 #pragma unroll
     for (int k = 0; k < GEMM_BK; ++k) {
       float a[GEMM_TM], b[GEMM_TN];
 #pragma unroll
-      for (int i = 0; i < GEMM_TM; ++i) a[i] = As[k][ty + 16 * i];
+      for (int i = 0; i < GEMM_TM; ++i) a[i] = As[buf][k][ty + 16 * i];
 #pragma unroll
-      for (int j = 0; j < GEMM_TN; ++j) b[j] = Bs[k][tx + 16 * j];
+      for (int j = 0; j < GEMM_TN; ++j) b[j] = Bs[buf][k][tx + 16 * j];
 #pragma unroll
       for (int i = 0; i < GEMM_TM; ++i)
 #pragma unroll
         for (int j = 0; j < GEMM_TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
     }
+    // the other buffer was last read before the previous barrier
+    if (next) gemm_put(As[buf ^ 1], Bs[buf ^ 1], ra, rb, trans_a, trans_b);
     __syncthreads();
   }
 #pragma unroll
@@ -135,6 +211,7 @@ AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, cons
       if (gn < N) gemm_store(C, bias, partial, tile.split, M, N, ldc, accumulate, ones_row, gm, gn, acc[i][j]);
     }
   }
+  if (partial != nullptr) gemm_split_done(C, bias, partial, tile_counters, M, N, ldc, accumulate, ones_row, tile.m0, tile.n0);
 }
 
 // gemm_kernel's contract with the products on the TF32 tensor cores (`--precision tf32`, compute
@@ -148,9 +225,10 @@ AUGUR_KERNEL void __launch_bounds__(256, 2) gemm_tf32_kernel(float* __restrict__
                                                           int M, int N, int K, int lda, int ldb, int ldc,
                                                           int trans_a, int trans_b, int accumulate,
                                                           float* __restrict__ partial, int k_split, int ones_row,
-                                                          const int* __restrict__ rows_limit) {
-  __shared__ uint32_t As[GEMM_BK][GEMM_BM + 8];  // TF32 bits, As[k][m]
-  __shared__ uint32_t Bs[GEMM_BK][GEMM_BN + 8];  // TF32 bits, Bs[k][n]
+                                                          const int* __restrict__ rows_limit,
+                                                          unsigned* __restrict__ tile_counters) {
+  __shared__ uint32_t As[2][GEMM_BK][GEMM_BM + 8];  // TF32 bits, As[buffer][k][m]
+  __shared__ uint32_t Bs[2][GEMM_BK][GEMM_BN + 8];  // TF32 bits, Bs[buffer][k][n]
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
   const int wm = (warp & 1) * 32, wn = (warp >> 1) * 16;
   const GemmTile tile(M, K, partial, k_split, trans_a, rows_limit);
@@ -163,32 +241,42 @@ AUGUR_KERNEL void __launch_bounds__(256, 2) gemm_tf32_kernel(float* __restrict__
 #pragma unroll
       for (int q = 0; q < 4; ++q) acc[i][j][q] = 0.0f;
 
-  for (int k0 = tile.k_begin; k0 < tile.k_end; k0 += GEMM_BK) {
-    gemm_stage(As, Bs, A, Bm, tile.rows, N, lda, ldb, trans_a, trans_b, tile.m0, tile.n0, k0, tile.k_end, ones_row,
-               [](float v) { return augur::to_tf32(v); });
-    __syncthreads();
+  const auto tf32 = [](float v) { return augur::to_tf32(v); };
+  uint32_t ra[GEMM_PER_THREAD], rb[GEMM_PER_THREAD];
+  if (tile.k_begin < tile.k_end) {
+    gemm_fetch(ra, rb, A, Bm, tile.rows, N, lda, ldb, trans_a, trans_b, tile.m0, tile.n0, tile.k_begin, tile.k_end, ones_row,
+               tf32);
+    gemm_put(As[0], Bs[0], ra, rb, trans_a, trans_b);
+  }
+  __syncthreads();
+  for (int k0 = tile.k_begin, buf = 0; k0 < tile.k_end; k0 += GEMM_BK, buf ^= 1) {
+    const bool next = k0 + GEMM_BK < tile.k_end;
+    if (next)
+      gemm_fetch(ra, rb, A, Bm, tile.rows, N, lda, ldb, trans_a, trans_b, tile.m0, tile.n0, k0 + GEMM_BK, tile.k_end,
+                 ones_row, tf32);
 #pragma unroll
     for (int k = 0; k < GEMM_BK; k += 8) {
       uint32_t a[2][4], b[2][2];
 #pragma unroll
       for (int i = 0; i < 2; ++i) {
         const int m = wm + 16 * i + g;
-        a[i][0] = As[k + t][m];
-        a[i][1] = As[k + t][m + 8];
-        a[i][2] = As[k + t + 4][m];
-        a[i][3] = As[k + t + 4][m + 8];
+        a[i][0] = As[buf][k + t][m];
+        a[i][1] = As[buf][k + t][m + 8];
+        a[i][2] = As[buf][k + t + 4][m];
+        a[i][3] = As[buf][k + t + 4][m + 8];
       }
 #pragma unroll
       for (int j = 0; j < 2; ++j) {
         const int n = wn + 8 * j + g;
-        b[j][0] = Bs[k + t][n];
-        b[j][1] = Bs[k + t + 4][n];
+        b[j][0] = Bs[buf][k + t][n];
+        b[j][1] = Bs[buf][k + t + 4][n];
       }
 #pragma unroll
       for (int i = 0; i < 2; ++i)
 #pragma unroll
         for (int j = 0; j < 2; ++j) augur::mma_tf32(acc[i][j], a[i], b[j]);
     }
+    if (next) gemm_put(As[buf ^ 1], Bs[buf ^ 1], ra, rb, trans_a, trans_b);
     __syncthreads();
   }
 #pragma unroll
@@ -200,21 +288,7 @@ AUGUR_KERNEL void __launch_bounds__(256, 2) gemm_tf32_kernel(float* __restrict__
         const int gm = tile.m0 + wm + 16 * i + g + 8 * (q >> 1), gn = tile.n0 + wn + 8 * j + 2 * t + (q & 1);
         if (gm < tile.rows && gn < N) gemm_store(C, bias, partial, tile.split, M, N, ldc, accumulate, ones_row, gm, gn, acc[i][j][q]);
       }
-}
-
-// C (M, N) = [C +] sum over s < splits, in order, of partial[s] (M, N) [+ bias]: the end of a
-// split-K gemm_kernel; row ones_row (if >= 0) goes to bias, as there.
-AUGUR_KERNEL void gemm_splitk_reduce_kernel(float* __restrict__ C, const float* __restrict__ partial,
-                                            float* __restrict__ bias, int M, int N, int ldc, int splits,
-                                            int accumulate, int ones_row) {
-  AUGUR_GRID_STRIDE(i, (long long)M * N) {
-    const int m = (int)(i / N), n = (int)(i % N);
-    float v = 0.0f;
-    for (int s = 0; s < splits; ++s) v += partial[(long long)s * M * N + i];
-    if (bias != nullptr && ones_row < 0) v += bias[n];
-    float* c = m == ones_row ? bias + n : C + (long long)m * ldc + n;
-    *c = accumulate ? *c + v : v;
-  }
+  if (partial != nullptr) gemm_split_done(C, bias, partial, tile_counters, M, N, ldc, accumulate, ones_row, tile.m0, tile.n0);
 }
 
 // db[n] += sum_r dy[r, n]    dy (B, N)   (+=). Blocks of (32, COL_ROWS) threads, one per 32 columns.

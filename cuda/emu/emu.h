@@ -46,6 +46,9 @@ inline void __syncthreads() { augur_emu::syncthreads(); }
 // Fibers of one process share memory with no reordering visible to another block: a no-op.
 inline void __threadfence() {}
 inline void __syncwarp(unsigned mask = 0xffffffffu) { augur_emu::syncwarp(mask); }
+// A load that bypasses L1 on a GPU (another block's writes, after its fence): a plain load here.
+template <class T>
+inline T __ldcg(const T* p) { return *p; }
 
 template <class T>
 inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask) {

@@ -2,32 +2,51 @@ package io.augur.backend.cuda;
 
 /**
  * The GEMM provider that needs nothing but our fatbin: {@code gemm_kernel} (cuda/gemm.cu), 64 x 64
- * tiles, one thread per 4 x 4 outputs, bias and accumulation in the epilogue, and a linear layer's
- * bias gradient in the weight gradient's pass (an extra row of ones). Deterministic. With TF32 on,
- * {@code gemm_tf32_kernel} does the same on the tensor cores (8 warps of 32 x 16 outputs).
+ * tiles, one thread per 4 x 4 outputs, the k loop pipelined through two shared buffers, bias and
+ * accumulation in the epilogue, and a linear layer's bias gradient in the weight gradient's pass
+ * (an extra row of ones). Deterministic. With TF32 on, {@code gemm_tf32_kernel} does the same on
+ * the tensor cores (8 warps of 32 x 16 outputs).
  *
- * <p>A product with fewer output tiles than the device has multiprocessors and a long K (the
- * weight gradient x^T dy at a large batch) is split along K ({@link #splits}): each split sums its
- * share of K into a partial product in {@code workspace}, and {@code gemm_splitk_reduce_kernel}
- * adds the partials in split order, so the result is still the same on every run.
+ * <p>A product whose output tiles leave more than half the multiprocessors idle is split along K
+ * ({@link #splits}): each split sums its share of K into a partial product in {@code workspace},
+ * and the last split of each tile to finish adds the tile's partials in split order (a counter per
+ * tile in {@code counters}, back to zero after each launch), so the result is still the same on
+ * every run and the product is still one launch. At a batch of 128 every product of the top MLP
+ * is such a product: 2 to 12 tiles, whose k tiles would otherwise be walked one after another by
+ * a handful of blocks.
  */
 final class BuiltinGemm implements Gemm {
     private static final int TILE = 64;
-    /** K per split at least this long, and split only when K reaches twice it. */
-    static final int MIN_K_PER_SPLIT = 128;
+    /**
+     * K per split at least this long (two of the kernel's 16-wide k tiles), and split only when K
+     * reaches twice it; {@code -Daugur.gemm.minKPerSplit} changes it (a device comparison: 128 and
+     * more split only long K, as the provider did before the splits were summed in the kernel).
+     */
+    static final int MIN_K_PER_SPLIT = Integer.getInteger("augur.gemm.minKPerSplit", 32);
     static final int MAX_SPLITS = 16;
     /** Floats of the split-K workspace. */
     static final long WORKSPACE_FLOATS = 2L << 20;
+    /** Tile counters: one per output tile of a split product (a split product has at most half a device's multiprocessors of tiles). */
+    static final int COUNTERS = 1024;
 
     private final CudaRuntime rt;
     private final int multiprocessors;
     private final Arena.Slice workspace;   // null: never split
+    private final Arena.Slice counters;    // COUNTERS unsigned ints, zero between launches
     private boolean tf32;
 
-    BuiltinGemm(CudaRuntime rt, Arena.Slice workspace) {
+    /**
+     * @param workspace the split partial products ({@link #WORKSPACE_FLOATS} floats; a scratch
+     *                  slice: every element a split reads was written in the same launch)
+     * @param counters  {@link #COUNTERS} ints, zero when allocated (not scratch: they must be zero
+     *                  before every launch, which each launch leaves them)
+     */
+    BuiltinGemm(CudaRuntime rt, Arena.Slice workspace, Arena.Slice counters) {
+        if (counters.bytes() < 4L * COUNTERS) throw new IllegalArgumentException("gemm tile counters: " + counters.bytes() + " bytes, need " + 4L * COUNTERS);
         this.rt = rt;
         this.multiprocessors = rt.multiprocessors;
         this.workspace = workspace;
+        this.counters = counters;
     }
 
     @Override
@@ -44,9 +63,13 @@ final class BuiltinGemm implements Gemm {
      * {@link #MIN_K_PER_SPLIT} long, and all partials within {@code workspaceFloats}.
      */
     static int splits(int M, int N, int K, int multiprocessors, long workspaceFloats) {
+        return splits(M, N, K, multiprocessors, workspaceFloats, MIN_K_PER_SPLIT);
+    }
+
+    static int splits(int M, int N, int K, int multiprocessors, long workspaceFloats, int minKPerSplit) {
         long tiles = (long) ((M + TILE - 1) / TILE) * ((N + TILE - 1) / TILE);
-        if (2 * tiles > multiprocessors || K < 2 * MIN_K_PER_SPLIT) return 1;
-        int s = (int) Math.min(MAX_SPLITS, Math.min((2L * multiprocessors + tiles - 1) / tiles, K / MIN_K_PER_SPLIT));
+        if (2 * tiles > multiprocessors || tiles > COUNTERS || K < 2 * minKPerSplit) return 1;
+        int s = (int) Math.min(MAX_SPLITS, Math.min((2L * multiprocessors + tiles - 1) / tiles, K / minKPerSplit));
         while (s > 1 && (long) s * M * N > workspaceFloats) s--;
         return s;
     }
@@ -104,12 +127,7 @@ final class BuiltinGemm implements Gemm {
         int onesRow = ones ? M : -1;
         CudaRuntime.Args a = new CudaRuntime.Args().ptr(C).ptr(A).ptr(B).ptr(bias)
                 .i(rows).i(N).i(K).i(lda).i(ldb).i(ldc).i(transA ? 1 : 0).i(transB ? 1 : 0).i(accumulate ? 1 : 0)
-                .ptr(s > 1 ? workspace.address() : 0).i(kSplit).i(onesRow).ptr(rowsLimit);
+                .ptr(s > 1 ? workspace.address() : 0).i(kSplit).i(onesRow).ptr(rowsLimit).ptr(counters.address());
         rt.launch(tf32 ? Kernels.GEMM_TF32 : Kernels.GEMM, nTiles, mTiles * s, 256, 1, 0, a);
-        if (s > 1) {
-            long n = (long) rows * N;
-            rt.launch(Kernels.GEMM_SPLITK_REDUCE, Kernels.blocks(n, Kernels.BLOCK, 32 * multiprocessors), 1, Kernels.BLOCK, 1, 0,
-                    new CudaRuntime.Args().ptr(C).ptr(workspace.address()).ptr(bias).i(rows).i(N).i(ldc).i(s).i(accumulate ? 1 : 0).i(onesRow));
-        }
     }
 }

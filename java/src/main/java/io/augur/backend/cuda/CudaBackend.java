@@ -128,12 +128,13 @@ public final class CudaBackend implements Backend, Profiling {
         this.later = new LaterReads(rt, status::address);
         this.stepGraphs = new StepGraphs(rt);
         Arena.Slice splitK = arena.reserveScratch("gemm.splitk", 4 * BuiltinGemm.WORKSPACE_FLOATS);
+        Arena.Slice tileCounters = arena.reserve("gemm.tile_counters", 4L * BuiltinGemm.COUNTERS);
         this.rowPartials = arena.reserveScratch("rows.partials", ROW_PARTIALS_BYTES);
         Gemm chosen;
         String note;
         switch (gemmChoice) {
             case "builtin" -> {
-                chosen = new BuiltinGemm(rt, splitK);
+                chosen = new BuiltinGemm(rt, splitK, tileCounters);
                 note = "asked for";
             }
             case "cublas" -> {
@@ -147,7 +148,7 @@ public final class CudaBackend implements Backend, Profiling {
                     g = CublasGemm.tryCreate(rt);
                     n = "libcublas.so.12 loaded";
                 } catch (RuntimeException | LinkageError e) {
-                    g = new BuiltinGemm(rt, splitK);
+                    g = new BuiltinGemm(rt, splitK, tileCounters);
                     n = "cuBLAS unavailable: " + e.getMessage();
                 }
                 chosen = g;
