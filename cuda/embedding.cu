@@ -200,15 +200,27 @@ AUGUR_KERNEL void history_gather_kernel(HistoryGatherList l, int* status, const 
     const int c = (int)(i / per_column);
     const long long bt = i - c * per_column;
     const int b = (int)(bt / T), t = (int)(bt - (long long)b * T);
+    // column c's fields, picked with constant indices: l.from[c] and the like copied the whole
+    // list to local memory (an 88-byte stack frame in ptxas's report)
+    int from = 0;
+    int* out = nullptr;
+    const int* values = nullptr;
+#pragma unroll
+    for (int k = 0; k < 4; ++k)
+      if (k == c) {
+        from = l.from[k];
+        out = l.out[k];
+        values = l.values[k];
+      }
     const int r = rows[b];
     int v = 0;
     if (r >= 0 && r < n_rows) {
       const int off = offsets[r], len = offsets[r + 1] - off;
       if ((len < 0 || len > T) && c == 0 && t == 0) augur::set_status(status, AUGUR_STATUS_BAD_LENGTH);
-      if (t >= l.from[c] && t < min(max(len, 0), T)) v = l.values[c][off + t];
+      if (t >= from && t < min(max(len, 0), T)) v = values[off + t];
     } else if (c == 0 && t == 0) {
       augur::set_status(status, AUGUR_STATUS_BAD_ROW);
     }
-    l.out[c][bt] = v;
+    out[bt] = v;
   }
 }

@@ -26,8 +26,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * registers, spills and static shared memory, for every SASS target of the fatbin (CMakeLists.txt),
  * and checks them against the largest block the backend launches it with. It found the GRU
  * forward at 66 registers on sm_75, so 1024-thread blocks (H = 342) would not have launched on
- * Turing; the recurrence kernels now carry __launch_bounds__(1024). SKIPPED where nvcc is not on
- * the PATH.
+ * Turing; the recurrence kernels now carry __launch_bounds__(1024). It also refuses any stack
+ * frame (local memory, which a spill-free report can still hide): it found history_gather_kernel
+ * copying its by-value column list to local memory to index it. SKIPPED where nvcc is not on the
+ * PATH.
  */
 class KernelResourcesTest {
     /** Registers of one block (every architecture since Kepler), static shared memory without opting in. */
@@ -49,7 +51,8 @@ class KernelResourcesTest {
         };
     }
 
-    record Usage(int registers, int spillBytes, int sharedBytes) {}
+    /** stackBytes: the stack frame, local memory per thread (a register array indexed at run time, or a by-value struct copied to index it). */
+    record Usage(int registers, int spillBytes, int stackBytes, int sharedBytes) {}
 
     @ParameterizedTest
     @ValueSource(ints = {75, 80, 86, 89, 90})
@@ -65,6 +68,7 @@ class KernelResourcesTest {
                 bad.add(e.getKey() + ": " + u.registers() + " registers x " + threads + " threads > " + REGISTERS_PER_BLOCK);
             }
             if (u.spillBytes() > 0) bad.add(e.getKey() + ": spills " + u.spillBytes() + " bytes");
+            if (u.stackBytes() > 0) bad.add(e.getKey() + ": " + u.stackBytes() + "-byte stack frame (local memory)");
             if (u.sharedBytes() > STATIC_SHARED) bad.add(e.getKey() + ": " + u.sharedBytes() + " bytes of static shared memory");
         }
         assertTrue(bad.isEmpty(), "sm_" + arch + ":\n" + String.join("\n", bad));
@@ -95,25 +99,29 @@ class KernelResourcesTest {
     static Map<String, Usage> parse(String log) {
         Pattern entry = Pattern.compile("Compiling entry function '(\\w+)'");
         Pattern spill = Pattern.compile("(\\d+) bytes spill stores");
+        Pattern stack = Pattern.compile("(\\d+) bytes stack frame");
         Pattern used = Pattern.compile("Used (\\d+) registers(.*)");
         Pattern smem = Pattern.compile("(\\d+) bytes smem");
         Map<String, Usage> usage = new TreeMap<>();
         String current = null;
-        int spills = 0;
+        int spills = 0, frame = 0;
         for (String line : log.split("\n")) {
             Matcher m = entry.matcher(line);
             if (m.find()) {
                 current = m.group(1);
                 spills = 0;
+                frame = 0;
                 continue;
             }
             if (current == null) continue;
             Matcher s = spill.matcher(line);
             if (s.find()) spills = Integer.parseInt(s.group(1));
+            Matcher f = stack.matcher(line);
+            if (f.find()) frame = Integer.parseInt(f.group(1));
             Matcher u = used.matcher(line);
             if (u.find()) {
                 Matcher sm = smem.matcher(u.group(2));
-                usage.put(current, new Usage(Integer.parseInt(u.group(1)), spills, sm.find() ? Integer.parseInt(sm.group(1)) : 0));
+                usage.put(current, new Usage(Integer.parseInt(u.group(1)), spills, frame, sm.find() ? Integer.parseInt(sm.group(1)) : 0));
                 current = null;
             }
         }
