@@ -13,7 +13,7 @@ import java.util.List;
  */
 final class MultiTensorArgs {
     /** Tensors per launch (MULTI_MAX). */
-    static final int MAX = 24;
+    static final int MAX = 64;
     /** Elements per block (MULTI_CHUNK). */
     static final int CHUNK = 1024;
     /** sizeof(MultiTensor): 4 pointer arrays, n[MAX], first_block[MAX + 1], count; padded to 8. */

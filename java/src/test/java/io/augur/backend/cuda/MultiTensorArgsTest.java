@@ -12,7 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The multi-tensor launch plan (no GPU needed): the struct's layout as cuda/multi_tensor.cuh
- * declares it (968 bytes, checked there by static_assert), one launch per 24 tensors, blocks of
+ * declares it (2,568 bytes, checked there by static_assert), one launch per 64 tensors, blocks of
  * 1024 elements per tensor, empty tensors left out.
  */
 class MultiTensorArgsTest {
@@ -20,7 +20,7 @@ class MultiTensorArgsTest {
 
     @Test
     void layoutMatchesTheCudaStruct() {
-        assertEquals(968, MultiTensorArgs.BYTES);
+        assertEquals(2568, MultiTensorArgs.BYTES);
         List<MultiTensorArgs.Launch> l = MultiTensorArgs.plan(List.of(new MultiTensorArgs.Entry(0x1000, 0x2000, 0x3000, 0x4000, 1025),
                 new MultiTensorArgs.Entry(0x5000, 0, 0, 0, 1024), new MultiTensorArgs.Entry(0x6000, 0, 0, 0, 1)));
         assertEquals(1, l.size());
@@ -47,11 +47,11 @@ class MultiTensorArgsTest {
     @Test
     void longListsSplitAndEmptyTensorsAreLeftOut() {
         List<MultiTensorArgs.Entry> es = new ArrayList<>();
-        for (int k = 0; k < 50; k++) es.add(new MultiTensorArgs.Entry(0x100L * (k + 1), 0, 0, 0, k % 10 == 0 ? 0 : 100 * k));
-        List<MultiTensorArgs.Launch> l = MultiTensorArgs.plan(es);   // 45 non-empty tensors: 24 + 21
+        for (int k = 0; k < 100; k++) es.add(new MultiTensorArgs.Entry(0x100L * (k + 1), 0, 0, 0, k % 10 == 0 ? 0 : 100 * k));
+        List<MultiTensorArgs.Launch> l = MultiTensorArgs.plan(es);   // 90 non-empty tensors: 64 + 26
         assertEquals(2, l.size());
-        assertEquals(24, l.get(0).args().getInt(COUNT_OFF));
-        assertEquals(21, l.get(1).args().getInt(COUNT_OFF));
+        assertEquals(64, l.get(0).args().getInt(COUNT_OFF));
+        assertEquals(26, l.get(1).args().getInt(COUNT_OFF));
         long elements = 0, covered = 0;
         for (MultiTensorArgs.Entry e : es) elements += e.n();
         for (MultiTensorArgs.Launch x : l) {
