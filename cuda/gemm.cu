@@ -11,7 +11,8 @@
 // bias[n] (+= with accumulate, else =), which is then that row's output and not added to C. A
 // linear layer's dW += x^T dy then brings db += sum_r dy[r, :] with it. ones_row = -1: none.
 // (One pointer for both uses, and the row as an index, keep the kernel within 64 registers on
-// sm_80 to sm_90, 79 on sm_75, without spilling, the pipelined k loop included.)
+// sm_80 to sm_90, 80 on sm_75, without spilling, the pipelined k loop and the epilogue's
+// activation included.)
 //
 // Rows counted on the device: with rows_limit != nullptr the positions dimension stops at
 // *rows_limit, M's rows when trans_a is 0 (y = x W and dx = dy W^T over a batch's rows) or K when
@@ -28,6 +29,11 @@
 // counter; the last split of a tile to finish (whichever it is) adds the tile's splits in split
 // order, then bias and C, and sets the counter back to zero for the next launch. Still a fixed
 // order, so still deterministic, and no second launch.
+//
+// Activation in the epilogue: with act.out != nullptr (a linear layer y = x W + b followed by
+// sigmoid or PReLU; not with accumulate or a ones row) each stored element v of C also goes to
+// act.out as sigmoid(v) (act.kind 1) or v > 0 ? v : alpha[n] v (2), the arithmetic of
+// sigmoid_forward_kernel and prelu_forward_kernel: the layer and its activation in one launch.
 //
 // The k loop is software-pipelined: each thread loads its share of the next k tile into
 // registers before the products of the current one, and stores it into the other of two shared
@@ -91,11 +97,19 @@ __device__ __forceinline__ void gemm_put(T (*As)[LD], T (*Bs)[LD], const T (&ra)
   }
 }
 
+// The epilogue's activation (act.out == nullptr: none).
+struct GemmAct {
+  float* out;          // (M, ldc) like C
+  const float* alpha;  // (N), PReLU
+  int kind;            // 1 sigmoid, 2 PReLU
+};
+
 // Where output element (gm, gn) of a block's tile goes: its split's partial product; or C (+= with
-// accumulate), with bias added; or, for op(A)'s ones row, bias itself (+= with accumulate).
+// accumulate), with bias added, and its activation to act.out; or, for op(A)'s ones row, bias
+// itself (+= with accumulate).
 __device__ __forceinline__ void gemm_store(float* __restrict__ C, float* __restrict__ bias, float* __restrict__ partial,
                                            int split, int M, int N, int ldc, int accumulate, int ones_row, int gm, int gn,
-                                           float v) {
+                                           float v, const GemmAct& act) {
   if (partial != nullptr) {
     partial[((long long)split * M + gm) * N + gn] = v;
     return;
@@ -103,6 +117,8 @@ __device__ __forceinline__ void gemm_store(float* __restrict__ C, float* __restr
   if (bias != nullptr && ones_row < 0) v += bias[gn];
   float* c = gm == ones_row ? bias + gn : C + (long long)gm * ldc + gn;
   *c = accumulate ? *c + v : v;
+  if (act.out != nullptr)
+    act.out[(long long)gm * ldc + gn] = act.kind == 1 ? augur::sigmoidf(v) : (v > 0.0f ? v : act.alpha[gn] * v);
 }
 
 // A block's tile: its split, first row and column, k range, and the rows that exist (M, or fewer
@@ -130,7 +146,8 @@ struct GemmTile {
 // returns early and every split is counted.
 __device__ __forceinline__ void gemm_split_done(float* __restrict__ C, float* __restrict__ bias,
                                                 const float* __restrict__ partial, unsigned* __restrict__ counters, int M,
-                                                int N, int ldc, int accumulate, int ones_row, int m0, int n0) {
+                                                int N, int ldc, int accumulate, int ones_row, int m0, int n0,
+                                                const GemmAct& act) {
   __shared__ int last;
   const int m_tiles = (M + GEMM_BM - 1) / GEMM_BM, splits = (int)gridDim.y / m_tiles;
   __threadfence();  // this block's partial products, visible to the block that sums them
@@ -149,7 +166,7 @@ __device__ __forceinline__ void gemm_split_done(float* __restrict__ C, float* __
     const long long i = (long long)gm * N + gn;
     float v = 0.0f;
     for (int sp = 0; sp < splits; ++sp) v += __ldcg(partial + (long long)sp * M * N + i);  // L2: other blocks' writes
-    gemm_store(C, bias, nullptr, 0, M, N, ldc, accumulate, ones_row, gm, gn, v);
+    gemm_store(C, bias, nullptr, 0, M, N, ldc, accumulate, ones_row, gm, gn, v, act);
   }
 }
 }  // namespace
@@ -160,11 +177,13 @@ AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, cons
                                                      int trans_a, int trans_b, int accumulate,
                                                      float* __restrict__ partial, int k_split, int ones_row,
                                                      const int* __restrict__ rows_limit,
-                                                     unsigned* __restrict__ tile_counters) {
+                                                     unsigned* __restrict__ tile_counters, float* __restrict__ act_out,
+                                                     const float* __restrict__ alpha, int act_kind) {
   __shared__ float As[2][GEMM_BK][GEMM_BM + 4];  // As[buffer][k][m]
   __shared__ float Bs[2][GEMM_BK][GEMM_BN + 4];  // Bs[buffer][k][n]
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
   const GemmTile tile(M, K, partial, k_split, trans_a, rows_limit);
+  const GemmAct act{act_out, alpha, act_kind};
   if (tile.m0 >= tile.rows) return;  // past the device's row count: the whole block
   float acc[GEMM_TM][GEMM_TN];
 #pragma unroll
@@ -208,10 +227,10 @@ AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, cons
 #pragma unroll
     for (int j = 0; j < GEMM_TN; ++j) {
       const int gn = tile.n0 + tx + 16 * j;
-      if (gn < N) gemm_store(C, bias, partial, tile.split, M, N, ldc, accumulate, ones_row, gm, gn, acc[i][j]);
+      if (gn < N) gemm_store(C, bias, partial, tile.split, M, N, ldc, accumulate, ones_row, gm, gn, acc[i][j], act);
     }
   }
-  if (partial != nullptr) gemm_split_done(C, bias, partial, tile_counters, M, N, ldc, accumulate, ones_row, tile.m0, tile.n0);
+  if (partial != nullptr) gemm_split_done(C, bias, partial, tile_counters, M, N, ldc, accumulate, ones_row, tile.m0, tile.n0, act);
 }
 
 // gemm_kernel's contract with the products on the TF32 tensor cores (`--precision tf32`, compute
@@ -226,12 +245,14 @@ AUGUR_KERNEL void __launch_bounds__(256, 2) gemm_tf32_kernel(float* __restrict__
                                                           int trans_a, int trans_b, int accumulate,
                                                           float* __restrict__ partial, int k_split, int ones_row,
                                                           const int* __restrict__ rows_limit,
-                                                          unsigned* __restrict__ tile_counters) {
+                                                          unsigned* __restrict__ tile_counters, float* __restrict__ act_out,
+                                                          const float* __restrict__ alpha, int act_kind) {
   __shared__ uint32_t As[2][GEMM_BK][GEMM_BM + 8];  // TF32 bits, As[buffer][k][m]
   __shared__ uint32_t Bs[2][GEMM_BK][GEMM_BN + 8];  // TF32 bits, Bs[buffer][k][n]
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
   const int wm = (warp & 1) * 32, wn = (warp >> 1) * 16;
   const GemmTile tile(M, K, partial, k_split, trans_a, rows_limit);
+  const GemmAct act{act_out, alpha, act_kind};
   if (tile.m0 >= tile.rows) return;  // past the device's row count: the whole block
   float acc[2][2][4];
 #pragma unroll
@@ -286,9 +307,9 @@ AUGUR_KERNEL void __launch_bounds__(256, 2) gemm_tf32_kernel(float* __restrict__
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
         const int gm = tile.m0 + wm + 16 * i + g + 8 * (q >> 1), gn = tile.n0 + wn + 8 * j + 2 * t + (q & 1);
-        if (gm < tile.rows && gn < N) gemm_store(C, bias, partial, tile.split, M, N, ldc, accumulate, ones_row, gm, gn, acc[i][j][q]);
+        if (gm < tile.rows && gn < N) gemm_store(C, bias, partial, tile.split, M, N, ldc, accumulate, ones_row, gm, gn, acc[i][j][q], act);
       }
-  if (partial != nullptr) gemm_split_done(C, bias, partial, tile_counters, M, N, ldc, accumulate, ones_row, tile.m0, tile.n0);
+  if (partial != nullptr) gemm_split_done(C, bias, partial, tile_counters, M, N, ldc, accumulate, ones_row, tile.m0, tile.n0, act);
 }
 
 // db[n] += sum_r dy[r, n]    dy (B, N)   (+=). Blocks of (32, COL_ROWS) threads, one per 32 columns.

@@ -297,6 +297,27 @@ public interface Backend extends AutoCloseable {
     /** y = x W + b.  y (B, out), x (B, in), W (in, out), b (out). */
     void linear(Tensor y, Tensor x, Tensor W, Tensor b, int B, int in, int out);
 
+    /**
+     * A linear layer and its activation: y = x W + b (kept: PReLU's backward reads it), then
+     * a = sigmoid(y), or PReLU(y) with alpha (out). y, a (B, out). Activations with batch
+     * statistics (Dice) are not taken. By default {@link #linear} and then {@link #sigmoid} or
+     * {@link #prelu}; the CUDA backend's built-in GEMM applies the activation in the product's
+     * epilogue, one launch.
+     */
+    default void linearAct(Tensor y, Tensor a, Tensor x, Tensor W, Tensor b, Activation act, Tensor alpha, int B, int in, int out) {
+        switch (act) {
+            case SIGMOID -> {
+                linear(y, x, W, b, B, in, out);
+                sigmoid(a, y, B * out);
+            }
+            case PRELU -> {
+                linear(y, x, W, b, B, in, out);
+                prelu(a, y, alpha, B, out);
+            }
+            default -> throw new IllegalArgumentException("linearAct: " + act + " normalises over the batch; run linear, then its own op");
+        }
+    }
+
     /** dx = dy W^T (=, skipped when dx is null), dW += x^T dy, db += sum_rows dy. */
     void linearBackward(Tensor dx, Tensor dW, Tensor db, Tensor dy, Tensor x, Tensor W, int B, int in, int out);
 

@@ -40,6 +40,17 @@ public final class Layers {
         }
     }
 
+    /**
+     * fc then act on x: fc.y = x W + b, act.y = act(fc.y). Sigmoid and PReLU go through
+     * {@link Backend#linearAct} (one launch with the built-in GEMM); Dice, whose statistics span the
+     * batch, runs after the product. Returns act.y.
+     */
+    public static Tensor linearAct(Backend be, Linear fc, Act act, Tensor x, int B, boolean training) {
+        if (act.kind == Activation.DICE) return act.forward(be, fc.forward(be, x, B), B, training);
+        be.linearAct(fc.y, act.y, x, fc.weight.value(), fc.bias.value(), act.kind, act.alpha == null ? null : act.alpha.value(), B, fc.in, fc.out);
+        return act.y;
+    }
+
     /** BatchNorm with affine gamma/beta and running statistics. */
     public static final class BatchNorm {
         public final Param gamma, beta, runMean, runVar;
@@ -175,10 +186,7 @@ public final class Layers {
          */
         public Tensor forward(Backend be, Tensor x, int B, boolean training, Tensor rows) {
             Tensor h = bn.forward(be, x, B, training, rows);
-            for (int l = 0; l < act.length; l++) {
-                h = fc[l].forward(be, h, B);
-                h = act[l].forward(be, h, B, training);
-            }
+            for (int l = 0; l < act.length; l++) h = linearAct(be, fc[l], act[l], h, B, training);
             return fc[act.length].forward(be, h, B);
         }
 

@@ -56,8 +56,7 @@ final class QueryAttention {
 
     /** Fills {@link #weights}; pooled (B, H) = sum_t a_t states_t when non-null. */
     void forward(Backend be, Tensor pooled, Tensor ea, Tensor states, Tensor lengths, int B, int T, boolean training) {
-        Tensor pre = query.forward(be, ea, B);
-        Tensor q = queryAct.forward(be, pre, B, training);
+        Tensor q = Layers.linearAct(be, query, queryAct, ea, B, training);
         be.activationUnit(pooled, weights, ws, q, states, lengths, params, spec, B, T, training);
     }
 

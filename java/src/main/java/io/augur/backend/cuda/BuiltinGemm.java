@@ -106,6 +106,20 @@ final class BuiltinGemm implements Gemm {
         launch(dW, x, dy, db, in, out, rows, in, out, out, true, false, true, db != 0, rowsLimit);
     }
 
+    /** gemm_kernel's epilogue activations (act_kind). */
+    static final int ACT_SIGMOID = 1, ACT_PRELU = 2;
+
+    /**
+     * A linear layer and its activation in one launch: y (B, out) = x (B, in) W (in, out) + b, and
+     * a = sigmoid(y) ({@link #ACT_SIGMOID}) or PReLU(y) with alpha (out) ({@link #ACT_PRELU}),
+     * applied in the product's epilogue to each element as it is stored.
+     */
+    void linearAct(long y, long a, long alpha, int kind, long x, long W, long b, int B, int in, int out) {
+        if (kind != ACT_SIGMOID && kind != ACT_PRELU) throw new IllegalArgumentException("epilogue activation " + kind + " (expected 1 sigmoid or 2 PReLU)");
+        if (kind == ACT_PRELU && alpha == 0) throw new IllegalArgumentException("PReLU in the epilogue needs its alpha");
+        launch(y, x, W, b, B, out, in, in, out, out, false, false, false, false, 0L, a, alpha, kind);
+    }
+
     /** ones: op(A) gets a last row of ones, whose output row goes to {@code bias} instead of being added. */
     private void launch(long C, long A, long B, long bias, int M, int N, int K, int lda, int ldb, int ldc,
                         boolean transA, boolean transB, boolean accumulate, boolean ones) {
@@ -114,6 +128,13 @@ final class BuiltinGemm implements Gemm {
 
     private void launch(long C, long A, long B, long bias, int M, int N, int K, int lda, int ldb, int ldc,
                         boolean transA, boolean transB, boolean accumulate, boolean ones, long rowsLimit) {
+        launch(C, A, B, bias, M, N, K, lda, ldb, ldc, transA, transB, accumulate, ones, rowsLimit, 0L, 0L, 0);
+    }
+
+    /** actOut != 0: the epilogue also writes act(C) there (actKind, alpha), C's layout; not with accumulate or ones. */
+    private void launch(long C, long A, long B, long bias, int M, int N, int K, int lda, int ldb, int ldc,
+                        boolean transA, boolean transB, boolean accumulate, boolean ones, long rowsLimit,
+                        long actOut, long alpha, int actKind) {
         if (M <= 0 || N <= 0) return;
         int rows = M + (ones ? 1 : 0);   // output rows, the ones row included
         int mTiles = (rows + TILE - 1) / TILE, nTiles = (N + TILE - 1) / TILE;
@@ -127,7 +148,8 @@ final class BuiltinGemm implements Gemm {
         int onesRow = ones ? M : -1;
         CudaRuntime.Args a = new CudaRuntime.Args().ptr(C).ptr(A).ptr(B).ptr(bias)
                 .i(rows).i(N).i(K).i(lda).i(ldb).i(ldc).i(transA ? 1 : 0).i(transB ? 1 : 0).i(accumulate ? 1 : 0)
-                .ptr(s > 1 ? workspace.address() : 0).i(kSplit).i(onesRow).ptr(rowsLimit).ptr(counters.address());
+                .ptr(s > 1 ? workspace.address() : 0).i(kSplit).i(onesRow).ptr(rowsLimit).ptr(counters.address())
+                .ptr(actOut).ptr(alpha).i(actKind);
         rt.launch(tf32 ? Kernels.GEMM_TF32 : Kernels.GEMM, nTiles, mTiles * s, 256, 1, 0, a);
     }
 }

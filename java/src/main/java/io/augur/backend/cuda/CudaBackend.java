@@ -933,6 +933,18 @@ public final class CudaBackend implements Backend, Profiling {
         gemm.gemm(a(y), a(x), a(W), a(b), B, out, in, in, out, out, false, false, false);
     }
 
+    /** With the built-in GEMM, one launch: the activation in gemm_kernel's epilogue. cuBLAS: the product, then the activation's kernel. */
+    @Override
+    public void linearAct(Tensor y, Tensor activated, Tensor x, Tensor W, Tensor b, Activation act, Tensor alpha, int B, int in, int out) {
+        if (!(gemm instanceof BuiltinGemm builtin) || (act != Activation.SIGMOID && act != Activation.PRELU)) {
+            Backend.super.linearAct(y, activated, x, W, b, act, alpha, B, in, out);
+            return;
+        }
+        begin();
+        builtin.linearAct(a(y), a(activated), act == Activation.PRELU ? a(alpha) : 0L, act == Activation.SIGMOID ? BuiltinGemm.ACT_SIGMOID : BuiltinGemm.ACT_PRELU,
+                a(x), a(W), a(b), B, in, out);
+    }
+
     @Override
     public void linearBackward(Tensor dx, Tensor dW, Tensor db, Tensor dy, Tensor x, Tensor W, int B, int in, int out) {
         begin();

@@ -320,6 +320,29 @@ class CudaOpsParityTest {
         t.close();
     }
 
+    /**
+     * A linear layer and its activation (Backend.linearAct): with the built-in GEMM one launch, the
+     * activation in the epilogue, on shapes it splits (batch 128) and does not (batch 2048, and
+     * widths off the 64-wide tiles); with the default provider whichever path it takes. Both the
+     * product (PReLU's backward reads it) and the activation are compared.
+     */
+    @ParameterizedTest
+    @CsvSource({"builtin, sigmoid, 128, 162, 200", "builtin, prelu, 128, 162, 200", "builtin, prelu, 37, 20, 7",
+            "builtin, sigmoid, 2048, 100, 50", "builtin, prelu, 1, 3, 1", "default, prelu, 130, 65, 80"})
+    void linearWithItsActivation(String provider, String activation, int rowsB, int in, int out) {
+        CudaBackend gpu = provider.equals("builtin") ? new CudaBackend(GpuTesting.backend().runtime(), "builtin") : GpuTesting.backend();
+        GpuTesting.Twin t = new GpuTesting.Twin(gpu);
+        Activation act = Activation.parse(activation);
+        int maxB = rowsB + 3;
+        Pair x = t.floats("x", uniformPoisoned(rng, rowsB * in, maxB * in, -1, 1)), W = t.floats("W", uniform(rng, in * out, -1, 1));
+        Pair b = t.floats("b", uniform(rng, out, -1, 1)), alpha = t.floats("alpha", uniform(rng, out, 0, 0.5f));
+        Pair y = t.poisoned("y", maxB * out), a = t.poisoned("a", maxB * out);
+        t.both(be -> be.linearAct(y.on(be), a.on(be), x.on(be), W.on(be), b.on(be), act, alpha.on(be), rowsB, in, out));
+        t.assertClose(gpu.gemm().name() + " " + act + " y", y, TIGHT_ATOL, TIGHT_RTOL);
+        t.assertClose(gpu.gemm().name() + " " + act + " a", a, TIGHT_ATOL, TIGHT_RTOL);
+        t.close();
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"batchnorm", "dice", "prelu", "sigmoid"})
     void normalisationAndActivations(String op) {
