@@ -252,6 +252,27 @@ public interface Backend extends AutoCloseable {
      */
     void interestConcatBackward(Tensor dEa, Tensor dS, Tensor dV, Tensor dx, Tensor ea, Tensor s, int B, int E, int V, int xStride, int off);
 
+    /**
+     * The history's sum pool and the interest block as one op: s = {@link #sumPool}(hist) (written:
+     * the backward reads it), then {@link #interestConcat}(x, ea, s, v). hist (B, T, E). By default
+     * the two ops; the CUDA backend does both in one launch.
+     */
+    default void pooledInterestConcat(Tensor x, Tensor s, Tensor ea, Tensor hist, Tensor lengths, Tensor v, int B, int T, int E, int V,
+                                      int xStride, int off) {
+        sumPool(s, hist, lengths, B, T, E);
+        interestConcat(x, ea, s, v, B, E, V, xStride, off);
+    }
+
+    /**
+     * Backward of {@link #pooledInterestConcat}: {@link #interestConcatBackward} (dEa, dS, dV =),
+     * then {@link #sumPoolBackward} from dS (dHist =). By default the two ops; one launch on CUDA.
+     */
+    default void pooledInterestConcatBackward(Tensor dEa, Tensor dS, Tensor dHist, Tensor dV, Tensor dx, Tensor ea, Tensor s, Tensor lengths,
+                                              int B, int T, int E, int V, int xStride, int off) {
+        interestConcatBackward(dEa, dS, dV, dx, ea, s, B, E, V, xStride, off);
+        sumPoolBackward(dHist, dS, lengths, B, T, E);
+    }
+
     // ---------------------------------------------------------------- elementwise and sequence helpers
 
     /** y[0:n] += x[0:n]: joins the gradients of an activation with several consumers. */

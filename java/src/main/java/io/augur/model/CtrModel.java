@@ -19,8 +19,8 @@ import java.util.List;
  *   logit = MLP(x)   BatchNorm -&gt; hidden layers with Dice/PReLU -&gt; 1
  * </pre>
  * Every buffer is planned here for batches of up to maxB samples; a step allocates nothing.
- * Gradient flow into e_a and e_t: {@code interestConcatBackward} and {@code sumPoolBackward}
- * write them (=), then the subclass's interest backward adds to them (+=).
+ * Gradient flow into e_a and e_t: {@code pooledInterestConcatBackward} (the interest block's and
+ * the sum pool's backward) writes them (=), then the subclass's interest backward adds to them (+=).
  */
 public abstract class CtrModel {
     protected final Backend be;
@@ -155,8 +155,7 @@ public abstract class CtrModel {
         gathers.add(Backend.Gather.forward(hist, batch.histCates, batch.lengths, cateEmb.value(), B * T, T, D, E, D));
         addGathers(gathers, B, training);
         be.embeddingGather(gathers);
-        be.sumPool(s, hist, batch.lengths, B, T, E);
-        interestForward(B, training);
+        interestForward(B, training);   // its concat pools the history into s
         logits = mlp.forward(be, x, B, training);
         return logits;
     }
@@ -304,14 +303,16 @@ public abstract class CtrModel {
 
     // ------------------------------------------------ helpers for the subclasses
 
-    /** The shared part of the interest block: [e_a, s, e_a * s] (+ v) at column profileWidth. */
+    /**
+     * The shared part of the interest block: s = the history's sum pool, then [e_a, s, e_a * s]
+     * (+ v) at column profileWidth (one op: {@link Backend#pooledInterestConcat}).
+     */
     protected void concat(Tensor v, int B) {
-        be.interestConcat(x, ea, s, v, B, E, v == null ? 0 : interestWidth(), xWidth, profileWidth);
+        be.pooledInterestConcat(x, s, ea, hist, batch.lengths, v, B, T, E, v == null ? 0 : interestWidth(), xWidth, profileWidth);
     }
 
-    /** Backward of {@link #concat}: dEa, dS, dV (=), then dHist (=) from the sum pool. */
+    /** Backward of {@link #concat}: dEa, dS, dV (=), and dHist (=) from the sum pool. */
     protected void concatBackward(Tensor dV, int B) {
-        be.interestConcatBackward(dEa, dS, dV, dx, ea, s, B, E, dV == null ? 0 : interestWidth(), xWidth, profileWidth);
-        be.sumPoolBackward(dHist, dS, batch.lengths, B, T, E);
+        be.pooledInterestConcatBackward(dEa, dS, dHist, dV, dx, ea, s, batch.lengths, B, T, E, dV == null ? 0 : interestWidth(), xWidth, profileWidth);
     }
 }

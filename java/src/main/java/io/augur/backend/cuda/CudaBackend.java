@@ -876,18 +876,41 @@ public final class CudaBackend implements Backend, Profiling {
 
     @Override
     public void interestConcat(Tensor x, Tensor ea, Tensor s, Tensor v, int B, int E, int V, int xStride, int off) {
+        concatForward(x, s, ea, null, null, v, B, 0, E, V, xStride, off);
+    }
+
+    /** One launch of interest_concat_forward_kernel, the sum pool inside it. */
+    @Override
+    public void pooledInterestConcat(Tensor x, Tensor s, Tensor ea, Tensor hist, Tensor lengths, Tensor v, int B, int T, int E, int V,
+                                     int xStride, int off) {
+        concatForward(x, s, ea, hist, lengths, v, B, T, E, V, xStride, off);
+    }
+
+    private void concatForward(Tensor x, Tensor s, Tensor ea, Tensor hist, Tensor lengths, Tensor v, int B, int T, int E, int V, int xStride, int off) {
         begin();
         int width = v == null ? 0 : V;
-        launch1d(Kernels.INTEREST_CONCAT_FORWARD, (long) B * (3L * E + width), args().ptr(a(x)).ptr(a(ea)).ptr(a(s)).ptr(a(v))
-                .i(B).i(E).i(width).i(xStride).i(off));
+        launch1d(Kernels.INTEREST_CONCAT_FORWARD, (long) B * (E + width), args().ptr(a(x)).ptr(a(ea)).ptr(a(s)).ptr(a(v))
+                .i(B).i(E).i(width).i(xStride).i(off).ptr(a(hist)).ptr(a(lengths)).i(T));
     }
 
     @Override
     public void interestConcatBackward(Tensor dEa, Tensor dS, Tensor dV, Tensor dx, Tensor ea, Tensor s, int B, int E, int V, int xStride, int off) {
+        concatBackward(dEa, dS, null, dV, dx, ea, s, null, B, 0, E, V, xStride, off);
+    }
+
+    /** One launch of interest_concat_backward_kernel, the sum pool's backward inside it. */
+    @Override
+    public void pooledInterestConcatBackward(Tensor dEa, Tensor dS, Tensor dHist, Tensor dV, Tensor dx, Tensor ea, Tensor s, Tensor lengths,
+                                             int B, int T, int E, int V, int xStride, int off) {
+        concatBackward(dEa, dS, dHist, dV, dx, ea, s, lengths, B, T, E, V, xStride, off);
+    }
+
+    private void concatBackward(Tensor dEa, Tensor dS, Tensor dHist, Tensor dV, Tensor dx, Tensor ea, Tensor s, Tensor lengths,
+                                int B, int T, int E, int V, int xStride, int off) {
         begin();
         int width = dV == null ? 0 : V;
         launch1d(Kernels.INTEREST_CONCAT_BACKWARD, (long) B * (E + width), args().ptr(a(dEa)).ptr(a(dS)).ptr(a(dV)).ptr(a(dx)).ptr(a(ea)).ptr(a(s))
-                .i(B).i(E).i(V).i(xStride).i(off));
+                .i(B).i(E).i(V).i(xStride).i(off).ptr(a(dHist)).ptr(a(lengths)).i(T));
     }
 
     // ---------------------------------------------------------------- elementwise and sequence helpers

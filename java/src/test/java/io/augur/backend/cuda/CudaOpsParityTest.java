@@ -257,6 +257,42 @@ class CudaOpsParityTest {
         tw.assertClose("dV", dV, 0, 0);
     }
 
+    /**
+     * The sum pool inside the interest block's launch (forward and backward), against the CPU's
+     * two ops; lengths 0, 1, T and random, and the unfused s and dHist checked bit for bit.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void pooledInterestConcatForwardAndBackward(boolean withV) {
+        int stride = 4 * E + 9, off = 9, Vw = withV ? E : 0;
+        Pair hist = tw.floats("hist", uniformPoisoned(rng, B * T * E, MAXB * T * E, -1, 1)), len = tw.ints("len", lengths(rng, MAXB, T));
+        Pair ea = tw.floats("ea", uniformPoisoned(rng, B * E, MAXB * E, -1, 1)), v = tw.floats("v", uniformPoisoned(rng, B * E, MAXB * E, -1, 1));
+        Pair s = tw.poisoned("s", MAXB * E), x = tw.poisoned("x", MAXB * stride);
+        Pair dx = tw.floats("dx", uniformPoisoned(rng, B * stride, MAXB * stride, -1, 1));
+        Pair dEa = tw.poisoned("dEa", MAXB * E), dS = tw.poisoned("dS", MAXB * E), dV = tw.poisoned("dV", MAXB * E);
+        Pair dHist = tw.poisoned("dHist", MAXB * T * E), s2 = tw.poisoned("s2", MAXB * E), dHist2 = tw.poisoned("dHist2", MAXB * T * E);
+        tw.both(be -> be.pooledInterestConcat(x.on(be), s.on(be), ea.on(be), hist.on(be), len.on(be), withV ? v.on(be) : null, B, T, E, Vw, stride, off));
+        tw.both(be -> be.pooledInterestConcatBackward(dEa.on(be), dS.on(be), dHist.on(be), withV ? dV.on(be) : null, dx.on(be), ea.on(be), s.on(be),
+                len.on(be), B, T, E, Vw, stride, off));
+        tw.assertClose("pooled s", s, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("pooled concat", x, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("pooled dEa", dEa, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("pooled dS", dS, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("pooled dV", dV, 0, 0);
+        tw.assertClose("pooled dHist", dHist, TIGHT_ATOL, TIGHT_RTOL);
+        // the GPU's fused launch against its own two ops: the same sums in the same order
+        tw.gpu.sumPool(s2.gpu(), hist.gpu(), len.gpu(), B, T, E);
+        tw.gpu.sumPoolBackward(dHist2.gpu(), dS.gpu(), len.gpu(), B, T, E);
+        assertArrayEquals(gpuValues(s2, B * E), gpuValues(s, B * E), "fused s, bit for bit");
+        assertArrayEquals(gpuValues(dHist2, B * T * E), gpuValues(dHist, B * T * E), "fused dHist, bit for bit");
+    }
+
+    private float[] gpuValues(Pair p, int n) {
+        float[] v = new float[n];
+        tw.gpu.download(p.gpu(), v, n);
+        return v;
+    }
+
     @Test
     void addIntoScaleSequenceAndAuxPairs() {
         int C = 11, H = 5;
