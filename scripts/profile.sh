@@ -8,6 +8,9 @@
 # $AUGUR_WORK (default: <bundle>/work), one epoch of `augur train --device cuda`.
 #   nsys  --trace=cuda,nvtx,osrt: the timeline (launch gaps, copy/compute overlap on the two
 #         streams), then `nsys stats` for the kernel, memcpy and API summaries;
+#         --cuda-graph-trace=node: training replays each step as a CUDA graph, which nsys by
+#         default (graph) records as one range without the kernels inside it, so the kernel
+#         summary would show only the eager first steps;
 #   ncu   --clock-control none (the card's clocks as found: the numbers match the benchmark's, and
 #         the card's settings are left alone), only our kernels (every name ends in _kernel),
 #         NCU_SKIP launches skipped past the warm-up (default 300), NCU_COUNT profiled (default 30),
@@ -59,7 +62,7 @@ if [[ "${SKIP_NSYS:-0}" != 1 ]]; then
   if [[ -z "$nsys" ]]; then
     echo "[profile] nsys not found (set NSYS)" | tee -a "$log"; status=1
   else
-    (cd "$work" && run "$nsys" profile --trace=cuda,nvtx,osrt --sample=none --cpuctxsw=none --force-overwrite=true \
+    (cd "$work" && run "$nsys" profile --trace=cuda,nvtx,osrt --cuda-graph-trace=node --sample=none --cpuctxsw=none --force-overwrite=true \
       --output "$out/augur-nsys" "${train[@]}" --out "$work/runs/nsys") || status=1
     if [[ -f "$out/augur-nsys.nsys-rep" ]]; then
       run "$nsys" stats --force-export=true --report cuda_gpu_kern_sum,cuda_gpu_mem_time_sum,cuda_api_sum \
