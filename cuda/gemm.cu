@@ -138,6 +138,33 @@ struct GemmTile {
   }
 };
 
+// The pipelined k loop over a block's tile (every thread calls it): each k tile of op(A) and
+// op(B) is staged through conv into As[buf] / Bs[buf] (two buffers of [GEMM_BK][LD]), and
+// products(As[buf], Bs[buf]) adds its products into the caller's accumulators while the next
+// tile's loads are in flight. One barrier per k tile.
+template <int LD, class T, class Conv, class Products>
+__device__ __forceinline__ void gemm_k_loop(T (*As)[GEMM_BK][LD], T (*Bs)[GEMM_BK][LD], const GemmTile& tile,
+                                            const float* __restrict__ A, const float* __restrict__ Bm, int N, int lda,
+                                            int ldb, int trans_a, int trans_b, int ones_row, Conv conv, Products products) {
+  T ra[GEMM_PER_THREAD], rb[GEMM_PER_THREAD];
+  if (tile.k_begin < tile.k_end) {
+    gemm_fetch(ra, rb, A, Bm, tile.rows, N, lda, ldb, trans_a, trans_b, tile.m0, tile.n0, tile.k_begin, tile.k_end, ones_row,
+               conv);
+    gemm_put(As[0], Bs[0], ra, rb, trans_a, trans_b);
+  }
+  __syncthreads();
+  for (int k0 = tile.k_begin, buf = 0; k0 < tile.k_end; k0 += GEMM_BK, buf ^= 1) {
+    const bool next = k0 + GEMM_BK < tile.k_end;
+    if (next)  // the next k tile's loads, in flight during this one's products
+      gemm_fetch(ra, rb, A, Bm, tile.rows, N, lda, ldb, trans_a, trans_b, tile.m0, tile.n0, k0 + GEMM_BK, tile.k_end,
+                 ones_row, conv);
+    products(As[buf], Bs[buf]);
+    // the other buffer was last read before the previous barrier
+    if (next) gemm_put(As[buf ^ 1], Bs[buf ^ 1], ra, rb, trans_a, trans_b);
+    __syncthreads();
+  }
+}
+
 // The end of a split block (every thread calls it, after writing its outputs to partial[split]):
 // the block counts itself done in its tile's counter, and the tile's last split to do so adds the
 // tile's splits in split order (the same sum whichever split finished last) and stores the
@@ -191,35 +218,21 @@ AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, cons
 #pragma unroll
     for (int j = 0; j < GEMM_TN; ++j) acc[i][j] = 0.0f;
 
-  const auto identity = [](float v) { return v; };
-  float ra[GEMM_PER_THREAD], rb[GEMM_PER_THREAD];
-  if (tile.k_begin < tile.k_end) {
-    gemm_fetch(ra, rb, A, Bm, tile.rows, N, lda, ldb, trans_a, trans_b, tile.m0, tile.n0, tile.k_begin, tile.k_end, ones_row,
-               identity);
-    gemm_put(As[0], Bs[0], ra, rb, trans_a, trans_b);
-  }
-  __syncthreads();
-  for (int k0 = tile.k_begin, buf = 0; k0 < tile.k_end; k0 += GEMM_BK, buf ^= 1) {
-    const bool next = k0 + GEMM_BK < tile.k_end;
-    if (next)  // the next k tile's loads, in flight during this one's products
-      gemm_fetch(ra, rb, A, Bm, tile.rows, N, lda, ldb, trans_a, trans_b, tile.m0, tile.n0, k0 + GEMM_BK, tile.k_end,
-                 ones_row, identity);
+  gemm_k_loop(As, Bs, tile, A, Bm, N, lda, ldb, trans_a, trans_b, ones_row, [](float v) { return v; },
+              [&](const float (*as)[GEMM_BM + 4], const float (*bs)[GEMM_BN + 4]) {
 #pragma unroll
-    for (int k = 0; k < GEMM_BK; ++k) {
-      float a[GEMM_TM], b[GEMM_TN];
+                for (int k = 0; k < GEMM_BK; ++k) {
+                  float a[GEMM_TM], b[GEMM_TN];
 #pragma unroll
-      for (int i = 0; i < GEMM_TM; ++i) a[i] = As[buf][k][ty + 16 * i];
+                  for (int i = 0; i < GEMM_TM; ++i) a[i] = as[k][ty + 16 * i];
 #pragma unroll
-      for (int j = 0; j < GEMM_TN; ++j) b[j] = Bs[buf][k][tx + 16 * j];
+                  for (int j = 0; j < GEMM_TN; ++j) b[j] = bs[k][tx + 16 * j];
 #pragma unroll
-      for (int i = 0; i < GEMM_TM; ++i)
+                  for (int i = 0; i < GEMM_TM; ++i)
 #pragma unroll
-        for (int j = 0; j < GEMM_TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
-    }
-    // the other buffer was last read before the previous barrier
-    if (next) gemm_put(As[buf ^ 1], Bs[buf ^ 1], ra, rb, trans_a, trans_b);
-    __syncthreads();
-  }
+                    for (int j = 0; j < GEMM_TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+                }
+              });
 #pragma unroll
   for (int i = 0; i < GEMM_TM; ++i) {
     const int gm = tile.m0 + ty + 16 * i;
@@ -262,44 +275,31 @@ AUGUR_KERNEL void __launch_bounds__(256, 2) gemm_tf32_kernel(float* __restrict__
 #pragma unroll
       for (int q = 0; q < 4; ++q) acc[i][j][q] = 0.0f;
 
-  const auto tf32 = [](float v) { return augur::to_tf32(v); };
-  uint32_t ra[GEMM_PER_THREAD], rb[GEMM_PER_THREAD];
-  if (tile.k_begin < tile.k_end) {
-    gemm_fetch(ra, rb, A, Bm, tile.rows, N, lda, ldb, trans_a, trans_b, tile.m0, tile.n0, tile.k_begin, tile.k_end, ones_row,
-               tf32);
-    gemm_put(As[0], Bs[0], ra, rb, trans_a, trans_b);
-  }
-  __syncthreads();
-  for (int k0 = tile.k_begin, buf = 0; k0 < tile.k_end; k0 += GEMM_BK, buf ^= 1) {
-    const bool next = k0 + GEMM_BK < tile.k_end;
-    if (next)
-      gemm_fetch(ra, rb, A, Bm, tile.rows, N, lda, ldb, trans_a, trans_b, tile.m0, tile.n0, k0 + GEMM_BK, tile.k_end,
-                 ones_row, tf32);
+  gemm_k_loop(As, Bs, tile, A, Bm, N, lda, ldb, trans_a, trans_b, ones_row, [](float v) { return augur::to_tf32(v); },
+              [&](const uint32_t (*as)[GEMM_BM + 8], const uint32_t (*bs)[GEMM_BN + 8]) {
 #pragma unroll
-    for (int k = 0; k < GEMM_BK; k += 8) {
-      uint32_t a[2][4], b[2][2];
+                for (int k = 0; k < GEMM_BK; k += 8) {
+                  uint32_t a[2][4], b[2][2];
 #pragma unroll
-      for (int i = 0; i < 2; ++i) {
-        const int m = wm + 16 * i + g;
-        a[i][0] = As[buf][k + t][m];
-        a[i][1] = As[buf][k + t][m + 8];
-        a[i][2] = As[buf][k + t + 4][m];
-        a[i][3] = As[buf][k + t + 4][m + 8];
-      }
+                  for (int i = 0; i < 2; ++i) {
+                    const int m = wm + 16 * i + g;
+                    a[i][0] = as[k + t][m];
+                    a[i][1] = as[k + t][m + 8];
+                    a[i][2] = as[k + t + 4][m];
+                    a[i][3] = as[k + t + 4][m + 8];
+                  }
 #pragma unroll
-      for (int j = 0; j < 2; ++j) {
-        const int n = wn + 8 * j + g;
-        b[j][0] = Bs[buf][k + t][n];
-        b[j][1] = Bs[buf][k + t + 4][n];
-      }
+                  for (int j = 0; j < 2; ++j) {
+                    const int n = wn + 8 * j + g;
+                    b[j][0] = bs[k + t][n];
+                    b[j][1] = bs[k + t + 4][n];
+                  }
 #pragma unroll
-      for (int i = 0; i < 2; ++i)
+                  for (int i = 0; i < 2; ++i)
 #pragma unroll
-        for (int j = 0; j < 2; ++j) augur::mma_tf32(acc[i][j], a[i], b[j]);
-    }
-    if (next) gemm_put(As[buf ^ 1], Bs[buf ^ 1], ra, rb, trans_a, trans_b);
-    __syncthreads();
-  }
+                    for (int j = 0; j < 2; ++j) augur::mma_tf32(acc[i][j], a[i], b[j]);
+                }
+              });
 #pragma unroll
   for (int i = 0; i < 2; ++i)
 #pragma unroll
