@@ -22,8 +22,9 @@
 //                                         on the chunk in shared memory, score (B, T) at its positions
 //   activation_unit_pool_forward_kernel   per sample: the weights (masked, softmax if asked), out
 // and backward:
-//   activation_unit_pool_backward_kernel  per sample: d score (through the softmax), the pool's share of dKeys
-//   activation_unit_backward_kernel       items strided over a.blocks blocks: recomputes the chunk's
+//   activation_unit_backward_kernel       items strided over a.blocks blocks: the pool's backward at
+//                                         the chunk's positions (d score, through the softmax, and
+//                                         the pool's share of dKeys), then recomputes the chunk's
 //                                         hidden activations (nothing of size (B, T, h1) is stored),
 //                                         adds the chunk's dKeys (+=), writes its share of dQuery to
 //                                         dq_partials (=) and adds the parameter gradients into the
@@ -43,10 +44,10 @@
 
 // One argument block for the prepare, forward, backward and reduce kernels (apex's habit: one
 // struct instead of thirty arguments). io.augur.backend.cuda.AttentionArgs writes it byte for
-// byte: 31 pointers, then 9 ints.
+// byte: 33 pointers, then 10 ints.
 struct AttentionArgs {
   float* score;        // (B, T) forward: written at valid positions
-  const float* d_score;  // (B, T) backward: d loss / d score (activation_unit_pool_backward_kernel)
+  const float* d_out;    // (B, W) backward: d loss / d out, or nullptr (the pool's backward, done in the MLP's items)
   float* dq_partials;  // (B, chunks, W) backward: each item's share of dQuery
   float* d_query;      // (B, W) +=
   float* d_keys;       // (B, T, W) +=
@@ -76,11 +77,14 @@ struct AttentionArgs {
   float* g_alpha2;
   float* g_w3;
   float* g_b3;
+  const float* d_weights;  // (B, T) backward: d loss / d weights, or nullptr
+  const float* weights;    // (B, T) the forward's weights (activation_unit_pool_forward_kernel)
   int B, T, W, h1, h2;
   int rows;     // positions per chunk (item)
   int act;      // 0 sigmoid, 1 PReLU
   int blocks;   // backward grid size = slices of `partials`
   int local;    // backward: accumulate the block's partial gradients in shared memory (1) or in its slice of `partials` (0)
+  int softmax;  // backward: the weights are the scores' softmax (1) or the scores (0)
 };
 
 namespace {
@@ -323,6 +327,35 @@ AUGUR_KERNEL void activation_unit_forward_tf32_kernel(AttentionArgs a) { forward
 // config), so with a.local those read-modify-writes stay on chip and the slice is written once at
 // the end.
 namespace {
+// The pool's backward at positions [t0, t0 + n) of sample b (len valid), into dsc (n): with
+// g_t = d_weights[b, t] + d_out[b] . k_t (either term absent when its pointer is nullptr),
+// d score_t = g_t, or through the softmax w_t (g_t - sum_{s < len} w_s g_s), the sum over the
+// sample's every position (each of its items computes it, in the same order). The arithmetic of
+// activation_unit_pool_backward_kernel, which the unfused (Dice) unit still launches. Every thread
+// calls it (the softmax's sum is a block reduction).
+__device__ void pool_backward_chunk(float* dsc, int b, int t0, int n, int len, const AttentionArgs& a) {
+  __shared__ double scratch[32];
+  const int W = a.W, T = a.T;
+  const long long row0 = (long long)b * T;
+  const float* kb = a.keys + row0 * W;
+  const float* dob = a.d_out != nullptr ? a.d_out + (long long)b * W : nullptr;
+  auto g_at = [&](int t) {
+    float g = a.d_weights != nullptr ? a.d_weights[row0 + t] : 0.0f;
+    if (dob != nullptr)
+      for (int c = 0; c < W; ++c) g += dob[c] * kb[(long long)t * W + c];
+    return g;
+  };
+  double dot = 0.0;
+  if (a.softmax) {
+    for (int t = threadIdx.x; t < len; t += blockDim.x) dot += (double)a.weights[row0 + t] * g_at(t);
+    dot = augur::block_sum(dot, scratch);
+  }
+  for (int r = threadIdx.x; r < n; r += blockDim.x) {
+    const float g = g_at(t0 + r);
+    dsc[r] = a.softmax ? a.weights[row0 + t0 + r] * (float)(g - dot) : g;
+  }
+}
+
 template <bool TF32>
 __device__ void backward_items(const AttentionArgs& a) {
   extern __shared__ double smem[];
@@ -355,7 +388,7 @@ __device__ void backward_items(const AttentionArgs& a) {
     const float* kb = a.keys + (long long)b * T * W;
     float* dkb = a.d_keys + (long long)b * T * W;
     for (int c = threadIdx.x; c < W; c += blockDim.x) q[c] = a.query[(long long)b * W + c];
-    for (int r = threadIdx.x; r < n; r += blockDim.x) dsc[r] = a.d_score[(long long)b * T + t0 + r];
+    pool_backward_chunk(dsc, b, t0, n, len, a);
     __syncthreads();
     per_sample_term(P, q, a);
     __syncthreads();
@@ -412,9 +445,15 @@ __device__ void backward_items(const AttentionArgs& a) {
       for (int r = 0; r < n; ++r) s += dR[r * W2 + W + c] * R[r * W2 + c];
       dq[c] = s;
     }
+    // the pool's share w_t d_out first, then the MLP's: the sums activation_unit_pool_backward_kernel
+    // and this kernel made one after the other
+    const float* dob = a.d_out != nullptr ? a.d_out + (long long)b * W : nullptr;
+    const float* wb = a.weights + (long long)b * T;
     for (int e = threadIdx.x; e < n * W; e += blockDim.x) {
       const int r = e / W, c = e % W;
-      dkb[(long long)(t0 + r) * W + c] += dR[r * W2 + c] + dR[r * W2 + W + c] * q[c];
+      float* dk = dkb + (long long)(t0 + r) * W + c;
+      const float pooled = dob != nullptr ? *dk + wb[t0 + r] * dob[c] : *dk;
+      *dk = pooled + (dR[r * W2 + c] + dR[r * W2 + W + c] * q[c]);
     }
     __syncthreads();
     // the per-sample term: this item's dQuery share G Ma^T + dq;  dMa += q^T G;  db1 += G

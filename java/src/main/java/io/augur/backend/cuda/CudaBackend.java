@@ -390,7 +390,7 @@ public final class CudaBackend implements Backend, Profiling {
         final int maxB, T, blocks, rowsForward, rowsBackward, chunksForward, chunksBackward;
         final boolean localPartials;
         final long sharedForward, sharedBackward;
-        final Arena.Slice ma, mat, m2, m2t, w2t, score, dScore, dqPartials, partials;
+        final Arena.Slice ma, mat, m2, m2t, w2t, score, dqPartials, partials;
 
         AttentionWorkspace(String name, AttentionSpec spec, int maxB, int T) {
             this.spec = spec;
@@ -428,14 +428,13 @@ public final class CudaBackend implements Backend, Profiling {
             m2t = arena.reserveScratch(name + ".m2t", 8L * W * h1);
             w2t = arena.reserveScratch(name + ".w2t", 4L * h1 * h2);
             score = arena.reserveScratch(name + ".score", 4L * maxB * T);
-            dScore = arena.reserveScratch(name + ".dScore", 4L * maxB * T);
             dqPartials = arena.reserveScratch(name + ".dqPartials", 4L * maxB * chunksBackward * W);
             partials = arena.reserveScratch(name + ".partials", 4L * blocks * AttentionArgs.partialFloats(W, h1, h2));
         }
 
         @Override
         public long bytes() {
-            return ma.bytes() + mat.bytes() + m2.bytes() + m2t.bytes() + w2t.bytes() + score.bytes() + dScore.bytes() + dqPartials.bytes() + partials.bytes();
+            return ma.bytes() + mat.bytes() + m2.bytes() + m2t.bytes() + w2t.bytes() + score.bytes() + dqPartials.bytes() + partials.bytes();
         }
     }
 
@@ -1149,10 +1148,11 @@ public final class CudaBackend implements Backend, Profiling {
         AttentionWorkspace w = (AttentionWorkspace) ws;
         if (B <= 0) return;
         begin();
-        poolBackward(w.dScore.address(), 0L, dKeys, dOut, dWeights, weights, keys, lengths, B, T, spec);
         int blocks = (int) Math.min((long) B * w.chunksBackward, w.blocks);
         AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, w.rowsBackward);
-        g.set(AttentionArgs.Ptr.D_SCORE, w.dScore.address()).set(AttentionArgs.Ptr.DQ_PARTIALS, w.dqPartials.address())
+        // the pool's backward runs in the kernel's items (d score at each chunk's positions, the pool's share of dKeys)
+        g.set(AttentionArgs.Ptr.D_OUT, a(dOut)).set(AttentionArgs.Ptr.D_WEIGHTS, a(dWeights)).set(AttentionArgs.Ptr.WEIGHTS, a(weights))
+                .set(AttentionArgs.Int.SOFTMAX, spec.softmax() ? 1 : 0).set(AttentionArgs.Ptr.DQ_PARTIALS, w.dqPartials.address())
                 .set(AttentionArgs.Ptr.D_QUERY, a(dQuery)).set(AttentionArgs.Ptr.D_KEYS, a(dKeys))
                 .set(AttentionArgs.Ptr.G_W1, a(grads.w1())).set(AttentionArgs.Ptr.G_B1, a(grads.b1())).set(AttentionArgs.Ptr.G_ALPHA1, a(grads.alpha1()))
                 .set(AttentionArgs.Ptr.G_W2, a(grads.w2())).set(AttentionArgs.Ptr.G_B2, a(grads.b2())).set(AttentionArgs.Ptr.G_ALPHA2, a(grads.alpha2()))

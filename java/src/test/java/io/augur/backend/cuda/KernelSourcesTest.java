@@ -77,10 +77,13 @@ class KernelSourcesTest {
         while (in.find()) for (String n : in.group(1).split(",")) ints.add(n.trim());
         assertEquals(Stream.of(AttentionArgs.Ptr.values()).map(p -> p.name().toLowerCase()).toList(), pointers);
         assertEquals(Stream.of(AttentionArgs.Int.values()).map(p -> p.name().toLowerCase()).toList(), ints.stream().map(String::toLowerCase).toList());
-        assertEquals(288, AttentionArgs.BYTES, "31 pointers + 9 ints, padded to 8");
-        AttentionArgs a = new AttentionArgs().set(AttentionArgs.Ptr.G_B3, 0x1234_5678_9abcL).set(AttentionArgs.Int.LOCAL, 7);
+        assertEquals(304, AttentionArgs.BYTES, "33 pointers + 10 ints, padded to 8");
+        AttentionArgs a = new AttentionArgs().set(AttentionArgs.Ptr.G_B3, 0x1234_5678_9abcL).set(AttentionArgs.Int.LOCAL, 7)
+                .set(AttentionArgs.Ptr.WEIGHTS, 0x42L).set(AttentionArgs.Int.SOFTMAX, 1);
         assertEquals(0x1234_5678_9abcL, a.buffer().getLong(8 * 30));
-        assertEquals(7, a.buffer().getInt(8 * 31 + 4 * 8));
+        assertEquals(0x42L, a.buffer().getLong(8 * 32));
+        assertEquals(7, a.buffer().getInt(8 * 33 + 4 * 8));
+        assertEquals(1, a.buffer().getInt(8 * 33 + 4 * 9));
     }
 
     @Test
