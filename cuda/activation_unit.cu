@@ -476,56 +476,83 @@ AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) { backward_it
 // The same with the MLP's products on the TF32 tensor cores (compute capability 8.0 and newer).
 AUGUR_KERNEL void activation_unit_backward_tf32_kernel(AttentionArgs a) { backward_items<true>(a); }
 
-// Sums the a.blocks slices of `partials` in block order and adds them into the gradients (+=):
-// dWq += dMa, dWk += dMb, dWd += dMa - dMb, dWp += dMp (dMb, dMp the two W-row blocks of dM2);
-// then dQuery[b, c] += the sample's non-empty items' dq_partials, in chunk order. Grid-stride over
-// the parameter gradients' elements followed by the B * W of dQuery.
+// Sums the a.blocks slices of `partials` and adds them into the gradients (+=): dWq += dMa,
+// dWk += dMb, dWd += dMa - dMb, dWp += dMp (dMb, dMp the two W-row blocks of dM2); then
+// dQuery[b, c] += the sample's non-empty items' dq_partials, in chunk order. Blocks of
+// (32, REDUCE_GROUPS) threads over 32 consecutive elements (the parameter gradients' elements
+// followed by the B * W of dQuery), grid-strided: thread (x, y) sums the slices y, y + GROUPS, ...
+// in order, and row 0 adds the groups' sums in group order, a fixed order (one thread walking all
+// of the slices, a few hundred at batch 128, waited on one load after another with few warps in
+// flight).
+constexpr int REDUCE_GROUPS = 8;
+
 AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
+  __shared__ float sums[3][REDUCE_GROUPS][32];
   const int W = a.W, h1 = a.h1, h2 = a.h2;
   const PartialLayout L(W, h1, h2);
   const int n_w1 = W * h1, n_b1 = h1, n_a1 = h1, n_w2 = h1 * h2, n_b2 = h2, n_a2 = h2, n_w3 = h2;
   const long long n_params = (long long)n_w1 + n_b1 + n_a1 + n_w2 + n_b2 + n_a2 + n_w3 + 1;
+  const long long total = n_params + (long long)a.B * W;
   const int chunks = (a.T + a.rows - 1) / a.rows;
-  AUGUR_GRID_STRIDE(idx, n_params + (long long)a.B * W) {
-    if (idx >= n_params) {
-      const long long e = idx - n_params;
-      const int b = (int)(e / W), c = (int)(e % W);
-      const int used = (augur::clamped_length(a.lengths, b, a.T) + a.rows - 1) / a.rows;
-      float s = 0.0f;
-      for (int j = 0; j < used; ++j) s += a.dq_partials[((long long)b * chunks + j) * W + c];
-      a.d_query[e] += s;
-      continue;
-    }
-    int e = (int)idx;
-    if (e < n_w1) {
-      const int c = e / h1, i = e % h1;
-      float dma = 0.0f, dmb = 0.0f, dmp = 0.0f;
-      for (int blk = 0; blk < a.blocks; ++blk) {
-        const float* p = a.partials + (long long)blk * L.size;
-        dma += p[L.dma + e];
-        dmb += p[L.dm2 + c * h1 + i];
-        dmp += p[L.dm2 + (W + c) * h1 + i];
+  const int x = threadIdx.x, y = threadIdx.y;
+  for (long long base = (long long)blockIdx.x * 32; base < total; base += (long long)gridDim.x * 32) {  // the same for the block
+    const long long idx = base + x;
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f;
+    float* dst = nullptr;  // a gradient other than W1's: its element e
+    int e = 0;
+    if (idx < n_params) {
+      e = (int)idx;
+      if (e < n_w1) {
+        const int c = e / h1, i = e % h1;
+        for (int blk = y; blk < a.blocks; blk += REDUCE_GROUPS) {
+          const float* p = a.partials + (long long)blk * L.size;
+          s0 += p[L.dma + e];
+          s1 += p[L.dm2 + c * h1 + i];
+          s2 += p[L.dm2 + (W + c) * h1 + i];
+        }
+      } else {
+        e -= n_w1;
+        int off;
+        if (e < n_b1) { off = L.db1; dst = a.g_b1; }
+        else if ((e -= n_b1) < n_a1) { off = L.da1; dst = a.g_alpha1; }
+        else if ((e -= n_a1) < n_w2) { off = L.dw2; dst = a.g_w2; }
+        else if ((e -= n_w2) < n_b2) { off = L.db2; dst = a.g_b2; }
+        else if ((e -= n_b2) < n_a2) { off = L.da2; dst = a.g_alpha2; }
+        else if ((e -= n_a2) < n_w3) { off = L.dw3; dst = a.g_w3; }
+        else { e -= n_w3; off = L.db3; dst = a.g_b3; }
+        if (dst != nullptr)  // none: no slopes for sigmoid
+          for (int blk = y; blk < a.blocks; blk += REDUCE_GROUPS) s0 += a.partials[(long long)blk * L.size + off + e];
       }
-      a.g_w1[c * h1 + i] += dma;
-      a.g_w1[(W + c) * h1 + i] += dmb;
-      a.g_w1[(2 * W + c) * h1 + i] += dma - dmb;
-      a.g_w1[(3 * W + c) * h1 + i] += dmp;
-      continue;
+    } else if (idx < total && y == 0) {
+      const long long q = idx - n_params;
+      const int b = (int)(q / W), c = (int)(q % W);
+      const int used = (augur::clamped_length(a.lengths, b, a.T) + a.rows - 1) / a.rows;
+      for (int j = 0; j < used; ++j) s0 += a.dq_partials[((long long)b * chunks + j) * W + c];
     }
-    e -= n_w1;
-    int off;
-    float* dst;
-    if (e < n_b1) { off = L.db1; dst = a.g_b1; }
-    else if ((e -= n_b1) < n_a1) { off = L.da1; dst = a.g_alpha1; }
-    else if ((e -= n_a1) < n_w2) { off = L.dw2; dst = a.g_w2; }
-    else if ((e -= n_w2) < n_b2) { off = L.db2; dst = a.g_b2; }
-    else if ((e -= n_b2) < n_a2) { off = L.da2; dst = a.g_alpha2; }
-    else if ((e -= n_a2) < n_w3) { off = L.dw3; dst = a.g_w3; }
-    else { e -= n_w3; off = L.db3; dst = a.g_b3; }
-    if (dst == nullptr) continue;  // no slopes for sigmoid
-    float s = 0.0f;
-    for (int blk = 0; blk < a.blocks; ++blk) s += a.partials[(long long)blk * L.size + off + e];
-    dst[e] += s;
+    sums[0][y][x] = s0;
+    sums[1][y][x] = s1;
+    sums[2][y][x] = s2;
+    __syncthreads();
+    if (y == 0 && idx < total) {
+      float t0 = sums[0][0][x], t1 = sums[1][0][x], t2 = sums[2][0][x];
+      for (int g = 1; g < REDUCE_GROUPS; ++g) {
+        t0 += sums[0][g][x];
+        t1 += sums[1][g][x];
+        t2 += sums[2][g][x];
+      }
+      if (idx >= n_params) {
+        a.d_query[idx - n_params] += t0;  // the other groups added nothing
+      } else if (idx < n_w1) {
+        const int c = (int)idx / h1, i = (int)idx % h1;
+        a.g_w1[c * h1 + i] += t0;
+        a.g_w1[(W + c) * h1 + i] += t1;
+        a.g_w1[(2 * W + c) * h1 + i] += t0 - t1;
+        a.g_w1[(3 * W + c) * h1 + i] += t2;
+      } else if (dst != nullptr) {
+        dst[e] += t0;
+      }
+    }
+    __syncthreads();  // sums is written again
   }
 }
 

@@ -57,6 +57,8 @@ public final class CudaBackend implements Backend, Profiling {
     static final int ATT_THREADS = 128;
     /** Backward blocks per multiprocessor, each with its own slice of partial gradients: augur.attention.blocksPerSm. */
     static final int ATT_BLOCKS_PER_SM = tuning("augur.attention.blocksPerSm", 2, 1, 64);
+    /** activation_unit_reduce_kernel's REDUCE_GROUPS: the thread rows of its (32, groups) blocks, each summing every groups-th slice. */
+    static final int ATT_REDUCE_GROUPS = 8;
     /**
      * Whether the fused unit's backward may keep its per-block partial gradients in shared memory
      * (it does where they fit beside a full chunk of rows; augur.attention.partialsOnChip=false
@@ -1163,7 +1165,8 @@ public final class CudaBackend implements Backend, Profiling {
         rt.launch(kernel, blocks, 1, ATT_THREADS, 1, (int) w.sharedBackward, args);
         int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
         long total = (long) W * h1 + 2L * h1 + (long) h1 * h2 + 3L * h2 + 1 + (long) B * W;   // the parameters' gradients, then dQuery
-        rt.launch(Kernels.ACTIVATION_UNIT_REDUCE, Kernels.blocks(total, BLOCK, maxBlocks), 1, BLOCK, 1, 0, args);
+        // blocks of 32 elements x REDUCE_GROUPS slice groups (activation_unit_reduce_kernel)
+        rt.launch(Kernels.ACTIVATION_UNIT_REDUCE, Kernels.blocks(total, 32, maxBlocks), 1, 32, ATT_REDUCE_GROUPS, 0, args);
     }
 
     /**

@@ -57,6 +57,9 @@ class KernelSourcesTest {
         Matcher s = Pattern.compile("constexpr int FIXED_SHIFT = (\\d+);").matcher(read(CUDA.resolve("sparse_grad.cuh")));
         assertTrue(s.find());
         assertEquals(CudaSparseGrad.FIXED_SCALE, Math.scalb(1.0, Integer.parseInt(s.group(1))));
+        Matcher g = Pattern.compile("constexpr int REDUCE_GROUPS = (\\d+);").matcher(read(CUDA.resolve("activation_unit.cu")));
+        assertTrue(g.find());
+        assertEquals(CudaBackend.ATT_REDUCE_GROUPS, Integer.parseInt(g.group(1)), "activation_unit_reduce_kernel's block rows");
     }
 
     private static int define(String h, String name) {
