@@ -481,9 +481,8 @@ AUGUR_KERNEL void activation_unit_backward_tf32_kernel(AttentionArgs a) { backwa
 // dQuery[b, c] += the sample's non-empty items' dq_partials, in chunk order. Blocks of
 // (32, REDUCE_GROUPS) threads over 32 consecutive elements (the parameter gradients' elements
 // followed by the B * W of dQuery), grid-strided: thread (x, y) sums the slices y, y + GROUPS, ...
-// in order, and row 0 adds the groups' sums in group order, a fixed order (one thread walking all
-// of the slices, a few hundred at batch 128, waited on one load after another with few warps in
-// flight).
+// in order, and row 0 adds the groups' sums in group order: a fixed order, with 8 times the loads
+// in flight of one thread walking all of the slices (2 per SM: a few hundred, at any batch size).
 constexpr int REDUCE_GROUPS = 8;
 
 AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
