@@ -19,7 +19,8 @@
 // trans_a is 1 (dW += x^T dy): the host sizes the grid for every row a batch may have, the blocks
 // past the count return at once and nothing is written past it (the Dice activation unit's rows,
 // packed valid positions whose number the host does not know; CudaBackend.unfusedActivationUnit).
-// Not combined with split K over M.
+// Not combined with split K over M; over K (trans_a) the splits divide the counted rows among
+// themselves, whole k tiles each.
 //
 // Split K: a product with few output tiles (a batch of 128 gives the top MLP's products 2 to 12
 // tiles of 64 x 64 on a GPU of 132 multiprocessors; dW at a large batch, 162 x 200 outputs over
@@ -133,8 +134,13 @@ struct GemmTile {
     n0 = blockIdx.x * GEMM_BN;
     rows = trans_a ? M : min(M, limit);
     const int k = trans_a ? min(K, limit) : K;
-    k_begin = partial != nullptr ? split * k_split : 0;
-    k_end = partial != nullptr ? min(k, k_begin + k_split) : k;
+    // with a device row count over K the splits share the rows that exist, not all K the host
+    // sized the grid for (packed valid positions are a fifth of B * T or less)
+    const int span = rows_limit != nullptr && partial != nullptr
+                         ? ((k + (int)gridDim.y / m_tiles - 1) / ((int)gridDim.y / m_tiles) + GEMM_BK - 1) / GEMM_BK * GEMM_BK
+                         : k_split;
+    k_begin = partial != nullptr ? split * span : 0;
+    k_end = partial != nullptr ? min(k, k_begin + span) : k;
   }
 };
 
