@@ -333,18 +333,23 @@ namespace {
 // sample's every position (each of its items computes it, in the same order). The arithmetic of
 // activation_unit_pool_backward_kernel, which the unfused (Dice) unit still launches. Every thread
 // calls it (the softmax's sum is a block reduction).
+// The pool's g_t = d_weights[row0 + t] + d_out_b . k_t (kb: the sample's keys; either term absent
+// when its pointer is nullptr), summed in c order. Both pool backwards use it.
+__device__ __forceinline__ float pool_score_grad(const float* d_weights, const float* dob, const float* kb, long long row0,
+                                                 int t, int W) {
+  float g = d_weights != nullptr ? d_weights[row0 + t] : 0.0f;
+  if (dob != nullptr)
+    for (int c = 0; c < W; ++c) g += dob[c] * kb[(long long)t * W + c];
+  return g;
+}
+
 __device__ void pool_backward_chunk(float* dsc, int b, int t0, int n, int len, const AttentionArgs& a) {
   __shared__ double scratch[32];
   const int W = a.W, T = a.T;
   const long long row0 = (long long)b * T;
   const float* kb = a.keys + row0 * W;
   const float* dob = a.d_out != nullptr ? a.d_out + (long long)b * W : nullptr;
-  auto g_at = [&](int t) {
-    float g = a.d_weights != nullptr ? a.d_weights[row0 + t] : 0.0f;
-    if (dob != nullptr)
-      for (int c = 0; c < W; ++c) g += dob[c] * kb[(long long)t * W + c];
-    return g;
-  };
+  auto g_at = [&](int t) { return pool_score_grad(a.d_weights, dob, kb, row0, t, W); };
   double dot = 0.0;
   if (a.softmax) {
     for (int t = threadIdx.x; t < len; t += blockDim.x) dot += (double)a.weights[row0 + t] * g_at(t);
@@ -609,9 +614,7 @@ AUGUR_KERNEL void activation_unit_pool_backward_kernel(float* __restrict__ d_sco
   const float* db = d_out != nullptr ? d_out + (long long)b * W : nullptr;
   double dot = 0.0;
   for (int t = threadIdx.x; t < len; t += blockDim.x) {  // each thread keeps its own t's g in d_score
-    float g = d_weights != nullptr ? d_weights[row0 + t] : 0.0f;
-    if (db != nullptr)
-      for (int c = 0; c < W; ++c) g += db[c] * kb[(long long)t * W + c];
+    const float g = pool_score_grad(d_weights, db, kb, row0, t, W);
     ds[t] = g;
     dot += (double)weights[row0 + t] * g;
   }

@@ -122,12 +122,13 @@ __device__ __forceinline__ void gemm_store(float* __restrict__ C, float* __restr
     act.out[(long long)gm * ldc + gn] = act.kind == 1 ? augur::sigmoidf(v) : (v > 0.0f ? v : act.alpha[gn] * v);
 }
 
-// A block's tile: its split, first row and column, k range, and the rows that exist (M, or fewer
-// with a device row count).
+// A block's tile: the launch's splits and the block's own, first row and column, k range, and the
+// rows that exist (M, or fewer with a device row count).
 struct GemmTile {
-  int split, m0, n0, k_begin, k_end, rows;
+  int splits, split, m0, n0, k_begin, k_end, rows;
   __device__ GemmTile(int M, int K, const float* partial, int k_split, int trans_a, const int* rows_limit) {
     const int m_tiles = (M + GEMM_BM - 1) / GEMM_BM;
+    splits = (int)gridDim.y / m_tiles;
     const int limit = rows_limit != nullptr ? max(*rows_limit, 0) : 0x7fffffff;
     split = partial != nullptr ? (int)blockIdx.y / m_tiles : 0;
     m0 = ((int)blockIdx.y % m_tiles) * GEMM_BM;
@@ -137,7 +138,7 @@ struct GemmTile {
     // with a device row count over K the splits share the rows that exist, not all K the host
     // sized the grid for (packed valid positions are a fifth of B * T or less)
     const int span = rows_limit != nullptr && partial != nullptr
-                         ? ((k + (int)gridDim.y / m_tiles - 1) / ((int)gridDim.y / m_tiles) + GEMM_BK - 1) / GEMM_BK * GEMM_BK
+                         ? ((k + splits - 1) / splits + GEMM_BK - 1) / GEMM_BK * GEMM_BK
                          : k_split;
     k_begin = partial != nullptr ? split * span : 0;
     k_end = partial != nullptr ? min(k, k_begin + span) : k;
@@ -179,14 +180,14 @@ __device__ __forceinline__ void gemm_k_loop(T (*As)[GEMM_BK][LD], T (*Bs)[GEMM_B
 // returns early and every split is counted.
 __device__ __forceinline__ void gemm_split_done(float* __restrict__ C, float* __restrict__ bias,
                                                 const float* __restrict__ partial, unsigned* __restrict__ counters, int M,
-                                                int N, int ldc, int accumulate, int ones_row, int m0, int n0,
+                                                int N, int ldc, int accumulate, int ones_row, const GemmTile& tile,
                                                 const GemmAct& act) {
   __shared__ int last;
-  const int m_tiles = (M + GEMM_BM - 1) / GEMM_BM, splits = (int)gridDim.y / m_tiles;
+  const int m0 = tile.m0, n0 = tile.n0, splits = tile.splits;
   __threadfence();  // this block's partial products, visible to the block that sums them
   __syncthreads();
   if (threadIdx.x == 0) {
-    unsigned* counter = counters + ((int)blockIdx.y % m_tiles) * gridDim.x + blockIdx.x;
+    unsigned* counter = counters + (m0 / GEMM_BM) * gridDim.x + blockIdx.x;
     last = atomicAdd(counter, 1u) == (unsigned)(splits - 1);
     if (last) *counter = 0u;
   }
@@ -249,7 +250,7 @@ AUGUR_KERNEL void __launch_bounds__(256) gemm_kernel(float* __restrict__ C, cons
       if (gn < N) gemm_store(C, bias, partial, tile.split, M, N, ldc, accumulate, ones_row, gm, gn, acc[i][j], act);
     }
   }
-  if (partial != nullptr) gemm_split_done(C, bias, partial, tile_counters, M, N, ldc, accumulate, ones_row, tile.m0, tile.n0, act);
+  if (partial != nullptr) gemm_split_done(C, bias, partial, tile_counters, M, N, ldc, accumulate, ones_row, tile, act);
 }
 
 // gemm_kernel's contract with the products on the TF32 tensor cores (`--precision tf32`, compute
@@ -315,7 +316,7 @@ AUGUR_KERNEL void __launch_bounds__(256, 2) gemm_tf32_kernel(float* __restrict__
         const int gm = tile.m0 + wm + 16 * i + g + 8 * (q >> 1), gn = tile.n0 + wn + 8 * j + 2 * t + (q & 1);
         if (gm < tile.rows && gn < N) gemm_store(C, bias, partial, tile.split, M, N, ldc, accumulate, ones_row, gm, gn, acc[i][j][q], act);
       }
-  if (partial != nullptr) gemm_split_done(C, bias, partial, tile_counters, M, N, ldc, accumulate, ones_row, tile.m0, tile.n0, act);
+  if (partial != nullptr) gemm_split_done(C, bias, partial, tile_counters, M, N, ldc, accumulate, ones_row, tile, act);
 }
 
 // db[n] += sum_r dy[r, n]    dy (B, N)   (+=). Blocks of (32, COL_ROWS) threads, one per 32 columns.
