@@ -119,6 +119,7 @@ cat >"$b/bin/augur-test" <<'EOF'
 #   bin/augur-test                          every test (GPU tests skip where no GPU is usable)
 #   bin/augur-test --include-tag gpu        only the GPU parity tests
 #   bin/augur-test --exclude-tag gpu --reports-dir /tmp/r
+#   bin/augur-test --select-class io.augur.backend.cuda.CudaOpsParityTest   (no class-path scan then)
 # The JVM gets the flags Surefire gives it (pom.xml), activation buffers poisoned with NaN as
 # there (io.augur.model.ParamStore); extra ones: AUGUR_JAVA_OPTS.
 set -euo pipefail
@@ -126,11 +127,18 @@ b="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$b"
 cp="test/classes:test/junit-platform-console-standalone.jar"
 for j in test/lib/*.jar lib/*.jar; do [[ -e "$j" ]] && cp="$cp:$j"; done
+# The launcher refuses a class-path scan beside explicit selectors (--select-class and the like,
+# as gpu-check.sh's reruns and sanitizer runs pass): scan only when none is given.
+scan=(--scan-class-path test/classes)
+for a in "$@"; do
+  case "$a" in --select*|-[cmpdfuoe]) scan=() ;; esac
+done
 exec "$b/runtime/bin/java" AUGUR_FLAGS -Xmx6g -Daugur.poisonActivations=true ${AUGUR_JAVA_OPTS:-} \
   -cp "$cp" org.junit.platform.console.ConsoleLauncher execute \
-  --disable-banner --details=tree --fail-if-no-tests --scan-class-path test/classes "$@"
+  --disable-banner --details=tree --fail-if-no-tests "${scan[@]}" "$@"
 EOF
-sed -i "s|AUGUR_FLAGS|$flags|" "$b/bin/augur" "$b/bin/augur-test"
+# the bundle's commit goes into every record the CLI writes (there is no git beside it on the GPU box)
+sed -i "s|AUGUR_FLAGS|$flags -Daugur.build.commit=${commit/-dirty/+dirty}|" "$b/bin/augur" "$b/bin/augur-test"
 chmod +x "$b/bin/augur" "$b/bin/augur-test" "$b/scripts/"*.sh
 
 {

@@ -33,7 +33,7 @@ out="${1:?usage: gpu-check.sh OUTPUT_FOLDER}"
 mkdir -p "$out" && out="$(cd "$out" && pwd)"
 work="${AUGUR_WORK:-$b/work}"
 mkdir -p "$work"
-models="${MODELS:-din base dien}"
+models="${MODELS-din base dien}"  # MODELS= (empty): none
 batches="${BATCHES:-128,2048}"
 repeats="${REPEATS:-3}"
 device="${DEVICE:-cuda}"

@@ -81,7 +81,19 @@ def world(rec):
 def variant(rec, res):
     """The flavour of a result: Augur's backend; PyTorch's mode and attention layout."""
     if rec["tool"] == "augur":
-        return "augur"
+        # a run off the defaults is its own variant, so that it never stands in for the default run:
+        # eager steps (--no-cuda-graphs), --precision tf32, --resident-data, -Daugur.* settings
+        v = "augur"
+        if rec.get("device") == "cuda" and rec.get("cuda_graphs") is False:
+            v += "/eager"
+        if rec.get("precision", "fp32") != "fp32":
+            v += "/" + rec["precision"]
+        if res.get("resident_data"):
+            v += "/resident"
+        for k, val in sorted((rec.get("system_properties") or {}).items()):
+            if k.startswith("augur."):
+                v += f"/{k[len('augur.'):]}={val}"
+        return v
     v = res.get("mode", "eager")
     if res.get("att_layout"):
         v += "/" + res["att_layout"]
@@ -400,7 +412,7 @@ def report(perf_dir):
             p = res["op_profile"]
             top = ", ".join(f"{o['op']} {100 * o['share']:.0f}%" for o in p["ops"][:6])
             un = p.get("unattributed_share")
-            w(f"| {rec['tool']} {k[4] if rec['tool'] != 'augur' else ''} | {k[1]} | {MODEL_NAMES.get(k[2], k[2])} | {k[3]} |"
+            w(f"| {rec['tool']} {k[4] if k[4] != 'augur' else ''} | {k[1]} | {MODEL_NAMES.get(k[2], k[2])} | {k[3]} |"
               f" {p['step_ms']:.1f} | {top} | {'–' if un is None else f'{100 * un:.0f}%'} |")
         w("")
 

@@ -36,8 +36,13 @@ final class HostInfo {
         }
     }
 
-    /** The source tree's commit (git rev-parse --short HEAD, with "+dirty" when files changed), or null. */
+    /**
+     * The source tree's commit (git rev-parse --short HEAD, with "+dirty" when files changed), or, where there is no
+     * git (the bundle of scripts/dist.sh, whose launcher sets it), the system property augur.build.commit; or null.
+     */
     static String gitCommit() {
+        String built = System.getProperty("augur.build.commit");
+        if (built != null && !built.isBlank()) return built.trim();
         try {
             String head = run("git", "rev-parse", "--short", "HEAD");
             if (head == null || head.isBlank()) return null;
