@@ -22,7 +22,8 @@
 //                                         on the chunk in shared memory, score (B, T) at its positions
 //   activation_unit_pool_forward_kernel   per sample: the weights (masked, softmax if asked), out
 // and backward:
-//   activation_unit_backward_kernel       items strided over a.blocks blocks: the pool's backward at
+//   activation_unit_backward_kernel       the items that hold positions, dealt out evenly over a.blocks
+//                                         blocks (count_items): the pool's backward at
 //                                         the chunk's positions (d score, through the softmax, and
 //                                         the pool's share of dKeys), then recomputes the chunk's
 //                                         hidden activations (nothing of size (B, T, h1) is stored),
@@ -361,6 +362,57 @@ __device__ void pool_backward_chunk(float* dsc, int b, int t0, int n, int len, c
   }
 }
 
+// The backward's items are the chunks that hold positions (chunk j of sample b when j rows < len_b),
+// numbered in (b, j) order, and block i takes the i-th, (i + gridDim.x)-th, ... of them: every
+// block gets the same number of items, give or take one. (Striding over all B * chunks slots, as
+// the forward does with a grid of one slot per block, would hand some blocks three or four real
+// items and others none, since only the first chunk or two of a history hold positions: at batch
+// 128 on an H200 the busiest blocks set the kernel's 141 µs.)
+// Each thread counts the items of `per` consecutive samples; run_start[s] is the ordinal of run
+// s's first item and run_start[blockDim.x] the number of items. blockDim.x: a multiple of 32, at
+// most MAX_THREADS. Every thread calls it.
+constexpr int MAX_THREADS = 256;
+
+__device__ __forceinline__ int chunks_in(const AttentionArgs& a, int b) {
+  return (augur::clamped_length(a.lengths, b, a.T) + a.rows - 1) / a.rows;
+}
+
+__device__ void count_items(int* run_start, int per, const AttentionArgs& a) {
+  __shared__ int warp_total[MAX_THREADS / 32];
+  const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+  int count = 0;
+  for (int b = t * per, end = min(a.B, (t + 1) * per); b < end; ++b) count += chunks_in(a, b);
+  int v = count;  // inclusive scan over the warp
+  for (int o = 1; o < 32; o <<= 1) {
+    const int u = __shfl_up_sync(0xffffffffu, v, o);
+    if (lane >= o) v += u;
+  }
+  if (lane == 31) warp_total[warp] = v;
+  __syncthreads();
+  for (int w = 0; w < warp; ++w) v += warp_total[w];
+  run_start[t] = v - count;
+  if (t == (int)blockDim.x - 1) run_start[blockDim.x] = v;
+  __syncthreads();
+}
+
+// Item ordinal k (< run_start[blockDim.x]) -> sample b and chunk j: the run whose items hold k
+// (the last s with run_start[s] <= k), then its samples one by one.
+__device__ __forceinline__ void item_at(const int* run_start, int per, int k, const AttentionArgs& a, int& b, int& j) {
+  int lo = 0, hi = blockDim.x;  // run_start[lo] <= k < run_start[hi]
+  while (hi - lo > 1) {
+    const int mid = (lo + hi) >> 1;
+    if (run_start[mid] <= k) lo = mid;
+    else hi = mid;
+  }
+  int r = k - run_start[lo];
+  for (b = lo * per;; ++b) {
+    const int c = chunks_in(a, b);
+    if (r < c) break;
+    r -= c;
+  }
+  j = r;
+}
+
 template <bool TF32>
 __device__ void backward_items(const AttentionArgs& a) {
   extern __shared__ double smem[];
@@ -382,13 +434,17 @@ __device__ void backward_items(const AttentionArgs& a) {
   float* D2 = A2 + rows * h2;
   float* dR = D2 + rows * h2;
 
+  __shared__ int run_start[MAX_THREADS + 1];
+  const int per = (a.B + blockDim.x - 1) / blockDim.x;
   for (int e = threadIdx.x; e < L.size; e += blockDim.x) part[e] = 0.0f;
-  __syncthreads();
+  count_items(run_start, per, a);  // its barriers also order the zeroing above
+  const int items = run_start[blockDim.x];
 
-  for (long long item = blockIdx.x; item < (long long)a.B * chunks; item += gridDim.x) {
-    const int b = (int)(item / chunks), t0 = (int)(item % chunks) * rows;
-    const int len = augur::clamped_length(a.lengths, b, T);
-    if (t0 >= len) continue;  // the same for the whole block
+  for (int k = blockIdx.x; k < items; k += gridDim.x) {  // the same for the whole block
+    int b, j;
+    item_at(run_start, per, k, a, b, j);
+    const long long item = (long long)b * chunks + j;  // dq_partials' slot
+    const int t0 = j * rows, len = augur::clamped_length(a.lengths, b, T);
     const int n = min(rows, len - t0);
     const float* kb = a.keys + (long long)b * T * W;
     float* dkb = a.d_keys + (long long)b * T * W;

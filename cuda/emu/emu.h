@@ -74,6 +74,18 @@ inline T __shfl_down_sync(unsigned mask, T v, unsigned delta) {
   return r;
 }
 
+template <class T>
+inline T __shfl_up_sync(unsigned mask, T v, unsigned delta) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof(T));
+  const int lane = (int)(threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)) & 31;
+  const int src = lane >= (int)delta ? lane - (int)delta : lane;
+  bits = augur_emu::warp_exchange(mask, bits, src);
+  T r;
+  std::memcpy(&r, &bits, sizeof(T));
+  return r;
+}
+
 // Threads of a block run one at a time and switch only at barriers, so a read-modify-write is
 // already atomic here.
 template <class T>

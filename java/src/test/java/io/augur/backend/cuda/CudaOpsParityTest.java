@@ -768,6 +768,21 @@ class CudaOpsParityTest {
         assertEquals(sum, total[0], "row count");
     }
 
+    /**
+     * The fused backward hands out the chunks that hold positions evenly over its blocks, each
+     * block counting them per run of samples (one run per thread, whole warps): B = 300 and 1,000
+     * (several samples per thread, runs in every warp, B no multiple of the block), with lengths
+     * 0, 1, T and random, and several items per block.
+     */
+    @ParameterizedTest
+    @CsvSource({"SIGMOID, true, 300, 20", "PRELU, false, 1000, 9"})
+    void activationUnitOverManySamples(Activation act, boolean softmax, int n, int T) {
+        int[] lens = lengths(rng, n, T);   // 0, 1 and T first, then random
+        lens[n - 1] = T;
+        activationUnitCase(tw, rng, GpuTesting::uniform, act, softmax, n, n, T, lens, E, 80, 40, TIGHT_ATOL, TIGHT_RTOL,
+                (what, p) -> tw.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL));
+    }
+
     /** Dice with no valid position in the batch: weights and output 0, the running statistics untouched, no gradient. */
     @Test
     void activationUnitWithDiceAndNoValidPosition() {
@@ -791,6 +806,12 @@ class CudaOpsParityTest {
      */
     static void activationUnitCase(GpuTesting.Twin tw, SplittableRandom rng, Values values, Activation act, boolean softmax, int T, int[] lens, int W, int h1,
                                    int h2, double fAtol, double fRtol, java.util.function.BiConsumer<String, Pair> gradCheck) {
+        activationUnitCase(tw, rng, values, act, softmax, B, MAXB, T, lens, W, h1, h2, fAtol, fRtol, gradCheck);
+    }
+
+    /** The same for a batch of B samples (lens: at least B lengths) in a workspace planned for maxB. */
+    static void activationUnitCase(GpuTesting.Twin tw, SplittableRandom rng, Values values, Activation act, boolean softmax, int B, int MAXB, int T,
+                                   int[] lens, int W, int h1, int h2, double fAtol, double fRtol, java.util.function.BiConsumer<String, Pair> gradCheck) {
         AttentionSpec spec = new AttentionSpec(W, h1, h2, act, softmax, 0.99f, 1e-8f);
         float[] keys = poisonedValues(values, rng, B * T * W, MAXB * T * W, -1, 1);
         for (int b = 0; b < B; b++) java.util.Arrays.fill(keys, (b * T + lens[b]) * W, (b + 1) * T * W, GpuTesting.POISON);

@@ -60,6 +60,10 @@ class KernelSourcesTest {
         Matcher g = Pattern.compile("constexpr int REDUCE_GROUPS = (\\d+);").matcher(read(CUDA.resolve("activation_unit.cu")));
         assertTrue(g.find());
         assertEquals(CudaBackend.ATT_REDUCE_GROUPS, Integer.parseInt(g.group(1)), "activation_unit_reduce_kernel's block rows");
+        Matcher t = Pattern.compile("constexpr int MAX_THREADS = (\\d+);").matcher(read(CUDA.resolve("activation_unit.cu")));
+        assertTrue(t.find());
+        assertTrue(CudaBackend.ATT_THREADS <= Integer.parseInt(t.group(1)) && CudaBackend.ATT_THREADS % 32 == 0,
+                "the backward's item count runs one per thread of at most MAX_THREADS, whole warps");
     }
 
     private static int define(String h, String name) {
