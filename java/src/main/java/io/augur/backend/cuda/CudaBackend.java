@@ -46,12 +46,16 @@ import static io.augur.backend.cuda.Kernels.COL_ROWS;
 public final class CudaBackend implements Backend, Profiling {
     private static final Logger LOG = LogManager.getLogger(CudaBackend.class);
 
-    // The fused activation unit's shape on the GPU. The defaults are reasoned, not yet measured
-    // (no session has had a GPU); each can be set as a system property (AUGUR_JAVA_OPTS) so that a
-    // first GPU session can compare them with `augur bench` without a rebuild.
+    // The fused activation unit's shape on the GPU; each can be set as a system property
+    // (AUGUR_JAVA_OPTS) so that a GPU session can compare them with `augur bench` without a rebuild.
+    // Measured on the H200 (docs/perf/README.md, 2026-11-24): 16 rows backward, 2 blocks per SM and
+    // the partial gradients on chip were the best of those tried. 16 rows forward is reasoned, not
+    // yet measured: at 16 rows the chunk's largest product (16 x 80 outputs) is one round of the
+    // 128 threads' 4 x 4 tiles instead of two at 32, which halves the latency of an item, and at
+    // batch 128 (one item per block) that latency is the kernel's time.
 
     /** Positions per item of the unit's forward and backward kernels (shared memory permitting): augur.attention.rowsForward / rowsBackward. */
-    static final int ATT_ROWS_FORWARD = tuning("augur.attention.rowsForward", 32, 1, 1024);
+    static final int ATT_ROWS_FORWARD = tuning("augur.attention.rowsForward", 16, 1, 1024);
     static final int ATT_ROWS_BACKWARD = tuning("augur.attention.rowsBackward", 16, 1, 1024);
     /** Threads of the activation unit's blocks. */
     static final int ATT_THREADS = 128;

@@ -48,7 +48,7 @@ class CudaTuningTest {
     @Test
     void theDefaultsAreThePlannedShape() {
         // no augur.attention.* property is set in the test JVM
-        assertEquals(32, CudaBackend.ATT_ROWS_FORWARD);
+        assertEquals(16, CudaBackend.ATT_ROWS_FORWARD);
         assertEquals(16, CudaBackend.ATT_ROWS_BACKWARD);
         assertEquals(2, CudaBackend.ATT_BLOCKS_PER_SM);
     }

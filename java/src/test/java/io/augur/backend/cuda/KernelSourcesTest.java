@@ -98,7 +98,7 @@ class KernelSourcesTest {
         // DIN, Amazon config: W = E = 36, 80-40 (T no longer matters: a block holds one chunk of positions)
         long fwd = AttentionArgs.forwardSharedBytes(36, 80, 40, CudaBackend.ATT_ROWS_FORWARD);
         long bwd = AttentionArgs.backwardSharedBytes(36, 80, 40, CudaBackend.ATT_ROWS_BACKWARD);
-        assertEquals(4 * (36 + 80 + 32 * (72 + 120)), fwd);
+        assertEquals(4 * (36 + 80 + 16 * (72 + 120)), fwd);
         assertEquals(4 * (72 + 160 + 16 * (1 + 144 + 240 + 120)), bwd);
         assertTrue(fwd <= CudaBackend.DEFAULT_SHARED && bwd <= CudaBackend.DEFAULT_SHARED, fwd + " / " + bwd);
         assertEquals(16, AttentionArgs.rowsThatFit(true, 36, 80, 40, 16, 48 * 1024));
