@@ -64,6 +64,9 @@ class KernelSourcesTest {
         assertTrue(t.find());
         assertTrue(CudaBackend.ATT_THREADS <= Integer.parseInt(t.group(1)) && CudaBackend.ATT_THREADS % 32 == 0,
                 "the backward's item count runs one per thread of at most MAX_THREADS, whole warps");
+        Matcher pool = Pattern.compile("constexpr int POOL_MAX_THREADS = (\\d+);").matcher(read(CUDA.resolve("activation_unit.cu")));
+        assertTrue(pool.find());
+        assertTrue(CudaBackend.ATT_POOL_THREADS <= Integer.parseInt(pool.group(1)), "activation_unit_pool_forward_kernel's partial sums, one per thread");
     }
 
     private static int define(String h, String name) {
