@@ -434,6 +434,7 @@ CUresult cuDeviceGetAttribute(int* v, int attr, CUdevice d) {
     case 16: *v = 132; return OK;       // MULTIPROCESSOR_COUNT (an H200's)
     case 75: *v = 9; return OK;         // COMPUTE_CAPABILITY_MAJOR
     case 76: *v = 0; return OK;         // COMPUTE_CAPABILITY_MINOR
+    case 81: *v = 228 * 1024; return OK;  // MAX_SHARED_MEMORY_PER_MULTIPROCESSOR (an H200's)
     case 97: *v = augur_emu::SHARED_OPTIN_LIMIT; return OK;    // MAX_SHARED_MEMORY_PER_BLOCK_OPTIN
     default: say("cuDeviceGetAttribute(" + std::to_string(attr) + ") is not emulated"); return INVALID_VALUE;
   }

@@ -51,12 +51,15 @@ final class AttentionArgs {
         return 4L * (2 * W + 2 * h1 + (long) rows * (1 + 4 * W + 3 * h1 + 3 * h2));
     }
 
-    /** The same with the block's partial gradients in shared memory too (the LOCAL mode), ahead of q. */
+    /**
+     * The same with the block's partial gradients in shared memory too (the LOCAL mode), ahead of q: all but dMa
+     * (W x h1), which the kernel adds in the block's slice in global memory either way.
+     */
     static long backwardSharedBytes(int W, int h1, int h2, int rows, boolean local) {
-        return backwardSharedBytes(W, h1, h2, rows) + (local ? 4L * partialFloats(W, h1, h2) : 0);
+        return backwardSharedBytes(W, h1, h2, rows) + (local ? 4L * (partialFloats(W, h1, h2) - (long) W * h1) : 0);
     }
 
-    /** Floats of one block's partial gradients: dM2, dMa, db1, dAlpha1, dW2, db2, dAlpha2, dW3, db3. */
+    /** Floats of one block's partial gradients: dM2, db1, dAlpha1, dW2, db2, dAlpha2, dW3, db3, dMa. */
     static long partialFloats(int W, int h1, int h2) {
         return 3L * W * h1 + 2L * h1 + (long) h1 * h2 + 3L * h2 + 1;
     }

@@ -59,8 +59,16 @@ public final class CudaBackend implements Backend, Profiling {
     static final int ATT_ROWS_BACKWARD = tuning("augur.attention.rowsBackward", 16, 1, 1024);
     /** Threads of the activation unit's blocks. */
     static final int ATT_THREADS = 128;
-    /** Backward blocks per multiprocessor, each with its own slice of partial gradients: augur.attention.blocksPerSm. */
-    static final int ATT_BLOCKS_PER_SM = tuning("augur.attention.blocksPerSm", 2, 1, 64);
+    /**
+     * Backward blocks per multiprocessor, each with its own slice of partial gradients: augur.attention.blocksPerSm;
+     * 0 (the default): as many as the multiprocessor's shared memory holds, at most {@link #ATT_AUTO_BLOCKS_PER_SM}
+     * (see {@link #attentionBlocksPerSm}).
+     */
+    static final int ATT_BLOCKS_PER_SM = tuning("augur.attention.blocksPerSm", 0, 0, 64);
+    /** The automatic backward blocks per multiprocessor stop here (3 on an H200 in the Amazon config). */
+    static final int ATT_AUTO_BLOCKS_PER_SM = 3;
+    /** What a backward block takes from its multiprocessor's shared memory beside its dynamic part: statics (about 1.3 KB) and the 1 KB the driver reserves. */
+    static final int ATT_BLOCK_SHARED_OVERHEAD = 3 * 1024;
     /** activation_unit_reduce_kernel's REDUCE_GROUPS: the thread rows of its (32, groups) blocks, each summing every groups-th slice. */
     static final int ATT_REDUCE_GROUPS = 8;
     /**
@@ -70,6 +78,31 @@ public final class CudaBackend implements Backend, Profiling {
      * turn it off to cover that path; set before planning.
      */
     static boolean attentionPartialsOnChip = !"false".equals(System.getProperty("augur.attention.partialsOnChip", "true").trim());
+
+    /**
+     * The backward's blocks per multiprocessor: the setting if one is given (> 0), else as many blocks of
+     * {@code sharedBytes} dynamic shared memory as one multiprocessor's {@code sharedPerSm} holds, from 1 to
+     * {@link #ATT_AUTO_BLOCKS_PER_SM}. Measured on the H200 (docs/perf, 2026-11-24): 2 blocks were 1.41 times as fast
+     * as 1 at batch 2048, where the kernel waits on latency with 2 warps per scheduler; a third fits since dMa's
+     * partial sums moved off chip.
+     */
+    static int attentionBlocksPerSm(int setting, long sharedBytes, int sharedPerSm) {
+        if (setting > 0) return setting;
+        if (sharedPerSm <= 0) return 2;
+        long fit = sharedPerSm / (sharedBytes + ATT_BLOCK_SHARED_OVERHEAD);
+        return (int) Math.max(1, Math.min(ATT_AUTO_BLOCKS_PER_SM, fit));
+    }
+
+    /**
+     * The backward's grid for a batch of {@code slots} = B x chunks item slots: every planned block ({@code planned}),
+     * except when the slots are fewer than 4 a block; then at most 2 per multiprocessor, since a batch that small gives
+     * most blocks one item or none (only the chunks inside a history hold positions) and every block's slice is one
+     * more for activation_unit_reduce_kernel to add. Never more blocks than slots.
+     */
+    static int attentionBackwardBlocks(long slots, int planned, int multiprocessors) {
+        long blocks = slots < 4L * planned ? Math.min(planned, 2L * multiprocessors) : planned;
+        return (int) Math.max(1, Math.min(blocks, slots));
+    }
 
     /** An integer system property in [min, max], or the default; anything else is an error that names it. */
     static int tuning(String name, int def, int min, int max) {
@@ -393,7 +426,7 @@ public final class CudaBackend implements Backend, Profiling {
      */
     final class AttentionWorkspace implements Workspace {
         final AttentionSpec spec;
-        final int maxB, T, blocks, rowsForward, rowsBackward, chunksForward, chunksBackward;
+        final int maxB, T, blocks, blocksPerSm, rowsForward, rowsBackward, chunksForward, chunksBackward;
         final boolean localPartials;
         final long sharedForward, sharedBackward;
         final Arena.Slice ma, mat, m2, m2t, w2t, score, dqPartials, partials;
@@ -424,9 +457,10 @@ public final class CudaBackend implements Backend, Profiling {
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD, (int) sharedBackward);
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD_TF32, (int) sharedBackward);
             }
-            blocks = (int) Math.max(1, Math.min((long) maxB * chunksBackward, (long) ATT_BLOCKS_PER_SM * rt.multiprocessors));
-            LOG.info("activation unit {} ({}/{}/{}, T = {}): items of {} positions forward, {} backward; {} backward blocks, partial gradients in {} "
-                    + "memory; shared memory {} / {} bytes", name, W, h1, h2, T, rowsForward, rowsBackward, blocks,
+            blocksPerSm = attentionBlocksPerSm(ATT_BLOCKS_PER_SM, sharedBackward, rt.maxSharedPerMultiprocessor);
+            blocks = (int) Math.max(1, Math.min((long) maxB * chunksBackward, (long) blocksPerSm * rt.multiprocessors));
+            LOG.info("activation unit {} ({}/{}/{}, T = {}): items of {} positions forward, {} backward; {} backward blocks ({} per SM), partial "
+                    + "gradients in {} memory; shared memory {} / {} bytes", name, W, h1, h2, T, rowsForward, rowsBackward, blocks, blocksPerSm,
                     localPartials ? "shared" : "global", sharedForward, sharedBackward);
             ma = arena.reserveScratch(name + ".ma", 4L * W * h1);
             mat = arena.reserveScratch(name + ".mat", 4L * W * h1);
@@ -1154,7 +1188,7 @@ public final class CudaBackend implements Backend, Profiling {
         AttentionWorkspace w = (AttentionWorkspace) ws;
         if (B <= 0) return;
         begin();
-        int blocks = (int) Math.min((long) B * w.chunksBackward, w.blocks);
+        int blocks = attentionBackwardBlocks(B * w.chunksBackward, w.blocks, rt.multiprocessors);
         AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, w.rowsBackward);
         // the pool's backward runs in the kernel's items (d score at each chunk's positions, the pool's share of dKeys)
         g.set(AttentionArgs.Ptr.D_OUT, a(dOut)).set(AttentionArgs.Ptr.D_WEIGHTS, a(dWeights)).set(AttentionArgs.Ptr.WEIGHTS, a(weights))

@@ -71,6 +71,8 @@ public final class CudaRuntime implements AutoCloseable {
     public final long totalMemory;
     /** Largest dynamic shared memory a block may opt in to, bytes. */
     public final int maxSharedPerBlockOptin;
+    /** Shared memory of one multiprocessor, bytes (what the blocks resident on it share). */
+    public final int maxSharedPerMultiprocessor;
 
     private record Allocation(long base, long bytes, CUdeviceptr ptr) {}
 
@@ -88,6 +90,7 @@ public final class CudaRuntime implements AutoCloseable {
         ccMinor = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
         multiprocessors = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
         maxSharedPerBlockOptin = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
+        maxSharedPerMultiprocessor = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR);
         long[] mem = new long[1];
         CudaException.check(cuDeviceTotalMem(mem, device), "cuDeviceTotalMem");
         totalMemory = mem[0];

@@ -50,6 +50,18 @@ class CudaTuningTest {
         // no augur.attention.* property is set in the test JVM
         assertEquals(16, CudaBackend.ATT_ROWS_FORWARD);
         assertEquals(16, CudaBackend.ATT_ROWS_BACKWARD);
-        assertEquals(2, CudaBackend.ATT_BLOCKS_PER_SM);
+        assertEquals(0, CudaBackend.ATT_BLOCKS_PER_SM);   // automatic
+    }
+
+    @Test
+    void theBackwardGridFollowsTheBatch() {
+        // H200, Amazon config: 3 blocks per SM planned (396); batch 128 has 128 x 7 = 896 slots, batch 2048 14,336
+        assertEquals(264, CudaBackend.attentionBackwardBlocks(896, 396, 132));
+        assertEquals(396, CudaBackend.attentionBackwardBlocks(14_336, 396, 132));
+        assertEquals(5, CudaBackend.attentionBackwardBlocks(5, 396, 132));
+        assertEquals(1, CudaBackend.attentionBackwardBlocks(0, 396, 132));
+        // shared memory for 1 block only, and a device that does not say
+        assertEquals(1, CudaBackend.attentionBlocksPerSm(0, 150 * 1024, 228 * 1024));
+        assertEquals(2, CudaBackend.attentionBlocksPerSm(0, 10 * 1024, 0));
     }
 }

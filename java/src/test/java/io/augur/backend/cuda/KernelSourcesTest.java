@@ -110,7 +110,10 @@ class KernelSourcesTest {
         assertEquals(3L * 36 * 80 + 2 * 80 + 80 * 40 + 3 * 40 + 1, AttentionArgs.partialFloats(36, 80, 40));
         // the backward's partial gradients on chip as well: above 48 KiB, within Volta's 96 KiB opt-in (Ampere and later have more; Turing's 64 KiB is too little)
         long local = AttentionArgs.backwardSharedBytes(36, 80, 40, CudaBackend.ATT_ROWS_BACKWARD, true);
-        assertEquals(bwd + 4 * AttentionArgs.partialFloats(36, 80, 40), local);
+        assertEquals(bwd + 4 * (AttentionArgs.partialFloats(36, 80, 40) - 36 * 80), local);   // dMa stays in global memory
+        // three backward blocks on an H200 multiprocessor (228 KB of shared memory)
+        assertEquals(3, CudaBackend.attentionBlocksPerSm(0, local, 228 * 1024));
+        assertEquals(2, CudaBackend.attentionBlocksPerSm(2, local, 228 * 1024));
         assertTrue(local > CudaBackend.DEFAULT_SHARED && local <= 96 * 1024, "" + local);
         assertEquals(4, AttentionArgs.chunks(100, 32));
         assertEquals(7, AttentionArgs.chunks(100, 16));
