@@ -128,6 +128,7 @@ __device__ __forceinline__ int clamp_length(const AttentionArgs& a, int b) {
 __device__ __forceinline__ void per_sample_term(float* P, const float* q, const AttentionArgs& a) {
   for (int j = threadIdx.x; j < a.h1; j += blockDim.x) {
     float s = 0.0f;
+#pragma unroll 8  // the loads in flight together: this sits on every item's critical path
     for (int c = 0; c < a.W; ++c) s += q[c] * a.ma[c * a.h1 + j];
     P[j] = s + a.b1[j];
   }
@@ -343,6 +344,7 @@ __device__ __forceinline__ float pool_score_grad(const float* d_weights, const f
                                                  int t, int W) {
   float g = d_weights != nullptr ? d_weights[row0 + t] : 0.0f;
   if (dob != nullptr)
+#pragma unroll 8
     for (int c = 0; c < W; ++c) g += dob[c] * kb[(long long)t * W + c];
   return g;
 }
@@ -524,6 +526,7 @@ __device__ void backward_items(const AttentionArgs& a) {
     // the per-sample term: this item's dQuery share G Ma^T + dq;  dMa += q^T G;  db1 += G
     for (int c = threadIdx.x; c < W; c += blockDim.x) {
       float s = 0.0f;
+#pragma unroll 8
       for (int i = 0; i < h1; ++i) s += G[i] * a.mat[i * W + c];
       a.dq_partials[item * W + c] = s + dq[c];
     }
@@ -658,6 +661,7 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
   if (groups == 1) {  // W >= blockDim.x: a thread per column (or several)
     for (int c = threadIdx.x; c < W; c += blockDim.x) {
       float acc = 0.0f;
+#pragma unroll 8
       for (int t = 0; t < len; ++t) acc += w[t] * kb[(long long)t * W + c];
       out[(long long)b * W + c] = acc;
     }
@@ -666,6 +670,7 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
   const int c = threadIdx.x % W, g = threadIdx.x / W;
   if (g < groups) {
     float acc = 0.0f;
+#pragma unroll 8
     for (int t = g; t < len; t += groups) acc += w[t] * kb[(long long)t * W + c];
     part[g * W + c] = acc;
   }

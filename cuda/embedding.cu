@@ -161,6 +161,7 @@ AUGUR_KERNEL void sum_pool_forward_kernel(float* __restrict__ out, const float* 
     const int len = augur::clamped_length(lengths, b, T);
     const float* xb = x + (long long)b * T * C + c;
     float acc = 0.0f;
+#pragma unroll 16  // up to 16 loads in flight, the sum in t order
     for (int t = 0; t < len; ++t) acc += xb[(long long)t * C];
     out[i] = acc;
   }

@@ -25,6 +25,7 @@ AUGUR_KERNEL void interest_concat_forward_kernel(float* __restrict__ x, const fl
         const int len = augur::clamped_length(lengths, b, T);
         const float* hb = hist + (long long)b * T * E + j;
         sv = 0.0f;
+#pragma unroll 16  // up to 16 loads in flight; the sum still in t order (sum_pool_forward_kernel's, bit for bit)
         for (int t = 0; t < len; ++t) sv += hb[(long long)t * E];
         s[k] = sv;
       } else {
