@@ -571,6 +571,7 @@ AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
       e = (int)idx;
       if (e < n_w1) {
         const int c = e / h1, i = e % h1;
+#pragma unroll 4  // loads of 4 slices in flight; still summed in slice order
         for (int blk = y; blk < a.blocks; blk += REDUCE_GROUPS) {
           const float* p = a.partials + (long long)blk * L.size;
           s0 += p[L.dma + e];
@@ -587,8 +588,10 @@ AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
         else if ((e -= n_b2) < n_a2) { off = L.da2; dst = a.g_alpha2; }
         else if ((e -= n_a2) < n_w3) { off = L.dw3; dst = a.g_w3; }
         else { e -= n_w3; off = L.db3; dst = a.g_b3; }
-        if (dst != nullptr)  // none: no slopes for sigmoid
+        if (dst != nullptr) {  // none: no slopes for sigmoid
+#pragma unroll 4
           for (int blk = y; blk < a.blocks; blk += REDUCE_GROUPS) s0 += a.partials[(long long)blk * L.size + off + e];
+        }
       }
     } else if (idx < total && y == 0) {
       const long long q = idx - n_params;
