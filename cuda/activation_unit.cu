@@ -142,12 +142,12 @@ __device__ __forceinline__ void per_sample_term(float* P, const float* q, const 
 // memory, no bank conflicts from shared memory) and a warp reads a few neighbouring rows of A.
 // Out-of-range rows and columns are clamped for the loads and skipped by the epilogue. epi is
 // called once per element by the thread that owns it; no synchronisation inside.
+// One tile t (< tiles_m tiles_n) of tiled_product, by the calling thread.
 template <int TM, int TN, class Epi>
-__device__ __forceinline__ void tiled_product(int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm,
-                                              int b_k, int b_j, Epi epi) {
-  if (M <= 0 || N <= 0) return;
+__device__ __forceinline__ void product_tile(int t, int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm,
+                                             int b_k, int b_j, Epi epi) {
   const int tiles_m = (M + TM - 1) / TM, tiles_n = (N + TN - 1) / TN;
-  for (int t = threadIdx.x; t < tiles_m * tiles_n; t += blockDim.x) {
+  {
     const int tm = t / tiles_n, tn = t % tiles_n;
     const float* ap[TM];
     const float* bp[TN];
@@ -184,7 +184,49 @@ __device__ __forceinline__ void tiled_product(int M, int N, int K, const float* 
   }
 }
 
+template <int TM, int TN, class Epi>
+__device__ __forceinline__ void tiled_product(int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm,
+                                              int b_k, int b_j, Epi epi) {
+  if (M <= 0 || N <= 0) return;
+  const int tiles = ((M + TM - 1) / TM) * ((N + TN - 1) / TN);
+  for (int t = threadIdx.x; t < tiles; t += blockDim.x) product_tile<TM, TN>(t, M, N, K, A, a_i, a_k, Bm, b_k, b_j, epi);
+}
+
 constexpr int TILE = 4;  // tiled_product's TM = TN throughout
+
+// A product's shape and operands, as tiled_product takes them.
+struct Operands {
+  int M, N, K;
+  const float* A;
+  int a_i, a_k;
+  const float* Bm;
+  int b_k, b_j;
+  __device__ int tiles() const { return M > 0 && N > 0 ? ((M + TILE - 1) / TILE) * ((N + TILE - 1) / TILE) : 0; }
+};
+
+// Two independent products of one stage of the backward, P with few tiles over a long K (a chunk's
+// rows times a weight matrix) and Q with many over a short K (a weight gradient over the chunk's
+// rows), shared out by cost: P's tiles one per thread (when they are fewer than the threads), then
+// each thread without a P tile takes up to K_P / K_Q of Q's tiles while the others do P, and the
+// rest of Q goes round all the threads. At 16 rows (Amazon config) the stages' longest threads walk
+// 56 and 96 k steps instead of 72 and 128 (P first, then Q, each strided over the block). The same
+// elements, each summed in k order by one thread, as tiled_product sums them.
+template <class EpiP, class EpiQ>
+__device__ __forceinline__ void tiled_product_pair(const Operands& p, EpiP epi_p, const Operands& q, EpiQ epi_q) {
+  const int n_p = p.tiles(), n_q = q.tiles(), threads = blockDim.x, t = threadIdx.x;
+  if (n_p == 0 || n_q == 0 || n_p >= threads) {  // the same for the whole block
+    tiled_product<TILE, TILE>(p.M, p.N, p.K, p.A, p.a_i, p.a_k, p.Bm, p.b_k, p.b_j, epi_p);
+    tiled_product<TILE, TILE>(q.M, q.N, q.K, q.A, q.a_i, q.a_k, q.Bm, q.b_k, q.b_j, epi_q);
+    return;
+  }
+  const int idle = threads - n_p;  // threads without a P tile
+  const int each = min(p.K / max(q.K, 1), (n_q + idle - 1) / idle);
+  const int first = min(n_q, idle * each);  // Q's tiles [0, first) go to the idle threads, `each` apiece
+  if (t < n_p) product_tile<TILE, TILE>(t, p.M, p.N, p.K, p.A, p.a_i, p.a_k, p.Bm, p.b_k, p.b_j, epi_p);
+  else
+    for (int u = t - n_p; u < first; u += idle) product_tile<TILE, TILE>(u, q.M, q.N, q.K, q.A, q.a_i, q.a_k, q.Bm, q.b_k, q.b_j, epi_q);
+  for (int u = first + t; u < n_q; u += threads) product_tile<TILE, TILE>(u, q.M, q.N, q.K, q.A, q.a_i, q.a_k, q.Bm, q.b_k, q.b_j, epi_q);
+}
 
 // tiled_product's contract on the TF32 tensor cores (`--precision tf32`, compute capability 8.0
 // and newer): A and Bm are rounded to TF32 as they are loaded and the products summed in fp32 by
@@ -484,8 +526,16 @@ __device__ void backward_items(const AttentionArgs& a) {
     }
     __syncthreads();
     // dA1 = D2 W2^T, and dW2 += A1^T D2
-    product<TF32>(n, h1, h2, D2, h2, 1, a.w2t, h1, 1, [&](int r, int i, float s) { D1[r * h1 + i] = s; });
-    product<TF32>(h1, h2, n, A1, 1, h1, D2, h2, 1, [&](int i, int j, float s) { part[L.dw2 + i * h2 + j] += s; });
+    {
+      auto epi_d1 = [&](int r, int i, float s) { D1[r * h1 + i] = s; };
+      auto epi_dw2 = [&](int i, int j, float s) { part[L.dw2 + i * h2 + j] += s; };
+      if constexpr (TF32) {
+        product<TF32>(n, h1, h2, D2, h2, 1, a.w2t, h1, 1, epi_d1);
+        product<TF32>(h1, h2, n, A1, 1, h1, D2, h2, 1, epi_dw2);
+      } else {
+        tiled_product_pair(Operands{n, h1, h2, D2, h2, 1, a.w2t, h1, 1}, epi_d1, Operands{h1, h2, n, A1, 1, h1, D2, h2, 1}, epi_dw2);
+      }
+    }
     __syncthreads();
     // the first activation, one thread per hidden unit i: D1 becomes dH1; G = sum_r dH1
     for (int i = threadIdx.x; i < h1; i += blockDim.x) {
@@ -503,8 +553,16 @@ __device__ void backward_items(const AttentionArgs& a) {
     }
     __syncthreads();
     // dM2 += R^T dH1;  dR = dH1 M2^T
-    product<TF32>(W2, h1, n, R, 1, W2, D1, h1, 1, [&](int c, int i, float s) { part[L.dm2 + c * h1 + i] += s; });
-    product<TF32>(n, W2, h1, D1, h1, 1, a.m2t, W2, 1, [&](int r, int c, float s) { dR[r * W2 + c] = s; });
+    {
+      auto epi_dm2 = [&](int c, int i, float s) { part[L.dm2 + c * h1 + i] += s; };
+      auto epi_dr = [&](int r, int c, float s) { dR[r * W2 + c] = s; };
+      if constexpr (TF32) {
+        product<TF32>(W2, h1, n, R, 1, W2, D1, h1, 1, epi_dm2);
+        product<TF32>(n, W2, h1, D1, h1, 1, a.m2t, W2, 1, epi_dr);
+      } else {
+        tiled_product_pair(Operands{n, W2, h1, D1, h1, 1, a.m2t, W2, 1}, epi_dr, Operands{W2, h1, n, R, 1, W2, D1, h1, 1}, epi_dm2);
+      }
+    }
     __syncthreads();
     // back through r = [k, q * k]: dq = sum_r dR[:, W:] * k;  dk += dR[:, :W] + dR[:, W:] * q
     for (int c = threadIdx.x; c < W; c += blockDim.x) {
