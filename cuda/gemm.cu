@@ -4,7 +4,8 @@
 //   op(A) = A (M, K), lda >= K           or, trans_a, A stored (K, M), lda >= M
 //   op(B) = B (K, N), ldb >= N           or, trans_b, B stored (N, K), ldb >= K
 // The linear layer uses it three ways: y = x W + b; dx = dy W^T (trans_b); dW += x^T dy (trans_a,
-// accumulate). Each C element is summed by one thread in k order: deterministic.
+// accumulate). Each C element is summed by one thread in k order (gemm_kernel), or by 8 warps over
+// interleaved k, their partial sums added in warp order (gemm_small_kernel): deterministic.
 //
 // Bias gradient in the same pass: with ones_row = M - 1 >= 0, the last of op(A)'s M rows is a row
 // of ones (A holds the M - 1 others), so output row M - 1 is the column sums of op(B); it goes to
@@ -29,7 +30,9 @@
 // [s k_split, (s + 1) k_split) into partial[s] (M, N) and counts itself done in its tile's
 // counter; the last split of a tile to finish (whichever it is) adds the tile's splits in split
 // order, then bias and C, and sets the counter back to zero for the next launch. Still a fixed
-// order, so still deterministic, and no second launch.
+// order, so still deterministic, and no second launch. (BuiltinGemm's default rule now gives most
+// such products to gemm_small_kernel instead, all of the top MLP's at a batch of 128; the splits
+// remain for the long K of weight gradients at large batches, and with -Daugur.gemm.small=off.)
 //
 // Activation in the epilogue: with act.out != nullptr (a linear layer y = x W + b followed by
 // sigmoid or PReLU; not with accumulate or a ones row) each stored element v of C also goes to
@@ -40,6 +43,11 @@
 // registers before the products of the current one, and stores it into the other of two shared
 // buffers after them, so the loads' latency (what a block of a small product waits on most) is
 // spent computing. One barrier per k tile.
+//
+// Small products: gemm_small_kernel computes the same function (no split K) for the products
+// BuiltinGemm.small picks, at a batch of 128 all of the top MLP's: blocks of 8 x 32 outputs, op(A)
+// and op(B) staged 256 k at a time with every load of a chunk in flight at once, 8 warps summing
+// interleaved k; it is described above its definition.
 #include "common.cuh"
 
 namespace {
@@ -317,6 +325,146 @@ AUGUR_KERNEL void __launch_bounds__(256, 2) gemm_tf32_kernel(float* __restrict__
         if (gm < tile.rows && gn < N) gemm_store(C, bias, partial, tile.split, M, N, ldc, accumulate, ones_row, gm, gn, acc[i][j][q], act);
       }
   if (partial != nullptr) gemm_split_done(C, bias, partial, tile_counters, M, N, ldc, accumulate, ones_row, tile, act);
+}
+
+// gemm_kernel's contract (the same arguments but the split's, the same results up to the order of
+// the sums), shaped for latency: the products BuiltinGemm.small picks, e.g. all of the top MLP's at a
+// batch of 128 (M = 128 or the 81 to 201 rows of a weight gradient with its ones row, N = 1 to 200,
+// K = 1 to 200). There gemm_kernel has 2 to 12 tiles of 64 x 64, and even split along K each of its
+// blocks walks 16-wide k tiles one barrier after another, then meets the other splits through
+// global memory: 5 to 20 us a product on an H200 for a few MFLOP.
+// Here a block of 256 threads (8 warps) owns 8 rows x 32 columns of C: 16 times the blocks of the
+// 64 x 64 tiles (M = 128, N = 200: 16 x 7 = 112, one per multiprocessor of an H200), and each
+// block's k range goes in chunks of GEMM_SMALL_KC = 256 (every K of those products is one chunk):
+//   1. every thread issues its 8 loads of op(A)'s 8 x 256 slice and its 32 of op(B)'s 256 x 32
+//      before it uses any (one memory round trip a chunk; zeros past M, N and K, ones in op(A)'s
+//      ones row) and stores them in shared memory: As[k] the 8 rows at k (two float4, read by a
+//      warp as two broadcasts), Bs[k][n] padded to 33 words, so that op(B) stored either way
+//      (a warp's loads along n in B's rows or along k in B^T's) lands without bank conflicts;
+//   2. warp w sums k = w, w + 8, ... of the chunk for the 8 rows at its lane's column: 8
+//      accumulators a lane, and per k two 16-byte broadcast loads, one load and 8 FMAs;
+//   3. after the last chunk the 8 warps' partial sums go through shared memory (over Bs) and the
+//      thread of row (its warp) and column (its lane) adds them in warp order: a fixed order, so
+//      deterministic, with no atomics and no second launch.
+// C (with accumulate), bias and PReLU's alpha for the thread's output are loaded at the start, in
+// flight with the first chunk's loads, and the epilogue is gemm_store's arithmetic on them. Per
+// warp of y = x W1 (128 x 200 x 162) that is about 200 instructions to stage the chunk, 21
+// iterations of ~12 to sum it and ~40 to reduce and store: ~500, two warps a scheduler, beside
+// one memory round trip (gemm_kernel's split block of that product: 2 k tiles of 16 x 64 x 64
+// FMAs behind 2 barriers, then the fence, the counter and the splits' sum).
+// Later chunks are loaded after the previous one is summed (not pipelined: that would keep their
+// 40 registers live during the sums; BuiltinGemm sends only K <= 1024, at most 4 chunks, here).
+// 80 registers with no spills on sm_75 to sm_90 (__launch_bounds__(256, 3); without the bound
+// ptxas takes 80 on sm_80 and sm_90 but 131 on sm_75; a variant templated on the transpositions
+// took up to 173) and 41 KiB of shared memory: 3 blocks an SM on an H200. fp32 FMAs also under --precision tf32: more precise than the
+// TF32 kernel, and at these sizes the tensor cores' rate does not matter.
+// rows_limit as in gemm_kernel: over M the blocks past the count return at once, over K (trans_a)
+// the chunks stop at it.
+namespace {
+constexpr int GEMM_SMALL_BM = 8, GEMM_SMALL_BN = 32, GEMM_SMALL_KC = 256;
+constexpr int GEMM_SMALL_A = GEMM_SMALL_BM * GEMM_SMALL_KC / 256;  // op(A) loads a thread, a chunk: 8
+constexpr int GEMM_SMALL_B = GEMM_SMALL_KC * GEMM_SMALL_BN / 256;  // op(B) loads a thread, a chunk: 32
+
+// gemm_small_kernel's chunks (every thread calls it): into acc[r] this warp's share of op(A)'s
+// row m0 + r times op(B)'s column n0 + lane, k = warp, warp + 8, ... below k_end.
+__device__ __forceinline__ void gemm_small_sums(float (&acc)[GEMM_SMALL_BM], float4 (*As)[2], float (*Bs)[GEMM_SMALL_BN + 1],
+                                                const float* __restrict__ A, const float* __restrict__ Bm, int lda,
+                                                int ldb, int trans_a, int trans_b, int N, int m0, int n0, int rows,
+                                                int k_end, int ones_row) {
+  const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+  // The staging: op(A) element i of a thread is As[ka + 32 i][ma] (a warp's 32 lanes: 4 k by 8
+  // rows, consecutive words of As); op(B) element i is Bs[kb + 8 i][nb], a warp along n in a row
+  // of B (128 contiguous bytes), or, trans_b, Bs[kb][i], a warp along k in a row of the stored
+  // (N, K). In each case a thread's elements that exist are a prefix of its i, and their
+  // addresses one pointer and one stride: one code path for the four layouts.
+  const int ka = t / GEMM_SMALL_BM, am = m0 + t % GEMM_SMALL_BM;
+  const bool a_ones = am == ones_row;
+  const int kb = trans_b ? t : t / GEMM_SMALL_BN, nb = trans_b ? 0 : t % GEMM_SMALL_BN;
+  const long long a_step = trans_a ? 32LL * lda : 32LL, b_step = trans_b ? (long long)ldb : 8LL * ldb;
+  float* const as = reinterpret_cast<float*>(&As[0][0]);
+  float* const bs = &Bs[kb][nb];
+  const int bs_step = trans_b ? 1 : 8 * (GEMM_SMALL_BN + 1);
+  for (int k0 = 0; k0 < k_end; k0 += GEMM_SMALL_KC) {
+    const int kc = min(GEMM_SMALL_KC, k_end - k0);
+    const int a_count = am < rows ? min(max((kc - ka + 31) / 32, 0), GEMM_SMALL_A) : 0;
+    const int b_count = trans_b ? (kb < kc ? min(N - n0, GEMM_SMALL_B) : 0)
+                                : (n0 + nb < N ? min(max((kc - kb + 7) / 8, 0), GEMM_SMALL_B) : 0);
+    const float* pa = trans_a ? A + (long long)(k0 + ka) * lda + am : A + (long long)am * lda + k0 + ka;
+    const float* pb = trans_b ? Bm + (long long)n0 * ldb + k0 + kb : Bm + (long long)(k0 + kb) * ldb + n0 + nb;
+    float ra[GEMM_SMALL_A], rb[GEMM_SMALL_B];
+#pragma unroll
+    for (int i = 0; i < GEMM_SMALL_A; ++i) ra[i] = i < a_count ? (a_ones ? 1.0f : pa[i * a_step]) : 0.0f;
+#pragma unroll
+    for (int i = 0; i < GEMM_SMALL_B; ++i) rb[i] = i < b_count ? pb[i * b_step] : 0.0f;
+    if (k0 > 0) __syncthreads();  // every warp done with the previous chunk
+#pragma unroll
+    for (int i = 0; i < GEMM_SMALL_A; ++i) as[t + 256 * i] = ra[i];
+#pragma unroll
+    for (int i = 0; i < GEMM_SMALL_B; ++i) bs[i * bs_step] = rb[i];
+    __syncthreads();
+#pragma unroll 4
+    for (int k = warp; k < kc; k += 8) {
+      const float4 lo = As[k][0], hi = As[k][1];
+      const float bv = Bs[k][lane];
+      acc[0] = fmaf(lo.x, bv, acc[0]);
+      acc[1] = fmaf(lo.y, bv, acc[1]);
+      acc[2] = fmaf(lo.z, bv, acc[2]);
+      acc[3] = fmaf(lo.w, bv, acc[3]);
+      acc[4] = fmaf(hi.x, bv, acc[4]);
+      acc[5] = fmaf(hi.y, bv, acc[5]);
+      acc[6] = fmaf(hi.z, bv, acc[6]);
+      acc[7] = fmaf(hi.w, bv, acc[7]);
+    }
+  }
+}
+}  // namespace
+
+AUGUR_KERNEL void __launch_bounds__(256, 3) gemm_small_kernel(float* __restrict__ C, const float* __restrict__ A,
+                                                           const float* __restrict__ Bm, float* __restrict__ bias,
+                                                           int M, int N, int K, int lda, int ldb, int ldc,
+                                                           int trans_a, int trans_b, int accumulate, int ones_row,
+                                                           const int* __restrict__ rows_limit, float* __restrict__ act_out,
+                                                           const float* __restrict__ alpha, int act_kind) {
+  __shared__ float4 As[GEMM_SMALL_KC][2];                    // As[k]: op(A)'s 8 rows at k
+  __shared__ float Bs[GEMM_SMALL_KC][GEMM_SMALL_BN + 1];     // Bs[k][n]; at the end the warps' partial sums
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int m0 = blockIdx.y * GEMM_SMALL_BM, n0 = blockIdx.x * GEMM_SMALL_BN;
+  const int limit = rows_limit != nullptr ? max(*rows_limit, 0) : 0x7fffffff;
+  const int rows = trans_a ? M : min(M, limit), k_end = trans_a ? min(K, limit) : K;
+  if (m0 >= rows) return;  // past the device's row count: the whole block
+
+  // this thread's output, row m0 + warp and column n0 + lane: what its epilogue reads, loaded now
+  const int gm = m0 + warp, gn = n0 + lane;
+  const bool mine = gm < rows && gn < N;
+  float old = 0.0f, b = 0.0f, slope = 0.0f;
+  if (mine) {
+    if (accumulate) old = gm == ones_row ? bias[gn] : C[(long long)gm * ldc + gn];
+    if (bias != nullptr && ones_row < 0) b = bias[gn];
+    if (act_out != nullptr && act_kind == 2) slope = alpha[gn];
+  }
+
+  float acc[GEMM_SMALL_BM];
+#pragma unroll
+  for (int r = 0; r < GEMM_SMALL_BM; ++r) acc[r] = 0.0f;
+  gemm_small_sums(acc, As, Bs, A, Bm, lda, ldb, trans_a, trans_b, N, m0, n0, rows, k_end, ones_row);
+
+  // the warps' partial sums, red[w][r][n] over Bs, added in warp order by thread (r = warp, n = lane)
+  float* const red = &Bs[0][0];
+  __syncthreads();  // every warp done reading Bs
+#pragma unroll
+  for (int r = 0; r < GEMM_SMALL_BM; ++r) red[(warp * GEMM_SMALL_BM + r) * GEMM_SMALL_BN + lane] = acc[r];
+  __syncthreads();
+  float v = red[warp * GEMM_SMALL_BN + lane];
+#pragma unroll
+  for (int w = 1; w < 8; ++w) v += red[(w * GEMM_SMALL_BM + warp) * GEMM_SMALL_BN + lane];
+  if (!mine) return;
+  // gemm_store's arithmetic on the values loaded at the start
+  if (bias != nullptr && ones_row < 0) v += b;
+  const float out = accumulate ? old + v : v;
+  if (gm == ones_row) bias[gn] = out;
+  else C[(long long)gm * ldc + gn] = out;
+  if (act_out != nullptr)
+    act_out[(long long)gm * ldc + gn] = act_kind == 1 ? augur::sigmoidf(v) : (v > 0.0f ? v : slope * v);
 }
 
 // db[n] += sum_r dy[r, n]    dy (B, N)   (+=). Blocks of (32, COL_ROWS) threads, one per 32 columns.

@@ -11,9 +11,21 @@ package io.augur.backend.cuda;
  * ({@link #splits}): each split sums its share of K into a partial product in {@code workspace},
  * and the last split of each tile to finish adds the tile's partials in split order (a counter per
  * tile in {@code counters}, back to zero after each launch), so the result is still the same on
- * every run and the product is still one launch. At a batch of 128 every product of the top MLP
- * is such a product: 2 to 12 tiles, whose k tiles would otherwise be walked one after another by
- * a handful of blocks.
+ * every run and the product is still one launch.
+ *
+ * <p>Most such products go instead to {@code gemm_small_kernel} ({@link #small}), which computes
+ * the same function in a shape made for latency: blocks of 8 x 32 outputs, each staging op(A) and
+ * op(B) in chunks of 256 k with all of a chunk's loads in flight at once (one memory round trip a
+ * chunk), its 8 warps summing interleaved k and adding their partial sums in warp order. At a
+ * batch of 128 every product of the top MLP is one: on an H200 the 64 x 64 kernel took 5 to
+ * 20 us for each of them (a split block walks its k tiles one barrier after another, then the
+ * splits meet through global memory; the N = 1 layer issued 2,300 instructions a warp at one per
+ * 6.5 cycles), while a block of the small kernel has about 500 instructions a warp to issue and
+ * one or two round trips to wait for. {@code -Daugur.gemm.small=auto|off|always} (auto by
+ * default) chooses: {@code off} keeps every product on gemm_kernel, {@code always} sends every
+ * product to the small kernel (tests, comparisons on a device). The small kernel runs in fp32
+ * also under TF32: more precise than the tensor cores, and the products it takes are too small
+ * for their rate to matter.
  */
 final class BuiltinGemm implements Gemm {
     private static final int TILE = 64;
@@ -29,11 +41,47 @@ final class BuiltinGemm implements Gemm {
     /** Tile counters: one per output tile of a split product (a split product has at most half a device's multiprocessors of tiles). */
     static final int COUNTERS = 1024;
 
+    /** When gemm_small_kernel computes a product ({@code -Daugur.gemm.small}). */
+    enum Small {
+        /** the rule of {@link #small(int, int, int, int, Small)} */
+        AUTO,
+        /** never: every product on gemm_kernel (or gemm_tf32_kernel) */
+        OFF,
+        /** every product whose grid the small kernel can launch (tests, device comparisons) */
+        ALWAYS;
+
+        static Small parse(String v) {
+            String s = v == null ? "" : v.trim().toLowerCase(java.util.Locale.ROOT);
+            return switch (s) {
+                case "", "auto" -> AUTO;
+                case "off" -> OFF;
+                case "always" -> ALWAYS;
+                default -> throw new IllegalArgumentException("-D" + SMALL_PROPERTY + "=" + v + ": expected auto, off or always");
+            };
+        }
+    }
+
+    static final String SMALL_PROPERTY = "augur.gemm.small";
+    /** gemm_small_kernel's output block: 8 rows by 32 columns, 256 threads. */
+    static final int SMALL_ROWS = 8, SMALL_COLS = 32;
+    /** The longest K the rule sends to the small kernel: 4 of its 256-long chunks, each one unhidden memory round trip. */
+    static final int SMALL_MAX_K = 1024;
+    /**
+     * Blocks of the small kernel a multiprocessor holds at once, for the rule's one wave: 3 by its
+     * registers (80 a thread, __launch_bounds__(256, 3)), 2 by its 41 KiB of shared memory on the
+     * GPUs with 100 KiB an SM (sm_86, sm_89); an H100 or H200 holds 3, so 2 errs on the side of
+     * the 64 x 64 kernel.
+     */
+    static final int SMALL_BLOCKS_PER_SM = 2;
+    /** The grid's y dimension limit: ceil(M / 8) blocks of rows at most. */
+    private static final int MAX_GRID_Y = 65535;
+
     private final CudaRuntime rt;
     private final int multiprocessors;
     private final Arena.Slice workspace;   // null: never split
     private final Arena.Slice counters;    // COUNTERS unsigned ints, zero between launches
     private boolean tf32;
+    private Small small;
 
     /**
      * @param workspace the split partial products ({@link #WORKSPACE_FLOATS} floats; a scratch
@@ -47,7 +95,11 @@ final class BuiltinGemm implements Gemm {
         this.multiprocessors = rt.multiprocessors;
         this.workspace = workspace;
         this.counters = counters;
+        this.small = Small.parse(System.getProperty(SMALL_PROPERTY));
     }
+
+    /** Tests switch the small kernel's rule on their own backend ({@code -Daugur.gemm.small} sets it for every backend). */
+    void setSmall(Small mode) { small = java.util.Objects.requireNonNull(mode); }
 
     @Override
     public String name() { return "built-in gemm_kernel"; }
@@ -55,6 +107,44 @@ final class BuiltinGemm implements Gemm {
     /** gemm_tf32_kernel instead of gemm_kernel: the same tiles, splits and epilogue, mma.sync on TF32 operands. */
     @Override
     public void setTf32(boolean on) { tf32 = on; }
+
+    /**
+     * Whether gemm_small_kernel computes a product of M output rows (a ones row included), N
+     * columns and K terms, under {@code mode}. {@code auto}: when all three hold,
+     * <ol>
+     *   <li>the 64 x 64 kernel would have at most half as many tiles as the device has
+     *       multiprocessors (the products {@link #splits} splits), so its blocks would be few and
+     *       long;</li>
+     *   <li>K is at most {@link #SMALL_MAX_K}: the small kernel's chunks of 256 k are not
+     *       pipelined, each costs a memory round trip, two barriers and its sums (by estimate
+     *       0.5 to 1 us), so past 4 of them the split 64 x 64 kernel, whose splits walk their k
+     *       tiles side by side, should catch up;</li>
+     *   <li>its grid, ceil(M / 8) x ceil(N / 32) blocks, fits the device at once
+     *       ({@link #SMALL_BLOCKS_PER_SM} blocks an SM): each block's time is then the kernel's,
+     *       about a round trip per chunk and ~500 instructions a warp, where a second wave would
+     *       add all of it again and its 8-row tiles read each element of op(B) M / 8 times (the
+     *       64 x 64 kernel: M / 64).</li>
+     * </ol>
+     * DIN's top MLP (162 -> 200 -> 80 -> 1) at batch 128: all 9 products (16 to 147 blocks, K = 1
+     * to 200, one chunk each). At batch 2048 only the last layer's y = x W3 (N = 1, 256 blocks,
+     * K = 80); the others have too many tiles, K = 2048, or 768 blocks (the second layer's
+     * y = x W2, the last layer's dx = dy W3^T). {@code off}: never. {@code always}: whenever the grid can be launched (ceil(M / 8)
+     * at most 65,535).
+     */
+    static boolean small(int M, int N, int K, int multiprocessors, Small mode) {
+        long rowBlocks = (M + SMALL_ROWS - 1) / SMALL_ROWS, blocks = rowBlocks * ((N + SMALL_COLS - 1) / SMALL_COLS);
+        if (mode == Small.OFF || rowBlocks > MAX_GRID_Y) return false;
+        if (mode == Small.ALWAYS) return true;
+        long tiles = (long) ((M + TILE - 1) / TILE) * ((N + TILE - 1) / TILE);
+        return 2 * tiles <= multiprocessors && K <= SMALL_MAX_K && blocks <= (long) SMALL_BLOCKS_PER_SM * multiprocessors;
+    }
+
+    private boolean small(int M, int N, int K) { return small(M, N, K, multiprocessors, small); }
+
+    /** The kernel a product of M output rows (the ones row included), N columns and K terms launches. */
+    String kernel(int M, int N, int K) {
+        return small(M, N, K) ? Kernels.GEMM_SMALL : tf32 ? Kernels.GEMM_TF32 : Kernels.GEMM;
+    }
 
     /**
      * How many K splits a product gets: 1 unless its output tiles leave more than half the
@@ -137,6 +227,14 @@ final class BuiltinGemm implements Gemm {
                         long actOut, long alpha, int actKind) {
         if (M <= 0 || N <= 0) return;
         int rows = M + (ones ? 1 : 0);   // output rows, the ones row included
+        int onesRow = ones ? M : -1;
+        if (small(rows, N, K)) {
+            CudaRuntime.Args a = new CudaRuntime.Args().ptr(C).ptr(A).ptr(B).ptr(bias)
+                    .i(rows).i(N).i(K).i(lda).i(ldb).i(ldc).i(transA ? 1 : 0).i(transB ? 1 : 0).i(accumulate ? 1 : 0)
+                    .i(onesRow).ptr(rowsLimit).ptr(actOut).ptr(alpha).i(actKind);
+            rt.launch(Kernels.GEMM_SMALL, (N + SMALL_COLS - 1) / SMALL_COLS, (rows + SMALL_ROWS - 1) / SMALL_ROWS, 256, 1, 0, a);
+            return;
+        }
         int mTiles = (rows + TILE - 1) / TILE, nTiles = (N + TILE - 1) / TILE;
         // split K only over K: a device row count over M would leave split partials unwritten
         int s = workspace == null || (rowsLimit != 0 && !transA) ? 1 : splits(rows, N, K, multiprocessors, workspace.bytes() / 4);
@@ -145,7 +243,6 @@ final class BuiltinGemm implements Gemm {
             kSplit = ((K + s - 1) / s + 15) / 16 * 16;   // whole 16-wide k tiles per split
             s = (K + kSplit - 1) / kSplit;
         }
-        int onesRow = ones ? M : -1;
         CudaRuntime.Args a = new CudaRuntime.Args().ptr(C).ptr(A).ptr(B).ptr(bias)
                 .i(rows).i(N).i(K).i(lda).i(ldb).i(ldc).i(transA ? 1 : 0).i(transB ? 1 : 0).i(accumulate ? 1 : 0)
                 .ptr(s > 1 ? workspace.address() : 0).i(kSplit).i(onesRow).ptr(rowsLimit).ptr(counters.address())

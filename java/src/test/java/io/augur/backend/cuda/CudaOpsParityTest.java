@@ -332,15 +332,22 @@ class CudaOpsParityTest {
     }
 
     /**
-     * Both GEMM providers where they load: the backend's own and, explicitly, the built-in kernel;
+     * Both GEMM providers where they load: the backend's own and, explicitly, the built-in kernels;
      * batches of 2048 and 1500 rows make the built-in kernel split dW's long K (split-K) and the
-     * bias gradient run sliced.
+     * bias gradient run sliced. {@code builtin} chooses between gemm_kernel and gemm_small_kernel
+     * by its rule; {@code builtin-off} and {@code builtin-always} put every product on one of them
+     * (y = x W + b plain with bias, dx = dy W^T with trans_b, dW += x^T dy with trans_a, accumulate
+     * and db in the ones row): widths off 8 and 32, N = 1, K = 1 (dx and dW at in = 3, out = 1 and
+     * one row), K = 300 and 520 (two and three of the small kernel's 256-long chunks).
      */
     @ParameterizedTest
     @CsvSource({"default, 37, 162, 200", "default, 37, 200, 1", "builtin, 37, 162, 200", "builtin, 130, 65, 80", "builtin, 1, 3, 1",
-            "builtin, 2048, 162, 200", "builtin, 1500, 80, 1"})
+            "builtin, 2048, 162, 200", "builtin, 1500, 80, 1",
+            "builtin-off, 37, 162, 200", "builtin-off, 130, 65, 80", "builtin-off, 1, 3, 1", "builtin-off, 300, 300, 1",
+            "builtin-always, 37, 162, 200", "builtin-always, 130, 65, 80", "builtin-always, 1, 3, 1", "builtin-always, 300, 300, 1",
+            "builtin-always, 9, 520, 33", "builtin-always, 1500, 80, 1", "builtin-always, 2048, 162, 200"})
     void linearForwardAndBackward(String provider, int rowsB, int in, int out) {
-        CudaBackend gpu = provider.equals("builtin") ? new CudaBackend(GpuTesting.backend().runtime(), "builtin") : GpuTesting.backend();
+        CudaBackend gpu = gpuFor(provider);
         GpuTesting.Twin t = new GpuTesting.Twin(gpu);
         int maxB = rowsB + 3;
         Pair x = t.floats("x", uniformPoisoned(rng, rowsB * in, maxB * in, -1, 1)), W = t.floats("W", uniform(rng, in * out, -1, 1));
@@ -349,24 +356,47 @@ class CudaOpsParityTest {
         Pair dW = t.floats("dW", uniform(rng, in * out, -1, 1)), db = t.floats("db", uniform(rng, out, -1, 1));
         t.both(be -> be.linear(y.on(be), x.on(be), W.on(be), b.on(be), rowsB, in, out));
         t.both(be -> be.linearBackward(dx.on(be), dW.on(be), db.on(be), dy.on(be), x.on(be), W.on(be), rowsB, in, out));
-        t.assertClose(gpu.gemm().name() + " y", y, TIGHT_ATOL, TIGHT_RTOL);
-        t.assertClose(gpu.gemm().name() + " dx", dx, TIGHT_ATOL, TIGHT_RTOL);
-        t.assertClose(gpu.gemm().name() + " dW", dW, LOOSE_ATOL, LOOSE_RTOL);
-        t.assertClose(gpu.gemm().name() + " db", db, LOOSE_ATOL, LOOSE_RTOL);
+        String what = (provider.equals("default") ? gpu.gemm().name() : "built-in GEMM") + " (" + provider + ")";
+        t.assertClose(what + " y", y, TIGHT_ATOL, TIGHT_RTOL);
+        t.assertClose(what + " dx", dx, TIGHT_ATOL, TIGHT_RTOL);
+        t.assertClose(what + " dW", dW, LOOSE_ATOL, LOOSE_RTOL);
+        t.assertClose(what + " db", db, LOOSE_ATOL, LOOSE_RTOL);
         t.close();
+    }
+
+    /**
+     * The backend a GEMM case names: "default" the shared one; "builtin" one of its own with the
+     * built-in GEMM, its small-product rule as -Daugur.gemm.small says; "builtin-off" and
+     * "builtin-always" with gemm_small_kernel never or always. Not closed: it shares the context.
+     */
+    static CudaBackend gpuFor(String provider) {
+        if (provider.equals("default")) return GpuTesting.backend();
+        CudaBackend gpu = new CudaBackend(GpuTesting.backend().runtime(), "builtin");
+        BuiltinGemm g = (BuiltinGemm) gpu.gemm();
+        switch (provider) {
+            case "builtin" -> { }
+            case "builtin-off" -> g.setSmall(BuiltinGemm.Small.OFF);
+            case "builtin-always" -> g.setSmall(BuiltinGemm.Small.ALWAYS);
+            default -> throw new IllegalArgumentException(provider);
+        }
+        return gpu;
     }
 
     /**
      * A linear layer and its activation (Backend.linearAct): with the built-in GEMM one launch, the
      * activation in the epilogue, on shapes it splits (batch 128) and does not (batch 2048, and
-     * widths off the 64-wide tiles); with the default provider whichever path it takes. Both the
-     * product (PReLU's backward reads it) and the activation are compared.
+     * widths off the 64-wide tiles), on gemm_kernel and on gemm_small_kernel (N = 1 and 7, widths
+     * off its 8 x 32 blocks, K = 300); with the default provider whichever path it takes. Both
+     * the product (PReLU's backward reads it) and the activation are compared.
      */
     @ParameterizedTest
     @CsvSource({"builtin, sigmoid, 128, 162, 200", "builtin, prelu, 128, 162, 200", "builtin, prelu, 37, 20, 7",
-            "builtin, sigmoid, 2048, 100, 50", "builtin, prelu, 1, 3, 1", "default, prelu, 130, 65, 80"})
+            "builtin, sigmoid, 2048, 100, 50", "builtin, prelu, 1, 3, 1", "default, prelu, 130, 65, 80",
+            "builtin-off, sigmoid, 128, 162, 200", "builtin-off, prelu, 37, 20, 7",
+            "builtin-always, sigmoid, 128, 162, 200", "builtin-always, prelu, 128, 162, 200", "builtin-always, prelu, 37, 20, 7",
+            "builtin-always, sigmoid, 37, 300, 1", "builtin-always, prelu, 1, 3, 1", "builtin-always, sigmoid, 2048, 100, 50"})
     void linearWithItsActivation(String provider, String activation, int rowsB, int in, int out) {
-        CudaBackend gpu = provider.equals("builtin") ? new CudaBackend(GpuTesting.backend().runtime(), "builtin") : GpuTesting.backend();
+        CudaBackend gpu = gpuFor(provider);
         GpuTesting.Twin t = new GpuTesting.Twin(gpu);
         Activation act = Activation.parse(activation);
         int maxB = rowsB + 3;
@@ -374,9 +404,158 @@ class CudaOpsParityTest {
         Pair b = t.floats("b", uniform(rng, out, -1, 1)), alpha = t.floats("alpha", uniform(rng, out, 0, 0.5f));
         Pair y = t.poisoned("y", maxB * out), a = t.poisoned("a", maxB * out);
         t.both(be -> be.linearAct(y.on(be), a.on(be), x.on(be), W.on(be), b.on(be), act, alpha.on(be), rowsB, in, out));
-        t.assertClose(gpu.gemm().name() + " " + act + " y", y, TIGHT_ATOL, TIGHT_RTOL);
-        t.assertClose(gpu.gemm().name() + " " + act + " a", a, TIGHT_ATOL, TIGHT_RTOL);
+        String what = (provider.equals("default") ? gpu.gemm().name() : "built-in GEMM") + " (" + provider + ") " + act;
+        t.assertClose(what + " y", y, TIGHT_ATOL, TIGHT_RTOL);
+        t.assertClose(what + " a", a, TIGHT_ATOL, TIGHT_RTOL);
         t.close();
+    }
+
+    /**
+     * The built-in GEMM's own entry points against a double-precision product in Java, on both of
+     * its kernels: every combination of trans_a, trans_b and accumulate, with and without bias, on
+     * strided operands (lda, ldb, ldc past their widths, the gaps poisoned: a kernel that reads
+     * them gives NaN, one that writes them is caught); the ones row (weightGrad with db); and the
+     * device row count both ways: over M (gemmRows, y = x W + b over the first rows) and over K
+     * (weightGradRows, dW += x^T dy and db over the first rows), the rows past it unread and the
+     * outputs past it unwritten. M = 37 and N = 45 are off the small kernel's 8 x 32 blocks and
+     * the 64 x 64 tiles; K = 300 is two of its chunks, K = 1 a chunk of one term.
+     */
+    @ParameterizedTest
+    @CsvSource({"OFF, 300", "ALWAYS, 300", "ALWAYS, 1", "AUTO, 300", "OFF, 1"})
+    void builtinGemmEveryLayout(BuiltinGemm.Small mode, int K) {
+        CudaBackend gpu = new CudaBackend(GpuTesting.backend().runtime(), "builtin");   // not closed: it shares the context
+        BuiltinGemm g = (BuiltinGemm) gpu.gemm();
+        g.setSmall(mode);
+        int M = 37, N = 45, pad = 3;
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int acc = 0; acc < 2; acc++)
+                    for (int withBias = 0; withBias < 2; withBias++) {
+                        boolean transA = ta == 1, transB = tb == 1, accumulate = acc == 1;
+                        int aRows = transA ? K : M, aCols = transA ? M : K, bRows = transB ? N : K, bCols = transB ? K : N;
+                        int lda = aCols + pad, ldb = bCols + pad, ldc = N + pad;
+                        float[] a = strided(aRows, aCols, lda), b = strided(bRows, bCols, ldb), bias = uniform(rng, N, -1, 1);
+                        float[] c = strided(M, N, ldc);
+                        double[] e = new double[M * N];
+                        for (int m = 0; m < M; m++)
+                            for (int n = 0; n < N; n++) {
+                                double s = 0;
+                                for (int k = 0; k < K; k++)
+                                    s += (double) (transA ? a[k * lda + m] : a[m * lda + k]) * (transB ? b[n * ldb + k] : b[k * ldb + n]);
+                                if (withBias == 1) s += bias[n];
+                                e[m * N + n] = accumulate ? c[m * ldc + n] + s : s;
+                            }
+                        float[] got = runGemm(gpu, g, a, b, withBias == 1 ? bias : null, c, M, N, K, lda, ldb, ldc, transA, transB, accumulate, null);
+                        String what = mode + " " + g.kernel(M, N, K) + " trans_a=" + transA + " trans_b=" + transB + " accumulate=" + accumulate
+                                + " bias=" + (withBias == 1) + " " + M + "x" + N + "x" + K;
+                        compareStrided(what, e, got, M, N, ldc);
+                    }
+
+        // the ones row: dW (in, out) += x^T dy over `rows` rows, db += the column sums of dy
+        int rows = K, in = 37, out = 45;
+        float[] x = uniform(rng, rows * in, -1, 1), dy = uniform(rng, rows * out, -1, 1), dW = uniform(rng, in * out, -1, 1), db = uniform(rng, out, -1, 1);
+        for (int limit : new int[] {-1, rows / 2, 0}) {   // -1: no device row count (weightGrad)
+            int r = limit < 0 ? rows : limit;
+            double[] eW = new double[in * out], eB = new double[out];
+            for (int i = 0; i < in; i++)
+                for (int o = 0; o < out; o++) {
+                    double s = dW[i * out + o];
+                    for (int q = 0; q < r; q++) s += (double) x[q * in + i] * dy[q * out + o];
+                    eW[i * out + o] = s;
+                }
+            for (int o = 0; o < out; o++) {
+                double s = db[o];
+                for (int q = 0; q < r; q++) s += dy[q * out + o];
+                eB[o] = s;
+            }
+            float[] xr = x.clone(), dyr = dy.clone();   // the rows past the count poisoned: read, they would give NaN
+            java.util.Arrays.fill(xr, r * in, rows * in, GpuTesting.POISON);
+            java.util.Arrays.fill(dyr, r * out, rows * out, GpuTesting.POISON);
+            float[][] got = runWeightGrad(gpu, g, xr, dyr, dW, db, rows, in, out, limit);
+            String what = mode + " " + g.kernel(in + 1, out, rows) + " weight gradient with db" + (limit < 0 ? "" : ", rows counted on the device: " + limit);
+            compareStrided(what + " dW", eW, got[0], in, out, out);
+            compareStrided(what + " db", eB, got[1], 1, out, out);
+        }
+
+        // the row count over M: y = x W + b for the first `limit` of 37 rows, the rest of y untouched
+        for (int limit : new int[] {20, 0, M + 5}) {
+            int r = Math.min(limit, M);
+            float[] xa = uniform(rng, M * K, -1, 1), w = uniform(rng, K * N, -1, 1), bias = uniform(rng, N, -1, 1);
+            float[] y = new float[M * N];
+            java.util.Arrays.fill(y, GpuTesting.POISON);
+            double[] e = new double[M * N];
+            for (int m = 0; m < r; m++)
+                for (int n = 0; n < N; n++) {
+                    double s = bias[n];
+                    for (int k = 0; k < K; k++) s += (double) xa[m * K + k] * w[k * N + n];
+                    e[m * N + n] = s;
+                }
+            for (int m = r; m < M; m++) for (int n = 0; n < N; n++) e[m * N + n] = Double.NaN;   // must stay poisoned
+            float[] got = runGemm(gpu, g, xa, w, bias, y, M, N, K, K, N, N, false, false, false, limit);
+            compareStrided(mode + " " + g.kernel(M, N, K) + " y over " + limit + " device-counted rows of " + M, e, got, M, N, N);
+        }
+    }
+
+    /** rows x cols values in a row stride of ld, the gaps poisoned. */
+    private float[] strided(int rows, int cols, int ld) {
+        float[] a = new float[rows * ld];
+        java.util.Arrays.fill(a, GpuTesting.POISON);
+        for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) a[r * ld + c] = -1 + 2 * (float) rng.nextDouble();
+        return a;
+    }
+
+    /** C after one product on the GPU (gemm, or gemmRows with a device row count when limit >= 0), all ld-strided. */
+    private static float[] runGemm(CudaBackend gpu, BuiltinGemm g, float[] a, float[] b, float[] bias, float[] c, int M, int N, int K, int lda,
+                                   int ldb, int ldc, boolean transA, boolean transB, boolean accumulate, Integer limit) {
+        io.augur.backend.Tensor ta = upload(gpu, "A", a), tb = upload(gpu, "B", b), tc = upload(gpu, "C", c);
+        io.augur.backend.Tensor tbias = bias == null ? null : upload(gpu, "bias", bias);
+        io.augur.backend.Tensor count = limit == null ? null : gpu.ints("count", 1);
+        if (count != null) gpu.upload(count, new int[] {limit}, 1);
+        gpu.synchronize();   // the tensors allocated and filled before the raw launch reads their addresses
+        if (count == null) g.gemm(addr(tc), addr(ta), addr(tb), addr(tbias), M, N, K, lda, ldb, ldc, transA, transB, accumulate);
+        else g.gemmRows(addr(tc), addr(ta), addr(tb), addr(tbias), M, N, K, lda, ldb, ldc, transA, transB, accumulate, addr(count));
+        float[] got = new float[c.length];
+        gpu.download(tc, got, got.length);
+        return got;
+    }
+
+    /** dW and db after weightGrad (limit < 0) or weightGradRows over the first `limit` rows. */
+    private static float[][] runWeightGrad(CudaBackend gpu, BuiltinGemm g, float[] x, float[] dy, float[] dW, float[] db, int rows, int in, int out, int limit) {
+        io.augur.backend.Tensor tx = upload(gpu, "x", x), tdy = upload(gpu, "dy", dy), tW = upload(gpu, "dW", dW), tb = upload(gpu, "db", db);
+        io.augur.backend.Tensor count = gpu.ints("count", 1);
+        gpu.upload(count, new int[] {limit}, 1);
+        gpu.synchronize();
+        if (limit < 0) assertTrue(g.weightGrad(addr(tW), addr(tb), addr(tx), addr(tdy), rows, in, out), "db in dW's pass");
+        else g.weightGradRows(addr(tW), addr(tb), addr(tx), addr(tdy), rows, in, out, addr(count));
+        float[] gotW = new float[in * out], gotB = new float[out];
+        gpu.download(tW, gotW, gotW.length);
+        gpu.download(tb, gotB, gotB.length);
+        return new float[][] {gotW, gotB};
+    }
+
+    private static io.augur.backend.Tensor upload(CudaBackend gpu, String name, float[] v) {
+        io.augur.backend.Tensor t = gpu.floats(name, v.length);
+        gpu.upload(t, v, v.length);
+        return t;
+    }
+
+    private static long addr(io.augur.backend.Tensor t) { return t == null ? 0L : ((CudaTensor) t).address(); }
+
+    /**
+     * got (M rows of stride ld) against e (M x N, dense): within LOOSE where e is a number, still
+     * poisoned where e is NaN (rows past a device row count) and in every gap past N.
+     */
+    private static void compareStrided(String what, double[] e, float[] got, int M, int N, int ld) {
+        int poison = Float.floatToRawIntBits(GpuTesting.POISON), failed = 0;
+        StringBuilder bad = new StringBuilder();
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < ld; n++) {
+                float a = got[m * ld + n];
+                double x = n < N ? e[m * N + n] : Double.NaN;
+                boolean ok = Double.isNaN(x) ? Float.floatToRawIntBits(a) == poison : Math.abs(x - a) <= LOOSE_ATOL + LOOSE_RTOL * Math.abs(x);
+                if (!ok && failed++ < 8) bad.append(String.format(java.util.Locale.ROOT, "\n  [%d, %d] expected %.8g (NaN: untouched), got %.8g", m, n, x, a));
+            }
+        assertTrue(failed == 0, what + ": " + failed + " of " + M * ld + " elements wrong" + bad);
     }
 
     @ParameterizedTest

@@ -74,7 +74,47 @@ class CudaTf32ParityTest {
     private GpuTesting.Twin twin(String provider) {
         tf32 = new CudaBackend(GpuTesting.backend().runtime(), provider);
         assertEquals(Precision.TF32, tf32.setPrecision(Precision.TF32));
+        // the tests' products are small enough for gemm_small_kernel, which stays in fp32 under
+        // TF32; these check the tensor-core kernel (theSmallKernelStaysFp32 the other)
+        if (tf32.gemm() instanceof BuiltinGemm g) g.setSmall(BuiltinGemm.Small.OFF);
         return new GpuTesting.Twin(tf32);
+    }
+
+    /**
+     * Under TF32 the built-in GEMM's small products still go to gemm_small_kernel, in fp32: random
+     * values in [-1, 1] through a linear layer forward and backward within the fp32 tolerances of
+     * CudaOpsParityTest (TF32's rounding alone would be 2^-11 of each product), and no TF32 kernel
+     * launched.
+     */
+    @Test
+    void theSmallKernelStaysFp32() {
+        try (GpuTesting.Twin t = twin("builtin")) {
+            BuiltinGemm g = (BuiltinGemm) tf32.gemm();
+            g.setSmall(BuiltinGemm.Small.AUTO);
+            int rows = 37, in = 162, out = 200;
+            assertEquals(Kernels.GEMM_SMALL, g.kernel(rows, out, in));
+            CudaRuntime rt = tf32.runtime();
+            rt.resetTimes();
+            rt.setTiming(true);
+            java.util.Set<String> ran;
+            try {
+                Pair x = t.floats("x", GpuTesting.uniform(rng, rows * in, -1, 1)), w = t.floats("W", GpuTesting.uniform(rng, in * out, -1, 1));
+                Pair b = t.floats("b", GpuTesting.uniform(rng, out, -1, 1)), y = t.poisoned("y", rows * out);
+                Pair dy = t.floats("dy", GpuTesting.uniform(rng, rows * out, -1, 1)), dx = t.poisoned("dx", rows * in);
+                Pair dW = t.floats("dW", GpuTesting.uniform(rng, in * out, -1, 1)), db = t.floats("db", GpuTesting.uniform(rng, out, -1, 1));
+                t.both(be -> be.linear(y.on(be), x.on(be), w.on(be), b.on(be), rows, in, out));
+                t.both(be -> be.linearBackward(dx.on(be), dW.on(be), db.on(be), dy.on(be), x.on(be), w.on(be), rows, in, out));
+                ran = new java.util.TreeSet<>(rt.collectTimes().keySet());
+                t.assertClose("small kernel under TF32: y", y, CudaOpsParityTest.TIGHT_ATOL, CudaOpsParityTest.TIGHT_RTOL);
+                t.assertClose("small kernel under TF32: dx", dx, CudaOpsParityTest.TIGHT_ATOL, CudaOpsParityTest.TIGHT_RTOL);
+                t.assertClose("small kernel under TF32: dW", dW, CudaOpsParityTest.LOOSE_ATOL, CudaOpsParityTest.LOOSE_RTOL);
+                t.assertClose("small kernel under TF32: db", db, CudaOpsParityTest.LOOSE_ATOL, CudaOpsParityTest.LOOSE_RTOL);
+            } finally {
+                rt.setTiming(false);
+                rt.resetTimes();
+            }
+            assertTrue(ran.contains(Kernels.GEMM_SMALL) && !ran.contains(Kernels.GEMM_TF32) && !ran.contains(Kernels.GEMM), "kernels: " + ran);
+        }
     }
 
     private static float[] integers(SplittableRandom rng, int n, int max) {
