@@ -12,6 +12,8 @@
 #   cuda/                  the kernel sources (KernelSourcesTest reads them; Nsight Compute shows
 #                          them beside the SASS); the fatbin itself is inside lib/augur.jar
 #   scripts/gpu-check.sh   parity tests + benchmark on the GPU, everything written to one folder
+#   scripts/gpu-sweep.sh   gpu-check, then variants, TF32, resident data, ncu and memcheck within a
+#                          time budget, packed into one file (a short device session's one command)
 #   scripts/profile.sh     Nsight Systems and Nsight Compute on a short training run
 #   BUILD.txt              commit, date, nvcc, the runtime's modules
 #
@@ -97,7 +99,7 @@ for j in target/test-lib/*.jar; do
 done
 cp target/dist-tools/junit-platform-console-standalone.jar "$b/test/"
 cp cuda/*.cu cuda/*.cuh "$b/cuda/"
-cp scripts/gpu-check.sh scripts/profile.sh "$b/scripts/"
+cp scripts/gpu-check.sh scripts/gpu-sweep.sh scripts/profile.sh "$b/scripts/"
 
 # The launchers get the pom's JVM flags (as scripts/augur and Surefire do), plus two that only
 # Java 24+ knows and that keep its warnings out of the logs: JCuda loads native code (JEP 472)
