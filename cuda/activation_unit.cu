@@ -398,15 +398,20 @@ __device__ void pool_backward_chunk(float* dsc, int b, int t0, int n, int len, c
   const float* kb = a.keys + row0 * W;
   const float* dob = a.d_out != nullptr ? a.d_out + (long long)b * W : nullptr;
   auto g_at = [&](int t) { return pool_score_grad(a.d_weights, dob, kb, row0, t, W); };
+  if (!a.softmax) {
+    for (int r = threadIdx.x; r < n; r += blockDim.x) dsc[r] = g_at(t0 + r);
+    return;
+  }
+  // the chunk's own g_t are kept from the sum's pass (dsc, read after block_sum's barriers), not
+  // computed a second time: one W-long chain of loads fewer on every item's critical path
   double dot = 0.0;
-  if (a.softmax) {
-    for (int t = threadIdx.x; t < len; t += blockDim.x) dot += (double)a.weights[row0 + t] * g_at(t);
-    dot = augur::block_sum(dot, scratch);
+  for (int t = threadIdx.x; t < len; t += blockDim.x) {
+    const float g = g_at(t);
+    if (t >= t0 && t < t0 + n) dsc[t - t0] = g;
+    dot += (double)a.weights[row0 + t] * g;
   }
-  for (int r = threadIdx.x; r < n; r += blockDim.x) {
-    const float g = g_at(t0 + r);
-    dsc[r] = a.softmax ? a.weights[row0 + t0 + r] * (float)(g - dot) : g;
-  }
+  dot = augur::block_sum(dot, scratch);
+  for (int r = threadIdx.x; r < n; r += blockDim.x) dsc[r] = a.weights[row0 + t0 + r] * (float)(dsc[r] - dot);
 }
 
 // The backward's items are the chunks that hold positions (chunk j of sample b when j rows < len_b),
