@@ -67,8 +67,14 @@ public final class CudaBackend implements Backend, Profiling {
     static final int ATT_BLOCKS_PER_SM = tuning("augur.attention.blocksPerSm", 0, 0, 64);
     /** The automatic backward blocks per multiprocessor stop here (3 on an H200 in the Amazon config). */
     static final int ATT_AUTO_BLOCKS_PER_SM = 3;
-    /** What a backward block takes from its multiprocessor's shared memory beside its dynamic part: statics (about 1.3 KB) and the 1 KB the driver reserves. */
-    static final int ATT_BLOCK_SHARED_OVERHEAD = 3 * 1024;
+    /**
+     * The backward kernels' static shared memory, at most (ptxas: 1,328 bytes on sm_90, the item count's run starts
+     * and the block sums' scratch; KernelResourcesTest holds the bound): the dynamic part may have what is left of
+     * the block's limit.
+     */
+    static final int ATT_BACKWARD_STATIC_SHARED = 2 * 1024;
+    /** What a backward block takes from its multiprocessor's shared memory beside its dynamic part: its statics and the 1 KB the driver reserves. */
+    static final int ATT_BLOCK_SHARED_OVERHEAD = ATT_BACKWARD_STATIC_SHARED + 1024;
     /** activation_unit_reduce_kernel's REDUCE_GROUPS: the thread rows of its (32, groups) blocks, each summing every groups-th slice. */
     static final int ATT_REDUCE_GROUPS = 8;
     /**
@@ -437,8 +443,9 @@ public final class CudaBackend implements Backend, Profiling {
             this.T = T;
             int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
             long limit = Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin);
+            long limitBackward = limit - ATT_BACKWARD_STATIC_SHARED;   // static and dynamic together within the block's limit
             rowsForward = AttentionArgs.rowsThatFit(false, W, h1, h2, Math.min(T, ATT_ROWS_FORWARD), limit);
-            rowsBackward = AttentionArgs.rowsThatFit(true, W, h1, h2, Math.min(T, ATT_ROWS_BACKWARD), limit);
+            rowsBackward = AttentionArgs.rowsThatFit(true, W, h1, h2, Math.min(T, ATT_ROWS_BACKWARD), limitBackward);
             if (rowsForward == 0 || rowsBackward == 0) {
                 throw new UnsupportedOperationException("activation unit " + W + "/" + h1 + "/" + h2
                         + " needs more shared memory per block than this GPU has (" + limit + " bytes)");
@@ -447,13 +454,13 @@ public final class CudaBackend implements Backend, Profiling {
             chunksBackward = AttentionArgs.chunks(T, rowsBackward);
             sharedForward = AttentionArgs.forwardSharedBytes(W, h1, h2, rowsForward);
             // the backward's partial gradients on chip when they fit beside a full chunk of rows
-            localPartials = attentionPartialsOnChip && AttentionArgs.backwardSharedBytes(W, h1, h2, rowsBackward, true) <= limit;
+            localPartials = attentionPartialsOnChip && AttentionArgs.backwardSharedBytes(W, h1, h2, rowsBackward, true) <= limitBackward;
             sharedBackward = AttentionArgs.backwardSharedBytes(W, h1, h2, rowsBackward, localPartials);
             if (sharedForward > DEFAULT_SHARED) {
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_FORWARD, (int) sharedForward);
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_FORWARD_TF32, (int) sharedForward);
             }
-            if (sharedBackward > DEFAULT_SHARED) {
+            if (sharedBackward + ATT_BACKWARD_STATIC_SHARED > DEFAULT_SHARED) {
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD, (int) sharedBackward);
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD_TF32, (int) sharedBackward);
             }

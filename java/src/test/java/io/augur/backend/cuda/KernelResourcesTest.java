@@ -70,6 +70,10 @@ class KernelResourcesTest {
             if (u.spillBytes() > 0) bad.add(e.getKey() + ": spills " + u.spillBytes() + " bytes");
             if (u.stackBytes() > 0) bad.add(e.getKey() + ": " + u.stackBytes() + "-byte stack frame (local memory)");
             if (u.sharedBytes() > STATIC_SHARED) bad.add(e.getKey() + ": " + u.sharedBytes() + " bytes of static shared memory");
+            boolean unitBackward = e.getKey().equals(Kernels.ACTIVATION_UNIT_BACKWARD) || e.getKey().equals(Kernels.ACTIVATION_UNIT_BACKWARD_TF32);
+            if (unitBackward && u.sharedBytes() > CudaBackend.ATT_BACKWARD_STATIC_SHARED) {
+                bad.add(e.getKey() + ": " + u.sharedBytes() + " bytes of static shared memory > CudaBackend.ATT_BACKWARD_STATIC_SHARED, which the planner leaves it");
+            }
         }
         assertTrue(bad.isEmpty(), "sm_" + arch + ":\n" + String.join("\n", bad));
     }
