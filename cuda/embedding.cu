@@ -110,13 +110,50 @@ AUGUR_KERNEL void embedding_gather_forward_kernel(float* __restrict__ out, int* 
   }
 }
 
+// The list kernels take a thread's elements of the block's chunk GATHER_BATCH at a time, in phases:
+// every element's length and id, then every table row (or gradient), then the stores (or the
+// atomics), each phase's loads in flight together, the status bits kept in a register and set
+// once. One element after another, the compiler may not move the next element's table load above
+// this element's store (both floats, either may alias), so a thread waited for GATHER_CHUNK /
+// blockDim = 8 chains of two or three memory round trips: at batch 128 on an H200 the forward
+// gather took 9.5 µs and its backward 16 µs for 1 to 2 waves of blocks.
+constexpr int GATHER_BATCH = 8;
+
 // The gathers of a list (a model's forward: every field's lookup) in one launch; each element as
 // embedding_gather_forward_kernel computes it.
 AUGUR_KERNEL void embedding_gather_multi_forward_kernel(augur::GatherList list, int* status) {
   long long begin, end;
   const augur::GatherEntry& e = list.e[augur::gather_entry(list, blockIdx.x, &begin, &end)];
-  for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) {
-    augur::gather_forward_element(e.out, status, e.ids, e.lengths, e.table, e.T, e.D, e.V, e.out_stride, e.off, i);
+  const long long step = blockDim.x;
+  for (long long i0 = begin + threadIdx.x; i0 < end; i0 += GATHER_BATCH * step) {
+    int r[GATHER_BATCH], c[GATHER_BATCH], id[GATHER_BATCH];
+    int bad = 0;
+#pragma unroll
+    for (int u = 0; u < GATHER_BATCH; ++u) {  // lengths, then ids
+      const long long i = i0 + u * step;
+      r[u] = i < end ? (int)(i / e.D) : -1;
+      c[u] = i < end ? (int)(i % e.D) : 0;
+      id[u] = -1;  // nothing to read: padding, an id outside [0, V), or past the chunk
+      if (r[u] < 0) continue;
+      bool valid = true;
+      if (e.lengths != nullptr) {
+        const int len = e.lengths[r[u] / e.T];
+        if (c[u] == 0 && r[u] % e.T == 0 && (len < 0 || len > e.T)) bad |= AUGUR_STATUS_BAD_LENGTH;
+        valid = (r[u] % e.T) < len;
+      }
+      if (valid) {
+        const int v = e.ids[r[u]];
+        if (v >= 0 && v < e.V) id[u] = v;
+        else if (c[u] == 0) bad |= AUGUR_STATUS_BAD_ID;
+      }
+    }
+    float v[GATHER_BATCH];
+#pragma unroll
+    for (int u = 0; u < GATHER_BATCH; ++u) v[u] = id[u] >= 0 ? e.table[(long long)id[u] * e.D + c[u]] : 0.0f;
+#pragma unroll
+    for (int u = 0; u < GATHER_BATCH; ++u)
+      if (r[u] >= 0) e.out[(long long)r[u] * e.out_stride + e.off + c[u]] = v[u];
+    if (bad) augur::set_status(status, bad);
   }
 }
 
@@ -140,12 +177,36 @@ AUGUR_KERNEL void embedding_gather_backward_kernel(long long* __restrict__ acc, 
 
 // The backwards of a list of gathers in one launch (entries may share a sparse gradient: the
 // integer atomics and the touched list make that safe).
+// Each element as embedding_gather_backward_kernel computes it, GATHER_BATCH at a time (above).
 AUGUR_KERNEL void embedding_gather_multi_backward_kernel(augur::GatherList list, int* status) {
   long long begin, end;
   const augur::GatherEntry& e = list.e[augur::gather_entry(list, blockIdx.x, &begin, &end)];
-  for (long long i = begin + threadIdx.x; i < end; i += blockDim.x) {
-    augur::gather_backward_element(e.acc, e.touched_flag, e.touched_list, e.touched_count, status, e.dout, e.ids, e.lengths, e.T, e.D,
-                                   e.V, e.capacity, e.out_stride, e.off, i);
+  const long long step = blockDim.x;
+  for (long long i0 = begin + threadIdx.x; i0 < end; i0 += GATHER_BATCH * step) {
+    int r[GATHER_BATCH], c[GATHER_BATCH], id[GATHER_BATCH];
+#pragma unroll
+    for (int u = 0; u < GATHER_BATCH; ++u) {  // lengths, then ids (an id outside [0, V): reported by the forward)
+      const long long i = i0 + u * step;
+      r[u] = i < end ? (int)(i / e.D) : -1;
+      c[u] = i < end ? (int)(i % e.D) : 0;
+      id[u] = -1;
+      if (r[u] < 0 || (e.lengths != nullptr && (r[u] % e.T) >= e.lengths[r[u] / e.T])) continue;
+      const int v = e.ids[r[u]];
+      if (v >= 0 && v < e.V) id[u] = v;
+    }
+    float g[GATHER_BATCH];
+#pragma unroll
+    for (int u = 0; u < GATHER_BATCH; ++u) g[u] = id[u] >= 0 ? e.dout[(long long)r[u] * e.out_stride + e.off + c[u]] : 0.0f;
+    int bad = 0;
+#pragma unroll
+    for (int u = 0; u < GATHER_BATCH; ++u) {
+      if (id[u] < 0) continue;
+      if (!isfinite(g[u])) bad |= AUGUR_STATUS_NONFINITE_GRAD;
+      atomicAdd(reinterpret_cast<unsigned long long*>(e.acc + (long long)id[u] * e.D + c[u]),
+                static_cast<unsigned long long>(augur::to_fixed(g[u])));
+      if (c[u] == 0) augur::touch_row(e.touched_flag, e.touched_list, e.touched_count, status, id[u], e.capacity);
+    }
+    if (bad) augur::set_status(status, bad);
   }
 }
 

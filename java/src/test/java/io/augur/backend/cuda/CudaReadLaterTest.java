@@ -74,6 +74,28 @@ class CudaReadLaterTest {
         assertEquals(2.0, be.readLater(out).getAsDouble(), "the status word was cleared");
     }
 
+    /**
+     * The same through the list gather (embedding_gather_multi_forward_kernel, which keeps each
+     * batch's status bits in a register and sets them once): an id outside its table in one entry
+     * and a history length past T in another, both named.
+     */
+    @Test
+    void theListGatherReportsBadIdsAndLengths() {
+        GpuTesting.assumeGpu();
+        CudaBackend be = GpuTesting.backend();
+        int T = 3, D = 4;
+        Tensor table = be.floats("later.listTable", 5, D), ids = be.ints("later.listIds", 2 * T), lens = be.ints("later.listLens", 2);
+        Tensor out1 = be.floats("later.listOut1", 2 * D), out2 = be.floats("later.listOut2", 2 * T * D), ids1 = be.ints("later.listIds1", 2);
+        be.upload(ids1, new int[] {1, 9}, 2);                  // 9: outside the 5-row table
+        be.upload(ids, new int[] {1, 2, 3, 4, 0, 1}, 2 * T);
+        be.upload(lens, new int[] {2, T + 4}, 2);               // T + 4: past T
+        be.embeddingGather(List.of(io.augur.backend.Backend.Gather.forward(out1, ids1, null, table, 2, 1, D, D, 0),
+                io.augur.backend.Backend.Gather.forward(out2, ids, lens, table, 2 * T, T, D, D, 0)));
+        IllegalStateException e = assertThrows(IllegalStateException.class, be.readLater(out1)::getAsDouble);
+        assertTrue(e.getMessage().contains("embedding id outside its table") && e.getMessage().contains(DeviceStatus.describe(DeviceStatus.BAD_LENGTH)),
+                e.getMessage());
+    }
+
     @Test
     void notInsideAStep() {
         GpuTesting.assumeGpu();
