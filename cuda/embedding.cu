@@ -3,55 +3,84 @@
 #include "common.cuh"
 #include "sparse_grad.cuh"
 
-// out[r, off + c] = table[ids[r], c] for r in [0, rows), c in [0, D).
-// With lengths != nullptr, row r is position t = r % T of sample b = r / T, and positions at or
-// past lengths[b] are written as 0 (padding contributes exactly zero downstream). An id outside
-// [0, V) is written as 0 and reported through the status word.
-//   out     (rows, out_stride)   written in columns [off, off + D)
-//   ids     (rows)
-//   lengths (rows / T) or nullptr
-//   table   (V, D)
 namespace augur {
 
-// One element of the gather: row r = i / D, column c = i % D.
-__device__ __forceinline__ void gather_forward_element(float* __restrict__ out, int* status, const int* __restrict__ ids,
-                                                       const int* __restrict__ lengths, const float* __restrict__ table,
-                                                       int T, int D, int V, int out_stride, int off, long long i) {
-  const int r = (int)(i / D);
-  const int c = (int)(i % D);
-  bool valid = true;
-  if (lengths != nullptr) {
-    const int len = lengths[r / T];
-    if (c == 0 && r % T == 0 && (len < 0 || len > T)) set_status(status, AUGUR_STATUS_BAD_LENGTH);
-    valid = (r % T) < len;
-  }
-  float v = 0.0f;
-  if (valid) {
-    const int id = ids[r];
-    if (id >= 0 && id < V) {
-      v = table[(long long)id * D + c];
-    } else if (c == 0) {
-      set_status(status, AUGUR_STATUS_BAD_ID);
+// Both the single and the list kernels take a thread's elements GATHER_BATCH at a time, in phases:
+// every element's length and id, then every table row (or gradient), then the stores (or the
+// atomics), each phase's loads in flight together, the status bits kept in a register and set
+// once. One element after another, the compiler may not move the next element's table load above
+// this element's store (both floats, either may alias), so a thread of a list kernel waited for
+// GATHER_CHUNK / blockDim = 8 chains of two or three memory round trips: at batch 128 on an H200
+// the forward gather took 9.5 µs and its backward 16 µs for 1 to 2 waves of blocks.
+// A thread's elements: i = first, first + step, ... below end (i = r * D + c: row r, column c).
+constexpr int GATHER_BATCH = 8;
+
+// The forward's elements (see embedding_gather_forward_kernel).
+__device__ __forceinline__ void gather_forward_range(float* out, int* status, const int* ids, const int* lengths, const float* table,
+                                                     int T, int D, int V, int out_stride, int off, long long first, long long end,
+                                                     long long step) {
+  for (long long i0 = first; i0 < end; i0 += GATHER_BATCH * step) {
+    int r[GATHER_BATCH], c[GATHER_BATCH], id[GATHER_BATCH];
+    int bad = 0;
+#pragma unroll
+    for (int u = 0; u < GATHER_BATCH; ++u) {  // lengths, then ids
+      const long long i = i0 + u * step;
+      r[u] = i < end ? (int)(i / D) : -1;
+      c[u] = i < end ? (int)(i % D) : 0;
+      id[u] = -1;  // nothing to read: padding, an id outside [0, V), or past the end
+      if (r[u] < 0) continue;
+      bool valid = true;
+      if (lengths != nullptr) {
+        const int len = lengths[r[u] / T];
+        if (c[u] == 0 && r[u] % T == 0 && (len < 0 || len > T)) bad |= AUGUR_STATUS_BAD_LENGTH;
+        valid = (r[u] % T) < len;
+      }
+      if (valid) {
+        const int v = ids[r[u]];
+        if (v >= 0 && v < V) id[u] = v;
+        else if (c[u] == 0) bad |= AUGUR_STATUS_BAD_ID;
+      }
     }
+    float v[GATHER_BATCH];
+#pragma unroll
+    for (int u = 0; u < GATHER_BATCH; ++u) v[u] = id[u] >= 0 ? table[(long long)id[u] * D + c[u]] : 0.0f;
+#pragma unroll
+    for (int u = 0; u < GATHER_BATCH; ++u)
+      if (r[u] >= 0) out[(long long)r[u] * out_stride + off + c[u]] = v[u];
+    if (bad) set_status(status, bad);
   }
-  out[(long long)r * out_stride + off + c] = v;
 }
 
-// One element of the gather's backward (see embedding_gather_backward_kernel).
-__device__ __forceinline__ void gather_backward_element(long long* __restrict__ acc, int* __restrict__ touched_flag,
-                                                        int* __restrict__ touched_list, int* __restrict__ touched_count,
-                                                        int* status, const float* __restrict__ dout,
-                                                        const int* __restrict__ ids, const int* __restrict__ lengths,
-                                                        int T, int D, int V, int capacity, int out_stride, int off, long long i) {
-  const int r = (int)(i / D);
-  const int c = (int)(i % D);
-  if (lengths != nullptr && (r % T) >= lengths[r / T]) return;
-  const int id = ids[r];
-  if (id < 0 || id >= V) return;  // reported by the forward
-  const float g = dout[(long long)r * out_stride + off + c];
-  if (!isfinite(g)) set_status(status, AUGUR_STATUS_NONFINITE_GRAD);
-  atomicAdd(reinterpret_cast<unsigned long long*>(acc + (long long)id * D + c), static_cast<unsigned long long>(to_fixed(g)));
-  if (c == 0) touch_row(touched_flag, touched_list, touched_count, status, id, capacity);
+// The backward's elements (see embedding_gather_backward_kernel).
+__device__ __forceinline__ void gather_backward_range(long long* acc, int* touched_flag, int* touched_list, int* touched_count,
+                                                      int* status, const float* dout, const int* ids, const int* lengths, int T,
+                                                      int D, int V, int capacity, int out_stride, int off, long long first,
+                                                      long long end, long long step) {
+  for (long long i0 = first; i0 < end; i0 += GATHER_BATCH * step) {
+    int r[GATHER_BATCH], c[GATHER_BATCH], id[GATHER_BATCH];
+#pragma unroll
+    for (int u = 0; u < GATHER_BATCH; ++u) {  // lengths, then ids (an id outside [0, V): reported by the forward)
+      const long long i = i0 + u * step;
+      r[u] = i < end ? (int)(i / D) : -1;
+      c[u] = i < end ? (int)(i % D) : 0;
+      id[u] = -1;
+      if (r[u] < 0 || (lengths != nullptr && (r[u] % T) >= lengths[r[u] / T])) continue;
+      const int v = ids[r[u]];
+      if (v >= 0 && v < V) id[u] = v;
+    }
+    float g[GATHER_BATCH];
+#pragma unroll
+    for (int u = 0; u < GATHER_BATCH; ++u) g[u] = id[u] >= 0 ? dout[(long long)r[u] * out_stride + off + c[u]] : 0.0f;
+    int bad = 0;
+#pragma unroll
+    for (int u = 0; u < GATHER_BATCH; ++u) {
+      if (id[u] < 0) continue;
+      if (!isfinite(g[u])) bad |= AUGUR_STATUS_NONFINITE_GRAD;
+      atomicAdd(reinterpret_cast<unsigned long long*>(acc + (long long)id[u] * D + c[u]), static_cast<unsigned long long>(to_fixed(g[u])));
+      if (c[u] == 0) touch_row(touched_flag, touched_list, touched_count, status, id[u], capacity);
+    }
+    if (bad) set_status(status, bad);
+  }
 }
 
 // Several gathers (or their backwards) in one launch: entry e covers blocks
@@ -105,56 +134,17 @@ AUGUR_KERNEL void embedding_gather_forward_kernel(float* __restrict__ out, int* 
                                                   const int* __restrict__ lengths,
                                                   const float* __restrict__ table,
                                                   int rows, int T, int D, int V, int out_stride, int off) {
-  AUGUR_GRID_STRIDE(i, (long long)rows * D) {
-    augur::gather_forward_element(out, status, ids, lengths, table, T, D, V, out_stride, off, i);
-  }
+  augur::gather_forward_range(out, status, ids, lengths, table, T, D, V, out_stride, off,
+                              (long long)blockIdx.x * blockDim.x + threadIdx.x, (long long)rows * D, (long long)gridDim.x * blockDim.x);
 }
-
-// The list kernels take a thread's elements of the block's chunk GATHER_BATCH at a time, in phases:
-// every element's length and id, then every table row (or gradient), then the stores (or the
-// atomics), each phase's loads in flight together, the status bits kept in a register and set
-// once. One element after another, the compiler may not move the next element's table load above
-// this element's store (both floats, either may alias), so a thread waited for GATHER_CHUNK /
-// blockDim = 8 chains of two or three memory round trips: at batch 128 on an H200 the forward
-// gather took 9.5 µs and its backward 16 µs for 1 to 2 waves of blocks.
-constexpr int GATHER_BATCH = 8;
 
 // The gathers of a list (a model's forward: every field's lookup) in one launch; each element as
 // embedding_gather_forward_kernel computes it.
 AUGUR_KERNEL void embedding_gather_multi_forward_kernel(augur::GatherList list, int* status) {
   long long begin, end;
   const augur::GatherEntry& e = list.e[augur::gather_entry(list, blockIdx.x, &begin, &end)];
-  const long long step = blockDim.x;
-  for (long long i0 = begin + threadIdx.x; i0 < end; i0 += GATHER_BATCH * step) {
-    int r[GATHER_BATCH], c[GATHER_BATCH], id[GATHER_BATCH];
-    int bad = 0;
-#pragma unroll
-    for (int u = 0; u < GATHER_BATCH; ++u) {  // lengths, then ids
-      const long long i = i0 + u * step;
-      r[u] = i < end ? (int)(i / e.D) : -1;
-      c[u] = i < end ? (int)(i % e.D) : 0;
-      id[u] = -1;  // nothing to read: padding, an id outside [0, V), or past the chunk
-      if (r[u] < 0) continue;
-      bool valid = true;
-      if (e.lengths != nullptr) {
-        const int len = e.lengths[r[u] / e.T];
-        if (c[u] == 0 && r[u] % e.T == 0 && (len < 0 || len > e.T)) bad |= AUGUR_STATUS_BAD_LENGTH;
-        valid = (r[u] % e.T) < len;
-      }
-      if (valid) {
-        const int v = e.ids[r[u]];
-        if (v >= 0 && v < e.V) id[u] = v;
-        else if (c[u] == 0) bad |= AUGUR_STATUS_BAD_ID;
-      }
-    }
-    float v[GATHER_BATCH];
-#pragma unroll
-    for (int u = 0; u < GATHER_BATCH; ++u) v[u] = id[u] >= 0 ? e.table[(long long)id[u] * e.D + c[u]] : 0.0f;
-#pragma unroll
-    for (int u = 0; u < GATHER_BATCH; ++u)
-      if (r[u] >= 0) e.out[(long long)r[u] * e.out_stride + e.off + c[u]] = v[u];
-    if (bad) augur::set_status(status, bad);
-  }
+  augur::gather_forward_range(e.out, status, e.ids, e.lengths, e.table, e.T, e.D, e.V, e.out_stride, e.off, begin + threadIdx.x, end,
+                              blockDim.x);
 }
 
 // Backward of the gather into the table's sparse gradient (sparse_grad.cuh):
@@ -169,45 +159,18 @@ AUGUR_KERNEL void embedding_gather_backward_kernel(long long* __restrict__ acc, 
                                                    const int* __restrict__ ids,
                                                    const int* __restrict__ lengths,
                                                    int rows, int T, int D, int V, int capacity, int out_stride, int off) {
-  AUGUR_GRID_STRIDE(i, (long long)rows * D) {
-    augur::gather_backward_element(acc, touched_flag, touched_list, touched_count, status, dout, ids, lengths, T, D, V, capacity,
-                                   out_stride, off, i);
-  }
+  augur::gather_backward_range(acc, touched_flag, touched_list, touched_count, status, dout, ids, lengths, T, D, V, capacity, out_stride,
+                               off, (long long)blockIdx.x * blockDim.x + threadIdx.x, (long long)rows * D,
+                               (long long)gridDim.x * blockDim.x);
 }
 
 // The backwards of a list of gathers in one launch (entries may share a sparse gradient: the
 // integer atomics and the touched list make that safe).
-// Each element as embedding_gather_backward_kernel computes it, GATHER_BATCH at a time (above).
 AUGUR_KERNEL void embedding_gather_multi_backward_kernel(augur::GatherList list, int* status) {
   long long begin, end;
   const augur::GatherEntry& e = list.e[augur::gather_entry(list, blockIdx.x, &begin, &end)];
-  const long long step = blockDim.x;
-  for (long long i0 = begin + threadIdx.x; i0 < end; i0 += GATHER_BATCH * step) {
-    int r[GATHER_BATCH], c[GATHER_BATCH], id[GATHER_BATCH];
-#pragma unroll
-    for (int u = 0; u < GATHER_BATCH; ++u) {  // lengths, then ids (an id outside [0, V): reported by the forward)
-      const long long i = i0 + u * step;
-      r[u] = i < end ? (int)(i / e.D) : -1;
-      c[u] = i < end ? (int)(i % e.D) : 0;
-      id[u] = -1;
-      if (r[u] < 0 || (e.lengths != nullptr && (r[u] % e.T) >= e.lengths[r[u] / e.T])) continue;
-      const int v = e.ids[r[u]];
-      if (v >= 0 && v < e.V) id[u] = v;
-    }
-    float g[GATHER_BATCH];
-#pragma unroll
-    for (int u = 0; u < GATHER_BATCH; ++u) g[u] = id[u] >= 0 ? e.dout[(long long)r[u] * e.out_stride + e.off + c[u]] : 0.0f;
-    int bad = 0;
-#pragma unroll
-    for (int u = 0; u < GATHER_BATCH; ++u) {
-      if (id[u] < 0) continue;
-      if (!isfinite(g[u])) bad |= AUGUR_STATUS_NONFINITE_GRAD;
-      atomicAdd(reinterpret_cast<unsigned long long*>(e.acc + (long long)id[u] * e.D + c[u]),
-                static_cast<unsigned long long>(augur::to_fixed(g[u])));
-      if (c[u] == 0) augur::touch_row(e.touched_flag, e.touched_list, e.touched_count, status, id[u], e.capacity);
-    }
-    if (bad) augur::set_status(status, bad);
-  }
+  augur::gather_backward_range(e.acc, e.touched_flag, e.touched_list, e.touched_count, status, e.dout, e.ids, e.lengths, e.T, e.D, e.V,
+                               e.capacity, e.out_stride, e.off, begin + threadIdx.x, end, blockDim.x);
 }
 
 // out[b, c] = sum_{t < lengths[b]} x[b, t, c]

@@ -19,44 +19,65 @@
 //   counts (V) or nullptr when lambda = 0
 namespace augur {
 
-// The optimizer's step on element el, from its weight w, its slots' m (s1) and v (s2; each read
-// only by the kinds that have it) and its gradient g (regularisation included).
-__device__ __forceinline__ void sparse_optimizer_step(float* __restrict__ table, float* __restrict__ s1, float* __restrict__ s2,
-                                                      long long el, float w, float m, float v, float g, int kind, float lr,
-                                                      float b1, float b2, float eps, float bc1, float bc2) {
-  if (kind == 0) {
-    table[el] = w - lr * g;
-  } else if (kind == 1) {
-    const float a = m + g * g;
-    s1[el] = a;
-    table[el] = w - lr * g / (sqrtf(a) + eps);
-  } else {
-    const float mm = b1 * m + (1.0f - b1) * g;
-    const float vv = b2 * v + (1.0f - b2) * g * g;
-    s1[el] = mm;
-    s2[el] = vv;
-    table[el] = w - lr * (mm / bc1) / (sqrtf(vv / bc2) + eps);
-  }
-}
+// A thread's elements i = first, first + step, ... below end (i = k * D + d: the k-th touched row,
+// column d), SPARSE_BATCH at a time, in phases: every element's row from the touched list, then its
+// gradient, weight, optimizer slots and count, then the arithmetic and the stores, each phase's
+// loads in flight together. (One element after another, the next element's loads could not move
+// above this one's stores, which may alias them: in the list kernel, 4 chains of two memory round
+// trips a thread, 21.6 µs at batch 128 on an H200.) The elements of a batch are distinct (row,
+// column) pairs: the touched list holds each row once.
+constexpr int SPARSE_BATCH = 4;
 
-// One element i = k * D + d of the update (k-th touched row, column d).
-__device__ __forceinline__ void sparse_update_element(float* __restrict__ table, float* __restrict__ s1, float* __restrict__ s2,
-                                                      long long* __restrict__ acc, int* __restrict__ touched_flag,
-                                                      const int* __restrict__ touched_list, const int* __restrict__ counts,
-                                                      int kind, float lr, float lambda, float b1, float b2, float eps,
-                                                      float bc1, float bc2, int D, long long i) {
-  const int k = (int)(i / D);
-  const int d = (int)(i % D);
-  const int j = touched_list[k];
-  const long long e = (long long)j * D + d;
-  const float grad = from_fixed(acc[e]);
-  acc[e] = 0;
-  if (d == 0) touched_flag[j] = 0;
-  if (j == 0) return;
-  const float reg = lambda != 0.0f ? lambda / (float)max(1, counts[j]) : 0.0f;
-  const float w = table[e];
-  sparse_optimizer_step(table, s1, s2, e, w, kind >= 1 ? s1[e] : 0.0f, kind == 2 ? s2[e] : 0.0f, grad + reg * w, kind, lr, b1, b2, eps,
-                        bc1, bc2);
+__device__ __forceinline__ void sparse_update_range(float* table, float* s1, float* s2, long long* acc, int* touched_flag,
+                                                    const int* touched_list, const int* counts, int kind, float lr, float lambda,
+                                                    float b1, float b2, float eps, float bc1, float bc2, int D, long long first,
+                                                    long long end, long long step) {
+  for (long long i0 = first; i0 < end; i0 += SPARSE_BATCH * step) {
+    int row[SPARSE_BATCH], col[SPARSE_BATCH];
+#pragma unroll
+    for (int u = 0; u < SPARSE_BATCH; ++u) {  // the rows
+      const long long i = i0 + u * step;
+      col[u] = (int)(i % D);
+      row[u] = i < end ? touched_list[i / D] : -1;
+    }
+    long long fixed[SPARSE_BATCH];
+    float w[SPARSE_BATCH], m[SPARSE_BATCH], v[SPARSE_BATCH], reg[SPARSE_BATCH];
+#pragma unroll
+    for (int u = 0; u < SPARSE_BATCH; ++u) {  // what the arithmetic reads
+      fixed[u] = 0;
+      w[u] = m[u] = v[u] = reg[u] = 0.0f;
+      if (row[u] < 0) continue;
+      const long long el = (long long)row[u] * D + col[u];
+      fixed[u] = acc[el];
+      if (row[u] == 0) continue;  // padding: cleared below, never updated
+      w[u] = table[el];
+      if (kind >= 1) m[u] = s1[el];
+      if (kind == 2) v[u] = s2[el];
+      reg[u] = lambda != 0.0f ? lambda / (float)max(1, counts[row[u]]) : 0.0f;
+    }
+#pragma unroll
+    for (int u = 0; u < SPARSE_BATCH; ++u) {  // the stores and the arithmetic
+      if (row[u] < 0) continue;
+      const long long el = (long long)row[u] * D + col[u];
+      acc[el] = 0;
+      if (col[u] == 0) touched_flag[row[u]] = 0;
+      if (row[u] == 0) continue;
+      const float g = from_fixed(fixed[u]) + reg[u] * w[u];
+      if (kind == 0) {
+        table[el] = w[u] - lr * g;
+      } else if (kind == 1) {
+        const float a = m[u] + g * g;
+        s1[el] = a;
+        table[el] = w[u] - lr * g / (sqrtf(a) + eps);
+      } else {
+        const float mm = b1 * m[u] + (1.0f - b1) * g;
+        const float vv = b2 * v[u] + (1.0f - b2) * g * g;
+        s1[el] = mm;
+        s2[el] = vv;
+        table[el] = w[u] - lr * (mm / bc1) / (sqrtf(vv / bc2) + eps);
+      }
+    }
+  }
 }
 
 // Called by every thread of a block once its elements are done: the last of `blocks` blocks to
@@ -110,22 +131,13 @@ AUGUR_KERNEL void sparse_update_kernel(float* __restrict__ table, float* __restr
   const int n = min(min(*touched_count, capacity), bound);
   const float bc1 = kind == 2 ? augur::bias_correction(b1, *step) : 1.0f;
   const float bc2 = kind == 2 ? augur::bias_correction(b2, *step) : 1.0f;
-  AUGUR_GRID_STRIDE(i, (long long)n * D) {
-    augur::sparse_update_element(table, s1, s2, acc, touched_flag, touched_list, counts, kind, lr, lambda, b1, b2, eps, bc1, bc2, D, i);
-  }
+  augur::sparse_update_range(table, s1, s2, acc, touched_flag, touched_list, counts, kind, lr, lambda, b1, b2, eps, bc1, bc2, D,
+                             (long long)blockIdx.x * blockDim.x + threadIdx.x, (long long)n * D, (long long)gridDim.x * blockDim.x);
   augur::sparse_update_block_done(touched_count, blocks_done, gridDim.x);
 }
 
 // The updates of several tables with the same optimizer in one launch; each element as
 // sparse_update_kernel computes it, and each table's list emptied by the last of its blocks.
-// A thread takes its elements of the block's chunk SPARSE_BATCH at a time, in phases: every
-// element's row from the touched list, then its gradient, weight, optimizer slots and count, then
-// the arithmetic and the stores, each phase's loads in flight together. (One element after another,
-// the next element's loads could not move above this one's stores, which may alias them: 4 chains
-// of two memory round trips a thread, 21.6 µs at batch 128 on an H200.) Elements of one batch are
-// distinct (row, column) pairs: the touched list holds each row once.
-constexpr int SPARSE_BATCH = 4;
-
 AUGUR_KERNEL void sparse_update_multi_kernel(augur::SparseUpdateList list, const int* __restrict__ step, int kind, float lr,
                                              float lambda, float b1, float b2, float eps) {
   const int e = augur::list_entry(list, blockIdx.x);
@@ -136,40 +148,7 @@ AUGUR_KERNEL void sparse_update_multi_kernel(augur::SparseUpdateList list, const
   const float bc2 = kind == 2 ? augur::bias_correction(b2, *step) : 1.0f;
   const long long begin = (long long)(blockIdx.x - t.first_block) * augur::SPARSE_CHUNK;
   const long long end = min((long long)n * t.D, begin + augur::SPARSE_CHUNK);
-  const int D = t.D;
-  for (long long i0 = begin + threadIdx.x; i0 < end; i0 += (long long)SPARSE_BATCH * blockDim.x) {
-    int row[SPARSE_BATCH], col[SPARSE_BATCH];
-#pragma unroll
-    for (int u = 0; u < SPARSE_BATCH; ++u) {  // the rows
-      const long long i = i0 + (long long)u * blockDim.x;
-      col[u] = (int)(i % D);
-      row[u] = i < end ? t.touched_list[i / D] : -1;
-    }
-    long long fixed[SPARSE_BATCH];
-    float w[SPARSE_BATCH], m[SPARSE_BATCH], v[SPARSE_BATCH], reg[SPARSE_BATCH];
-#pragma unroll
-    for (int u = 0; u < SPARSE_BATCH; ++u) {  // what the arithmetic reads
-      fixed[u] = 0;
-      w[u] = m[u] = v[u] = reg[u] = 0.0f;
-      if (row[u] < 0) continue;
-      const long long el = (long long)row[u] * D + col[u];
-      fixed[u] = t.acc[el];
-      if (row[u] == 0) continue;  // padding: cleared below, never updated
-      w[u] = t.table[el];
-      if (kind >= 1) m[u] = t.s1[el];
-      if (kind == 2) v[u] = t.s2[el];
-      reg[u] = lambda != 0.0f ? lambda / (float)max(1, t.counts[row[u]]) : 0.0f;
-    }
-#pragma unroll
-    for (int u = 0; u < SPARSE_BATCH; ++u) {  // sparse_update_element's stores and arithmetic
-      if (row[u] < 0) continue;
-      const long long el = (long long)row[u] * D + col[u];
-      t.acc[el] = 0;
-      if (col[u] == 0) t.touched_flag[row[u]] = 0;
-      if (row[u] == 0) continue;
-      augur::sparse_optimizer_step(t.table, t.s1, t.s2, el, w[u], m[u], v[u], augur::from_fixed(fixed[u]) + reg[u] * w[u], kind, lr, b1,
-                                   b2, eps, bc1, bc2);
-    }
-  }
+  augur::sparse_update_range(t.table, t.s1, t.s2, t.acc, t.touched_flag, t.touched_list, t.counts, kind, lr, lambda, b1, b2, eps, bc1,
+                             bc2, t.D, begin + threadIdx.x, end, blockDim.x);
   augur::sparse_update_block_done(t.touched_count, t.blocks_done, (unsigned)(next - t.first_block));
 }
