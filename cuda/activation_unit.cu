@@ -7,39 +7,47 @@
 //   w_bt  = score, or its softmax over t < len_b;  w_bt = 0 for t >= len_b
 //   out_b = sum_t w_bt k_bt
 // Projection trick (as the CPU fast path): z W1 = q (Wq + Wd) + k (Wk - Wd) + (q * k) Wp, so the
-// per-sample term P_b = q Ma + b1 (Ma = Wq + Wd) costs W x h1 once per chunk and each position
-// a 2W x h1 product with M2 = [Wk - Wd ; Wp] on r = [k, q * k].
+// per-sample term P_b = q_b Ma + b1 (Ma = Wq + Wd) is computed once per sample and each position
+// costs a 2W x h1 product with M2 = [Wk - Wd ; Wp] on r = [k, q * k].
 //
-// The MLP's work is split into items, a chunk of `rows` positions of one sample each (item
-// b * chunks + j holds positions [j rows, min((j + 1) rows, len_b)); items past the length are
-// empty), so a long history spreads over several blocks instead of setting the step's time on
-// one: at batch 128 one sample of 100 positions would otherwise be a single block's work while
-// the rest of the GPU waits. The softmax and the weighted sum, which need a sample's every
-// position, are the per-sample pool kernels below. Kernels, in launch order:
-//   activation_unit_prepare_kernel        Ma (W, h1), M2 (2W, h1) from W1 into the workspace, and
-//                                         the transposes Mat, M2t, W2t the backward reads
-//   activation_unit_forward_kernel        items strided over the grid: r built on the fly, the MLP
-//                                         on the chunk in shared memory, score (B, T) at its positions
+// The MLP runs over packed tiles of positions: the valid positions of the batch in (b, t) order,
+// sample b's at rows [start_b, start_b + len_b) with start_b = len_0 + ... + len_{b-1}, cut into
+// tiles of `rows` consecutive rows that may span several samples. Nothing is spent on the
+// positions past a history's length (the mean length of the benchmark world is 18 of T = 100),
+// and a tile is as full as the batch allows: chunks of one sample each left most of their rows
+// empty (a sample of 5 positions took a whole chunk of 16) and each chunk paid for its sample's
+// term again. Every block counts the lengths itself (count_positions, a scan over runs of
+// samples) and finds each of its rows' (b, t) by a binary search over the runs (locate_row); no
+// launch is spent on row starts. Kernels, in launch order:
+//   activation_unit_prepare_kernel        M3 = [Wk - Wd ; Wp ; Wq + Wd] (3W, h1) from W1, its
+//                                         transpose M3t, W2t = W2^T, and P (B, h1), the per-sample
+//                                         terms b1 + q_b Ma
+//   activation_unit_forward_kernel        tiles strided over the grid: r built on the fly, the MLP
+//                                         on the tile in shared memory, score (B, T) at its rows
 //   activation_unit_pool_forward_kernel   per sample: the weights (masked, softmax if asked), out
 // and backward:
-//   activation_unit_backward_kernel       the items that hold positions, dealt out evenly over a.blocks
-//                                         blocks (count_items): the pool's backward at
-//                                         the chunk's positions (d score, through the softmax, and
-//                                         the pool's share of dKeys), then recomputes the chunk's
-//                                         hidden activations (nothing of size (B, T, h1) is stored),
-//                                         adds the chunk's dKeys (+=), writes its share of dQuery to
-//                                         dq_partials (=) and adds the parameter gradients into the
-//                                         block's own slice of `partials` (no atomics)
+//   activation_unit_backward_kernel       tiles strided over a.blocks blocks: the pool's backward at
+//                                         the tile's rows (d score, through the softmax, whose sum
+//                                         over each sample's positions one warp makes per sample of
+//                                         the tile; and the pool's share of dKeys), then recomputes
+//                                         the tile's hidden activations (nothing of size (B, T, h1)
+//                                         is stored), adds its dKeys (+=), writes each row's share
+//                                         of dQuery to dq_rows (=) and adds the parameter gradients
+//                                         into the block's own slice of `partials` (no atomics)
 //   activation_unit_reduce_kernel         sums the slices in block order into the parameter gradients
-//                                         (+=), W1's four blocks from Ma and M2, and each sample's
-//                                         chunks of dq_partials in chunk order into dQuery (+=)
-// The per-position products (R M2, A1 W2 and, backward, D2 W2^T, A1^T D2, R^T D1, D1 M2^T) run
-// through tiled_product: each thread keeps a 4 x 4 tile of outputs in registers, so an inner step
-// is 8 loads for 16 FMAs, and every weight matrix is read along its rows (coalesced).
+//                                         (+=), W1's four blocks from dM3, and each sample's rows of
+//                                         dq_rows in t order into dQuery (+=)
+// The backward carries q as a third block of each row, r3 = [k, q * k, q]: then dMa is the third
+// block of dM3 = r3^T dH1 and each row's share of dQuery the third block of dR3 = dH1 M3^T, so a
+// tile needs no per-sample sums (its rows' samples differ) at the cost of a 3W-wide product where
+// the per-sample sums were W h1 per sample.
+// The products (R M2, A1 W2 and, backward, D2 W2^T, A1^T D2, R3^T dH1, dH1 M3^T) run through
+// tiled_product: each thread keeps a 4 x 4 tile of outputs in registers, so an inner step is 8
+// loads for 16 FMAs, and every weight matrix is read along its rows (coalesced).
 // With `--precision tf32` the same kernels run as activation_unit_forward_tf32_kernel and
 // activation_unit_backward_tf32_kernel: every tiled_product becomes an mma_product on the TF32
 // tensor cores (compute capability 8.0 and newer), nothing else changes.
-// Dice in the unit normalises over all valid positions of the batch, which a per-chunk kernel
+// Dice in the unit normalises over all valid positions of the batch, which a per-tile kernel
 // cannot see: that unit runs layer by layer (activation_unit_unfused.cu) and shares the pool kernels.
 #include "common.cuh"
 
@@ -47,29 +55,29 @@
 // struct instead of thirty arguments). io.augur.backend.cuda.AttentionArgs writes it byte for
 // byte: 33 pointers, then 10 ints.
 struct AttentionArgs {
-  float* score;        // (B, T) forward: written at valid positions
-  const float* d_out;    // (B, W) backward: d loss / d out, or nullptr (the pool's backward, done in the MLP's items)
-  float* dq_partials;  // (B, chunks, W) backward: each item's share of dQuery
-  float* d_query;      // (B, W) +=
-  float* d_keys;       // (B, T, W) +=
-  float* partials;     // (blocks, PARTIAL) per-block parameter gradients
+  float* score;          // (B, T) forward: written at valid positions
+  const float* d_out;    // (B, W) backward: d loss / d out, or nullptr
+  float* dq_rows;        // (B, T, W) backward: each valid position's share of dQuery (=)
+  float* d_query;        // (B, W) +=
+  float* d_keys;         // (B, T, W) +=
+  float* partials;       // (blocks, PARTIAL) per-block parameter gradients
   int* status;
-  float* ma;           // (W, h1)  Wq + Wd
-  float* mat;          // (h1, W)  Ma transposed
-  float* m2;           // (2W, h1) [Wk - Wd ; Wp]
-  float* m2t;          // (h1, 2W) M2 transposed
-  float* w2t;          // (h2, h1) W2 transposed
-  const float* query;  // (B, W)
-  const float* keys;   // (B, T, W)
-  const int* lengths;  // (B)
-  const float* w1;     // (4W, h1)
-  const float* b1;     // (h1)
-  const float* alpha1; // (h1) or nullptr (sigmoid)
-  const float* w2;     // (h1, h2)
-  const float* b2;     // (h2)
-  const float* alpha2; // (h2) or nullptr
-  const float* w3;     // (h2)
-  const float* b3;     // (1)
+  int* tiles;            // (1) backward: the batch's tile count (block 0 writes it, the reduce reads it)
+  float* m3;             // (3W, h1) [Wk - Wd ; Wp ; Wq + Wd]
+  float* m3t;            // (h1, 3W) M3 transposed
+  float* w2t;            // (h2, h1) W2 transposed
+  float* p;              // (B, h1) b1 + q_b Ma
+  const float* query;    // (B, W)
+  const float* keys;     // (B, T, W)
+  const int* lengths;    // (B)
+  const float* w1;       // (4W, h1)
+  const float* b1;       // (h1)
+  const float* alpha1;   // (h1) or nullptr (sigmoid)
+  const float* w2;       // (h1, h2)
+  const float* b2;       // (h2)
+  const float* alpha2;   // (h2) or nullptr
+  const float* w3;       // (h2)
+  const float* b3;       // (1)
   float* g_w1;
   float* g_b1;
   float* g_alpha1;
@@ -81,11 +89,11 @@ struct AttentionArgs {
   const float* d_weights;  // (B, T) backward: d loss / d weights, or nullptr
   const float* weights;    // (B, T) the forward's weights (activation_unit_pool_forward_kernel)
   int B, T, W, h1, h2;
-  int rows;     // positions per chunk (item)
-  int act;      // 0 sigmoid, 1 PReLU
-  int blocks;   // backward grid size = slices of `partials`
-  int local;    // backward: accumulate the block's partial gradients in shared memory (1) or in its slice of `partials` (0)
-  int softmax;  // backward: the weights are the scores' softmax (1) or the scores (0)
+  int rows;    // positions per tile
+  int act;     // 0 sigmoid, 1 PReLU
+  int blocks;  // backward grid size = slices of `partials`
+  int local;   // backward: accumulate the block's partial gradients in shared memory (1) or in its slice of `partials` (0)
+  int softmax; // backward: the weights are the scores' softmax (1) or the scores (0)
 };
 
 namespace {
@@ -99,38 +107,120 @@ __device__ __forceinline__ float act_derivative(int act, float pre, float post, 
   return act == 0 ? post * (1.0f - post) : (pre > 0.0f ? 1.0f : alpha);
 }
 
-// Per-block partial gradients, in floats: dM2 (2W, h1), db1, dAlpha1 (h1), dW2 (h1, h2), db2,
-// dAlpha2, dW3 (h2), db3 (1), then dMa (W, h1). With a.local the block keeps [0, dma) in shared
-// memory and adds dMa in its slice in global memory: each item adds into dMa once (W h1 floats,
-// a quarter of its partial-gradient updates), and leaving those 11.5 KB (Amazon config) off chip
-// lets a third block of the backward onto an H200 multiprocessor (72 KB a block instead of 84).
+// Per-block partial gradients, in floats: dM3 (3W, h1) (its row blocks dMb = d(Wk - Wd),
+// dMp = dWp, dMa = d(Wq + Wd)), db1, dAlpha1 (h1), dW2 (h1, h2), db2, dAlpha2, dW3 (h2), db3 (1).
+// With a.local the block keeps them in shared memory and writes its slice once at the end.
 struct PartialLayout {
-  int dm2, db1, da1, dw2, db2, da2, dw3, db3, dma, size;
+  int dm3, db1, da1, dw2, db2, da2, dw3, db3, size;
   __device__ PartialLayout(int W, int h1, int h2) {
-    dm2 = 0;
-    db1 = dm2 + 2 * W * h1;
+    dm3 = 0;
+    db1 = dm3 + 3 * W * h1;
     da1 = db1 + h1;
     dw2 = da1 + h1;
     db2 = dw2 + h1 * h2;
     da2 = db2 + h2;
     dw3 = da2 + h2;
     db3 = dw3 + h2;
-    dma = db3 + 1;
-    size = dma + W * h1;
+    size = db3 + 1;
   }
 };
 
-__device__ __forceinline__ int clamp_length(const AttentionArgs& a, int b) {
-  return augur::checked_length(a.lengths, b, a.T, a.status);
+// The pool's g_t = d_weights[row0 + t] + d_out_b . k_t (kb: the sample's keys; either term absent
+// when its pointer is nullptr), summed in c order.
+__device__ __forceinline__ float pool_score_grad(const float* d_weights, const float* dob, const float* kb, long long row0,
+                                                 int t, int W) {
+  float g = d_weights != nullptr ? d_weights[row0 + t] : 0.0f;
+  if (dob != nullptr)
+#pragma unroll 8
+    for (int c = 0; c < W; ++c) g += dob[c] * kb[(long long)t * W + c];
+  return g;
 }
 
-// P[j] = b1[j] + sum_c q[c] Ma[c, j]
-__device__ __forceinline__ void per_sample_term(float* P, const float* q, const AttentionArgs& a) {
-  for (int j = threadIdx.x; j < a.h1; j += blockDim.x) {
-    float s = 0.0f;
-#pragma unroll 8  // the loads in flight together: this sits on every item's critical path
-    for (int c = 0; c < a.W; ++c) s += q[c] * a.ma[c * a.h1 + j];
-    P[j] = s + a.b1[j];
+// The packed rows. Each thread counts the valid positions of `per` consecutive samples (a run);
+// run_start[s] is the first row of run s and run_start[blockDim.x] the number of rows. With
+// `report`, a length outside [0, T] sets AUGUR_STATUS_BAD_LENGTH (every length is clamped).
+// blockDim.x: a multiple of 32, at most MAX_THREADS. Every thread calls it.
+constexpr int MAX_THREADS = 256;
+
+__device__ void count_positions(int* run_start, int per, const AttentionArgs& a, bool report) {
+  __shared__ int warp_total[MAX_THREADS / 32];
+  const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
+  int count = 0;
+  bool bad = false;
+#pragma unroll 8  // a run's lengths in flight together (16 samples a thread at batch 2048)
+  for (int b = t * per, end = min(a.B, (t + 1) * per); b < end; ++b) {
+    const int len = a.lengths[b];
+    bad |= len < 0 || len > a.T;
+    count += min(max(len, 0), a.T);
+  }
+  if (report && bad) augur::set_status(a.status, AUGUR_STATUS_BAD_LENGTH);
+  int v = count;  // inclusive scan over the warp
+  for (int o = 1; o < 32; o <<= 1) {
+    const int u = __shfl_up_sync(0xffffffffu, v, o);
+    if (lane >= o) v += u;
+  }
+  if (lane == 31) warp_total[warp] = v;
+  __syncthreads();
+  for (int w = 0; w < warp; ++w) v += warp_total[w];
+  run_start[t] = v - count;
+  if (t == (int)blockDim.x - 1) run_start[blockDim.x] = v;
+  __syncthreads();
+}
+
+// Row p (< run_start[blockDim.x]) -> sample b and position t: the run that holds p (the last s
+// with run_start[s] <= p; empty runs share their start with the next), then its samples one by one.
+__device__ __forceinline__ void locate_row(const int* run_start, int per, int p, const AttentionArgs& a, int& b, int& t) {
+  int lo = 0, hi = blockDim.x;  // run_start[lo] <= p < run_start[hi]
+  while (hi - lo > 1) {
+    const int mid = (lo + hi) >> 1;
+    if (run_start[mid] <= p) lo = mid;
+    else hi = mid;
+  }
+  int r = p - run_start[lo];
+  for (b = lo * per;; ++b) {
+    const int len = augur::clamped_length(a.lengths, b, a.T);
+    if (r < len) break;
+    r -= len;
+  }
+  t = r;
+}
+
+// Every row of the tile [first, first + n): row_b, row_t (n each, shared memory). No barrier.
+__device__ __forceinline__ void locate_tile(int* row_b, int* row_t, const int* run_start, int per, int first, int n,
+                                            const AttentionArgs& a) {
+  for (int r = threadIdx.x; r < n; r += blockDim.x) locate_row(run_start, per, first + r, a, row_b[r], row_t[r]);
+}
+
+// The pool's backward at the tile's rows, into dsc (n): with g_t = d_weights[b, t] + d_out_b . k_bt
+// (either term absent when its pointer is nullptr), d score = g_t, or through the softmax
+// w_t (g_t - sum_{s < len_b} w_s g_s). A sample's rows are consecutive in the tile: the first of
+// them (row r0 = max(0, r - t), the tile's first row or the sample's t = 0) holds the sum, which
+// warp r0 mod warps makes over the sample's every position into seg_dot[r0] (lanes over t, then a
+// fixed-order warp sum, in double as activation_unit_pool_backward_kernel sums it). A sample that
+// spans several tiles has its sum made by each of them, the same way. Every thread calls it; it
+// has a barrier inside and none at the end.
+__device__ void tile_pool_backward(float* dsc, double* seg_dot, const int* row_b, const int* row_t, int n, const AttentionArgs& a) {
+  const int W = a.W, T = a.T;
+  auto g_at = [&](int b, int t) {
+    const long long row0 = (long long)b * T;
+    return pool_score_grad(a.d_weights, a.d_out != nullptr ? a.d_out + (long long)b * W : nullptr, a.keys + row0 * W, row0, t, W);
+  };
+  if (a.softmax) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    for (int r = warp; r < n; r += warps) {  // the same for the warp's lanes
+      if (r > 0 && row_t[r] > 0) continue;   // not its sample's first row in the tile
+      const int b = row_b[r], len = augur::clamped_length(a.lengths, b, T);
+      double dot = 0.0;
+      for (int t = lane; t < len; t += 32) dot += (double)a.weights[(long long)b * T + t] * g_at(b, t);
+      dot = augur::warp_sum(dot);
+      if (lane == 0) seg_dot[r] = dot;
+    }
+    __syncthreads();
+  }
+  for (int r = threadIdx.x; r < n; r += blockDim.x) {
+    const int b = row_b[r], t = row_t[r];
+    const float g = g_at(b, t);
+    dsc[r] = a.softmax ? a.weights[(long long)b * T + t] * (float)(g - seg_dot[max(0, r - t)]) : g;
   }
 }
 
@@ -278,21 +368,15 @@ __device__ __forceinline__ void product(int M, int N, int K, const float* A, int
   else tiled_product<TILE, TILE>(M, N, K, A, a_i, a_k, Bm, b_k, b_j, epi);
 }
 
-// For the n positions [t0, t0 + n) of a sample: R = [k, q * k], H1 = R M2 + P, A1 = act(H1),
-// H2 = A1 W2 + b2, A2 = act(H2). H1 / H2 may be nullptr (forward keeps only the outputs).
+// The tile's MLP forward from R (n rows of stride ldr whose first 2W columns are [k, q * k]):
+// H1 = R[:, :2W] M2 + P[b_r], A1 = act(H1), H2 = A1 W2 + b2, A2 = act(H2). H1 / H2 may be nullptr
+// (the forward keeps only the outputs). Ends with a barrier.
 template <bool TF32>
-__device__ void chunk_forward(float* R, float* H1, float* A1, float* H2, float* A2, const float* q, const float* P,
-                              const float* kb, int t0, int n, const AttentionArgs& a) {
-  const int W = a.W, W2 = 2 * a.W, h1 = a.h1, h2 = a.h2;
-  for (int e = threadIdx.x; e < n * W; e += blockDim.x) {
-    const int r = e / W, c = e % W;
-    const float k = kb[(long long)(t0 + r) * W + c];
-    R[r * W2 + c] = k;
-    R[r * W2 + W + c] = q[c] * k;
-  }
-  __syncthreads();
-  product<TF32>(n, h1, W2, R, W2, 1, a.m2, h1, 1, [&](int r, int j, float s) {
-    s += P[j];
+__device__ void tile_mlp_forward(float* H1, float* A1, float* H2, float* A2, const float* R, int ldr, const int* row_b, int n,
+                                 const AttentionArgs& a) {
+  const int W2 = 2 * a.W, h1 = a.h1, h2 = a.h2;
+  product<TF32>(n, h1, W2, R, ldr, 1, a.m3, h1, 1, [&](int r, int j, float s) {
+    s += a.p[(long long)row_b[r] * h1 + j];
     if (H1 != nullptr) H1[r * h1 + j] = s;
     A1[r * h1 + j] = act_forward(a.act, s, a.alpha1 != nullptr ? a.alpha1[j] : 0.0f);
   });
@@ -307,207 +391,134 @@ __device__ void chunk_forward(float* R, float* H1, float* A1, float* H2, float* 
 
 }  // namespace
 
-// Ma[c, j] = W1[c, j] + W1[2W + c, j];  M2[c, j] = W1[W + c, j] - W1[2W + c, j];  M2[W + c, j] = W1[3W + c, j];
-// Mat = Ma^T, M2t = M2^T, W2t = W2^T (for the backward's G Ma^T, D1 M2^T and D2 W2^T, read along rows)
+// M3[c, j] = W1[W + c, j] - W1[2W + c, j];  M3[W + c, j] = W1[3W + c, j];  M3[2W + c, j] = W1[c, j] + W1[2W + c, j]
+// M3t = M3^T, W2t = W2^T (for the backward's dH1 M3^T and D2 W2^T, read along rows), and
+// P[b, j] = b1[j] + sum_c q[b, c] (W1[c, j] + W1[2W + c, j]), summed in c order.
 AUGUR_KERNEL void activation_unit_prepare_kernel(AttentionArgs a) {
-  const int W = a.W, W2 = 2 * a.W, h1 = a.h1, h2 = a.h2;
-  AUGUR_GRID_STRIDE(idx, (long long)W * h1 + (long long)h1 * h2) {
-    if (idx < (long long)W * h1) {
+  const int W = a.W, W3 = 3 * a.W, h1 = a.h1, h2 = a.h2;
+  const long long n_m = (long long)W * h1, n_w2 = (long long)h1 * h2;
+  AUGUR_GRID_STRIDE(idx, n_m + n_w2 + (long long)a.B * h1) {
+    if (idx < n_m) {
       const int c = (int)(idx / h1), j = (int)(idx % h1);
       const float wq = a.w1[c * h1 + j], wk = a.w1[(W + c) * h1 + j];
       const float wd = a.w1[(2 * W + c) * h1 + j], wp = a.w1[(3 * W + c) * h1 + j];
-      a.ma[idx] = wq + wd;
-      a.mat[j * W + c] = wq + wd;
-      a.m2[idx] = wk - wd;
-      a.m2[(W + c) * h1 + j] = wp;
-      a.m2t[j * W2 + c] = wk - wd;
-      a.m2t[j * W2 + W + c] = wp;
-    } else {
-      const int e = (int)(idx - (long long)W * h1), i = e / h2, j = e % h2;
+      a.m3[c * h1 + j] = wk - wd;
+      a.m3[(W + c) * h1 + j] = wp;
+      a.m3[(2 * W + c) * h1 + j] = wq + wd;
+      a.m3t[j * W3 + c] = wk - wd;
+      a.m3t[j * W3 + W + c] = wp;
+      a.m3t[j * W3 + 2 * W + c] = wq + wd;
+    } else if (idx < n_m + n_w2) {
+      const int e = (int)(idx - n_m), i = e / h2, j = e % h2;
       a.w2t[j * h1 + i] = a.w2[e];
+    } else {
+      const long long e = idx - n_m - n_w2;
+      const int b = (int)(e / h1), j = (int)(e % h1);
+      const float* q = a.query + (long long)b * W;
+      float s = 0.0f;
+#pragma unroll 8  // the loads in flight together
+      for (int c = 0; c < W; ++c) s += q[c] * (a.w1[c * h1 + j] + a.w1[(2 * W + c) * h1 + j]);
+      a.p[e] = s + a.b1[j];
     }
   }
 }
 
-// Grid: any size, the B * chunks items strided over it. Dynamic shared memory, in floats: q (W),
-// P (h1), R (rows, 2W), A1 (rows, h1), A2 (rows, h2). score is written at the valid positions alone.
+// Grid: any size, the batch's tiles strided over it. Dynamic shared memory: row_b, row_t (rows
+// ints each), then in floats R (rows, 2W), A1 (rows, h1), A2 (rows, h2). score is written at the
+// valid positions alone.
 namespace {
 template <bool TF32>
-__device__ void forward_items(const AttentionArgs& a) {
+__device__ void forward_tiles(const AttentionArgs& a) {
   extern __shared__ double smem[];
-  const int W = a.W, T = a.T, h1 = a.h1, h2 = a.h2, rows = a.rows, chunks = (T + rows - 1) / rows;
-  float* q = reinterpret_cast<float*>(smem);
-  float* P = q + W;
-  float* R = P + h1;
-  float* A1 = R + rows * 2 * W;
+  const int W = a.W, W2 = 2 * a.W, T = a.T, h1 = a.h1, h2 = a.h2, rows = a.rows;
+  int* row_b = reinterpret_cast<int*>(smem);
+  int* row_t = row_b + rows;
+  float* R = reinterpret_cast<float*>(row_t + rows);
+  float* A1 = R + rows * W2;
   float* A2 = A1 + rows * h1;
-  for (long long item = blockIdx.x; item < (long long)a.B * chunks; item += gridDim.x) {
-    const int b = (int)(item / chunks), t0 = (int)(item % chunks) * rows;
-    const int len = clamp_length(a, b);
-    if (t0 >= len) continue;  // the same for the whole block
-    const int n = min(rows, len - t0);
-    const float* kb = a.keys + (long long)b * T * W;
-    for (int c = threadIdx.x; c < W; c += blockDim.x) q[c] = a.query[(long long)b * W + c];
+  __shared__ int run_start[MAX_THREADS + 1];
+  const int per = (a.B + blockDim.x - 1) / blockDim.x;
+  count_positions(run_start, per, a, blockIdx.x == 0);
+  const int positions = run_start[blockDim.x];
+  for (int first = (int)blockIdx.x * rows; first < positions; first += (int)gridDim.x * rows) {  // the same for the whole block
+    const int n = min(rows, positions - first);
+    locate_tile(row_b, row_t, run_start, per, first, n, a);
     __syncthreads();
-    per_sample_term(P, q, a);
+    for (int e = threadIdx.x; e < n * W; e += blockDim.x) {
+      const int r = e / W, c = e % W, b = row_b[r];
+      const float k = a.keys[((long long)b * T + row_t[r]) * W + c];
+      R[r * W2 + c] = k;
+      R[r * W2 + W + c] = a.query[(long long)b * W + c] * k;
+    }
     __syncthreads();
-    chunk_forward<TF32>(R, nullptr, A1, nullptr, A2, q, P, kb, t0, n, a);
+    tile_mlp_forward<TF32>(nullptr, A1, nullptr, A2, R, W2, row_b, n, a);
     for (int r = threadIdx.x; r < n; r += blockDim.x) {
       float s = 0.0f;
       for (int j = 0; j < h2; ++j) s += A2[r * h2 + j] * a.w3[j];
-      a.score[(long long)b * T + t0 + r] = s + a.b3[0];
+      a.score[(long long)row_b[r] * T + row_t[r]] = s + a.b3[0];
     }
-    __syncthreads();  // the next item reuses q, P and A2
+    __syncthreads();  // the next tile reuses every buffer
   }
 }
 
 }  // namespace
 
-AUGUR_KERNEL void activation_unit_forward_kernel(AttentionArgs a) { forward_items<false>(a); }
+AUGUR_KERNEL void activation_unit_forward_kernel(AttentionArgs a) { forward_tiles<false>(a); }
 // The same with the MLP's products on the TF32 tensor cores (compute capability 8.0 and newer).
-AUGUR_KERNEL void activation_unit_forward_tf32_kernel(AttentionArgs a) { forward_items<true>(a); }
+AUGUR_KERNEL void activation_unit_forward_tf32_kernel(AttentionArgs a) { forward_tiles<true>(a); }
 
-// Grid: a.blocks blocks, the items that hold positions dealt out over them. Dynamic shared memory,
-// in floats: with a.local the block's partial gradients but dMa (PartialLayout::dma), then q, dq (W each),
-// P, G (h1 each), dsc (rows), R (rows, 2W), H1, A1, D1 (rows, h1 each), H2, A2, D2 (rows, h2
-// each), dR (rows, 2W). Every item adds into dM2 and dW2 (about 9,000 floats in the Amazon
-// config), so with a.local those read-modify-writes stay on chip and the slice is written once at
-// the end.
+// Grid: a.blocks blocks, tile i on block i mod a.blocks; a block with no tile writes nothing.
+// Dynamic shared memory: seg_dot (rows doubles), then in floats: with a.local the block's partial
+// gradients (PartialLayout), then row_b, row_t (rows ints each), dsc (rows), R3 (rows, 3W), H1, A1, D1 (rows, h1 each), H2,
+// A2, D2 (rows, h2 each), and dR3 (rows, 3W) only where it does not fit in H1 and A1, which are
+// spent by the time it is written (Amazon config: 3W = 108 <= 2 h1 = 160). Every tile adds into
+// dM3 and dW2 (about 12,000 floats in the Amazon config), so with a.local those
+// read-modify-writes stay on chip and the slice is written once at the end.
 namespace {
-// The pool's backward at positions [t0, t0 + n) of sample b (len valid), into dsc (n): with
-// g_t = d_weights[b, t] + d_out[b] . k_t (either term absent when its pointer is nullptr),
-// d score_t = g_t, or through the softmax w_t (g_t - sum_{s < len} w_s g_s), the sum over the
-// sample's every position (each of its items computes it, in the same order). The arithmetic of
-// activation_unit_pool_backward_kernel, which the unfused (Dice) unit still launches. Every thread
-// calls it (the softmax's sum is a block reduction).
-// The pool's g_t = d_weights[row0 + t] + d_out_b . k_t (kb: the sample's keys; either term absent
-// when its pointer is nullptr), summed in c order. Both pool backwards use it.
-__device__ __forceinline__ float pool_score_grad(const float* d_weights, const float* dob, const float* kb, long long row0,
-                                                 int t, int W) {
-  float g = d_weights != nullptr ? d_weights[row0 + t] : 0.0f;
-  if (dob != nullptr)
-#pragma unroll 8
-    for (int c = 0; c < W; ++c) g += dob[c] * kb[(long long)t * W + c];
-  return g;
-}
-
-__device__ void pool_backward_chunk(float* dsc, int b, int t0, int n, int len, const AttentionArgs& a) {
-  __shared__ double scratch[32];
-  const int W = a.W, T = a.T;
-  const long long row0 = (long long)b * T;
-  const float* kb = a.keys + row0 * W;
-  const float* dob = a.d_out != nullptr ? a.d_out + (long long)b * W : nullptr;
-  auto g_at = [&](int t) { return pool_score_grad(a.d_weights, dob, kb, row0, t, W); };
-  if (!a.softmax) {
-    for (int r = threadIdx.x; r < n; r += blockDim.x) dsc[r] = g_at(t0 + r);
-    return;
-  }
-  // the chunk's own g_t are kept from the sum's pass (dsc, read after block_sum's barriers), not
-  // computed a second time: one W-long chain of loads fewer on every item's critical path
-  double dot = 0.0;
-  for (int t = threadIdx.x; t < len; t += blockDim.x) {
-    const float g = g_at(t);
-    if (t >= t0 && t < t0 + n) dsc[t - t0] = g;
-    dot += (double)a.weights[row0 + t] * g;
-  }
-  dot = augur::block_sum(dot, scratch);
-  for (int r = threadIdx.x; r < n; r += blockDim.x) dsc[r] = a.weights[row0 + t0 + r] * (float)(dsc[r] - dot);
-}
-
-// The backward's items are the chunks that hold positions (chunk j of sample b when j rows < len_b),
-// numbered in (b, j) order, and block i takes the i-th, (i + gridDim.x)-th, ... of them: every
-// block gets the same number of items, give or take one. (Striding over all B * chunks slots, as
-// the forward does with a grid of one slot per block, would hand some blocks three or four real
-// items and others none, since only the first chunk or two of a history hold positions: at batch
-// 128 on an H200 the busiest blocks set the kernel's 141 µs.)
-// Each thread counts the items of `per` consecutive samples; run_start[s] is the ordinal of run
-// s's first item and run_start[blockDim.x] the number of items. blockDim.x: a multiple of 32, at
-// most MAX_THREADS. Every thread calls it.
-constexpr int MAX_THREADS = 256;
-
-__device__ __forceinline__ int chunks_in(const AttentionArgs& a, int b) {
-  return (augur::clamped_length(a.lengths, b, a.T) + a.rows - 1) / a.rows;
-}
-
-__device__ void count_items(int* run_start, int per, const AttentionArgs& a) {
-  __shared__ int warp_total[MAX_THREADS / 32];
-  const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
-  int count = 0;
-#pragma unroll 8  // a run's lengths in flight together (16 samples a thread at batch 2048)
-  for (int b = t * per, end = min(a.B, (t + 1) * per); b < end; ++b) count += chunks_in(a, b);
-  int v = count;  // inclusive scan over the warp
-  for (int o = 1; o < 32; o <<= 1) {
-    const int u = __shfl_up_sync(0xffffffffu, v, o);
-    if (lane >= o) v += u;
-  }
-  if (lane == 31) warp_total[warp] = v;
-  __syncthreads();
-  for (int w = 0; w < warp; ++w) v += warp_total[w];
-  run_start[t] = v - count;
-  if (t == (int)blockDim.x - 1) run_start[blockDim.x] = v;
-  __syncthreads();
-}
-
-// Item ordinal k (< run_start[blockDim.x]) -> sample b and chunk j: the run whose items hold k
-// (the last s with run_start[s] <= k), then its samples one by one.
-__device__ __forceinline__ void item_at(const int* run_start, int per, int k, const AttentionArgs& a, int& b, int& j) {
-  int lo = 0, hi = blockDim.x;  // run_start[lo] <= k < run_start[hi]
-  while (hi - lo > 1) {
-    const int mid = (lo + hi) >> 1;
-    if (run_start[mid] <= k) lo = mid;
-    else hi = mid;
-  }
-  int r = k - run_start[lo];
-  for (b = lo * per;; ++b) {
-    const int c = chunks_in(a, b);
-    if (r < c) break;
-    r -= c;
-  }
-  j = r;
-}
+__device__ __forceinline__ bool dr3_in_h1(int W, int h1) { return 3 * W <= 2 * h1; }
 
 template <bool TF32>
-__device__ void backward_items(const AttentionArgs& a) {
+__device__ void backward_tiles(const AttentionArgs& a) {
   extern __shared__ double smem[];
-  const int W = a.W, W2 = 2 * a.W, T = a.T, h1 = a.h1, h2 = a.h2, rows = a.rows, chunks = (T + rows - 1) / rows;
+  const int W = a.W, W3 = 3 * a.W, T = a.T, h1 = a.h1, h2 = a.h2, rows = a.rows;
   const PartialLayout L(W, h1, h2);
   float* slice = a.partials + (long long)blockIdx.x * L.size;
-  float* part = a.local ? reinterpret_cast<float*>(smem) : slice;
-  float* q = reinterpret_cast<float*>(smem) + (a.local ? L.dma : 0);
-  float* dq = q + W;
-  float* P = dq + W;
-  float* G = P + h1;
-  float* dsc = G + h1;
-  float* R = dsc + rows;
-  float* H1 = R + rows * W2;
+  double* seg_dot = smem;
+  float* part = a.local ? reinterpret_cast<float*>(smem + rows) : slice;
+  int* row_b = reinterpret_cast<int*>(smem + rows) + (a.local ? L.size : 0);
+  int* row_t = row_b + rows;
+  float* dsc = reinterpret_cast<float*>(row_t + rows);
+  float* R3 = dsc + rows;
+  float* H1 = R3 + rows * W3;
   float* A1 = H1 + rows * h1;
   float* D1 = A1 + rows * h1;
   float* H2 = D1 + rows * h1;
   float* A2 = H2 + rows * h2;
   float* D2 = A2 + rows * h2;
-  float* dR = D2 + rows * h2;
+  float* dR3 = dr3_in_h1(W, h1) ? H1 : D2 + rows * h2;
 
   __shared__ int run_start[MAX_THREADS + 1];
   const int per = (a.B + blockDim.x - 1) / blockDim.x;
-  for (int e = threadIdx.x; e < L.dma; e += blockDim.x) part[e] = 0.0f;
-  for (int e = L.dma + threadIdx.x; e < L.size; e += blockDim.x) slice[e] = 0.0f;  // dMa: in global memory either way
-  count_items(run_start, per, a);  // its barriers also order the zeroing above
-  const int items = run_start[blockDim.x];
+  count_positions(run_start, per, a, false);  // the forward reported any bad length
+  const int positions = run_start[blockDim.x];
+  if (blockIdx.x == 0 && threadIdx.x == 0) *a.tiles = (positions + rows - 1) / rows;
+  if ((int)blockIdx.x * rows >= positions) return;  // no tile: the reduce does not read this slice
+  for (int e = threadIdx.x; e < L.size; e += blockDim.x) part[e] = 0.0f;
 
-  for (int k = blockIdx.x; k < items; k += gridDim.x) {  // the same for the whole block
-    int b, j;
-    item_at(run_start, per, k, a, b, j);
-    const long long item = (long long)b * chunks + j;  // dq_partials' slot
-    const int t0 = j * rows, len = augur::clamped_length(a.lengths, b, T);
-    const int n = min(rows, len - t0);
-    const float* kb = a.keys + (long long)b * T * W;
-    float* dkb = a.d_keys + (long long)b * T * W;
-    for (int c = threadIdx.x; c < W; c += blockDim.x) q[c] = a.query[(long long)b * W + c];
-    pool_backward_chunk(dsc, b, t0, n, len, a);
+  for (int first = (int)blockIdx.x * rows; first < positions; first += (int)gridDim.x * rows) {  // the same for the whole block
+    const int n = min(rows, positions - first);
+    locate_tile(row_b, row_t, run_start, per, first, n, a);
+    __syncthreads();  // also orders the zeroing above before the first tile's additions
+    for (int e = threadIdx.x; e < n * W; e += blockDim.x) {
+      const int r = e / W, c = e % W, b = row_b[r];
+      const float k = a.keys[((long long)b * T + row_t[r]) * W + c], q = a.query[(long long)b * W + c];
+      R3[r * W3 + c] = k;
+      R3[r * W3 + W + c] = q * k;
+      R3[r * W3 + 2 * W + c] = q;
+    }
+    tile_pool_backward(dsc, seg_dot, row_b, row_t, n, a);
     __syncthreads();
-    per_sample_term(P, q, a);
-    __syncthreads();
-    chunk_forward<TF32>(R, H1, A1, H2, A2, q, P, kb, t0, n, a);
+    tile_mlp_forward<TF32>(H1, A1, H2, A2, R3, W3, row_b, n, a);
     // layer 3 and the second activation, one thread per hidden unit j (fixed row order)
     for (int j = threadIdx.x; j < h2; j += blockDim.x) {
       const float w3 = a.w3[j], alpha = a.alpha2 != nullptr ? a.alpha2[j] : 0.0f;
@@ -543,88 +554,75 @@ __device__ void backward_items(const AttentionArgs& a) {
       }
     }
     __syncthreads();
-    // the first activation, one thread per hidden unit i: D1 becomes dH1; G = sum_r dH1
+    // the first activation, one thread per hidden unit i: D1 becomes dH1; db1 += sum_r dH1
     for (int i = threadIdx.x; i < h1; i += blockDim.x) {
       const float alpha = a.alpha1 != nullptr ? a.alpha1[i] : 0.0f;
-      float s_alpha = 0.0f, s_g = 0.0f;
+      float s_alpha = 0.0f, s_b1 = 0.0f;
       for (int r = 0; r < n; ++r) {
         const float da = D1[r * h1 + i], pre = H1[r * h1 + i], post = A1[r * h1 + i];
         if (a.act == 1 && pre <= 0.0f) s_alpha += pre * da;
         const float d = da * act_derivative(a.act, pre, post, alpha);
         D1[r * h1 + i] = d;
-        s_g += d;
+        s_b1 += d;
       }
       part[L.da1 + i] += s_alpha;
-      G[i] = s_g;
+      part[L.db1 + i] += s_b1;
     }
-    __syncthreads();
-    // dM2 += R^T dH1;  dR = dH1 M2^T
+    __syncthreads();  // H1 and A1 are spent: dR3 may take their place
+    // dM3 += R3^T dH1;  dR3 = dH1 M3^T
     {
-      auto epi_dm2 = [&](int c, int i, float s) { part[L.dm2 + c * h1 + i] += s; };
-      auto epi_dr = [&](int r, int c, float s) { dR[r * W2 + c] = s; };
+      auto epi_dm3 = [&](int c, int i, float s) { part[L.dm3 + c * h1 + i] += s; };
+      auto epi_dr3 = [&](int r, int c, float s) { dR3[r * W3 + c] = s; };
       if constexpr (TF32) {
-        product<TF32>(W2, h1, n, R, 1, W2, D1, h1, 1, epi_dm2);
-        product<TF32>(n, W2, h1, D1, h1, 1, a.m2t, W2, 1, epi_dr);
+        product<TF32>(W3, h1, n, R3, 1, W3, D1, h1, 1, epi_dm3);
+        product<TF32>(n, W3, h1, D1, h1, 1, a.m3t, W3, 1, epi_dr3);
       } else {
-        tiled_product_pair(Operands{n, W2, h1, D1, h1, 1, a.m2t, W2, 1}, epi_dr, Operands{W2, h1, n, R, 1, W2, D1, h1, 1}, epi_dm2);
+        tiled_product_pair(Operands{n, W3, h1, D1, h1, 1, a.m3t, W3, 1}, epi_dr3, Operands{W3, h1, n, R3, 1, W3, D1, h1, 1}, epi_dm3);
       }
     }
     __syncthreads();
-    // back through r = [k, q * k]: dq = sum_r dR[:, W:] * k;  dk += dR[:, :W] + dR[:, W:] * q
-    for (int c = threadIdx.x; c < W; c += blockDim.x) {
-      float s = 0.0f;
-      for (int r = 0; r < n; ++r) s += dR[r * W2 + W + c] * R[r * W2 + c];
-      dq[c] = s;
-    }
-    // the pool's share w_t d_out first, then the MLP's: the sums activation_unit_pool_backward_kernel
-    // and this kernel made one after the other
-    const float* dob = a.d_out != nullptr ? a.d_out + (long long)b * W : nullptr;
-    const float* wb = a.weights + (long long)b * T;
+    // back through r3 = [k, q * k, q]: dk += w_t d_out (the pool's share) first, then the MLP's
+    // dR3[:, :W] + dR3[:, W:2W] * q, the sums activation_unit_pool_backward_kernel and this kernel
+    // would make one after the other; the row's share of dQuery is dR3[:, W:2W] * k + dR3[:, 2W:]
     for (int e = threadIdx.x; e < n * W; e += blockDim.x) {
-      const int r = e / W, c = e % W;
-      float* dk = dkb + (long long)(t0 + r) * W + c;
-      const float pooled = dob != nullptr ? *dk + wb[t0 + r] * dob[c] : *dk;
-      *dk = pooled + (dR[r * W2 + c] + dR[r * W2 + W + c] * q[c]);
+      const int r = e / W, c = e % W, b = row_b[r];
+      const long long at = ((long long)b * T + row_t[r]) * W + c;
+      const float k = R3[r * W3 + c], q = R3[r * W3 + 2 * W + c];
+      const float dk = dR3[r * W3 + c], dp = dR3[r * W3 + W + c], dq = dR3[r * W3 + 2 * W + c];
+      const float pooled = a.d_out != nullptr ? a.d_keys[at] + a.weights[(long long)b * T + row_t[r]] * a.d_out[(long long)b * W + c]
+                                              : a.d_keys[at];
+      a.d_keys[at] = pooled + (dk + dp * q);
+      a.dq_rows[at] = dp * k + dq;
     }
-    __syncthreads();
-    // the per-sample term: this item's dQuery share G Ma^T + dq;  dMa += q^T G;  db1 += G
-    for (int c = threadIdx.x; c < W; c += blockDim.x) {
-      float s = 0.0f;
-#pragma unroll 8
-      for (int i = 0; i < h1; ++i) s += G[i] * a.mat[i * W + c];
-      a.dq_partials[item * W + c] = s + dq[c];
-    }
-    for (int e = threadIdx.x; e < W * h1; e += blockDim.x) slice[L.dma + e] += q[e / h1] * G[e % h1];
-    for (int i = threadIdx.x; i < h1; i += blockDim.x) part[L.db1 + i] += G[i];
-    __syncthreads();  // the next item reuses every buffer
+    __syncthreads();  // the next tile reuses every buffer
   }
   if (a.local)
-    for (int e = threadIdx.x; e < L.dma; e += blockDim.x) slice[e] = part[e];
+    for (int e = threadIdx.x; e < L.size; e += blockDim.x) slice[e] = part[e];
 }
 
 }  // namespace
 
-AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) { backward_items<false>(a); }
+AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) { backward_tiles<false>(a); }
 // The same with the MLP's products on the TF32 tensor cores (compute capability 8.0 and newer).
-AUGUR_KERNEL void activation_unit_backward_tf32_kernel(AttentionArgs a) { backward_items<true>(a); }
+AUGUR_KERNEL void activation_unit_backward_tf32_kernel(AttentionArgs a) { backward_tiles<true>(a); }
 
-// Sums the a.blocks slices of `partials` and adds them into the gradients (+=): dWq += dMa,
-// dWk += dMb, dWd += dMa - dMb, dWp += dMp (dMb, dMp the two W-row blocks of dM2); then
-// dQuery[b, c] += the sample's non-empty items' dq_partials, in chunk order. Blocks of
+// Sums the slices of `partials` that hold a tile (the first min(a.blocks, *a.tiles)) and adds
+// them into the gradients (+=): dWq += dMa, dWk += dMb, dWd += dMa - dMb, dWp += dMp (the three
+// W-row blocks of dM3); then dQuery[b, c] += sum over t < len_b of dq_rows[b, t, c]. Blocks of
 // (32, REDUCE_GROUPS) threads over 32 consecutive elements (the parameter gradients' elements
-// followed by the B * W of dQuery), grid-strided: thread (x, y) sums the slices y, y + GROUPS, ...
-// in order, and row 0 adds the groups' sums in group order: a fixed order, with 8 times the loads
-// in flight of one thread walking all of the slices (2 per SM: a few hundred, at any batch size).
+// followed by the B * W of dQuery), grid-strided: thread (x, y) sums the slices (or positions)
+// y, y + GROUPS, ... in order, and row 0 adds the groups' sums in group order: a fixed order,
+// with 8 times the loads in flight of one thread walking them all.
 constexpr int REDUCE_GROUPS = 8;
 
 AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
   __shared__ float sums[3][REDUCE_GROUPS][32];
-  const int W = a.W, h1 = a.h1, h2 = a.h2;
+  const int W = a.W, h1 = a.h1, h2 = a.h2, T = a.T;
   const PartialLayout L(W, h1, h2);
   const int n_w1 = W * h1, n_b1 = h1, n_a1 = h1, n_w2 = h1 * h2, n_b2 = h2, n_a2 = h2, n_w3 = h2;
   const long long n_params = (long long)n_w1 + n_b1 + n_a1 + n_w2 + n_b2 + n_a2 + n_w3 + 1;
   const long long total = n_params + (long long)a.B * W;
-  const int chunks = (a.T + a.rows - 1) / a.rows;
+  const int slices = min(a.blocks, *a.tiles);
   const int x = threadIdx.x, y = threadIdx.y;
   for (long long base = (long long)blockIdx.x * 32; base < total; base += (long long)gridDim.x * 32) {  // the same for the block
     const long long idx = base + x;
@@ -636,11 +634,11 @@ AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
       if (e < n_w1) {
         const int c = e / h1, i = e % h1;
 #pragma unroll 4  // loads of 4 slices in flight; still summed in slice order
-        for (int blk = y; blk < a.blocks; blk += REDUCE_GROUPS) {
-          const float* p = a.partials + (long long)blk * L.size;
-          s0 += p[L.dma + e];
-          s1 += p[L.dm2 + c * h1 + i];
-          s2 += p[L.dm2 + (W + c) * h1 + i];
+        for (int blk = y; blk < slices; blk += REDUCE_GROUPS) {
+          const float* p = a.partials + (long long)blk * L.size + L.dm3;
+          s0 += p[(2 * W + c) * h1 + i];  // dMa
+          s1 += p[c * h1 + i];            // dMb
+          s2 += p[(W + c) * h1 + i];      // dMp
         }
       } else {
         e -= n_w1;
@@ -654,14 +652,16 @@ AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
         else { e -= n_w3; off = L.db3; dst = a.g_b3; }
         if (dst != nullptr) {  // none: no slopes for sigmoid
 #pragma unroll 4
-          for (int blk = y; blk < a.blocks; blk += REDUCE_GROUPS) s0 += a.partials[(long long)blk * L.size + off + e];
+          for (int blk = y; blk < slices; blk += REDUCE_GROUPS) s0 += a.partials[(long long)blk * L.size + off + e];
         }
       }
-    } else if (idx < total && y == 0) {
+    } else if (idx < total) {
       const long long q = idx - n_params;
       const int b = (int)(q / W), c = (int)(q % W);
-      const int used = (augur::clamped_length(a.lengths, b, a.T) + a.rows - 1) / a.rows;
-      for (int j = 0; j < used; ++j) s0 += a.dq_partials[((long long)b * chunks + j) * W + c];
+      const int len = augur::clamped_length(a.lengths, b, T);
+      const float* d = a.dq_rows + (long long)b * T * W + c;
+#pragma unroll 4
+      for (int t = y; t < len; t += REDUCE_GROUPS) s0 += d[(long long)t * W];
     }
     sums[0][y][x] = s0;
     sums[1][y][x] = s1;
@@ -675,7 +675,7 @@ AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
         t2 += sums[2][g][x];
       }
       if (idx >= n_params) {
-        a.d_query[idx - n_params] += t0;  // the other groups added nothing
+        a.d_query[idx - n_params] += t0;
       } else if (idx < n_w1) {
         const int c = (int)idx / h1, i = (int)idx % h1;
         a.g_w1[c * h1 + i] += t0;

@@ -7,7 +7,8 @@
 # In order, each step only if the budget (SWEEP_SECONDS, default 560) leaves it room:
 #   1. gpu-check.sh: the GPU parity tests, then base/din/dien at batch 128 and 2048 (+ DIN eager);
 #   2. DIN again with each of VARIANTS (JVM options, one run each; default: the activation unit's
-#      and the GEMM's previous defaults, to measure what the changes since bought);
+#      tiles of 16, its partial gradients in global memory (3 backward blocks per SM), the small
+#      GEMM off, 128 threads a block: the alternatives to each default the code only reasons for);
 #   3. DIN with --precision tf32 and with --resident-data;
 #   4. Nsight Compute on one DIN training step at batch 128 and at 2048 (profile.sh, NCU_SET=basic:
 #      each kernel's time, throughput and occupancy), the reports themselves left out;
@@ -33,7 +34,7 @@ timeout "$(( $(left) > 300 ? 300 : $(left) ))" "$b/scripts/gpu-check.sh" "$res/g
 sed -n '/^tests:/,/^result:/p' "$res/gc/summary.txt" 2>/dev/null | grep -v '^  /' | tee -a "$summary"
 
 if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
-else variants=(-Daugur.attention.blocksPerSm=2 -Daugur.attention.rowsForward=32 -Daugur.gemm.small=off); fi
+else variants=(-Daugur.attention.rowsBackward=16 -Daugur.attention.partialsOnChip=false -Daugur.gemm.small=off -Daugur.attention.threads=128); fi
 i=0
 for v in "${variants[@]}"; do
   i=$((i + 1))

@@ -12,7 +12,7 @@ import java.nio.ByteOrder;
 final class AttentionArgs {
     /** Pointer fields, in struct order. */
     enum Ptr {
-        SCORE, D_OUT, DQ_PARTIALS, D_QUERY, D_KEYS, PARTIALS, STATUS, MA, MAT, M2, M2T, W2T, QUERY, KEYS, LENGTHS,
+        SCORE, D_OUT, DQ_ROWS, D_QUERY, D_KEYS, PARTIALS, STATUS, TILES, M3, M3T, W2T, P, QUERY, KEYS, LENGTHS,
         W1, B1, ALPHA1, W2, B2, ALPHA2, W3, B3, G_W1, G_B1, G_ALPHA1, G_W2, G_B2, G_ALPHA2, G_W3, G_B3, D_WEIGHTS, WEIGHTS
     }
 
@@ -41,31 +41,34 @@ final class AttentionArgs {
 
     private static int align8(int n) { return (n + 7) & ~7; }
 
-    /** Dynamic shared memory of the forward kernel: q, P, then R, A1, A2 for a chunk of {@code rows} positions. */
+    /** Dynamic shared memory of the forward kernel for tiles of {@code rows} positions: row_b, row_t (ints), then R, A1, A2. */
     static long forwardSharedBytes(int W, int h1, int h2, int rows) {
-        return 4L * (W + h1 + (long) rows * (2 * W + h1 + h2));
+        return 4L * rows * (2 + 2L * W + h1 + h2);
     }
 
-    /** Dynamic shared memory of the backward kernel: q, dq, P, G, then dsc, R, H1, A1, D1, H2, A2, D2, dR for a chunk. */
-    static long backwardSharedBytes(int W, int h1, int h2, int rows) {
-        return 4L * (2 * W + 2 * h1 + (long) rows * (1 + 4 * W + 3 * h1 + 3 * h2));
-    }
+    /** Whether the backward's dR3 (rows, 3W) takes the place of H1 and A1 (rows, h1 each), as the kernel decides (dr3_in_h1). */
+    static boolean dr3InH1(int W, int h1) { return 3 * W <= 2 * h1; }
 
     /**
-     * The same with the block's partial gradients in shared memory too (the LOCAL mode), ahead of q: all but dMa
-     * (W x h1), which the kernel adds in the block's slice in global memory either way.
+     * Dynamic shared memory of the backward kernel for a tile: seg_dot (doubles), row_b, row_t (ints), dsc, R3, H1, A1, D1,
+     * H2, A2, D2 and, unless it fits in H1 and A1, dR3.
      */
-    static long backwardSharedBytes(int W, int h1, int h2, int rows, boolean local) {
-        return backwardSharedBytes(W, h1, h2, rows) + (local ? 4L * (partialFloats(W, h1, h2) - (long) W * h1) : 0);
+    static long backwardSharedBytes(int W, int h1, int h2, int rows) {
+        return 8L * rows + 4L * rows * (3 + 3L * W + 3L * h1 + 3L * h2 + (dr3InH1(W, h1) ? 0 : 3L * W));
     }
 
-    /** Floats of one block's partial gradients: dM2, db1, dAlpha1, dW2, db2, dAlpha2, dW3, db3, dMa. */
+    /** The same with the block's partial gradients in shared memory too (the LOCAL mode), ahead of the rest. */
+    static long backwardSharedBytes(int W, int h1, int h2, int rows, boolean local) {
+        return backwardSharedBytes(W, h1, h2, rows) + (local ? 4L * partialFloats(W, h1, h2) : 0);
+    }
+
+    /** Floats of one block's partial gradients: dM3 (3W x h1), db1, dAlpha1, dW2, db2, dAlpha2, dW3, db3. */
     static long partialFloats(int W, int h1, int h2) {
         return 3L * W * h1 + 2L * h1 + (long) h1 * h2 + 3L * h2 + 1;
     }
 
     /**
-     * The largest chunk of positions (at most {@code preferred}, at least 1) whose shared memory
+     * The largest tile of positions (at most {@code preferred}, at least 1) whose shared memory
      * fits in {@code limit} bytes, or 0 if not even one position fits.
      */
     static int rowsThatFit(boolean backward, int W, int h1, int h2, int preferred, long limit) {
@@ -76,6 +79,6 @@ final class AttentionArgs {
         return 0;
     }
 
-    /** Items of the fused kernels: a chunk of {@code rows} positions of one sample each. */
-    static int chunks(int T, int rows) { return (T + rows - 1) / rows; }
+    /** Tiles of {@code rows} positions for at most {@code positions} valid positions (B x T at most): an upper bound on the grid that has work. */
+    static long tiles(long positions, int rows) { return (positions + rows - 1) / rows; }
 }

@@ -48,29 +48,32 @@ public final class CudaBackend implements Backend, Profiling {
 
     // The fused activation unit's shape on the GPU; each can be set as a system property
     // (AUGUR_JAVA_OPTS) so that a GPU session can compare them with `augur bench` without a rebuild.
-    // Measured on the H200 (docs/perf/README.md, 2026-11-24): 16 rows backward, 2 blocks per SM and
-    // the partial gradients on chip were the best of those tried. 16 rows forward is reasoned, not
-    // yet measured: at 16 rows the chunk's largest product (16 x 80 outputs) is one round of the
-    // 128 threads' 4 x 4 tiles instead of two at 32, which halves the latency of an item, and at
-    // batch 128 (one item per block) that latency is the kernel's time.
+    // The unit runs over packed tiles of positions (cuda/activation_unit.cu). Measured on the H200
+    // with the earlier chunks of one sample each (docs/perf/README.md, 2026-11-24): 2 blocks per SM
+    // and the partial gradients on chip were the best of those tried. The tile shapes below are
+    // reasoned, not yet measured: see attentionRows.
 
-    /** Positions per item of the unit's forward and backward kernels (shared memory permitting): augur.attention.rowsForward / rowsBackward. */
-    static final int ATT_ROWS_FORWARD = tuning("augur.attention.rowsForward", 16, 1, 1024);
-    static final int ATT_ROWS_BACKWARD = tuning("augur.attention.rowsBackward", 16, 1, 1024);
-    /** Threads of the activation unit's blocks. */
-    static final int ATT_THREADS = 128;
+    /** Positions per tile of the unit's forward and backward kernels: augur.attention.rowsForward / rowsBackward; 0 (the default): {@link #attentionRows}. */
+    static final int ATT_ROWS_FORWARD = tuning("augur.attention.rowsForward", 0, 0, 1024);
+    static final int ATT_ROWS_BACKWARD = tuning("augur.attention.rowsBackward", 0, 0, 1024);
+    /** The automatic tile: 32 positions, or 16 for a batch too small to give every block several tiles of 32 (see {@link #attentionRows}). */
+    static final int ATT_AUTO_ROWS = 32, ATT_AUTO_ROWS_SMALL = 16;
+    /** Threads of the activation unit's forward and backward blocks (a multiple of 32, at most the kernels' MAX_THREADS): augur.attention.threads. */
+    static final int ATT_THREADS = tuning("augur.attention.threads", 256, 32, 256) / 32 * 32;
+    /** Forward blocks per multiprocessor (the forward has no per-block state; its blocks stride over the tiles). */
+    static final int ATT_FORWARD_BLOCKS_PER_SM = 4;
     /**
      * Backward blocks per multiprocessor, each with its own slice of partial gradients: augur.attention.blocksPerSm;
      * 0 (the default): as many as the multiprocessor's shared memory holds, at most {@link #ATT_AUTO_BLOCKS_PER_SM}
      * (see {@link #attentionBlocksPerSm}).
      */
     static final int ATT_BLOCKS_PER_SM = tuning("augur.attention.blocksPerSm", 0, 0, 64);
-    /** The automatic backward blocks per multiprocessor stop here (3 on an H200 in the Amazon config). */
+    /** The automatic backward blocks per multiprocessor stop here. */
     static final int ATT_AUTO_BLOCKS_PER_SM = 3;
     /**
-     * The backward kernels' static shared memory, at most (ptxas: 1,328 bytes on sm_90, the item count's run starts
-     * and the block sums' scratch; KernelResourcesTest holds the bound): the dynamic part may have what is left of
-     * the block's limit.
+     * The backward kernels' static shared memory, at most (ptxas: 1,072 bytes on sm_90, the run starts of the
+     * position count and its warp totals; KernelResourcesTest holds the bound): the dynamic part may have what is
+     * left of the block's limit.
      */
     static final int ATT_BACKWARD_STATIC_SHARED = 2 * 1024;
     /** What a backward block takes from its multiprocessor's shared memory beside its dynamic part: its statics and the 1 KB the driver reserves. */
@@ -79,8 +82,8 @@ public final class CudaBackend implements Backend, Profiling {
     static final int ATT_REDUCE_GROUPS = 8;
     /**
      * Whether the fused unit's backward may keep its per-block partial gradients in shared memory
-     * (it does where they fit beside a full chunk of rows; augur.attention.partialsOnChip=false
-     * turns it off); false makes every chunk add into the block's slice in global memory. Tests
+     * (it does where they fit beside a full tile of rows; augur.attention.partialsOnChip=false
+     * turns it off); false makes every tile add into the block's slice in global memory. Tests
      * turn it off to cover that path; set before planning.
      */
     static boolean attentionPartialsOnChip = !"false".equals(System.getProperty("augur.attention.partialsOnChip", "true").trim());
@@ -88,9 +91,8 @@ public final class CudaBackend implements Backend, Profiling {
     /**
      * The backward's blocks per multiprocessor: the setting if one is given (> 0), else as many blocks of
      * {@code sharedBytes} dynamic shared memory as one multiprocessor's {@code sharedPerSm} holds, from 1 to
-     * {@link #ATT_AUTO_BLOCKS_PER_SM}. Measured on the H200 (docs/perf, 2026-11-24): 2 blocks were 1.41 times as fast
-     * as 1 at batch 2048, where the kernel waits on latency with 2 warps per scheduler; a third fits since dMa's
-     * partial sums moved off chip.
+     * {@link #ATT_AUTO_BLOCKS_PER_SM}. Measured on the H200 with the earlier chunked kernel (docs/perf, 2026-11-24):
+     * 2 blocks were 1.41 times as fast as 1 at batch 2048, where the kernel waits on latency.
      */
     static int attentionBlocksPerSm(int setting, long sharedBytes, int sharedPerSm) {
         if (setting > 0) return setting;
@@ -100,14 +102,27 @@ public final class CudaBackend implements Backend, Profiling {
     }
 
     /**
-     * The backward's grid for a batch of {@code slots} = B x chunks item slots: every planned block ({@code planned}),
-     * except when the slots are fewer than 4 a block; then at most 2 per multiprocessor, since a batch that small gives
-     * most blocks one item or none (only the chunks inside a history hold positions) and every block's slice is one
-     * more for activation_unit_reduce_kernel to add. Never more blocks than slots.
+     * Rows per tile of a launch over B samples of T positions, at most {@code planned} (what the shared memory was
+     * sized for): the setting if one is given (> 0); else {@link #ATT_AUTO_ROWS}, or {@link #ATT_AUTO_ROWS_SMALL} when
+     * B T / 32 (the tiles if every history were full) is under 8 per block of the grid. Histories are mostly far
+     * shorter than T (18 of 100 on average in the benchmark world), so such a batch leaves blocks without a tile of 32:
+     * at batch 128 on an H200, about 72 tiles of 32 for 264 blocks, 143 of 16. A tile's time is mostly latency (its
+     * products wait on loads, not on arithmetic), so a block with one tile of 16 finishes about as soon as one with a
+     * tile of 32, and the batch's time is that of the busiest block.
      */
-    static int attentionBackwardBlocks(long slots, int planned, int multiprocessors) {
-        long blocks = slots < 4L * planned ? Math.min(planned, 2L * multiprocessors) : planned;
-        return (int) Math.max(1, Math.min(blocks, slots));
+    static int attentionRows(int setting, int planned, int B, int T, int blocks) {
+        if (setting > 0) return Math.min(setting, planned);
+        int rows = (long) B * T < 8L * blocks * ATT_AUTO_ROWS ? ATT_AUTO_ROWS_SMALL : ATT_AUTO_ROWS;
+        return Math.max(1, Math.min(rows, planned));
+    }
+
+    /**
+     * The backward's grid for a batch whose valid positions fill at most {@code tiles} tiles (B T positions): every
+     * planned block, never more than tiles. Blocks without a tile write nothing (activation_unit_reduce_kernel reads
+     * the slices of the blocks that had one, which the kernel counts on the device).
+     */
+    static int attentionBackwardBlocks(long tiles, int planned) {
+        return (int) Math.max(1, Math.min(planned, tiles));
     }
 
     /** An integer system property in [min, max], or the default; anything else is an error that names it. */
@@ -426,16 +441,16 @@ public final class CudaBackend implements Backend, Profiling {
     }
 
     /**
-     * The fused activation unit's buffers: Ma, M2, the transposes Mat, M2t and W2t, the scores (B, T)
-     * and their gradient, each item's share of dQuery (B, chunks, W), and the backward's per-block
-     * partial gradients.
+     * The fused activation unit's buffers: M3, its transpose M3t and W2t, the per-sample terms P
+     * (B, h1), the scores (B, T), each position's share of dQuery (B, T, W), the
+     * backward's per-block partial gradients and its device tile count.
      */
     final class AttentionWorkspace implements Workspace {
         final AttentionSpec spec;
-        final int maxB, T, blocks, blocksPerSm, rowsForward, rowsBackward, chunksForward, chunksBackward;
+        final int maxB, T, blocks, blocksPerSm, rowsForward, rowsBackward;
         final boolean localPartials;
         final long sharedForward, sharedBackward;
-        final Arena.Slice ma, mat, m2, m2t, w2t, score, dqPartials, partials;
+        final Arena.Slice m3, m3t, w2t, p, score, dqRows, partials, tiles;
 
         AttentionWorkspace(String name, AttentionSpec spec, int maxB, int T) {
             this.spec = spec;
@@ -444,16 +459,17 @@ public final class CudaBackend implements Backend, Profiling {
             int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
             long limit = Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin);
             long limitBackward = limit - ATT_BACKWARD_STATIC_SHARED;   // static and dynamic together within the block's limit
-            rowsForward = AttentionArgs.rowsThatFit(false, W, h1, h2, Math.min(T, ATT_ROWS_FORWARD), limit);
-            rowsBackward = AttentionArgs.rowsThatFit(true, W, h1, h2, Math.min(T, ATT_ROWS_BACKWARD), limitBackward);
+            long positions = Math.max(1L, (long) maxB * T);
+            int wantForward = ATT_ROWS_FORWARD > 0 ? ATT_ROWS_FORWARD : ATT_AUTO_ROWS;
+            int wantBackward = ATT_ROWS_BACKWARD > 0 ? ATT_ROWS_BACKWARD : ATT_AUTO_ROWS;
+            rowsForward = AttentionArgs.rowsThatFit(false, W, h1, h2, (int) Math.min(positions, wantForward), limit);
+            rowsBackward = AttentionArgs.rowsThatFit(true, W, h1, h2, (int) Math.min(positions, wantBackward), limitBackward);
             if (rowsForward == 0 || rowsBackward == 0) {
                 throw new UnsupportedOperationException("activation unit " + W + "/" + h1 + "/" + h2
                         + " needs more shared memory per block than this GPU has (" + limit + " bytes)");
             }
-            chunksForward = AttentionArgs.chunks(T, rowsForward);
-            chunksBackward = AttentionArgs.chunks(T, rowsBackward);
             sharedForward = AttentionArgs.forwardSharedBytes(W, h1, h2, rowsForward);
-            // the backward's partial gradients on chip when they fit beside a full chunk of rows
+            // the backward's partial gradients on chip when they fit beside a full tile of rows
             localPartials = attentionPartialsOnChip && AttentionArgs.backwardSharedBytes(W, h1, h2, rowsBackward, true) <= limitBackward;
             sharedBackward = AttentionArgs.backwardSharedBytes(W, h1, h2, rowsBackward, localPartials);
             if (sharedForward > DEFAULT_SHARED) {
@@ -465,23 +481,29 @@ public final class CudaBackend implements Backend, Profiling {
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD_TF32, (int) sharedBackward);
             }
             blocksPerSm = attentionBlocksPerSm(ATT_BLOCKS_PER_SM, sharedBackward, rt.maxSharedPerMultiprocessor);
-            blocks = (int) Math.max(1, Math.min((long) maxB * chunksBackward, (long) blocksPerSm * rt.multiprocessors));
-            LOG.info("activation unit {} ({}/{}/{}, T = {}): items of {} positions forward, {} backward; {} backward blocks ({} per SM), partial "
-                    + "gradients in {} memory; shared memory {} / {} bytes", name, W, h1, h2, T, rowsForward, rowsBackward, blocks, blocksPerSm,
-                    localPartials ? "shared" : "global", sharedForward, sharedBackward);
-            ma = arena.reserveScratch(name + ".ma", 4L * W * h1);
-            mat = arena.reserveScratch(name + ".mat", 4L * W * h1);
-            m2 = arena.reserveScratch(name + ".m2", 8L * W * h1);
-            m2t = arena.reserveScratch(name + ".m2t", 8L * W * h1);
+            blocks = (int) Math.max(1, Math.min(AttentionArgs.tiles(positions, rowsBackward), (long) blocksPerSm * rt.multiprocessors));
+            LOG.info("activation unit {} ({}/{}/{}, T = {}): tiles of up to {} positions forward, {} backward, {} threads; {} backward blocks "
+                    + "({} per SM), partial gradients in {} memory; shared memory {} / {} bytes", name, W, h1, h2, T, rowsForward, rowsBackward,
+                    ATT_THREADS, blocks, blocksPerSm, localPartials ? "shared" : "global", sharedForward, sharedBackward);
+            m3 = arena.reserveScratch(name + ".m3", 12L * W * h1);
+            m3t = arena.reserveScratch(name + ".m3t", 12L * W * h1);
             w2t = arena.reserveScratch(name + ".w2t", 4L * h1 * h2);
+            p = arena.reserveScratch(name + ".p", 4L * maxB * h1);
             score = arena.reserveScratch(name + ".score", 4L * maxB * T);
-            dqPartials = arena.reserveScratch(name + ".dqPartials", 4L * maxB * chunksBackward * W);
+            dqRows = arena.reserveScratch(name + ".dqRows", 4L * maxB * T * W);
             partials = arena.reserveScratch(name + ".partials", 4L * blocks * AttentionArgs.partialFloats(W, h1, h2));
+            tiles = arena.reserveScratch(name + ".tiles", 4);
+        }
+
+        /** Rows per tile of the forward / backward launch over B samples. */
+        int rows(boolean backward, int B) {
+            return backward ? attentionRows(ATT_ROWS_BACKWARD, rowsBackward, B, T, blocks)
+                    : attentionRows(ATT_ROWS_FORWARD, rowsForward, B, T, blocks);
         }
 
         @Override
         public long bytes() {
-            return ma.bytes() + mat.bytes() + m2.bytes() + m2t.bytes() + w2t.bytes() + score.bytes() + dqPartials.bytes() + partials.bytes();
+            return m3.bytes() + m3t.bytes() + w2t.bytes() + p.bytes() + score.bytes() + dqRows.bytes() + partials.bytes() + tiles.bytes();
         }
     }
 
@@ -1136,9 +1158,9 @@ public final class CudaBackend implements Backend, Profiling {
                                         Tensor lengths, int B, int T, int rows) {
         checkPlanned(ws.spec, ws.maxB, ws.T, spec, B, T);
         AttentionArgs g = new AttentionArgs();
-        g.set(AttentionArgs.Ptr.STATUS, status.address()).set(AttentionArgs.Ptr.MA, ws.ma.address()).set(AttentionArgs.Ptr.MAT, ws.mat.address()).set(AttentionArgs.Ptr.M2, ws.m2.address())
-                .set(AttentionArgs.Ptr.M2T, ws.m2t.address()).set(AttentionArgs.Ptr.W2T, ws.w2t.address())
-                .set(AttentionArgs.Ptr.PARTIALS, ws.partials.address())
+        g.set(AttentionArgs.Ptr.STATUS, status.address()).set(AttentionArgs.Ptr.TILES, ws.tiles.address())
+                .set(AttentionArgs.Ptr.M3, ws.m3.address()).set(AttentionArgs.Ptr.M3T, ws.m3t.address()).set(AttentionArgs.Ptr.W2T, ws.w2t.address())
+                .set(AttentionArgs.Ptr.P, ws.p.address()).set(AttentionArgs.Ptr.PARTIALS, ws.partials.address())
                 .set(AttentionArgs.Ptr.QUERY, a(query)).set(AttentionArgs.Ptr.KEYS, a(keys)).set(AttentionArgs.Ptr.LENGTHS, a(lengths))
                 .set(AttentionArgs.Ptr.W1, a(p.w1())).set(AttentionArgs.Ptr.B1, a(p.b1())).set(AttentionArgs.Ptr.ALPHA1, a(p.alpha1()))
                 .set(AttentionArgs.Ptr.W2, a(p.w2())).set(AttentionArgs.Ptr.B2, a(p.b2())).set(AttentionArgs.Ptr.ALPHA2, a(p.alpha2()))
@@ -1158,14 +1180,17 @@ public final class CudaBackend implements Backend, Profiling {
         }
         AttentionWorkspace w = (AttentionWorkspace) ws;
         begin();
-        AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, w.rowsForward);
+        int rows = w.rows(false, B);
+        AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, rows);
         g.set(AttentionArgs.Ptr.SCORE, w.score.address());
         CudaRuntime.Args args = args().struct(g.buffer());
-        rt.launch(Kernels.ACTIVATION_UNIT_PREPARE, Kernels.blocks((long) spec.h1() * (spec.width() + spec.h2()), BLOCK, maxBlocks), 1, BLOCK, 1, 0, args);
+        // M3, M3t, W2t and the per-sample terms P (B, h1)
+        long prepare = (long) spec.h1() * (spec.width() + spec.h2()) + (long) Math.max(B, 0) * spec.h1();
+        rt.launch(Kernels.ACTIVATION_UNIT_PREPARE, Kernels.blocks(prepare, BLOCK, maxBlocks), 1, BLOCK, 1, 0, args);
         if (B <= 0) return;
-        long items = (long) B * w.chunksForward;
+        long grid = Math.min(AttentionArgs.tiles((long) B * T, rows), (long) ATT_FORWARD_BLOCKS_PER_SM * rt.multiprocessors);
         String kernel = precision == Precision.TF32 ? Kernels.ACTIVATION_UNIT_FORWARD_TF32 : Kernels.ACTIVATION_UNIT_FORWARD;
-        rt.launch(kernel, (int) Math.min(items, 65535), 1, ATT_THREADS, 1, (int) w.sharedForward, args);
+        rt.launch(kernel, (int) Math.max(1, grid), 1, ATT_THREADS, 1, (int) w.sharedForward, args);
         poolForward(out, weights, w.score.address(), 0L, keys, lengths, B, T, spec);
     }
 
@@ -1195,11 +1220,12 @@ public final class CudaBackend implements Backend, Profiling {
         AttentionWorkspace w = (AttentionWorkspace) ws;
         if (B <= 0) return;
         begin();
-        int blocks = attentionBackwardBlocks(B * w.chunksBackward, w.blocks, rt.multiprocessors);
-        AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, w.rowsBackward);
-        // the pool's backward runs in the kernel's items (d score at each chunk's positions, the pool's share of dKeys)
+        int rows = w.rows(true, B);
+        int blocks = attentionBackwardBlocks(AttentionArgs.tiles((long) B * T, rows), w.blocks);
+        AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, rows);
+        // the pool's backward runs in the kernel's tiles (d score at each tile's positions, the pool's share of dKeys)
         g.set(AttentionArgs.Ptr.D_OUT, a(dOut)).set(AttentionArgs.Ptr.D_WEIGHTS, a(dWeights)).set(AttentionArgs.Ptr.WEIGHTS, a(weights))
-                .set(AttentionArgs.Int.SOFTMAX, spec.softmax() ? 1 : 0).set(AttentionArgs.Ptr.DQ_PARTIALS, w.dqPartials.address())
+                .set(AttentionArgs.Int.SOFTMAX, spec.softmax() ? 1 : 0).set(AttentionArgs.Ptr.DQ_ROWS, w.dqRows.address())
                 .set(AttentionArgs.Ptr.D_QUERY, a(dQuery)).set(AttentionArgs.Ptr.D_KEYS, a(dKeys))
                 .set(AttentionArgs.Ptr.G_W1, a(grads.w1())).set(AttentionArgs.Ptr.G_B1, a(grads.b1())).set(AttentionArgs.Ptr.G_ALPHA1, a(grads.alpha1()))
                 .set(AttentionArgs.Ptr.G_W2, a(grads.w2())).set(AttentionArgs.Ptr.G_B2, a(grads.b2())).set(AttentionArgs.Ptr.G_ALPHA2, a(grads.alpha2()))

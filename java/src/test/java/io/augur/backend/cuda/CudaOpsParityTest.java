@@ -868,8 +868,8 @@ class CudaOpsParityTest {
     }
 
     /**
-     * The fused backward with its per-block partial gradients added into global memory chunk by
-     * chunk, the path a GPU takes when they do not fit in shared memory beside the chunk.
+     * The fused backward with its per-block partial gradients added into global memory tile by
+     * tile, the path a GPU takes when they do not fit in shared memory beside the tile.
      */
     @ParameterizedTest
     @CsvSource({"PRELU, true, 100, 36, 80, 40", "SIGMOID, false, 9, 13, 21, 3"})
@@ -948,10 +948,10 @@ class CudaOpsParityTest {
     }
 
     /**
-     * The fused backward hands out the chunks that hold positions evenly over its blocks, each
-     * block counting them per run of samples (one run per thread, whole warps): B = 300 and 1,000
-     * (several samples per thread, runs in every warp, B no multiple of the block), with lengths
-     * 0, 1, T and random, and several items per block.
+     * The fused kernels pack the valid positions into tiles, each block counting them per run of
+     * samples (one run per thread, whole warps) and finding a row's sample by a search over the
+     * runs, then a walk along its run: B = 300 and 1,000 (several samples per thread, runs in every
+     * warp, B no multiple of the block), with lengths 0, 1, T and random, and several tiles per block.
      */
     @ParameterizedTest
     @CsvSource({"SIGMOID, true, 300, 20", "PRELU, false, 1000, 9"})

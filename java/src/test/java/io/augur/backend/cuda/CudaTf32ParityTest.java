@@ -203,9 +203,9 @@ class CudaTf32ParityTest {
      * unit's products is then a multiple of 1/4 below 2^9 (the widths bound them: with W = 16,
      * h1 = 24, h2 = 8, |A1| <= 97 and |dH1| <= 68), exact in TF32's 11 significant bits, and every
      * sum a multiple of 1/4 far below 2^24, exact in fp32 in any order: the GPU must equal the
-     * reference bit for bit, forward and backward. T = 40 cuts samples into two forward and three
-     * backward chunks with partial tails; 16 x 24 x 8 and 13 x 21 x 3 leave partial tensor-core
-     * tiles in every product.
+     * reference bit for bit, forward and backward. With T = 40 the packed tiles of positions cut
+     * through samples and hold pieces of several; 16 x 24 x 8 and 13 x 21 x 3 leave partial
+     * tensor-core tiles in every product.
      */
     @ParameterizedTest
     @CsvSource({"40, 16, 24, 8, true", "40, 16, 24, 8, false", "9, 13, 21, 3, true"})

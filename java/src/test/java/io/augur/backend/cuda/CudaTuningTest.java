@@ -48,18 +48,25 @@ class CudaTuningTest {
     @Test
     void theDefaultsAreThePlannedShape() {
         // no augur.attention.* property is set in the test JVM
-        assertEquals(16, CudaBackend.ATT_ROWS_FORWARD);
-        assertEquals(16, CudaBackend.ATT_ROWS_BACKWARD);
-        assertEquals(0, CudaBackend.ATT_BLOCKS_PER_SM);   // automatic
+        assertEquals(0, CudaBackend.ATT_ROWS_FORWARD);    // automatic
+        assertEquals(0, CudaBackend.ATT_ROWS_BACKWARD);
+        assertEquals(0, CudaBackend.ATT_BLOCKS_PER_SM);
+        assertEquals(256, CudaBackend.ATT_THREADS);
     }
 
     @Test
-    void theBackwardGridFollowsTheBatch() {
-        // H200, Amazon config: 3 blocks per SM planned (396); batch 128 has 128 x 7 = 896 slots, batch 2048 14,336
-        assertEquals(264, CudaBackend.attentionBackwardBlocks(896, 396, 132));
-        assertEquals(396, CudaBackend.attentionBackwardBlocks(14_336, 396, 132));
-        assertEquals(5, CudaBackend.attentionBackwardBlocks(5, 396, 132));
-        assertEquals(1, CudaBackend.attentionBackwardBlocks(0, 396, 132));
+    void theTilesFollowTheBatch() {
+        // H200, Amazon config (T = 100): 2 backward blocks per SM planned (264), tiles of up to 32 planned
+        assertEquals(16, CudaBackend.attentionRows(0, 32, 128, 100, 264));     // 400 tiles of 32 at most: under 8 a block
+        assertEquals(16, CudaBackend.attentionRows(0, 32, 512, 100, 264));
+        assertEquals(32, CudaBackend.attentionRows(0, 32, 2048, 100, 264));    // 6,400
+        assertEquals(8, CudaBackend.attentionRows(0, 8, 2048, 100, 264));      // never more than the shared memory was sized for
+        assertEquals(24, CudaBackend.attentionRows(24, 32, 128, 100, 264));    // a setting wins
+        assertEquals(32, CudaBackend.attentionRows(64, 32, 128, 100, 264));
+        // the backward's grid: every planned block, never more than there can be tiles
+        assertEquals(264, CudaBackend.attentionBackwardBlocks(800, 264));
+        assertEquals(5, CudaBackend.attentionBackwardBlocks(5, 264));
+        assertEquals(1, CudaBackend.attentionBackwardBlocks(0, 264));
         // shared memory for 1 block only, and a device that does not say
         assertEquals(1, CudaBackend.attentionBlocksPerSm(0, 150 * 1024, 228 * 1024));
         assertEquals(2, CudaBackend.attentionBlocksPerSm(0, 10 * 1024, 0));

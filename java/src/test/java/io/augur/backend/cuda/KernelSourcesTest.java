@@ -15,6 +15,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -89,35 +90,41 @@ class KernelSourcesTest {
         assertEquals(Stream.of(AttentionArgs.Int.values()).map(p -> p.name().toLowerCase()).toList(), ints.stream().map(String::toLowerCase).toList());
         assertEquals(304, AttentionArgs.BYTES, "33 pointers + 10 ints, padded to 8");
         AttentionArgs a = new AttentionArgs().set(AttentionArgs.Ptr.G_B3, 0x1234_5678_9abcL).set(AttentionArgs.Int.LOCAL, 7)
-                .set(AttentionArgs.Ptr.WEIGHTS, 0x42L).set(AttentionArgs.Int.SOFTMAX, 1);
+                .set(AttentionArgs.Ptr.TILES, 0x42L).set(AttentionArgs.Ptr.WEIGHTS, 0x43L).set(AttentionArgs.Int.B, 9).set(AttentionArgs.Int.SOFTMAX, 1);
         assertEquals(0x1234_5678_9abcL, a.buffer().getLong(8 * 30));
-        assertEquals(0x42L, a.buffer().getLong(8 * 32));
+        assertEquals(0x42L, a.buffer().getLong(8 * 7));
+        assertEquals(0x43L, a.buffer().getLong(8 * 32));
+        assertEquals(9, a.buffer().getInt(8 * 33));
         assertEquals(7, a.buffer().getInt(8 * 33 + 4 * 8));
         assertEquals(1, a.buffer().getInt(8 * 33 + 4 * 9));
     }
 
     @Test
-    void sharedMemoryLayoutsOfTheAmazonConfigFitWithoutOptIn() {
-        // DIN, Amazon config: W = E = 36, 80-40 (T no longer matters: a block holds one chunk of positions)
-        long fwd = AttentionArgs.forwardSharedBytes(36, 80, 40, CudaBackend.ATT_ROWS_FORWARD);
-        long bwd = AttentionArgs.backwardSharedBytes(36, 80, 40, CudaBackend.ATT_ROWS_BACKWARD);
-        assertEquals(4 * (36 + 80 + 16 * (72 + 120)), fwd);
-        assertEquals(4 * (72 + 160 + 16 * (1 + 144 + 240 + 120)), bwd);
-        assertTrue(fwd <= CudaBackend.DEFAULT_SHARED && bwd <= CudaBackend.DEFAULT_SHARED, fwd + " / " + bwd);
-        assertEquals(16, AttentionArgs.rowsThatFit(true, 36, 80, 40, 16, 48 * 1024));
+    void sharedMemoryLayoutsOfTheAmazonConfig() {
+        // DIN, Amazon config: W = E = 36, 80-40 (T does not matter: a block holds one tile of positions)
+        long fwd = AttentionArgs.forwardSharedBytes(36, 80, 40, 32);
+        long bwd = AttentionArgs.backwardSharedBytes(36, 80, 40, 32);
+        assertEquals(4 * 32 * (2 + 72 + 80 + 40), fwd);
+        assertTrue(AttentionArgs.dr3InH1(36, 80), "dR3 (3W = 108 a row) fits where H1 and A1 were (160)");
+        assertEquals(8 * 32 + 4 * 32 * (3 + 108 + 240 + 120), bwd);
+        assertFalse(AttentionArgs.dr3InH1(36, 50));
+        assertEquals(8 * 16 + 4 * 16 * (3 + 108 + 150 + 120 + 108), AttentionArgs.backwardSharedBytes(36, 50, 40, 16));
+        assertTrue(fwd <= CudaBackend.DEFAULT_SHARED, "" + fwd);
+        assertEquals(32, AttentionArgs.rowsThatFit(false, 36, 80, 40, 32, 48 * 1024));
         assertEquals(3, AttentionArgs.rowsThatFit(true, 36, 80, 40, 16, AttentionArgs.backwardSharedBytes(36, 80, 40, 3) + 10));
         assertEquals(0, AttentionArgs.rowsThatFit(false, 36, 80, 40, 16, 100));
         assertEquals(3L * 36 * 80 + 2 * 80 + 80 * 40 + 3 * 40 + 1, AttentionArgs.partialFloats(36, 80, 40));
-        // the backward's partial gradients on chip as well: above 48 KiB, within Volta's 96 KiB opt-in (Ampere and later have more; Turing's 64 KiB is too little)
-        long local = AttentionArgs.backwardSharedBytes(36, 80, 40, CudaBackend.ATT_ROWS_BACKWARD, true);
-        assertEquals(bwd + 4 * (AttentionArgs.partialFloats(36, 80, 40) - 36 * 80), local);   // dMa stays in global memory
-        // three backward blocks on an H200 multiprocessor (228 KB of shared memory)
-        assertEquals(3, CudaBackend.attentionBlocksPerSm(0, local, 228 * 1024));
-        assertEquals(2, CudaBackend.attentionBlocksPerSm(2, local, 228 * 1024));
-        assertTrue(local > CudaBackend.DEFAULT_SHARED && local <= 96 * 1024, "" + local);
-        assertEquals(4, AttentionArgs.chunks(100, 32));
-        assertEquals(7, AttentionArgs.chunks(100, 16));
-        assertEquals(1, AttentionArgs.chunks(16, 16));
+        // the backward's partial gradients on chip as well: within Ampere's and Hopper's opt-in (Turing's 64 KiB is too little)
+        long local = AttentionArgs.backwardSharedBytes(36, 80, 40, 32, true);
+        assertEquals(bwd + 4 * AttentionArgs.partialFloats(36, 80, 40), local);
+        // two such backward blocks on an H200 multiprocessor (228 KB of shared memory), three with the partials in global memory
+        assertEquals(2, CudaBackend.attentionBlocksPerSm(0, local, 228 * 1024));
+        assertEquals(3, CudaBackend.attentionBlocksPerSm(0, bwd, 228 * 1024));
+        assertEquals(1, CudaBackend.attentionBlocksPerSm(1, local, 228 * 1024));
+        assertTrue(local > 96 * 1024 && local <= 227 * 1024, "" + local);
+        assertEquals(4, AttentionArgs.tiles(100, 32));
+        assertEquals(0, AttentionArgs.tiles(0, 32));
+        assertEquals(1, AttentionArgs.tiles(16, 16));
     }
 
     @Test
