@@ -4,15 +4,20 @@
 #
 #   tar xJf augur-*.tar.xz && ./augur-*/scripts/gpu-sweep.sh "$OUT"
 #
-# In order, each step only if the budget (SWEEP_SECONDS, default 560) leaves it room:
-#   1. gpu-check.sh: the GPU parity tests, then base/din/dien at batch 128 and 2048 (+ DIN eager);
-#   2. DIN again with each of VARIANTS (JVM options, one run each; default: the activation unit's
-#      tiles of 16, its partial gradients in global memory (3 backward blocks per SM), the small
-#      GEMM off, 128 threads a block: the alternatives to each default the code only reasons for);
-#   3. DIN with --precision tf32 and with --resident-data;
-#   4. Nsight Compute on one DIN training step at batch 128 and at 2048 (profile.sh, NCU_SET=basic:
-#      each kernel's time, throughput and occupancy), the reports themselves left out;
-#   5. CudaOpsParityTest under compute-sanitizer memcheck.
+# In order, each step only if the budget (SWEEP_SECONDS, default 560) leaves it room, and only the
+# parts named in PARTS (default: all of them, "check tf32 ncu variants sanitize"; a second call
+# can pick up what the first one's budget left out, e.g. PARTS="variants sanitize"):
+#   check     gpu-check.sh: the GPU parity tests, then base/din/dien at batch 128 and 2048 (+ DIN eager);
+#   tf32      DIN with --precision tf32 and with --resident-data;
+#   ncu       Nsight Compute on one DIN training step at batch 128 and at 2048 (profile.sh,
+#             NCU_SET=basic: each kernel's time, throughput and occupancy), then every section
+#             (--set full: stall reasons, cache hit rates, shared-memory conflicts) for one launch of
+#             activation_unit_backward_kernel at batch 2048; the reports themselves left out;
+#   variants  DIN again with each of VARIANTS (JVM options, one run each; default: the activation
+#             unit's tiles of 16, its partial gradients in global memory (3 backward blocks per SM),
+#             the small GEMM off, 128 threads a block: the alternatives to each default the code only
+#             reasons for);
+#   sanitize  CudaOpsParityTest under compute-sanitizer memcheck.
 # Writes OUT/summary.txt (each step's table) and OUT/sweep.tar.xz (every step's folder: env.txt
 # with nvidia-smi and the commands, the bench-*.json records, tests.log, the ncu tables). Copy the
 # records into docs/perf/ as <date>-cuda-<model>[-<variant>].json, then run scripts/perf_report.py.
@@ -29,39 +34,63 @@ say() { echo "[gpu-sweep] $(date -u +%T) +$((SECONDS - t0))s: $*" | tee -a "$sum
 : >"$summary"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv 2>&1 | tee -a "$summary"
 
-say "gpu-check (tests and benchmarks)"
-timeout "$(( $(left) > 300 ? 300 : $(left) ))" "$b/scripts/gpu-check.sh" "$res/gc" >/dev/null 2>&1
-sed -n '/^tests:/,/^result:/p' "$res/gc/summary.txt" 2>/dev/null | grep -v '^  /' | tee -a "$summary"
+parts=" ${PARTS:-check tf32 ncu variants sanitize} "
+want() { [[ "$parts" == *" $1 "* ]]; }
 
-if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
-else variants=(-Daugur.attention.rowsBackward=16 -Daugur.attention.partialsOnChip=false -Daugur.gemm.small=off -Daugur.attention.threads=128); fi
-i=0
-for v in "${variants[@]}"; do
-  i=$((i + 1))
-  if (( $(left) < 150 )); then say "skipped: $v"; continue; fi
-  say "DIN with $v"
-  SKIP_TESTS=1 EAGER_MODELS= MODELS=din BENCH_ARGS=--profile AUGUR_JAVA_OPTS="$v" timeout 90 \
-    "$b/scripts/gpu-check.sh" "$res/v$i" 2>/dev/null | grep '^din ' | tee -a "$summary"
-  echo "$v" >"$res/v$i/variant.txt"
-done
-if (( $(left) >= 130 )); then
-  say "DIN with --precision tf32, and with --resident-data"
-  SKIP_TESTS=1 EAGER_MODELS= MODELS= TF32_MODELS=din RESIDENT_MODELS=din BENCH_ARGS=--profile timeout 110 \
-    "$b/scripts/gpu-check.sh" "$res/tf32" 2>/dev/null | grep '^din' | tee -a "$summary"
+if want check; then
+  say "gpu-check (tests and benchmarks)"
+  timeout "$(( $(left) > 300 ? 300 : $(left) ))" "$b/scripts/gpu-check.sh" "$res/gc" >/dev/null 2>&1
+  sed -n '/^tests:/,/^result:/p' "$res/gc/summary.txt" 2>/dev/null | grep -v '^  /' | tee -a "$summary"
 fi
-for bs in 128 2048; do
-  if (( $(left) < 100 )); then say "skipped: ncu at batch $bs"; continue; fi
-  say "ncu, DIN at batch $bs"
-  SKIP_NSYS=1 NCU_SKIP=300 NCU_COUNT=30 NCU_SET=basic timeout 90 "$b/scripts/profile.sh" "$res/ncu$bs" --batch-size "$bs" >/dev/null 2>&1
-  grep '^"[0-9]' "$res/ncu$bs/profile.log" 2>/dev/null | awk -F'","' '{s += $12} END {printf "  %d kernels, %.1f us in all (gpu__time_duration)\n", NR, s}' | tee -a "$summary"
-  rm -f "$res/ncu$bs"/*.ncu-rep
-done
-if (( $(left) >= 60 )); then
-  say "compute-sanitizer memcheck: CudaOpsParityTest"
-  SKIP_TESTS=1 SKIP_BENCH=1 SANITIZE_CLASSES=io.augur.backend.cuda.CudaOpsParityTest timeout "$(( $(left) - 20 ))" \
-    "$b/scripts/gpu-check.sh" "$res/san" 2>/dev/null | grep 'compute-sanitizer' | tee -a "$summary"
-else
-  say "skipped: compute-sanitizer"
+if want tf32; then
+  if (( $(left) >= 130 )); then
+    say "DIN with --precision tf32, and with --resident-data"
+    SKIP_TESTS=1 EAGER_MODELS= MODELS= TF32_MODELS=din RESIDENT_MODELS=din BENCH_ARGS=--profile timeout 110 \
+      "$b/scripts/gpu-check.sh" "$res/tf32" 2>/dev/null | grep '^din' | tee -a "$summary"
+  else
+    say "skipped: tf32 and resident"
+  fi
+fi
+if want ncu; then
+  for bs in 128 2048; do
+    if (( $(left) < 100 )); then say "skipped: ncu at batch $bs"; continue; fi
+    say "ncu, DIN at batch $bs"
+    SKIP_NSYS=1 NCU_SKIP=300 NCU_COUNT=30 NCU_SET=basic timeout 90 "$b/scripts/profile.sh" "$res/ncu$bs" --batch-size "$bs" >/dev/null 2>&1
+    grep '^"[0-9]' "$res/ncu$bs/profile.log" 2>/dev/null | awk -F'","' '{s += $12} END {printf "  %d kernels, %.1f us in all (gpu__time_duration)\n", NR, s}' | tee -a "$summary"
+    rm -f "$res/ncu$bs"/*.ncu-rep
+  done
+  if (( $(left) >= 100 )); then
+    say "ncu --set full, activation_unit_backward_kernel at batch 2048"
+    SKIP_NSYS=1 NCU_KERNEL='^activation_unit_backward_kernel$' NCU_SKIP=3 NCU_COUNT=1 NCU_SET=full timeout 90 \
+      "$b/scripts/profile.sh" "$res/ncu-unit2048" --batch-size 2048 >/dev/null 2>&1
+    grep -E '^ +(Duration|Achieved Occupancy|L1/TEX Hit Rate|L2 Hit Rate|Executed Ipc Active|Registers Per Thread|Shared Memory Configuration Size) ' \
+      "$res/ncu-unit2048/ncu-details.txt" 2>/dev/null | sed 's/^ */  /' | tee -a "$summary"
+    rm -f "$res/ncu-unit2048"/*.ncu-rep
+  else
+    say "skipped: ncu --set full on the unit's backward"
+  fi
+fi
+if want variants; then
+  if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
+  else variants=(-Daugur.attention.rowsBackward=16 -Daugur.attention.partialsOnChip=false -Daugur.gemm.small=off -Daugur.attention.threads=128); fi
+  i=0
+  for v in "${variants[@]}"; do
+    i=$((i + 1))
+    if (( $(left) < 100 )); then say "skipped: $v"; continue; fi
+    say "DIN with $v"
+    SKIP_TESTS=1 EAGER_MODELS= MODELS=din BENCH_ARGS=--profile AUGUR_JAVA_OPTS="$v" timeout 90 \
+      "$b/scripts/gpu-check.sh" "$res/v$i" 2>/dev/null | grep '^din ' | tee -a "$summary"
+    echo "$v" >"$res/v$i/variant.txt"
+  done
+fi
+if want sanitize; then
+  if (( $(left) >= 60 )); then
+    say "compute-sanitizer memcheck: CudaOpsParityTest"
+    SKIP_TESTS=1 SKIP_BENCH=1 SANITIZE_CLASSES=io.augur.backend.cuda.CudaOpsParityTest timeout "$(( $(left) - 20 ))" \
+      "$b/scripts/gpu-check.sh" "$res/san" 2>/dev/null | grep 'compute-sanitizer' | tee -a "$summary"
+  else
+    say "skipped: compute-sanitizer"
+  fi
 fi
 tar cJf "$out/sweep.tar.xz" -C "$res" . && rm -rf "$res"
 say "done: $out/summary.txt, $out/sweep.tar.xz"

@@ -14,7 +14,8 @@
 #   ncu   --clock-control none (the card's clocks as found: the numbers match the benchmark's, and
 #         the card's settings are left alone), only our kernels (every name ends in _kernel),
 #         NCU_SKIP launches skipped past the warm-up (default 300), NCU_COUNT profiled (default 30),
-#         NCU_SET sections (default full), source correlation through -lineinfo.
+#         NCU_SET sections (default full), source correlation through -lineinfo; NCU_KERNEL, a
+#         regular expression, narrows the kernels (skip and count then count its launches alone).
 # Writes into OUTPUT_FOLDER: augur-nsys.nsys-rep (or the .qdstrm when the report cannot be made),
 # nsys-stats.txt, augur-ncu.ncu-rep, ncu-details.txt, profile.log (every command and its output).
 # The tools are looked up on PATH, then in /usr/local/cuda/bin and /opt/nvidia/nsight-*; set NSYS
@@ -83,7 +84,7 @@ if [[ "${SKIP_NCU:-0}" != 1 ]]; then
     echo "[profile] ncu not found (set NCU)" | tee -a "$log"; status=1
   else
     (cd "$work" && run "$ncu" --clock-control none --target-processes all \
-      --kernel-name-base function --kernel-name 'regex:_kernel$' \
+      --kernel-name-base function --kernel-name "regex:${NCU_KERNEL:-_kernel\$}" \
       --launch-skip "${NCU_SKIP:-300}" --launch-count "${NCU_COUNT:-30}" \
       --set "${NCU_SET:-full}" --import-source yes --force-overwrite \
       --export "$out/augur-ncu" "${train[@]}" --out "$work/runs/ncu") || status=1
