@@ -400,8 +400,19 @@ public final class CudaBackend implements Backend, Profiling {
 
     /** Threads of the per-sample pooling blocks (both forms of the activation unit). */
     static final int ATT_POOL_THREADS = 128;
-    /** Row slices of the two-stage column reductions over many rows: at most this many, of at least MIN_SLICE_ROWS rows. */
-    static final int MAX_ROW_SLICES = 256, MIN_SLICE_ROWS = 256;
+    /**
+     * Row slices of the two-stage column reductions over many rows: at most this many, of at least MIN_SLICE_ROWS rows.
+     * 64 rows a slice (4 a thread of the (32, 16) blocks): at batch 2048 the dense layers' sliced kernels ran on 8
+     * slices of 256 rows, 24 to 56 blocks on the H200's 132 SMs, 5 to 23 µs each for a few hundred KB, the time of
+     * the 16 rows each thread walks one after another (docs/perf, 2026-11-24). 32 slices give 4 times the blocks and a
+     * quarter of the walk; stage 2 combines 32 slices instead of 8.
+     */
+    static final int MAX_ROW_SLICES = 256, MIN_SLICE_ROWS = 64;
+    /**
+     * A (B, C) layer runs sliced only above this many rows: up to it one launch of blocks that walk all B rows does the
+     * same work in one launch instead of two (batch 128 and 256 keep their launch counts).
+     */
+    static final int UNSLICED_MAX_ROWS = 256;
 
     /** Rows per slice for R rows: a function of R alone, so the sums' order (and bits) never depend on the device. */
     static int sliceRows(long R) {
@@ -413,18 +424,19 @@ public final class CudaBackend implements Backend, Profiling {
     /**
      * The partial statistics and sums of the sliced column kernels of the dense layers (BatchNorm,
      * Dice, PReLU's slopes and the bias gradients of (B, C) matrices), shared by every such launch
-     * in turn: 4 MiB, which holds (4 doubles) x S slices x C channels for C up to 2048 at batch
-     * 16,384.
+     * in turn: 16 MiB, which holds (4 doubles) x S slices x C channels for C up to 2048 at any
+     * batch (S is at most MAX_ROW_SLICES).
      */
-    static final long ROW_PARTIALS_BYTES = 4L << 20;
+    static final long ROW_PARTIALS_BYTES = 16L << 20;
 
     /**
-     * Whether a column reduction over B rows of C channels runs sliced: only where there is more
-     * than one slice (otherwise one launch does the same work) and the partials fit.
+     * Whether a column reduction over B rows of C channels runs sliced: only above
+     * {@link #UNSLICED_MAX_ROWS} rows, where there is more than one slice (otherwise one launch
+     * does the same work), and where the partials fit.
      */
     boolean sliced(int B, int C) {
         int S = Slicing.of(B, C).slices();
-        return S > 1 && 8L * 4 * S * C <= rowPartials.bytes();
+        return B > UNSLICED_MAX_ROWS && S > 1 && 8L * 4 * S * C <= rowPartials.bytes();
     }
 
     /** The grid of a sliced launch over R rows of C channels: 32-channel tiles by row slices of {@code chunk} rows (a function of R alone). */

@@ -605,7 +605,7 @@ class CudaOpsParityTest {
     }
 
     /**
-     * Dice over more rows than one slice holds (1,500 rows: 5 full slices of 256 and one of 220;
+     * Dice over more rows than one slice holds (1,500 rows: 23 full slices of 64 and one of 28;
      * 257 rows of one channel: a last slice of one row), which runs sliced (statistics per slice, combined in slice order): training forward and
      * backward, then inference with the running statistics just updated.
      */
@@ -656,7 +656,8 @@ class CudaOpsParityTest {
 
     /**
      * BatchNorm over more rows than one slice holds, which runs sliced: 1,500 rows of which the
-     * first 1,300 count (the count cuts the sixth slice), and all 1,500.
+     * first 1,300 count (the count cuts the 21st slice of 64, and the last three hold no counted
+     * row), and all 1,500.
      */
     @ParameterizedTest
     @ValueSource(ints = {1300, 1500})

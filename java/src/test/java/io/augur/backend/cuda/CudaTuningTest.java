@@ -71,4 +71,19 @@ class CudaTuningTest {
         assertEquals(1, CudaBackend.attentionBlocksPerSm(0, 150 * 1024, 228 * 1024));
         assertEquals(2, CudaBackend.attentionBlocksPerSm(0, 10 * 1024, 0));
     }
+
+    @Test
+    void theDenseLayersSliceByTheRowCountAlone() {
+        // batch 2048: 32 slices of 64 rows (was 8 of 256); the activation unit's Dice over B T rows: at most 256 slices
+        assertEquals(64, CudaBackend.sliceRows(2048));
+        assertEquals(32, CudaBackend.slices(2048, CudaBackend.sliceRows(2048)));
+        assertEquals(64, CudaBackend.sliceRows(257));
+        assertEquals(5, CudaBackend.slices(257, 64));   // a last slice of one row
+        assertEquals(800, CudaBackend.sliceRows(2048L * 100));
+        assertEquals(256, CudaBackend.slices(2048L * 100, 800));
+        // up to 256 rows a layer runs in one launch (batch 128 and 256 keep their launch counts)
+        assertEquals(256, CudaBackend.UNSLICED_MAX_ROWS);
+        // the partials of 256 slices of 2048 channels fit
+        assertTrue(8L * 4 * CudaBackend.MAX_ROW_SLICES * 2048 <= CudaBackend.ROW_PARTIALS_BYTES);
+    }
 }
