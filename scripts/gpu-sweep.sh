@@ -15,8 +15,9 @@
 #             activation_unit_backward_kernel at batch 2048; the reports themselves left out;
 #   variants  DIN again with each of VARIANTS (JVM options, one run each; default: the activation
 #             unit's tiles of 16, its partial gradients in global memory (3 backward blocks per SM),
-#             the small GEMM off, 128 threads a block: the alternatives to each default the code only
-#             reasons for);
+#             the small GEMM off and for every product (at batch 2048 the 64 x 64 tiles give the top
+#             MLP's products one block an SM), 128 threads a block: the alternatives to each default
+#             the code only reasons for);
 #   sanitize  CudaOpsParityTest under compute-sanitizer memcheck.
 # Writes OUT/summary.txt (each step's table) and OUT/sweep.tar.xz (every step's folder: env.txt
 # with nvidia-smi and the commands, the bench-*.json records, tests.log, the ncu tables). Copy the
@@ -72,7 +73,7 @@ if want ncu; then
 fi
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
-  else variants=(-Daugur.attention.rowsBackward=16 -Daugur.attention.partialsOnChip=false -Daugur.gemm.small=off -Daugur.attention.threads=128); fi
+  else variants=(-Daugur.attention.rowsBackward=16 -Daugur.attention.partialsOnChip=false -Daugur.gemm.small=off -Daugur.gemm.small=always -Daugur.attention.threads=128); fi
   i=0
   for v in "${variants[@]}"; do
     i=$((i + 1))
