@@ -197,30 +197,39 @@ __device__ __forceinline__ void locate_tile(int* row_b, int* row_t, const int* r
 // them (row r0 = max(0, r - t), the tile's first row or the sample's t = 0) holds the sum, which
 // warp r0 mod warps makes over the sample's every position into seg_dot[r0] (lanes over t, then a
 // fixed-order warp sum, in double as activation_unit_pool_backward_kernel sums it). A sample that
-// spans several tiles has its sum made by each of them, the same way. Every thread calls it; it
-// has a barrier inside and none at the end.
-__device__ void tile_pool_backward(float* dsc, double* seg_dot, const int* row_b, const int* row_t, int n, const AttentionArgs& a) {
+// spans several tiles has its sum made by each of them, the same way. A row's own g_t reads its
+// k from the tile's R (row stride ldr, k first), already in shared memory, the same terms in the
+// same order as pool_score_grad. Every thread calls it after R is written (no barrier needed
+// between): it has a barrier inside and none at the end.
+__device__ void tile_pool_backward(float* dsc, double* seg_dot, const float* R, int ldr, const int* row_b, const int* row_t, int n,
+                                   const AttentionArgs& a) {
   const int W = a.W, T = a.T;
-  auto g_at = [&](int b, int t) {
-    const long long row0 = (long long)b * T;
-    return pool_score_grad(a.d_weights, a.d_out != nullptr ? a.d_out + (long long)b * W : nullptr, a.keys + row0 * W, row0, t, W);
-  };
   if (a.softmax) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     for (int r = warp; r < n; r += warps) {  // the same for the warp's lanes
       if (r > 0 && row_t[r] > 0) continue;   // not its sample's first row in the tile
       const int b = row_b[r], len = augur::clamped_length(a.lengths, b, T);
+      const long long row0 = (long long)b * T;
+      const float* dob = a.d_out != nullptr ? a.d_out + (long long)b * W : nullptr;
       double dot = 0.0;
-      for (int t = lane; t < len; t += 32) dot += (double)a.weights[(long long)b * T + t] * g_at(b, t);
+#pragma unroll 2  // two positions' loads in flight (a history of 100 is 4 rounds of the lanes)
+      for (int t = lane; t < len; t += 32) dot += (double)a.weights[row0 + t] * pool_score_grad(a.d_weights, dob, a.keys + row0 * W, row0, t, W);
       dot = augur::warp_sum(dot);
       if (lane == 0) seg_dot[r] = dot;
     }
-    __syncthreads();
   }
+  __syncthreads();  // seg_dot, and R for the rows below
   for (int r = threadIdx.x; r < n; r += blockDim.x) {
     const int b = row_b[r], t = row_t[r];
-    const float g = g_at(b, t);
-    dsc[r] = a.softmax ? a.weights[(long long)b * T + t] * (float)(g - seg_dot[max(0, r - t)]) : g;
+    const long long row0 = (long long)b * T;
+    float g = a.d_weights != nullptr ? a.d_weights[row0 + t] : 0.0f;
+    if (a.d_out != nullptr) {
+      const float* dob = a.d_out + (long long)b * W;
+      const float* k = R + r * ldr;
+#pragma unroll 8
+      for (int c = 0; c < W; ++c) g += dob[c] * k[c];
+    }
+    dsc[r] = a.softmax ? a.weights[row0 + t] * (float)(g - seg_dot[max(0, r - t)]) : g;
   }
 }
 
@@ -516,7 +525,7 @@ __device__ void backward_tiles(const AttentionArgs& a) {
       R3[r * W3 + W + c] = q * k;
       R3[r * W3 + 2 * W + c] = q;
     }
-    tile_pool_backward(dsc, seg_dot, row_b, row_t, n, a);
+    tile_pool_backward(dsc, seg_dot, R3, W3, row_b, row_t, n, a);
     __syncthreads();
     tile_mlp_forward<TF32>(H1, A1, H2, A2, R3, W3, row_b, n, a);
     // layer 3 and the second activation, one thread per hidden unit j (fixed row order)
