@@ -486,6 +486,9 @@ AUGUR_KERNEL void activation_unit_forward_tf32_kernel(AttentionArgs a) { forward
 namespace {
 __device__ __forceinline__ bool dr3_in_h1(int W, int h1) { return 3 * W <= 2 * h1; }
 
+// Rows whose loads a per-hidden-unit loop issues together.
+constexpr int ROW_BATCH = 8;
+
 template <bool TF32>
 __device__ void backward_tiles(const AttentionArgs& a) {
   extern __shared__ double smem[];
@@ -528,18 +531,31 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     tile_pool_backward(dsc, seg_dot, R3, W3, row_b, row_t, n, a);
     __syncthreads();
     tile_mlp_forward<TF32>(H1, A1, H2, A2, R3, W3, row_b, n, a);
-    // layer 3 and the second activation, one thread per hidden unit j (fixed row order)
+    // layer 3 and the second activation, one thread per hidden unit j (fixed row order), the rows'
+    // loads ROW_BATCH at a time: one after another, each row's loads waited behind the previous
+    // row's store, which the compiler cannot tell apart from them
     for (int j = threadIdx.x; j < h2; j += blockDim.x) {
       const float w3 = a.w3[j], alpha = a.alpha2 != nullptr ? a.alpha2[j] : 0.0f;
       float s_w3 = 0.0f, s_alpha = 0.0f, s_b2 = 0.0f;
-      for (int r = 0; r < n; ++r) {
-        const float ds = dsc[r], pre = H2[r * h2 + j], post = A2[r * h2 + j];
-        const float da = ds * w3;
-        s_w3 += post * ds;
-        if (a.act == 1 && pre <= 0.0f) s_alpha += pre * da;
-        const float d = da * act_derivative(a.act, pre, post, alpha);
-        D2[r * h2 + j] = d;
-        s_b2 += d;
+      for (int r0 = 0; r0 < n; r0 += ROW_BATCH) {
+        float ds[ROW_BATCH], pre[ROW_BATCH], post[ROW_BATCH];
+#pragma unroll
+        for (int u = 0; u < ROW_BATCH; ++u) {
+          const int r = min(r0 + u, n - 1);
+          ds[u] = dsc[r];
+          pre[u] = H2[r * h2 + j];
+          post[u] = A2[r * h2 + j];
+        }
+#pragma unroll
+        for (int u = 0; u < ROW_BATCH; ++u) {
+          if (r0 + u >= n) break;
+          const float da = ds[u] * w3;
+          s_w3 += post[u] * ds[u];
+          if (a.act == 1 && pre[u] <= 0.0f) s_alpha += pre[u] * da;
+          const float d = da * act_derivative(a.act, pre[u], post[u], alpha);
+          D2[(r0 + u) * h2 + j] = d;
+          s_b2 += d;
+        }
       }
       part[L.dw3 + j] += s_w3;
       part[L.da2 + j] += s_alpha;
@@ -563,16 +579,28 @@ __device__ void backward_tiles(const AttentionArgs& a) {
       }
     }
     __syncthreads();
-    // the first activation, one thread per hidden unit i: D1 becomes dH1; db1 += sum_r dH1
+    // the first activation, one thread per hidden unit i: D1 becomes dH1; db1 += sum_r dH1 (rows
+    // loaded ROW_BATCH at a time, as above)
     for (int i = threadIdx.x; i < h1; i += blockDim.x) {
       const float alpha = a.alpha1 != nullptr ? a.alpha1[i] : 0.0f;
       float s_alpha = 0.0f, s_b1 = 0.0f;
-      for (int r = 0; r < n; ++r) {
-        const float da = D1[r * h1 + i], pre = H1[r * h1 + i], post = A1[r * h1 + i];
-        if (a.act == 1 && pre <= 0.0f) s_alpha += pre * da;
-        const float d = da * act_derivative(a.act, pre, post, alpha);
-        D1[r * h1 + i] = d;
-        s_b1 += d;
+      for (int r0 = 0; r0 < n; r0 += ROW_BATCH) {
+        float da[ROW_BATCH], pre[ROW_BATCH], post[ROW_BATCH];
+#pragma unroll
+        for (int u = 0; u < ROW_BATCH; ++u) {
+          const int r = min(r0 + u, n - 1);
+          da[u] = D1[r * h1 + i];
+          pre[u] = H1[r * h1 + i];
+          post[u] = A1[r * h1 + i];
+        }
+#pragma unroll
+        for (int u = 0; u < ROW_BATCH; ++u) {
+          if (r0 + u >= n) break;
+          if (a.act == 1 && pre[u] <= 0.0f) s_alpha += pre[u] * da[u];
+          const float d = da[u] * act_derivative(a.act, pre[u], post[u], alpha);
+          D1[(r0 + u) * h1 + i] = d;
+          s_b1 += d;
+        }
       }
       part[L.da1 + i] += s_alpha;
       part[L.db1 + i] += s_b1;
