@@ -483,6 +483,24 @@ CUresult cuFuncSetAttribute(void* hf, int attr, int value) {
   return OK;
 }
 
+// The occupancy calculator, as far as the emulator knows a kernel: blocks of `block` threads
+// and `dynamic` bytes of dynamic shared memory on one multiprocessor, by its 2,048 threads and its
+// 228 KB of shared memory (each block also taking the 1 KB the driver reserves; the kernel's static
+// shared memory is not known here). Registers are not emulated, so a GPU may answer fewer. A
+// block above the kernel's dynamic shared limit gets 0, as it could not launch.
+CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int* num, void* hf, int block, size_t dynamic) {
+  Function* f = static_cast<Function*>(hf);
+  if (f == nullptr) return INVALID_HANDLE;
+  if (num == nullptr || block <= 0 || block > 1024) return INVALID_VALUE;
+  if (dynamic > (size_t)f->max_dynamic_shared) {
+    *num = 0;
+    return OK;
+  }
+  const size_t by_threads = 2048 / (size_t)block, by_shared = (228 * 1024) / (dynamic + 1024);
+  *num = (int)std::min<size_t>(std::min(by_threads, by_shared), 32);
+  return OK;
+}
+
 CUresult cuLaunchKernel(void* hf, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared, void* stream,
                         void** params, void** extra) {
   Guard g(lock);

@@ -60,7 +60,11 @@ public final class CudaBackend implements Backend, Profiling {
     static final int ATT_AUTO_ROWS = 32, ATT_AUTO_ROWS_SMALL = 16;
     /** Threads of the activation unit's forward and backward blocks (a multiple of 32, at most the kernels' MAX_THREADS): augur.attention.threads. */
     static final int ATT_THREADS = tuning("augur.attention.threads", 256, 32, 256) / 32 * 32;
-    /** Forward blocks per multiprocessor (the forward has no per-block state; its blocks stride over the tiles). */
+    /**
+     * Forward blocks per multiprocessor, at most (the forward has no per-block state; its blocks stride over the
+     * tiles): fewer where the occupancy calculator says fewer fit (72 registers x 256 threads: 3 on sm_90), since
+     * blocks past what fits at once would run as a second wave after the first.
+     */
     static final int ATT_FORWARD_BLOCKS_PER_SM = 4;
     /**
      * Backward blocks per multiprocessor, each with its own slice of partial gradients: augur.attention.blocksPerSm;
@@ -89,16 +93,29 @@ public final class CudaBackend implements Backend, Profiling {
     static boolean attentionPartialsOnChip = !"false".equals(System.getProperty("augur.attention.partialsOnChip", "true").trim());
 
     /**
-     * The backward's blocks per multiprocessor: the setting if one is given (> 0), else as many blocks of
-     * {@code sharedBytes} dynamic shared memory as one multiprocessor's {@code sharedPerSm} holds, from 1 to
-     * {@link #ATT_AUTO_BLOCKS_PER_SM}. Measured on the H200 with the earlier chunked kernel (docs/perf, 2026-11-24):
+     * The backward's blocks per multiprocessor: the setting if one is given (> 0), else as many blocks as one
+     * multiprocessor holds at once, from 1 to {@link #ATT_AUTO_BLOCKS_PER_SM}: the occupancy calculator's answer
+     * ({@code occupancy}, registers and shared memory together) where it gave one (> 0), else as many blocks of
+     * {@code sharedBytes} dynamic shared memory as the multiprocessor's {@code sharedPerSm} holds. Blocks past what
+     * fits would run as a second wave (at 121 registers x 256 threads an sm_90 multiprocessor holds 2 backward blocks
+     * whatever their shared memory). Measured on the H200 with the earlier chunked kernel (docs/perf, 2026-11-24):
      * 2 blocks were 1.41 times as fast as 1 at batch 2048, where the kernel waits on latency.
      */
-    static int attentionBlocksPerSm(int setting, long sharedBytes, int sharedPerSm) {
+    static int attentionBlocksPerSm(int setting, int occupancy, long sharedBytes, int sharedPerSm) {
         if (setting > 0) return setting;
-        if (sharedPerSm <= 0) return 2;
-        long fit = sharedPerSm / (sharedBytes + ATT_BLOCK_SHARED_OVERHEAD);
+        long fit = occupancy > 0 ? occupancy : sharedPerSm > 0 ? sharedPerSm / (sharedBytes + ATT_BLOCK_SHARED_OVERHEAD) : 2;
         return (int) Math.max(1, Math.min(ATT_AUTO_BLOCKS_PER_SM, fit));
+    }
+
+    /** The fewest blocks of {@code threads} threads and {@code shared} dynamic bytes that any of {@code kernels} fits per multiprocessor; 0 if the driver does not say. */
+    private int occupancy(int threads, long shared, String... kernels) {
+        int fit = Integer.MAX_VALUE;
+        for (String k : kernels) {
+            int n = rt.maxActiveBlocks(k, threads, shared);
+            if (n <= 0) return 0;
+            fit = Math.min(fit, n);
+        }
+        return fit;
     }
 
     /**
@@ -459,7 +476,7 @@ public final class CudaBackend implements Backend, Profiling {
      */
     final class AttentionWorkspace implements Workspace {
         final AttentionSpec spec;
-        final int maxB, T, blocks, blocksPerSm, rowsForward, rowsBackward;
+        final int maxB, T, blocks, blocksPerSm, forwardBlocksPerSm, rowsForward, rowsBackward;
         final boolean localPartials;
         final long sharedForward, sharedBackward;
         final Arena.Slice m3, m3t, w2t, p, score, dqRows, partials, tiles;
@@ -492,11 +509,14 @@ public final class CudaBackend implements Backend, Profiling {
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD, (int) sharedBackward);
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD_TF32, (int) sharedBackward);
             }
-            blocksPerSm = attentionBlocksPerSm(ATT_BLOCKS_PER_SM, sharedBackward, rt.maxSharedPerMultiprocessor);
+            int backwardFit = occupancy(ATT_THREADS, sharedBackward, Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_BACKWARD_TF32);
+            blocksPerSm = attentionBlocksPerSm(ATT_BLOCKS_PER_SM, backwardFit, sharedBackward, rt.maxSharedPerMultiprocessor);
+            int forwardFit = occupancy(ATT_THREADS, sharedForward, Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_FORWARD_TF32);
+            forwardBlocksPerSm = forwardFit > 0 ? Math.min(ATT_FORWARD_BLOCKS_PER_SM, forwardFit) : ATT_FORWARD_BLOCKS_PER_SM;
             blocks = (int) Math.max(1, Math.min(AttentionArgs.tiles(positions, rowsBackward), (long) blocksPerSm * rt.multiprocessors));
-            LOG.info("activation unit {} ({}/{}/{}, T = {}): tiles of up to {} positions forward, {} backward, {} threads; {} backward blocks "
-                    + "({} per SM), partial gradients in {} memory; shared memory {} / {} bytes", name, W, h1, h2, T, rowsForward, rowsBackward,
-                    ATT_THREADS, blocks, blocksPerSm, localPartials ? "shared" : "global", sharedForward, sharedBackward);
+            LOG.info("activation unit {} ({}/{}/{}, T = {}): tiles of up to {} positions forward, {} backward, {} threads; forward blocks {} per SM, "
+                    + "{} backward blocks ({} per SM), partial gradients in {} memory; shared memory {} / {} bytes", name, W, h1, h2, T, rowsForward,
+                    rowsBackward, ATT_THREADS, forwardBlocksPerSm, blocks, blocksPerSm, localPartials ? "shared" : "global", sharedForward, sharedBackward);
             m3 = arena.reserveScratch(name + ".m3", 12L * W * h1);
             m3t = arena.reserveScratch(name + ".m3t", 12L * W * h1);
             w2t = arena.reserveScratch(name + ".w2t", 4L * h1 * h2);
@@ -1200,7 +1220,7 @@ public final class CudaBackend implements Backend, Profiling {
         long prepare = (long) spec.h1() * (spec.width() + spec.h2()) + (long) Math.max(B, 0) * spec.h1();
         rt.launch(Kernels.ACTIVATION_UNIT_PREPARE, Kernels.blocks(prepare, BLOCK, maxBlocks), 1, BLOCK, 1, 0, args);
         if (B <= 0) return;
-        long grid = Math.min(AttentionArgs.tiles((long) B * T, rows), (long) ATT_FORWARD_BLOCKS_PER_SM * rt.multiprocessors);
+        long grid = Math.min(AttentionArgs.tiles((long) B * T, rows), (long) w.forwardBlocksPerSm * rt.multiprocessors);
         String kernel = precision == Precision.TF32 ? Kernels.ACTIVATION_UNIT_FORWARD_TF32 : Kernels.ACTIVATION_UNIT_FORWARD;
         rt.launch(kernel, (int) Math.max(1, grid), 1, ATT_THREADS, 1, (int) w.sharedForward, args);
         poolForward(out, weights, w.score.address(), 0L, keys, lengths, B, T, spec);

@@ -275,6 +275,17 @@ public final class CudaRuntime implements AutoCloseable {
         maxDynamicShared.put(kernel, bytes);
     }
 
+    /**
+     * Blocks of {@code threads} threads and {@code dynamicShared} bytes of dynamic shared memory that one
+     * multiprocessor holds at once, by the driver's occupancy calculator (registers, shared memory and threads
+     * together; set the kernel's dynamic shared limit first), or 0 where the driver does not say.
+     */
+    public int maxActiveBlocks(String kernel, int threads, long dynamicShared) {
+        int[] n = new int[1];
+        int r = JCudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor(n, function(kernel), threads, dynamicShared);
+        return r == jcuda.driver.CUresult.CUDA_SUCCESS ? n[0] : 0;
+    }
+
     private CUfunction function(String kernel) {
         CUfunction f = functions.get(kernel);
         if (f == null) throw new IllegalArgumentException("no kernel named " + kernel + " in cuda/augur.fatbin");

@@ -963,6 +963,31 @@ class CudaOpsParityTest {
                 (what, p) -> tw.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL));
     }
 
+    /**
+     * The fused unit's grids fit the device at once: its blocks per SM, forward and backward, are
+     * at least 1 and no more than the occupancy calculator says one multiprocessor holds (blocks
+     * past that would run as a second wave), for the Amazon config with the partial gradients on
+     * chip and off.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void activationUnitBlocksFitTheMultiprocessor(boolean onChip) {
+        CudaBackend.attentionPartialsOnChip = onChip;
+        try {
+            AttentionSpec spec = new AttentionSpec(36, 80, 40, Activation.PRELU, true, 0.99f, 1e-8f);
+            CudaBackend.AttentionWorkspace w = (CudaBackend.AttentionWorkspace) tw.gpu.attentionWorkspace("fit" + onChip, spec, 256, 100);
+            CudaRuntime rt = tw.gpu.runtime();
+            int backward = rt.maxActiveBlocks(Kernels.ACTIVATION_UNIT_BACKWARD, CudaBackend.ATT_THREADS, w.sharedBackward);
+            int forward = rt.maxActiveBlocks(Kernels.ACTIVATION_UNIT_FORWARD, CudaBackend.ATT_THREADS, w.sharedForward);
+            assertTrue(backward >= 1 && forward >= 1, "the occupancy calculator answers: " + backward + " / " + forward);
+            assertTrue(w.blocksPerSm >= 1 && w.blocksPerSm <= backward, "backward " + w.blocksPerSm + " per SM, " + backward + " fit");
+            assertTrue(w.forwardBlocksPerSm >= 1 && w.forwardBlocksPerSm <= forward, "forward " + w.forwardBlocksPerSm + " per SM, " + forward + " fit");
+            assertEquals(onChip, w.localPartials);
+        } finally {
+            CudaBackend.attentionPartialsOnChip = true;
+        }
+    }
+
     /** Dice with no valid position in the batch: weights and output 0, the running statistics untouched, no gradient. */
     @Test
     void activationUnitWithDiceAndNoValidPosition() {

@@ -67,9 +67,14 @@ class CudaTuningTest {
         assertEquals(264, CudaBackend.attentionBackwardBlocks(800, 264));
         assertEquals(5, CudaBackend.attentionBackwardBlocks(5, 264));
         assertEquals(1, CudaBackend.attentionBackwardBlocks(0, 264));
-        // shared memory for 1 block only, and a device that does not say
-        assertEquals(1, CudaBackend.attentionBlocksPerSm(0, 150 * 1024, 228 * 1024));
-        assertEquals(2, CudaBackend.attentionBlocksPerSm(0, 10 * 1024, 0));
+        // the occupancy calculator's answer where it gave one: registers can hold a block count below what shared memory allows
+        assertEquals(2, CudaBackend.attentionBlocksPerSm(0, 2, 60 * 1024, 228 * 1024));
+        assertEquals(3, CudaBackend.attentionBlocksPerSm(0, 8, 10 * 1024, 228 * 1024));   // never above the automatic cap
+        assertEquals(1, CudaBackend.attentionBlocksPerSm(0, 1, 10 * 1024, 228 * 1024));
+        assertEquals(4, CudaBackend.attentionBlocksPerSm(4, 2, 10 * 1024, 228 * 1024));   // a setting wins
+        // no answer: shared memory for 1 block only, and a device that does not say either
+        assertEquals(1, CudaBackend.attentionBlocksPerSm(0, 0, 150 * 1024, 228 * 1024));
+        assertEquals(2, CudaBackend.attentionBlocksPerSm(0, 0, 10 * 1024, 0));
     }
 
     @Test
