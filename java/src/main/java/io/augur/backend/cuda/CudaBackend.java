@@ -68,7 +68,7 @@ public final class CudaBackend implements Backend, Profiling {
     static final int ATT_FORWARD_BLOCKS_PER_SM = 4;
     /**
      * Backward blocks per multiprocessor, each with its own slice of partial gradients: augur.attention.blocksPerSm;
-     * 0 (the default): as many as the multiprocessor's shared memory holds, at most {@link #ATT_AUTO_BLOCKS_PER_SM}
+     * 0 (the default): as many as fit at once (registers and shared memory), at most {@link #ATT_AUTO_BLOCKS_PER_SM}
      * (see {@link #attentionBlocksPerSm}).
      */
     static final int ATT_BLOCKS_PER_SM = tuning("augur.attention.blocksPerSm", 0, 0, 64);
