@@ -16,7 +16,7 @@
 // positions past a history's length (the mean length of the benchmark world is 18 of T = 100),
 // and a tile is as full as the batch allows: chunks of one sample each left most of their rows
 // empty (a sample of 5 positions took a whole chunk of 16) and each chunk paid for its sample's
-// term again. Every block counts the lengths itself (count_positions, a scan over runs of
+// term again. Every block counts the lengths itself (augur::length_runs, a scan over runs of
 // samples) and finds each of its rows' (b, t) by a binary search over the runs (locate_row); no
 // launch is spent on row starts. Kernels, in launch order:
 //   activation_unit_prepare_kernel        M3 = [Wk - Wd ; Wp ; Wq + Wd] (3W, h1) from W1, its
@@ -53,7 +53,7 @@
 
 // One argument block for the prepare, forward, backward and reduce kernels (apex's habit: one
 // struct instead of thirty arguments). io.augur.backend.cuda.AttentionArgs writes it byte for
-// byte: 33 pointers, then 10 ints.
+// byte: 32 pointers, then 10 ints.
 struct AttentionArgs {
   float* score;          // (B, T) forward: written at valid positions
   const float* d_out;    // (B, W) backward: d loss / d out, or nullptr
@@ -61,7 +61,6 @@ struct AttentionArgs {
   float* d_query;        // (B, W) +=
   float* d_keys;         // (B, T, W) +=
   float* partials;       // (blocks, PARTIAL) per-block parameter gradients
-  int* status;
   int* tiles;            // (1) backward: the batch's tile count (block 0 writes it, the reduce reads it)
   float* m3;             // (3W, h1) [Wk - Wd ; Wp ; Wq + Wd]
   float* m3t;            // (h1, 3W) M3 transposed
@@ -136,36 +135,9 @@ __device__ __forceinline__ float pool_score_grad(const float* d_weights, const f
   return g;
 }
 
-// The packed rows. Each thread counts the valid positions of `per` consecutive samples (a run);
-// run_start[s] is the first row of run s and run_start[blockDim.x] the number of rows. With
-// `report`, a length outside [0, T] sets AUGUR_STATUS_BAD_LENGTH (every length is clamped).
-// blockDim.x: a multiple of 32, at most MAX_THREADS. Every thread calls it.
+// The packed rows are counted by augur::length_runs (common.cuh), per = ceil(B / blockDim.x)
+// samples a run; blockDim.x at most MAX_THREADS (run_start's size).
 constexpr int MAX_THREADS = 256;
-
-__device__ void count_positions(int* run_start, int per, const AttentionArgs& a, bool report) {
-  __shared__ int warp_total[MAX_THREADS / 32];
-  const int t = threadIdx.x, lane = t & 31, warp = t >> 5;
-  int count = 0;
-  bool bad = false;
-#pragma unroll 8  // a run's lengths in flight together (16 samples a thread at batch 2048)
-  for (int b = t * per, end = min(a.B, (t + 1) * per); b < end; ++b) {
-    const int len = a.lengths[b];
-    bad |= len < 0 || len > a.T;
-    count += min(max(len, 0), a.T);
-  }
-  if (report && bad) augur::set_status(a.status, AUGUR_STATUS_BAD_LENGTH);
-  int v = count;  // inclusive scan over the warp
-  for (int o = 1; o < 32; o <<= 1) {
-    const int u = __shfl_up_sync(0xffffffffu, v, o);
-    if (lane >= o) v += u;
-  }
-  if (lane == 31) warp_total[warp] = v;
-  __syncthreads();
-  for (int w = 0; w < warp; ++w) v += warp_total[w];
-  run_start[t] = v - count;
-  if (t == (int)blockDim.x - 1) run_start[blockDim.x] = v;
-  __syncthreads();
-}
 
 // Row p (< run_start[blockDim.x]) -> sample b and position t: the run that holds p (the last s
 // with run_start[s] <= p; empty runs share their start with the next), then its samples one by one.
@@ -447,7 +419,7 @@ __device__ void forward_tiles(const AttentionArgs& a) {
   float* A2 = A1 + rows * h1;
   __shared__ int run_start[MAX_THREADS + 1];
   const int per = (a.B + blockDim.x - 1) / blockDim.x;
-  count_positions(run_start, per, a, blockIdx.x == 0);
+  augur::length_runs(run_start, a.lengths, a.B, a.T);  // a bad length: activation_unit_pool_forward_kernel reports it
   const int positions = run_start[blockDim.x];
   for (int first = (int)blockIdx.x * rows; first < positions; first += (int)gridDim.x * rows) {  // the same for the whole block
     const int n = min(rows, positions - first);
@@ -511,7 +483,7 @@ __device__ void backward_tiles(const AttentionArgs& a) {
 
   __shared__ int run_start[MAX_THREADS + 1];
   const int per = (a.B + blockDim.x - 1) / blockDim.x;
-  count_positions(run_start, per, a, false);  // the forward reported any bad length
+  augur::length_runs(run_start, a.lengths, a.B, a.T);
   const int positions = run_start[blockDim.x];
   if (blockIdx.x == 0 && threadIdx.x == 0) *a.tiles = (positions + rows - 1) / rows;
   if ((int)blockIdx.x * rows >= positions) return;  // no tile: the reduce does not read this slice

@@ -25,29 +25,20 @@
 // device): the valid positions alone, sample b's at rows [row_start[b], row_start[b] + len_b), and
 // count = sum_b len_b. Every kernel of the unit then walks `count` rows instead of B T (about a
 // fifth of them at the benchmark's mean history of 17.9 of T = 100), and nothing is written past
-// it. One block: each thread sums a contiguous run of samples, a scan over the threads' sums in
-// shared memory, then each thread writes its run's starts. Lengths clamped to [0, T].
+// it. One block (at most 1024 threads): augur::length_runs counts the runs of samples, then each
+// thread writes its run's starts. Lengths clamped to [0, T].
 //   row_start (B)   count (1)   lengths (B)
 AUGUR_KERNEL void activation_unit_row_starts_kernel(int* __restrict__ row_start, int* __restrict__ count,
                                                     const int* __restrict__ lengths, int B, int T) {
-  __shared__ int sums[1024];
-  const int per = (B + blockDim.x - 1) / blockDim.x, b0 = threadIdx.x * per, b1 = min(b0 + per, B);
-  int s = 0;
-  for (int b = b0; b < b1; ++b) s += augur::clamped_length(lengths, b, T);
-  sums[threadIdx.x] = s;
-  __syncthreads();
-  for (int o = 1; o < (int)blockDim.x; o <<= 1) {  // inclusive scan (Hillis-Steele)
-    const int v = threadIdx.x >= (unsigned)o ? sums[threadIdx.x - o] : 0;
-    __syncthreads();
-    sums[threadIdx.x] += v;
-    __syncthreads();
-  }
-  int start = sums[threadIdx.x] - s;
-  for (int b = b0; b < b1; ++b) {
+  __shared__ int run_start[1025];
+  augur::length_runs(run_start, lengths, B, T);
+  const int per = (B + blockDim.x - 1) / blockDim.x;
+  int start = run_start[threadIdx.x];
+  for (int b = threadIdx.x * per, end = min(B, ((int)threadIdx.x + 1) * per); b < end; ++b) {
     row_start[b] = start;
     start += augur::clamped_length(lengths, b, T);
   }
-  if (threadIdx.x == blockDim.x - 1) count[0] = sums[threadIdx.x];
+  if (threadIdx.x == 0) count[0] = run_start[blockDim.x];
 }
 
 // z (rows, 4W) = [q_b, k_bt, q_b - k_bt, q_b * k_bt], row r = b T + t for t < lengths[b] and 0 for

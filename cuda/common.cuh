@@ -60,6 +60,32 @@ __device__ __forceinline__ int checked_length(const int* lengths, int b, int T, 
   return min(max(len, 0), T);
 }
 
+// The valid positions of a batch, counted by one block: thread i sums the clamped lengths of the
+// samples [i per, (i + 1) per) (per = ceil(B / blockDim.x), a run), a warp scan and the warps'
+// totals turn the sums into run_start[i], the first packed row of run i (sample b's rows are
+// [start_b, start_b + len_b), in b order), and run_start[blockDim.x] is their count. Lengths
+// outside [0, T] are clamped, not reported (the callers' other kernels report them). blockDim.x: a
+// multiple of 32, at most 1024; run_start holds blockDim.x + 1 ints. Every thread calls it; it
+// ends with a barrier.
+__device__ __forceinline__ void length_runs(int* run_start, const int* lengths, int B, int T) {
+  __shared__ int warp_total[32];
+  const int t = threadIdx.x, lane = t & 31, warp = t >> 5, per = (B + blockDim.x - 1) / blockDim.x;
+  int count = 0;
+#pragma unroll 8  // a run's lengths in flight together (16 samples a thread at batch 2048)
+  for (int b = t * per, end = min(B, (t + 1) * per); b < end; ++b) count += clamped_length(lengths, b, T);
+  int v = count;  // inclusive scan over the warp
+  for (int o = 1; o < 32; o <<= 1) {
+    const int u = __shfl_up_sync(0xffffffffu, v, o);
+    if (lane >= o) v += u;
+  }
+  if (lane == 31) warp_total[warp] = v;
+  __syncthreads();
+  for (int w = 0; w < warp; ++w) v += warp_total[w];
+  run_start[t] = v - count;
+  if (t == (int)blockDim.x - 1) run_start[blockDim.x] = v;
+  __syncthreads();
+}
+
 // Sum over a warp (every lane gets the total).
 __device__ __forceinline__ double warp_sum(double v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);

@@ -1190,7 +1190,7 @@ public final class CudaBackend implements Backend, Profiling {
                                         Tensor lengths, int B, int T, int rows) {
         checkPlanned(ws.spec, ws.maxB, ws.T, spec, B, T);
         AttentionArgs g = new AttentionArgs();
-        g.set(AttentionArgs.Ptr.STATUS, status.address()).set(AttentionArgs.Ptr.TILES, ws.tiles.address())
+        g.set(AttentionArgs.Ptr.TILES, ws.tiles.address())
                 .set(AttentionArgs.Ptr.M3, ws.m3.address()).set(AttentionArgs.Ptr.M3T, ws.m3t.address()).set(AttentionArgs.Ptr.W2T, ws.w2t.address())
                 .set(AttentionArgs.Ptr.P, ws.p.address()).set(AttentionArgs.Ptr.PARTIALS, ws.partials.address())
                 .set(AttentionArgs.Ptr.QUERY, a(query)).set(AttentionArgs.Ptr.KEYS, a(keys)).set(AttentionArgs.Ptr.LENGTHS, a(lengths))

@@ -96,6 +96,28 @@ class CudaReadLaterTest {
                 e.getMessage());
     }
 
+    /**
+     * The fused activation unit reports a history length outside [0, T] (its pool's forward checks
+     * each sample's; the tiles clamp them): T + 4 and -1 in a batch of 3, the third valid.
+     */
+    @Test
+    void theActivationUnitReportsBadLengths() {
+        GpuTesting.assumeGpu();
+        CudaBackend be = GpuTesting.backend();
+        int B = 3, T = 4, W = 4, h1 = 8, h2 = 4;
+        io.augur.backend.AttentionSpec spec = new io.augur.backend.AttentionSpec(W, h1, h2, io.augur.backend.Activation.SIGMOID, true, 0.99f, 1e-8f);
+        io.augur.backend.Workspace ws = be.attentionWorkspace("later.att", spec, B, T);
+        Tensor q = be.floats("later.q", B * W), k = be.floats("later.k", B * T * W), lens = be.ints("later.attLens", B);
+        Tensor out = be.floats("later.attOut", B * W), weights = be.floats("later.attWeights", B * T);
+        io.augur.backend.AttentionParams p = new io.augur.backend.AttentionParams(be.floats("later.w1", 4 * W * h1), be.floats("later.b1", h1), null,
+                be.floats("later.w2", h1 * h2), be.floats("later.b2", h2), null, be.floats("later.w3", h2), be.floats("later.b3", 1),
+                null, null, null, null);
+        be.upload(lens, new int[] {T + 4, -1, 2}, B);
+        be.activationUnit(out, weights, ws, q, k, lens, p, spec, B, T, true);
+        IllegalStateException e = assertThrows(IllegalStateException.class, be.readLater(out)::getAsDouble);
+        assertTrue(e.getMessage().contains(DeviceStatus.describe(DeviceStatus.BAD_LENGTH)), e.getMessage());
+    }
+
     @Test
     void notInsideAStep() {
         GpuTesting.assumeGpu();
