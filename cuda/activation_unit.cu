@@ -91,7 +91,7 @@ struct AttentionArgs {
   int rows;    // positions per tile
   int act;     // 0 sigmoid, 1 PReLU
   int blocks;  // backward grid size = slices of `partials`
-  int local;   // backward: accumulate the block's partial gradients in shared memory (1) or in its slice of `partials` (0)
+  int local;   // backward: the block's partial gradients in its slice of `partials` (0), in shared memory (1), or all but dM3 in shared memory (2)
   int softmax; // backward: the weights are the scores' softmax (1) or the scores (0)
 };
 
@@ -108,7 +108,8 @@ __device__ __forceinline__ float act_derivative(int act, float pre, float post, 
 
 // Per-block partial gradients, in floats: dM3 (3W, h1) (its row blocks dMb = d(Wk - Wd),
 // dMp = dWp, dMa = d(Wq + Wd)), db1, dAlpha1 (h1), dW2 (h1, h2), db2, dAlpha2, dW3 (h2), db3 (1).
-// With a.local the block keeps them in shared memory and writes its slice once at the end.
+// With a.local = 1 the block keeps them in shared memory and writes its slice once at the end; with
+// a.local = 2 all but dM3 (the rest, from db1 on), which it adds in its slice in global memory.
 struct PartialLayout {
   int dm3, db1, da1, dw2, db2, da2, dw3, db3, size;
   __device__ PartialLayout(int W, int h1, int h2) {
@@ -450,11 +451,13 @@ AUGUR_KERNEL void activation_unit_forward_tf32_kernel(AttentionArgs a) { forward
 
 // Grid: a.blocks blocks, tile i on block i mod a.blocks; a block with no tile writes nothing.
 // Dynamic shared memory: seg_dot (rows doubles), then in floats: with a.local the block's partial
-// gradients (PartialLayout), then row_b, row_t (rows ints each), dsc (rows), R3 (rows, 3W), H1, A1, D1 (rows, h1 each), H2,
+// gradients on chip (PartialLayout; from db1 on with a.local = 2), then row_b, row_t (rows ints each), dsc (rows), R3 (rows, 3W), H1, A1, D1 (rows, h1 each), H2,
 // A2, D2 (rows, h2 each), and dR3 (rows, 3W) only where it does not fit in H1 and A1, which are
 // spent by the time it is written (Amazon config: 3W = 108 <= 2 h1 = 160). Every tile adds into
 // dM3 and dW2 (about 12,000 floats in the Amazon config), so with a.local those
-// read-modify-writes stay on chip and the slice is written once at the end.
+// read-modify-writes stay on chip and the slice is written once at the end. The price is L1: two
+// blocks of 110 KB leave an H200 multiprocessor's L1 about 28 KB, so the weights the products read
+// (83 KB) come from L2. a.local = 2 keeps dM3 (34.5 KB) off chip: 75 KB a block, L1 about 80 KB.
 namespace {
 __device__ __forceinline__ bool dr3_in_h1(int W, int h1) { return 3 * W <= 2 * h1; }
 
@@ -468,8 +471,14 @@ __device__ void backward_tiles(const AttentionArgs& a) {
   const PartialLayout L(W, h1, h2);
   float* slice = a.partials + (long long)blockIdx.x * L.size;
   double* seg_dot = smem;
-  float* part = a.local ? reinterpret_cast<float*>(smem + rows) : slice;
-  int* row_b = reinterpret_cast<int*>(smem + rows) + (a.local ? L.size : 0);
+  float* chip = reinterpret_cast<float*>(smem + rows);
+  // the layout's last on_chip floats in shared memory, the first L.size - on_chip in the slice
+  const int on_chip = a.local == 1 ? L.size : a.local == 2 ? L.size - L.db1 : 0;
+  // pm3[L.dm3 + x] is dM3's element x; pr[i - shift] the element at layout offset i >= L.db1 of the rest
+  float* pm3 = a.local == 1 ? chip : slice;
+  float* pr = a.local != 0 ? chip : slice;
+  const int shift = a.local == 2 ? L.db1 : 0;
+  int* row_b = reinterpret_cast<int*>(chip + on_chip);
   int* row_t = row_b + rows;
   float* dsc = reinterpret_cast<float*>(row_t + rows);
   float* R3 = dsc + rows;
@@ -487,7 +496,8 @@ __device__ void backward_tiles(const AttentionArgs& a) {
   const int positions = run_start[blockDim.x];
   if (blockIdx.x == 0 && threadIdx.x == 0) *a.tiles = (positions + rows - 1) / rows;
   if ((int)blockIdx.x * rows >= positions) return;  // no tile: the reduce does not read this slice
-  for (int e = threadIdx.x; e < L.size; e += blockDim.x) part[e] = 0.0f;
+  for (int e = threadIdx.x; e < on_chip; e += blockDim.x) chip[e] = 0.0f;
+  for (int e = threadIdx.x; e < L.size - on_chip; e += blockDim.x) slice[e] = 0.0f;
 
   for (int first = (int)blockIdx.x * rows; first < positions; first += (int)gridDim.x * rows) {  // the same for the whole block
     const int n = min(rows, positions - first);
@@ -529,20 +539,20 @@ __device__ void backward_tiles(const AttentionArgs& a) {
           s_b2 += d;
         }
       }
-      part[L.dw3 + j] += s_w3;
-      part[L.da2 + j] += s_alpha;
-      part[L.db2 + j] += s_b2;
+      pr[L.dw3 - shift + j] += s_w3;
+      pr[L.da2 - shift + j] += s_alpha;
+      pr[L.db2 - shift + j] += s_b2;
     }
     if (threadIdx.x == 0) {
       float s = 0.0f;
       for (int r = 0; r < n; ++r) s += dsc[r];
-      part[L.db3] += s;
+      pr[L.db3 - shift] += s;
     }
     __syncthreads();
     // dA1 = D2 W2^T, and dW2 += A1^T D2
     {
       auto epi_d1 = [&](int r, int i, float s) { D1[r * h1 + i] = s; };
-      auto epi_dw2 = [&](int i, int j, float s) { part[L.dw2 + i * h2 + j] += s; };
+      auto epi_dw2 = [&](int i, int j, float s) { pr[L.dw2 - shift + i * h2 + j] += s; };
       if constexpr (TF32) {
         product<TF32>(n, h1, h2, D2, h2, 1, a.w2t, h1, 1, epi_d1);
         product<TF32>(h1, h2, n, A1, 1, h1, D2, h2, 1, epi_dw2);
@@ -574,13 +584,13 @@ __device__ void backward_tiles(const AttentionArgs& a) {
           s_b1 += d;
         }
       }
-      part[L.da1 + i] += s_alpha;
-      part[L.db1 + i] += s_b1;
+      pr[L.da1 - shift + i] += s_alpha;
+      pr[L.db1 - shift + i] += s_b1;
     }
     __syncthreads();  // H1 and A1 are spent: dR3 may take their place
     // dM3 += R3^T dH1;  dR3 = dH1 M3^T
     {
-      auto epi_dm3 = [&](int c, int i, float s) { part[L.dm3 + c * h1 + i] += s; };
+      auto epi_dm3 = [&](int c, int i, float s) { pm3[L.dm3 + c * h1 + i] += s; };
       auto epi_dr3 = [&](int r, int c, float s) { dR3[r * W3 + c] = s; };
       if constexpr (TF32) {
         product<TF32>(W3, h1, n, R3, 1, W3, D1, h1, 1, epi_dm3);
@@ -605,8 +615,7 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     }
     __syncthreads();  // the next tile reuses every buffer
   }
-  if (a.local)
-    for (int e = threadIdx.x; e < L.size; e += blockDim.x) slice[e] = part[e];
+  for (int e = threadIdx.x; e < on_chip; e += blockDim.x) slice[L.size - on_chip + e] = chip[e];
 }
 
 }  // namespace

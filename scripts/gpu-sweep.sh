@@ -14,7 +14,8 @@
 #             (--set full: stall reasons, cache hit rates, shared-memory conflicts) for one launch of
 #             activation_unit_backward_kernel at batch 2048; the reports themselves left out;
 #   variants  DIN again with each of VARIANTS (JVM options, one run each; default: the activation
-#             unit's tiles of 16, its partial gradients in global memory (3 backward blocks per SM),
+#             unit's dM3 or all of its partial gradients in global memory (more L1 for the weights),
+#             its tiles of 16,
 #             the small GEMM off and for every product (at batch 2048 the 64 x 64 tiles give the top
 #             MLP's products one block an SM), 128 threads a block: the alternatives to each default
 #             the code only reasons for);
@@ -73,7 +74,7 @@ if want ncu; then
 fi
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
-  else variants=(-Daugur.attention.rowsBackward=16 -Daugur.attention.partialsOnChip=false -Daugur.gemm.small=off -Daugur.gemm.small=always -Daugur.attention.threads=128); fi
+  else variants=(-Daugur.attention.dm3OnChip=false -Daugur.attention.partialsOnChip=false -Daugur.attention.rowsBackward=16 -Daugur.gemm.small=off -Daugur.gemm.small=always -Daugur.attention.threads=128); fi
   i=0
   for v in "${variants[@]}"; do
     i=$((i + 1))

@@ -57,9 +57,17 @@ final class AttentionArgs {
         return 8L * rows + 4L * rows * (3 + 3L * W + 3L * h1 + 3L * h2 + (dr3InH1(W, h1) ? 0 : 3L * W));
     }
 
-    /** The same with the block's partial gradients in shared memory too (the LOCAL mode), ahead of the rest. */
-    static long backwardSharedBytes(int W, int h1, int h2, int rows, boolean local) {
-        return backwardSharedBytes(W, h1, h2, rows) + (local ? 4L * partialFloats(W, h1, h2) : 0);
+    /** Where the backward keeps a block's partial gradients (the LOCAL int): its slice in global memory, shared memory, or shared memory but dM3. */
+    static final int PARTIALS_GLOBAL = 0, PARTIALS_CHIP = 1, PARTIALS_CHIP_BUT_DM3 = 2;
+
+    /** The same with the partial gradients that {@code local} (a PARTIALS_* value) keeps in shared memory, ahead of the rest. */
+    static long backwardSharedBytes(int W, int h1, int h2, int rows, int local) {
+        long onChip = switch (local) {
+            case PARTIALS_CHIP -> partialFloats(W, h1, h2);
+            case PARTIALS_CHIP_BUT_DM3 -> partialFloats(W, h1, h2) - 3L * W * h1;
+            default -> 0;
+        };
+        return backwardSharedBytes(W, h1, h2, rows) + 4 * onChip;
     }
 
     /** Floats of one block's partial gradients: dM3 (3W x h1), db1, dAlpha1, dW2, db2, dAlpha2, dW3, db3. */

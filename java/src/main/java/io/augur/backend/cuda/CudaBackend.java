@@ -91,6 +91,21 @@ public final class CudaBackend implements Backend, Profiling {
      * turn it off to cover that path; set before planning.
      */
     static boolean attentionPartialsOnChip = !"false".equals(System.getProperty("augur.attention.partialsOnChip", "true").trim());
+    /**
+     * With the partial gradients on chip, whether dM3 (3W x h1, 34.5 KB in the Amazon config, the largest of them) is
+     * too (augur.attention.dm3OnChip=false keeps it in global memory). Off chip it leaves two blocks of an H200
+     * multiprocessor about 80 KB of L1 for the weights the products read instead of about 28 KB. Where all of them do
+     * not fit beside a tile, all but dM3 are on chip if those fit. Tests switch it; set before planning.
+     */
+    static boolean attentionDm3OnChip = !"false".equals(System.getProperty("augur.attention.dm3OnChip", "true").trim());
+
+    /** Where the backward keeps its partial gradients (AttentionArgs.PARTIALS_*): the settings, then the first that fits within {@code limit} bytes. */
+    static int attentionPartials(boolean onChip, boolean dm3OnChip, int W, int h1, int h2, int rows, long limit) {
+        if (!onChip) return AttentionArgs.PARTIALS_GLOBAL;
+        if (dm3OnChip && AttentionArgs.backwardSharedBytes(W, h1, h2, rows, AttentionArgs.PARTIALS_CHIP) <= limit) return AttentionArgs.PARTIALS_CHIP;
+        if (AttentionArgs.backwardSharedBytes(W, h1, h2, rows, AttentionArgs.PARTIALS_CHIP_BUT_DM3) <= limit) return AttentionArgs.PARTIALS_CHIP_BUT_DM3;
+        return AttentionArgs.PARTIALS_GLOBAL;
+    }
 
     /**
      * The backward's blocks per multiprocessor: the setting if one is given (> 0), else as many blocks as one
@@ -477,7 +492,8 @@ public final class CudaBackend implements Backend, Profiling {
     final class AttentionWorkspace implements Workspace {
         final AttentionSpec spec;
         final int maxB, T, blocks, blocksPerSm, forwardBlocksPerSm, rowsForward, rowsBackward;
-        final boolean localPartials;
+        /** AttentionArgs.PARTIALS_*: where the backward keeps its partial gradients. */
+        final int partialsPlace;
         final long sharedForward, sharedBackward;
         final Arena.Slice m3, m3t, w2t, p, score, dqRows, partials, tiles;
 
@@ -499,8 +515,8 @@ public final class CudaBackend implements Backend, Profiling {
             }
             sharedForward = AttentionArgs.forwardSharedBytes(W, h1, h2, rowsForward);
             // the backward's partial gradients on chip when they fit beside a full tile of rows
-            localPartials = attentionPartialsOnChip && AttentionArgs.backwardSharedBytes(W, h1, h2, rowsBackward, true) <= limitBackward;
-            sharedBackward = AttentionArgs.backwardSharedBytes(W, h1, h2, rowsBackward, localPartials);
+            partialsPlace = attentionPartials(attentionPartialsOnChip, attentionDm3OnChip, W, h1, h2, rowsBackward, limitBackward);
+            sharedBackward = AttentionArgs.backwardSharedBytes(W, h1, h2, rowsBackward, partialsPlace);
             if (sharedForward > DEFAULT_SHARED) {
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_FORWARD, (int) sharedForward);
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_FORWARD_TF32, (int) sharedForward);
@@ -516,7 +532,9 @@ public final class CudaBackend implements Backend, Profiling {
             blocks = (int) Math.max(1, Math.min(AttentionArgs.tiles(positions, rowsBackward), (long) blocksPerSm * rt.multiprocessors));
             LOG.info("activation unit {} ({}/{}/{}, T = {}): tiles of up to {} positions forward, {} backward, {} threads; forward blocks {} per SM, "
                     + "{} backward blocks ({} per SM), partial gradients in {} memory; shared memory {} / {} bytes", name, W, h1, h2, T, rowsForward,
-                    rowsBackward, ATT_THREADS, forwardBlocksPerSm, blocks, blocksPerSm, localPartials ? "shared" : "global", sharedForward, sharedBackward);
+                    rowsBackward, ATT_THREADS, forwardBlocksPerSm, blocks, blocksPerSm,
+                    partialsPlace == AttentionArgs.PARTIALS_CHIP ? "shared" : partialsPlace == AttentionArgs.PARTIALS_GLOBAL ? "global" : "shared (dM3 global)",
+                    sharedForward, sharedBackward);
             m3 = arena.reserveScratch(name + ".m3", 12L * W * h1);
             m3t = arena.reserveScratch(name + ".m3t", 12L * W * h1);
             w2t = arena.reserveScratch(name + ".w2t", 4L * h1 * h2);
@@ -1262,7 +1280,7 @@ public final class CudaBackend implements Backend, Profiling {
                 .set(AttentionArgs.Ptr.G_W1, a(grads.w1())).set(AttentionArgs.Ptr.G_B1, a(grads.b1())).set(AttentionArgs.Ptr.G_ALPHA1, a(grads.alpha1()))
                 .set(AttentionArgs.Ptr.G_W2, a(grads.w2())).set(AttentionArgs.Ptr.G_B2, a(grads.b2())).set(AttentionArgs.Ptr.G_ALPHA2, a(grads.alpha2()))
                 .set(AttentionArgs.Ptr.G_W3, a(grads.w3())).set(AttentionArgs.Ptr.G_B3, a(grads.b3()))
-                .set(AttentionArgs.Int.BLOCKS, blocks).set(AttentionArgs.Int.LOCAL, w.localPartials ? 1 : 0);
+                .set(AttentionArgs.Int.BLOCKS, blocks).set(AttentionArgs.Int.LOCAL, w.partialsPlace);
         CudaRuntime.Args args = args().struct(g.buffer());
         String kernel = precision == Precision.TF32 ? Kernels.ACTIVATION_UNIT_BACKWARD_TF32 : Kernels.ACTIVATION_UNIT_BACKWARD;
         rt.launch(kernel, blocks, 1, ATT_THREADS, 1, (int) w.sharedBackward, args);

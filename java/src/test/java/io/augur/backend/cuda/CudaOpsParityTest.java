@@ -883,6 +883,18 @@ class CudaOpsParityTest {
         }
     }
 
+    /** The same with all of them on chip but dM3, which every tile adds into the block's slice in global memory. */
+    @ParameterizedTest
+    @CsvSource({"PRELU, true, 100, 36, 80, 40", "SIGMOID, false, 9, 13, 21, 3"})
+    void activationUnitWithDm3InGlobalMemory(Activation act, boolean softmax, int T, int W, int h1, int h2) {
+        CudaBackend.attentionDm3OnChip = false;
+        try {
+            activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), W, h1, h2);
+        } finally {
+            CudaBackend.attentionDm3OnChip = true;
+        }
+    }
+
     /**
      * The Dice unit's two row layouts: packed (the valid positions alone; the built-in GEMM stops
      * at their count in device memory), which the cases above run wherever the built-in GEMM is
@@ -982,7 +994,7 @@ class CudaOpsParityTest {
             assertTrue(backward >= 1 && forward >= 1, "the occupancy calculator answers: " + backward + " / " + forward);
             assertTrue(w.blocksPerSm >= 1 && w.blocksPerSm <= backward, "backward " + w.blocksPerSm + " per SM, " + backward + " fit");
             assertTrue(w.forwardBlocksPerSm >= 1 && w.forwardBlocksPerSm <= forward, "forward " + w.forwardBlocksPerSm + " per SM, " + forward + " fit");
-            assertEquals(onChip, w.localPartials);
+            assertEquals(onChip ? AttentionArgs.PARTIALS_CHIP : AttentionArgs.PARTIALS_GLOBAL, w.partialsPlace);
         } finally {
             CudaBackend.attentionPartialsOnChip = true;
         }
@@ -1040,7 +1052,8 @@ class CudaOpsParityTest {
                 gw2.on(be), gb2.on(be), slopes ? ga2.on(be) : null, gw3.on(be), gb3.on(be), null, null, null, null);
         Workspace wc = tw.cpu.attentionWorkspace("ws", spec, MAXB, T), wg = tw.gpu.attentionWorkspace("ws", spec, MAXB, T);
         if (wg instanceof CudaBackend.AttentionWorkspace fused)   // each test covers the path it names
-            assertEquals(CudaBackend.attentionPartialsOnChip, fused.localPartials, "partial gradients on chip");
+            assertEquals(!CudaBackend.attentionPartialsOnChip ? AttentionArgs.PARTIALS_GLOBAL
+                    : CudaBackend.attentionDm3OnChip ? AttentionArgs.PARTIALS_CHIP : AttentionArgs.PARTIALS_CHIP_BUT_DM3, fused.partialsPlace, "where the partial gradients are");
         Pair out = tw.poisoned("out", MAXB * W), weights = tw.poisoned("weights", MAXB * T);
         Pair dOut = tw.floats("dOut", poisonedValues(values, rng, B * W, MAXB * W, -1, 1)), dW = tw.floats("dWeights", poisonedValues(values, rng, B * T, MAXB * T, -1, 1));
         Pair dq = tw.floats("dq", poisonedValues(values, rng, B * W, MAXB * W, -1, 1)), dk = tw.floats("dk", poisonedValues(values, rng, B * T * W, MAXB * T * W, -1, 1));

@@ -115,8 +115,19 @@ class KernelSourcesTest {
         assertEquals(0, AttentionArgs.rowsThatFit(false, 36, 80, 40, 16, 100));
         assertEquals(3L * 36 * 80 + 2 * 80 + 80 * 40 + 3 * 40 + 1, AttentionArgs.partialFloats(36, 80, 40));
         // the backward's partial gradients on chip as well: within Ampere's and Hopper's opt-in (Turing's 64 KiB is too little)
-        long local = AttentionArgs.backwardSharedBytes(36, 80, 40, 32, true);
+        long local = AttentionArgs.backwardSharedBytes(36, 80, 40, 32, AttentionArgs.PARTIALS_CHIP);
         assertEquals(bwd + 4 * AttentionArgs.partialFloats(36, 80, 40), local);
+        long split = AttentionArgs.backwardSharedBytes(36, 80, 40, 32, AttentionArgs.PARTIALS_CHIP_BUT_DM3);
+        assertEquals(bwd + 4 * (AttentionArgs.partialFloats(36, 80, 40) - 3 * 36 * 80), split);
+        assertEquals(bwd, AttentionArgs.backwardSharedBytes(36, 80, 40, 32, AttentionArgs.PARTIALS_GLOBAL));
+        // where they go: the settings, then what fits (Hopper's 227 KB a block; Volta's 96 KB takes all but dM3; Turing's 64 none)
+        long hopper = 227 * 1024 - CudaBackend.ATT_BACKWARD_STATIC_SHARED, volta = 96 * 1024 - CudaBackend.ATT_BACKWARD_STATIC_SHARED,
+                turing = 64 * 1024 - CudaBackend.ATT_BACKWARD_STATIC_SHARED;
+        assertEquals(AttentionArgs.PARTIALS_CHIP, CudaBackend.attentionPartials(true, true, 36, 80, 40, 32, hopper));
+        assertEquals(AttentionArgs.PARTIALS_CHIP_BUT_DM3, CudaBackend.attentionPartials(true, false, 36, 80, 40, 32, hopper));
+        assertEquals(AttentionArgs.PARTIALS_GLOBAL, CudaBackend.attentionPartials(false, true, 36, 80, 40, 32, hopper));
+        assertEquals(AttentionArgs.PARTIALS_CHIP_BUT_DM3, CudaBackend.attentionPartials(true, true, 36, 80, 40, 32, volta));
+        assertEquals(AttentionArgs.PARTIALS_GLOBAL, CudaBackend.attentionPartials(true, true, 36, 80, 40, 32, turing));
         // by shared memory alone: two such backward blocks on an H200 multiprocessor (228 KB), three with the partials in
         // global memory (the occupancy calculator, which counts registers too, decides on a GPU)
         assertEquals(2, CudaBackend.attentionBlocksPerSm(0, 0, local, 228 * 1024));
