@@ -112,7 +112,7 @@ public final class CudaBackend implements Backend, Profiling {
      * multiprocessor holds at once, from 1 to {@link #ATT_AUTO_BLOCKS_PER_SM}: the occupancy calculator's answer
      * ({@code occupancy}, registers and shared memory together) where it gave one (> 0), else as many blocks of
      * {@code sharedBytes} dynamic shared memory as the multiprocessor's {@code sharedPerSm} holds. Blocks past what
-     * fits would run as a second wave (at 121 registers x 256 threads an sm_90 multiprocessor holds 2 backward blocks
+     * fits would run as a second wave (at 128 registers x 256 threads an sm_90 multiprocessor holds 2 backward blocks
      * whatever their shared memory). Measured on the H200 with the earlier chunked kernel (docs/perf, 2026-11-24):
      * 2 blocks were 1.41 times as fast as 1 at batch 2048, where the kernel waits on latency.
      */
