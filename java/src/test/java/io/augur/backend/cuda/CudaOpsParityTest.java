@@ -870,27 +870,20 @@ class CudaOpsParityTest {
 
     /**
      * The fused backward with its per-block partial gradients added into global memory tile by
-     * tile, the path a GPU takes when they do not fit in shared memory beside the tile.
+     * tile, all of them (dm3Only false: the path a GPU takes when they do not fit in shared memory
+     * beside the tile) or only dM3, the rest on chip (the path of Volta's 96 KB, and of
+     * -Daugur.attention.dm3OnChip=false).
      */
     @ParameterizedTest
-    @CsvSource({"PRELU, true, 100, 36, 80, 40", "SIGMOID, false, 9, 13, 21, 3"})
-    void activationUnitWithPartialGradientsInGlobalMemory(Activation act, boolean softmax, int T, int W, int h1, int h2) {
-        CudaBackend.attentionPartialsOnChip = false;
+    @CsvSource({"false, PRELU, true, 100, 36, 80, 40", "false, SIGMOID, false, 9, 13, 21, 3",
+                "true, PRELU, true, 100, 36, 80, 40", "true, SIGMOID, false, 9, 13, 21, 3"})
+    void activationUnitWithPartialGradientsInGlobalMemory(boolean dm3Only, Activation act, boolean softmax, int T, int W, int h1, int h2) {
+        if (dm3Only) CudaBackend.attentionDm3OnChip = false;
+        else CudaBackend.attentionPartialsOnChip = false;
         try {
             activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), W, h1, h2);
         } finally {
             CudaBackend.attentionPartialsOnChip = true;
-        }
-    }
-
-    /** The same with all of them on chip but dM3, which every tile adds into the block's slice in global memory. */
-    @ParameterizedTest
-    @CsvSource({"PRELU, true, 100, 36, 80, 40", "SIGMOID, false, 9, 13, 21, 3"})
-    void activationUnitWithDm3InGlobalMemory(Activation act, boolean softmax, int T, int W, int h1, int h2) {
-        CudaBackend.attentionDm3OnChip = false;
-        try {
-            activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), W, h1, h2);
-        } finally {
             CudaBackend.attentionDm3OnChip = true;
         }
     }
