@@ -412,6 +412,57 @@ public interface Backend extends AutoCloseable {
     /** dx = dy * y * (1 - y) (=). */
     void sigmoidBackward(Tensor dx, Tensor dy, Tensor y, int n);
 
+    // ---------------------------------------------------------------- the top tower
+
+    /**
+     * The top tower's forward over the first B rows of x (B, norm.channels): the BatchNorm, each
+     * hidden layer's linear and activation, then the logit layer; returns head.pre, the logits
+     * (B, 1). Every tensor the tower names is left as these ops leave it, but the gradient buffers.
+     * By default the ops one by one, which is the specification; the CUDA backend runs each hidden
+     * layer with its activation (the first also with the BatchNorm) as one launch at small batches.
+     */
+    default Tensor towerForward(Tower t, Tensor x, int B, boolean training) {
+        Tower.Norm n = t.norm();
+        batchNorm(n.y(), n.mean(), n.invStd(), x, n.gamma(), n.beta(), n.runMean(), n.runVar(), B, n.channels(), training, n.momentum(), n.eps());
+        Tensor h = n.y();
+        for (Tower.Layer l : t.hidden()) {
+            if (l.act() == Activation.DICE) {
+                linear(l.pre(), h, l.weight(), l.bias(), B, l.in(), l.width());
+                dice(l.out(), l.mean(), l.invStd(), l.pre(), l.alpha(), l.runMean(), l.runVar(), B, l.width(), training, l.momentum(), l.eps());
+            } else {
+                linearAct(l.pre(), l.out(), h, l.weight(), l.bias(), l.act(), l.alpha(), B, l.in(), l.width());
+            }
+            h = l.out();
+        }
+        Tower.Layer head = t.head();
+        linear(head.pre(), h, head.weight(), head.bias(), B, head.in(), 1);
+        return head.pre();
+    }
+
+    /**
+     * The backward of the last training {@link #towerForward} from dLogits (B, 1): dx (=), the
+     * gradient at x; every parameter gradient (+=) and each layer's dPre (=). By default the ops
+     * one by one (which also fill the dOut buffers and norm.dy; a fused backward need not).
+     */
+    default void towerBackward(Tower t, Tensor dx, Tensor dLogits, Tensor x, int B) {
+        java.util.List<Tower.Layer> hidden = t.hidden();
+        Tower.Layer head = t.head(), top = hidden.get(hidden.size() - 1);
+        linearBackward(top.dOut(), head.dWeight(), head.dBias(), dLogits, top.out(), head.weight(), B, head.in(), 1);
+        for (int i = hidden.size() - 1; i >= 0; i--) {
+            Tower.Layer l = hidden.get(i);
+            switch (l.act()) {
+                case SIGMOID -> sigmoidBackward(l.dPre(), l.dOut(), l.out(), B * l.width());
+                case PRELU -> preluBackward(l.dPre(), l.dAlpha(), l.dOut(), l.pre(), l.alpha(), B, l.width());
+                case DICE -> diceBackward(l.dPre(), l.dAlpha(), l.dOut(), l.mean(), l.invStd(), l.pre(), l.alpha(), B, l.width());
+            }
+            Tensor input = i == 0 ? t.norm().y() : hidden.get(i - 1).out();
+            Tensor dInput = i == 0 ? t.norm().dy() : hidden.get(i - 1).dOut();
+            linearBackward(dInput, l.dWeight(), l.dBias(), l.dPre(), input, l.weight(), B, l.in(), l.width());
+        }
+        Tower.Norm n = t.norm();
+        batchNormBackward(dx, n.dGamma(), n.dBeta(), n.dy(), n.mean(), n.invStd(), x, n.gamma(), B, n.channels());
+    }
+
     // ---------------------------------------------------------------- attention
 
     /**

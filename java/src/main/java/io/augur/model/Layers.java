@@ -6,6 +6,7 @@ import io.augur.backend.Param;
 import io.augur.backend.Recurrence;
 import io.augur.backend.RecurrenceParams;
 import io.augur.backend.Tensor;
+import io.augur.backend.Tower;
 import io.augur.backend.Workspace;
 
 /**
@@ -172,7 +173,30 @@ public final class Layers {
             }
             fc[L] = new Linear(ps, name + ".fc" + (L + 1), width, 1, maxB);
             dBn = ps.activation(name + ".bn.dy", maxB, in);
+            tower = L == 0 ? null : describe();
         }
+
+        /** The tower as {@link Backend#towerForward} takes it (null without hidden layers). */
+        public final Tower tower;
+
+        private Tower describe() {
+            Tower.Norm norm = new Tower.Norm(bn.y, bn.mean, bn.invStd, bn.gamma.value(), bn.beta.value(), bn.runMean.value(), bn.runVar.value(),
+                    bn.gamma.grad(), bn.beta.grad(), dBn, in, bn.momentum, bn.eps);
+            java.util.List<Tower.Layer> hidden = new java.util.ArrayList<>();
+            for (int l = 0; l < act.length; l++) {
+                Linear f = fc[l];
+                Act a = act[l];
+                hidden.add(new Tower.Layer(f.weight.value(), f.bias.value(), f.weight.grad(), f.bias.grad(), f.y, dPre[l], a.kind, a.y, dAct[l],
+                        value(a.alpha), a.alpha == null ? null : a.alpha.grad(), a.mean, a.invStd, value(a.runMean), value(a.runVar),
+                        f.in, f.out, a.momentum, a.eps));
+            }
+            Linear h = fc[act.length];
+            Tower.Layer head = new Tower.Layer(h.weight.value(), h.bias.value(), h.weight.grad(), h.bias.grad(), h.y, null, null, null, null,
+                    null, null, null, null, null, null, h.in, h.out, 0f, 0f);
+            return new Tower(norm, hidden, head);
+        }
+
+        private static Tensor value(Param p) { return p == null ? null : p.value(); }
 
         /** Returns the logits (maxB, 1). */
         public Tensor forward(Backend be, Tensor x, int B, boolean training) {
@@ -185,6 +209,7 @@ public final class Layers {
          * compute values nobody reads, and their gradients are zero when dLogits is zero there.
          */
         public Tensor forward(Backend be, Tensor x, int B, boolean training, Tensor rows) {
+            if (rows == null && tower != null) return be.towerForward(tower, x, B, training);
             Tensor h = bn.forward(be, x, B, training, rows);
             for (int l = 0; l < act.length; l++) h = linearAct(be, fc[l], act[l], h, B, training);
             return fc[act.length].forward(be, h, B);
@@ -195,6 +220,10 @@ public final class Layers {
         }
 
         public void backward(Backend be, Tensor dx, Tensor dLogits, Tensor x, int B, Tensor rows) {
+            if (rows == null && tower != null) {
+                be.towerBackward(tower, dx, dLogits, x, B);
+                return;
+            }
             int L = act.length;
             Tensor upstream = dLogits;
             for (int l = L; l >= 0; l--) {
