@@ -10,6 +10,7 @@
 #include "batch_norm.cu"
 #include "dice.cu"
 #include "prelu.cu"
+#include "tower.cu"
 #include "bce.cu"
 #include "adam.cu"
 #include "activation_unit.cu"

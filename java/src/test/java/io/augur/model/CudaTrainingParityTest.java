@@ -125,16 +125,24 @@ class CudaTrainingParityTest {
      * Batches of more than 256 rows, where the dense layers' column reductions run sliced
      * (BatchNorm, the top MLP's Dice or PReLU, the bias gradients), inside captured steps: 20
      * steps over batches of 300, 300 and 270 rows (the last a partial batch under the same
-     * graphs' sizes), same tolerances.
+     * graphs' sizes), same tolerances; and with the top tower fused, which these layers fit at 300 rows.
      */
     @ParameterizedTest
-    @CsvSource({"DIN, SIGMOID", "BASE, SIGMOID"})
-    void largeBatchesMatchTheCpu(ModelConfig.Kind kind, Activation att) {
+    @CsvSource({"DIN, SIGMOID, false", "BASE, SIGMOID, false", "DIN, SIGMOID, true"})
+    void largeBatchesMatchTheCpu(ModelConfig.Kind kind, Activation att, boolean fusedTower) {
         ModelConfig cfg = new ModelConfig(kind, 6, List.of(16, 8), att, true, List.of(20, 10), null, 1e-5f, 1e-8f, 0.99f, 0.05f);
         int[] sizes = {300, 300, 270};
         int steps = 20;
         float[] cpu = train(new CpuBackend(false, 2), cfg, true, false, sizes, steps);
-        float[] gpu = train(GpuTesting.backend(), cfg, false, true, sizes, steps);
+        // this tower's layers fit a block at 300 rows: the sliced kernels run with the fused tower off
+        boolean before = CudaBackend.towerFused;
+        CudaBackend.towerFused = fusedTower;
+        float[] gpu;
+        try {
+            gpu = train(GpuTesting.backend(), cfg, false, true, sizes, steps);
+        } finally {
+            CudaBackend.towerFused = before;
+        }
         for (int s = 0; s < steps; s++) {
             double tol = (s < 10 ? EARLY : LATE) * Math.max(1.0, Math.abs(cpu[s]));
             assertEquals(cpu[s], gpu[s], tol, kind + " loss at step " + (s + 1) + "; CPU " + java.util.Arrays.toString(cpu) + "\nGPU "
@@ -262,7 +270,12 @@ class CudaTrainingParityTest {
                 assertFalse(java.util.Arrays.stream(cb.stepSummary().split(";")).anyMatch(part -> part.contains(prefix) && part.contains("eager since")),
                         "a graph of " + prefix + "* was dropped: " + cb.stepSummary());
             }
-            if (graphs && be instanceof CudaBackend cb && sizes != DEFAULT_SIZES) {   // the large batches' step: sliced, and replayed
+            if (graphs && be instanceof CudaBackend cb && sizes != DEFAULT_SIZES && CudaBackend.towerFused) {   // the tower fused at 300 rows
+                String all = String.join("\n", cb.graphOps(m.stepKey("train", sizes[0])));
+                for (String k : new String[] {"tower_forward_kernel", "tower_backward_kernel"})
+                    assertTrue(all.contains(k + "<<<"), "the step at " + sizes[0] + " rows launches " + k + ":\n" + all);
+                assertFalse(all.contains("batch_norm"), "the BatchNorm runs inside the tower's launches:\n" + all);
+            } else if (graphs && be instanceof CudaBackend cb && sizes != DEFAULT_SIZES) {   // the large batches' step: sliced, and replayed
                 String all = String.join("\n", cb.graphOps(m.stepKey("train", sizes[0])));
                 String act = cfg.kind() == ModelConfig.Kind.DIN ? "dice_sliced_backward_kernel" : "prelu_sliced_backward_kernel";
                 // the bias gradients: sliced where the GEMM provider leaves them to the backend (cuBLAS)
@@ -302,6 +315,14 @@ class CudaTrainingParityTest {
                 if (builtin) budget -= cfg.kind() != ModelConfig.Kind.DIN ? 3 : cfg.attActivation() == Activation.DICE ? 3 + 6 - 1 + 3 : 3;
                 // and a top MLP of sigmoid or PReLU layers applies each in its product's epilogue
                 if (builtin && cfg.topActivation() != Activation.DICE) budget -= cfg.mlpHidden().size();
+                // The top tower fused (tower.cu; fp32, batches whose layers fit a block): a launch per hidden
+                // layer each way and the logit's product, instead of the BatchNorm and each layer's product,
+                // activation and their backwards (the head's two backward products too, inside the top
+                // layer's backward): 3 L + 3 fewer with a Dice tower of L layers, 2 L + 3 with sigmoid or PReLU.
+                int L = cfg.mlpHidden().size();
+                if (builtin && cb.precision() == io.augur.backend.Precision.FP32 && CudaBackend.towerFused) {
+                    budget -= cfg.topActivation() == Activation.DICE ? 3 * L + 3 : 2 * L + 3;
+                }
                 java.util.List<String> ops = cb.graphOps(m.stepKey("train", 32));
                 assertTrue(ops.size() <= budget, cfg.kind() + " step: " + ops.size() + " operations, budget " + budget + ":\n" + String.join("\n", ops));
             }

@@ -13,6 +13,7 @@ import io.augur.backend.RecurrenceParams;
 import io.augur.backend.SparseGrad;
 import io.augur.backend.SparseOptimizer;
 import io.augur.backend.Tensor;
+import io.augur.backend.Tower;
 import io.augur.backend.Workspace;
 import jcuda.Pointer;
 import jcuda.driver.CUevent;
@@ -1188,6 +1189,138 @@ public final class CudaBackend implements Backend, Profiling {
         }
         launchColumns(Kernels.DICE_BACKWARD, C, args().ptr(a(dx)).ptr(a(dAlpha)).ptr(a(dy)).ptr(a(mean)).ptr(a(invStd)).ptr(a(x))
                 .ptr(a(alpha)).i(B).i(C));
+    }
+
+    // ---------------------------------------------------------------- the top tower (tower.cu)
+
+    /**
+     * Whether the tower's hidden layers may run fused (tower.cu: one launch per hidden layer and
+     * direction where {@link #towerFits} says so); -Daugur.tower.fused=off always takes the
+     * layer-by-layer ops. Tests switch it.
+     */
+    public static boolean towerFused = !"off".equals(System.getProperty("augur.tower.fused", "auto").trim());
+    /** Threads of a tower block. */
+    static final int TOWER_THREADS = 256;
+    /**
+     * Channels a tower block owns (-Daugur.tower.cols, 1 to 32, a power of two): the DIN tower at
+     * batch 128 is then 50, 20 and 41 blocks for its layers of 200, 80 and the input's 162.
+     */
+    static int towerCols = towerColsSetting(System.getProperty("augur.tower.cols"));
+    /**
+     * The most rows the fused tower takes: each block walks every row of its channels, so past a
+     * thousand rows the sliced layer-by-layer kernels spread the work better (and a layer's
+     * input stops fitting a block's shared memory well before, at 227 KB: 256 rows of 200).
+     */
+    static final int TOWER_MAX_ROWS = 1024;
+
+    static int towerColsSetting(String v) {
+        if (v == null || v.isBlank()) return 4;
+        try {
+            int c = Integer.parseInt(v.trim());
+            if (c >= 1 && c <= 32 && Integer.bitCount(c) == 1) return c;
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException("-Daugur.tower.cols=" + v + ": expected 1, 2, 4, 8, 16 or 32 (default 4)");
+    }
+
+    /** tower_forward_kernel's dynamic shared memory: 3 threads' doubles, h (B, K | 1), W's columns (K, cols), pre's (B, cols). */
+    static long towerForwardShared(int B, int K, int cols) {
+        return 8L * 3 * TOWER_THREADS + 4L * ((long) B * (K | 1) + (long) K * cols + (long) B * cols);
+    }
+
+    /** tower_backward_kernel's: 3 threads' doubles, d_up (B, U | 1), W_up's rows (cols, U | 1), out, pre and d_out (B, cols) each. */
+    static long towerBackwardShared(int B, int U, int cols) {
+        return 8L * 3 * TOWER_THREADS + 4L * ((long) B * (U | 1) + (long) cols * (U | 1) + 3L * B * cols);
+    }
+
+    /**
+     * Whether every launch of the fused tower fits a block's shared memory ({@code limit} bytes) at
+     * batch B, with B within 1 to {@link #TOWER_MAX_ROWS}: each hidden layer's forward (its input
+     * whole) and backward (the gradient from the layer above whole), and the BatchNorm's backward.
+     */
+    static boolean towerFits(Tower t, int B, int cols, long limit) {
+        if (B < 1 || B > TOWER_MAX_ROWS) return false;
+        List<Tower.Layer> hidden = t.hidden();
+        for (int i = 0; i < hidden.size(); i++) {
+            int up = i + 1 < hidden.size() ? hidden.get(i + 1).width() : 1;
+            if (towerForwardShared(B, hidden.get(i).in(), cols) > limit || towerBackwardShared(B, up, cols) > limit) return false;
+        }
+        return towerBackwardShared(B, hidden.get(0).width(), cols) <= limit;
+    }
+
+    /** The fused tower at batch B: on, fp32 (its products are fp32 FMAs; TF32 takes the layer-by-layer GEMMs), and fitting. */
+    boolean fusedTower(Tower t, int B) {
+        return towerFused && precision == Precision.FP32 && towerFits(t, B, towerCols, Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin));
+    }
+
+    private static int towerMode(Activation act) {
+        return switch (act) {
+            case SIGMOID -> 0;
+            case PRELU -> 1;
+            case DICE -> 2;
+        };
+    }
+
+    private static final int TOWER_BATCH_NORM = 3;
+
+    private void towerLaunch(String kernel, int channels, long shared, CudaRuntime.Args args) {
+        if (shared > DEFAULT_SHARED) rt.setMaxDynamicShared(kernel, (int) shared);
+        rt.launch(kernel, (channels + towerCols - 1) / towerCols, 1, TOWER_THREADS, 1, (int) shared, args);
+    }
+
+    /** Fused where {@link #fusedTower} says so: a launch per hidden layer (the first with the BatchNorm), then the logit's product. */
+    @Override
+    public Tensor towerForward(Tower t, Tensor x, int B, boolean training) {
+        if (!fusedTower(t, B)) return Backend.super.towerForward(t, x, B, training);
+        begin();
+        Tower.Norm n = t.norm();
+        Tensor h = x;
+        for (int i = 0; i < t.hidden().size(); i++) {
+            Tower.Layer l = t.hidden().get(i);
+            boolean first = i == 0;
+            towerLaunch(Kernels.TOWER_FORWARD, l.width(), towerForwardShared(B, l.in(), towerCols), args()
+                    .ptr(a(l.pre())).ptr(a(l.out())).ptr(a(l.mean())).ptr(a(l.invStd())).ptr(a(l.runMean())).ptr(a(l.runVar()))
+                    .ptr(first ? a(n.y()) : 0L).ptr(first ? a(n.mean()) : 0L).ptr(first ? a(n.invStd()) : 0L)
+                    .ptr(first ? a(n.runMean()) : 0L).ptr(first ? a(n.runVar()) : 0L)
+                    .ptr(a(h)).ptr(a(l.weight())).ptr(a(l.bias())).ptr(a(l.alpha())).ptr(first ? a(n.gamma()) : 0L).ptr(first ? a(n.beta()) : 0L)
+                    .i(B).i(l.in()).i(l.width()).i(towerCols).i(towerMode(l.act())).i(training ? 1 : 0)
+                    .f(l.momentum()).f(l.eps()).f(n.momentum()).f(n.eps()));
+            h = l.out();
+        }
+        Tower.Layer head = t.head();
+        linear(head.pre(), h, head.weight(), head.bias(), B, head.in(), 1);
+        return head.pre();
+    }
+
+    /**
+     * Fused where {@link #fusedTower} says so: a launch per hidden layer top down (each also adds the
+     * rows of the layer above's weight gradient that its channels own), then the BatchNorm's. The
+     * dOut buffers and norm.dy are not written (nothing reads them).
+     */
+    @Override
+    public void towerBackward(Tower t, Tensor dx, Tensor dLogits, Tensor x, int B) {
+        if (!fusedTower(t, B)) {
+            Backend.super.towerBackward(t, dx, dLogits, x, B);
+            return;
+        }
+        begin();
+        List<Tower.Layer> hidden = t.hidden();
+        for (int i = hidden.size() - 1; i >= 0; i--) {
+            Tower.Layer l = hidden.get(i);
+            boolean top = i == hidden.size() - 1;
+            Tower.Layer up = top ? t.head() : hidden.get(i + 1);
+            towerLaunch(Kernels.TOWER_BACKWARD, l.width(), towerBackwardShared(B, up.width(), towerCols), args()
+                    .ptr(a(l.dPre())).ptr(a(l.dAlpha())).ptr(a(l.dBias())).ptr(a(up.dWeight())).ptr(top ? a(up.dBias()) : 0L)
+                    .ptr(a(top ? dLogits : up.dPre())).ptr(a(up.weight())).ptr(a(l.out())).ptr(a(l.pre())).ptr(a(l.mean())).ptr(a(l.invStd()))
+                    .ptr(a(l.alpha())).i(B).i(l.width()).i(up.width()).i(towerCols).i(towerMode(l.act())));
+        }
+        Tower.Norm n = t.norm();
+        Tower.Layer first = hidden.get(0);
+        towerLaunch(Kernels.TOWER_BACKWARD, n.channels(), towerBackwardShared(B, first.width(), towerCols), args()
+                .ptr(a(dx)).ptr(a(n.dGamma())).ptr(a(n.dBeta())).ptr(a(first.dWeight())).ptr(0L)
+                .ptr(a(first.dPre())).ptr(a(first.weight())).ptr(a(n.y())).ptr(a(x)).ptr(a(n.mean())).ptr(a(n.invStd()))
+                .ptr(a(n.gamma())).i(B).i(n.channels()).i(first.width()).i(towerCols).i(TOWER_BATCH_NORM));
     }
 
     @Override

@@ -1,0 +1,197 @@
+package io.augur.backend.cuda;
+
+import io.augur.backend.Activation;
+import io.augur.backend.Backend;
+import io.augur.backend.Tower;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import static io.augur.backend.cuda.GpuTesting.Pair;
+import static io.augur.backend.cuda.GpuTesting.uniform;
+import static io.augur.backend.cuda.GpuTesting.uniformPoisoned;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The fused top tower (tower.cu) against the CPU reference, which runs the same tower op by op
+ * (Backend.towerForward / towerBackward's defaults): a training forward, its backward, then an
+ * inference forward with the running statistics just updated. Every tensor the fused path writes
+ * is compared: the BatchNorm's output and statistics, each layer's pre-activation, activation,
+ * statistics, dPre, dx and every parameter gradient (which start nonzero: the backward adds).
+ * Outputs start poisoned and the rows past B of the inputs are poisoned, so an element not
+ * written, or a row past B read, shows. SKIPPED where no GPU is usable.
+ *
+ * <p>Tolerances: CudaOpsParityTest's; TIGHT for the forward (sums of up to 60 products in another
+ * order), LOOSE for the gradients (sums over the batch's rows).
+ */
+@Tag("gpu")
+class CudaTowerParityTest {
+    static final double TIGHT_ATOL = CudaOpsParityTest.TIGHT_ATOL, TIGHT_RTOL = CudaOpsParityTest.TIGHT_RTOL;
+    static final double LOOSE_ATOL = CudaOpsParityTest.LOOSE_ATOL, LOOSE_RTOL = CudaOpsParityTest.LOOSE_RTOL;
+
+    GpuTesting.Twin tw;
+    SplittableRandom rng;
+    boolean fusedBefore;
+    int colsBefore;
+
+    @BeforeEach
+    void open() {
+        GpuTesting.assumeGpu();
+        tw = new GpuTesting.Twin(GpuTesting.backend());
+        rng = new SplittableRandom(7);
+        fusedBefore = CudaBackend.towerFused;
+        colsBefore = CudaBackend.towerCols;
+    }
+
+    @AfterEach
+    void close() {
+        CudaBackend.towerFused = fusedBefore;
+        CudaBackend.towerCols = colsBefore;
+        if (tw != null) tw.close();
+    }
+
+    /** One tower's tensors on both backends. */
+    final class TwinTower {
+        final int B, maxB, in;
+        final Pair x, dx, dLogits, logits;
+        final Pair bnY, bnMean, bnInv, gamma, beta, bnRm, bnRv, dGamma, dBeta, bnDy;
+        final List<Pair[]> layers = new ArrayList<>();   // W b dW db pre dPre out dOut alpha dAlpha mean invStd rm rv
+        final int[] widths;
+        final Activation act;
+        final Pair headW, headB, headDW, headDB;
+
+        TwinTower(int B, int in, int[] hidden, Activation act) {
+            this.B = B;
+            this.maxB = B + 3;
+            this.in = in;
+            this.widths = hidden;
+            this.act = act;
+            x = tw.floats("x", uniformPoisoned(rng, B * in, maxB * in, -2, 2));
+            dx = tw.poisoned("dx", maxB * in);
+            bnY = tw.poisoned("bn.y", maxB * in);
+            bnMean = tw.poisoned("bn.mean", in);
+            bnInv = tw.poisoned("bn.inv", in);
+            gamma = tw.floats("gamma", uniform(rng, in, 0.5f, 1.5f));
+            beta = tw.floats("beta", uniform(rng, in, -0.5f, 0.5f));
+            bnRm = tw.floats("bn.rm", uniform(rng, in, -0.1f, 0.1f));
+            bnRv = tw.floats("bn.rv", uniform(rng, in, 0.9f, 1.1f));
+            dGamma = tw.floats("dGamma", uniform(rng, in, -1, 1));
+            dBeta = tw.floats("dBeta", uniform(rng, in, -1, 1));
+            bnDy = tw.poisoned("bn.dy", maxB * in);
+            int width = in;
+            for (int h : hidden) {
+                float bound = (float) (1 / Math.sqrt(width));
+                boolean hasAlpha = act != Activation.SIGMOID, dice = act == Activation.DICE;
+                layers.add(new Pair[] {
+                        tw.floats("W", uniform(rng, width * h, -bound, bound)), tw.floats("b", uniform(rng, h, -0.1f, 0.1f)),
+                        tw.floats("dW", uniform(rng, width * h, -1, 1)), tw.floats("db", uniform(rng, h, -1, 1)),
+                        tw.poisoned("pre", maxB * h), tw.poisoned("dPre", maxB * h), tw.poisoned("out", maxB * h), tw.poisoned("dOut", maxB * h),
+                        hasAlpha ? tw.floats("alpha", uniform(rng, h, -0.5f, 0.5f)) : null,
+                        hasAlpha ? tw.floats("dAlpha", uniform(rng, h, -1, 1)) : null,
+                        dice ? tw.poisoned("mean", h) : null, dice ? tw.poisoned("invStd", h) : null,
+                        dice ? tw.floats("rm", uniform(rng, h, -0.1f, 0.1f)) : null, dice ? tw.floats("rv", uniform(rng, h, 0.9f, 1.1f)) : null});
+                width = h;
+            }
+            float bound = (float) (1 / Math.sqrt(width));
+            headW = tw.floats("head.W", uniform(rng, width, -bound, bound));
+            headB = tw.floats("head.b", uniform(rng, 1, -0.1f, 0.1f));
+            headDW = tw.floats("head.dW", uniform(rng, width, -1, 1));
+            headDB = tw.floats("head.db", uniform(rng, 1, -1, 1));
+            logits = tw.poisoned("logits", maxB);
+            dLogits = tw.floats("dLogits", uniformPoisoned(rng, B, maxB, -1, 1));
+        }
+
+        Tower on(Backend be) {
+            Tower.Norm norm = new Tower.Norm(bnY.on(be), bnMean.on(be), bnInv.on(be), gamma.on(be), beta.on(be), bnRm.on(be), bnRv.on(be),
+                    dGamma.on(be), dBeta.on(be), bnDy.on(be), in, 0.9f, 1e-5f);
+            List<Tower.Layer> hidden = new ArrayList<>();
+            int width = in;
+            for (int i = 0; i < widths.length; i++) {
+                Pair[] p = layers.get(i);
+                hidden.add(new Tower.Layer(p[0].on(be), p[1].on(be), p[2].on(be), p[3].on(be), p[4].on(be), p[5].on(be), act, p[6].on(be),
+                        p[7].on(be), on(p[8], be), on(p[9], be), on(p[10], be), on(p[11], be), on(p[12], be), on(p[13], be),
+                        width, widths[i], 0.9f, 1e-8f));
+                width = widths[i];
+            }
+            Tower.Layer head = new Tower.Layer(headW.on(be), headB.on(be), headDW.on(be), headDB.on(be), logits.on(be), null, null, null, null,
+                    null, null, null, null, null, null, width, 1, 0f, 0f);
+            return new Tower(norm, hidden, head);
+        }
+
+        private static io.augur.backend.Tensor on(Pair p, Backend be) { return p == null ? null : p.on(be); }
+
+        void assertForward(String when) {
+            tw.assertClose(when + " bn.y", bnY, TIGHT_ATOL, TIGHT_RTOL);
+            tw.assertClose(when + " bn.mean", bnMean, TIGHT_ATOL, TIGHT_RTOL);
+            tw.assertClose(when + " bn.invStd", bnInv, TIGHT_ATOL, TIGHT_RTOL);
+            tw.assertClose(when + " bn.running_mean", bnRm, TIGHT_ATOL, TIGHT_RTOL);
+            tw.assertClose(when + " bn.running_var", bnRv, TIGHT_ATOL, TIGHT_RTOL);
+            for (int i = 0; i < layers.size(); i++) {
+                Pair[] p = layers.get(i);
+                tw.assertClose(when + " layer " + i + " pre", p[4], TIGHT_ATOL, TIGHT_RTOL);
+                tw.assertClose(when + " layer " + i + " out", p[6], TIGHT_ATOL, TIGHT_RTOL);
+                for (int k = 10; k < 14; k++) if (p[k] != null) tw.assertClose(when + " layer " + i + " " + p[k].cpu().name(), p[k], TIGHT_ATOL, TIGHT_RTOL);
+            }
+            tw.assertClose(when + " logits", logits, TIGHT_ATOL, TIGHT_RTOL);
+        }
+
+        void assertBackward() {
+            tw.assertClose("dx", dx, LOOSE_ATOL, LOOSE_RTOL);
+            tw.assertClose("dGamma", dGamma, LOOSE_ATOL, LOOSE_RTOL);
+            tw.assertClose("dBeta", dBeta, LOOSE_ATOL, LOOSE_RTOL);
+            for (int i = 0; i < layers.size(); i++) {
+                Pair[] p = layers.get(i);
+                tw.assertClose("layer " + i + " dW", p[2], LOOSE_ATOL, LOOSE_RTOL);
+                tw.assertClose("layer " + i + " db", p[3], LOOSE_ATOL, LOOSE_RTOL);
+                tw.assertClose("layer " + i + " dPre", p[5], LOOSE_ATOL, LOOSE_RTOL);
+                if (p[9] != null) tw.assertClose("layer " + i + " dAlpha", p[9], LOOSE_ATOL, LOOSE_RTOL);
+            }
+            tw.assertClose("head dW", headDW, LOOSE_ATOL, LOOSE_RTOL);
+            tw.assertClose("head db", headDB, LOOSE_ATOL, LOOSE_RTOL);
+        }
+    }
+
+    /**
+     * Widths off every block size (45 inputs, layers of 33 and 9 or one of 20); B = 1 (the
+     * statistics of one row), 37, 128 (the benchmark's batch) and 255; blocks of 1, 4 and 32
+     * channels (one channel, the default, and all of a 9-wide layer in one partly empty block).
+     */
+    @ParameterizedTest(name = "{0} B={1} cols={2} hidden={3}")
+    @CsvSource({
+            "DICE, 37, 4, 33 9", "PRELU, 37, 4, 33 9", "SIGMOID, 37, 4, 33 9",
+            "DICE, 1, 4, 33 9", "DICE, 128, 4, 33 9", "PRELU, 255, 8, 20",
+            "DICE, 37, 1, 33 9", "SIGMOID, 37, 32, 33 9", "DICE, 128, 32, 20"})
+    void fusedTowerMatchesTheOpsOneByOne(Activation act, int B, int cols, String hidden) {
+        CudaBackend.towerFused = true;
+        CudaBackend.towerCols = cols;
+        int[] widths = java.util.Arrays.stream(hidden.trim().split(" ")).mapToInt(Integer::parseInt).toArray();
+        TwinTower t = new TwinTower(B, 45, widths, act);
+        assertTrue(tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must run fused");
+        tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, true));
+        t.assertForward("training");
+        tw.both(be -> be.towerBackward(t.on(be), t.dx.on(be), t.dLogits.on(be), t.x.on(be), B));
+        t.assertBackward();
+        tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, false));
+        t.assertForward("inference");
+    }
+
+    /** A layer's input past a block's shared memory: the same op falls back to the layer-by-layer kernels and still matches. */
+    @ParameterizedTest(name = "B={0}")
+    @CsvSource({"300", "1100"})
+    void towerPastTheSharedMemoryTakesTheOps(int B) {
+        CudaBackend.towerFused = true;
+        TwinTower t = new TwinTower(B, 45, new int[] {200, 9}, Activation.DICE);
+        assertFalse(tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must take the ops");
+        tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, true));
+        t.assertForward("training");
+        tw.both(be -> be.towerBackward(t.on(be), t.dx.on(be), t.dLogits.on(be), t.x.on(be), B));
+        t.assertBackward();
+    }
+}
