@@ -13,7 +13,8 @@
 #             NCU_SET=basic: each kernel's time, throughput and occupancy), then every section
 #             (--set full: stall reasons, cache hit rates, shared-memory conflicts) for one launch of
 #             activation_unit_backward_kernel at batch 2048; the reports themselves left out;
-#   variants  DIN again with each of VARIANTS (JVM options, one run each; default: the activation
+#   variants  DIN again with each of VARIANTS (JVM options, one run each; default: the top tower
+#             layer by layer instead of fused, and fused with 8 channels a block; the activation
 #             unit's dM3 or all of its partial gradients in global memory (more L1 for the weights),
 #             its tiles of 16,
 #             the small GEMM off and for every product (at batch 2048 the 64 x 64 tiles give the top
@@ -74,7 +75,7 @@ if want ncu; then
 fi
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
-  else variants=(-Daugur.attention.dm3OnChip=false -Daugur.attention.partialsOnChip=false -Daugur.attention.rowsBackward=16 -Daugur.gemm.small=off -Daugur.gemm.small=always -Daugur.attention.threads=128); fi
+  else variants=(-Daugur.tower.fused=off -Daugur.tower.cols=8 -Daugur.attention.dm3OnChip=false -Daugur.attention.partialsOnChip=false -Daugur.attention.rowsBackward=16 -Daugur.gemm.small=off -Daugur.gemm.small=always -Daugur.attention.threads=128); fi
   i=0
   for v in "${variants[@]}"; do
     i=$((i + 1))
@@ -87,8 +88,8 @@ if want variants; then
 fi
 if want sanitize; then
   if (( $(left) >= 60 )); then
-    say "compute-sanitizer memcheck: CudaOpsParityTest"
-    SKIP_TESTS=1 SKIP_BENCH=1 SANITIZE_CLASSES=io.augur.backend.cuda.CudaOpsParityTest timeout "$(( $(left) - 20 ))" \
+    say "compute-sanitizer memcheck: CudaOpsParityTest, CudaTowerParityTest"
+    SKIP_TESTS=1 SKIP_BENCH=1 SANITIZE_CLASSES="io.augur.backend.cuda.CudaOpsParityTest io.augur.backend.cuda.CudaTowerParityTest" timeout "$(( $(left) - 20 ))" \
       "$b/scripts/gpu-check.sh" "$res/san" 2>/dev/null | grep 'compute-sanitizer' | tee -a "$summary"
   else
     say "skipped: compute-sanitizer"

@@ -1209,7 +1209,7 @@ public final class CudaBackend implements Backend, Profiling {
     /**
      * The most rows the fused tower takes: each block walks every row of its channels, so past a
      * thousand rows the sliced layer-by-layer kernels spread the work better (and a layer's
-     * input stops fitting a block's shared memory well before, at 227 KB: 256 rows of 200).
+     * input stops fitting a block's shared memory well before, at 227 KB: 261 rows of 200).
      */
     static final int TOWER_MAX_ROWS = 1024;
 

@@ -91,4 +91,55 @@ class CudaTuningTest {
         // the partials of 256 slices of 2048 channels fit
         assertTrue(8L * 4 * CudaBackend.MAX_ROW_SLICES * 2048 <= CudaBackend.ROW_PARTIALS_BYTES);
     }
+
+    /** The Amazon DIN tower (162 inputs, layers of 200 and 80, Dice): which batches the fused kernels take. */
+    private static io.augur.backend.Tower amazonTower() {
+        java.util.List<io.augur.backend.Tower.Layer> hidden = new java.util.ArrayList<>();
+        int width = 162;
+        for (int h : new int[] {200, 80}) {
+            hidden.add(new io.augur.backend.Tower.Layer(null, null, null, null, null, null, io.augur.backend.Activation.DICE, null, null,
+                    null, null, null, null, null, null, width, h, 0.99f, 1e-8f));
+            width = h;
+        }
+        io.augur.backend.Tower.Layer head = new io.augur.backend.Tower.Layer(null, null, null, null, null, null, null, null, null,
+                null, null, null, null, null, null, 80, 1, 0f, 0f);
+        return new io.augur.backend.Tower(new io.augur.backend.Tower.Norm(null, null, null, null, null, null, null, null, null, null, 162, 0.99f, 1e-5f),
+                hidden, head);
+    }
+
+    @Test
+    void theFusedTowerTakesTheBatchesWhoseLayersFitABlock() {
+        io.augur.backend.Tower t = amazonTower();
+        long h200 = 227 * 1024;
+        assertTrue(CudaBackend.towerFits(t, 1, 4, h200));
+        assertTrue(CudaBackend.towerFits(t, 128, 4, h200));
+        // the BatchNorm's backward is the largest: 6,144 + 4 (201 B + 804 + 12 B) bytes
+        assertTrue(CudaBackend.towerFits(t, 261, 4, h200), "at 261 rows: " + CudaBackend.towerBackwardShared(261, 200, 4));
+        assertEquals(232_584, CudaBackend.towerBackwardShared(262, 200, 4));
+        org.junit.jupiter.api.Assertions.assertFalse(CudaBackend.towerFits(t, 262, 4, h200));
+        org.junit.jupiter.api.Assertions.assertFalse(CudaBackend.towerFits(t, 2048, 4, h200));
+        org.junit.jupiter.api.Assertions.assertFalse(CudaBackend.towerFits(t, 0, 4, h200));
+        org.junit.jupiter.api.Assertions.assertFalse(CudaBackend.towerFits(t, 128, 4, CudaBackend.DEFAULT_SHARED), "83 KB of input without opting in");
+        // a narrow tower fits many rows, but never more than TOWER_MAX_ROWS
+        io.augur.backend.Tower.Layer one = new io.augur.backend.Tower.Layer(null, null, null, null, null, null, io.augur.backend.Activation.PRELU,
+                null, null, null, null, null, null, null, null, 4, 2, 0f, 0f);
+        io.augur.backend.Tower.Layer head = new io.augur.backend.Tower.Layer(null, null, null, null, null, null, null, null, null, null, null,
+                null, null, null, null, 2, 1, 0f, 0f);
+        io.augur.backend.Tower narrow = new io.augur.backend.Tower(
+                new io.augur.backend.Tower.Norm(null, null, null, null, null, null, null, null, null, null, 4, 0.99f, 1e-5f), java.util.List.of(one), head);
+        assertTrue(CudaBackend.towerFits(narrow, CudaBackend.TOWER_MAX_ROWS, 4, h200));
+        org.junit.jupiter.api.Assertions.assertFalse(CudaBackend.towerFits(narrow, CudaBackend.TOWER_MAX_ROWS + 1, 4, h200));
+    }
+
+    @Test
+    void towerColumnsArePowersOfTwoUpTo32() {
+        assertEquals(4, CudaBackend.towerColsSetting(null));
+        assertEquals(4, CudaBackend.towerColsSetting(" "));
+        assertEquals(8, CudaBackend.towerColsSetting("8"));
+        assertEquals(32, CudaBackend.towerColsSetting("32"));
+        for (String bad : new String[] {"0", "3", "64", "x"}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CudaBackend.towerColsSetting(bad));
+            assertTrue(e.getMessage().contains("augur.tower.cols"), e.getMessage());
+        }
+    }
 }
