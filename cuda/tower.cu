@@ -6,13 +6,14 @@
 //
 // A block owns `cols` channels of one layer for all B rows. The statistics over the batch that
 // Dice and BatchNorm need are then the block's own sums (fixed order, doubles): no partials, no
-// second launch. At batch 128 the DIN tower takes 6 launches each step instead of 15 (the logit's
-// product and the loss stay their own ops).
+// second launch. At batch 128 the DIN tower takes 5 launches each step instead of 15 (the loss
+// stays an op of its own): the top layer's forward also makes the logits.
 //
 // tower_forward_kernel, hidden layer l with input h (B, K), K = the layer below's width:
 //   first layer only: h = BatchNorm(x) over K channels, which every block computes for itself
 //   (block 0 writes the statistics, block i the rows r = i (mod grid) of bn_y);
 //   pre = h W + b;  out = act(pre)                      pre, out (B, C)   W (K, C)
+//   top layer only: logits = out head_w + head_b         logits (B, 1)     head_w (C, 1)
 // tower_backward_kernel, top down; U = the width of the layer above (1 above the last hidden
 // layer, whose upper layer is the logit) and d_up (B, U) its input gradient (dLogits, or d_pre of
 // the layer above):
@@ -96,11 +97,13 @@ __device__ __forceinline__ void tower_dot4(float (&acc)[4], const float* a, int 
 
 }  // namespace augur
 
-// One hidden layer forward (see the top of this file). bn_y == nullptr: no BatchNorm before it.
+// One hidden layer forward (see the top of this file). bn_y == nullptr: no BatchNorm before it;
+// logits == nullptr: not the top layer, or the logit's product runs as a launch of its own.
 // Dynamic shared memory: 3 blockDim.x doubles, then floats h (B, odd_stride(K)), W's block columns
 // (K, cols) and pre's (B, cols).
 //   pre, out (B, C); mean, inv_std, run_mean, run_var, alpha, bias (C); in (B, K); w (K, C);
-//   bn_y (B, K); bn_mean, bn_inv_std, bn_run_mean, bn_run_var, gamma, beta (K)
+//   bn_y (B, K); bn_mean, bn_inv_std, bn_run_mean, bn_run_var, gamma, beta (K);
+//   logits (B); head_w (C); head_b (1); partial (gridDim.x, B) scratch; done (1) zero between launches
 AUGUR_KERNEL void tower_forward_kernel(float* __restrict__ pre, float* __restrict__ out, float* __restrict__ mean,
                                        float* __restrict__ inv_std, float* __restrict__ run_mean,
                                        float* __restrict__ run_var, float* __restrict__ bn_y,
@@ -110,8 +113,11 @@ AUGUR_KERNEL void tower_forward_kernel(float* __restrict__ pre, float* __restric
                                        const float* __restrict__ bias, const float* __restrict__ alpha,
                                        const float* __restrict__ gamma, const float* __restrict__ beta, int B, int K,
                                        int C, int cols, int act, int training, float momentum, float eps,
-                                       float bn_momentum, float bn_eps) {
+                                       float bn_momentum, float bn_eps, float* __restrict__ logits,
+                                       const float* __restrict__ head_w, const float* __restrict__ head_b,
+                                       float* __restrict__ partial, unsigned* __restrict__ done) {
   extern __shared__ double smem[];
+  __shared__ int tower_last;
   if (B <= 0) return;
   const augur::TowerThread th(cols);
   const int c = (int)blockIdx.x * cols + th.cx, ks = augur::odd_stride(K);
@@ -204,16 +210,48 @@ AUGUR_KERNEL void tower_forward_kernel(float* __restrict__ pre, float* __restric
         inv_std[c] = is;
       }
     }
-    if (!valid) return;
-    const float a = alpha[c];
-    for (int r = th.ry; r < B; r += th.rows) out[(long long)r * C + c] = augur::dice_value(ys[r * cols + th.cx], mu, is, a);
-    return;
+    const float a = valid ? alpha[c] : 0.0f;
+    for (int r = th.ry; r < B; r += th.rows) {
+      const float v = valid ? augur::dice_value(ys[r * cols + th.cx], mu, is, a) : 0.0f;
+      if (valid) out[(long long)r * C + c] = v;
+      ys[r * cols + th.cx] = v;  // the thread's own rows: the logit's share below reads them after a barrier
+    }
+  } else {
+    const float a = valid && act == AUGUR_TOWER_PRELU ? alpha[c] : 0.0f;
+    for (int r = th.ry; r < B; r += th.rows) {
+      const float p = ys[r * cols + th.cx];
+      const float v = !valid ? 0.0f : act == AUGUR_TOWER_PRELU ? (p > 0.0f ? p : a * p) : augur::sigmoidf(p);
+      if (valid) out[(long long)r * C + c] = v;
+      ys[r * cols + th.cx] = v;
+    }
   }
-  if (!valid) return;
-  const float a = act == AUGUR_TOWER_PRELU ? alpha[c] : 0.0f;
-  for (int r = th.ry; r < B; r += th.rows) {
-    const float v = ys[r * cols + th.cx];
-    out[(long long)r * C + c] = act == AUGUR_TOWER_PRELU ? (v > 0.0f ? v : a * v) : augur::sigmoidf(v);
+  if (logits == nullptr) return;
+
+  // The top layer also makes the logits: each block's share out[r, c0:c0+cols] head_w[c0:c0+cols]
+  // into its slice of `partial` (B floats a block); the last block to count itself done in `done`
+  // adds the slices in block order and the bias (the same sum whichever block finishes last, as
+  // gemm_split_done) and sets the counter back to zero for the next launch.
+  __syncthreads();
+  const int c0 = (int)blockIdx.x * cols;
+  for (int r = threadIdx.x; r < B; r += blockDim.x) {
+    float v = 0.0f;
+    for (int j = 0; j < cols && c0 + j < C; ++j) v = fmaf(ys[r * cols + j], head_w[c0 + j], v);
+    partial[(long long)blockIdx.x * B + r] = v;
+  }
+  __threadfence();  // this block's share, visible to the block that sums them
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    tower_last = atomicAdd(done, 1u) == gridDim.x - 1;
+    if (tower_last) *done = 0u;
+  }
+  __syncthreads();
+  if (!tower_last) return;
+  __threadfence();
+  const float hb = head_b[0];
+  for (int r = threadIdx.x; r < B; r += blockDim.x) {
+    float v = 0.0f;
+    for (unsigned blk = 0; blk < gridDim.x; ++blk) v += __ldcg(partial + (long long)blk * B + r);  // L2: other blocks' writes
+    logits[r] = v + hb;
   }
 }
 

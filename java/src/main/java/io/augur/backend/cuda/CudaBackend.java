@@ -193,6 +193,8 @@ public final class CudaBackend implements Backend, Profiling {
      */
     private static final boolean POISON_SCRATCH = Boolean.getBoolean(Backend.POISON_ACTIVATIONS);
     private final Arena.Slice rowPartials;
+    /** tower_forward_kernel's count of the top layer's blocks done with their share of the logits (zero between launches). */
+    private final Arena.Slice towerDone;
     private final Arena.Slice status;
     private final List<Runnable> deferred = new ArrayList<>();
     private final int maxBlocks;
@@ -223,6 +225,7 @@ public final class CudaBackend implements Backend, Profiling {
         Arena.Slice splitK = arena.reserveScratch("gemm.splitk", 4 * BuiltinGemm.WORKSPACE_FLOATS);
         Arena.Slice tileCounters = arena.reserve("gemm.tile_counters", 4L * BuiltinGemm.COUNTERS);
         this.rowPartials = arena.reserveScratch("rows.partials", ROW_PARTIALS_BYTES);
+        this.towerDone = arena.reserve("tower.logit_counter", 4);
         Gemm chosen;
         String note;
         switch (gemmChoice) {
@@ -1251,8 +1254,18 @@ public final class CudaBackend implements Backend, Profiling {
 
     /** The fused tower at batch B: on, fp32 (its products are fp32 FMAs; TF32 takes the layer-by-layer GEMMs), and fitting. */
     boolean fusedTower(Tower t, int B) {
-        return towerFused && precision == Precision.FP32 && towerFits(t, B, towerCols, Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin));
+        boolean fused = towerFused && precision == Precision.FP32 && towerFits(t, B, towerCols, Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin));
+        if (towerLogged.add(List.of(t.norm().channels(), t.hidden().size(), B))) {
+            LOG.info("top tower ({} inputs, {} hidden layers) at batch {}: {}", t.norm().channels(), t.hidden().size(), B, fused
+                    ? "fused, a launch per hidden layer each way (" + towerCols + " channels a block)"
+                    : "layer by layer (" + (!towerFused ? "-Daugur.tower.fused=off" : precision != Precision.FP32 ? "TF32"
+                    : "a layer's input does not fit a block's shared memory, or more than " + TOWER_MAX_ROWS + " rows") + ")");
+        }
+        return fused;
     }
+
+    /** The towers and batch sizes whose path has been logged. */
+    private final java.util.Set<List<Integer>> towerLogged = new java.util.HashSet<>();
 
     private static int towerMode(Activation act) {
         return switch (act) {
@@ -1269,27 +1282,32 @@ public final class CudaBackend implements Backend, Profiling {
         rt.launch(kernel, (channels + towerCols - 1) / towerCols, 1, TOWER_THREADS, 1, (int) shared, args);
     }
 
-    /** Fused where {@link #fusedTower} says so: a launch per hidden layer (the first with the BatchNorm), then the logit's product. */
+    /** Fused where {@link #fusedTower} says so: a launch per hidden layer (the first with the BatchNorm, the top one with the logits). */
     @Override
     public Tensor towerForward(Tower t, Tensor x, int B, boolean training) {
         if (!fusedTower(t, B)) return Backend.super.towerForward(t, x, B, training);
         begin();
         Tower.Norm n = t.norm();
+        Tower.Layer head = t.head();
         Tensor h = x;
-        for (int i = 0; i < t.hidden().size(); i++) {
+        int layers = t.hidden().size();
+        for (int i = 0; i < layers; i++) {
             Tower.Layer l = t.hidden().get(i);
             boolean first = i == 0;
+            // the top layer's blocks also make the logits, through one slice of rowPartials each
+            boolean logits = i == layers - 1 && 4L * B * ((l.width() + towerCols - 1) / towerCols) <= ROW_PARTIALS_BYTES;
             towerLaunch(Kernels.TOWER_FORWARD, l.width(), towerForwardShared(B, l.in(), towerCols), args()
                     .ptr(a(l.pre())).ptr(a(l.out())).ptr(a(l.mean())).ptr(a(l.invStd())).ptr(a(l.runMean())).ptr(a(l.runVar()))
                     .ptr(first ? a(n.y()) : 0L).ptr(first ? a(n.mean()) : 0L).ptr(first ? a(n.invStd()) : 0L)
                     .ptr(first ? a(n.runMean()) : 0L).ptr(first ? a(n.runVar()) : 0L)
                     .ptr(a(h)).ptr(a(l.weight())).ptr(a(l.bias())).ptr(a(l.alpha())).ptr(first ? a(n.gamma()) : 0L).ptr(first ? a(n.beta()) : 0L)
                     .i(B).i(l.in()).i(l.width()).i(towerCols).i(towerMode(l.act())).i(training ? 1 : 0)
-                    .f(l.momentum()).f(l.eps()).f(n.momentum()).f(n.eps()));
+                    .f(l.momentum()).f(l.eps()).f(n.momentum()).f(n.eps())
+                    .ptr(logits ? a(head.pre()) : 0L).ptr(logits ? a(head.weight()) : 0L).ptr(logits ? a(head.bias()) : 0L)
+                    .ptr(logits ? rowPartials.address() : 0L).ptr(logits ? towerDone.address() : 0L));
+            if (!logits && i == layers - 1) linear(head.pre(), l.out(), head.weight(), head.bias(), B, head.in(), 1);
             h = l.out();
         }
-        Tower.Layer head = t.head();
-        linear(head.pre(), h, head.weight(), head.bias(), B, head.in(), 1);
         return head.pre();
     }
 
