@@ -6,14 +6,15 @@
 //
 // A block owns `cols` channels of one layer for all B rows. The statistics over the batch that
 // Dice and BatchNorm need are then the block's own sums (fixed order, doubles): no partials, no
-// second launch. At batch 128 the DIN tower takes 5 launches each step instead of 15 (the loss
-// stays an op of its own): the top layer's forward also makes the logits.
+// second launch. At batch 128 the DIN tower and its loss take 5 launches each step instead of 16:
+// the top layer's forward also makes the logits and the loss.
 //
 // tower_forward_kernel, hidden layer l with input h (B, K), K = the layer below's width:
 //   first layer only: h = BatchNorm(x) over K channels, which every block computes for itself
 //   (block 0 writes the statistics, block i the rows r = i (mod grid) of bn_y);
 //   pre = h W + b;  out = act(pre)                      pre, out (B, C)   W (K, C)
 //   top layer only: logits = out head_w + head_b         logits (B, 1)     head_w (C, 1)
+//   and, training, the loss with them as bce_with_logits_kernel: loss (1), d_logits (B)
 // tower_backward_kernel, top down; U = the width of the layer above (1 above the last hidden
 // layer, whose upper layer is the logit) and d_up (B, U) its input gradient (dLogits, or d_pre of
 // the layer above):
@@ -103,7 +104,8 @@ __device__ __forceinline__ void tower_dot4(float (&acc)[4], const float* a, int 
 // (K, cols) and pre's (B, cols).
 //   pre, out (B, C); mean, inv_std, run_mean, run_var, alpha, bias (C); in (B, K); w (K, C);
 //   bn_y (B, K); bn_mean, bn_inv_std, bn_run_mean, bn_run_var, gamma, beta (K);
-//   logits (B); head_w (C); head_b (1); partial (gridDim.x, B) scratch; done (1) zero between launches
+//   logits (B); head_w (C); head_b (1); partial (gridDim.x, B) scratch; done (1) zero between launches;
+//   labels (B) or nullptr (no loss); loss (1); d_logits (B)
 AUGUR_KERNEL void tower_forward_kernel(float* __restrict__ pre, float* __restrict__ out, float* __restrict__ mean,
                                        float* __restrict__ inv_std, float* __restrict__ run_mean,
                                        float* __restrict__ run_var, float* __restrict__ bn_y,
@@ -115,7 +117,9 @@ AUGUR_KERNEL void tower_forward_kernel(float* __restrict__ pre, float* __restric
                                        int C, int cols, int act, int training, float momentum, float eps,
                                        float bn_momentum, float bn_eps, float* __restrict__ logits,
                                        const float* __restrict__ head_w, const float* __restrict__ head_b,
-                                       float* __restrict__ partial, unsigned* __restrict__ done) {
+                                       float* __restrict__ partial, unsigned* __restrict__ done,
+                                       const float* __restrict__ labels, float* __restrict__ loss,
+                                       float* __restrict__ d_logits, float scale) {
   extern __shared__ double smem[];
   __shared__ int tower_last;
   if (B <= 0) return;
@@ -248,11 +252,21 @@ AUGUR_KERNEL void tower_forward_kernel(float* __restrict__ pre, float* __restric
   if (!tower_last) return;
   __threadfence();
   const float hb = head_b[0];
+  double sum = 0.0;
   for (int r = threadIdx.x; r < B; r += blockDim.x) {
     float v = 0.0f;
     for (unsigned blk = 0; blk < gridDim.x; ++blk) v += __ldcg(partial + (long long)blk * B + r);  // L2: other blocks' writes
-    logits[r] = v + hb;
+    v += hb;
+    logits[r] = v;
+    if (labels == nullptr) continue;
+    // the loss with them, as bce_with_logits_kernel (bce.cu) computes it from the stored logit
+    const double z = v, y = labels[r];
+    sum += fmax(z, 0.0) - z * y + log1p(exp(-fabs(z)));
+    d_logits[r] = (float)(scale * (1.0 / (1.0 + exp(-z)) - y) / B);
   }
+  if (labels == nullptr) return;
+  sum = augur::block_sum(sum, scratch);
+  if (threadIdx.x == 0) loss[0] = (float)(sum / B);
 }
 
 // One hidden layer backward, or with mode AUGUR_TOWER_BATCH_NORM the BatchNorm's (see the top of

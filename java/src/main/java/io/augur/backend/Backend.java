@@ -422,6 +422,15 @@ public interface Backend extends AutoCloseable {
      * layer with its activation (the first also with the BatchNorm) as one launch at small batches.
      */
     default Tensor towerForward(Tower t, Tensor x, int B, boolean training) {
+        return towerForward(t, x, B, training, null);
+    }
+
+    /**
+     * {@link #towerForward} and then, where {@code loss} is given, {@link #bceWithLogits} on the
+     * logits (one op, so that a backend may compute the loss with them: the CUDA backend's fused
+     * tower does, in the launch that makes the logits).
+     */
+    default Tensor towerForward(Tower t, Tensor x, int B, boolean training, Tower.Loss loss) {
         Tower.Norm n = t.norm();
         batchNorm(n.y(), n.mean(), n.invStd(), x, n.gamma(), n.beta(), n.runMean(), n.runVar(), B, n.channels(), training, n.momentum(), n.eps());
         Tensor h = n.y();
@@ -436,6 +445,7 @@ public interface Backend extends AutoCloseable {
         }
         Tower.Layer head = t.head();
         linear(head.pre(), h, head.weight(), head.bias(), B, head.in(), 1);
+        if (loss != null) bceWithLogits(loss.loss(), loss.dLogits(), head.pre(), loss.labels(), B, loss.scale());
         return head.pre();
     }
 

@@ -37,6 +37,12 @@ public record Tower(Norm norm, List<Layer> hidden, Layer head) {
                        Tensor dGamma, Tensor dBeta, Tensor dy, int channels, float momentum, float eps) {}
 
     /**
+     * The loss a training forward may compute with the logits, as {@link Backend#bceWithLogits}
+     * does: loss (1) the mean binary cross-entropy over the B rows, dLogits (B) = scale (sigmoid(z) - y) / B.
+     */
+    public record Loss(Tensor labels, Tensor loss, Tensor dLogits, float scale) {}
+
+    /**
      * A linear layer and its activation: pre = h W + b (B, width), out = act(pre). alpha (PReLU,
      * Dice) and mean/invStd/runMean/runVar (Dice) are null where the activation has none; dOut
      * (the gradient at out) is a buffer of the layer-by-layer backward, dPre the gradient at pre.

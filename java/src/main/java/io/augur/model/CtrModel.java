@@ -43,6 +43,8 @@ public abstract class CtrModel {
     protected final Tensor dx, dEa, dHist, dS;   // gradients of the same
     protected final Layers.Mlp mlp;
     protected final Tensor loss, dLogits, prob;  // (1), (maxB), (maxB)
+    /** The training loss as the tower computes it with the logits (lossForward's BCE). */
+    private final io.augur.backend.Tower.Loss bce;
     private Tensor logits;
     private double lastAux = Double.NaN;
     private static final java.util.concurrent.atomic.AtomicInteger INSTANCES = new java.util.concurrent.atomic.AtomicInteger();
@@ -96,6 +98,7 @@ public abstract class CtrModel {
         loss = ps.activation("loss", 1);
         dLogits = ps.activation("logits.grad", maxB);
         prob = ps.activation("prob", maxB);
+        bce = new io.augur.backend.Tower.Loss(batch.labels, loss, dLogits, 1f);
     }
 
     /** Width of the subclass's interest block in x (0 for the baseline). */
@@ -144,6 +147,11 @@ public abstract class CtrModel {
 
     /** Forward pass over the loaded batch; returns the logits (maxB, 1), valid for the first B rows. */
     public Tensor forward(boolean training) {
+        return forward(training, false);
+    }
+
+    /** withLoss: a training forward that also computes the loss and dLogits ({@link #lossForward}'s BCE) with the logits. */
+    private Tensor forward(boolean training, boolean withLoss) {
         int B = batch.size();
         List<Backend.Gather> gathers = new ArrayList<>(profileEmb.length + 4);
         for (int f = 0; f < profileEmb.length; f++) {
@@ -156,7 +164,7 @@ public abstract class CtrModel {
         addGathers(gathers, B, training);
         be.embeddingGather(gathers);
         interestForward(B, training);   // its concat pools the history into s
-        logits = mlp.forward(be, x, B, training);
+        logits = withLoss ? mlp.forwardWithLoss(be, x, B, bce) : mlp.forward(be, x, B, training);
         return logits;
     }
 
@@ -199,8 +207,8 @@ public abstract class CtrModel {
     private void issueTrainStep(Runnable update) {
         be.runStep(stepKey("train", batch.size()), () -> {
             zeroGrads();
-            forward(true);
-            lossForward();
+            forward(true, true);   // lossForward's BCE with the logits
+            auxiliaryLossForward(batch.size());
             backward();
             update.run();
         });

@@ -210,6 +210,21 @@ public final class Layers {
          */
         public Tensor forward(Backend be, Tensor x, int B, boolean training, Tensor rows) {
             if (rows == null && tower != null) return be.towerForward(tower, x, B, training);
+            return layerByLayer(be, x, B, training, rows);
+        }
+
+        /**
+         * A training forward and its loss (Backend.bceWithLogits into loss.loss and loss.dLogits):
+         * one op where the tower runs as one ({@link Backend#towerForward}).
+         */
+        public Tensor forwardWithLoss(Backend be, Tensor x, int B, Tower.Loss loss) {
+            if (tower != null) return be.towerForward(tower, x, B, true, loss);
+            Tensor logits = layerByLayer(be, x, B, true, null);
+            be.bceWithLogits(loss.loss(), loss.dLogits(), logits, loss.labels(), B, loss.scale());
+            return logits;
+        }
+
+        private Tensor layerByLayer(Backend be, Tensor x, int B, boolean training, Tensor rows) {
             Tensor h = bn.forward(be, x, B, training, rows);
             for (int l = 0; l < act.length; l++) h = linearAct(be, fc[l], act[l], h, B, training);
             return fc[act.length].forward(be, h, B);

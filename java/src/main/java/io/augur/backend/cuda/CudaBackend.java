@@ -1282,10 +1282,10 @@ public final class CudaBackend implements Backend, Profiling {
         rt.launch(kernel, (channels + towerCols - 1) / towerCols, 1, TOWER_THREADS, 1, (int) shared, args);
     }
 
-    /** Fused where {@link #fusedTower} says so: a launch per hidden layer (the first with the BatchNorm, the top one with the logits). */
+    /** Fused where {@link #fusedTower} says so: a launch per hidden layer (the first with the BatchNorm, the top one with the logits and the loss). */
     @Override
-    public Tensor towerForward(Tower t, Tensor x, int B, boolean training) {
-        if (!fusedTower(t, B)) return Backend.super.towerForward(t, x, B, training);
+    public Tensor towerForward(Tower t, Tensor x, int B, boolean training, Tower.Loss loss) {
+        if (!fusedTower(t, B)) return Backend.super.towerForward(t, x, B, training, loss);
         begin();
         Tower.Norm n = t.norm();
         Tower.Layer head = t.head();
@@ -1304,8 +1304,13 @@ public final class CudaBackend implements Backend, Profiling {
                     .i(B).i(l.in()).i(l.width()).i(towerCols).i(towerMode(l.act())).i(training ? 1 : 0)
                     .f(l.momentum()).f(l.eps()).f(n.momentum()).f(n.eps())
                     .ptr(logits ? a(head.pre()) : 0L).ptr(logits ? a(head.weight()) : 0L).ptr(logits ? a(head.bias()) : 0L)
-                    .ptr(logits ? rowPartials.address() : 0L).ptr(logits ? towerDone.address() : 0L));
-            if (!logits && i == layers - 1) linear(head.pre(), l.out(), head.weight(), head.bias(), B, head.in(), 1);
+                    .ptr(logits ? rowPartials.address() : 0L).ptr(logits ? towerDone.address() : 0L)
+                    .ptr(logits && loss != null ? a(loss.labels()) : 0L).ptr(logits && loss != null ? a(loss.loss()) : 0L)
+                    .ptr(logits && loss != null ? a(loss.dLogits()) : 0L).f(loss != null ? loss.scale() : 0f));
+            if (!logits && i == layers - 1) {
+                linear(head.pre(), l.out(), head.weight(), head.bias(), B, head.in(), 1);
+                if (loss != null) bceWithLogits(loss.loss(), loss.dLogits(), head.pre(), loss.labels(), B, loss.scale());
+            }
             h = l.out();
         }
         return head.pre();

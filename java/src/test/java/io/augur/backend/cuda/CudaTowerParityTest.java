@@ -21,8 +21,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The fused top tower (tower.cu) against the CPU reference, which runs the same tower op by op
- * (Backend.towerForward / towerBackward's defaults): a training forward, its backward, then an
- * inference forward with the running statistics just updated. Every tensor the fused path writes
+ * (Backend.towerForward / towerBackward's defaults): a training forward with its loss, its backward,
+ * then an inference forward with the running statistics just updated. Every tensor the fused path writes
  * is compared: the BatchNorm's output and statistics, each layer's pre-activation, activation,
  * statistics, dPre, dx and every parameter gradient (which start nonzero: the backward adds).
  * Outputs start poisoned and the rows past B of the inputs are poisoned, so an element not
@@ -106,7 +106,16 @@ class CudaTowerParityTest {
             headDB = tw.floats("head.db", uniform(rng, 1, -1, 1));
             logits = tw.poisoned("logits", maxB);
             dLogits = tw.floats("dLogits", uniformPoisoned(rng, B, maxB, -1, 1));
+            float[] y = uniformPoisoned(rng, B, maxB, 0, 1);
+            for (int r = 0; r < B; r++) y[r] = y[r] < 0.5f ? 0f : 1f;
+            labels = tw.floats("labels", y);
+            loss = tw.poisoned("loss", 1);
+            lossGrad = tw.poisoned("loss.dLogits", maxB);
         }
+
+        final Pair labels, loss, lossGrad;
+
+        Tower.Loss lossOn(Backend be) { return new Tower.Loss(labels.on(be), loss.on(be), lossGrad.on(be), 0.5f); }
 
         Tower on(Backend be) {
             Tower.Norm norm = new Tower.Norm(bnY.on(be), bnMean.on(be), bnInv.on(be), gamma.on(be), beta.on(be), bnRm.on(be), bnRv.on(be),
@@ -174,8 +183,10 @@ class CudaTowerParityTest {
         int[] widths = java.util.Arrays.stream(hidden.trim().split(" ")).mapToInt(Integer::parseInt).toArray();
         TwinTower t = new TwinTower(B, 45, widths, act);
         assertTrue(tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must run fused");
-        tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, true));
+        tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, true, t.lossOn(be)));
         t.assertForward("training");
+        tw.assertClose("loss", t.loss, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("loss's dLogits", t.lossGrad, TIGHT_ATOL, TIGHT_RTOL);
         tw.both(be -> be.towerBackward(t.on(be), t.dx.on(be), t.dLogits.on(be), t.x.on(be), B));
         t.assertBackward();
         tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, false));
@@ -189,8 +200,10 @@ class CudaTowerParityTest {
         CudaBackend.towerFused = true;
         TwinTower t = new TwinTower(B, 45, new int[] {200, 9}, Activation.DICE);
         assertFalse(tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must take the ops");
-        tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, true));
+        tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, true, t.lossOn(be)));
         t.assertForward("training");
+        tw.assertClose("loss", t.loss, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("loss's dLogits", t.lossGrad, TIGHT_ATOL, TIGHT_RTOL);
         tw.both(be -> be.towerBackward(t.on(be), t.dx.on(be), t.dLogits.on(be), t.x.on(be), B));
         t.assertBackward();
     }
