@@ -414,25 +414,24 @@ public interface Backend extends AutoCloseable {
 
     // ---------------------------------------------------------------- the top tower
 
+    /** {@link #towerForward(Tower, Tensor, int, boolean, Tensor, Tower.Loss)} over all B rows, without the loss. */
+    default Tensor towerForward(Tower t, Tensor x, int B, boolean training) {
+        return towerForward(t, x, B, training, null, null);
+    }
+
     /**
      * The top tower's forward over the first B rows of x (B, norm.channels): the BatchNorm, each
      * hidden layer's linear and activation, then the logit layer; returns head.pre, the logits
      * (B, 1). Every tensor the tower names is left as these ops leave it, but the gradient buffers.
-     * By default the ops one by one, which is the specification; the CUDA backend runs each hidden
-     * layer with its activation (the first also with the BatchNorm) as one launch at small batches.
+     * rows: the BatchNorm's row count in device memory (null: all B; see {@link #batchNorm}); with
+     * {@code loss}, then {@link #bceWithLogits} on the logits (over the same rows), so that a backend
+     * may compute the loss with them. By default the ops one by one, which is the specification;
+     * the CUDA backend runs each hidden layer with its activation (the first also with the
+     * BatchNorm, the top one with the logits and the loss) as one launch at small batches.
      */
-    default Tensor towerForward(Tower t, Tensor x, int B, boolean training) {
-        return towerForward(t, x, B, training, null);
-    }
-
-    /**
-     * {@link #towerForward} and then, where {@code loss} is given, {@link #bceWithLogits} on the
-     * logits (one op, so that a backend may compute the loss with them: the CUDA backend's fused
-     * tower does, in the launch that makes the logits).
-     */
-    default Tensor towerForward(Tower t, Tensor x, int B, boolean training, Tower.Loss loss) {
+    default Tensor towerForward(Tower t, Tensor x, int B, boolean training, Tensor rows, Tower.Loss loss) {
         Tower.Norm n = t.norm();
-        batchNorm(n.y(), n.mean(), n.invStd(), x, n.gamma(), n.beta(), n.runMean(), n.runVar(), B, n.channels(), training, n.momentum(), n.eps());
+        batchNorm(n.y(), n.mean(), n.invStd(), x, n.gamma(), n.beta(), n.runMean(), n.runVar(), B, n.channels(), training, n.momentum(), n.eps(), rows);
         Tensor h = n.y();
         for (Tower.Layer l : t.hidden()) {
             if (l.act() == Activation.DICE) {
@@ -445,32 +444,42 @@ public interface Backend extends AutoCloseable {
         }
         Tower.Layer head = t.head();
         linear(head.pre(), h, head.weight(), head.bias(), B, head.in(), 1);
-        if (loss != null) bceWithLogits(loss.loss(), loss.dLogits(), head.pre(), loss.labels(), B, loss.scale());
+        if (loss != null) bceWithLogits(loss.loss(), loss.dLogits(), head.pre(), loss.labels(), B, loss.scale(), rows);
         return head.pre();
+    }
+
+    /** {@link #towerBackward(Tower, Tensor, Tensor, Tensor, int, Tensor)} over all B rows. */
+    default void towerBackward(Tower t, Tensor dx, Tensor dLogits, Tensor x, int B) {
+        towerBackward(t, dx, dLogits, x, B, null);
     }
 
     /**
      * The backward of the last training {@link #towerForward} from dLogits (B, 1): dx (=), the
-     * gradient at x; every parameter gradient (+=) and each layer's dPre (=). By default the ops
-     * one by one (which also fill the dOut buffers and norm.dy; a fused backward need not).
+     * gradient at x; every parameter gradient (+=) and each layer's dPre (=). rows: as the forward's
+     * (dx = 0 past the count; every other layer is row by row, and its rows past the count get
+     * zero gradients where dLogits is zero there). By default the ops one by one (which also fill
+     * the dOut buffers and norm.dy; a fused backward need not).
      */
-    default void towerBackward(Tower t, Tensor dx, Tensor dLogits, Tensor x, int B) {
+    default void towerBackward(Tower t, Tensor dx, Tensor dLogits, Tensor x, int B, Tensor rows) {
         java.util.List<Tower.Layer> hidden = t.hidden();
-        Tower.Layer head = t.head(), top = hidden.get(hidden.size() - 1);
-        linearBackward(top.dOut(), head.dWeight(), head.dBias(), dLogits, top.out(), head.weight(), B, head.in(), 1);
-        for (int i = hidden.size() - 1; i >= 0; i--) {
-            Tower.Layer l = hidden.get(i);
-            switch (l.act()) {
-                case SIGMOID -> sigmoidBackward(l.dPre(), l.dOut(), l.out(), B * l.width());
-                case PRELU -> preluBackward(l.dPre(), l.dAlpha(), l.dOut(), l.pre(), l.alpha(), B, l.width());
-                case DICE -> diceBackward(l.dPre(), l.dAlpha(), l.dOut(), l.mean(), l.invStd(), l.pre(), l.alpha(), B, l.width());
+        Tower.Layer head = t.head();
+        Tensor upstream = dLogits;
+        for (int i = hidden.size(); i >= 0; i--) {
+            Tower.Layer l = i == hidden.size() ? head : hidden.get(i);
+            if (l != head) {
+                switch (l.act()) {
+                    case SIGMOID -> sigmoidBackward(l.dPre(), l.dOut(), l.out(), B * l.width());
+                    case PRELU -> preluBackward(l.dPre(), l.dAlpha(), l.dOut(), l.pre(), l.alpha(), B, l.width());
+                    case DICE -> diceBackward(l.dPre(), l.dAlpha(), l.dOut(), l.mean(), l.invStd(), l.pre(), l.alpha(), B, l.width());
+                }
+                upstream = l.dPre();
             }
             Tensor input = i == 0 ? t.norm().y() : hidden.get(i - 1).out();
             Tensor dInput = i == 0 ? t.norm().dy() : hidden.get(i - 1).dOut();
-            linearBackward(dInput, l.dWeight(), l.dBias(), l.dPre(), input, l.weight(), B, l.in(), l.width());
+            linearBackward(dInput, l.dWeight(), l.dBias(), upstream, input, l.weight(), B, l.in(), l.width());
         }
         Tower.Norm n = t.norm();
-        batchNormBackward(dx, n.dGamma(), n.dBeta(), n.dy(), n.mean(), n.invStd(), x, n.gamma(), B, n.channels());
+        batchNormBackward(dx, n.dGamma(), n.dBeta(), n.dy(), n.mean(), n.invStd(), x, n.gamma(), B, n.channels(), rows);
     }
 
     // ---------------------------------------------------------------- attention

@@ -10,13 +10,12 @@ import java.util.List;
  * would (the CUDA backend: one launch per hidden layer and direction at small batches).
  *
  * @param norm   the BatchNorm over x (channels = the width of x)
- * @param hidden the hidden layers, bottom up (at least one)
+ * @param hidden the hidden layers, bottom up (none: the logit reads the BatchNorm's output)
  * @param head   the logit layer: {@code act} null, {@code pre} the logits (B, 1)
  */
 public record Tower(Norm norm, List<Layer> hidden, Layer head) {
     public Tower {
         hidden = List.copyOf(hidden);
-        if (hidden.isEmpty()) throw new IllegalArgumentException("a tower needs at least one hidden layer");
         int width = norm.channels();
         for (Layer l : hidden) {
             if (l.in() != width) throw new IllegalArgumentException("tower layer of input width " + l.in() + " above a layer of width " + width);

@@ -52,15 +52,13 @@ public final class Layers {
         return act.y;
     }
 
-    /** BatchNorm with affine gamma/beta and running statistics. */
+    /** BatchNorm with affine gamma/beta and running statistics (the top tower's first op: Backend.towerForward). */
     public static final class BatchNorm {
         public final Param gamma, beta, runMean, runVar;
         public final Tensor y, mean, invStd;
-        final int channels;
         final float momentum, eps;
 
         public BatchNorm(ParamStore ps, String name, int channels, int maxB, float momentum, float eps) {
-            this.channels = channels;
             this.momentum = momentum;
             this.eps = eps;
             gamma = ps.dense(name + ".gamma", ParamStore.Init.constant(1f), channels);
@@ -70,24 +68,6 @@ public final class Layers {
             y = ps.activation(name + ".y", maxB, channels);
             mean = ps.activation(name + ".mean", channels);
             invStd = ps.activation(name + ".inv_std", channels);
-        }
-
-        public Tensor forward(Backend be, Tensor x, int B, boolean training) {
-            return forward(be, x, B, training, null);
-        }
-
-        /** rows: the number of the B rows that count, in device memory (null: all); see Backend.batchNorm. */
-        public Tensor forward(Backend be, Tensor x, int B, boolean training, Tensor rows) {
-            be.batchNorm(y, mean, invStd, x, gamma.value(), beta.value(), runMean.value(), runVar.value(), B, channels, training, momentum, eps, rows);
-            return y;
-        }
-
-        public void backward(Backend be, Tensor dx, Tensor dy, Tensor x, int B) {
-            backward(be, dx, dy, x, B, null);
-        }
-
-        public void backward(Backend be, Tensor dx, Tensor dy, Tensor x, int B, Tensor rows) {
-            be.batchNormBackward(dx, gamma.grad(), beta.grad(), dy, mean, invStd, x, gamma.value(), B, channels, rows);
         }
     }
 
@@ -173,10 +153,10 @@ public final class Layers {
             }
             fc[L] = new Linear(ps, name + ".fc" + (L + 1), width, 1, maxB);
             dBn = ps.activation(name + ".bn.dy", maxB, in);
-            tower = L == 0 ? null : describe();
+            tower = describe();
         }
 
-        /** The tower as {@link Backend#towerForward} takes it (null without hidden layers). */
+        /** The tower as {@link Backend#towerForward} takes it. */
         public final Tower tower;
 
         private Tower describe() {
@@ -209,25 +189,12 @@ public final class Layers {
          * compute values nobody reads, and their gradients are zero when dLogits is zero there.
          */
         public Tensor forward(Backend be, Tensor x, int B, boolean training, Tensor rows) {
-            if (rows == null && tower != null) return be.towerForward(tower, x, B, training);
-            return layerByLayer(be, x, B, training, rows);
+            return be.towerForward(tower, x, B, training, rows, null);
         }
 
-        /**
-         * A training forward and its loss (Backend.bceWithLogits into loss.loss and loss.dLogits):
-         * one op where the tower runs as one ({@link Backend#towerForward}).
-         */
+        /** A training forward over all B rows and its loss (Backend.bceWithLogits into loss.loss and loss.dLogits), as one op. */
         public Tensor forwardWithLoss(Backend be, Tensor x, int B, Tower.Loss loss) {
-            if (tower != null) return be.towerForward(tower, x, B, true, loss);
-            Tensor logits = layerByLayer(be, x, B, true, null);
-            be.bceWithLogits(loss.loss(), loss.dLogits(), logits, loss.labels(), B, loss.scale());
-            return logits;
-        }
-
-        private Tensor layerByLayer(Backend be, Tensor x, int B, boolean training, Tensor rows) {
-            Tensor h = bn.forward(be, x, B, training, rows);
-            for (int l = 0; l < act.length; l++) h = linearAct(be, fc[l], act[l], h, B, training);
-            return fc[act.length].forward(be, h, B);
+            return be.towerForward(tower, x, B, true, null, loss);
         }
 
         public void backward(Backend be, Tensor dx, Tensor dLogits, Tensor x, int B) {
@@ -235,22 +202,7 @@ public final class Layers {
         }
 
         public void backward(Backend be, Tensor dx, Tensor dLogits, Tensor x, int B, Tensor rows) {
-            if (rows == null && tower != null) {
-                be.towerBackward(tower, dx, dLogits, x, B);
-                return;
-            }
-            int L = act.length;
-            Tensor upstream = dLogits;
-            for (int l = L; l >= 0; l--) {
-                Tensor input = l == 0 ? bn.y : act[l - 1].y;
-                Tensor dInput = l == 0 ? dBn : dAct[l - 1];
-                fc[l].backward(be, dInput, upstream, input, B);
-                if (l > 0) {
-                    act[l - 1].backward(be, dPre[l - 1], dAct[l - 1], fc[l - 1].y, B);
-                    upstream = dPre[l - 1];
-                }
-            }
-            bn.backward(be, dx, dBn, x, B, rows);
+            be.towerBackward(tower, dx, dLogits, x, B, rows);
         }
     }
 

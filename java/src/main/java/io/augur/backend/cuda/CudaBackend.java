@@ -1239,12 +1239,12 @@ public final class CudaBackend implements Backend, Profiling {
 
     /**
      * Whether every launch of the fused tower fits a block's shared memory ({@code limit} bytes) at
-     * batch B, with B within 1 to {@link #TOWER_MAX_ROWS}: each hidden layer's forward (its input
+     * batch B, with B within 1 to {@link #TOWER_MAX_ROWS} and at least one hidden layer: each hidden layer's forward (its input
      * whole) and backward (the gradient from the layer above whole), and the BatchNorm's backward.
      */
     static boolean towerFits(Tower t, int B, int cols, long limit) {
-        if (B < 1 || B > TOWER_MAX_ROWS) return false;
         List<Tower.Layer> hidden = t.hidden();
+        if (B < 1 || B > TOWER_MAX_ROWS || hidden.isEmpty()) return false;
         for (int i = 0; i < hidden.size(); i++) {
             int up = i + 1 < hidden.size() ? hidden.get(i + 1).width() : 1;
             if (towerForwardShared(B, hidden.get(i).in(), cols) > limit || towerBackwardShared(B, up, cols) > limit) return false;
@@ -1284,8 +1284,8 @@ public final class CudaBackend implements Backend, Profiling {
 
     /** Fused where {@link #fusedTower} says so: a launch per hidden layer (the first with the BatchNorm, the top one with the logits and the loss). */
     @Override
-    public Tensor towerForward(Tower t, Tensor x, int B, boolean training, Tower.Loss loss) {
-        if (!fusedTower(t, B)) return Backend.super.towerForward(t, x, B, training, loss);
+    public Tensor towerForward(Tower t, Tensor x, int B, boolean training, Tensor rows, Tower.Loss loss) {
+        if (rows != null || !fusedTower(t, B)) return Backend.super.towerForward(t, x, B, training, rows, loss);
         begin();
         Tower.Norm n = t.norm();
         Tower.Layer head = t.head();
@@ -1322,9 +1322,9 @@ public final class CudaBackend implements Backend, Profiling {
      * dOut buffers and norm.dy are not written (nothing reads them).
      */
     @Override
-    public void towerBackward(Tower t, Tensor dx, Tensor dLogits, Tensor x, int B) {
-        if (!fusedTower(t, B)) {
-            Backend.super.towerBackward(t, dx, dLogits, x, B);
+    public void towerBackward(Tower t, Tensor dx, Tensor dLogits, Tensor x, int B, Tensor rows) {
+        if (rows != null || !fusedTower(t, B)) {
+            Backend.super.towerBackward(t, dx, dLogits, x, B, rows);
             return;
         }
         begin();

@@ -6,7 +6,7 @@ import io.augur.backend.Tower;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -18,7 +18,8 @@ import static io.augur.backend.cpu.OpTesting.uniform;
  * The tower op (Backend.towerForward / towerBackward, whose defaults are the specification the
  * CUDA backend's fused kernels are held to) by finite differences, through the BatchNorm's and
  * Dice's batch statistics: the logits against x, gamma, beta and every layer's weight, bias and
- * activation parameter. Training mode; B = 6 rows, 7 inputs, hidden layers of 5 and 3.
+ * activation parameter. Training mode; B = 6 rows, 7 inputs, hidden layers of 5 and 3 for each
+ * activation, or none (the logit on the BatchNorm's output).
  */
 class TowerGradCheckTest {
     static CpuBackend be;
@@ -29,11 +30,12 @@ class TowerGradCheckTest {
     @AfterAll
     static void stop() { be.close(); }
 
-    @ParameterizedTest
-    @EnumSource(Activation.class)
-    void logitsByFiniteDifferences(Activation act) {
+    @ParameterizedTest(name = "{0} hidden={1}")
+    @CsvSource({"DICE, 5 3", "PRELU, 5 3", "SIGMOID, 5 3", "DICE, ''"})
+    void logitsByFiniteDifferences(Activation act, String hiddenWidths) {
         int B = 6, in = 7;
-        int[] widths = {5, 3};
+        int[] widths = hiddenWidths == null || hiddenWidths.isBlank() ? new int[0]
+                : java.util.Arrays.stream(hiddenWidths.trim().split(" ")).mapToInt(Integer::parseInt).toArray();
         SplittableRandom rng = new SplittableRandom(act.ordinal() + 11);
         GradCheck gc = new GradCheck(5);
         // PReLU's kink: a step of 1e-2 in a first-layer weight moves pre-activations by up to 2e-2 (|x| <= 2), and

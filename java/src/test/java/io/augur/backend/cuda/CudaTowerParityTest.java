@@ -183,7 +183,7 @@ class CudaTowerParityTest {
         int[] widths = java.util.Arrays.stream(hidden.trim().split(" ")).mapToInt(Integer::parseInt).toArray();
         TwinTower t = new TwinTower(B, 45, widths, act);
         assertTrue(tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must run fused");
-        tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, true, t.lossOn(be)));
+        tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, true, null, t.lossOn(be)));
         t.assertForward("training");
         tw.assertClose("loss", t.loss, TIGHT_ATOL, TIGHT_RTOL);
         tw.assertClose("loss's dLogits", t.lossGrad, TIGHT_ATOL, TIGHT_RTOL);
@@ -200,7 +200,7 @@ class CudaTowerParityTest {
         CudaBackend.towerFused = true;
         TwinTower t = new TwinTower(B, 45, new int[] {200, 9}, Activation.DICE);
         assertFalse(tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must take the ops");
-        tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, true, t.lossOn(be)));
+        tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, true, null, t.lossOn(be)));
         t.assertForward("training");
         tw.assertClose("loss", t.loss, TIGHT_ATOL, TIGHT_RTOL);
         tw.assertClose("loss's dLogits", t.lossGrad, TIGHT_ATOL, TIGHT_RTOL);
