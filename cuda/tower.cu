@@ -80,19 +80,34 @@ __device__ __forceinline__ void load_rows(float* dst, int stride, const float* _
   }
 }
 
-// acc[q] = init + sum_k a[rows q][k] w[k * w_step] for the thread's rows r0 + q step (q < 4) of the
-// shared matrix a (row stride lda); the rows past B repeat row B - 1 and are not stored by callers.
-__device__ __forceinline__ void tower_dot4(float (&acc)[4], const float* a, int lda, const float* w, int w_step, int K,
-                                           int r0, int step, int B, float init) {
-  int off[4];
-  for (int q = 0; q < 4; ++q) {
+// acc[q] = init + sum_k a[r0 + q step][k] w[k * w_step] for q < NR, over the shared matrix a (row
+// stride lda).
+template <int NR>
+__device__ __forceinline__ void tower_dot(float (&acc)[4], const float* a, int lda, const float* w, int w_step, int K,
+                                          int r0, int step, float init) {
+  int off[NR];
+#pragma unroll
+  for (int q = 0; q < NR; ++q) {
     acc[q] = init;
-    off[q] = min(r0 + q * step, B - 1) * lda;
+    off[q] = (r0 + q * step) * lda;
   }
   for (int k = 0; k < K; ++k) {
     const float wk = w[k * w_step];
 #pragma unroll
-    for (int q = 0; q < 4; ++q) acc[q] = fmaf(a[off[q] + k], wk, acc[q]);
+    for (int q = 0; q < NR; ++q) acc[q] = fmaf(a[off[q] + k], wk, acc[q]);
+  }
+}
+
+// The same for the thread's rows r0 + q step below B, q < 4 (as many as there are: at batch 128
+// with 64 thread rows a thread has 2, and computes no more).
+__device__ __forceinline__ void tower_dot_rows(float (&acc)[4], const float* a, int lda, const float* w, int w_step, int K,
+                                               int r0, int step, int B, float init) {
+  const int n = min(4, (B - r0 + step - 1) / step);
+  switch (n) {
+    case 1: tower_dot<1>(acc, a, lda, w, w_step, K, r0, step, init); break;
+    case 2: tower_dot<2>(acc, a, lda, w, w_step, K, r0, step, init); break;
+    case 3: tower_dot<3>(acc, a, lda, w, w_step, K, r0, step, init); break;
+    default: tower_dot<4>(acc, a, lda, w, w_step, K, r0, step, init); break;
   }
 }
 
@@ -177,7 +192,7 @@ AUGUR_KERNEL void tower_forward_kernel(float* __restrict__ pre, float* __restric
   const float b = valid ? bias[c] : 0.0f;
   for (int r0 = th.ry; r0 < B; r0 += 4 * th.rows) {
     float acc[4];
-    augur::tower_dot4(acc, h, ks, ws + th.cx, cols, K, r0, th.rows, B, b);
+    augur::tower_dot_rows(acc, h, ks, ws + th.cx, cols, K, r0, th.rows, B, b);
     for (int q = 0; q < 4; ++q) {
       const int r = r0 + q * th.rows;
       if (r >= B) break;
@@ -325,7 +340,7 @@ AUGUR_KERNEL void tower_backward_kernel(float* __restrict__ d_pre, float* __rest
   // d_out = d_up W_up^T for the block's channels; each thread reads back only its own rows below
   for (int r0 = th.ry; r0 < B; r0 += 4 * th.rows) {
     float acc[4];
-    augur::tower_dot4(acc, du, us, wu + th.cx * us, 1, U, r0, th.rows, B, 0.0f);
+    augur::tower_dot_rows(acc, du, us, wu + th.cx * us, 1, U, r0, th.rows, B, 0.0f);
     for (int q = 0; q < 4; ++q) {
       const int r = r0 + q * th.rows;
       if (r >= B) break;
