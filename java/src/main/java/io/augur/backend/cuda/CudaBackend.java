@@ -1239,8 +1239,9 @@ public final class CudaBackend implements Backend, Profiling {
 
     /**
      * Whether every launch of the fused tower fits a block's shared memory ({@code limit} bytes) at
-     * batch B, with B within 1 to {@link #TOWER_MAX_ROWS} and at least one hidden layer: each hidden layer's forward (its input
-     * whole) and backward (the gradient from the layer above whole), and the BatchNorm's backward.
+     * batch B, with B within 1 to {@link #TOWER_MAX_ROWS} and at least one hidden layer: each hidden
+     * layer's forward (its input whole) and backward (the gradient from the layer above whole), and
+     * the BatchNorm's backward.
      */
     static boolean towerFits(Tower t, int B, int cols, long limit) {
         List<Tower.Layer> hidden = t.hidden();

@@ -151,6 +151,16 @@ class CudaTowerParityTest {
             tw.assertClose(when + " logits", logits, TIGHT_ATOL, TIGHT_RTOL);
         }
 
+        /** A training forward with its loss, then the backward from the random dLogits, compared on the way. */
+        void trainingStepMatches() {
+            tw.both(be -> be.towerForward(on(be), x.on(be), B, true, null, lossOn(be)));
+            assertForward("training");
+            tw.assertClose("loss", loss, TIGHT_ATOL, TIGHT_RTOL);
+            tw.assertClose("loss's dLogits", lossGrad, TIGHT_ATOL, TIGHT_RTOL);
+            tw.both(be -> be.towerBackward(on(be), dx.on(be), dLogits.on(be), x.on(be), B));
+            assertBackward();
+        }
+
         void assertBackward() {
             tw.assertClose("dx", dx, LOOSE_ATOL, LOOSE_RTOL);
             tw.assertClose("dGamma", dGamma, LOOSE_ATOL, LOOSE_RTOL);
@@ -183,12 +193,7 @@ class CudaTowerParityTest {
         int[] widths = java.util.Arrays.stream(hidden.trim().split(" ")).mapToInt(Integer::parseInt).toArray();
         TwinTower t = new TwinTower(B, 45, widths, act);
         assertTrue(tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must run fused");
-        tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, true, null, t.lossOn(be)));
-        t.assertForward("training");
-        tw.assertClose("loss", t.loss, TIGHT_ATOL, TIGHT_RTOL);
-        tw.assertClose("loss's dLogits", t.lossGrad, TIGHT_ATOL, TIGHT_RTOL);
-        tw.both(be -> be.towerBackward(t.on(be), t.dx.on(be), t.dLogits.on(be), t.x.on(be), B));
-        t.assertBackward();
+        t.trainingStepMatches();
         tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, false));
         t.assertForward("inference");
     }
@@ -200,11 +205,6 @@ class CudaTowerParityTest {
         CudaBackend.towerFused = true;
         TwinTower t = new TwinTower(B, 45, new int[] {200, 9}, Activation.DICE);
         assertFalse(tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must take the ops");
-        tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, true, null, t.lossOn(be)));
-        t.assertForward("training");
-        tw.assertClose("loss", t.loss, TIGHT_ATOL, TIGHT_RTOL);
-        tw.assertClose("loss's dLogits", t.lossGrad, TIGHT_ATOL, TIGHT_RTOL);
-        tw.both(be -> be.towerBackward(t.on(be), t.dx.on(be), t.dLogits.on(be), t.x.on(be), B));
-        t.assertBackward();
+        t.trainingStepMatches();
     }
 }
