@@ -188,7 +188,7 @@ AUGUR_KERNEL void tower_forward_kernel(float* __restrict__ pre, float* __restric
       for (int k = threadIdx.x; k < K; k += blockDim.x) bn_y[(long long)r * K + k] = h[r * ks + k];
   }
 
-  // pre = h W + b: the thread's rows ry + j rows, four at a time; it reads back only those rows below
+  // pre = h W + b: the thread's rows ry + j rows (j = 0, 1, ...), up to four together; it reads back only those rows below
   const float b = valid ? bias[c] : 0.0f;
   for (int r0 = th.ry; r0 < B; r0 += 4 * th.rows) {
     float acc[4];
