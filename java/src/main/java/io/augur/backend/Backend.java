@@ -466,7 +466,7 @@ public interface Backend extends AutoCloseable {
         Tensor upstream = dLogits;
         for (int i = hidden.size(); i >= 0; i--) {
             Tower.Layer l = i == hidden.size() ? head : hidden.get(i);
-            if (l != head) {
+            if (i < hidden.size()) {   // a hidden layer: its activation's backward first
                 switch (l.act()) {
                     case SIGMOID -> sigmoidBackward(l.dPre(), l.dOut(), l.out(), B * l.width());
                     case PRELU -> preluBackward(l.dPre(), l.dAlpha(), l.dOut(), l.pre(), l.alpha(), B, l.width());
