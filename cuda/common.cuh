@@ -19,6 +19,17 @@
 
 #define AUGUR_KERNEL extern "C" __global__
 
+// A kernel's blocks per thread-block cluster (compute capability 9.0 and up), written between
+// `void` and its name: `AUGUR_KERNEL void AUGUR_CLUSTER(4) name(...)`. cuLaunchKernel then
+// launches it in clusters of n consecutive blocks in x (the grid must be a multiple of n). For
+// older architectures the kernel is compiled without clusters, and its cluster calls trap: the
+// host launches it only on 9.0 and up. scripts/build-emulator.sh reads n from the source.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define AUGUR_CLUSTER(n) __cluster_dims__(n, 1, 1)
+#elif !defined(AUGUR_CLUSTER)
+#define AUGUR_CLUSTER(n)
+#endif
+
 // Bits of the device status word (one int in the arena). Kernels set them with atomicOr when
 // their input breaks the contract; the host reads the word when it synchronizes and throws an
 // exception naming the problem (io.augur.backend.cuda.DeviceStatus).
@@ -204,6 +215,48 @@ __device__ __forceinline__ void mma_tf32(float d[4], const uint32_t a[4], const 
   augur_emu::mma_tf32(d, a, b);
 #elif defined(__CUDA_ARCH__)
   __trap();  // the host never selects a TF32 kernel below compute capability 8.0
+#endif
+}
+
+// Thread-block clusters (AUGUR_CLUSTER): the block's rank in its cluster, the barrier over every
+// thread of the cluster (arrive with release, wait with acquire: shared-memory writes before it
+// are visible to the cluster's blocks after it), and the address in the shared memory of the
+// cluster's block `rank` that corresponds to `p` in the caller's. A block must not read another's
+// shared memory after that block may have returned: a kernel ends with a cluster barrier after
+// its last such read.
+__device__ __forceinline__ unsigned cluster_rank() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  return __clusterRelativeBlockRank();
+#elif defined(AUGUR_EMU)
+  return augur_emu::cluster_rank();
+#elif defined(__CUDA_ARCH__)
+  __trap();  // the host launches cluster kernels only on compute capability 9.0 and up
+  return 0;
+#else
+  return 0;
+#endif
+}
+
+__device__ __forceinline__ void cluster_sync() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  __cluster_barrier_arrive();
+  __cluster_barrier_wait();
+#elif defined(AUGUR_EMU)
+  augur_emu::cluster_sync();
+#elif defined(__CUDA_ARCH__)
+  __trap();
+#endif
+}
+
+template <class T>
+__device__ __forceinline__ T* cluster_map(T* p, unsigned rank) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  return static_cast<T*>(__cluster_map_shared_rank(static_cast<void*>(p), rank));
+#elif defined(AUGUR_EMU)
+  return static_cast<T*>(augur_emu::cluster_map_shared(static_cast<void*>(p), rank));
+#else
+  (void)rank;
+  return p;
 #endif
 }
 

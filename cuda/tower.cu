@@ -9,6 +9,14 @@
 // second launch. At batch 128 the DIN tower and its loss take 5 launches each step instead of 16:
 // the top layer's forward also makes the logits and the loss.
 //
+// Larger batches take the same kernels in thread-block clusters of S = 2, 4 or 8 blocks
+// (compute capability 9.0 and up; the _clusterS_ kernels): the S blocks of a cluster share the
+// `cols` channels and split the rows, rank q taking rows [q P, q P + P), P = ceil(B / S), so that
+// each block's slice of a layer's input fits its shared memory (the DIN tower at batch 2048 in
+// clusters of 8, 256 rows a block). The sums over the batch are then each block's sums over its
+// rows, added over the cluster in rank order through distributed shared memory (still fixed
+// order, doubles), and the upper layer's weight-gradient rows the same way in floats.
+//
 // tower_forward_kernel, hidden layer l with input h (B, K), K = the layer below's width:
 //   first layer only: h = BatchNorm(x) over K channels, which every block computes for itself
 //   (block 0 writes the statistics, block i the rows r = i (mod grid) of bn_y);
@@ -82,6 +90,61 @@ __device__ __forceinline__ void load_rows(float* dst, int stride, const float* _
 
 // acc[q] = init + sum_k a[r0 + q step][k] w[k * w_step] for q < NR, over the shared matrix a (row
 // stride lda).
+// The sums over the batch of a cluster's blocks (S > 1): each block writes its sums into one of
+// two exchange regions of its shared memory (`n` doubles each), in turn, and every block adds the
+// S blocks' in rank order after a cluster barrier. A region is written again two exchanges later,
+// after the barrier of the exchange in between, which every block reaches only once it has read
+// it. finish() is the barrier after the last exchange's reads: a block may return after it.
+template <int S>
+struct TowerCluster {
+  double* region;  // 2 n doubles
+  int n, next = 0;
+  bool used = false;
+  __device__ TowerCluster(double* r, int n_) : region(r), n(n_) {}
+  // The next region to write; the caller writes its values, then calls gather.
+  __device__ double* open() {
+    double* x = region + next * n;
+    next ^= 1;
+    used = true;
+    return x;
+  }
+  // The barrier, then the sum over the cluster's blocks of element i of the region x.
+  __device__ void barrier() { cluster_sync(); }
+  __device__ double total(double* x, int i) const {
+    double t = 0.0;
+    for (unsigned q = 0; q < (unsigned)S; ++q) t += cluster_map(x, q)[i];
+    return t;
+  }
+  // Per channel sums over the batch: the block's (tower_sums), then the cluster's.
+  template <int N>
+  __device__ void sums(double (&v)[N], double* scratch, const TowerThread& th, int cols) {
+    tower_sums<N>(v, scratch, th, cols);
+    if constexpr (S > 1) {
+      double* x = open();
+      if (th.ry == 0)
+        for (int i = 0; i < N; ++i) x[i * cols + th.cx] = v[i];
+      barrier();
+      for (int i = 0; i < N; ++i) v[i] = total(x, i * cols + th.cx);
+    }
+  }
+  __device__ void finish() {
+    if constexpr (S > 1)
+      if (used) cluster_sync();
+  }
+};
+
+// The rows of the batch a block of a cluster of S takes: [r0, r0 + n).
+template <int S>
+struct TowerRows {
+  int rank, r0, n;
+  __device__ explicit TowerRows(int B) {
+    rank = S > 1 ? (int)cluster_rank() : 0;
+    const int per = (B + S - 1) / S;
+    r0 = min(B, rank * per);
+    n = min(B, r0 + per) - r0;
+  }
+};
+
 template <int NR>
 __device__ __forceinline__ void tower_dot(float (&acc)[4], const float* a, int lda, const float* w, int w_step, int K,
                                           int r0, int step, float init) {
@@ -113,91 +176,127 @@ __device__ __forceinline__ void tower_dot_rows(float (&acc)[4], const float* a, 
 
 }  // namespace augur
 
-// One hidden layer forward (see the top of this file). bn_y == nullptr: no BatchNorm before it;
-// logits == nullptr: not the top layer, or the logit's product runs as a launch of its own.
-// Dynamic shared memory: 3 blockDim.x doubles, then floats h (B, odd_stride(K)), W's block columns
-// (K, cols) and pre's (B, cols).
+// One hidden layer forward (see the top of this file), by a block of a cluster of S (1: no
+// cluster). bn_y == nullptr: no BatchNorm before it; logits == nullptr: not the top layer, or the
+// logit's product runs as a launch of its own. Dynamic shared memory, with P = ceil(B / S) rows a
+// block: 3 blockDim.x doubles, then (S > 1) 2 max(K, cols) doubles of cluster exchange, 1 double
+// (the last block's flag), then floats: the BatchNorm's mean and 1/std (2 K), h (P, odd_stride(K)),
+// W's block columns (K, cols) and pre's (P, cols).
 //   pre, out (B, C); mean, inv_std, run_mean, run_var, alpha, bias (C); in (B, K); w (K, C);
 //   bn_y (B, K); bn_mean, bn_inv_std, bn_run_mean, bn_run_var, gamma, beta (K);
-//   logits (B); head_w (C); head_b (1); partial (gridDim.x, B) scratch; done (1) zero between launches;
+//   logits (B); head_w (C); head_b (1); partial (gridDim.x / S, B) scratch; done (1) zero between launches;
 //   labels (B) or nullptr (no loss); loss (1); d_logits (B)
-AUGUR_KERNEL void tower_forward_kernel(float* __restrict__ pre, float* __restrict__ out, float* __restrict__ mean,
-                                       float* __restrict__ inv_std, float* __restrict__ run_mean,
-                                       float* __restrict__ run_var, float* __restrict__ bn_y,
-                                       float* __restrict__ bn_mean, float* __restrict__ bn_inv_std,
-                                       float* __restrict__ bn_run_mean, float* __restrict__ bn_run_var,
-                                       const float* __restrict__ in, const float* __restrict__ w,
-                                       const float* __restrict__ bias, const float* __restrict__ alpha,
-                                       const float* __restrict__ gamma, const float* __restrict__ beta, int B, int K,
-                                       int C, int cols, int act, int training, float momentum, float eps,
-                                       float bn_momentum, float bn_eps, float* __restrict__ logits,
-                                       const float* __restrict__ head_w, const float* __restrict__ head_b,
-                                       float* __restrict__ partial, unsigned* __restrict__ done,
-                                       const float* __restrict__ labels, float* __restrict__ loss,
-                                       float* __restrict__ d_logits, float scale) {
+#define AUGUR_TOWER_FORWARD_PARAMS                                                                                    \
+  float* __restrict__ pre, float* __restrict__ out, float* __restrict__ mean, float* __restrict__ inv_std,             \
+      float* __restrict__ run_mean, float* __restrict__ run_var, float* __restrict__ bn_y, float* __restrict__ bn_mean, \
+      float* __restrict__ bn_inv_std, float* __restrict__ bn_run_mean, float* __restrict__ bn_run_var,                 \
+      const float* __restrict__ in, const float* __restrict__ w, const float* __restrict__ bias,                       \
+      const float* __restrict__ alpha, const float* __restrict__ gamma, const float* __restrict__ beta, int B, int K,  \
+      int C, int cols, int act, int training, float momentum, float eps, float bn_momentum, float bn_eps,             \
+      float* __restrict__ logits, const float* __restrict__ head_w, const float* __restrict__ head_b,                  \
+      float* __restrict__ partial, unsigned* __restrict__ done, const float* __restrict__ labels,                      \
+      float* __restrict__ loss, float* __restrict__ d_logits, float scale
+#define AUGUR_TOWER_FORWARD_ARGS                                                                                      \
+  pre, out, mean, inv_std, run_mean, run_var, bn_y, bn_mean, bn_inv_std, bn_run_mean, bn_run_var, in, w, bias, alpha, \
+      gamma, beta, B, K, C, cols, act, training, momentum, eps, bn_momentum, bn_eps, logits, head_w, head_b, partial,  \
+      done, labels, loss, d_logits, scale
+
+namespace augur {
+
+template <int S>
+__device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
   extern __shared__ double smem[];
-  __shared__ int tower_last;
   if (B <= 0) return;
-  const augur::TowerThread th(cols);
-  const int c = (int)blockIdx.x * cols + th.cx, ks = augur::odd_stride(K);
-  const bool valid = c < C;
+  const TowerThread th(cols);
+  const TowerRows<S> rows(B);
+  const int group = (int)blockIdx.x / S, groups = (int)gridDim.x / S, nb = rows.n;
+  const int c = group * cols + th.cx, ks = odd_stride(K);
+  const bool valid = c < C, lead = rows.rank == 0;  // lead: the block of its cluster that writes the statistics
   double* scratch = smem;
-  float* h = reinterpret_cast<float*>(smem + 3 * blockDim.x);
-  float* ws = h + (long long)B * ks;
+  const int nx = S > 1 ? max(K, cols) : 0;
+  TowerCluster<S> cluster(smem + 3 * blockDim.x, nx);
+  int* last_flag = reinterpret_cast<int*>(smem + 3 * blockDim.x + 2 * nx);
+  float* bn_mu = reinterpret_cast<float*>(smem + 3 * blockDim.x + 2 * nx + 1);
+  float* bn_is = bn_mu + K;
+  float* h = bn_is + K;
+  float* ws = h + (long long)nb * ks;
   float* ys = ws + K * cols;
 
-  augur::load_rows(h, ks, in, B, K);
+  load_rows(h, ks, in + (long long)rows.r0 * K, nb, K);
   for (int i = threadIdx.x; i < K * cols; i += blockDim.x) {
-    const int k = i / cols, cc = (int)blockIdx.x * cols + (i - k * cols);
+    const int k = i / cols, cc = group * cols + (i - k * cols);
     ws[i] = cc < C ? w[(long long)k * C + cc] : 0.0f;
   }
   __syncthreads();
 
-  if (bn_y != nullptr) {  // every block normalises all K channels of the input itself
-    for (int k = threadIdx.x; k < K; k += blockDim.x) {
-      float mu, is;
-      if (training) {
+  if (bn_y != nullptr) {  // every block normalises all K channels of its rows itself
+    if (training) {
+      double* x = S > 1 ? cluster.open() : nullptr;
+      for (int k = threadIdx.x; k < K; k += blockDim.x) {
         double s = 0.0;
-        for (int r = 0; r < B; ++r) s += h[r * ks + k];
-        mu = (float)(s / B);
+        for (int r = 0; r < nb; ++r) s += h[r * ks + k];
+        if constexpr (S > 1) x[k] = s;
+        else bn_mu[k] = (float)(s / B);
+      }
+      if constexpr (S > 1) {
+        cluster.barrier();
+        for (int k = threadIdx.x; k < K; k += blockDim.x) bn_mu[k] = (float)(cluster.total(x, k) / B);
+        x = cluster.open();
+      }
+      for (int k = threadIdx.x; k < K; k += blockDim.x) {
+        const float mu = bn_mu[k];
         double q = 0.0;
-        for (int r = 0; r < B; ++r) {
+        for (int r = 0; r < nb; ++r) {
           const double d = (double)h[r * ks + k] - mu;
           q += d * d;
         }
+        if constexpr (S > 1) x[k] = q;
+        else bn_is[k] = (float)q;  // the sum, until the variance below
+      }
+      if constexpr (S > 1) cluster.barrier();
+      for (int k = threadIdx.x; k < K; k += blockDim.x) {
+        double q;
+        if constexpr (S > 1) q = cluster.total(x, k);
+        else q = bn_is[k];
         const double var = q / B;
-        is = (float)(1.0 / sqrt(var + bn_eps));
+        bn_is[k] = (float)(1.0 / sqrt(var + bn_eps));
         if (blockIdx.x == 0) {
-          bn_mean[k] = mu;
-          bn_inv_std[k] = is;
-          augur::update_running(bn_run_mean, bn_run_var, k, (double)mu, var, (double)B, bn_momentum);
-        }
-      } else {
-        mu = bn_run_mean[k];
-        is = (float)(1.0 / sqrt((double)bn_run_var[k] + bn_eps));
-        if (blockIdx.x == 0) {
-          bn_mean[k] = mu;
-          bn_inv_std[k] = is;
+          bn_mean[k] = bn_mu[k];
+          bn_inv_std[k] = bn_is[k];
+          update_running(bn_run_mean, bn_run_var, k, (double)bn_mu[k], var, (double)B, bn_momentum);
         }
       }
-      const float g = gamma[k], bt = beta[k];
-      for (int r = 0; r < B; ++r) h[r * ks + k] = (h[r * ks + k] - mu) * is * g + bt;
+    } else {
+      for (int k = threadIdx.x; k < K; k += blockDim.x) {
+        bn_mu[k] = bn_run_mean[k];
+        bn_is[k] = (float)(1.0 / sqrt((double)bn_run_var[k] + bn_eps));
+        if (blockIdx.x == 0) {
+          bn_mean[k] = bn_mu[k];
+          bn_inv_std[k] = bn_is[k];
+        }
+      }
+    }
+    for (int k = threadIdx.x; k < K; k += blockDim.x) {
+      const float mu = bn_mu[k], is = bn_is[k], g = gamma[k], bt = beta[k];
+      for (int r = 0; r < nb; ++r) h[r * ks + k] = (h[r * ks + k] - mu) * is * g + bt;
     }
     __syncthreads();
-    for (int r = blockIdx.x; r < B; r += gridDim.x)
-      for (int k = threadIdx.x; k < K; k += blockDim.x) bn_y[(long long)r * K + k] = h[r * ks + k];
+    // the rows of bn_y: row r by the cluster group r mod groups, from the block that holds it
+    const int first = rows.r0 + ((group - rows.r0 % groups) % groups + groups) % groups;
+    for (int r = first; r < rows.r0 + nb; r += groups)
+      for (int k = threadIdx.x; k < K; k += blockDim.x) bn_y[(long long)r * K + k] = h[(r - rows.r0) * ks + k];
   }
 
   // pre = h W + b: the thread's rows ry + j rows (j = 0, 1, ...), up to four together; it reads back only those rows below
   const float b = valid ? bias[c] : 0.0f;
-  for (int r0 = th.ry; r0 < B; r0 += 4 * th.rows) {
+  for (int r0 = th.ry; r0 < nb; r0 += 4 * th.rows) {
     float acc[4];
-    augur::tower_dot_rows(acc, h, ks, ws + th.cx, cols, K, r0, th.rows, B, b);
+    tower_dot_rows(acc, h, ks, ws + th.cx, cols, K, r0, th.rows, nb, b);
     for (int q = 0; q < 4; ++q) {
       const int r = r0 + q * th.rows;
-      if (r >= B) break;
+      if (r >= nb) break;
       ys[r * cols + th.cx] = acc[q];
-      if (valid) pre[(long long)r * C + c] = acc[q];
+      if (valid) pre[(long long)(rows.r0 + r) * C + c] = acc[q];
     }
   }
 
@@ -205,72 +304,73 @@ AUGUR_KERNEL void tower_forward_kernel(float* __restrict__ pre, float* __restric
     float mu = 0.0f, is = 0.0f;
     if (training) {
       double s[1] = {0.0};
-      for (int r = th.ry; r < B; r += th.rows) s[0] += ys[r * cols + th.cx];
-      augur::tower_sums<1>(s, scratch, th, cols);
+      for (int r = th.ry; r < nb; r += th.rows) s[0] += ys[r * cols + th.cx];
+      cluster.template sums<1>(s, scratch, th, cols);
       mu = (float)(s[0] / B);
       double q[1] = {0.0};
-      for (int r = th.ry; r < B; r += th.rows) {
+      for (int r = th.ry; r < nb; r += th.rows) {
         const double d = (double)ys[r * cols + th.cx] - mu;
         q[0] += d * d;
       }
-      augur::tower_sums<1>(q, scratch, th, cols);
+      cluster.template sums<1>(q, scratch, th, cols);
       const double var = q[0] / B;
       is = (float)(1.0 / sqrt(var + eps));
-      if (valid && th.ry == 0) {
+      if (valid && th.ry == 0 && lead) {
         mean[c] = mu;
         inv_std[c] = is;
-        augur::update_running(run_mean, run_var, c, (double)mu, var, (double)B, momentum);
+        update_running(run_mean, run_var, c, (double)mu, var, (double)B, momentum);
       }
     } else if (valid) {
       mu = run_mean[c];
       is = (float)(1.0 / sqrt((double)run_var[c] + eps));
-      if (th.ry == 0) {
+      if (th.ry == 0 && lead) {
         mean[c] = mu;
         inv_std[c] = is;
       }
     }
     const float a = valid ? alpha[c] : 0.0f;
-    for (int r = th.ry; r < B; r += th.rows) {
-      const float v = valid ? augur::dice_value(ys[r * cols + th.cx], mu, is, a) : 0.0f;
-      if (valid) out[(long long)r * C + c] = v;
+    for (int r = th.ry; r < nb; r += th.rows) {
+      const float v = valid ? dice_value(ys[r * cols + th.cx], mu, is, a) : 0.0f;
+      if (valid) out[(long long)(rows.r0 + r) * C + c] = v;
       ys[r * cols + th.cx] = v;  // the thread's own rows: the logit's share below reads them after a barrier
     }
   } else {
     const float a = valid && act == AUGUR_TOWER_PRELU ? alpha[c] : 0.0f;
-    for (int r = th.ry; r < B; r += th.rows) {
+    for (int r = th.ry; r < nb; r += th.rows) {
       const float p = ys[r * cols + th.cx];
-      const float v = !valid ? 0.0f : act == AUGUR_TOWER_PRELU ? (p > 0.0f ? p : a * p) : augur::sigmoidf(p);
-      if (valid) out[(long long)r * C + c] = v;
+      const float v = !valid ? 0.0f : act == AUGUR_TOWER_PRELU ? (p > 0.0f ? p : a * p) : sigmoidf(p);
+      if (valid) out[(long long)(rows.r0 + r) * C + c] = v;
       ys[r * cols + th.cx] = v;
     }
   }
+  cluster.finish();  // no block reads another's shared memory after this
   if (logits == nullptr) return;
 
   // The top layer also makes the logits: each block's share out[r, c0:c0+cols] head_w[c0:c0+cols]
-  // into its slice of `partial` (B floats a block); the last block to count itself done in `done`
-  // adds the slices in block order and the bias (the same sum whichever block finishes last, as
-  // gemm_split_done) and sets the counter back to zero for the next launch.
+  // for its rows into its group's slice of `partial` (B floats a group); the last block to count
+  // itself done in `done` adds the slices in group order and the bias (the same sum whichever
+  // block finishes last, as gemm_split_done) and sets the counter back to zero for the next launch.
   __syncthreads();
-  const int c0 = (int)blockIdx.x * cols;
-  for (int r = threadIdx.x; r < B; r += blockDim.x) {
+  const int c0 = group * cols;
+  for (int r = threadIdx.x; r < nb; r += blockDim.x) {
     float v = 0.0f;
     for (int j = 0; j < cols && c0 + j < C; ++j) v = fmaf(ys[r * cols + j], head_w[c0 + j], v);
-    partial[(long long)blockIdx.x * B + r] = v;
+    partial[(long long)group * B + rows.r0 + r] = v;
   }
   __threadfence();  // this block's share, visible to the block that sums them
   __syncthreads();
   if (threadIdx.x == 0) {
-    tower_last = atomicAdd(done, 1u) == gridDim.x - 1;
-    if (tower_last) *done = 0u;
+    *last_flag = atomicAdd(done, 1u) == gridDim.x - 1;
+    if (*last_flag) *done = 0u;
   }
   __syncthreads();
-  if (!tower_last) return;
+  if (!*last_flag) return;
   __threadfence();
   const float hb = head_b[0];
   double sum = 0.0;
   for (int r = threadIdx.x; r < B; r += blockDim.x) {
     float v = 0.0f;
-    for (unsigned blk = 0; blk < gridDim.x; ++blk) v += __ldcg(partial + (long long)blk * B + r);  // L2: other blocks' writes
+    for (int g = 0; g < groups; ++g) v += __ldcg(partial + (long long)g * B + r);  // L2: other blocks' writes
     v += hb;
     logits[r] = v;
     if (labels == nullptr) continue;
@@ -280,70 +380,116 @@ AUGUR_KERNEL void tower_forward_kernel(float* __restrict__ pre, float* __restric
     d_logits[r] = (float)(scale * (1.0 / (1.0 + exp(-z)) - y) / B);
   }
   if (labels == nullptr) return;
-  sum = augur::block_sum(sum, scratch);
+  sum = block_sum(sum, scratch);
   if (threadIdx.x == 0) loss[0] = (float)(sum / B);
 }
 
+}  // namespace augur
+
+AUGUR_KERNEL void tower_forward_kernel(AUGUR_TOWER_FORWARD_PARAMS) { augur::tower_forward<1>(AUGUR_TOWER_FORWARD_ARGS); }
+AUGUR_KERNEL void AUGUR_CLUSTER(2) tower_forward_cluster2_kernel(AUGUR_TOWER_FORWARD_PARAMS) {
+  augur::tower_forward<2>(AUGUR_TOWER_FORWARD_ARGS);
+}
+AUGUR_KERNEL void AUGUR_CLUSTER(4) tower_forward_cluster4_kernel(AUGUR_TOWER_FORWARD_PARAMS) {
+  augur::tower_forward<4>(AUGUR_TOWER_FORWARD_ARGS);
+}
+AUGUR_KERNEL void AUGUR_CLUSTER(8) tower_forward_cluster8_kernel(AUGUR_TOWER_FORWARD_PARAMS) {
+  augur::tower_forward<8>(AUGUR_TOWER_FORWARD_ARGS);
+}
+
 // One hidden layer backward, or with mode AUGUR_TOWER_BATCH_NORM the BatchNorm's (see the top of
-// this file). d_b_up: nullptr but above the last hidden layer. param: alpha (PReLU, Dice) or gamma
-// (BatchNorm), unused by sigmoid; d_param its gradient. Dynamic shared memory: 3 blockDim.x
-// doubles, then floats d_up (B, odd_stride(U)), W_up's block rows (cols, odd_stride(U)), and the
-// block's columns of out, pre and d_out (B, cols) each.
+// this file), by a block of a cluster of S. d_b_up: nullptr but above the last hidden layer.
+// param: alpha (PReLU, Dice) or gamma (BatchNorm), unused by sigmoid; d_param its gradient.
+// Dynamic shared memory, with P = ceil(B / S) rows a block: 3 blockDim.x doubles, then (S > 1)
+// 2 (3 cols) doubles of cluster exchange, U doubles (d_b_up's share, where d_b_up is given) and
+// floats (cols, U) (d_w_up's share); then floats d_up (P, odd_stride(U)), W_up's block rows (cols, odd_stride(U)), and the
+// block's columns of out, pre and d_out (P, cols) each.
 //   d_pre, out, pre (B, C); d_param, d_bias, mean, inv_std, param (C); d_w_up, w_up (C, U);
 //   d_b_up (U); d_up (B, U)
-AUGUR_KERNEL void tower_backward_kernel(float* __restrict__ d_pre, float* __restrict__ d_param,
-                                        float* __restrict__ d_bias, float* __restrict__ d_w_up,
-                                        float* __restrict__ d_b_up, const float* __restrict__ d_up,
-                                        const float* __restrict__ w_up, const float* __restrict__ out,
-                                        const float* __restrict__ pre, const float* __restrict__ mean,
-                                        const float* __restrict__ inv_std, const float* __restrict__ param, int B,
-                                        int C, int U, int cols, int mode) {
+#define AUGUR_TOWER_BACKWARD_PARAMS                                                                                      \
+  float* __restrict__ d_pre, float* __restrict__ d_param, float* __restrict__ d_bias, float* __restrict__ d_w_up,       \
+      float* __restrict__ d_b_up, const float* __restrict__ d_up, const float* __restrict__ w_up,                        \
+      const float* __restrict__ out, const float* __restrict__ pre, const float* __restrict__ mean,                      \
+      const float* __restrict__ inv_std, const float* __restrict__ param, int B, int C, int U, int cols, int mode
+#define AUGUR_TOWER_BACKWARD_ARGS d_pre, d_param, d_bias, d_w_up, d_b_up, d_up, w_up, out, pre, mean, inv_std, param, B, C, U, cols, mode
+
+namespace augur {
+
+template <int S>
+__device__ __forceinline__ void tower_backward(AUGUR_TOWER_BACKWARD_PARAMS) {
   extern __shared__ double smem[];
   if (B <= 0) return;
-  const augur::TowerThread th(cols);
-  const int c0 = (int)blockIdx.x * cols, c = c0 + th.cx, us = augur::odd_stride(U);
-  const bool valid = c < C;
+  const TowerThread th(cols);
+  const TowerRows<S> rows(B);
+  const int group = (int)blockIdx.x / S, nb = rows.n;
+  const int c0 = group * cols, c = c0 + th.cx, us = odd_stride(U);
+  const bool valid = c < C, lead = rows.rank == 0;
   double* scratch = smem;
-  float* du = reinterpret_cast<float*>(smem + 3 * blockDim.x);
-  float* wu = du + (long long)B * us;
+  const int nx = S > 1 ? 3 * cols : 0;
+  TowerCluster<S> cluster(smem + 3 * blockDim.x, nx);
+  double* xb = smem + 3 * blockDim.x + 2 * nx;                                        // S > 1: this block's share of d_b_up (U)
+  float* xw = reinterpret_cast<float*>(xb + (S > 1 && d_b_up != nullptr ? U : 0));  // S > 1: its share of d_w_up's rows (cols, U)
+  float* du = xw + (S > 1 ? cols * U : 0);
+  float* wu = du + (long long)nb * us;
   float* os = wu + cols * us;
-  float* ps = os + B * cols;
-  float* dos = ps + B * cols;
+  float* ps = os + nb * cols;
+  float* dos = ps + nb * cols;
 
-  augur::load_rows(du, us, d_up, B, U);
+  load_rows(du, us, d_up + (long long)rows.r0 * U, nb, U);
   for (int i = threadIdx.x; i < cols * U; i += blockDim.x) {
     const int j2 = i / U, j = i - j2 * U;
     wu[j2 * us + j] = c0 + j2 < C ? w_up[(long long)(c0 + j2) * U + j] : 0.0f;
   }
-  for (int i = threadIdx.x; i < B * cols; i += blockDim.x) {
+  for (int i = threadIdx.x; i < nb * cols; i += blockDim.x) {
     const int r = i / cols, cc = c0 + (i - r * cols);
-    os[i] = cc < C ? out[(long long)r * C + cc] : 0.0f;
-    ps[i] = cc < C ? pre[(long long)r * C + cc] : 0.0f;
+    os[i] = cc < C ? out[(long long)(rows.r0 + r) * C + cc] : 0.0f;
+    ps[i] = cc < C ? pre[(long long)(rows.r0 + r) * C + cc] : 0.0f;
   }
   __syncthreads();
 
-  // rows c of the upper layer's weight gradient, and block 0 the upper bias's
+  // rows c of the upper layer's weight gradient, and (group 0) the upper bias's: over the block's
+  // rows, then (S > 1) over the cluster's, each block adding an S-th of them
+  const bool upper_bias = d_b_up != nullptr && group == 0;
   for (int i = threadIdx.x; i < cols * U; i += blockDim.x) {
     const int j2 = i / U, j = i - j2 * U;
     if (c0 + j2 >= C) continue;
     float acc = 0.0f;
-    for (int r = 0; r < B; ++r) acc = fmaf(os[r * cols + j2], du[r * us + j], acc);
-    d_w_up[(long long)(c0 + j2) * U + j] += acc;
+    for (int r = 0; r < nb; ++r) acc = fmaf(os[r * cols + j2], du[r * us + j], acc);
+    if constexpr (S > 1) xw[i] = acc;
+    else d_w_up[(long long)(c0 + j2) * U + j] += acc;
   }
-  if (d_b_up != nullptr && blockIdx.x == 0)
+  if (upper_bias)
     for (int j = threadIdx.x; j < U; j += blockDim.x) {
       double s = 0.0;
-      for (int r = 0; r < B; ++r) s += du[r * us + j];
-      d_b_up[j] += (float)s;
+      for (int r = 0; r < nb; ++r) s += du[r * us + j];
+      if constexpr (S > 1) xb[j] = s;
+      else d_b_up[j] += (float)s;
     }
+  if constexpr (S > 1) {
+    cluster_sync();  // the blocks' shares are read before the next exchange's barrier (cluster.sums below)
+    const int step = (int)blockDim.x * S;
+    for (int i = rows.rank * (int)blockDim.x + (int)threadIdx.x; i < cols * U; i += step) {
+      const int j2 = i / U, j = i - j2 * U;
+      if (c0 + j2 >= C) continue;
+      float t = 0.0f;
+      for (unsigned q = 0; q < (unsigned)S; ++q) t += cluster_map(xw, q)[i];
+      d_w_up[(long long)(c0 + j2) * U + j] += t;
+    }
+    if (upper_bias)
+      for (int j = rows.rank * (int)blockDim.x + (int)threadIdx.x; j < U; j += step) {
+        double t = 0.0;
+        for (unsigned q = 0; q < (unsigned)S; ++q) t += cluster_map(xb, q)[j];
+        d_b_up[j] += (float)t;
+      }
+  }
 
   // d_out = d_up W_up^T for the block's channels; each thread reads back only its own rows below
-  for (int r0 = th.ry; r0 < B; r0 += 4 * th.rows) {
+  for (int r0 = th.ry; r0 < nb; r0 += 4 * th.rows) {
     float acc[4];
-    augur::tower_dot_rows(acc, du, us, wu + th.cx * us, 1, U, r0, th.rows, B, 0.0f);
+    tower_dot_rows(acc, du, us, wu + th.cx * us, 1, U, r0, th.rows, nb, 0.0f);
     for (int q = 0; q < 4; ++q) {
       const int r = r0 + q * th.rows;
-      if (r >= B) break;
+      if (r >= nb) break;
       dos[r * cols + th.cx] = acc[q];
     }
   }
@@ -352,21 +498,22 @@ AUGUR_KERNEL void tower_backward_kernel(float* __restrict__ d_pre, float* __rest
   if (mode == AUGUR_TOWER_BATCH_NORM) {
     const float mu = valid ? mean[c] : 0.0f, is = valid ? inv_std[c] : 0.0f;
     double s[2] = {0.0, 0.0};
-    for (int r = th.ry; r < B; r += th.rows) {
+    for (int r = th.ry; r < nb; r += th.rows) {
       const float dy = dos[r * cols + th.cx], xhat = (ps[r * cols + th.cx] - mu) * is;
       s[0] += dy;
       s[1] += (double)dy * xhat;
     }
-    augur::tower_sums<2>(s, scratch, th, cols);
+    cluster.template sums<2>(s, scratch, th, cols);
+    cluster.finish();
     if (!valid) return;
-    if (th.ry == 0) {
+    if (th.ry == 0 && lead) {
       d_bias[c] += (float)s[0];
       d_param[c] += (float)s[1];
     }
     const float mean_dy = (float)(s[0] / B), mean_dyx = (float)(s[1] / B), scale = p * is;
-    for (int r = th.ry; r < B; r += th.rows) {
+    for (int r = th.ry; r < nb; r += th.rows) {
       const float dy = dos[r * cols + th.cx], xhat = (ps[r * cols + th.cx] - mu) * is;
-      d_pre[(long long)r * C + c] = scale * (dy - mean_dy - xhat * mean_dyx);
+      d_pre[(long long)(rows.r0 + r) * C + c] = scale * (dy - mean_dy - xhat * mean_dyx);
     }
     return;
   }
@@ -376,24 +523,24 @@ AUGUR_KERNEL void tower_backward_kernel(float* __restrict__ d_pre, float* __rest
   if (mode == AUGUR_TOWER_DICE) {
     const float mu = valid ? mean[c] : 0.0f, is = valid ? inv_std[c] : 0.0f;
     double s[3] = {0.0, 0.0, 0.0};
-    for (int r = th.ry; r < B; r += th.rows) {
+    for (int r = th.ry; r < nb; r += th.rows) {
       const float x = ps[r * cols + th.cx], dy = dos[r * cols + th.cx];
-      const augur::DiceTerms d(x, dy, mu, is, p);
+      const DiceTerms d(x, dy, mu, is, p);
       s[0] += d.dz;
       s[1] += (double)d.dz * d.z;
       s[2] += (double)dy * x * (1 - d.p);
     }
-    augur::tower_sums<3>(s, scratch, th, cols);
+    cluster.template sums<3>(s, scratch, th, cols);
     dice_alpha = s[2];
     const float mean_dz = (float)(s[0] / B), mean_dzz = (float)(s[1] / B);
-    for (int r = th.ry; r < B; r += th.rows) {
+    for (int r = th.ry; r < nb; r += th.rows) {
       const float x = ps[r * cols + th.cx], dy = dos[r * cols + th.cx];
-      const float dx = augur::DiceTerms(x, dy, mu, is, p).dx(dy, is, p, mean_dz, mean_dzz);
-      if (valid) d_pre[(long long)r * C + c] = dx;
+      const float dx = DiceTerms(x, dy, mu, is, p).dx(dy, is, p, mean_dz, mean_dzz);
+      if (valid) d_pre[(long long)(rows.r0 + r) * C + c] = dx;
       sums[0] += dx;
     }
   } else {
-    for (int r = th.ry; r < B; r += th.rows) {
+    for (int r = th.ry; r < nb; r += th.rows) {
       const float x = ps[r * cols + th.cx], dy = dos[r * cols + th.cx];
       float dx;
       if (mode == AUGUR_TOWER_PRELU) {
@@ -403,13 +550,27 @@ AUGUR_KERNEL void tower_backward_kernel(float* __restrict__ d_pre, float* __rest
         const float y = os[r * cols + th.cx];
         dx = dy * y * (1 - y);
       }
-      if (valid) d_pre[(long long)r * C + c] = dx;
+      if (valid) d_pre[(long long)(rows.r0 + r) * C + c] = dx;
       sums[0] += dx;
     }
   }
-  augur::tower_sums<2>(sums, scratch, th, cols);
-  if (!valid || th.ry != 0) return;
+  cluster.template sums<2>(sums, scratch, th, cols);
+  cluster.finish();
+  if (!valid || th.ry != 0 || !lead) return;
   d_bias[c] += (float)sums[0];
   if (mode == AUGUR_TOWER_DICE) d_param[c] += (float)dice_alpha;
   else if (mode == AUGUR_TOWER_PRELU) d_param[c] += (float)sums[1];
+}
+
+}  // namespace augur
+
+AUGUR_KERNEL void tower_backward_kernel(AUGUR_TOWER_BACKWARD_PARAMS) { augur::tower_backward<1>(AUGUR_TOWER_BACKWARD_ARGS); }
+AUGUR_KERNEL void AUGUR_CLUSTER(2) tower_backward_cluster2_kernel(AUGUR_TOWER_BACKWARD_PARAMS) {
+  augur::tower_backward<2>(AUGUR_TOWER_BACKWARD_ARGS);
+}
+AUGUR_KERNEL void AUGUR_CLUSTER(4) tower_backward_cluster4_kernel(AUGUR_TOWER_BACKWARD_PARAMS) {
+  augur::tower_backward<4>(AUGUR_TOWER_BACKWARD_ARGS);
+}
+AUGUR_KERNEL void AUGUR_CLUSTER(8) tower_backward_cluster8_kernel(AUGUR_TOWER_BACKWARD_PARAMS) {
+  augur::tower_backward<8>(AUGUR_TOWER_BACKWARD_ARGS);
 }

@@ -41,19 +41,20 @@ if grep -n "__shared__" "$src"/*.cu "$src"/*.cuh; then
   echo "[augur] build-emulator.sh: a __shared__ declaration it cannot rewrite (above)" >&2
   exit 1
 fi
-kernels="$(grep -ohE 'AUGUR_KERNEL[[:space:]]+void[[:space:]]+(__launch_bounds__\([^)]*\)[[:space:]]+)?[A-Za-z_][A-Za-z0-9_]*' "$root"/cuda/*.cu \
+kernels="$(grep -ohE 'AUGUR_KERNEL[[:space:]]+void[[:space:]]+(__launch_bounds__\([^)]*\)[[:space:]]+)?(AUGUR_CLUSTER\([0-9]+\)[[:space:]]+)?[A-Za-z_][A-Za-z0-9_]*' "$root"/cuda/*.cu \
   | sed -E 's/.*[[:space:]]([A-Za-z_][A-Za-z0-9_]*)$/\1/' | sort -u)"
 # Each kernel's parameters as its source declares them: w (a __restrict__ pointer written
 # through), r (a const __restrict__ pointer) or -; the driver refuses a launch that aliases two
-# of them with one written through (cuda/emu/restrict.awk).
+# of them with one written through (cuda/emu/restrict.awk). Then its blocks per cluster.
 kinds="$(awk -f "$root/cuda/emu/restrict.awk" "$root"/cuda/*.cu)"
 {
   echo '#include "augur.cu"'
   echo '#include "emu_internal.h"'
   for k in $kernels; do
     kk="$(awk -v k="$k" '$1 == k { print $2 }' <<<"$kinds")"
+    kc="$(awk -v k="$k" '$1 == k { print $3 }' <<<"$kinds")"
     echo "static_assert(augur_emu::arity(&$k) == sizeof(\"$kk\") - 1, \"cuda/emu/restrict.awk misread the parameters of $k\");"
-    echo "static augur_emu::Registrar augur_emu_register_$k(\"$k\", &$k, \"$kk\");"
+    echo "static augur_emu::Registrar augur_emu_register_$k(\"$k\", &$k, \"$kk\", ${kc:-1});"
   done
 } > "$src/kernels.cpp"
 

@@ -46,7 +46,7 @@ namespace {
 
 constexpr CUresult OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, INVALID_DEVICE = 101, INVALID_IMAGE = 200,
                    INVALID_HANDLE = 400, ILLEGAL_STATE = 401, NOT_FOUND = 500, ILLEGAL_ADDRESS = 700, LAUNCH_FAILED = 719,
-                   CAPTURE_UNSUPPORTED = 900, CAPTURE_INVALIDATED = 901, NOT_READY = 600;
+                   CAPTURE_UNSUPPORTED = 900, CAPTURE_INVALIDATED = 901, NOT_READY = 600, INVALID_CLUSTER_SIZE = 912;
 
 constexpr size_t TOTAL_BYTES = 16ULL << 30;  // what the emulated device claims to have
 constexpr size_t PAGE = 4096;
@@ -259,12 +259,25 @@ CUresult check_launch(Function* f, unsigned gx, unsigned gy, unsigned gz, unsign
   if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0) why = "a grid or block dimension of 0";
   else if (gy > 65535 || gz > 65535) why = "grid y or z above 65535";
   else if (bz > 64 || (unsigned long long)bx * by * bz > 1024) why = "more than 1024 threads in a block, or blockDim.z above 64";
+  else if (gx % f->kernel.cluster != 0)
+    why = "a grid of " + std::to_string(gx) + " blocks in x for a kernel of clusters of " + std::to_string(f->kernel.cluster) + " (it must divide)";
   else if ((int)shared > f->max_dynamic_shared)
     why = std::to_string(shared) + " bytes of dynamic shared memory, above the kernel's limit of " + std::to_string(f->max_dynamic_shared) +
           " (raise it with cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES))";
   if (!why.empty()) {
     say(f->name + ": launch refused: " + why);
     return INVALID_VALUE;
+  }
+  // AUGUR_EMU_MAX_CLUSTER=n: a device that cannot place clusters of more than n blocks (a GPU's
+  // limit depends on the blocks' shared memory and the SMs free in a GPC), for the backend's probe
+  static const int max_cluster = [] {
+    const char* v = std::getenv("AUGUR_EMU_MAX_CLUSTER");
+    return v != nullptr && *v != '\0' ? std::atoi(v) : 8;
+  }();
+  if (f->kernel.cluster > max_cluster) {
+    say(f->name + ": launch refused: clusters of " + std::to_string(f->kernel.cluster) + " blocks, and this device places at most " +
+        std::to_string(max_cluster) + " (AUGUR_EMU_MAX_CLUSTER)");
+    return INVALID_CLUSTER_SIZE;
   }
   return OK;
 }
@@ -354,7 +367,7 @@ CUresult launch(Function* f, augur_emu::Body body, const std::vector<CUdeviceptr
                 unsigned bx, unsigned by, unsigned bz, unsigned shared) {
   dim3 grid{gx, gy, gz}, block{bx, by, bz};
   if (skip_kernels()) return OK;
-  std::string why = augur_emu::run_launch(body, grid, block, shared);
+  std::string why = augur_emu::run_launch(body, grid, block, shared, f->kernel.cluster);
   bool illegal = augur_emu::last_failure_was_illegal_address();
   if (why.empty()) {
     why = overwritten_lead(named);

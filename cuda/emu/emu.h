@@ -17,6 +17,8 @@
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
+// A kernel's blocks per cluster (common.cuh): read from the source by scripts/build-emulator.sh.
+#define AUGUR_CLUSTER(n)
 
 struct dim3 {
   unsigned x = 1, y = 1, z = 1;
@@ -40,6 +42,12 @@ void fresh_shared(void* p, size_t n);
 // The warp-wide TF32 tensor-core product (common.cuh's augur::mma_tf32): every lane of the
 // warp must call it; d += A B with the fragments' lane layout of PTX's m16n8k8 .tf32.
 void mma_tf32(float d[4], const uint32_t a[4], const uint32_t b[2]);
+// Thread-block clusters (kernels declared with AUGUR_CLUSTER(n), whose n blocks run together
+// here): the block's rank in its cluster; the barrier over every thread of the cluster; and the
+// address in block `rank`'s dynamic shared memory of `p`, an address in the caller's.
+unsigned cluster_rank();
+void cluster_sync();
+void* cluster_map_shared(void* p, unsigned rank);
 }  // namespace augur_emu
 
 inline void __syncthreads() { augur_emu::syncthreads(); }

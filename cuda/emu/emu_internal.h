@@ -33,11 +33,12 @@ using Binder = std::function<Body(void** params, ArgumentWords* seen)>;
 struct Kernel {
   Binder binder;
   std::string restricted;
+  int cluster = 1;  // blocks per cluster in x, as AUGUR_CLUSTER declares it (1: no cluster)
 };
 std::map<std::string, Kernel>& registry();
 
-// Runs a launch to the end; returns "" or what went wrong.
-std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared);
+// Runs a launch to the end, `cluster` consecutive blocks in x at a time; returns "" or what went wrong.
+std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared, int cluster);
 // Whether the last launch that failed did so by touching memory outside every allocation (a
 // GPU's CUDA_ERROR_ILLEGAL_ADDRESS) rather than by threads that could not meet.
 bool last_failure_was_illegal_address();
@@ -73,9 +74,9 @@ constexpr size_t arity(void (*)(A...)) {
 // One per kernel, written by scripts/build-emulator.sh after each kernel source.
 struct Registrar {
   template <class... A>
-  Registrar(const char* name, void (*f)(A...), const char* restricted) {
+  Registrar(const char* name, void (*f)(A...), const char* restricted, int cluster) {
     registry()[name] = Kernel{[f](void** params, ArgumentWords* seen) { return bind_arguments(f, params, seen, std::index_sequence_for<A...>{}); },
-                              restricted};
+                              restricted, cluster};
   }
 };
 

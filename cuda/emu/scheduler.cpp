@@ -1,4 +1,5 @@
-// The emulator's thread scheduler: runs one kernel launch on the CPU, a block at a time, each
+// The emulator's thread scheduler: runs one kernel launch on the CPU, a block at a time (a
+// cluster's blocks together, for kernels declared with AUGUR_CLUSTER), each
 // CUDA thread as a fiber with its own stack. A fiber runs until it reaches a barrier
 // (__syncthreads, a warp shuffle or __syncwarp) or returns; the scheduler then releases a
 // barrier once every live thread it waits for has arrived, and reports a launch whose threads can
@@ -54,7 +55,7 @@ augur_emu_switch:
 namespace augur_emu {
 namespace {
 
-enum State { READY, AT_BLOCK, AT_WARP, DONE };
+enum State { READY, AT_BLOCK, AT_WARP, AT_CLUSTER, DONE };
 
 struct Fiber {
   void* sp = nullptr;
@@ -63,20 +64,28 @@ struct Fiber {
 };
 
 constexpr size_t STACK_BYTES = 256 * 1024;
-constexpr int MAX_THREADS = 1024;
+// The most threads that run together: a block of 1,024, or a cluster's blocks (cuda/emu/README.md).
+constexpr int MAX_THREADS = 4096;
+constexpr int MAX_CLUSTER = 8;  // the portable cluster size
 
 char* stacks = nullptr;  // MAX_THREADS stacks, each with a guard page below it
 Fiber fibers[MAX_THREADS];
 uint64_t exchange[MAX_THREADS];
-int nthreads = 0;
+int nthreads = 0;       // the fibers that run together: cluster_blocks blocks of block_threads
+int block_threads = 0;  // threads of one block
+int cluster_blocks = 1;
+dim3 cluster_first;  // the block index of the running cluster's rank 0
 int current = -1;
 void* scheduler_sp = nullptr;
 const Body* body = nullptr;
 // A launch's dynamic shared memory ends at an unmapped page, so a thread that runs past it faults
 // (and the launch fails naming it) instead of writing into whatever the heap holds next.
-unsigned char* shared_guard = nullptr;       // the unmapped page after the region
-unsigned char* shared_base = nullptr;        // this launch's dynamic shared memory
+// Each block of a cluster has a region of its own.
+unsigned char* shared_guard[MAX_CLUSTER] = {};  // the unmapped page after each region
+unsigned char* shared_base[MAX_CLUSTER] = {};   // this launch's dynamic shared memory, per block of the cluster
+bool shared_closed[MAX_CLUSTER] = {};           // the block has returned: its region is unmapped until the next cluster
 size_t shared_size = 0;
+size_t shared_mapped = 0;  // bytes mapped before each guard page
 std::string failure;  // the first problem of this launch
 uint64_t launches = 0;
 bool forward_order = false;
@@ -100,10 +109,16 @@ void fail(const std::string& what) {
 }
 
 void set_thread_index(int t) {
-  threadIdx.x = t % blockDim.x;
-  threadIdx.y = (t / blockDim.x) % blockDim.y;
-  threadIdx.z = t / (blockDim.x * blockDim.y);
+  const int b = t / block_threads, i = t % block_threads;
+  threadIdx.x = i % blockDim.x;
+  threadIdx.y = (i / blockDim.x) % blockDim.y;
+  threadIdx.z = i / (blockDim.x * blockDim.y);
+  blockIdx = cluster_first;
+  blockIdx.x += (unsigned)b;  // a cluster's blocks are consecutive in x
 }
+
+// The fibers of the block that fiber t belongs to: [first, first + block_threads).
+int block_first(int t) { return t / block_threads * block_threads; }
 
 void yield_to_scheduler() { augur_emu_switch(&fibers[current].sp, scheduler_sp); }
 
@@ -131,7 +146,7 @@ void on_fault(int sig, siginfo_t* info, void* context) {
     fault.happened = true;
     fault.address = info->si_addr;
     fault.write = context != nullptr && (static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_ERR] & 2) != 0;
-    fault.thread = current;
+    fault.thread = current % block_threads;
     fault.block = blockIdx;
     fibers[current].state = DONE;
     augur_emu_switch(&fibers[current].sp, scheduler_sp);
@@ -160,15 +175,34 @@ void fiber_main() {
 }
 
 void ensure_shared() {
-  if (shared_guard != nullptr) return;
+  if (shared_guard[0] != nullptr) return;
   const size_t page = 4096, bytes = (SHARED_OPTIN_LIMIT + 16 + page - 1) / page * page;
-  void* m = mmap(nullptr, bytes + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (m == MAP_FAILED) {
-    std::fprintf(stderr, "[augur-emu] cannot map %zu bytes of shared memory\n", bytes + page);
-    std::abort();
+  shared_mapped = bytes;
+  for (int b = 0; b < MAX_CLUSTER; ++b) {
+    void* m = mmap(nullptr, bytes + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) {
+      std::fprintf(stderr, "[augur-emu] cannot map %zu bytes of shared memory\n", bytes + page);
+      std::abort();
+    }
+    shared_guard[b] = static_cast<unsigned char*>(m) + bytes;
+    mprotect(shared_guard[b], page, PROT_NONE);
   }
-  shared_guard = static_cast<unsigned char*>(m) + bytes;
-  mprotect(shared_guard, page, PROT_NONE);
+}
+
+// A returned block's shared memory, which the rest of its cluster must no longer read (on a GPU
+// it may already hold the next block's): unmapped, so that a read faults and fails the launch.
+void close_shared(int b) {
+  if (shared_closed[b]) return;
+  shared_closed[b] = true;
+  mprotect(shared_guard[b] - shared_mapped, shared_mapped, PROT_NONE);
+}
+
+void open_shared() {
+  for (int b = 0; b < cluster_blocks; ++b) {
+    if (shared_closed[b]) mprotect(shared_guard[b] - shared_mapped, shared_mapped, PROT_READ | PROT_WRITE);
+    shared_closed[b] = false;
+    std::memset(shared_base[b], 0xff, shared_size);  // NaN floats and doubles, -1 ints
+  }
 }
 
 void ensure_stacks() {
@@ -214,46 +248,65 @@ void permute(std::vector<int>& order, Rng& rng) {
 // Releases what can be released; false when nothing could (the threads are stuck).
 bool release_barriers() {
   bool released = false;
-  for (int w = 0; w * 32 < nthreads; ++w) {
-    const int first = w * 32, lanes = std::min(32, nthreads - first);
-    int waiting = -1;
-    for (int l = 0; l < lanes; ++l)
-      if (fibers[first + l].state == AT_WARP) { waiting = first + l; break; }
-    if (waiting < 0) continue;
-    const unsigned mask = fibers[waiting].mask;
-    bool all = true;
-    for (int l = 0; l < 32; ++l) {
-      if (!(mask >> l & 1u)) continue;
-      if (l >= lanes) {
-        fail("a warp-synchronous call names lane " + std::to_string(l) + " of warp " + std::to_string(w) + ", which this block does not have");
-        continue;
-      }
-      const State s = fibers[first + l].state;
-      if (s == DONE) fail("a warp-synchronous call waits for lane " + std::to_string(l) + " of warp " + std::to_string(w) + ", which has already returned");
-      if (s != AT_WARP) all = false;
-    }
-    if (all) {
+  for (int t0 = 0; t0 < nthreads; t0 += block_threads)
+    for (int w = 0; w * 32 < block_threads; ++w) {
+      const int first = t0 + w * 32, lanes = std::min(32, block_threads - w * 32);
+      int waiting = -1;
       for (int l = 0; l < lanes; ++l)
-        if (mask >> l & 1u) fibers[first + l].state = READY;
+        if (fibers[first + l].state == AT_WARP) { waiting = first + l; break; }
+      if (waiting < 0) continue;
+      const unsigned mask = fibers[waiting].mask;
+      bool all = true;
+      for (int l = 0; l < 32; ++l) {
+        if (!(mask >> l & 1u)) continue;
+        if (l >= lanes) {
+          fail("a warp-synchronous call names lane " + std::to_string(l) + " of warp " + std::to_string(w) + ", which this block does not have");
+          continue;
+        }
+        const State s = fibers[first + l].state;
+        if (s == DONE) fail("a warp-synchronous call waits for lane " + std::to_string(l) + " of warp " + std::to_string(w) + ", which has already returned");
+        if (s != AT_WARP) all = false;
+      }
+      if (all) {
+        for (int l = 0; l < lanes; ++l)
+          if (mask >> l & 1u) fibers[first + l].state = READY;
+        released = true;
+      }
+    }
+  if (released) return true;
+  // __syncthreads: a block's live threads all there
+  int live_all = 0, at_cluster = 0, done_all = 0;
+  for (int t0 = 0; t0 < nthreads; t0 += block_threads) {
+    int live = 0, at_block = 0;
+    for (int t = t0; t < t0 + block_threads; ++t) {
+      if (fibers[t].state != DONE) ++live;
+      if (fibers[t].state == AT_BLOCK) ++at_block;
+    }
+    if (live > 0 && at_block == live) {
+      for (int t = t0; t < t0 + block_threads; ++t)
+        if (fibers[t].state == AT_BLOCK) fibers[t].state = READY;
       released = true;
     }
   }
   if (released) return true;
-  int live = 0, at_block = 0, at_warp = 0;
   for (int t = 0; t < nthreads; ++t) {
-    if (fibers[t].state != DONE) ++live;
-    if (fibers[t].state == AT_BLOCK) ++at_block;
-    if (fibers[t].state == AT_WARP) ++at_warp;
+    if (fibers[t].state != DONE) ++live_all; else ++done_all;
+    if (fibers[t].state == AT_CLUSTER) ++at_cluster;
   }
-  if (live == 0) return false;
-  if (at_block == live) {
-    for (int t = 0; t < nthreads; ++t)
-      if (fibers[t].state == AT_BLOCK) fibers[t].state = READY;
+  if (live_all == 0) return false;
+  // the cluster barrier: every thread of every block of the cluster, none of them returned
+  if (at_cluster == nthreads) {
+    for (int t = 0; t < nthreads; ++t) fibers[t].state = READY;
     return true;
   }
-  fail("the threads of block (" + std::to_string(blockIdx.x) + "," + std::to_string(blockIdx.y) + "," + std::to_string(blockIdx.z) +
-       ") cannot meet: " + std::to_string(at_block) + " wait at __syncthreads, " + std::to_string(at_warp) +
-       " at a warp-synchronous call, " + std::to_string(nthreads - live) + " have returned (a barrier in divergent code?)");
+  std::string where = cluster_blocks > 1 ? "cluster at block (" : "block (";
+  where += std::to_string(cluster_first.x) + "," + std::to_string(cluster_first.y) + "," + std::to_string(cluster_first.z) + ")";
+  if (at_cluster > 0 && at_cluster == live_all)
+    fail("the threads of the " + where + " cannot meet: " + std::to_string(at_cluster) + " wait at the cluster barrier while " +
+         std::to_string(done_all) + " have returned (every thread of the cluster must arrive)");
+  else
+    fail("the threads of the " + where + " cannot meet: " + std::to_string(at_cluster) + " wait at the cluster barrier, the rest at a "
+         "__syncthreads or a warp-synchronous call, " + std::to_string(done_all) + " have returned (a barrier in divergent code?)");
   return false;
 }
 
@@ -264,10 +317,12 @@ struct StaticShared {
 };
 std::vector<StaticShared> static_shared;
 
+// Runs one block, or the blocks of one cluster together.
 void run_block(Rng& rng) {
   ++block_serial;
   for (int t = 0; t < nthreads; ++t) start_fiber(t);
-  std::memset(shared_base, 0xff, shared_size);  // NaN floats and doubles, -1 ints
+  open_shared();
+  int returned[MAX_CLUSTER] = {};  // per block of the cluster, its threads that have returned
   std::vector<int>& order = thread_order;
   order.resize(nthreads);
   for (;;) {
@@ -283,10 +338,12 @@ void run_block(Rng& rng) {
         current = -1;
         return;  // the other fibers are abandoned with it
       }
+      // a block's last thread returned: the rest of the cluster may no longer read its shared memory
+      if (fibers[t].state == DONE && ++returned[t / block_threads] == block_threads && cluster_blocks > 1) close_shared(t / block_threads);
     }
     current = -1;
     bool all_done = true;
-    for (int t = 0; t < nthreads; ++t) all_done = all_done && fibers[t].state == DONE;
+    for (int b = 0; b < cluster_blocks; ++b) all_done = all_done && returned[b] == block_threads;
     if (all_done) return;
     if (!release_barriers()) return;  // stuck: `failure` says why; the fibers are abandoned
   }
@@ -306,11 +363,11 @@ void syncwarp(unsigned mask) {
 }
 
 uint64_t warp_exchange(unsigned mask, uint64_t mine, int src) {
-  const int me = current, first = me & ~31;
+  const int me = current, base = block_first(me), first = base + ((me - base) & ~31);
   exchange[me] = mine;
   syncwarp(mask);
   uint64_t r = mine;
-  if (src < 0 || src > 31 || !(mask >> src & 1u) || first + src >= nthreads)
+  if (src < 0 || src > 31 || !(mask >> src & 1u) || first + src >= base + block_threads)
     fail("a shuffle reads lane " + std::to_string(src) + ", which is not in its mask");
   else
     r = exchange[first + src];
@@ -318,9 +375,32 @@ uint64_t warp_exchange(unsigned mask, uint64_t mine, int src) {
   return r;
 }
 
-void* dynamic_shared() { return shared_base; }
+void* dynamic_shared() { return shared_base[current / block_threads]; }
+
+void cluster_sync() {
+  fibers[current].state = AT_CLUSTER;
+  yield_to_scheduler();
+}
+
+unsigned cluster_rank() { return (unsigned)(current / block_threads); }
+
+void* cluster_map_shared(void* p, unsigned rank) {
+  unsigned char* mine = shared_base[current / block_threads];
+  const unsigned char* c = static_cast<const unsigned char*>(p);
+  if (rank >= (unsigned)cluster_blocks) {
+    fail("a block maps the shared memory of cluster rank " + std::to_string(rank) + " in a cluster of " + std::to_string(cluster_blocks));
+    return p;
+  }
+  if (c < mine || c > mine + shared_size) {
+    fail("a block maps an address that is not in its dynamic shared memory into another block's");
+    return p;
+  }
+  return shared_base[rank] + (c - mine);
+}
 
 void fresh_shared(void* p, size_t n) {
+  if (cluster_blocks > 1)  // statics are one copy here, and a cluster's blocks run together
+    fail("a static __shared__ variable in a cluster launch (not emulated: the kernel must use dynamic shared memory)");
   for (StaticShared& s : static_shared) {
     if (s.p != p) continue;
     if (s.block != block_serial) {
@@ -340,9 +420,13 @@ namespace {
 // allocations (driver.cpp).
 std::string describe_fault_address(const void* p) {
   const unsigned char* c = static_cast<const unsigned char*>(p);
-  if (c >= shared_guard && c < shared_guard + 4096)
-    return "dynamic shared memory " + std::to_string(c - (shared_base + shared_size)) + " bytes past the end of the launch's " +
-           std::to_string(shared_size) + " bytes";
+  for (int b = 0; b < cluster_blocks; ++b) {
+    if (c >= shared_guard[b] && c < shared_guard[b] + 4096)
+      return "dynamic shared memory " + std::to_string(c - (shared_base[b] + shared_size)) + " bytes past the end of the launch's " +
+             std::to_string(shared_size) + " bytes";
+    if (shared_closed[b] && c >= shared_guard[b] - shared_mapped && c < shared_guard[b])
+      return "the dynamic shared memory of cluster rank " + std::to_string(b) + ", which had returned";
+  }
   return describe_device_address(p);
 }
 }  // namespace
@@ -367,11 +451,11 @@ float tf32_operand(uint32_t bits) {
 // values are exact in double; the sum of the eight and C is rounded once to fp32 (the tensor
 // core's internal order and rounding are not specified; the parity tests' tolerances cover it).
 void mma_tf32(float d[4], const uint32_t a[4], const uint32_t b[2]) {
-  const int me = current, first = me & ~31, lane = me & 31;
+  const int me = current, base = block_first(me), first = base + ((me - base) & ~31), lane = (me - base) & 31;
   for (int i = 0; i < 4; ++i) mma_slots[me].a[i] = a[i];
   for (int i = 0; i < 2; ++i) mma_slots[me].b[i] = b[i];
   syncwarp(0xffffffffu);  // the whole warp: fails the launch if a lane is missing or elsewhere
-  if (first + 31 < nthreads) {
+  if (first + 31 < base + block_threads) {
     float A[16][8], B[8][8];
     for (int l = 0; l < 32; ++l) {
       const MmaSlot& s = mma_slots[first + l];
@@ -394,7 +478,7 @@ void mma_tf32(float d[4], const uint32_t a[4], const uint32_t b[2]) {
   syncwarp(0xffffffffu);  // nobody overwrites its slot before every lane has read
 }
 
-std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared) {
+std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared, int cluster) {
   ensure_stacks();
   install_fault_handler();
   kernel_thread = pthread_self();
@@ -406,26 +490,36 @@ std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared)
   }();
   forward_order = forward;
   const long long threads = (long long)block.x * block.y * block.z;
-  if (threads < 1 || threads > MAX_THREADS) return "a block of " + std::to_string(threads) + " threads (1 to 1024 allowed)";
+  if (threads < 1 || threads > 1024) return "a block of " + std::to_string(threads) + " threads (1 to 1024 allowed)";
+  if (cluster < 1 || cluster > MAX_CLUSTER || grid.x % cluster != 0)
+    return "a cluster of " + std::to_string(cluster) + " blocks for a grid of " + std::to_string(grid.x) + " in x (1 to 8, dividing it)";
+  if (threads * cluster > MAX_THREADS)
+    return "a cluster of " + std::to_string(cluster) + " blocks of " + std::to_string(threads) + " threads (the emulator runs at most " +
+           std::to_string(MAX_THREADS) + " threads together)";
   failure.clear();
-  nthreads = (int)threads;
+  block_threads = (int)threads;
+  cluster_blocks = cluster;
+  nthreads = (int)threads * cluster;
   body = &kernel;
   blockDim = block;
   gridDim = grid;
   ensure_shared();
   if (shared > SHARED_OPTIN_LIMIT) return "a launch with " + std::to_string(shared) + " bytes of dynamic shared memory (at most " + std::to_string(SHARED_OPTIN_LIMIT) + ")";
   shared_size = shared;
-  shared_base = shared_guard - ((shared + 15) & ~size_t(15));  // 16-byte aligned, ending within 15 bytes of the guard
+  for (int b = 0; b < MAX_CLUSTER; ++b)
+    shared_base[b] = shared_guard[b] - ((shared + 15) & ~size_t(15));  // 16-byte aligned, ending within 15 bytes of the guard
   Rng rng{0x9e3779b97f4a7c15ULL ^ (++launches * 0x2545f4914f6cdd1dULL)};
-  const long long blocks = (long long)grid.x * grid.y * grid.z;
-  std::vector<long long> order(blocks);
-  for (long long i = 0; i < blocks; ++i) order[i] = i;
+  const long long blocks = (long long)grid.x * grid.y * grid.z, clusters = blocks / cluster;
+  std::vector<long long> order(clusters);
+  for (long long i = 0; i < clusters; ++i) order[i] = i;
   if (!forward_order)
-    for (long long i = blocks; i > 1; --i) std::swap(order[i - 1], order[rng.next() % i]);
-  for (long long b : order) {
-    blockIdx.x = (unsigned)(b % grid.x);
-    blockIdx.y = (unsigned)((b / grid.x) % grid.y);
-    blockIdx.z = (unsigned)(b / ((long long)grid.x * grid.y));
+    for (long long i = clusters; i > 1; --i) std::swap(order[i - 1], order[rng.next() % i]);
+  for (long long q : order) {
+    const long long b = q * cluster;  // its first block; the others follow in x
+    cluster_first.x = (unsigned)(b % grid.x);
+    cluster_first.y = (unsigned)((b / grid.x) % grid.y);
+    cluster_first.z = (unsigned)(b / ((long long)grid.x * grid.y));
+    blockIdx = cluster_first;
     run_block(rng);
     if (fault.happened) {
       sigset_t faults;  // the handler never returned, so its signal is still blocked on this thread

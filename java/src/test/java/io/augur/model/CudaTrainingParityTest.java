@@ -125,23 +125,29 @@ class CudaTrainingParityTest {
      * Batches of more than 256 rows, where the dense layers' column reductions run sliced
      * (BatchNorm, the top MLP's Dice or PReLU, the bias gradients), inside captured steps: 20
      * steps over batches of 300, 300 and 270 rows (the last a partial batch under the same
-     * graphs' sizes), same tolerances; and with the top tower fused, which these layers fit at 300 rows.
+     * graphs' sizes), same tolerances; with the top tower fused, which these layers fit at 300
+     * rows; and fused in clusters of 4 blocks of 75 rows (compute capability 9.0).
      */
     @ParameterizedTest
-    @CsvSource({"DIN, SIGMOID, false", "BASE, SIGMOID, false", "DIN, SIGMOID, true"})
-    void largeBatchesMatchTheCpu(ModelConfig.Kind kind, Activation att, boolean fusedTower) {
+    @CsvSource({"DIN, SIGMOID, false, 0", "BASE, SIGMOID, false, 0", "DIN, SIGMOID, true, 0", "DIN, SIGMOID, true, 4"})
+    void largeBatchesMatchTheCpu(ModelConfig.Kind kind, Activation att, boolean fusedTower, int towerCluster) {
+        if (towerCluster > 1)
+            org.junit.jupiter.api.Assumptions.assumeTrue(GpuTesting.backend().runtime().ccMajor >= 9, "thread-block clusters need compute capability 9.0");
         ModelConfig cfg = new ModelConfig(kind, 6, List.of(16, 8), att, true, List.of(20, 10), null, 1e-5f, 1e-8f, 0.99f, 0.05f);
         int[] sizes = {300, 300, 270};
         int steps = 20;
         float[] cpu = train(new CpuBackend(false, 2), cfg, true, false, sizes, steps);
         // this tower's layers fit a block at 300 rows: the sliced kernels run with the fused tower off
         boolean before = CudaBackend.towerFused;
+        int clusterBefore = CudaBackend.towerCluster;
         CudaBackend.towerFused = fusedTower;
+        CudaBackend.towerCluster = towerCluster;
         float[] gpu;
         try {
             gpu = train(GpuTesting.backend(), cfg, false, true, sizes, steps);
         } finally {
             CudaBackend.towerFused = before;
+            CudaBackend.towerCluster = clusterBefore;
         }
         for (int s = 0; s < steps; s++) {
             double tol = (s < 10 ? EARLY : LATE) * Math.max(1.0, Math.abs(cpu[s]));
@@ -272,7 +278,8 @@ class CudaTrainingParityTest {
             }
             if (graphs && be instanceof CudaBackend cb && sizes != DEFAULT_SIZES && CudaBackend.towerFused) {   // the tower fused at 300 rows
                 String all = String.join("\n", cb.graphOps(m.stepKey("train", sizes[0])));
-                for (String k : new String[] {"tower_forward_kernel", "tower_backward_kernel"})
+                int s = Math.max(1, CudaBackend.towerCluster);
+                for (String k : new String[] {io.augur.backend.cuda.Kernels.towerForward(s), io.augur.backend.cuda.Kernels.towerBackward(s)})
                     assertTrue(all.contains(k + "<<<"), "the step at " + sizes[0] + " rows launches " + k + ":\n" + all);
                 assertFalse(all.contains("batch_norm"), "the BatchNorm runs inside the tower's launches:\n" + all);
             } else if (graphs && be instanceof CudaBackend cb && sizes != DEFAULT_SIZES) {   // the large batches' step: sliced, and replayed

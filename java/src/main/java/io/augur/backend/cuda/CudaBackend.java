@@ -1210,11 +1210,29 @@ public final class CudaBackend implements Backend, Profiling {
      */
     static int towerCols = towerColsSetting(System.getProperty("augur.tower.cols"));
     /**
-     * The most rows the fused tower takes: each block walks every row of its channels, so past a
-     * thousand rows the sliced layer-by-layer kernels spread the work better (and a layer's
-     * input stops fitting a block's shared memory well before, at 227 KB: 261 rows of 200).
+     * The most rows a fused tower block takes: each block walks every one of its rows for its
+     * channels, so past a thousand rows the sliced layer-by-layer kernels spread the work better
+     * (and a layer's input stops fitting a block's shared memory well before, at 227 KB: 259 rows
+     * of 200).
      */
     static final int TOWER_MAX_ROWS = 1024;
+    /**
+     * Blocks per cluster of the fused tower (-Daugur.tower.cluster): 0 (auto) takes the smallest of
+     * 1, 2, 4 and 8 with which every launch fits, clusters only on compute capability 9.0 and up;
+     * 1, 2, 4 or 8 takes that one or the layer-by-layer ops. Tests switch it.
+     */
+    public static int towerCluster = towerClusterSetting(System.getProperty("augur.tower.cluster"));
+
+    static int towerClusterSetting(String v) {
+        if (v == null || v.isBlank() || v.trim().equals("auto")) return 0;
+        try {
+            int c = Integer.parseInt(v.trim());
+            if (Kernels.TOWER_CLUSTERS.contains(c)) return c;
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException("-Daugur.tower.cluster=" + v + ": expected auto, 1, 2, 4 or 8 (blocks per cluster; default auto)");
+    }
 
     static int towerColsSetting(String v) {
         if (v == null || v.isBlank()) return 4;
@@ -1227,46 +1245,142 @@ public final class CudaBackend implements Backend, Profiling {
         throw new IllegalArgumentException("-Daugur.tower.cols=" + v + ": expected 1, 2, 4, 8, 16 or 32 (default 4)");
     }
 
-    /** tower_forward_kernel's dynamic shared memory: 3 threads' doubles, h (B, K | 1), W's columns (K, cols), pre's (B, cols). */
-    static long towerForwardShared(int B, int K, int cols) {
-        return 8L * 3 * TOWER_THREADS + 4L * ((long) B * (K | 1) + (long) K * cols + (long) B * cols);
+    /** The rows of the batch B that a tower block takes in clusters of S: ceil(B / S). */
+    static int towerRows(int B, int S) {
+        return (B + S - 1) / S;
     }
 
-    /** tower_backward_kernel's: 3 threads' doubles, d_up (B, U | 1), W_up's rows (cols, U | 1), out, pre and d_out (B, cols) each. */
-    static long towerBackwardShared(int B, int U, int cols) {
-        return 8L * 3 * TOWER_THREADS + 4L * ((long) B * (U | 1) + (long) cols * (U | 1) + 3L * B * cols);
+    /**
+     * tower_forward_kernel's dynamic shared memory, in clusters of S, P = ceil(B / S) rows a block: 3
+     * threads' doubles, (S > 1) 2 max(K, cols) doubles of exchange, the flag's double, then floats: the
+     * BatchNorm's mean and 1/std (2 K), h (P, K | 1), W's columns (K, cols), pre's (P, cols).
+     */
+    static long towerForwardShared(int B, int K, int cols, int S) {
+        long P = towerRows(B, S);
+        return 8L * (3 * TOWER_THREADS + (S > 1 ? 2L * Math.max(K, cols) : 0) + 1)
+                + 4L * (2L * K + P * (K | 1) + (long) K * cols + P * cols);
+    }
+
+    /**
+     * tower_backward_kernel's, in clusters of S: 3 threads' doubles, (S > 1) 2 (3 cols) doubles of
+     * exchange, the block's shares of the upper layer's gradients (U doubles of its bias's where
+     * {@code upperBias}, and (cols, U) floats of its weight's), then floats d_up (P, U | 1), W_up's
+     * rows (cols, U | 1), out, pre and d_out (P, cols) each.
+     */
+    static long towerBackwardShared(int B, int U, int cols, int S, boolean upperBias) {
+        long P = towerRows(B, S);
+        return 8L * (3 * TOWER_THREADS + (S > 1 ? 6L * cols + (upperBias ? U : 0) : 0))
+                + 4L * ((S > 1 ? (long) cols * U : 0) + P * (U | 1) + (long) cols * (U | 1) + 3L * P * cols);
     }
 
     /**
      * Whether every launch of the fused tower fits a block's shared memory ({@code limit} bytes) at
-     * batch B, with B within 1 to {@link #TOWER_MAX_ROWS} and at least one hidden layer: each hidden
-     * layer's forward (its input whole) and backward (the gradient from the layer above whole), and
-     * the BatchNorm's backward.
+     * batch B in clusters of S, with B at least 1, at most {@link #TOWER_MAX_ROWS} rows a block and
+     * at least one hidden layer: each hidden layer's forward (the block's rows of its input whole)
+     * and backward (of the gradient from the layer above), and the BatchNorm's backward.
      */
-    static boolean towerFits(Tower t, int B, int cols, long limit) {
+    static boolean towerFits(Tower t, int B, int cols, int S, long limit) {
         List<Tower.Layer> hidden = t.hidden();
-        if (B < 1 || B > TOWER_MAX_ROWS || hidden.isEmpty()) return false;
+        if (B < 1 || towerRows(B, S) > TOWER_MAX_ROWS || hidden.isEmpty()) return false;
         for (int i = 0; i < hidden.size(); i++) {
-            int up = i + 1 < hidden.size() ? hidden.get(i + 1).width() : 1;
-            if (towerForwardShared(B, hidden.get(i).in(), cols) > limit || towerBackwardShared(B, up, cols) > limit) return false;
+            boolean top = i + 1 == hidden.size();
+            int up = top ? 1 : hidden.get(i + 1).width();
+            if (towerForwardShared(B, hidden.get(i).in(), cols, S) > limit || towerBackwardShared(B, up, cols, S, top) > limit) return false;
         }
-        return towerBackwardShared(B, hidden.get(0).width(), cols) <= limit;
+        return towerBackwardShared(B, hidden.get(0).width(), cols, S, false) <= limit;
     }
 
-    /** The fused tower at batch B: on, fp32 (its products are fp32 FMAs; TF32 takes the layer-by-layer GEMMs), and fitting. */
-    boolean fusedTower(Tower t, int B) {
-        boolean fused = towerFused && precision == Precision.FP32 && towerFits(t, B, towerCols, Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin));
-        if (towerLogged.add(List.of(t.norm().channels(), t.hidden().size(), B))) {
-            LOG.info("top tower ({} inputs, {} hidden layers) at batch {}: {}", t.norm().channels(), t.hidden().size(), B, fused
-                    ? "fused, a launch per hidden layer each way (" + towerCols + " channels a block)"
-                    : "layer by layer (" + (!towerFused ? "-Daugur.tower.fused=off" : precision != Precision.FP32 ? "TF32"
-                    : "a layer's input does not fit a block's shared memory, or more than " + TOWER_MAX_ROWS + " rows") + ")");
+    /**
+     * The blocks per cluster the fused tower takes at batch B ({@link #towerCluster}: the setting,
+     * or the smallest that fits), or 0 where it takes the layer-by-layer ops: off, TF32 (its
+     * products are fp32 FMAs; TF32 takes the layer-by-layer GEMMs), nothing fitting, or clusters
+     * wanted below compute capability 9.0.
+     */
+    static int towerClusterFor(Tower t, int B, int cols, int setting, boolean clusters, long limit) {
+        for (int s : Kernels.TOWER_CLUSTERS) {
+            if (setting != 0 && s != setting) continue;
+            if (s > 1 && !clusters) continue;
+            if (towerFits(t, B, cols, s, limit)) return s;
         }
-        return fused;
+        return 0;
+    }
+
+    /**
+     * {@link #towerClusterFor} on this device, logged once per tower and batch size. Clusters are
+     * first tried out (towerClustersRun): where the device cannot place them, the tower takes the
+     * layer-by-layer ops.
+     */
+    int fusedTower(Tower t, int B) {
+        boolean clusters = rt.ccMajor >= 9;
+        int s = !towerFused || precision != Precision.FP32 ? 0
+                : towerClusterFor(t, B, towerCols, towerCluster, clusters, Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin));
+        if (s > 1 && !towerClustersRun(t, B, s)) s = 0;
+        if (towerLogged.add(List.of(t.norm().channels(), t.hidden().size(), B))) {
+            String why = !towerFused ? "-Daugur.tower.fused=off" : precision != Precision.FP32 ? "TF32"
+                    : towerCluster > 1 && !clusters ? "clusters of blocks need compute capability 9.0, this is " + rt.computeCapability()
+                    : "a block's rows of a layer's input do not fit its shared memory"
+                    + (towerCluster == 0 ? " in clusters of up to 8 blocks" : " in clusters of " + towerCluster) + (clusters ? "" : " (no clusters below 9.0)");
+            LOG.info("top tower ({} inputs, {} hidden layers) at batch {}: {}", t.norm().channels(), t.hidden().size(), B, s > 0
+                    ? "fused, a launch per hidden layer each way (" + towerCols + " channels a block"
+                    + (s > 1 ? ", clusters of " + s + " blocks of " + towerRows(B, s) + " rows" : "") + ")"
+                    : "layer by layer (" + why + ")");
+        }
+        return s;
     }
 
     /** The towers and batch sizes whose path has been logged. */
     private final java.util.Set<List<Integer>> towerLogged = new java.util.HashSet<>();
+    /** Whether the device ran the tower's cluster launches, per tower shape, batch size and cluster size. */
+    private final java.util.Map<List<Integer>, Boolean> towerClustersProbed = new java.util.HashMap<>();
+
+    /**
+     * Whether the device runs every launch of the tower at batch B in clusters of S (grid, block and
+     * shared memory as the step launches them): each kernel is launched once with B = 0 (it returns
+     * at once) and waited for, the first time a tower and batch size ask. Inside a graph step, where
+     * nothing synchronous may run, the launches are assumed to run (the first step of a batch size
+     * runs eagerly, so that is where the probe happens).
+     */
+    private boolean towerClustersRun(Tower t, int B, int S) {
+        List<Integer> key = new ArrayList<>(List.of(t.norm().channels(), B, S));
+        for (Tower.Layer l : t.hidden()) key.add(l.width());
+        Boolean known = towerClustersProbed.get(key);
+        if (known != null) return known;
+        if (rt.inGraphStep()) return true;
+        List<Tower.Layer> hidden = t.hidden();
+        boolean ok = true;
+        for (int i = 0; i < hidden.size() && ok; i++) {
+            Tower.Layer l = hidden.get(i);
+            boolean top = i + 1 == hidden.size();
+            int up = top ? 1 : hidden.get(i + 1).width();
+            ok = towerProbe(Kernels.towerForward(S), l.width(), S, towerForwardShared(B, l.in(), towerCols, S), 17, 6, 4, 8, true)
+                    && towerProbe(Kernels.towerBackward(S), l.width(), S, towerBackwardShared(B, up, towerCols, S, top), 12, 5, 0, 0, false);
+        }
+        if (ok) ok = towerProbe(Kernels.towerBackward(S), t.norm().channels(), S, towerBackwardShared(B, hidden.get(0).width(), towerCols, S, false),
+                12, 5, 0, 0, false);
+        towerClustersProbed.put(key, ok);
+        return ok;
+    }
+
+    /**
+     * One probe launch: a tower kernel's parameters as null pointers, zeros (B = 0 among them) and
+     * zero floats, in its parameter order: pointers, ints, floats, pointers and a last float (the
+     * forward's 36), or pointers and ints (the backward's 17). Logs a refusal.
+     */
+    private boolean towerProbe(String kernel, int channels, int S, long shared, int ptrs, int ints, int floats, int ptrs2, boolean lastFloat) {
+        CudaRuntime.Args a = args();
+        for (int i = 0; i < ptrs; i++) a.ptr(0L);
+        for (int i = 0; i < ints; i++) a.i(0);
+        for (int i = 0; i < floats; i++) a.f(0f);
+        for (int i = 0; i < ptrs2; i++) a.ptr(0L);
+        if (lastFloat) a.f(0f);
+        if (shared > DEFAULT_SHARED) rt.setMaxDynamicShared(kernel, (int) shared);
+        int grid = (channels + towerCols - 1) / towerCols * S;
+        int r = rt.tryLaunch(kernel, grid, TOWER_THREADS, (int) shared, a);
+        if (r != jcuda.driver.CUresult.CUDA_SUCCESS)
+            LOG.warn("{} <<<{}, {}, {} bytes>>> in clusters of {}: {} ({}); the tower takes the layer-by-layer ops at this batch size", kernel,
+                    grid, TOWER_THREADS, shared, S, jcuda.driver.CUresult.stringFor(r), r);
+        return r == jcuda.driver.CUresult.CUDA_SUCCESS;
+    }
 
     private static int towerMode(Activation act) {
         return switch (act) {
@@ -1278,15 +1392,17 @@ public final class CudaBackend implements Backend, Profiling {
 
     private static final int TOWER_BATCH_NORM = 3;
 
-    private void towerLaunch(String kernel, int channels, long shared, CudaRuntime.Args args) {
+    /** A tower kernel over the groups of towerCols channels, in clusters of S blocks (S blocks a group). */
+    private void towerLaunch(String kernel, int channels, int S, long shared, CudaRuntime.Args args) {
         if (shared > DEFAULT_SHARED) rt.setMaxDynamicShared(kernel, (int) shared);
-        rt.launch(kernel, (channels + towerCols - 1) / towerCols, 1, TOWER_THREADS, 1, (int) shared, args);
+        rt.launch(kernel, (channels + towerCols - 1) / towerCols * S, 1, TOWER_THREADS, 1, (int) shared, args);
     }
 
     /** Fused where {@link #fusedTower} says so: a launch per hidden layer (the first with the BatchNorm, the top one with the logits and the loss). */
     @Override
     public Tensor towerForward(Tower t, Tensor x, int B, boolean training, Tensor rows, Tower.Loss loss) {
-        if (rows != null || !fusedTower(t, B)) return Backend.super.towerForward(t, x, B, training, rows, loss);
+        int S = rows != null ? 0 : fusedTower(t, B);
+        if (S == 0) return Backend.super.towerForward(t, x, B, training, rows, loss);
         begin();
         Tower.Norm n = t.norm();
         Tower.Layer head = t.head();
@@ -1297,7 +1413,7 @@ public final class CudaBackend implements Backend, Profiling {
             boolean first = i == 0;
             // the top layer's blocks also make the logits, through one slice of rowPartials each
             boolean logits = i == layers - 1 && 4L * B * ((l.width() + towerCols - 1) / towerCols) <= ROW_PARTIALS_BYTES;
-            towerLaunch(Kernels.TOWER_FORWARD, l.width(), towerForwardShared(B, l.in(), towerCols), args()
+            towerLaunch(Kernels.towerForward(S), l.width(), S, towerForwardShared(B, l.in(), towerCols, S), args()
                     .ptr(a(l.pre())).ptr(a(l.out())).ptr(a(l.mean())).ptr(a(l.invStd())).ptr(a(l.runMean())).ptr(a(l.runVar()))
                     .ptr(first ? a(n.y()) : 0L).ptr(first ? a(n.mean()) : 0L).ptr(first ? a(n.invStd()) : 0L)
                     .ptr(first ? a(n.runMean()) : 0L).ptr(first ? a(n.runVar()) : 0L)
@@ -1324,7 +1440,8 @@ public final class CudaBackend implements Backend, Profiling {
      */
     @Override
     public void towerBackward(Tower t, Tensor dx, Tensor dLogits, Tensor x, int B, Tensor rows) {
-        if (rows != null || !fusedTower(t, B)) {
+        int S = rows != null ? 0 : fusedTower(t, B);
+        if (S == 0) {
             Backend.super.towerBackward(t, dx, dLogits, x, B, rows);
             return;
         }
@@ -1334,14 +1451,14 @@ public final class CudaBackend implements Backend, Profiling {
             Tower.Layer l = hidden.get(i);
             boolean top = i == hidden.size() - 1;
             Tower.Layer up = top ? t.head() : hidden.get(i + 1);
-            towerLaunch(Kernels.TOWER_BACKWARD, l.width(), towerBackwardShared(B, up.width(), towerCols), args()
+            towerLaunch(Kernels.towerBackward(S), l.width(), S, towerBackwardShared(B, up.width(), towerCols, S, top), args()
                     .ptr(a(l.dPre())).ptr(a(l.dAlpha())).ptr(a(l.dBias())).ptr(a(up.dWeight())).ptr(top ? a(up.dBias()) : 0L)
                     .ptr(a(top ? dLogits : up.dPre())).ptr(a(up.weight())).ptr(a(l.out())).ptr(a(l.pre())).ptr(a(l.mean())).ptr(a(l.invStd()))
                     .ptr(a(l.alpha())).i(B).i(l.width()).i(up.width()).i(towerCols).i(towerMode(l.act())));
         }
         Tower.Norm n = t.norm();
         Tower.Layer first = hidden.get(0);
-        towerLaunch(Kernels.TOWER_BACKWARD, n.channels(), towerBackwardShared(B, first.width(), towerCols), args()
+        towerLaunch(Kernels.towerBackward(S), n.channels(), S, towerBackwardShared(B, first.width(), towerCols, S, false), args()
                 .ptr(a(dx)).ptr(a(n.dGamma())).ptr(a(n.dBeta())).ptr(a(first.dWeight())).ptr(0L)
                 .ptr(a(first.dPre())).ptr(a(first.weight())).ptr(a(n.y())).ptr(a(x)).ptr(a(n.mean())).ptr(a(n.invStd()))
                 .ptr(a(n.gamma())).i(B).i(n.channels()).i(first.width()).i(towerCols).i(TOWER_BATCH_NORM));

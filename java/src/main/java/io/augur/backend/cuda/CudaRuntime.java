@@ -292,6 +292,19 @@ public final class CudaRuntime implements AutoCloseable {
         return f;
     }
 
+    /**
+     * Launches a kernel now on the compute stream and waits for it, outside any graph step, and
+     * returns the launch's CUresult (or the wait's) instead of throwing: a probe of whether this
+     * device runs a launch configuration, e.g. clusters of blocks that each take most of an SM's
+     * shared memory (which must be co-scheduled; the occupancy query for clusters is not in JCuda).
+     * A configuration the device refuses fails at the launch without harming the context.
+     */
+    public int tryLaunch(String kernel, int gridX, int blockX, int sharedBytes, Args args) {
+        if (inGraphStep()) throw new IllegalStateException("a probe launch of " + kernel + " inside a graph step");
+        int r = cuLaunchKernel(function(kernel), gridX, 1, 1, blockX, 1, 1, sharedBytes, compute, args.pointer(), null);
+        return r != CUresult.CUDA_SUCCESS ? r : cuStreamSynchronize(compute);
+    }
+
     /** Launches a kernel on the compute stream (or into the capture, or checks it against the replayed graph). */
     public void launch(String kernel, int gridX, int gridY, int blockX, int blockY, int sharedBytes, Args args) {
         issue(new Launch(kernel, gridX, gridY, blockX, blockY, sharedBytes, args));

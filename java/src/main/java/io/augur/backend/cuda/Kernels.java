@@ -59,9 +59,20 @@ public final class Kernels {
     public static final String DICE_SLICED_BACKWARD_SUMS = "dice_sliced_backward_sums_kernel";
     public static final String DICE_SLICED_BACKWARD = "dice_sliced_backward_kernel";
     public static final String PRELU_SLICED_BACKWARD = "prelu_sliced_backward_kernel";
-    // tower.cu (the top MLP per layer and direction, at small batches)
+    // tower.cu (the top MLP per layer and direction; in clusters of 2, 4 or 8 blocks for larger batches)
     public static final String TOWER_FORWARD = "tower_forward_kernel";
     public static final String TOWER_BACKWARD = "tower_backward_kernel";
+    public static final List<Integer> TOWER_CLUSTERS = List.of(1, 2, 4, 8);
+
+    /** The tower's forward kernel in clusters of {@code s} blocks (1: without clusters). */
+    public static String towerForward(int s) {
+        return s == 1 ? TOWER_FORWARD : "tower_forward_cluster" + s + "_kernel";
+    }
+
+    /** The tower's backward kernel in clusters of {@code s} blocks (1: without clusters). */
+    public static String towerBackward(int s) {
+        return s == 1 ? TOWER_BACKWARD : "tower_backward_cluster" + s + "_kernel";
+    }
     // bce.cu, adam.cu
     public static final String BCE_WITH_LOGITS = "bce_with_logits_kernel";
     public static final String ADAM = "adam_kernel";
@@ -97,7 +108,8 @@ public final class Kernels {
             ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_FORWARD_TF32, ACTIVATION_UNIT_BACKWARD_TF32, ACTIVATION_UNIT_REDUCE, ACTIVATION_UNIT_ROW_STARTS, ACTIVATION_UNIT_INPUT_FORWARD, ACTIVATION_UNIT_INPUT_BACKWARD,
             ACTIVATION_UNIT_POOL_FORWARD, ACTIVATION_UNIT_POOL_BACKWARD, SLICED_STATISTICS, BATCH_NORM_SLICED_FORWARD,
             BATCH_NORM_SLICED_BACKWARD_SUMS, BATCH_NORM_SLICED_BACKWARD, DICE_SLICED_FORWARD, DICE_SLICED_BACKWARD_SUMS,
-            DICE_SLICED_BACKWARD, PRELU_SLICED_BACKWARD, TOWER_FORWARD, TOWER_BACKWARD, BIAS_GRAD_PARTIALS, BIAS_GRAD_REDUCE, RECURRENCE_FORWARD,
+            DICE_SLICED_BACKWARD, PRELU_SLICED_BACKWARD, TOWER_FORWARD, TOWER_BACKWARD, towerForward(2), towerBackward(2),
+            towerForward(4), towerBackward(4), towerForward(8), towerBackward(8), BIAS_GRAD_PARTIALS, BIAS_GRAD_REDUCE, RECURRENCE_FORWARD,
             RECURRENCE_BACKWARD, RECURRENCE_TRANSPOSE, RECURRENCE_WEIGHT_GRAD, RECURRENCE_WEIGHT_GRAD_REDUCE);
 
     /** Threads per block of the 1-D kernels. */

@@ -16,7 +16,7 @@ import java.util.SplittableRandom;
 import static io.augur.backend.cuda.GpuTesting.Pair;
 import static io.augur.backend.cuda.GpuTesting.uniform;
 import static io.augur.backend.cuda.GpuTesting.uniformPoisoned;
-import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -39,7 +39,7 @@ class CudaTowerParityTest {
     GpuTesting.Twin tw;
     SplittableRandom rng;
     boolean fusedBefore;
-    int colsBefore;
+    int colsBefore, clusterBefore;
 
     @BeforeEach
     void open() {
@@ -48,12 +48,14 @@ class CudaTowerParityTest {
         rng = new SplittableRandom(7);
         fusedBefore = CudaBackend.towerFused;
         colsBefore = CudaBackend.towerCols;
+        clusterBefore = CudaBackend.towerCluster;
     }
 
     @AfterEach
     void close() {
         CudaBackend.towerFused = fusedBefore;
         CudaBackend.towerCols = colsBefore;
+        CudaBackend.towerCluster = clusterBefore;
         if (tw != null) tw.close();
     }
 
@@ -181,6 +183,7 @@ class CudaTowerParityTest {
      * Widths off every block size (45 inputs, layers of 33 and 9 or one of 20); B = 1 (the
      * statistics of one row), 37, 128 (the benchmark's batch) and 255; blocks of 1, 4 and 32
      * channels (one channel, the default, and all of a 9-wide layer in one partly empty block).
+     * Without clusters: the smallest that fits is 1 at these sizes.
      */
     @ParameterizedTest(name = "{0} B={1} cols={2} hidden={3}")
     @CsvSource({
@@ -188,23 +191,51 @@ class CudaTowerParityTest {
             "DICE, 1, 4, 33 9", "DICE, 128, 4, 33 9", "PRELU, 255, 8, 20",
             "DICE, 37, 1, 33 9", "SIGMOID, 37, 32, 33 9", "DICE, 128, 32, 20"})
     void fusedTowerMatchesTheOpsOneByOne(Activation act, int B, int cols, String hidden) {
+        fusedTowerMatches(act, B, cols, hidden, 0, 1);
+    }
+
+    /**
+     * In clusters of blocks that split the rows (compute capability 9.0; the emulator runs a
+     * cluster's blocks together): 2 blocks of 19 and 18 rows; 8 of 5 but the last of 2; 8 where
+     * three blocks have no row (B = 5) and 2 where one has none (B = 1); every activation; the
+     * automatic choice past one block's shared memory (B = 300 in clusters of 2, 1,100 in 8 of
+     * 138 rows); and the Amazon DIN tower's shape at the benchmark's batch 2048 in clusters of 8
+     * (256 rows a block, a layer of 200 above the BatchNorm).
+     */
+    @ParameterizedTest(name = "{0} B={1} cols={2} hidden={3} cluster={4}")
+    @CsvSource({
+            "DICE, 37, 4, 33 9, 2, 2", "DICE, 37, 4, 33 9, 8, 8", "PRELU, 37, 4, 33 9, 4, 4", "SIGMOID, 37, 8, 33 9, 2, 2",
+            "DICE, 5, 4, 33 9, 8, 8", "PRELU, 1, 4, 20, 2, 2", "DICE, 300, 4, 200 9, 0, 2", "SIGMOID, 1100, 8, 200 9, 0, 8",
+            "DICE, 2048, 4, 200 80, 0, 8"})
+    void clusteredTowerMatchesTheOpsOneByOne(Activation act, int B, int cols, String hidden, int setting, int cluster) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(tw.gpu.runtime().ccMajor >= 9, "thread-block clusters need compute capability 9.0");
+        fusedTowerMatches(act, B, cols, hidden, setting, cluster);
+    }
+
+    private void fusedTowerMatches(Activation act, int B, int cols, String hidden, int setting, int cluster) {
         CudaBackend.towerFused = true;
         CudaBackend.towerCols = cols;
+        CudaBackend.towerCluster = setting;
         int[] widths = java.util.Arrays.stream(hidden.trim().split(" ")).mapToInt(Integer::parseInt).toArray();
         TwinTower t = new TwinTower(B, 45, widths, act);
-        assertTrue(tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must run fused");
+        assertEquals(cluster, tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must run fused in clusters of " + cluster);
         t.trainingStepMatches();
         tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, false));
         t.assertForward("inference");
     }
 
-    /** A layer's input past a block's shared memory: the same op falls back to the layer-by-layer kernels and still matches. */
-    @ParameterizedTest(name = "B={0}")
-    @CsvSource({"300", "1100"})
-    void towerPastTheSharedMemoryTakesTheOps(int B) {
+    /**
+     * A block's rows of a layer's input past its shared memory: the same op falls back to the
+     * layer-by-layer kernels and still matches (300 rows without clusters; 2,400, 300 a block in
+     * clusters of 8).
+     */
+    @ParameterizedTest(name = "B={0} cluster={1}")
+    @CsvSource({"300, 1", "2400, 0"})
+    void towerPastTheSharedMemoryTakesTheOps(int B, int setting) {
         CudaBackend.towerFused = true;
+        CudaBackend.towerCluster = setting;
         TwinTower t = new TwinTower(B, 45, new int[] {200, 9}, Activation.DICE);
-        assertFalse(tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must take the ops");
+        assertEquals(0, tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must take the ops");
         t.trainingStepMatches();
     }
 }

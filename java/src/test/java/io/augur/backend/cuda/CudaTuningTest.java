@@ -93,7 +93,7 @@ class CudaTuningTest {
     }
 
     /** The Amazon DIN tower (162 inputs, layers of 200 and 80, Dice): which batches the fused kernels take. */
-    private static io.augur.backend.Tower amazonTower() {
+    static io.augur.backend.Tower amazonTower() {
         java.util.List<io.augur.backend.Tower.Layer> hidden = new java.util.ArrayList<>();
         int width = 162;
         for (int h : new int[] {200, 80}) {
@@ -111,24 +111,65 @@ class CudaTuningTest {
     void theFusedTowerTakesTheBatchesWhoseLayersFitABlock() {
         io.augur.backend.Tower t = amazonTower();
         long h200 = 227 * 1024;
-        assertTrue(CudaBackend.towerFits(t, 1, 4, h200));
-        assertTrue(CudaBackend.towerFits(t, 128, 4, h200));
-        // the BatchNorm's backward is the largest: 6,144 + 4 (201 B + 804 + 12 B) bytes
-        assertTrue(CudaBackend.towerFits(t, 261, 4, h200), "at 261 rows: " + CudaBackend.towerBackwardShared(261, 200, 4));
-        assertEquals(232_584, CudaBackend.towerBackwardShared(262, 200, 4));
-        org.junit.jupiter.api.Assertions.assertFalse(CudaBackend.towerFits(t, 262, 4, h200));
-        org.junit.jupiter.api.Assertions.assertFalse(CudaBackend.towerFits(t, 2048, 4, h200));
-        org.junit.jupiter.api.Assertions.assertFalse(CudaBackend.towerFits(t, 0, 4, h200));
-        org.junit.jupiter.api.Assertions.assertFalse(CudaBackend.towerFits(t, 128, 4, CudaBackend.DEFAULT_SHARED), "83 KB of input without opting in");
-        // a narrow tower fits many rows, but never more than TOWER_MAX_ROWS
+        assertTrue(CudaBackend.towerFits(t, 1, 4, 1, h200));
+        assertTrue(CudaBackend.towerFits(t, 128, 4, 1, h200));
+        // without clusters the BatchNorm's backward is the largest: 6,144 + 4 (201 B + 804 + 12 B) bytes
+        assertTrue(CudaBackend.towerFits(t, 261, 4, 1, h200), "at 261 rows: " + CudaBackend.towerBackwardShared(261, 200, 4, 1, false));
+        assertEquals(232_584, CudaBackend.towerBackwardShared(262, 200, 4, 1, false));
+        org.junit.jupiter.api.Assertions.assertFalse(CudaBackend.towerFits(t, 262, 4, 1, h200));
+        org.junit.jupiter.api.Assertions.assertFalse(CudaBackend.towerFits(t, 2048, 4, 1, h200));
+        org.junit.jupiter.api.Assertions.assertFalse(CudaBackend.towerFits(t, 0, 4, 1, h200));
+        org.junit.jupiter.api.Assertions.assertFalse(CudaBackend.towerFits(t, 128, 4, 1, CudaBackend.DEFAULT_SHARED), "83 KB of input without opting in");
+        // in clusters of 8, 256 rows a block at batch 2048: the BatchNorm's backward adds 8 (24 cols) bytes of
+        // exchange and 4 (4 x 200) of its weight-gradient share, 230,864 bytes; the top layer's also its bias's
+        assertEquals(230_864, CudaBackend.towerBackwardShared(2048, 200, 4, 8, false));
+        assertTrue(CudaBackend.towerFits(t, 2048, 4, 8, h200));
+        org.junit.jupiter.api.Assertions.assertFalse(CudaBackend.towerFits(t, 2048, 4, 4, h200), "512 rows a block");
+        org.junit.jupiter.api.Assertions.assertFalse(CudaBackend.towerFits(t, 2048, 8, 8, h200), "8 channels a block");
+        assertTrue(CudaBackend.towerFits(t, 2056, 4, 8, h200), "257 rows a block");
+        org.junit.jupiter.api.Assertions.assertFalse(CudaBackend.towerFits(t, 2057, 4, 8, h200), "258 rows a block");
+        // a narrow tower fits many rows, but never more than TOWER_MAX_ROWS a block
         io.augur.backend.Tower.Layer one = new io.augur.backend.Tower.Layer(null, null, null, null, null, null, io.augur.backend.Activation.PRELU,
                 null, null, null, null, null, null, null, null, 4, 2, 0f, 0f);
         io.augur.backend.Tower.Layer head = new io.augur.backend.Tower.Layer(null, null, null, null, null, null, null, null, null, null, null,
                 null, null, null, null, 2, 1, 0f, 0f);
         io.augur.backend.Tower narrow = new io.augur.backend.Tower(
                 new io.augur.backend.Tower.Norm(null, null, null, null, null, null, null, null, null, null, 4, 0.99f, 1e-5f), java.util.List.of(one), head);
-        assertTrue(CudaBackend.towerFits(narrow, CudaBackend.TOWER_MAX_ROWS, 4, h200));
-        org.junit.jupiter.api.Assertions.assertFalse(CudaBackend.towerFits(narrow, CudaBackend.TOWER_MAX_ROWS + 1, 4, h200));
+        assertTrue(CudaBackend.towerFits(narrow, CudaBackend.TOWER_MAX_ROWS, 4, 1, h200));
+        org.junit.jupiter.api.Assertions.assertFalse(CudaBackend.towerFits(narrow, CudaBackend.TOWER_MAX_ROWS + 1, 4, 1, h200));
+        assertTrue(CudaBackend.towerFits(narrow, 8 * CudaBackend.TOWER_MAX_ROWS, 4, 8, h200));
+    }
+
+    @Test
+    void theFusedTowerTakesTheSmallestClusterThatFits() {
+        io.augur.backend.Tower t = amazonTower();
+        long h200 = 227 * 1024;
+        assertEquals(1, CudaBackend.towerClusterFor(t, 128, 4, 0, true, h200));
+        assertEquals(1, CudaBackend.towerClusterFor(t, 261, 4, 0, true, h200));
+        assertEquals(2, CudaBackend.towerClusterFor(t, 262, 4, 0, true, h200));
+        assertEquals(4, CudaBackend.towerClusterFor(t, 1024, 4, 0, true, h200));
+        assertEquals(8, CudaBackend.towerClusterFor(t, 2048, 4, 0, true, h200), "the benchmark's large batch");
+        assertEquals(0, CudaBackend.towerClusterFor(t, 4096, 4, 0, true, h200), "512 rows a block: the layer-by-layer ops");
+        // no clusters below compute capability 9.0
+        assertEquals(0, CudaBackend.towerClusterFor(t, 2048, 4, 0, false, h200));
+        assertEquals(1, CudaBackend.towerClusterFor(t, 128, 4, 0, false, h200));
+        // a setting takes that size or nothing
+        assertEquals(2, CudaBackend.towerClusterFor(t, 128, 4, 2, true, h200));
+        assertEquals(8, CudaBackend.towerClusterFor(t, 128, 4, 8, true, h200));
+        assertEquals(0, CudaBackend.towerClusterFor(t, 2048, 4, 4, true, h200));
+        assertEquals(0, CudaBackend.towerClusterFor(t, 128, 4, 2, false, h200));
+    }
+
+    @Test
+    void towerClustersAreAutoOr1To8() {
+        assertEquals(0, CudaBackend.towerClusterSetting(null));
+        assertEquals(0, CudaBackend.towerClusterSetting("auto"));
+        assertEquals(1, CudaBackend.towerClusterSetting("1"));
+        assertEquals(8, CudaBackend.towerClusterSetting(" 8 "));
+        for (String bad : new String[] {"0", "3", "16", "x"}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CudaBackend.towerClusterSetting(bad));
+            assertTrue(e.getMessage().contains("augur.tower.cluster"), e.getMessage());
+        }
     }
 
     @Test

@@ -69,6 +69,21 @@ class EmulatorGuardTest {
         assertIllegalAddress(probe("shared"), "activation_unit_pool_forward_kernel", ") wrote dynamic shared memory 0 bytes past the end of the launch's 32 bytes");
     }
 
+    /**
+     * The fused tower tries its cluster launches before it takes them: on a device that cannot
+     * place clusters of 8 (AUGUR_EMU_MAX_CLUSTER=4) the Amazon tower at batch 2048 takes the
+     * layer-by-layer ops, and clusters of 4 still run at 1024; without the limit, 8 at 2048.
+     */
+    @Test
+    void aClusterTheDeviceCannotPlaceSendsTheTowerToTheOps() throws IOException, InterruptedException {
+        String limited = run(TowerClusterProbe.class, "4");
+        assertTrue(limited.contains("batch 128: cluster 1") && limited.contains("batch 1024: cluster 4") && limited.contains("batch 2048: cluster 0"),
+                limited);
+        assertTrue(limited.contains("tower_forward_cluster8_kernel: launch refused: clusters of 8 blocks"), limited);
+        String free = run(TowerClusterProbe.class, "");
+        assertTrue(free.contains("batch 2048: cluster 8"), free);
+    }
+
     /** The launch failed as a GPU's faulting one does, and the emulator's message names the kernel and says each of {@code where}. */
     private static void assertIllegalAddress(String out, String kernel, String... where) {
         assertTrue(out.contains("threw: ") && out.contains("CUDA_ERROR_ILLEGAL_ADDRESS"), "the launch did not fail:\n" + out);
@@ -81,16 +96,25 @@ class EmulatorGuardTest {
      * emulator) and returns its output, once it has said that the JVM survived the launch.
      */
     private static String probe(String access) throws IOException, InterruptedException {
+        String out = run(IllegalAccessProbe.class, null, access);
+        assertTrue(out.contains("separate allocations: true"), out);
+        return out;
+    }
+
+    /** {@code main} in a JVM of its own, with AUGUR_EMU_MAX_CLUSTER set where {@code maxCluster} is not null. */
+    private static String run(Class<?> main, String maxCluster, String... args) throws IOException, InterruptedException {
         GpuTesting.assumeGpu();
         org.junit.jupiter.api.Assumptions.assumeTrue(GpuTesting.emulated(), "these checks are the CPU emulator's");
         String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
-        Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
-                "-D" + CudaBackend.SEPARATE_ALLOCATIONS + "=true", IllegalAccessProbe.class.getName(), access))
-                .redirectErrorStream(true).start();
+        List<String> cmd = new java.util.ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"),
+                "-D" + CudaBackend.SEPARATE_ALLOCATIONS + "=true", main.getName()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        if (maxCluster != null) pb.environment().put("AUGUR_EMU_MAX_CLUSTER", maxCluster);
+        Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the probe did not end:\n" + out);
         assertEquals(0, p.exitValue(), "the probe's JVM ended abnormally (a fault the emulator did not catch?):\n" + out);
-        assertTrue(out.contains("separate allocations: true"), out);
         assertTrue(out.contains("the JVM goes on"), "the JVM did not survive the launch:\n" + out);
         return out;
     }

@@ -32,7 +32,7 @@ class KernelSourcesTest {
     @Test
     void everyKernelIsDefinedIncludedAndListed() throws IOException {
         Set<String> defined = new TreeSet<>();
-        Pattern kernel = Pattern.compile("AUGUR_KERNEL\\s+void\\s+(?:__launch_bounds__\\([^)]*\\)\\s+)?(\\w+)\\s*\\(");
+        Pattern kernel = Pattern.compile("AUGUR_KERNEL\\s+void\\s+(?:__launch_bounds__\\([^)]*\\)\\s+)?(?:AUGUR_CLUSTER\\(\\d+\\)\\s+)?(\\w+)\\s*\\(");
         String unity = read(CUDA.resolve("augur.cu"));
         try (Stream<Path> files = Files.list(CUDA)) {
             for (Path f : files.filter(p -> p.toString().endsWith(".cu") && !p.endsWith("augur.cu")).toList()) {
