@@ -17,6 +17,11 @@
 // rows, added over the cluster in rank order through distributed shared memory (still fixed
 // order, doubles), and the upper layer's weight-gradient rows the same way in floats.
 //
+// The products (pre = h W + b, and the backward's d_out = d_up W_up^T with W_up's rows stored
+// transposed) give each thread 4 adjacent channels of up to 4 rows at a time (tower_product): a
+// load of h's element serves 4 multiply-adds and the 4 weights load as one float4, about 2.5 times
+// the multiply-adds per shared-memory access of one channel a thread.
+//
 // tower_forward_kernel, hidden layer l with input h (B, K), K = the layer below's width:
 //   first layer only: h = BatchNorm(x) over K channels, which every block computes for itself
 //   (block 0 writes the statistics, block i the rows r = i (mod grid) of bn_y);
@@ -88,8 +93,6 @@ __device__ __forceinline__ void load_rows(float* dst, int stride, const float* _
   }
 }
 
-// acc[q] = init + sum_k a[r0 + q step][k] w[k * w_step] for q < NR, over the shared matrix a (row
-// stride lda).
 // The sums over the batch of a cluster's blocks (S > 1): each block writes its sums into one of
 // two exchange regions of its shared memory (`n` doubles each), in turn, and every block adds the
 // S blocks' in rank order after a cluster barrier. A region is written again two exchanges later,
@@ -145,33 +148,80 @@ struct TowerRows {
   }
 };
 
-template <int NR>
-__device__ __forceinline__ void tower_dot(float (&acc)[4], const float* a, int lda, const float* w, int w_step, int K,
-                                          int r0, int step, float init) {
+// A float pointer into shared memory rounded up to 16 bytes (the dynamic shared memory's start is),
+// so that rows of 4 floats load as one float4.
+__device__ __forceinline__ float* align16(float* p) {
+  return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 15) & ~uintptr_t(15));
+}
+
+// acc[q][j] = init[j] + sum_k a[(r0 + q step) lda + k] w[k cols + c0 + j] for q < NR, j < CT: a
+// thread's CT adjacent columns of NR rows. One load of a's element serves CT multiply-adds, and
+// the CT weights load together (one float4 where CT = 4; w and cols keep each row 16-byte aligned).
+template <int CT, int NR>
+__device__ __forceinline__ void tower_tile(float (&acc)[4][4], const float* a, int lda, const float* w, int cols, int c0, int K,
+                                           int r0, int step, const float (&init)[4]) {
   int off[NR];
 #pragma unroll
   for (int q = 0; q < NR; ++q) {
-    acc[q] = init;
     off[q] = (r0 + q * step) * lda;
+#pragma unroll
+    for (int j = 0; j < CT; ++j) acc[q][j] = init[j];
   }
   for (int k = 0; k < K; ++k) {
-    const float wk = w[k * w_step];
+    float wk[CT];
+    if constexpr (CT == 4) {
+      const float4 v = *reinterpret_cast<const float4*>(w + k * cols + c0);
+      wk[0] = v.x;
+      wk[1] = v.y;
+      wk[2] = v.z;
+      wk[3] = v.w;
+    } else {
 #pragma unroll
-    for (int q = 0; q < NR; ++q) acc[q] = fmaf(a[off[q] + k], wk, acc[q]);
+      for (int j = 0; j < CT; ++j) wk[j] = w[k * cols + c0 + j];
+    }
+#pragma unroll
+    for (int q = 0; q < NR; ++q) {
+      const float av = a[off[q] + k];
+#pragma unroll
+      for (int j = 0; j < CT; ++j) acc[q][j] = fmaf(av, wk[j], acc[q][j]);
+    }
   }
 }
 
-// The same for the thread's rows r0 + q step below B, q < 4 (as many as there are: at batch 128
-// with 64 thread rows a thread has 2, and computes no more).
-__device__ __forceinline__ void tower_dot_rows(float (&acc)[4], const float* a, int lda, const float* w, int w_step, int K,
-                                               int r0, int step, int B, float init) {
-  const int n = min(4, (B - r0 + step - 1) / step);
-  switch (n) {
-    case 1: tower_dot<1>(acc, a, lda, w, w_step, K, r0, step, init); break;
-    case 2: tower_dot<2>(acc, a, lda, w, w_step, K, r0, step, init); break;
-    case 3: tower_dot<3>(acc, a, lda, w, w_step, K, r0, step, init); break;
-    default: tower_dot<4>(acc, a, lda, w, w_step, K, r0, step, init); break;
+// out[r cols + c] = init(c) + sum_k a[r lda + k] w[k cols + c] for r < n, c < cols: the block's
+// product of its rows (a, shared, row stride lda) with its columns of W (w, shared, (K, cols), 16-byte
+// aligned). init(c) = bias[cbase + c] where that is below C, else 0 (and 0 without a bias). Thread t
+// takes the CT = min(cols, 4) adjacent columns (t mod cols/CT) CT and the rows t / (cols/CT) + i step,
+// up to four of them at a time, step = blockDim.x CT / cols. The caller synchronizes before reading out.
+template <int CT>
+__device__ __forceinline__ void tower_product_ct(float* out, const float* a, int lda, const float* w, int cols, int K, int n,
+                                                 const float* bias, int cbase, int C) {
+  const int groups = cols / CT, g = (int)threadIdx.x % groups, step = (int)blockDim.x / groups, c0 = g * CT;
+  float init[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  if (bias != nullptr)
+    for (int j = 0; j < CT; ++j) init[j] = cbase + c0 + j < C ? bias[cbase + c0 + j] : 0.0f;
+  for (int r0 = (int)threadIdx.x / groups; r0 < n; r0 += 4 * step) {
+    float acc[4][4];
+    switch (min(4, (n - r0 + step - 1) / step)) {
+      case 1: tower_tile<CT, 1>(acc, a, lda, w, cols, c0, K, r0, step, init); break;
+      case 2: tower_tile<CT, 2>(acc, a, lda, w, cols, c0, K, r0, step, init); break;
+      case 3: tower_tile<CT, 3>(acc, a, lda, w, cols, c0, K, r0, step, init); break;
+      default: tower_tile<CT, 4>(acc, a, lda, w, cols, c0, K, r0, step, init); break;
+    }
+    for (int q = 0; q < 4; ++q) {
+      const int r = r0 + q * step;
+      if (r >= n) break;
+#pragma unroll
+      for (int j = 0; j < CT; ++j) out[r * cols + c0 + j] = acc[q][j];
+    }
   }
+}
+
+__device__ __forceinline__ void tower_product(float* out, const float* a, int lda, const float* w, int cols, int K, int n,
+                                              const float* bias, int cbase, int C) {
+  if (cols >= 4) tower_product_ct<4>(out, a, lda, w, cols, K, n, bias, cbase, C);
+  else if (cols == 2) tower_product_ct<2>(out, a, lda, w, cols, K, n, bias, cbase, C);
+  else tower_product_ct<1>(out, a, lda, w, cols, K, n, bias, cbase, C);
 }
 
 }  // namespace augur
@@ -181,7 +231,7 @@ __device__ __forceinline__ void tower_dot_rows(float (&acc)[4], const float* a, 
 // logit's product runs as a launch of its own. Dynamic shared memory, with P = ceil(B / S) rows a
 // block: 3 blockDim.x doubles, then (S > 1) 2 max(K, cols) doubles of cluster exchange, 1 double
 // (the last block's flag), then floats: the BatchNorm's mean and 1/std (2 K), h (P, odd_stride(K)),
-// W's block columns (K, cols) and pre's (P, cols).
+// W's block columns (K, cols) from the next 16-byte boundary, and pre's (P, cols).
 //   pre, out (B, C); mean, inv_std, run_mean, run_var, alpha, bias (C); in (B, K); w (K, C);
 //   bn_y (B, K); bn_mean, bn_inv_std, bn_run_mean, bn_run_var, gamma, beta (K);
 //   logits (B); head_w (C); head_b (1); partial (gridDim.x / S, B) scratch; done (1) zero between launches;
@@ -219,7 +269,7 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
   float* bn_mu = reinterpret_cast<float*>(smem + 3 * blockDim.x + 2 * nx + 1);
   float* bn_is = bn_mu + K;
   float* h = bn_is + K;
-  float* ws = h + (long long)nb * ks;
+  float* ws = align16(h + (long long)nb * ks);
   float* ys = ws + K * cols;
 
   load_rows(h, ks, in + (long long)rows.r0 * K, nb, K);
@@ -287,18 +337,9 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
       for (int k = threadIdx.x; k < K; k += blockDim.x) bn_y[(long long)r * K + k] = h[(r - rows.r0) * ks + k];
   }
 
-  // pre = h W + b: the thread's rows ry + j rows (j = 0, 1, ...), up to four together; it reads back only those rows below
-  const float b = valid ? bias[c] : 0.0f;
-  for (int r0 = th.ry; r0 < nb; r0 += 4 * th.rows) {
-    float acc[4];
-    tower_dot_rows(acc, h, ks, ws + th.cx, cols, K, r0, th.rows, nb, b);
-    for (int q = 0; q < 4; ++q) {
-      const int r = r0 + q * th.rows;
-      if (r >= nb) break;
-      ys[r * cols + th.cx] = acc[q];
-      if (valid) pre[(long long)(rows.r0 + r) * C + c] = acc[q];
-    }
-  }
+  // pre = h W + b, into ys; written to `pre` below, where each thread reads its (row, channel)s back
+  tower_product(ys, h, ks, ws, cols, K, nb, bias, group * cols, C);
+  __syncthreads();
 
   if (act == AUGUR_TOWER_DICE) {
     float mu = 0.0f, is = 0.0f;
@@ -330,8 +371,12 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
     }
     const float a = valid ? alpha[c] : 0.0f;
     for (int r = th.ry; r < nb; r += th.rows) {
-      const float v = valid ? dice_value(ys[r * cols + th.cx], mu, is, a) : 0.0f;
-      if (valid) out[(long long)(rows.r0 + r) * C + c] = v;
+      const float p = ys[r * cols + th.cx];
+      const float v = valid ? dice_value(p, mu, is, a) : 0.0f;
+      if (valid) {
+        pre[(long long)(rows.r0 + r) * C + c] = p;
+        out[(long long)(rows.r0 + r) * C + c] = v;
+      }
       ys[r * cols + th.cx] = v;  // the thread's own rows: the logit's share below reads them after a barrier
     }
   } else {
@@ -339,7 +384,10 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
     for (int r = th.ry; r < nb; r += th.rows) {
       const float p = ys[r * cols + th.cx];
       const float v = !valid ? 0.0f : act == AUGUR_TOWER_PRELU ? (p > 0.0f ? p : a * p) : sigmoidf(p);
-      if (valid) out[(long long)(rows.r0 + r) * C + c] = v;
+      if (valid) {
+        pre[(long long)(rows.r0 + r) * C + c] = p;
+        out[(long long)(rows.r0 + r) * C + c] = v;
+      }
       ys[r * cols + th.cx] = v;
     }
   }
@@ -402,8 +450,9 @@ AUGUR_KERNEL void AUGUR_CLUSTER(8) tower_forward_cluster8_kernel(AUGUR_TOWER_FOR
 // param: alpha (PReLU, Dice) or gamma (BatchNorm), unused by sigmoid; d_param its gradient.
 // Dynamic shared memory, with P = ceil(B / S) rows a block: 3 blockDim.x doubles, then (S > 1)
 // 2 (3 cols) doubles of cluster exchange, U doubles (d_b_up's share, where d_b_up is given) and
-// floats (cols, U) (d_w_up's share); then floats d_up (P, odd_stride(U)), W_up's block rows (cols, odd_stride(U)), and the
-// block's columns of out, pre and d_out (P, cols) each.
+// floats (cols, U) (d_w_up's share); then floats d_up (P, odd_stride(U)), W_up's block rows
+// transposed (U, cols) from the next 16-byte boundary, and the block's columns of out, pre and
+// d_out (P, cols) each.
 //   d_pre, out, pre (B, C); d_param, d_bias, mean, inv_std, param (C); d_w_up, w_up (C, U);
 //   d_b_up (U); d_up (B, U)
 #define AUGUR_TOWER_BACKWARD_PARAMS                                                                                      \
@@ -430,15 +479,15 @@ __device__ __forceinline__ void tower_backward(AUGUR_TOWER_BACKWARD_PARAMS) {
   double* xb = smem + 3 * blockDim.x + 2 * nx;                                        // S > 1: this block's share of d_b_up (U)
   float* xw = reinterpret_cast<float*>(xb + (S > 1 && d_b_up != nullptr ? U : 0));  // S > 1: its share of d_w_up's rows (cols, U)
   float* du = xw + (S > 1 ? cols * U : 0);
-  float* wu = du + (long long)nb * us;
-  float* os = wu + cols * us;
+  float* wu = align16(du + (long long)nb * us);  // W_up's block rows transposed: (U, cols)
+  float* os = wu + U * cols;
   float* ps = os + nb * cols;
   float* dos = ps + nb * cols;
 
   load_rows(du, us, d_up + (long long)rows.r0 * U, nb, U);
   for (int i = threadIdx.x; i < cols * U; i += blockDim.x) {
     const int j2 = i / U, j = i - j2 * U;
-    wu[j2 * us + j] = c0 + j2 < C ? w_up[(long long)(c0 + j2) * U + j] : 0.0f;
+    wu[j * cols + j2] = c0 + j2 < C ? w_up[(long long)(c0 + j2) * U + j] : 0.0f;
   }
   for (int i = threadIdx.x; i < nb * cols; i += blockDim.x) {
     const int r = i / cols, cc = c0 + (i - r * cols);
@@ -483,16 +532,9 @@ __device__ __forceinline__ void tower_backward(AUGUR_TOWER_BACKWARD_PARAMS) {
       }
   }
 
-  // d_out = d_up W_up^T for the block's channels; each thread reads back only its own rows below
-  for (int r0 = th.ry; r0 < nb; r0 += 4 * th.rows) {
-    float acc[4];
-    tower_dot_rows(acc, du, us, wu + th.cx * us, 1, U, r0, th.rows, nb, 0.0f);
-    for (int q = 0; q < 4; ++q) {
-      const int r = r0 + q * th.rows;
-      if (r >= nb) break;
-      dos[r * cols + th.cx] = acc[q];
-    }
-  }
+  // d_out = d_up W_up^T for the block's channels, read back below by each (row, channel)'s thread
+  tower_product(dos, du, us, wu, cols, U, nb, nullptr, 0, 0);
+  __syncthreads();
 
   const float p = valid && param != nullptr ? param[c] : 0.0f;
   if (mode == AUGUR_TOWER_BATCH_NORM) {

@@ -1253,24 +1253,25 @@ public final class CudaBackend implements Backend, Profiling {
     /**
      * tower_forward_kernel's dynamic shared memory, in clusters of S, P = ceil(B / S) rows a block: 3
      * threads' doubles, (S > 1) 2 max(K, cols) doubles of exchange, the flag's double, then floats: the
-     * BatchNorm's mean and 1/std (2 K), h (P, K | 1), W's columns (K, cols), pre's (P, cols).
+     * BatchNorm's mean and 1/std (2 K), h (P, K | 1), up to 3 floats to a 16-byte boundary, W's
+     * columns (K, cols), pre's (P, cols).
      */
     static long towerForwardShared(int B, int K, int cols, int S) {
         long P = towerRows(B, S);
         return 8L * (3 * TOWER_THREADS + (S > 1 ? 2L * Math.max(K, cols) : 0) + 1)
-                + 4L * (2L * K + P * (K | 1) + (long) K * cols + P * cols);
+                + 4L * (2L * K + P * (K | 1) + 3 + (long) K * cols + P * cols);
     }
 
     /**
      * tower_backward_kernel's, in clusters of S: 3 threads' doubles, (S > 1) 2 (3 cols) doubles of
      * exchange, the block's shares of the upper layer's gradients (U doubles of its bias's where
-     * {@code upperBias}, and (cols, U) floats of its weight's), then floats d_up (P, U | 1), W_up's
-     * rows (cols, U | 1), out, pre and d_out (P, cols) each.
+     * {@code upperBias}, and (cols, U) floats of its weight's), then floats d_up (P, U | 1), up to 3
+     * floats to a 16-byte boundary, W_up's rows transposed (U, cols), out, pre and d_out (P, cols) each.
      */
     static long towerBackwardShared(int B, int U, int cols, int S, boolean upperBias) {
         long P = towerRows(B, S);
         return 8L * (3 * TOWER_THREADS + (S > 1 ? 6L * cols + (upperBias ? U : 0) : 0))
-                + 4L * ((S > 1 ? (long) cols * U : 0) + P * (U | 1) + (long) cols * (U | 1) + 3L * P * cols);
+                + 4L * ((S > 1 ? (long) cols * U : 0) + P * (U | 1) + 3 + (long) U * cols + 3L * P * cols);
     }
 
     /**
