@@ -104,15 +104,15 @@ struct TowerCluster {
   int n, next = 0;
   bool used = false;
   __device__ TowerCluster(double* r, int n_) : region(r), n(n_) {}
-  // The next region to write; the caller writes its values, then calls gather.
+  // The next region to write: the caller writes its values, passes a cluster_sync(), then reads
+  // the cluster's totals with total().
   __device__ double* open() {
     double* x = region + next * n;
     next ^= 1;
     used = true;
     return x;
   }
-  // The barrier, then the sum over the cluster's blocks of element i of the region x.
-  __device__ void barrier() { cluster_sync(); }
+  // The sum over the cluster's blocks of element i of the region x, in rank order.
   __device__ double total(double* x, int i) const {
     double t = 0.0;
     for (unsigned q = 0; q < (unsigned)S; ++q) t += cluster_map(x, q)[i];
@@ -126,7 +126,7 @@ struct TowerCluster {
       double* x = open();
       if (th.ry == 0)
         for (int i = 0; i < N; ++i) x[i * cols + th.cx] = v[i];
-      barrier();
+      cluster_sync();
       for (int i = 0; i < N; ++i) v[i] = total(x, i * cols + th.cx);
     }
   }
@@ -289,7 +289,7 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
         else bn_mu[k] = (float)(s / B);
       }
       if constexpr (S > 1) {
-        cluster.barrier();
+        cluster_sync();
         for (int k = threadIdx.x; k < K; k += blockDim.x) bn_mu[k] = (float)(cluster.total(x, k) / B);
         x = cluster.open();
       }
@@ -303,7 +303,7 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
         if constexpr (S > 1) x[k] = q;
         else bn_is[k] = (float)q;  // the sum, until the variance below
       }
-      if constexpr (S > 1) cluster.barrier();
+      if constexpr (S > 1) cluster_sync();
       for (int k = threadIdx.x; k < K; k += blockDim.x) {
         double q;
         if constexpr (S > 1) q = cluster.total(x, k);

@@ -1212,7 +1212,7 @@ public final class CudaBackend implements Backend, Profiling {
     /**
      * The most rows a fused tower block takes: each block walks every one of its rows for its
      * channels, so past a thousand rows the sliced layer-by-layer kernels spread the work better
-     * (and a layer's input stops fitting a block's shared memory well before, at 227 KB: 259 rows
+     * (and a layer's input stops fitting a block's shared memory well before, at 227 KB: 261 rows
      * of 200).
      */
     static final int TOWER_MAX_ROWS = 1024;
