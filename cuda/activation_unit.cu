@@ -36,7 +36,7 @@
 //                                         into the block's own slice of `partials` (no atomics)
 //   activation_unit_reduce_kernel         sums the slices in block order into the parameter gradients
 //                                         (+=), W1's four blocks from dM3, and each sample's rows of
-//                                         dq_rows in t order into dQuery (+=)
+//                                         dq_rows in t order into dQuery (+=; = with a.dx, below)
 // The backward carries q as a third block of each row, r3 = [k, q * k, q]: then dMa is the third
 // block of dM3 = r3^T dH1 and each row's share of dQuery the third block of dR3 = dH1 M3^T, so a
 // tile needs no per-sample sums (its rows' samples differ) at the cost of a 3W-wide product where
@@ -49,11 +49,22 @@
 // tensor cores (compute capability 8.0 and newer), nothing else changes.
 // Dice in the unit normalises over all valid positions of the batch, which a per-tile kernel
 // cannot see: that unit runs layer by layer (activation_unit_unfused.cu) and shares the pool kernels.
+//
+// The interest block (DIN, Backend.attentionInterest): the feature vector's columns
+// [q, s, q * s, out] (s_b = sum_{t < len_b} k_bt, the history's sum pool; the keys are the history
+// and the query the candidate) are written by activation_unit_pool_forward_kernel when it is given
+// x, which saves interest_concat_forward_kernel's launch. Backward, with a.dx (that block's
+// gradient) the kernels do interest_concat_backward_kernel's work where its results are used:
+// d_out is dx's out columns (row stride a.d_out_stride), each valid row's dKeys starts from
+// dS_b = dx[s] + dx[q * s] q instead of d_keys' value, and the reduce writes
+// dQuery = dx[q] + dx[q * s] s + (the rows' shares) instead of adding. The same sums in the same
+// order as the three launches, so the same bits; dKeys at padded positions is left unwritten
+// (the gathers' backward skips those positions).
 #include "common.cuh"
 
 // One argument block for the prepare, forward, backward and reduce kernels (apex's habit: one
 // struct instead of thirty arguments). io.augur.backend.cuda.AttentionArgs writes it byte for
-// byte: 32 pointers, then 10 ints.
+// byte: 34 pointers, then 11 ints.
 struct AttentionArgs {
   float* score;          // (B, T) forward: written at valid positions
   const float* d_out;    // (B, W) backward: d loss / d out, or nullptr
@@ -87,12 +98,16 @@ struct AttentionArgs {
   float* g_b3;
   const float* d_weights;  // (B, T) backward: d loss / d weights, or nullptr
   const float* weights;    // (B, T) the forward's weights (activation_unit_pool_forward_kernel)
+  const float* dx;         // backward: the gradient of DIN's interest block [q, s, q * s, out] of the feature
+                           // vector (row stride d_out_stride), or nullptr; see "The interest block" above
+  const float* s;          // with dx: (B, W) the history's sum pool s_b = sum_{t < len_b} k_bt
   int B, T, W, h1, h2;
   int rows;    // positions per tile
   int act;     // 0 sigmoid, 1 PReLU
   int blocks;  // backward grid size = slices of `partials`
   int local;   // backward: the block's partial gradients in its slice of `partials` (0), in shared memory (1), or all but dM3 in shared memory (2)
   int softmax; // backward: the weights are the scores' softmax (1) or the scores (0)
+  int d_out_stride;  // backward: d_out's row stride (W, or the feature vector's with dx)
 };
 
 namespace {
@@ -183,7 +198,7 @@ __device__ void tile_pool_backward(float* dsc, double* seg_dot, const float* R, 
       if (r > 0 && row_t[r] > 0) continue;   // not its sample's first row in the tile
       const int b = row_b[r], len = augur::clamped_length(a.lengths, b, T);
       const long long row0 = (long long)b * T;
-      const float* dob = a.d_out != nullptr ? a.d_out + (long long)b * W : nullptr;
+      const float* dob = a.d_out != nullptr ? a.d_out + (long long)b * a.d_out_stride : nullptr;
       double dot = 0.0;
 #pragma unroll 2  // two positions' loads in flight (a history of 100 is 4 rounds of the lanes)
       for (int t = lane; t < len; t += 32) dot += (double)a.weights[row0 + t] * pool_score_grad(a.d_weights, dob, a.keys + row0 * W, row0, t, W);
@@ -197,7 +212,7 @@ __device__ void tile_pool_backward(float* dsc, double* seg_dot, const float* R, 
     const long long row0 = (long long)b * T;
     float g = a.d_weights != nullptr ? a.d_weights[row0 + t] : 0.0f;
     if (a.d_out != nullptr) {
-      const float* dob = a.d_out + (long long)b * W;
+      const float* dob = a.d_out + (long long)b * a.d_out_stride;
       const float* k = R + r * ldr;
 #pragma unroll 8
       for (int c = 0; c < W; ++c) g += dob[c] * k[c];
@@ -602,14 +617,23 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     __syncthreads();
     // back through r3 = [k, q * k, q]: dk += w_t d_out (the pool's share) first, then the MLP's
     // dR3[:, :W] + dR3[:, W:2W] * q, the sums activation_unit_pool_backward_kernel and this kernel
-    // would make one after the other; the row's share of dQuery is dR3[:, W:2W] * k + dR3[:, 2W:]
+    // would make one after the other; the row's share of dQuery is dR3[:, W:2W] * k + dR3[:, 2W:].
+    // With dx, dk starts from the sum pool's share dS_b = dx[s] + dx[q * s] q (=), as
+    // interest_concat_backward_kernel would have written it, instead of what d_keys holds (+=)
     for (int e = threadIdx.x; e < n * W; e += blockDim.x) {
       const int r = e / W, c = e % W, b = row_b[r];
       const long long at = ((long long)b * T + row_t[r]) * W + c;
       const float k = R3[r * W3 + c], q = R3[r * W3 + 2 * W + c];
       const float dk = dR3[r * W3 + c], dp = dR3[r * W3 + W + c], dq = dR3[r * W3 + 2 * W + c];
-      const float pooled = a.d_out != nullptr ? a.d_keys[at] + a.weights[(long long)b * T + row_t[r]] * a.d_out[(long long)b * W + c]
-                                              : a.d_keys[at];
+      float held;
+      if (a.dx != nullptr) {
+        const float* g = a.dx + (long long)b * a.d_out_stride;
+        held = g[W + c] + g[2 * W + c] * q;
+      } else {
+        held = a.d_keys[at];
+      }
+      const float pooled = a.d_out != nullptr ? held + a.weights[(long long)b * T + row_t[r]] * a.d_out[(long long)b * a.d_out_stride + c]
+                                              : held;
       a.d_keys[at] = pooled + (dk + dp * q);
       a.dq_rows[at] = dp * k + dq;
     }
@@ -692,7 +716,12 @@ AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
         t1 += sums[1][g][x];
         t2 += sums[2][g][x];
       }
-      if (idx >= n_params) {
+      if (idx >= n_params && a.dx != nullptr) {  // the interest block's share first (=), as interest_concat_backward_kernel writes it
+        const long long q = idx - n_params;
+        const int b = (int)(q / W), c = (int)(q % W);
+        const float* g = a.dx + (long long)b * a.d_out_stride;
+        a.d_query[q] = (g[c] + g[2 * W + c] * a.s[q]) + t0;
+      } else if (idx >= n_params) {
         a.d_query[idx - n_params] += t0;
       } else if (idx < n_w1) {
         const int c = (int)idx / h1, i = (int)idx % h1;
@@ -718,6 +747,9 @@ AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
 // partial sums of column c are added in group order (fixed: the same result on every run). One
 // thread walking all len positions of its column, one load after another, set this kernel's time
 // on the H200 (20 µs at batch 128, the longest history's 100 positions); G = 3 for W = 36.
+// With x != nullptr (DIN's interest block, Backend.attentionInterest) the block also writes
+//   s[b, c] = sum_{t < len} k_btc   in t order (interest_concat_forward_kernel's sum, bit for bit)
+//   x[b, :4W] = [query[b], s[b], query[b] * s[b], out[b]]   (x: the block's first column, row stride x_stride)
 // Dynamic shared memory: T floats. blockDim.x: at most POOL_MAX_THREADS.
 constexpr int POOL_MAX_THREADS = 256;
 
@@ -725,7 +757,9 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
                                                       int* status, const float* __restrict__ score,
                                                       const float* __restrict__ keys,
                                                       const int* __restrict__ lengths, const int* __restrict__ row_start,
-                                                      int T, int W, int softmax) {
+                                                      int T, int W, int softmax, float* __restrict__ x,
+                                                      float* __restrict__ s_out, const float* __restrict__ query,
+                                                      int x_stride) {
   extern __shared__ float w[];
   __shared__ double scratch[32];
   const int b = blockIdx.x;
@@ -742,6 +776,18 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
   if (out == nullptr) return;
   __shared__ float part[POOL_MAX_THREADS];
   const float* kb = keys + (long long)b * T * W;
+  float* xb = x != nullptr ? x + (long long)b * x_stride : nullptr;
+  if (x != nullptr)  // the interest block's first three parts
+    for (int c = threadIdx.x; c < W; c += blockDim.x) {
+      float sv = 0.0f;
+#pragma unroll 16  // up to 16 loads in flight; the sum in t order
+      for (int t = 0; t < len; ++t) sv += kb[(long long)t * W + c];
+      const float q = query[(long long)b * W + c];
+      s_out[(long long)b * W + c] = sv;
+      xb[c] = q;
+      xb[W + c] = sv;
+      xb[2 * W + c] = q * sv;
+    }
   const int groups = max(1, (int)blockDim.x / W);
   if (groups == 1) {  // W >= blockDim.x: a thread per column (or several)
     for (int c = threadIdx.x; c < W; c += blockDim.x) {
@@ -749,6 +795,7 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
 #pragma unroll 8
       for (int t = 0; t < len; ++t) acc += w[t] * kb[(long long)t * W + c];
       out[(long long)b * W + c] = acc;
+      if (xb != nullptr) xb[3 * W + c] = acc;
     }
     return;
   }
@@ -764,6 +811,7 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
     float acc = part[threadIdx.x];
     for (int h = 1; h < groups; ++h) acc += part[h * W + threadIdx.x];
     out[(long long)b * W + threadIdx.x] = acc;
+    if (xb != nullptr) xb[3 * W + threadIdx.x] = acc;
   }
 }
 

@@ -509,6 +509,36 @@ public interface Backend extends AutoCloseable {
                                 Tensor weights, Workspace ws, Tensor query, Tensor keys, Tensor lengths,
                                 AttentionParams params, AttentionSpec spec, int B, int T);
 
+    /**
+     * DIN's interest block as one op: {@link #activationUnit}(out, weights, ...) over the history
+     * (keys) for the candidate (query), then {@link #pooledInterestConcat}(x, s, query, keys,
+     * lengths, out): x[:, off:off + 4W] = [query, s, query * s, out] with s the history's sum pool
+     * (written: the backward reads it). W = spec.width(). By default the two ops; the CUDA backend
+     * writes the block from the unit's pooling launch.
+     */
+    default void attentionInterest(Tensor x, Tensor s, Tensor out, Tensor weights, Workspace ws, Tensor query, Tensor keys, Tensor lengths,
+                                   AttentionParams params, AttentionSpec spec, int B, int T, boolean training, int xStride, int off) {
+        int W = spec.width();
+        activationUnit(out, weights, ws, query, keys, lengths, params, spec, B, T, training);
+        pooledInterestConcat(x, s, query, keys, lengths, out, B, T, W, W, xStride, off);
+    }
+
+    /**
+     * Backward of {@link #attentionInterest} from dx: dQuery and dKeys (=, dKeys at the valid
+     * positions t &lt; lengths[b]), the unit's parameter gradients (+=). By default
+     * {@link #pooledInterestConcatBackward} (which also writes dS, dOut and dKeys' padded positions
+     * as 0), then {@link #activationUnitBackward}; a backend that fuses them may leave dS, dOut and
+     * the padded positions of dKeys unwritten (no consumer reads them: the gathers' backward skips
+     * padded positions).
+     */
+    default void attentionInterestBackward(Tensor dQuery, Tensor dKeys, Tensor dS, Tensor dOut, AttentionParams grads, Tensor dx, Tensor s,
+                                           Tensor weights, Workspace ws, Tensor query, Tensor keys, Tensor lengths, AttentionParams params,
+                                           AttentionSpec spec, int B, int T, int xStride, int off) {
+        int W = spec.width();
+        pooledInterestConcatBackward(dQuery, dS, dKeys, dOut, dx, query, s, lengths, B, T, W, W, xStride, off);
+        activationUnitBackward(dQuery, dKeys, grads, dOut, null, weights, ws, query, keys, lengths, params, spec, B, T);
+    }
+
     // ---------------------------------------------------------------- recurrence
 
     /**

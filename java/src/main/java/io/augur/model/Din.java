@@ -45,14 +45,13 @@ public final class Din extends CtrModel {
 
     @Override
     protected void interestForward(int B, boolean training) {
-        be.activationUnit(v, weights, ws, ea, hist, batch.lengths, att, spec, B, T, training);
-        concat(v, B);
+        // the unit, then [e_a, s, e_a * s, v_U] (concat's block, v_U = the unit's output)
+        be.attentionInterest(x, s, v, weights, ws, ea, hist, batch.lengths, att, spec, B, T, training, xWidth, profileWidth);
     }
 
     @Override
     protected void interestBackward(int B) {
-        concatBackward(dV, B);
-        be.activationUnitBackward(dEa, dHist, attGrad, dV, null, weights, ws, ea, hist, batch.lengths, att, spec, B, T);
+        be.attentionInterestBackward(dEa, dHist, dS, dV, attGrad, dx, s, weights, ws, ea, hist, batch.lengths, att, spec, B, T, xWidth, profileWidth);
     }
 
     /** The attention weights of the last forward (maxB, T), for inspection. */

@@ -5,19 +5,20 @@ import java.nio.ByteOrder;
 
 /**
  * The argument block of the activation-unit kernels, byte for byte the {@code AttentionArgs}
- * struct of {@code cuda/activation_unit.cu}: 32 pointers (8 bytes each, 0 for nullptr) in
- * {@link Ptr} order, then 10 ints in {@link Int} order, padded to a multiple of 8. Also the
+ * struct of {@code cuda/activation_unit.cu}: 34 pointers (8 bytes each, 0 for nullptr) in
+ * {@link Ptr} order, then 11 ints in {@link Int} order, padded to a multiple of 8. Also the
  * shared-memory and partial-gradient layouts the kernels assume, computed the same way as there.
  */
 final class AttentionArgs {
     /** Pointer fields, in struct order. */
     enum Ptr {
         SCORE, D_OUT, DQ_ROWS, D_QUERY, D_KEYS, PARTIALS, TILES, M3, M3T, W2T, P, QUERY, KEYS, LENGTHS,
-        W1, B1, ALPHA1, W2, B2, ALPHA2, W3, B3, G_W1, G_B1, G_ALPHA1, G_W2, G_B2, G_ALPHA2, G_W3, G_B3, D_WEIGHTS, WEIGHTS
+        W1, B1, ALPHA1, W2, B2, ALPHA2, W3, B3, G_W1, G_B1, G_ALPHA1, G_W2, G_B2, G_ALPHA2, G_W3, G_B3, D_WEIGHTS, WEIGHTS,
+        DX, S
     }
 
     /** Int fields, in struct order. */
-    enum Int { B, T, W, H1, H2, ROWS, ACT, BLOCKS, LOCAL, SOFTMAX }
+    enum Int { B, T, W, H1, H2, ROWS, ACT, BLOCKS, LOCAL, SOFTMAX, D_OUT_STRIDE }
 
     static final int BYTES = align8(8 * Ptr.values().length + 4 * Int.values().length);
 

@@ -1492,7 +1492,8 @@ public final class CudaBackend implements Backend, Profiling {
                 .set(AttentionArgs.Ptr.W3, a(p.w3())).set(AttentionArgs.Ptr.B3, a(p.b3()));
         g.set(AttentionArgs.Int.B, B).set(AttentionArgs.Int.T, T).set(AttentionArgs.Int.W, spec.width()).set(AttentionArgs.Int.H1, spec.h1())
                 .set(AttentionArgs.Int.H2, spec.h2()).set(AttentionArgs.Int.ROWS, rows)
-                .set(AttentionArgs.Int.ACT, spec.activation() == Activation.PRELU ? 1 : 0).set(AttentionArgs.Int.BLOCKS, 1);
+                .set(AttentionArgs.Int.ACT, spec.activation() == Activation.PRELU ? 1 : 0).set(AttentionArgs.Int.BLOCKS, 1)
+                .set(AttentionArgs.Int.D_OUT_STRIDE, spec.width());
         return g;
     }
 
@@ -1503,7 +1504,39 @@ public final class CudaBackend implements Backend, Profiling {
             unfusedActivationUnit(out, weights, u, query, keys, lengths, p, spec, B, T, training);
             return;
         }
-        AttentionWorkspace w = (AttentionWorkspace) ws;
+        fusedActivationUnit(out, weights, (AttentionWorkspace) ws, query, keys, lengths, p, spec, B, T, null, null, 0, 0);
+    }
+
+    /**
+     * The fused unit's forward with the interest block written by its pooling launch (three
+     * launches where the default's two ops took four); the Dice unit (layer by layer) takes the
+     * default.
+     */
+    @Override
+    public void attentionInterest(Tensor x, Tensor s, Tensor out, Tensor weights, Workspace ws, Tensor query, Tensor keys, Tensor lengths,
+                                  AttentionParams p, AttentionSpec spec, int B, int T, boolean training, int xStride, int off) {
+        if (!(ws instanceof AttentionWorkspace w)) {
+            Backend.super.attentionInterest(x, s, out, weights, ws, query, keys, lengths, p, spec, B, T, training, xStride, off);
+            return;
+        }
+        checkInterestBlock("attentionInterest", x, spec.width(), xStride, off, B);
+        fusedActivationUnit(out, weights, w, query, keys, lengths, p, spec, B, T, x, s, xStride, off);
+    }
+
+    /** The interest block [q, s, q * s, out] (4W columns from off) inside x's rows of xStride floats, for B rows. */
+    private static void checkInterestBlock(String op, Tensor x, int W, int xStride, int off, int B) {
+        if (off < 0 || off + 4L * W > xStride) {
+            throw new IllegalArgumentException(op + ": the interest block [" + off + ", " + (off + 4L * W) + ") does not fit rows of " + xStride);
+        }
+        if ((long) B * xStride > x.size()) throw new IllegalArgumentException(op + ": " + B + " rows of " + xStride + " exceed " + x.name() + " (" + x.size() + ")");
+    }
+
+    /**
+     * prepare, forward and the pooling launch; with x the pooling launch also writes s and the
+     * interest block x[:, off:off + 4W] ({@link #attentionInterest}).
+     */
+    private void fusedActivationUnit(Tensor out, Tensor weights, AttentionWorkspace w, Tensor query, Tensor keys, Tensor lengths,
+                                     AttentionParams p, AttentionSpec spec, int B, int T, Tensor x, Tensor s, int xStride, int off) {
         begin();
         int rows = w.rows(false, B);
         AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, rows);
@@ -1516,7 +1549,8 @@ public final class CudaBackend implements Backend, Profiling {
         long grid = Math.min(AttentionArgs.tiles((long) B * T, rows), (long) w.forwardBlocksPerSm * rt.multiprocessors);
         String kernel = precision == Precision.TF32 ? Kernels.ACTIVATION_UNIT_FORWARD_TF32 : Kernels.ACTIVATION_UNIT_FORWARD;
         rt.launch(kernel, (int) Math.max(1, grid), 1, ATT_THREADS, 1, (int) w.sharedForward, args);
-        poolForward(out, weights, w.score.address(), 0L, keys, lengths, B, T, spec);
+        long xBlock = x == null ? 0L : a(x) + 4L * off;
+        poolForward(out, weights, w.score.address(), 0L, keys, lengths, B, T, spec, xBlock, x == null ? 0L : a(s), x == null ? 0L : a(query), xStride);
     }
 
     /**
@@ -1524,8 +1558,15 @@ public final class CudaBackend implements Backend, Profiling {
      * by {@code rowStart} (an address, or 0), one block per sample.
      */
     private void poolForward(Tensor out, Tensor weights, long score, long rowStart, Tensor keys, Tensor lengths, int B, int T, AttentionSpec spec) {
+        poolForward(out, weights, score, rowStart, keys, lengths, B, T, spec, 0L, 0L, 0L, 0);
+    }
+
+    /** The same, also writing s and the interest block at xBlock (an address, or 0: none) when out is given. */
+    private void poolForward(Tensor out, Tensor weights, long score, long rowStart, Tensor keys, Tensor lengths, int B, int T, AttentionSpec spec,
+                             long xBlock, long s, long query, int xStride) {
         rt.launch(Kernels.ACTIVATION_UNIT_POOL_FORWARD, B, 1, ATT_POOL_THREADS, 1, 4 * T, args().ptr(a(out)).ptr(a(weights)).ptr(status.address())
-                .ptr(score).ptr(a(keys)).ptr(a(lengths)).ptr(rowStart).i(T).i(spec.width()).i(spec.softmax() ? 1 : 0));
+                .ptr(score).ptr(a(keys)).ptr(a(lengths)).ptr(rowStart).i(T).i(spec.width()).i(spec.softmax() ? 1 : 0)
+                .ptr(xBlock).ptr(s).ptr(query).i(xStride));
     }
 
     /** d score through the softmax, (B, T) or packed by {@code rowStart}, and the pooled output's share of dKeys (+=), one block per sample. */
@@ -1542,14 +1583,46 @@ public final class CudaBackend implements Backend, Profiling {
             unfusedActivationUnitBackward(dQuery, dKeys, grads, dOut, dWeights, weights, u, query, keys, lengths, p, spec, B, T);
             return;
         }
-        AttentionWorkspace w = (AttentionWorkspace) ws;
+        fusedActivationUnitBackward(dQuery, dKeys, grads, a(dOut), spec.width(), dWeights, weights, (AttentionWorkspace) ws, query, keys, lengths,
+                p, spec, B, T, 0L, 0L);
+    }
+
+    /**
+     * The interest block's backward inside the fused unit's two launches (the default's
+     * interest_concat_backward_kernel is left out): d_out read from dx's out columns, dKeys
+     * started from the sum pool's share, dQuery written by the reduce with the block's share.
+     * dS, dOut and dKeys' padded positions are not written. The Dice unit takes the default.
+     */
+    @Override
+    public void attentionInterestBackward(Tensor dQuery, Tensor dKeys, Tensor dS, Tensor dOut, AttentionParams grads, Tensor dx, Tensor s,
+                                          Tensor weights, Workspace ws, Tensor query, Tensor keys, Tensor lengths, AttentionParams p,
+                                          AttentionSpec spec, int B, int T, int xStride, int off) {
+        if (!(ws instanceof AttentionWorkspace w)) {
+            Backend.super.attentionInterestBackward(dQuery, dKeys, dS, dOut, grads, dx, s, weights, ws, query, keys, lengths, p, spec, B, T, xStride, off);
+            return;
+        }
+        int W = spec.width();
+        checkInterestBlock("attentionInterestBackward", dx, W, xStride, off, B);
+        long block = a(dx) + 4L * off;
+        fusedActivationUnitBackward(dQuery, dKeys, grads, block + 4L * 3 * W, xStride, null, weights, w, query, keys, lengths, p, spec, B, T,
+                block, a(s));
+    }
+
+    /**
+     * The fused backward and its reduce. dOut: an address (0: none) with rows of dOutStride floats;
+     * dxBlock and s: the interest block's gradient and the sum pool ({@link #attentionInterestBackward}), or 0.
+     */
+    private void fusedActivationUnitBackward(Tensor dQuery, Tensor dKeys, AttentionParams grads, long dOut, int dOutStride, Tensor dWeights,
+                                             Tensor weights, AttentionWorkspace w, Tensor query, Tensor keys, Tensor lengths, AttentionParams p,
+                                             AttentionSpec spec, int B, int T, long dxBlock, long s) {
         if (B <= 0) return;
         begin();
         int rows = w.rows(true, B);
         int blocks = attentionBackwardBlocks(AttentionArgs.tiles((long) B * T, rows), w.blocks);
         AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, rows);
         // the pool's backward runs in the kernel's tiles (d score at each tile's positions, the pool's share of dKeys)
-        g.set(AttentionArgs.Ptr.D_OUT, a(dOut)).set(AttentionArgs.Ptr.D_WEIGHTS, a(dWeights)).set(AttentionArgs.Ptr.WEIGHTS, a(weights))
+        g.set(AttentionArgs.Ptr.D_OUT, dOut).set(AttentionArgs.Int.D_OUT_STRIDE, dOutStride).set(AttentionArgs.Ptr.DX, dxBlock).set(AttentionArgs.Ptr.S, s)
+                .set(AttentionArgs.Ptr.D_WEIGHTS, a(dWeights)).set(AttentionArgs.Ptr.WEIGHTS, a(weights))
                 .set(AttentionArgs.Int.SOFTMAX, spec.softmax() ? 1 : 0).set(AttentionArgs.Ptr.DQ_ROWS, w.dqRows.address())
                 .set(AttentionArgs.Ptr.D_QUERY, a(dQuery)).set(AttentionArgs.Ptr.D_KEYS, a(dKeys))
                 .set(AttentionArgs.Ptr.G_W1, a(grads.w1())).set(AttentionArgs.Ptr.G_B1, a(grads.b1())).set(AttentionArgs.Ptr.G_ALPHA1, a(grads.alpha1()))

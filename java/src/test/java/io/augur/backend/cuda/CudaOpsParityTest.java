@@ -993,6 +993,89 @@ class CudaOpsParityTest {
         }
     }
 
+    /**
+     * DIN's interest block around the unit ({@link Backend#attentionInterest} and its backward):
+     * the GPU's fused launches against the CPU's default (the unit, then the pooled concat; the
+     * concat's backward, then the unit's), and, for the fused unit, against the GPU's own separate
+     * ops bit for bit (the same sums in the same order). x is poisoned outside the block; dKeys
+     * starts poisoned at the valid positions (each must be written) and 0 at the padded ones (the
+     * fused backward leaves them, the default writes 0). dS and dOut are the default's
+     * intermediates, which the fused backward does not write: not compared.
+     */
+    @ParameterizedTest
+    @CsvSource({"PRELU, true, 37, 7", "SIGMOID, false, 37, 100", "PRELU, false, 300, 20", "DICE, true, 37, 7"})
+    void attentionInterestForwardAndBackward(Activation act, boolean softmax, int n, int Tn) {
+        int W = E, h1 = 80, h2 = 40, maxN = n + 3, off = 5, stride = off + 4 * W + 3;
+        AttentionSpec spec = new AttentionSpec(W, h1, h2, act, softmax, 0.99f, 1e-8f);
+        int[] lens = lengths(rng, maxN, Tn);
+        float[] keys = uniformPoisoned(rng, n * Tn * W, maxN * Tn * W, -1, 1), dKeys0 = new float[maxN * Tn * W];
+        java.util.Arrays.fill(dKeys0, GpuTesting.POISON);
+        for (int b = 0; b < n; b++) {
+            java.util.Arrays.fill(keys, (b * Tn + lens[b]) * W, (b + 1) * Tn * W, GpuTesting.POISON);
+            java.util.Arrays.fill(dKeys0, (b * Tn + lens[b]) * W, (b + 1) * Tn * W, 0f);
+        }
+        Pair q = tw.floats("q", uniformPoisoned(rng, n * W, maxN * W, -1, 1)), k = tw.floats("k", keys), len = tw.ints("len", lens);
+        boolean slopes = act != Activation.SIGMOID, dice = act == Activation.DICE;
+        float[][] pv = {uniform(rng, 4 * W * h1, -0.2f, 0.2f), uniform(rng, h1, -0.2f, 0.2f), uniform(rng, h1, 0, 0.5f), uniform(rng, h1 * h2, -0.2f, 0.2f),
+                uniform(rng, h2, -0.2f, 0.2f), uniform(rng, h2, 0, 0.5f), uniform(rng, h2, -0.5f, 0.5f), uniform(rng, 1, -0.2f, 0.2f)};
+        float[][] stats = {uniform(rng, h1, -0.1f, 0.1f), uniform(rng, h1, 0.5f, 1.5f), uniform(rng, h2, -0.1f, 0.1f), uniform(rng, h2, 0.5f, 1.5f)};
+        float[][] gv = new float[pv.length][];
+        for (int i = 0; i < pv.length; i++) gv[i] = uniform(rng, pv[i].length, -1, 1);
+        float[] dxv = uniformPoisoned(rng, n * stride, maxN * stride, -1, 1);
+        // two sets of outputs: the fused op's (compared with the CPU) and the GPU's separate ops'
+        Pair[][] outs = new Pair[2][];
+        Pair[][] gradSets = new Pair[2][];
+        Pair[][] statSets = new Pair[2][];
+        for (int r = 0; r < 2; r++) {
+            outs[r] = new Pair[] {tw.poisoned("x" + r, maxN * stride), tw.poisoned("s" + r, maxN * W), tw.poisoned("out" + r, maxN * W),
+                    tw.poisoned("weights" + r, maxN * Tn), tw.poisoned("dQuery" + r, maxN * W), tw.floats("dKeys" + r, dKeys0),
+                    tw.poisoned("dS" + r, maxN * W), tw.poisoned("dOut" + r, maxN * W)};
+            gradSets[r] = new Pair[gv.length];
+            for (int i = 0; i < gv.length; i++) gradSets[r][i] = tw.floats("g" + i + "." + r, gv[i]);
+            statSets[r] = new Pair[stats.length];
+            for (int i = 0; i < stats.length; i++) statSets[r][i] = tw.floats("stat" + i + "." + r, stats[i]);
+        }
+        Pair[] ps = new Pair[pv.length];
+        for (int i = 0; i < pv.length; i++) ps[i] = tw.floats("p" + i, pv[i]);
+        Pair dx = tw.floats("dx", dxv);
+        java.util.function.BiFunction<Backend, Integer, AttentionParams> params = (be, r) -> new AttentionParams(ps[0].on(be), ps[1].on(be),
+                slopes ? ps[2].on(be) : null, ps[3].on(be), ps[4].on(be), slopes ? ps[5].on(be) : null, ps[6].on(be), ps[7].on(be),
+                dice ? statSets[r][0].on(be) : null, dice ? statSets[r][1].on(be) : null, dice ? statSets[r][2].on(be) : null, dice ? statSets[r][3].on(be) : null);
+        java.util.function.BiFunction<Backend, Integer, AttentionParams> grads = (be, r) -> new AttentionParams(gradSets[r][0].on(be), gradSets[r][1].on(be),
+                slopes ? gradSets[r][2].on(be) : null, gradSets[r][3].on(be), gradSets[r][4].on(be), slopes ? gradSets[r][5].on(be) : null,
+                gradSets[r][6].on(be), gradSets[r][7].on(be), null, null, null, null);
+        Workspace wc = tw.cpu.attentionWorkspace("ws", spec, maxN, Tn), wg = tw.gpu.attentionWorkspace("ws", spec, maxN, Tn);
+        Pair[] o = outs[0];
+        tw.both(be -> be.attentionInterest(o[0].on(be), o[1].on(be), o[2].on(be), o[3].on(be), be == tw.gpu ? wg : wc, q.on(be), k.on(be), len.on(be),
+                params.apply(be, 0), spec, n, Tn, true, stride, off));
+        tw.both(be -> be.attentionInterestBackward(o[4].on(be), o[5].on(be), o[6].on(be), o[7].on(be), grads.apply(be, 0), dx.on(be), o[1].on(be),
+                o[3].on(be), be == tw.gpu ? wg : wc, q.on(be), k.on(be), len.on(be), params.apply(be, 0), spec, n, Tn, stride, off));
+        String what = act + " softmax=" + softmax + " B=" + n + " T=" + Tn + " ";
+        tw.assertClose(what + "x", o[0], TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose(what + "s", o[1], TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose(what + "out", o[2], TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose(what + "weights", o[3], TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose(what + "dQuery", o[4], LOOSE_ATOL, LOOSE_RTOL);
+        tw.assertClose(what + "dKeys", o[5], LOOSE_ATOL, LOOSE_RTOL);
+        for (Pair g : gradSets[0]) if (slopes || !g.cpu().name().startsWith("g2.") && !g.cpu().name().startsWith("g5.")) tw.assertClose(what + g.cpu().name(), g, LOOSE_ATOL, LOOSE_RTOL);
+        if (!(wg instanceof CudaBackend.AttentionWorkspace)) return;   // Dice: the default ops on the GPU too
+        // the GPU's separate ops on the second set
+        CudaBackend gpu = tw.gpu;
+        Pair[] u = outs[1];
+        gpu.activationUnit(u[2].gpu(), u[3].gpu(), wg, q.gpu(), k.gpu(), len.gpu(), params.apply(gpu, 1), spec, n, Tn, true);
+        gpu.pooledInterestConcat(u[0].gpu(), u[1].gpu(), q.gpu(), k.gpu(), len.gpu(), u[2].gpu(), n, Tn, W, W, stride, off);
+        gpu.pooledInterestConcatBackward(u[4].gpu(), u[6].gpu(), u[5].gpu(), u[7].gpu(), dx.gpu(), q.gpu(), u[1].gpu(), len.gpu(), n, Tn, W, W, stride, off);
+        gpu.activationUnitBackward(u[4].gpu(), u[5].gpu(), grads.apply(gpu, 1), u[7].gpu(), null, u[3].gpu(), wg, q.gpu(), k.gpu(), len.gpu(),
+                params.apply(gpu, 1), spec, n, Tn);
+        String[] names = {"x", "s", "out", "weights", "dQuery", "dKeys"};
+        for (int i = 0; i < names.length; i++) {
+            assertArrayEquals(gpuValues(u[i], u[i].gpu().size()), gpuValues(o[i], o[i].gpu().size()), what + names[i] + ": fused and separate, bit for bit");
+        }
+        for (int i = 0; i < gv.length; i++) {
+            assertArrayEquals(gpuValues(gradSets[1][i], gv[i].length), gpuValues(gradSets[0][i], gv[i].length), what + "gradient " + i + ": fused and separate, bit for bit");
+        }
+    }
+
     /** Dice with no valid position in the batch: weights and output 0, the running statistics untouched, no gradient. */
     @Test
     void activationUnitWithDiceAndNoValidPosition() {
