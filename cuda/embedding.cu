@@ -2,6 +2,7 @@
 // CPU reference: io.augur.backend.cpu.Embedding and io.augur.backend.cpu.SumPool.
 #include "common.cuh"
 #include "sparse_grad.cuh"
+#include "multi_tensor.cuh"
 
 namespace augur {
 
@@ -141,6 +142,24 @@ AUGUR_KERNEL void embedding_gather_forward_kernel(float* __restrict__ out, int* 
 // The gathers of a list (a model's forward: every field's lookup) in one launch; each element as
 // embedding_gather_forward_kernel computes it.
 AUGUR_KERNEL void embedding_gather_multi_forward_kernel(augur::GatherList list, int* status) {
+  long long begin, end;
+  const augur::GatherEntry& e = list.e[augur::gather_entry(list, blockIdx.x, &begin, &end)];
+  augur::gather_forward_range(e.out, status, e.ids, e.lengths, e.table, e.T, e.D, e.V, e.out_stride, e.off, begin + threadIdx.x, end,
+                              blockDim.x);
+}
+
+// The same gathers, and the tensors of `zero` set to 0 by the blocks after the gathers' (blocks
+// [list.blocks, list.blocks + zero.first_block[zero.count]), each as zero_multi_kernel's block of
+// that number): a training step's first launch also clears the dense gradients, which saves
+// zero_multi_kernel's launch. The gathers neither read nor write those tensors.
+AUGUR_KERNEL void embedding_gather_multi_forward_zero_kernel(augur::GatherList list, int* status, augur::MultiTensor zero) {
+  if ((int)blockIdx.x >= list.blocks) {  // the same for the whole block
+    int begin, end;
+    const int e = augur::multi_tensor_entry(zero, (int)blockIdx.x - list.blocks, &begin, &end);
+    float* __restrict__ x = zero.a[e];
+    for (int i = begin + threadIdx.x; i < end; i += blockDim.x) x[i] = 0.0f;
+    return;
+  }
   long long begin, end;
   const augur::GatherEntry& e = list.e[augur::gather_entry(list, blockIdx.x, &begin, &end)];
   augur::gather_forward_range(e.out, status, e.ids, e.lengths, e.table, e.T, e.D, e.V, e.out_stride, e.off, begin + threadIdx.x, end,

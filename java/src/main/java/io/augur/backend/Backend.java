@@ -184,6 +184,16 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * {@link #zero}(cleared), then {@link #embeddingGather}(gathers): a training step's start (the
+     * dense gradients cleared, the lookups made). The gathers must neither read nor write the
+     * cleared tensors. By default the two ops; a backend may do both in one launch.
+     */
+    default void embeddingGather(java.util.List<Gather> gathers, java.util.List<Tensor> cleared) {
+        zero(cleared);
+        embeddingGather(gathers);
+    }
+
+    /**
      * Histories held by the backend itself ({@code train --resident-data}): the dataset's history
      * columns as stored, {@code values} (one tensor per column, 1 to 4 of them: items, categories,
      * and the negative ones), row r's behaviours at {@code [offsets[r], offsets[r + 1])}; each

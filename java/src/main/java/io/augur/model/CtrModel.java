@@ -147,11 +147,14 @@ public abstract class CtrModel {
 
     /** Forward pass over the loaded batch; returns the logits (maxB, 1), valid for the first B rows. */
     public Tensor forward(boolean training) {
-        return forward(training, false);
+        return forward(training, false, List.of());
     }
 
-    /** withLoss: a training forward that also computes the loss and dLogits ({@link #lossForward}'s BCE) with the logits. */
-    private Tensor forward(boolean training, boolean withLoss) {
+    /**
+     * withLoss: a training forward that also computes the loss and dLogits ({@link #lossForward}'s
+     * BCE) with the logits; cleared: tensors zeroed with the lookups (a training step's dense gradients).
+     */
+    private Tensor forward(boolean training, boolean withLoss, List<Tensor> cleared) {
         int B = batch.size();
         List<Backend.Gather> gathers = new ArrayList<>(profileEmb.length + 4);
         for (int f = 0; f < profileEmb.length; f++) {
@@ -162,7 +165,7 @@ public abstract class CtrModel {
         gathers.add(Backend.Gather.forward(hist, batch.histItems, batch.lengths, itemEmb.value(), B * T, T, D, E, 0));
         gathers.add(Backend.Gather.forward(hist, batch.histCates, batch.lengths, cateEmb.value(), B * T, T, D, E, D));
         addGathers(gathers, B, training);
-        be.embeddingGather(gathers);
+        be.embeddingGather(gathers, cleared);
         interestForward(B, training);   // its concat pools the history into s
         logits = withLoss ? mlp.forwardWithLoss(be, x, B, bce) : mlp.forward(be, x, B, training);
         return logits;
@@ -206,8 +209,7 @@ public abstract class CtrModel {
 
     private void issueTrainStep(Runnable update) {
         be.runStep(stepKey("train", batch.size()), () -> {
-            zeroGrads();
-            forward(true, true);   // lossForward's BCE with the logits
+            forward(true, true, denseGrads());   // the gradients zeroed with the lookups; lossForward's BCE with the logits
             auxiliaryLossForward(batch.size());
             backward();
             update.run();
@@ -298,11 +300,15 @@ public abstract class CtrModel {
 
     /** Sets every dense gradient to zero (sparse gradients are cleared by their update). */
     public void zeroGrads() {
+        be.zero(denseGrads());
+    }
+
+    private List<Tensor> denseGrads() {
         if (denseGrads == null || denseGradsOf != ps.size()) {
             denseGrads = ps.all().stream().filter(p -> p.kind() == Param.Kind.DENSE).map(Param::grad).toList();
             denseGradsOf = ps.size();
         }
-        be.zero(denseGrads);
+        return denseGrads;
     }
 
     /** The dense gradients, in parameter order, and the parameter count they were listed from. */

@@ -775,13 +775,15 @@ public final class CudaBackend implements Backend, Profiling {
             }
         }
         begin();
-        for (MultiTensorArgs.Launch l : multiLaunches(tensors, () -> {
+        for (MultiTensorArgs.Launch l : zeroLaunches(tensors)) rt.launch(Kernels.ZERO_MULTI, l.blocks(), 1, BLOCK, 1, 0, args().struct(l.args()));
+    }
+
+    private List<MultiTensorArgs.Launch> zeroLaunches(List<Tensor> tensors) {
+        return multiLaunches(tensors, () -> {
             List<MultiTensorArgs.Entry> es = new ArrayList<>();
             for (Tensor t : tensors) es.add(new MultiTensorArgs.Entry(a(t), 0, 0, 0, t.size()));
             return es;
-        })) {
-            rt.launch(Kernels.ZERO_MULTI, l.blocks(), 1, BLOCK, 1, 0, args().struct(l.args()));
-        }
+        });
     }
 
     /** The launches of a multi-tensor op over {@code key}'s tensors (see {@link #cachedPlan}). */
@@ -857,6 +859,29 @@ public final class CudaBackend implements Backend, Profiling {
         for (EntryListArgs.Launch l : gatherLaunches(gathers, true)) {
             rt.launch(Kernels.EMBEDDING_GATHER_MULTI_FORWARD, l.blocks(), 1, BLOCK, 1, 0, args().struct(l.args()).ptr(status.address()));
         }
+    }
+
+    /**
+     * The gathers and the clearing in one launch of embedding_gather_multi_forward_zero_kernel
+     * (the zeroing blocks after the gathers') when each fits in one launch; otherwise the two ops.
+     */
+    @Override
+    public void embeddingGather(List<Gather> gathers, List<Tensor> cleared) {
+        for (Tensor t : cleared) {
+            if (!ct(t).slice.allocated()) {   // before the arena exists: the deferred fills
+                Backend.super.embeddingGather(gathers, cleared);
+                return;
+            }
+        }
+        begin();   // the arena allocated before the plans read addresses
+        List<EntryListArgs.Launch> g = gatherLaunches(gathers, true);
+        List<MultiTensorArgs.Launch> z = zeroLaunches(cleared);
+        if (g.size() != 1 || z.size() != 1) {
+            Backend.super.embeddingGather(gathers, cleared);
+            return;
+        }
+        rt.launch(Kernels.EMBEDDING_GATHER_MULTI_FORWARD_ZERO, g.get(0).blocks() + z.get(0).blocks(), 1, BLOCK, 1, 0,
+                args().struct(g.get(0).args()).ptr(status.address()).struct(z.get(0).args()));
     }
 
     /** Every backward of the list in one launch of embedding_gather_multi_backward_kernel per {@link GatherListArgs#MAX}. */

@@ -15,6 +15,7 @@ public final class Kernels {
     public static final String EMBEDDING_GATHER_FORWARD = "embedding_gather_forward_kernel";
     public static final String EMBEDDING_GATHER_BACKWARD = "embedding_gather_backward_kernel";
     public static final String EMBEDDING_GATHER_MULTI_FORWARD = "embedding_gather_multi_forward_kernel";
+    public static final String EMBEDDING_GATHER_MULTI_FORWARD_ZERO = "embedding_gather_multi_forward_zero_kernel";
     public static final String EMBEDDING_GATHER_MULTI_BACKWARD = "embedding_gather_multi_backward_kernel";
     public static final String HISTORY_GATHER = "history_gather_kernel";
     public static final String SUM_POOL_FORWARD = "sum_pool_forward_kernel";
@@ -100,7 +101,7 @@ public final class Kernels {
 
     /** Every kernel; all are looked up when the module loads, so a missing one fails at start. */
     public static final List<String> ALL = List.of(
-            EMBEDDING_GATHER_FORWARD, EMBEDDING_GATHER_BACKWARD, EMBEDDING_GATHER_MULTI_FORWARD, EMBEDDING_GATHER_MULTI_BACKWARD, HISTORY_GATHER, SUM_POOL_FORWARD, SUM_POOL_BACKWARD, SPARSE_UPDATE, SPARSE_UPDATE_MULTI,
+            EMBEDDING_GATHER_FORWARD, EMBEDDING_GATHER_BACKWARD, EMBEDDING_GATHER_MULTI_FORWARD, EMBEDDING_GATHER_MULTI_FORWARD_ZERO, EMBEDDING_GATHER_MULTI_BACKWARD, HISTORY_GATHER, SUM_POOL_FORWARD, SUM_POOL_BACKWARD, SPARSE_UPDATE, SPARSE_UPDATE_MULTI,
             INTEREST_CONCAT_FORWARD, INTEREST_CONCAT_BACKWARD, SIGMOID_FORWARD, SIGMOID_BACKWARD, ADD_INTO,
             SCALE_SEQUENCE_FORWARD, SCALE_SEQUENCE_BACKWARD, ZERO_MULTI, AUX_PAIRS_FORWARD, AUX_PAIRS_BACKWARD, GEMM, GEMM_TF32, GEMM_SMALL, BIAS_GRAD,
             BIAS_BROADCAST, BATCH_NORM_FORWARD, BATCH_NORM_BACKWARD, DICE_FORWARD, DICE_BACKWARD, PRELU_FORWARD,

@@ -111,6 +111,51 @@ class CudaOpsParityTest {
     }
 
     /**
+     * A training step's first launch: the gathers of a list with the dense gradients cleared
+     * beside them (embedding_gather_multi_forward_zero_kernel's blocks after the gathers'). 30
+     * tensors of sizes across the zeroing blocks' chunks fit one launch; 70 do not (two zeroing
+     * launches), and the two ops run instead. Every cleared tensor is 0, the gathers as the CPU's,
+     * a tensor in neither list untouched, and the kernel that ran is the one expected.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {30, 70})
+    void embeddingGatherWithTensorsCleared(int tensors) {
+        int stride = 3 * D;
+        Pair table = tw.floats("table", uniform(rng, V * D, -1, 1)), len = tw.ints("len", lengths(rng, MAXB, T));
+        Pair out = tw.poisoned("out", MAXB * T * stride), outside = tw.floats("outside", uniform(rng, 333, -1, 1));
+        Pair ids = tw.ints("ids", ids(rng, MAXB * T, V)), ids2 = tw.ints("ids2", ids(rng, MAXB, V));
+        java.util.List<Pair> cleared = new java.util.ArrayList<>();
+        for (int k = 0; k < tensors; k++) {
+            int n = k < 4 ? new int[] {1, 1023, 1024, 1025}[k] : 1 + rng.nextInt(3000);
+            cleared.add(tw.floats("cleared" + k, uniform(rng, n, -1, 1)));
+        }
+        tw.gpu.synchronize();   // allocates what was only planned (a tensor not yet allocated is cleared by a deferred fill)
+        CudaRuntime rt = tw.gpu.runtime();
+        rt.resetTimes();
+        rt.setTiming(true);
+        try {
+            for (Backend be : new Backend[] {tw.cpu, tw.gpu}) {
+                java.util.List<Backend.Gather> fwd = List.of(
+                        Backend.Gather.forward(out.on(be), ids.on(be), len.on(be), table.on(be), B * T, T, D, stride, 0),
+                        Backend.Gather.forward(out.on(be), ids2.on(be), null, table.on(be), B, 1, D, stride, 2 * D));
+                be.embeddingGather(fwd, cleared.stream().map(p -> p.on(be)).toList());
+            }
+            java.util.Set<String> ran = rt.collectTimes().keySet();
+            assertEquals(tensors <= MultiTensorArgs.MAX, ran.contains(Kernels.EMBEDDING_GATHER_MULTI_FORWARD_ZERO), "one launch for both: " + ran);
+            assertEquals(tensors > MultiTensorArgs.MAX, ran.contains(Kernels.ZERO_MULTI), "the zeroing on its own: " + ran);
+        } finally {
+            rt.setTiming(false);
+            rt.resetTimes();
+        }
+        tw.assertClose("gathers beside the clearing", out, 0, 0);
+        for (int k = 0; k < tensors; k++) {
+            float[] got = gpuValues(cleared.get(k), cleared.get(k).gpu().size());
+            for (int i = 0; i < got.length; i++) assertEquals(0f, got[i], "cleared tensor " + k + "[" + i + "]");
+        }
+        tw.assertClose("a tensor in neither list", outside, 0, 0);
+    }
+
+    /**
      * The sparse updates of several tables as one list (one launch on the GPU): three tables of
      * two widths, one of them untouched in one step, over three steps; tables and optimizer state
      * against the CPU reference, and every touched list emptied by the launch's last blocks.
