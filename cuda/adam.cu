@@ -31,19 +31,23 @@ AUGUR_KERNEL void adam_kernel(float* __restrict__ p, const float* __restrict__ g
 // The same update on up to MULTI_MAX dense parameters at once (Optimizer.step's one launch for
 // all of them): tensor e has p = list.a[e], grad = list.b[e], m = list.c[e], v = list.d[e], n[e]
 // floats. Element for element the arithmetic of adam_kernel, so the two give the same bits.
-AUGUR_KERNEL void adam_multi_kernel(augur::MultiTensor list, const int* __restrict__ step, float lr, float b1, float b2,
+// t = *step + advance; with advance = 1 the launch also advances the counter (common.cuh's
+// step_advance_when_done, `done` its count of finished blocks).
+AUGUR_KERNEL void adam_multi_kernel(augur::MultiTensor list, int* step, unsigned* done, int advance, float lr, float b1, float b2,
                                     float eps, float wd) {
   int begin, end;
   const int e = augur::multi_tensor_entry(list, blockIdx.x, &begin, &end);
-  const int t = *step;
+  const int t = augur::step_of(step, advance);
   const float bc1 = augur::bias_correction(b1, t), bc2 = augur::bias_correction(b2, t);
   for (int i = begin + threadIdx.x; i < end; i += blockDim.x) {
     augur::adam_element(list.a[e], list.b[e], list.c[e], list.d[e], i, lr, b1, b2, eps, wd, bc1, bc2);
   }
+  augur::step_advance_when_done(step, done, advance);
 }
 
 // The optimizer's step counter in device memory: *step += 1 (one thread). The host launches it
-// once per optimizer step, before the step's first update (CudaBackend.deviceStep).
+// before a single-tensor update that needs the next step (CudaBackend.deviceStep); the list
+// updates advance the counter themselves (step_advance_when_done).
 AUGUR_KERNEL void step_advance_kernel(int* __restrict__ step) {
   if (blockIdx.x == 0 && threadIdx.x == 0) *step += 1;
 }

@@ -55,6 +55,25 @@ __device__ __forceinline__ float bias_correction(float beta, int t) {
   return (float)(1.0 - pow((double)beta, (double)t));
 }
 
+// An update launch that advances the step counter itself (advance = 1; step_advance_kernel's work
+// without its launch): every block reads t = *step + advance, and the last block to finish stores
+// *step += 1 and resets `done` for the next such launch. Every block has read the counter before
+// it counts itself done, so none reads the new value. Called by every thread of every block once
+// its reads of *step are done (advance is the same for the whole launch).
+__device__ __forceinline__ int step_of(const int* step, int advance) { return *step + advance; }
+
+__device__ __forceinline__ void step_advance_when_done(int* step, unsigned* done, int advance) {
+  if (!advance) return;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    __threadfence();
+    if (atomicAdd(done, 1u) == gridDim.x - 1) {
+      *step += 1;
+      *done = 0;
+    }
+  }
+}
+
 __device__ __forceinline__ void set_status(int* status, int bit) {
   if (status != nullptr) atomicOr(status, bit);
 }

@@ -138,17 +138,20 @@ AUGUR_KERNEL void sparse_update_kernel(float* __restrict__ table, float* __restr
 
 // The updates of several tables with the same optimizer in one launch; each element as
 // sparse_update_kernel computes it, and each table's list emptied by the last of its blocks.
-AUGUR_KERNEL void sparse_update_multi_kernel(augur::SparseUpdateList list, const int* __restrict__ step, int kind, float lr,
+// t = *step + advance; with advance = 1 the launch also advances the counter (common.cuh's
+// step_advance_when_done, `done` its count of finished blocks).
+AUGUR_KERNEL void sparse_update_multi_kernel(augur::SparseUpdateList list, int* step, unsigned* done, int advance, int kind, float lr,
                                              float lambda, float b1, float b2, float eps) {
   const int e = augur::list_entry(list, blockIdx.x);
   const augur::SparseUpdateEntry& t = list.e[e];
   const int next = e + 1 < list.count ? list.e[e + 1].first_block : list.blocks;
   const int n = min(min(*t.touched_count, t.capacity), t.bound);
-  const float bc1 = kind == 2 ? augur::bias_correction(b1, *step) : 1.0f;
-  const float bc2 = kind == 2 ? augur::bias_correction(b2, *step) : 1.0f;
+  const float bc1 = kind == 2 ? augur::bias_correction(b1, augur::step_of(step, advance)) : 1.0f;
+  const float bc2 = kind == 2 ? augur::bias_correction(b2, augur::step_of(step, advance)) : 1.0f;
   const long long begin = (long long)(blockIdx.x - t.first_block) * augur::SPARSE_CHUNK;
   const long long end = min((long long)n * t.D, begin + augur::SPARSE_CHUNK);
   augur::sparse_update_range(t.table, t.s1, t.s2, t.acc, t.touched_flag, t.touched_list, t.counts, kind, lr, lambda, b1, b2, eps, bc1,
                              bc2, t.D, begin + threadIdx.x, end, blockDim.x);
   augur::sparse_update_block_done(t.touched_count, t.blocks_done, (unsigned)(next - t.first_block));
+  augur::step_advance_when_done(step, done, advance);
 }

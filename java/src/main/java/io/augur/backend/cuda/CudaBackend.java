@@ -206,6 +206,8 @@ public final class CudaBackend implements Backend, Profiling {
     private final Arena.Slice stepCounter;
     /** The value stepCounter holds once the queued work has run. */
     private int deviceStep;
+    /** The finished blocks of a list update that advances stepCounter itself (0 between launches). */
+    private final Arena.Slice stepDone;
     /** CUDA graphs for runStep (on unless turned off or while kernels are timed). */
     private final StepGraphs stepGraphs;
     private boolean inStep;
@@ -220,6 +222,7 @@ public final class CudaBackend implements Backend, Profiling {
         this.maxBlocks = Math.max(1, rt.multiprocessors * 32);
         this.status = arena.reserve("status", 4);
         this.stepCounter = arena.reserve("optimizer.step", 4);
+        this.stepDone = arena.reserve("optimizer.step.done", 4);
         this.later = new LaterReads(rt, status::address);
         this.stepGraphs = new StepGraphs(rt);
         Arena.Slice splitK = arena.reserveScratch("gemm.splitk", 4 * BuiltinGemm.WORKSPACE_FLOATS);
@@ -952,10 +955,11 @@ public final class CudaBackend implements Backend, Profiling {
         }
         List<EntryListArgs.Launch> launches = cachedPlan(sparsePlans, es, () -> SparseUpdateListArgs.plan(es));
         if (launches.isEmpty()) return;
-        deviceStep(step);
+        int advance = stepInLaunch(step);
         for (EntryListArgs.Launch l : launches) {
             rt.launch(Kernels.SPARSE_UPDATE_MULTI, l.blocks(), 1, BLOCK, 1, 0, args().struct(l.args()).ptr(stepCounter.address())
-                    .i(sparseKind(opt)).f(opt.lr()).f(opt.lambda()).f(opt.beta1()).f(opt.beta2()).f(opt.eps()));
+                    .ptr(stepDone.address()).i(advance).i(sparseKind(opt)).f(opt.lr()).f(opt.lambda()).f(opt.beta1()).f(opt.beta2()).f(opt.eps()));
+            advance = 0;   // the later launches read the advanced counter
         }
     }
 
@@ -1906,10 +1910,12 @@ public final class CudaBackend implements Backend, Profiling {
             }
             return es;
         });
-        deviceStep(step);
+        if (launches.isEmpty()) return;
+        int advance = stepInLaunch(step);
         for (MultiTensorArgs.Launch l : launches) {
-            rt.launch(Kernels.ADAM_MULTI, l.blocks(), 1, BLOCK, 1, 0,
-                    args().struct(l.args()).ptr(stepCounter.address()).f(lr).f(beta1).f(beta2).f(eps).f(weightDecay));
+            rt.launch(Kernels.ADAM_MULTI, l.blocks(), 1, BLOCK, 1, 0, args().struct(l.args()).ptr(stepCounter.address()).ptr(stepDone.address())
+                    .i(advance).f(lr).f(beta1).f(beta2).f(eps).f(weightDecay));
+            advance = 0;
         }
     }
 
@@ -1919,10 +1925,22 @@ public final class CudaBackend implements Backend, Profiling {
      * valid), anything else a memset (the first step, a resumed run).
      */
     private void deviceStep(int step) {
-        if (step == deviceStep) return;
-        if (step == deviceStep + 1) rt.launch(Kernels.STEP_ADVANCE, 1, 1, 32, 1, 0, args().ptr(stepCounter.address()));
+        if (stepInLaunch(step) == 1) rt.launch(Kernels.STEP_ADVANCE, 1, 1, 32, 1, 0, args().ptr(stepCounter.address()));
+    }
+
+    /**
+     * The same for a list update about to launch, which advances the counter itself: returns its
+     * {@code advance} argument, 1 where the counter holds one less than {@code step} (the update
+     * reads one more and its last block stores it, so a step saves step_advance_kernel's launch),
+     * else 0 (after a memset where it holds anything else).
+     */
+    private int stepInLaunch(int step) {
+        if (step == deviceStep) return 0;
+        int advance = 0;
+        if (step == deviceStep + 1) advance = 1;
         else rt.memsetAsync(stepCounter.address(), step, 1, "optimizer.step");
         deviceStep = step;
+        return advance;
     }
 
     // ---------------------------------------------------------------- CUDA graphs (runStep)
