@@ -19,11 +19,12 @@
 // term again. Every block counts the lengths itself (augur::length_runs, a scan over runs of
 // samples) and finds each of its rows' (b, t) by a binary search over the runs (locate_row); no
 // launch is spent on row starts. Kernels, in launch order:
-//   activation_unit_prepare_kernel        M3 = [Wk - Wd ; Wp ; Wq + Wd] (3W, h1) from W1, its
-//                                         transpose M3t, W2t = W2^T, and P (B, h1), the per-sample
-//                                         terms b1 + q_b Ma
-//   activation_unit_forward_kernel        tiles strided over the grid: r built on the fly, the MLP
-//                                         on the tile in shared memory, score (B, T) at its rows
+//   activation_unit_forward_kernel        tiles strided over the grid: the per-sample terms
+//                                         P_b = b1 + q_b Ma of the tile's samples, r built on the fly,
+//                                         the MLP on the tile in shared memory, score (B, T) at its
+//                                         rows; beside the tiles the backward's weight layouts M3 =
+//                                         [Wk - Wd ; Wp ; Wq + Wd] (3W, h1) from W1, its transpose M3t
+//                                         and W2t = W2^T, and P at each sample's t = 0 tile
 //   activation_unit_pool_forward_kernel   per sample: the weights (masked, softmax if asked), out
 // and backward:
 //   activation_unit_backward_kernel       tiles strided over a.blocks blocks: the pool's backward at
@@ -62,7 +63,7 @@
 // (the gathers' backward skips those positions).
 #include "common.cuh"
 
-// One argument block for the prepare, forward, backward and reduce kernels (apex's habit: one
+// One argument block for the forward, backward and reduce kernels (apex's habit: one
 // struct instead of thirty arguments). io.augur.backend.cuda.AttentionArgs writes it byte for
 // byte: 34 pointers, then 11 ints.
 struct AttentionArgs {
@@ -76,7 +77,7 @@ struct AttentionArgs {
   float* m3;             // (3W, h1) [Wk - Wd ; Wp ; Wq + Wd]
   float* m3t;            // (h1, 3W) M3 transposed
   float* w2t;            // (h2, h1) W2 transposed
-  float* p;              // (B, h1) b1 + q_b Ma
+  float* p;              // (B, h1) b1 + q_b Ma, written by the forward at the samples with a valid position
   const float* query;    // (B, W)
   const float* keys;     // (B, T, W)
   const int* lengths;    // (B)
@@ -366,14 +367,15 @@ __device__ __forceinline__ void product(int M, int N, int K, const float* A, int
 }
 
 // The tile's MLP forward from R (n rows of stride ldr whose first 2W columns are [k, q * k]):
-// H1 = R[:, :2W] M2 + P[b_r], A1 = act(H1), H2 = A1 W2 + b2, A2 = act(H2). H1 / H2 may be nullptr
-// (the forward keeps only the outputs). Ends with a barrier.
+// H1 = R[:, :2W] M2 + P[p_row[r]], A1 = act(H1), H2 = A1 W2 + b2, A2 = act(H2). M2: the first 2W
+// rows of M3 (global or shared memory); P (rows of h1): the rows' per-sample terms, row r's at
+// p_row[r]. H1 / H2 may be nullptr (the forward keeps only the outputs). Ends with a barrier.
 template <bool TF32>
-__device__ void tile_mlp_forward(float* H1, float* A1, float* H2, float* A2, const float* R, int ldr, const int* row_b, int n,
-                                 const AttentionArgs& a) {
+__device__ void tile_mlp_forward(float* H1, float* A1, float* H2, float* A2, const float* R, int ldr, const float* m2, const float* P,
+                                 const int* p_row, int n, const AttentionArgs& a) {
   const int W2 = 2 * a.W, h1 = a.h1, h2 = a.h2;
-  product<TF32>(n, h1, W2, R, ldr, 1, a.m3, h1, 1, [&](int r, int j, float s) {
-    s += a.p[(long long)row_b[r] * h1 + j];
+  product<TF32>(n, h1, W2, R, ldr, 1, m2, h1, 1, [&](int r, int j, float s) {
+    s += P[(long long)p_row[r] * h1 + j];
     if (H1 != nullptr) H1[r * h1 + j] = s;
     A1[r * h1 + j] = act_forward(a.act, s, a.alpha1 != nullptr ? a.alpha1[j] : 0.0f);
   });
@@ -389,51 +391,76 @@ __device__ void tile_mlp_forward(float* H1, float* A1, float* H2, float* A2, con
 }  // namespace
 
 // M3[c, j] = W1[W + c, j] - W1[2W + c, j];  M3[W + c, j] = W1[3W + c, j];  M3[2W + c, j] = W1[c, j] + W1[2W + c, j]
-// M3t = M3^T, W2t = W2^T (for the backward's dH1 M3^T and D2 W2^T, read along rows), and
-// P[b, j] = b1[j] + sum_c q[b, c] (W1[c, j] + W1[2W + c, j]), summed in c order.
-AUGUR_KERNEL void activation_unit_prepare_kernel(AttentionArgs a) {
-  const int W = a.W, W3 = 3 * a.W, h1 = a.h1, h2 = a.h2;
-  const long long n_m = (long long)W * h1, n_w2 = (long long)h1 * h2;
-  AUGUR_GRID_STRIDE(idx, n_m + n_w2 + (long long)a.B * h1) {
-    if (idx < n_m) {
-      const int c = (int)(idx / h1), j = (int)(idx % h1);
-      const float wq = a.w1[c * h1 + j], wk = a.w1[(W + c) * h1 + j];
-      const float wd = a.w1[(2 * W + c) * h1 + j], wp = a.w1[(3 * W + c) * h1 + j];
-      a.m3[c * h1 + j] = wk - wd;
-      a.m3[(W + c) * h1 + j] = wp;
-      a.m3[(2 * W + c) * h1 + j] = wq + wd;
-      a.m3t[j * W3 + c] = wk - wd;
-      a.m3t[j * W3 + W + c] = wp;
-      a.m3t[j * W3 + 2 * W + c] = wq + wd;
-    } else if (idx < n_m + n_w2) {
-      const int e = (int)(idx - n_m), i = e / h2, j = e % h2;
-      a.w2t[j * h1 + i] = a.w2[e];
-    } else {
-      const long long e = idx - n_m - n_w2;
-      const int b = (int)(e / h1), j = (int)(e % h1);
-      const float* q = a.query + (long long)b * W;
-      float s = 0.0f;
-#pragma unroll 8  // the loads in flight together
-      for (int c = 0; c < W; ++c) s += q[c] * (a.w1[c * h1 + j] + a.w1[(2 * W + c) * h1 + j]);
-      a.p[e] = s + a.b1[j];
-    }
-  }
+// (c < W, j < h1): element (c, j)'s three values.
+__device__ __forceinline__ void m3_element(const float* w1, int W, int h1, int c, int j, float& mb, float& mp, float& ma) {
+  const float wq = w1[c * h1 + j], wk = w1[(W + c) * h1 + j];
+  const float wd = w1[(2 * W + c) * h1 + j], wp = w1[(3 * W + c) * h1 + j];
+  mb = wk - wd;
+  mp = wp;
+  ma = wq + wd;
 }
 
-// Grid: any size, the batch's tiles strided over it. Dynamic shared memory: row_b, row_t (rows
-// ints each), then in floats R (rows, 2W), A1 (rows, h1), A2 (rows, h2). score is written at the
-// valid positions alone.
+// Sample b's per-sample term P[b, j] = b1[j] + sum_c q[b, c] (W1[c, j] + W1[2W + c, j]), summed in c order.
+__device__ __forceinline__ float sample_term(const AttentionArgs& a, const float* q, int j) {
+  const int W = a.W, h1 = a.h1;
+  float s = 0.0f;
+#pragma unroll 8  // the loads in flight together
+  for (int c = 0; c < W; ++c) s += q[c] * (a.w1[c * h1 + j] + a.w1[(2 * W + c) * h1 + j]);
+  return s + a.b1[j];
+}
+
+// Grid: any size, the batch's tiles strided over it. Every block first copies M2 = M3's first 2W
+// rows into shared memory from W1 (its products read it there), and the blocks together write
+// the backward's weight layouts, M3, M3t = M3^T and W2t = W2^T (grid-strided; the backward reads
+// them along rows). A tile's samples' terms P are computed in the tile (one row each, for the
+// samples its rows hold: slot s is the tile's s-th sample), and the tile that holds a sample's
+// t = 0 row writes its P to a.p for the backward. No launch of its own does any of this (the
+// prepare launch it replaces computed P for the whole batch). Dynamic shared memory (floats and
+// ints, 4 bytes each): M2 (2W, h1); row_b, row_t, slot, slot_b, slot_first (rows ints each); then
+// R (rows, 2W), A1 (rows, h1), A2 (rows, h2), Q (rows, W; the slots' queries), P (rows, h1).
+// score is written at the valid positions alone.
 namespace {
 template <bool TF32>
 __device__ void forward_tiles(const AttentionArgs& a) {
   extern __shared__ double smem[];
-  const int W = a.W, W2 = 2 * a.W, T = a.T, h1 = a.h1, h2 = a.h2, rows = a.rows;
-  int* row_b = reinterpret_cast<int*>(smem);
+  const int W = a.W, W2 = 2 * a.W, W3 = 3 * a.W, T = a.T, h1 = a.h1, h2 = a.h2, rows = a.rows;
+  float* M2 = reinterpret_cast<float*>(smem);
+  int* row_b = reinterpret_cast<int*>(M2 + W2 * h1);
   int* row_t = row_b + rows;
-  float* R = reinterpret_cast<float*>(row_t + rows);
+  int* slot = row_t + rows;        // row r's slot
+  int* slot_b = slot + rows;       // slot s's sample
+  int* slot_first = slot_b + rows; // slot s's first row in the tile
+  float* R = reinterpret_cast<float*>(slot_first + rows);
   float* A1 = R + rows * W2;
   float* A2 = A1 + rows * h1;
+  float* Q = A2 + rows * h2;
+  float* P = Q + rows * W;
   __shared__ int run_start[MAX_THREADS + 1];
+  __shared__ int slots;
+  for (int e = threadIdx.x; e < W * h1; e += blockDim.x) {
+    const int c = e / h1, j = e % h1;
+    float mb, mp, ma;
+    m3_element(a.w1, W, h1, c, j, mb, mp, ma);
+    M2[c * h1 + j] = mb;
+    M2[(W + c) * h1 + j] = mp;
+  }
+  for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < (long long)W * h1 + (long long)h1 * h2;
+       e += (long long)gridDim.x * blockDim.x) {
+    if (e < (long long)W * h1) {
+      const int c = (int)(e / h1), j = (int)(e % h1);
+      float mb, mp, ma;
+      m3_element(a.w1, W, h1, c, j, mb, mp, ma);
+      a.m3[c * h1 + j] = mb;
+      a.m3[(W + c) * h1 + j] = mp;
+      a.m3[(2 * W + c) * h1 + j] = ma;
+      a.m3t[j * W3 + c] = mb;
+      a.m3t[j * W3 + W + c] = mp;
+      a.m3t[j * W3 + 2 * W + c] = ma;
+    } else {
+      const int f = (int)(e - (long long)W * h1), i = f / h2, j = f % h2;
+      a.w2t[j * h1 + i] = a.w2[f];
+    }
+  }
   const int per = (a.B + blockDim.x - 1) / blockDim.x;
   augur::length_runs(run_start, a.lengths, a.B, a.T);  // a bad length: activation_unit_pool_forward_kernel reports it
   const int positions = run_start[blockDim.x];
@@ -441,14 +468,47 @@ __device__ void forward_tiles(const AttentionArgs& a) {
     const int n = min(rows, positions - first);
     locate_tile(row_b, row_t, run_start, per, first, n, a);
     __syncthreads();
+    if (threadIdx.x < 32) {  // slots: a sample's rows are consecutive, its first one the tile's first or its t = 0
+      int base = 0;
+      for (int r0 = 0; r0 < n; r0 += 32) {  // the same for the warp
+        const int r = r0 + (int)threadIdx.x;
+        const int starts = r < n && (r == 0 || row_t[r] == 0) ? 1 : 0;
+        int v = starts;  // inclusive scan over the warp
+        for (int o = 1; o < 32; o <<= 1) {
+          const int u = __shfl_up_sync(0xffffffffu, v, o);
+          if ((int)threadIdx.x >= o) v += u;
+        }
+        if (r < n) {
+          slot[r] = base + v - 1;
+          if (starts) {
+            slot_b[base + v - 1] = row_b[r];
+            slot_first[base + v - 1] = r;
+          }
+        }
+        base += __shfl_sync(0xffffffffu, v, 31);
+      }
+      if (threadIdx.x == 0) slots = base;
+    }
     for (int e = threadIdx.x; e < n * W; e += blockDim.x) {
       const int r = e / W, c = e % W, b = row_b[r];
       const float k = a.keys[((long long)b * T + row_t[r]) * W + c];
       R[r * W2 + c] = k;
       R[r * W2 + W + c] = a.query[(long long)b * W + c] * k;
     }
+    __syncthreads();  // slots, R
+    for (int e = threadIdx.x; e < slots * W; e += blockDim.x) {
+      const int sl = e / W, c = e % W;
+      Q[sl * W + c] = a.query[(long long)slot_b[sl] * W + c];
+    }
     __syncthreads();
-    tile_mlp_forward<TF32>(nullptr, A1, nullptr, A2, R, W2, row_b, n, a);
+    for (int e = threadIdx.x; e < slots * h1; e += blockDim.x) {
+      const int sl = e / h1, j = e % h1;
+      const float v = sample_term(a, Q + sl * W, j);
+      P[sl * h1 + j] = v;
+      if (row_t[slot_first[sl]] == 0) a.p[(long long)slot_b[sl] * h1 + j] = v;  // the one tile that holds the sample's t = 0
+    }
+    __syncthreads();
+    tile_mlp_forward<TF32>(nullptr, A1, nullptr, A2, R, W2, M2, P, slot, n, a);
     for (int r = threadIdx.x; r < n; r += blockDim.x) {
       float s = 0.0f;
       for (int j = 0; j < h2; ++j) s += A2[r * h2 + j] * a.w3[j];
@@ -527,7 +587,7 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     }
     tile_pool_backward(dsc, seg_dot, R3, W3, row_b, row_t, n, a);
     __syncthreads();
-    tile_mlp_forward<TF32>(H1, A1, H2, A2, R3, W3, row_b, n, a);
+    tile_mlp_forward<TF32>(H1, A1, H2, A2, R3, W3, a.m3, a.p, row_b, n, a);
     // layer 3 and the second activation, one thread per hidden unit j (fixed row order), the rows'
     // loads ROW_BATCH at a time: one after another, each row's loads waited behind the previous
     // row's store, which the compiler cannot tell apart from them

@@ -71,6 +71,17 @@ inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask) {
 }
 
 template <class T>
+inline T __shfl_sync(unsigned mask, T v, int src_lane) {
+  static_assert(sizeof(T) <= 8, "shuffle of more than 8 bytes");
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof(T));
+  bits = augur_emu::warp_exchange(mask, bits, src_lane & 31);
+  T r;
+  std::memcpy(&r, &bits, sizeof(T));
+  return r;
+}
+
+template <class T>
 inline T __shfl_down_sync(unsigned mask, T v, unsigned delta) {
   uint64_t bits = 0;
   std::memcpy(&bits, &v, sizeof(T));

@@ -56,6 +56,8 @@ public final class CudaBackend implements Backend, Profiling {
 
     /** Positions per tile of the unit's forward and backward kernels: augur.attention.rowsForward / rowsBackward; 0 (the default): {@link #attentionRows}. */
     static final int ATT_ROWS_FORWARD = tuning("augur.attention.rowsForward", 0, 0, 1024);
+    /** ATT_ROWS_FORWARD for the workspaces made from now on (tests set it: tiles of more than one warp's 32 rows). */
+    static int attentionRowsForward = ATT_ROWS_FORWARD;
     static final int ATT_ROWS_BACKWARD = tuning("augur.attention.rowsBackward", 0, 0, 1024);
     /** The automatic tile: 32 positions, or 16 for a batch too small to give every block several tiles of 32 (see {@link #attentionRows}). */
     static final int ATT_AUTO_ROWS = 32, ATT_AUTO_ROWS_SMALL = 16;
@@ -499,6 +501,8 @@ public final class CudaBackend implements Backend, Profiling {
     final class AttentionWorkspace implements Workspace {
         final AttentionSpec spec;
         final int maxB, T, blocks, blocksPerSm, forwardBlocksPerSm, rowsForward, rowsBackward;
+        /** attentionRowsForward when the workspace was made. */
+        private final int askedForward;
         /** AttentionArgs.PARTIALS_*: where the backward keeps its partial gradients. */
         final int partialsPlace;
         final long sharedForward, sharedBackward;
@@ -512,7 +516,8 @@ public final class CudaBackend implements Backend, Profiling {
             long limit = Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin);
             long limitBackward = limit - ATT_BACKWARD_STATIC_SHARED;   // static and dynamic together within the block's limit
             long positions = Math.max(1L, (long) maxB * T);
-            int wantForward = ATT_ROWS_FORWARD > 0 ? ATT_ROWS_FORWARD : ATT_AUTO_ROWS;
+            askedForward = attentionRowsForward;
+            int wantForward = askedForward > 0 ? askedForward : ATT_AUTO_ROWS;
             int wantBackward = ATT_ROWS_BACKWARD > 0 ? ATT_ROWS_BACKWARD : ATT_AUTO_ROWS;
             rowsForward = AttentionArgs.rowsThatFit(false, W, h1, h2, (int) Math.min(positions, wantForward), limit);
             rowsBackward = AttentionArgs.rowsThatFit(true, W, h1, h2, (int) Math.min(positions, wantBackward), limitBackward);
@@ -555,7 +560,7 @@ public final class CudaBackend implements Backend, Profiling {
         /** Rows per tile of the forward / backward launch over B samples. */
         int rows(boolean backward, int B) {
             return backward ? attentionRows(ATT_ROWS_BACKWARD, rowsBackward, B, T, blocks)
-                    : attentionRows(ATT_ROWS_FORWARD, rowsForward, B, T, blocks);
+                    : attentionRows(askedForward, rowsForward, B, T, blocks);
         }
 
         @Override
@@ -1561,7 +1566,8 @@ public final class CudaBackend implements Backend, Profiling {
     }
 
     /**
-     * prepare, forward and the pooling launch; with x the pooling launch also writes s and the
+     * The forward (which also lays out the backward's weights and the per-sample terms) and the
+     * pooling launch; with x the pooling launch also writes s and the
      * interest block x[:, off:off + 4W] ({@link #attentionInterest}).
      */
     private void fusedActivationUnit(Tensor out, Tensor weights, AttentionWorkspace w, Tensor query, Tensor keys, Tensor lengths,
@@ -1571,9 +1577,6 @@ public final class CudaBackend implements Backend, Profiling {
         AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, rows);
         g.set(AttentionArgs.Ptr.SCORE, w.score.address());
         CudaRuntime.Args args = args().struct(g.buffer());
-        // M3, M3t, W2t and the per-sample terms P (B, h1)
-        long prepare = (long) spec.h1() * (spec.width() + spec.h2()) + (long) Math.max(B, 0) * spec.h1();
-        rt.launch(Kernels.ACTIVATION_UNIT_PREPARE, Kernels.blocks(prepare, BLOCK, maxBlocks), 1, BLOCK, 1, 0, args);
         if (B <= 0) return;
         long grid = Math.min(AttentionArgs.tiles((long) B * T, rows), (long) w.forwardBlocksPerSm * rt.multiprocessors);
         String kernel = precision == Precision.TF32 ? Kernels.ACTIVATION_UNIT_FORWARD_TF32 : Kernels.ACTIVATION_UNIT_FORWARD;

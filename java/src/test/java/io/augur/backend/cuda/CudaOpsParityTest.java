@@ -1014,6 +1014,26 @@ class CudaOpsParityTest {
     }
 
     /**
+     * Forward tiles of more than one warp's 32 rows (-Daugur.attention.rowsForward): the forward
+     * numbers its tile's samples 32 rows at a time (a warp scan per 32, carried over), so 48 and
+     * 64 rows cover a second round, partly filled and full; many short histories put several
+     * samples in each round.
+     */
+    @ParameterizedTest
+    @CsvSource({"48, SIGMOID, true", "64, PRELU, false"})
+    void activationUnitWithForwardTilesOfManyRows(int rows, Activation act, boolean softmax) {
+        int n = 300, Tn = 6;
+        CudaBackend.attentionRowsForward = rows;
+        try {
+            int[] lens = lengths(rng, n, Tn);
+            activationUnitCase(tw, rng, GpuTesting::uniform, act, softmax, n, n, Tn, lens, E, 80, 40, TIGHT_ATOL, TIGHT_RTOL,
+                    (what, p) -> tw.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL));
+        } finally {
+            CudaBackend.attentionRowsForward = CudaBackend.ATT_ROWS_FORWARD;
+        }
+    }
+
+    /**
      * The fused unit's grids fit the device at once: its blocks per SM, forward and backward, are
      * at least 1 and no more than the occupancy calculator says one multiprocessor holds (blocks
      * past that would run as a second wave), for the Amazon config with the partial gradients on
