@@ -33,15 +33,22 @@ AUGUR_KERNEL void adam_kernel(float* __restrict__ p, const float* __restrict__ g
 // floats. Element for element the arithmetic of adam_kernel, so the two give the same bits.
 // t = *step + advance; with advance = 1 the launch also advances the counter (common.cuh's
 // step_advance_when_done, `done` its count of finished blocks).
+namespace augur {
+
+// Block `block` of a list update (MultiTensor's blocks), at step t.
+__device__ __forceinline__ void adam_list_block(const MultiTensor& list, int block, int t, float lr, float b1, float b2, float eps,
+                                                float wd) {
+  int begin, end;
+  const int e = multi_tensor_entry(list, block, &begin, &end);
+  const float bc1 = bias_correction(b1, t), bc2 = bias_correction(b2, t);
+  for (int i = begin + threadIdx.x; i < end; i += blockDim.x) adam_element(list.a[e], list.b[e], list.c[e], list.d[e], i, lr, b1, b2, eps, wd, bc1, bc2);
+}
+
+}  // namespace augur
+
 AUGUR_KERNEL void adam_multi_kernel(augur::MultiTensor list, int* step, unsigned* done, int advance, float lr, float b1, float b2,
                                     float eps, float wd) {
-  int begin, end;
-  const int e = augur::multi_tensor_entry(list, blockIdx.x, &begin, &end);
-  const int t = augur::step_of(step, advance);
-  const float bc1 = augur::bias_correction(b1, t), bc2 = augur::bias_correction(b2, t);
-  for (int i = begin + threadIdx.x; i < end; i += blockDim.x) {
-    augur::adam_element(list.a[e], list.b[e], list.c[e], list.d[e], i, lr, b1, b2, eps, wd, bc1, bc2);
-  }
+  augur::adam_list_block(list, blockIdx.x, augur::step_of(step, advance), lr, b1, b2, eps, wd);
   augur::step_advance_when_done(step, done, advance);
 }
 

@@ -13,6 +13,7 @@
 #include "tower.cu"
 #include "bce.cu"
 #include "adam.cu"
+#include "optimizer.cu"
 #include "activation_unit.cu"
 #include "activation_unit_unfused.cu"
 #include "recurrence.cu"

@@ -140,18 +140,29 @@ AUGUR_KERNEL void sparse_update_kernel(float* __restrict__ table, float* __restr
 // sparse_update_kernel computes it, and each table's list emptied by the last of its blocks.
 // t = *step + advance; with advance = 1 the launch also advances the counter (common.cuh's
 // step_advance_when_done, `done` its count of finished blocks).
-AUGUR_KERNEL void sparse_update_multi_kernel(augur::SparseUpdateList list, int* step, unsigned* done, int advance, int kind, float lr,
-                                             float lambda, float b1, float b2, float eps) {
-  const int e = augur::list_entry(list, blockIdx.x);
-  const augur::SparseUpdateEntry& t = list.e[e];
+namespace augur {
+
+// Block `block` (< list.blocks) of a list update: its table's elements, then the table's count of
+// finished blocks (the last empties the touched list).
+__device__ __forceinline__ void sparse_update_list_block(const SparseUpdateList& list, int block, int t_step, int kind, float lr,
+                                                         float lambda, float b1, float b2, float eps) {
+  const int e = list_entry(list, block);
+  const SparseUpdateEntry& t = list.e[e];
   const int next = e + 1 < list.count ? list.e[e + 1].first_block : list.blocks;
   const int n = min(min(*t.touched_count, t.capacity), t.bound);
-  const float bc1 = kind == 2 ? augur::bias_correction(b1, augur::step_of(step, advance)) : 1.0f;
-  const float bc2 = kind == 2 ? augur::bias_correction(b2, augur::step_of(step, advance)) : 1.0f;
-  const long long begin = (long long)(blockIdx.x - t.first_block) * augur::SPARSE_CHUNK;
-  const long long end = min((long long)n * t.D, begin + augur::SPARSE_CHUNK);
-  augur::sparse_update_range(t.table, t.s1, t.s2, t.acc, t.touched_flag, t.touched_list, t.counts, kind, lr, lambda, b1, b2, eps, bc1,
-                             bc2, t.D, begin + threadIdx.x, end, blockDim.x);
-  augur::sparse_update_block_done(t.touched_count, t.blocks_done, (unsigned)(next - t.first_block));
+  const float bc1 = kind == 2 ? bias_correction(b1, t_step) : 1.0f;
+  const float bc2 = kind == 2 ? bias_correction(b2, t_step) : 1.0f;
+  const long long begin = (long long)(block - t.first_block) * SPARSE_CHUNK;
+  const long long end = min((long long)n * t.D, begin + SPARSE_CHUNK);
+  sparse_update_range(t.table, t.s1, t.s2, t.acc, t.touched_flag, t.touched_list, t.counts, kind, lr, lambda, b1, b2, eps, bc1, bc2,
+                      t.D, begin + threadIdx.x, end, blockDim.x);
+  sparse_update_block_done(t.touched_count, t.blocks_done, (unsigned)(next - t.first_block));
+}
+
+}  // namespace augur
+
+AUGUR_KERNEL void sparse_update_multi_kernel(augur::SparseUpdateList list, int* step, unsigned* done, int advance, int kind, float lr,
+                                             float lambda, float b1, float b2, float eps) {
+  augur::sparse_update_list_block(list, blockIdx.x, augur::step_of(step, advance), kind, lr, lambda, b1, b2, eps);
   augur::step_advance_when_done(step, done, advance);
 }

@@ -621,6 +621,17 @@ public interface Backend extends AutoCloseable {
         for (Param p : params) adam(p.value(), p.grad(), p.state1(), p.state2(), p.value().size(), lr, beta1, beta2, eps, weightDecay, step);
     }
 
+    /**
+     * One optimizer step over a model: {@link #sparseUpdate}(tables, sparse, step) when there are
+     * tables, then {@link #adam}(dense, ...) when there are dense parameters (they share no
+     * tensor). By default the two ops; a backend may do both in one launch, with the same results.
+     */
+    default void optimizerStep(java.util.List<TableUpdate> tables, SparseOptimizer sparse, java.util.List<Param> dense, float lr, float beta1,
+                               float beta2, float eps, float weightDecay, int step) {
+        if (!tables.isEmpty()) sparseUpdate(tables, sparse, step);
+        if (!dense.isEmpty()) adam(dense, lr, beta1, beta2, eps, weightDecay, step);
+    }
+
     @Override
     void close();
 

@@ -54,13 +54,11 @@ public final class Optimizer {
 
     /**
      * Applies one update from the accumulated gradients; sparse gradients are cleared, dense ones
-     * are not. One call updates every embedding table, one every dense parameter (a launch each
-     * on the GPU).
+     * are not. Every embedding table and every dense parameter in one call (one launch on the GPU).
      */
     public void step() {
         step++;
-        if (!tables.isEmpty()) be.sparseUpdate(tables, sparse, step);
-        if (!dense.isEmpty()) be.adam(dense, cfg.lr(), cfg.beta1(), cfg.beta2(), cfg.adamEps(), cfg.weightDecay(), step);
+        be.optimizerStep(tables, sparse, dense, cfg.lr(), cfg.beta1(), cfg.beta2(), cfg.adamEps(), cfg.weightDecay(), step);
     }
 
     public int stepCount() { return step; }

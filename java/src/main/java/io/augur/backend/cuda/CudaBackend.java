@@ -943,6 +943,11 @@ public final class CudaBackend implements Backend, Profiling {
     /** Every table of the list in one launch of sparse_update_multi_kernel per {@link SparseUpdateListArgs#MAX}. */
     @Override
     public void sparseUpdate(List<TableUpdate> updates, SparseOptimizer opt, int step) {
+        launchSparse(sparsePlan(updates, opt, step), opt, step);
+    }
+
+    /** The list's launches (checked, the device's work begun, each table's pending rows taken). */
+    private List<EntryListArgs.Launch> sparsePlan(List<TableUpdate> updates, SparseOptimizer opt, int step) {
         int slots = opt.kind().slots();
         List<SparseUpdateListArgs.Entry> es = new ArrayList<>(updates.size());
         for (TableUpdate u : updates) {
@@ -958,7 +963,10 @@ public final class CudaBackend implements Backend, Profiling {
                     g.dim(), bound, g.capacity()));
             g.pendingRows = 0;
         }
-        List<EntryListArgs.Launch> launches = cachedPlan(sparsePlans, es, () -> SparseUpdateListArgs.plan(es));
+        return cachedPlan(sparsePlans, es, () -> SparseUpdateListArgs.plan(es));
+    }
+
+    private void launchSparse(List<EntryListArgs.Launch> launches, SparseOptimizer opt, int step) {
         if (launches.isEmpty()) return;
         int advance = stepInLaunch(step);
         for (EntryListArgs.Launch l : launches) {
@@ -1899,8 +1907,13 @@ public final class CudaBackend implements Backend, Profiling {
     public void adam(List<Param> params, float lr, float beta1, float beta2, float eps, float weightDecay, int step) {
         if (step < 1) throw new IllegalArgumentException("adam: step is 1-based, got " + step);
         if (params.isEmpty()) return;
+        launchAdam(adamPlan(params), lr, beta1, beta2, eps, weightDecay, step);
+    }
+
+    /** The list's launches (checked, the device's work begun). */
+    private List<MultiTensorArgs.Launch> adamPlan(List<Param> params) {
         begin();
-        List<MultiTensorArgs.Launch> launches = multiLaunches(params, () -> {
+        return multiLaunches(params, () -> {
             List<MultiTensorArgs.Entry> es = new ArrayList<>();
             for (Param p : params) {
                 int n = p.value().size();
@@ -1913,6 +1926,9 @@ public final class CudaBackend implements Backend, Profiling {
             }
             return es;
         });
+    }
+
+    private void launchAdam(List<MultiTensorArgs.Launch> launches, float lr, float beta1, float beta2, float eps, float weightDecay, int step) {
         if (launches.isEmpty()) return;
         int advance = stepInLaunch(step);
         for (MultiTensorArgs.Launch l : launches) {
@@ -1920,6 +1936,32 @@ public final class CudaBackend implements Backend, Profiling {
                     .i(advance).f(lr).f(beta1).f(beta2).f(eps).f(weightDecay));
             advance = 0;
         }
+    }
+
+    /**
+     * The tables' sparse updates and the dense parameters' Adam in one launch of
+     * optimizer_step_kernel (the tables' blocks, then the parameters'), when each list fits in one
+     * launch; otherwise the two ops.
+     */
+    @Override
+    public void optimizerStep(List<TableUpdate> tables, SparseOptimizer sparse, List<Param> dense, float lr, float beta1, float beta2, float eps,
+                              float weightDecay, int step) {
+        if (step < 1) throw new IllegalArgumentException("optimizer step: step is 1-based, got " + step);
+        if (tables.isEmpty() || dense.isEmpty()) {
+            Backend.super.optimizerStep(tables, sparse, dense, lr, beta1, beta2, eps, weightDecay, step);
+            return;
+        }
+        List<EntryListArgs.Launch> s = sparsePlan(tables, sparse, step);
+        List<MultiTensorArgs.Launch> d = adamPlan(dense);
+        if (s.size() != 1 || d.size() != 1) {
+            launchSparse(s, sparse, step);
+            launchAdam(d, lr, beta1, beta2, eps, weightDecay, step);
+            return;
+        }
+        int advance = stepInLaunch(step);
+        rt.launch(Kernels.OPTIMIZER_STEP, s.get(0).blocks() + d.get(0).blocks(), 1, BLOCK, 1, 0, args().struct(s.get(0).args()).struct(d.get(0).args())
+                .ptr(stepCounter.address()).ptr(stepDone.address()).i(advance).i(sparseKind(sparse)).f(sparse.lr()).f(sparse.lambda())
+                .f(sparse.beta1()).f(sparse.beta2()).f(sparse.eps()).f(lr).f(beta1).f(beta2).f(eps).f(weightDecay));
     }
 
     /**

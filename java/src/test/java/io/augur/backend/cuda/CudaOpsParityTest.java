@@ -158,11 +158,14 @@ class CudaOpsParityTest {
     /**
      * The sparse updates of several tables as one list (one launch on the GPU): three tables of
      * two widths, one of them untouched in one step, over three steps; tables and optimizer state
-     * against the CPU reference, and every touched list emptied by the launch's last blocks.
+     * against the CPU reference, and every touched list emptied by the launch's last blocks. With
+     * withDense, a whole optimizer step (Backend.optimizerStep: the tables and three dense
+     * parameters under Adam, one launch of optimizer_step_kernel on the GPU, which also advances
+     * the step counter that Adam's bias correction reads).
      */
     @ParameterizedTest
-    @EnumSource(SparseOptimizer.Kind.class)
-    void sparseUpdateOfAListOfTables(SparseOptimizer.Kind kind) {
+    @CsvSource({"SGD, false", "ADAGRAD, false", "ADAM, false", "SGD, true", "ADAM, true"})
+    void sparseUpdateOfAListOfTables(SparseOptimizer.Kind kind, boolean withDense) {
         int[] vs = {V, 30, 20}, ds = {D, D, 7};
         SparseOptimizer opt = new SparseOptimizer(kind, 0.05f, 0.01f, 0.9f, 0.999f, 1e-8f);
         java.util.List<Pair> tables = new java.util.ArrayList<>(), s1s = new java.util.ArrayList<>(), s2s = new java.util.ArrayList<>();
@@ -180,7 +183,22 @@ class CudaOpsParityTest {
             cpuList.add(new Backend.TableUpdate(t.cpu(), s1.cpu(), s2.cpu(), gc, cnt.cpu()));
             gpuList.add(new Backend.TableUpdate(t.gpu(), s1.gpu(), s2.gpu(), gg, cnt.gpu()));
         }
+        java.util.List<Pair[]> dense = new java.util.ArrayList<>();   // p, g, m, v
+        java.util.List<io.augur.backend.Param> cpuDense = new java.util.ArrayList<>(), gpuDense = new java.util.ArrayList<>();
+        for (int k = 0; withDense && k < 3; k++) {
+            int n = new int[] {1, 1500, 77}[k];
+            Pair[] pgmv = {tw.floats("p" + k, uniform(rng, n, -1, 1)), tw.floats("g" + k, uniform(rng, n, -1, 1)),
+                    tw.floats("m" + k, uniform(rng, n, -0.1f, 0.1f)), tw.floats("v" + k, uniform(rng, n, 0, 0.1f))};
+            dense.add(pgmv);
+            io.augur.backend.Param pc = io.augur.backend.Param.dense("w" + k, pgmv[0].cpu(), pgmv[1].cpu());
+            io.augur.backend.Param pg = io.augur.backend.Param.dense("w" + k, pgmv[0].gpu(), pgmv[1].gpu());
+            pc.setState(pgmv[2].cpu(), pgmv[3].cpu());
+            pg.setState(pgmv[2].gpu(), pgmv[3].gpu());
+            cpuDense.add(pc);
+            gpuDense.add(pg);
+        }
         Pair len = tw.ints("len", lengths(rng, MAXB, T));
+        CudaRuntime rt = tw.gpu.runtime();
         for (int step = 1; step <= 3; step++) {
             for (int k = 0; k < 3; k++) {
                 if (step == 2 && k == 1) continue;   // a table the batch did not touch
@@ -190,8 +208,26 @@ class CudaOpsParityTest {
                 tw.both(be -> be.embeddingGatherBackward(be == tw.gpu ? ggs.get(kk) : gcs.get(kk), dOut.on(be), ids.on(be), len.on(be), B * T, T,
                         ds[kk], ds[kk], 0));
             }
-            tw.cpu.sparseUpdate(cpuList, opt, step);
-            tw.gpu.sparseUpdate(gpuList, opt, step);
+            if (withDense) {
+                tw.cpu.optimizerStep(cpuList, opt, cpuDense, 1e-2f, 0.9f, 0.999f, 1e-8f, 1e-4f, step);
+                rt.resetTimes();
+                rt.setTiming(true);
+                try {
+                    tw.gpu.optimizerStep(gpuList, opt, gpuDense, 1e-2f, 0.9f, 0.999f, 1e-8f, 1e-4f, step);
+                    assertEquals(java.util.Set.of(Kernels.OPTIMIZER_STEP), rt.collectTimes().keySet(), "one launch for the whole step");
+                } finally {
+                    rt.setTiming(false);
+                    rt.resetTimes();
+                }
+                for (int k = 0; k < dense.size(); k++) {
+                    for (int i = 0; i < 4; i++) {
+                        if (i != 1) tw.assertClose("dense " + k + " array " + i + ", step " + step, dense.get(k)[i], TIGHT_ATOL, TIGHT_RTOL);
+                    }
+                }
+            } else {
+                tw.cpu.sparseUpdate(cpuList, opt, step);
+                tw.gpu.sparseUpdate(gpuList, opt, step);
+            }
             for (int k = 0; k < 3; k++) {
                 String what = kind + " table " + k + ", step " + step;
                 tw.assertClose(what, tables.get(k), TIGHT_ATOL, TIGHT_RTOL);
