@@ -839,9 +839,7 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
   float* xb = x != nullptr ? x + (long long)b * x_stride : nullptr;
   if (x != nullptr)  // the interest block's first three parts
     for (int c = threadIdx.x; c < W; c += blockDim.x) {
-      float sv = 0.0f;
-#pragma unroll 16  // up to 16 loads in flight; the sum in t order
-      for (int t = 0; t < len; ++t) sv += kb[(long long)t * W + c];
+      const float sv = augur::positions_sum(kb + c, len, W);
       const float q = query[(long long)b * W + c];
       s_out[(long long)b * W + c] = sv;
       xb[c] = q;

@@ -116,6 +116,16 @@ __device__ __forceinline__ void length_runs(int* run_start, const int* lengths, 
   __syncthreads();
 }
 
+// sum_{t < len} x[t * stride], in t order with up to 16 loads in flight: the history's sum pool of
+// one column (sum_pool_forward_kernel, interest_concat_forward_kernel and the activation unit's
+// pooling launch share it, so their sums are the same bits).
+__device__ __forceinline__ float positions_sum(const float* x, int len, long long stride) {
+  float s = 0.0f;
+#pragma unroll 16
+  for (int t = 0; t < len; ++t) s += x[(long long)t * stride];
+  return s;
+}
+
 // Sum over a warp (every lane gets the total).
 __device__ __forceinline__ double warp_sum(double v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);

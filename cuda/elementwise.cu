@@ -57,9 +57,4 @@ AUGUR_KERNEL void scale_sequence_backward_kernel(float* __restrict__ dX, float* 
 
 // Zeroes up to MULTI_MAX tensors in one launch (the dense gradients before a step): tensor e is
 // list.a[e], n[e] floats; b, c, d unused.
-AUGUR_KERNEL void zero_multi_kernel(augur::MultiTensor list) {
-  int begin, end;
-  const int e = augur::multi_tensor_entry(list, blockIdx.x, &begin, &end);
-  float* __restrict__ x = list.a[e];
-  for (int i = begin + threadIdx.x; i < end; i += blockDim.x) x[i] = 0.0f;
-}
+AUGUR_KERNEL void zero_multi_kernel(augur::MultiTensor list) { augur::zero_list_block(list, blockIdx.x); }

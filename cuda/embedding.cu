@@ -139,13 +139,21 @@ AUGUR_KERNEL void embedding_gather_forward_kernel(float* __restrict__ out, int* 
                               (long long)blockIdx.x * blockDim.x + threadIdx.x, (long long)rows * D, (long long)gridDim.x * blockDim.x);
 }
 
+namespace augur {
+
+// Block `block` (< list.blocks) of a list's gathers.
+__device__ __forceinline__ void gather_list_block(const GatherList& list, int block, int* status) {
+  long long begin, end;
+  const GatherEntry& e = list.e[gather_entry(list, block, &begin, &end)];
+  gather_forward_range(e.out, status, e.ids, e.lengths, e.table, e.T, e.D, e.V, e.out_stride, e.off, begin + threadIdx.x, end, blockDim.x);
+}
+
+}  // namespace augur
+
 // The gathers of a list (a model's forward: every field's lookup) in one launch; each element as
 // embedding_gather_forward_kernel computes it.
 AUGUR_KERNEL void embedding_gather_multi_forward_kernel(augur::GatherList list, int* status) {
-  long long begin, end;
-  const augur::GatherEntry& e = list.e[augur::gather_entry(list, blockIdx.x, &begin, &end)];
-  augur::gather_forward_range(e.out, status, e.ids, e.lengths, e.table, e.T, e.D, e.V, e.out_stride, e.off, begin + threadIdx.x, end,
-                              blockDim.x);
+  augur::gather_list_block(list, blockIdx.x, status);
 }
 
 // The same gathers, and the tensors of `zero` set to 0 by the blocks after the gathers' (blocks
@@ -153,17 +161,8 @@ AUGUR_KERNEL void embedding_gather_multi_forward_kernel(augur::GatherList list, 
 // that number): a training step's first launch also clears the dense gradients, which saves
 // zero_multi_kernel's launch. The gathers neither read nor write those tensors.
 AUGUR_KERNEL void embedding_gather_multi_forward_zero_kernel(augur::GatherList list, int* status, augur::MultiTensor zero) {
-  if ((int)blockIdx.x >= list.blocks) {  // the same for the whole block
-    int begin, end;
-    const int e = augur::multi_tensor_entry(zero, (int)blockIdx.x - list.blocks, &begin, &end);
-    float* __restrict__ x = zero.a[e];
-    for (int i = begin + threadIdx.x; i < end; i += blockDim.x) x[i] = 0.0f;
-    return;
-  }
-  long long begin, end;
-  const augur::GatherEntry& e = list.e[augur::gather_entry(list, blockIdx.x, &begin, &end)];
-  augur::gather_forward_range(e.out, status, e.ids, e.lengths, e.table, e.T, e.D, e.V, e.out_stride, e.off, begin + threadIdx.x, end,
-                              blockDim.x);
+  if ((int)blockIdx.x >= list.blocks) augur::zero_list_block(zero, (int)blockIdx.x - list.blocks);
+  else augur::gather_list_block(list, blockIdx.x, status);
 }
 
 // Backward of the gather into the table's sparse gradient (sparse_grad.cuh):
@@ -202,11 +201,7 @@ AUGUR_KERNEL void sum_pool_forward_kernel(float* __restrict__ out, const float* 
     const int b = (int)(i / C);
     const int c = (int)(i % C);
     const int len = augur::clamped_length(lengths, b, T);
-    const float* xb = x + (long long)b * T * C + c;
-    float acc = 0.0f;
-#pragma unroll 16  // up to 16 loads in flight, the sum in t order
-    for (int t = 0; t < len; ++t) acc += xb[(long long)t * C];
-    out[i] = acc;
+    out[i] = augur::positions_sum(x + (long long)b * T * C + c, len, C);
   }
 }
 

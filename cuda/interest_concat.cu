@@ -23,10 +23,7 @@ AUGUR_KERNEL void interest_concat_forward_kernel(float* __restrict__ x, const fl
       float sv;
       if (hist != nullptr) {
         const int len = augur::clamped_length(lengths, b, T);
-        const float* hb = hist + (long long)b * T * E + j;
-        sv = 0.0f;
-#pragma unroll 16  // up to 16 loads in flight; the sum still in t order (sum_pool_forward_kernel's, bit for bit)
-        for (int t = 0; t < len; ++t) sv += hb[(long long)t * E];
+        sv = augur::positions_sum(hist + (long long)b * T * E + j, len, E);  // sum_pool_forward_kernel's, bit for bit
         s[k] = sv;
       } else {
         sv = s[k];

@@ -40,4 +40,12 @@ __device__ __forceinline__ int multi_tensor_entry(const MultiTensor& t, int bloc
   return lo;
 }
 
+// Block `block` of a zeroing launch over the list: its chunk set to 0.
+__device__ __forceinline__ void zero_list_block(const MultiTensor& t, int block) {
+  int begin, end;
+  const int e = multi_tensor_entry(t, block, &begin, &end);
+  float* __restrict__ x = t.a[e];
+  for (int i = begin + threadIdx.x; i < end; i += blockDim.x) x[i] = 0.0f;
+}
+
 }  // namespace augur
