@@ -437,6 +437,7 @@ __device__ void forward_tiles(const AttentionArgs& a) {
   float* P = Q + rows * W;
   __shared__ int run_start[MAX_THREADS + 1];
   __shared__ int slots;
+#pragma unroll 4  // 16 loads in flight (11 rounds of the block's threads in the Amazon config, one after another without it)
   for (int e = threadIdx.x; e < W * h1; e += blockDim.x) {
     const int c = e / h1, j = e % h1;
     float mb, mp, ma;
