@@ -400,12 +400,13 @@ __device__ __forceinline__ void m3_element(const float* w1, int W, int h1, int c
   ma = wq + wd;
 }
 
-// Sample b's per-sample term P[b, j] = b1[j] + sum_c q[b, c] (W1[c, j] + W1[2W + c, j]), summed in c order.
-__device__ __forceinline__ float sample_term(const AttentionArgs& a, const float* q, int j) {
+// Sample b's per-sample term P[b, j] = b1[j] + sum_c q[b, c] Ma[c, j] (Ma = Wq + Wd, M3's third row
+// block, as m3_element rounds it; here in shared memory), summed in c order.
+__device__ __forceinline__ float sample_term(const AttentionArgs& a, const float* q, const float* ma, int j) {
   const int W = a.W, h1 = a.h1;
   float s = 0.0f;
-#pragma unroll 8  // the loads in flight together
-  for (int c = 0; c < W; ++c) s += q[c] * (a.w1[c * h1 + j] + a.w1[(2 * W + c) * h1 + j]);
+#pragma unroll 12
+  for (int c = 0; c < W; ++c) s += q[c] * ma[c * h1 + j];
   return s + a.b1[j];
 }
 
@@ -413,10 +414,12 @@ __device__ __forceinline__ float sample_term(const AttentionArgs& a, const float
 // rows into shared memory from W1 (its products read it there), and the blocks together write
 // the backward's weight layouts, M3, M3t = M3^T and W2t = W2^T (grid-strided; the backward reads
 // them along rows). A tile's samples' terms P are computed in the tile (one row each, for the
-// samples its rows hold: slot s is the tile's s-th sample), and the tile that holds a sample's
-// t = 0 row writes its P to a.p for the backward. No launch of its own does any of this (the
-// prepare launch it replaces computed P for the whole batch). Dynamic shared memory (floats and
-// ints, 4 bytes each): M2 (2W, h1); row_b, row_t, slot, slot_b, slot_first (rows ints each); then
+// samples its rows hold: slot s is the tile's s-th sample) from Ma = M3's third row block, which
+// the block copies beside M2 (the same four loads of W1 make all three), and the tile that holds
+// a sample's t = 0 row writes its P to a.p for the backward. No launch of its own does any of this
+// (the prepare launch it replaces computed P for the whole batch). Dynamic shared memory (floats
+// and ints, 4 bytes each): M2 (2W, h1), Ma (W, h1); row_b, row_t, slot, slot_b, slot_first (rows
+// ints each); then
 // R (rows, 2W), A1 (rows, h1), A2 (rows, h2), Q (rows, W; the slots' queries), P (rows, h1).
 // score is written at the valid positions alone.
 namespace {
@@ -425,7 +428,8 @@ __device__ void forward_tiles(const AttentionArgs& a) {
   extern __shared__ double smem[];
   const int W = a.W, W2 = 2 * a.W, W3 = 3 * a.W, T = a.T, h1 = a.h1, h2 = a.h2, rows = a.rows;
   float* M2 = reinterpret_cast<float*>(smem);
-  int* row_b = reinterpret_cast<int*>(M2 + W2 * h1);
+  float* Ma = M2 + W2 * h1;
+  int* row_b = reinterpret_cast<int*>(Ma + W * h1);
   int* row_t = row_b + rows;
   int* slot = row_t + rows;        // row r's slot
   int* slot_b = slot + rows;       // slot s's sample
@@ -444,6 +448,7 @@ __device__ void forward_tiles(const AttentionArgs& a) {
     m3_element(a.w1, W, h1, c, j, mb, mp, ma);
     M2[c * h1 + j] = mb;
     M2[(W + c) * h1 + j] = mp;
+    Ma[c * h1 + j] = ma;
   }
   for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < (long long)W * h1 + (long long)h1 * h2;
        e += (long long)gridDim.x * blockDim.x) {
@@ -504,7 +509,7 @@ __device__ void forward_tiles(const AttentionArgs& a) {
     __syncthreads();
     for (int e = threadIdx.x; e < slots * h1; e += blockDim.x) {
       const int sl = e / h1, j = e % h1;
-      const float v = sample_term(a, Q + sl * W, j);
+      const float v = sample_term(a, Q + sl * W, Ma, j);
       P[sl * h1 + j] = v;
       if (row_t[slot_first[sl]] == 0) a.p[(long long)slot_b[sl] * h1 + j] = v;  // the one tile that holds the sample's t = 0
     }

@@ -43,11 +43,11 @@ final class AttentionArgs {
     private static int align8(int n) { return (n + 7) & ~7; }
 
     /**
-     * Dynamic shared memory of the forward kernel for tiles of {@code rows} positions: M2 (2W, h1), then row_b, row_t,
-     * slot, slot_b, slot_first (ints), then R (2W a row), A1, A2, Q (W a row) and P (h1 a row).
+     * Dynamic shared memory of the forward kernel for tiles of {@code rows} positions: M2 (2W, h1) and Ma (W, h1), then
+     * row_b, row_t, slot, slot_b, slot_first (ints), then R (2W a row), A1, A2, Q (W a row) and P (h1 a row).
      */
     static long forwardSharedBytes(int W, int h1, int h2, int rows) {
-        return 4L * (2L * W * h1 + rows * (5 + 3L * W + 2L * h1 + h2));
+        return 4L * (3L * W * h1 + rows * (5 + 3L * W + 2L * h1 + h2));
     }
 
     /** Whether the backward's dR3 (rows, 3W) takes the place of H1 and A1 (rows, h1 each), as the kernel decides (dr3_in_h1). */

@@ -107,7 +107,7 @@ class KernelSourcesTest {
         // DIN, Amazon config: W = E = 36, 80-40 (T does not matter: a block holds one tile of positions)
         long fwd = AttentionArgs.forwardSharedBytes(36, 80, 40, 32);
         long bwd = AttentionArgs.backwardSharedBytes(36, 80, 40, 32);
-        assertEquals(4 * (72 * 80 + 32 * (5 + 108 + 160 + 40)), fwd);   // M2, then 5 ints and R, Q (3W), A1, P (2 h1), A2 (h2) a row
+        assertEquals(4 * (108 * 80 + 32 * (5 + 108 + 160 + 40)), fwd);   // M2 and Ma (3W rows), then 5 ints and R, Q (3W), A1, P (2 h1), A2 (h2) a row
         assertTrue(AttentionArgs.dr3InH1(36, 80), "dR3 (3W = 108 a row) fits where H1 and A1 were (160)");
         assertEquals(8 * 32 + 4 * 32 * (3 + 108 + 240 + 120), bwd);
         assertFalse(AttentionArgs.dr3InH1(36, 50));
@@ -115,8 +115,8 @@ class KernelSourcesTest {
         // three forward blocks fit an H200 multiprocessor's 228 KB (with the static part and the 1 KB each block reserves),
         // as its 72 registers a thread allow
         assertTrue(3 * (fwd + 1168 + 1024) <= 228 * 1024, "" + fwd);
-        // within the 48 KB every GPU gives without opting in: 20 rows beside M2's 23,040 bytes
-        assertEquals(20, AttentionArgs.rowsThatFit(false, 36, 80, 40, 32, 48 * 1024));
+        // within the 48 KB every GPU gives without opting in: 11 rows beside M2's and Ma's 34,560 bytes
+        assertEquals(11, AttentionArgs.rowsThatFit(false, 36, 80, 40, 32, 48 * 1024));
         assertEquals(3, AttentionArgs.rowsThatFit(true, 36, 80, 40, 16, AttentionArgs.backwardSharedBytes(36, 80, 40, 3) + 10));
         assertEquals(0, AttentionArgs.rowsThatFit(false, 36, 80, 40, 16, 100));
         assertEquals(3L * 36 * 80 + 2 * 80 + 80 * 40 + 3 * 40 + 1, AttentionArgs.partialFloats(36, 80, 40));
