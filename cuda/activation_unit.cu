@@ -187,11 +187,13 @@ __device__ __forceinline__ void locate_tile(int* row_b, int* row_t, const int* r
 // warp r0 mod warps makes over the sample's every position into seg_dot[r0] (lanes over t, then a
 // fixed-order warp sum, in double as activation_unit_pool_backward_kernel sums it). A sample that
 // spans several tiles has its sum made by each of them, the same way. A row's own g_t reads its
-// k from the tile's R (row stride ldr, k first), already in shared memory, the same terms in the
-// same order as pool_score_grad. Every thread calls it after R is written (no barrier needed
+// k from the tile's R (row stride ldr, k first) and its sample's d_out from dob (row r's at
+// r W, a copy per row), both already in shared memory, the same terms in the same order as
+// pool_score_grad (read from global memory, d_out's 36 loads were some five round trips on every
+// tile's critical path). Every thread calls it after R and dob are written (no barrier needed
 // between): it has a barrier inside and none at the end.
-__device__ void tile_pool_backward(float* dsc, double* seg_dot, const float* R, int ldr, const int* row_b, const int* row_t, int n,
-                                   const AttentionArgs& a) {
+__device__ void tile_pool_backward(float* dsc, double* seg_dot, const float* R, int ldr, const float* dob_rows, const int* row_b,
+                                   const int* row_t, int n, const AttentionArgs& a) {
   const int W = a.W, T = a.T;
   if (a.softmax) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
@@ -213,7 +215,7 @@ __device__ void tile_pool_backward(float* dsc, double* seg_dot, const float* R, 
     const long long row0 = (long long)b * T;
     float g = a.d_weights != nullptr ? a.d_weights[row0 + t] : 0.0f;
     if (a.d_out != nullptr) {
-      const float* dob = a.d_out + (long long)b * a.d_out_stride;
+      const float* dob = dob_rows + r * W;
       const float* k = R + r * ldr;
 #pragma unroll 8
       for (int c = 0; c < W; ++c) g += dob[c] * k[c];
@@ -441,6 +443,8 @@ __device__ void forward_tiles(const AttentionArgs& a) {
   float* P = Q + rows * W;
   __shared__ int run_start[MAX_THREADS + 1];
   __shared__ int slots;
+  // the second layer's and the score's weights, which the tiles read from global memory (W1 comes in below)
+  augur::warm_l1(a.w2, h1 * h2, a.w3, h2, a.b2, h2, a.b1, h1);
 #pragma unroll 4  // 16 loads in flight (11 rounds of the block's threads in the Amazon config, one after another without it)
   for (int e = threadIdx.x; e < W * h1; e += blockDim.x) {
     const int c = e / h1, j = e % h1;
@@ -534,7 +538,8 @@ AUGUR_KERNEL void activation_unit_forward_tf32_kernel(AttentionArgs a) { forward
 // Dynamic shared memory: seg_dot (rows doubles), then in floats: with a.local the block's partial
 // gradients on chip (PartialLayout; from db1 on with a.local = 2), then row_b, row_t (rows ints each), dsc (rows), R3 (rows, 3W), H1, A1, D1 (rows, h1 each), H2,
 // A2, D2 (rows, h2 each), and dR3 (rows, 3W) only where it does not fit in H1 and A1, which are
-// spent by the time it is written (Amazon config: 3W = 108 <= 2 h1 = 160). Every tile adds into
+// spent by the time it is written (Amazon config: 3W = 108 <= 2 h1 = 160); dR3's place holds the
+// rows' d_out (rows, W) for the pool's backward before that. Every tile adds into
 // dM3 and dW2 (about 12,000 floats in the Amazon config), so with a.local those
 // read-modify-writes stay on chip and the slice is written once at the end. The price is L1: two
 // blocks of 110 KB leave an H200 multiprocessor's L1 about 28 KB, so the weights the products read
@@ -570,6 +575,9 @@ __device__ void backward_tiles(const AttentionArgs& a) {
   float* A2 = H2 + rows * h2;
   float* D2 = A2 + rows * h2;
   float* dR3 = dr3_in_h1(W, h1) ? H1 : D2 + rows * h2;
+  // the rows' d_out for the pool's backward (rows, W), in dR3's place: at least 3W a row, and
+  // written only after the pool's backward has read it (H1, where dR3 may live, by the MLP's forward)
+  float* dob = dR3;
 
   __shared__ int run_start[MAX_THREADS + 1];
   const int per = (a.B + blockDim.x - 1) / blockDim.x;
@@ -577,6 +585,8 @@ __device__ void backward_tiles(const AttentionArgs& a) {
   const int positions = run_start[blockDim.x];
   if (blockIdx.x == 0 && threadIdx.x == 0) *a.tiles = (positions + rows - 1) / rows;
   if ((int)blockIdx.x * rows >= positions) return;  // no tile: the reduce does not read this slice
+  // the weights the four products read from global memory, in L1 before the first tile's products
+  augur::warm_l1(a.m3, 2 * W * h1, a.m3t, h1 * W3, a.w2, h1 * h2, a.w2t, h1 * h2);
   for (int e = threadIdx.x; e < on_chip; e += blockDim.x) chip[e] = 0.0f;
   for (int e = threadIdx.x; e < L.size - on_chip; e += blockDim.x) slice[e] = 0.0f;
 
@@ -590,8 +600,9 @@ __device__ void backward_tiles(const AttentionArgs& a) {
       R3[r * W3 + c] = k;
       R3[r * W3 + W + c] = q * k;
       R3[r * W3 + 2 * W + c] = q;
+      if (a.d_out != nullptr) dob[r * W + c] = a.d_out[(long long)b * a.d_out_stride + c];
     }
-    tile_pool_backward(dsc, seg_dot, R3, W3, row_b, row_t, n, a);
+    tile_pool_backward(dsc, seg_dot, R3, W3, dob, row_b, row_t, n, a);
     __syncthreads();
     tile_mlp_forward<TF32>(H1, A1, H2, A2, R3, W3, a.m3, a.p, row_b, n, a);
     // layer 3 and the second activation, one thread per hidden unit j (fixed row order), the rows'

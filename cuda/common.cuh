@@ -116,6 +116,48 @@ __device__ __forceinline__ void length_runs(int* run_start, const int* lengths, 
   __syncthreads();
 }
 
+// Brings up to four read-only arrays ([p_i, p_i + n_i) floats; nullptr or n_i = 0 for none) into
+// the L1 cache of the calling block's multiprocessor. A product that walks a weight matrix from
+// global memory k step by k step waits one memory round trip per group of steps (tiled_product's
+// unroll of 4), and while the matrix is only in L2 each trip is some 250-600 cycles against about
+// 35 from L1: the activation unit's first tile waits on about 70 such trips in the backward. Here
+// each thread loads one float of up to WARM_LOADS of the arrays' 32-byte sectors (the unit an L1
+// miss fills), all in flight together, so one round trip brings in the lot (4,096 sectors, 128 KB,
+// at 256 threads; past that the rest is left to the products). Nothing depends on the values:
+// their sum is stored to a device float that nothing reads, and only when it is exactly -2^127
+// (harmless if it ever is), which keeps the compiler from dropping the loads. Every thread
+// of the block calls it, or any subset; no barrier.
+constexpr int WARM_LOADS = 16;
+__device__ float warm_sink;
+
+__device__ __forceinline__ void warm_l1(const float* p0, int n0, const float* p1, int n1, const float* p2, int n2,
+                                        const float* p3, int n3) {
+  const int s0 = p0 != nullptr ? (n0 + 7) / 8 : 0, s1 = p1 != nullptr ? (n1 + 7) / 8 : 0;
+  const int s2 = p2 != nullptr ? (n2 + 7) / 8 : 0, s3 = p3 != nullptr ? (n3 + 7) / 8 : 0;
+  const int total = s0 + s1 + s2 + s3;
+  float v[WARM_LOADS];
+#pragma unroll
+  for (int u = 0; u < WARM_LOADS; ++u) {
+    int k = (int)threadIdx.x + u * (int)blockDim.x;
+    v[u] = 0.0f;
+    if (k < total) {
+      const float* p;
+      if (k < s0) p = p0;
+      else if ((k -= s0) < s1) p = p1;
+      else if ((k -= s1) < s2) p = p2;
+      else {
+        k -= s2;
+        p = p3;
+      }
+      v[u] = p[8 * k];
+    }
+  }
+  float sum = 0.0f;
+#pragma unroll
+  for (int u = 0; u < WARM_LOADS; ++u) sum += v[u];
+  if (sum == -0x1p127f) *static_cast<volatile float*>(&warm_sink) = sum;  // volatile: the store, so the loads, stay
+}
+
 // sum_{t < len} x[t * stride], in t order with up to 16 loads in flight: the history's sum pool of
 // one column (sum_pool_forward_kernel, interest_concat_forward_kernel and the activation unit's
 // pooling launch share it, so their sums are the same bits).
