@@ -65,7 +65,7 @@
 
 // One argument block for the forward, backward and reduce kernels (apex's habit: one
 // struct instead of thirty arguments). io.augur.backend.cuda.AttentionArgs writes it byte for
-// byte: 34 pointers, then 11 ints.
+// byte: 35 pointers, then 11 ints.
 struct AttentionArgs {
   float* score;          // (B, T) forward: written at valid positions
   const float* d_out;    // (B, W) backward: d loss / d out, or nullptr
@@ -102,6 +102,7 @@ struct AttentionArgs {
   const float* dx;         // backward: the gradient of DIN's interest block [q, s, q * s, out] of the feature
                            // vector (row stride d_out_stride), or nullptr; see "The interest block" above
   const float* s;          // with dx: (B, W) the history's sum pool s_b = sum_{t < len_b} k_bt
+  const float* out;        // backward with d_out and the softmax: (B, W) the forward's pooled output out_b
   int B, T, W, h1, h2;
   int rows;    // positions per tile
   int act;     // 0 sigmoid, 1 PReLU
@@ -182,11 +183,15 @@ __device__ __forceinline__ void locate_tile(int* row_b, int* row_t, const int* r
 
 // The pool's backward at the tile's rows, into dsc (n): with g_t = d_weights[b, t] + d_out_b . k_bt
 // (either term absent when its pointer is nullptr), d score = g_t, or through the softmax
-// w_t (g_t - sum_{s < len_b} w_s g_s). A sample's rows are consecutive in the tile: the first of
-// them (row r0 = max(0, r - t), the tile's first row or the sample's t = 0) holds the sum, which
-// warp r0 mod warps makes over the sample's every position into seg_dot[r0] (lanes over t, then a
-// fixed-order warp sum, in double as activation_unit_pool_backward_kernel sums it). A sample that
-// spans several tiles has its sum made by each of them, the same way. A row's own g_t reads its
+// w_t (g_t - sum_{s < len_b} w_s g_s). The sum is taken as
+//   sum_s w_s d_weights[b, s] + d_out_b . out_b        (out_b = sum_s w_s k_bs, the forward's output)
+// which is the same quantity in O(len + W) loads where sum_s w_s (d_out_b . k_bs) took len W of
+// them, about ten dependent round trips to memory for a history of 100 on the tile's critical
+// path. A sample's rows are consecutive in the tile: the first of them (row r0 = max(0, r - t),
+// the tile's first row or the sample's t = 0) holds the sum, which warp r0 mod warps makes into
+// seg_dot[r0] (lanes over s, then over the W columns, each lane's terms in double, then a
+// fixed-order warp sum). A sample that spans several tiles has its sum made by each of them, the
+// same way. A row's own g_t reads its
 // k from the tile's R (row stride ldr, k first) and its sample's d_out from dob (row r's at
 // r W, a copy per row), both already in shared memory, the same terms in the same order as
 // pool_score_grad (read from global memory, d_out's 36 loads were some five round trips on every
@@ -201,10 +206,15 @@ __device__ void tile_pool_backward(float* dsc, double* seg_dot, const float* R, 
       if (r > 0 && row_t[r] > 0) continue;   // not its sample's first row in the tile
       const int b = row_b[r], len = augur::clamped_length(a.lengths, b, T);
       const long long row0 = (long long)b * T;
-      const float* dob = a.d_out != nullptr ? a.d_out + (long long)b * a.d_out_stride : nullptr;
       double dot = 0.0;
-#pragma unroll 2  // two positions' loads in flight (a history of 100 is 4 rounds of the lanes)
-      for (int t = lane; t < len; t += 32) dot += (double)a.weights[row0 + t] * pool_score_grad(a.d_weights, dob, a.keys + row0 * W, row0, t, W);
+      if (a.d_weights != nullptr)
+#pragma unroll 4  // a history of 100 is 4 rounds of the lanes, their loads in flight together
+        for (int s = lane; s < len; s += 32) dot += (double)a.weights[row0 + s] * a.d_weights[row0 + s];
+      if (a.d_out != nullptr) {
+        const float* dob = a.d_out + (long long)b * a.d_out_stride;
+        const float* ob = a.out + (long long)b * W;
+        for (int c = lane; c < W; c += 32) dot += (double)dob[c] * ob[c];
+      }
       dot = augur::warp_sum(dot);
       if (lane == 0) seg_dot[r] = dot;
     }

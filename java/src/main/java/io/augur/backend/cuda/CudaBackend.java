@@ -507,6 +507,11 @@ public final class CudaBackend implements Backend, Profiling {
         final int partialsPlace;
         final long sharedForward, sharedBackward;
         final Arena.Slice m3, m3t, w2t, p, score, dqRows, partials, tiles;
+        /**
+         * The last forward's pooled output (an address, 0 where it had none): with the softmax, the backward takes
+         * sum_t w_t g_t as sum_t w_t dWeights_t + dOut . out. A captured step replays the same addresses.
+         */
+        long out;
 
         AttentionWorkspace(String name, AttentionSpec spec, int maxB, int T) {
             this.spec = spec;
@@ -1585,6 +1590,7 @@ public final class CudaBackend implements Backend, Profiling {
         AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, rows);
         g.set(AttentionArgs.Ptr.SCORE, w.score.address());
         CudaRuntime.Args args = args().struct(g.buffer());
+        w.out = a(out);
         if (B <= 0) return;
         long grid = Math.min(AttentionArgs.tiles((long) B * T, rows), (long) w.forwardBlocksPerSm * rt.multiprocessors);
         String kernel = precision == Precision.TF32 ? Kernels.ACTIVATION_UNIT_FORWARD_TF32 : Kernels.ACTIVATION_UNIT_FORWARD;
@@ -1656,13 +1662,17 @@ public final class CudaBackend implements Backend, Profiling {
                                              Tensor weights, AttentionWorkspace w, Tensor query, Tensor keys, Tensor lengths, AttentionParams p,
                                              AttentionSpec spec, int B, int T, long dxBlock, long s) {
         if (B <= 0) return;
+        if (dOut != 0L && spec.softmax() && w.out == 0L) {
+            throw new IllegalStateException("activation unit backward with dOut: its forward wrote no pooled output (out was null), "
+                    + "which the softmax's backward reads");
+        }
         begin();
         int rows = w.rows(true, B);
         int blocks = attentionBackwardBlocks(AttentionArgs.tiles((long) B * T, rows), w.blocks);
         AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, rows);
         // the pool's backward runs in the kernel's tiles (d score at each tile's positions, the pool's share of dKeys)
         g.set(AttentionArgs.Ptr.D_OUT, dOut).set(AttentionArgs.Int.D_OUT_STRIDE, dOutStride).set(AttentionArgs.Ptr.DX, dxBlock).set(AttentionArgs.Ptr.S, s)
-                .set(AttentionArgs.Ptr.D_WEIGHTS, a(dWeights)).set(AttentionArgs.Ptr.WEIGHTS, a(weights))
+                .set(AttentionArgs.Ptr.D_WEIGHTS, a(dWeights)).set(AttentionArgs.Ptr.WEIGHTS, a(weights)).set(AttentionArgs.Ptr.OUT, w.out)
                 .set(AttentionArgs.Int.SOFTMAX, spec.softmax() ? 1 : 0).set(AttentionArgs.Ptr.DQ_ROWS, w.dqRows.address())
                 .set(AttentionArgs.Ptr.D_QUERY, a(dQuery)).set(AttentionArgs.Ptr.D_KEYS, a(dKeys))
                 .set(AttentionArgs.Ptr.G_W1, a(grads.w1())).set(AttentionArgs.Ptr.G_B1, a(grads.b1())).set(AttentionArgs.Ptr.G_ALPHA1, a(grads.alpha1()))

@@ -1183,6 +1183,36 @@ class CudaOpsParityTest {
         activationUnitCase(Activation.DICE, true, 7, new int[MAXB], E, 80, 40);
     }
 
+    /**
+     * The fused softmax backward takes sum_t w_t g_t as sum_t w_t dWeights_t + dOut . out, with out the forward's pooled output:
+     * a backward with dOut after a forward that wrote none is refused, naming what is missing, before any launch.
+     */
+    @Test
+    void activationUnitBackwardWithDOutNeedsTheForwardsOutput() {
+        int W = E, h1 = 80, h2 = 40;
+        AttentionSpec spec = new AttentionSpec(W, h1, h2, Activation.SIGMOID, true, 0.99f, 1e-8f);
+        Backend be = tw.gpu;
+        Workspace ws = be.attentionWorkspace("ws", spec, MAXB, T);
+        org.junit.jupiter.api.Assumptions.assumeTrue(ws instanceof CudaBackend.AttentionWorkspace, "the fused unit");
+        AttentionParams p = new AttentionParams(tw.floats("w1", uniform(rng, 4 * W * h1, -0.2f, 0.2f)).on(be), tw.floats("b1", new float[h1]).on(be), null,
+                tw.floats("w2", uniform(rng, h1 * h2, -0.2f, 0.2f)).on(be), tw.floats("b2", new float[h2]).on(be), null,
+                tw.floats("w3", uniform(rng, h2, -0.5f, 0.5f)).on(be), tw.floats("b3", new float[1]).on(be), null, null, null, null);
+        AttentionParams g = new AttentionParams(tw.floats("gw1", new float[4 * W * h1]).on(be), tw.floats("gb1", new float[h1]).on(be), null,
+                tw.floats("gw2", new float[h1 * h2]).on(be), tw.floats("gb2", new float[h2]).on(be), null,
+                tw.floats("gw3", new float[h2]).on(be), tw.floats("gb3", new float[1]).on(be), null, null, null, null);
+        var q = tw.floats("q", uniform(rng, MAXB * W, -1, 1)).on(be);
+        var k = tw.floats("k", uniform(rng, MAXB * T * W, -1, 1)).on(be);
+        var len = tw.ints("len", lengths(rng, MAXB, T)).on(be);
+        var weights = tw.poisoned("weights", MAXB * T).on(be);
+        var dOut = tw.floats("dOut", uniform(rng, MAXB * W, -1, 1)).on(be);
+        var dq = tw.floats("dq", new float[MAXB * W]).on(be);
+        var dk = tw.floats("dk", new float[MAXB * T * W]).on(be);
+        be.activationUnit(null, weights, ws, q, k, len, p, spec, B, T, true);   // the weights alone, as DIEN's gates take them
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> be.activationUnitBackward(dq, dk, g, dOut, null, weights, ws, q, k, len, p, spec, B, T));
+        assertTrue(e.getMessage().contains("no pooled output"), e.getMessage());
+    }
+
     private void activationUnitCase(Activation act, boolean softmax, int T, int[] lens, int W, int h1, int h2) {
         activationUnitCase(tw, rng, GpuTesting::uniform, act, softmax, T, lens, W, h1, h2, TIGHT_ATOL, TIGHT_RTOL,
                 (what, p) -> tw.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL));

@@ -88,18 +88,19 @@ class KernelSourcesTest {
         while (in.find()) for (String n : in.group(1).split(",")) ints.add(n.trim());
         assertEquals(Stream.of(AttentionArgs.Ptr.values()).map(p -> p.name().toLowerCase()).toList(), pointers);
         assertEquals(Stream.of(AttentionArgs.Int.values()).map(p -> p.name().toLowerCase()).toList(), ints.stream().map(String::toLowerCase).toList());
-        assertEquals(320, AttentionArgs.BYTES, "34 pointers + 11 ints, padded to 8");
+        assertEquals(328, AttentionArgs.BYTES, "35 pointers + 11 ints, padded to 8");
         AttentionArgs a = new AttentionArgs().set(AttentionArgs.Ptr.G_B3, 0x1234_5678_9abcL).set(AttentionArgs.Int.LOCAL, 7)
-                .set(AttentionArgs.Ptr.TILES, 0x42L).set(AttentionArgs.Ptr.WEIGHTS, 0x43L).set(AttentionArgs.Ptr.S, 0x44L).set(AttentionArgs.Int.B, 9)
+                .set(AttentionArgs.Ptr.TILES, 0x42L).set(AttentionArgs.Ptr.WEIGHTS, 0x43L).set(AttentionArgs.Ptr.S, 0x44L).set(AttentionArgs.Ptr.OUT, 0x45L).set(AttentionArgs.Int.B, 9)
                 .set(AttentionArgs.Int.SOFTMAX, 1).set(AttentionArgs.Int.D_OUT_STRIDE, 11);
         assertEquals(0x1234_5678_9abcL, a.buffer().getLong(8 * 29));
         assertEquals(0x42L, a.buffer().getLong(8 * 6));
         assertEquals(0x43L, a.buffer().getLong(8 * 31));
         assertEquals(0x44L, a.buffer().getLong(8 * 33));
-        assertEquals(9, a.buffer().getInt(8 * 34));
-        assertEquals(7, a.buffer().getInt(8 * 34 + 4 * 8));
-        assertEquals(1, a.buffer().getInt(8 * 34 + 4 * 9));
-        assertEquals(11, a.buffer().getInt(8 * 34 + 4 * 10));
+        assertEquals(0x45L, a.buffer().getLong(8 * 34));
+        assertEquals(9, a.buffer().getInt(8 * 35));
+        assertEquals(7, a.buffer().getInt(8 * 35 + 4 * 8));
+        assertEquals(1, a.buffer().getInt(8 * 35 + 4 * 9));
+        assertEquals(11, a.buffer().getInt(8 * 35 + 4 * 10));
     }
 
     @Test
