@@ -837,8 +837,14 @@ AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
 // With x != nullptr (DIN's interest block, Backend.attentionInterest) the block also writes
 //   s[b, c] = sum_{t < len} k_btc   in t order (interest_concat_forward_kernel's sum, bit for bit)
 //   x[b, :4W] = [query[b], s[b], query[b] * s[b], out[b]]   (x: the block's first column, row stride x_stride)
-// Dynamic shared memory: T floats. blockDim.x: at most POOL_MAX_THREADS.
+// With stage_keys (and out) the block first copies the sample's len x W keys into shared memory
+// behind the weights, all its threads' loads in flight together (POOL_STAGE_LOADS each, a history
+// of 100 x 36 in two round trips at 128 threads), and both sums read them there: read from global
+// memory, the sum pool's column walk and the weighted sum were about twelve dependent round
+// trips for a history of 100. The same values in the same order, so the same bits.
+// Dynamic shared memory: T floats, and T W more with stage_keys. blockDim.x: at most POOL_MAX_THREADS.
 constexpr int POOL_MAX_THREADS = 256;
+constexpr int POOL_STAGE_LOADS = 16;
 
 AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, float* __restrict__ weights,
                                                       int* status, const float* __restrict__ score,
@@ -846,11 +852,30 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
                                                       const int* __restrict__ lengths, const int* __restrict__ row_start,
                                                       int T, int W, int softmax, float* __restrict__ x,
                                                       float* __restrict__ s_out, const float* __restrict__ query,
-                                                      int x_stride) {
+                                                      int x_stride, int stage_keys) {
   extern __shared__ float w[];
   __shared__ double scratch[32];
   const int b = blockIdx.x;
   const int len = augur::checked_length(lengths, b, T, status);
+  const float* kb = keys + (long long)b * T * W;
+  if (out != nullptr && stage_keys) {  // the same for the whole block
+    float* staged = w + T;
+    const int n = len * W, step = (int)blockDim.x * POOL_STAGE_LOADS;
+    for (int base = 0; base < n; base += step) {
+      float v[POOL_STAGE_LOADS];
+#pragma unroll
+      for (int u = 0; u < POOL_STAGE_LOADS; ++u) {
+        const int e = base + u * (int)blockDim.x + (int)threadIdx.x;
+        v[u] = e < n ? kb[e] : 0.0f;
+      }
+#pragma unroll
+      for (int u = 0; u < POOL_STAGE_LOADS; ++u) {
+        const int e = base + u * (int)blockDim.x + (int)threadIdx.x;
+        if (e < n) staged[e] = v[u];
+      }
+    }
+    kb = staged;  // read back after the barrier below
+  }
   const float* s = score + (row_start != nullptr ? (long long)row_start[b] : (long long)b * T);
   for (int t = threadIdx.x; t < len; t += blockDim.x) w[t] = s[t];
   if (softmax && len > 0) {
@@ -862,7 +887,6 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
   for (int t = threadIdx.x; t < T; t += blockDim.x) weights[(long long)b * T + t] = w[t];
   if (out == nullptr) return;
   __shared__ float part[POOL_MAX_THREADS];
-  const float* kb = keys + (long long)b * T * W;
   float* xb = x != nullptr ? x + (long long)b * x_stride : nullptr;
   if (x != nullptr)  // the interest block's first three parts
     for (int c = threadIdx.x; c < W; c += blockDim.x) {

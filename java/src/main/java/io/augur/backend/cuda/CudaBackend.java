@@ -1607,13 +1607,28 @@ public final class CudaBackend implements Backend, Profiling {
         poolForward(out, weights, score, rowStart, keys, lengths, B, T, spec, 0L, 0L, 0L, 0);
     }
 
-    /** The same, also writing s and the interest block at xBlock (an address, or 0: none) when out is given. */
+    /**
+     * The same, also writing s and the interest block at xBlock (an address, or 0: none) when out is given. With out, a
+     * sample's keys are staged in shared memory (its sums then read them there) when they fit beside the weights within
+     * the 48 KB every GPU gives a block without opting in.
+     */
     private void poolForward(Tensor out, Tensor weights, long score, long rowStart, Tensor keys, Tensor lengths, int B, int T, AttentionSpec spec,
                              long xBlock, long s, long query, int xStride) {
-        rt.launch(Kernels.ACTIVATION_UNIT_POOL_FORWARD, B, 1, ATT_POOL_THREADS, 1, 4 * T, args().ptr(a(out)).ptr(a(weights)).ptr(status.address())
+        boolean stage = out != null && poolStageKeys && poolStagesKeys(T, spec.width());
+        long shared = 4L * T * (stage ? 1 + spec.width() : 1);
+        rt.launch(Kernels.ACTIVATION_UNIT_POOL_FORWARD, B, 1, ATT_POOL_THREADS, 1, (int) shared, args().ptr(a(out)).ptr(a(weights)).ptr(status.address())
                 .ptr(score).ptr(a(keys)).ptr(a(lengths)).ptr(rowStart).i(T).i(spec.width()).i(spec.softmax() ? 1 : 0)
-                .ptr(xBlock).ptr(s).ptr(query).i(xStride));
+                .ptr(xBlock).ptr(s).ptr(query).i(xStride).i(stage ? 1 : 0));
     }
+
+    /** Whether the pooling launch may stage keys at all (tests clear it: the path of histories too long to stage). */
+    static boolean poolStageKeys = true;
+
+    /**
+     * Whether the pooling launch stages a sample's keys (T x W) in shared memory beside its T weights: when they fit,
+     * with the kernel's static part (1,280 bytes on sm_90; 2 KB allowed), in the 48 KB a block has without opting in.
+     */
+    static boolean poolStagesKeys(int T, int W) { return 4L * T * (1L + W) + 2048 <= DEFAULT_SHARED; }
 
     /** d score through the softmax, (B, T) or packed by {@code rowStart}, and the pooled output's share of dKeys (+=), one block per sample. */
     private void poolBackward(long dScore, long rowStart, Tensor dKeys, Tensor dOut, Tensor dWeights, Tensor weights, Tensor keys, Tensor lengths,

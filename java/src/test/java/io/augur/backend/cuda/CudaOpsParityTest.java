@@ -25,6 +25,7 @@ import static io.augur.backend.cuda.GpuTesting.lengths;
 import static io.augur.backend.cuda.GpuTesting.uniform;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static io.augur.backend.cuda.GpuTesting.uniformPoisoned;
 
@@ -937,6 +938,24 @@ class CudaOpsParityTest {
             "DICE, false, 7", "DICE, true, 7", "DICE, true, 100"})
     void activationUnitForwardAndBackward(Activation act, boolean softmax, int T) {
         activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), E, 80, 40);
+    }
+
+    /**
+     * The pooling launch with the keys read from global memory, as for histories whose keys do not fit its shared
+     * memory (T W above about 11,500 floats): the Amazon config and an off-tile width, and the interest block.
+     */
+    @ParameterizedTest
+    @CsvSource({"SIGMOID, true, 100, 36", "PRELU, false, 9, 13"})
+    void activationUnitWithKeysNotStaged(Activation act, boolean softmax, int T, int W) {
+        assertTrue(CudaBackend.poolStagesKeys(T, W), "staged unless told not to");
+        assertFalse(CudaBackend.poolStagesKeys(300, 40), "300 x 41 floats do not fit 48 KB");
+        CudaBackend.poolStageKeys = false;
+        try {
+            activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), W, 80, 40);
+            attentionInterestForwardAndBackward(act, softmax, 300, 7);
+        } finally {
+            CudaBackend.poolStageKeys = true;
+        }
     }
 
     /**

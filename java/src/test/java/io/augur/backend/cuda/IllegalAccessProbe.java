@@ -40,7 +40,7 @@ final class IllegalAccessProbe {
                 be.synchronize();   // allocates what was only planned
                 be.runtime().launch("activation_unit_pool_forward_kernel", 1, 1, 32, 1, 4 * (T - 1), new CudaRuntime.Args().ptr(0)
                         .ptr(((CudaTensor) weights).address()).ptr(0).ptr(((CudaTensor) score).address()).ptr(((CudaTensor) score).address())
-                        .ptr(((CudaTensor) lengths).address()).ptr(0).i(T).i(1).i(0).ptr(0).ptr(0).ptr(0).i(0));
+                        .ptr(((CudaTensor) lengths).address()).ptr(0).i(T).i(1).i(0).ptr(0).ptr(0).ptr(0).i(0).i(0));
             } else if (mode.equals("alias")) {
                 // y = sigmoid(y): the output and the input are both __restrict__, and the same tensor
                 be.runtime().launch("sigmoid_forward_kernel", 4, 1, 256, 1, 0, new CudaRuntime.Args().ptr(yAt).ptr(yAt).i(n));
