@@ -435,6 +435,8 @@ __device__ __forceinline__ float sample_term(const AttentionArgs& a, const float
 // R (rows, 2W), A1 (rows, h1), A2 (rows, h2), Q (rows, W; the slots' queries), P (rows, h1).
 // score is written at the valid positions alone.
 namespace {
+constexpr int COPY_ELEMENTS = 12;
+
 template <bool TF32>
 __device__ void forward_tiles(const AttentionArgs& a) {
   extern __shared__ double smem[];
@@ -455,14 +457,25 @@ __device__ void forward_tiles(const AttentionArgs& a) {
   __shared__ int slots;
   // the second layer's and the score's weights, which the tiles read from global memory (W1 comes in below)
   augur::warm_l1(a.w2, h1 * h2, a.w3, h2, a.b2, h2, a.b1, h1);
-#pragma unroll 4  // 16 loads in flight (11 rounds of the block's threads in the Amazon config, one after another without it)
-  for (int e = threadIdx.x; e < W * h1; e += blockDim.x) {
-    const int c = e / h1, j = e % h1;
-    float mb, mp, ma;
-    m3_element(a.w1, W, h1, c, j, mb, mp, ma);
-    M2[c * h1 + j] = mb;
-    M2[(W + c) * h1 + j] = mp;
-    Ma[c * h1 + j] = ma;
+  // M2 and Ma from W1 in rounds of COPY_ELEMENTS elements a thread, their 4 COPY_ELEMENTS loads in flight together
+  // (one round in the Amazon config at 256 threads, 48 loads a thread; `#pragma unroll 4` over the 11 or 12
+  // elements a thread has ran up to 3 of them one at a time, each a memory round trip, then 2 rounds of 4)
+  for (int base = 0; base < W * h1; base += (int)blockDim.x * COPY_ELEMENTS) {
+    float mb[COPY_ELEMENTS], mp[COPY_ELEMENTS], ma[COPY_ELEMENTS];
+#pragma unroll
+    for (int u = 0; u < COPY_ELEMENTS; ++u) {
+      const int e = min(base + u * (int)blockDim.x + (int)threadIdx.x, W * h1 - 1);
+      m3_element(a.w1, W, h1, e / h1, e % h1, mb[u], mp[u], ma[u]);
+    }
+#pragma unroll
+    for (int u = 0; u < COPY_ELEMENTS; ++u) {
+      const int e = base + u * (int)blockDim.x + (int)threadIdx.x;
+      if (e >= W * h1) break;
+      const int c = e / h1, j = e % h1;
+      M2[c * h1 + j] = mb[u];
+      M2[(W + c) * h1 + j] = mp[u];
+      Ma[c * h1 + j] = ma[u];
+    }
   }
   for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < (long long)W * h1 + (long long)h1 * h2;
        e += (long long)gridDim.x * blockDim.x) {
