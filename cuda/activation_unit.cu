@@ -461,20 +461,25 @@ __device__ void forward_tiles(const AttentionArgs& a) {
   // (one round in the Amazon config at 256 threads, 48 loads a thread; `#pragma unroll 4` over the 11 or 12
   // elements a thread has ran up to 3 of them one at a time, each a memory round trip, then 2 rounds of 4)
   for (int base = 0; base < W * h1; base += (int)blockDim.x * COPY_ELEMENTS) {
-    float mb[COPY_ELEMENTS], mp[COPY_ELEMENTS], ma[COPY_ELEMENTS];
+    float wq[COPY_ELEMENTS], wk[COPY_ELEMENTS], wd[COPY_ELEMENTS], wp[COPY_ELEMENTS];
 #pragma unroll
-    for (int u = 0; u < COPY_ELEMENTS; ++u) {
+    for (int u = 0; u < COPY_ELEMENTS; ++u) {  // W1[c, j], W1[W + c, j], W1[2W + c, j], W1[3W + c, j] of element (c, j)
       const int e = min(base + u * (int)blockDim.x + (int)threadIdx.x, W * h1 - 1);
-      m3_element(a.w1, W, h1, e / h1, e % h1, mb[u], mp[u], ma[u]);
+      const float* w = a.w1 + (e / h1) * h1 + e % h1;
+      wq[u] = w[0];
+      wk[u] = w[W * h1];
+      wd[u] = w[2 * W * h1];
+      wp[u] = w[3 * W * h1];
     }
+    augur::loads_issued();
 #pragma unroll
     for (int u = 0; u < COPY_ELEMENTS; ++u) {
       const int e = base + u * (int)blockDim.x + (int)threadIdx.x;
       if (e >= W * h1) break;
       const int c = e / h1, j = e % h1;
-      M2[c * h1 + j] = mb[u];
-      M2[(W + c) * h1 + j] = mp[u];
-      Ma[c * h1 + j] = ma[u];
+      M2[c * h1 + j] = wk[u] - wd[u];  // as m3_element
+      M2[(W + c) * h1 + j] = wp[u];
+      Ma[c * h1 + j] = wq[u] + wd[u];
     }
   }
   for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < (long long)W * h1 + (long long)h1 * h2;
@@ -756,6 +761,28 @@ AUGUR_KERNEL void activation_unit_backward_tf32_kernel(AttentionArgs a) { backwa
 // y, y + GROUPS, ... in order, and row 0 adds the groups' sums in group order: a fixed order,
 // with 8 times the loads in flight of one thread walking them all.
 constexpr int REDUCE_GROUPS = 8;
+// Loads a thread of the reduce has in flight at a time: fixed rounds, where `#pragma unroll` over a
+// count known only at run time (18 slices a group at batch 128) ran its remainder one load at a time.
+constexpr int REDUCE_LOADS = 8;
+
+namespace {
+// sum over i = y, y + REDUCE_GROUPS, ... < n of p[i stride], in i order, REDUCE_LOADS loads at a time.
+__device__ __forceinline__ float strided_sum(const float* p, long long stride, int y, int n) {
+  float s = 0.0f;
+  for (int i0 = y; i0 < n; i0 += REDUCE_GROUPS * REDUCE_LOADS) {
+    float v[REDUCE_LOADS];
+#pragma unroll
+    for (int u = 0; u < REDUCE_LOADS; ++u) v[u] = p[(long long)min(i0 + u * REDUCE_GROUPS, n - 1) * stride];
+    augur::loads_issued();
+#pragma unroll
+    for (int u = 0; u < REDUCE_LOADS; ++u) {
+      if (i0 + u * REDUCE_GROUPS >= n) break;
+      s += v[u];
+    }
+  }
+  return s;
+}
+}  // namespace
 
 AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
   __shared__ float sums[3][REDUCE_GROUPS][32];
@@ -775,12 +802,24 @@ AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
       e = (int)idx;
       if (e < n_w1) {
         const int c = e / h1, i = e % h1;
-#pragma unroll 4  // loads of 4 slices in flight; still summed in slice order
-        for (int blk = y; blk < slices; blk += REDUCE_GROUPS) {
-          const float* p = a.partials + (long long)blk * L.size + L.dm3;
-          s0 += p[(2 * W + c) * h1 + i];  // dMa
-          s1 += p[c * h1 + i];            // dMb
-          s2 += p[(W + c) * h1 + i];      // dMp
+        // REDUCE_LOADS slices' loads in flight at a time, still summed in slice order
+        for (int blk0 = y; blk0 < slices; blk0 += REDUCE_GROUPS * REDUCE_LOADS) {
+          float va[REDUCE_LOADS], vb[REDUCE_LOADS], vp[REDUCE_LOADS];
+#pragma unroll
+          for (int u = 0; u < REDUCE_LOADS; ++u) {
+            const float* p = a.partials + (long long)min(blk0 + u * REDUCE_GROUPS, slices - 1) * L.size + L.dm3;
+            va[u] = p[(2 * W + c) * h1 + i];  // dMa
+            vb[u] = p[c * h1 + i];            // dMb
+            vp[u] = p[(W + c) * h1 + i];      // dMp
+          }
+          augur::loads_issued();
+#pragma unroll
+          for (int u = 0; u < REDUCE_LOADS; ++u) {
+            if (blk0 + u * REDUCE_GROUPS >= slices) break;
+            s0 += va[u];
+            s1 += vb[u];
+            s2 += vp[u];
+          }
         }
       } else {
         e -= n_w1;
@@ -792,18 +831,14 @@ AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
         else if ((e -= n_b2) < n_a2) { off = L.da2; dst = a.g_alpha2; }
         else if ((e -= n_a2) < n_w3) { off = L.dw3; dst = a.g_w3; }
         else { e -= n_w3; off = L.db3; dst = a.g_b3; }
-        if (dst != nullptr) {  // none: no slopes for sigmoid
-#pragma unroll 4
-          for (int blk = y; blk < slices; blk += REDUCE_GROUPS) s0 += a.partials[(long long)blk * L.size + off + e];
-        }
+        if (dst != nullptr)  // none: no slopes for sigmoid
+          s0 = strided_sum(a.partials + off + e, L.size, y, slices);
       }
     } else if (idx < total) {
       const long long q = idx - n_params;
       const int b = (int)(q / W), c = (int)(q % W);
       const int len = augur::clamped_length(a.lengths, b, T);
-      const float* d = a.dq_rows + (long long)b * T * W + c;
-#pragma unroll 4
-      for (int t = y; t < len; t += REDUCE_GROUPS) s0 += d[(long long)t * W];
+      s0 = strided_sum(a.dq_rows + (long long)b * T * W + c, W, y, len);
     }
     sums[0][y][x] = s0;
     sums[1][y][x] = s1;
@@ -881,6 +916,7 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
         const int e = base + u * (int)blockDim.x + (int)threadIdx.x;
         v[u] = e < n ? kb[e] : 0.0f;
       }
+      augur::loads_issued();
 #pragma unroll
       for (int u = 0; u < POOL_STAGE_LOADS; ++u) {
         const int e = base + u * (int)blockDim.x + (int)threadIdx.x;

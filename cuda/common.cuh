@@ -116,6 +116,12 @@ __device__ __forceinline__ void length_runs(int* run_start, const int* lengths, 
   __syncthreads();
 }
 
+// A compiler barrier for memory (no load or store is moved across it; it emits no instruction).
+// Between a round of loads into registers and their uses under a condition (a store only for
+// in-range elements, a sum that stops at the count), it keeps the compiler from sinking each load
+// into its use's branch, which waits one memory round trip per element instead of one per round.
+__device__ __forceinline__ void loads_issued() { asm volatile("" ::: "memory"); }
+
 // Brings up to four read-only arrays ([p_i, p_i + n_i) floats; nullptr or n_i = 0 for none) into
 // the L1 cache of the calling block's multiprocessor. A product that walks a weight matrix from
 // global memory k step by k step waits one memory round trip per group of steps (tiled_product's
