@@ -8,43 +8,57 @@ namespace augur {
 
 // Both the single and the list kernels take a thread's elements GATHER_BATCH at a time, in phases:
 // every element's length and id, then every table row (or gradient), then the stores (or the
-// atomics), each phase's loads in flight together, the status bits kept in a register and set
-// once. One element after another, the compiler may not move the next element's table load above
+// atomics), each phase's loads in flight together (augur::loads_issued keeps the compiler from
+// sinking them into their uses' branches, which it did), the status bits kept in a register and
+// set once. One element after another, the compiler may not move the next element's table load above
 // this element's store (both floats, either may alias), so a thread of a list kernel waited for
 // GATHER_CHUNK / blockDim = 8 chains of two or three memory round trips: at batch 128 on an H200
 // the forward gather took 9.5 µs and its backward 16 µs for 1 to 2 waves of blocks.
 // A thread's elements: i = first, first + step, ... below end (i = r * D + c: row r, column c).
 constexpr int GATHER_BATCH = 8;
 
+// A batch's elements i = i0 + u step (u < GATHER_BATCH): row r[u] = i / D and column c[u] = i % D,
+// r[u] = -1 past end; with every element's history length len[u] (T without lengths) and raw id
+// id[u] loaded together, whatever the element (past end, the last element's row; padded rows
+// read ids that are not used), so that the round's loads are in flight at once: a length test
+// before the id load made each element wait for its length (two round trips an element).
+__device__ __forceinline__ void element_rows(int (&r)[GATHER_BATCH], int (&c)[GATHER_BATCH], int (&len)[GATHER_BATCH], int (&id)[GATHER_BATCH],
+                                             const int* ids, const int* lengths, int T, int D, long long i0, long long end, long long step) {
+  const int last = (int)((end - 1) / D);
+#pragma unroll
+  for (int u = 0; u < GATHER_BATCH; ++u) {
+    const long long i = i0 + u * step;
+    r[u] = i < end ? (int)(i / D) : -1;
+    c[u] = i < end ? (int)(i % D) : 0;
+    const int row = r[u] >= 0 ? r[u] : last;
+    len[u] = lengths != nullptr ? lengths[row / T] : T;
+    id[u] = ids[row];
+  }
+  loads_issued();
+}
+
 // The forward's elements (see embedding_gather_forward_kernel).
 __device__ __forceinline__ void gather_forward_range(float* out, int* status, const int* ids, const int* lengths, const float* table,
                                                      int T, int D, int V, int out_stride, int off, long long first, long long end,
                                                      long long step) {
   for (long long i0 = first; i0 < end; i0 += GATHER_BATCH * step) {
-    int r[GATHER_BATCH], c[GATHER_BATCH], id[GATHER_BATCH];
+    int r[GATHER_BATCH], c[GATHER_BATCH], id[GATHER_BATCH], len[GATHER_BATCH];
+    element_rows(r, c, len, id, ids, lengths, T, D, i0, end, step);
     int bad = 0;
 #pragma unroll
-    for (int u = 0; u < GATHER_BATCH; ++u) {  // lengths, then ids
-      const long long i = i0 + u * step;
-      r[u] = i < end ? (int)(i / D) : -1;
-      c[u] = i < end ? (int)(i % D) : 0;
+    for (int u = 0; u < GATHER_BATCH; ++u) {
+      const int raw = id[u];
       id[u] = -1;  // nothing to read: padding, an id outside [0, V), or past the end
       if (r[u] < 0) continue;
-      bool valid = true;
-      if (lengths != nullptr) {
-        const int len = lengths[r[u] / T];
-        if (c[u] == 0 && r[u] % T == 0 && (len < 0 || len > T)) bad |= AUGUR_STATUS_BAD_LENGTH;
-        valid = (r[u] % T) < len;
-      }
-      if (valid) {
-        const int v = ids[r[u]];
-        if (v >= 0 && v < V) id[u] = v;
-        else if (c[u] == 0) bad |= AUGUR_STATUS_BAD_ID;
-      }
+      if (lengths != nullptr && c[u] == 0 && r[u] % T == 0 && (len[u] < 0 || len[u] > T)) bad |= AUGUR_STATUS_BAD_LENGTH;
+      if ((r[u] % T) >= len[u]) continue;
+      if (raw >= 0 && raw < V) id[u] = raw;
+      else if (c[u] == 0) bad |= AUGUR_STATUS_BAD_ID;
     }
     float v[GATHER_BATCH];
 #pragma unroll
     for (int u = 0; u < GATHER_BATCH; ++u) v[u] = id[u] >= 0 ? table[(long long)id[u] * D + c[u]] : 0.0f;
+    loads_issued();
 #pragma unroll
     for (int u = 0; u < GATHER_BATCH; ++u)
       if (r[u] >= 0) out[(long long)r[u] * out_stride + off + c[u]] = v[u];
@@ -58,20 +72,15 @@ __device__ __forceinline__ void gather_backward_range(long long* acc, int* touch
                                                       int D, int V, int capacity, int out_stride, int off, long long first,
                                                       long long end, long long step) {
   for (long long i0 = first; i0 < end; i0 += GATHER_BATCH * step) {
-    int r[GATHER_BATCH], c[GATHER_BATCH], id[GATHER_BATCH];
+    int r[GATHER_BATCH], c[GATHER_BATCH], id[GATHER_BATCH], len[GATHER_BATCH];
+    element_rows(r, c, len, id, ids, lengths, T, D, i0, end, step);
 #pragma unroll
-    for (int u = 0; u < GATHER_BATCH; ++u) {  // lengths, then ids (an id outside [0, V): reported by the forward)
-      const long long i = i0 + u * step;
-      r[u] = i < end ? (int)(i / D) : -1;
-      c[u] = i < end ? (int)(i % D) : 0;
-      id[u] = -1;
-      if (r[u] < 0 || (lengths != nullptr && (r[u] % T) >= lengths[r[u] / T])) continue;
-      const int v = ids[r[u]];
-      if (v >= 0 && v < V) id[u] = v;
-    }
+    for (int u = 0; u < GATHER_BATCH; ++u)  // an id outside [0, V): reported by the forward
+      if (r[u] < 0 || (r[u] % T) >= len[u] || id[u] < 0 || id[u] >= V) id[u] = -1;
     float g[GATHER_BATCH];
 #pragma unroll
     for (int u = 0; u < GATHER_BATCH; ++u) g[u] = id[u] >= 0 ? dout[(long long)r[u] * out_stride + off + c[u]] : 0.0f;
+    loads_issued();
     int bad = 0;
 #pragma unroll
     for (int u = 0; u < GATHER_BATCH; ++u) {
