@@ -7,15 +7,23 @@
 // grad is read, not cleared.   p, grad, m, v (n)
 namespace augur {
 
+// One element's update from its four values: pi, mi, vi are updated in place.
+__device__ __forceinline__ void adam_values(float& pi, float gi, float& mi, float& vi, float lr, float b1, float b2, float eps, float wd,
+                                            float bc1, float bc2) {
+  const float g = gi + wd * pi;
+  mi = b1 * mi + (1 - b1) * g;
+  vi = b2 * vi + (1 - b2) * g * g;
+  pi -= lr * (mi / bc1) / (sqrtf(vi / bc2) + eps);
+}
+
 __device__ __forceinline__ void adam_element(float* __restrict__ p, const float* __restrict__ grad, float* __restrict__ m,
                                              float* __restrict__ v, long long i, float lr, float b1, float b2, float eps, float wd,
                                              float bc1, float bc2) {
-  const float g = grad[i] + wd * p[i];
-  const float mi = b1 * m[i] + (1 - b1) * g;
-  const float vi = b2 * v[i] + (1 - b2) * g * g;
+  float pi = p[i], mi = m[i], vi = v[i];
+  adam_values(pi, grad[i], mi, vi, lr, b1, b2, eps, wd, bc1, bc2);
   m[i] = mi;
   v[i] = vi;
-  p[i] -= lr * (mi / bc1) / (sqrtf(vi / bc2) + eps);
+  p[i] = pi;
 }
 
 }  // namespace augur
@@ -35,13 +43,42 @@ AUGUR_KERNEL void adam_kernel(float* __restrict__ p, const float* __restrict__ g
 // step_advance_when_done, `done` its count of finished blocks).
 namespace augur {
 
+// Elements a thread of a list update takes at a time: their 16 loads in flight together, then
+// the arithmetic and the stores (MULTI_CHUNK / 256 threads = 4: one round). Element after element,
+// each waited for its loads behind the previous one's stores.
+constexpr int ADAM_BATCH = 4;
+
 // Block `block` of a list update (MultiTensor's blocks), at step t.
 __device__ __forceinline__ void adam_list_block(const MultiTensor& list, int block, int t, float lr, float b1, float b2, float eps,
                                                 float wd) {
   int begin, end;
   const int e = multi_tensor_entry(list, block, &begin, &end);
   const float bc1 = bias_correction(b1, t), bc2 = bias_correction(b2, t);
-  for (int i = begin + threadIdx.x; i < end; i += blockDim.x) adam_element(list.a[e], list.b[e], list.c[e], list.d[e], i, lr, b1, b2, eps, wd, bc1, bc2);
+  float* p = list.a[e];
+  const float* grad = list.b[e];
+  float* m = list.c[e];
+  float* v = list.d[e];
+  for (int i0 = begin + (int)threadIdx.x; i0 < end; i0 += ADAM_BATCH * (int)blockDim.x) {
+    float pv[ADAM_BATCH], gv[ADAM_BATCH], mv[ADAM_BATCH], vv[ADAM_BATCH];
+#pragma unroll
+    for (int u = 0; u < ADAM_BATCH; ++u) {
+      const int i = min(i0 + u * (int)blockDim.x, end - 1);
+      pv[u] = p[i];
+      gv[u] = grad[i];
+      mv[u] = m[i];
+      vv[u] = v[i];
+    }
+    loads_issued();
+#pragma unroll
+    for (int u = 0; u < ADAM_BATCH; ++u) {
+      const int i = i0 + u * (int)blockDim.x;
+      if (i >= end) break;
+      adam_values(pv[u], gv[u], mv[u], vv[u], lr, b1, b2, eps, wd, bc1, bc2);
+      m[i] = mv[u];
+      v[i] = vv[u];
+      p[i] = pv[u];
+    }
+  }
 }
 
 }  // namespace augur

@@ -55,6 +55,7 @@ __device__ __forceinline__ void sparse_update_range(float* table, float* s1, flo
       if (kind == 2) v[u] = s2[el];
       reg[u] = lambda != 0.0f ? lambda / (float)max(1, counts[row[u]]) : 0.0f;
     }
+    loads_issued();  // the round's loads in flight together, not each sunk into its element's branch below
 #pragma unroll
     for (int u = 0; u < SPARSE_BATCH; ++u) {  // the stores and the arithmetic
       if (row[u] < 0) continue;
