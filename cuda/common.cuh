@@ -122,6 +122,25 @@ __device__ __forceinline__ void length_runs(int* run_start, const int* lengths, 
 // into its use's branch, which waits one memory round trip per element instead of one per round.
 __device__ __forceinline__ void loads_issued() { asm volatile("" ::: "memory"); }
 
+// store(i, load(i)) for every i < n, the block's threads taking i in turn, in rounds of N elements
+// a thread whose loads are in flight together (load returns a V; it may read nothing for some i,
+// store is called only for i < n). A plain loop of a load and a store per element waits a memory
+// round trip per element, or per few with the compiler's unroll. Every thread of the block calls it; no barrier.
+template <int N, class V, class Load, class Store>
+__device__ __forceinline__ void staged_copy(int n, Load load, Store store) {
+  for (int i0 = threadIdx.x; i0 < n; i0 += N * (int)blockDim.x) {
+    V v[N];
+#pragma unroll
+    for (int u = 0; u < N; ++u) v[u] = load(min(i0 + u * (int)blockDim.x, n - 1));
+    loads_issued();
+#pragma unroll
+    for (int u = 0; u < N; ++u) {
+      const int i = i0 + u * (int)blockDim.x;
+      if (i < n) store(i, v[u]);
+    }
+  }
+}
+
 // Brings up to four read-only arrays ([p_i, p_i + n_i) floats; nullptr or n_i = 0 for none) into
 // the L1 cache of the calling block's multiprocessor. A product that walks a weight matrix from
 // global memory k step by k step waits one memory round trip per group of steps (tiled_product's

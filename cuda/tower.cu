@@ -77,18 +77,31 @@ __device__ __forceinline__ void tower_sums(double (&v)[N], double* scratch, cons
   }
 }
 
-// dst[r * stride + k] = src[r * K + k] for the n = B K elements of a row-major (B, K) matrix.
+// dst[r * stride + k] = src[r * K + k] for the n = B K elements of a row-major (B, K) matrix, in
+// rounds of LOAD_ROWS_BATCH elements a thread whose loads are in flight together. At batch 128 a
+// layer's input is about 100 elements a thread: a load then a store each (4 in flight with the
+// compiler's unroll) waited some 25 memory round trips before the block's first product.
+constexpr int LOAD_ROWS_BATCH = 16;
+
 __device__ __forceinline__ void load_rows(float* dst, int stride, const float* __restrict__ src, int B, int K) {
-  if (K <= 0) return;
-  int r = (int)threadIdx.x / K, k = (int)threadIdx.x - r * K;
+  if (K <= 0 || B <= 0) return;
+  const long long n = (long long)B * K;
   const int step = (int)blockDim.x, dr = step / K, dk = step - dr * K;
-  for (long long i = threadIdx.x; i < (long long)B * K; i += step) {
-    dst[r * stride + k] = src[i];
-    r += dr;
-    k += dk;
-    if (k >= K) {
-      k -= K;
-      ++r;
+  int r = (int)threadIdx.x / K, k = (int)threadIdx.x - r * K;  // of element i0
+  for (long long i0 = threadIdx.x; i0 < n; i0 += (long long)LOAD_ROWS_BATCH * step) {
+    float v[LOAD_ROWS_BATCH];
+#pragma unroll
+    for (int u = 0; u < LOAD_ROWS_BATCH; ++u) v[u] = src[min(i0 + (long long)u * step, n - 1)];
+    loads_issued();
+#pragma unroll
+    for (int u = 0; u < LOAD_ROWS_BATCH; ++u) {  // walks (r, k) on to element i0 + LOAD_ROWS_BATCH step
+      if (i0 + (long long)u * step < n) dst[r * stride + k] = v[u];
+      r += dr;
+      k += dk;
+      if (k >= K) {
+        k -= K;
+        ++r;
+      }
     }
   }
 }
@@ -273,10 +286,10 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
   float* ys = ws + K * cols;
 
   load_rows(h, ks, in + (long long)rows.r0 * K, nb, K);
-  for (int i = threadIdx.x; i < K * cols; i += blockDim.x) {
+  staged_copy<8, float>(K * cols, [&](int i) {
     const int k = i / cols, cc = group * cols + (i - k * cols);
-    ws[i] = cc < C ? w[(long long)k * C + cc] : 0.0f;
-  }
+    return cc < C ? w[(long long)k * C + cc] : 0.0f;
+  }, [&](int i, float v) { ws[i] = v; });
   __syncthreads();
 
   if (bn_y != nullptr) {  // every block normalises all K channels of its rows itself
@@ -485,15 +498,21 @@ __device__ __forceinline__ void tower_backward(AUGUR_TOWER_BACKWARD_PARAMS) {
   float* dos = ps + nb * cols;
 
   load_rows(du, us, d_up + (long long)rows.r0 * U, nb, U);
-  for (int i = threadIdx.x; i < cols * U; i += blockDim.x) {
+  staged_copy<8, float>(cols * U, [&](int i) {
     const int j2 = i / U, j = i - j2 * U;
-    wu[j * cols + j2] = c0 + j2 < C ? w_up[(long long)(c0 + j2) * U + j] : 0.0f;
-  }
-  for (int i = threadIdx.x; i < nb * cols; i += blockDim.x) {
+    return c0 + j2 < C ? w_up[(long long)(c0 + j2) * U + j] : 0.0f;
+  }, [&](int i, float v) {
+    const int j2 = i / U, j = i - j2 * U;
+    wu[j * cols + j2] = v;
+  });
+  staged_copy<8, float2>(nb * cols, [&](int i) {
     const int r = i / cols, cc = c0 + (i - r * cols);
-    os[i] = cc < C ? out[(long long)(rows.r0 + r) * C + cc] : 0.0f;
-    ps[i] = cc < C ? pre[(long long)(rows.r0 + r) * C + cc] : 0.0f;
-  }
+    const long long at = (long long)(rows.r0 + r) * C + cc;
+    return cc < C ? make_float2(out[at], pre[at]) : make_float2(0.0f, 0.0f);
+  }, [&](int i, float2 v) {
+    os[i] = v.x;
+    ps[i] = v.y;
+  });
   __syncthreads();
 
   // rows c of the upper layer's weight gradient, and (group 0) the upper bias's: over the block's
