@@ -435,7 +435,7 @@ __device__ __forceinline__ float sample_term(const AttentionArgs& a, const float
 // R (rows, 2W), A1 (rows, h1), A2 (rows, h2), Q (rows, W; the slots' queries), P (rows, h1).
 // score is written at the valid positions alone.
 namespace {
-constexpr int COPY_ELEMENTS = 12;
+constexpr int COPY_ELEMENTS = 8;
 
 template <bool TF32>
 __device__ void forward_tiles(const AttentionArgs& a) {
@@ -458,30 +458,16 @@ __device__ void forward_tiles(const AttentionArgs& a) {
   // the second layer's and the score's weights, which the tiles read from global memory (W1 comes in below)
   augur::warm_l1(a.w2, h1 * h2, a.w3, h2, a.b2, h2, a.b1, h1);
   // M2 and Ma from W1 in rounds of COPY_ELEMENTS elements a thread, their 4 COPY_ELEMENTS loads in flight together
-  // (one round in the Amazon config at 256 threads, 48 loads a thread; `#pragma unroll 4` over the 11 or 12
+  // (two rounds in the Amazon config at 256 threads, 32 loads a thread each; `#pragma unroll 4` over the 11 or 12
   // elements a thread has ran up to 3 of them one at a time, each a memory round trip, then 2 rounds of 4)
-  for (int base = 0; base < W * h1; base += (int)blockDim.x * COPY_ELEMENTS) {
-    float wq[COPY_ELEMENTS], wk[COPY_ELEMENTS], wd[COPY_ELEMENTS], wp[COPY_ELEMENTS];
-#pragma unroll
-    for (int u = 0; u < COPY_ELEMENTS; ++u) {  // W1[c, j], W1[W + c, j], W1[2W + c, j], W1[3W + c, j] of element (c, j)
-      const int e = min(base + u * (int)blockDim.x + (int)threadIdx.x, W * h1 - 1);
-      const float* w = a.w1 + (e / h1) * h1 + e % h1;
-      wq[u] = w[0];
-      wk[u] = w[W * h1];
-      wd[u] = w[2 * W * h1];
-      wp[u] = w[3 * W * h1];
-    }
-    augur::loads_issued();
-#pragma unroll
-    for (int u = 0; u < COPY_ELEMENTS; ++u) {
-      const int e = base + u * (int)blockDim.x + (int)threadIdx.x;
-      if (e >= W * h1) break;
-      const int c = e / h1, j = e % h1;
-      M2[c * h1 + j] = wk[u] - wd[u];  // as m3_element
-      M2[(W + c) * h1 + j] = wp[u];
-      Ma[c * h1 + j] = wq[u] + wd[u];
-    }
-  }
+  augur::staged_copy<COPY_ELEMENTS, float4>(W * h1, [&](int e) {  // W1[c, j], W1[W + c, j], W1[2W + c, j], W1[3W + c, j]
+    const float* w = a.w1 + e;  // e = c h1 + j
+    return make_float4(w[0], w[W * h1], w[2 * W * h1], w[3 * W * h1]);
+  }, [&](int e, float4 v) {  // as m3_element
+    M2[e] = v.y - v.z;
+    M2[W * h1 + e] = v.w;
+    Ma[e] = v.x + v.z;
+  });
   for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < (long long)W * h1 + (long long)h1 * h2;
        e += (long long)gridDim.x * blockDim.x) {
     if (e < (long long)W * h1) {
@@ -908,21 +894,7 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
   const float* kb = keys + (long long)b * T * W;
   if (out != nullptr && stage_keys) {  // the same for the whole block
     float* staged = w + T;
-    const int n = len * W, step = (int)blockDim.x * POOL_STAGE_LOADS;
-    for (int base = 0; base < n; base += step) {
-      float v[POOL_STAGE_LOADS];
-#pragma unroll
-      for (int u = 0; u < POOL_STAGE_LOADS; ++u) {
-        const int e = base + u * (int)blockDim.x + (int)threadIdx.x;
-        v[u] = e < n ? kb[e] : 0.0f;
-      }
-      augur::loads_issued();
-#pragma unroll
-      for (int u = 0; u < POOL_STAGE_LOADS; ++u) {
-        const int e = base + u * (int)blockDim.x + (int)threadIdx.x;
-        if (e < n) staged[e] = v[u];
-      }
-    }
+    augur::staged_copy<POOL_STAGE_LOADS, float>(len * W, [&](int e) { return kb[e]; }, [&](int e, float v) { staged[e] = v; });
     kb = staged;  // read back after the barrier below
   }
   const float* s = score + (row_start != nullptr ? (long long)row_start[b] : (long long)b * T);

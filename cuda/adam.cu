@@ -58,27 +58,16 @@ __device__ __forceinline__ void adam_list_block(const MultiTensor& list, int blo
   const float* grad = list.b[e];
   float* m = list.c[e];
   float* v = list.d[e];
-  for (int i0 = begin + (int)threadIdx.x; i0 < end; i0 += ADAM_BATCH * (int)blockDim.x) {
-    float pv[ADAM_BATCH], gv[ADAM_BATCH], mv[ADAM_BATCH], vv[ADAM_BATCH];
-#pragma unroll
-    for (int u = 0; u < ADAM_BATCH; ++u) {
-      const int i = min(i0 + u * (int)blockDim.x, end - 1);
-      pv[u] = p[i];
-      gv[u] = grad[i];
-      mv[u] = m[i];
-      vv[u] = v[i];
-    }
-    loads_issued();
-#pragma unroll
-    for (int u = 0; u < ADAM_BATCH; ++u) {
-      const int i = i0 + u * (int)blockDim.x;
-      if (i >= end) break;
-      adam_values(pv[u], gv[u], mv[u], vv[u], lr, b1, b2, eps, wd, bc1, bc2);
-      m[i] = mv[u];
-      v[i] = vv[u];
-      p[i] = pv[u];
-    }
-  }
+  staged_copy<ADAM_BATCH, float4>(end - begin, [&](int i) {
+    const int k = begin + i;
+    return make_float4(p[k], grad[k], m[k], v[k]);
+  }, [&](int i, float4 x) {
+    const int k = begin + i;
+    adam_values(x.x, x.y, x.z, x.w, lr, b1, b2, eps, wd, bc1, bc2);
+    m[k] = x.z;
+    v[k] = x.w;
+    p[k] = x.x;
+  });
 }
 
 }  // namespace augur

@@ -122,9 +122,10 @@ __device__ __forceinline__ void length_runs(int* run_start, const int* lengths, 
 // into its use's branch, which waits one memory round trip per element instead of one per round.
 __device__ __forceinline__ void loads_issued() { asm volatile("" ::: "memory"); }
 
-// store(i, load(i)) for every i < n, the block's threads taking i in turn, in rounds of N elements
-// a thread whose loads are in flight together (load returns a V; it may read nothing for some i,
-// store is called only for i < n). A plain loop of a load and a store per element waits a memory
+// store(i, load(i)) for every i < n (a copy, or an update whose store does the arithmetic), the
+// block's threads taking i in turn, in rounds of N elements a thread whose loads are in flight
+// together (load returns a V, and is also called for i = n - 1 in place of the indices past the
+// end; store is called only for i < n). A plain loop of a load and a store per element waits a memory
 // round trip per element, or per few with the compiler's unroll. Every thread of the block calls it; no barrier.
 template <int N, class V, class Load, class Store>
 __device__ __forceinline__ void staged_copy(int n, Load load, Store store) {
