@@ -749,7 +749,9 @@ AUGUR_KERNEL void activation_unit_backward_tf32_kernel(AttentionArgs a) { backwa
 constexpr int REDUCE_GROUPS = 8;
 // Loads a thread of the reduce has in flight at a time: fixed rounds, where `#pragma unroll` over a
 // count known only at run time (18 slices a group at batch 128) ran its remainder one load at a time.
-constexpr int REDUCE_LOADS = 8;
+// 6 (18 loads for dM3's three blocks) takes 58 registers on sm_90, 4 blocks of 256 an SM; 8 took
+// 72, 3 blocks an SM: at batch 2048 (about 2,500 blocks of 32 elements) 7 waves instead of 5.
+constexpr int REDUCE_LOADS = 6;
 
 namespace {
 // sum over i = y, y + REDUCE_GROUPS, ... < n of p[i stride], in i order, REDUCE_LOADS loads at a time.
