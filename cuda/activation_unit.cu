@@ -402,14 +402,22 @@ __device__ void tile_mlp_forward(float* H1, float* A1, float* H2, float* A2, con
 
 }  // namespace
 
-// M3[c, j] = W1[W + c, j] - W1[2W + c, j];  M3[W + c, j] = W1[3W + c, j];  M3[2W + c, j] = W1[c, j] + W1[2W + c, j]
-// (c < W, j < h1): element (c, j)'s three values.
+// W1's four values of element e = c h1 + j (c < W, j < h1): (W1[c, j], W1[W + c, j], W1[2W + c, j], W1[3W + c, j]) = (wq, wk, wd, wp).
+__device__ __forceinline__ float4 w1_quad(const float* w1, int W, int h1, int e) {
+  const float* w = w1 + e;
+  return make_float4(w[0], w[W * h1], w[2 * W * h1], w[3 * W * h1]);
+}
+
+// M3[c, j] = W1[W + c, j] - W1[2W + c, j];  M3[W + c, j] = W1[3W + c, j];  M3[2W + c, j] = W1[c, j] + W1[2W + c, j]:
+// element (c, j)'s three values from its w1_quad.
+__device__ __forceinline__ void m3_values(float4 w, float& mb, float& mp, float& ma) {
+  mb = w.y - w.z;
+  mp = w.w;
+  ma = w.x + w.z;
+}
+
 __device__ __forceinline__ void m3_element(const float* w1, int W, int h1, int c, int j, float& mb, float& mp, float& ma) {
-  const float wq = w1[c * h1 + j], wk = w1[(W + c) * h1 + j];
-  const float wd = w1[(2 * W + c) * h1 + j], wp = w1[(3 * W + c) * h1 + j];
-  mb = wk - wd;
-  mp = wp;
-  ma = wq + wd;
+  m3_values(w1_quad(w1, W, h1, c * h1 + j), mb, mp, ma);
 }
 
 // Sample b's per-sample term P[b, j] = b1[j] + sum_c q[b, c] Ma[c, j] (Ma = Wq + Wd, M3's third row
@@ -460,13 +468,8 @@ __device__ void forward_tiles(const AttentionArgs& a) {
   // M2 and Ma from W1 in rounds of COPY_ELEMENTS elements a thread, their 4 COPY_ELEMENTS loads in flight together
   // (two rounds in the Amazon config at 256 threads, 32 loads a thread each; `#pragma unroll 4` over the 11 or 12
   // elements a thread has ran up to 3 of them one at a time, each a memory round trip, then 2 rounds of 4)
-  augur::staged_copy<COPY_ELEMENTS, float4>(W * h1, [&](int e) {  // W1[c, j], W1[W + c, j], W1[2W + c, j], W1[3W + c, j]
-    const float* w = a.w1 + e;  // e = c h1 + j
-    return make_float4(w[0], w[W * h1], w[2 * W * h1], w[3 * W * h1]);
-  }, [&](int e, float4 v) {  // as m3_element
-    M2[e] = v.y - v.z;
-    M2[W * h1 + e] = v.w;
-    Ma[e] = v.x + v.z;
+  augur::staged_copy<COPY_ELEMENTS, float4>(W * h1, [&](int e) { return w1_quad(a.w1, W, h1, e); }, [&](int e, float4 w) {
+    m3_values(w, M2[e], M2[W * h1 + e], Ma[e]);
   });
   for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < (long long)W * h1 + (long long)h1 * h2;
        e += (long long)gridDim.x * blockDim.x) {
