@@ -46,7 +46,8 @@ namespace {
 
 constexpr CUresult OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, INVALID_DEVICE = 101, INVALID_IMAGE = 200,
                    INVALID_HANDLE = 400, ILLEGAL_STATE = 401, NOT_FOUND = 500, ILLEGAL_ADDRESS = 700, LAUNCH_FAILED = 719,
-                   CAPTURE_UNSUPPORTED = 900, CAPTURE_INVALIDATED = 901, NOT_READY = 600, INVALID_CLUSTER_SIZE = 912;
+                   CAPTURE_UNSUPPORTED = 900, CAPTURE_INVALIDATED = 901, NOT_READY = 600, INVALID_CLUSTER_SIZE = 912,
+                   NOT_SUPPORTED = 801;
 
 constexpr size_t TOTAL_BYTES = 16ULL << 30;  // what the emulated device claims to have
 constexpr size_t PAGE = 4096;
@@ -127,6 +128,10 @@ bool ready(const Stream* s) {
 }
 
 // Runs the next operation of one ready stream, picked at random; false if none is ready.
+// Operations run so far (queued ones as they run, a graph's one by one), so that a programmatic
+// launch knows whether the operation just before it was the kernel it may overlap (launch()).
+uint64_t op_serial = 0;
+
 bool run_one() {
   std::vector<Stream*> candidates;
   for (Stream* s : streams)
@@ -135,6 +140,7 @@ bool run_one() {
   Stream* s = candidates[stream_rng() % candidates.size()];
   Op op = std::move(s->queue.front());
   s->queue.pop_front();
+  ++op_serial;
   if (op.run) {
     const CUresult r = op.run();
     if (r != OK && sticky == OK) sticky = r;
@@ -208,6 +214,7 @@ CUresult submit(void* hstream, std::function<CUresult()> op) {
   }
   if (sticky != OK) return sticky;
   if (!deferred_streams()) {
+    ++op_serial;
     const CUresult r = op();
     if ((r == LAUNCH_FAILED || r == ILLEGAL_ADDRESS) && sticky == OK) sticky = r;
     return r;
@@ -363,11 +370,63 @@ std::string overwritten_lead(const std::vector<CUdeviceptr>& named) {
   return "";
 }
 
+// Programmatic launches (cuLaunchKernelEx with CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION):
+// once one has been issued, every launch records which of the allocations its arguments name it
+// wrote (their bytes compared before and after; with AUGUR_EMU_TENSOR_ALLOCATIONS=1, where each
+// is one tensor), so that a programmatic launch right after it on the same stream can run its
+// first block with those protected until its threads pass griddepcontrol.wait (scheduler.cpp).
+// Memory a kernel reaches through pointers stored in device memory is not seen.
+bool programmatic_seen = false;
+constexpr size_t HASHED_BYTES = 64ULL << 20;  // larger allocations are left out of the check
+struct KernelRun {
+  uint64_t serial = 0;  // op_serial when it ran
+  const void* stream = nullptr;
+  std::vector<CUdeviceptr> written, read;
+} previous_kernel;
+
+uint64_t allocation_hash(const Allocation& a) {
+  const unsigned char* p = static_cast<const unsigned char*>(a.base);
+  const size_t n = a.mapped - PAGE;
+  uint64_t h = 0x9e3779b97f4a7c15ULL;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    h = (h ^ w) * 0x100000001b3ULL;
+    h ^= h >> 29;
+  }
+  for (; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+augur_emu::Region region_of(const Allocation& a) { return augur_emu::Region{a.base, a.mapped - PAGE}; }
+
 CUresult launch(Function* f, augur_emu::Body body, const std::vector<CUdeviceptr>& named, unsigned gx, unsigned gy, unsigned gz,
-                unsigned bx, unsigned by, unsigned bz, unsigned shared) {
+                unsigned bx, unsigned by, unsigned bz, unsigned shared, const void* stream, bool programmatic) {
   dim3 grid{gx, gy, gz}, block{bx, by, bz};
   if (skip_kernels()) return OK;
-  std::string why = augur_emu::run_launch(body, grid, block, shared, f->kernel.cluster);
+  const uint64_t me = op_serial;
+  const bool tracked = programmatic_seen && tensor_allocations();
+  augur_emu::Programmatic pdl;
+  pdl.on = programmatic;
+  if (programmatic && tracked && previous_kernel.serial + 1 == me && previous_kernel.stream == stream) {
+    for (CUdeviceptr a : previous_kernel.written)
+      if (auto it = device_allocations.find(a); it != device_allocations.end()) pdl.written.push_back(region_of(it->second));
+    for (CUdeviceptr a : previous_kernel.read)
+      if (auto it = device_allocations.find(a); it != device_allocations.end()) pdl.read.push_back(region_of(it->second));
+  }
+  std::vector<std::pair<CUdeviceptr, uint64_t>> before;
+  if (tracked)
+    for (CUdeviceptr a : named)
+      if (auto it = device_allocations.find(a); it != device_allocations.end() && it->second.bytes <= HASHED_BYTES)
+        before.emplace_back(a, allocation_hash(it->second));
+  std::string why = augur_emu::run_launch(body, grid, block, shared, f->kernel.cluster, pdl);
+  if (tracked) {
+    previous_kernel = KernelRun{me, stream, {}, {}};
+    for (const auto& [a, h] : before)
+      if (auto it = device_allocations.find(a); it != device_allocations.end())
+        (allocation_hash(it->second) != h ? previous_kernel.written : previous_kernel.read).push_back(a);
+  }
   bool illegal = augur_emu::last_failure_was_illegal_address();
   if (why.empty()) {
     why = overwritten_lead(named);
@@ -514,9 +573,9 @@ CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int* num, void* hf, int blo
   return OK;
 }
 
-CUresult cuLaunchKernel(void* hf, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared, void* stream,
-                        void** params, void** extra) {
-  Guard g(lock);
+namespace {
+CUresult launch_kernel(void* hf, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared, void* stream,
+                       void** params, void** extra, bool programmatic) {
   Function* f = static_cast<Function*>(hf);
   if (f == nullptr) return INVALID_HANDLE;
   if (extra != nullptr) {
@@ -533,7 +592,54 @@ CUresult cuLaunchKernel(void* hf, unsigned gx, unsigned gy, unsigned gz, unsigne
     return INVALID_VALUE;
   }
   const std::vector<CUdeviceptr> named = allocations_named(seen.words);
-  return submit(stream, [=]() { return launch(f, body, named, gx, gy, gz, bx, by, bz, shared); });
+  if (programmatic) programmatic_seen = true;
+  const void* st = stream_of(stream);
+  return submit(stream, [=]() { return launch(f, body, named, gx, gy, gz, bx, by, bz, shared, st, programmatic); });
+}
+}  // namespace
+
+CUresult cuLaunchKernel(void* hf, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared, void* stream,
+                        void** params, void** extra) {
+  Guard g(lock);
+  return launch_kernel(hf, gx, gy, gz, bx, by, bz, shared, stream, params, extra, false);
+}
+
+// cuLaunchKernelEx, CUDA 12.0's launch with attributes: its config as cuda.h lays it out. The one
+// attribute emulated is CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION (6; launch() checks
+// what the kernel reads before griddepcontrol.wait); CU_LAUNCH_ATTRIBUTE_IGNORE (0) is skipped,
+// and any other is refused.
+struct LaunchAttribute {
+  int id;
+  char pad[4];
+  union {
+    char bytes[64];
+    int value;
+  };
+};
+struct LaunchConfig {
+  unsigned grid_x, grid_y, grid_z, block_x, block_y, block_z, shared;
+  void* stream;
+  LaunchAttribute* attrs;
+  unsigned attr_count;
+};
+static_assert(sizeof(LaunchAttribute) == 72 && sizeof(LaunchConfig) == 56, "cuda.h's CUlaunchAttribute and CUlaunchConfig");
+
+CUresult cuLaunchKernelEx(const LaunchConfig* config, void* hf, void** params, void** extra) {
+  Guard g(lock);
+  if (config == nullptr || (config->attr_count > 0 && config->attrs == nullptr)) return INVALID_VALUE;
+  bool programmatic = false;
+  for (unsigned i = 0; i < config->attr_count; ++i) {
+    const LaunchAttribute& a = config->attrs[i];
+    if (a.id == 0) continue;
+    if (a.id == 6) {
+      programmatic = a.value != 0;
+      continue;
+    }
+    say("cuLaunchKernelEx: launch attribute " + std::to_string(a.id) + " is not emulated");
+    return NOT_SUPPORTED;
+  }
+  return launch_kernel(hf, config->grid_x, config->grid_y, config->grid_z, config->block_x, config->block_y, config->block_z, config->shared,
+                       config->stream, params, extra, programmatic);
 }
 
 CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
@@ -830,6 +936,7 @@ CUresult cuGraphLaunch(void* exec, void* stream) {
   if (gr == nullptr) return INVALID_HANDLE;
   return submit(stream, [gr]() {
     for (auto& op : gr->ops) {
+      ++op_serial;
       CUresult r = op();
       if (r != OK) return r;
     }

@@ -48,6 +48,11 @@ void mma_tf32(float d[4], const uint32_t a[4], const uint32_t b[2]);
 unsigned cluster_rank();
 void cluster_sync();
 void* cluster_map_shared(void* p, unsigned rank);
+// griddepcontrol.wait (common.cuh's augur::grid_dependency_wait): marks the thread as past it.
+// Where the launch is programmatic (cuLaunchKernelEx, cuda/emu/README.md) the memory of the kernel
+// before it is protected for the launch's first block until its threads pass it, and every block
+// must have a thread that passes it.
+void grid_dependency_wait();
 }  // namespace augur_emu
 
 inline void __syncthreads() { augur_emu::syncthreads(); }

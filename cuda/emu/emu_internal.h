@@ -37,8 +37,23 @@ struct Kernel {
 };
 std::map<std::string, Kernel>& registry();
 
+// A launch with CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION (cuLaunchKernelEx): on a GPU
+// its blocks may start while the kernel before it in the stream still runs, so until a thread
+// passes griddepcontrol.wait it must not read what that kernel wrote (`written`, protected with
+// PROT_NONE) nor write what it read (`read`, PROT_READ). The launch's first block (or cluster) runs
+// with those pages protected while its running thread has not passed the wait, so a read there
+// fails the launch; and every block must have a thread that passes it.
+struct Region {
+  void* p;
+  size_t n;
+};
+struct Programmatic {
+  bool on = false;
+  std::vector<Region> written, read;
+};
+
 // Runs a launch to the end, `cluster` consecutive blocks in x at a time; returns "" or what went wrong.
-std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared, int cluster);
+std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared, int cluster, const Programmatic& programmatic);
 // Whether the last launch that failed did so by touching memory outside every allocation (a
 // GPU's CUDA_ERROR_ILLEGAL_ADDRESS) rather than by threads that could not meet.
 bool last_failure_was_illegal_address();

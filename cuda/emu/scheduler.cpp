@@ -61,6 +61,7 @@ struct Fiber {
   void* sp = nullptr;
   State state = READY;
   unsigned mask = 0;  // the lanes an AT_WARP fiber waits for
+  bool waited = false;  // has passed grid_dependency_wait
 };
 
 constexpr size_t STACK_BYTES = 256 * 1024;
@@ -100,9 +101,35 @@ struct Fault {
   bool write = false;
   int thread = -1;
   dim3 block;
+  int guarded = 0;  // guarded_region of the address when it faulted
 } fault;
 bool illegal_address = false;  // the last failed launch's cause
 struct sigaction previous_segv, previous_bus;
+
+// A programmatic launch (emu_internal.h): the memory of the kernel before it, protected while a
+// thread of the launch's first block (or cluster) that has not passed the wait runs.
+const Programmatic* programmatic = nullptr;
+bool checking = false;  // the running block is the checked one
+bool guarded = false;   // the protections are in force
+bool block_waited[MAX_CLUSTER] = {};
+
+void guard(bool on) {
+  if (on == guarded || programmatic == nullptr) return;
+  for (const Region& r : programmatic->written) mprotect(r.p, r.n, on ? PROT_NONE : PROT_READ | PROT_WRITE);
+  for (const Region& r : programmatic->read) mprotect(r.p, r.n, on ? PROT_READ : PROT_READ | PROT_WRITE);
+  guarded = on;
+}
+
+// Whether p lies in one of the protected regions: 1 written by the kernel before, 2 read by it, 0 neither.
+int guarded_region(const void* p) {
+  if (!guarded) return 0;
+  const char* c = static_cast<const char*>(p);
+  for (const Region& r : programmatic->written)
+    if (c >= static_cast<const char*>(r.p) && c < static_cast<const char*>(r.p) + r.n) return 1;
+  for (const Region& r : programmatic->read)
+    if (c >= static_cast<const char*>(r.p) && c < static_cast<const char*>(r.p) + r.n) return 2;
+  return 0;
+}
 
 void fail(const std::string& what) {
   if (failure.empty()) failure = what;
@@ -148,6 +175,7 @@ void on_fault(int sig, siginfo_t* info, void* context) {
     fault.write = context != nullptr && (static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_ERR] & 2) != 0;
     fault.thread = current % block_threads;
     fault.block = blockIdx;
+    fault.guarded = guarded_region(info->si_addr);
     fibers[current].state = DONE;
     augur_emu_switch(&fibers[current].sp, scheduler_sp);
     std::abort();  // never resumed
@@ -227,6 +255,7 @@ void start_fiber(int t) {
   fibers[t].sp = s;
   fibers[t].state = READY;
   fibers[t].mask = 0;
+  fibers[t].waited = false;
 }
 
 struct Rng {
@@ -321,6 +350,7 @@ std::vector<StaticShared> static_shared;
 void run_block(Rng& rng) {
   ++block_serial;
   for (int t = 0; t < nthreads; ++t) start_fiber(t);
+  for (int b = 0; b < cluster_blocks; ++b) block_waited[b] = false;
   open_shared();
   int returned[MAX_CLUSTER] = {};  // per block of the cluster, its threads that have returned
   std::vector<int>& order = thread_order;
@@ -344,7 +374,15 @@ void run_block(Rng& rng) {
     current = -1;
     bool all_done = true;
     for (int b = 0; b < cluster_blocks; ++b) all_done = all_done && returned[b] == block_threads;
-    if (all_done) return;
+    if (all_done) {
+      if (programmatic != nullptr && programmatic->on)
+        for (int b = 0; b < cluster_blocks; ++b)
+          if (!block_waited[b])
+            fail("block (" + std::to_string(cluster_first.x + b) + "," + std::to_string(cluster_first.y) + "," + std::to_string(cluster_first.z) +
+                 ") of a programmatic launch returned without any of its threads passing griddepcontrol.wait "
+                 "(augur::grid_dependency_wait): the grid could then finish before the kernel it depends on");
+      return;
+    }
     if (!release_barriers()) return;  // stuck: `failure` says why; the fibers are abandoned
   }
 }
@@ -384,6 +422,18 @@ void cluster_sync() {
 
 unsigned cluster_rank() { return (unsigned)(current / block_threads); }
 
+void grid_dependency_wait() {
+  const bool first = !fibers[current].waited;
+  fibers[current].waited = true;
+  block_waited[current / block_threads] = true;
+  if (checking && first) {
+    // the checked block's threads all reach the wait before the protections go (two mprotect
+    // rounds a launch rather than two per thread); the other blocks run through it as a GPU does
+    syncthreads();
+    guard(false);
+  }
+}
+
 void* cluster_map_shared(void* p, unsigned rank) {
   unsigned char* mine = shared_base[current / block_threads];
   const unsigned char* c = static_cast<const unsigned char*>(p);
@@ -420,6 +470,9 @@ namespace {
 // allocations (driver.cpp).
 std::string describe_fault_address(const void* p) {
   const unsigned char* c = static_cast<const unsigned char*>(p);
+  if (const int g = fault.guarded)
+    return describe_device_address(p) + (g == 1 ? ", which the kernel before it in the stream wrote," : ", which the kernel before it in the stream reads,") +
+           " before passing griddepcontrol.wait (augur::grid_dependency_wait) in a programmatic launch, which may run beside that kernel";
   for (int b = 0; b < cluster_blocks; ++b) {
     if (c >= shared_guard[b] && c < shared_guard[b] + 4096)
       return "dynamic shared memory " + std::to_string(c - (shared_base[b] + shared_size)) + " bytes past the end of the launch's " +
@@ -478,7 +531,7 @@ void mma_tf32(float d[4], const uint32_t a[4], const uint32_t b[2]) {
   syncwarp(0xffffffffu);  // nobody overwrites its slot before every lane has read
 }
 
-std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared, int cluster) {
+std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared, int cluster, const Programmatic& pdl) {
   ensure_stacks();
   install_fault_handler();
   kernel_thread = pthread_self();
@@ -514,13 +567,18 @@ std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared,
   for (long long i = 0; i < clusters; ++i) order[i] = i;
   if (!forward_order)
     for (long long i = clusters; i > 1; --i) std::swap(order[i - 1], order[rng.next() % i]);
+  programmatic = &pdl;
+  checking = pdl.on && (!pdl.written.empty() || !pdl.read.empty());
   for (long long q : order) {
     const long long b = q * cluster;  // its first block; the others follow in x
     cluster_first.x = (unsigned)(b % grid.x);
     cluster_first.y = (unsigned)((b / grid.x) % grid.y);
     cluster_first.z = (unsigned)(b / ((long long)grid.x * grid.y));
     blockIdx = cluster_first;
+    if (checking) guard(true);
     run_block(rng);
+    guard(false);
+    checking = false;  // the first block only: on a GPU the blocks that start early are the first few
     if (fault.happened) {
       sigset_t faults;  // the handler never returned, so its signal is still blocked on this thread
       sigemptyset(&faults);
@@ -537,6 +595,9 @@ std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared,
     if (!failure.empty()) break;
   }
   body = nullptr;
+  guard(false);
+  programmatic = nullptr;
+  checking = false;
   return failure;
 }
 
