@@ -471,6 +471,9 @@ __device__ void forward_tiles(const AttentionArgs& a) {
   augur::staged_copy<COPY_ELEMENTS, float4>(W * h1, [&](int e) { return w1_quad(a.w1, W, h1, e); }, [&](int e, float4 w) {
     m3_values(w, M2[e], M2[W * h1 + e], Ma[e]);
   });
+  // up to here only weights were read (and shared memory written): a programmatic launch may have
+  // run this beside the kernel before, and waits for it now (common.cuh)
+  augur::grid_dependency_wait_and_launch();
   for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < (long long)W * h1 + (long long)h1 * h2;
        e += (long long)gridDim.x * blockDim.x) {
     if (e < (long long)W * h1) {
@@ -597,6 +600,8 @@ __device__ void backward_tiles(const AttentionArgs& a) {
   float* dob = dR3;
 
   __shared__ int run_start[MAX_THREADS + 1];
+  // before any return; its weights (M3, M3t, W2t) are the forward's, so nothing is read before it
+  augur::grid_dependency_wait_and_launch();
   const int per = (a.B + blockDim.x - 1) / blockDim.x;
   augur::length_runs(run_start, a.lengths, a.B, a.T);
   const int positions = run_start[blockDim.x];
@@ -782,6 +787,7 @@ AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
   const int n_w1 = W * h1, n_b1 = h1, n_a1 = h1, n_w2 = h1 * h2, n_b2 = h2, n_a2 = h2, n_w3 = h2;
   const long long n_params = (long long)n_w1 + n_b1 + n_a1 + n_w2 + n_b2 + n_a2 + n_w3 + 1;
   const long long total = n_params + (long long)a.B * W;
+  augur::grid_dependency_wait_and_launch();
   const int slices = min(a.blocks, *a.tiles);
   const int x = threadIdx.x, y = threadIdx.y;
   for (long long base = (long long)blockIdx.x * 32; base < total; base += (long long)gridDim.x * 32) {  // the same for the block
@@ -894,6 +900,7 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
                                                       int x_stride, int stage_keys) {
   extern __shared__ float w[];
   __shared__ double scratch[32];
+  augur::grid_dependency_wait_and_launch();
   const int b = blockIdx.x;
   const int len = augur::checked_length(lengths, b, T, status);
   const float* kb = keys + (long long)b * T * W;

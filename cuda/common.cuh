@@ -345,6 +345,37 @@ __device__ __forceinline__ void cluster_sync() {
 #endif
 }
 
+// Programmatic dependent launch (compute capability 9.0; the host launches a kernel of
+// Kernels.PROGRAMMATIC with CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION where it may,
+// CudaRuntime). Such a grid may start while the kernel before it in the stream still runs, so
+// before grid_dependency_wait() its threads may read only what that kernel does not write (the
+// model's weights, which only the optimizer writes) and write only their own shared memory;
+// grid_dependency_wait() returns once the kernel before has finished and its writes are visible.
+// Every thread calls it, before any return: a block that returned without it could let this grid
+// finish before the one it depends on, and the kernel after this one relies on that order.
+// grid_dependents_launch() then lets the next kernel's blocks start (their own waits hold them);
+// without it they start when this grid's blocks have all returned. Launched the plain way, both are
+// no-ops. The emulator checks the rule (cuda/emu/README.md).
+__device__ __forceinline__ void grid_dependency_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#elif defined(AUGUR_EMU)
+  augur_emu::grid_dependency_wait();
+#endif
+}
+
+__device__ __forceinline__ void grid_dependents_launch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// Both, as a kernel whose earlier part reads only weights calls them.
+__device__ __forceinline__ void grid_dependency_wait_and_launch() {
+  grid_dependency_wait();
+  grid_dependents_launch();
+}
+
 template <class T>
 __device__ __forceinline__ T* cluster_map(T* p, unsigned rank) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900

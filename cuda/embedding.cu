@@ -194,6 +194,7 @@ AUGUR_KERNEL void embedding_gather_backward_kernel(long long* __restrict__ acc, 
 // The backwards of a list of gathers in one launch (entries may share a sparse gradient: the
 // integer atomics and the touched list make that safe).
 AUGUR_KERNEL void embedding_gather_multi_backward_kernel(augur::GatherList list, int* status) {
+  augur::grid_dependency_wait_and_launch();
   long long begin, end;
   const augur::GatherEntry& e = list.e[augur::gather_entry(list, blockIdx.x, &begin, &end)];
   augur::gather_backward_range(e.acc, e.touched_flag, e.touched_list, e.touched_count, status, e.dout, e.ids, e.lengths, e.T, e.D, e.V,

@@ -11,6 +11,7 @@
 AUGUR_KERNEL void optimizer_step_kernel(augur::SparseUpdateList tables, augur::MultiTensor dense, int* step, unsigned* done, int advance,
                                         int kind, float lr_s, float lambda, float b1_s, float b2_s, float eps_s, float lr, float b1,
                                         float b2, float eps, float wd) {
+  augur::grid_dependency_wait_and_launch();
   const int t = augur::step_of(step, advance);
   if ((int)blockIdx.x < tables.blocks) augur::sparse_update_list_block(tables, blockIdx.x, t, kind, lr_s, lambda, b1_s, b2_s, eps_s);
   else augur::adam_list_block(dense, (int)blockIdx.x - tables.blocks, t, lr, b1, b2, eps, wd);

@@ -269,7 +269,10 @@ namespace augur {
 template <int S>
 __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
   extern __shared__ double smem[];
-  if (B <= 0) return;
+  if (B <= 0) {
+    grid_dependency_wait();
+    return;
+  }
   const TowerThread th(cols);
   const TowerRows<S> rows(B);
   const int group = (int)blockIdx.x / S, groups = (int)gridDim.x / S, nb = rows.n;
@@ -285,11 +288,13 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
   float* ws = align16(h + (long long)nb * ks);
   float* ys = ws + K * cols;
 
-  load_rows(h, ks, in + (long long)rows.r0 * K, nb, K);
   staged_copy<8, float>(K * cols, [&](int i) {
     const int k = i / cols, cc = group * cols + (i - k * cols);
     return cc < C ? w[(long long)k * C + cc] : 0.0f;
   }, [&](int i, float v) { ws[i] = v; });
+  // only the layer's weights read so far: the input is the kernel before's (common.cuh)
+  grid_dependency_wait_and_launch();
+  load_rows(h, ks, in + (long long)rows.r0 * K, nb, K);
   __syncthreads();
 
   if (bn_y != nullptr) {  // every block normalises all K channels of its rows itself
@@ -480,7 +485,10 @@ namespace augur {
 template <int S>
 __device__ __forceinline__ void tower_backward(AUGUR_TOWER_BACKWARD_PARAMS) {
   extern __shared__ double smem[];
-  if (B <= 0) return;
+  if (B <= 0) {
+    grid_dependency_wait();
+    return;
+  }
   const TowerThread th(cols);
   const TowerRows<S> rows(B);
   const int group = (int)blockIdx.x / S, nb = rows.n;
@@ -497,7 +505,6 @@ __device__ __forceinline__ void tower_backward(AUGUR_TOWER_BACKWARD_PARAMS) {
   float* ps = os + nb * cols;
   float* dos = ps + nb * cols;
 
-  load_rows(du, us, d_up + (long long)rows.r0 * U, nb, U);
   staged_copy<8, float>(cols * U, [&](int i) {
     const int j2 = i / U, j = i - j2 * U;
     return c0 + j2 < C ? w_up[(long long)(c0 + j2) * U + j] : 0.0f;
@@ -505,6 +512,9 @@ __device__ __forceinline__ void tower_backward(AUGUR_TOWER_BACKWARD_PARAMS) {
     const int j2 = i / U, j = i - j2 * U;
     wu[j * cols + j2] = v;
   });
+  // only the upper layer's weights read so far: d_up, out and pre are the kernels before's (common.cuh)
+  grid_dependency_wait_and_launch();
+  load_rows(du, us, d_up + (long long)rows.r0 * U, nb, U);
   staged_copy<8, float2>(nb * cols, [&](int i) {
     const int r = i / cols, cc = c0 + (i - r * cols);
     const long long at = (long long)(rows.r0 + r) * C + cc;
