@@ -35,6 +35,7 @@ public final class InfoCommand implements Callable<Integer> {
                         gpu.multiprocessors, mem[1] / (double) (1L << 30), mem[0] / (double) (1L << 30));
                 System.out.printf("driver     CUDA %s (libcuda.so.1 at %s)%n", gpu.driverVersionString(), CudaProbe.findLibcuda());
                 System.out.printf("gemm       %s (-Daugur.gemm=auto|cublas|builtin)%n", be.gemm().name());
+                System.out.printf("pdl        %s (-Daugur.cuda.pdl=auto|off)%n", gpu.programmaticLaunch());
                 System.out.printf("precision  fp32 (default); tf32 %s%n", gpu.ccMajor >= 8
                         ? "available (--precision tf32: TF32 tensor cores)" : "not available (no TF32 tensor cores below compute capability 8.0)");
             }

@@ -122,6 +122,36 @@ class CudaTrainingParityTest {
     }
 
     /**
+     * Programmatic dependent launch (compute capability 9.0 and cuLaunchKernelEx) changes when a
+     * kernel's blocks start, never what they compute: DIN's 50 steps through CUDA graphs give the
+     * same losses, bit for bit, with it and without, and with it every kernel of the step after the
+     * first goes out programmatically. On the emulator the programmatic launches' first blocks run
+     * with the memory of the kernel before protected until they pass griddepcontrol.wait.
+     */
+    @org.junit.jupiter.api.Test
+    void programmaticLaunchesChangeNoBits() {
+        io.augur.backend.cuda.CudaRuntime rt = GpuTesting.backend().runtime();
+        org.junit.jupiter.api.Assumptions.assumeTrue(rt.programmaticAvailable(), "programmatic dependent launch: " + rt.programmaticLaunch());
+        ModelConfig cfg = new ModelConfig(ModelConfig.Kind.DIN, 6, List.of(16, 8), Activation.SIGMOID, true, List.of(20, 10), null, 1e-5f, 1e-8f,
+                0.99f, 0.05f);
+        try {
+            rt.setProgrammatic(false);
+            long before = rt.programmaticLaunches();
+            float[] plain = train(GpuTesting.backend(), cfg, false, true);
+            assertEquals(before, rt.programmaticLaunches(), "launches went out programmatically while it was off");
+            rt.setProgrammatic(true);
+            float[] programmatic = train(GpuTesting.backend(), cfg, false, true);
+            assertTrue(rt.programmaticLaunches() > before, "no launch went out programmatically");
+            for (String k : new String[] {"activation_unit_forward_kernel", "activation_unit_pool_forward_kernel", "activation_unit_backward_kernel",
+                    "activation_unit_reduce_kernel", "embedding_gather_multi_backward_kernel", "optimizer_step_kernel"})
+                assertTrue(rt.programmaticKernels().contains(k), k + " never went out programmatically: " + rt.programmaticKernels());
+            for (int s = 0; s < STEPS; s++) assertEquals(plain[s], programmatic[s], "loss at step " + (s + 1));
+        } finally {
+            rt.setProgrammatic(true);
+        }
+    }
+
+    /**
      * Batches of more than 256 rows, where the dense layers' column reductions run sliced
      * (BatchNorm, the top MLP's Dice or PReLU, the bias gradients), inside captured steps: 20
      * steps over batches of 300, 300 and 270 rows (the last a partial batch under the same

@@ -276,7 +276,8 @@ public final class CudaBackend implements Backend, Profiling {
     @Override
     public String describe() {
         return "CUDA on " + rt.name + " (compute capability " + rt.computeCapability() + ", " + String.format("%.1f", rt.totalMemory / (double) (1L << 30))
-                + " GiB, driver " + rt.driverVersionString() + "), GEMM " + gemm.name() + (precision == Precision.TF32 ? ", TF32" : "");
+                + " GiB, driver " + rt.driverVersionString() + "), GEMM " + gemm.name() + (precision == Precision.TF32 ? ", TF32" : "")
+                + (rt.programmatic() ? ", programmatic launches" : "");
     }
 
     // ---------------------------------------------------------------- memory (build time only)

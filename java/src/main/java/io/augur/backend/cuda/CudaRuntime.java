@@ -38,6 +38,8 @@ import static jcuda.driver.JCudaDriver.*;
  * that names the call and the kernel. Launches go to the compute stream.
  */
 public final class CudaRuntime implements AutoCloseable {
+    private static final org.apache.logging.log4j.Logger LOG = org.apache.logging.log4j.LogManager.getLogger(CudaRuntime.class);
+
     private final int ordinal;
     private final CUdevice device = new CUdevice();
     private final CUcontext context = new CUcontext();
@@ -76,6 +78,33 @@ public final class CudaRuntime implements AutoCloseable {
 
     private record Allocation(long base, long bytes, CUdeviceptr ptr) {}
 
+    /**
+     * Programmatic dependent launch (-Daugur.cuda.pdl=auto|off, default auto: on where the device
+     * has compute capability 9.0 or newer and cuLaunchKernelEx is reachable, NativeLaunch). A kernel
+     * of {@link Kernels#PROGRAMMATIC} is then launched with CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION,
+     * unless the kernel launched before it writes weights ({@link Kernels#WRITE_WEIGHTS}) or was not
+     * launched here (a graph, a library's kernel): its blocks may start while that kernel still runs,
+     * read weights and fill shared memory, and wait in griddepcontrol.wait for the rest (common.cuh).
+     * In a captured step the launches become the graph's programmatic edges. It saves most of each
+     * launch's fixed cost between the kernels of a step.
+     */
+    static boolean pdlSetting(String v) {
+        if (v == null || v.isBlank() || v.equals("auto")) return true;
+        if (v.equals("off")) return false;
+        throw new IllegalArgumentException("-Daugur.cuda.pdl=" + v + ": expected auto or off (programmatic dependent launch; default auto)");
+    }
+
+    /** Whether kernels of Kernels.PROGRAMMATIC go out as programmatic launches; null reason when they do. */
+    private boolean programmatic, programmaticAvailable;
+    private String programmaticWhyNot;
+    private long programmaticLaunches;
+    private final java.util.Set<String> programmaticKernels = new java.util.TreeSet<>();
+    /** The kernel launched last through {@link Launch}, or null after anything else that runs kernels. */
+    private String previousLaunch;
+    /** A programmatic launch went into the capture now open. */
+    private boolean programmaticCaptured;
+    private long computeHandle;
+
     private CudaRuntime(int ordinal, byte[] fatbin) {
         this.ordinal = ordinal;
         JCudaDriver.setExceptionsEnabled(false);
@@ -108,7 +137,48 @@ public final class CudaRuntime implements AutoCloseable {
             CudaException.check(cuModuleGetFunction(f, module, k), "cuModuleGetFunction", k);
             functions.put(k, f);
         }
+        String why = !pdlSetting(System.getProperty("augur.cuda.pdl")) ? "off (-Daugur.cuda.pdl=off)"
+                : ccMajor < 9 ? "needs compute capability 9.0, this is " + computeCapability()
+                : NativeLaunch.unavailable();
+        programmatic = why == null;
+        programmaticAvailable = programmatic;
+        programmaticWhyNot = why;
+        if (programmatic) computeHandle = NativeLaunch.handle(compute);
     }
+
+    /** "on" or why programmatic dependent launch is off, for the log and `augur info`. */
+    public String programmaticLaunch() {
+        return programmatic ? "on (the step's kernels start while the one before finishes)" : "off: " + programmaticWhyNot;
+    }
+
+    /** Whether kernels go out as programmatic launches now. */
+    public boolean programmatic() { return programmatic; }
+
+    /** Turns programmatic launches off for good (a device or driver that refused them). */
+    void programmaticOff(String why) {
+        if (!programmatic) return;
+        programmatic = false;
+        programmaticAvailable = false;
+        programmaticWhyNot = why;
+        LOG.warn("programmatic dependent launch turned off: {}", why);
+    }
+
+    /** Whether programmatic launches could go out here (the setting, the device and cuLaunchKernelEx allow them). */
+    public boolean programmaticAvailable() { return programmaticAvailable; }
+
+    /** Turns programmatic launches on (where available) or off, for tests comparing the two. */
+    public void setProgrammatic(boolean on) {
+        programmatic = on && programmaticAvailable;
+        if (!on) programmaticWhyNot = "off (setProgrammatic)";
+    }
+
+    /** Launches that went out programmatically so far, and the kernels they were of. */
+    public long programmaticLaunches() { return programmaticLaunches; }
+
+    public java.util.Set<String> programmaticKernels() { return java.util.Collections.unmodifiableSet(programmaticKernels); }
+
+    /** Whether the capture just ended held programmatic launches. */
+    boolean capturedProgrammatic() { return programmaticCaptured; }
 
     /** Opens device {@code ordinal} and loads the fatbin; throws {@link CudaException} naming the failing call. */
     public static CudaRuntime open(int ordinal, byte[] fatbin) {
@@ -301,6 +371,7 @@ public final class CudaRuntime implements AutoCloseable {
      */
     public int tryLaunch(String kernel, int gridX, int blockX, int sharedBytes, Args args) {
         if (inGraphStep()) throw new IllegalStateException("a probe launch of " + kernel + " inside a graph step");
+        previousLaunch = null;
         int r = cuLaunchKernel(function(kernel), gridX, 1, 1, blockX, 1, 1, sharedBytes, compute, args.pointer(), null);
         return r != CUresult.CUDA_SUCCESS ? r : cuStreamSynchronize(compute);
     }
@@ -387,6 +458,7 @@ public final class CudaRuntime implements AutoCloseable {
         CudaException.check(cuStreamBeginCapture(compute, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture");
         mode = Mode.CAPTURE;
         opLog = new ArrayList<>();
+        programmaticCaptured = false;
     }
 
     /** Ends the capture and instantiates the graph; on failure exec is null and nothing has run yet. */
@@ -448,6 +520,7 @@ public final class CudaRuntime implements AutoCloseable {
 
     void launchGraph(CUgraphExec exec, String what) {
         lastKernel = what;
+        previousLaunch = null;
         CudaException.check(cuGraphLaunch(exec, compute), "cuGraphLaunch", what);
     }
 
@@ -475,8 +548,23 @@ public final class CudaRuntime implements AutoCloseable {
         public void issue() {
             lastKernel = kernel;
             boolean timed = beginTimed(kernel);
-            CudaException.check(cuLaunchKernel(function(kernel), gridX, gridY, 1, blockX, blockY, 1, shared, compute, args.pointer(), null),
-                    "cuLaunchKernel", kernel);
+            boolean pdl = programmatic && Kernels.PROGRAMMATIC.contains(kernel) && previousLaunch != null
+                    && !Kernels.WRITE_WEIGHTS.contains(previousLaunch);
+            previousLaunch = kernel;
+            int r = pdl ? NativeLaunch.launch(NativeLaunch.handle(function(kernel)), computeHandle, gridX, gridY, blockX, blockY, shared, args, true)
+                    : CUresult.CUDA_SUCCESS;
+            if (pdl && r == CUresult.CUDA_SUCCESS) {
+                programmaticLaunches++;
+                programmaticKernels.add(kernel);
+                if (mode == Mode.CAPTURE) programmaticCaptured = true;
+            }
+            if (pdl && r != CUresult.CUDA_SUCCESS && r != CUresult.CUDA_ERROR_ILLEGAL_ADDRESS && r != CUresult.CUDA_ERROR_LAUNCH_FAILED) {
+                // refused before it ran (a driver that takes no programmatic launch): the plain way from now on
+                programmaticOff("cuLaunchKernelEx(" + kernel + ") returned " + CUresult.stringFor(r));
+                pdl = false;
+            }
+            if (!pdl) r = cuLaunchKernel(function(kernel), gridX, gridY, 1, blockX, blockY, 1, shared, compute, args.pointer(), null);
+            CudaException.check(r, pdl ? "cuLaunchKernelEx" : "cuLaunchKernel", kernel);
             endTimed(timed);
         }
 
@@ -516,7 +604,7 @@ public final class CudaRuntime implements AutoCloseable {
         public String describe() { return "memset(" + what + ", " + count + " words of 0x" + Integer.toHexString(bits) + ")"; }
     }
 
-    private static final class External implements Op {
+    private final class External implements Op {
         final String name;
         final long[] key;
         final Runnable call;
@@ -528,7 +616,10 @@ public final class CudaRuntime implements AutoCloseable {
         }
 
         @Override
-        public void issue() { call.run(); }
+        public void issue() {
+            previousLaunch = null;  // a library's kernels, which this class does not see
+            call.run();
+        }
 
         @Override
         public boolean sameAs(Op other) {
@@ -595,6 +686,27 @@ public final class CudaRuntime implements AutoCloseable {
             if (structs.length <= n) structs = java.util.Arrays.copyOf(structs, raw.length);
             structs[n] = copy;
             return add(STRUCT, copy.length);
+        }
+
+        /** The parameters' values in one direct buffer, parameter k at offsets[k] (8-byte aligned), for cuLaunchKernelEx. */
+        record Packed(ByteBuffer values, int[] offsets) {}
+
+        Packed pack() {
+            int[] at = new int[n];
+            int bytes = 0;
+            for (int k = 0; k < n; k++) {
+                at[k] = bytes;
+                bytes += (kinds[k] == STRUCT ? (int) raw[k] + 7 : 8) & ~7;
+            }
+            ByteBuffer b = ByteBuffer.allocateDirect(Math.max(bytes, 8)).order(ByteOrder.nativeOrder());
+            for (int k = 0; k < n; k++) {
+                switch (kinds[k]) {
+                    case PTR -> b.putLong(at[k], raw[k]);
+                    case INT, FLOAT -> b.putInt(at[k], (int) raw[k]);
+                    default -> b.put(at[k], structs[k]);
+                }
+            }
+            return new Packed(b, at);
         }
 
         /** The cuLaunchKernel parameter array. */

@@ -113,6 +113,26 @@ public final class Kernels {
             towerForward(4), towerBackward(4), towerForward(8), towerBackward(8), BIAS_GRAD_PARTIALS, BIAS_GRAD_REDUCE, RECURRENCE_FORWARD,
             RECURRENCE_BACKWARD, RECURRENCE_TRANSPOSE, RECURRENCE_WEIGHT_GRAD, RECURRENCE_WEIGHT_GRAD_REDUCE);
 
+    /**
+     * The kernels that call {@code augur::grid_dependency_wait()} (common.cuh) in every thread before
+     * they read what an earlier kernel wrote: on compute capability 9.0 they may be launched with
+     * programmatic stream serialization (CudaRuntime), their blocks starting while the kernel before
+     * them still runs. Before the wait they read only the model's weights. KernelSourcesTest checks
+     * that each one's source calls the wait.
+     */
+    public static final java.util.Set<String> PROGRAMMATIC = java.util.Set.of(
+            ACTIVATION_UNIT_FORWARD, ACTIVATION_UNIT_FORWARD_TF32, ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_BACKWARD_TF32,
+            ACTIVATION_UNIT_REDUCE, ACTIVATION_UNIT_POOL_FORWARD, EMBEDDING_GATHER_MULTI_BACKWARD, OPTIMIZER_STEP,
+            TOWER_FORWARD, TOWER_BACKWARD, towerForward(2), towerBackward(2), towerForward(4), towerBackward(4), towerForward(8),
+            towerBackward(8));
+
+    /**
+     * Kernels that write the model's weights: a programmatic launch right after one of them would
+     * read weights it may still be writing, so the kernel after one is launched the plain way.
+     */
+    public static final java.util.Set<String> WRITE_WEIGHTS = java.util.Set.of(
+            OPTIMIZER_STEP, ADAM, ADAM_MULTI, SPARSE_UPDATE, SPARSE_UPDATE_MULTI);
+
     /** Threads per block of the 1-D kernels. */
     static final int BLOCK = 256;
     /** Rows of a column-reduction block: (32, COL_ROWS) threads, as common.cuh's COL_ROWS. */

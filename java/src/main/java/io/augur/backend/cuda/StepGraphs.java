@@ -88,6 +88,13 @@ final class StepGraphs {
             throw e;
         }
         CudaRuntime.Captured c = rt.endCapture();
+        if (c.exec() == null && rt.capturedProgrammatic()) {
+            // the driver took the programmatic launches but not their graph: without them from now on
+            rt.programmaticOff("capturing step " + key + " with programmatic launches failed (" + jcuda.driver.CUresult.stringFor(c.error()) + ")");
+            rt.issueAll(c.ops());
+            g.calls = 1;  // captured again at its next call
+            return;
+        }
         if (c.exec() == null) {
             LOG.warn("step {}: capturing its {} operations into a CUDA graph failed ({}); it runs without a graph from now on", key, c.ops().size(),
                     jcuda.driver.CUresult.stringFor(c.error()));

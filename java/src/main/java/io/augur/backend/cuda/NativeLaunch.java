@@ -1,0 +1,85 @@
+package io.augur.backend.cuda;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.reflect.Method;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+import jcuda.NativePointerObject;
+
+/**
+ * cuLaunchKernelEx, which JCuda 12.6 does not bind, through the small JNI library the build makes
+ * from java/src/main/native/augur_launch.c (class-path resource cuda/libaugur_launch.so). Augur uses
+ * it for programmatic dependent launch (CudaRuntime). Where the library or the driver's function is
+ * missing, {@link #unavailable()} says why and the runtime launches the plain way.
+ */
+final class NativeLaunch {
+    private NativeLaunch() {}
+
+    static final String RESOURCE = "/cuda/libaugur_launch.so";
+    private static final String UNAVAILABLE = load();
+    private static final Method NATIVE_POINTER = nativePointerMethod();
+
+    private static native int bind();
+
+    private static native int launch(long function, long stream, int gx, int gy, int bx, int by, int shared, ByteBuffer values,
+                                     int[] offsets, int count, boolean programmatic);
+
+    /** Null when launches can go through cuLaunchKernelEx, else why not. */
+    static String unavailable() { return UNAVAILABLE; }
+
+    private static String load() {
+        if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")
+                || !System.getProperty("os.arch", "").matches("amd64|x86_64")) {
+            return "libaugur_launch.so is built for Linux x86-64 only";
+        }
+        try (InputStream in = NativeLaunch.class.getResourceAsStream(RESOURCE)) {
+            if (in == null) return "this build has no " + RESOURCE.substring(1) + " (no C compiler when it was built)";
+            Path file = Files.createTempFile("augur-launch-", ".so");
+            file.toFile().deleteOnExit();
+            Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+            System.load(file.toAbsolutePath().toString());
+        } catch (IOException | UnsatisfiedLinkError | SecurityException e) {
+            return "cannot load " + RESOURCE.substring(1) + ": " + e;
+        }
+        if (nativePointerMethod() == null) return "JCuda's handles do not expose their native pointers";
+        return switch (bind()) {
+            case 0 -> null;
+            case 1 -> "libcuda.so.1 did not load";
+            default -> "the driver has no cuLaunchKernelEx (CUDA 12.0 and newer)";
+        };
+    }
+
+    private static Method nativePointerMethod() {
+        try {
+            Method m = NativePointerObject.class.getDeclaredMethod("getNativePointer");
+            m.setAccessible(true);
+            return m;
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** The driver's handle inside a JCuda object (CUfunction, CUstream). */
+    static long handle(NativePointerObject o) {
+        try {
+            return (long) NATIVE_POINTER.invoke(o);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("JCuda handle " + o, e);
+        }
+    }
+
+    /**
+     * cuLaunchKernelEx of {@code function} on {@code stream} with grid (gx, gy, 1), block (bx, by, 1),
+     * {@code shared} bytes of dynamic shared memory and the parameters in {@code args}; with the
+     * programmatic-stream-serialization attribute when {@code programmatic}. Returns the CUresult.
+     */
+    static int launch(long function, long stream, int gx, int gy, int bx, int by, int shared, CudaRuntime.Args args, boolean programmatic) {
+        if (UNAVAILABLE != null) throw new IllegalStateException("cuLaunchKernelEx is unavailable: " + UNAVAILABLE);
+        CudaRuntime.Args.Packed p = args.pack();
+        return launch(function, stream, gx, gy, bx, by, shared, p.values(), p.offsets(), p.offsets().length, programmatic);
+    }
+}

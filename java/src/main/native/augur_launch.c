@@ -1,0 +1,85 @@
+/*
+ * libaugur_launch.so: cuLaunchKernelEx for the Java side (io.augur.backend.cuda.NativeLaunch),
+ * which JCuda 12.6 does not bind. Augur uses it for one launch attribute,
+ * CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION (programmatic dependent launch, compute
+ * capability 9.0). The driver is found at run time (dlopen of libcuda.so.1, the library JCuda has
+ * already loaded), so this builds without the CUDA toolkit: the two structs are cuda.h's layout.
+ * Built by scripts/build-native.sh with the C compiler and the JDK's jni.h.
+ */
+#include <dlfcn.h>
+#include <jni.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+  int id;
+  char pad[4];
+  union {
+    char bytes[64];
+    int value;
+  } value;
+} launch_attribute;
+
+typedef struct {
+  unsigned grid_x, grid_y, grid_z, block_x, block_y, block_z, shared;
+  void* stream;
+  launch_attribute* attrs;
+  unsigned attr_count;
+} launch_config;
+
+_Static_assert(sizeof(launch_attribute) == 72, "cuda.h's CUlaunchAttribute is 72 bytes");
+_Static_assert(sizeof(launch_config) == 56, "cuda.h's CUlaunchConfig is 56 bytes");
+
+enum { ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6, MAX_PARAMS = 64 };
+
+typedef int (*launch_ex_fn)(const launch_config*, void*, void**, void**);
+static launch_ex_fn launch_ex;
+
+/* 0 when cuLaunchKernelEx was found; 1 no libcuda.so.1; 2 a driver without cuLaunchKernelEx. */
+JNIEXPORT jint JNICALL Java_io_augur_backend_cuda_NativeLaunch_bind(JNIEnv* env, jclass cls) {
+  (void)env;
+  (void)cls;
+  void* lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+  if (lib == NULL) lib = dlopen("libcuda.so.1", RTLD_NOW);
+  if (lib == NULL) return 1;
+  launch_ex = (launch_ex_fn)dlsym(lib, "cuLaunchKernelEx");
+  return launch_ex != NULL ? 0 : 2;
+}
+
+/*
+ * cuLaunchKernelEx(function, grid (gx, gy, 1), block (bx, by, 1), shared bytes, stream), the
+ * kernel's parameters being `count` values in the direct buffer `values`, parameter k at byte
+ * offsets[k]; with programmatic != 0 the launch carries the programmatic-serialization attribute.
+ * Returns the CUresult (-1 for arguments this wrapper refuses).
+ */
+JNIEXPORT jint JNICALL Java_io_augur_backend_cuda_NativeLaunch_launch(JNIEnv* env, jclass cls, jlong function, jlong stream, jint gx, jint gy,
+                                                                      jint bx, jint by, jint shared, jobject values, jintArray offsets,
+                                                                      jint count, jboolean programmatic) {
+  (void)cls;
+  if (launch_ex == NULL || count < 0 || count > MAX_PARAMS) return -1;
+  char* base = (char*)(*env)->GetDirectBufferAddress(env, values);
+  if (base == NULL && count > 0) return -1;
+  jint at[MAX_PARAMS];
+  if (count > 0) (*env)->GetIntArrayRegion(env, offsets, 0, count, at);
+  if ((*env)->ExceptionCheck(env)) return -1;
+  void* params[MAX_PARAMS];
+  for (int k = 0; k < count; ++k) params[k] = base + at[k];
+  launch_attribute attr;
+  memset(&attr, 0, sizeof attr);
+  attr.id = ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+  attr.value.value = 1;
+  launch_config config;
+  memset(&config, 0, sizeof config);
+  config.grid_x = (unsigned)gx;
+  config.grid_y = (unsigned)gy;
+  config.grid_z = 1;
+  config.block_x = (unsigned)bx;
+  config.block_y = (unsigned)by;
+  config.block_z = 1;
+  config.shared = (unsigned)shared;
+  config.stream = (void*)(intptr_t)stream;
+  config.attrs = programmatic ? &attr : NULL;
+  config.attr_count = programmatic ? 1u : 0u;
+  return launch_ex(&config, (void*)(intptr_t)function, params, NULL);
+}
