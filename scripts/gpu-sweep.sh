@@ -13,7 +13,8 @@
 #             NCU_SET=basic: each kernel's time, throughput and occupancy), then every section
 #             (--set full: stall reasons, cache hit rates, shared-memory conflicts) for one launch of
 #             activation_unit_backward_kernel at batch 2048; the reports themselves left out;
-#   variants  DIN again with each of VARIANTS (JVM options, one run each; default: the top tower
+#   variants  DIN again with each of VARIANTS (JVM options, one run each; default: without
+#             programmatic dependent launch; the top tower
 #             layer by layer instead of fused; fused in clusters of 2 and of 4 blocks (at batch 128,
 #             64 and 32 rows a block instead of all 128 in one; at 2048 these take the layer-by-layer
 #             ops, as only clusters of 8 fit); fused with 8 channels a block; the activation
@@ -77,7 +78,7 @@ if want ncu; then
 fi
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
-  else variants=(-Daugur.tower.fused=off -Daugur.tower.cluster=2 -Daugur.tower.cluster=4 -Daugur.tower.cols=8 -Daugur.attention.dm3OnChip=false -Daugur.attention.partialsOnChip=false -Daugur.attention.rowsBackward=16 -Daugur.gemm.small=off -Daugur.gemm.small=always -Daugur.attention.threads=128); fi
+  else variants=(-Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.tower.cluster=2 -Daugur.tower.cluster=4 -Daugur.tower.cols=8 -Daugur.attention.dm3OnChip=false -Daugur.attention.partialsOnChip=false -Daugur.attention.rowsBackward=16 -Daugur.gemm.small=off -Daugur.gemm.small=always -Daugur.attention.threads=128); fi
   i=0
   for v in "${variants[@]}"; do
     i=$((i + 1))
