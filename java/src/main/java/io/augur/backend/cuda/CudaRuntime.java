@@ -94,7 +94,7 @@ public final class CudaRuntime implements AutoCloseable {
         throw new IllegalArgumentException("-Daugur.cuda.pdl=" + v + ": expected auto or off (programmatic dependent launch; default auto)");
     }
 
-    /** Whether kernels of Kernels.PROGRAMMATIC go out as programmatic launches; null reason when they do. */
+    /** Whether kernels of Kernels.PROGRAMMATIC go out as programmatic launches now, and could here; why not when they do not. */
     private boolean programmatic, programmaticAvailable;
     private String programmaticWhyNot;
     private long programmaticLaunches;

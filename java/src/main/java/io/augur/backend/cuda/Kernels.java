@@ -117,8 +117,9 @@ public final class Kernels {
      * The kernels that call {@code augur::grid_dependency_wait()} (common.cuh) in every thread before
      * they read what an earlier kernel wrote: on compute capability 9.0 they may be launched with
      * programmatic stream serialization (CudaRuntime), their blocks starting while the kernel before
-     * them still runs. Before the wait they read only the model's weights. KernelSourcesTest checks
-     * that each one's source calls the wait.
+     * them still runs. Before the wait they read only the model's weights. ProgrammaticLaunchTest checks
+     * that each one is defined in a source that waits; the emulator fails a programmatic launch
+     * whose block returns without waiting, or reads before it what the kernel before it wrote.
      */
     public static final java.util.Set<String> PROGRAMMATIC = java.util.Set.of(
             ACTIVATION_UNIT_FORWARD, ACTIVATION_UNIT_FORWARD_TF32, ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_BACKWARD_TF32,

@@ -20,8 +20,8 @@ final class NativeLaunch {
     private NativeLaunch() {}
 
     static final String RESOURCE = "/cuda/libaugur_launch.so";
-    private static final String UNAVAILABLE = load();
     private static final Method NATIVE_POINTER = nativePointerMethod();
+    private static final String UNAVAILABLE = load();
 
     private static native int bind();
 
@@ -45,7 +45,7 @@ final class NativeLaunch {
         } catch (IOException | UnsatisfiedLinkError | SecurityException e) {
             return "cannot load " + RESOURCE.substring(1) + ": " + e;
         }
-        if (nativePointerMethod() == null) return "JCuda's handles do not expose their native pointers";
+        if (NATIVE_POINTER == null) return "JCuda's handles do not expose their native pointers";
         return switch (bind()) {
             case 0 -> null;
             case 1 -> "libcuda.so.1 did not load";
