@@ -127,11 +127,11 @@ bool ready(const Stream* s) {
   return op.event == nullptr || op.event->completed >= op.gen;
 }
 
-// Runs the next operation of one ready stream, picked at random; false if none is ready.
 // Operations run so far (queued ones as they run, a graph's one by one), so that a programmatic
 // launch knows whether the operation just before it was the kernel it may overlap (launch()).
 uint64_t op_serial = 0;
 
+// Runs the next operation of one ready stream, picked at random; false if none is ready.
 bool run_one() {
   std::vector<Stream*> candidates;
   for (Stream* s : streams)

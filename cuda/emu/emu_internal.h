@@ -41,7 +41,7 @@ std::map<std::string, Kernel>& registry();
 // its blocks may start while the kernel before it in the stream still runs, so until a thread
 // passes griddepcontrol.wait it must not read what that kernel wrote (`written`, protected with
 // PROT_NONE) nor write what it read (`read`, PROT_READ). The launch's first block (or cluster) runs
-// with those pages protected while its running thread has not passed the wait, so a read there
+// with those pages protected until its threads, meeting there, pass the wait, so a read there
 // fails the launch; and every block must have a thread that passes it.
 struct Region {
   void* p;

@@ -106,8 +106,8 @@ struct Fault {
 bool illegal_address = false;  // the last failed launch's cause
 struct sigaction previous_segv, previous_bus;
 
-// A programmatic launch (emu_internal.h): the memory of the kernel before it, protected while a
-// thread of the launch's first block (or cluster) that has not passed the wait runs.
+// A programmatic launch (emu_internal.h): the memory of the kernel before it, protected from the
+// start of the launch's first block (or cluster) until that block's threads have met at the wait.
 const Programmatic* programmatic = nullptr;
 bool checking = false;  // the running block is the checked one
 bool guarded = false;   // the protections are in force

@@ -104,6 +104,8 @@ public final class CudaRuntime implements AutoCloseable {
     /** A programmatic launch went into the capture now open. */
     private boolean programmaticCaptured;
     private long computeHandle;
+    /** The driver's CUfunction handles of the kernels launched programmatically, read once each. */
+    private final Map<String, Long> functionHandles = new HashMap<>();
 
     private CudaRuntime(int ordinal, byte[] fatbin) {
         this.ordinal = ordinal;
@@ -551,7 +553,7 @@ public final class CudaRuntime implements AutoCloseable {
             boolean pdl = programmatic && Kernels.PROGRAMMATIC.contains(kernel) && previousLaunch != null
                     && !Kernels.WRITE_WEIGHTS.contains(previousLaunch);
             previousLaunch = kernel;
-            int r = pdl ? NativeLaunch.launch(NativeLaunch.handle(function(kernel)), computeHandle, gridX, gridY, blockX, blockY, shared, args, true)
+            int r = pdl ? NativeLaunch.launch(functionHandles.computeIfAbsent(kernel, k -> NativeLaunch.handle(function(k))), computeHandle, gridX, gridY, blockX, blockY, shared, args, true)
                     : CUresult.CUDA_SUCCESS;
             if (pdl && r == CUresult.CUDA_SUCCESS) {
                 programmaticLaunches++;
