@@ -260,6 +260,16 @@ bool skip_kernels() {
   return skip;
 }
 
+// AUGUR_EMU_TRACE=1: each launch, as it is issued, on stderr (name, grid, block, dynamic shared
+// memory, programmatic or not), to see what a step is made of without a GPU.
+bool trace_launches() {
+  static const bool trace = [] {
+    const char* v = std::getenv("AUGUR_EMU_TRACE");
+    return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
+  }();
+  return trace;
+}
+
 // What the driver refuses when a launch is issued (before anything runs).
 CUresult check_launch(Function* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared) {
   std::string why;
@@ -583,6 +593,9 @@ CUresult launch_kernel(void* hf, unsigned gx, unsigned gy, unsigned gz, unsigned
     return INVALID_VALUE;
   }
   const CUresult refused = check_launch(f, gx, gy, gz, bx, by, bz, shared);
+  if (trace_launches())
+    std::fprintf(stderr, "[augur-emu] launch %s <<<(%u,%u,%u), (%u,%u,%u), %u>>>%s%s\n", f->name.c_str(), gx, gy, gz, bx, by, bz, shared,
+                 programmatic ? " programmatic" : "", refused != OK ? " refused" : "");
   if (refused != OK) return refused;
   augur_emu::ArgumentWords seen;
   augur_emu::Body body = f->kernel.binder(params, &seen);  // the arguments are copied now, as the driver does
