@@ -28,4 +28,14 @@ if [[ -z "$java_home" || ! -f "$java_home/include/jni.h" ]]; then
 fi
 "$cc_bin" -std=c11 -O2 -fPIC -shared -Wall -Werror -I "$java_home/include" -I "$java_home/include/linux" \
   -o "$out/libaugur_launch.so" "$root/java/src/main/native/augur_launch.c" -ldl
+# The bundle runs on GPU boxes whose glibc may be older than this machine's: the library must not
+# need a symbol version newer than the JDK's own baseline (glibc 2.17).
+if command -v objdump >/dev/null; then
+  newest="$(objdump -T "$out/libaugur_launch.so" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1)"
+  if [[ -n "$newest" && "$(printf '%s\n2.17\n' "$newest" | sort -V | tail -1)" != 2.17 ]]; then
+    rm -f "$out/libaugur_launch.so"
+    echo "[augur] libaugur_launch.so needs glibc $newest (objdump -T); at most 2.17 is allowed" >&2
+    exit 1
+  fi
+fi
 echo "[augur] libaugur_launch.so: $out/libaugur_launch.so"

@@ -12,6 +12,18 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__GLIBC__) && defined(__x86_64__)
+/*
+ * glibc 2.34 moved dlopen and dlsym into libc.so.6 under the symbol version GLIBC_2.34, so a
+ * library linked on a newer system would not load on a GPU box with an older glibc (the JVM would
+ * refuse it, and every launch would go out the plain way). GLIBC_2.2.5 is the version every
+ * x86-64 glibc has: libdl.so.2 defines it before 2.34, libc.so.6 keeps it from 2.34 on.
+ * build-native.sh checks that nothing newer than GLIBC_2.17 is needed.
+ */
+__asm__(".symver dlopen,dlopen@GLIBC_2.2.5");
+__asm__(".symver dlsym,dlsym@GLIBC_2.2.5");
+#endif
+
 typedef struct {
   int id;
   char pad[4];
