@@ -78,13 +78,14 @@ public final class CudaBackend implements Backend, Profiling {
     /** The automatic backward blocks per multiprocessor stop here. */
     static final int ATT_AUTO_BLOCKS_PER_SM = 3;
     /**
-     * The backward kernels' static shared memory, at most (ptxas: 1,072 bytes on sm_90, the run starts of the
-     * position count and its warp totals; KernelResourcesTest holds the bound): the dynamic part may have what is
-     * left of the block's limit.
+     * The unit's kernels' static shared memory, at most (ptxas on sm_90: 1,072 bytes backward, 1,168 forward, the
+     * run starts of the position count, its warp totals and the forward's slots; KernelResourcesTest holds the
+     * bound): the dynamic part may have what is left of the block's limit, and above 48 KiB for the two together a
+     * kernel must be opted in.
      */
-    static final int ATT_BACKWARD_STATIC_SHARED = 2 * 1024;
+    static final int ATT_STATIC_SHARED = 2 * 1024;
     /** What a backward block takes from its multiprocessor's shared memory beside its dynamic part: its statics and the 1 KB the driver reserves. */
-    static final int ATT_BLOCK_SHARED_OVERHEAD = ATT_BACKWARD_STATIC_SHARED + 1024;
+    static final int ATT_BLOCK_SHARED_OVERHEAD = ATT_STATIC_SHARED + 1024;
     /** activation_unit_reduce_kernel's REDUCE_GROUPS: the thread rows of its (32, groups) blocks, each summing every groups-th slice. */
     static final int ATT_REDUCE_GROUPS = 8;
     /**
@@ -520,26 +521,26 @@ public final class CudaBackend implements Backend, Profiling {
             this.T = T;
             int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
             long limit = Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin);
-            long limitBackward = limit - ATT_BACKWARD_STATIC_SHARED;   // static and dynamic together within the block's limit
+            long limitDynamic = limit - ATT_STATIC_SHARED;   // static and dynamic together within the block's limit
             long positions = Math.max(1L, (long) maxB * T);
             askedForward = attentionRowsForward;
             int wantForward = askedForward > 0 ? askedForward : ATT_AUTO_ROWS;
             int wantBackward = ATT_ROWS_BACKWARD > 0 ? ATT_ROWS_BACKWARD : ATT_AUTO_ROWS;
-            rowsForward = AttentionArgs.rowsThatFit(false, W, h1, h2, (int) Math.min(positions, wantForward), limit);
-            rowsBackward = AttentionArgs.rowsThatFit(true, W, h1, h2, (int) Math.min(positions, wantBackward), limitBackward);
+            rowsForward = AttentionArgs.rowsThatFit(false, W, h1, h2, (int) Math.min(positions, wantForward), limitDynamic);
+            rowsBackward = AttentionArgs.rowsThatFit(true, W, h1, h2, (int) Math.min(positions, wantBackward), limitDynamic);
             if (rowsForward == 0 || rowsBackward == 0) {
                 throw new UnsupportedOperationException("activation unit " + W + "/" + h1 + "/" + h2
                         + " needs more shared memory per block than this GPU has (" + limit + " bytes)");
             }
             sharedForward = AttentionArgs.forwardSharedBytes(W, h1, h2, rowsForward);
             // the backward's partial gradients on chip when they fit beside a full tile of rows
-            partialsPlace = attentionPartials(attentionPartialsOnChip, attentionDm3OnChip, W, h1, h2, rowsBackward, limitBackward);
+            partialsPlace = attentionPartials(attentionPartialsOnChip, attentionDm3OnChip, W, h1, h2, rowsBackward, limitDynamic);
             sharedBackward = AttentionArgs.backwardSharedBytes(W, h1, h2, rowsBackward, partialsPlace);
-            if (sharedForward > DEFAULT_SHARED) {
+            if (sharedForward + ATT_STATIC_SHARED > DEFAULT_SHARED) {
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_FORWARD, (int) sharedForward);
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_FORWARD_TF32, (int) sharedForward);
             }
-            if (sharedBackward + ATT_BACKWARD_STATIC_SHARED > DEFAULT_SHARED) {
+            if (sharedBackward + ATT_STATIC_SHARED > DEFAULT_SHARED) {
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD, (int) sharedBackward);
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD_TF32, (int) sharedBackward);
             }

@@ -128,8 +128,8 @@ class KernelSourcesTest {
         assertEquals(bwd + 4 * (AttentionArgs.partialFloats(36, 80, 40) - 3 * 36 * 80), split);
         assertEquals(bwd, AttentionArgs.backwardSharedBytes(36, 80, 40, 32, AttentionArgs.PARTIALS_GLOBAL));
         // where they go: the settings, then what fits (Hopper's 227 KB a block; Volta's 96 KB takes all but dM3; Turing's 64 none)
-        long hopper = 227 * 1024 - CudaBackend.ATT_BACKWARD_STATIC_SHARED, volta = 96 * 1024 - CudaBackend.ATT_BACKWARD_STATIC_SHARED,
-                turing = 64 * 1024 - CudaBackend.ATT_BACKWARD_STATIC_SHARED;
+        long hopper = 227 * 1024 - CudaBackend.ATT_STATIC_SHARED, volta = 96 * 1024 - CudaBackend.ATT_STATIC_SHARED,
+                turing = 64 * 1024 - CudaBackend.ATT_STATIC_SHARED;
         assertEquals(AttentionArgs.PARTIALS_CHIP, CudaBackend.attentionPartials(true, true, 36, 80, 40, 32, hopper));
         assertEquals(AttentionArgs.PARTIALS_CHIP_BUT_DM3, CudaBackend.attentionPartials(true, false, 36, 80, 40, 32, hopper));
         assertEquals(AttentionArgs.PARTIALS_GLOBAL, CudaBackend.attentionPartials(false, true, 36, 80, 40, 32, hopper));
