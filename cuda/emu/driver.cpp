@@ -83,7 +83,7 @@ struct Stream {
 struct Function {
   std::string name;
   augur_emu::Kernel kernel;
-  int max_dynamic_shared = 48 * 1024;
+  int max_dynamic_shared = (int)augur_emu::SHARED_DEFAULT_LIMIT;
 };
 
 struct Allocation {
@@ -430,7 +430,7 @@ CUresult launch(Function* f, augur_emu::Body body, const std::vector<CUdeviceptr
     for (CUdeviceptr a : named)
       if (auto it = device_allocations.find(a); it != device_allocations.end() && it->second.bytes <= HASHED_BYTES)
         before.emplace_back(a, allocation_hash(it->second));
-  std::string why = augur_emu::run_launch(body, grid, block, shared, f->kernel.cluster, pdl);
+  std::string why = augur_emu::run_launch(body, grid, block, shared, (size_t)f->max_dynamic_shared, f->kernel.cluster, pdl);
   if (tracked) {
     previous_kernel = KernelRun{me, stream, {}, {}};
     for (const auto& [a, h] : before)

@@ -52,8 +52,13 @@ struct Programmatic {
   std::vector<Region> written, read;
 };
 
-// Runs a launch to the end, `cluster` consecutive blocks in x at a time; returns "" or what went wrong.
-std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared, int cluster, const Programmatic& programmatic);
+// The dynamic shared memory a kernel may be launched with before cuFuncSetAttribute raises it.
+constexpr size_t SHARED_DEFAULT_LIMIT = 48 * 1024;
+// Runs a launch to the end, `cluster` consecutive blocks in x at a time; returns "" or what went
+// wrong. `dynamic_limit`: the kernel's CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES as set
+// (SHARED_DEFAULT_LIMIT where it was not raised), against which its static shared memory is counted.
+std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared, size_t dynamic_limit, int cluster,
+                       const Programmatic& programmatic);
 // Whether the last launch that failed did so by touching memory outside every allocation (a
 // GPU's CUDA_ERROR_ILLEGAL_ADDRESS) rather than by threads that could not meet.
 bool last_failure_was_illegal_address();

@@ -86,6 +86,8 @@ unsigned char* shared_guard[MAX_CLUSTER] = {};  // the unmapped page after each 
 unsigned char* shared_base[MAX_CLUSTER] = {};   // this launch's dynamic shared memory, per block of the cluster
 bool shared_closed[MAX_CLUSTER] = {};           // the block has returned: its region is unmapped until the next cluster
 size_t shared_size = 0;
+size_t shared_limit = SHARED_DEFAULT_LIMIT;  // the kernel's dynamic shared memory limit as set (run_launch)
+size_t block_static_bytes = 0;              // the static __shared__ variables this block has passed (fresh_shared)
 size_t shared_mapped = 0;  // bytes mapped before each guard page
 std::string failure;  // the first problem of this launch
 uint64_t launches = 0;
@@ -349,6 +351,7 @@ std::vector<StaticShared> static_shared;
 // Runs one block, or the blocks of one cluster together.
 void run_block(Rng& rng) {
   ++block_serial;
+  block_static_bytes = 0;
   for (int t = 0; t < nthreads; ++t) start_fiber(t);
   for (int b = 0; b < cluster_blocks; ++b) block_waited[b] = false;
   open_shared();
@@ -451,16 +454,30 @@ void* cluster_map_shared(void* p, unsigned rank) {
 void fresh_shared(void* p, size_t n) {
   if (cluster_blocks > 1)  // statics are one copy here, and a cluster's blocks run together
     fail("a static __shared__ variable in a cluster launch (not emulated: the kernel must use dynamic shared memory)");
-  for (StaticShared& s : static_shared) {
-    if (s.p != p) continue;
-    if (s.block != block_serial) {
-      std::memset(p, 0xff, n);
-      s.block = block_serial;
+  StaticShared* known = nullptr;
+  for (StaticShared& s : static_shared)
+    if (s.p == p) {
+      known = &s;
+      break;
     }
-    return;
-  }
+  if (known != nullptr && known->block == block_serial) return;  // this block has passed it before
   std::memset(p, 0xff, n);
-  static_shared.push_back(StaticShared{p, block_serial});
+  if (known != nullptr) known->block = block_serial;
+  else static_shared.push_back(StaticShared{p, block_serial});
+  // On a GPU a kernel's static shared memory comes out of the same per-block limit as its dynamic
+  // part: without the opt-in the two together may have 48 KiB (the attribute's default is 48 KiB
+  // less the statics), and cuFuncSetAttribute refuses a limit that leaves the statics no room
+  // within the device's opt-in maximum. Here the statics are counted as a block passes them.
+  block_static_bytes += n;
+  const bool raised = shared_limit != SHARED_DEFAULT_LIMIT;
+  if (!raised && block_static_bytes + shared_size > SHARED_DEFAULT_LIMIT)
+    fail("static __shared__ variables of " + std::to_string(block_static_bytes) + " bytes beside " + std::to_string(shared_size) +
+         " bytes of dynamic shared memory: more than the " + std::to_string(SHARED_DEFAULT_LIMIT) +
+         " bytes a block has without cuFuncSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES); a GPU refuses the launch");
+  else if (raised && block_static_bytes + shared_limit > SHARED_OPTIN_LIMIT)
+    fail("static __shared__ variables of " + std::to_string(block_static_bytes) + " bytes beside a dynamic shared memory limit of " +
+         std::to_string(shared_limit) + " bytes: more than the device's " + std::to_string(SHARED_OPTIN_LIMIT) +
+         " bytes a block; a GPU refuses that cuFuncSetAttribute");
 }
 
 bool last_failure_was_illegal_address() { return illegal_address; }
@@ -531,7 +548,7 @@ void mma_tf32(float d[4], const uint32_t a[4], const uint32_t b[2]) {
   syncwarp(0xffffffffu);  // nobody overwrites its slot before every lane has read
 }
 
-std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared, int cluster, const Programmatic& pdl) {
+std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared, size_t dynamic_limit, int cluster, const Programmatic& pdl) {
   ensure_stacks();
   install_fault_handler();
   kernel_thread = pthread_self();
@@ -559,6 +576,7 @@ std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared,
   ensure_shared();
   if (shared > SHARED_OPTIN_LIMIT) return "a launch with " + std::to_string(shared) + " bytes of dynamic shared memory (at most " + std::to_string(SHARED_OPTIN_LIMIT) + ")";
   shared_size = shared;
+  shared_limit = dynamic_limit;
   for (int b = 0; b < MAX_CLUSTER; ++b)
     shared_base[b] = shared_guard[b] - ((shared + 15) & ~size_t(15));  // 16-byte aligned, ending within 15 bytes of the guard
   Rng rng{0x9e3779b97f4a7c15ULL ^ (++launches * 0x2545f4914f6cdd1dULL)};

@@ -969,6 +969,18 @@ class CudaOpsParityTest {
     }
 
     /**
+     * A unit whose forward tile needs 48,256 bytes of dynamic shared memory (W = 36, h1 = 32, h2 = 92,
+     * tiles of 32 rows): under 48 KiB alone, over it with the kernel's static shared memory (1,168
+     * bytes on sm_90), so the kernel must be opted in (CudaBackend.ATT_STATIC_SHARED). Launched without,
+     * a GPU refuses it, and so does the emulator.
+     */
+    @Test
+    void activationUnitWithForwardSharedMemoryJustUnder48KiB() {
+        assertEquals(48_256, AttentionArgs.forwardSharedBytes(36, 32, 92, 32));
+        activationUnitCase(Activation.PRELU, true, 100, lengths(rng, MAXB, 100), 36, 32, 92);
+    }
+
+    /**
      * The fused backward with its per-block partial gradients added into global memory tile by
      * tile, all of them (dm3Only false: the path a GPU takes when they do not fit in shared memory
      * beside the tile) or only dM3, the rest on chip (the path of Volta's 96 KB, and of

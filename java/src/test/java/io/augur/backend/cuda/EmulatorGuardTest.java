@@ -70,6 +70,19 @@ class EmulatorGuardTest {
     }
 
     /**
+     * A GPU counts a kernel's static shared memory against the same 48 KiB as its dynamic part (the
+     * planner's ATT_STATIC_SHARED is for that): a launch whose two parts together pass it fails here too.
+     */
+    @Test
+    void staticAndDynamicSharedMemoryTogetherPastTheLimitFailTheLaunch() throws IOException, InterruptedException {
+        String out = probe("static");
+        assertTrue(out.contains("threw: ") && out.contains("CUDA_ERROR_LAUNCH_FAILED"), "the launch did not fail:\n" + out);
+        assertTrue(out.contains("activation_unit_pool_forward_kernel <<<"), "the emulator names the kernel:\n" + out);
+        assertTrue(out.contains("bytes beside 49024 bytes of dynamic shared memory: more than the 49152 bytes a block has without cuFuncSetAttribute"),
+                out);
+    }
+
+    /**
      * The fused tower tries its cluster launches before it takes them: on a device that cannot
      * place clusters of 8 (AUGUR_EMU_MAX_CLUSTER=4) the Amazon tower at batch 2048 takes the
      * layer-by-layer ops, and clusters of 4 still run at 1024; without the limit, 8 at 2048.

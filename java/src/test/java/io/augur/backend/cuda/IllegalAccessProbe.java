@@ -11,7 +11,9 @@ import io.augur.backend.Tensor;
  * synchronize after the launch threw and then that the JVM is still running; exits 0 either way,
  * so the test reads the verdict from the output. "alias": the output passed as the input too, two
  * {@code __restrict__} parameters of the kernel naming one tensor. "shared": a kernel given one float
- * less dynamic shared memory than it uses.
+ * less dynamic shared memory than it uses. "static": a kernel with static shared memory given as much
+ * dynamic shared memory as it asks for, but so much that the two together pass the 48 KiB a block has
+ * without the opt-in.
  */
 final class IllegalAccessProbe {
     private IllegalAccessProbe() {}
@@ -39,6 +41,16 @@ final class IllegalAccessProbe {
                 be.upload(lengths, new int[] {T}, 1);
                 be.synchronize();   // allocates what was only planned
                 be.runtime().launch("activation_unit_pool_forward_kernel", 1, 1, 32, 1, 4 * (T - 1), new CudaRuntime.Args().ptr(0)
+                        .ptr(((CudaTensor) weights).address()).ptr(0).ptr(((CudaTensor) score).address()).ptr(((CudaTensor) score).address())
+                        .ptr(((CudaTensor) lengths).address()).ptr(0).i(T).i(1).i(0).ptr(0).ptr(0).ptr(0).i(0).i(0));
+            } else if (mode.equals("static")) {
+                // the pool kernel keeps its T weights in dynamic shared memory (4 T bytes, 49,024 here) beside its
+                // static scratch (at least 32 doubles): within 48 KiB alone, past it together
+                int T = 12_256;
+                Tensor lengths = be.ints("probe.len", 1), score = be.floats("probe.score", T), weights = be.floats("probe.weights", T);
+                be.upload(lengths, new int[] {1}, 1);
+                be.synchronize();
+                be.runtime().launch("activation_unit_pool_forward_kernel", 1, 1, 32, 1, 4 * T, new CudaRuntime.Args().ptr(0)
                         .ptr(((CudaTensor) weights).address()).ptr(0).ptr(((CudaTensor) score).address()).ptr(((CudaTensor) score).address())
                         .ptr(((CudaTensor) lengths).address()).ptr(0).i(T).i(1).i(0).ptr(0).ptr(0).ptr(0).i(0).i(0));
             } else if (mode.equals("alias")) {
