@@ -13,16 +13,15 @@
 #             NCU_SET=basic: each kernel's time, throughput and occupancy), then every section
 #             (--set full: stall reasons, cache hit rates, shared-memory conflicts) for one launch of
 #             activation_unit_backward_kernel at batch 2048; the reports themselves left out;
-#   variants  DIN again with each of VARIANTS (JVM options, one run each; default: without
-#             programmatic dependent launch; the top tower
-#             layer by layer instead of fused; fused in clusters of 2 and of 4 blocks (at batch 128,
-#             64 and 32 rows a block instead of all 128 in one; at 2048 these take the layer-by-layer
-#             ops, as only clusters of 8 fit); fused with 8 channels a block; the activation
-#             unit's dM3 or all of its partial gradients in global memory (more L1 for the weights),
-#             its tiles of 16,
-#             the small GEMM off and for every product (at batch 2048 the 64 x 64 tiles give the top
-#             MLP's products one block an SM), 128 threads a block: the alternatives to each default
-#             the code only reasons for);
+#   variants  DIN again with each of VARIANTS (JVM options, one run each; default, most telling
+#             first: without programmatic dependent launch; the top tower layer by layer instead of
+#             fused; the activation unit's partial gradients, or only dM3, in global memory (more L1
+#             for the weights); its backward tiles of 16 rows; 128 threads a block; the tower fused
+#             in clusters of 2 and of 4 blocks (at batch 128, 64 and 32 rows a block instead of all
+#             128 in one; at 2048 these, and 8 channels a block, take the layer-by-layer ops, as only
+#             clusters of 8 of 4 channels fit); 8 channels a block: the alternatives to each default
+#             the code only reasons for. DIN's step has no GEMM while the tower is fused, so the
+#             small GEMM's settings are left to VARIANTS);
 #   sanitize  CudaOpsParityTest under compute-sanitizer memcheck.
 # Writes OUT/summary.txt (each step's table) and OUT/sweep.tar.xz (every step's folder: env.txt
 # with nvidia-smi and the commands, the bench-*.json records, tests.log, the ncu tables). Copy the
@@ -78,7 +77,7 @@ if want ncu; then
 fi
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
-  else variants=(-Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.tower.cluster=2 -Daugur.tower.cluster=4 -Daugur.tower.cols=8 -Daugur.attention.dm3OnChip=false -Daugur.attention.partialsOnChip=false -Daugur.attention.rowsBackward=16 -Daugur.gemm.small=off -Daugur.gemm.small=always -Daugur.attention.threads=128); fi
+  else variants=(-Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16 -Daugur.attention.threads=128 -Daugur.tower.cluster=2 -Daugur.tower.cluster=4 -Daugur.tower.cols=8); fi
   i=0
   for v in "${variants[@]}"; do
     i=$((i + 1))
