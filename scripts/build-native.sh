@@ -26,7 +26,13 @@ if [[ -z "$java_home" || ! -f "$java_home/include/jni.h" ]]; then
   echo "[augur] no jni.h (set JAVA_HOME to a JDK): building without libaugur_launch.so"
   exit 0
 fi
-"$cc_bin" -std=c11 -O2 -fPIC -shared -Wall -Werror -I "$java_home/include" -I "$java_home/include/linux" \
+# With the CUDA toolkit's cuda.h at hand, the two structs' layouts and the attribute's id are
+# checked against it at compile time (the library itself needs no toolkit).
+cuda_h=()
+for d in "${CUDA_HOME:-}" "$(dirname "$(dirname "$(command -v nvcc || echo /none/bin/nvcc)")")" /usr/local/cuda; do
+  if [[ -n "$d" && -f "$d/include/cuda.h" ]]; then cuda_h=(-DAUGUR_CUDA_H -I "$d/include"); break; fi
+done
+"$cc_bin" -std=c11 -O2 -fPIC -shared -Wall -Werror -I "$java_home/include" -I "$java_home/include/linux" "${cuda_h[@]}" \
   -o "$out/libaugur_launch.so" "$root/java/src/main/native/augur_launch.c" -ldl
 # The bundle runs on GPU boxes whose glibc may be older than this machine's: the library must not
 # need a symbol version newer than the JDK's own baseline (glibc 2.17).
@@ -38,4 +44,4 @@ if command -v objdump >/dev/null; then
     exit 1
   fi
 fi
-echo "[augur] libaugur_launch.so: $out/libaugur_launch.so"
+echo "[augur] libaugur_launch.so: $out/libaugur_launch.so${cuda_h:+ (layouts checked against ${cuda_h[2]}/cuda.h)}"

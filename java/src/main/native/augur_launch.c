@@ -45,6 +45,20 @@ _Static_assert(sizeof(launch_config) == 56, "cuda.h's CUlaunchConfig is 56 bytes
 
 enum { ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6, MAX_PARAMS = 64 };
 
+#ifdef AUGUR_CUDA_H
+/* Where the CUDA toolkit is on the build machine, build-native.sh compiles against its cuda.h too. */
+#include <cuda.h>
+_Static_assert(sizeof(CUlaunchAttribute) == sizeof(launch_attribute) && offsetof(CUlaunchAttribute, value) == offsetof(launch_attribute, value),
+               "CUlaunchAttribute's layout");
+_Static_assert(sizeof(CUlaunchConfig) == sizeof(launch_config) && offsetof(CUlaunchConfig, sharedMemBytes) == offsetof(launch_config, shared) &&
+                   offsetof(CUlaunchConfig, hStream) == offsetof(launch_config, stream) &&
+                   offsetof(CUlaunchConfig, attrs) == offsetof(launch_config, attrs) &&
+                   offsetof(CUlaunchConfig, numAttrs) == offsetof(launch_config, attr_count),
+               "CUlaunchConfig's layout");
+_Static_assert((int)CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION == (int)ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION,
+               "the programmatic stream serialization attribute's id");
+#endif
+
 typedef int (*launch_ex_fn)(const launch_config*, void*, void**, void**);
 static launch_ex_fn launch_ex;
 
