@@ -58,6 +58,7 @@ using Guard = std::lock_guard<std::recursive_mutex>;
 struct Graph {
   std::vector<std::function<CUresult()>> ops;
   bool invalidated = false;
+  bool programmatic = false;  // a programmatic launch was captured into it
 };
 
 struct Event {
@@ -637,6 +638,19 @@ struct LaunchConfig {
 };
 static_assert(sizeof(LaunchAttribute) == 72 && sizeof(LaunchConfig) == 56, "cuda.h's CUlaunchAttribute and CUlaunchConfig");
 
+// AUGUR_EMU_PDL: how programmatic launches are taken, to test the backend's ways out of a driver
+// that will not: unset, as a GPU of compute capability 9.0 takes them; "refuse": cuLaunchKernelEx
+// with the attribute returns CUDA_ERROR_NOT_SUPPORTED; "refuse-in-capture": only into a stream
+// capture, which the refusal invalidates (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED); "no-graph": taken
+// into a capture, but cuGraphInstantiate of a graph holding one returns CUDA_ERROR_NOT_SUPPORTED.
+const std::string& pdl_mode() {
+  static const std::string mode = [] {
+    const char* v = std::getenv("AUGUR_EMU_PDL");
+    return std::string(v == nullptr ? "" : v);
+  }();
+  return mode;
+}
+
 CUresult cuLaunchKernelEx(const LaunchConfig* config, void* hf, void** params, void** extra) {
   Guard g(lock);
   if (config == nullptr || (config->attr_count > 0 && config->attrs == nullptr)) return INVALID_VALUE;
@@ -650,6 +664,15 @@ CUresult cuLaunchKernelEx(const LaunchConfig* config, void* hf, void** params, v
     }
     say("cuLaunchKernelEx: launch attribute " + std::to_string(a.id) + " is not emulated");
     return NOT_SUPPORTED;
+  }
+  if (programmatic && !pdl_mode().empty()) {
+    Graph* capture = stream_of(config->stream)->capture;
+    if (pdl_mode() == "refuse") return NOT_SUPPORTED;
+    if (pdl_mode() == "refuse-in-capture" && capture != nullptr) {
+      capture->invalidated = true;
+      return CAPTURE_UNSUPPORTED;
+    }
+    if (pdl_mode() == "no-graph" && capture != nullptr) capture->programmatic = true;
   }
   return launch_kernel(hf, config->grid_x, config->grid_y, config->grid_z, config->block_x, config->block_y, config->block_z, config->shared,
                        config->stream, params, extra, programmatic);
@@ -939,6 +962,7 @@ CUresult cuStreamIsCapturing(void* stream, int* status) {
 CUresult cuGraphInstantiateWithFlags(void** exec, void* graph, unsigned long long) {
   Guard g(lock);
   if (graph == nullptr) return INVALID_VALUE;
+  if (pdl_mode() == "no-graph" && static_cast<Graph*>(graph)->programmatic) return NOT_SUPPORTED;
   *exec = new Graph(*static_cast<Graph*>(graph));
   return OK;
 }

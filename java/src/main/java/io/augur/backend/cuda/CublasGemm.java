@@ -24,6 +24,8 @@ final class CublasGemm implements Gemm {
     private final cublasHandle handle;
     private final Pointer one = Pointer.to(new float[] {1f});
     private final Pointer zero = Pointer.to(new float[] {0f});
+    /** The handle's math mode (setTf32), part of each call's key: a graph captured in the other mode is not replayed. */
+    private boolean tf32;
 
     private CublasGemm(CudaRuntime rt, cublasHandle handle) {
         this.rt = rt;
@@ -63,6 +65,7 @@ final class CublasGemm implements Gemm {
         rt.makeCurrent();
         check(JCublas2.cublasSetMathMode(handle, on ? cublasMath.CUBLAS_TF32_TENSOR_OP_MATH : cublasMath.CUBLAS_DEFAULT_MATH),
                 "cublasSetMathMode");
+        tf32 = on;
     }
 
     @Override
@@ -81,7 +84,7 @@ final class CublasGemm implements Gemm {
         int opA = transA ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
         boolean add = addToC;
         // every value the call depends on, so a replayed step can check it is the captured one
-        long[] key = {C, A, B, M, N, K, lda, ldb, ldc, opA, opB, add ? 1 : 0};
+        long[] key = {C, A, B, M, N, K, lda, ldb, ldc, opA, opB, add ? 1 : 0, tf32 ? 1 : 0};
         rt.external("cublasSgemm", key, () -> {
             boolean timed = rt.beginTimed("cublasSgemm");   // cuBLAS's own kernels, as one region (augur bench --profile)
             int status = JCublas2.cublasSgemm(handle, opB, opA, N, M, K, one, rt.pointer(B), ldb, rt.pointer(A), lda,

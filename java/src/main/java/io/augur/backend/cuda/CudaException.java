@@ -44,7 +44,7 @@ public final class CudaException extends RuntimeException {
     static String message(int code, String call, String kernel) {
         StringBuilder sb = new StringBuilder(call);
         if (kernel != null) sb.append('(').append(kernel).append(')');
-        sb.append(": ").append(CUresult.stringFor(code)).append(" (").append(code).append(')');
+        sb.append(": ").append(name(code)).append(" (").append(code).append(')');
         if (isSticky(code)) {
             sb.append("; the CUDA context is now unusable (a kernel faulted");
             if (kernel != null) sb.append(", probably ").append(kernel).append(" or a kernel launched just before it");
@@ -58,11 +58,24 @@ public final class CudaException extends RuntimeException {
         return sb.toString();
     }
 
-    /** Errors after which the context cannot be used any more (every later call fails too). */
+    /** CUDA_ERROR_CONTAINED and CUDA_ERROR_TENSOR_MEMORY_LEAK (CUDA 12.x), which JCuda 12.6's CUresult does not name. */
+    static final int CONTAINED = 226, TENSOR_MEMORY_LEAK = 721;
+
+    /**
+     * Errors after which the context cannot be used any more (every later call fails too): those cuda.h documents
+     * with "any further CUDA work will return the same error", and an uncorrectable ECC error.
+     */
     static boolean isSticky(int code) {
         return code == CUresult.CUDA_ERROR_ILLEGAL_ADDRESS || code == CUresult.CUDA_ERROR_LAUNCH_FAILED
                 || code == CUresult.CUDA_ERROR_MISALIGNED_ADDRESS || code == CUresult.CUDA_ERROR_ILLEGAL_INSTRUCTION
                 || code == CUresult.CUDA_ERROR_INVALID_ADDRESS_SPACE || code == CUresult.CUDA_ERROR_INVALID_PC
-                || code == CUresult.CUDA_ERROR_HARDWARE_STACK_ERROR || code == CUresult.CUDA_ERROR_ASSERT;
+                || code == CUresult.CUDA_ERROR_HARDWARE_STACK_ERROR || code == CUresult.CUDA_ERROR_ASSERT
+                || code == CUresult.CUDA_ERROR_LAUNCH_TIMEOUT || code == CUresult.CUDA_ERROR_EXTERNAL_DEVICE
+                || code == CUresult.CUDA_ERROR_ECC_UNCORRECTABLE || code == CONTAINED || code == TENSOR_MEMORY_LEAK;
+    }
+
+    /** The error's name, also for the codes JCuda 12.6 does not know. */
+    static String name(int code) {
+        return code == CONTAINED ? "CUDA_ERROR_CONTAINED" : code == TENSOR_MEMORY_LEAK ? "CUDA_ERROR_TENSOR_MEMORY_LEAK" : CUresult.stringFor(code);
     }
 }

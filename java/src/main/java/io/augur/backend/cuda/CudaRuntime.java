@@ -103,6 +103,12 @@ public final class CudaRuntime implements AutoCloseable {
     private String previousLaunch;
     /** A programmatic launch went into the capture now open. */
     private boolean programmaticCaptured;
+    /**
+     * Why the driver refused a programmatic launch into the capture now open (null: it did not). The refusal has
+     * invalidated the capture, so the rest of the step is only recorded, and StepGraphs issues it again without
+     * programmatic launches.
+     */
+    private String captureRefused;
     private long computeHandle;
     /** The driver's CUfunction handles of the kernels launched programmatically, read once each. */
     private final Map<String, Long> functionHandles = new HashMap<>();
@@ -181,6 +187,9 @@ public final class CudaRuntime implements AutoCloseable {
 
     /** Whether the capture just ended held programmatic launches. */
     boolean capturedProgrammatic() { return programmaticCaptured; }
+
+    /** Why a programmatic launch into the last capture was refused, or null. */
+    String captureRefused() { return captureRefused; }
 
     /** Opens device {@code ordinal} and loads the fatbin; throws {@link CudaException} naming the failing call. */
     public static CudaRuntime open(int ordinal, byte[] fatbin) {
@@ -373,9 +382,13 @@ public final class CudaRuntime implements AutoCloseable {
      */
     public int tryLaunch(String kernel, int gridX, int blockX, int sharedBytes, Args args) {
         if (inGraphStep()) throw new IllegalStateException("a probe launch of " + kernel + " inside a graph step");
+        // the work queued before the probe first, so that a fault of its own throws naming its kernel, not the probe
+        synchronizeCompute();
         previousLaunch = null;
         int r = cuLaunchKernel(function(kernel), gridX, 1, 1, blockX, 1, 1, sharedBytes, compute, args.pointer(), null);
-        return r != CUresult.CUDA_SUCCESS ? r : cuStreamSynchronize(compute);
+        if (r == CUresult.CUDA_SUCCESS) r = cuStreamSynchronize(compute);
+        if (CudaException.isSticky(r)) CudaException.check(r, "probe launch", kernel);   // a fault is no refusal
+        return r;
     }
 
     /** Launches a kernel on the compute stream (or into the capture, or checks it against the replayed graph). */
@@ -429,7 +442,7 @@ public final class CudaRuntime implements AutoCloseable {
             case EAGER -> op.issue();
             case CAPTURE -> {
                 opLog.add(op);
-                op.issue();
+                if (captureRefused == null) op.issue();   // after a refusal the capture is spoilt: record only
             }
             case REPLAY -> {
                 if (replayed < opLog.size() && opLog.get(replayed).sameAs(op)) {
@@ -461,6 +474,7 @@ public final class CudaRuntime implements AutoCloseable {
         mode = Mode.CAPTURE;
         opLog = new ArrayList<>();
         programmaticCaptured = false;
+        captureRefused = null;
     }
 
     /** Ends the capture and instantiates the graph; on failure exec is null and nothing has run yet. */
@@ -470,6 +484,11 @@ public final class CudaRuntime implements AutoCloseable {
         opLog = null;
         CUgraph graph = new CUgraph();
         int r = cuStreamEndCapture(compute, graph);
+        if (r == CUresult.CUDA_SUCCESS && captureRefused != null) {
+            // a driver that refused a launch without spoiling the capture: its graph lacks that launch and the rest
+            cuGraphDestroy(graph);
+            r = CUresult.CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+        }
         if (r != CUresult.CUDA_SUCCESS) return new Captured(null, ops, r);
         CUgraphExec exec = new CUgraphExec();
         r = cuGraphInstantiate(exec, graph, 0);
@@ -560,9 +579,17 @@ public final class CudaRuntime implements AutoCloseable {
                 programmaticKernels.add(kernel);
                 if (mode == Mode.CAPTURE) programmaticCaptured = true;
             }
-            if (pdl && r != CUresult.CUDA_SUCCESS && r != CUresult.CUDA_ERROR_ILLEGAL_ADDRESS && r != CUresult.CUDA_ERROR_LAUNCH_FAILED) {
+            if (pdl && r != CUresult.CUDA_SUCCESS && !CudaException.isSticky(r)) {
+                String why = "cuLaunchKernelEx(" + kernel + ") returned " + CudaException.name(r);
+                if (mode == Mode.CAPTURE) {
+                    // the refusal has invalidated the capture: the plain launch would be refused too (StepGraphs takes over)
+                    captureRefused = why;
+                    programmaticCaptured = true;
+                    endTimed(timed);
+                    return;
+                }
                 // refused before it ran (a driver that takes no programmatic launch): the plain way from now on
-                programmaticOff("cuLaunchKernelEx(" + kernel + ") returned " + CUresult.stringFor(r));
+                programmaticOff(why);
                 pdl = false;
             }
             if (!pdl) r = cuLaunchKernel(function(kernel), gridX, gridY, 1, blockX, blockY, 1, shared, compute, args.pointer(), null);
@@ -594,6 +621,7 @@ public final class CudaRuntime implements AutoCloseable {
 
         @Override
         public void issue() {
+            previousLaunch = null;   // a graph's programmatic edges join kernel nodes only
             CudaException.check(cuMemsetD32Async(pointer(address), bits, count, compute), "cuMemsetD32Async(" + what + ")", lastKernel);
         }
 
@@ -685,7 +713,7 @@ public final class CudaRuntime implements AutoCloseable {
             byte[] copy = new byte[bytes.remaining()];
             bytes.duplicate().get(copy);
             if (structs == null) structs = new byte[raw.length][];
-            if (structs.length <= n) structs = java.util.Arrays.copyOf(structs, raw.length);
+            if (structs.length <= n) structs = java.util.Arrays.copyOf(structs, Math.max(raw.length, 2 * (n + 1)));
             structs[n] = copy;
             return add(STRUCT, copy.length);
         }

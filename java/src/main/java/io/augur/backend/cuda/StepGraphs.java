@@ -90,7 +90,8 @@ final class StepGraphs {
         CudaRuntime.Captured c = rt.endCapture();
         if (c.exec() == null && rt.capturedProgrammatic()) {
             // the driver took the programmatic launches but not their graph: without them from now on
-            rt.programmaticOff("capturing step " + key + " with programmatic launches failed (" + jcuda.driver.CUresult.stringFor(c.error()) + ")");
+            String why = rt.captureRefused() != null ? rt.captureRefused() : jcuda.driver.CUresult.stringFor(c.error());
+            rt.programmaticOff("capturing step " + key + " with programmatic launches failed (" + why + ")");
             rt.issueAll(c.ops());
             g.calls = 1;  // captured again at its next call
             return;

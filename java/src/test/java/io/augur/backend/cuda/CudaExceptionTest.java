@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -27,6 +28,24 @@ class CudaExceptionTest {
         String m = new CudaException(CUresult.CUDA_ERROR_ILLEGAL_ADDRESS, "cuStreamSynchronize(compute)", Kernels.GEMM).getMessage();
         assertTrue(m.startsWith("cuStreamSynchronize(compute)(gemm_kernel): CUDA_ERROR_ILLEGAL_ADDRESS (700)"), m);
         assertTrue(m.contains("unusable") && m.contains("probably gemm_kernel"), m);
+    }
+
+    /**
+     * cuda.h's other codes after which "any further CUDA work will return the same error": each one says the
+     * context is lost (and a programmatic launch that gets one does not take it for a refusal), including the two
+     * JCuda 12.6 does not name; a refusal such as CUDA_ERROR_NOT_SUPPORTED is not sticky.
+     */
+    @Test
+    void everyCodeThatLosesTheContextIsSticky() {
+        for (int code : new int[] {CUresult.CUDA_ERROR_MISALIGNED_ADDRESS, CUresult.CUDA_ERROR_LAUNCH_TIMEOUT, CUresult.CUDA_ERROR_EXTERNAL_DEVICE,
+                CudaException.CONTAINED, CudaException.TENSOR_MEMORY_LEAK, CUresult.CUDA_ERROR_ECC_UNCORRECTABLE}) {
+            assertTrue(CudaException.isSticky(code), "code " + code);
+            assertTrue(new CudaException(code, "cuLaunchKernelEx", Kernels.OPTIMIZER_STEP).getMessage().contains("unusable"), "code " + code);
+        }
+        String m = new CudaException(CudaException.CONTAINED, "cuStreamSynchronize(compute)", null).getMessage();
+        assertTrue(m.startsWith("cuStreamSynchronize(compute): CUDA_ERROR_CONTAINED (226)"), m);
+        assertFalse(CudaException.isSticky(CUresult.CUDA_ERROR_NOT_SUPPORTED));
+        assertFalse(CudaException.isSticky(CUresult.CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED));
     }
 
     @Test

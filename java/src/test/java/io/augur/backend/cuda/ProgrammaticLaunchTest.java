@@ -50,6 +50,21 @@ class ProgrammaticLaunchTest {
         assertEquals(42, b.getInt(40));
     }
 
+    /** A struct after 16 or more parameters (the arrays' first size): both structs kept, each at its place. */
+    @Test
+    void aStructAfterSixteenParameters() {
+        CudaRuntime.Args args = new CudaRuntime.Args();
+        for (int k = 0; k < 16; k++) args.i(k);
+        ByteBuffer a = ByteBuffer.allocate(4).order(java.nio.ByteOrder.nativeOrder()).putInt(77).flip();
+        ByteBuffer b = ByteBuffer.allocate(4).order(java.nio.ByteOrder.nativeOrder()).putInt(88).flip();
+        args.struct(a).i(16).struct(b);
+        CudaRuntime.Args.Packed p = args.pack();
+        assertEquals(19, p.offsets().length);
+        assertEquals(77, p.values().getInt(p.offsets()[16]));
+        assertEquals(16, p.values().getInt(p.offsets()[17]));
+        assertEquals(88, p.values().getInt(p.offsets()[18]));
+    }
+
     /**
      * Every kernel launched programmatically is one the fatbin has, and its source file calls
      * augur::grid_dependency_wait.
