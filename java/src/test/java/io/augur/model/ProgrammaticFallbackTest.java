@@ -4,12 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.augur.backend.cuda.GpuTesting;
-import java.io.File;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -46,18 +42,6 @@ class ProgrammaticFallbackTest {
 
     /** {@link ProgrammaticFallbackProbe} in a JVM of its own, with AUGUR_EMU_PDL set to {@code mode} (null: unset). */
     private static String run(String mode, String... args) throws IOException, InterruptedException {
-        GpuTesting.assumeGpu();
-        Assumptions.assumeTrue(GpuTesting.emulated(), "AUGUR_EMU_PDL is the CPU emulator's");
-        String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
-        List<String> cmd = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"),
-                "-D" + io.augur.backend.cuda.CudaBackend.SEPARATE_ALLOCATIONS + "=true", ProgrammaticFallbackProbe.class.getName()));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        if (mode != null) pb.environment().put("AUGUR_EMU_PDL", mode);
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "the probe did not end:\n" + out);
-        assertEquals(0, p.exitValue(), "the probe failed:\n" + out);
-        return out;
+        return GpuTesting.emulatedJvm(ProgrammaticFallbackProbe.class, mode == null ? Map.of() : Map.of("AUGUR_EMU_PDL", mode), 300, args);
     }
 }

@@ -5,13 +5,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.File;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -116,18 +112,8 @@ class EmulatorGuardTest {
 
     /** {@code main} in a JVM of its own, with AUGUR_EMU_MAX_CLUSTER set where {@code maxCluster} is not null. */
     private static String run(Class<?> main, String maxCluster, String... args) throws IOException, InterruptedException {
-        GpuTesting.assumeGpu();
-        org.junit.jupiter.api.Assumptions.assumeTrue(GpuTesting.emulated(), "these checks are the CPU emulator's");
-        String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
-        List<String> cmd = new java.util.ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"),
-                "-D" + CudaBackend.SEPARATE_ALLOCATIONS + "=true", main.getName()));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        if (maxCluster != null) pb.environment().put("AUGUR_EMU_MAX_CLUSTER", maxCluster);
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the probe did not end:\n" + out);
-        assertEquals(0, p.exitValue(), "the probe's JVM ended abnormally (a fault the emulator did not catch?):\n" + out);
+        // an abnormal end would be a fault the emulator did not catch
+        String out = GpuTesting.emulatedJvm(main, maxCluster == null ? Map.of() : Map.of("AUGUR_EMU_MAX_CLUSTER", maxCluster), 120, args);
         assertTrue(out.contains("the JVM goes on"), "the JVM did not survive the launch:\n" + out);
         return out;
     }

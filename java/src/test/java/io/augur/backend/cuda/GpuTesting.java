@@ -57,6 +57,29 @@ public final class GpuTesting {
     }
 
     /** A quiet NaN with a recognisable payload: outputs start poisoned, so an element nobody wrote shows. */
+    /**
+     * {@code main} of a test class in a JVM of its own (skipped unless the device is the CPU emulator), every tensor
+     * its own allocation as in the emulated test run, with {@code env} added to the environment; its output (stdout
+     * and stderr together), once it has ended within {@code seconds} with exit status 0. For the emulator's checks
+     * that leave a CUDA context unusable, or that an environment variable read once switches.
+     */
+    public static String emulatedJvm(Class<?> main, java.util.Map<String, String> env, int seconds, String... args)
+            throws java.io.IOException, InterruptedException {
+        assumeGpu();
+        Assumptions.assumeTrue(emulated(), "a check of the CPU emulator's");
+        String sep = java.io.File.separator, launcher = System.getProperty("java.home") + sep + "bin" + sep + "java";
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(launcher, "-cp", System.getProperty("java.class.path"),
+                "-D" + CudaBackend.SEPARATE_ALLOCATIONS + "=true", main.getName()));
+        cmd.addAll(java.util.List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        org.junit.jupiter.api.Assertions.assertTrue(p.waitFor(seconds, java.util.concurrent.TimeUnit.SECONDS), main.getSimpleName() + " did not end:\n" + out);
+        org.junit.jupiter.api.Assertions.assertEquals(0, p.exitValue(), main.getSimpleName() + "'s JVM ended abnormally:\n" + out);
+        return out;
+    }
+
     public static final float POISON = Float.intBitsToFloat(0x7fc00bad);
 
     /** The same tensor on the CPU reference and on the GPU. */
