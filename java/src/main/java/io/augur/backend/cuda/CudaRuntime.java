@@ -185,8 +185,8 @@ public final class CudaRuntime implements AutoCloseable {
 
     public java.util.Set<String> programmaticKernels() { return java.util.Collections.unmodifiableSet(programmaticKernels); }
 
-    /** Whether the capture just ended held programmatic launches. */
-    boolean capturedProgrammatic() { return programmaticCaptured; }
+    /** Whether the capture just ended held programmatic launches, or a refused one. */
+    boolean capturedProgrammatic() { return programmaticCaptured || captureRefused != null; }
 
     /** Why a programmatic launch into the last capture was refused, or null. */
     String captureRefused() { return captureRefused; }
@@ -584,7 +584,6 @@ public final class CudaRuntime implements AutoCloseable {
                 if (mode == Mode.CAPTURE) {
                     // the refusal has invalidated the capture: the plain launch would be refused too (StepGraphs takes over)
                     captureRefused = why;
-                    programmaticCaptured = true;
                     endTimed(timed);
                     return;
                 }

@@ -90,7 +90,7 @@ final class StepGraphs {
         CudaRuntime.Captured c = rt.endCapture();
         if (c.exec() == null && rt.capturedProgrammatic()) {
             // the driver took the programmatic launches but not their graph: without them from now on
-            String why = rt.captureRefused() != null ? rt.captureRefused() : jcuda.driver.CUresult.stringFor(c.error());
+            String why = rt.captureRefused() != null ? rt.captureRefused() : CudaException.name(c.error());
             rt.programmaticOff("capturing step " + key + " with programmatic launches failed (" + why + ")");
             rt.issueAll(c.ops());
             g.calls = 1;  // captured again at its next call
@@ -98,7 +98,7 @@ final class StepGraphs {
         }
         if (c.exec() == null) {
             LOG.warn("step {}: capturing its {} operations into a CUDA graph failed ({}); it runs without a graph from now on", key, c.ops().size(),
-                    jcuda.driver.CUresult.stringFor(c.error()));
+                    CudaException.name(c.error()));
             g.disabled = true;
             rt.issueAll(c.ops());
             return;
