@@ -5,9 +5,15 @@
 #   tar xJf augur-*.tar.xz && ./augur-*/scripts/gpu-sweep.sh "$OUT"
 #
 # In order, each step only if the budget (SWEEP_SECONDS, default 560) leaves it room, and only the
-# parts named in PARTS (default: all of them, "check tf32 ncu variants sanitize"; a second call
+# parts named in PARTS (default: all of them, "check autotune tf32 ncu variants sanitize"; a second call
 # can pick up what the first one's budget left out, e.g. PARTS="variants sanitize"):
 #   check     gpu-check.sh: the GPU parity tests, then base/din/dien at batch 128 and 2048 (+ DIN eager);
+#   autotune  DIN at batch 128 and 2048 with --autotune: a short run under each value of each kernel
+#             setting the step consults (PDL, the tower fused, its clusters and channels, the unit's
+#             partial gradients, tiles, blocks and threads), one at a time on top of the best so
+#             far, then the benchmark's runs under the settings chosen; what each setting is worth
+#             on this device, for about a minute (the variants below measure the same settings one
+#             full benchmark each);
 #   tf32      DIN with --precision tf32 and with --resident-data;
 #   ncu       Nsight Compute on one DIN training step at batch 128 and at 2048 (profile.sh,
 #             NCU_SET=basic: each kernel's time, throughput and occupancy), then every section
@@ -39,13 +45,22 @@ say() { echo "[gpu-sweep] $(date -u +%T) +$((SECONDS - t0))s: $*" | tee -a "$sum
 : >"$summary"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv 2>&1 | tee -a "$summary"
 
-parts=" ${PARTS:-check tf32 ncu variants sanitize} "
+parts=" ${PARTS:-check autotune tf32 ncu variants sanitize} "
 want() { [[ "$parts" == *" $1 "* ]]; }
 
 if want check; then
   say "gpu-check (tests and benchmarks)"
   timeout "$(( $(left) > 300 ? 300 : $(left) ))" "$b/scripts/gpu-check.sh" "$res/gc" >/dev/null 2>&1
   sed -n '/^tests:/,/^result:/p' "$res/gc/summary.txt" 2>/dev/null | grep -v '^  /' | tee -a "$summary"
+fi
+if want autotune; then
+  if (( $(left) >= 150 )); then
+    say "DIN with --autotune"
+    SKIP_TESTS=1 EAGER_MODELS= MODELS= AUTOTUNE_MODELS=din BENCH_ARGS=--profile timeout 200 \
+      "$b/scripts/gpu-check.sh" "$res/autotune" 2>/dev/null | grep -E '^din|^\(din-autotune' | tee -a "$summary"
+  else
+    say "skipped: autotune"
+  fi
 fi
 if want tf32; then
   if (( $(left) >= 130 )); then

@@ -7,6 +7,9 @@ import io.augur.backend.Backends;
 import io.augur.backend.GenericCeilings;
 import io.augur.backend.OpTimer;
 import io.augur.backend.Profiling;
+import io.augur.backend.cuda.Autotuner;
+import io.augur.backend.cuda.CudaBackend;
+import io.augur.backend.cuda.KernelTuning;
 import io.augur.config.ModelConfig;
 import io.augur.config.TrainConfig;
 import io.augur.config.WorldConfig;
@@ -114,6 +117,15 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seconds", defaultValue = "0", description = "if > 0: time this many seconds per run instead of --steps steps (default: ${DEFAULT-VALUE})")
     double seconds;
 
+    @Option(names = "--autotune", description = "on the GPU, before each model and batch size's runs: pick the kernel settings by measuring short runs under "
+            + "each (Autotuner: PDL, the tower fused and its clusters, the activation unit's tiles and blocks, the small GEMM); the runs then use the "
+            + "settings chosen, and the record lists every trial")
+    boolean autotune;
+
+    @Option(names = "--autotune-seconds", defaultValue = "0.5", description = "timed seconds of each --autotune trial, after 10 steps and 0.3 s of "
+            + "warm-up (default: ${DEFAULT-VALUE})")
+    double autotuneSeconds;
+
     @Option(names = "--eval-steps", defaultValue = "50", description = "timed evaluation batches (default: ${DEFAULT-VALUE})")
     int evalSteps;
 
@@ -151,6 +163,12 @@ public final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** How long a run is: untimed warm-up (at least so many steps and seconds), then so many timed steps, or seconds if > 0. */
+    record Length(int warmupSteps, double warmupSeconds, int steps, double seconds) {}
+
+    /** A measured run's length, from the options. */
+    private Length runLength() { return new Length(warmupSteps, warmupSeconds, steps, seconds); }
+
     /** One timed run: its throughput and every step's duration. */
     record Run(double samplesPerS, long[] stepNanos, long[] issueNanos) {
         double stepMs(double q) { return quantileMs(stepNanos, q); }
@@ -171,6 +189,7 @@ public final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (smoke) applySmoke();
         if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
+        if (autotune && !(autotuneSeconds > 0)) throw new IllegalArgumentException("--autotune-seconds must be > 0, got " + autotuneSeconds);
         if (steps < 1 && !(seconds > 0)) throw new IllegalArgumentException("--steps must be >= 1 (or --seconds > 0), got " + steps);
         if (evalSteps < 1) throw new IllegalArgumentException("--eval-steps must be >= 1, got " + evalSteps);
         for (int B : batchSizes) if (B < 1) throw new IllegalArgumentException("batch sizes must be >= 1, got " + B);
@@ -231,7 +250,7 @@ public final class BenchCommand implements Callable<Integer> {
         List<Map<String, Object>> results = new ArrayList<>();
         Map<String, Object> out = new LinkedHashMap<>();
         try (Backend be = Backends.create(device, threads)) {
-            if (be instanceof io.augur.backend.cuda.CudaBackend cb) cb.setStepGraphs(cudaGraphs);
+            if (be instanceof CudaBackend cb) cb.setStepGraphs(cudaGraphs);
             gpuOptions.applyPrecision(be);
             Profiling prof = be instanceof Profiling p ? p : null;
             Profiling.Ceilings ceil = null;
@@ -262,7 +281,7 @@ public final class BenchCommand implements Callable<Integer> {
             out.put("models", configs.stream().map(c -> c.kind().label()).toList());
             out.put("device", device);
             out.put("backend", be.describe());
-            if (be instanceof io.augur.backend.cuda.CudaBackend) out.put("cuda_graphs", cudaGraphs);
+            if (be instanceof CudaBackend) out.put("cuda_graphs", cudaGraphs);
             out.put("precision", be.precision().label());
             out.put("samples_per_s", results.isEmpty() ? null : results.get(0).get("train_samples_per_s"));
             out.put("results", results);
@@ -284,6 +303,7 @@ public final class BenchCommand implements Callable<Integer> {
         settings.put("threads", threads == 0 ? Runtime.getRuntime().availableProcessors() : threads);
         settings.put("seed", seed);
         settings.put("profile", profile);
+        settings.put("autotune", autotune ? Map.of("seconds_per_trial", autotuneSeconds, "min_gain", Autotuner.MIN_GAIN) : null);
         settings.put("optimizer", "Adam 1e-3 (dense); lazy Adam + MBAR lambda 0.01 on the embedding rows a batch touches");
         out.put("settings", settings);
         Map<String, Object> dsJson = new LinkedHashMap<>();
@@ -308,8 +328,58 @@ public final class BenchCommand implements Callable<Integer> {
         return out;
     }
 
+    /**
+     * One model and batch size: with --autotune on the GPU, first the kernel settings chosen by measuring
+     * ({@link Autotuner}), which the runs then use and which are put back after them; then {@link #measureRuns}.
+     */
     private Map<String, Object> measureOne(Backend be, Profiling prof, Dataset ds, ModelConfig mcfg, int B, int fields,
                                            double meanLength, double meanPairs, Profiling.Ceilings ceil) {
+        if (!(be instanceof CudaBackend cb)) {
+            if (autotune && !costOnly) LOG.warn("--autotune: the {} backend has no kernel settings to choose; ignored", be.name());
+            return measureRuns(be, prof, ds, mcfg, B, fields, meanLength, meanPairs, ceil);
+        }
+        KernelTuning start = cb.tuning();
+        try {
+            Autotuner.Result tuned = null;
+            if (autotune && !costOnly) {
+                TrainConfig tcfg = TrainConfig.defaults().withBatch(B, B);
+                LOG.info("{} batch {}: autotuning the kernel settings ({} s a trial)", mcfg.kind().label(), B, autotuneSeconds);
+                tuned = Autotuner.search(start, Autotuner.axes(cb), t -> autotuneTrial(cb, ds, mcfg, B, tcfg, t));
+                cb.setTuning(tuned.chosen());
+            }
+            Map<String, Object> res = measureRuns(be, prof, ds, mcfg, B, fields, meanLength, meanPairs, ceil);
+            res.put("kernel_settings", cb.tuning().toString());
+            if (tuned != null) {
+                res.put("autotune", tuned.toJson());
+                if (res.get("peak_device_mib") != null)
+                    res.put("peak_device_note", "the device's memory in use, with the " + tuned.trials().size()
+                            + " autotune trials' models, which stay allocated until the backend closes");
+            }
+            return res;
+        } finally {
+            cb.setTuning(start);
+        }
+    }
+
+    /**
+     * One trial of --autotune: a fresh model trained under {@code t} for 10 steps and 0.3 s untimed (2 steps with --smoke), then
+     * --autotune-seconds timed. Its figure is B over the median step time, which a pause of the JVM or the
+     * host in so short a run moves less than the mean.
+     */
+    private Autotuner.Score autotuneTrial(CudaBackend cb, Dataset ds, ModelConfig mcfg, int B, TrainConfig tcfg, KernelTuning t) {
+        cb.setTuning(t);
+        cb.resetSettingsRead();
+        CtrModel model = Models.create(cb, mcfg, Models.features(ds), B, seed);
+        Optimizer opt = new Optimizer(cb, model.params(), Trainer.countsByTable(model, ds), tcfg);
+        Trainer trainer = newTrainer(cb, model, ds, tcfg);
+        Run run = timedRun(trainer, opt, ds.train(), B, seed, null, smoke ? new Length(2, 0, 0, autotuneSeconds) : new Length(10, 0.3, 0, autotuneSeconds));
+        keepResident(trainer, model);
+        double p50 = run.stepMs(0.5);
+        return new Autotuner.Score(B / (p50 / 1e3), p50, cb.settingsRead());
+    }
+
+    private Map<String, Object> measureRuns(Backend be, Profiling prof, Dataset ds, ModelConfig mcfg, int B, int fields,
+                                            double meanLength, double meanPairs, Profiling.Ceilings ceil) {
         String label = mcfg.kind().label();
         SampleFile train = ds.train();
         CostModel.Workload w = new CostModel.Workload(meanLength, meanPairs, uniqueRowsPerBatch(train, B, mcfg));
@@ -333,7 +403,7 @@ public final class BenchCommand implements Callable<Integer> {
             model = Models.create(be, mcfg, Models.features(ds), B, seed + r);
             Optimizer opt = new Optimizer(be, model.params(), Trainer.countsByTable(model, ds), tcfg);
             Trainer trainer = newTrainer(be, model, ds, tcfg);
-            Run run = timedRun(trainer, opt, train, B, seed + r, null);
+            Run run = timedRun(trainer, opt, train, B, seed + r, null, runLength());
             keepResident(trainer, model);
             LOG.info("{} batch {} run {}/{}: {} samples/s ({} steps, step p50 {} ms, of which the host's issue {} ms)", label, B, r + 1, repeats,
                     String.format("%,.0f", run.samplesPerS()), run.stepNanos().length, String.format("%.3f", run.stepMs(0.5)),
@@ -428,7 +498,7 @@ public final class BenchCommand implements Callable<Integer> {
             }
         };
         if (timer != null) timer.setOn(false);
-        Run r = timedRun(trainer, opt, ds.train(), B, seed, startTiming);
+        Run r = timedRun(trainer, opt, ds.train(), B, seed, startTiming, runLength());
         Map<String, Profiling.OpStats> stats;
         if (prof != null) {
             prof.setOpTiming(false);
@@ -466,7 +536,9 @@ public final class BenchCommand implements Callable<Integer> {
      * Warm-up, then the timed steps. onTimedStart (may be null) runs once, just before the first
      * timed step (the profiling run switches its timers on there).
      */
-    private Run timedRun(Trainer trainer, Optimizer opt, SampleFile train, int B, long runSeed, Runnable onTimedStart) {
+    private Run timedRun(Trainer trainer, Optimizer opt, SampleFile train, int B, long runSeed, Runnable onTimedStart, Length len) {
+        int warmupSteps = len.warmupSteps(), steps = len.steps();
+        double warmupSeconds = len.warmupSeconds(), seconds = len.seconds();
         long start = System.nanoTime();
         long[] stepNanos = new long[seconds > 0 ? 1 << 12 : Math.max(steps, 1)];
         long[] issueNanos = new long[stepNanos.length];
@@ -671,6 +743,15 @@ public final class BenchCommand implements Callable<Integer> {
                 Map<String, Object> x = (Map<String, Object>) o1;
                 o.printf(Locale.ROOT, "%-6s %6d   skipped: %s%n", x.get("model"), (Integer) x.get("batch_size"), x.get("reason"));
             }
+        }
+        for (Map<String, Object> x : (List<Map<String, Object>>) r.get("results")) {
+            Map<String, Object> t = (Map<String, Object>) x.get("autotune");
+            if (t == null) continue;
+            List<Map<String, Object>> trials = (List<Map<String, Object>>) t.get("trials");
+            List<String> changes = (List<String>) t.get("chosen_changes");
+            o.printf(Locale.ROOT, "autotune %s batch %s: %s, from %d trials (%.0f samples/s at the start)%n", x.get("model"), x.get("batch_size"),
+                    changes.isEmpty() ? "kept the starting settings" : "chose " + String.join(" ", changes), trials.size(),
+                    (Double) trials.get(0).get("samples_per_s"));
         }
         Map<String, Object> c = (Map<String, Object>) r.get("ceilings");
         if (c != null) {

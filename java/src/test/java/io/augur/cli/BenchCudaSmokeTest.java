@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -57,6 +58,44 @@ class BenchCudaSmokeTest {
             }
         }
         assertEquals(List.of("base", "din", "dien"), models);
+    }
+
+    /**
+     * {@code --autotune}: before DIN's runs, a trial under the starting settings and under each other value of the
+     * settings DIN's step consulted (the activation unit's, the fused tower's, PDL on a device that has it; not the
+     * small GEMM's: DIN's fused step runs no GEMM), every trial measured or failed with its reason; the runs then use
+     * the settings chosen, which the record names.
+     */
+    @Test
+    void autotuneTriesTheSettingsTheStepConsults() throws IOException {
+        GpuTesting.assumeGpu();
+        CliTest.Result r = CliTest.run("bench", "--smoke", "--device", "cuda", "--models", "din", "--autotune", "--autotune-seconds", "0.05", "--json");
+        assertEquals(0, r.code(), r.toString());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        JsonNode x = j.path("results").path(0), t = x.path("autotune");
+        assertEquals(0.05, j.path("settings").path("autotune").path("seconds_per_trial").asDouble(), 1e-12);
+        List<String> changes = new ArrayList<>();
+        List<String> consulted = null, first = null;
+        for (JsonNode trial : t.path("trials")) {
+            String change = trial.path("change").asText();
+            changes.add(change);
+            assertTrue(trial.path("samples_per_s").asDouble() > 0 || !trial.path("error").isNull(), trial.toString());
+            // each setting is tried only where the best run so far consulted it
+            List<String> c = consulted;
+            if (c != null) assertTrue(c.stream().anyMatch(p -> change.startsWith("-D" + p + "=")), change + " not in " + c);
+            if (trial.path("kept").asBoolean()) {
+                consulted = new ArrayList<>();
+                for (JsonNode p : trial.path("consulted")) consulted.add(p.asText());
+                if (first == null) first = consulted;
+            }
+        }
+        assertTrue(first.containsAll(List.of("augur.attention.rowsBackward", "augur.attention.partialsOnChip", "augur.tower.fused")), first.toString());
+        assertFalse(first.contains("augur.gemm.small"), "DIN's step with the tower fused runs no GEMM: " + first);
+        assertEquals("(start)", changes.get(0));
+        assertTrue(changes.contains("-Daugur.tower.fused=off") && changes.contains("-Daugur.attention.partialsOnChip=false"), changes.toString());
+        assertTrue(changes.size() >= 8, changes.toString());
+        assertEquals(t.path("chosen").asText(), x.path("kernel_settings").asText());
+        assertTrue(x.path("train_samples_per_s").asDouble() > 0, x.toString());
     }
 
     /**

@@ -168,16 +168,15 @@ class CudaTrainingParityTest {
         int steps = 20;
         float[] cpu = train(new CpuBackend(false, 2), cfg, true, false, sizes, steps);
         // this tower's layers fit a block at 300 rows: the sliced kernels run with the fused tower off
-        boolean before = CudaBackend.towerFused;
-        int clusterBefore = CudaBackend.towerCluster;
-        CudaBackend.towerFused = fusedTower;
-        CudaBackend.towerCluster = towerCluster;
+        CudaBackend gb = GpuTesting.backend();
+        io.augur.backend.cuda.KernelTuning before = gb.tuning();
+        gb.setTuning(before.with(io.augur.backend.cuda.KernelTuning.TOWER_FUSED, fusedTower ? "auto" : "off")
+                .with(io.augur.backend.cuda.KernelTuning.TOWER_CLUSTER, towerCluster == 0 ? "auto" : Integer.toString(towerCluster)));
         float[] gpu;
         try {
-            gpu = train(GpuTesting.backend(), cfg, false, true, sizes, steps);
+            gpu = train(gb, cfg, false, true, sizes, steps);
         } finally {
-            CudaBackend.towerFused = before;
-            CudaBackend.towerCluster = clusterBefore;
+            gb.setTuning(before);
         }
         for (int s = 0; s < steps; s++) {
             double tol = (s < 10 ? EARLY : LATE) * Math.max(1.0, Math.abs(cpu[s]));
@@ -306,9 +305,9 @@ class CudaTrainingParityTest {
                 assertFalse(java.util.Arrays.stream(cb.stepSummary().split(";")).anyMatch(part -> part.contains(prefix) && part.contains("eager since")),
                         "a graph of " + prefix + "* was dropped: " + cb.stepSummary());
             }
-            if (graphs && be instanceof CudaBackend cb && sizes != DEFAULT_SIZES && CudaBackend.towerFused) {   // the tower fused at 300 rows
+            if (graphs && be instanceof CudaBackend cb && sizes != DEFAULT_SIZES && cb.tuning().towerFused()) {   // the tower fused at 300 rows
                 String all = String.join("\n", cb.graphOps(m.stepKey("train", sizes[0])));
-                int s = Math.max(1, CudaBackend.towerCluster);
+                int s = Math.max(1, cb.tuning().towerCluster());
                 for (String k : new String[] {io.augur.backend.cuda.Kernels.towerForward(s), io.augur.backend.cuda.Kernels.towerBackward(s)})
                     assertTrue(all.contains(k + "<<<"), "the step at " + sizes[0] + " rows launches " + k + ":\n" + all);
                 assertFalse(all.contains("batch_norm"), "the BatchNorm runs inside the tower's launches:\n" + all);
@@ -358,7 +357,7 @@ class CudaTrainingParityTest {
                 // the loss, its backward the logit's weight and bias gradients): 3 L + 5 fewer with a Dice
                 // tower of L layers, 2 L + 5 with sigmoid or PReLU.
                 int L = cfg.mlpHidden().size();
-                if (builtin && cb.precision() == io.augur.backend.Precision.FP32 && CudaBackend.towerFused) {
+                if (builtin && cb.precision() == io.augur.backend.Precision.FP32 && cb.tuning().towerFused()) {
                     budget -= cfg.topActivation() == Activation.DICE ? 3 * L + 5 : 2 * L + 5;
                 }
                 // The dense gradients are zeroed in the lookups' launch, and the optimizer step (every

@@ -82,6 +82,7 @@ final class BuiltinGemm implements Gemm {
     private final Arena.Slice counters;    // COUNTERS unsigned ints, zero between launches
     private boolean tf32;
     private Small small;
+    private long productsRouted;
 
     /**
      * @param workspace the split partial products ({@link #WORKSPACE_FLOATS} floats; a scratch
@@ -139,7 +140,13 @@ final class BuiltinGemm implements Gemm {
         return 2 * tiles <= multiprocessors && K <= SMALL_MAX_K && blocks <= (long) SMALL_BLOCKS_PER_SM * multiprocessors;
     }
 
-    private boolean small(int M, int N, int K) { return small(M, N, K, multiprocessors, small); }
+    private boolean small(int M, int N, int K) {
+        productsRouted++;
+        return small(M, N, K, multiprocessors, small);
+    }
+
+    /** Products routed by the small kernel's rule so far: where none was, the rule's setting changes nothing. */
+    long productsRouted() { return productsRouted; }
 
     /** The kernel a product of M output rows (the ones row included), N columns and K terms launches. */
     String kernel(int M, int N, int K) {

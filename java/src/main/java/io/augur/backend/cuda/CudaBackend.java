@@ -47,34 +47,20 @@ import static io.augur.backend.cuda.Kernels.COL_ROWS;
 public final class CudaBackend implements Backend, Profiling {
     private static final Logger LOG = LogManager.getLogger(CudaBackend.class);
 
-    // The fused activation unit's shape on the GPU; each can be set as a system property
-    // (AUGUR_JAVA_OPTS) so that a GPU session can compare them with `augur bench` without a rebuild.
-    // The unit runs over packed tiles of positions (cuda/activation_unit.cu). Measured on the H200
-    // with the earlier chunks of one sample each (docs/perf/README.md, 2026-11-24): 2 blocks per SM
-    // and the partial gradients on chip were the best of those tried. The tile shapes below are
-    // reasoned, not yet measured: see attentionRows.
+    // The fused activation unit's shape on the GPU comes from the backend's KernelTuning (system properties
+    // -Daugur.attention.*, or an autotuner's choice). The unit runs over packed tiles of positions
+    // (cuda/activation_unit.cu). Measured on the H200 with the earlier chunks of one sample each
+    // (docs/perf/README.md, 2026-11-24): 2 blocks per SM and the partial gradients on chip were the best of
+    // those tried. The tile shapes below are reasoned, not yet measured: see attentionRows.
 
-    /** Positions per tile of the unit's forward and backward kernels: augur.attention.rowsForward / rowsBackward; 0 (the default): {@link #attentionRows}. */
-    static final int ATT_ROWS_FORWARD = tuning("augur.attention.rowsForward", 0, 0, 1024);
-    /** ATT_ROWS_FORWARD for the workspaces made from now on (tests set it: tiles of more than one warp's 32 rows). */
-    static int attentionRowsForward = ATT_ROWS_FORWARD;
-    static final int ATT_ROWS_BACKWARD = tuning("augur.attention.rowsBackward", 0, 0, 1024);
     /** The automatic tile: 32 positions, or 16 for a batch too small to give every block several tiles of 32 (see {@link #attentionRows}). */
     static final int ATT_AUTO_ROWS = 32, ATT_AUTO_ROWS_SMALL = 16;
-    /** Threads of the activation unit's forward and backward blocks (a multiple of 32, at most the kernels' MAX_THREADS): augur.attention.threads. */
-    static final int ATT_THREADS = tuning("augur.attention.threads", 256, 32, 256) / 32 * 32;
     /**
      * Forward blocks per multiprocessor, at most (the forward has no per-block state; its blocks stride over the
      * tiles): fewer where the occupancy calculator says fewer fit (72 registers x 256 threads: 3 on sm_90), since
      * blocks past what fits at once would run as a second wave after the first.
      */
     static final int ATT_FORWARD_BLOCKS_PER_SM = 4;
-    /**
-     * Backward blocks per multiprocessor, each with its own slice of partial gradients: augur.attention.blocksPerSm;
-     * 0 (the default): as many as fit at once (registers and shared memory), at most {@link #ATT_AUTO_BLOCKS_PER_SM}
-     * (see {@link #attentionBlocksPerSm}).
-     */
-    static final int ATT_BLOCKS_PER_SM = tuning("augur.attention.blocksPerSm", 0, 0, 64);
     /** The automatic backward blocks per multiprocessor stop here. */
     static final int ATT_AUTO_BLOCKS_PER_SM = 3;
     /**
@@ -88,21 +74,6 @@ public final class CudaBackend implements Backend, Profiling {
     static final int ATT_BLOCK_SHARED_OVERHEAD = ATT_STATIC_SHARED + 1024;
     /** activation_unit_reduce_kernel's REDUCE_GROUPS: the thread rows of its (32, groups) blocks, each summing every groups-th slice. */
     static final int ATT_REDUCE_GROUPS = 8;
-    /**
-     * Whether the fused unit's backward may keep its per-block partial gradients in shared memory
-     * (it does where they fit beside a full tile of rows; augur.attention.partialsOnChip=false
-     * turns it off); false makes every tile add into the block's slice in global memory. Tests
-     * turn it off to cover that path; set before planning.
-     */
-    static boolean attentionPartialsOnChip = !"false".equals(System.getProperty("augur.attention.partialsOnChip", "true").trim());
-    /**
-     * With the partial gradients on chip, whether dM3 (3W x h1, 34.5 KB in the Amazon config, the largest of them) is
-     * too (augur.attention.dm3OnChip=false keeps it in global memory). Off chip it leaves two blocks of an H200
-     * multiprocessor about 80 KB of L1 for the weights the products read instead of about 28 KB. Where all of them do
-     * not fit beside a tile, all but dM3 are on chip if those fit. Tests switch it; set before planning.
-     */
-    static boolean attentionDm3OnChip = !"false".equals(System.getProperty("augur.attention.dm3OnChip", "true").trim());
-
     /** Where the backward keeps its partial gradients (AttentionArgs.PARTIALS_*): the settings, then the first that fits within {@code limit} bytes. */
     static int attentionPartials(boolean onChip, boolean dm3OnChip, int W, int h1, int h2, int rows, long limit) {
         if (!onChip) return AttentionArgs.PARTIALS_GLOBAL;
@@ -161,19 +132,6 @@ public final class CudaBackend implements Backend, Profiling {
         return (int) Math.max(1, Math.min(planned, tiles));
     }
 
-    /** An integer system property in [min, max], or the default; anything else is an error that names it. */
-    static int tuning(String name, int def, int min, int max) {
-        String v = System.getProperty(name);
-        if (v == null || v.isBlank()) return def;
-        try {
-            int x = Integer.parseInt(v.trim());
-            if (x >= min && x <= max) return x;
-        } catch (NumberFormatException ignored) {
-            // reported below
-        }
-        throw new IllegalArgumentException("-D" + name + "=" + v + ": expected an integer from " + min + " to " + max + " (default " + def + ")");
-    }
-
     /** Dynamic shared memory every kernel may use without opting in. */
     static final int DEFAULT_SHARED = 48 * 1024;
 
@@ -216,6 +174,11 @@ public final class CudaBackend implements Backend, Profiling {
     private boolean inStep;
     /** The matrix products' arithmetic (setPrecision): FP32 unless TF32 was asked for on compute capability 8.0+. */
     private Precision precision = Precision.FP32;
+    /** The kernels' shape choices (setTuning): the system properties' until changed. */
+    private KernelTuning tuning = KernelTuning.fromProperties();
+    /** The settings of {@link #tuning} that planning or a launch consulted since {@link #resetSettingsRead} (see settingsRead). */
+    private final java.util.Set<String> settingsRead = new java.util.TreeSet<>();
+    private long gemmRoutedAtReset, programmaticAtReset;
 
     /**
      * @param gemmChoice "auto" (cuBLAS where it loads, else built-in), "cublas" or "builtin"
@@ -260,6 +223,7 @@ public final class CudaBackend implements Backend, Profiling {
         }
         this.gemm = chosen;
         this.gemmNote = note;
+        if (gemm instanceof BuiltinGemm b) b.setSmall(tuning.gemmSmall());
         if (arena.separate()) LOG.info("every tensor gets its own device allocation (-D{}=true), for memory checking", SEPARATE_ALLOCATIONS);
         LOG.info("CUDA backend on {} (sm_{}{}, {} SMs, {} GiB, driver {}); GEMM: {} ({})", rt.name, rt.ccMajor, rt.ccMinor, rt.multiprocessors,
                 String.format("%.1f", rt.totalMemory / (double) (1L << 30)), rt.driverVersionString(), gemm.name(), gemmNote);
@@ -502,9 +466,9 @@ public final class CudaBackend implements Backend, Profiling {
      */
     final class AttentionWorkspace implements Workspace {
         final AttentionSpec spec;
-        final int maxB, T, blocks, blocksPerSm, forwardBlocksPerSm, rowsForward, rowsBackward;
-        /** attentionRowsForward when the workspace was made. */
-        private final int askedForward;
+        final int maxB, T, blocks, blocksPerSm, forwardBlocksPerSm, rowsForward, rowsBackward, threads;
+        /** The backend's tuning when the workspace was made: its tiles, threads and blocks hold for the workspace's life. */
+        final KernelTuning tuning;
         /** AttentionArgs.PARTIALS_*: where the backward keeps its partial gradients. */
         final int partialsPlace;
         final long sharedForward, sharedBackward;
@@ -523,9 +487,13 @@ public final class CudaBackend implements Backend, Profiling {
             long limit = Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin);
             long limitDynamic = limit - ATT_STATIC_SHARED;   // static and dynamic together within the block's limit
             long positions = Math.max(1L, (long) maxB * T);
-            askedForward = attentionRowsForward;
-            int wantForward = askedForward > 0 ? askedForward : ATT_AUTO_ROWS;
-            int wantBackward = ATT_ROWS_BACKWARD > 0 ? ATT_ROWS_BACKWARD : ATT_AUTO_ROWS;
+            tuning = CudaBackend.this.tuning;
+            threads = tuning.attentionThreads();
+            settingsRead.addAll(List.of(KernelTuning.ROWS_FORWARD, KernelTuning.ROWS_BACKWARD, KernelTuning.THREADS, KernelTuning.BLOCKS_PER_SM,
+                    KernelTuning.PARTIALS_ON_CHIP));
+            if (tuning.attentionPartialsOnChip()) settingsRead.add(KernelTuning.DM3_ON_CHIP);
+            int wantForward = tuning.attentionRowsForward() > 0 ? tuning.attentionRowsForward() : ATT_AUTO_ROWS;
+            int wantBackward = tuning.attentionRowsBackward() > 0 ? tuning.attentionRowsBackward() : ATT_AUTO_ROWS;
             rowsForward = AttentionArgs.rowsThatFit(false, W, h1, h2, (int) Math.min(positions, wantForward), limitDynamic);
             rowsBackward = AttentionArgs.rowsThatFit(true, W, h1, h2, (int) Math.min(positions, wantBackward), limitDynamic);
             if (rowsForward == 0 || rowsBackward == 0) {
@@ -534,7 +502,7 @@ public final class CudaBackend implements Backend, Profiling {
             }
             sharedForward = AttentionArgs.forwardSharedBytes(W, h1, h2, rowsForward);
             // the backward's partial gradients on chip when they fit beside a full tile of rows
-            partialsPlace = attentionPartials(attentionPartialsOnChip, attentionDm3OnChip, W, h1, h2, rowsBackward, limitDynamic);
+            partialsPlace = attentionPartials(tuning.attentionPartialsOnChip(), tuning.attentionDm3OnChip(), W, h1, h2, rowsBackward, limitDynamic);
             sharedBackward = AttentionArgs.backwardSharedBytes(W, h1, h2, rowsBackward, partialsPlace);
             if (sharedForward + ATT_STATIC_SHARED > DEFAULT_SHARED) {
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_FORWARD, (int) sharedForward);
@@ -544,14 +512,14 @@ public final class CudaBackend implements Backend, Profiling {
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD, (int) sharedBackward);
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD_TF32, (int) sharedBackward);
             }
-            int backwardFit = occupancy(ATT_THREADS, sharedBackward, Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_BACKWARD_TF32);
-            blocksPerSm = attentionBlocksPerSm(ATT_BLOCKS_PER_SM, backwardFit, sharedBackward, rt.maxSharedPerMultiprocessor);
-            int forwardFit = occupancy(ATT_THREADS, sharedForward, Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_FORWARD_TF32);
+            int backwardFit = occupancy(threads, sharedBackward, Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_BACKWARD_TF32);
+            blocksPerSm = attentionBlocksPerSm(tuning.attentionBlocksPerSm(), backwardFit, sharedBackward, rt.maxSharedPerMultiprocessor);
+            int forwardFit = occupancy(threads, sharedForward, Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_FORWARD_TF32);
             forwardBlocksPerSm = forwardFit > 0 ? Math.min(ATT_FORWARD_BLOCKS_PER_SM, forwardFit) : ATT_FORWARD_BLOCKS_PER_SM;
             blocks = (int) Math.max(1, Math.min(AttentionArgs.tiles(positions, rowsBackward), (long) blocksPerSm * rt.multiprocessors));
             LOG.info("activation unit {} ({}/{}/{}, T = {}): tiles of up to {} positions forward, {} backward, {} threads; forward blocks {} per SM, "
                     + "{} backward blocks ({} per SM), partial gradients in {} memory; shared memory {} / {} bytes", name, W, h1, h2, T, rowsForward,
-                    rowsBackward, ATT_THREADS, forwardBlocksPerSm, blocks, blocksPerSm,
+                    rowsBackward, threads, forwardBlocksPerSm, blocks, blocksPerSm,
                     partialsPlace == AttentionArgs.PARTIALS_CHIP ? "shared" : partialsPlace == AttentionArgs.PARTIALS_GLOBAL ? "global" : "shared (dM3 global)",
                     sharedForward, sharedBackward);
             m3 = arena.reserveScratch(name + ".m3", 12L * W * h1);
@@ -566,8 +534,8 @@ public final class CudaBackend implements Backend, Profiling {
 
         /** Rows per tile of the forward / backward launch over B samples. */
         int rows(boolean backward, int B) {
-            return backward ? attentionRows(ATT_ROWS_BACKWARD, rowsBackward, B, T, blocks)
-                    : attentionRows(askedForward, rowsForward, B, T, blocks);
+            return backward ? attentionRows(tuning.attentionRowsBackward(), rowsBackward, B, T, blocks)
+                    : attentionRows(tuning.attentionRowsForward(), rowsForward, B, T, blocks);
         }
 
         @Override
@@ -1245,19 +1213,8 @@ public final class CudaBackend implements Backend, Profiling {
 
     // ---------------------------------------------------------------- the top tower (tower.cu)
 
-    /**
-     * Whether the tower's hidden layers may run fused (tower.cu: one launch per hidden layer and
-     * direction where {@link #towerFits} says so); -Daugur.tower.fused=off always takes the
-     * layer-by-layer ops. Tests switch it.
-     */
-    public static boolean towerFused = !"off".equals(System.getProperty("augur.tower.fused", "auto").trim());
     /** Threads of a tower block. */
     static final int TOWER_THREADS = 256;
-    /**
-     * Channels a tower block owns (-Daugur.tower.cols, 1 to 32, a power of two): the DIN tower at
-     * batch 128 is then 50, 20 and 41 blocks for its layers of 200, 80 and the input's 162.
-     */
-    static int towerCols = towerColsSetting(System.getProperty("augur.tower.cols"));
     /**
      * The most rows a fused tower block takes: each block walks every one of its rows for its
      * channels, so past a thousand rows the sliced layer-by-layer kernels spread the work better
@@ -1265,35 +1222,6 @@ public final class CudaBackend implements Backend, Profiling {
      * of 200).
      */
     static final int TOWER_MAX_ROWS = 1024;
-    /**
-     * Blocks per cluster of the fused tower (-Daugur.tower.cluster): 0 (auto) takes the smallest of
-     * 1, 2, 4 and 8 with which every launch fits, clusters only on compute capability 9.0 and up;
-     * 1, 2, 4 or 8 takes that one or the layer-by-layer ops. Tests switch it.
-     */
-    public static int towerCluster = towerClusterSetting(System.getProperty("augur.tower.cluster"));
-
-    static int towerClusterSetting(String v) {
-        if (v == null || v.isBlank() || v.trim().equals("auto")) return 0;
-        try {
-            int c = Integer.parseInt(v.trim());
-            if (Kernels.TOWER_CLUSTERS.contains(c)) return c;
-        } catch (NumberFormatException ignored) {
-            // reported below
-        }
-        throw new IllegalArgumentException("-Daugur.tower.cluster=" + v + ": expected auto, 1, 2, 4 or 8 (blocks per cluster; default auto)");
-    }
-
-    static int towerColsSetting(String v) {
-        if (v == null || v.isBlank()) return 4;
-        try {
-            int c = Integer.parseInt(v.trim());
-            if (c >= 1 && c <= 32 && Integer.bitCount(c) == 1) return c;
-        } catch (NumberFormatException ignored) {
-            // reported below
-        }
-        throw new IllegalArgumentException("-Daugur.tower.cols=" + v + ": expected 1, 2, 4, 8, 16 or 32 (default 4)");
-    }
-
     /** The rows of the batch B that a tower block takes in clusters of S: ceil(B / S). */
     static int towerRows(int B, int S) {
         return (B + S - 1) / S;
@@ -1341,7 +1269,7 @@ public final class CudaBackend implements Backend, Profiling {
     }
 
     /**
-     * The blocks per cluster the fused tower takes at batch B ({@link #towerCluster}: the setting,
+     * The blocks per cluster the fused tower takes at batch B (the tuning's towerCluster: the setting,
      * or the smallest that fits), or 0 where it takes the layer-by-layer ops: off, TF32 (its
      * products are fp32 FMAs; TF32 takes the layer-by-layer GEMMs), nothing fitting, or clusters
      * wanted below compute capability 9.0.
@@ -1362,16 +1290,21 @@ public final class CudaBackend implements Backend, Profiling {
      */
     int fusedTower(Tower t, int B) {
         boolean clusters = rt.ccMajor >= 9;
-        int s = !towerFused || precision != Precision.FP32 ? 0
-                : towerClusterFor(t, B, towerCols, towerCluster, clusters, Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin));
+        if (precision == Precision.FP32) {   // under TF32 the tower always takes the layer-by-layer ops
+            settingsRead.add(KernelTuning.TOWER_FUSED);
+            if (tuning.towerFused()) settingsRead.add(KernelTuning.TOWER_COLS);
+            if (tuning.towerFused() && clusters) settingsRead.add(KernelTuning.TOWER_CLUSTER);
+        }
+        int s = !tuning.towerFused() || precision != Precision.FP32 ? 0
+                : towerClusterFor(t, B, tuning.towerCols(), tuning.towerCluster(), clusters, Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin));
         if (s > 1 && !towerClustersRun(t, B, s)) s = 0;
         if (towerLogged.add(List.of(t.norm().channels(), t.hidden().size(), B))) {
-            String why = !towerFused ? "-Daugur.tower.fused=off" : precision != Precision.FP32 ? "TF32"
-                    : towerCluster > 1 && !clusters ? "clusters of blocks need compute capability 9.0, this is " + rt.computeCapability()
+            String why = !tuning.towerFused() ? "-D" + KernelTuning.TOWER_FUSED + "=off" : precision != Precision.FP32 ? "TF32"
+                    : tuning.towerCluster() > 1 && !clusters ? "clusters of blocks need compute capability 9.0, this is " + rt.computeCapability()
                     : "a block's rows of a layer's input do not fit its shared memory"
-                    + (towerCluster == 0 ? " in clusters of up to 8 blocks" : " in clusters of " + towerCluster) + (clusters ? "" : " (no clusters below 9.0)");
+                    + (tuning.towerCluster() == 0 ? " in clusters of up to 8 blocks" : " in clusters of " + tuning.towerCluster()) + (clusters ? "" : " (no clusters below 9.0)");
             LOG.info("top tower ({} inputs, {} hidden layers) at batch {}: {}", t.norm().channels(), t.hidden().size(), B, s > 0
-                    ? "fused, a launch per hidden layer each way (" + towerCols + " channels a block"
+                    ? "fused, a launch per hidden layer each way (" + tuning.towerCols() + " channels a block"
                     + (s > 1 ? ", clusters of " + s + " blocks of " + towerRows(B, s) + " rows" : "") + ")"
                     : "layer by layer (" + why + ")");
         }
@@ -1402,10 +1335,10 @@ public final class CudaBackend implements Backend, Profiling {
             Tower.Layer l = hidden.get(i);
             boolean top = i + 1 == hidden.size();
             int up = top ? 1 : hidden.get(i + 1).width();
-            ok = towerProbe(Kernels.towerForward(S), l.width(), S, towerForwardShared(B, l.in(), towerCols, S), 17, 6, 4, 8, true)
-                    && towerProbe(Kernels.towerBackward(S), l.width(), S, towerBackwardShared(B, up, towerCols, S, top), 12, 5, 0, 0, false);
+            ok = towerProbe(Kernels.towerForward(S), l.width(), S, towerForwardShared(B, l.in(), tuning.towerCols(), S), 17, 6, 4, 8, true)
+                    && towerProbe(Kernels.towerBackward(S), l.width(), S, towerBackwardShared(B, up, tuning.towerCols(), S, top), 12, 5, 0, 0, false);
         }
-        if (ok) ok = towerProbe(Kernels.towerBackward(S), t.norm().channels(), S, towerBackwardShared(B, hidden.get(0).width(), towerCols, S, false),
+        if (ok) ok = towerProbe(Kernels.towerBackward(S), t.norm().channels(), S, towerBackwardShared(B, hidden.get(0).width(), tuning.towerCols(), S, false),
                 12, 5, 0, 0, false);
         towerClustersProbed.put(key, ok);
         return ok;
@@ -1424,7 +1357,7 @@ public final class CudaBackend implements Backend, Profiling {
         for (int i = 0; i < ptrs2; i++) a.ptr(0L);
         if (lastFloat) a.f(0f);
         if (shared > DEFAULT_SHARED) rt.setMaxDynamicShared(kernel, (int) shared);
-        int grid = (channels + towerCols - 1) / towerCols * S;
+        int grid = (channels + tuning.towerCols() - 1) / tuning.towerCols() * S;
         int r = rt.tryLaunch(kernel, grid, TOWER_THREADS, (int) shared, a);
         if (r != jcuda.driver.CUresult.CUDA_SUCCESS)
             LOG.warn("{} <<<{}, {}, {} bytes>>> in clusters of {}: {} ({}); the tower takes the layer-by-layer ops at this batch size", kernel,
@@ -1442,10 +1375,10 @@ public final class CudaBackend implements Backend, Profiling {
 
     private static final int TOWER_BATCH_NORM = 3;
 
-    /** A tower kernel over the groups of towerCols channels, in clusters of S blocks (S blocks a group). */
+    /** A tower kernel over the groups of the tuning's towerCols channels, in clusters of S blocks (S blocks a group). */
     private void towerLaunch(String kernel, int channels, int S, long shared, CudaRuntime.Args args) {
         if (shared > DEFAULT_SHARED) rt.setMaxDynamicShared(kernel, (int) shared);
-        rt.launch(kernel, (channels + towerCols - 1) / towerCols * S, 1, TOWER_THREADS, 1, (int) shared, args);
+        rt.launch(kernel, (channels + tuning.towerCols() - 1) / tuning.towerCols() * S, 1, TOWER_THREADS, 1, (int) shared, args);
     }
 
     /** Fused where {@link #fusedTower} says so: a launch per hidden layer (the first with the BatchNorm, the top one with the logits and the loss). */
@@ -1462,13 +1395,13 @@ public final class CudaBackend implements Backend, Profiling {
             Tower.Layer l = t.hidden().get(i);
             boolean first = i == 0;
             // the top layer's blocks also make the logits, through one slice of rowPartials each
-            boolean logits = i == layers - 1 && 4L * B * ((l.width() + towerCols - 1) / towerCols) <= ROW_PARTIALS_BYTES;
-            towerLaunch(Kernels.towerForward(S), l.width(), S, towerForwardShared(B, l.in(), towerCols, S), args()
+            boolean logits = i == layers - 1 && 4L * B * ((l.width() + tuning.towerCols() - 1) / tuning.towerCols()) <= ROW_PARTIALS_BYTES;
+            towerLaunch(Kernels.towerForward(S), l.width(), S, towerForwardShared(B, l.in(), tuning.towerCols(), S), args()
                     .ptr(a(l.pre())).ptr(a(l.out())).ptr(a(l.mean())).ptr(a(l.invStd())).ptr(a(l.runMean())).ptr(a(l.runVar()))
                     .ptr(first ? a(n.y()) : 0L).ptr(first ? a(n.mean()) : 0L).ptr(first ? a(n.invStd()) : 0L)
                     .ptr(first ? a(n.runMean()) : 0L).ptr(first ? a(n.runVar()) : 0L)
                     .ptr(a(h)).ptr(a(l.weight())).ptr(a(l.bias())).ptr(a(l.alpha())).ptr(first ? a(n.gamma()) : 0L).ptr(first ? a(n.beta()) : 0L)
-                    .i(B).i(l.in()).i(l.width()).i(towerCols).i(towerMode(l.act())).i(training ? 1 : 0)
+                    .i(B).i(l.in()).i(l.width()).i(tuning.towerCols()).i(towerMode(l.act())).i(training ? 1 : 0)
                     .f(l.momentum()).f(l.eps()).f(n.momentum()).f(n.eps())
                     .ptr(logits ? a(head.pre()) : 0L).ptr(logits ? a(head.weight()) : 0L).ptr(logits ? a(head.bias()) : 0L)
                     .ptr(logits ? rowPartials.address() : 0L).ptr(logits ? towerDone.address() : 0L)
@@ -1501,17 +1434,17 @@ public final class CudaBackend implements Backend, Profiling {
             Tower.Layer l = hidden.get(i);
             boolean top = i == hidden.size() - 1;
             Tower.Layer up = top ? t.head() : hidden.get(i + 1);
-            towerLaunch(Kernels.towerBackward(S), l.width(), S, towerBackwardShared(B, up.width(), towerCols, S, top), args()
+            towerLaunch(Kernels.towerBackward(S), l.width(), S, towerBackwardShared(B, up.width(), tuning.towerCols(), S, top), args()
                     .ptr(a(l.dPre())).ptr(a(l.dAlpha())).ptr(a(l.dBias())).ptr(a(up.dWeight())).ptr(top ? a(up.dBias()) : 0L)
                     .ptr(a(top ? dLogits : up.dPre())).ptr(a(up.weight())).ptr(a(l.out())).ptr(a(l.pre())).ptr(a(l.mean())).ptr(a(l.invStd()))
-                    .ptr(a(l.alpha())).i(B).i(l.width()).i(up.width()).i(towerCols).i(towerMode(l.act())));
+                    .ptr(a(l.alpha())).i(B).i(l.width()).i(up.width()).i(tuning.towerCols()).i(towerMode(l.act())));
         }
         Tower.Norm n = t.norm();
         Tower.Layer first = hidden.get(0);
-        towerLaunch(Kernels.towerBackward(S), n.channels(), S, towerBackwardShared(B, first.width(), towerCols, S, false), args()
+        towerLaunch(Kernels.towerBackward(S), n.channels(), S, towerBackwardShared(B, first.width(), tuning.towerCols(), S, false), args()
                 .ptr(a(dx)).ptr(a(n.dGamma())).ptr(a(n.dBeta())).ptr(a(first.dWeight())).ptr(0L)
                 .ptr(a(first.dPre())).ptr(a(first.weight())).ptr(a(n.y())).ptr(a(x)).ptr(a(n.mean())).ptr(a(n.invStd()))
-                .ptr(a(n.gamma())).i(B).i(n.channels()).i(first.width()).i(towerCols).i(TOWER_BATCH_NORM));
+                .ptr(a(n.gamma())).i(B).i(n.channels()).i(first.width()).i(tuning.towerCols()).i(TOWER_BATCH_NORM));
     }
 
     @Override
@@ -1596,7 +1529,7 @@ public final class CudaBackend implements Backend, Profiling {
         if (B <= 0) return;
         long grid = Math.min(AttentionArgs.tiles((long) B * T, rows), (long) w.forwardBlocksPerSm * rt.multiprocessors);
         String kernel = precision == Precision.TF32 ? Kernels.ACTIVATION_UNIT_FORWARD_TF32 : Kernels.ACTIVATION_UNIT_FORWARD;
-        rt.launch(kernel, (int) Math.max(1, grid), 1, ATT_THREADS, 1, (int) w.sharedForward, args);
+        rt.launch(kernel, (int) Math.max(1, grid), 1, w.threads, 1, (int) w.sharedForward, args);
         long xBlock = x == null ? 0L : a(x) + 4L * off;
         poolForward(out, weights, w.score.address(), 0L, keys, lengths, B, T, spec, xBlock, x == null ? 0L : a(s), x == null ? 0L : a(query), xStride);
     }
@@ -1698,7 +1631,7 @@ public final class CudaBackend implements Backend, Profiling {
                 .set(AttentionArgs.Int.BLOCKS, blocks).set(AttentionArgs.Int.LOCAL, w.partialsPlace);
         CudaRuntime.Args args = args().struct(g.buffer());
         String kernel = precision == Precision.TF32 ? Kernels.ACTIVATION_UNIT_BACKWARD_TF32 : Kernels.ACTIVATION_UNIT_BACKWARD;
-        rt.launch(kernel, blocks, 1, ATT_THREADS, 1, (int) w.sharedBackward, args);
+        rt.launch(kernel, blocks, 1, w.threads, 1, (int) w.sharedBackward, args);
         int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
         long total = (long) W * h1 + 2L * h1 + (long) h1 * h2 + 3L * h2 + 1 + (long) B * W;   // the parameters' gradients, then dQuery
         // blocks of 32 elements x REDUCE_GROUPS slice groups (activation_unit_reduce_kernel)
@@ -2042,6 +1975,48 @@ public final class CudaBackend implements Backend, Profiling {
 
     @Override
     public Precision precision() { return precision; }
+
+    /** The kernels' shape choices in force: the system properties' (-Daugur.attention.*, tower.*, gemm.small, cuda.pdl) unless set. */
+    public KernelTuning tuning() { return tuning; }
+
+    /**
+     * Sets the kernels' shape choices for what is built and launched from now on: the activation unit's tiles,
+     * threads, blocks and partial gradients for the workspaces made after it (a model built before keeps its
+     * own), the tower's path, the small GEMM's rule and programmatic launches at the next launch. Meant for
+     * between models (an autotuner builds one per candidate); a model whose launches change has its CUDA graph
+     * captured again. PDL is the runtime's, so a change of it holds for every backend on the same context; it
+     * stays off where the device, the driver or -Daugur.cuda.pdl=off ruled it out.
+     */
+    public void setTuning(KernelTuning t) {
+        notInStep("a change of kernel settings");
+        java.util.Objects.requireNonNull(t, "tuning");
+        if (t.equals(tuning)) return;
+        LOG.debug("kernel settings: {}", t);
+        if (t.pdl() != tuning.pdl()) rt.setProgrammatic(t.pdl());
+        if (t.gemmSmall() != tuning.gemmSmall() && gemm instanceof BuiltinGemm b) b.setSmall(t.gemmSmall());
+        tuning = t;
+    }
+
+    /** Starts a new record of the kernel settings consulted ({@link #settingsRead}). */
+    public void resetSettingsRead() {
+        settingsRead.clear();
+        gemmRoutedAtReset = gemm instanceof BuiltinGemm b ? b.productsRouted() : 0;
+        programmaticAtReset = rt.programmaticLaunches();
+    }
+
+    /**
+     * The properties of {@link KernelTuning} whose settings made a difference to what was planned or launched since
+     * {@link #resetSettingsRead}: the activation unit's when a workspace of it was planned (dM3's place only with the
+     * partial gradients on chip), the tower's path when a tower ran (its channels and clusters only where it ran fused,
+     * clusters only on compute capability 9.0), the small GEMM's rule when the built-in GEMM routed a product, PDL when a
+     * launch went out programmatically. A setting outside it cannot change the speed of the same work (an autotuner skips it).
+     */
+    public java.util.Set<String> settingsRead() {
+        java.util.Set<String> out = new java.util.TreeSet<>(settingsRead);
+        if (gemm instanceof BuiltinGemm b && b.productsRouted() > gemmRoutedAtReset) out.add(KernelTuning.GEMM_SMALL);
+        if (rt.programmaticLaunches() > programmaticAtReset) out.add(KernelTuning.PDL);
+        return out;
+    }
 
     /** Turns CUDA graphs for {@link #runStep} on or off (on by default). */
     public void setStepGraphs(boolean on) {

@@ -174,10 +174,10 @@ public final class CudaRuntime implements AutoCloseable {
     /** Whether programmatic launches could go out here (the setting, the device and cuLaunchKernelEx allow them). */
     public boolean programmaticAvailable() { return programmaticAvailable; }
 
-    /** Turns programmatic launches on (where available) or off, for tests comparing the two. */
+    /** Turns programmatic launches on (where available) or off: a backend's kernel settings, tests comparing the two. */
     public void setProgrammatic(boolean on) {
         programmatic = on && programmaticAvailable;
-        if (!on) programmaticWhyNot = "off (setProgrammatic)";
+        if (!on && programmaticAvailable) programmaticWhyNot = "off (the backend's kernel settings: -D" + KernelTuning.PDL + "=off)";
     }
 
     /** Launches that went out programmatically so far, and the kernels they were of. */

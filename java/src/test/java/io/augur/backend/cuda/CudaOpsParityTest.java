@@ -990,14 +990,8 @@ class CudaOpsParityTest {
     @CsvSource({"false, PRELU, true, 100, 36, 80, 40", "false, SIGMOID, false, 9, 13, 21, 3",
                 "true, PRELU, true, 100, 36, 80, 40", "true, SIGMOID, false, 9, 13, 21, 3"})
     void activationUnitWithPartialGradientsInGlobalMemory(boolean dm3Only, Activation act, boolean softmax, int T, int W, int h1, int h2) {
-        if (dm3Only) CudaBackend.attentionDm3OnChip = false;
-        else CudaBackend.attentionPartialsOnChip = false;
-        try {
-            activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), W, h1, h2);
-        } finally {
-            CudaBackend.attentionPartialsOnChip = true;
-            CudaBackend.attentionDm3OnChip = true;
-        }
+        GpuTesting.withSetting(tw.gpu, dm3Only ? KernelTuning.DM3_ON_CHIP : KernelTuning.PARTIALS_ON_CHIP, "false",
+                () -> activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), W, h1, h2));
     }
 
     /**
@@ -1090,14 +1084,11 @@ class CudaOpsParityTest {
     @CsvSource({"48, SIGMOID, true", "64, PRELU, false"})
     void activationUnitWithForwardTilesOfManyRows(int rows, Activation act, boolean softmax) {
         int n = 300, Tn = 6;
-        CudaBackend.attentionRowsForward = rows;
-        try {
+        GpuTesting.withSetting(tw.gpu, KernelTuning.ROWS_FORWARD, Integer.toString(rows), () -> {
             int[] lens = lengths(rng, n, Tn);
             activationUnitCase(tw, rng, GpuTesting::uniform, act, softmax, n, n, Tn, lens, E, 80, 40, TIGHT_ATOL, TIGHT_RTOL,
                     (what, p) -> tw.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL));
-        } finally {
-            CudaBackend.attentionRowsForward = CudaBackend.ATT_ROWS_FORWARD;
-        }
+        });
     }
 
     /**
@@ -1109,20 +1100,17 @@ class CudaOpsParityTest {
     @ParameterizedTest
     @ValueSource(booleans = {true, false})
     void activationUnitBlocksFitTheMultiprocessor(boolean onChip) {
-        CudaBackend.attentionPartialsOnChip = onChip;
-        try {
+        GpuTesting.withSetting(tw.gpu, KernelTuning.PARTIALS_ON_CHIP, Boolean.toString(onChip), () -> {
             AttentionSpec spec = new AttentionSpec(36, 80, 40, Activation.PRELU, true, 0.99f, 1e-8f);
             CudaBackend.AttentionWorkspace w = (CudaBackend.AttentionWorkspace) tw.gpu.attentionWorkspace("fit" + onChip, spec, 256, 100);
             CudaRuntime rt = tw.gpu.runtime();
-            int backward = rt.maxActiveBlocks(Kernels.ACTIVATION_UNIT_BACKWARD, CudaBackend.ATT_THREADS, w.sharedBackward);
-            int forward = rt.maxActiveBlocks(Kernels.ACTIVATION_UNIT_FORWARD, CudaBackend.ATT_THREADS, w.sharedForward);
+            int backward = rt.maxActiveBlocks(Kernels.ACTIVATION_UNIT_BACKWARD, w.threads, w.sharedBackward);
+            int forward = rt.maxActiveBlocks(Kernels.ACTIVATION_UNIT_FORWARD, w.threads, w.sharedForward);
             assertTrue(backward >= 1 && forward >= 1, "the occupancy calculator answers: " + backward + " / " + forward);
             assertTrue(w.blocksPerSm >= 1 && w.blocksPerSm <= backward, "backward " + w.blocksPerSm + " per SM, " + backward + " fit");
             assertTrue(w.forwardBlocksPerSm >= 1 && w.forwardBlocksPerSm <= forward, "forward " + w.forwardBlocksPerSm + " per SM, " + forward + " fit");
             assertEquals(onChip ? AttentionArgs.PARTIALS_CHIP : AttentionArgs.PARTIALS_GLOBAL, w.partialsPlace);
-        } finally {
-            CudaBackend.attentionPartialsOnChip = true;
-        }
+        });
     }
 
     /**
@@ -1290,8 +1278,8 @@ class CudaOpsParityTest {
                 gw2.on(be), gb2.on(be), slopes ? ga2.on(be) : null, gw3.on(be), gb3.on(be), null, null, null, null);
         Workspace wc = tw.cpu.attentionWorkspace("ws", spec, MAXB, T), wg = tw.gpu.attentionWorkspace("ws", spec, MAXB, T);
         if (wg instanceof CudaBackend.AttentionWorkspace fused)   // each test covers the path it names
-            assertEquals(!CudaBackend.attentionPartialsOnChip ? AttentionArgs.PARTIALS_GLOBAL
-                    : CudaBackend.attentionDm3OnChip ? AttentionArgs.PARTIALS_CHIP : AttentionArgs.PARTIALS_CHIP_BUT_DM3, fused.partialsPlace, "where the partial gradients are");
+            assertEquals(!tw.gpu.tuning().attentionPartialsOnChip() ? AttentionArgs.PARTIALS_GLOBAL
+                    : tw.gpu.tuning().attentionDm3OnChip() ? AttentionArgs.PARTIALS_CHIP : AttentionArgs.PARTIALS_CHIP_BUT_DM3, fused.partialsPlace, "where the partial gradients are");
         Pair out = tw.poisoned("out", MAXB * W), weights = tw.poisoned("weights", MAXB * T);
         Pair dOut = tw.floats("dOut", poisonedValues(values, rng, B * W, MAXB * W, -1, 1)), dW = tw.floats("dWeights", poisonedValues(values, rng, B * T, MAXB * T, -1, 1));
         Pair dq = tw.floats("dq", poisonedValues(values, rng, B * W, MAXB * W, -1, 1)), dk = tw.floats("dk", poisonedValues(values, rng, B * T * W, MAXB * T * W, -1, 1));

@@ -76,7 +76,7 @@ class CudaTf32ParityTest {
         assertEquals(Precision.TF32, tf32.setPrecision(Precision.TF32));
         // the tests' products are small enough for gemm_small_kernel, which stays in fp32 under
         // TF32; these check the tensor-core kernel (theSmallKernelStaysFp32 the other)
-        if (tf32.gemm() instanceof BuiltinGemm g) g.setSmall(BuiltinGemm.Small.OFF);
+        tf32.setTuning(tf32.tuning().with(KernelTuning.GEMM_SMALL, "off"));
         return new GpuTesting.Twin(tf32);
     }
 
@@ -90,7 +90,7 @@ class CudaTf32ParityTest {
     void theSmallKernelStaysFp32() {
         try (GpuTesting.Twin t = twin("builtin")) {
             BuiltinGemm g = (BuiltinGemm) tf32.gemm();
-            g.setSmall(BuiltinGemm.Small.AUTO);
+            tf32.setTuning(tf32.tuning().with(KernelTuning.GEMM_SMALL, "auto"));
             int rows = 37, in = 162, out = 200;
             assertEquals(Kernels.GEMM_SMALL, g.kernel(rows, out, in));
             CudaRuntime rt = tf32.runtime();
@@ -211,11 +211,9 @@ class CudaTf32ParityTest {
     @CsvSource({"40, 16, 24, 8, true", "40, 16, 24, 8, false", "9, 13, 21, 3, true"})
     void activationUnitIsExactOnSmallDyadics(int T, int W, int h1, int h2, boolean onChip) {
         try (GpuTesting.Twin t = twin("auto")) {
-            CudaBackend.attentionPartialsOnChip = onChip;
+            t.gpu.setTuning(t.gpu.tuning().with(KernelTuning.PARTIALS_ON_CHIP, Boolean.toString(onChip)));   // the twin's own backend
             CudaOpsParityTest.activationUnitCase(t, rng, (r, n, lo, hi) -> lo >= 0 ? filled(n, 0.5f) : integers(r, n, 1), Activation.PRELU, false, T,
                     lengths(rng, CudaOpsParityTest.MAXB, T), W, h1, h2, 0, 0, (what, p) -> t.assertClose("exact " + what, p, 0, 0));
-        } finally {
-            CudaBackend.attentionPartialsOnChip = true;
         }
     }
 
@@ -237,11 +235,9 @@ class CudaTf32ParityTest {
             "PRELU, false, 1, 13, 21, 3, true", "PRELU, true, 100, 36, 80, 40, false"})
     void activationUnitOnTheTensorCores(Activation act, boolean softmax, int T, int W, int h1, int h2, boolean onChip) {
         try (GpuTesting.Twin t = twin("auto")) {
-            CudaBackend.attentionPartialsOnChip = onChip;
+            t.gpu.setTuning(t.gpu.tuning().with(KernelTuning.PARTIALS_ON_CHIP, Boolean.toString(onChip)));   // the twin's own backend
             CudaOpsParityTest.activationUnitCase(t, rng, GpuTesting::uniform, act, softmax, T, lengths(rng, CudaOpsParityTest.MAXB, T), W, h1, h2,
                     UNIT_F_ATOL, UNIT_F_RTOL, (what, p) -> normClose(t, what, p, UNIT_G_NORM));
-        } finally {
-            CudaBackend.attentionPartialsOnChip = true;
         }
     }
 

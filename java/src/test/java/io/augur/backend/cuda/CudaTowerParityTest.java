@@ -38,25 +38,23 @@ class CudaTowerParityTest {
 
     GpuTesting.Twin tw;
     SplittableRandom rng;
-    boolean fusedBefore;
-    int colsBefore, clusterBefore;
+    /** The shared backend's kernel settings before the test, put back after it. */
+    KernelTuning before;
 
     @BeforeEach
     void open() {
         GpuTesting.assumeGpu();
         tw = new GpuTesting.Twin(GpuTesting.backend());
         rng = new SplittableRandom(7);
-        fusedBefore = CudaBackend.towerFused;
-        colsBefore = CudaBackend.towerCols;
-        clusterBefore = CudaBackend.towerCluster;
+        before = tw.gpu.tuning();
     }
 
     @AfterEach
     void close() {
-        CudaBackend.towerFused = fusedBefore;
-        CudaBackend.towerCols = colsBefore;
-        CudaBackend.towerCluster = clusterBefore;
-        if (tw != null) tw.close();
+        if (tw != null) {
+            tw.gpu.setTuning(before);
+            tw.close();
+        }
     }
 
     /** One tower's tensors on both backends. */
@@ -213,9 +211,8 @@ class CudaTowerParityTest {
     }
 
     private void fusedTowerMatches(Activation act, int B, int cols, String hidden, int setting, int cluster) {
-        CudaBackend.towerFused = true;
-        CudaBackend.towerCols = cols;
-        CudaBackend.towerCluster = setting;
+        tw.gpu.setTuning(before.with(KernelTuning.TOWER_FUSED, "auto").with(KernelTuning.TOWER_COLS, Integer.toString(cols))
+                .with(KernelTuning.TOWER_CLUSTER, setting == 0 ? "auto" : Integer.toString(setting)));
         int[] widths = java.util.Arrays.stream(hidden.trim().split(" ")).mapToInt(Integer::parseInt).toArray();
         TwinTower t = new TwinTower(B, 45, widths, act);
         assertEquals(cluster, tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must run fused in clusters of " + cluster);
@@ -232,8 +229,7 @@ class CudaTowerParityTest {
     @ParameterizedTest(name = "B={0} cluster={1}")
     @CsvSource({"300, 1", "2400, 0"})
     void towerPastTheSharedMemoryTakesTheOps(int B, int setting) {
-        CudaBackend.towerFused = true;
-        CudaBackend.towerCluster = setting;
+        tw.gpu.setTuning(before.with(KernelTuning.TOWER_FUSED, "auto").with(KernelTuning.TOWER_CLUSTER, setting == 0 ? "auto" : Integer.toString(setting)));
         TwinTower t = new TwinTower(B, 45, new int[] {200, 9}, Activation.DICE);
         assertEquals(0, tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must take the ops");
         t.trainingStepMatches();

@@ -3,57 +3,10 @@ package io.augur.backend.cuda;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The activation unit's tuning properties: the default when unset, the value when in range, a clear error otherwise. */
+/** The automatic choices of the activation unit's and the tower's shapes (the settings themselves: KernelTuningTest). */
 class CudaTuningTest {
-    private static final String NAME = "augur.test.tuning";
-
-    @Test
-    void unsetOrBlankGivesTheDefault() {
-        System.clearProperty(NAME);
-        assertEquals(16, CudaBackend.tuning(NAME, 16, 1, 1024));
-        System.setProperty(NAME, " ");
-        try {
-            assertEquals(16, CudaBackend.tuning(NAME, 16, 1, 1024));
-        } finally {
-            System.clearProperty(NAME);
-        }
-    }
-
-    @Test
-    void aValueInRangeIsTaken() {
-        System.setProperty(NAME, " 24 ");
-        try {
-            assertEquals(24, CudaBackend.tuning(NAME, 16, 1, 1024));
-        } finally {
-            System.clearProperty(NAME);
-        }
-    }
-
-    @Test
-    void outOfRangeOrNotANumberNamesTheProperty() {
-        for (String bad : new String[] {"0", "1025", "sixteen", "1.5"}) {
-            System.setProperty(NAME, bad);
-            try {
-                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CudaBackend.tuning(NAME, 16, 1, 1024));
-                assertTrue(e.getMessage().contains("-D" + NAME + "=" + bad) && e.getMessage().contains("from 1 to 1024"), e.getMessage());
-            } finally {
-                System.clearProperty(NAME);
-            }
-        }
-    }
-
-    @Test
-    void theDefaultsAreThePlannedShape() {
-        // no augur.attention.* property is set in the test JVM
-        assertEquals(0, CudaBackend.ATT_ROWS_FORWARD);    // automatic
-        assertEquals(0, CudaBackend.ATT_ROWS_BACKWARD);
-        assertEquals(0, CudaBackend.ATT_BLOCKS_PER_SM);
-        assertEquals(256, CudaBackend.ATT_THREADS);
-    }
-
     @Test
     void theTilesFollowTheBatch() {
         // H200, Amazon config (T = 100): 2 backward blocks per SM planned (264), tiles of up to 32 planned
@@ -158,29 +111,5 @@ class CudaTuningTest {
         assertEquals(8, CudaBackend.towerClusterFor(t, 128, 4, 8, true, h200));
         assertEquals(0, CudaBackend.towerClusterFor(t, 2048, 4, 4, true, h200));
         assertEquals(0, CudaBackend.towerClusterFor(t, 128, 4, 2, false, h200));
-    }
-
-    @Test
-    void towerClustersAreAutoOr1To8() {
-        assertEquals(0, CudaBackend.towerClusterSetting(null));
-        assertEquals(0, CudaBackend.towerClusterSetting("auto"));
-        assertEquals(1, CudaBackend.towerClusterSetting("1"));
-        assertEquals(8, CudaBackend.towerClusterSetting(" 8 "));
-        for (String bad : new String[] {"0", "3", "16", "x"}) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CudaBackend.towerClusterSetting(bad));
-            assertTrue(e.getMessage().contains("augur.tower.cluster"), e.getMessage());
-        }
-    }
-
-    @Test
-    void towerColumnsArePowersOfTwoUpTo32() {
-        assertEquals(4, CudaBackend.towerColsSetting(null));
-        assertEquals(4, CudaBackend.towerColsSetting(" "));
-        assertEquals(8, CudaBackend.towerColsSetting("8"));
-        assertEquals(32, CudaBackend.towerColsSetting("32"));
-        for (String bad : new String[] {"0", "3", "64", "x"}) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CudaBackend.towerColsSetting(bad));
-            assertTrue(e.getMessage().contains("augur.tower.cols"), e.getMessage());
-        }
     }
 }

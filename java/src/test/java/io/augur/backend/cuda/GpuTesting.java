@@ -56,7 +56,6 @@ public final class GpuTesting {
         Assumptions.assumeFalse(emulated(), () -> "the CUDA emulator runs this device: " + why);
     }
 
-    /** A quiet NaN with a recognisable payload: outputs start poisoned, so an element nobody wrote shows. */
     /**
      * {@code main} of a test class in a JVM of its own (skipped unless the device is the CPU emulator), every tensor
      * its own allocation as in the emulated test run, with {@code env} added to the environment; its output (stdout
@@ -80,7 +79,22 @@ public final class GpuTesting {
         return out;
     }
 
+    /** A quiet NaN with a recognisable payload: outputs start poisoned, so an element nobody wrote shows. */
     public static final float POISON = Float.intBitsToFloat(0x7fc00bad);
+
+    /**
+     * Runs {@code body} with one of {@code be}'s kernel settings changed (a property of {@link KernelTuning} and its
+     * value, as -D would give it), and puts the settings back after it, whatever happens.
+     */
+    public static void withSetting(CudaBackend be, String property, String value, Runnable body) {
+        KernelTuning before = be.tuning();
+        be.setTuning(before.with(property, value));
+        try {
+            body.run();
+        } finally {
+            be.setTuning(before);
+        }
+    }
 
     /** The same tensor on the CPU reference and on the GPU. */
     public record Pair(Tensor cpu, Tensor gpu) {

@@ -41,7 +41,7 @@ class KernelResourcesTest {
         return switch (kernel) {
             case Kernels.RECURRENCE_FORWARD, Kernels.RECURRENCE_BACKWARD -> 1024;   // max(3H, E), refused above 1024
             case Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_FORWARD_TF32,
-                 Kernels.ACTIVATION_UNIT_BACKWARD_TF32 -> CudaBackend.ATT_THREADS;
+                 Kernels.ACTIVATION_UNIT_BACKWARD_TF32 -> KernelTuning.builtIn().attentionThreads();
             case Kernels.ACTIVATION_UNIT_POOL_FORWARD, Kernels.ACTIVATION_UNIT_POOL_BACKWARD -> CudaBackend.ATT_POOL_THREADS;
             case Kernels.BATCH_NORM_FORWARD, Kernels.BATCH_NORM_BACKWARD, Kernels.DICE_FORWARD, Kernels.DICE_BACKWARD,
                  Kernels.PRELU_BACKWARD, Kernels.BIAS_GRAD, Kernels.BIAS_GRAD_PARTIALS, Kernels.SLICED_STATISTICS, Kernels.BATCH_NORM_SLICED_FORWARD,
@@ -74,8 +74,8 @@ class KernelResourcesTest {
             // 3 forward (74,624 bytes of shared memory each fit too), 2 backward; a change that added 14 registers to the
             // forward (94: 2 blocks) passed every other test
             int keep = arch != 90 ? 0 : e.getKey().equals(Kernels.ACTIVATION_UNIT_FORWARD) ? 3 : e.getKey().equals(Kernels.ACTIVATION_UNIT_BACKWARD) ? 2 : 0;
-            if ((long) perThread * CudaBackend.ATT_THREADS * keep > REGISTERS_PER_BLOCK) {
-                bad.add(e.getKey() + ": " + u.registers() + " registers leave fewer than " + keep + " blocks of " + CudaBackend.ATT_THREADS + " a multiprocessor");
+            if ((long) perThread * KernelTuning.builtIn().attentionThreads() * keep > REGISTERS_PER_BLOCK) {
+                bad.add(e.getKey() + ": " + u.registers() + " registers leave fewer than " + keep + " blocks of " + KernelTuning.builtIn().attentionThreads() + " a multiprocessor");
             }
             boolean unit = e.getKey().equals(Kernels.ACTIVATION_UNIT_BACKWARD) || e.getKey().equals(Kernels.ACTIVATION_UNIT_BACKWARD_TF32)
                     || e.getKey().equals(Kernels.ACTIVATION_UNIT_FORWARD) || e.getKey().equals(Kernels.ACTIVATION_UNIT_FORWARD_TF32);

@@ -63,7 +63,7 @@ class KernelSourcesTest {
         assertEquals(CudaBackend.ATT_REDUCE_GROUPS, Integer.parseInt(g.group(1)), "activation_unit_reduce_kernel's block rows");
         Matcher t = Pattern.compile("constexpr int MAX_THREADS = (\\d+);").matcher(read(CUDA.resolve("activation_unit.cu")));
         assertTrue(t.find());
-        assertTrue(CudaBackend.ATT_THREADS <= Integer.parseInt(t.group(1)) && CudaBackend.ATT_THREADS % 32 == 0,
+        assertTrue(KernelTuning.MAX_ATTENTION_THREADS <= Integer.parseInt(t.group(1)) && KernelTuning.MAX_ATTENTION_THREADS % 32 == 0,
                 "the backward's item count runs one per thread of at most MAX_THREADS, whole warps");
         Matcher pool = Pattern.compile("constexpr int POOL_MAX_THREADS = (\\d+);").matcher(read(CUDA.resolve("activation_unit.cu")));
         assertTrue(pool.find());

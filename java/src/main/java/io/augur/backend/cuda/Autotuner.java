@@ -1,0 +1,151 @@
+package io.augur.backend.cuda;
+
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Picks the kernel settings ({@link KernelTuning}) under which a workload trains fastest on this device, by
+ * measuring it: what {@code torch.backends.cudnn.benchmark} does for convolutions, for the choices of this
+ * backend whose best value depends on the GPU, the model's shape and the batch size (the activation unit's
+ * tiles and blocks, the tower fused or not and in what clusters, PDL, the small GEMM's rule).
+ *
+ * <p>The search is one pass of coordinate descent from the starting settings: each setting in turn ({@link
+ * #axes}), each of its other values tried with the best settings found so far, a value kept only when it is
+ * faster than the best by more than {@code minGain} (so that the noise of short runs does not move the choice),
+ * and a setting skipped when the best run so far did not consult it ({@link CudaBackend#settingsRead}: a model
+ * without an activation unit never reads the unit's settings, and a layer-by-layer tower never reads its
+ * clusters). A setting whose run fails (a launch the device refuses, a shape that does not fit) is recorded
+ * with its error and passed over, unless the failure lost the CUDA context, which ends the search.
+ */
+public final class Autotuner {
+    private static final Logger LOG = LogManager.getLogger(Autotuner.class);
+
+    /** A value is kept when it is faster than the best so far by more than this share. */
+    public static final double MIN_GAIN = 0.03;
+
+    /** One setting and the values to try for it. */
+    public record Axis(String property, List<String> values) {}
+
+    /** What one run under some settings measured, and the settings it consulted. */
+    public record Score(double samplesPerS, double stepMs, Set<String> settingsRead) {}
+
+    /** Runs the workload under a tuning and measures it; throws where the settings cannot run it. */
+    @FunctionalInterface
+    public interface Measure {
+        Score run(KernelTuning t);
+    }
+
+    /**
+     * One tried setting: the change from the settings it was tried against (empty for the start), and its score and
+     * the settings its run consulted, or its error.
+     */
+    public record Trial(KernelTuning tuning, String change, double samplesPerS, double stepMs, Set<String> consulted, String error, boolean kept) {
+        Map<String, Object> toJson() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("change", change.isEmpty() ? "(start)" : change);
+            m.put("settings", tuning.toString());
+            m.put("samples_per_s", error == null ? samplesPerS : null);
+            m.put("step_p50_ms", error == null ? stepMs : null);
+            m.put("error", error);
+            m.put("kept", kept);
+            m.put("consulted", consulted == null ? null : List.copyOf(new java.util.TreeSet<>(consulted)));
+            return m;
+        }
+    }
+
+    /** The search's outcome: the settings it started from, those it chose, and every run in order. */
+    public record Result(KernelTuning start, KernelTuning chosen, List<Trial> trials, double minGain) {
+        public double startSamplesPerS() { return trials.get(0).samplesPerS(); }
+
+        public double chosenSamplesPerS() {
+            return trials.stream().filter(t -> t.error() == null && t.tuning().equals(chosen)).mapToDouble(Trial::samplesPerS).max().orElse(Double.NaN);
+        }
+
+        public Map<String, Object> toJson() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("start", start.toString());
+            m.put("chosen", chosen.toString());
+            m.put("chosen_changes", chosen.changes(start));
+            m.put("min_gain", minGain);
+            m.put("trials", trials.stream().map(Trial::toJson).toList());
+            return m;
+        }
+    }
+
+    private Autotuner() {}
+
+    /**
+     * The settings tried, in order: PDL (where it is on), the tower fused or not, its clusters (compute capability
+     * 9.0) and channels a block, where the unit's partial gradients live, its tiles, blocks and threads, and the
+     * small GEMM's rule (built-in GEMM only). The most telling first: a later setting is tried on top of what the
+     * earlier ones chose.
+     */
+    public static List<Axis> axes(CudaBackend be) {
+        List<Axis> a = new ArrayList<>();
+        if (be.runtime().programmaticAvailable()) a.add(new Axis(KernelTuning.PDL, List.of("auto", "off")));
+        a.add(new Axis(KernelTuning.TOWER_FUSED, List.of("auto", "off")));
+        if (be.runtime().ccMajor >= 9) a.add(new Axis(KernelTuning.TOWER_CLUSTER, List.of("auto", "1", "2", "4", "8")));
+        a.add(new Axis(KernelTuning.TOWER_COLS, List.of("2", "4", "8")));
+        a.add(new Axis(KernelTuning.PARTIALS_ON_CHIP, List.of("true", "false")));
+        a.add(new Axis(KernelTuning.DM3_ON_CHIP, List.of("true", "false")));
+        a.add(new Axis(KernelTuning.ROWS_BACKWARD, List.of("auto", "16", "32")));
+        a.add(new Axis(KernelTuning.ROWS_FORWARD, List.of("auto", "16", "32")));
+        a.add(new Axis(KernelTuning.BLOCKS_PER_SM, List.of("auto", "1", "2", "3")));
+        a.add(new Axis(KernelTuning.THREADS, List.of("256", "128")));
+        if (be.gemm() instanceof BuiltinGemm) a.add(new Axis(KernelTuning.GEMM_SMALL, List.of("auto", "off", "always")));
+        return a;
+    }
+
+    /** {@link #search(KernelTuning, List, Measure, double)} with {@link #MIN_GAIN}. */
+    public static Result search(KernelTuning start, List<Axis> axes, Measure measure) {
+        return search(start, axes, measure, MIN_GAIN);
+    }
+
+    /**
+     * Searches from {@code start} (see the class comment). The start must run: its failure is thrown. Each run is
+     * logged with its figure and whether it was kept.
+     */
+    public static Result search(KernelTuning start, List<Axis> axes, Measure measure, double minGain) {
+        List<Trial> trials = new ArrayList<>();
+        Score best = measure.run(start);
+        KernelTuning chosen = start;
+        trials.add(new Trial(start, "", best.samplesPerS(), best.stepMs(), best.settingsRead(), null, true));
+        LOG.info("autotune: {} samples/s with {}", String.format("%,.0f", best.samplesPerS()), start);
+        for (Axis axis : axes) {
+            if (!best.settingsRead().contains(axis.property())) continue;
+            for (String v : axis.values()) {
+                String current = chosen.value(axis.property());
+                KernelTuning t = chosen.with(axis.property(), v);
+                if (t.value(axis.property()).equals(current)) continue;
+                String change = "-D" + axis.property() + "=" + t.value(axis.property());
+                Score s;
+                try {
+                    s = measure.run(t);
+                } catch (RuntimeException e) {
+                    if (e instanceof CudaException ce && CudaException.isSticky(ce.code())) throw e;   // the context is lost
+                    String why = e.getClass().getSimpleName() + ": " + e.getMessage();
+                    trials.add(new Trial(t, change, Double.NaN, Double.NaN, null, why, false));
+                    LOG.info("autotune: {} does not run here ({})", change, why);
+                    continue;
+                }
+                boolean keep = s.samplesPerS() > best.samplesPerS() * (1 + minGain);
+                trials.add(new Trial(t, change, s.samplesPerS(), s.stepMs(), s.settingsRead(), null, keep));
+                LOG.info("autotune: {} samples/s with {}{}", String.format("%,.0f", s.samplesPerS()), change, keep ? " (kept)" : "");
+                if (keep) {
+                    chosen = t;
+                    best = s;
+                }
+            }
+        }
+        LOG.info("autotune chose {} ({} samples/s; {} at the start, {} runs)", chosen.changes(start).isEmpty() ? "the starting settings"
+                : String.join(" ", chosen.changes(start)), String.format("%,.0f", best.samplesPerS()), String.format("%,.0f", trials.get(0).samplesPerS()),
+                trials.size());
+        return new Result(start, chosen, List.copyOf(trials), minGain);
+    }
+}

@@ -1,0 +1,217 @@
+package io.augur.backend.cuda;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The kernels' shape choices of one {@link CudaBackend}: the activation unit's tiles, threads,
+ * blocks and where its partial gradients live; the top tower fused or layer by layer, its
+ * channels a block and its clusters; the small GEMM's rule; programmatic dependent launch. None
+ * changes a result beyond the order of a sum; each changes how fast a step runs, by amounts only
+ * a device shows.
+ *
+ * <p>Each has a system property of its own ({@link #PROPERTIES}, set through AUGUR_JAVA_OPTS),
+ * read by {@link #fromProperties}, which is what a backend starts with. {@link #with} takes the
+ * same names and values, so that a search ({@link Autotuner}) and a person comparing settings by
+ * hand use one vocabulary. An unknown value is an error that names the property and what it takes.
+ *
+ * @param attentionRowsForward    positions per tile of the unit's forward; 0: automatic (CudaBackend.attentionRows:
+ *                                32, or 16 for a batch too small to give every block several tiles of 32)
+ * @param attentionRowsBackward   the same for the unit's backward
+ * @param attentionThreads        threads of the unit's forward and backward blocks, a multiple of 32 up to the
+ *                                kernels' MAX_THREADS
+ * @param attentionBlocksPerSm    backward blocks per multiprocessor, each with its own slice of partial gradients;
+ *                                0: as many as fit at once (registers and shared memory), at most 3
+ * @param attentionPartialsOnChip whether the backward keeps its per-block partial gradients in shared memory where
+ *                                they fit beside a tile of rows; false makes every tile add into the block's slice
+ *                                in global memory
+ * @param attentionDm3OnChip      with the partials on chip, whether dM3 (3W x h1, 34.5 KB in the Amazon config, the
+ *                                largest) is too; off chip it leaves two backward blocks of an H200 multiprocessor
+ *                                about 80 KB of L1 for the weights the products read instead of about 28 KB
+ * @param towerFused              whether the top tower's hidden layers may run fused, a launch per layer each way
+ *                                (false: always the layer-by-layer ops)
+ * @param towerCols               channels a fused tower block owns, a power of two from 1 to 32
+ * @param towerCluster            blocks per cluster of the fused tower; 0: the smallest of 1, 2, 4 and 8 that fits
+ *                                (clusters on compute capability 9.0 and up)
+ * @param gemmSmall               when the built-in GEMM sends a product to gemm_small_kernel
+ * @param pdl                     programmatic dependent launch where the device and driver take it
+ */
+public record KernelTuning(int attentionRowsForward, int attentionRowsBackward, int attentionThreads, int attentionBlocksPerSm,
+                           boolean attentionPartialsOnChip, boolean attentionDm3OnChip,
+                           boolean towerFused, int towerCols, int towerCluster, BuiltinGemm.Small gemmSmall, boolean pdl) {
+
+    public static final String ROWS_FORWARD = "augur.attention.rowsForward";
+    public static final String ROWS_BACKWARD = "augur.attention.rowsBackward";
+    public static final String THREADS = "augur.attention.threads";
+    public static final String BLOCKS_PER_SM = "augur.attention.blocksPerSm";
+    public static final String PARTIALS_ON_CHIP = "augur.attention.partialsOnChip";
+    public static final String DM3_ON_CHIP = "augur.attention.dm3OnChip";
+    public static final String TOWER_FUSED = "augur.tower.fused";
+    public static final String TOWER_COLS = "augur.tower.cols";
+    public static final String TOWER_CLUSTER = "augur.tower.cluster";
+    public static final String GEMM_SMALL = BuiltinGemm.SMALL_PROPERTY;
+    public static final String PDL = "augur.cuda.pdl";
+    /** Every setting's property, in the order {@link #changes} lists them. */
+    public static final List<String> PROPERTIES = List.of(ROWS_FORWARD, ROWS_BACKWARD, THREADS, BLOCKS_PER_SM, PARTIALS_ON_CHIP, DM3_ON_CHIP,
+            TOWER_FUSED, TOWER_COLS, TOWER_CLUSTER, GEMM_SMALL, PDL);
+
+    /** The most threads of an activation-unit block (the kernels' MAX_THREADS). */
+    public static final int MAX_ATTENTION_THREADS = 256;
+
+    public KernelTuning {
+        check(ROWS_FORWARD, attentionRowsForward, 0, 1024);
+        check(ROWS_BACKWARD, attentionRowsBackward, 0, 1024);
+        check(THREADS, attentionThreads, 32, MAX_ATTENTION_THREADS);
+        if (attentionThreads % 32 != 0) throw new IllegalArgumentException(THREADS + "=" + attentionThreads + ": expected a multiple of 32");
+        check(BLOCKS_PER_SM, attentionBlocksPerSm, 0, 64);
+        if (towerCols < 1 || towerCols > 32 || Integer.bitCount(towerCols) != 1)
+            throw new IllegalArgumentException(TOWER_COLS + "=" + towerCols + ": expected 1, 2, 4, 8, 16 or 32 (default 4)");
+        if (towerCluster != 0 && !Kernels.TOWER_CLUSTERS.contains(towerCluster))
+            throw new IllegalArgumentException(TOWER_CLUSTER + "=" + towerCluster + ": expected auto, 1, 2, 4 or 8 (blocks per cluster; default auto)");
+        java.util.Objects.requireNonNull(gemmSmall, GEMM_SMALL);
+    }
+
+    private static void check(String name, int v, int min, int max) {
+        if (v < min || v > max) throw new IllegalArgumentException(name + "=" + v + ": expected an integer from " + min + " to " + max);
+    }
+
+    /** The built-in settings (no property set): every automatic choice automatic, everything fused, PDL where it runs. */
+    public static KernelTuning builtIn() {
+        return new KernelTuning(0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 4, 0, BuiltinGemm.Small.AUTO, true);
+    }
+
+    /** The built-in settings with every property that is set (-Daugur....) applied; a bad value is an error naming it. */
+    public static KernelTuning fromProperties() {
+        KernelTuning t = builtIn();
+        for (String p : PROPERTIES) {
+            String v = System.getProperty(p);
+            if (v != null && !v.isBlank()) t = t.with(p, v);
+        }
+        return t;
+    }
+
+    /**
+     * This tuning with one setting changed, named by its property and given as its property's value
+     * ({@code with("augur.tower.fused", "off")}); an unknown name or a bad value is an error that says
+     * what is expected.
+     */
+    public KernelTuning with(String property, String value) {
+        String v = value == null ? "" : value.trim();
+        try {
+            return switch (property) {
+                case ROWS_FORWARD -> new KernelTuning(integer(property, v, 0, 1024, "0, automatic"), attentionRowsBackward, attentionThreads,
+                        attentionBlocksPerSm, attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
+                case ROWS_BACKWARD -> new KernelTuning(attentionRowsForward, integer(property, v, 0, 1024, "0, automatic"), attentionThreads,
+                        attentionBlocksPerSm, attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
+                case THREADS -> new KernelTuning(attentionRowsForward, attentionRowsBackward,
+                        integer(property, v, 32, MAX_ATTENTION_THREADS, "256") / 32 * 32,
+                        attentionBlocksPerSm, attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
+                case BLOCKS_PER_SM -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads,
+                        integer(property, v, 0, 64, "0, as many as fit up to 3"),
+                        attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
+                case PARTIALS_ON_CHIP -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
+                        bool(property, v), attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
+                case DM3_ON_CHIP -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
+                        attentionPartialsOnChip, bool(property, v), towerFused, towerCols, towerCluster, gemmSmall, pdl);
+                case TOWER_FUSED -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
+                        attentionPartialsOnChip, attentionDm3OnChip, autoOrOff(property, v, "fused where it fits"), towerCols, towerCluster, gemmSmall, pdl);
+                case TOWER_COLS -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
+                        attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerColsSetting(v), towerCluster, gemmSmall, pdl);
+                case TOWER_CLUSTER -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
+                        attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerClusterSetting(v), gemmSmall, pdl);
+                case GEMM_SMALL -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
+                        attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, BuiltinGemm.Small.parse(v), pdl);
+                case PDL -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
+                        attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall,
+                        autoOrOff(property, v, "programmatic dependent launch where the device and driver take it"));
+                default -> throw new IllegalArgumentException("unknown kernel setting '" + property + "' (expected one of " + PROPERTIES + ")");
+            };
+        } catch (IllegalArgumentException e) {
+            // the record's own checks name the property but not the -D form the person typed
+            if (e.getMessage().startsWith("-D") || e.getMessage().startsWith("unknown")) throw e;
+            throw new IllegalArgumentException("-D" + e.getMessage(), e);
+        }
+    }
+
+    /** A setting's value as its property writes it ({@code value("augur.tower.fused")} is "auto" or "off"). */
+    public String value(String property) {
+        return switch (property) {
+            case ROWS_FORWARD -> attentionRowsForward == 0 ? "auto" : Integer.toString(attentionRowsForward);
+            case ROWS_BACKWARD -> attentionRowsBackward == 0 ? "auto" : Integer.toString(attentionRowsBackward);
+            case THREADS -> Integer.toString(attentionThreads);
+            case BLOCKS_PER_SM -> attentionBlocksPerSm == 0 ? "auto" : Integer.toString(attentionBlocksPerSm);
+            case PARTIALS_ON_CHIP -> Boolean.toString(attentionPartialsOnChip);
+            case DM3_ON_CHIP -> Boolean.toString(attentionDm3OnChip);
+            case TOWER_FUSED -> towerFused ? "auto" : "off";
+            case TOWER_COLS -> Integer.toString(towerCols);
+            case TOWER_CLUSTER -> towerCluster == 0 ? "auto" : Integer.toString(towerCluster);
+            case GEMM_SMALL -> gemmSmall.name().toLowerCase(Locale.ROOT);
+            case PDL -> pdl ? "auto" : "off";
+            default -> throw new IllegalArgumentException("unknown kernel setting '" + property + "' (expected one of " + PROPERTIES + ")");
+        };
+    }
+
+    /** The settings in which this differs from {@code base}, as -Dproperty=value, in {@link #PROPERTIES} order. */
+    public List<String> changes(KernelTuning base) {
+        List<String> out = new ArrayList<>();
+        for (String p : PROPERTIES) if (!value(p).equals(base.value(p))) out.add("-D" + p + "=" + value(p));
+        return out;
+    }
+
+    /** The settings that differ from the built-in ones, or "built-in settings". */
+    @Override
+    public String toString() {
+        List<String> c = changes(builtIn());
+        return c.isEmpty() ? "built-in settings" : String.join(" ", c);
+    }
+
+    private static int integer(String property, String v, int min, int max, String def) {
+        if (v.equals("auto") && min == 0) return 0;
+        try {
+            int x = Integer.parseInt(v);
+            if (x >= min && x <= max) return x;
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException("-D" + property + "=" + v + ": expected an integer from " + min + " to " + max + " (default " + def + ")");
+    }
+
+    private static boolean bool(String property, String v) {
+        return switch (v.toLowerCase(Locale.ROOT)) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new IllegalArgumentException("-D" + property + "=" + v + ": expected true or false (default true)");
+        };
+    }
+
+    private static boolean autoOrOff(String property, String v, String auto) {
+        return switch (v.toLowerCase(Locale.ROOT)) {
+            case "", "auto" -> true;
+            case "off" -> false;
+            default -> throw new IllegalArgumentException("-D" + property + "=" + v + ": expected auto (" + auto + ") or off");
+        };
+    }
+
+    static int towerClusterSetting(String v) {
+        if (v == null || v.isBlank() || v.trim().equals("auto")) return 0;
+        try {
+            int c = Integer.parseInt(v.trim());
+            if (Kernels.TOWER_CLUSTERS.contains(c)) return c;
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException("-D" + TOWER_CLUSTER + "=" + v + ": expected auto, 1, 2, 4 or 8 (blocks per cluster; default auto)");
+    }
+
+    static int towerColsSetting(String v) {
+        if (v == null || v.isBlank()) return 4;
+        try {
+            int c = Integer.parseInt(v.trim());
+            if (c >= 1 && c <= 32 && Integer.bitCount(c) == 1) return c;
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException("-D" + TOWER_COLS + "=" + v + ": expected 1, 2, 4, 8, 16 or 32 (default 4)");
+    }
+}

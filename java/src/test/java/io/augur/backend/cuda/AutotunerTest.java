@@ -1,0 +1,110 @@
+package io.augur.backend.cuda;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The autotuner's search on made-up speeds (no GPU): what it tries, keeps, skips and reports. */
+class AutotunerTest {
+    private static final Set<String> ALL = Set.copyOf(KernelTuning.PROPERTIES);
+    private static final List<Autotuner.Axis> AXES = List.of(
+            new Autotuner.Axis(KernelTuning.PDL, List.of("auto", "off")),
+            new Autotuner.Axis(KernelTuning.TOWER_CLUSTER, List.of("auto", "1", "2", "4", "8")),
+            new Autotuner.Axis(KernelTuning.ROWS_BACKWARD, List.of("auto", "16", "32")));
+
+    /** A device on which PDL off is 10% slower, clusters of 4 are 20% faster, and tiles of 16 are 2% faster (within the noise margin). */
+    private static double speed(KernelTuning t) {
+        double s = 1e6;
+        if (!t.pdl()) s *= 0.9;
+        if (t.towerCluster() == 4) s *= 1.2;
+        if (t.attentionRowsBackward() == 16) s *= 1.02;
+        return s;
+    }
+
+    @Test
+    void keepsWhatIsClearlyFasterAndOnlyThat() {
+        List<KernelTuning> tried = new ArrayList<>();
+        Autotuner.Result r = Autotuner.search(KernelTuning.builtIn(), AXES, t -> {
+            tried.add(t);
+            return new Autotuner.Score(speed(t), 1.0, ALL);
+        });
+        assertEquals(KernelTuning.builtIn().with(KernelTuning.TOWER_CLUSTER, "4"), r.chosen(), "tiles of 16 gain 2%, under the 3% margin");
+        assertEquals(List.of("-Daugur.tower.cluster=4"), r.chosen().changes(r.start()));
+        // the start, PDL off, clusters 1, 2, 4, 8, then rows 16 and 32 on top of clusters of 4
+        assertEquals(1 + 1 + 4 + 2, tried.size(), tried.toString());
+        assertEquals(r.trials().size(), tried.size());
+        assertEquals(4, tried.get(6).towerCluster(), "a later setting is tried on top of what an earlier one chose");
+        assertEquals(1.2e6, r.chosenSamplesPerS(), 1e-6);
+        assertEquals(1e6, r.startSamplesPerS(), 1e-6);
+        assertTrue(r.trials().get(0).kept() && r.trials().get(4).kept());
+        assertEquals(2, r.trials().stream().filter(Autotuner.Trial::kept).count());
+    }
+
+    @Test
+    void aSettingTheRunDidNotConsultIsNotTried() {
+        List<KernelTuning> tried = new ArrayList<>();
+        Autotuner.Result r = Autotuner.search(KernelTuning.builtIn(), AXES, t -> {
+            tried.add(t);
+            return new Autotuner.Score(speed(t), 1.0, Set.of(KernelTuning.PDL));   // say, no tower fused and no activation unit
+        });
+        assertEquals(2, tried.size(), "the start and PDL off: " + tried);
+        assertEquals(KernelTuning.builtIn(), r.chosen());
+    }
+
+    @Test
+    void aSettingThatDoesNotRunIsPassedOverAndALostContextEndsTheSearch() {
+        Autotuner.Result r = Autotuner.search(KernelTuning.builtIn(), AXES, t -> {
+            if (t.towerCluster() == 8) throw new UnsupportedOperationException("clusters of 8 do not fit");
+            if (t.towerCluster() == 4) throw new CudaException(1, "cuLaunchKernelEx", "tower_forward_cluster4_kernel");   // INVALID_VALUE
+            return new Autotuner.Score(speed(t), 1.0, ALL);
+        });
+        assertEquals(KernelTuning.builtIn(), r.chosen());
+        List<String> errors = r.trials().stream().filter(t -> t.error() != null).map(Autotuner.Trial::error).toList();
+        assertEquals(2, errors.size(), errors.toString());
+        assertTrue(errors.get(1).contains("clusters of 8 do not fit"), errors.toString());
+        assertTrue(r.trials().stream().filter(t -> t.error() != null).noneMatch(Autotuner.Trial::kept));
+
+        CudaException lost = new CudaException(700, "cuStreamSynchronize", "tower_forward_cluster2_kernel");   // ILLEGAL_ADDRESS: sticky
+        CudaException e = assertThrows(CudaException.class, () -> Autotuner.search(KernelTuning.builtIn(), AXES, t -> {
+            if (t.towerCluster() == 2) throw lost;
+            return new Autotuner.Score(speed(t), 1.0, ALL);
+        }));
+        assertSame(lost, e);
+        IllegalStateException start = new IllegalStateException("the start cannot run");
+        assertSame(start, assertThrows(IllegalStateException.class, () -> Autotuner.search(KernelTuning.builtIn(), AXES, t -> { throw start; })));
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void theRecordListsEveryTrial() {
+        Autotuner.Result r = Autotuner.search(KernelTuning.builtIn(), AXES, t -> {
+            if (t.towerCluster() == 8) throw new UnsupportedOperationException("no");
+            return new Autotuner.Score(speed(t), 1e6 * 128 / speed(t) / 1e3, ALL);
+        });
+        Map<String, Object> j = r.toJson();
+        assertEquals("built-in settings", j.get("start"));
+        assertEquals("-Daugur.tower.cluster=4", j.get("chosen"));
+        assertEquals(Autotuner.MIN_GAIN, j.get("min_gain"));
+
+        List<Map<String, Object>> trials = (List<Map<String, Object>>) j.get("trials");
+        assertEquals(r.trials().size(), trials.size());
+        assertEquals("(start)", trials.get(0).get("change"));
+        assertEquals(List.copyOf(new java.util.TreeSet<>(ALL)), trials.get(0).get("consulted"));
+        assertEquals("-Daugur.cuda.pdl=off", trials.get(1).get("change"));
+        Map<String, Object> failed = trials.stream().filter(t -> t.get("error") != null).findFirst().orElseThrow();
+        assertEquals("-Daugur.tower.cluster=8", failed.get("change"));
+        assertNull(failed.get("samples_per_s"));
+        assertNull(failed.get("consulted"));
+        assertFalse((Boolean) failed.get("kept"));
+    }
+}
