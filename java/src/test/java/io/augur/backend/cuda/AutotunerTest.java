@@ -40,14 +40,32 @@ class AutotunerTest {
         });
         assertEquals(KernelTuning.builtIn().with(KernelTuning.TOWER_CLUSTER, "4"), r.chosen(), "tiles of 16 gain 2%, under the 3% margin");
         assertEquals(List.of("-Daugur.tower.cluster=4"), r.chosen().changes(r.start()));
-        // the start, PDL off, clusters 1, 2, 4, 8, then rows 16 and 32 on top of clusters of 4
-        assertEquals(1 + 1 + 4 + 2, tried.size(), tried.toString());
+        // the start, PDL off, clusters 1, 2, 4, 8, then rows 16 and 32 on top of clusters of 4, then the start and the choice again
+        assertEquals(1 + 1 + 4 + 2 + 2, tried.size(), tried.toString());
+        assertEquals(List.of(KernelTuning.builtIn(), r.chosen()), tried.subList(8, 10));
+        assertEquals(List.of("(start, again)", "(chosen, again)"), r.trials().subList(8, 10).stream().map(Autotuner.Trial::change).toList());
         assertEquals(r.trials().size(), tried.size());
         assertEquals(4, tried.get(6).towerCluster(), "a later setting is tried on top of what an earlier one chose");
         assertEquals(1.2e6, r.chosenSamplesPerS(), 1e-6);
         assertEquals(1e6, r.startSamplesPerS(), 1e-6);
         assertTrue(r.trials().get(0).kept() && r.trials().get(4).kept());
-        assertEquals(2, r.trials().stream().filter(Autotuner.Trial::kept).count());
+        assertEquals(3, r.trials().stream().filter(Autotuner.Trial::kept).count(), "the start, clusters of 4, and the choice again");
+    }
+
+    /** A start measured cold: what beat it by a margin the first time must beat it again, warm, or the start stays. */
+    @Test
+    void aChoiceThatDoesNotBeatTheStartAgainIsUndone() {
+        int[] calls = {0};
+        Autotuner.Result r = Autotuner.search(KernelTuning.builtIn(), AXES, t -> {
+            double s = speed(t) / (t.towerCluster() == 4 ? 1.2 : 1);              // no cluster size gains anything
+            return new Autotuner.Score(calls[0]++ == 0 ? 0.95 * s : s, 1.0, ALL);   // but the first run is 5% slow
+        });
+        assertEquals(KernelTuning.builtIn(), r.chosen(), r.trials().toString());
+        Autotuner.Trial last = r.trials().get(r.trials().size() - 1);
+        assertEquals("(chosen, again)", last.change());
+        assertEquals(1, last.tuning().towerCluster(), "clusters of 1, the first tried, beat the cold start by 5%");
+        assertFalse(last.kept());
+        assertEquals(1e6, r.chosenSamplesPerS(), 1e-6, "the start's warm run");
     }
 
     @Test
