@@ -5,8 +5,8 @@
 #   tar xJf augur-*.tar.xz && ./augur-*/scripts/gpu-sweep.sh "$OUT"
 #
 # In order, each step only if the budget (SWEEP_SECONDS, default 560) leaves it room, and only the
-# parts named in PARTS (default: all of them, "check autotune tf32 ncu variants sanitize"; a second call
-# can pick up what the first one's budget left out, e.g. PARTS="variants sanitize"):
+# parts named in PARTS (default: all of them, "check autotune tf32 ncu sanitize variants"; a second call
+# can pick up what the first one's budget left out, e.g. PARTS="ncu sanitize variants"):
 #   check     gpu-check.sh: the GPU parity tests, then base/din/dien at batch 128 and 2048 (+ DIN eager);
 #   autotune  DIN at batch 128 and 2048 with --autotune: a short run under each value of each kernel
 #             setting the step consults (PDL, the tower fused, its clusters and channels, the unit's
@@ -19,6 +19,7 @@
 #             NCU_SET=basic: each kernel's time, throughput and occupancy), then every section
 #             (--set full: stall reasons, cache hit rates, shared-memory conflicts) for one launch of
 #             activation_unit_backward_kernel at batch 2048; the reports themselves left out;
+#   sanitize  CudaOpsParityTest and CudaTowerParityTest under compute-sanitizer memcheck;
 #   variants  DIN again with each of VARIANTS (JVM options, one run each; default, most telling
 #             first: without programmatic dependent launch; the top tower layer by layer instead of
 #             fused; the activation unit's partial gradients, or only dM3, in global memory (more L1
@@ -27,8 +28,7 @@
 #             128 in one; at 2048 these, and 8 channels a block, take the layer-by-layer ops, as only
 #             clusters of 8 of 4 channels fit); 8 channels a block: the alternatives to each default
 #             the code only reasons for. DIN's step has no GEMM while the tower is fused, so the
-#             small GEMM's settings are left to VARIANTS);
-#   sanitize  CudaOpsParityTest under compute-sanitizer memcheck.
+#             small GEMM's settings are left to VARIANTS).
 # Writes OUT/summary.txt (each step's table) and OUT/sweep.tar.xz (every step's folder: env.txt
 # with nvidia-smi and the commands, the bench-*.json records, tests.log, the ncu tables). Copy the
 # records into docs/perf/ as <date>-cuda-<model>[-<variant>].json, then run scripts/perf_report.py.
@@ -45,7 +45,7 @@ say() { echo "[gpu-sweep] $(date -u +%T) +$((SECONDS - t0))s: $*" | tee -a "$sum
 : >"$summary"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv 2>&1 | tee -a "$summary"
 
-parts=" ${PARTS:-check autotune tf32 ncu variants sanitize} "
+parts=" ${PARTS:-check autotune tf32 ncu sanitize variants} "
 want() { [[ "$parts" == *" $1 "* ]]; }
 
 if want check; then
@@ -90,6 +90,15 @@ if want ncu; then
     say "skipped: ncu --set full on the unit's backward"
   fi
 fi
+if want sanitize; then
+  if (( $(left) >= 60 )); then
+    say "compute-sanitizer memcheck: CudaOpsParityTest, CudaTowerParityTest"
+    SKIP_TESTS=1 SKIP_BENCH=1 SANITIZE_CLASSES="io.augur.backend.cuda.CudaOpsParityTest io.augur.backend.cuda.CudaTowerParityTest" timeout "$(( $(left) - 20 ))" \
+      "$b/scripts/gpu-check.sh" "$res/san" 2>/dev/null | grep 'compute-sanitizer' | tee -a "$summary"
+  else
+    say "skipped: compute-sanitizer"
+  fi
+fi
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
   else variants=(-Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16 -Daugur.attention.threads=128 -Daugur.tower.cluster=2 -Daugur.tower.cluster=4 -Daugur.tower.cols=8); fi
@@ -102,15 +111,6 @@ if want variants; then
       "$b/scripts/gpu-check.sh" "$res/v$i" 2>/dev/null | grep '^din ' | tee -a "$summary"
     echo "$v" >"$res/v$i/variant.txt"
   done
-fi
-if want sanitize; then
-  if (( $(left) >= 60 )); then
-    say "compute-sanitizer memcheck: CudaOpsParityTest, CudaTowerParityTest"
-    SKIP_TESTS=1 SKIP_BENCH=1 SANITIZE_CLASSES="io.augur.backend.cuda.CudaOpsParityTest io.augur.backend.cuda.CudaTowerParityTest" timeout "$(( $(left) - 20 ))" \
-      "$b/scripts/gpu-check.sh" "$res/san" 2>/dev/null | grep 'compute-sanitizer' | tee -a "$summary"
-  else
-    say "skipped: compute-sanitizer"
-  fi
 fi
 tar cJf "$out/sweep.tar.xz" -C "$res" . && rm -rf "$res"
 say "done: $out/summary.txt, $out/sweep.tar.xz"

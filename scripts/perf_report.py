@@ -82,8 +82,9 @@ def variant(rec, res):
     """The flavour of a result: Augur's backend; PyTorch's mode and attention layout."""
     if rec["tool"] == "augur":
         # a run off the defaults is its own variant, so that it never stands in for the default run:
-        # eager steps (--no-cuda-graphs), --precision tf32, --resident-data, and the kernels' tuning
-        # settings (-Daugur.attention.*, -Daugur.gemm*); other properties (a test run's poisoned
+        # eager steps (--no-cuda-graphs), --precision tf32, --resident-data, the kernels' settings
+        # (-Daugur.attention.*, -Daugur.tower.*, -Daugur.gemm*, -Daugur.cuda.pdl) and settings chosen
+        # by --autotune (which the result names); other properties (a test run's poisoned
         # activations, say) change no kernel's shape
         v = "augur"
         if rec.get("device") == "cuda" and rec.get("cuda_graphs") is False:
@@ -93,8 +94,10 @@ def variant(rec, res):
         if res.get("resident_data"):
             v += "/resident"
         for k, val in sorted((rec.get("system_properties") or {}).items()):
-            if k.startswith("augur.attention.") or k.startswith("augur.gemm"):
+            if k.startswith(("augur.attention.", "augur.tower.", "augur.gemm", "augur.cuda.pdl")):
                 v += f"/{k[len('augur.'):]}={val}"
+        if res.get("autotune"):
+            v += "/autotune"
         return v
     v = res.get("mode", "eager")
     if res.get("att_layout"):

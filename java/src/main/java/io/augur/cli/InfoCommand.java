@@ -36,6 +36,8 @@ public final class InfoCommand implements Callable<Integer> {
                 System.out.printf("driver     CUDA %s (libcuda.so.1 at %s)%n", gpu.driverVersionString(), CudaProbe.findLibcuda());
                 System.out.printf("gemm       %s (-Daugur.gemm=auto|cublas|builtin)%n", be.gemm().name());
                 System.out.printf("pdl        %s (-Daugur.cuda.pdl=auto|off)%n", gpu.programmaticLaunch());
+                System.out.printf("kernels    %s (-Daugur.attention.*, -Daugur.tower.*, -Daugur.gemm.small; augur bench --autotune chooses them)%n",
+                        be.tuning());
                 System.out.printf("precision  fp32 (default); tf32 %s%n", gpu.ccMajor >= 8
                         ? "available (--precision tf32: TF32 tensor cores)" : "not available (no TF32 tensor cores below compute capability 8.0)");
             }

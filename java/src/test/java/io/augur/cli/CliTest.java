@@ -191,12 +191,13 @@ public class CliTest {
     @Test
     void benchPrintsJsonWithSamplesPerSecond() throws IOException {
         Result r = run(args(new String[] {"bench", "--data", data.toString(), "--batch-sizes", "16", "--repeats", "1", "--warmup-seconds", "0.2",
-                "--seconds", "0.5", "--json", "--threads", "2", "--precision", "tf32", "--resident-data"}, TINY_MODEL));
+                "--seconds", "0.5", "--json", "--threads", "2", "--precision", "tf32", "--resident-data", "--autotune"}, TINY_MODEL));
         assertEquals(0, r.code(), r.toString());
         JsonNode j = new ObjectMapper().readTree(r.out());
         assertEquals("fp32", j.path("precision").asText(), "the CPU computes in fp32 whatever is asked:\n" + r);
         assertTrue(j.path("settings").path("resident_data").asBoolean(), "--resident-data is recorded as asked:\n" + r);
         assertFalse(j.path("results").path(0).path("resident_data").asBoolean(), "the CPU reads batches from host memory anyway:\n" + r);
+        assertTrue(j.path("results").path(0).path("autotune").isMissingNode(), "the CPU has no kernel settings to autotune:\n" + r);
         JsonNode sps = j.path("samples_per_s");
         assertTrue(sps.isNumber(), "samples_per_s is not a number:\n" + r);
         assertTrue(sps.asDouble() > 0, "samples_per_s = " + sps);

@@ -62,6 +62,39 @@ class PerformanceReportTest {
         assertEquals(0, r.code(), "docs/PERFORMANCE.md differs from `python3 scripts/perf_report.py` output: run it and commit\n" + r.out());
     }
 
+    /**
+     * Runs off the default kernel settings never stand in for the default run: a record with the tower layer by
+     * layer (-Daugur.tower.fused=off) and one whose settings --autotune chose are variants of their own, beside
+     * the default record of the same model and batch size (the first H200 run's DIN record, copied).
+     */
+    @Test
+    void settingsOffTheDefaultsAndAutotunedRunsAreVariantsOfTheirOwn(@TempDir Path tmp) throws Exception {
+        assumeTrue(havePython(), "no python3 on the PATH");
+        ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        Path perf = Files.createDirectories(tmp.resolve("perf"));
+        JsonNode din = om.readTree(Path.of("docs", "perf", "2026-11-24-cuda-din.json").toFile());
+        om.writeValue(perf.resolve("2026-11-24-cuda-din.json").toFile(), din);
+        com.fasterxml.jackson.databind.node.ObjectNode layered = din.deepCopy(), tuned = din.deepCopy();
+        layered.putObject("system_properties").put("augur.tower.fused", "off");
+        for (JsonNode r : layered.path("results")) ((com.fasterxml.jackson.databind.node.ObjectNode) r).put("train_samples_per_s", 111111.0);
+        for (JsonNode r : tuned.path("results")) {
+            com.fasterxml.jackson.databind.node.ObjectNode o = (com.fasterxml.jackson.databind.node.ObjectNode) r;
+            o.put("train_samples_per_s", 222222.0);
+            o.putObject("autotune").put("chosen", "-Daugur.tower.cluster=4");
+        }
+        layered.put("date", "2099-01-01T00:00:00Z");
+        tuned.put("date", "2099-01-02T00:00:00Z");
+        om.writeValue(perf.resolve("2099-01-01-cuda-din-towerLayered.json").toFile(), layered);
+        om.writeValue(perf.resolve("2099-01-02-cuda-din-autotune.json").toFile(), tuned);
+        Path page = tmp.resolve("PERFORMANCE.md");
+        Proc r = python("--perf-dir", perf.toString(), "--out", page.toString());
+        assertEquals(0, r.code(), r.out());
+        String md = Files.readString(page);
+        assertTrue(md.contains("| augur | cuda | augur | DIN | 128 | 308,420 |"), "the default run keeps its row\n" + md);
+        assertTrue(md.contains("| augur | cuda | augur/tower.fused=off | DIN | 128 | 111,111 |"), md);
+        assertTrue(md.contains("| augur | cuda | augur/autotune | DIN | 2048 | 222,222 |"), md);
+    }
+
     @Test
     void aBenchRecordAndAPyTorchRecordMakeASideBySideRow(@TempDir Path tmp) throws Exception {
         assumeTrue(havePython(), "no python3 on the PATH");
