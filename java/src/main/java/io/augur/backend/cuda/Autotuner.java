@@ -66,13 +66,6 @@ public final class Autotuner {
 
     /** The search's outcome: the settings it started from, those it chose, and every run in order. */
     public record Result(KernelTuning start, KernelTuning chosen, List<Trial> trials, double minGain) {
-        public double startSamplesPerS() { return trials.get(0).samplesPerS(); }
-
-        /** The chosen settings' last run (their confirmation where they differ from the start). */
-        public double chosenSamplesPerS() {
-            return trials.stream().filter(t -> t.error() == null && t.tuning().equals(chosen)).reduce((a, b) -> b).map(Trial::samplesPerS).orElse(Double.NaN);
-        }
-
         public Map<String, Object> toJson() {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("start", start.toString());

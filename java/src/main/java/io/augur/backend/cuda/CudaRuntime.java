@@ -89,9 +89,7 @@ public final class CudaRuntime implements AutoCloseable {
      * launch's fixed cost between the kernels of a step.
      */
     static boolean pdlSetting(String v) {
-        if (v == null || v.isBlank() || v.equals("auto")) return true;
-        if (v.equals("off")) return false;
-        throw new IllegalArgumentException("-Daugur.cuda.pdl=" + v + ": expected auto or off (programmatic dependent launch; default auto)");
+        return KernelTuning.builtIn().with(KernelTuning.PDL, v).pdl();
     }
 
     /** Whether kernels of Kernels.PROGRAMMATIC go out as programmatic launches now, and could here; why not when they do not. */
@@ -145,7 +143,7 @@ public final class CudaRuntime implements AutoCloseable {
             CudaException.check(cuModuleGetFunction(f, module, k), "cuModuleGetFunction", k);
             functions.put(k, f);
         }
-        String why = !pdlSetting(System.getProperty("augur.cuda.pdl")) ? "off (-Daugur.cuda.pdl=off)"
+        String why = !pdlSetting(System.getProperty(KernelTuning.PDL)) ? "off (-D" + KernelTuning.PDL + "=off)"
                 : ccMajor < 9 ? "needs compute capability 9.0, this is " + computeCapability()
                 : NativeLaunch.unavailable();
         programmatic = why == null;

@@ -189,7 +189,7 @@ public record KernelTuning(int attentionRowsForward, int attentionRowsBackward, 
         return switch (v.toLowerCase(Locale.ROOT)) {
             case "", "auto" -> true;
             case "off" -> false;
-            default -> throw new IllegalArgumentException("-D" + property + "=" + v + ": expected auto (" + auto + ") or off");
+            default -> throw new IllegalArgumentException("-D" + property + "=" + v + ": expected auto or off (auto: " + auto + ")");
         };
     }
 
