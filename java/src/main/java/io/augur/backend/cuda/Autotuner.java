@@ -80,25 +80,35 @@ public final class Autotuner {
     private Autotuner() {}
 
     /**
-     * The settings tried, in order: PDL (where it is on), the tower fused or not, its clusters (compute capability
-     * 9.0) and channels a block, where the unit's partial gradients live, its tiles, blocks and threads, and the
-     * small GEMM's rule (built-in GEMM only). The most telling first: a later setting is tried on top of what the
-     * earlier ones chose.
+     * Every setting the search may try, in order, with its values: PDL, the tower fused or not, its clusters and
+     * channels a block, where the unit's partial gradients live, its tiles, blocks and threads, and the small GEMM's
+     * rule. The most telling first: a later setting is tried on top of what the earlier ones chose. Each value must
+     * compute what the default computes (CudaTrainingParityTest.everyValueTheAutotunerTriesMatchesTheCpu).
+     */
+    public static final List<Axis> AXES = List.of(
+            new Axis(KernelTuning.PDL, List.of("auto", "off")),
+            new Axis(KernelTuning.TOWER_FUSED, List.of("auto", "off")),
+            new Axis(KernelTuning.TOWER_CLUSTER, List.of("auto", "1", "2", "4", "8")),
+            new Axis(KernelTuning.TOWER_COLS, List.of("2", "4", "8")),
+            new Axis(KernelTuning.PARTIALS_ON_CHIP, List.of("true", "false")),
+            new Axis(KernelTuning.DM3_ON_CHIP, List.of("true", "false")),
+            new Axis(KernelTuning.ROWS_BACKWARD, List.of("auto", "16", "32")),
+            new Axis(KernelTuning.ROWS_FORWARD, List.of("auto", "16", "32")),
+            new Axis(KernelTuning.BLOCKS_PER_SM, List.of("auto", "1", "2", "3")),
+            new Axis(KernelTuning.THREADS, List.of("256", "128")),
+            new Axis(KernelTuning.GEMM_SMALL, List.of("auto", "off", "always")));
+
+    /**
+     * {@link #AXES} as this backend's device can take them: PDL only where it is on, clusters only on compute
+     * capability 9.0, the small GEMM's rule only with the built-in GEMM.
      */
     public static List<Axis> axes(CudaBackend be) {
-        List<Axis> a = new ArrayList<>();
-        if (be.runtime().programmaticAvailable()) a.add(new Axis(KernelTuning.PDL, List.of("auto", "off")));
-        a.add(new Axis(KernelTuning.TOWER_FUSED, List.of("auto", "off")));
-        if (be.runtime().ccMajor >= 9) a.add(new Axis(KernelTuning.TOWER_CLUSTER, List.of("auto", "1", "2", "4", "8")));
-        a.add(new Axis(KernelTuning.TOWER_COLS, List.of("2", "4", "8")));
-        a.add(new Axis(KernelTuning.PARTIALS_ON_CHIP, List.of("true", "false")));
-        a.add(new Axis(KernelTuning.DM3_ON_CHIP, List.of("true", "false")));
-        a.add(new Axis(KernelTuning.ROWS_BACKWARD, List.of("auto", "16", "32")));
-        a.add(new Axis(KernelTuning.ROWS_FORWARD, List.of("auto", "16", "32")));
-        a.add(new Axis(KernelTuning.BLOCKS_PER_SM, List.of("auto", "1", "2", "3")));
-        a.add(new Axis(KernelTuning.THREADS, List.of("256", "128")));
-        if (be.gemm() instanceof BuiltinGemm) a.add(new Axis(KernelTuning.GEMM_SMALL, List.of("auto", "off", "always")));
-        return a;
+        return AXES.stream().filter(a -> switch (a.property()) {
+            case KernelTuning.PDL -> be.runtime().programmaticAvailable();
+            case KernelTuning.TOWER_CLUSTER -> be.runtime().ccMajor >= 9;
+            case KernelTuning.GEMM_SMALL -> be.gemm() instanceof BuiltinGemm;
+            default -> true;
+        }).toList();
     }
 
     /** {@link #search(KernelTuning, List, Measure, double)} with {@link #MIN_GAIN}. */

@@ -2001,7 +2001,7 @@ public final class CudaBackend implements Backend, Profiling {
     public void resetSettingsRead() {
         settingsRead.clear();
         gemmRoutedAtReset = gemm instanceof BuiltinGemm b ? b.productsRouted() : 0;
-        programmaticAtReset = rt.programmaticLaunches();
+        programmaticAtReset = rt.programmaticEligibleLaunches();
     }
 
     /**
@@ -2009,12 +2009,12 @@ public final class CudaBackend implements Backend, Profiling {
      * {@link #resetSettingsRead}: the activation unit's when a workspace of it was planned (dM3's place only with the
      * partial gradients on chip), the tower's path when a tower ran (its channels and clusters only where it ran fused,
      * clusters only on compute capability 9.0), the small GEMM's rule when the built-in GEMM routed a product, PDL when a
-     * launch went out programmatically. A setting outside it cannot change the speed of the same work (an autotuner skips it).
+     * launch would go out programmatically with it on (on a device and driver that take it). A setting outside it cannot change the speed of the same work (an autotuner skips it).
      */
     public java.util.Set<String> settingsRead() {
         java.util.Set<String> out = new java.util.TreeSet<>(settingsRead);
         if (gemm instanceof BuiltinGemm b && b.productsRouted() > gemmRoutedAtReset) out.add(KernelTuning.GEMM_SMALL);
-        if (rt.programmaticLaunches() > programmaticAtReset) out.add(KernelTuning.PDL);
+        if (rt.programmaticEligibleLaunches() > programmaticAtReset) out.add(KernelTuning.PDL);
         return out;
     }
 

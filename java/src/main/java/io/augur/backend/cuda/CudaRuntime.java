@@ -95,7 +95,7 @@ public final class CudaRuntime implements AutoCloseable {
     /** Whether kernels of Kernels.PROGRAMMATIC go out as programmatic launches now, and could here; why not when they do not. */
     private boolean programmatic, programmaticAvailable;
     private String programmaticWhyNot;
-    private long programmaticLaunches;
+    private long programmaticLaunches, programmaticEligible;
     private final java.util.Set<String> programmaticKernels = new java.util.TreeSet<>();
     /** The kernel launched last through {@link Launch}, or null after anything else that runs kernels. */
     private String previousLaunch;
@@ -180,6 +180,9 @@ public final class CudaRuntime implements AutoCloseable {
 
     /** Launches that went out programmatically so far, and the kernels they were of. */
     public long programmaticLaunches() { return programmaticLaunches; }
+
+    /** Launches so far that go out programmatically where PDL is on and could be here, whether it was on or not. */
+    public long programmaticEligibleLaunches() { return programmaticEligible; }
 
     public java.util.Set<String> programmaticKernels() { return java.util.Collections.unmodifiableSet(programmaticKernels); }
 
@@ -567,8 +570,9 @@ public final class CudaRuntime implements AutoCloseable {
         public void issue() {
             lastKernel = kernel;
             boolean timed = beginTimed(kernel);
-            boolean pdl = programmatic && Kernels.PROGRAMMATIC.contains(kernel) && previousLaunch != null
-                    && !Kernels.WRITE_WEIGHTS.contains(previousLaunch);
+            boolean eligible = Kernels.PROGRAMMATIC.contains(kernel) && previousLaunch != null && !Kernels.WRITE_WEIGHTS.contains(previousLaunch);
+            if (eligible && programmaticAvailable) programmaticEligible++;
+            boolean pdl = programmatic && eligible;
             previousLaunch = kernel;
             int r = pdl ? NativeLaunch.launch(functionHandles.computeIfAbsent(kernel, k -> NativeLaunch.handle(function(k))), computeHandle, gridX, gridY, blockX, blockY, shared, args, true)
                     : CUresult.CUDA_SUCCESS;
