@@ -96,10 +96,10 @@ final class BuiltinGemm implements Gemm {
         this.multiprocessors = rt.multiprocessors;
         this.workspace = workspace;
         this.counters = counters;
-        this.small = Small.parse(System.getProperty(SMALL_PROPERTY));
+        this.small = Small.AUTO;   // the backend applies its KernelTuning's rule (-Daugur.gemm.small) at once
     }
 
-    /** Tests switch the small kernel's rule on their own backend ({@code -Daugur.gemm.small} sets it for every backend). */
+    /** The small kernel's rule: the backend's KernelTuning (-Daugur.gemm.small), or a test's own. */
     void setSmall(Small mode) { small = java.util.Objects.requireNonNull(mode); }
 
     @Override

@@ -98,40 +98,34 @@ public record KernelTuning(int attentionRowsForward, int attentionRowsBackward, 
      */
     public KernelTuning with(String property, String value) {
         String v = value == null ? "" : value.trim();
-        try {
-            return switch (property) {
-                case ROWS_FORWARD -> new KernelTuning(integer(property, v, 0, 1024, "0, automatic"), attentionRowsBackward, attentionThreads,
-                        attentionBlocksPerSm, attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
-                case ROWS_BACKWARD -> new KernelTuning(attentionRowsForward, integer(property, v, 0, 1024, "0, automatic"), attentionThreads,
-                        attentionBlocksPerSm, attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
-                case THREADS -> new KernelTuning(attentionRowsForward, attentionRowsBackward,
-                        integer(property, v, 32, MAX_ATTENTION_THREADS, "256") / 32 * 32,
-                        attentionBlocksPerSm, attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
-                case BLOCKS_PER_SM -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads,
-                        integer(property, v, 0, 64, "0, as many as fit up to 3"),
-                        attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
-                case PARTIALS_ON_CHIP -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
-                        bool(property, v), attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
-                case DM3_ON_CHIP -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
-                        attentionPartialsOnChip, bool(property, v), towerFused, towerCols, towerCluster, gemmSmall, pdl);
-                case TOWER_FUSED -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
-                        attentionPartialsOnChip, attentionDm3OnChip, autoOrOff(property, v, "fused where it fits"), towerCols, towerCluster, gemmSmall, pdl);
-                case TOWER_COLS -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
-                        attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerColsSetting(v), towerCluster, gemmSmall, pdl);
-                case TOWER_CLUSTER -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
-                        attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerClusterSetting(v), gemmSmall, pdl);
-                case GEMM_SMALL -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
-                        attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, BuiltinGemm.Small.parse(v), pdl);
-                case PDL -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
-                        attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall,
-                        autoOrOff(property, v, "programmatic dependent launch where the device and driver take it"));
-                default -> throw new IllegalArgumentException("unknown kernel setting '" + property + "' (expected one of " + PROPERTIES + ")");
-            };
-        } catch (IllegalArgumentException e) {
-            // the record's own checks name the property but not the -D form the person typed
-            if (e.getMessage().startsWith("-D") || e.getMessage().startsWith("unknown")) throw e;
-            throw new IllegalArgumentException("-D" + e.getMessage(), e);
-        }
+        return switch (property) {
+            case ROWS_FORWARD -> new KernelTuning(integer(property, v, 0, 1024, "0, automatic"), attentionRowsBackward, attentionThreads,
+                    attentionBlocksPerSm, attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
+            case ROWS_BACKWARD -> new KernelTuning(attentionRowsForward, integer(property, v, 0, 1024, "0, automatic"), attentionThreads,
+                    attentionBlocksPerSm, attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
+            case THREADS -> new KernelTuning(attentionRowsForward, attentionRowsBackward,
+                    integer(property, v, 32, MAX_ATTENTION_THREADS, "256") / 32 * 32,
+                    attentionBlocksPerSm, attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
+            case BLOCKS_PER_SM -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads,
+                    integer(property, v, 0, 64, "0, as many as fit up to 3"),
+                    attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
+            case PARTIALS_ON_CHIP -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
+                    bool(property, v), attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
+            case DM3_ON_CHIP -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
+                    attentionPartialsOnChip, bool(property, v), towerFused, towerCols, towerCluster, gemmSmall, pdl);
+            case TOWER_FUSED -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
+                    attentionPartialsOnChip, attentionDm3OnChip, autoOrOff(property, v, "fused where it fits"), towerCols, towerCluster, gemmSmall, pdl);
+            case TOWER_COLS -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
+                    attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerColsSetting(v), towerCluster, gemmSmall, pdl);
+            case TOWER_CLUSTER -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
+                    attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerClusterSetting(v), gemmSmall, pdl);
+            case GEMM_SMALL -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
+                    attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, BuiltinGemm.Small.parse(v), pdl);
+            case PDL -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
+                    attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall,
+                    autoOrOff(property, v, "programmatic dependent launch where the device and driver take it"));
+            default -> throw new IllegalArgumentException("unknown kernel setting '" + property + "' (expected one of " + PROPERTIES + ")");
+        };
     }
 
     /** A setting's value as its property writes it ({@code value("augur.tower.fused")} is "auto" or "off"). */
