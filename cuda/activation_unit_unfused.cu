@@ -1,11 +1,16 @@
-// The activation unit layer by layer, for what the fused kernels (activation_unit.cu) cannot do:
-// Dice in the hidden layers, whose batch statistics span every valid position of the batch.
-// CPU reference: io.augur.backend.cpu.ActivationUnit (forwardRef / backwardRef), and
-// io.augur.backend.cpu.Dice for the statistics. The host (CudaBackend.activationUnit) runs, over
-// all R = B * T positions as rows:
+// The activation unit layer by layer: for what the fused kernels (activation_unit.cu) cannot do,
+// Dice in the hidden layers, whose batch statistics span every valid position of the batch; and,
+// with -Daugur.attention.fused=off, for sigmoid and PReLU too, as products over all of the batch's
+// positions at once (the big tiles of gemm_kernel, or gemm_tf32_kernel, instead of the fused
+// kernels' per-tile products; which is faster at which batch is for a device to measure,
+// io.augur.backend.cuda.Autotuner). CPU reference: io.augur.backend.cpu.ActivationUnit
+// (forwardRef / backwardRef), and io.augur.backend.cpu.Dice for the statistics. The host
+// (CudaBackend.activationUnit) runs, over all R = B * T positions as rows:
 //   activation_unit_input_forward_kernel   z = [q, k, q - k, q * k] (0 at padded positions)
-//   gemm, Dice, gemm, Dice, gemm           Dice (dice_sliced_*) normalises over the valid positions
-//                                          alone and writes 0 at the padded ones
+//   gemm, act, gemm, act, gemm             Dice (dice_sliced_*) normalises over the valid positions
+//                                          alone and writes 0 at the padded ones; sigmoid and PReLU
+//                                          run in the built-in GEMM's epilogue (the pre-activations
+//                                          kept for the backward), or after a library GEMM
 //   activation_unit_pool_forward_kernel    the weights (masked, softmax if asked) and the pooled output
 //                                          (activation_unit.cu, shared with the fused unit)
 // and backward the same in reverse, ending in activation_unit_input_backward_kernel. Padded
@@ -92,5 +97,21 @@ AUGUR_KERNEL void activation_unit_input_backward_kernel(float* __restrict__ d_qu
       d_keys[r * W + c] += dzk - dzd + dzp * q;
     }
     d_query[i] = acc;
+  }
+}
+
+// Sigmoid's backward over the unit's rows (the layer-by-layer unit with -Daugur.attention.fused=off):
+//   dx = dy s (1 - s),  s = sigmoid(h)   (=)                   dx, dy, h (R, C)
+// from the pre-activations h, since the backward has already written dy over the activations (as
+// it does each layer's gradient); the forward's epilogue computed s from h with the same
+// augur::sigmoidf, so s is the forward's bits. With count (packed rows) the rows r < *count only,
+// nothing past; else all R.
+AUGUR_KERNEL void activation_unit_sigmoid_backward_kernel(float* __restrict__ dx, const float* __restrict__ dy,
+                                                          const float* __restrict__ h, const int* __restrict__ count,
+                                                          int R, int C) {
+  const long long rows = count != nullptr ? min((long long)max(*count, 0), (long long)R) : (long long)R;
+  AUGUR_GRID_STRIDE(i, rows * C) {
+    const float s = augur::sigmoidf(h[i]);
+    dx[i] = dy[i] * s * (1.0f - s);
   }
 }

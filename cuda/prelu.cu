@@ -34,17 +34,21 @@ AUGUR_KERNEL void prelu_backward_kernel(float* __restrict__ dx, float* __restric
 // The backward over many rows, sliced (normalization.cuh RowSlice): grid (ceil(C / 32), S) blocks of
 // (32, COL_ROWS) threads. dx as above (=) for the slice's rows, and partials[s, c] = the slice's
 // sum of (x > 0 ? 0 : x) dy (doubles); gemm.cu's bias_grad_reduce_kernel then adds the S slices in
-// order into dAlpha (+=).
+// order into dAlpha (+=). With count (the layer-by-layer activation unit's packed rows) the rows
+// r < *count only: the rows past it are neither read nor written, and a slice wholly past it
+// writes a zero partial.
 AUGUR_KERNEL void prelu_sliced_backward_kernel(float* __restrict__ dx, double* __restrict__ partials,
                                                const float* __restrict__ dy, const float* __restrict__ x,
-                                               const float* __restrict__ alpha, int B, int C, int chunk) {
+                                               const float* __restrict__ alpha, const int* __restrict__ count,
+                                               int B, int C, int chunk) {
   __shared__ double scratch[32 * augur::COL_ROWS];
   const int c = blockIdx.x * 32 + threadIdx.x;
   const augur::RowSlice sl(B, chunk);
+  const long long end = augur::slice_end(sl, count);
   const float a = c < C ? alpha[c] : 0.0f;
   double s = 0.0;
   if (c < C)
-    for (long long r = sl.r0 + threadIdx.y; r < sl.r1; r += augur::COL_ROWS) {
+    for (long long r = sl.r0 + threadIdx.y; r < end; r += augur::COL_ROWS) {
       const long long i = r * C + c;
       const float v = x[i], d = dy[i];
       if (v <= 0.0f) s += (double)v * d;

@@ -23,6 +23,8 @@
 # RESIDENT_MODELS (default none; e.g. "din": bench-din-resident.json, with --resident-data),
 # AUTOTUNE_MODELS (default none; e.g. "din": bench-din-autotune.json, with --autotune: the kernel
 # settings chosen by measuring, every trial in the record, then the runs under the settings chosen),
+# TF32_AUTOTUNE_MODELS (default none; e.g. "din": bench-din-tf32-autotune.json, --precision tf32 --autotune:
+# under TF32 the unit layer by layer runs its products on gemm_tf32_kernel's tensor cores),
 # SANITIZE_CLASSES (default none; e.g. io.augur.backend.cuda.CudaOpsParityTest: those test classes
 # again under compute-sanitizer, each tool of SANITIZE_TOOLS, default memcheck; e.g. "memcheck
 # racecheck"), SKIP_TESTS=1, SKIP_BENCH=1, AUGUR_JAVA_OPTS (JVM options of every run, e.g. the
@@ -201,6 +203,7 @@ if [[ "${SKIP_BENCH:-0}" != 1 ]]; then
   for m in ${RESIDENT_MODELS:-}; do bench_one "$m-resident" "$m" "$batches" "${bench_args[@]}" --resident-data; done
   # the kernel settings chosen by measuring (Autotuner), then the runs under them
   for m in ${AUTOTUNE_MODELS:-}; do bench_one "$m-autotune" "$m" "$batches" "${bench_args[@]}" --autotune; done
+  for m in ${TF32_AUTOTUNE_MODELS:-}; do bench_one "$m-tf32-autotune" "$m" "$batches" "${bench_args[@]}" --precision tf32 --autotune; done
 fi
 
 {
@@ -215,10 +218,13 @@ fi
     printf '%-10s %8s %16s %12s  %s\n' model batch samples/s "step p50 ms" ""
     printf '%s\n' "${rows[@]}"
     if [[ -n "${EAGER_MODELS-din}" ]]; then echo "(-eager: --no-cuda-graphs; the others replay each step as a CUDA graph)"; fi
-    for m in ${AUTOTUNE_MODELS:-}; do
+    labels=()
+    for m in ${AUTOTUNE_MODELS:-}; do labels+=("$m-autotune"); done
+    for m in ${TF32_AUTOTUNE_MODELS:-}; do labels+=("$m-tf32-autotune"); done
+    for label in "${labels[@]}"; do
       # each result's choice, in its batch size's order (Jackson writes "chosen" once per autotune object)
-      awk -F' : ' -v m="$m" '/^ *"batch_size" :/ { gsub(/[ ,]/, "", $2); bs = $2 }
-        /^ *"chosen" :/ { gsub(/^ *"|",?$/, "", $2); printf "(%s-autotune at %s: %s)\n", m, bs, $2 }' "$out/bench-$m-autotune.json" 2>/dev/null
+      awk -F' : ' -v m="$label" '/^ *"batch_size" :/ { gsub(/[ ,]/, "", $2); bs = $2 }
+        /^ *"chosen" :/ { gsub(/^ *"|",?$/, "", $2); printf "(%s at %s: %s)\n", m, bs, $2 }' "$out/bench-$label.json" 2>/dev/null
     done
     echo
     echo "commands (run in $work):"

@@ -10,18 +10,19 @@
 #   check     gpu-check.sh: the GPU parity tests, then base/din/dien at batch 128 and 2048 (+ DIN eager);
 #   autotune  DIN at batch 128 and 2048 with --autotune: a short run under each value of each kernel
 #             setting the step consults (PDL, the tower fused, its clusters and channels, the unit's
-#             partial gradients, tiles, blocks and threads), one at a time on top of the best so
+#             partial gradients, tiles, blocks and threads, the unit fused or layer by layer), one at a time on top of the best so
 #             far, then the benchmark's runs under the settings chosen; what each setting is worth
 #             on this device, for about a minute (the variants below measure the same settings one
 #             full benchmark each);
-#   tf32      DIN with --precision tf32 and with --resident-data;
+#   tf32      DIN with --precision tf32, with --resident-data, and with --precision tf32 --autotune
+#             (the unit layer by layer puts its products on the TF32 tensor cores);
 #   ncu       Nsight Compute on one DIN training step at batch 128 and at 2048 (profile.sh,
 #             NCU_SET=basic: each kernel's time, throughput and occupancy), then every section
 #             (--set full: stall reasons, cache hit rates, shared-memory conflicts) for one launch of
 #             activation_unit_backward_kernel at batch 2048; the reports themselves left out;
 #   sanitize  CudaOpsParityTest and CudaTowerParityTest under compute-sanitizer memcheck;
 #   variants  DIN again with each of VARIANTS (JVM options, one run each; default, most telling
-#             first: without programmatic dependent launch; the top tower layer by layer instead of
+#             first: the activation unit layer by layer (whole-batch products); without programmatic dependent launch; the top tower layer by layer instead of
 #             fused; the activation unit's partial gradients, or only dM3, in global memory (more L1
 #             for the weights); its backward tiles of 16 rows; 128 threads a block; the tower fused
 #             in clusters of 2 and of 4 blocks (at batch 128, 64 and 32 rows a block instead of all
@@ -63,10 +64,10 @@ if want autotune; then
   fi
 fi
 if want tf32; then
-  if (( $(left) >= 130 )); then
-    say "DIN with --precision tf32, and with --resident-data"
-    SKIP_TESTS=1 EAGER_MODELS= MODELS= TF32_MODELS=din RESIDENT_MODELS=din BENCH_ARGS=--profile timeout 110 \
-      "$b/scripts/gpu-check.sh" "$res/tf32" 2>/dev/null | grep '^din' | tee -a "$summary"
+  if (( $(left) >= 250 )); then
+    say "DIN with --precision tf32, with --resident-data, and with --precision tf32 --autotune"
+    SKIP_TESTS=1 EAGER_MODELS= MODELS= TF32_MODELS=din RESIDENT_MODELS=din TF32_AUTOTUNE_MODELS=din BENCH_ARGS=--profile timeout 230 \
+      "$b/scripts/gpu-check.sh" "$res/tf32" 2>/dev/null | grep -E '^din|^\(din-tf32-autotune' | tee -a "$summary"
   else
     say "skipped: tf32 and resident"
   fi
@@ -101,7 +102,7 @@ if want sanitize; then
 fi
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
-  else variants=(-Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16 -Daugur.attention.threads=128 -Daugur.tower.cluster=2 -Daugur.tower.cluster=4 -Daugur.tower.cols=8); fi
+  else variants=(-Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16 -Daugur.attention.threads=128 -Daugur.tower.cluster=2 -Daugur.tower.cluster=4 -Daugur.tower.cols=8); fi
   i=0
   for v in "${variants[@]}"; do
     i=$((i + 1))

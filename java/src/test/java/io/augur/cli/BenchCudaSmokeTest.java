@@ -89,7 +89,8 @@ class BenchCudaSmokeTest {
                 if (first == null) first = consulted;
             }
         }
-        assertTrue(first.containsAll(List.of("augur.attention.rowsBackward", "augur.attention.partialsOnChip", "augur.tower.fused")), first.toString());
+        assertTrue(first.containsAll(List.of("augur.attention.fused", "augur.attention.rowsBackward", "augur.attention.partialsOnChip", "augur.tower.fused")),
+                first.toString());
         assertFalse(first.contains("augur.gemm.small"), "DIN's step with the tower fused runs no GEMM: " + first);
         assertEquals("(start)", changes.get(0));
         if (!t.path("chosen_changes").isEmpty())

@@ -71,6 +71,48 @@ class CudaTrainingParityTest {
         assertTrue(gpu[STEPS - 1] < LEARNED * gpu[0], "the GPU run learns: " + gpu[0] + " -> " + gpu[STEPS - 1]);
     }
 
+    /**
+     * DIN with its sigmoid or PReLU unit layer by layer (-Daugur.attention.fused=off), as {@link #fiftyStepsMatchTheCpu}:
+     * PReLU's slope gradients (summed over row slices) through CUDA graphs, and sigmoid op by op.
+     */
+    @ParameterizedTest
+    @CsvSource({"PRELU, true, true", "SIGMOID, false, false"})
+    void dinWithTheUnitLayerByLayerMatchesTheCpu(Activation att, boolean softmax, boolean graphs) {
+        layerByLayer(graphs, () -> fiftyStepsMatchTheCpu(ModelConfig.Kind.DIN, att, softmax, graphs));
+    }
+
+    /**
+     * Runs body with -Daugur.attention.fused=off and checks that the unit's layer-by-layer kernels ran and the fused
+     * ones did not: for a run through CUDA graphs, {@link #train} checks the captured step's launches; an eager run
+     * is timed per kernel here (timing runs every step eagerly, so not with graphs).
+     */
+    private static void layerByLayer(boolean graphs, Runnable body) {
+        CudaBackend gb = GpuTesting.backend();
+        if (graphs) {
+            GpuTesting.withSetting(gb, io.augur.backend.cuda.KernelTuning.FUSED, "off", body);
+            return;
+        }
+        io.augur.backend.cuda.CudaRuntime rt = gb.runtime();
+        rt.resetTimes();
+        rt.setTiming(true);
+        try {
+            GpuTesting.withSetting(gb, io.augur.backend.cuda.KernelTuning.FUSED, "off", body);
+            java.util.Set<String> ran = rt.collectTimes().keySet();
+            assertTrue(ran.contains(io.augur.backend.cuda.Kernels.ACTIVATION_UNIT_INPUT_FORWARD), ran.toString());
+            assertFalse(ran.contains(io.augur.backend.cuda.Kernels.ACTIVATION_UNIT_FORWARD), ran.toString());
+        } finally {
+            rt.setTiming(false);
+            rt.resetTimes();
+        }
+    }
+
+    /** With -Daugur.attention.fused=off, a captured step ran a sigmoid or PReLU unit layer by layer, as asked. */
+    private static void assertUnitForm(CudaBackend cb, ModelConfig cfg, List<String> ops) {
+        if (cb.tuning().attentionFused() || cfg.attActivation() == Activation.DICE || cfg.kind() == ModelConfig.Kind.BASE) return;
+        assertTrue(ops.stream().anyMatch(o -> o.startsWith(io.augur.backend.cuda.Kernels.ACTIVATION_UNIT_INPUT_FORWARD + "<<<"))
+                && ops.stream().noneMatch(o -> o.startsWith(io.augur.backend.cuda.Kernels.ACTIVATION_UNIT_FORWARD + "<<<")), String.join("\n", ops));
+    }
+
     /** Every (setting, value) of Autotuner.AXES other than the built-in one. */
     static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> autotunerValues() {
         io.augur.backend.cuda.KernelTuning base = io.augur.backend.cuda.KernelTuning.builtIn();
@@ -143,6 +185,12 @@ class CudaTrainingParityTest {
         }
         assertTrue(cpu[STEPS - 1] < LEARNED * cpu[0], "the CPU run learns: " + cpu[0] + " -> " + cpu[STEPS - 1]);
         assertTrue(gpu[STEPS - 1] < LEARNED * gpu[0], "the GPU run learns: " + gpu[0] + " -> " + gpu[STEPS - 1]);
+    }
+
+    /** DIEN's attention (the unit's weights alone, into AUGRU's gates) layer by layer (-Daugur.attention.fused=off), through CUDA graphs. */
+    @org.junit.jupiter.api.Test
+    void dienWithTheUnitLayerByLayerMatchesTheCpu() {
+        layerByLayer(true, () -> recurrentModelsMatchTheCpu(ModelConfig.Kind.DIEN, ModelConfig.Evolution.AUGRU, Activation.SIGMOID, true));
     }
 
     /**
@@ -349,6 +397,7 @@ class CudaTrainingParityTest {
                 // 50 steps over 5 batches: each key's first two steps are eager and captured
                 assertTrue(replayed >= STEPS - 2L * mine.size() && !mine.isEmpty(), "replays of " + prefix + "*: " + mine);
                 assertTrue(mine.size() <= 5, "at most one graph per batch: " + mine);
+                for (String k : mine.keySet()) assertUnitForm(cb, cfg, cb.graphOps(k));
                 assertFalse(java.util.Arrays.stream(cb.stepSummary().split(";")).anyMatch(part -> part.contains(prefix) && part.contains("eager since")),
                         "a graph of " + prefix + "* was dropped: " + cb.stepSummary());
             }
@@ -414,7 +463,17 @@ class CudaTrainingParityTest {
                 // the interest block and its backward launches do the block's backward: 3 fewer again.
                 budget -= 3;
                 if (cfg.kind() == ModelConfig.Kind.DIN && cfg.attActivation() != Activation.DICE) budget -= 3;
+                // A sigmoid or PReLU unit layer by layer (-Daugur.attention.fused=off) takes 18 launches where the
+                // fused one takes 4. Forward 7: its row starts, z, three products (the activations in their
+                // epilogues), the pool, and the interest block's own launch. Backward 11: the interest block's, the
+                // pool's, each layer's weight and input gradients (6), the two activations' and z's. PReLU's
+                // activations each add their slopes' reduce. With a library GEMM: no row starts, the two activations
+                // after their products, and the three bias gradients in two launches each.
+                if (cfg.kind() == ModelConfig.Kind.DIN && cfg.attActivation() != Activation.DICE && !cb.tuning().attentionFused()) {
+                    budget += 14 + (cfg.attActivation() == Activation.PRELU ? 2 : 0) + (builtin ? 0 : -1 + 2 + 6);
+                }
                 java.util.List<String> ops = cb.graphOps(m.stepKey("train", 32));
+                assertUnitForm(cb, cfg, ops);
                 assertTrue(ops.size() <= budget, cfg.kind() + " step: " + ops.size() + " operations, budget " + budget + ":\n" + String.join("\n", ops));
             }
             for (Param p : m.params()) {

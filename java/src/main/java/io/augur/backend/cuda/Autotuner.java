@@ -81,9 +81,11 @@ public final class Autotuner {
 
     /**
      * Every setting the search may try, in order, with its values: PDL, the tower fused or not, its clusters and
-     * channels a block, where the unit's partial gradients live, its tiles, blocks and threads, and the small GEMM's
-     * rule. The most telling first: a later setting is tried on top of what the earlier ones chose. Each value must
-     * compute what the default computes (CudaTrainingParityTest.everyValueTheAutotunerTriesMatchesTheCpu).
+     * channels a block, where the unit's partial gradients live, its tiles, blocks and threads, the unit fused or
+     * layer by layer, and the small GEMM's rule. The most telling first: a later setting is tried on top of what the
+     * earlier ones chose. The unit layer by layer comes after the fused unit's own settings, so that it is measured
+     * against the fused unit at its best, and before the small GEMM's rule, which its products consult. Each value
+     * must compute what the default computes (CudaTrainingParityTest.everyValueTheAutotunerTriesMatchesTheCpu).
      */
     public static final List<Axis> AXES = List.of(
             new Axis(KernelTuning.PDL, List.of("auto", "off")),
@@ -96,6 +98,7 @@ public final class Autotuner {
             new Axis(KernelTuning.ROWS_FORWARD, List.of("auto", "16", "32")),
             new Axis(KernelTuning.BLOCKS_PER_SM, List.of("auto", "1", "2", "3")),
             new Axis(KernelTuning.THREADS, List.of("256", "128")),
+            new Axis(KernelTuning.FUSED, List.of("auto", "off")),
             new Axis(KernelTuning.GEMM_SMALL, List.of("auto", "off", "always")));
 
     /**

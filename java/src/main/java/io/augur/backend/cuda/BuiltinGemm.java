@@ -212,9 +212,17 @@ final class BuiltinGemm implements Gemm {
      * applied in the product's epilogue to each element as it is stored.
      */
     void linearAct(long y, long a, long alpha, int kind, long x, long W, long b, int B, int in, int out) {
+        linearActRows(y, a, alpha, kind, x, W, b, B, in, out, 0L);
+    }
+
+    /**
+     * {@link #linearAct} over rows counted on the device ({@link #gemmRows}: B's rows stop at the int at
+     * {@code rowsLimit}, 0: all B): nothing is written past the count, in y or in a.
+     */
+    void linearActRows(long y, long a, long alpha, int kind, long x, long W, long b, int B, int in, int out, long rowsLimit) {
         if (kind != ACT_SIGMOID && kind != ACT_PRELU) throw new IllegalArgumentException("epilogue activation " + kind + " (expected 1 sigmoid or 2 PReLU)");
         if (kind == ACT_PRELU && alpha == 0) throw new IllegalArgumentException("PReLU in the epilogue needs its alpha");
-        launch(y, x, W, b, B, out, in, in, out, out, false, false, false, false, 0L, a, alpha, kind);
+        launch(y, x, W, b, B, out, in, in, out, out, false, false, false, false, rowsLimit, a, alpha, kind);
     }
 
     /** ones: op(A) gets a last row of ones, whose output row goes to {@code bias} instead of being added. */

@@ -273,10 +273,20 @@ public final class CudaBackend implements Backend, Profiling {
         return new CudaSparseGrad(this, arena, name, rows, dim, maxIdsPerStep);
     }
 
-    /** Sigmoid and PReLU units run fused (activation_unit.cu); Dice layer by layer (activation_unit_unfused.cu). */
+    /**
+     * Sigmoid and PReLU units run fused (activation_unit.cu), or layer by layer with
+     * {@code -Daugur.attention.fused=off}; Dice always layer by layer (activation_unit_unfused.cu).
+     */
     @Override
     public Workspace attentionWorkspace(String name, AttentionSpec spec, int maxB, int T) {
         if (spec.activation() == Activation.DICE) return new UnfusedAttentionWorkspace(name, spec, maxB, T);
+        settingsRead.add(KernelTuning.FUSED);
+        if (!tuning.attentionFused()) {
+            LOG.info("activation unit {} ({}/{}/{}, T = {}, {}): layer by layer (-D{}=off), whole-batch products over {} rows", name, spec.width(),
+                    spec.h1(), spec.h2(), T, spec.activation(), KernelTuning.FUSED,
+                    gemm instanceof BuiltinGemm && unitRowsPacked ? "the packed valid positions" : "all B T positions");
+            return new UnfusedAttentionWorkspace(name, spec, maxB, T);
+        }
         return new AttentionWorkspace(name, spec, maxB, T);
     }
 
@@ -343,11 +353,12 @@ public final class CudaBackend implements Backend, Profiling {
     static final int WEIGHT_GRAD_CHUNKS = 16;
 
     /**
-     * The activation unit with Dice, run layer by layer over all maxB * T positions as rows (the
-     * Dice statistics span every valid position of the batch, which no per-sample kernel sees).
-     * Forward keeps z, each hidden layer before and after Dice, the scores and Dice's batch
-     * statistics; backward writes its gradients over what it no longer needs (dZ over z, dA1 over
-     * a1, dA2 over a2), so one backward follows each training forward ({@link #saved}).
+     * The activation unit run layer by layer over all maxB * T positions as rows: with Dice (the
+     * Dice statistics span every valid position of the batch, which no per-sample kernel sees), and
+     * with sigmoid or PReLU under {@code -Daugur.attention.fused=off}. Forward keeps z, each hidden
+     * layer before and after its activation, the scores and Dice's batch statistics; backward
+     * writes its gradients over what it no longer needs (dZ over z, dA1 over a1, dA2 over a2), so
+     * one backward follows each training forward ({@link #saved}).
      */
     final class UnfusedAttentionWorkspace implements Workspace {
         final AttentionSpec spec;
@@ -1180,7 +1191,7 @@ public final class CudaBackend implements Backend, Profiling {
             Slicing sl = Slicing.of(B, C);
             int chunk = sl.chunk(), S = sl.slices();
             launchSliced(Kernels.PRELU_SLICED_BACKWARD, sl, args().ptr(a(dx)).ptr(partials).ptr(a(dy)).ptr(a(x))
-                    .ptr(a(alpha)).i(B).i(C).i(chunk));
+                    .ptr(a(alpha)).ptr(0L).i(B).i(C).i(chunk));
             launch1d(Kernels.BIAS_GRAD_REDUCE, C, args().ptr(a(dAlpha)).ptr(partials).i(C).i(S));
             return;
         }
@@ -1640,8 +1651,9 @@ public final class CudaBackend implements Backend, Profiling {
 
     /**
      * The unit layer by layer over the R = B * T positions (cuda/activation_unit_unfused.cu):
-     * z, then three GEMMs with Dice over the valid positions between them, then the masked
-     * weights (softmax if asked) and the pooled output.
+     * z, then three GEMMs with the activation between them (Dice over the valid positions;
+     * sigmoid or PReLU in the built-in GEMM's epilogue), then the masked weights (softmax if
+     * asked) and the pooled output.
      */
     private void unfusedActivationUnit(Tensor out, Tensor weights, UnfusedAttentionWorkspace w, Tensor query, Tensor keys, Tensor lengths,
                                        AttentionParams p, AttentionSpec spec, int B, int T, boolean training) {
@@ -1654,18 +1666,57 @@ public final class CudaBackend implements Backend, Profiling {
         w.rows = rows;
         launch1d(Kernels.ACTIVATION_UNIT_INPUT_FORWARD, (long) R * W, args().ptr(a(w.z)).ptr(a(query)).ptr(a(keys)).ptr(a(lengths))
                 .ptr(rows.start()).i(B).i(T).i(W));
-        rows.gemm(a(w.h1), a(w.z), a(p.w1()), a(p.b1()), R, h1, Z, Z, h1, h1, false);
-        diceSliced(w.partials.address(), w.a1, w.mean1, w.invStd1, w.h1, rows.mask(lengths), rows.count(), p.alpha1(), p.runMean1(), p.runVar1(),
-                rows.b(B, T), rows.t(T), h1, training, spec.momentum(), spec.eps());
-        rows.gemm(a(w.h2), a(w.a1), a(p.w2()), a(p.b2()), R, h2, h1, h1, h2, h2, false);
-        diceSliced(w.partials.address(), w.a2, w.mean2, w.invStd2, w.h2, rows.mask(lengths), rows.count(), p.alpha2(), p.runMean2(), p.runVar2(),
-                rows.b(B, T), rows.t(T), h2, training, spec.momentum(), spec.eps());
+        if (spec.activation() == Activation.DICE) {
+            rows.gemm(a(w.h1), a(w.z), a(p.w1()), a(p.b1()), R, h1, Z, Z, h1, h1, false);
+            diceSliced(w.partials.address(), w.a1, w.mean1, w.invStd1, w.h1, rows.mask(lengths), rows.count(), p.alpha1(), p.runMean1(), p.runVar1(),
+                    rows.b(B, T), rows.t(T), h1, training, spec.momentum(), spec.eps());
+            rows.gemm(a(w.h2), a(w.a1), a(p.w2()), a(p.b2()), R, h2, h1, h1, h2, h2, false);
+            diceSliced(w.partials.address(), w.a2, w.mean2, w.invStd2, w.h2, rows.mask(lengths), rows.count(), p.alpha2(), p.runMean2(), p.runVar2(),
+                    rows.b(B, T), rows.t(T), h2, training, spec.momentum(), spec.eps());
+        } else {
+            unitLinearAct(rows, w.h1, w.a1, p.alpha1(), spec.activation(), w.z, p.w1(), p.b1(), R, Z, h1);
+            unitLinearAct(rows, w.h2, w.a2, p.alpha2(), spec.activation(), w.a1, p.w2(), p.b2(), R, h1, h2);
+        }
         rows.gemm(a(w.score), a(w.a2), a(p.w3()), a(p.b3()), R, 1, h2, h2, 1, 1, false);
         poolForward(out, weights, a(w.score), rows.start(), keys, lengths, B, T, spec);
     }
 
     /**
-     * The rows the Dice unit walks. Packed (the built-in GEMM, which stops at a row count in device
+     * A hidden layer of the sigmoid or PReLU unit layer by layer: h (R, out) = x W + b over the unit's rows and
+     * a = act(h), in the built-in GEMM's epilogue (packed rows stop at their count), or a library GEMM and then the
+     * activation over all R rows. Both h and a are kept: PReLU's backward reads h, sigmoid's recomputes its
+     * activation from h, since the backward writes the layer's gradient over a.
+     */
+    private void unitLinearAct(Rows rows, Tensor h, Tensor act, Tensor alpha, Activation kind, Tensor x, Tensor W, Tensor b, int R, int in, int out) {
+        boolean prelu = kind == Activation.PRELU;
+        if (gemm instanceof BuiltinGemm builtin) {
+            builtin.linearActRows(a(h), a(act), prelu ? a(alpha) : 0L, prelu ? BuiltinGemm.ACT_PRELU : BuiltinGemm.ACT_SIGMOID, a(x), a(W), a(b),
+                    R, in, out, rows.count());
+            return;
+        }
+        rows.gemm(a(h), a(x), a(W), a(b), R, out, in, in, out, out, false);
+        if (prelu) launch1d(Kernels.PRELU_FORWARD, (long) R * out, args().ptr(a(act)).ptr(a(h)).ptr(a(alpha)).i(R).i(out));
+        else launch1d(Kernels.SIGMOID_FORWARD, (long) R * out, args().ptr(a(act)).ptr(a(h)).i(Math.multiplyExact(R, out)));
+    }
+
+    /**
+     * Backward of a hidden layer's sigmoid or PReLU over the unit's rows (packed: those before the device count):
+     * dx (=) from dy and the pre-activations h; PReLU's slope gradient dAlpha (+=) summed over row slices, which
+     * bias_grad_reduce_kernel adds in slice order.
+     */
+    private void unitActBackward(Rows rows, Tensor dx, Tensor dAlpha, Tensor dy, Tensor h, Tensor alpha, Activation kind, long partials, int R, int C) {
+        if (kind == Activation.SIGMOID) {
+            launch1d(Kernels.ACTIVATION_UNIT_SIGMOID_BACKWARD, (long) R * C, args().ptr(a(dx)).ptr(a(dy)).ptr(a(h)).ptr(rows.count()).i(R).i(C));
+            return;
+        }
+        Slicing sl = Slicing.of(R, C);
+        launchSliced(Kernels.PRELU_SLICED_BACKWARD, sl, args().ptr(a(dx)).ptr(partials).ptr(a(dy)).ptr(a(h)).ptr(a(alpha)).ptr(rows.count())
+                .i(R).i(C).i(sl.chunk()));
+        launch1d(Kernels.BIAS_GRAD_REDUCE, C, args().ptr(a(dAlpha)).ptr(partials).i(C).i(sl.slices()));
+    }
+
+    /**
+     * The rows the layer-by-layer unit walks. Packed (the built-in GEMM, which stops at a row count in device
      * memory): the valid positions alone, sample b's at rows [start[b], start[b] + len_b), their
      * count at {@code count}, every launch sized for B T rows but its blocks past the count idle.
      * Dense (a library GEMM, which needs its sizes on the host): all B T rows, row b T + t, the
@@ -1734,7 +1785,7 @@ public final class CudaBackend implements Backend, Profiling {
                                                AttentionSpec spec, int B, int T) {
         checkPlanned(w.spec, w.maxB, w.T, spec, B, T);
         if (!w.saved) {
-            throw new IllegalStateException("activation unit backward (Dice, CUDA): no training forward's activations to use (one backward per "
+            throw new IllegalStateException("activation unit backward (layer by layer, CUDA): no training forward's activations to use (one backward per "
                     + "training forward: backward writes its gradients over them)");
         }
         w.saved = false;
@@ -1748,11 +1799,19 @@ public final class CudaBackend implements Backend, Profiling {
         // layer 3: dW3 += a2^T dScore, db3, then dA2 = dScore W3^T over a2
         weightGrad(rows, g.w3(), g.b3(), w.a2, w.dScore, w.partials.address(), R, h2, 1);
         rows.gemm(a(w.a2), a(w.dScore), a(p.w3()), 0, R, h2, 1, 1, 1, h2, true);
-        diceSlicedBackward(w.partials.address(), w.dH2, g.alpha2(), w.a2, w.mean2, w.invStd2, w.h2, mask, rows.count(), p.alpha2(), rb, rt1, h2);
+        if (spec.activation() == Activation.DICE) {
+            diceSlicedBackward(w.partials.address(), w.dH2, g.alpha2(), w.a2, w.mean2, w.invStd2, w.h2, mask, rows.count(), p.alpha2(), rb, rt1, h2);
+        } else {
+            unitActBackward(rows, w.dH2, g.alpha2(), w.a2, w.h2, p.alpha2(), spec.activation(), w.partials.address(), R, h2);
+        }
         // layer 2: dW2 += a1^T dH2, db2, then dA1 = dH2 W2^T over a1
         weightGrad(rows, g.w2(), g.b2(), w.a1, w.dH2, w.partials.address(), R, h1, h2);
         rows.gemm(a(w.a1), a(w.dH2), a(p.w2()), 0, R, h1, h2, h2, h2, h1, true);
-        diceSlicedBackward(w.partials.address(), w.dH1, g.alpha1(), w.a1, w.mean1, w.invStd1, w.h1, mask, rows.count(), p.alpha1(), rb, rt1, h1);
+        if (spec.activation() == Activation.DICE) {
+            diceSlicedBackward(w.partials.address(), w.dH1, g.alpha1(), w.a1, w.mean1, w.invStd1, w.h1, mask, rows.count(), p.alpha1(), rb, rt1, h1);
+        } else {
+            unitActBackward(rows, w.dH1, g.alpha1(), w.a1, w.h1, p.alpha1(), spec.activation(), w.partials.address(), R, h1);
+        }
         // layer 1: dW1 += z^T dH1, db1, then dZ = dH1 W1^T over z
         weightGrad(rows, g.w1(), g.b1(), w.z, w.dH1, w.partials.address(), R, Z, h1);
         rows.gemm(a(w.z), a(w.dH1), a(p.w1()), 0, R, Z, h1, h1, h1, Z, true);

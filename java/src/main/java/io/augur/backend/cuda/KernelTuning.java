@@ -6,7 +6,7 @@ import java.util.Locale;
 
 /**
  * The kernels' shape choices of one {@link CudaBackend}: the activation unit's tiles, threads,
- * blocks and where its partial gradients live; the top tower fused or layer by layer, its
+ * blocks and where its partial gradients live, or the unit layer by layer; the top tower fused or layer by layer, its
  * channels a block and its clusters; the small GEMM's rule; programmatic dependent launch. None
  * changes a result beyond the order of a sum; each changes how fast a step runs, by amounts only
  * a device shows.
@@ -16,6 +16,9 @@ import java.util.Locale;
  * same names and values, so that a search ({@link Autotuner}) and a person comparing settings by
  * hand use one vocabulary. An unknown value is an error that names the property and what it takes.
  *
+ * @param attentionFused          whether a sigmoid or PReLU activation unit runs in the fused kernels (activation_unit.cu);
+ *                                false runs it layer by layer (activation_unit_unfused.cu: whole-batch products over
+ *                                the packed valid positions), as a Dice unit always runs
  * @param attentionRowsForward    positions per tile of the unit's forward; 0: automatic (CudaBackend.attentionRows:
  *                                32, or 16 for a batch too small to give every block several tiles of 32)
  * @param attentionRowsBackward   the same for the unit's backward
@@ -37,10 +40,11 @@ import java.util.Locale;
  * @param gemmSmall               when the built-in GEMM sends a product to gemm_small_kernel
  * @param pdl                     programmatic dependent launch where the device and driver take it
  */
-public record KernelTuning(int attentionRowsForward, int attentionRowsBackward, int attentionThreads, int attentionBlocksPerSm,
+public record KernelTuning(boolean attentionFused, int attentionRowsForward, int attentionRowsBackward, int attentionThreads, int attentionBlocksPerSm,
                            boolean attentionPartialsOnChip, boolean attentionDm3OnChip,
                            boolean towerFused, int towerCols, int towerCluster, BuiltinGemm.Small gemmSmall, boolean pdl) {
 
+    public static final String FUSED = "augur.attention.fused";
     public static final String ROWS_FORWARD = "augur.attention.rowsForward";
     public static final String ROWS_BACKWARD = "augur.attention.rowsBackward";
     public static final String THREADS = "augur.attention.threads";
@@ -53,7 +57,7 @@ public record KernelTuning(int attentionRowsForward, int attentionRowsBackward, 
     public static final String GEMM_SMALL = BuiltinGemm.SMALL_PROPERTY;
     public static final String PDL = "augur.cuda.pdl";
     /** Every setting's property, in the order {@link #changes} lists them. */
-    public static final List<String> PROPERTIES = List.of(ROWS_FORWARD, ROWS_BACKWARD, THREADS, BLOCKS_PER_SM, PARTIALS_ON_CHIP, DM3_ON_CHIP,
+    public static final List<String> PROPERTIES = List.of(FUSED, ROWS_FORWARD, ROWS_BACKWARD, THREADS, BLOCKS_PER_SM, PARTIALS_ON_CHIP, DM3_ON_CHIP,
             TOWER_FUSED, TOWER_COLS, TOWER_CLUSTER, GEMM_SMALL, PDL);
 
     /** The most threads of an activation-unit block (the kernels' MAX_THREADS). */
@@ -78,7 +82,7 @@ public record KernelTuning(int attentionRowsForward, int attentionRowsBackward, 
 
     /** The built-in settings (no property set): every automatic choice automatic, everything fused, PDL where it runs. */
     public static KernelTuning builtIn() {
-        return new KernelTuning(0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 4, 0, BuiltinGemm.Small.AUTO, true);
+        return new KernelTuning(true, 0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 4, 0, BuiltinGemm.Small.AUTO, true);
     }
 
     /** The built-in settings with every property that is set (-Daugur....) applied; a bad value is an error naming it. */
@@ -98,39 +102,56 @@ public record KernelTuning(int attentionRowsForward, int attentionRowsBackward, 
      */
     public KernelTuning with(String property, String value) {
         String v = value == null ? "" : value.trim();
-        return switch (property) {
-            case ROWS_FORWARD -> new KernelTuning(integer(property, v, 0, 1024, "0, automatic"), attentionRowsBackward, attentionThreads,
-                    attentionBlocksPerSm, attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
-            case ROWS_BACKWARD -> new KernelTuning(attentionRowsForward, integer(property, v, 0, 1024, "0, automatic"), attentionThreads,
-                    attentionBlocksPerSm, attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
-            case THREADS -> new KernelTuning(attentionRowsForward, attentionRowsBackward,
-                    integer(property, v, 32, MAX_ATTENTION_THREADS, "256") / 32 * 32,
-                    attentionBlocksPerSm, attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
-            case BLOCKS_PER_SM -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads,
-                    integer(property, v, 0, 64, "0, as many as fit up to 3"),
-                    attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
-            case PARTIALS_ON_CHIP -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
-                    bool(property, v), attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
-            case DM3_ON_CHIP -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
-                    attentionPartialsOnChip, bool(property, v), towerFused, towerCols, towerCluster, gemmSmall, pdl);
-            case TOWER_FUSED -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
-                    attentionPartialsOnChip, attentionDm3OnChip, autoOrOff(property, v, "fused where it fits"), towerCols, towerCluster, gemmSmall, pdl);
-            case TOWER_COLS -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
-                    attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerColsSetting(v), towerCluster, gemmSmall, pdl);
-            case TOWER_CLUSTER -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
-                    attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerClusterSetting(v), gemmSmall, pdl);
-            case GEMM_SMALL -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
-                    attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, BuiltinGemm.Small.parse(v), pdl);
-            case PDL -> new KernelTuning(attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
-                    attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall,
-                    autoOrOff(property, v, "programmatic dependent launch where the device and driver take it"));
+        Settings b = new Settings(this);
+        switch (property) {
+            case FUSED -> b.attentionFused = autoOrOff(property, v, "fused kernels for sigmoid and PReLU units");
+            case ROWS_FORWARD -> b.attentionRowsForward = integer(property, v, 0, 1024, "0, automatic");
+            case ROWS_BACKWARD -> b.attentionRowsBackward = integer(property, v, 0, 1024, "0, automatic");
+            case THREADS -> b.attentionThreads = integer(property, v, 32, MAX_ATTENTION_THREADS, "256") / 32 * 32;
+            case BLOCKS_PER_SM -> b.attentionBlocksPerSm = integer(property, v, 0, 64, "0, as many as fit up to 3");
+            case PARTIALS_ON_CHIP -> b.attentionPartialsOnChip = bool(property, v);
+            case DM3_ON_CHIP -> b.attentionDm3OnChip = bool(property, v);
+            case TOWER_FUSED -> b.towerFused = autoOrOff(property, v, "fused where it fits");
+            case TOWER_COLS -> b.towerCols = towerColsSetting(v);
+            case TOWER_CLUSTER -> b.towerCluster = towerClusterSetting(v);
+            case GEMM_SMALL -> b.gemmSmall = BuiltinGemm.Small.parse(v);
+            case PDL -> b.pdl = autoOrOff(property, v, "programmatic dependent launch where the device and driver take it");
             default -> throw new IllegalArgumentException("unknown kernel setting '" + property + "' (expected one of " + PROPERTIES + ")");
-        };
+        }
+        return b.build();
+    }
+
+    /** A tuning's fields, to change one and build the record again ({@link #with}). */
+    private static final class Settings {
+        boolean attentionFused, attentionPartialsOnChip, attentionDm3OnChip, towerFused, pdl;
+        int attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm, towerCols, towerCluster;
+        BuiltinGemm.Small gemmSmall;
+
+        Settings(KernelTuning t) {
+            attentionFused = t.attentionFused;
+            attentionRowsForward = t.attentionRowsForward;
+            attentionRowsBackward = t.attentionRowsBackward;
+            attentionThreads = t.attentionThreads;
+            attentionBlocksPerSm = t.attentionBlocksPerSm;
+            attentionPartialsOnChip = t.attentionPartialsOnChip;
+            attentionDm3OnChip = t.attentionDm3OnChip;
+            towerFused = t.towerFused;
+            towerCols = t.towerCols;
+            towerCluster = t.towerCluster;
+            gemmSmall = t.gemmSmall;
+            pdl = t.pdl;
+        }
+
+        KernelTuning build() {
+            return new KernelTuning(attentionFused, attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
+                    attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
+        }
     }
 
     /** A setting's value as its property writes it ({@code value("augur.tower.fused")} is "auto" or "off"). */
     public String value(String property) {
         return switch (property) {
+            case FUSED -> attentionFused ? "auto" : "off";
             case ROWS_FORWARD -> attentionRowsForward == 0 ? "auto" : Integer.toString(attentionRowsForward);
             case ROWS_BACKWARD -> attentionRowsBackward == 0 ? "auto" : Integer.toString(attentionRowsBackward);
             case THREADS -> Integer.toString(attentionThreads);

@@ -88,10 +88,11 @@ public final class Kernels {
     public static final String ACTIVATION_UNIT_REDUCE = "activation_unit_reduce_kernel";
     public static final String ACTIVATION_UNIT_POOL_FORWARD = "activation_unit_pool_forward_kernel";
     public static final String ACTIVATION_UNIT_POOL_BACKWARD = "activation_unit_pool_backward_kernel";
-    // activation_unit_unfused.cu (the unit with Dice)
+    // activation_unit_unfused.cu (the unit layer by layer: with Dice, or -Daugur.attention.fused=off)
     public static final String ACTIVATION_UNIT_ROW_STARTS = "activation_unit_row_starts_kernel";
     public static final String ACTIVATION_UNIT_INPUT_FORWARD = "activation_unit_input_forward_kernel";
     public static final String ACTIVATION_UNIT_INPUT_BACKWARD = "activation_unit_input_backward_kernel";
+    public static final String ACTIVATION_UNIT_SIGMOID_BACKWARD = "activation_unit_sigmoid_backward_kernel";
     // recurrence.cu
     public static final String RECURRENCE_FORWARD = "recurrence_forward_kernel";
     public static final String RECURRENCE_BACKWARD = "recurrence_backward_kernel";
@@ -107,6 +108,7 @@ public final class Kernels {
             BIAS_BROADCAST, BATCH_NORM_FORWARD, BATCH_NORM_BACKWARD, DICE_FORWARD, DICE_BACKWARD, PRELU_FORWARD,
             PRELU_BACKWARD, BCE_WITH_LOGITS, ADAM, ADAM_MULTI, STEP_ADVANCE, OPTIMIZER_STEP, ACTIVATION_UNIT_FORWARD,
             ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_FORWARD_TF32, ACTIVATION_UNIT_BACKWARD_TF32, ACTIVATION_UNIT_REDUCE, ACTIVATION_UNIT_ROW_STARTS, ACTIVATION_UNIT_INPUT_FORWARD, ACTIVATION_UNIT_INPUT_BACKWARD,
+            ACTIVATION_UNIT_SIGMOID_BACKWARD,
             ACTIVATION_UNIT_POOL_FORWARD, ACTIVATION_UNIT_POOL_BACKWARD, SLICED_STATISTICS, BATCH_NORM_SLICED_FORWARD,
             BATCH_NORM_SLICED_BACKWARD_SUMS, BATCH_NORM_SLICED_BACKWARD, DICE_SLICED_FORWARD, DICE_SLICED_BACKWARD_SUMS,
             DICE_SLICED_BACKWARD, PRELU_SLICED_BACKWARD, TOWER_FORWARD, TOWER_BACKWARD, towerForward(2), towerBackward(2),

@@ -1022,6 +1022,40 @@ class CudaOpsParityTest {
     }
 
     /**
+     * The sigmoid and PReLU units layer by layer (-Daugur.attention.fused=off, a value the autotuner tries): z,
+     * the hidden layers' products with the activation in the built-in GEMM's epilogue, sigmoid's backward from the
+     * pre-activations and PReLU's slope gradients over row slices; on packed rows (stopping at the device count) and
+     * on dense ones, with widths on and off the GEMM's tiles, T = 1 and the Amazon T = 100. Each case checks that
+     * the layer-by-layer kernels ran and the fused ones did not.
+     */
+    @ParameterizedTest
+    @CsvSource({"SIGMOID, true, 100, 36, 80, 40, true", "SIGMOID, false, 7, 13, 21, 3, true", "PRELU, true, 100, 36, 80, 40, true",
+            "PRELU, false, 9, 7, 37, 6, true", "PRELU, true, 1, 13, 21, 3, true", "SIGMOID, true, 100, 36, 80, 40, false",
+            "PRELU, false, 9, 7, 37, 6, false"})
+    void activationUnitLayerByLayer(Activation act, boolean softmax, int T, int W, int h1, int h2, boolean packed) {
+        CudaBackend builtin = new CudaBackend(GpuTesting.backend().runtime(), "builtin");   // not closed: it shares the context
+        CudaBackend.unitRowsPacked = packed;
+        CudaRuntime rt = builtin.runtime();
+        try (GpuTesting.Twin t = new GpuTesting.Twin(builtin)) {
+            rt.resetTimes();
+            rt.setTiming(true);
+            GpuTesting.withSetting(builtin, KernelTuning.FUSED, "off", () -> activationUnitCase(t, rng, GpuTesting::uniform, act, softmax, T,
+                    lengths(rng, MAXB, T), W, h1, h2, TIGHT_ATOL, TIGHT_RTOL, (what, p) -> t.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL)));
+            java.util.Set<String> ran = rt.collectTimes().keySet();
+            assertTrue(ran.contains(Kernels.ACTIVATION_UNIT_INPUT_FORWARD) && ran.contains(Kernels.ACTIVATION_UNIT_INPUT_BACKWARD), ran.toString());
+            assertFalse(ran.contains(Kernels.ACTIVATION_UNIT_FORWARD) || ran.contains(Kernels.ACTIVATION_UNIT_BACKWARD), "the fused kernels: " + ran);
+            assertEquals(packed, ran.contains(Kernels.ACTIVATION_UNIT_ROW_STARTS), "packed rows (activation_unit_row_starts_kernel launched)");
+            assertEquals(act == Activation.SIGMOID, ran.contains(Kernels.ACTIVATION_UNIT_SIGMOID_BACKWARD), ran.toString());
+            assertEquals(act == Activation.PRELU, ran.contains(Kernels.PRELU_SLICED_BACKWARD), ran.toString());
+            assertTrue(builtin.settingsRead().contains(KernelTuning.FUSED), "the unit's form consulted");
+        } finally {
+            rt.setTiming(false);
+            rt.resetTimes();
+            CudaBackend.unitRowsPacked = true;
+        }
+    }
+
+    /**
      * activation_unit_row_starts_kernel (the Dice unit's packed rows) against a prefix sum in Java:
      * B = 1000 samples (no multiple of the block, several samples per thread) with lengths 0, 1,
      * T, random, and two outside [0, T] (clamped as every kernel clamps them); B = 1; and the

@@ -19,7 +19,7 @@ class KernelTuningTest {
         assertEquals(0, t.attentionRowsBackward());
         assertEquals(0, t.attentionBlocksPerSm());
         assertEquals(256, t.attentionThreads());
-        assertTrue(t.attentionPartialsOnChip() && t.attentionDm3OnChip() && t.towerFused() && t.pdl());
+        assertTrue(t.attentionFused() && t.attentionPartialsOnChip() && t.attentionDm3OnChip() && t.towerFused() && t.pdl());
         assertEquals(4, t.towerCols());
         assertEquals(0, t.towerCluster());
         assertEquals(BuiltinGemm.Small.AUTO, t.gemmSmall());
@@ -46,7 +46,7 @@ class KernelTuningTest {
     @Test
     void everySettingTakesItsOwnValueBackByName() {
         String[][] cases = {
-                {KernelTuning.ROWS_FORWARD, "32"}, {KernelTuning.ROWS_BACKWARD, "16"}, {KernelTuning.THREADS, "128"},
+                {KernelTuning.FUSED, "off"}, {KernelTuning.ROWS_FORWARD, "32"}, {KernelTuning.ROWS_BACKWARD, "16"}, {KernelTuning.THREADS, "128"},
                 {KernelTuning.BLOCKS_PER_SM, "2"}, {KernelTuning.PARTIALS_ON_CHIP, "false"}, {KernelTuning.DM3_ON_CHIP, "false"},
                 {KernelTuning.TOWER_FUSED, "off"}, {KernelTuning.TOWER_COLS, "8"}, {KernelTuning.TOWER_CLUSTER, "2"},
                 {KernelTuning.GEMM_SMALL, "always"}, {KernelTuning.PDL, "off"}};
@@ -67,6 +67,7 @@ class KernelTuningTest {
     @Test
     void badValuesNameThePropertyAndWhatItTakes() {
         String[][] bad = {
+                {KernelTuning.FUSED, "false", "auto or off"},
                 {KernelTuning.ROWS_BACKWARD, "1025", "from 0 to 1024"}, {KernelTuning.ROWS_BACKWARD, "sixteen", "from 0 to 1024"},
                 {KernelTuning.THREADS, "16", "from 32 to 256"}, {KernelTuning.BLOCKS_PER_SM, "1.5", "from 0 to 64"},
                 {KernelTuning.PARTIALS_ON_CHIP, "no", "true or false"}, {KernelTuning.DM3_ON_CHIP, "yes", "true or false"},
@@ -92,7 +93,7 @@ class KernelTuningTest {
     @Test
     void theRecordChecksWhatItIsGiven() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new KernelTuning(0, 0, 100, 0, true, true, true, 4, 0, BuiltinGemm.Small.AUTO, true));
+                () -> new KernelTuning(true, 0, 0, 100, 0, true, true, true, 4, 0, BuiltinGemm.Small.AUTO, true));
         assertTrue(e.getMessage().contains("multiple of 32"), e.getMessage());
         assertFalse(KernelTuning.builtIn().equals(KernelTuning.builtIn().with(KernelTuning.TOWER_COLS, "2")));
     }
