@@ -1003,17 +1003,24 @@ class CudaOpsParityTest {
     @ParameterizedTest
     @CsvSource({"true, true, 100", "false, true, 100", "true, false, 7", "false, false, 7"})
     void activationUnitWithDiceOnPackedAndDenseRows(boolean packed, boolean softmax, int T) {
+        java.util.Set<String> ran = onBuiltinGemm(packed, t -> activationUnitCase(t, rng, GpuTesting::uniform, Activation.DICE, softmax, T,
+                lengths(rng, MAXB, T), E, 80, 40, TIGHT_ATOL, TIGHT_RTOL, (what, p) -> t.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL)));
+        assertEquals(packed, ran.contains(Kernels.ACTIVATION_UNIT_ROW_STARTS), "packed rows (activation_unit_row_starts_kernel launched)");
+    }
+
+    /**
+     * Runs body on a twin whose GPU side is a backend of the built-in GEMM with the layer-by-layer unit's rows
+     * packed or dense, each kernel timed; returns the kernels that ran.
+     */
+    private static java.util.Set<String> onBuiltinGemm(boolean packed, java.util.function.Consumer<GpuTesting.Twin> body) {
         CudaBackend builtin = new CudaBackend(GpuTesting.backend().runtime(), "builtin");   // not closed: it shares the context
         CudaBackend.unitRowsPacked = packed;
         CudaRuntime rt = builtin.runtime();
         try (GpuTesting.Twin t = new GpuTesting.Twin(builtin)) {
             rt.resetTimes();
             rt.setTiming(true);
-            int[] lens = lengths(rng, MAXB, T);
-            activationUnitCase(t, rng, GpuTesting::uniform, Activation.DICE, softmax, T, lens, E, 80, 40, TIGHT_ATOL, TIGHT_RTOL,
-                    (what, p) -> t.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL));
-            boolean rowStarts = rt.collectTimes().containsKey(Kernels.ACTIVATION_UNIT_ROW_STARTS);
-            assertEquals(packed, rowStarts, "packed rows (activation_unit_row_starts_kernel launched)");
+            body.accept(t);
+            return new java.util.TreeSet<>(rt.collectTimes().keySet());
         } finally {
             rt.setTiming(false);
             rt.resetTimes();
@@ -1033,26 +1040,18 @@ class CudaOpsParityTest {
             "PRELU, false, 9, 7, 37, 6, true", "PRELU, true, 1, 13, 21, 3, true", "SIGMOID, true, 100, 36, 80, 40, false",
             "PRELU, false, 9, 7, 37, 6, false"})
     void activationUnitLayerByLayer(Activation act, boolean softmax, int T, int W, int h1, int h2, boolean packed) {
-        CudaBackend builtin = new CudaBackend(GpuTesting.backend().runtime(), "builtin");   // not closed: it shares the context
-        CudaBackend.unitRowsPacked = packed;
-        CudaRuntime rt = builtin.runtime();
-        try (GpuTesting.Twin t = new GpuTesting.Twin(builtin)) {
-            rt.resetTimes();
-            rt.setTiming(true);
-            GpuTesting.withSetting(builtin, KernelTuning.FUSED, "off", () -> activationUnitCase(t, rng, GpuTesting::uniform, act, softmax, T,
+        java.util.Set<String> read = new java.util.TreeSet<>();
+        java.util.Set<String> ran = onBuiltinGemm(packed, t -> {
+            GpuTesting.withSetting(t.gpu, KernelTuning.FUSED, "off", () -> activationUnitCase(t, rng, GpuTesting::uniform, act, softmax, T,
                     lengths(rng, MAXB, T), W, h1, h2, TIGHT_ATOL, TIGHT_RTOL, (what, p) -> t.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL)));
-            java.util.Set<String> ran = rt.collectTimes().keySet();
-            assertTrue(ran.contains(Kernels.ACTIVATION_UNIT_INPUT_FORWARD) && ran.contains(Kernels.ACTIVATION_UNIT_INPUT_BACKWARD), ran.toString());
-            assertFalse(ran.contains(Kernels.ACTIVATION_UNIT_FORWARD) || ran.contains(Kernels.ACTIVATION_UNIT_BACKWARD), "the fused kernels: " + ran);
-            assertEquals(packed, ran.contains(Kernels.ACTIVATION_UNIT_ROW_STARTS), "packed rows (activation_unit_row_starts_kernel launched)");
-            assertEquals(act == Activation.SIGMOID, ran.contains(Kernels.ACTIVATION_UNIT_SIGMOID_BACKWARD), ran.toString());
-            assertEquals(act == Activation.PRELU, ran.contains(Kernels.PRELU_SLICED_BACKWARD), ran.toString());
-            assertTrue(builtin.settingsRead().contains(KernelTuning.FUSED), "the unit's form consulted");
-        } finally {
-            rt.setTiming(false);
-            rt.resetTimes();
-            CudaBackend.unitRowsPacked = true;
-        }
+            read.addAll(t.gpu.settingsRead());
+        });
+        assertTrue(ran.contains(Kernels.ACTIVATION_UNIT_INPUT_FORWARD) && ran.contains(Kernels.ACTIVATION_UNIT_INPUT_BACKWARD), ran.toString());
+        assertFalse(ran.contains(Kernels.ACTIVATION_UNIT_FORWARD) || ran.contains(Kernels.ACTIVATION_UNIT_BACKWARD), "the fused kernels: " + ran);
+        assertEquals(packed, ran.contains(Kernels.ACTIVATION_UNIT_ROW_STARTS), "packed rows (activation_unit_row_starts_kernel launched)");
+        assertEquals(act == Activation.SIGMOID, ran.contains(Kernels.ACTIVATION_UNIT_SIGMOID_BACKWARD), ran.toString());
+        assertEquals(act == Activation.PRELU, ran.contains(Kernels.PRELU_SLICED_BACKWARD), ran.toString());
+        assertTrue(read.contains(KernelTuning.FUSED), "the unit's form consulted");
     }
 
     /**
