@@ -209,17 +209,10 @@ final class BuiltinGemm implements Gemm {
     /**
      * A linear layer and its activation in one launch: y (B, out) = x (B, in) W (in, out) + b, and
      * a = sigmoid(y) ({@link #ACT_SIGMOID}) or PReLU(y) with alpha (out) ({@link #ACT_PRELU}),
-     * applied in the product's epilogue to each element as it is stored.
+     * applied in the product's epilogue to each element as it is stored. With {@code rowsLimit} (an address, or 0:
+     * all B) B's rows stop at the int there, as in {@link #gemmRows}: nothing is written past it, in y or in a.
      */
-    void linearAct(long y, long a, long alpha, int kind, long x, long W, long b, int B, int in, int out) {
-        linearActRows(y, a, alpha, kind, x, W, b, B, in, out, 0L);
-    }
-
-    /**
-     * {@link #linearAct} over rows counted on the device ({@link #gemmRows}: B's rows stop at the int at
-     * {@code rowsLimit}, 0: all B): nothing is written past the count, in y or in a.
-     */
-    void linearActRows(long y, long a, long alpha, int kind, long x, long W, long b, int B, int in, int out, long rowsLimit) {
+    void linearAct(long y, long a, long alpha, int kind, long x, long W, long b, int B, int in, int out, long rowsLimit) {
         if (kind != ACT_SIGMOID && kind != ACT_PRELU) throw new IllegalArgumentException("epilogue activation " + kind + " (expected 1 sigmoid or 2 PReLU)");
         if (kind == ACT_PRELU && alpha == 0) throw new IllegalArgumentException("PReLU in the epilogue needs its alpha");
         launch(y, x, W, b, B, out, in, in, out, out, false, false, false, false, rowsLimit, a, alpha, kind);

@@ -1115,7 +1115,7 @@ public final class CudaBackend implements Backend, Profiling {
         }
         begin();
         builtin.linearAct(a(y), a(activated), act == Activation.PRELU ? a(alpha) : 0L, act == Activation.SIGMOID ? BuiltinGemm.ACT_SIGMOID : BuiltinGemm.ACT_PRELU,
-                a(x), a(W), a(b), B, in, out);
+                a(x), a(W), a(b), B, in, out, 0L);
     }
 
     @Override
@@ -1187,15 +1187,22 @@ public final class CudaBackend implements Backend, Profiling {
     public void preluBackward(Tensor dx, Tensor dAlpha, Tensor dy, Tensor x, Tensor alpha, int B, int C) {
         begin();
         if (sliced(B, C)) {
-            long partials = rowPartials.address();
-            Slicing sl = Slicing.of(B, C);
-            int chunk = sl.chunk(), S = sl.slices();
-            launchSliced(Kernels.PRELU_SLICED_BACKWARD, sl, args().ptr(a(dx)).ptr(partials).ptr(a(dy)).ptr(a(x))
-                    .ptr(a(alpha)).ptr(0L).i(B).i(C).i(chunk));
-            launch1d(Kernels.BIAS_GRAD_REDUCE, C, args().ptr(a(dAlpha)).ptr(partials).i(C).i(S));
+            preluSlicedBackward(rowPartials.address(), dx, dAlpha, dy, x, alpha, 0L, B, C);
             return;
         }
         launchColumns(Kernels.PRELU_BACKWARD, C, args().ptr(a(dx)).ptr(a(dAlpha)).ptr(a(dy)).ptr(a(x)).ptr(a(alpha)).i(B).i(C));
+    }
+
+    /**
+     * PReLU's backward over R rows in slices: dx (=), each slice's share of dAlpha into {@code partials}, then
+     * bias_grad_reduce_kernel adds the slices in order into dAlpha (+=). With {@code count} (an address, or 0) the
+     * rows before the int there only (the layer-by-layer unit's packed rows).
+     */
+    private void preluSlicedBackward(long partials, Tensor dx, Tensor dAlpha, Tensor dy, Tensor x, Tensor alpha, long count, int R, int C) {
+        Slicing sl = Slicing.of(R, C);
+        launchSliced(Kernels.PRELU_SLICED_BACKWARD, sl, args().ptr(a(dx)).ptr(partials).ptr(a(dy)).ptr(a(x)).ptr(a(alpha)).ptr(count)
+                .i(R).i(C).i(sl.chunk()));
+        launch1d(Kernels.BIAS_GRAD_REDUCE, C, args().ptr(a(dAlpha)).ptr(partials).i(C).i(sl.slices()));
     }
 
     @Override
@@ -1690,7 +1697,7 @@ public final class CudaBackend implements Backend, Profiling {
     private void unitLinearAct(Rows rows, Tensor h, Tensor act, Tensor alpha, Activation kind, Tensor x, Tensor W, Tensor b, int R, int in, int out) {
         boolean prelu = kind == Activation.PRELU;
         if (gemm instanceof BuiltinGemm builtin) {
-            builtin.linearActRows(a(h), a(act), prelu ? a(alpha) : 0L, prelu ? BuiltinGemm.ACT_PRELU : BuiltinGemm.ACT_SIGMOID, a(x), a(W), a(b),
+            builtin.linearAct(a(h), a(act), prelu ? a(alpha) : 0L, prelu ? BuiltinGemm.ACT_PRELU : BuiltinGemm.ACT_SIGMOID, a(x), a(W), a(b),
                     R, in, out, rows.count());
             return;
         }
@@ -1701,18 +1708,15 @@ public final class CudaBackend implements Backend, Profiling {
 
     /**
      * Backward of a hidden layer's sigmoid or PReLU over the unit's rows (packed: those before the device count):
-     * dx (=) from dy and the pre-activations h; PReLU's slope gradient dAlpha (+=) summed over row slices, which
-     * bias_grad_reduce_kernel adds in slice order.
+     * dx (=) from dy and the pre-activations h; PReLU's slope gradient dAlpha (+=) summed over row slices
+     * ({@link #preluSlicedBackward}).
      */
     private void unitActBackward(Rows rows, Tensor dx, Tensor dAlpha, Tensor dy, Tensor h, Tensor alpha, Activation kind, long partials, int R, int C) {
         if (kind == Activation.SIGMOID) {
             launch1d(Kernels.ACTIVATION_UNIT_SIGMOID_BACKWARD, (long) R * C, args().ptr(a(dx)).ptr(a(dy)).ptr(a(h)).ptr(rows.count()).i(R).i(C));
             return;
         }
-        Slicing sl = Slicing.of(R, C);
-        launchSliced(Kernels.PRELU_SLICED_BACKWARD, sl, args().ptr(a(dx)).ptr(partials).ptr(a(dy)).ptr(a(h)).ptr(a(alpha)).ptr(rows.count())
-                .i(R).i(C).i(sl.chunk()));
-        launch1d(Kernels.BIAS_GRAD_REDUCE, C, args().ptr(a(dAlpha)).ptr(partials).i(C).i(sl.slices()));
+        preluSlicedBackward(partials, dx, dAlpha, dy, h, alpha, rows.count(), R, C);
     }
 
     /**
