@@ -28,12 +28,26 @@ if [[ -z "$java_home" || ! -f "$java_home/include/jni.h" ]]; then
 fi
 # With the CUDA toolkit's cuda.h at hand, the two structs' layouts and the attribute's id are
 # checked against it at compile time (the library itself needs no toolkit).
+# The toolkit's nvtx3/ headers (NVTX 3 is header-only) give the library its NVTX ranges
+# (io.augur.backend.cuda.Nvtx); without them it is built without, and Nvtx says so.
 cuda_h=()
+nvtx=()
 for d in "${CUDA_HOME:-}" "$(dirname "$(dirname "$(command -v nvcc || echo /none/bin/nvcc)")")" /usr/local/cuda; do
-  if [[ -n "$d" && -f "$d/include/cuda.h" ]]; then cuda_h=(-DAUGUR_CUDA_H -I "$d/include"); break; fi
+  if [[ -n "$d" && -f "$d/include/cuda.h" ]]; then
+    cuda_h=(-DAUGUR_CUDA_H -I "$d/include")
+    [[ -f "$d/include/nvtx3/nvToolsExt.h" ]] && nvtx=(-DAUGUR_NVTX)
+    break
+  fi
 done
-"$cc_bin" -std=c11 -O2 -fPIC -shared -Wall -Werror -I "$java_home/include" -I "$java_home/include/linux" "${cuda_h[@]}" \
+"$cc_bin" -std=c11 -O2 -fPIC -shared -Wall -Werror -I "$java_home/include" -I "$java_home/include/linux" "${cuda_h[@]}" "${nvtx[@]}" \
   -o "$out/libaugur_launch.so" "$root/java/src/main/native/augur_launch.c" -ldl
+# For the tests only (not in the jar): an NVTX tool that writes what it is told to a file
+# (java/src/test/native/nvtx_probe.c; NvtxTest loads it through NVTX_INJECTION64_PATH).
+rm -f "$out/libaugur_nvtx_probe.so"
+if [[ ${#nvtx[@]} -gt 0 ]]; then
+  "$cc_bin" -std=c11 -O2 -fPIC -shared -Wall -Werror "${cuda_h[@]:1}" \
+    -o "$out/libaugur_nvtx_probe.so" "$root/java/src/test/native/nvtx_probe.c" -lpthread
+fi
 # The bundle runs on GPU boxes whose glibc may be older than this machine's: the library must not
 # need a symbol version newer than the JDK's own baseline (glibc 2.17).
 if command -v objdump >/dev/null; then
@@ -44,4 +58,4 @@ if command -v objdump >/dev/null; then
     exit 1
   fi
 fi
-echo "[augur] libaugur_launch.so: $out/libaugur_launch.so${cuda_h:+ (layouts checked against ${cuda_h[2]}/cuda.h)}"
+echo "[augur] libaugur_launch.so: $out/libaugur_launch.so${cuda_h:+ (layouts checked against ${cuda_h[2]}/cuda.h)}, NVTX $([[ ${#nvtx[@]} -gt 0 ]] && echo on || echo 'off (no nvtx3 headers)')"

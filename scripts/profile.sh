@@ -7,7 +7,9 @@
 # The run: a small world of the benchmark shape (T = 100; 3,000 users) generated into
 # $AUGUR_WORK (default: <bundle>/work), one epoch of `augur train --device cuda`.
 #   nsys  --trace=cuda,nvtx,osrt: the timeline (launch gaps, copy/compute overlap on the two
-#         streams), then `nsys stats` for the kernel, memcpy and API summaries;
+#         streams, and Augur's NVTX ranges in the domain "augur": epochs, steps with their load,
+#         forward, backward and update, graph capture and replay, waits, batch fills), then
+#         `nsys stats` for the kernel, memcpy, API and NVTX summaries;
 #         --cuda-graph-trace=node: training replays each step as a CUDA graph, which nsys by
 #         default (graph) records as one range without the kernels inside it, so the kernel
 #         summary would show only the eager first steps;
@@ -68,6 +70,9 @@ if [[ "${SKIP_NSYS:-0}" != 1 ]]; then
     if [[ -f "$out/augur-nsys.nsys-rep" ]]; then
       run "$nsys" stats --force-export=true --report cuda_gpu_kern_sum,cuda_gpu_mem_time_sum,cuda_api_sum \
         --output - "$out/augur-nsys.nsys-rep" >/dev/null
+      # Augur's NVTX ranges (domain augur: steps, graph replays, batch fills, waits), on their own:
+      # an nsys that names the report otherwise fails this one alone
+      run "$nsys" stats --report nvtx_sum --output - "$out/augur-nsys.nsys-rep" >/dev/null || true
       sed -n '/nsys stats/,$p' "$log" >"$out/nsys-stats.txt"
     else
       echo "[profile] nsys made no report; whatever it left is in $out (a .qdstrm can be imported with QdstrmImporter elsewhere)" | tee -a "$log"

@@ -1,9 +1,14 @@
 /*
- * libaugur_launch.so: cuLaunchKernelEx for the Java side (io.augur.backend.cuda.NativeLaunch),
- * which JCuda 12.6 does not bind. Augur uses it for one launch attribute,
- * CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION (programmatic dependent launch, compute
- * capability 9.0). The driver is found at run time (dlopen of libcuda.so.1, the library JCuda has
- * already loaded), so this builds without the CUDA toolkit: the two structs are cuda.h's layout.
+ * libaugur_launch.so: what the Java side needs from C and JCuda does not bind.
+ *  - cuLaunchKernelEx (io.augur.backend.cuda.NativeLaunch), for one launch attribute,
+ *    CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION (programmatic dependent launch, compute
+ *    capability 9.0). The driver is found at run time (dlopen of libcuda.so.1, the library JCuda
+ *    has already loaded), so this part builds without the CUDA toolkit: the two structs are
+ *    cuda.h's layout.
+ *  - NVTX ranges in the domain "augur" (io.augur.backend.cuda.Nvtx), for Nsight Systems' timeline
+ *    and Nsight Compute's range filters. NVTX 3 is header-only (the toolkit's nvtx3/): a tool that
+ *    profiles the process names its library in NVTX_INJECTION64_PATH, which the first NVTX call
+ *    loads; without one every call returns at once. Built with AUGUR_NVTX where the headers are.
  * Built by scripts/build-native.sh with the C compiler and the JDK's jni.h.
  */
 #include <dlfcn.h>
@@ -14,7 +19,7 @@
 
 #if defined(__GLIBC__) && defined(__x86_64__)
 /*
- * glibc 2.34 moved dlopen and dlsym into libc.so.6 under the symbol version GLIBC_2.34, so a
+ * glibc 2.34 moved dlopen, dlsym and dlclose into libc.so.6 under the symbol version GLIBC_2.34, so a
  * library linked on a newer system would not load on a GPU box with an older glibc (the JVM would
  * refuse it, and every launch would go out the plain way). GLIBC_2.2.5 is the version every
  * x86-64 glibc has: libdl.so.2 defines it before 2.34, libc.so.6 keeps it from 2.34 on.
@@ -22,6 +27,7 @@
  */
 __asm__(".symver dlopen,dlopen@GLIBC_2.2.5");
 __asm__(".symver dlsym,dlsym@GLIBC_2.2.5");
+__asm__(".symver dlclose,dlclose@GLIBC_2.2.5"); /* NVTX's loader calls it */
 #endif
 
 typedef struct {
@@ -109,3 +115,84 @@ JNIEXPORT jint JNICALL Java_io_augur_backend_cuda_NativeLaunch_launch(JNIEnv* en
   config.attr_count = programmatic ? 1u : 0u;
   return launch_ex(&config, (void*)(intptr_t)function, params, NULL);
 }
+
+/* ---------------------------------------------------------------- NVTX (io.augur.backend.cuda.Nvtx) */
+
+#ifdef AUGUR_NVTX
+#include <nvtx3/nvToolsExt.h>
+
+static nvtxDomainHandle_t domain;
+
+/* 1: built with NVTX, and the domain "augur" made (the first NVTX call: a profiler's library loads here). */
+JNIEXPORT jint JNICALL Java_io_augur_backend_cuda_Nvtx_open(JNIEnv* env, jclass cls) {
+  (void)env;
+  (void)cls;
+  domain = nvtxDomainCreateA("augur");
+  return 1;
+}
+
+/* The tool's handle for a name pushed often (0 where no tool is attached, which push then ignores). */
+JNIEXPORT jlong JNICALL Java_io_augur_backend_cuda_Nvtx_registerName(JNIEnv* env, jclass cls, jstring name) {
+  (void)cls;
+  const char* s = (*env)->GetStringUTFChars(env, name, NULL);
+  if (s == NULL) return 0;
+  nvtxStringHandle_t h = nvtxDomainRegisterStringA(domain, s);
+  (*env)->ReleaseStringUTFChars(env, name, s);
+  return (jlong)(intptr_t)h;
+}
+
+static nvtxEventAttributes_t attributes(jint argb) {
+  nvtxEventAttributes_t a;
+  memset(&a, 0, sizeof a);
+  a.version = NVTX_VERSION;
+  a.size = NVTX_EVENT_ATTRIB_STRUCT_SIZE;
+  a.colorType = NVTX_COLOR_ARGB;
+  a.color = (uint32_t)argb;
+  return a;
+}
+
+JNIEXPORT void JNICALL Java_io_augur_backend_cuda_Nvtx_pushRegistered(JNIEnv* env, jclass cls, jlong name, jint argb) {
+  (void)env;
+  (void)cls;
+  nvtxEventAttributes_t a = attributes(argb);
+  a.messageType = NVTX_MESSAGE_TYPE_REGISTERED;
+  a.message.registered = (nvtxStringHandle_t)(intptr_t)name;
+  nvtxDomainRangePushEx(domain, &a);
+}
+
+/* A range or a mark named by a string used once or rarely (an epoch's number, a step's key). */
+static void named(JNIEnv* env, jstring name, jint argb, int mark) {
+  const char* s = (*env)->GetStringUTFChars(env, name, NULL);
+  if (s == NULL) return;
+  nvtxEventAttributes_t a = attributes(argb);
+  a.messageType = NVTX_MESSAGE_TYPE_ASCII;
+  a.message.ascii = s;
+  if (mark) nvtxDomainMarkEx(domain, &a);
+  else nvtxDomainRangePushEx(domain, &a);
+  (*env)->ReleaseStringUTFChars(env, name, s);
+}
+
+JNIEXPORT void JNICALL Java_io_augur_backend_cuda_Nvtx_pushNamed(JNIEnv* env, jclass cls, jstring name, jint argb) {
+  (void)cls;
+  named(env, name, argb, 0);
+}
+
+JNIEXPORT void JNICALL Java_io_augur_backend_cuda_Nvtx_markNamed(JNIEnv* env, jclass cls, jstring name, jint argb) {
+  (void)cls;
+  named(env, name, argb, 1);
+}
+
+JNIEXPORT void JNICALL Java_io_augur_backend_cuda_Nvtx_pop(JNIEnv* env, jclass cls) {
+  (void)env;
+  (void)cls;
+  nvtxDomainRangePop(domain);
+}
+
+#else
+/* Built without the nvtx3 headers: open says so, and Java calls nothing else. */
+JNIEXPORT jint JNICALL Java_io_augur_backend_cuda_Nvtx_open(JNIEnv* env, jclass cls) {
+  (void)env;
+  (void)cls;
+  return 0;
+}
+#endif

@@ -10,6 +10,7 @@ import io.augur.backend.Profiling;
 import io.augur.backend.cuda.Autotuner;
 import io.augur.backend.cuda.CudaBackend;
 import io.augur.backend.cuda.KernelTuning;
+import io.augur.backend.cuda.Nvtx;
 import io.augur.config.ModelConfig;
 import io.augur.config.TrainConfig;
 import io.augur.config.WorldConfig;
@@ -372,7 +373,10 @@ public final class BenchCommand implements Callable<Integer> {
         CtrModel model = Models.create(cb, mcfg, Models.features(ds), B, seed);
         Optimizer opt = new Optimizer(cb, model.params(), Trainer.countsByTable(model, ds), tcfg);
         Trainer trainer = newTrainer(cb, model, ds, tcfg);
-        Run run = timedRun(trainer, opt, ds.train(), B, seed, null, smoke ? new Length(2, 0, 0, autotuneSeconds) : new Length(10, 0.3, 0, autotuneSeconds));
+        Run run;
+        try (Nvtx.Scope range = Nvtx.push("autotune batch " + B + ": " + t, Nvtx.BENCH)) {
+            run = timedRun(trainer, opt, ds.train(), B, seed, null, smoke ? new Length(2, 0, 0, autotuneSeconds) : new Length(10, 0.3, 0, autotuneSeconds));
+        }
         keepResident(trainer, model);
         double p50 = run.stepMs(0.5);
         return new Autotuner.Score(B / (p50 / 1e3), p50, cb.settingsRead());
@@ -403,7 +407,10 @@ public final class BenchCommand implements Callable<Integer> {
             model = Models.create(be, mcfg, Models.features(ds), B, seed + r);
             Optimizer opt = new Optimizer(be, model.params(), Trainer.countsByTable(model, ds), tcfg);
             Trainer trainer = newTrainer(be, model, ds, tcfg);
-            Run run = timedRun(trainer, opt, train, B, seed + r, null, runLength());
+            Run run;
+            try (Nvtx.Scope range = Nvtx.push(label + " batch " + B + " run " + (r + 1) + "/" + repeats, Nvtx.BENCH)) {
+                run = timedRun(trainer, opt, train, B, seed + r, null, runLength());
+            }
             keepResident(trainer, model);
             LOG.info("{} batch {} run {}/{}: {} samples/s ({} steps, step p50 {} ms, of which the host's issue {} ms)", label, B, r + 1, repeats,
                     String.format("%,.0f", run.samplesPerS()), run.stepNanos().length, String.format("%.3f", run.stepMs(0.5)),
@@ -411,7 +418,10 @@ public final class BenchCommand implements Callable<Integer> {
             runs.add(run);
         }
         boolean residentUsed = model != null && resident.containsKey(residentKey(model));
-        double evalSps = evalRun(be, model, ds.valid(), B);
+        double evalSps;
+        try (Nvtx.Scope range = Nvtx.push(label + " batch " + B + " evaluation", Nvtx.EVAL)) {
+            evalSps = evalRun(be, model, ds.valid(), B);
+        }
         LOG.info("{} batch {} evaluation: {} samples/s", label, B, String.format("%,.0f", evalSps));
         model = null;
 

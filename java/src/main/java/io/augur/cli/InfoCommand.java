@@ -4,6 +4,7 @@ import io.augur.backend.Backends;
 import io.augur.backend.cuda.CudaBackend;
 import io.augur.backend.cuda.CudaProbe;
 import io.augur.backend.cuda.CudaRuntime;
+import io.augur.backend.cuda.Nvtx;
 import picocli.CommandLine.Command;
 
 import java.io.IOException;
@@ -44,6 +45,7 @@ public final class InfoCommand implements Callable<Integer> {
         } else {
             System.out.printf("backend    cuda: not available: %s%n", cuda.reason());
         }
+        System.out.printf("nvtx       %s (-D%s=auto|on|off)%n", Nvtx.describe(), Nvtx.PROPERTY);
         return 0;
     }
 

@@ -1,5 +1,7 @@
 package io.augur.data;
 
+import io.augur.backend.cuda.Nvtx;
+
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -50,6 +52,8 @@ public final class BatchReader implements AutoCloseable {
     private final int batchSize;
     private final int numBatches;
     private final BlockingQueue<Batch> free;
+    /** NVTX ranges (Nvtx): a prefetch thread filling a batch; the caller of next() waiting for one. */
+    private static final Nvtx.Range FILL_BATCH = Nvtx.range("fill batch", Nvtx.DATA), WAIT_FOR_BATCH = Nvtx.range("wait for batch", Nvtx.WAIT);
     private final AtomicInteger claimed = new AtomicInteger();
     private final Object lock = new Object();
     private final Map<Integer, Object> ready = new HashMap<>();   // batch index -> Batch or Failure; guarded by lock
@@ -125,7 +129,9 @@ public final class BatchReader implements AutoCloseable {
                 Object result;
                 try {
                     int from = k * batchSize;
-                    filler.fill(b, order, from, Math.min(batchSize, rows - from));
+                    try (Nvtx.Scope r = FILL_BATCH.open()) {
+                        filler.fill(b, order, from, Math.min(batchSize, rows - from));
+                    }
                     result = b;
                 } catch (RuntimeException | Error e) {
                     free.add(b);
@@ -163,12 +169,17 @@ public final class BatchReader implements AutoCloseable {
         }
         Object o;
         synchronized (lock) {
-            while ((o = ready.remove(consumed)) == null) {
-                try {
-                    lock.wait();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IllegalStateException("interrupted while waiting for the next batch", e);
+            o = ready.remove(consumed);
+            if (o == null) {
+                try (Nvtx.Scope r = WAIT_FOR_BATCH.open()) {   // only a real wait shows on the timeline
+                    while ((o = ready.remove(consumed)) == null) {
+                        try {
+                            lock.wait();
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            throw new IllegalStateException("interrupted while waiting for the next batch", e);
+                        }
+                    }
                 }
             }
         }

@@ -3,6 +3,7 @@ package io.augur.model;
 import io.augur.backend.Backend;
 import io.augur.backend.Param;
 import io.augur.backend.Tensor;
+import io.augur.backend.cuda.Nvtx;
 import io.augur.config.ModelConfig;
 
 import java.util.ArrayList;
@@ -47,6 +48,9 @@ public abstract class CtrModel {
     private final io.augur.backend.Tower.Loss bce;
     private Tensor logits;
     private double lastAux = Double.NaN;
+    /** NVTX ranges of a training step's parts, and of the host's wait for a step's loss (Nvtx). */
+    private static final Nvtx.Range FORWARD = Nvtx.range("forward", Nvtx.STEP), BACKWARD = Nvtx.range("backward", Nvtx.STEP),
+            UPDATE = Nvtx.range("update", Nvtx.STEP), WAIT_FOR_STEP = Nvtx.range("wait for step", Nvtx.WAIT);
     private static final java.util.concurrent.atomic.AtomicInteger INSTANCES = new java.util.concurrent.atomic.AtomicInteger();
     /** Tells this model's step keys from another's on the same backend. */
     private final int instance = INSTANCES.incrementAndGet();
@@ -209,10 +213,16 @@ public abstract class CtrModel {
 
     private void issueTrainStep(Runnable update) {
         be.runStep(stepKey("train", batch.size()), () -> {
-            forward(true, true, denseGrads());   // the gradients zeroed with the lookups; lossForward's BCE with the logits
-            auxiliaryLossForward(batch.size());
-            backward();
-            update.run();
+            try (Nvtx.Scope r = FORWARD.open()) {
+                forward(true, true, denseGrads());   // the gradients zeroed with the lookups; lossForward's BCE with the logits
+                auxiliaryLossForward(batch.size());
+            }
+            try (Nvtx.Scope r = BACKWARD.open()) {
+                backward();
+            }
+            try (Nvtx.Scope r = UPDATE.open()) {
+                update.run();
+            }
         });
     }
 
@@ -249,8 +259,10 @@ public abstract class CtrModel {
         }
 
         public float loss() {
-            double a = aux.getAsDouble();
-            return (float) ce.getAsDouble() + (Double.isNaN(a) ? 0f : (float) (auxWeight * a));
+            try (Nvtx.Scope r = WAIT_FOR_STEP.open()) {
+                double a = aux.getAsDouble();
+                return (float) ce.getAsDouble() + (Double.isNaN(a) ? 0f : (float) (auxWeight * a));
+            }
         }
 
         /** The unweighted auxiliary loss, NaN without one. */

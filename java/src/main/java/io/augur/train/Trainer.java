@@ -2,6 +2,7 @@ package io.augur.train;
 
 import io.augur.backend.Backend;
 import io.augur.backend.Param;
+import io.augur.backend.cuda.Nvtx;
 import io.augur.config.TrainConfig;
 import io.augur.data.Batch;
 import io.augur.data.BatchReader;
@@ -33,6 +34,8 @@ import java.util.Map;
  */
 public final class Trainer {
     private static final Logger LOG = LogManager.getLogger(Trainer.class);
+    /** NVTX ranges of a training step (Nvtx; pushed only while a profiler is attached). */
+    private static final Nvtx.Range TRAIN_STEP = Nvtx.range("train step", Nvtx.STEP), LOAD_BATCH = Nvtx.range("load batch", Nvtx.DATA);
     public static final String CHECKPOINT = "best.ckpt";
     public static final String METRICS = "metrics.jsonl";
     public static final String SUMMARY = "summary.json";
@@ -90,7 +93,8 @@ public final class Trainer {
                 int intervalSteps = 0;
                 long epochSamples = 0;
                 long e0 = System.nanoTime();
-                try (BatchReader reader = trainBatches(cfg.batchSize(), cfg.seed(), epoch, false)) {
+                try (Nvtx.Scope epochRange = Nvtx.push("epoch " + epoch + "/" + cfg.epochs(), Nvtx.STEP);
+                     BatchReader reader = trainBatches(cfg.batchSize(), cfg.seed(), epoch, false)) {
                     Progress progress = Progress.start("epoch " + epoch + "/" + cfg.epochs(), reader.rowsPerEpoch());
                     // Step i's loss is read after step i + 1 is issued: the host loads and issues
                     // the next batch while the device still runs the last one.
@@ -233,8 +237,10 @@ public final class Trainer {
 
     /** One optimisation step on a host batch; returns the loss (with DIEN, CE + alpha_aux * aux). */
     public float trainStep(Optimizer opt, Batch b) {
-        loadForTraining(b);
-        return model.trainStep(opt::step);
+        try (Nvtx.Scope r = TRAIN_STEP.open()) {
+            loadForTraining(b);
+            return model.trainStep(opt::step);
+        }
     }
 
     /**
@@ -243,11 +249,19 @@ public final class Trainer {
      * i's loss after issuing step i + 1, so the host prepares the next step while the device runs.
      */
     public CtrModel.StepLoss trainStepLater(Optimizer opt, Batch b) {
-        loadForTraining(b);
-        return model.trainStepLater(opt::step);
+        try (Nvtx.Scope r = TRAIN_STEP.open()) {
+            loadForTraining(b);
+            return model.trainStepLater(opt::step);
+        }
     }
 
     private void loadForTraining(Batch b) {
+        try (Nvtx.Scope r = LOAD_BATCH.open()) {
+            loadBatch(b);
+        }
+    }
+
+    private void loadBatch(Batch b) {
         if (!b.hasHistories()) {
             if (resident == null) throw new IllegalStateException("a batch without histories, and none resident (batches from trainBatches only)");
             model.batch.loadResident(be, b.size, b.labels, b.profile, b.items, b.cates, b.lengths, b.rowIndex, resident);
@@ -290,7 +304,8 @@ public final class Trainer {
         // reader recycles a batch at the next next(), so its users and labels are copied out).
         float[][] probs = new float[2][E], labels = new float[2][E];
         int[][] users = new int[2][E];
-        try (BatchReader reader = split.batches(E, false, 0L, 0, false, false)) {
+        try (Nvtx.Scope r = Nvtx.push("evaluate " + split.path().getFileName(), Nvtx.EVAL);
+             BatchReader reader = split.batches(E, false, 0L, 0, false, false)) {
             Batch b = reader.next();
             Runnable pending = null;
             int pendingCount = 0, k = 0;
@@ -318,6 +333,12 @@ public final class Trainer {
     }
 
     private void saveCheckpoint(Path file, int epoch, double validAuc) {
+        try (Nvtx.Scope r = Nvtx.push("checkpoint", Nvtx.FILE)) {
+            writeCheckpoint(file, epoch, validAuc);
+        }
+    }
+
+    private void writeCheckpoint(Path file, int epoch, double validAuc) {
         List<NamedArray> tensors = new ArrayList<>();
         for (Param p : model.params()) {
             float[] v = new float[p.value().size()];

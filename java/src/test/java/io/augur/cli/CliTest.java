@@ -186,6 +186,7 @@ public class CliTest {
         assertEquals(0, r.code(), r.toString());
         assertTrue(r.out().lines().anyMatch(l -> l.startsWith("backend") && l.contains("cpu: available")), r.toString());
         assertTrue(r.out().lines().anyMatch(l -> l.startsWith("backend") && l.contains("cuda: not available")), r.toString());
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("nvtx") && l.contains(io.augur.backend.cuda.Nvtx.describe())), r.toString());
     }
 
     @Test

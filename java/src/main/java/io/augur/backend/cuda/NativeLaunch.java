@@ -1,25 +1,19 @@
 package io.augur.backend.cuda;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 
 import jcuda.NativePointerObject;
 
 /**
  * cuLaunchKernelEx, which JCuda 12.6 does not bind, through the small JNI library the build makes
- * from java/src/main/native/augur_launch.c (class-path resource cuda/libaugur_launch.so). Augur uses
+ * from java/src/main/native/augur_launch.c ({@link NativeLibrary}). Augur uses
  * it for programmatic dependent launch (CudaRuntime). Where the library or the driver's function is
  * missing, {@link #unavailable()} says why and the runtime launches the plain way.
  */
 final class NativeLaunch {
     private NativeLaunch() {}
 
-    static final String RESOURCE = "/cuda/libaugur_launch.so";
     private static final Method NATIVE_POINTER = nativePointerMethod();
     private static final String UNAVAILABLE = load();
 
@@ -32,19 +26,7 @@ final class NativeLaunch {
     static String unavailable() { return UNAVAILABLE; }
 
     private static String load() {
-        if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")
-                || !System.getProperty("os.arch", "").matches("amd64|x86_64")) {
-            return "libaugur_launch.so is built for Linux x86-64 only";
-        }
-        try (InputStream in = NativeLaunch.class.getResourceAsStream(RESOURCE)) {
-            if (in == null) return "this build has no " + RESOURCE.substring(1) + " (no C compiler when it was built)";
-            Path file = Files.createTempFile("augur-launch-", ".so");
-            file.toFile().deleteOnExit();
-            Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
-            System.load(file.toAbsolutePath().toString());
-        } catch (IOException | UnsatisfiedLinkError | SecurityException e) {
-            return "cannot load " + RESOURCE.substring(1) + ": " + e;
-        }
+        if (NativeLibrary.error() != null) return NativeLibrary.error();
         if (NATIVE_POINTER == null) return "JCuda's handles do not expose their native pointers";
         return switch (bind()) {
             case 0 -> null;

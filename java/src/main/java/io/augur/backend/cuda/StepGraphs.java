@@ -28,10 +28,13 @@ final class StepGraphs {
         CUgraphExec exec;
         List<CudaRuntime.Op> ops;
         long replays;
+        Nvtx.Range replayRange;
     }
 
     private final CudaRuntime rt;
     private final Map<String, StepGraph> graphs = new HashMap<>();
+    /** NVTX ranges (Nvtx) of the steps that run eagerly, by key; a replay's range is its graph's. */
+    private final Map<String, Nvtx.Range> eagerRanges = new HashMap<>();
     private boolean enabled = true;
 
     StepGraphs(CudaRuntime rt) { this.rt = rt; }
@@ -69,14 +72,22 @@ final class StepGraphs {
     /** Runs one step of {@code key}: eagerly, captured, or replayed (see the class comment). */
     void run(String key, Runnable work) {
         StepGraph g = enabled && !rt.timing() ? graphs.computeIfAbsent(key, k -> new StepGraph()) : null;
-        if (g == null || g.disabled) {
-            work.run();
-            return;
+        g = g == null || g.disabled ? null : g;
+        if (g != null) g.calls++;
+        if (g != null && g.exec != null) {
+            if (g.replayRange == null) g.replayRange = Nvtx.range("step " + key + " (replay)", Nvtx.GRAPH);
+            try (Nvtx.Scope r = g.replayRange.open()) {
+                replay(key, g, work);
+            }
+        } else if (g != null && g.calls >= 2) {
+            try (Nvtx.Scope r = Nvtx.push("step " + key + " (capture)", Nvtx.GRAPH)) {
+                capture(key, g, work);
+            }
+        } else {
+            try (Nvtx.Scope r = eagerRanges.computeIfAbsent(key, k -> Nvtx.range("step " + k + " (eager)", Nvtx.GRAPH)).open()) {
+                work.run();
+            }
         }
-        g.calls++;
-        if (g.exec != null) replay(key, g, work);
-        else if (g.calls >= 2) capture(key, g, work);
-        else work.run();
     }
 
     private void capture(String key, StepGraph g, Runnable work) {
@@ -129,6 +140,7 @@ final class StepGraphs {
         g.calls = 1;
         g.recaptures++;
         g.disabled = g.recaptures > 3;
+        Nvtx.mark("step " + key + ": its graph dropped (" + rt.divergence() + ")", Nvtx.GRAPH);
         LOG.info("step {}: its operations no longer match its CUDA graph ({}); it ran without the graph, {}", key, rt.divergence(),
                 g.disabled ? "and runs without one from now on (changed " + g.recaptures + " times)" : "and is captured again next time");
     }
