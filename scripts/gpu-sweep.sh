@@ -5,8 +5,8 @@
 #   tar xJf augur-*.tar.xz && ./augur-*/scripts/gpu-sweep.sh "$OUT"
 #
 # In order, each step only if the budget (SWEEP_SECONDS, default 560) leaves it room, and only the
-# parts named in PARTS (default: all of them, "check autotune tf32 ncu sanitize variants"; a second call
-# can pick up what the first one's budget left out, e.g. PARTS="ncu sanitize variants"):
+# parts named in PARTS (default: all of them, "check autotune tf32 nsys ncu sanitize variants"; a second
+# call can pick up what the first one's budget left out, e.g. PARTS="tf32 nsys ncu"):
 #   check     gpu-check.sh: the GPU parity tests, then base/din/dien at batch 128 and 2048 (+ DIN eager);
 #   autotune  DIN at batch 128 and 2048 with --autotune: a short run under each value of each kernel
 #             setting the step consults (PDL, the tower fused, its clusters and channels, the unit's
@@ -16,6 +16,11 @@
 #             full benchmark each);
 #   tf32      DIN with --precision tf32, with --resident-data, and with --precision tf32 --autotune
 #             (the unit layer by layer puts its products on the TF32 tensor cores);
+#   nsys      Nsight Systems on a short DIN training run at batch 128 and at 2048 (profile.sh,
+#             SKIP_NCU=1): each kernel's time inside the replayed step graphs as they really run
+#             (no cache flush, no serialisation, unlike ncu), the launch gaps, and Augur's NVTX
+#             ranges (how long the host takes to issue a step, how long it waits for one); the
+#             summary keeps the kernel and NVTX tables, the reports themselves are left out;
 #   ncu       Nsight Compute on one DIN training step at batch 128 and at 2048 (profile.sh,
 #             NCU_SET=basic: each kernel's time, throughput and occupancy), then every section
 #             (--set full: stall reasons, cache hit rates, shared-memory conflicts) for one launch of
@@ -46,7 +51,7 @@ say() { echo "[gpu-sweep] $(date -u +%T) +$((SECONDS - t0))s: $*" | tee -a "$sum
 : >"$summary"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv 2>&1 | tee -a "$summary"
 
-parts=" ${PARTS:-check autotune tf32 ncu sanitize variants} "
+parts=" ${PARTS:-check autotune tf32 nsys ncu sanitize variants} "
 want() { [[ "$parts" == *" $1 "* ]]; }
 
 if want check; then
@@ -71,6 +76,16 @@ if want tf32; then
   else
     say "skipped: tf32 and resident"
   fi
+fi
+if want nsys; then
+  for bs in 128 2048; do
+    if (( $(left) < 100 )); then say "skipped: nsys at batch $bs"; continue; fi
+    say "nsys, DIN at batch $bs"
+    SKIP_NCU=1 timeout 90 "$b/scripts/profile.sh" "$res/nsys$bs" --batch-size "$bs" >/dev/null 2>&1
+    # the kernels (total, instances, average) and the NVTX ranges, as nsys stats printed them
+    grep -E '_kernel|train step|wait for|fill batch|\(replay\)|\(eager\)' "$res/nsys$bs/nsys-stats.txt" 2>/dev/null | head -40 | tee -a "$summary"
+    rm -f "$res/nsys$bs"/*.nsys-rep "$res/nsys$bs"/*.sqlite "$res/nsys$bs"/*.qdstrm
+  done
 fi
 if want ncu; then
   for bs in 128 2048; do
