@@ -8,7 +8,9 @@
 //   z = u (GRU), a_t u (AUGRU), a_t (AGRU);   h_t = (1 - z) h_{t-1} + z n
 // One block per sample walks its positions in time order; each step is a matrix-vector product
 // of G outputs (one thread each) followed by the cell's elementwise update (one thread per
-// hidden unit). Positions t >= len_b are neither computed nor read.
+// hidden unit). What does not depend on the walk (the input's products forward, the input's
+// gradient backward) is done for all of a sample's positions at once, outside it. Positions
+// t >= len_b are neither computed nor read.
 //
 // Workspace (maxB, T, .) slices, unpacked (row b * T + t):
 //   gates (., G)   u, r, n after their activations     hn (., H)   gh_n, before the reset gate
@@ -59,10 +61,16 @@ __device__ __forceinline__ float interleaved_sum(const float* v, int n) {
 
 }  // namespace augur
 
-// Forward. grid (B), block >= G threads (a multiple of 32); dynamic shared: E + H + 2G floats.
+// Forward. grid (B), block >= G threads (a multiple of 32); dynamic shared: H + G floats.
 //   hOut (B, T, H) or nullptr: h_t for t < len, 0 after    hLast (B, H) or nullptr: h_{len-1}, 0 when len = 0
 //   gates, hn, h: the workspace    x (B, T, E)   att (B, T) or nullptr (GRU)   lengths (B)
 //   wx (E, G)   wh (H, G)   bx, bh (G)
+// The input's products gx = x_t Wx + bx do not depend on h, so they are not part of the walk: the
+// block computes them for all its positions first, every thread taking (t, column) pairs, into
+// gates (where each position's u, r, n later replace them, written by the one thread that read
+// them). A step of the walk is then h_{t-1} Wh (thread j: column j, the products' only chain),
+// a barrier, the cell's update (thread j: hidden unit j), which also loads the next position's gx
+// and attention score, so that no load from memory waits on the walk, and a barrier.
 AUGUR_KERNEL void __launch_bounds__(1024) recurrence_forward_kernel(float* __restrict__ hOut, float* __restrict__ hLast, float* __restrict__ gates,
                                             float* __restrict__ hn, float* __restrict__ hs, int* status,
                                             const float* __restrict__ x, const float* __restrict__ att,
@@ -72,43 +80,53 @@ AUGUR_KERNEL void __launch_bounds__(1024) recurrence_forward_kernel(float* __res
   extern __shared__ double smem_d[];   // declared double as elsewhere in augur.cu; used as floats
   float* smem = reinterpret_cast<float*>(smem_d);
   const int G = 3 * H;
-  float* xs = smem;        // (E)  x_t
-  float* hp = xs + E;      // (H)  h_{t-1}
-  float* sgx = hp + H;     // (G)  x_t Wx + bx
-  float* sgh = sgx + G;    // (G)  h_{t-1} Wh + bh
+  float* hp = smem;        // (H)  h_{t-1}
+  float* sgh = hp + H;     // (G)  h_{t-1} Wh + bh
   const int b = blockIdx.x, j = threadIdx.x;
   const int len = augur::checked_length(lengths, b, T, status);
+  const long long first = (long long)b * T;
   for (int k = j; k < H; k += blockDim.x) hp[k] = 0.0f;
+  for (int e = j; e < len * G; e += blockDim.x) {
+    const int t = e / G, q = e % G;
+    gates[(first + t) * G + q] = bx[q] + augur::strided_dot(x + (first + t) * E, wx, E, G, q);
+  }
+  __syncthreads();  // every gx (and hp) written before any is read
+  float gu = 0.0f, gr = 0.0f, gn = 0.0f, a = 1.0f;  // position t's gx columns j, H + j, 2H + j and attention score (thread j < H)
+  if (j < H && len > 0) {
+    gu = gates[first * G + j];
+    gr = gates[first * G + H + j];
+    gn = gates[first * G + 2 * H + j];
+    a = att == nullptr ? 1.0f : att[first];
+  }
   for (int t = 0; t < len; ++t) {
-    const long long row = (long long)b * T + t;
-    for (int e = j; e < E; e += blockDim.x) xs[e] = x[row * E + e];
-    __syncthreads();
-    if (j < G) {
-      sgx[j] = bx[j] + augur::strided_dot(xs, wx, E, G, j);
-      sgh[j] = bh[j] + augur::strided_dot(hp, wh, H, G, j);
-    }
-    __syncthreads();
-    float hNew = 0.0f;
+    const long long row = first + t;
+    if (j < G) sgh[j] = bh[j] + augur::strided_dot(hp, wh, H, G, j);
+    __syncthreads();  // sgh complete
     if (j < H) {
-      const float a = att == nullptr ? 1.0f : att[row];
-      const float u = augur::gru_sigmoid(sgx[j] + sgh[j]);
-      const float r = augur::gru_sigmoid(sgx[H + j] + sgh[H + j]);
+      const float u = augur::gru_sigmoid(gu + sgh[j]);
+      const float r = augur::gru_sigmoid(gr + sgh[H + j]);
       const float hc = sgh[2 * H + j];
-      const float c = augur::gru_tanh(sgx[2 * H + j] + r * hc);
+      const float c = augur::gru_tanh(gn + r * hc);
       const float z = kind == augur::CELL_GRU ? u : kind == augur::CELL_AUGRU ? a * u : a;
-      hNew = (1.0f - z) * hp[j] + z * c;
+      const float hNew = (1.0f - z) * hp[j] + z * c;
       gates[row * G + j] = u;
       gates[row * G + H + j] = r;
       gates[row * G + 2 * H + j] = c;
       hn[row * H + j] = hc;
       hs[row * H + j] = hNew;
       if (hOut != nullptr) hOut[row * H + j] = hNew;
+      // Every read of h_{t-1} by other threads (the gh products) came before the barrier above;
+      // thread j alone reads hp[j] after it, so it may overwrite it now.
+      hp[j] = hNew;
+      if (t + 1 < len) {
+        gu = gates[(row + 1) * G + j];
+        gr = gates[(row + 1) * G + H + j];
+        gn = gates[(row + 1) * G + 2 * H + j];
+        a = att == nullptr ? 1.0f : att[row + 1];
+      }
     }
-    // Every read of h_{t-1} by other threads (the gh products) came before the barrier above;
-    // thread j alone reads hp[j] after it, so it may overwrite it now.
-    if (j < H) hp[j] = hNew;
+    __syncthreads();  // h_t complete before the next products read it, and sgh read before they rewrite it
   }
-  __syncthreads();
   for (int k = j; k < H; k += blockDim.x) {
     if (hLast != nullptr) hLast[(long long)b * H + k] = hp[k];  // 0 when len = 0
   }
@@ -138,10 +156,17 @@ AUGUR_KERNEL void recurrence_transpose_kernel(float* __restrict__ wxT, float* __
 }
 
 // Backward, after the forward of the same batch. grid (B), block >= max(G, E) threads (a
-// multiple of 32); dynamic shared: H + 2G + H floats.
+// multiple of 32); dynamic shared: 4G + 2H floats.
 //   dx (B, T, E) =, 0 at padded positions     dAtt (B, T) = or nullptr (GRU), 0 at padded positions
 //   dgx, dgh (B, T, G) =: each position's gate gradients, 0 at padded positions (for the weight sums)
 //   dHOut (B, T, H) or nullptr    dHLast (B, H) or nullptr    wxT (G, E), whT (G, H): recurrence_transpose_kernel
+// A step of the walk back: the cell's backward (thread j: hidden unit j, from the gradient reaching
+// h_t, which the same thread computed, and the position's saved values, loaded during the step
+// before), the gate gradients into one of two sets of buffers, a barrier, then dh_{t-1} = ... + dgh
+// Wh^T (thread j), the gate gradients stored and thread 0's dAtt. The next position writes the other
+// set, so one barrier a step keeps every read of a set before its rewrite two positions on. The
+// input's gradient dx = dgx Wx^T is not part of the walk: it is computed after it, for every
+// position at once, from the stored dgx.
 AUGUR_KERNEL void __launch_bounds__(1024) recurrence_backward_kernel(float* __restrict__ dx, float* __restrict__ dAtt, float* __restrict__ dgx,
                                              float* __restrict__ dgh, int* status, const float* __restrict__ dHOut,
                                              const float* __restrict__ dHLast, const float* __restrict__ gates,
@@ -152,59 +177,75 @@ AUGUR_KERNEL void __launch_bounds__(1024) recurrence_backward_kernel(float* __re
   extern __shared__ double smem_d[];
   float* smem = reinterpret_cast<float*>(smem_d);
   const int G = 3 * H;
-  float* dh = smem;        // (H)  the gradient reaching h_t
-  float* sgx = dh + H;     // (G)
-  float* sgh = sgx + G;    // (G)
-  float* sda = sgh + G;    // (H)  each unit's term of dAtt
+  float* sgx = smem;           // (2, G)
+  float* sgh = sgx + 2 * G;    // (2, G)
+  float* sda = sgh + 2 * G;    // (2, H)  each unit's term of dAtt
   const int b = blockIdx.x, j = threadIdx.x;
   const int len = augur::checked_length(lengths, b, T, status);
-  for (int k = j; k < H; k += blockDim.x) dh[k] = dHLast != nullptr && len > 0 ? dHLast[(long long)b * H + k] : 0.0f;
+  const long long first = (long long)b * T;
   // padded positions: zero gradients
-  for (long long i = (long long)len * E + j; i < (long long)T * E; i += blockDim.x) dx[(long long)b * T * E + i] = 0.0f;
+  for (long long i = (long long)len * E + j; i < (long long)T * E; i += blockDim.x) dx[first * E + i] = 0.0f;
   for (long long i = (long long)len * G + j; i < (long long)T * G; i += blockDim.x) {
-    dgx[(long long)b * T * G + i] = 0.0f;
-    dgh[(long long)b * T * G + i] = 0.0f;
+    dgx[first * G + i] = 0.0f;
+    dgh[first * G + i] = 0.0f;
   }
   if (dAtt != nullptr) {
-    for (int t = len + j; t < T; t += blockDim.x) dAtt[(long long)b * T + t] = 0.0f;
+    for (int t = len + j; t < T; t += blockDim.x) dAtt[first + t] = 0.0f;
   }
-  __syncthreads();
+  // thread j < H: the gradient reaching h_t, and position t's saved values (loaded one position ahead)
+  float dh = 0.0f, dOut = 0.0f, a = 1.0f, u = 0.0f, r = 0.0f, c = 0.0f, hc = 0.0f, hprev = 0.0f;
+  auto load = [&](int t) {
+    const long long row = first + t;
+    dOut = dHOut != nullptr ? dHOut[row * H + j] : 0.0f;
+    a = att == nullptr ? 1.0f : att[row];
+    u = gates[row * G + j];
+    r = gates[row * G + H + j];
+    c = gates[row * G + 2 * H + j];
+    hc = hn[row * H + j];
+    hprev = t > 0 ? hs[(row - 1) * H + j] : 0.0f;
+  };
+  if (j < H && len > 0) {
+    dh = dHLast != nullptr ? dHLast[(long long)b * H + j] : 0.0f;
+    load(len - 1);
+  }
   for (int t = len - 1; t >= 0; --t) {
-    const long long row = (long long)b * T + t;
+    const long long row = first + t;
+    float* gx = sgx + (t & 1) * G;
+    float* gh = sgh + (t & 1) * G;
+    float* da = sda + (t & 1) * H;
     float dhp = 0.0f;
     if (j < H) {
-      float d = dh[j];
-      if (dHOut != nullptr) d += dHOut[row * H + j];
-      const float a = att == nullptr ? 1.0f : att[row];
-      const float u = gates[row * G + j], r = gates[row * G + H + j], c = gates[row * G + 2 * H + j];
-      const float hc = hn[row * H + j];
-      const float hprev = t > 0 ? hs[(row - 1) * H + j] : 0.0f;
+      float d = dh;
+      if (dHOut != nullptr) d += dOut;
       const float z = kind == augur::CELL_GRU ? u : kind == augur::CELL_AUGRU ? a * u : a;
       const float dz = d * (c - hprev);
       const float du = kind == augur::CELL_GRU ? dz : kind == augur::CELL_AUGRU ? a * dz : 0.0f;
-      sda[j] = kind == augur::CELL_AUGRU ? dz * u : kind == augur::CELL_AGRU ? dz : 0.0f;
+      da[j] = kind == augur::CELL_AUGRU ? dz * u : kind == augur::CELL_AGRU ? dz : 0.0f;
       const float dcPre = d * z * (1.0f - c * c);
       const float drPre = dcPre * hc * r * (1.0f - r);
       const float duPre = du * u * (1.0f - u);
-      sgx[j] = duPre;
-      sgx[H + j] = drPre;
-      sgx[2 * H + j] = dcPre;
-      sgh[j] = duPre;
-      sgh[H + j] = drPre;
-      sgh[2 * H + j] = dcPre * r;
+      gx[j] = duPre;
+      gx[H + j] = drPre;
+      gx[2 * H + j] = dcPre;
+      gh[j] = duPre;
+      gh[H + j] = drPre;
+      gh[2 * H + j] = dcPre * r;
       dhp = d * (1.0f - z);
+      if (t > 0) load(t - 1);
     }
-    __syncthreads();
-    if (j < E) dx[row * E + j] = augur::strided_dot(sgx, wxT, G, E, j);
-    if (j < H) dhp += augur::strided_dot(sgh, whT, G, H, j);
+    __syncthreads();  // this position's gate gradients complete
+    if (j < H) dh = dhp + augur::strided_dot(gh, whT, G, H, j);
     if (j < G) {
-      dgx[row * G + j] = sgx[j];
-      dgh[row * G + j] = sgh[j];
+      dgx[row * G + j] = gx[j];
+      dgh[row * G + j] = gh[j];
     }
-    // thread 0 also walks two dot products: four short chains keep it from setting the step's pace
-    if (j == 0 && dAtt != nullptr) dAtt[row] = augur::interleaved_sum(sda, H);
-    __syncthreads();  // every thread has read sgx, sgh and sda before the next position writes them
-    if (j < H) dh[j] = dhp;  // dh[j] is read by thread j alone
+    // thread 0 also walks the dAtt sum: four short chains keep it from setting the step's pace
+    if (j == 0 && dAtt != nullptr) dAtt[row] = augur::interleaved_sum(da, H);
+  }
+  __syncthreads();  // every position's dgx stored before dx reads it
+  for (int e = j; e < len * E; e += blockDim.x) {
+    const int t = e / E, k = e % E;
+    dx[(first + t) * E + k] = augur::strided_dot(dgx + (first + t) * G, wxT, G, E, k);
   }
 }
 

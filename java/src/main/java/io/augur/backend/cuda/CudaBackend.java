@@ -332,9 +332,11 @@ public final class CudaBackend implements Backend, Profiling {
             return (B + WEIGHT_GRAD_CHUNKS - 1) / WEIGHT_GRAD_CHUNKS;
         }
 
-        int forwardShared() { return 4 * (E + H + 2 * G); }
+        /** h_{t-1} and its products (recurrence_forward_kernel). */
+        int forwardShared() { return 4 * (H + G); }
 
-        int backwardShared() { return 4 * (2 * H + 2 * G); }
+        /** Two sets of a position's gate gradients and dAtt terms, one a position in turn (recurrence_backward_kernel). */
+        int backwardShared() { return 4 * (4 * G + 2 * H); }
 
         void check(Recurrence kind, Tensor att, int B, int T, int E, int H) {
             if (T != this.T || E != this.E || H != this.H) {
