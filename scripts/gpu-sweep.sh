@@ -16,8 +16,8 @@
 #             full benchmark each);
 #   tf32      DIN with --precision tf32, with --resident-data, and with --precision tf32 --autotune
 #             (the unit layer by layer puts its products on the TF32 tensor cores);
-#   nsys      Nsight Systems on a short DIN training run at batch 128 and at 2048 (profile.sh,
-#             SKIP_NCU=1): each kernel's time inside the replayed step graphs as they really run
+#   nsys      Nsight Systems on short training runs, NSYS_RUNS (default "din:128 din:2048 dien:2048",
+#             model:batch; profile.sh, SKIP_NCU=1): each kernel's time inside the replayed step graphs as they really run
 #             (no cache flush, no serialisation, unlike ncu), the launch gaps, and Augur's NVTX
 #             ranges (how long the host takes to issue a step, how long it waits for one); the
 #             summary keeps the kernel and NVTX tables, the reports themselves are left out;
@@ -78,13 +78,14 @@ if want tf32; then
   fi
 fi
 if want nsys; then
-  for bs in 128 2048; do
-    if (( $(left) < 100 )); then say "skipped: nsys at batch $bs"; continue; fi
-    say "nsys, DIN at batch $bs"
-    SKIP_NCU=1 timeout 90 "$b/scripts/profile.sh" "$res/nsys$bs" --batch-size "$bs" >/dev/null 2>&1
+  for run in ${NSYS_RUNS:-din:128 din:2048 dien:2048}; do
+    model="${run%%:*}" bs="${run##*:}"
+    if (( $(left) < 100 )); then say "skipped: nsys, $model at batch $bs"; continue; fi
+    say "nsys, $model at batch $bs"
+    SKIP_NCU=1 timeout 90 "$b/scripts/profile.sh" "$res/nsys-$model$bs" --model "$model" --batch-size "$bs" >/dev/null 2>&1
     # the kernels (total, instances, average) and the NVTX ranges, as nsys stats printed them
-    grep -E '_kernel|train step|wait for|fill batch|\(replay\)|\(eager\)' "$res/nsys$bs/nsys-stats.txt" 2>/dev/null | head -40 | tee -a "$summary"
-    rm -f "$res/nsys$bs"/*.nsys-rep "$res/nsys$bs"/*.sqlite "$res/nsys$bs"/*.qdstrm
+    grep -E '_kernel|train step|wait for|fill batch|\(replay\)|\(eager\)' "$res/nsys-$model$bs/nsys-stats.txt" 2>/dev/null | head -40 | tee -a "$summary"
+    rm -f "$res/nsys-$model$bs"/*.nsys-rep "$res/nsys-$model$bs"/*.sqlite "$res/nsys-$model$bs"/*.qdstrm
   done
 fi
 if want ncu; then
