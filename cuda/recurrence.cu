@@ -255,9 +255,12 @@ AUGUR_KERNEL void __launch_bounds__(1024) recurrence_backward_kernel(float* __re
 //                   with A_{b,t} = A[b, t - shift] (shift 1: h_{t-1}, nothing at t = 0);
 //                   for the G more: sum of dG[b, t, q]
 //   (recurrence_weight_grad_kernel: blockIdx.y = chunk c of `chunk` samples)
-//   gW[k, q] += sum over chunks in order of partial[c, k G + q];  gB[q] += ... of partial[c, K G + q]
+//   gW[k, q] += sum over chunks of partial[c, k G + q];  gB[q] += ... of partial[c, K G + q]
+//   (both stages sum in four interleaved partial sums, added in a fixed order)
 //   (recurrence_weight_grad_reduce_kernel)
-// Chunks of samples put enough blocks on the device when K G is small (DIEN: 36 x 108).
+// Chunks of samples put enough blocks on the device when K G is small (DIEN: 36 x 108): each
+// thread's walk over its chunk's positions is a chain of loads, so many short walks in flight
+// finish sooner than a few long ones (CudaBackend.WEIGHT_GRAD_CHUNKS).
 //   partial (chunks, K G + G)   A (B, T, K)   dG (B, T, G)   lengths (B)
 AUGUR_KERNEL void recurrence_weight_grad_kernel(float* __restrict__ partial, const float* __restrict__ A,
                                                 const float* __restrict__ dG, const int* __restrict__ lengths, int B, int T,
@@ -268,16 +271,35 @@ AUGUR_KERNEL void recurrence_weight_grad_kernel(float* __restrict__ partial, con
     const bool bias = i >= (long long)K * G;
     const int k = bias ? 0 : (int)(i / G);
     const int q = bias ? (int)(i - (long long)K * G) : (int)(i % G);
-    float acc = 0.0f;
+    // four sums over positions t = 4m + {0, 1, 2, 3} of each sample (their loads in flight together),
+    // added in a fixed order at the end; the next sample's length is loaded before this one's walk
+    float acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
+    int next = b0 < b1 ? augur::clamped_length(lengths, b0, T) : 0;
     for (int b = b0; b < b1; ++b) {
-      const int len = augur::clamped_length(lengths, b, T);
-      for (int t = bias ? 0 : shift; t < len; ++t) {
-        const long long row = (long long)b * T + t;
-        const float g = dG[row * G + q];
-        acc += bias ? g : A[(row - shift) * K + k] * g;
+      const int len = next;
+      if (b + 1 < b1) next = augur::clamped_length(lengths, b + 1, T);
+      const float* g = dG + (long long)b * T * G + q;
+      const float* x = A + (long long)b * T * K + k;   // row t's A is row t - shift, which t >= shift keeps in the sample
+      int t = bias ? 0 : shift;
+      if (bias) {
+        for (; t + 3 < len; t += 4) {
+          acc0 += g[(long long)t * G];
+          acc1 += g[(long long)(t + 1) * G];
+          acc2 += g[(long long)(t + 2) * G];
+          acc3 += g[(long long)(t + 3) * G];
+        }
+        for (; t < len; ++t) acc0 += g[(long long)t * G];
+      } else {
+        for (; t + 3 < len; t += 4) {
+          acc0 += x[(long long)(t - shift) * K] * g[(long long)t * G];
+          acc1 += x[(long long)(t + 1 - shift) * K] * g[(long long)(t + 1) * G];
+          acc2 += x[(long long)(t + 2 - shift) * K] * g[(long long)(t + 2) * G];
+          acc3 += x[(long long)(t + 3 - shift) * K] * g[(long long)(t + 3) * G];
+        }
+        for (; t < len; ++t) acc0 += x[(long long)(t - shift) * K] * g[(long long)t * G];
       }
     }
-    partial[(long long)blockIdx.y * outputs + i] = acc;
+    partial[(long long)blockIdx.y * outputs + i] = (acc0 + acc1) + (acc2 + acc3);
   }
 }
 
@@ -286,8 +308,16 @@ AUGUR_KERNEL void recurrence_weight_grad_reduce_kernel(float* __restrict__ gW, f
                                                        const float* __restrict__ partial, int K, int G, int chunks) {
   const long long outputs = (long long)K * G + G;
   AUGUR_GRID_STRIDE(i, outputs) {
-    float acc = 0.0f;
-    for (int c = 0; c < chunks; ++c) acc += partial[(long long)c * outputs + i];
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;   // chunks c = 4m + {0, 1, 2, 3}, their loads in flight together
+    int c = 0;
+    for (; c + 3 < chunks; c += 4) {
+      s0 += partial[(long long)c * outputs + i];
+      s1 += partial[(long long)(c + 1) * outputs + i];
+      s2 += partial[(long long)(c + 2) * outputs + i];
+      s3 += partial[(long long)(c + 3) * outputs + i];
+    }
+    for (; c < chunks; ++c) s0 += partial[(long long)c * outputs + i];
+    const float acc = (s0 + s1) + (s2 + s3);
     if (i < (long long)K * G) gW[i] += acc;
     else gB[i - (long long)K * G] += acc;
   }

@@ -888,12 +888,14 @@ class CudaOpsParityTest {
      * The GRU family (DIEN): forward and backward of each cell against the CPU reference, lengths
      * 0, 1, T and random, x and att poisoned (NaN) at padded positions (the kernels must not read
      * them), outputs poisoned before the op, both output forms and both incoming gradients in use;
-     * H = 12 (G = 36 < E) and H = 36 (DIEN's Amazon shape, G = 108 > E).
+     * H = 12 (G = 36 < E) and H = 36 (DIEN's Amazon shape, G = 108 > E). At B = 37 each of the
+     * weight gradients' sample chunks holds one sample (CudaBackend.WEIGHT_GRAD_CHUNKS); at B = 150, 2 or 3.
      */
     @ParameterizedTest
-    @CsvSource({"GRU, 12", "AUGRU, 12", "AGRU, 12", "GRU, 36", "AUGRU, 36", "AGRU, 36"})
-    void recurrenceForwardAndBackward(io.augur.backend.Recurrence kind, int H) {
-        int G = 3 * H;
+    @CsvSource({"GRU, 12, 37", "AUGRU, 12, 37", "AGRU, 12, 37", "GRU, 36, 37", "AUGRU, 36, 37", "AGRU, 36, 37", "GRU, 12, 150",
+            "AUGRU, 36, 150"})
+    void recurrenceForwardAndBackward(io.augur.backend.Recurrence kind, int H, int B) {
+        int G = 3 * H, MAXB = B + 3;
         int[] lens = lengths(rng, MAXB, T);
         float[] x = uniform(rng, MAXB * T * E, -1, 1), att = uniform(rng, MAXB * T, 0, 1);
         for (int b = 0; b < MAXB; b++) {
