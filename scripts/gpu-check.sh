@@ -25,6 +25,9 @@
 # settings chosen by measuring, every trial in the record, then the runs under the settings chosen),
 # TF32_AUTOTUNE_MODELS (default none; e.g. "din": bench-din-tf32-autotune.json, --precision tf32 --autotune:
 # under TF32 the unit layer by layer runs its products on gemm_tf32_kernel's tensor cores),
+# TUNING_OUT (default <folder>/tuning.json: the autotune runs' choices, --save-tuning; a table that
+# train and bench take with --tuning FILE, and that becomes the defaults on this device when copied
+# to java/src/main/resources/io/augur/backend/cuda/tuning.json),
 # SANITIZE_CLASSES (default none; e.g. io.augur.backend.cuda.CudaOpsParityTest: those test classes
 # again under compute-sanitizer, each tool of SANITIZE_TOOLS, default memcheck; e.g. "memcheck
 # racecheck"), SKIP_TESTS=1, SKIP_BENCH=1, AUGUR_JAVA_OPTS (JVM options of every run, e.g. the
@@ -202,8 +205,11 @@ if [[ "${SKIP_BENCH:-0}" != 1 ]]; then
   # the training histories kept on the device, each batch sent as row numbers
   for m in ${RESIDENT_MODELS:-}; do bench_one "$m-resident" "$m" "$batches" "${bench_args[@]}" --resident-data; done
   # the kernel settings chosen by measuring (Autotuner), then the runs under them
-  for m in ${AUTOTUNE_MODELS:-}; do bench_one "$m-autotune" "$m" "$batches" "${bench_args[@]}" --autotune; done
-  for m in ${TF32_AUTOTUNE_MODELS:-}; do bench_one "$m-tf32-autotune" "$m" "$batches" "${bench_args[@]}" --precision tf32 --autotune; done
+  tuning_out="${TUNING_OUT:-$out/tuning.json}"
+  for m in ${AUTOTUNE_MODELS:-}; do bench_one "$m-autotune" "$m" "$batches" "${bench_args[@]}" --autotune --save-tuning "$tuning_out"; done
+  for m in ${TF32_AUTOTUNE_MODELS:-}; do
+    bench_one "$m-tf32-autotune" "$m" "$batches" "${bench_args[@]}" --precision tf32 --autotune --save-tuning "$tuning_out"
+  done
 fi
 
 {

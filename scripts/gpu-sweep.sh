@@ -13,9 +13,12 @@
 #             partial gradients, tiles, blocks and threads, the unit fused or layer by layer), one at a time on top of the best so
 #             far, then the benchmark's runs under the settings chosen; what each setting is worth
 #             on this device, for about a minute (the variants below measure the same settings one
-#             full benchmark each);
+#             full benchmark each); the choices go into tuning.json (--save-tuning), which the
+#             parts after it (nsys, ncu) then run with (-Daugur.tuning), and which is the file to
+#             commit as java/src/main/resources/io/augur/backend/cuda/tuning.json;
 #   tf32      DIN with --precision tf32, with --resident-data, and with --precision tf32 --autotune
-#             (the unit layer by layer puts its products on the TF32 tensor cores);
+#             (the unit layer by layer puts its products on the TF32 tensor cores; its choices into
+#             the same tuning.json);
 #   nsys      Nsight Systems on short training runs, NSYS_RUNS (default "din:128 din:2048 dien:2048",
 #             model:batch; profile.sh, SKIP_NCU=1): each kernel's time inside the replayed step graphs as they really run
 #             (no cache flush, no serialisation, unlike ncu), the launch gaps, and Augur's NVTX
@@ -45,6 +48,9 @@ mkdir -p "$out" && out="$(cd "$out" && pwd)"
 budget="${SWEEP_SECONDS:-560}"
 res="$(mktemp -d)"
 summary="$out/summary.txt"
+# the autotune runs' choices (--save-tuning), added to the table already there; TUNING names one from an
+# earlier call (a device call's OUT starts empty: carry the first call's tuning.json into the second)
+tuning="${TUNING:-$out/tuning.json}"
 t0=$SECONDS
 left() { echo $((budget - (SECONDS - t0))); }
 say() { echo "[gpu-sweep] $(date -u +%T) +$((SECONDS - t0))s: $*" | tee -a "$summary"; }
@@ -62,7 +68,7 @@ fi
 if want autotune; then
   if (( $(left) >= 150 )); then
     say "DIN with --autotune"
-    SKIP_TESTS=1 EAGER_MODELS= MODELS= AUTOTUNE_MODELS=din BENCH_ARGS=--profile timeout 200 \
+    SKIP_TESTS=1 EAGER_MODELS= MODELS= AUTOTUNE_MODELS=din BENCH_ARGS=--profile TUNING_OUT="$tuning" timeout 200 \
       "$b/scripts/gpu-check.sh" "$res/autotune" 2>/dev/null | grep -E '^din|^\(din-autotune' | tee -a "$summary"
   else
     say "skipped: autotune"
@@ -71,18 +77,21 @@ fi
 if want tf32; then
   if (( $(left) >= 250 )); then
     say "DIN with --precision tf32, with --resident-data, and with --precision tf32 --autotune"
-    SKIP_TESTS=1 EAGER_MODELS= MODELS= TF32_MODELS=din RESIDENT_MODELS=din TF32_AUTOTUNE_MODELS=din BENCH_ARGS=--profile timeout 230 \
+    SKIP_TESTS=1 EAGER_MODELS= MODELS= TF32_MODELS=din RESIDENT_MODELS=din TF32_AUTOTUNE_MODELS=din BENCH_ARGS=--profile TUNING_OUT="$tuning" timeout 230 \
       "$b/scripts/gpu-check.sh" "$res/tf32" 2>/dev/null | grep -E '^din|^\(din-tf32-autotune' | tee -a "$summary"
   else
     say "skipped: tf32 and resident"
   fi
 fi
+# the profiles below under the settings the autotune runs chose, the variants under the built-in ones
+profile_opts="${AUGUR_JAVA_OPTS:-}"
+if [[ -s "$tuning" ]]; then profile_opts="$profile_opts -Daugur.tuning=$tuning"; fi
 if want nsys; then
   for run in ${NSYS_RUNS:-din:128 din:2048 dien:2048}; do
     model="${run%%:*}" bs="${run##*:}"
     if (( $(left) < 100 )); then say "skipped: nsys, $model at batch $bs"; continue; fi
     say "nsys, $model at batch $bs"
-    SKIP_NCU=1 timeout 90 "$b/scripts/profile.sh" "$res/nsys-$model$bs" --model "$model" --batch-size "$bs" >/dev/null 2>&1
+    SKIP_NCU=1 AUGUR_JAVA_OPTS="$profile_opts" timeout 90 "$b/scripts/profile.sh" "$res/nsys-$model$bs" --model "$model" --batch-size "$bs" >/dev/null 2>&1
     # the kernels (total, instances, average) and the NVTX ranges, as nsys stats printed them
     grep -E '_kernel|train step|wait for|fill batch|\(replay\)|\(eager\)' "$res/nsys-$model$bs/nsys-stats.txt" 2>/dev/null | head -40 | tee -a "$summary"
     rm -f "$res/nsys-$model$bs"/*.nsys-rep "$res/nsys-$model$bs"/*.sqlite "$res/nsys-$model$bs"/*.qdstrm
@@ -92,13 +101,13 @@ if want ncu; then
   for bs in 128 2048; do
     if (( $(left) < 100 )); then say "skipped: ncu at batch $bs"; continue; fi
     say "ncu, DIN at batch $bs"
-    SKIP_NSYS=1 NCU_SKIP=300 NCU_COUNT=30 NCU_SET=basic timeout 90 "$b/scripts/profile.sh" "$res/ncu$bs" --batch-size "$bs" >/dev/null 2>&1
+    SKIP_NSYS=1 NCU_SKIP=300 NCU_COUNT=30 NCU_SET=basic AUGUR_JAVA_OPTS="$profile_opts" timeout 90 "$b/scripts/profile.sh" "$res/ncu$bs" --batch-size "$bs" >/dev/null 2>&1
     grep '^"[0-9]' "$res/ncu$bs/profile.log" 2>/dev/null | awk -F'","' '{s += $12} END {printf "  %d kernels, %.1f us in all (gpu__time_duration)\n", NR, s}' | tee -a "$summary"
     rm -f "$res/ncu$bs"/*.ncu-rep
   done
   if (( $(left) >= 100 )); then
     say "ncu --set full, activation_unit_backward_kernel at batch 2048"
-    SKIP_NSYS=1 NCU_KERNEL='^activation_unit_backward_kernel$' NCU_SKIP=3 NCU_COUNT=1 NCU_SET=full timeout 90 \
+    SKIP_NSYS=1 NCU_KERNEL='^activation_unit_backward_kernel$' NCU_SKIP=3 NCU_COUNT=1 NCU_SET=full AUGUR_JAVA_OPTS="$profile_opts" timeout 90 \
       "$b/scripts/profile.sh" "$res/ncu-unit2048" --batch-size 2048 >/dev/null 2>&1
     grep -E '^ +(Duration|Achieved Occupancy|L1/TEX Hit Rate|L2 Hit Rate|Executed Ipc Active|Registers Per Thread|Shared Memory Configuration Size) ' \
       "$res/ncu-unit2048/ncu-details.txt" 2>/dev/null | sed 's/^ */  /' | tee -a "$summary"

@@ -83,8 +83,8 @@ def variant(rec, res):
     if rec["tool"] == "augur":
         # a run off the defaults is its own variant, so that it never stands in for the default run:
         # eager steps (--no-cuda-graphs), --precision tf32, --resident-data, the kernels' settings
-        # (-Daugur.attention.*, -Daugur.tower.*, -Daugur.gemm*, -Daugur.cuda.pdl) and settings chosen
-        # by --autotune (which the result names); other properties (a test run's poisoned
+        # (-Daugur.attention.*, -Daugur.tower.*, -Daugur.gemm*, -Daugur.cuda.pdl), settings chosen
+        # by --autotune (which the result names) and a tuning table of the run's own; other properties (a test run's poisoned
         # activations, say) change no kernel's shape
         v = "augur"
         if rec.get("device") == "cuda" and rec.get("cuda_graphs") is False:
@@ -98,6 +98,10 @@ def variant(rec, res):
                 v += f"/{k[len('augur.'):]}={val}"
         if res.get("autotune"):
             v += "/autotune"
+        # a tuning table other than the one shipped in the jar (--tuning FILE or off, -Daugur.tuning)
+        tuning = (rec.get("settings") or {}).get("tuning")
+        if tuning not in (None, "", "auto"):
+            v += "/tuning=" + ("off" if tuning == "off" else os.path.basename(tuning))
         return v
     v = res.get("mode", "eager")
     if res.get("att_layout"):

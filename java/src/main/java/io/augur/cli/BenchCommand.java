@@ -11,6 +11,7 @@ import io.augur.backend.cuda.Autotuner;
 import io.augur.backend.cuda.CudaBackend;
 import io.augur.backend.cuda.KernelTuning;
 import io.augur.backend.cuda.Nvtx;
+import io.augur.backend.cuda.TuningTable;
 import io.augur.config.ModelConfig;
 import io.augur.config.TrainConfig;
 import io.augur.config.WorldConfig;
@@ -34,6 +35,7 @@ import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -127,6 +129,11 @@ public final class BenchCommand implements Callable<Integer> {
             + "warm-up (default: ${DEFAULT-VALUE})")
     double autotuneSeconds;
 
+    @Option(names = "--save-tuning", description = "with --autotune on the GPU: add each model and batch size's choice to this tuning table "
+            + "(created if missing; an entry with the same device, model, shape, precision and batch size is replaced), written after each "
+            + "search; train and bench read it with --tuning FILE")
+    Path saveTuning;
+
     @Option(names = "--eval-steps", defaultValue = "50", description = "timed evaluation batches (default: ${DEFAULT-VALUE})")
     int evalSteps;
 
@@ -191,6 +198,10 @@ public final class BenchCommand implements Callable<Integer> {
         if (smoke) applySmoke();
         if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
         if (autotune && !(autotuneSeconds > 0)) throw new IllegalArgumentException("--autotune-seconds must be > 0, got " + autotuneSeconds);
+        if (saveTuning != null && !autotune) throw new IllegalArgumentException("--save-tuning " + saveTuning + " needs --autotune: it saves the searches' choices");
+        if (saveTuning != null && costOnly) throw new IllegalArgumentException("--save-tuning needs runs: not with --cost-only");
+        gpuOptions.tuningTable();   // a --tuning or --save-tuning file that is not a table fails before anything runs, on any device
+        if (saveTuning != null) TuningTable.readOrEmpty(saveTuning);
         if (steps < 1 && !(seconds > 0)) throw new IllegalArgumentException("--steps must be >= 1 (or --seconds > 0), got " + steps);
         if (evalSteps < 1) throw new IllegalArgumentException("--eval-steps must be >= 1, got " + evalSteps);
         for (int B : batchSizes) if (B < 1) throw new IllegalArgumentException("batch sizes must be >= 1, got " + B);
@@ -305,6 +316,8 @@ public final class BenchCommand implements Callable<Integer> {
         settings.put("seed", seed);
         settings.put("profile", profile);
         settings.put("autotune", autotune ? Map.of("seconds_per_trial", autotuneSeconds, "min_gain", Autotuner.MIN_GAIN) : null);
+        settings.put("tuning", gpuOptions.tuning);
+        settings.put("save_tuning", saveTuning == null ? null : saveTuning.toString());
         settings.put("optimizer", "Adam 1e-3 (dense); lazy Adam + MBAR lambda 0.01 on the embedding rows a batch touches");
         out.put("settings", settings);
         Map<String, Object> dsJson = new LinkedHashMap<>();
@@ -339,6 +352,13 @@ public final class BenchCommand implements Callable<Integer> {
             if (autotune && !costOnly) LOG.warn("--autotune: the {} backend has no kernel settings to choose; ignored", be.name());
             return measureRuns(be, prof, ds, mcfg, B, fields, meanLength, meanPairs, ceil);
         }
+        KernelTuning before = cb.tuning();
+        String from;
+        try {
+            from = gpuOptions.applyTuning(cb, mcfg, B);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
         KernelTuning start = cb.tuning();
         try {
             Autotuner.Result tuned = null;
@@ -350,6 +370,8 @@ public final class BenchCommand implements Callable<Integer> {
             }
             Map<String, Object> res = measureRuns(be, prof, ds, mcfg, B, fields, meanLength, meanPairs, ceil);
             res.put("kernel_settings", cb.tuning().toString());
+            res.put("kernel_settings_from", tuned != null ? "--autotune, starting from " + start + " (" + from + ")" : from);
+            if (tuned != null && saveTuning != null) saveChoice(cb, mcfg, B, tuned, res);
             if (tuned != null) {
                 res.put("autotune", tuned.toJson());
                 if (res.get("peak_device_mib") != null)
@@ -358,8 +380,32 @@ public final class BenchCommand implements Callable<Integer> {
             }
             return res;
         } finally {
-            cb.setTuning(start);
+            cb.setTuning(before);
         }
+    }
+
+    /**
+     * --save-tuning: the search's choice for {@code mcfg} at batch {@code B} into the table file, with what was measured
+     * (the runs' median under it, the search's start), re-read and written whole each time so that a later failure
+     * keeps the entries written before it.
+     */
+    private void saveChoice(CudaBackend cb, ModelConfig mcfg, int B, Autotuner.Result tuned, Map<String, Object> res) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("train_samples_per_s", res.get("train_samples_per_s"));
+        m.put("autotune_start_samples_per_s", tuned.trials().get(0).samplesPerS());
+        m.put("autotune_start", tuned.start().toString());
+        m.put("autotune_trials", tuned.trials().size());
+        m.put("driver_version", cb.runtime().driverVersion);
+        m.put("date", Instant.now().toString());
+        m.put("git_commit", HostInfo.gitCommit());
+        m.put("command", "augur " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
+        TuningTable.Entry e = new TuningTable.Entry(TuningTable.keyOf(cb, mcfg, B), tuned.chosen().changes(KernelTuning.builtIn()), m);
+        try {
+            TuningTable.readOrEmpty(saveTuning).with(e).write(saveTuning);
+        } catch (IOException x) {
+            throw new UncheckedIOException("writing the tuning table " + saveTuning, x);
+        }
+        LOG.info("{} batch {}: saved {} to {}", mcfg.kind().label(), B, e.settings().isEmpty() ? "the built-in settings" : String.join(" ", e.settings()), saveTuning);
     }
 
     /**

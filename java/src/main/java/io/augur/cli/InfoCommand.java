@@ -5,6 +5,7 @@ import io.augur.backend.cuda.CudaBackend;
 import io.augur.backend.cuda.CudaProbe;
 import io.augur.backend.cuda.CudaRuntime;
 import io.augur.backend.cuda.Nvtx;
+import io.augur.backend.cuda.TuningTable;
 import picocli.CommandLine.Command;
 
 import java.io.IOException;
@@ -39,6 +40,7 @@ public final class InfoCommand implements Callable<Integer> {
                 System.out.printf("pdl        %s (-Daugur.cuda.pdl=auto|off)%n", gpu.programmaticLaunch());
                 System.out.printf("kernels    %s (-Daugur.attention.*, -Daugur.tower.*, -Daugur.gemm.small; augur bench --autotune chooses them)%n",
                         be.tuning());
+                System.out.printf("tuning     %s%n", tuningLine(be));
                 System.out.printf("precision  fp32 (default); tf32 %s%n", gpu.ccMajor >= 8
                         ? "available (--precision tf32: TF32 tensor cores)" : "not available (no TF32 tensor cores below compute capability 8.0)");
             }
@@ -47,6 +49,18 @@ public final class InfoCommand implements Callable<Integer> {
         }
         System.out.printf("nvtx       %s (-D%s=auto|on|off)%n", Nvtx.describe(), Nvtx.PROPERTY);
         return 0;
+    }
+
+    /** The shipped tuning table's entries for this device (train and bench apply them; --tuning picks another table). */
+    static String tuningLine(CudaBackend be) {
+        try {
+            TuningTable t = TuningTable.shipped();
+            long mine = t.entriesFor(be);
+            return String.format("%s: %d entries, %d for this device (train and bench apply the entry for their model and batch size; "
+                    + "--tuning FILE|off)", t.source(), t.entries().size(), mine);
+        } catch (RuntimeException e) {
+            return "the shipped table cannot be read: " + e.getMessage();
+        }
     }
 
     static String cpuModel() {

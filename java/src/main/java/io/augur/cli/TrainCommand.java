@@ -57,6 +57,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         gpuOptions.askedPrecision();   // an unknown name fails before anything is read or written
+        gpuOptions.tuningTable();      // and so does a --tuning file that is not a table, on any device
         ModelConfig mcfg = modelOptions.toConfig();
         TrainConfig tcfg = trainOptions.toConfig();
         Path dataDir = data != null ? data : SyntheticWorld.ensure(Path.of("data", "default"), WorldConfig.defaults());
@@ -74,6 +75,11 @@ public final class TrainCommand implements Callable<Integer> {
         try (Backend be = Backends.create(device, tcfg.threads())) {
             if (be instanceof io.augur.backend.cuda.CudaBackend cb) cb.setStepGraphs(cudaGraphs);
             runConfig.put("precision", gpuOptions.applyPrecision(be).label());
+            if (be instanceof io.augur.backend.cuda.CudaBackend cb) {
+                String from = gpuOptions.applyTuning(cb, mcfg, tcfg.batchSize());
+                runConfig.put("kernel_settings", cb.tuning().toString());
+                runConfig.put("kernel_settings_from", from);
+            }
             int maxB = Math.max(tcfg.batchSize(), tcfg.evalBatchSize());
             CtrModel model = Models.create(be, mcfg, Models.features(ds), maxB, tcfg.batchSize(), tcfg.seed());
             runConfig.put("resident_data", gpuOptions.residentData);

@@ -3,11 +3,15 @@ package io.augur.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.augur.backend.cuda.GpuTesting;
+import io.augur.backend.cuda.CudaBackend;
 import io.augur.backend.cuda.Kernels;
+import io.augur.backend.cuda.TuningTable;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -67,9 +71,11 @@ class BenchCudaSmokeTest {
      * choice away from it run again; the runs then use the settings chosen, which the record names.
      */
     @Test
-    void autotuneTriesTheSettingsTheStepConsults() throws IOException {
+    void autotuneTriesTheSettingsTheStepConsults(@TempDir Path tmp) throws IOException {
         GpuTesting.assumeGpu();
-        CliTest.Result r = CliTest.run("bench", "--smoke", "--device", "cuda", "--models", "din", "--autotune", "--autotune-seconds", "0.05", "--json");
+        Path table = tmp.resolve("tuning.json");
+        CliTest.Result r = CliTest.run("bench", "--smoke", "--device", "cuda", "--models", "din", "--autotune", "--autotune-seconds", "0.05", "--json",
+                "--save-tuning", table.toString());
         assertEquals(0, r.code(), r.toString());
         JsonNode j = new ObjectMapper().readTree(r.out());
         JsonNode x = j.path("results").path(0), t = x.path("autotune");
@@ -99,6 +105,64 @@ class BenchCudaSmokeTest {
         assertTrue(changes.size() >= 8, changes.toString());
         assertEquals(t.path("chosen").asText(), x.path("kernel_settings").asText());
         assertTrue(x.path("train_samples_per_s").asDouble() > 0, x.toString());
+        assertTrue(x.path("kernel_settings_from").asText().startsWith("--autotune, starting from built-in settings (no entry in "),
+                x.path("kernel_settings_from").asText());
+
+        // --save-tuning: the choice, keyed by the device, the model's shape, the precision and the batch size
+        TuningTable saved = TuningTable.read(table);
+        assertEquals(1, saved.entries().size(), saved.toJson());
+        TuningTable.Entry e = saved.entries().get(0);
+        CudaBackend be = GpuTesting.backend();
+        assertEquals(new TuningTable.Key(be.runtime().name, be.runtime().computeCapability(), be.gemm().name(), "fp32", "din",
+                "D18 att80-40 sigmoid softmax mlp200-80 dice", 16), e.key());
+        List<String> chosen = new ArrayList<>();
+        t.path("chosen_changes").forEach(c -> chosen.add(c.asText()));
+        assertEquals(chosen, e.settings(), "the start was the built-in settings, so the changes from them are the choice's");
+        assertEquals(x.path("train_samples_per_s").asDouble(), ((Number) e.measured().get("train_samples_per_s")).doubleValue());
+        assertEquals(t.path("trials").size(), ((Number) e.measured().get("autotune_trials")).intValue());
+    }
+
+    /**
+     * --tuning FILE: train and bench take the entry for their device, model and shape at the nearest batch size,
+     * and say where the settings came from; --tuning off gives the built-in settings. (A bad file: CliTest; the
+     * command line's settings winning over the table's: TuningTableTest.)
+     */
+    @Test
+    void trainAndBenchTakeTheirSettingsFromATuningTable(@TempDir Path tmp) throws IOException {
+        GpuTesting.assumeGpu();
+        CudaBackend be = GpuTesting.backend();
+        Path data = tmp.resolve("world");
+        assertEquals(0, CliTest.run(CliTest.args(new String[] {"generate", "--out", data.toString()}, CliTest.TINY_WORLD)).code());
+        String shape = "D4 att8-4 sigmoid softmax mlp8-4 dice";
+        Path table = tmp.resolve("tuning.json");
+        TuningTable.empty(table.toString())
+                .with(new TuningTable.Entry(new TuningTable.Key(be.runtime().name, be.runtime().computeCapability(), be.gemm().name(), "fp32", "din",
+                        shape, 32), List.of("-Daugur.attention.rowsBackward=16", "-Daugur.tower.cols=8"), java.util.Map.of()))
+                .with(new TuningTable.Entry(new TuningTable.Key(be.runtime().name, be.runtime().computeCapability(), be.gemm().name(), "fp32", "din",
+                        shape, 1024), List.of("-Daugur.tower.fused=off"), java.util.Map.of()))
+                .write(table);
+
+        Path run = tmp.resolve("run");
+        CliTest.Result r = CliTest.run(CliTest.args(new String[] {"train", "--device", "cuda", "--data", data.toString(), "--out", run.toString(),
+                "--model", "din", "--epochs", "1", "--batch-size", "64", "--eval-batch-size", "256", "--tuning", table.toString()}, CliTest.TINY_MODEL));
+        assertEquals(0, r.code(), r.toString());
+        JsonNode config = new ObjectMapper().readTree(run.resolve("summary.json").toFile()).path("config");
+        assertEquals("-Daugur.attention.rowsBackward=16 -Daugur.tower.cols=8", config.path("kernel_settings").asText(), config.toString());
+        assertEquals("from " + table + ", din measured at batch 32, the nearest to 64", config.path("kernel_settings_from").asText());
+
+        CliTest.Result b = CliTest.run(CliTest.args(new String[] {"bench", "--smoke", "--device", "cuda", "--models", "din", "--batch-sizes", "16,512",
+                "--data", data.toString(), "--json", "--tuning", table.toString()}, CliTest.TINY_MODEL));
+        assertEquals(0, b.code(), b.toString());
+        JsonNode results = new ObjectMapper().readTree(b.out()).path("results");
+        assertEquals("-Daugur.attention.rowsBackward=16 -Daugur.tower.cols=8", results.path(0).path("kernel_settings").asText());
+        assertEquals("-Daugur.tower.fused=off", results.path(1).path("kernel_settings").asText());
+        assertEquals("from " + table + ", din measured at batch 1024, the nearest to 512", results.path(1).path("kernel_settings_from").asText());
+
+        CliTest.Result off = CliTest.run(CliTest.args(new String[] {"bench", "--smoke", "--device", "cuda", "--models", "din", "--data", data.toString(),
+                "--json", "--tuning", "off"}, CliTest.TINY_MODEL));
+        assertEquals(0, off.code(), off.toString());
+        assertEquals("built-in settings", new ObjectMapper().readTree(off.out()).path("results").path(0).path("kernel_settings").asText());
+
     }
 
     /**

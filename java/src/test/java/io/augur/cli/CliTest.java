@@ -180,6 +180,24 @@ public class CliTest {
         assertTrue(Files.notExists(tmp.resolve("run")), "a failed run left a run folder");
     }
 
+    /** A --tuning file that is not a tuning table is an error naming it and its fault, before anything runs, on any device. */
+    @Test
+    void aTuningTableThatIsNotOneFailsBeforeAnythingRuns(@TempDir Path tmp) throws IOException {
+        Path table = tmp.resolve("tuning.json");
+        Files.writeString(table, "{\"schema\": \"augur-tuning/1\", \"entries\": 3}");
+        Result r = run(args(new String[] {"train", "--device", "cpu", "--data", data.toString(), "--out", tmp.resolve("run").toString(),
+                "--tuning", table.toString()}, TINY_MODEL));
+        assertEquals(2, r.code(), r.toString());
+        assertTrue(r.err().contains("tuning table " + table + ": field 'entries' must be an array"), r.toString());
+        assertTrue(Files.notExists(tmp.resolve("run")), "a failed run left a run folder");
+        Result missing = run("bench", "--data", data.toString(), "--tuning", tmp.resolve("none.json").toString());
+        assertTrue(missing.err().contains("tuning table " + tmp.resolve("none.json") + ": no such file"), missing.toString());
+        Result save = run("bench", "--data", data.toString(), "--save-tuning", tmp.resolve("t.json").toString());
+        assertTrue(save.err().contains("--save-tuning " + tmp.resolve("t.json") + " needs --autotune"), save.toString());
+        Result saveBad = run("bench", "--data", data.toString(), "--autotune", "--save-tuning", table.toString());
+        assertTrue(saveBad.err().contains("tuning table " + table + ": field 'entries'"), saveBad.toString());
+    }
+
     @Test
     void infoPrintsTheCpuBackend() {
         Result r = run("info");

@@ -64,8 +64,9 @@ class PerformanceReportTest {
 
     /**
      * Runs off the default kernel settings never stand in for the default run: a record with the tower layer by
-     * layer (-Daugur.tower.fused=off) and one whose settings --autotune chose are variants of their own, beside
-     * the default record of the same model and batch size (the first H200 run's DIN record, copied).
+     * layer (-Daugur.tower.fused=off), one whose settings --autotune chose and one under a tuning table of its own
+     * (--tuning FILE) are variants of their own, beside the default record of the same model and batch size (the
+     * first H200 run's DIN record, copied); a run under the shipped table (--tuning auto) is a default run.
      */
     @Test
     void settingsOffTheDefaultsAndAutotunedRunsAreVariantsOfTheirOwn(@TempDir Path tmp) throws Exception {
@@ -82,10 +83,19 @@ class PerformanceReportTest {
             o.put("train_samples_per_s", 222222.0);
             o.putObject("autotune").put("chosen", "-Daugur.tower.cluster=4");
         }
+        // a table of the run's own (--tuning FILE) is a variant too; the shipped one (auto) is the default
+        com.fasterxml.jackson.databind.node.ObjectNode ownTable = din.deepCopy(), shipped = din.deepCopy();
+        ((com.fasterxml.jackson.databind.node.ObjectNode) ownTable.get("settings")).put("tuning", "/tmp/sweep/tuning.json");
+        for (JsonNode r : ownTable.path("results")) ((com.fasterxml.jackson.databind.node.ObjectNode) r).put("train_samples_per_s", 333333.0);
+        ((com.fasterxml.jackson.databind.node.ObjectNode) shipped.get("settings")).put("tuning", "auto");
+        for (JsonNode r : shipped.path("results")) ((com.fasterxml.jackson.databind.node.ObjectNode) r).put("train_samples_per_s", 444444.0);
         layered.put("date", "2099-01-01T00:00:00Z");
         tuned.put("date", "2099-01-02T00:00:00Z");
+        ownTable.put("date", "2099-01-03T00:00:00Z");
+        shipped.put("date", "2099-01-04T00:00:00Z");
         om.writeValue(perf.resolve("2099-01-01-cuda-din-towerLayered.json").toFile(), layered);
         om.writeValue(perf.resolve("2099-01-02-cuda-din-autotune.json").toFile(), tuned);
+        om.writeValue(perf.resolve("2099-01-03-cuda-din-tuned.json").toFile(), ownTable);
         Path page = tmp.resolve("PERFORMANCE.md");
         Proc r = python("--perf-dir", perf.toString(), "--out", page.toString());
         assertEquals(0, r.code(), r.out());
@@ -93,6 +103,13 @@ class PerformanceReportTest {
         assertTrue(md.contains("| augur | cuda | augur | DIN | 128 | 308,420 |"), "the default run keeps its row\n" + md);
         assertTrue(md.contains("| augur | cuda | augur/tower.fused=off | DIN | 128 | 111,111 |"), md);
         assertTrue(md.contains("| augur | cuda | augur/autotune | DIN | 2048 | 222,222 |"), md);
+        assertTrue(md.contains("| augur | cuda | augur/tuning=tuning.json | DIN | 128 | 333,333 |"), md);
+
+        om.writeValue(perf.resolve("2099-01-04-cuda-din.json").toFile(), shipped);
+        r = python("--perf-dir", perf.toString(), "--out", page.toString());
+        assertEquals(0, r.code(), r.out());
+        md = Files.readString(page);
+        assertTrue(md.contains("| augur | cuda | augur | DIN | 128 | 444,444 |"), "the shipped table's run is the newer default run\n" + md);
     }
 
     @Test

@@ -87,12 +87,39 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
 
     /** The built-in settings with every property that is set (-Daugur....) applied; a bad value is an error naming it. */
     public static KernelTuning fromProperties() {
-        KernelTuning t = builtIn();
+        return withProperties(builtIn());
+    }
+
+    /**
+     * {@code base} with every property that is set applied on top: a setting given on the command line wins over one
+     * from a tuning table ({@link TuningTable}). A bad value is an error naming it.
+     */
+    public static KernelTuning withProperties(KernelTuning base) {
+        KernelTuning t = base;
+        for (String p : setProperties()) t = t.with(p, System.getProperty(p));
+        return t;
+    }
+
+    /** The settings' properties that are set (not blank), in {@link #PROPERTIES} order. */
+    public static List<String> setProperties() {
+        List<String> out = new ArrayList<>();
         for (String p : PROPERTIES) {
             String v = System.getProperty(p);
-            if (v != null && !v.isBlank()) t = t.with(p, v);
+            if (v != null && !v.isBlank()) out.add(p);
         }
-        return t;
+        return out;
+    }
+
+    /**
+     * This tuning with a change as {@link #changes} writes it, {@code -Dproperty=value} (the {@code -D} optional);
+     * anything else, an unknown setting or a bad value is an error that says what is expected.
+     */
+    public KernelTuning withChange(String change) {
+        String c = change == null ? "" : change.trim();
+        if (c.startsWith("-D")) c = c.substring(2);
+        int eq = c.indexOf('=');
+        if (eq <= 0) throw new IllegalArgumentException("'" + change + "': expected -Dproperty=value, e.g. -D" + TOWER_COLS + "=8");
+        return with(c.substring(0, eq).trim(), c.substring(eq + 1));
     }
 
     /**
