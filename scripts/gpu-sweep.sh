@@ -48,9 +48,11 @@ mkdir -p "$out" && out="$(cd "$out" && pwd)"
 budget="${SWEEP_SECONDS:-560}"
 res="$(mktemp -d)"
 summary="$out/summary.txt"
-# the autotune runs' choices (--save-tuning), added to the table already there; TUNING names one from an
-# earlier call (a device call's OUT starts empty: carry the first call's tuning.json into the second)
-tuning="${TUNING:-$out/tuning.json}"
+# the autotune runs' choices (--save-tuning), OUT/tuning.json; TUNING names a table from an earlier call to
+# start from (a device call's OUT starts empty: carry the first call's tuning.json into the second), copied
+# into OUT so that what this call adds comes back
+tuning="$out/tuning.json"
+if [[ -n "${TUNING:-}" && "$TUNING" != "$tuning" ]]; then cp "$TUNING" "$tuning" || { echo "TUNING=$TUNING: cannot copy it" >&2; exit 2; }; fi
 t0=$SECONDS
 left() { echo $((budget - (SECONDS - t0))); }
 say() { echo "[gpu-sweep] $(date -u +%T) +$((SECONDS - t0))s: $*" | tee -a "$summary"; }
