@@ -84,8 +84,8 @@ def variant(rec, res):
         # a run off the defaults is its own variant, so that it never stands in for the default run:
         # eager steps (--no-cuda-graphs), --precision tf32, --resident-data, the kernels' settings
         # (-Daugur.attention.*, -Daugur.tower.*, -Daugur.gemm*, -Daugur.cuda.pdl), settings chosen
-        # by --autotune (which the result names) and a tuning table of the run's own; other properties (a test run's poisoned
-        # activations, say) change no kernel's shape
+        # by --autotune (which the result names) and a tuning table of the run's own; other
+        # properties (a test run's poisoned activations, say) change no kernel's shape
         v = "augur"
         if rec.get("device") == "cuda" and rec.get("cuda_graphs") is False:
             v += "/eager"

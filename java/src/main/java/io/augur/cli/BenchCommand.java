@@ -332,7 +332,7 @@ public final class BenchCommand implements Callable<Integer> {
         for (ModelConfig c : configs) cfgs.put(c.kind().label(), c);
         out.put("model_configs", cfgs);
         out.put("machine", HostInfo.machine());
-        out.put("command", "augur " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
+        out.put("command", command());
         // the -Daugur.* settings a run was given (AUGUR_JAVA_OPTS): the command line alone does not show them
         Map<String, String> props = new java.util.TreeMap<>();
         for (String k : System.getProperties().stringPropertyNames()) if (k.startsWith("augur.")) props.put(k, System.getProperty(k));
@@ -384,6 +384,11 @@ public final class BenchCommand implements Callable<Integer> {
         }
     }
 
+    /** This run's command line as typed ("augur bench ..."), for the records. */
+    private String command() {
+        return "augur " + String.join(" ", spec.commandLine().getParseResult().originalArgs());
+    }
+
     /**
      * --save-tuning: the search's choice for {@code mcfg} at batch {@code B} into the table file, with what was measured
      * (the runs' median under it, the search's start), re-read and written whole each time so that a later failure
@@ -398,7 +403,7 @@ public final class BenchCommand implements Callable<Integer> {
         m.put("driver_version", cb.runtime().driverVersion);
         m.put("date", Instant.now().toString());
         m.put("git_commit", HostInfo.gitCommit());
-        m.put("command", "augur " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
+        m.put("command", command());
         TuningTable.Entry e = new TuningTable.Entry(TuningTable.keyOf(cb, mcfg, B), tuned.chosen().changes(KernelTuning.builtIn()), m);
         try {
             TuningTable.readOrEmpty(saveTuning).with(e).write(saveTuning);
