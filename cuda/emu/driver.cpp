@@ -44,13 +44,39 @@ std::map<std::string, Kernel>& registry() {
 
 namespace {
 
-constexpr CUresult OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, INVALID_DEVICE = 101, INVALID_IMAGE = 200,
+constexpr CUresult OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, INVALID_DEVICE = 101, INVALID_IMAGE = 200, INVALID_CONTEXT = 201,
                    INVALID_HANDLE = 400, ILLEGAL_STATE = 401, NOT_FOUND = 500, ILLEGAL_ADDRESS = 700, LAUNCH_FAILED = 719,
                    CAPTURE_UNSUPPORTED = 900, CAPTURE_INVALIDATED = 901, NOT_READY = 600, INVALID_CLUSTER_SIZE = 912,
                    NOT_SUPPORTED = 801;
 
-constexpr size_t TOTAL_BYTES = 16ULL << 30;  // what the emulated device claims to have
+constexpr size_t TOTAL_BYTES = 16ULL << 30;  // what each emulated device claims to have
 constexpr size_t PAGE = 4096;
+
+// AUGUR_EMU_DEVICES=n (1 to MAX_DEVICES, default 1): how many devices the emulator shows. Each has
+// its primary context; a thread has none current until cuCtxSetCurrent, as with NVIDIA's driver,
+// and the calls that work in the current context (need_context below) fail without one. Memory,
+// modules, functions and streams belong to the context current when they were made, and a launch
+// is refused when its function, its stream or an allocation its arguments point into belongs to
+// another device's context than the thread's current one (on a GPU: CUDA_ERROR_INVALID_CONTEXT,
+// or, for the memory, a fault in the kernel without peer access; refused here with
+// CUDA_ERROR_INVALID_VALUE, the context left usable).
+constexpr int MAX_DEVICES = 8;
+int device_count() {
+  static const int n = [] {
+    const char* v = std::getenv("AUGUR_EMU_DEVICES");
+    const int k = v != nullptr && *v != '\0' ? std::atoi(v) : 1;
+    return k >= 1 && k <= MAX_DEVICES ? k : 1;
+  }();
+  return n;
+}
+bool valid_device(CUdevice d) { return d >= 0 && d < device_count(); }
+
+struct Context {
+  int device;
+};
+Context contexts[MAX_DEVICES] = {{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}};
+thread_local Context* current_context = nullptr;
+size_t device_bytes_of[MAX_DEVICES] = {};
 
 std::recursive_mutex lock;  // the driver API is callable from any thread; the emulator runs one call at a time
 using Guard = std::lock_guard<std::recursive_mutex>;
@@ -75,6 +101,7 @@ struct Op {
 };
 
 struct Stream {
+  Context* context = nullptr;  // where it was created (nullptr: the legacy default stream, every context's)
   Graph* capture = nullptr;  // non-null while this stream is being captured
   bool origin = false;       // the stream cuStreamBeginCapture was called on
   bool blocking = true;      // synchronises with the legacy default stream (not CU_STREAM_NON_BLOCKING)
@@ -82,6 +109,7 @@ struct Stream {
 };
 
 struct Function {
+  Context* context;
   std::string name;
   augur_emu::Kernel kernel;
   int max_dynamic_shared = (int)augur_emu::SHARED_DEFAULT_LIMIT;
@@ -91,10 +119,10 @@ struct Allocation {
   void* base;
   size_t mapped;
   size_t bytes;
+  int device;
 };
 
 std::map<CUdeviceptr, Allocation> device_allocations;
-size_t device_bytes = 0;
 std::set<Graph*> capturing;  // graphs being captured
 // The legacy default stream (a null CUstream): the synchronous copies and memsets run on it. A
 // CU_STREAM_NON_BLOCKING stream (Augur's compute and copy streams) does not synchronise with it,
@@ -195,6 +223,14 @@ double now_ms() {
 }
 
 void say(const std::string& s) { std::fprintf(stderr, "[augur-emu] %s\n", s.c_str()); }
+
+// A call that works in the calling thread's current context, made on a thread that has none
+// (cuCtxSetCurrent never called there): NVIDIA's driver answers CUDA_ERROR_INVALID_CONTEXT.
+CUresult need_context(const char* call) {
+  if (current_context != nullptr) return OK;
+  say(std::string(call) + ": no context is current on this thread (CUDA_ERROR_INVALID_CONTEXT; call cuCtxSetCurrent on it first)");
+  return INVALID_CONTEXT;
+}
 
 // A synchronous call while a capture is open: real drivers refuse it and spoil the capture.
 bool refused_during_capture(const char* call) {
@@ -484,28 +520,31 @@ CUresult cuDriverGetVersion(int* v) {
 }
 CUresult cuDeviceGetCount(int* n) {
   if (n == nullptr) return INVALID_VALUE;
-  *n = 1;
+  *n = device_count();
   return OK;
 }
 CUresult cuDeviceGet(CUdevice* d, int ordinal) {
   if (d == nullptr) return INVALID_VALUE;
-  if (ordinal != 0) return INVALID_DEVICE;
-  *d = 0;
+  if (!valid_device(ordinal)) return INVALID_DEVICE;
+  *d = ordinal;
   return OK;
 }
+// Device 0 is "Augur CPU emulator (not a GPU)", device d > 0 the same with ", device d" (so a test
+// can tell which one a backend opened; a machine's GPUs may differ as well).
 CUresult cuDeviceGetName(char* name, int len, CUdevice d) {
-  if (d != 0) return INVALID_DEVICE;
+  if (!valid_device(d)) return INVALID_DEVICE;
   if (name == nullptr || len <= 0) return INVALID_VALUE;
-  std::snprintf(name, (size_t)len, "%s", skip_kernels() ? "Augur CPU emulator (not a GPU; kernels skipped)" : "Augur CPU emulator (not a GPU)");
+  const std::string base = skip_kernels() ? "Augur CPU emulator (not a GPU; kernels skipped)" : "Augur CPU emulator (not a GPU)";
+  std::snprintf(name, (size_t)len, "%s", d == 0 ? base.c_str() : (base + ", device " + std::to_string(d)).c_str());
   return OK;
 }
 CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice d) {
-  if (d != 0) return INVALID_DEVICE;
+  if (!valid_device(d)) return INVALID_DEVICE;
   *bytes = TOTAL_BYTES;
   return OK;
 }
 CUresult cuDeviceGetAttribute(int* v, int attr, CUdevice d) {
-  if (d != 0) return INVALID_DEVICE;
+  if (!valid_device(d)) return INVALID_DEVICE;
   switch (attr) {
     case 1: *v = 1024; return OK;      // MAX_THREADS_PER_BLOCK
     case 2: case 3: *v = 1024; return OK;
@@ -524,34 +563,56 @@ CUresult cuDeviceGetAttribute(int* v, int attr, CUdevice d) {
 }
 
 CUresult cuDevicePrimaryCtxRetain(void** ctx, CUdevice d) {
-  if (d != 0) return INVALID_DEVICE;
-  static int context;
-  *ctx = &context;
+  if (!valid_device(d)) return INVALID_DEVICE;
+  if (ctx == nullptr) return INVALID_VALUE;
+  *ctx = &contexts[d];
   return OK;
 }
-CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d) { return d == 0 ? OK : INVALID_DEVICE; }
-CUresult cuCtxSetCurrent(void*) { return OK; }
+CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d) { return valid_device(d) ? OK : INVALID_DEVICE; }
+CUresult cuCtxSetCurrent(void* ctx) {
+  Context* c = static_cast<Context*>(ctx);
+  if (c != nullptr && (c < contexts || c >= contexts + device_count())) return INVALID_CONTEXT;
+  current_context = c;
+  return OK;
+}
+CUresult cuCtxGetCurrent(void** ctx) {
+  if (ctx == nullptr) return INVALID_VALUE;
+  *ctx = current_context;
+  return OK;
+}
 CUresult cuCtxSynchronize() {
   Guard g(lock);
+  if (const CUresult r = need_context("cuCtxSynchronize")) return r;
   if (refused_during_capture("cuCtxSynchronize")) return CAPTURE_UNSUPPORTED;
   drain_all();
   return sticky;
 }
 
+// A module is its context's (one a context; the kernels are compiled into this library and the
+// image is not read).
+struct Module {
+  Context* context;
+};
 CUresult cuModuleLoadData(void** module, const void* image) {
+  Guard g(lock);
   if (module == nullptr || image == nullptr) return INVALID_VALUE;
-  static int the_module;
-  *module = &the_module;  // the kernels are compiled into this library; the image is not read
+  if (const CUresult r = need_context("cuModuleLoadData")) return r;
+  static Module modules[MAX_DEVICES];
+  Module* m = &modules[current_context->device];
+  m->context = current_context;
+  *module = m;
   return OK;
 }
 CUresult cuModuleUnload(void*) { return OK; }
-CUresult cuModuleGetFunction(void** f, void*, const char* name) {
+CUresult cuModuleGetFunction(void** f, void* hmod, const char* name) {
   Guard g(lock);
+  const Module* m = static_cast<const Module*>(hmod);
+  if (m == nullptr || m->context == nullptr) return INVALID_HANDLE;
   auto it = augur_emu::registry().find(name);
   if (it == augur_emu::registry().end()) return NOT_FOUND;
-  static std::map<std::string, std::unique_ptr<Function>> functions;
-  auto& fn = functions[name];
-  if (!fn) fn.reset(new Function{name, it->second});  // copies the binder and the parameters' kinds
+  static std::map<std::pair<int, std::string>, std::unique_ptr<Function>> functions;
+  auto& fn = functions[{m->context->device, name}];
+  if (!fn) fn.reset(new Function{m->context, name, it->second});  // copies the binder and the parameters' kinds
   *f = fn.get();
   return OK;
 }
@@ -593,6 +654,14 @@ CUresult launch_kernel(void* hf, unsigned gx, unsigned gy, unsigned gz, unsigned
     say(f->name + ": the `extra` form of kernel arguments is not emulated");
     return INVALID_VALUE;
   }
+  if (const CUresult r = need_context(f->name.c_str())) return r;
+  const Stream* into = stream_of(stream);
+  if (f->context != current_context || (into->context != nullptr && into->context != current_context)) {
+    say(f->name + ": launch refused: " + (f->context != current_context ? "the function was loaded in device " + std::to_string(f->context->device)
+                                                                          : "the stream was created in device " + std::to_string(into->context->device)) +
+        "'s context, and the thread's current context is device " + std::to_string(current_context->device) + "'s (CUDA_ERROR_INVALID_CONTEXT)");
+    return INVALID_CONTEXT;
+  }
   const CUresult refused = check_launch(f, gx, gy, gz, bx, by, bz, shared);
   if (trace_launches())
     std::fprintf(stderr, "[augur-emu] launch %s <<<(%u,%u,%u), (%u,%u,%u), %u>>>%s%s\n", f->name.c_str(), gx, gy, gz, bx, by, bz, shared,
@@ -606,6 +675,14 @@ CUresult launch_kernel(void* hf, unsigned gx, unsigned gy, unsigned gz, unsigned
     return INVALID_VALUE;
   }
   const std::vector<CUdeviceptr> named = allocations_named(seen.words);
+  for (CUdeviceptr a : named) {
+    const int dev = device_allocations.at(a).device;
+    if (dev != current_context->device) {
+      say(f->name + ": launch refused: an argument points into memory allocated on device " + std::to_string(dev) + ", and the kernel runs on device " +
+          std::to_string(current_context->device) + " (refused here; on a GPU without peer access the kernel faults: CUDA_ERROR_ILLEGAL_ADDRESS)");
+      return INVALID_VALUE;
+    }
+  }
   if (programmatic) programmatic_seen = true;
   const void* st = stream_of(stream);
   return submit(stream, [=]() { return launch(f, body, named, gx, gy, gz, bx, by, bz, shared, st, programmatic); });
@@ -681,6 +758,8 @@ CUresult cuLaunchKernelEx(const LaunchConfig* config, void* hf, void** params, v
 CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
   Guard g(lock);
   if (p == nullptr || bytes == 0) return INVALID_VALUE;
+  if (const CUresult r = need_context("cuMemAlloc")) return r;
+  size_t& device_bytes = device_bytes_of[current_context->device];
   if (device_bytes + bytes > TOTAL_BYTES) return OUT_OF_MEMORY;
   size_t mapped = 0;
   void* m = map_with_guard(bytes, &mapped);
@@ -693,30 +772,33 @@ CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
   char* start = static_cast<char*>(m) + mapped - PAGE - rounded;
   std::memset(m, 0xff, mapped - PAGE);  // the allocation, and the lead before it that launch() checks
   *p = reinterpret_cast<CUdeviceptr>(start);
-  device_allocations[*p] = Allocation{m, mapped, bytes};
+  device_allocations[*p] = Allocation{m, mapped, bytes, current_context->device};
   device_bytes += bytes;
   return OK;
 }
 CUresult cuMemFree_v2(CUdeviceptr p) {
   Guard g(lock);
+  if (const CUresult r = need_context("cuMemFree")) return r;
   drain_all();  // cuMemFree waits for the device
   if (p == 0) return OK;
   auto it = device_allocations.find(p);
   if (it == device_allocations.end()) return INVALID_VALUE;
   munmap(it->second.base, it->second.mapped);
-  device_bytes -= it->second.bytes;
+  device_bytes_of[it->second.device] -= it->second.bytes;
   device_allocations.erase(it);
   return OK;
 }
 CUresult cuMemGetInfo_v2(size_t* free_bytes, size_t* total) {
   Guard g(lock);
-  *free_bytes = TOTAL_BYTES - device_bytes;
+  if (const CUresult r = need_context("cuMemGetInfo")) return r;
+  *free_bytes = TOTAL_BYTES - device_bytes_of[current_context->device];
   *total = TOTAL_BYTES;
   return OK;
 }
 CUresult cuMemHostAlloc(void** p, size_t bytes, unsigned) {
   Guard g(lock);
   if (p == nullptr) return INVALID_VALUE;
+  if (const CUresult r = need_context("cuMemHostAlloc")) return r;
   const size_t rounded = (bytes + 4095) & ~size_t(4095);
   *p = std::aligned_alloc(4096, rounded);
   if (*p == nullptr) return OUT_OF_MEMORY;
@@ -726,6 +808,7 @@ CUresult cuMemHostAlloc(void** p, size_t bytes, unsigned) {
 CUresult cuMemAllocHost_v2(void** p, size_t bytes) { return cuMemHostAlloc(p, bytes, 0); }
 CUresult cuMemFreeHost(void* p) {
   Guard g(lock);
+  if (const CUresult r = need_context("cuMemFreeHost")) return r;
   drain_all();
   pinned_allocations.erase(static_cast<const char*>(p));
   std::free(p);
@@ -747,6 +830,7 @@ CUresult cuPointerGetAttribute(void* data, int attr, CUdeviceptr p) {
 // of device memory return at once.
 CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t n) {
   Guard g(lock);
+  if (const CUresult r = need_context("cuMemcpyHtoD")) return r;
   if (refused_during_capture("cuMemcpyHtoD")) return CAPTURE_UNSUPPORTED;
   if (pinned(src)) {
     return submit_legacy_and_wait([=]() {
@@ -762,6 +846,7 @@ CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t n) {
 }
 CUresult cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t n) {
   Guard g(lock);
+  if (const CUresult r = need_context("cuMemcpyDtoH")) return r;
   if (refused_during_capture("cuMemcpyDtoH")) return CAPTURE_UNSUPPORTED;
   return submit_legacy_and_wait([=]() {
     std::memcpy(dst, reinterpret_cast<const void*>(src), n);
@@ -770,6 +855,7 @@ CUresult cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t n) {
 }
 CUresult cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t n) {
   Guard g(lock);
+  if (const CUresult r = need_context("cuMemcpy")) return r;
   if (refused_during_capture("cuMemcpy")) return CAPTURE_UNSUPPORTED;
   return submit(nullptr, [=]() {
     std::memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(src), n);
@@ -778,6 +864,7 @@ CUresult cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t n) {
 }
 CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t n, void* stream) {
   Guard g(lock);
+  if (const CUresult r = need_context("cuMemcpyHtoDAsync")) return r;
   if (!pinned(src)) {  // pageable: the driver stages the bytes now, the host may reuse them on return
     auto staged = std::make_shared<std::vector<char>>(static_cast<const char*>(src), static_cast<const char*>(src) + n);
     return submit(stream, [=]() {
@@ -792,6 +879,7 @@ CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t n, void* 
 }
 CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t n, void* stream) {
   Guard g(lock);
+  if (const CUresult r = need_context("cuMemcpyDtoHAsync")) return r;
   const CUresult r = submit(stream, [=]() {
     std::memcpy(dst, reinterpret_cast<const void*>(src), n);
     return OK;
@@ -805,6 +893,7 @@ CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t n, void* stream
 }
 CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void* stream) {
   Guard g(lock);
+  if (const CUresult r = need_context("cuMemcpyDtoDAsync")) return r;
   return submit(stream, [=]() {
     std::memmove(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(src), n);
     return OK;
@@ -812,6 +901,7 @@ CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void* 
 }
 CUresult cuMemsetD32_v2(CUdeviceptr dst, unsigned v, size_t n) {
   Guard g(lock);
+  if (const CUresult r = need_context("cuMemsetD32")) return r;
   if (refused_during_capture("cuMemsetD32")) return CAPTURE_UNSUPPORTED;
   return submit(nullptr, [=]() {
     unsigned* d = reinterpret_cast<unsigned*>(dst);
@@ -821,6 +911,7 @@ CUresult cuMemsetD32_v2(CUdeviceptr dst, unsigned v, size_t n) {
 }
 CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned v, size_t n, void* stream) {
   Guard g(lock);
+  if (const CUresult r = need_context("cuMemsetD32Async")) return r;
   return submit(stream, [=]() {
     unsigned* d = reinterpret_cast<unsigned*>(dst);
     for (size_t i = 0; i < n; ++i) d[i] = v;
@@ -830,7 +921,9 @@ CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned v, size_t n, void* stream) {
 
 CUresult cuStreamCreate(void** s, unsigned flags) {
   Guard g(lock);
+  if (const CUresult r = need_context("cuStreamCreate")) return r;
   Stream* st = new Stream();
+  st->context = current_context;
   st->blocking = (flags & 1) == 0;  // CU_STREAM_NON_BLOCKING = 1
   streams.insert(st);
   *s = st;
@@ -857,6 +950,7 @@ CUresult cuStreamSynchronize(void* s) {
   return sticky;
 }
 CUresult cuEventCreate(void** e, unsigned) {
+  if (const CUresult r = need_context("cuEventCreate")) return r;
   *e = new Event();
   return OK;
 }
@@ -961,6 +1055,7 @@ CUresult cuStreamIsCapturing(void* stream, int* status) {
 }
 CUresult cuGraphInstantiateWithFlags(void** exec, void* graph, unsigned long long) {
   Guard g(lock);
+  if (const CUresult r = need_context("cuGraphInstantiate")) return r;
   if (graph == nullptr) return INVALID_VALUE;
   if (pdl_mode() == "no-graph" && static_cast<Graph*>(graph)->programmatic) return NOT_SUPPORTED;
   *exec = new Graph(*static_cast<Graph*>(graph));
@@ -969,6 +1064,7 @@ CUresult cuGraphInstantiateWithFlags(void** exec, void* graph, unsigned long lon
 CUresult cuGraphUpload(void*, void*) { return OK; }
 CUresult cuGraphLaunch(void* exec, void* stream) {
   Guard g(lock);
+  if (const CUresult r = need_context("cuGraphLaunch")) return r;
   Graph* gr = static_cast<Graph*>(exec);
   if (gr == nullptr) return INVALID_HANDLE;
   return submit(stream, [gr]() {

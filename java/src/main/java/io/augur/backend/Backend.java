@@ -31,6 +31,9 @@ public interface Backend extends AutoCloseable {
     /** "cpu", "cpu-reference" or "cuda". */
     String name();
 
+    /** The device a run's summary names: the backend's name, or for a GPU "cuda:N" and its name ("cuda:0 NVIDIA H200"). */
+    default String deviceLabel() { return name(); }
+
     /** One line for logs: threads, device, GEMM provider. */
     String describe();
 

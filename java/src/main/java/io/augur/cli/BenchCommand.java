@@ -89,7 +89,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--data", description = "dataset folder (default: data/bench, generated on first use; with --smoke a tiny temporary world)")
     Path data;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cpu-reference, cuda or auto (default: ${DEFAULT-VALUE})")
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cpu-reference, cuda, cuda:N (device N) or auto (default: ${DEFAULT-VALUE})")
     String device;
 
     @Option(names = "--cuda-graphs", negatable = true, defaultValue = "true", fallbackValue = "true",
@@ -196,6 +196,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (smoke) applySmoke();
+        Backends.parse(device);   // an unknown --device fails before anything runs
         if (repeats < 1) throw new IllegalArgumentException("--repeats must be >= 1, got " + repeats);
         if (autotune && !(autotuneSeconds > 0)) throw new IllegalArgumentException("--autotune-seconds must be > 0, got " + autotuneSeconds);
         if (saveTuning != null && !autotune) throw new IllegalArgumentException("--save-tuning " + saveTuning + " needs --autotune: it saves the searches' choices");
@@ -291,7 +292,8 @@ public final class BenchCommand implements Callable<Integer> {
             out.put("tool", "augur");
             out.put("model", configs.get(0).kind().label());
             out.put("models", configs.stream().map(c -> c.kind().label()).toList());
-            out.put("device", device);
+            out.put("device", be.name());   // cpu, cpu-reference or cuda, whichever --device (auto, cuda:N, ...) opened
+            out.put("device_label", be.deviceLabel());
             out.put("backend", be.describe());
             if (be instanceof CudaBackend) out.put("cuda_graphs", cudaGraphs);
             out.put("precision", be.precision().label());

@@ -35,7 +35,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--data", description = "dataset folder (default: data/default, generated on first use)")
     Path data;
 
-    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu, cpu-reference or cuda (default: ${DEFAULT-VALUE})")
+    @Option(names = "--device", defaultValue = "auto", description = "auto, cpu, cpu-reference, cuda or cuda:N (GPU N as the driver "
+            + "numbers those CUDA_VISIBLE_DEVICES leaves; cuda and auto take cuda:0) (default: ${DEFAULT-VALUE})")
     String device;
 
     @Option(names = "--cuda-graphs", negatable = true, defaultValue = "true", fallbackValue = "true",
@@ -56,7 +57,8 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        gpuOptions.askedPrecision();   // an unknown name fails before anything is read or written
+        Backends.parse(device);        // an unknown device fails before anything is read or written
+        gpuOptions.askedPrecision();   // and so does an unknown precision
         gpuOptions.tuningTable();      // and so does a --tuning file that is not a table, on any device
         ModelConfig mcfg = modelOptions.toConfig();
         TrainConfig tcfg = trainOptions.toConfig();

@@ -158,7 +158,7 @@ public final class Trainer {
             Metrics test = evaluate(data.test());
             double trainSps = samples / (trainNanos / 1e9);
             log.write(MetricsRecord.summary(MetricsRecord.TEST, stopper.bestEpoch(), test.count(), test.auc(), test.gauc(), test.logloss(), trainSps));
-            RunSummary summary = new RunSummary(model.name(), be.name(), data.dir().toString(), cfg.seed(), epochsRun, stopper.bestEpoch(),
+            RunSummary summary = new RunSummary(model.name(), be.deviceLabel(), data.dir().toString(), cfg.seed(), epochsRun, stopper.bestEpoch(),
                     stopper.bestValue(), test.auc(), test.gauc(), test.logloss(), trainSps, (System.nanoTime() - t0) / 1e9,
                     RunSummary.configTree(runConfig));
             summary.write(out.resolve(SUMMARY));

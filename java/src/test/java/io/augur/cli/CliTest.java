@@ -35,9 +35,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 public class CliTest {
     /** A tiny world (~3,000 train rows, T = 10) and a tiny model keep every command well under a few seconds. */
-    static final String[] TINY_WORLD = {"--users", "300", "--items", "200", "--categories", "10", "--mean-history", "8",
+    public static final String[] TINY_WORLD = {"--users", "300", "--items", "200", "--categories", "10", "--mean-history", "8",
             "--max-behaviours", "40", "--T", "10"};
-    static final String[] TINY_MODEL = {"--emb-dim", "4", "--att-hidden", "8,4", "--mlp-hidden", "8,4"};
+    public static final String[] TINY_MODEL = {"--emb-dim", "4", "--att-hidden", "8,4", "--mlp-hidden", "8,4"};
 
     @TempDir
     static Path shared;
@@ -71,7 +71,7 @@ public class CliTest {
         return new Result(code, out + sysOut.toString(StandardCharsets.UTF_8), err.toString());
     }
 
-    static String[] args(String[]... parts) {
+    public static String[] args(String[]... parts) {
         List<String> all = new ArrayList<>();
         for (String[] p : parts) all.addAll(List.of(p));
         return all.toArray(String[]::new);
@@ -141,6 +141,27 @@ public class CliTest {
         assertTrue(r.err().contains("CUDA backend"), r.toString());
         assertTrue(r.err().contains("--device cpu"), r.toString());
         assertEquals(1, r.err().lines().count(), "one line, no stack trace:\n" + r);
+    }
+
+    /** A --device that is none of the forms fails before anything is read or written; so does a GPU number that is not there. */
+    @Test
+    void anUnknownDeviceFailsBeforeAnythingRuns(@TempDir Path tmp) {
+        Result r = run(args(new String[] {"train", "--device", "cuda:one", "--data", data.toString(), "--out", tmp.resolve("run").toString()},
+                TINY_MODEL));
+        assertEquals(2, r.code(), r.toString());
+        assertTrue(r.err().startsWith("augur train: unknown device 'cuda:one'"), r.toString());
+        assertEquals(1, r.err().lines().count(), "one line, no stack trace:\n" + r);
+        assertTrue(Files.notExists(tmp.resolve("run")), "a failed run left a run folder");
+        Result b = run("bench", "--device", "gpu", "--data", data.toString());
+        assertEquals(2, b.code(), b.toString());
+        assertTrue(b.err().contains("unknown device 'gpu' (expected auto, cpu, cpu-reference, cuda or cuda:N)"), b.toString());
+        Result far = run(args(new String[] {"train", "--device", "cuda:99", "--data", data.toString(), "--out", tmp.resolve("far").toString(),
+                "--epochs", "1"}, TINY_MODEL));
+        assertNotEquals(0, far.code(), far.toString());
+        assertTrue(far.err().startsWith("augur train: --device cuda:99 cannot run"), far.toString());
+        Result info = run("info", "--device", "cpu");
+        assertEquals(2, info.code(), info.toString());
+        assertTrue(info.err().contains("augur info shows a GPU's details: cuda or cuda:N"), info.toString());
     }
 
     @Test

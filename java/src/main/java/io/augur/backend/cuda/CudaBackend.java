@@ -239,8 +239,11 @@ public final class CudaBackend implements Backend, Profiling {
     public String name() { return "cuda"; }
 
     @Override
+    public String deviceLabel() { return "cuda:" + rt.ordinal() + " " + rt.name; }
+
+    @Override
     public String describe() {
-        return "CUDA on " + rt.name + " (compute capability " + rt.computeCapability() + ", " + String.format("%.1f", rt.totalMemory / (double) (1L << 30))
+        return "CUDA on " + deviceLabel() + " (compute capability " + rt.computeCapability() + ", " + String.format("%.1f", rt.totalMemory / (double) (1L << 30))
                 + " GiB, driver " + rt.driverVersionString() + "), GEMM " + gemm.name() + (precision == Precision.TF32 ? ", TF32" : "")
                 + (rt.programmatic() ? ", programmatic launches" : "");
     }

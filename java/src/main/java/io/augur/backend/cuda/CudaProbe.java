@@ -36,8 +36,8 @@ public final class CudaProbe {
         int initDriver();
         /** Devices visible (after a successful init). */
         int deviceCount();
-        /** Opens the backend on device 0 with the fatbin; throws CudaException naming the failing call. */
-        CudaBackend open(byte[] fatbin);
+        /** Opens the backend on device {@code ordinal} with the fatbin; throws CudaException naming the failing call. */
+        CudaBackend open(byte[] fatbin, int ordinal);
     }
 
     /** The backend, or the reason there is none. */
@@ -45,8 +45,15 @@ public final class CudaProbe {
         public boolean available() { return backend != null; }
     }
 
-    /** Runs the checks in order and opens the backend, or says which check failed. */
-    public static Outcome open(Checks c) {
+    /** {@link #open(Checks, int)} on device 0. */
+    public static Outcome open(Checks c) { return open(c, 0); }
+
+    /**
+     * Runs the checks in order and opens the backend on device {@code ordinal} (cuda:N; the driver numbers the
+     * devices CUDA_VISIBLE_DEVICES leaves visible from 0), or says which check failed.
+     */
+    public static Outcome open(Checks c, int ordinal) {
+        if (ordinal < 0) throw new IllegalArgumentException("device number " + ordinal + ": expected 0 or more");
         Path lib = c.findLibcuda();
         if (lib == null) {
             return new Outcome(null, "libcuda.so.1 (the NVIDIA driver) was not found on LD_LIBRARY_PATH, in the ld.so cache or in the usual driver folders");
@@ -69,8 +76,14 @@ public final class CudaProbe {
         }
         int n = c.deviceCount();
         if (n < 1) return new Outcome(null, "no CUDA device is visible (cuDeviceGetCount = " + n + "; check CUDA_VISIBLE_DEVICES)");
+        if (ordinal >= n) {
+            String visible = System.getenv("CUDA_VISIBLE_DEVICES");
+            return new Outcome(null, "device cuda:" + ordinal + " does not exist: " + n + " CUDA device" + (n == 1 ? " is" : "s are") + " visible ("
+                    + (n == 1 ? "cuda:0" : "cuda:0 to cuda:" + (n - 1)) + (visible != null ? "; CUDA_VISIBLE_DEVICES=" + visible : "")
+                    + "; augur info lists them)");
+        }
         try {
-            return new Outcome(c.open(fatbin), null);
+            return new Outcome(c.open(fatbin, ordinal), null);
         } catch (RuntimeException | LinkageError e) {
             return new Outcome(null, "the CUDA backend could not start: " + e.getMessage());
         }
@@ -88,8 +101,8 @@ public final class CudaProbe {
                 int r = JCudaDriver.cuDeviceGetCount(n);
                 return r == CUresult.CUDA_SUCCESS ? n[0] : 0;
             }
-            @Override public CudaBackend open(byte[] fatbin) {
-                CudaRuntime rt = CudaRuntime.open(0, fatbin);
+            @Override public CudaBackend open(byte[] fatbin, int ordinal) {
+                CudaRuntime rt = CudaRuntime.open(ordinal, fatbin);
                 try {
                     return new CudaBackend(rt, gemm);
                 } catch (RuntimeException e) {

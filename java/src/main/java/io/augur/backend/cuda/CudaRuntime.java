@@ -53,7 +53,13 @@ public final class CudaRuntime implements AutoCloseable {
     private final TreeMap<Long, Allocation> allocations = new TreeMap<>();
     private final List<Pointer> pinned = new ArrayList<>();
     private final List<CUevent> events = new ArrayList<>();
-    private Thread current;
+    /**
+     * The context this class last made current on each thread. A thread's current context is the driver's
+     * per-thread state: with two runtimes in one process (two devices, or a test's second backend) one thread may
+     * use both, so each call checks that its own context is the one bound there, not merely that the thread bound
+     * it once.
+     */
+    private static final ThreadLocal<CUcontext> BOUND = new ThreadLocal<>();
     private String lastKernel;
     private boolean closed;
 
@@ -116,19 +122,13 @@ public final class CudaRuntime implements AutoCloseable {
         JCudaDriver.setExceptionsEnabled(false);
         CudaException.check(cuInit(0), "cuInit");
         CudaException.check(cuDeviceGet(device, ordinal), "cuDeviceGet");
-        byte[] nameBytes = new byte[256];
-        CudaException.check(cuDeviceGetName(nameBytes, nameBytes.length, device), "cuDeviceGetName");
-        int end = 0;
-        while (end < nameBytes.length && nameBytes[end] != 0) end++;
-        name = new String(nameBytes, 0, end, StandardCharsets.UTF_8);
-        ccMajor = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
-        ccMinor = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
-        multiprocessors = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
-        maxSharedPerBlockOptin = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
-        maxSharedPerMultiprocessor = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR);
-        long[] mem = new long[1];
-        CudaException.check(cuDeviceTotalMem(mem, device), "cuDeviceTotalMem");
-        totalMemory = mem[0];
+        name = deviceName(device);
+        ccMajor = attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
+        ccMinor = attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+        multiprocessors = attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+        maxSharedPerBlockOptin = attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
+        maxSharedPerMultiprocessor = attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR);
+        totalMemory = totalMemory(device);
         int[] v = new int[1];
         CudaException.check(cuDriverGetVersion(v), "cuDriverGetVersion");
         driverVersion = v[0];
@@ -197,18 +197,54 @@ public final class CudaRuntime implements AutoCloseable {
         return new CudaRuntime(ordinal, fatbin);
     }
 
-    private int attribute(int attr) {
+    private static int attribute(CUdevice device, int attr) {
         int[] v = new int[1];
         CudaException.check(cuDeviceGetAttribute(v, attr, device), "cuDeviceGetAttribute(" + attr + ")");
         return v[0];
     }
 
-    /** Binds the context to the calling thread (a no-op when it already is). */
+    private static String deviceName(CUdevice device) {
+        byte[] nameBytes = new byte[256];
+        CudaException.check(cuDeviceGetName(nameBytes, nameBytes.length, device), "cuDeviceGetName");
+        int end = 0;
+        while (end < nameBytes.length && nameBytes[end] != 0) end++;
+        return new String(nameBytes, 0, end, StandardCharsets.UTF_8);
+    }
+
+    private static long totalMemory(CUdevice device) {
+        long[] mem = new long[1];
+        CudaException.check(cuDeviceTotalMem(mem, device), "cuDeviceTotalMem");
+        return mem[0];
+    }
+
+    /** A device the driver shows, as {@code augur info} lists it (no context is made for it). */
+    public record DeviceInfo(int ordinal, String name, String computeCapability, int multiprocessors, long totalMemory) {}
+
+    /**
+     * The devices the driver shows (those CUDA_VISIBLE_DEVICES leaves, numbered from 0 as cuda:N), read without
+     * making a context on any of them; needs the driver, as {@link CudaProbe} found it.
+     */
+    public static List<DeviceInfo> visibleDevices() {
+        JCudaDriver.setExceptionsEnabled(false);
+        CudaException.check(cuInit(0), "cuInit");
+        int[] n = new int[1];
+        CudaException.check(cuDeviceGetCount(n), "cuDeviceGetCount");
+        List<DeviceInfo> out = new ArrayList<>();
+        for (int i = 0; i < n[0]; i++) {
+            CUdevice d = new CUdevice();
+            CudaException.check(cuDeviceGet(d, i), "cuDeviceGet");
+            out.add(new DeviceInfo(i, deviceName(d), attribute(d, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR) + "."
+                    + attribute(d, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR),
+                    attribute(d, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT), totalMemory(d)));
+        }
+        return out;
+    }
+
+    /** Binds the context to the calling thread (a no-op when this runtime is the last to have bound one there). */
     public void makeCurrent() {
-        Thread t = Thread.currentThread();
-        if (t != current) {
+        if (BOUND.get() != context) {
             CudaException.check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
-            current = t;
+            BOUND.set(context);
         }
     }
 
@@ -368,7 +404,7 @@ public final class CudaRuntime implements AutoCloseable {
         return r == jcuda.driver.CUresult.CUDA_SUCCESS ? n[0] : 0;
     }
 
-    private CUfunction function(String kernel) {
+    CUfunction function(String kernel) {
         CUfunction f = functions.get(kernel);
         if (f == null) throw new IllegalArgumentException("no kernel named " + kernel + " in cuda/augur.fatbin");
         return f;
@@ -383,6 +419,7 @@ public final class CudaRuntime implements AutoCloseable {
      */
     public int tryLaunch(String kernel, int gridX, int blockX, int sharedBytes, Args args) {
         if (inGraphStep()) throw new IllegalStateException("a probe launch of " + kernel + " inside a graph step");
+        makeCurrent();
         // the work queued before the probe first, so that a fault of its own throws naming its kernel, not the probe
         synchronizeCompute();
         previousLaunch = null;

@@ -39,8 +39,11 @@ class CudaProbeTest {
         }
         @Override public int initDriver() { ran.add("init"); return init; }
         @Override public int deviceCount() { ran.add("count"); return devices; }
-        @Override public CudaBackend open(byte[] f) {
+        int opened = -1;
+
+        @Override public CudaBackend open(byte[] f, int ordinal) {
             ran.add("open");
+            opened = ordinal;
             if (open != null) throw open;
             throw new IllegalStateException("a fake cannot open a backend");
         }
@@ -94,6 +97,27 @@ class CudaProbeTest {
         assertNull(o.backend());
         assertTrue(o.reason().startsWith("the CUDA backend could not start: cuModuleLoadData(cuda/augur.fatbin): CUDA_ERROR_NO_BINARY_FOR_GPU"), o.reason());
         assertEquals(List.of("lib", "fatbin", "binding", "init", "count", "open"), f.ran);
+    }
+
+    /** cuda:N opens device N; one past the visible devices stops before opening, saying how many there are. */
+    @Test
+    void theDeviceNumberIsCheckedAgainstTheVisibleDevices() {
+        Fake two = new Fake();
+        two.devices = 2;
+        two.open = new CudaException(CUresult.CUDA_ERROR_OUT_OF_MEMORY, "cuMemAlloc(arena)", null);
+        CudaProbe.open(two, 1);
+        assertEquals(1, two.opened, "the device asked for is the one opened");
+        CudaProbe.open(two);
+        assertEquals(0, two.opened, "cuda and auto open device 0");
+
+        Fake f = new Fake();
+        f.devices = 2;
+        String r = CudaProbe.open(f, 2).reason();
+        assertTrue(r.startsWith("device cuda:2 does not exist: 2 CUDA devices are visible (cuda:0 to cuda:1"), r);
+        assertFalse(f.ran.contains("open"), f.ran.toString());
+        Fake one = new Fake();
+        String r1 = CudaProbe.open(one, 1).reason();
+        assertTrue(r1.startsWith("device cuda:1 does not exist: 1 CUDA device is visible (cuda:0"), r1);
     }
 
     @Test
