@@ -26,13 +26,17 @@
 // Split K: a product with few output tiles (a batch of 128 gives the top MLP's products 2 to 12
 // tiles of 64 x 64 on a GPU of 132 multiprocessors; dW at a large batch, 162 x 200 outputs over
 // K = 2048, has 12) would leave most multiprocessors idle and walk its k tiles one after another.
-// With partial != nullptr the grid's y dimension holds splits x row tiles; split s sums k in
+// With partial != nullptr the grid's x dimension holds splits x row tiles; split s sums k in
 // [s k_split, (s + 1) k_split) into partial[s] (M, N) and counts itself done in its tile's
 // counter; the last split of a tile to finish (whichever it is) adds the tile's splits in split
 // order, then bias and C, and sets the counter back to zero for the next launch. Still a fixed
 // order, so still deterministic, and no second launch. (BuiltinGemm's default rule now gives most
 // such products to gemm_small_kernel instead, all of the top MLP's at a batch of 128; the splits
 // remain for the long K of weight gradients at large batches, and with -Daugur.gemm.small=off.)
+//
+// Grid: x over row tiles (times the splits), y over column tiles. Rows go on x because x takes up
+// to 2^31 - 1 blocks and y only 65,535: a product over B * T rows (the unit layer by layer at
+// B = 8,192, T = 512 has 4,194,304, 65,536 tiles of 64) would not launch with its rows on y.
 //
 // Activation in the epilogue: with act.out != nullptr (a linear layer y = x W + b followed by
 // sigmoid or PReLU; not with accumulate or a ones row) each stored element v of C also goes to
@@ -136,11 +140,11 @@ struct GemmTile {
   int splits, split, m0, n0, k_begin, k_end, rows;
   __device__ GemmTile(int M, int K, const float* partial, int k_split, int trans_a, const int* rows_limit) {
     const int m_tiles = (M + GEMM_BM - 1) / GEMM_BM;
-    splits = (int)gridDim.y / m_tiles;
+    splits = (int)gridDim.x / m_tiles;
     const int limit = rows_limit != nullptr ? max(*rows_limit, 0) : 0x7fffffff;
-    split = partial != nullptr ? (int)blockIdx.y / m_tiles : 0;
-    m0 = ((int)blockIdx.y % m_tiles) * GEMM_BM;
-    n0 = blockIdx.x * GEMM_BN;
+    split = partial != nullptr ? (int)blockIdx.x / m_tiles : 0;
+    m0 = ((int)blockIdx.x % m_tiles) * GEMM_BM;
+    n0 = blockIdx.y * GEMM_BN;
     rows = trans_a ? M : min(M, limit);
     const int k = trans_a ? min(K, limit) : K;
     // with a device row count over K the splits share the rows that exist, not all K the host
@@ -195,7 +199,7 @@ __device__ __forceinline__ void gemm_split_done(float* __restrict__ C, float* __
   __threadfence();  // this block's partial products, visible to the block that sums them
   __syncthreads();
   if (threadIdx.x == 0) {
-    unsigned* counter = counters + (m0 / GEMM_BM) * gridDim.x + blockIdx.x;
+    unsigned* counter = counters + (m0 / GEMM_BM) * gridDim.y + blockIdx.y;
     last = atomicAdd(counter, 1u) == (unsigned)(splits - 1);
     if (last) *counter = 0u;
   }

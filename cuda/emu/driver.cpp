@@ -307,11 +307,22 @@ bool trace_launches() {
   return trace;
 }
 
+// AUGUR_EMU_MAX_GRID_Y=n: a grid's y and z dimensions go up to n blocks (a GPU's 65,535 by
+// default), so that a test reaches the limit with a small launch (EmulatorGuardTest).
+int max_grid_yz() {
+  static const int n = [] {
+    const char* v = std::getenv("AUGUR_EMU_MAX_GRID_Y");
+    const int k = v != nullptr && *v != '\0' ? std::atoi(v) : 65535;
+    return k >= 1 && k <= 65535 ? k : 65535;
+  }();
+  return n;
+}
+
 // What the driver refuses when a launch is issued (before anything runs).
 CUresult check_launch(Function* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared) {
   std::string why;
   if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0) why = "a grid or block dimension of 0";
-  else if (gy > 65535 || gz > 65535) why = "grid y or z above 65535";
+  else if (gy > (unsigned)max_grid_yz() || gz > (unsigned)max_grid_yz()) why = "grid y or z above " + std::to_string(max_grid_yz());
   else if (bz > 64 || (unsigned long long)bx * by * bz > 1024) why = "more than 1024 threads in a block, or blockDim.z above 64";
   else if (gx % f->kernel.cluster != 0)
     why = "a grid of " + std::to_string(gx) + " blocks in x for a kernel of clusters of " + std::to_string(f->kernel.cluster) + " (it must divide)";
@@ -550,7 +561,7 @@ CUresult cuDeviceGetAttribute(int* v, int attr, CUdevice d) {
     case 2: case 3: *v = 1024; return OK;
     case 4: *v = 64; return OK;
     case 5: *v = 2147483647; return OK;
-    case 6: case 7: *v = 65535; return OK;
+    case 6: case 7: *v = max_grid_yz(); return OK;  // MAX_GRID_DIM_Y, _Z
     case 8: *v = 48 * 1024; return OK;  // MAX_SHARED_MEMORY_PER_BLOCK
     case 10: *v = 32; return OK;        // WARP_SIZE
     case 16: *v = 132; return OK;       // MULTIPROCESSOR_COUNT (an H200's)

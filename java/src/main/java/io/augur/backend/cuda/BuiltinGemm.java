@@ -255,6 +255,7 @@ final class BuiltinGemm implements Gemm {
                 .i(rows).i(N).i(K).i(lda).i(ldb).i(ldc).i(transA ? 1 : 0).i(transB ? 1 : 0).i(accumulate ? 1 : 0)
                 .ptr(s > 1 ? workspace.address() : 0).i(kSplit).i(onesRow).ptr(rowsLimit).ptr(counters.address())
                 .ptr(actOut).ptr(alpha).i(actKind);
-        rt.launch(tf32 ? Kernels.GEMM_TF32 : Kernels.GEMM, nTiles, mTiles * s, 256, 1, 0, a);
+        if (nTiles > MAX_GRID_Y) throw new IllegalArgumentException("a product " + N + " columns wide: the built-in GEMM takes at most " + MAX_GRID_Y * TILE);
+        rt.launch(tf32 ? Kernels.GEMM_TF32 : Kernels.GEMM, mTiles * s, nTiles, 256, 1, 0, a);   // rows on x: past 65,535 tiles of 64 too
     }
 }

@@ -93,6 +93,22 @@ class EmulatorGuardTest {
         assertTrue(free.contains("batch 2048: cluster 8"), free);
     }
 
+    /**
+     * The built-in GEMM puts row tiles on the grid's x dimension: a product with more of them than y takes (65,535 on a
+     * GPU, lowered here to 16 by AUGUR_EMU_MAX_GRID_Y) runs and matches the CPU. With the rows on y it was refused
+     * ("grid y or z above 16"), as a GPU refuses a product over B * T = 4,194,304 rows or more.
+     */
+    @Test
+    void aProductWithMoreRowTilesThanGridYTakesRuns() throws IOException, InterruptedException {
+        String out = GpuTesting.emulatedJvm(GemmGridProbe.class, Map.of("AUGUR_EMU_MAX_GRID_Y", "16"), 120, "16");
+        assertTrue(out.contains("rows 1089, 18 row tiles, grid y limit 16") && out.contains("the JVM goes on"), out);
+        for (String r : new String[] {"y", "dx", "dW", "db"}) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^" + r + ": largest difference (\\S+)$").matcher(out);
+            assertTrue(m.find(), "no result for " + r + ":\n" + out);
+            assertTrue(Double.parseDouble(m.group(1)) < 1e-4, r + " differs from the CPU's:\n" + out);
+        }
+    }
+
     /** The launch failed as a GPU's faulting one does, and the emulator's message names the kernel and says each of {@code where}. */
     private static void assertIllegalAddress(String out, String kernel, String... where) {
         assertTrue(out.contains("threw: ") && out.contains("CUDA_ERROR_ILLEGAL_ADDRESS"), "the launch did not fail:\n" + out);
