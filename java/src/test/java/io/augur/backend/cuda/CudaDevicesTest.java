@@ -55,6 +55,7 @@ class CudaDevicesTest {
     /** The list augur info prints: each device once, numbered from 0, cuda:0 the shared backend's. */
     @Test
     void theVisibleDevicesAreListedInOrder() {
+        GpuTesting.assumeGpu();
         List<CudaRuntime.DeviceInfo> all = CudaRuntime.visibleDevices();
         for (int i = 0; i < all.size(); i++) assertEquals(i, all.get(i).ordinal());
         assertEquals(GpuTesting.backend().runtime().name, all.get(0).name());
