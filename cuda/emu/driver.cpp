@@ -599,7 +599,7 @@ CUresult cuCtxSynchronize() {
   return sticky;
 }
 
-// A module is its context's (one a context; the kernels are compiled into this library and the
+// One module per context, which it belongs to (the kernels are compiled into this library; the
 // image is not read).
 struct Module {
   Context* context;

@@ -22,11 +22,7 @@ public final class Backends {
     private Backends() {}
 
     /** A parsed {@code --device} value: kind auto, cpu, cpu-reference or cuda, and for cuda the device number. */
-    public record Device(String kind, int ordinal) {
-        /** "cuda:1", or the kind. */
-        @Override
-        public String toString() { return kind.equals("cuda") ? "cuda:" + ordinal : kind; }
-    }
+    public record Device(String kind, int ordinal) {}
 
     /**
      * Parses a {@code --device} value (case-insensitive); throws IllegalArgumentException naming the value and

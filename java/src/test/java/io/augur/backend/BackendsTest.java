@@ -17,8 +17,6 @@ class BackendsTest {
         assertEquals(new Backends.Device("cuda", 0), Backends.parse("cuda"));
         assertEquals(new Backends.Device("cuda", 0), Backends.parse("cuda:0"));
         assertEquals(new Backends.Device("cuda", 7), Backends.parse(" cuda:7 "));
-        assertEquals("cuda:3", Backends.parse("cuda:3").toString());
-        assertEquals("cpu", Backends.parse("cpu").toString());
     }
 
     @Test
