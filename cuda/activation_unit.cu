@@ -746,6 +746,13 @@ __device__ void backward_tiles(const AttentionArgs& a) {
 AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) { backward_tiles<false>(a); }
 // The same with the MLP's products on the TF32 tensor cores (compute capability 8.0 and newer).
 AUGUR_KERNEL void activation_unit_backward_tf32_kernel(AttentionArgs a) { backward_tiles<true>(a); }
+// The same two held to three blocks of 256 threads an SM (80 registers a thread): on sm_90 the kernels above take
+// 128 (fp32) and 105 (TF32) registers, so an SM holds two of their blocks whatever their shared memory, and a third
+// block, which the backward's 72 KB with dM3 off chip leaves room for, waits for a second wave. The price is a few
+// bytes of spills to local memory, which L1 caches (sm_90: 12 stored and 24 loaded fp32, 4 and 8 TF32, per
+// thread and tile pass). CudaBackend launches these where it plans three or more backward blocks an SM.
+AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_3blocks_kernel(AttentionArgs a) { backward_tiles<false>(a); }
+AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_tf32_3blocks_kernel(AttentionArgs a) { backward_tiles<true>(a); }
 
 // Sums the slices of `partials` that hold a tile (the first min(a.blocks, *a.tiles)) and adds
 // them into the gradients (+=): dWq += dMa, dWk += dMb, dWd += dMa - dMb, dWp += dMp (the three

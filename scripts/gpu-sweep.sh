@@ -27,7 +27,7 @@
 #   ncu       Nsight Compute on one DIN training step at batch 128 and at 2048 (profile.sh,
 #             NCU_SET=basic: each kernel's time, throughput and occupancy), then every section
 #             (--set full: stall reasons, cache hit rates, shared-memory conflicts) for one launch of
-#             activation_unit_backward_kernel at batch 2048; the reports themselves left out;
+#             activation_unit_backward_kernel (or its _3blocks_ form) at batch 2048; the reports left out;
 #   sanitize  CudaOpsParityTest and CudaTowerParityTest under compute-sanitizer memcheck;
 #   variants  DIN again with each of VARIANTS (JVM options, one run each; default, most telling
 #             first: the activation unit layer by layer (whole-batch products); without programmatic dependent launch; the top tower layer by layer instead of
@@ -108,8 +108,8 @@ if want ncu; then
     rm -f "$res/ncu$bs"/*.ncu-rep
   done
   if (( $(left) >= 100 )); then
-    say "ncu --set full, activation_unit_backward_kernel at batch 2048"
-    SKIP_NSYS=1 NCU_KERNEL='^activation_unit_backward_kernel$' NCU_SKIP=3 NCU_COUNT=1 NCU_SET=full AUGUR_JAVA_OPTS="$profile_opts" timeout 90 \
+    say "ncu --set full, activation_unit_backward_kernel (or _3blocks_kernel) at batch 2048"
+    SKIP_NSYS=1 NCU_KERNEL='^activation_unit_backward(_3blocks)?_kernel$' NCU_SKIP=3 NCU_COUNT=1 NCU_SET=full AUGUR_JAVA_OPTS="$profile_opts" timeout 90 \
       "$b/scripts/profile.sh" "$res/ncu-unit2048" --batch-size 2048 >/dev/null 2>&1
     grep -E '^ +(Duration|Achieved Occupancy|L1/TEX Hit Rate|L2 Hit Rate|Executed Ipc Active|Registers Per Thread|Shared Memory Configuration Size) ' \
       "$res/ncu-unit2048/ncu-details.txt" 2>/dev/null | sed 's/^ */  /' | tee -a "$summary"

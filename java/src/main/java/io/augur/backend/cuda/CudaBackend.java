@@ -57,14 +57,14 @@ public final class CudaBackend implements Backend, Profiling {
     static final int ATT_AUTO_ROWS = 32, ATT_AUTO_ROWS_SMALL = 16;
     /**
      * Forward blocks per multiprocessor, at most (the forward has no per-block state; its blocks stride over the
-     * tiles): fewer where the occupancy calculator says fewer fit (72 registers x 256 threads: 3 on sm_90), since
+     * tiles): fewer where the occupancy calculator says fewer fit (80 registers x 256 threads: 3 on sm_90), since
      * blocks past what fits at once would run as a second wave after the first.
      */
     static final int ATT_FORWARD_BLOCKS_PER_SM = 4;
     /** The automatic backward blocks per multiprocessor stop here. */
     static final int ATT_AUTO_BLOCKS_PER_SM = 3;
     /**
-     * The unit's kernels' static shared memory, at most (ptxas on sm_90: 1,072 bytes backward, 1,168 forward, the
+     * The unit's kernels' static shared memory, at most (ptxas on sm_90: 1,168 bytes forward and backward, the
      * run starts of the position count, its warp totals and the forward's slots; KernelResourcesTest holds the
      * bound): the dynamic part may have what is left of the block's limit, and above 48 KiB for the two together a
      * kernel must be opted in.
@@ -87,14 +87,25 @@ public final class CudaBackend implements Backend, Profiling {
      * multiprocessor holds at once, from 1 to {@link #ATT_AUTO_BLOCKS_PER_SM}: the occupancy calculator's answer
      * ({@code occupancy}, registers and shared memory together) where it gave one (> 0), else as many blocks of
      * {@code sharedBytes} dynamic shared memory as the multiprocessor's {@code sharedPerSm} holds. Blocks past what
-     * fits would run as a second wave (at 128 registers x 256 threads an sm_90 multiprocessor holds 2 backward blocks
-     * whatever their shared memory). Measured on the H200 with the earlier chunked kernel (docs/perf, 2026-11-24):
+     * fits would run as a second wave (at 128 registers x 256 threads an sm_90 multiprocessor holds 2 blocks of
+     * activation_unit_backward_kernel whatever their shared memory; {@link #attentionBackwardKernel} takes the form held
+     * to 80 registers from 3 on, and the caller's occupancy is the better of the two forms'). Measured on the H200 with the earlier chunked kernel (docs/perf, 2026-11-24):
      * 2 blocks were 1.41 times as fast as 1 at batch 2048, where the kernel waits on latency.
      */
     static int attentionBlocksPerSm(int setting, int occupancy, long sharedBytes, int sharedPerSm) {
         if (setting > 0) return setting;
         long fit = occupancy > 0 ? occupancy : sharedPerSm > 0 ? sharedPerSm / (sharedBytes + ATT_BLOCK_SHARED_OVERHEAD) : 2;
         return (int) Math.max(1, Math.min(ATT_AUTO_BLOCKS_PER_SM, fit));
+    }
+
+    /**
+     * The fused unit's backward kernel for a launch planned at {@code blocksPerSm} blocks an SM: from 3 on the form held
+     * to 80 registers (__launch_bounds__(256, 3); the other takes 128 on sm_90, two blocks' worth), else the other.
+     */
+    static String attentionBackwardKernel(Precision precision, int blocksPerSm) {
+        boolean tf32 = precision == Precision.TF32;
+        if (blocksPerSm >= 3) return tf32 ? Kernels.ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS : Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS;
+        return tf32 ? Kernels.ACTIVATION_UNIT_BACKWARD_TF32 : Kernels.ACTIVATION_UNIT_BACKWARD;
     }
 
     /** The fewest blocks of {@code threads} threads and {@code shared} dynamic bytes that any of {@code kernels} fits per multiprocessor; 0 if the driver does not say. */
@@ -529,17 +540,20 @@ public final class CudaBackend implements Backend, Profiling {
                 rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_FORWARD_TF32, (int) sharedForward);
             }
             if (sharedBackward + ATT_STATIC_SHARED > DEFAULT_SHARED) {
-                rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD, (int) sharedBackward);
-                rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_BACKWARD_TF32, (int) sharedBackward);
+                for (String k : new String[] {Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_BACKWARD_TF32, Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS,
+                        Kernels.ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS})
+                    rt.setMaxDynamicShared(k, (int) sharedBackward);
             }
-            int backwardFit = occupancy(threads, sharedBackward, Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_BACKWARD_TF32);
+            // as many as fit of either form: the one held to 80 registers fits 3 an SM where the other's registers allow 2
+            int backwardFit = Math.max(occupancy(threads, sharedBackward, Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_BACKWARD_TF32),
+                    occupancy(threads, sharedBackward, Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS, Kernels.ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS));
             blocksPerSm = attentionBlocksPerSm(tuning.attentionBlocksPerSm(), backwardFit, sharedBackward, rt.maxSharedPerMultiprocessor);
             int forwardFit = occupancy(threads, sharedForward, Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_FORWARD_TF32);
             forwardBlocksPerSm = forwardFit > 0 ? Math.min(ATT_FORWARD_BLOCKS_PER_SM, forwardFit) : ATT_FORWARD_BLOCKS_PER_SM;
             blocks = (int) Math.max(1, Math.min(AttentionArgs.tiles(positions, rowsBackward), (long) blocksPerSm * rt.multiprocessors));
             LOG.info("activation unit {} ({}/{}/{}, T = {}): tiles of up to {} positions forward, {} backward, {} threads; forward blocks {} per SM, "
-                    + "{} backward blocks ({} per SM), partial gradients in {} memory; shared memory {} / {} bytes", name, W, h1, h2, T, rowsForward,
-                    rowsBackward, threads, forwardBlocksPerSm, blocks, blocksPerSm,
+                    + "{} backward blocks ({} per SM{}), partial gradients in {} memory; shared memory {} / {} bytes", name, W, h1, h2, T, rowsForward,
+                    rowsBackward, threads, forwardBlocksPerSm, blocks, blocksPerSm, blocksPerSm >= 3 ? ", the kernel held to 80 registers" : "",
                     partialsPlace == AttentionArgs.PARTIALS_CHIP ? "shared" : partialsPlace == AttentionArgs.PARTIALS_GLOBAL ? "global" : "shared (dM3 global)",
                     sharedForward, sharedBackward);
             m3 = arena.reserveScratch(name + ".m3", 12L * W * h1);
@@ -1657,8 +1671,7 @@ public final class CudaBackend implements Backend, Profiling {
                 .set(AttentionArgs.Ptr.G_W3, a(grads.w3())).set(AttentionArgs.Ptr.G_B3, a(grads.b3()))
                 .set(AttentionArgs.Int.BLOCKS, blocks).set(AttentionArgs.Int.LOCAL, w.partialsPlace);
         CudaRuntime.Args args = args().struct(g.buffer());
-        String kernel = precision == Precision.TF32 ? Kernels.ACTIVATION_UNIT_BACKWARD_TF32 : Kernels.ACTIVATION_UNIT_BACKWARD;
-        rt.launch(kernel, blocks, 1, w.threads, 1, (int) w.sharedBackward, args);
+        rt.launch(attentionBackwardKernel(precision, w.blocksPerSm), blocks, 1, w.threads, 1, (int) w.sharedBackward, args);
         int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
         long total = (long) W * h1 + 2L * h1 + (long) h1 * h2 + 3L * h2 + 1 + (long) B * W;   // the parameters' gradients, then dQuery
         // blocks of 32 elements x REDUCE_GROUPS slice groups (activation_unit_reduce_kernel)

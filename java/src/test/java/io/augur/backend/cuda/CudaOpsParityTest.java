@@ -997,6 +997,30 @@ class CudaOpsParityTest {
     }
 
     /**
+     * The fused backward's two forms: at 3 blocks an SM the one held to 80 registers
+     * (activation_unit_backward_3blocks_kernel, __launch_bounds__(256, 3)), at 2 the other; the same arithmetic, so
+     * the same tolerances. Each case checks which one ran (the run's kernel times name them).
+     */
+    @ParameterizedTest
+    @CsvSource({"3, PRELU, true, 100, 36, 80, 40", "3, SIGMOID, false, 9, 13, 21, 3", "2, PRELU, true, 100, 36, 80, 40"})
+    void activationUnitBackwardHeldToThreeBlocksAnSm(int blocksPerSm, Activation act, boolean softmax, int T, int W, int h1, int h2) {
+        CudaRuntime rt = tw.gpu.runtime();
+        java.util.Set<String> ran;
+        rt.resetTimes();
+        rt.setTiming(true);
+        try {
+            GpuTesting.withSetting(tw.gpu, KernelTuning.BLOCKS_PER_SM, Integer.toString(blocksPerSm),
+                    () -> activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), W, h1, h2));
+            ran = new java.util.TreeSet<>(rt.collectTimes().keySet());
+        } finally {
+            rt.setTiming(false);
+            rt.resetTimes();
+        }
+        assertEquals(blocksPerSm >= 3, ran.contains(Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS), ran.toString());
+        assertEquals(blocksPerSm < 3, ran.contains(Kernels.ACTIVATION_UNIT_BACKWARD), ran.toString());
+    }
+
+    /**
      * The Dice unit's two row layouts: packed (the valid positions alone; the built-in GEMM stops
      * at their count in device memory), which the cases above run wherever the built-in GEMM is
      * the provider, and dense (all B T rows, the padded ones carried as zeros), which a library
@@ -1049,7 +1073,8 @@ class CudaOpsParityTest {
             read.addAll(t.gpu.settingsRead());
         });
         assertTrue(ran.contains(Kernels.ACTIVATION_UNIT_INPUT_FORWARD) && ran.contains(Kernels.ACTIVATION_UNIT_INPUT_BACKWARD), ran.toString());
-        assertFalse(ran.contains(Kernels.ACTIVATION_UNIT_FORWARD) || ran.contains(Kernels.ACTIVATION_UNIT_BACKWARD), "the fused kernels: " + ran);
+        assertFalse(ran.contains(Kernels.ACTIVATION_UNIT_FORWARD) || ran.contains(Kernels.ACTIVATION_UNIT_BACKWARD)
+                || ran.contains(Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS), "the fused kernels: " + ran);
         assertEquals(packed, ran.contains(Kernels.ACTIVATION_UNIT_ROW_STARTS), "packed rows (activation_unit_row_starts_kernel launched)");
         assertEquals(act == Activation.SIGMOID, ran.contains(Kernels.ACTIVATION_UNIT_SIGMOID_BACKWARD), ran.toString());
         assertEquals(act == Activation.PRELU, ran.contains(Kernels.PRELU_SLICED_BACKWARD), ran.toString());
@@ -1139,7 +1164,8 @@ class CudaOpsParityTest {
             AttentionSpec spec = new AttentionSpec(36, 80, 40, Activation.PRELU, true, 0.99f, 1e-8f);
             CudaBackend.AttentionWorkspace w = (CudaBackend.AttentionWorkspace) tw.gpu.attentionWorkspace("fit" + onChip, spec, 256, 100);
             CudaRuntime rt = tw.gpu.runtime();
-            int backward = rt.maxActiveBlocks(Kernels.ACTIVATION_UNIT_BACKWARD, w.threads, w.sharedBackward);
+            // the form the launch takes at that many blocks (from 3 on, the one held to 80 registers)
+            int backward = rt.maxActiveBlocks(CudaBackend.attentionBackwardKernel(io.augur.backend.Precision.FP32, w.blocksPerSm), w.threads, w.sharedBackward);
             int forward = rt.maxActiveBlocks(Kernels.ACTIVATION_UNIT_FORWARD, w.threads, w.sharedForward);
             assertTrue(backward >= 1 && forward >= 1, "the occupancy calculator answers: " + backward + " / " + forward);
             assertTrue(w.blocksPerSm >= 1 && w.blocksPerSm <= backward, "backward " + w.blocksPerSm + " per SM, " + backward + " fit");
