@@ -89,8 +89,9 @@ public final class CudaBackend implements Backend, Profiling {
      * {@code sharedBytes} dynamic shared memory as the multiprocessor's {@code sharedPerSm} holds. Blocks past what
      * fits would run as a second wave (at 128 registers x 256 threads an sm_90 multiprocessor holds 2 blocks of
      * activation_unit_backward_kernel whatever their shared memory; {@link #attentionBackwardKernel} takes the form held
-     * to 80 registers from 3 on, and the caller's occupancy is the better of the two forms'). Measured on the H200 with the earlier chunked kernel (docs/perf, 2026-11-24):
-     * 2 blocks were 1.41 times as fast as 1 at batch 2048, where the kernel waits on latency.
+     * to 80 registers from 3 on, and the caller's occupancy is the better of the two forms'). Measured on the H200
+     * with the earlier chunked kernel (docs/perf, 2026-11-24): 2 blocks were 1.41 times as fast as 1 at batch 2048,
+     * where the kernel waits on latency.
      */
     static int attentionBlocksPerSm(int setting, int occupancy, long sharedBytes, int sharedPerSm) {
         if (setting > 0) return setting;
