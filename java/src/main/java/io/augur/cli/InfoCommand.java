@@ -61,7 +61,7 @@ public final class InfoCommand implements Callable<Integer> {
             }
         } else {
             System.out.printf("backend    cuda: not available: %s%n", cuda.reason());
-            if (dev.ordinal() > 0 && cuda.reason().startsWith("device cuda:" + dev.ordinal() + " does not exist"))   // the driver answered: list what is there
+            if (cuda.visible() > 0)   // the driver answered, but the device asked for is not there: list what is
                 for (CudaRuntime.DeviceInfo d : CudaRuntime.visibleDevices()) System.out.printf("device     %s%n", line(d));
         }
         System.out.printf("nvtx       %s (-D%s=auto|on|off)%n", Nvtx.describe(), Nvtx.PROPERTY);

@@ -40,8 +40,10 @@ public final class CudaProbe {
         CudaBackend open(byte[] fatbin, int ordinal);
     }
 
-    /** The backend, or the reason there is none. */
-    public record Outcome(CudaBackend backend, String reason) {
+    /** The backend, or the reason there is none; {@code visible}: where the device asked for is past them, the devices the driver counted, else -1. */
+    public record Outcome(CudaBackend backend, String reason, int visible) {
+        Outcome(CudaBackend backend, String reason) { this(backend, reason, -1); }
+
         public boolean available() { return backend != null; }
     }
 
@@ -80,7 +82,7 @@ public final class CudaProbe {
             String visible = System.getenv("CUDA_VISIBLE_DEVICES");
             return new Outcome(null, "device cuda:" + ordinal + " does not exist: " + n + " CUDA device" + (n == 1 ? " is" : "s are") + " visible ("
                     + (n == 1 ? "cuda:0" : "cuda:0 to cuda:" + (n - 1)) + (visible != null ? "; CUDA_VISIBLE_DEVICES=" + visible : "")
-                    + "; augur info lists them)");
+                    + "; augur info lists them)", n);
         }
         try {
             return new Outcome(c.open(fatbin, ordinal), null);

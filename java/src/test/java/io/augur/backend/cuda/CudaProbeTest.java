@@ -112,8 +112,10 @@ class CudaProbeTest {
 
         Fake f = new Fake();
         f.devices = 2;
-        String r = CudaProbe.open(f, 2).reason();
+        CudaProbe.Outcome past = CudaProbe.open(f, 2);
+        String r = past.reason();
         assertTrue(r.startsWith("device cuda:2 does not exist: 2 CUDA devices are visible (cuda:0 to cuda:1"), r);
+        assertEquals(2, past.visible(), "augur info lists them from it");
         assertFalse(f.ran.contains("open"), f.ran.toString());
         Fake one = new Fake();
         String r1 = CudaProbe.open(one, 1).reason();
