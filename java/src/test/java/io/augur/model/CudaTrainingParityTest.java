@@ -187,6 +187,36 @@ class CudaTrainingParityTest {
         assertTrue(gpu[STEPS - 1] < LEARNED * gpu[0], "the GPU run learns: " + gpu[0] + " -> " + gpu[STEPS - 1]);
     }
 
+    /**
+     * The paths a library GEMM provider (cuBLAS) takes, which no machine here runs with cuBLAS itself (the emulator
+     * has none, nor has the H200's CUDA 13): the built-in products behind its interface
+     * (GpuTesting.libraryGemmBackend), 50 steps through CUDA graphs, same tolerances as {@link #fiftyStepsMatchTheCpu}.
+     * The top tower layer by layer, so that the step has products: their biases broadcast before them, the bias
+     * gradients by kernels of their own; DIN's Dice unit over dense rows; DIEN's recurrences and auxiliary network.
+     * Each case checks that the captured step broadcast a bias.
+     */
+    @ParameterizedTest
+    @CsvSource({"DIN, SIGMOID, off", "DIN, DICE, off", "DIN, DICE, auto", "DIEN, SIGMOID, off"})
+    void aLibraryGemmProviderMatchesTheCpu(ModelConfig.Kind kind, Activation att, String towerFused) {
+        ModelConfig cfg = kind == ModelConfig.Kind.DIEN
+                ? new ModelConfig(kind, 6, List.of(16, 8), att, true, List.of(20, 10), null, 1e-5f, 1e-8f, 0.99f, 0.05f,
+                        new ModelConfig.Sequence(7, ModelConfig.Evolution.AUGRU, 1f, List.of(12, 6)))
+                : new ModelConfig(kind, 6, List.of(16, 8), att, true, List.of(20, 10), null, 1e-5f, 1e-8f, 0.99f, 0.05f);
+        float[] cpu = train(new CpuBackend(false, 2), cfg, true, false);
+        CudaBackend lib = GpuTesting.libraryGemmBackend();
+        lib.setTuning(lib.tuning().with(io.augur.backend.cuda.KernelTuning.TOWER_FUSED, towerFused));
+        float[] gpu = train(lib, cfg, false, true);
+        for (int s = 0; s < STEPS; s++) {
+            double tol = (s < 10 ? EARLY : LATE) * Math.max(1.0, Math.abs(cpu[s]));
+            assertEquals(cpu[s], gpu[s], tol, lib.gemm().name() + ": " + kind + "/" + att + " loss at step " + (s + 1) + "; CPU "
+                    + java.util.Arrays.toString(cpu) + "\nGPU " + java.util.Arrays.toString(gpu));
+        }
+        assertTrue(gpu[STEPS - 1] < LEARNED * gpu[0], "the GPU run learns: " + gpu[0] + " -> " + gpu[STEPS - 1]);
+        String ops = lib.graphReplays().keySet().stream().filter(k -> k.contains("/train/")).flatMap(k -> lib.graphOps(k).stream())
+                .collect(java.util.stream.Collectors.joining("\n"));
+        assertTrue(ops.contains(io.augur.backend.cuda.Kernels.BIAS_BROADCAST + "<<<"), "the captured steps broadcast a bias:\n" + ops);
+    }
+
     /** DIEN's attention (the unit's weights alone, into AUGRU's gates) layer by layer (-Daugur.attention.fused=off), through CUDA graphs. */
     @org.junit.jupiter.api.Test
     void dienWithTheUnitLayerByLayerMatchesTheCpu() {
@@ -438,8 +468,8 @@ class CudaTrainingParityTest {
                 // (the pool launch, which a single per-sample kernel did not need, lets the MLP
                 // spread a sample's chunks over blocks).
                 // The unit with Dice runs layer by layer: 9 launches forward and up to 21 backward
-                // (Dice and the bias gradients over B * T rows in two stages each, and with cuBLAS
-                // room for three split-K reductions) instead of the fused unit's 5. The history's
+                // (Dice and the bias gradients over B * T rows in two stages each, and with a library
+                // GEMM each of its three products' bias broadcast first) instead of the fused unit's 5. The history's
                 // sum pool runs inside the interest block's launches (pooledInterestConcat), forward
                 // and backward: 2 fewer for every model.
                 // The built-in GEMM sums each linear layer's bias gradient in its weight gradient's
@@ -453,14 +483,24 @@ class CudaTrainingParityTest {
                 if (builtin) budget -= cfg.kind() != ModelConfig.Kind.DIN ? 3 : cfg.attActivation() == Activation.DICE ? 3 + 6 - 1 + 3 : 3;
                 // and a top MLP of sigmoid or PReLU layers applies each in its product's epilogue
                 if (builtin && cfg.topActivation() != Activation.DICE) budget -= cfg.mlpHidden().size();
+
                 // The top tower fused (tower.cu; fp32, batches whose layers fit a block): a launch per hidden
                 // layer each way, instead of the BatchNorm, each layer's product, activation and their
                 // backwards, the logit's product and the loss (the top layer's forward makes the logits and
                 // the loss, its backward the logit's weight and bias gradients): 3 L + 5 fewer with a Dice
                 // tower of L layers, 2 L + 5 with sigmoid or PReLU.
+                // With a library GEMM the tower's own launches take in its products' bias gradients (L + 1) and a
+                // sigmoid or PReLU tower's activations (L) too. Layer by layer, a library GEMM adds no bias: each
+                // of the top MLP's L + 1 products (its hidden layers and the logit) has it broadcast into the
+                // output first (bias_broadcast_kernel). The library's counts are those of its paths on the
+                // built-in products (aLibraryGemmProviderMatchesTheCpu); cuBLAS itself has not run here.
                 int L = cfg.mlpHidden().size();
-                if (builtin && cb.precision() == io.augur.backend.Precision.FP32 && cb.tuning().towerFused()) {
+                boolean towerFused = cb.precision() == io.augur.backend.Precision.FP32 && cb.tuning().towerFused();
+                if (towerFused) {
                     budget -= cfg.topActivation() == Activation.DICE ? 3 * L + 5 : 2 * L + 5;
+                    if (!builtin) budget -= L + 1 + (cfg.topActivation() == Activation.DICE ? 0 : L);
+                } else if (!builtin) {
+                    budget += L + 1;
                 }
                 // The dense gradients are zeroed in the lookups' launch, and the optimizer step (every
                 // table's sparse update and Adam) is one launch that also advances the step counter

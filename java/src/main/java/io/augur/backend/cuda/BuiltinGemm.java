@@ -109,6 +109,8 @@ final class BuiltinGemm implements Gemm {
     @Override
     public void setTf32(boolean on) { tf32 = on; }
 
+    CudaRuntime rt() { return rt; }
+
     /**
      * Whether gemm_small_kernel computes a product of M output rows (a ones row included), N
      * columns and K terms, under {@code mode}. {@code auto}: when all three hold,

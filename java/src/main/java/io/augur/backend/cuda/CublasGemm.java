@@ -15,12 +15,11 @@ import jcuda.runtime.cudaStream_t;
  * <p>cuBLAS is column-major; a row-major X (r, c) with leading dimension ld is, to it, X^T (c, r)
  * with the same ld. So the row-major C = op(A) op(B) is computed as the column-major
  * C^T = op(B)^T op(A)^T: operands swapped, each keeping its own transpose flag, m = N and n = M.
- * A bias is broadcast into C first (bias_broadcast_kernel) and the product added with beta = 1.
+ * A bias is broadcast into C first ({@link LibraryGemm}) and the product added with beta = 1.
  * fp32 math mode by default, so results stay within fp32 rounding of the CPU reference;
  * {@link #setTf32} switches the handle to {@code CUBLAS_TF32_TENSOR_OP_MATH}.
  */
-final class CublasGemm implements Gemm {
-    private final CudaRuntime rt;
+final class CublasGemm extends LibraryGemm {
     private final cublasHandle handle;
     private final Pointer one = Pointer.to(new float[] {1f});
     private final Pointer zero = Pointer.to(new float[] {0f});
@@ -28,7 +27,7 @@ final class CublasGemm implements Gemm {
     private boolean tf32;
 
     private CublasGemm(CudaRuntime rt, cublasHandle handle) {
-        this.rt = rt;
+        super(rt);
         this.handle = handle;
     }
 
@@ -69,20 +68,9 @@ final class CublasGemm implements Gemm {
     }
 
     @Override
-    public void gemm(long C, long A, long B, long bias, int M, int N, int K, int lda, int ldb, int ldc,
-                     boolean transA, boolean transB, boolean accumulate) {
-        if (M <= 0 || N <= 0) return;
-        if (bias != 0 && accumulate) throw new IllegalArgumentException("gemm: bias and accumulate together are not supported");
-        boolean addToC = accumulate;
-        if (bias != 0) {
-            CudaRuntime.Args a = new CudaRuntime.Args().ptr(C).ptr(bias).i(M).i(N);
-            if (ldc != N) throw new IllegalArgumentException("gemm: a bias needs ldc == N");
-            rt.launch(Kernels.BIAS_BROADCAST, Kernels.blocks((long) M * N, Kernels.BLOCK, 65535), 1, Kernels.BLOCK, 1, 0, a);
-            addToC = true;
-        }
+    void product(long C, long A, long B, int M, int N, int K, int lda, int ldb, int ldc, boolean transA, boolean transB, boolean add) {
         int opB = transB ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
         int opA = transA ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
-        boolean add = addToC;
         // every value the call depends on, so a replayed step can check it is the captured one
         long[] key = {C, A, B, M, N, K, lda, ldb, ldc, opA, opB, add ? 1 : 0, tf32 ? 1 : 0};
         rt.external("cublasSgemm", key, () -> {

@@ -196,6 +196,15 @@ public final class CudaBackend implements Backend, Profiling {
      * @param gemmChoice "auto" (cuBLAS where it loads, else built-in), "cublas" or "builtin"
      */
     public CudaBackend(CudaRuntime rt, String gemmChoice) {
+        this(rt, gemmChoice, java.util.function.UnaryOperator.identity());
+    }
+
+    /**
+     * As {@link #CudaBackend(CudaRuntime, String)}, the provider chosen then given to {@code provider}, whose
+     * result the backend uses: tests put the built-in kernels behind {@link LibraryGemm}, so that the paths a
+     * library provider takes (cuBLAS, which neither the emulator nor the H200 here has) run and are compared.
+     */
+    CudaBackend(CudaRuntime rt, String gemmChoice, java.util.function.UnaryOperator<Gemm> provider) {
         this.rt = rt;
         this.maxBlocks = Math.max(1, rt.multiprocessors * 32);
         this.status = arena.reserve("status", 4);
@@ -233,7 +242,7 @@ public final class CudaBackend implements Backend, Profiling {
             }
             default -> throw new IllegalArgumentException("unknown GEMM provider '" + gemmChoice + "' (expected auto, cublas or builtin)");
         }
-        this.gemm = chosen;
+        this.gemm = provider.apply(chosen);
         this.gemmNote = note;
         if (gemm instanceof BuiltinGemm b) b.setSmall(tuning.gemmSmall());
         if (arena.separate()) LOG.info("every tensor gets its own device allocation (-D{}=true), for memory checking", SEPARATE_ALLOCATIONS);

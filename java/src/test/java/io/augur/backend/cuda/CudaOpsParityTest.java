@@ -420,14 +420,18 @@ class CudaOpsParityTest {
      * by its rule; {@code builtin-off} and {@code builtin-always} put every product on one of them
      * (y = x W + b plain with bias, dx = dy W^T with trans_b, dW += x^T dy with trans_a, accumulate
      * and db in the ones row): widths off 8 and 32, N = 1, K = 1 (dx and dW at in = 3, out = 1 and
-     * one row), K = 300 and 520 (two and three of the small kernel's 256-long chunks).
+     * one row), K = 300 and 520 (two and three of the small kernel's 256-long chunks). {@code library}
+     * puts the built-in products behind a library provider's interface, as cuBLAS is used: the
+     * bias broadcast into y first, db summed on its own, by rows or (1500 and 2048 rows) over row
+     * slices; the case checks which of those kernels ran.
      */
     @ParameterizedTest
     @CsvSource({"default, 37, 162, 200", "default, 37, 200, 1", "builtin, 37, 162, 200", "builtin, 130, 65, 80", "builtin, 1, 3, 1",
             "builtin, 2048, 162, 200", "builtin, 1500, 80, 1",
             "builtin-off, 37, 162, 200", "builtin-off, 130, 65, 80", "builtin-off, 1, 3, 1", "builtin-off, 300, 300, 1",
             "builtin-always, 37, 162, 200", "builtin-always, 130, 65, 80", "builtin-always, 1, 3, 1", "builtin-always, 300, 300, 1",
-            "builtin-always, 9, 520, 33", "builtin-always, 1500, 80, 1", "builtin-always, 2048, 162, 200"})
+            "builtin-always, 9, 520, 33", "builtin-always, 1500, 80, 1", "builtin-always, 2048, 162, 200",
+            "library, 37, 162, 200", "library, 1, 3, 1", "library, 2048, 162, 200", "library, 1500, 80, 1"})
     void linearForwardAndBackward(String provider, int rowsB, int in, int out) {
         CudaBackend gpu = gpuFor(provider);
         GpuTesting.Twin t = new GpuTesting.Twin(gpu);
@@ -436,9 +440,16 @@ class CudaOpsParityTest {
         Pair b = t.floats("b", uniform(rng, out, -1, 1)), y = t.poisoned("y", maxB * out);
         Pair dy = t.floats("dy", uniformPoisoned(rng, rowsB * out, maxB * out, -1, 1)), dx = t.poisoned("dx", maxB * in);
         Pair dW = t.floats("dW", uniform(rng, in * out, -1, 1)), db = t.floats("db", uniform(rng, out, -1, 1));
-        t.both(be -> be.linear(y.on(be), x.on(be), W.on(be), b.on(be), rowsB, in, out));
-        t.both(be -> be.linearBackward(dx.on(be), dW.on(be), db.on(be), dy.on(be), x.on(be), W.on(be), rowsB, in, out));
-        String what = (provider.equals("default") ? gpu.gemm().name() : "built-in GEMM") + " (" + provider + ")";
+        java.util.Set<String> ran = timed(gpu, () -> {
+            t.both(be -> be.linear(y.on(be), x.on(be), W.on(be), b.on(be), rowsB, in, out));
+            t.both(be -> be.linearBackward(dx.on(be), dW.on(be), db.on(be), dy.on(be), x.on(be), W.on(be), rowsB, in, out));
+        });
+        if (provider.equals("library")) {   // the bias broadcast into y, then db summed apart from dW: by rows, or over row slices
+            assertTrue(ran.contains(Kernels.BIAS_BROADCAST), ran.toString());
+            assertEquals(gpu.sliced(rowsB, out), ran.contains(Kernels.BIAS_GRAD_PARTIALS) && ran.contains(Kernels.BIAS_GRAD_REDUCE), ran.toString());
+            assertEquals(!gpu.sliced(rowsB, out), ran.contains(Kernels.BIAS_GRAD), ran.toString());
+        }
+        String what = gpu.gemm().name() + " (" + provider + ")";
         t.assertClose(what + " y", y, TIGHT_ATOL, TIGHT_RTOL);
         t.assertClose(what + " dx", dx, TIGHT_ATOL, TIGHT_RTOL);
         t.assertClose(what + " dW", dW, LOOSE_ATOL, LOOSE_RTOL);
@@ -447,12 +458,45 @@ class CudaOpsParityTest {
     }
 
     /**
-     * The backend a GEMM case names: "default" the shared one; "builtin" one of its own with the
+     * A library provider refuses what it cannot do before it launches anything: a bias with accumulate (the bias is
+     * broadcast into C, which accumulate would keep), and a bias into a C whose rows are strided (ldc != N).
+     */
+    @Test
+    void aLibraryProviderRefusesABiasItCannotBroadcast() {
+        Gemm g = GpuTesting.libraryGemmBackend().gemm();
+        IllegalArgumentException both = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> g.gemm(8, 16, 24, 32, 4, 4, 4, 4, 4, 4, false, false, true));
+        assertTrue(both.getMessage().contains("bias and accumulate"), both.getMessage());
+        IllegalArgumentException strided = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> g.gemm(8, 16, 24, 32, 4, 4, 4, 4, 4, 5, false, false, false));
+        assertTrue(strided.getMessage().contains("ldc == N"), strided.getMessage());
+    }
+
+    /** The kernels that ran in body, each launch timed on gpu's runtime (which times nothing after). */
+    static java.util.Set<String> timed(CudaBackend gpu, Runnable body) {
+        CudaRuntime r = gpu.runtime();
+        r.resetTimes();
+        r.setTiming(true);
+        try {
+            body.run();
+            return new java.util.TreeSet<>(r.collectTimes().keySet());
+        } finally {
+            r.setTiming(false);
+            r.resetTimes();
+        }
+    }
+
+    /**
+     * The backend a GEMM case names: "default" the shared one; "library" one of its own with the
+     * built-in products behind a library provider's interface (GpuTesting.libraryGemmBackend: the
+     * bias broadcast before the product, bias gradients and activations in kernels of their own,
+     * as with cuBLAS); "builtin" one of its own with the
      * built-in GEMM, its small-product rule as -Daugur.gemm.small says; "builtin-off" and
      * "builtin-always" with gemm_small_kernel never or always. Not closed: it shares the context.
      */
     static CudaBackend gpuFor(String provider) {
         if (provider.equals("default")) return GpuTesting.backend();
+        if (provider.equals("library")) return GpuTesting.libraryGemmBackend();
         CudaBackend gpu = new CudaBackend(GpuTesting.backend().runtime(), "builtin");
         BuiltinGemm g = (BuiltinGemm) gpu.gemm();
         switch (provider) {
@@ -476,7 +520,8 @@ class CudaOpsParityTest {
             "builtin, sigmoid, 2048, 100, 50", "builtin, prelu, 1, 3, 1", "default, prelu, 130, 65, 80",
             "builtin-off, sigmoid, 128, 162, 200", "builtin-off, prelu, 37, 20, 7",
             "builtin-always, sigmoid, 128, 162, 200", "builtin-always, prelu, 128, 162, 200", "builtin-always, prelu, 37, 20, 7",
-            "builtin-always, sigmoid, 37, 300, 1", "builtin-always, prelu, 1, 3, 1", "builtin-always, sigmoid, 2048, 100, 50"})
+            "builtin-always, sigmoid, 37, 300, 1", "builtin-always, prelu, 1, 3, 1", "builtin-always, sigmoid, 2048, 100, 50",
+            "library, sigmoid, 128, 162, 200", "library, prelu, 37, 20, 7"})
     void linearWithItsActivation(String provider, String activation, int rowsB, int in, int out) {
         CudaBackend gpu = gpuFor(provider);
         GpuTesting.Twin t = new GpuTesting.Twin(gpu);
@@ -486,7 +531,7 @@ class CudaOpsParityTest {
         Pair b = t.floats("b", uniform(rng, out, -1, 1)), alpha = t.floats("alpha", uniform(rng, out, 0, 0.5f));
         Pair y = t.poisoned("y", maxB * out), a = t.poisoned("a", maxB * out);
         t.both(be -> be.linearAct(y.on(be), a.on(be), x.on(be), W.on(be), b.on(be), act, alpha.on(be), rowsB, in, out));
-        String what = (provider.equals("default") ? gpu.gemm().name() : "built-in GEMM") + " (" + provider + ") " + act;
+        String what = gpu.gemm().name() + " (" + provider + ") " + act;
         t.assertClose(what + " y", y, TIGHT_ATOL, TIGHT_RTOL);
         t.assertClose(what + " a", a, TIGHT_ATOL, TIGHT_RTOL);
         t.close();
@@ -1024,50 +1069,61 @@ class CudaOpsParityTest {
      * The Dice unit's two row layouts: packed (the valid positions alone; the built-in GEMM stops
      * at their count in device memory), which the cases above run wherever the built-in GEMM is
      * the provider, and dense (all B T rows, the padded ones carried as zeros), which a library
-     * GEMM needs; here both on the built-in GEMM, each checked to be the one that ran.
+     * GEMM needs; here both on the built-in GEMM, and dense rows again behind a library provider's
+     * interface (its biases broadcast, their gradients over row slices), each checked to be the one
+     * that ran.
      */
     @ParameterizedTest
-    @CsvSource({"true, true, 100", "false, true, 100", "true, false, 7", "false, false, 7"})
-    void activationUnitWithDiceOnPackedAndDenseRows(boolean packed, boolean softmax, int T) {
-        java.util.Set<String> ran = onBuiltinGemm(packed, t -> activationUnitCase(t, rng, GpuTesting::uniform, Activation.DICE, softmax, T,
+    @CsvSource({"packed, true, 100", "dense, true, 100", "packed, false, 7", "dense, false, 7", "library, true, 100", "library, false, 7"})
+    void activationUnitWithDiceOnPackedAndDenseRows(String rows, boolean softmax, int T) {
+        java.util.Set<String> ran = onRows(rows, t -> activationUnitCase(t, rng, GpuTesting::uniform, Activation.DICE, softmax, T,
                 lengths(rng, MAXB, T), E, 80, 40, TIGHT_ATOL, TIGHT_RTOL, (what, p) -> t.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL)));
-        assertEquals(packed, ran.contains(Kernels.ACTIVATION_UNIT_ROW_STARTS), "packed rows (activation_unit_row_starts_kernel launched)");
+        assertRows(rows, ran);
     }
 
     /**
-     * Runs body on a twin whose GPU side is a backend of the built-in GEMM with the layer-by-layer unit's rows
-     * packed or dense, each kernel timed; returns the kernels that ran.
+     * Runs body on a twin whose GPU side is a backend of its own (on the shared context) with the layer-by-layer
+     * unit's rows as {@code rows} says, each kernel timed; returns the kernels that ran. "packed" and "dense": the
+     * built-in GEMM with the rows packed or not; "library": the built-in products behind a library provider's
+     * interface (GpuTesting.libraryGemmBackend), which walks dense rows, broadcasts the biases before the products,
+     * sums the bias gradients over row slices and runs sigmoid and PReLU after the products, as with cuBLAS.
      */
-    private static java.util.Set<String> onBuiltinGemm(boolean packed, java.util.function.Consumer<GpuTesting.Twin> body) {
-        CudaBackend builtin = new CudaBackend(GpuTesting.backend().runtime(), "builtin");   // not closed: it shares the context
-        CudaBackend.unitRowsPacked = packed;
-        CudaRuntime rt = builtin.runtime();
-        try (GpuTesting.Twin t = new GpuTesting.Twin(builtin)) {
-            rt.resetTimes();
-            rt.setTiming(true);
-            body.accept(t);
-            return new java.util.TreeSet<>(rt.collectTimes().keySet());
+    private static java.util.Set<String> onRows(String rows, java.util.function.Consumer<GpuTesting.Twin> body) {
+        CudaBackend gpu = switch (rows) {   // not closed: it shares the context
+            case "packed", "dense" -> new CudaBackend(GpuTesting.backend().runtime(), "builtin");
+            case "library" -> GpuTesting.libraryGemmBackend();
+            default -> throw new IllegalArgumentException(rows);
+        };
+        CudaBackend.unitRowsPacked = !rows.equals("dense");
+        try (GpuTesting.Twin t = new GpuTesting.Twin(gpu)) {
+            return timed(gpu, () -> body.accept(t));
         } finally {
-            rt.setTiming(false);
-            rt.resetTimes();
             CudaBackend.unitRowsPacked = true;
         }
+    }
+
+    /** The row layout that ran is the one asked for: packed rows alone have their starts computed; a library provider broadcast its biases and summed their gradients over row slices. */
+    private static void assertRows(String rows, java.util.Set<String> ran) {
+        assertEquals(rows.equals("packed"), ran.contains(Kernels.ACTIVATION_UNIT_ROW_STARTS), "packed rows (activation_unit_row_starts_kernel launched)");
+        assertEquals(rows.equals("library"), ran.contains(Kernels.BIAS_BROADCAST), "the library provider's bias broadcast: " + ran);
+        if (rows.equals("library")) assertTrue(ran.contains(Kernels.BIAS_GRAD_PARTIALS), "bias gradients over row slices: " + ran);
     }
 
     /**
      * The sigmoid and PReLU units layer by layer (-Daugur.attention.fused=off, a value the autotuner tries): z,
      * the hidden layers' products with the activation in the built-in GEMM's epilogue, sigmoid's backward from the
      * pre-activations and PReLU's slope gradients over row slices; on packed rows (stopping at the device count) and
-     * on dense ones, with widths on and off the GEMM's tiles, T = 1 and the Amazon T = 100. Each case checks that
-     * the layer-by-layer kernels ran and the fused ones did not.
+     * on dense ones, with widths on and off the GEMM's tiles, T = 1 and the Amazon T = 100; and on dense rows behind a
+     * library provider's interface, each activation then a kernel after its product. Each case checks that the
+     * layer-by-layer kernels ran and the fused ones did not, and which row layout ran.
      */
     @ParameterizedTest
-    @CsvSource({"SIGMOID, true, 100, 36, 80, 40, true", "SIGMOID, false, 7, 13, 21, 3, true", "PRELU, true, 100, 36, 80, 40, true",
-            "PRELU, false, 9, 7, 37, 6, true", "PRELU, true, 1, 13, 21, 3, true", "SIGMOID, true, 100, 36, 80, 40, false",
-            "PRELU, false, 9, 7, 37, 6, false"})
-    void activationUnitLayerByLayer(Activation act, boolean softmax, int T, int W, int h1, int h2, boolean packed) {
+    @CsvSource({"SIGMOID, true, 100, 36, 80, 40, packed", "SIGMOID, false, 7, 13, 21, 3, packed", "PRELU, true, 100, 36, 80, 40, packed",
+            "PRELU, false, 9, 7, 37, 6, packed", "PRELU, true, 1, 13, 21, 3, packed", "SIGMOID, true, 100, 36, 80, 40, dense",
+            "PRELU, false, 9, 7, 37, 6, dense", "SIGMOID, true, 100, 36, 80, 40, library", "PRELU, false, 9, 7, 37, 6, library"})
+    void activationUnitLayerByLayer(Activation act, boolean softmax, int T, int W, int h1, int h2, String rows) {
         java.util.Set<String> read = new java.util.TreeSet<>();
-        java.util.Set<String> ran = onBuiltinGemm(packed, t -> {
+        java.util.Set<String> ran = onRows(rows, t -> {
             GpuTesting.withSetting(t.gpu, KernelTuning.FUSED, "off", () -> activationUnitCase(t, rng, GpuTesting::uniform, act, softmax, T,
                     lengths(rng, MAXB, T), W, h1, h2, TIGHT_ATOL, TIGHT_RTOL, (what, p) -> t.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL)));
             read.addAll(t.gpu.settingsRead());
@@ -1075,7 +1131,10 @@ class CudaOpsParityTest {
         assertTrue(ran.contains(Kernels.ACTIVATION_UNIT_INPUT_FORWARD) && ran.contains(Kernels.ACTIVATION_UNIT_INPUT_BACKWARD), ran.toString());
         assertFalse(ran.contains(Kernels.ACTIVATION_UNIT_FORWARD) || ran.contains(Kernels.ACTIVATION_UNIT_BACKWARD)
                 || ran.contains(Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS), "the fused kernels: " + ran);
-        assertEquals(packed, ran.contains(Kernels.ACTIVATION_UNIT_ROW_STARTS), "packed rows (activation_unit_row_starts_kernel launched)");
+        assertRows(rows, ran);
+        // a library provider's products are followed by the activation's own kernel; the built-in GEMM's epilogue applies it
+        assertEquals(rows.equals("library") && act == Activation.SIGMOID, ran.contains(Kernels.SIGMOID_FORWARD), ran.toString());
+        assertEquals(rows.equals("library") && act == Activation.PRELU, ran.contains(Kernels.PRELU_FORWARD), ran.toString());
         assertEquals(act == Activation.SIGMOID, ran.contains(Kernels.ACTIVATION_UNIT_SIGMOID_BACKWARD), ran.toString());
         assertEquals(act == Activation.PRELU, ran.contains(Kernels.PRELU_SLICED_BACKWARD), ran.toString());
         assertTrue(read.contains(KernelTuning.FUSED), "the unit's form consulted");

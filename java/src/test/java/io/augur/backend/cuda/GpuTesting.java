@@ -34,6 +34,14 @@ public final class GpuTesting {
 
     public static boolean available() { return backend() != null; }
 
+    /**
+     * A backend of its own on the shared context (not to be closed) whose GEMM provider is the built-in kernels
+     * behind {@link LibraryGemm} ({@link BuiltinBehindLibrary}): the paths that a library provider, cuBLAS, takes.
+     */
+    public static CudaBackend libraryGemmBackend() {
+        return new CudaBackend(backend().runtime(), "builtin", BuiltinBehindLibrary::wrap);
+    }
+
     /** Skips the calling test where there is no usable GPU. */
     public static void assumeGpu() {
         Assumptions.assumeTrue(available(), () -> "no GPU: " + reason());
