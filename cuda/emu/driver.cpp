@@ -16,6 +16,7 @@
 #include "emu_internal.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -307,6 +308,27 @@ bool trace_launches() {
   return trace;
 }
 
+// AUGUR_EMU_LAUNCH_LOG=DIR: the name of each kernel that ran to completion, once per process, appended
+// to DIR/launched-<pid>.txt as it first does. The emulated test run sets it, and KernelCoverageTest
+// then checks that every kernel of Kernels.ALL ran in some test. Skipped and failed launches are
+// not written.
+void log_launch(const std::string& name) {
+  static const std::string dir = [] {
+    const char* v = std::getenv("AUGUR_EMU_LAUNCH_LOG");
+    return std::string(v != nullptr ? v : "");
+  }();
+  if (dir.empty()) return;
+  static std::set<std::string> logged;
+  if (!logged.insert(name).second) return;
+  const std::string path = dir + "/launched-" + std::to_string((long)getpid()) + ".txt";
+  if (FILE* f = std::fopen(path.c_str(), "a")) {
+    std::fprintf(f, "%s\n", name.c_str());
+    std::fclose(f);
+  } else {
+    say("AUGUR_EMU_LAUNCH_LOG: cannot append to " + path);
+  }
+}
+
 // AUGUR_EMU_MAX_GRID_Y=n: a grid's y and z dimensions go up to n blocks (a GPU's 65,535 by
 // default), so that a test reaches the limit with a small launch (EmulatorGuardTest).
 int max_grid_yz() {
@@ -495,6 +517,7 @@ CUresult launch(Function* f, augur_emu::Body body, const std::vector<CUdeviceptr
         std::to_string(by) + "," + std::to_string(bz) + ")>>> failed: " + why);
     return illegal ? ILLEGAL_ADDRESS : LAUNCH_FAILED;
   }
+  log_launch(f->name);
   return OK;
 }
 
