@@ -162,17 +162,26 @@ class CudaOpsParityTest {
      * against the CPU reference, and every touched list emptied by the launch's last blocks. With
      * withDense, a whole optimizer step (Backend.optimizerStep: the tables and three dense
      * parameters under Adam, one launch of optimizer_step_kernel on the GPU, which also advances
-     * the step counter that Adam's bias correction reads).
+     * the step counter that Adam's bias correction reads). With more tables than one launch's list
+     * holds (SparseUpdateListArgs.MAX) and more dense parameters than one multi-tensor launch takes
+     * (MultiTensorArgs.MAX), as a model with many features has: the lists split over launches of
+     * sparse_update_multi_kernel and adam_multi_kernel, the first advancing the step counter that
+     * the others read.
      */
     @ParameterizedTest
-    @CsvSource({"SGD, false", "ADAGRAD, false", "ADAM, false", "SGD, true", "ADAM, true"})
-    void sparseUpdateOfAListOfTables(SparseOptimizer.Kind kind, boolean withDense) {
-        int[] vs = {V, 30, 20}, ds = {D, D, 7};
+    @CsvSource({"SGD, false, 3, 3", "ADAGRAD, false, 3, 3", "ADAM, false, 3, 3", "SGD, true, 3, 3", "ADAM, true, 3, 3",
+            "ADAM, false, 11, 0", "ADAM, true, 11, 70", "ADAGRAD, true, 3, 70"})
+    void sparseUpdateOfAListOfTables(SparseOptimizer.Kind kind, boolean withDense, int nTables, int nDense) {
+        int[] vs = new int[nTables], ds = new int[nTables];
+        for (int k = 0; k < nTables; k++) {
+            vs[k] = k < 3 ? new int[] {V, 30, 20}[k] : 15 + k;
+            ds[k] = k < 3 ? new int[] {D, D, 7}[k] : new int[] {3, D, 7}[k % 3];
+        }
         SparseOptimizer opt = new SparseOptimizer(kind, 0.05f, 0.01f, 0.9f, 0.999f, 1e-8f);
         java.util.List<Pair> tables = new java.util.ArrayList<>(), s1s = new java.util.ArrayList<>(), s2s = new java.util.ArrayList<>();
         java.util.List<SparseGrad> gcs = new java.util.ArrayList<>(), ggs = new java.util.ArrayList<>();
         java.util.List<Backend.TableUpdate> cpuList = new java.util.ArrayList<>(), gpuList = new java.util.ArrayList<>();
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < nTables; k++) {
             int n = vs[k] * ds[k];
             Pair t = tw.floats("table" + k, uniform(rng, n, -1, 1));
             Pair s1 = tw.floats("s1-" + k, uniform(rng, n, 0, 0.1f)), s2 = tw.floats("s2-" + k, uniform(rng, n, 0, 0.1f));
@@ -186,8 +195,8 @@ class CudaOpsParityTest {
         }
         java.util.List<Pair[]> dense = new java.util.ArrayList<>();   // p, g, m, v
         java.util.List<io.augur.backend.Param> cpuDense = new java.util.ArrayList<>(), gpuDense = new java.util.ArrayList<>();
-        for (int k = 0; withDense && k < 3; k++) {
-            int n = new int[] {1, 1500, 77}[k];
+        for (int k = 0; withDense && k < nDense; k++) {
+            int n = k < 3 ? new int[] {1, 1500, 77}[k] : 5 + k % 40;
             Pair[] pgmv = {tw.floats("p" + k, uniform(rng, n, -1, 1)), tw.floats("g" + k, uniform(rng, n, -1, 1)),
                     tw.floats("m" + k, uniform(rng, n, -0.1f, 0.1f)), tw.floats("v" + k, uniform(rng, n, 0, 0.1f))};
             dense.add(pgmv);
@@ -201,7 +210,7 @@ class CudaOpsParityTest {
         Pair len = tw.ints("len", lengths(rng, MAXB, T));
         CudaRuntime rt = tw.gpu.runtime();
         for (int step = 1; step <= 3; step++) {
-            for (int k = 0; k < 3; k++) {
+            for (int k = 0; k < nTables; k++) {
                 if (step == 2 && k == 1) continue;   // a table the batch did not touch
                 Pair ids = tw.ints("ids", ids(rng, MAXB * T, vs[k]));
                 Pair dOut = tw.floats("dOut", uniform(rng, MAXB * T * ds[k], -1, 1));
@@ -215,7 +224,9 @@ class CudaOpsParityTest {
                 rt.setTiming(true);
                 try {
                     tw.gpu.optimizerStep(gpuList, opt, gpuDense, 1e-2f, 0.9f, 0.999f, 1e-8f, 1e-4f, step);
-                    assertEquals(java.util.Set.of(Kernels.OPTIMIZER_STEP), rt.collectTimes().keySet(), "one launch for the whole step");
+                    boolean oneLaunch = nTables <= SparseUpdateListArgs.MAX && nDense <= MultiTensorArgs.MAX;
+                    assertEquals(oneLaunch ? java.util.Set.of(Kernels.OPTIMIZER_STEP) : java.util.Set.of(Kernels.SPARSE_UPDATE_MULTI, Kernels.ADAM_MULTI),
+                            rt.collectTimes().keySet(), oneLaunch ? "one launch for the whole step" : "the lists split over launches of the two ops");
                 } finally {
                     rt.setTiming(false);
                     rt.resetTimes();
@@ -229,7 +240,7 @@ class CudaOpsParityTest {
                 tw.cpu.sparseUpdate(cpuList, opt, step);
                 tw.gpu.sparseUpdate(gpuList, opt, step);
             }
-            for (int k = 0; k < 3; k++) {
+            for (int k = 0; k < nTables; k++) {
                 String what = kind + " table " + k + ", step " + step;
                 tw.assertClose(what, tables.get(k), TIGHT_ATOL, TIGHT_RTOL);
                 tw.assertClose(what + " state1", s1s.get(k), TIGHT_ATOL, TIGHT_RTOL);
