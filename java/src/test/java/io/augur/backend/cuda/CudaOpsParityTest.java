@@ -251,6 +251,28 @@ class CudaOpsParityTest {
         }
     }
 
+    /**
+     * More distinct rows in one step than a sparse gradient's touched list holds (maxIdsPerStep 4, a batch touching
+     * far more) is reported, not dropped in silence: the next read of the device fails naming the cause, and
+     * the status is cleared for the runs after it.
+     */
+    @Test
+    void aTouchedListOverflowIsReported() {
+        SparseGrad g = tw.gpu.sparseGrad("small", V, D, 4);
+        int[] many = new int[MAXB * T];
+        for (int i = 0; i < many.length; i++) many[i] = i % V;
+        int[] full = new int[MAXB];
+        java.util.Arrays.fill(full, T);
+        io.augur.backend.Tensor ids = tw.gpu.ints("ids", many.length), len = tw.gpu.ints("len", MAXB), dOut = tw.gpu.floats("dOut", MAXB * T * D);
+        tw.gpu.upload(ids, many, many.length);
+        tw.gpu.upload(len, full, MAXB);
+        tw.gpu.upload(dOut, uniform(rng, MAXB * T * D, -1, 1), MAXB * T * D);
+        tw.gpu.embeddingGatherBackward(g, dOut, ids, len, B * T, T, D, D, 0);
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> tw.gpu.readInt(len));
+        assertTrue(e.getMessage().contains(DeviceStatus.describe(DeviceStatus.SPARSE_OVERFLOW)), e.getMessage());
+        assertEquals(T, tw.gpu.readInt(len), "the status cleared after the report");
+    }
+
     @ParameterizedTest
     @EnumSource(SparseOptimizer.Kind.class)
     void sparseGradientAndUpdateWithMbar(SparseOptimizer.Kind kind) {
@@ -795,10 +817,10 @@ class CudaOpsParityTest {
     /**
      * BatchNorm over more rows than one slice holds, which runs sliced: 1,500 rows of which the
      * first 1,300 count (the count cuts the 21st slice of 64, and the last three hold no counted
-     * row), and all 1,500.
+     * row), all 1,500, and none (DIEN's auxiliary network in a batch without a pair: every dx 0).
      */
     @ParameterizedTest
-    @ValueSource(ints = {1300, 1500})
+    @ValueSource(ints = {0, 1300, 1500})
     void rowCountedBatchNormOverManyRowsRunsSliced(int n) {
         assertEquals(true, tw.gpu.sliced(1500, 13), "1,500 rows of 13 channels run sliced");
         rowCountedBatchNorm(1500, n, 13);
@@ -821,7 +843,8 @@ class CudaOpsParityTest {
         tw.gpu.download(y.gpu(), ya, B * C);
         GpuTesting.compare("counted batch norm y (first n rows)", java.util.Arrays.copyOf(ye, n * C), java.util.Arrays.copyOf(ya, n * C),
                 TIGHT_ATOL, TIGHT_RTOL);
-        for (int i = n * C; i < B * C; i++) org.junit.jupiter.api.Assertions.assertTrue(Float.isFinite(ya[i]), "y past n is finite");
+        // with no counted row training writes nothing (batch_norm.cu), neither y nor the statistics, as the CPU's op
+        if (n > 0) for (int i = n * C; i < B * C; i++) org.junit.jupiter.api.Assertions.assertTrue(Float.isFinite(ya[i]), "y past n is finite");
         tw.assertClose("counted batch norm mean", mean, TIGHT_ATOL, TIGHT_RTOL);
         tw.assertClose("counted batch norm invStd", inv, TIGHT_ATOL, TIGHT_RTOL);
         tw.assertClose("counted batch norm running mean", rm, TIGHT_ATOL, TIGHT_RTOL);
@@ -1024,6 +1047,30 @@ class CudaOpsParityTest {
     @CsvSource({"SIGMOID, true, 100, 13, 21, 3", "PRELU, false, 9, 7, 37, 6", "DICE, true, 9, 13, 21, 3", "PRELU, true, 1, 13, 21, 3"})
     void activationUnitWithWidthsOffTheTiles(Activation act, boolean softmax, int T, int W, int h1, int h2) {
         activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), W, h1, h2);
+    }
+
+    /**
+     * Keys at least as wide as the pool's block (W = 128 and 130, embeddings of 64 and 65 per field, against its 128
+     * threads): the weighted sum then takes a thread per column, walking the positions alone, instead of splitting
+     * each column's positions over groups of threads. No test reached that branch before a line-coverage run of the
+     * kernels (scripts/kernel-coverage.sh).
+     */
+    @ParameterizedTest
+    @CsvSource({"SIGMOID, true, 9, 128, 16, 8", "PRELU, false, 100, 130, 20, 6"})
+    void activationUnitWithKeysAsWideAsThePoolsBlock(Activation act, boolean softmax, int T, int W, int h1, int h2) {
+        activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), W, h1, h2);
+    }
+
+    /**
+     * Blocks with fewer threads than one backward stage's long product has 4 x 4 tiles (64 threads, 32 rows: 8 x 20
+     * tiles of the 80-wide first layer), where the stage's two products run one after the other instead of shared out
+     * by cost (tiled_product_pair's first branch), which no other case reaches.
+     */
+    @Test
+    void activationUnitBackwardWithMoreTilesThanThreads() {
+        assertTrue((32 / 4) * (80 / 4) >= 64, "the long product has at least as many tiles as the block has threads");
+        GpuTesting.withSetting(tw.gpu, KernelTuning.THREADS, "64", () -> GpuTesting.withSetting(tw.gpu, KernelTuning.ROWS_BACKWARD, "32",
+                () -> activationUnitCase(Activation.PRELU, true, 100, lengths(rng, MAXB, 100), 36, 80, 40)));
     }
 
     /**
