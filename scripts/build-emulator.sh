@@ -9,6 +9,9 @@
 # frames, so a static is what they share), filled with 0xff bytes when a block first passes it
 # (cuda/emu/shared.awk), and `extern __shared__ T x[];` becomes a pointer to the launch's dynamic
 # shared memory. Each kernel is then registered under its extern "C" name.
+#
+# AUGUR_EMU_GCOV=1 builds it with gcov's counters (--coverage, -O1), for scripts/kernel-coverage.sh:
+# the processes that load it then write which lines of cuda/*.cu ran (OUT/src/*.gcda) as they exit.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-$root/target/cuda-emu}"
@@ -26,7 +29,8 @@ fi
 src="$out/src"
 mkdir -p "$src"
 stamp="$out/sources.sha256"
-sum="$(cat "$root"/cuda/*.cu "$root"/cuda/*.cuh "$root"/cuda/emu/* "$0" | sha256sum | cut -d' ' -f1)"
+gcov="${AUGUR_EMU_GCOV:-0}"
+sum="$( (cat "$root"/cuda/*.cu "$root"/cuda/*.cuh "$root"/cuda/emu/* "$0"; echo "gcov=$gcov") | sha256sum | cut -d' ' -f1)"
 if [[ -f "$out/libcuda.so.1" && -f "$stamp" && "$(cat "$stamp")" == "$sum" ]]; then
   echo "[augur] CUDA emulator up to date: $out/libcuda.so.1"
   exit 0
@@ -72,11 +76,14 @@ defined="$(grep -oE '^CUresult (cu[A-Za-z0-9_]+)\(' "$root/cuda/emu/driver.cpp" 
 } > "$src/stubs.cpp"
 
 echo "[augur] building the CUDA emulator ($(echo "$kernels" | wc -w) kernels) with $("$cxx" --version | head -1)"
-flags=(-std=c++17 -O2 -g -fPIC -fno-strict-aliasing -Wall -Wno-unused-function -Wno-unused-variable -Wno-unknown-pragmas -I "$root/cuda/emu" -I "$src")
+opt=(-O2)
+link=()
+if [[ "$gcov" == 1 ]]; then opt=(-O1 --coverage); link=(--coverage); fi
+flags=(-std=c++17 "${opt[@]}" -g -fPIC -fno-strict-aliasing -Wall -Wno-unused-function -Wno-unused-variable -Wno-unknown-pragmas -I "$root/cuda/emu" -I "$src")
 "$cxx" "${flags[@]}" -include "$root/cuda/emu/emu.h" -c "$src/kernels.cpp" -o "$src/kernels.o"
 "$cxx" "${flags[@]}" -c "$root/cuda/emu/scheduler.cpp" -o "$src/scheduler.o"
 "$cxx" "${flags[@]}" -c "$root/cuda/emu/driver.cpp" -o "$src/driver.o"
 "$cxx" "${flags[@]}" -c "$src/stubs.cpp" -o "$src/stubs.o"
-"$cxx" -shared -Wl,-soname,libcuda.so.1 -Wl,--no-undefined -o "$out/libcuda.so.1" "$src"/kernels.o "$src"/scheduler.o "$src"/driver.o "$src"/stubs.o -lpthread
+"$cxx" -shared -Wl,-soname,libcuda.so.1 -Wl,--no-undefined -o "$out/libcuda.so.1" "$src"/kernels.o "$src"/scheduler.o "$src"/driver.o "$src"/stubs.o -lpthread "${link[@]}"
 echo "$sum" > "$stamp"
 echo "[augur] CUDA emulator: $out/libcuda.so.1"
