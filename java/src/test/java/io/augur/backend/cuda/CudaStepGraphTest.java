@@ -51,6 +51,40 @@ class CudaStepGraphTest {
         assertTrue(be.stepSummary().contains(key + " 3 replayed"), be.stepSummary());
     }
 
+    /**
+     * Work the runtime does not launch itself, enqueued on the compute stream by a library (cuBLAS's products, through
+     * {@link CudaRuntime#external}; here a raw cuMemsetD32Async): captured with the step, replayed in its graph, and a
+     * call whose key changed (the fill's value, as a changed operand would change cuBLAS's call) makes the step
+     * eager again and then captured anew, as a kernel argument does. The runtime's replay checks name it.
+     */
+    @Test
+    void aLibrarysCallIsCapturedReplayedAndFollowedWhenItsKeyChanges() {
+        GpuTesting.assumeGpu();
+        CudaBackend be = GpuTesting.backend();
+        CudaRuntime rt = be.runtime();
+        Tensor t = be.floats("graph.test.external", 64);
+        be.synchronize();   // allocated before the raw call reads its address
+        long addr = ((CudaTensor) t).address();
+        int[] bits = {Float.floatToRawIntBits(1f)};
+        String key = "graph-external/" + System.nanoTime();
+        Runnable work = () -> {
+            int v = bits[0];
+            rt.external("test-memset", new long[] {addr, v, 64}, () -> CudaException.check(
+                    jcuda.driver.JCudaDriver.cuMemsetD32Async(rt.pointer(addr), v, 64, rt.compute), "cuMemsetD32Async (test)"));
+        };
+        float[] got = new float[64];
+        for (int call = 1; call <= 8; call++) {
+            float value = call <= 4 ? 1f : call == 5 ? 5f : 6f;   // 5 changes the call, 6 again; 7 and 8 keep 6's
+            bits[0] = Float.floatToRawIntBits(value);
+            be.runStep(key, work);
+            be.download(t, got, 64);
+            for (int i = 0; i < 64; i++) assertEquals(value, got[i], "t[" + i + "] after call " + call);
+        }
+        // 1 eager, 2 captured, 3 and 4 replayed, 5 diverged (eager), 6 captured again, 7 and 8 replayed
+        assertEquals(4L, be.graphReplays().get(key), be.graphReplays().toString());
+        assertTrue(be.graphOps(key).stream().anyMatch(o -> o.startsWith("test-memset[")), be.graphOps(key).toString());
+    }
+
     @Test
     void withoutGraphsNothingIsReplayed() {
         GpuTesting.assumeGpu();
