@@ -5,7 +5,7 @@ package io.augur.backend.cuda;
  * gemm_tf32_kernel's), everything around them is what {@link CublasGemm} does, so the backend
  * takes a library provider's paths (bias broadcast, bias gradients of their own, the
  * layer-by-layer unit over dense rows, activations after the product) on machines without
- * libcuda.so.12's cuBLAS: the emulator, and the H200 here. gemm_small_kernel is off, so that the
+ * cuBLAS (libcublas.so.12): the emulator, and the H200 here. gemm_small_kernel is off, so that the
  * products stay on the tiled kernel as a library's would on any shape.
  */
 final class BuiltinBehindLibrary extends LibraryGemm {
