@@ -307,6 +307,64 @@ class CudaOpsParityTest {
     }
 
     /**
+     * Bad input to the gathers is reported, not dropped in silence: the CPU throws at once, the GPU reports at the next
+     * synchronisation, naming the cause, and clears its status. An id outside its table (-2 and V) is read as 0 and
+     * reported; a history length outside [0, T] (T + 3 and -1) is clamped and reported; a NaN in an embedding
+     * gradient is reported. Found untested by gcov's branch counts over the emulated run.
+     */
+    @Test
+    void badIdsLengthsAndGradientsAreReported() {
+        CudaBackend gpu = tw.gpu;
+        float[] tab = uniform(rng, V * D, -1, 1);
+        io.augur.backend.Tensor table = gpu.floats("bad.table", V, D), out = gpu.floats("bad.out", MAXB * T * D);
+        gpu.upload(table, tab, V * D);
+        // ids outside the table, one id per sample (no lengths)
+        int[] one = ids(rng, B, V);
+        one[3] = V;
+        one[5] = -2;
+        io.augur.backend.Tensor ids1 = gpu.ints("bad.ids1", B);
+        gpu.upload(ids1, one, B);
+        gpu.embeddingGather(out, ids1, null, table, B, 1, D, D, 0);
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, gpu::synchronize);
+        assertTrue(e.getMessage().contains(DeviceStatus.describe(DeviceStatus.BAD_ID)), e.getMessage());
+        float[] got = new float[B * D];
+        gpu.download(out, got, B * D);
+        for (int b = 0; b < B; b++)
+            for (int c = 0; c < D; c++)
+                assertEquals(b == 3 || b == 5 ? 0f : tab[one[b] * D + c], got[b * D + c], "sample " + b + " column " + c);
+        // lengths outside [0, T]: clamped, so sample 2 gathers all T positions and sample 4 none
+        int[] many = ids(rng, B * T, V), lens = lengths(rng, B, T);
+        lens[2] = T + 3;
+        lens[4] = -1;
+        io.augur.backend.Tensor idsT = gpu.ints("bad.idsT", B * T), len = gpu.ints("bad.len", B);
+        gpu.upload(idsT, many, B * T);
+        gpu.upload(len, lens, B);
+        gpu.embeddingGather(out, idsT, len, table, B * T, T, D, D, 0);
+        e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, gpu::synchronize);
+        assertTrue(e.getMessage().contains(DeviceStatus.describe(DeviceStatus.BAD_LENGTH)), e.getMessage());
+        got = new float[B * T * D];
+        gpu.download(out, got, B * T * D);
+        for (int t = 0; t < T; t++)
+            for (int c = 0; c < D; c++) {
+                assertEquals(tab[many[2 * T + t] * D + c], got[(2 * T + t) * D + c], "sample 2 (length T + 3, read as T), position " + t);
+                assertEquals(0f, got[(4 * T + t) * D + c], "sample 4 (length -1, read as 0), position " + t);
+            }
+        // a NaN in the gradient of a valid position
+        int[] full = new int[B];
+        java.util.Arrays.fill(full, T);
+        gpu.upload(len, full, B);
+        float[] d = uniform(rng, B * T * D, -1, 1);
+        d[7 * D + 1] = Float.NaN;
+        io.augur.backend.Tensor dOut = gpu.floats("bad.dOut", B * T * D);
+        gpu.upload(dOut, d, B * T * D);
+        SparseGrad g = gpu.sparseGrad("bad.grad", V, D, B * T);
+        gpu.embeddingGatherBackward(g, dOut, idsT, len, B * T, T, D, D, 0);
+        e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, gpu::synchronize);
+        assertTrue(e.getMessage().contains(DeviceStatus.describe(DeviceStatus.NONFINITE_GRAD)), e.getMessage());
+        gpu.synchronize();   // the status cleared after each report
+    }
+
+    /**
      * history_gather_kernel against the reference: 60 stored rows of 0 to T behaviours (0 and T
      * included), a batch of B rows drawn from them (repeats included), four columns with the
      * negatives from position 1; the outputs' rows past B poisoned and untouched. Then a row number
