@@ -873,6 +873,29 @@ class CudaOpsParityTest {
     }
 
     /**
+     * A batch in which every history is empty (cold-start users): the fused unit (sigmoid with softmax, PReLU
+     * without) and the Dice unit on packed and dense rows, whose products, statistics and bias gradients then have no
+     * row; and BatchNorm and BCE over a row count of 0 (DIEN's auxiliary network in a batch without a pair). Against
+     * the CPU, as every case; found untested by gcov's branch counts (the kernels' no-row returns).
+     */
+    @Test
+    void aBatchOfEmptyHistories() {
+        int[] none = new int[MAXB];
+        activationUnitCase(Activation.SIGMOID, true, T, none, E, 80, 40);
+        activationUnitCase(Activation.PRELU, false, 100, none, E, 80, 40);
+        for (String rows : new String[] {"packed", "dense"})
+            onRows(rows, t -> activationUnitCase(t, rng, GpuTesting::uniform, Activation.DICE, true, T, none, E, 80, 40, TIGHT_ATOL, TIGHT_RTOL,
+                    (what, p) -> t.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL)));
+        rowCountedBatchNorm(MAXB, 0, 13);
+        Pair rows = tw.ints("rows", new int[] {0});
+        Pair zs = tw.floats("z", uniform(rng, MAXB, -5, 5)), ys = tw.floats("labels", uniform(rng, MAXB, 0, 1));
+        Pair loss = tw.poisoned("loss", 1), dz = tw.poisoned("dz", MAXB);
+        tw.both(be -> be.bceWithLogits(loss.on(be), dz.on(be), zs.on(be), ys.on(be), MAXB, 0.7f, rows.on(be)));
+        tw.assertClose("bce over no row: loss", loss, 0, 0);
+        tw.assertClose("bce over no row: dLogits", dz, 0, 0);
+    }
+
+    /**
      * BatchNorm over more rows than one slice holds, which runs sliced: 1,500 rows of which the
      * first 1,300 count (the count cuts the 21st slice of 64, and the last three hold no counted
      * row), all 1,500, and none (DIEN's auxiliary network in a batch without a pair: every dx 0).
