@@ -131,23 +131,16 @@ class CudaOpsParityTest {
             cleared.add(tw.floats("cleared" + k, uniform(rng, n, -1, 1)));
         }
         tw.gpu.synchronize();   // allocates what was only planned (a tensor not yet allocated is cleared by a deferred fill)
-        CudaRuntime rt = tw.gpu.runtime();
-        rt.resetTimes();
-        rt.setTiming(true);
-        try {
+        java.util.Set<String> ran = timed(tw.gpu, () -> {
             for (Backend be : new Backend[] {tw.cpu, tw.gpu}) {
                 java.util.List<Backend.Gather> fwd = List.of(
                         Backend.Gather.forward(out.on(be), ids.on(be), len.on(be), table.on(be), B * T, T, D, stride, 0),
                         Backend.Gather.forward(out.on(be), ids2.on(be), null, table.on(be), B, 1, D, stride, 2 * D));
                 be.embeddingGather(fwd, cleared.stream().map(p -> p.on(be)).toList());
             }
-            java.util.Set<String> ran = rt.collectTimes().keySet();
-            assertEquals(tensors <= MultiTensorArgs.MAX, ran.contains(Kernels.EMBEDDING_GATHER_MULTI_FORWARD_ZERO), "one launch for both: " + ran);
-            assertEquals(tensors > MultiTensorArgs.MAX, ran.contains(Kernels.ZERO_MULTI), "the zeroing on its own: " + ran);
-        } finally {
-            rt.setTiming(false);
-            rt.resetTimes();
-        }
+        });
+        assertEquals(tensors <= MultiTensorArgs.MAX, ran.contains(Kernels.EMBEDDING_GATHER_MULTI_FORWARD_ZERO), "one launch for both: " + ran);
+        assertEquals(tensors > MultiTensorArgs.MAX, ran.contains(Kernels.ZERO_MULTI), "the zeroing on its own: " + ran);
         tw.assertClose("gathers beside the clearing", out, 0, 0);
         for (int k = 0; k < tensors; k++) {
             float[] got = gpuValues(cleared.get(k), cleared.get(k).gpu().size());
@@ -208,7 +201,6 @@ class CudaOpsParityTest {
             gpuDense.add(pg);
         }
         Pair len = tw.ints("len", lengths(rng, MAXB, T));
-        CudaRuntime rt = tw.gpu.runtime();
         for (int step = 1; step <= 3; step++) {
             for (int k = 0; k < nTables; k++) {
                 if (step == 2 && k == 1) continue;   // a table the batch did not touch
@@ -220,17 +212,11 @@ class CudaOpsParityTest {
             }
             if (withDense) {
                 tw.cpu.optimizerStep(cpuList, opt, cpuDense, 1e-2f, 0.9f, 0.999f, 1e-8f, 1e-4f, step);
-                rt.resetTimes();
-                rt.setTiming(true);
-                try {
-                    tw.gpu.optimizerStep(gpuList, opt, gpuDense, 1e-2f, 0.9f, 0.999f, 1e-8f, 1e-4f, step);
-                    boolean oneLaunch = nTables <= SparseUpdateListArgs.MAX && nDense <= MultiTensorArgs.MAX;
-                    assertEquals(oneLaunch ? java.util.Set.of(Kernels.OPTIMIZER_STEP) : java.util.Set.of(Kernels.SPARSE_UPDATE_MULTI, Kernels.ADAM_MULTI),
-                            rt.collectTimes().keySet(), oneLaunch ? "one launch for the whole step" : "the lists split over launches of the two ops");
-                } finally {
-                    rt.setTiming(false);
-                    rt.resetTimes();
-                }
+                int s = step;
+                java.util.Set<String> ran = timed(tw.gpu, () -> tw.gpu.optimizerStep(gpuList, opt, gpuDense, 1e-2f, 0.9f, 0.999f, 1e-8f, 1e-4f, s));
+                boolean oneLaunch = nTables <= SparseUpdateListArgs.MAX && nDense <= MultiTensorArgs.MAX;
+                assertEquals(oneLaunch ? java.util.Set.of(Kernels.OPTIMIZER_STEP) : java.util.Set.of(Kernels.SPARSE_UPDATE_MULTI, Kernels.ADAM_MULTI),
+                        ran, oneLaunch ? "one launch for the whole step" : "the lists split over launches of the two ops");
                 for (int k = 0; k < dense.size(); k++) {
                     for (int i = 0; i < 4; i++) {
                         if (i != 1) tw.assertClose("dense " + k + " array " + i + ", step " + step, dense.get(k)[i], TIGHT_ATOL, TIGHT_RTOL);
@@ -1188,18 +1174,8 @@ class CudaOpsParityTest {
     @ParameterizedTest
     @CsvSource({"3, PRELU, true, 100, 36, 80, 40", "3, SIGMOID, false, 9, 13, 21, 3", "2, PRELU, true, 100, 36, 80, 40"})
     void activationUnitBackwardHeldToThreeBlocksAnSm(int blocksPerSm, Activation act, boolean softmax, int T, int W, int h1, int h2) {
-        CudaRuntime rt = tw.gpu.runtime();
-        java.util.Set<String> ran;
-        rt.resetTimes();
-        rt.setTiming(true);
-        try {
-            GpuTesting.withSetting(tw.gpu, KernelTuning.BLOCKS_PER_SM, Integer.toString(blocksPerSm),
-                    () -> activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), W, h1, h2));
-            ran = new java.util.TreeSet<>(rt.collectTimes().keySet());
-        } finally {
-            rt.setTiming(false);
-            rt.resetTimes();
-        }
+        java.util.Set<String> ran = timed(tw.gpu, () -> GpuTesting.withSetting(tw.gpu, KernelTuning.BLOCKS_PER_SM, Integer.toString(blocksPerSm),
+                () -> activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), W, h1, h2)));
         assertEquals(blocksPerSm >= 3, ran.contains(Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS), ran.toString());
         assertEquals(blocksPerSm < 3, ran.contains(Kernels.ACTIVATION_UNIT_BACKWARD), ran.toString());
     }
