@@ -477,6 +477,8 @@ def report(perf_dir):
         extra = f", GPU {m['gpu']}" if m.get("gpu") else ""
         sw = f"torch {m['torch']}" if rec["tool"] == "pytorch" else m.get("java", "")
         kind = "cost model only" if rec.get("settings", {}).get("cost_only") else f"{rec.get('settings', {}).get('repeats')} runs"
+        if rec.get("complete") is False:  # torch_ref.py stopped by a time limit: the results it finished
+            kind += f", cut short after {len(rec.get('results', []))} results"
         w(f"- `{rec['_file']}` — {rec['tool']}, {rec.get('date', '')}, {kind}; {m.get('cpu')} ({m.get('cores')} cores{extra}), {sw},"
           f" host {m.get('host')}, load average at start {fmt(m.get('load_average_1m'), 2)}; commit {rec.get('git_commit')};"
           f" `{rec.get('command')}`")

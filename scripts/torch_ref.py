@@ -512,7 +512,9 @@ def op_profile(model_fn, data, B, device, args, seed):
             "steps": len(times), "step_ms": 1e3 * total / len(times), "ops": ops[:25]}
 
 
-def measure(args, device):
+def measure(args, device, progress=lambda meta, train, results: None):
+    """Every result of args.models x args.batch_sizes x args.modes; progress(meta, train, results)
+    after each one (main writes --out then, so a run stopped by a time limit keeps what it finished)."""
     with_neg = "dien" in args.models
     meta, train, valid, counts = load_data(args.data, device, with_neg)
     results = []
@@ -556,6 +558,7 @@ def measure(args, device):
                     log(f"{mode} {m} batch {B} run {r + 1}/{args.repeats}: {sps:,.0f} samples/s (step p50 {1e3 * percentile(times, 0.5):.2f} ms)")
                 if runs is None:
                     results.append({"model": m, "batch_size": B, "mode": mode, "train_samples_per_s": None, "skipped": err})
+                    progress(meta, train, results)
                     continue
                 ev = eval_run(model, valid, B, device, args)
                 med = lambda f: statistics.median([f(t) for t in steps_ms])
@@ -577,6 +580,7 @@ def measure(args, device):
                 if args.profile:
                     res["op_profile"] = op_profile(make, train, B, device, args, args.seed)
                 results.append(res)
+                progress(meta, train, results)
     return meta, train, results
 
 
@@ -600,6 +604,9 @@ def machine(device):
 
 
 def git_commit():
+    # the bundle's commit where gpu-sweep.sh runs this from the bundle (no git on the GPU box)
+    if os.environ.get("AUGUR_BUILD_COMMIT"):
+        return os.environ["AUGUR_BUILD_COMMIT"]
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=5).stdout.strip()
@@ -778,32 +785,47 @@ def main():
         torch.set_num_threads(threads)
         log(f"torch.set_num_threads({threads}){' (the core count)' if args.threads <= 0 else ''}; interop threads {torch.get_num_interop_threads()}")
     started = datetime.datetime.now(datetime.timezone.utc)
-    meta, train, results = measure(args, device)
-    out = {
-        "schema": SCHEMA, "tool": "pytorch", "models": args.models, "modes": args.modes, "device": args.device,
-        "backend": f"PyTorch {torch.__version__} ({args.device}, {torch.get_num_threads() if device.type == 'cpu' else 'GPU'}"
-                   f"{' threads' if device.type == 'cpu' else ''})",
-        "results": results,
-        "settings": {"repeats": args.repeats, "warmup_steps": args.warmup_steps, "warmup_s": args.warmup_seconds, "steps": args.steps,
-                     "eval_steps": args.eval_steps, "threads": torch.get_num_threads(),
-                     "threads_note": ("torch.set_num_threads(os.cpu_count())" if args.threads <= 0 else f"torch.set_num_threads({args.threads}), --threads")
-                     if device.type == "cpu" else None, "seed": args.seed, "att_layout": args.att_layout,
-                     "optimizer": f"Adam {args.lr:g} (dense); SparseAdam (lazy Adam) + MBAR lambda {args.mbar_lambda:g} on the embedding rows",
-                     "step_sync": "each timed step ends with torch.cuda.synchronize() on CUDA" if device.type == "cuda" else None},
-        "dataset": {"dir": args.data, "source": meta.get("source"), "train_rows": train.rows, "T": meta["T"],
-                    "mean_history": float(train.lens_np.mean()), "vocab": meta["vocab"]},
-        "model_configs": {m: Config(m, aux_weight=args.aux_weight).as_dict() for m in args.models},
-        "machine": machine(device),
-        "command": "python3 scripts/torch_ref.py " + " ".join(sys.argv[1:]),
-        "git_commit": git_commit(),
-        "date": started.isoformat(),
-    }
-    text = json.dumps(out, indent=2)
-    if args.out:
+
+    def record(meta, train, results, complete):
+        return {
+            "schema": SCHEMA, "tool": "pytorch", "models": args.models, "modes": args.modes, "device": args.device,
+            "backend": f"PyTorch {torch.__version__} ({args.device}, {torch.get_num_threads() if device.type == 'cpu' else 'GPU'}"
+                       f"{' threads' if device.type == 'cpu' else ''})",
+            "results": results,
+            # false while results are still to come: a run stopped by a time limit leaves the record
+            # with the results it finished
+            "complete": complete,
+            "settings": {"repeats": args.repeats, "warmup_steps": args.warmup_steps, "warmup_s": args.warmup_seconds, "steps": args.steps,
+                         "eval_steps": args.eval_steps, "threads": torch.get_num_threads(),
+                         "threads_note": ("torch.set_num_threads(os.cpu_count())" if args.threads <= 0 else f"torch.set_num_threads({args.threads}), --threads")
+                         if device.type == "cpu" else None, "seed": args.seed, "att_layout": args.att_layout,
+                         "optimizer": f"Adam {args.lr:g} (dense); SparseAdam (lazy Adam) + MBAR lambda {args.mbar_lambda:g} on the embedding rows",
+                         "step_sync": "each timed step ends with torch.cuda.synchronize() on CUDA" if device.type == "cuda" else None},
+            "dataset": {"dir": args.data, "source": meta.get("source"), "train_rows": train.rows, "T": meta["T"],
+                        "mean_history": float(train.lens_np.mean()), "vocab": meta["vocab"]},
+            "model_configs": {m: Config(m, aux_weight=args.aux_weight).as_dict() for m in args.models},
+            "machine": machine(device),
+            "command": "python3 scripts/torch_ref.py " + " ".join(sys.argv[1:]),
+            "git_commit": git_commit(),
+            "date": started.isoformat(),
+        }
+
+    def write(text, quiet):
+        # whole or not at all: through a temporary file beside it, then a rename
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
+        tmp = args.out + ".tmp"
+        with open(tmp, "w") as f:
             f.write(text + "\n")
-        log(f"wrote {args.out}")
+        os.replace(tmp, args.out)
+        if not quiet:
+            log(f"wrote {args.out}")
+
+    progress = (lambda meta, train, results: write(json.dumps(record(meta, train, results, False), indent=2), True)) if args.out else \
+        (lambda meta, train, results: None)
+    meta, train, results = measure(args, device, progress)
+    text = json.dumps(record(meta, train, results, True), indent=2)
+    if args.out:
+        write(text, False)
     if args.json:
         print(text)
     else:

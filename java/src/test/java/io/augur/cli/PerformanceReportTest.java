@@ -186,4 +186,62 @@ class PerformanceReportTest {
         assertTrue(md.contains("python3 scripts/torch_ref.py (a record made by the test)") && md.contains("augur bench --data"),
                 "the records' commands are listed\n" + md);
     }
+
+    @Test
+    void aGpuPyTorchRecordCutShortStillFillsTheGpuTableAndSaysSo(@TempDir Path tmp) throws Exception {
+        assumeTrue(havePython(), "no python3 on the PATH");
+        Path world = tmp.resolve("world");
+        SyntheticWorld.generate(BenchCommand.SMOKE_WORLD, world);
+        Path perf = Files.createDirectories(tmp.resolve("perf"));
+        Path augurFile = perf.resolve("2026-01-01-cuda-augur-b16.json");
+        CliTest.Result b = CliTest.run("bench", "--data", world.toString(), "--models", "din", "--batch-sizes", "16", "--repeats", "1",
+                "--steps", "3", "--warmup-steps", "1", "--warmup-seconds", "0", "--eval-steps", "1", "--threads", "2", "--json",
+                "--out", augurFile.toString());
+        assertEquals(0, b.code(), b.toString());
+        // the CPU run stands in for a GPU one: the page reads the record's device field, not how it was made
+        ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        com.fasterxml.jackson.databind.node.ObjectNode augur = (com.fasterxml.jackson.databind.node.ObjectNode) om.readTree(augurFile.toFile());
+        augur.put("device", "cuda");
+        om.writeValue(augurFile.toFile(), augur);
+        double augurSps = augur.path("results").path(0).path("train_samples_per_s").asDouble();
+        assertTrue(augurSps > 0, augur.toString());
+
+        // gpu-sweep.sh's torch part stopped by its budget after DIN's first batch size: torch_ref.py's
+        // record as rewritten after each result, "complete": false
+        double torchSps = augurSps / 20;
+        Map<String, Object> res = new LinkedHashMap<>();
+        res.put("model", "din");
+        res.put("batch_size", 16);
+        res.put("mode", "eager");
+        res.put("train_samples_per_s", torchSps);
+        res.put("runs_train_samples_per_s", List.of(torchSps));
+        res.put("step_ms", Map.of("p50", 1.0, "p90", 2.0, "p99", 3.0, "mean", 1.5));
+        res.put("eval_samples_per_s", 100.0);
+        res.put("peak_host_rss_mib", 500.0);
+        res.put("peak_device_mib", 300.0);
+        res.put("att_layout", "dense");
+        Map<String, Object> torch = new LinkedHashMap<>();
+        torch.put("schema", BenchCommand.SCHEMA);
+        torch.put("tool", "pytorch");
+        torch.put("device", "cuda");
+        torch.put("results", List.of(res));
+        torch.put("complete", false);
+        torch.put("settings", Map.of("repeats", 3, "threads", 16));
+        torch.put("dataset", Map.of("dir", tmp.resolve("world-npy").toString(), "source", world.toString(), "mean_history", 5.0));
+        torch.put("machine", Map.of("cpu", "a test CPU", "cores", 16, "torch", "2.11", "host", "test", "gpu", "a test GPU"));
+        torch.put("command", "python3 torch_ref.py --device cuda (a record made by the test)");
+        torch.put("date", "2026-01-01T00:00:00+00:00");
+        om.writeValue(perf.resolve("2026-01-01-cuda-torch-din-eager.json").toFile(), torch);
+
+        Path page = tmp.resolve("PERFORMANCE.md");
+        Proc r = python("--perf-dir", perf.toString(), "--out", page.toString());
+        assertEquals(0, r.code(), r.out());
+        String md = Files.readString(page);
+        String gpu = md.substring(md.indexOf("## GPU"));
+        assertTrue(gpu.contains(String.format(Locale.ROOT, "| DIN | 16 | %,.0f | %,.0f | no device measured yet | 20.00× (met) | – |",
+                augurSps, torchSps)), "the GPU table's row\n" + gpu);
+        assertTrue(md.lines().anyMatch(l -> l.contains("2026-01-01-cuda-torch-din-eager.json") && l.contains("3 runs, cut short after 1 results")
+                        && l.contains("GPU a test GPU")), "the record list says it was cut short\n" + md);
+        assertTrue(md.lines().noneMatch(l -> l.contains("2026-01-01-cuda-augur-b16.json") && l.contains("cut short")), md);
+    }
 }
