@@ -15,6 +15,8 @@
 #   scripts/gpu-sweep.sh   gpu-check, then variants, TF32, resident data, ncu and memcheck within a
 #                          time budget, packed into one file (a short device session's one command)
 #   scripts/profile.sh     Nsight Systems and Nsight Compute on a short training run
+#   scripts/torch_ref.py   the PyTorch reference (with golden_din.py and golden_dien.py, which its
+#                          --selfcheck compares against), for gpu-sweep.sh's torch part
 #   BUILD.txt              commit, date, nvcc, the runtime's modules
 #
 # Needs: JDK 17+ and Maven (the build), nvcc + cmake (the kernels; a bundle without kernels is
@@ -99,7 +101,7 @@ for j in target/test-lib/*.jar; do
 done
 cp target/dist-tools/junit-platform-console-standalone.jar "$b/test/"
 cp cuda/*.cu cuda/*.cuh "$b/cuda/"
-cp scripts/gpu-check.sh scripts/gpu-sweep.sh scripts/profile.sh "$b/scripts/"
+cp scripts/gpu-check.sh scripts/gpu-sweep.sh scripts/profile.sh scripts/torch_ref.py scripts/golden_din.py scripts/golden_dien.py "$b/scripts/"
 
 # The launchers get the pom's JVM flags (as scripts/augur and Surefire do), plus two that only
 # Java 24+ knows and that keep its warnings out of the logs: JCuda loads native code (JEP 472)

@@ -5,7 +5,7 @@
 #   tar xJf augur-*.tar.xz && ./augur-*/scripts/gpu-sweep.sh "$OUT"
 #
 # In order, each step only if the budget (SWEEP_SECONDS, default 560) leaves it room, and only the
-# parts named in PARTS (default: all of them, "check autotune tf32 nsys ncu sanitize variants"; a second
+# parts named in PARTS (default: all of them, "check autotune tf32 nsys ncu torch sanitize variants"; a second
 # call can pick up what the first one's budget left out, e.g. PARTS="tf32 nsys ncu"):
 #   check     gpu-check.sh: the GPU parity tests, then base/din/dien at batch 128 and 2048 (+ DIN eager);
 #   autotune  DIN at batch 128 and 2048 with --autotune: a short run under each value of each kernel
@@ -28,6 +28,15 @@
 #             NCU_SET=basic: each kernel's time, throughput and occupancy), then every section
 #             (--set full: stall reasons, cache hit rates, shared-memory conflicts) for one launch of
 #             activation_unit_backward_kernel (or its _3blocks_ form) at batch 2048; the reports left out;
+#   torch     the PyTorch reference (scripts/torch_ref.py, the machine's python3 and its PyTorch) on the
+#             same GPU and the same world as the benchmark (data/bench under AUGUR_WORK, generated if
+#             the check part did not, exported to npy): first --selfcheck (the reference's values
+#             against the golden scripts', under that PyTorch), then each of TORCH_RUNS (default
+#             "din:eager din:compile dien:eager", model:mode, one process each at batch 128 and
+#             2048, so a run cut short by the budget loses only itself) into torch-<model>-<mode>.json:
+#             the records docs/PERFORMANCE.md's GPU table sets beside Augur's (PYTHON, default
+#             python3; TORCH_ARGS, more torch_ref.py options, e.g. "--steps 100"; TORCH_DEVICE, default
+#             cuda: cpu tries the part on a machine without a GPU);
 #   sanitize  CudaOpsParityTest and CudaTowerParityTest under compute-sanitizer memcheck;
 #   variants  DIN again with each of VARIANTS (JVM options, one run each; default, most telling
 #             first: the activation unit layer by layer (whole-batch products); without programmatic dependent launch; the top tower layer by layer instead of
@@ -39,8 +48,9 @@
 #             the code only reasons for. DIN's step has no GEMM while the tower is fused, so the
 #             small GEMM's settings are left to VARIANTS).
 # Writes OUT/summary.txt (each step's table) and OUT/sweep.tar.xz (every step's folder: env.txt
-# with nvidia-smi and the commands, the bench-*.json records, tests.log, the ncu tables). Copy the
-# records into docs/perf/ as <date>-cuda-<model>[-<variant>].json, then run scripts/perf_report.py.
+# with nvidia-smi and the commands, the bench-*.json records, tests.log, the ncu tables, torch/). Copy the
+# records into docs/perf/ as <date>-cuda-<model>[-<variant>].json and torch/'s as
+# <date>-cuda-torch-<model>-<mode>.json, then run scripts/perf_report.py.
 set -uo pipefail
 b="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:?usage: gpu-sweep.sh OUTPUT_FOLDER}"
@@ -59,7 +69,7 @@ say() { echo "[gpu-sweep] $(date -u +%T) +$((SECONDS - t0))s: $*" | tee -a "$sum
 : >"$summary"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv 2>&1 | tee -a "$summary"
 
-parts=" ${PARTS:-check autotune tf32 nsys ncu sanitize variants} "
+parts=" ${PARTS:-check autotune tf32 nsys ncu torch sanitize variants} "
 want() { [[ "$parts" == *" $1 "* ]]; }
 
 if want check; then
@@ -116,6 +126,65 @@ if want ncu; then
     rm -f "$res/ncu-unit2048"/*.ncu-rep
   else
     say "skipped: ncu --set full on the unit's backward"
+  fi
+fi
+if want torch; then
+  py="${PYTHON:-python3}" tdev="${TORCH_DEVICE:-cuda}" tdir="$res/torch"
+  mkdir -p "$tdir"
+  tlog="$tdir/torch.log"
+  twork="${AUGUR_WORK:-$b/work}"
+  data="$twork/data/bench" npy="$twork/data/bench-npy"
+  read -r -a targs <<<"${TORCH_ARGS:-}"
+  if ! "$py" -c 'import sys, numpy, torch
+print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())
+sys.exit(0 if sys.argv[1] == "cpu" or torch.cuda.is_available() else 1)' "$tdev" >>"$tlog" 2>&1; then
+    say "skipped: torch ($py: no numpy, no PyTorch, or no GPU for it; torch/torch.log)"
+  elif (( $(left) < 90 )); then
+    say "skipped: torch"
+  else
+    say "the PyTorch reference on the same world ($(head -1 "$tlog"))"
+    mkdir -p "$twork/data"
+    if [[ ! -f "$data/dataset.json" ]]; then
+      printf '$ %s\n' "augur generate --preset bench --out $data" >>"$tlog"
+      "$b/bin/augur" generate --preset bench --out "$data" >>"$tlog" 2>&1
+    fi
+    printf '$ %s\n' "augur export --format npy --data $data --out $npy --splits train,valid" >>"$tlog"
+    rm -rf "$npy"
+    "$b/bin/augur" export --format npy --data "$data" --out "$npy" --splits train,valid >>"$tlog" 2>&1
+    (cd "$b/scripts" && timeout 60 "$py" torch_ref.py --selfcheck) >"$tdir/selfcheck.txt" 2>&1
+    echo "  selfcheck: $(tail -1 "$tdir/selfcheck.txt")" | tee -a "$summary"
+    # the records name the bundle's commit, as Augur's do
+    AUGUR_BUILD_COMMIT="$(awk '/^commit:/ { print substr($2, 1, 10) (/uncommitted/ ? "+dirty" : "") }' "$b/BUILD.txt" 2>/dev/null)"
+    export AUGUR_BUILD_COMMIT
+    for run in ${TORCH_RUNS:-din:eager din:compile dien:eager}; do
+      model="${run%%:*}" mode="${run##*:}"
+      if (( $(left) < 60 )); then say "skipped: torch, $model $mode"; continue; fi
+      tcmd=("$py" "$b/scripts/torch_ref.py" --device "$tdev" --data "$npy" --models "$model" --modes "$mode"
+            --batch-sizes 128,2048 --repeats 3 "${targs[@]}" --out "$tdir/torch-$model-$mode.json")
+      printf '$ %s\n' "${tcmd[*]}" >>"$tlog"
+      # its table (stdout) beside the record; its progress (stderr) into the log
+      timeout "$(( $(left) - 20 > 180 ? 180 : $(left) - 20 ))" "${tcmd[@]}" >"$tdir/torch-$model-$mode.txt" 2>>"$tlog"
+      rc=$?
+      printf '[exit %d]\n' "$rc" >>"$tlog"
+      if (( rc == 0 )); then
+        tail -n +3 "$tdir/torch-$model-$mode.txt" | sed 's/^/  torch /' | tee -a "$summary"
+      else
+        # torch_ref.py writes its record after each result: what finished before the stop is kept
+        echo "  torch $model $mode: exit $rc$( ((rc == 124)) && echo ', cut short by the budget'); torch/torch.log" | tee -a "$summary"
+        "$py" - "$tdir/torch-$model-$mode.json" <<'PY' 2>&1 | tee -a "$summary"
+import json, sys
+try:
+    results = json.load(open(sys.argv[1]))["results"]
+except (OSError, ValueError, KeyError):
+    results = []
+for r in results:
+    sps = r.get("train_samples_per_s")
+    print("  torch %-8s %-6s %6d %s" % (r["mode"], r["model"], r["batch_size"], "{:,.0f} samples/s".format(sps) if sps else "skipped: " + str(r.get("skipped"))))
+print("  (%d results kept in the record)" % len(results))
+PY
+      fi
+    done
+    rm -rf "$npy"
   fi
 fi
 if want sanitize; then
