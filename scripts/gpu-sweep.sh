@@ -65,6 +65,10 @@ tuning="$out/tuning.json"
 if [[ -n "${TUNING:-}" && "$TUNING" != "$tuning" ]]; then cp "$TUNING" "$tuning" || { echo "TUNING=$TUNING: cannot copy it" >&2; exit 2; }; fi
 t0=$SECONDS
 left() { echo $((budget - (SECONDS - t0))); }
+# OUT/sweep.tar.xz again after each part, whole or not at all (a temporary file, then a rename): a
+# call stopped before the end (the device lease's time running out under the call's limit) still
+# brings back every part that finished, with summary.txt, which grows line by line
+pack() { tar cJf "$out/sweep.tar.xz.part" -C "$res" . 2>/dev/null && mv -f "$out/sweep.tar.xz.part" "$out/sweep.tar.xz"; }
 say() { echo "[gpu-sweep] $(date -u +%T) +$((SECONDS - t0))s: $*" | tee -a "$summary"; }
 : >"$summary"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv 2>&1 | tee -a "$summary"
@@ -77,6 +81,7 @@ if want check; then
   timeout "$(( $(left) > 300 ? 300 : $(left) ))" "$b/scripts/gpu-check.sh" "$res/gc" >/dev/null 2>&1
   sed -n '/^tests:/,/^result:/p' "$res/gc/summary.txt" 2>/dev/null | grep -v '^  /' | tee -a "$summary"
 fi
+pack
 if want autotune; then
   if (( $(left) >= 150 )); then
     say "DIN with --autotune"
@@ -86,6 +91,7 @@ if want autotune; then
     say "skipped: autotune"
   fi
 fi
+pack
 if want tf32; then
   if (( $(left) >= 250 )); then
     say "DIN with --precision tf32, with --resident-data, and with --precision tf32 --autotune"
@@ -95,6 +101,7 @@ if want tf32; then
     say "skipped: tf32 and resident"
   fi
 fi
+pack
 # the profiles below under the settings the autotune runs chose, the variants under the built-in ones
 profile_opts="${AUGUR_JAVA_OPTS:-}"
 if [[ -s "$tuning" ]]; then profile_opts="$profile_opts -Daugur.tuning=$tuning"; fi
@@ -107,8 +114,10 @@ if want nsys; then
     # the kernels (total, instances, average) and the NVTX ranges, as nsys stats printed them
     grep -E '_kernel|train step|wait for|fill batch|\(replay\)|\(eager\)' "$res/nsys-$model$bs/nsys-stats.txt" 2>/dev/null | head -40 | tee -a "$summary"
     rm -f "$res/nsys-$model$bs"/*.nsys-rep "$res/nsys-$model$bs"/*.sqlite "$res/nsys-$model$bs"/*.qdstrm
+    pack
   done
 fi
+pack
 if want ncu; then
   for bs in 128 2048; do
     if (( $(left) < 100 )); then say "skipped: ncu at batch $bs"; continue; fi
@@ -128,6 +137,7 @@ if want ncu; then
     say "skipped: ncu --set full on the unit's backward"
   fi
 fi
+pack
 if want torch; then
   py="${PYTHON:-python3}" tdev="${TORCH_DEVICE:-cuda}" tdir="$res/torch"
   mkdir -p "$tdir"
@@ -187,6 +197,7 @@ PY
     rm -rf "$npy"
   fi
 fi
+pack
 if want sanitize; then
   if (( $(left) >= 60 )); then
     say "compute-sanitizer memcheck: CudaOpsParityTest, CudaTowerParityTest"
@@ -196,6 +207,7 @@ if want sanitize; then
     say "skipped: compute-sanitizer"
   fi
 fi
+pack
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
   else variants=(-Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16 -Daugur.attention.threads=128 -Daugur.tower.cluster=2 -Daugur.tower.cluster=4 -Daugur.tower.cols=8); fi
@@ -207,7 +219,8 @@ if want variants; then
     SKIP_TESTS=1 EAGER_MODELS= MODELS=din BENCH_ARGS=--profile AUGUR_JAVA_OPTS="$v" timeout 90 \
       "$b/scripts/gpu-check.sh" "$res/v$i" 2>/dev/null | grep '^din ' | tee -a "$summary"
     echo "$v" >"$res/v$i/variant.txt"
+    pack
   done
 fi
-tar cJf "$out/sweep.tar.xz" -C "$res" . && rm -rf "$res"
+pack && rm -rf "$res"
 say "done: $out/summary.txt, $out/sweep.tar.xz"
