@@ -55,6 +55,47 @@ class PerformanceReportTest {
         }
     }
 
+    /** A smoke world at {@code world} and a short CPU {@code augur bench} of DIN at batch 16 on it, its record at {@code out}. */
+    static void smokeBench(Path world, Path out) throws Exception {
+        SyntheticWorld.generate(BenchCommand.SMOKE_WORLD, world);
+        CliTest.Result b = CliTest.run("bench", "--data", world.toString(), "--models", "din", "--batch-sizes", "16", "--repeats", "1",
+                "--steps", "3", "--warmup-steps", "1", "--warmup-seconds", "0", "--eval-steps", "1", "--threads", "2", "--json",
+                "--out", out.toString());
+        assertEquals(0, b.code(), b.toString());
+    }
+
+    /** One result of a torch_ref.py record: its measured fields, as the script writes them. */
+    static Map<String, Object> torchResult(String model, int batch, String mode, double sps, Double peakDeviceMib, String layout) {
+        Map<String, Object> res = new LinkedHashMap<>();
+        res.put("model", model);
+        res.put("batch_size", batch);
+        res.put("mode", mode);
+        res.put("train_samples_per_s", sps);
+        res.put("runs_train_samples_per_s", List.of(sps));
+        res.put("step_ms", Map.of("p50", 1.0, "p90", 2.0, "p99", 3.0, "mean", 1.5));
+        res.put("eval_samples_per_s", 100.0);
+        res.put("peak_host_rss_mib", 500.0);
+        res.put("peak_device_mib", peakDeviceMib);
+        res.put("att_layout", layout);
+        return res;
+    }
+
+    /** A torch_ref.py record around {@code results}, on the npy export of {@code world}, dated 2026-01-01. */
+    static Map<String, Object> torchRecord(String device, List<Map<String, Object>> results, int repeats, Path world, Path tmp,
+                                           Map<String, Object> machine, String command) {
+        Map<String, Object> torch = new LinkedHashMap<>();
+        torch.put("schema", BenchCommand.SCHEMA);
+        torch.put("tool", "pytorch");
+        torch.put("device", device);
+        torch.put("results", results);
+        torch.put("settings", Map.of("repeats", repeats, "threads", machine.get("cores")));
+        torch.put("dataset", Map.of("dir", tmp.resolve("world-npy").toString(), "source", world.toString(), "mean_history", 5.0));
+        torch.put("machine", machine);
+        torch.put("command", command);
+        torch.put("date", "2026-01-01T00:00:00+00:00");
+        return torch;
+    }
+
     @Test
     void theCommittedPageIsWhatTheScriptMakesOfTheRecords() throws Exception {
         assumeTrue(havePython(), "no python3 on the PATH");
@@ -116,13 +157,9 @@ class PerformanceReportTest {
     void aBenchRecordAndAPyTorchRecordMakeASideBySideRow(@TempDir Path tmp) throws Exception {
         assumeTrue(havePython(), "no python3 on the PATH");
         Path world = tmp.resolve("world");
-        SyntheticWorld.generate(BenchCommand.SMOKE_WORLD, world);
         Path perf = Files.createDirectories(tmp.resolve("perf"));
         Path augurFile = perf.resolve("2026-01-01-cpu-augur-b16.json");
-        CliTest.Result b = CliTest.run("bench", "--data", world.toString(), "--models", "din", "--batch-sizes", "16", "--repeats", "1",
-                "--steps", "3", "--warmup-steps", "1", "--warmup-seconds", "0", "--eval-steps", "1", "--threads", "2", "--json",
-                "--out", augurFile.toString());
-        assertEquals(0, b.code(), b.toString());
+        smokeBench(world, augurFile);
         ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         JsonNode augur = om.readTree(augurFile.toFile());
         JsonNode din = augur.path("results").path(0);
@@ -130,33 +167,15 @@ class PerformanceReportTest {
         assertTrue(augurSps > 0, din.toString());
         double torchSps = augurSps / 4;
 
-        Map<String, Object> res = new LinkedHashMap<>();
-        res.put("model", "din");
-        res.put("batch_size", 16);
-        res.put("mode", "eager");
-        res.put("train_samples_per_s", torchSps);
-        res.put("runs_train_samples_per_s", List.of(torchSps));
-        res.put("step_ms", Map.of("p50", 1.0, "p90", 2.0, "p99", 3.0, "mean", 1.5));
-        res.put("eval_samples_per_s", 100.0);
-        res.put("peak_host_rss_mib", 500.0);
-        res.put("peak_device_mib", null);
-        res.put("att_layout", "packed");
+        Map<String, Object> res = torchResult("din", 16, "eager", torchSps, null, "packed");
         Map<String, Object> skipped = new LinkedHashMap<>();
         skipped.put("model", "din");
         skipped.put("batch_size", 16);
         skipped.put("mode", "compile");
         skipped.put("train_samples_per_s", null);
         skipped.put("skipped", "not available: torch 1.13 has no torch.compile");
-        Map<String, Object> torch = new LinkedHashMap<>();
-        torch.put("schema", BenchCommand.SCHEMA);
-        torch.put("tool", "pytorch");
-        torch.put("device", "cpu");
-        torch.put("results", List.of(res, skipped));
-        torch.put("settings", Map.of("repeats", 1, "threads", 2));
-        torch.put("dataset", Map.of("dir", tmp.resolve("world-npy").toString(), "source", world.toString(), "mean_history", 5.0));
-        torch.put("machine", Map.of("cpu", "a test CPU", "cores", 2, "torch", "1.13", "host", "test"));
-        torch.put("command", "python3 scripts/torch_ref.py (a record made by the test)");
-        torch.put("date", "2026-01-01T00:00:00+00:00");
+        Map<String, Object> torch = torchRecord("cpu", List.of(res, skipped), 1, world, tmp,
+                Map.of("cpu", "a test CPU", "cores", 2, "torch", "1.13", "host", "test"), "python3 scripts/torch_ref.py (a record made by the test)");
         om.writeValue(perf.resolve("2026-01-01-cpu-torch-b16.json").toFile(), torch);
 
         // a newer Augur record on another world (longer histories) stays out of the side-by-side row
@@ -191,13 +210,9 @@ class PerformanceReportTest {
     void aGpuPyTorchRecordCutShortStillFillsTheGpuTableAndSaysSo(@TempDir Path tmp) throws Exception {
         assumeTrue(havePython(), "no python3 on the PATH");
         Path world = tmp.resolve("world");
-        SyntheticWorld.generate(BenchCommand.SMOKE_WORLD, world);
         Path perf = Files.createDirectories(tmp.resolve("perf"));
         Path augurFile = perf.resolve("2026-01-01-cuda-augur-b16.json");
-        CliTest.Result b = CliTest.run("bench", "--data", world.toString(), "--models", "din", "--batch-sizes", "16", "--repeats", "1",
-                "--steps", "3", "--warmup-steps", "1", "--warmup-seconds", "0", "--eval-steps", "1", "--threads", "2", "--json",
-                "--out", augurFile.toString());
-        assertEquals(0, b.code(), b.toString());
+        smokeBench(world, augurFile);
         // the CPU run stands in for a GPU one: the page reads the record's device field, not how it was made
         ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         com.fasterxml.jackson.databind.node.ObjectNode augur = (com.fasterxml.jackson.databind.node.ObjectNode) om.readTree(augurFile.toFile());
@@ -209,28 +224,11 @@ class PerformanceReportTest {
         // gpu-sweep.sh's torch part stopped by its budget after DIN's first batch size: torch_ref.py's
         // record as rewritten after each result, "complete": false
         double torchSps = augurSps / 20;
-        Map<String, Object> res = new LinkedHashMap<>();
-        res.put("model", "din");
-        res.put("batch_size", 16);
-        res.put("mode", "eager");
-        res.put("train_samples_per_s", torchSps);
-        res.put("runs_train_samples_per_s", List.of(torchSps));
-        res.put("step_ms", Map.of("p50", 1.0, "p90", 2.0, "p99", 3.0, "mean", 1.5));
-        res.put("eval_samples_per_s", 100.0);
-        res.put("peak_host_rss_mib", 500.0);
-        res.put("peak_device_mib", 300.0);
-        res.put("att_layout", "dense");
-        Map<String, Object> torch = new LinkedHashMap<>();
-        torch.put("schema", BenchCommand.SCHEMA);
-        torch.put("tool", "pytorch");
-        torch.put("device", "cuda");
-        torch.put("results", List.of(res));
+        Map<String, Object> res = torchResult("din", 16, "eager", torchSps, 300.0, "dense");
+        Map<String, Object> torch = torchRecord("cuda", List.of(res), 3, world, tmp,
+                Map.of("cpu", "a test CPU", "cores", 16, "torch", "2.11", "host", "test", "gpu", "a test GPU"),
+                "python3 torch_ref.py --device cuda (a record made by the test)");
         torch.put("complete", false);
-        torch.put("settings", Map.of("repeats", 3, "threads", 16));
-        torch.put("dataset", Map.of("dir", tmp.resolve("world-npy").toString(), "source", world.toString(), "mean_history", 5.0));
-        torch.put("machine", Map.of("cpu", "a test CPU", "cores", 16, "torch", "2.11", "host", "test", "gpu", "a test GPU"));
-        torch.put("command", "python3 torch_ref.py --device cuda (a record made by the test)");
-        torch.put("date", "2026-01-01T00:00:00+00:00");
         om.writeValue(perf.resolve("2026-01-01-cuda-torch-din-eager.json").toFile(), torch);
 
         Path page = tmp.resolve("PERFORMANCE.md");
