@@ -176,23 +176,22 @@ sys.exit(0 if sys.argv[1] == "cpu" or torch.cuda.is_available() else 1)' "$tdev"
       timeout "$(( $(left) - 20 > 180 ? 180 : $(left) - 20 ))" "${tcmd[@]}" >"$tdir/torch-$model-$mode.txt" 2>>"$tlog"
       rc=$?
       printf '[exit %d]\n' "$rc" >>"$tlog"
-      if (( rc == 0 )); then
-        tail -n +3 "$tdir/torch-$model-$mode.txt" | sed 's/^/  torch /' | tee -a "$summary"
-      else
-        # torch_ref.py writes its record after each result: what finished before the stop is kept
+      if (( rc != 0 )); then
         echo "  torch $model $mode: exit $rc$( ((rc == 124)) && echo ', cut short by the budget'); torch/torch.log" | tee -a "$summary"
-        "$py" - "$tdir/torch-$model-$mode.json" <<'PY' 2>&1 | tee -a "$summary"
+      fi
+      # the record's results, whole or (torch_ref.py writes it after each result) what finished before a stop
+      "$py" - "$tdir/torch-$model-$mode.json" <<'PY' 2>&1 | tee -a "$summary"
 import json, sys
 try:
-    results = json.load(open(sys.argv[1]))["results"]
-except (OSError, ValueError, KeyError):
-    results = []
-for r in results:
+    rec = json.load(open(sys.argv[1]))
+except (OSError, ValueError):
+    rec = {}
+for r in rec.get("results", []):
     sps = r.get("train_samples_per_s")
     print("  torch %-8s %-6s %6d %s" % (r["mode"], r["model"], r["batch_size"], "{:,.0f} samples/s".format(sps) if sps else "skipped: " + str(r.get("skipped"))))
-print("  (%d results kept in the record)" % len(results))
+if rec.get("complete") is not True:
+    print("  (%d results kept in the record)" % len(rec.get("results", [])))
 PY
-      fi
     done
     rm -rf "$npy"
   fi
