@@ -70,7 +70,8 @@ AUGUR_KERNEL void batch_norm_backward_kernel(float* __restrict__ dx, float* __re
 
 // ---- Sliced: the same over more rows than one block per 32 channels should walk (normalization.cuh
 // RowSlice; CudaBackend.sliced decides). Two launches each way: per-slice partials in doubles,
-// then their combination in slice order (the same bits in every block) and the rows of the slice.
+// then their combination in a fixed order (normalization.cuh combine_statistics and slice_sums: the
+// same bits in every block) and the rows of the slice.
 // `count` (rows above) limits the counted rows to the first n in each of them.
 
 // Stage 1 of sliced batch statistics (BatchNorm's and Dice's): per slice s and channel c, over the
@@ -161,7 +162,7 @@ AUGUR_KERNEL void batch_norm_sliced_backward_sums_kernel(double* __restrict__ pa
   }
 }
 
-// Backward, stage 2: the slices' sums in slice order; block row 0 adds dBeta and dGamma (+=);
+// Backward, stage 2: the slices' sums (normalization.cuh slice_sums); block row 0 adds dBeta and dGamma (+=);
 // dx = gamma inv_std (dy - mean(dy) - xhat mean(dy xhat)) for rows r < n, 0 for the rest (=).
 AUGUR_KERNEL void batch_norm_sliced_backward_kernel(float* __restrict__ dx, float* __restrict__ d_gamma,
                                                     float* __restrict__ d_beta, const float* __restrict__ dy,
@@ -169,20 +170,19 @@ AUGUR_KERNEL void batch_norm_sliced_backward_kernel(float* __restrict__ dx, floa
                                                     const float* __restrict__ x, const float* __restrict__ gamma,
                                                     const int* __restrict__ count, const double* __restrict__ partials,
                                                     int B, int C, int chunk, int slices) {
+  __shared__ double scratch[32 * augur::COL_ROWS];
   const int c = blockIdx.x * 32 + threadIdx.x;
-  if (c >= C) return;  // no barrier below
   const int n = count != nullptr ? min(max(*count, 0), B) : B;
   const augur::RowSlice sl(B, chunk);
-  if (n <= 0) {
-    for (long long r = sl.r0 + threadIdx.y; r < sl.r1; r += augur::COL_ROWS) dx[r * C + c] = 0.0f;
+  if (n <= 0) {  // the same for the whole launch
+    if (c < C)
+      for (long long r = sl.r0 + threadIdx.y; r < sl.r1; r += augur::COL_ROWS) dx[r * C + c] = 0.0f;
     return;
   }
-  double s_dy = 0.0, s_dyx = 0.0;
-  for (int s = 0; s < slices; ++s) {  // every thread of the column sums the same doubles in the same order
-    const double* p = partials + (long long)s * 2 * C;
-    s_dy += p[c];
-    s_dyx += p[C + c];
-  }
+  double t[2];
+  augur::slice_sums<2>(t, partials, slices, C, c, scratch);  // every thread of the column gets the same totals
+  if (c >= C) return;  // no barrier below
+  const double s_dy = t[0], s_dyx = t[1];
   if (blockIdx.y == 0 && threadIdx.y == 0) {
     d_beta[c] += (float)s_dy;
     d_gamma[c] += (float)s_dyx;

@@ -6,8 +6,8 @@
 // (the top MLP at a large batch; the activation unit's B * T positions) that leaves the GPU nearly
 // idle, so dice_sliced_* take two launches each way over row slices (normalization.cuh RowSlice):
 // the first writes each slice's partial statistics (count, mean, sum of squared deviations;
-// backward: its sums) in doubles, the second combines the S slices in slice order (the same bits
-// in every block) and applies. Deterministic: the slices depend on the row count alone
+// backward: its sums) in doubles, the second combines the S slices in a fixed order (the same bits
+// in every block; normalization.cuh combine_statistics and slice_sums) and applies. Deterministic: the slices depend on the row count alone
 // (CudaBackend.sliceRows). The sliced kernels also take a row mask: the activation unit's Dice
 // normalises over the valid positions of (B, T, C) alone. Stage 1 of the forward is BatchNorm's
 // sliced_statistics_kernel (batch_norm.cu).
@@ -65,8 +65,8 @@ AUGUR_KERNEL void dice_backward_kernel(float* __restrict__ dx, float* __restrict
   }
 }
 
-// Dice, stage 2: training combines the S slices' statistics in slice order (Chan et al.'s
-// pairwise update) into the mean and the biased variance over all n valid rows; block row 0
+// Dice, stage 2: training combines the S slices' statistics (normalization.cuh combine_statistics,
+// Chan et al.'s pairwise update) into the mean and the biased variance over all n valid rows; block row 0
 // writes mean, inv_std and the running statistics (unbiased variance), as io.augur.backend.cpu.Dice;
 // with n = 0 nothing is written but y = 0. Inference uses the running statistics. Then, for the
 // slice's rows, p = sigmoid((x - mean) inv_std), y = p x + (1 - p) alpha x; y = 0 at padded rows.
@@ -132,7 +132,7 @@ AUGUR_KERNEL void dice_sliced_backward_sums_kernel(double* __restrict__ partials
   }
 }
 
-// Dice backward, stage 2: the slices' sums in slice order; block row 0 adds dAlpha (+=); then
+// Dice backward, stage 2: the slices' sums (normalization.cuh slice_sums); block row 0 adds dAlpha (+=); then
 //   dx = dy (alpha + (1 - alpha) p) + inv_std (dz - mean(dz) - z mean(dz z))   (=), 0 at padded rows.
 AUGUR_KERNEL void dice_sliced_backward_kernel(float* __restrict__ dx, float* __restrict__ d_alpha,
                                               const float* __restrict__ dy, const float* __restrict__ mean,
@@ -140,30 +140,18 @@ AUGUR_KERNEL void dice_sliced_backward_kernel(float* __restrict__ dx, float* __r
                                               const int* __restrict__ lengths, const float* __restrict__ alpha,
                                               const double* __restrict__ partials, const int* __restrict__ count, int B,
                                               int T, int C, int chunk, int slices) {
-  __shared__ float col_mdz[32], col_mdzz[32];
-  __shared__ int col_rows;
+  __shared__ double scratch[32 * augur::COL_ROWS];
   const int c = blockIdx.x * 32 + threadIdx.x;
-  if (threadIdx.y == 0) {
-    double n = 0.0, s_dz = 0.0, s_dzz = 0.0, s_da = 0.0;
-    if (c < C)
-      for (int s = 0; s < slices; ++s) {
-        const double* p = partials + (long long)s * 4 * C;
-        n += p[c];
-        s_dz += p[C + c];
-        s_dzz += p[2 * C + c];
-        s_da += p[3 * C + c];
-      }
-    if (c < C && n > 0.0 && blockIdx.y == 0) d_alpha[c] += (float)s_da;
-    col_mdz[threadIdx.x] = n > 0.0 ? (float)(s_dz / n) : 0.0f;
-    col_mdzz[threadIdx.x] = n > 0.0 ? (float)(s_dzz / n) : 0.0f;
-    if (threadIdx.x == 0) col_rows = (c < C && n > 0.0) ? 1 : 0;
-  }
-  __syncthreads();
-  if (c >= C) return;
+  double t[4];
+  augur::slice_sums<4>(t, partials, slices, C, c, scratch);  // every thread of the column gets the same totals
+  if (c >= C) return;  // no barrier below
+  const double n = t[0];
+  const bool any = n > 0.0;  // the same count in every channel
+  if (any && blockIdx.y == 0 && threadIdx.y == 0) d_alpha[c] += (float)t[3];
   const augur::RowSlice sl((long long)B * T, chunk);
   const long long end = augur::slice_end(sl, count);
-  const float mu = mean[c], is = inv_std[c], a = alpha[c], mean_dz = col_mdz[threadIdx.x], mean_dzz = col_mdzz[threadIdx.x];
-  const bool any = col_rows != 0;
+  const float mu = mean[c], is = inv_std[c], a = alpha[c];
+  const float mean_dz = any ? (float)(t[1] / n) : 0.0f, mean_dzz = any ? (float)(t[2] / n) : 0.0f;
   for (long long r = sl.r0 + threadIdx.y; r < end; r += augur::COL_ROWS) {
     const long long i = r * C + c;
     if (!any || !augur::row_counts(lengths, T, r)) {

@@ -76,24 +76,72 @@ __device__ __forceinline__ long long slice_end(const RowSlice& sl, const int* co
   return count != nullptr ? min(sl.r1, (long long)max(*count, 0)) : sl.r1;
 }
 
-// Stage 2 of the sliced statistics (batch_norm.cu's sliced_statistics_kernel): channel c's
-// slices (count, mean, sum of squared deviations) combined in slice order with Chan et al.'s
-// pairwise update, into the count, the mean and the biased variance over all counted rows.
+// Chan et al.'s pairwise update: the part (n, m, q) (count, mean, sum of squared deviations)
+// takes in another part's (nb, mb, qb); one division. A part of no row changes nothing.
+__device__ __forceinline__ void merge_statistics(double& n, double& m, double& q, double nb, double mb, double qb) {
+  if (nb == 0.0) return;
+  const double nt = n + nb, f = nb / nt, delta = mb - m;
+  m += delta * f;
+  q += qb + delta * delta * n * f;
+  n = nt;
+}
+
+// Stage 2 of the sliced statistics (batch_norm.cu's sliced_statistics_kernel): channel c's S
+// slices (count, mean, sum of squared deviations; partials (S, 3, C) doubles) combined into the
+// count, the mean and the biased variance over all counted rows. Thread row y merges slices y,
+// y + COL_ROWS, ... in slice order, then the rows merge in a fixed tree (row y takes row y + h,
+// h = COL_ROWS / 2 down to 1): an order that depends on S alone, with about S / COL_ROWS + 4
+// merges on a thread's path. (Row 0 merging all 256 slices of DIEN's auxiliary BatchNorm one
+// after another, two double divisions each, in every one of the launch's 768 blocks, took about
+// 240 us a launch on the H200.) Every thread of the block must call it; the totals are row 0's.
+// scratch: 3 * 32 * COL_ROWS doubles of shared memory.
 struct Statistics {
   double n, mean, var;
 };
-__device__ __forceinline__ Statistics combine_statistics(const double* partials, int slices, int C, int c) {
+__device__ __forceinline__ Statistics combine_statistics(const double* partials, int slices, int C, int c, double* scratch) {
   double n = 0.0, m = 0.0, q = 0.0;
-  for (int s = 0; s < slices; ++s) {
-    const double* p = partials + (long long)s * 3 * C;
-    const double nb = p[c];
-    if (nb == 0.0) continue;
-    const double delta = p[C + c] - m, nt = n + nb;
-    m += delta * nb / nt;
-    q += p[2 * C + c] + delta * delta * n * nb / nt;
-    n = nt;
+  if (c < C) {
+#pragma unroll 4
+    for (int s = threadIdx.y; s < slices; s += COL_ROWS) {
+      const double* p = partials + (long long)s * 3 * C;
+      merge_statistics(n, m, q, p[c], p[C + c], p[2 * C + c]);
+    }
+  }
+  double* sn = scratch;
+  double* sm = scratch + 32 * COL_ROWS;
+  double* sq = scratch + 2 * 32 * COL_ROWS;
+  const int i = threadIdx.y * 32 + threadIdx.x;
+  for (int h = COL_ROWS / 2; h > 0; h >>= 1) {
+    __syncthreads();  // the previous level's reads are done
+    if (threadIdx.y >= h && threadIdx.y < 2 * h) {
+      sn[i] = n;
+      sm[i] = m;
+      sq[i] = q;
+    }
+    __syncthreads();
+    if (threadIdx.y < h) merge_statistics(n, m, q, sn[i + 32 * h], sm[i + 32 * h], sq[i + 32 * h]);
   }
   return {n, m, n > 0.0 ? q / n : 0.0};
+}
+
+// Sums over the S slices of NV partial sums per channel (partials (S, NV, C) doubles) for the
+// block's channel c: thread row y adds slices y, y + COL_ROWS, ... in slice order, then column_sum
+// adds the rows in row order (an order that depends on S alone). Every thread of the block must
+// call it; every thread of the column gets the totals. scratch: 32 * COL_ROWS doubles.
+template <int NV>
+__device__ __forceinline__ void slice_sums(double (&t)[NV], const double* partials, int slices, int C, int c, double* scratch) {
+#pragma unroll
+  for (int v = 0; v < NV; ++v) t[v] = 0.0;
+  if (c < C) {
+#pragma unroll 4
+    for (int s = threadIdx.y; s < slices; s += COL_ROWS) {
+      const double* p = partials + (long long)s * NV * C;
+#pragma unroll
+      for (int v = 0; v < NV; ++v) t[v] += p[(long long)v * C + c];
+    }
+  }
+#pragma unroll
+  for (int v = 0; v < NV; ++v) t[v] = column_sum(t[v], scratch);
 }
 
 // Stage 2 of a sliced forward (BatchNorm's and Dice's), for the block's 32 channels: training
@@ -111,11 +159,13 @@ __device__ __forceinline__ ColumnStatistics sliced_column_statistics(float* mean
                                                                      float eps) {
   __shared__ float col_mean[32], col_is[32];
   __shared__ int col_rows;
+  __shared__ double scratch[3 * 32 * COL_ROWS];
+  Statistics st{0.0, 0.0, 0.0};
+  if (training) st = combine_statistics(partials, slices, C, c, scratch);  // every thread (training is the launch's)
   if (threadIdx.y == 0) {
     float mu = 0.0f, is = 0.0f;
     double n = 0.0;
     if (c < C && training) {
-      const Statistics st = combine_statistics(partials, slices, C, c);
       n = st.n;
       if (n > 0.0) {
         mu = (float)st.mean;

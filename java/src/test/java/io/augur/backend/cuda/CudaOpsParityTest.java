@@ -810,11 +810,12 @@ class CudaOpsParityTest {
 
     /**
      * Dice over more rows than one slice holds (1,500 rows: 23 full slices of 64 and one of 28;
-     * 257 rows of one channel: a last slice of one row), which runs sliced (statistics per slice, combined in slice order): training forward and
+     * 257 rows of one channel: a last slice of one row; 20,000 rows: 254 slices, 15 or 16 for each of a
+     * block's thread rows to merge before the rows merge in their tree), which runs sliced (statistics per slice, combined in slice order): training forward and
      * backward, then inference with the running statistics just updated.
      */
     @ParameterizedTest
-    @CsvSource({"1500, 75", "257, 1"})
+    @CsvSource({"1500, 75", "257, 1", "20000, 3"})
     void diceOverManyRowsRunsSliced(int rowsB, int C) {
         int maxB = rowsB + 3;
         assertEquals(true, tw.gpu.sliced(rowsB, C), rowsB + " rows of " + C + " channels run sliced");
@@ -891,6 +892,53 @@ class CudaOpsParityTest {
     void rowCountedBatchNormOverManyRowsRunsSliced(int n) {
         assertEquals(true, tw.gpu.sliced(1500, 13), "1,500 rows of 13 channels run sliced");
         rowCountedBatchNorm(1500, n, 13);
+    }
+
+    /**
+     * BatchNorm over 20,000 rows: 254 slices of 79, so each of a block's 16 thread rows merges 15 or 16
+     * slices' statistics (and backward, adds 15 or 16 slices' sums) before the rows meet in a fixed
+     * tree (normalization.cuh combine_statistics, slice_sums); with the count cutting the 99th slice
+     * (7,777 rows: the slices past it hold no row), with every row, and with none.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {0, 7777, 20000})
+    void rowCountedBatchNormOverHundredsOfSlices(int n) {
+        assertEquals(254, CudaBackend.slices(20000, CudaBackend.sliceRows(20000)));
+        rowCountedBatchNorm(20000, n, 5);
+    }
+
+    /**
+     * BCE over more rows than one block takes (CudaBackend.bceBlocks: 9 blocks for 9,000 rows), the
+     * blocks' sums added by the last block to finish: all rows without a count, all rows with one, a
+     * count that ends inside a block (5,000: dLogits 0 past it, the large logits there left out of the
+     * loss) and none. The GPU's op then runs again on the same inputs, over a NaN loss, and must write
+     * the same bits: the block counter is back at zero after each launch, as a replayed graph needs it.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {-1, 9000, 5000, 0})
+    void bceOverManyRowsRunsInSeveralBlocks(int n) {
+        int B = 9000;
+        assertEquals(9, CudaBackend.bceBlocks(B));
+        assertEquals(1, CudaBackend.bceBlocks(1024));
+        float[] labels = new float[B];
+        for (int b = 0; b < B; b++) labels[b] = rng.nextBoolean() ? 1f : 0f;
+        float[] z = uniform(rng, B, -6, 6);
+        for (int b = Math.max(n, 0); n >= 0 && b < B; b++) z[b] = 50f + b;   // a large loss, if counted
+        Pair zs = tw.floats("z", z), ys = tw.floats("labels", labels), loss = tw.poisoned("loss", 1), dz = tw.poisoned("dz", B);
+        Pair rows = n < 0 ? null : tw.ints("rows", new int[] {n});
+        java.util.function.Consumer<Backend> op = be -> {
+            if (rows == null) be.bceWithLogits(loss.on(be), dz.on(be), zs.on(be), ys.on(be), B, 0.7f);
+            else be.bceWithLogits(loss.on(be), dz.on(be), zs.on(be), ys.on(be), B, 0.7f, rows.on(be));
+        };
+        tw.both(op);
+        tw.assertClose("bce over 9 blocks, count " + n + ": loss", loss, n == 0 ? 0 : TIGHT_ATOL, n == 0 ? 0 : TIGHT_RTOL);
+        tw.assertClose("bce over 9 blocks, count " + n + ": dLogits", dz, 1e-7, TIGHT_RTOL);
+        float[] first = new float[1], second = new float[1];
+        tw.gpu.download(loss.gpu(), first, 1);
+        tw.gpu.upload(loss.gpu(), new float[] {Float.NaN}, 1);   // a launch that wrote no loss would leave this
+        op.accept(tw.gpu);
+        tw.gpu.download(loss.gpu(), second, 1);
+        assertEquals(Float.floatToRawIntBits(first[0]), Float.floatToRawIntBits(second[0]), "the second launch's loss " + second[0] + " vs the first's " + first[0]);
     }
 
     /** BatchNorm over the first n of B rows, n in device memory; the rows past n hold large values. */
