@@ -206,13 +206,28 @@ __device__ __forceinline__ void gemm_split_done(float* __restrict__ C, float* __
   __syncthreads();
   if (!last) return;
   __threadfence();
-  for (int e = threadIdx.x; e < GEMM_BM * GEMM_BN; e += 256) {
-    const int gm = m0 + e / GEMM_BN, gn = n0 + e % GEMM_BN;
-    if (gm >= M || gn >= N) continue;
-    const long long i = (long long)gm * N + gn;
-    float v = 0.0f;
-    for (int sp = 0; sp < splits; ++sp) v += __ldcg(partial + (long long)sp * M * N + i);  // L2: other blocks' writes
-    gemm_store(C, bias, nullptr, 0, M, N, ldc, accumulate, ones_row, gm, gn, v, act);
+  // the thread's 16 elements e = threadIdx.x + 256 j side by side, each summed in split order: a
+  // split's 16 loads go out together, one memory round trip a split rather than one for every few
+  // splits of each element in turn (which left the tile's last block walking about 4 splits x 16
+  // round trips; long K now takes up to 64 splits)
+  constexpr int PER = GEMM_BM * GEMM_BN / 256;
+  float v[PER];
+#pragma unroll
+  for (int j = 0; j < PER; ++j) v[j] = 0.0f;
+  // offsets in ints: the splits' partials fit the workspace (BuiltinGemm.WORKSPACE_FLOATS, 2^21)
+  const int row = threadIdx.x / GEMM_BN, col = n0 + threadIdx.x % GEMM_BN, step = 256 / GEMM_BN;
+  for (int sp = 0; sp < splits; ++sp) {
+    const float* ps = partial + (long long)sp * M * N;
+#pragma unroll
+    for (int j = 0; j < PER; ++j) {
+      const int gm = m0 + row + step * j;
+      if (gm < M && col < N) v[j] += __ldcg(ps + gm * N + col);  // L2: other blocks' writes
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < PER; ++j) {
+    const int gm = m0 + row + step * j;
+    if (gm < M && col < N) gemm_store(C, bias, nullptr, 0, M, N, ldc, accumulate, ones_row, gm, col, v[j], act);
   }
 }
 }  // namespace

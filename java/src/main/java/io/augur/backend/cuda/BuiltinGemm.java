@@ -35,7 +35,16 @@ final class BuiltinGemm implements Gemm {
      * more split only long K, as the provider did before the splits were summed in the kernel).
      */
     static final int MIN_K_PER_SPLIT = Integer.getInteger("augur.gemm.minKPerSplit", 32);
-    static final int MAX_SPLITS = 16;
+    /**
+     * At most this many splits ({@code -Daugur.gemm.maxSplits}). 64: a weight gradient over many rows
+     * (DIEN's auxiliary network at batch 2048: K = 74,000 rows, 2 to 4 tiles of output) had 16 splits,
+     * 32 to 64 blocks on the H200's 132 SMs, each walking 4,600 rows one 16-row k tile after another
+     * (about 1.6 ms a step for DIEN's 21 GEMMs there, docs/perf 2026-11-24). With the tiles' last blocks
+     * summing a split's 16 elements a thread together (gemm_split_done), 64 splits cost that sum
+     * about 64 memory round trips against the walk's quarter; a device comparison is
+     * {@code -Daugur.gemm.maxSplits=16}.
+     */
+    static final int MAX_SPLITS = Integer.getInteger("augur.gemm.maxSplits", 64);
     /** Floats of the split-K workspace. */
     static final long WORKSPACE_FLOATS = 2L << 20;
     /** Tile counters: one per output tile of a split product (a split product has at most half a device's multiprocessors of tiles). */

@@ -13,7 +13,10 @@ class BuiltinGemmSplitsTest {
     @Test
     void splitsOnlyFewTileProducts() {
         assertEquals(1, BuiltinGemm.splits(2048, 200, 162, SMS, WS, 32), "the forward at batch 2048: 128 tiles fill the device");
-        assertEquals(16, BuiltinGemm.splits(162, 200, 2048, SMS, WS, 32), "dW at batch 2048: 12 tiles -> 16 splits, 192 blocks");
+        assertEquals(22, BuiltinGemm.splits(162, 200, 2048, SMS, WS, 32), "dW at batch 2048: 12 tiles -> 22 splits, 264 blocks");
+        assertEquals(64, BuiltinGemm.MAX_SPLITS);
+        assertEquals(64, BuiltinGemm.splits(101, 50, 74_000, SMS, WS, 32), "DIEN's auxiliary dW2 at batch 2048: 2 tiles -> 64 splits of 1,157 rows");
+        assertEquals(64, BuiltinGemm.splits(73, 100, 74_000, SMS, WS, 32), "its dW1 and db1: 4 tiles -> 64 splits, 256 blocks");
         assertEquals(BuiltinGemm.MAX_SPLITS, BuiltinGemm.splits(80, 1, 1 << 16, SMS, WS, 32), "capped");
         assertEquals(8, BuiltinGemm.splits(80, 1, 256, SMS, WS, 32), "each split at least 32 long");
         assertEquals(1, BuiltinGemm.splits(80, 1, 63, SMS, WS, 32), "K under two splits' worth");
