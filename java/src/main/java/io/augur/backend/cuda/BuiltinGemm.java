@@ -37,7 +37,7 @@ final class BuiltinGemm implements Gemm {
     static final int MIN_K_PER_SPLIT = Integer.getInteger("augur.gemm.minKPerSplit", 32);
     /**
      * At most this many splits ({@code -Daugur.gemm.maxSplits}). 64: a weight gradient over many rows
-     * (DIEN's auxiliary network at batch 2048: K = 74,000 rows, 2 to 4 tiles of output) had 16 splits,
+     * (DIEN's auxiliary network at batch 2048: K = 73,728 rows, 1 to 4 tiles of output) had 16 splits,
      * 32 to 64 blocks on the H200's 132 SMs, each walking 4,600 rows one 16-row k tile after another
      * (about 1.6 ms a step for DIEN's 21 GEMMs there, docs/perf 2026-11-24). With the tiles' last blocks
      * summing a split's 16 elements a thread together (gemm_split_done), 64 splits cost that sum
@@ -165,10 +165,21 @@ final class BuiltinGemm implements Gemm {
     }
 
     /**
+     * What one more split costs a tile, in rows of K: the tile's last block sums the splits one memory
+     * round trip each (gemm_split_done, about 400 cycles), about what a block's walk spends on one
+     * 16-row k tile (64 x 64 x 16 multiply-adds over 256 threads, then a barrier). A tile's time is
+     * then about K / s + 16 s rows' worth, least at s = sqrt(K / 16): 16 splits for K = 4,096, 68 for
+     * DIEN's 73,728 auxiliary rows, 11 for a 2,048-row batch. An estimate, not a measurement.
+     */
+    static final int SPLIT_COST_ROWS = 16;
+
+    /**
      * How many K splits a product gets: 1 unless its output tiles leave more than half the
      * multiprocessors idle and K is at least 2 * {@link #MIN_K_PER_SPLIT}; then enough splits to
-     * give about two blocks per multiprocessor, at most {@link #MAX_SPLITS}, each at least
-     * {@link #MIN_K_PER_SPLIT} long, and all partials within {@code workspaceFloats}.
+     * give about two blocks per multiprocessor, but no more than sqrt(K / {@link #SPLIT_COST_ROWS})
+     * (past that the tile's sum of the splits costs more than their walks save) and
+     * {@link #MAX_SPLITS}, each at least {@link #MIN_K_PER_SPLIT} long, and all partials within
+     * {@code workspaceFloats}.
      */
     static int splits(int M, int N, int K, int multiprocessors, long workspaceFloats) {
         return splits(M, N, K, multiprocessors, workspaceFloats, MIN_K_PER_SPLIT);
@@ -177,7 +188,8 @@ final class BuiltinGemm implements Gemm {
     static int splits(int M, int N, int K, int multiprocessors, long workspaceFloats, int minKPerSplit) {
         long tiles = (long) ((M + TILE - 1) / TILE) * ((N + TILE - 1) / TILE);
         if (2 * tiles > multiprocessors || tiles > COUNTERS || K < 2 * minKPerSplit) return 1;
-        int s = (int) Math.min(MAX_SPLITS, Math.min((2L * multiprocessors + tiles - 1) / tiles, K / minKPerSplit));
+        long byCost = Math.max(1, Math.round(Math.sqrt((double) K / SPLIT_COST_ROWS)));
+        int s = (int) Math.min(Math.min(MAX_SPLITS, byCost), Math.min((2L * multiprocessors + tiles - 1) / tiles, K / minKPerSplit));
         while (s > 1 && (long) s * M * N > workspaceFloats) s--;
         return s;
     }
