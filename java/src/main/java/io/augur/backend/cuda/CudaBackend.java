@@ -1123,14 +1123,17 @@ public final class CudaBackend implements Backend, Profiling {
     @Override
     public void auxPairs(Tensor out, Tensor h, Tensor pos, Tensor neg, Tensor pairStart, Tensor lengths, int B, int T, int H, int E, int rows) {
         begin();
-        launch1d(Kernels.AUX_PAIRS_FORWARD, Math.max((long) B * T, rows) * (H + E), args().ptr(a(out)).ptr(a(h)).ptr(a(pos)).ptr(a(neg))
+        if (B <= 0 && rows <= 0) return;
+        // a block per sample (the padded rows' zeroing strides over the same grid)
+        rt.launch(Kernels.AUX_PAIRS_FORWARD, Math.max(1, Math.min(B, maxBlocks)), 1, BLOCK, 1, 0, args().ptr(a(out)).ptr(a(h)).ptr(a(pos)).ptr(a(neg))
                 .ptr(a(pairStart)).ptr(a(lengths)).i(B).i(T).i(H).i(E).i(rows));
     }
 
     @Override
     public void auxPairsBackward(Tensor dH, Tensor dPos, Tensor dNeg, Tensor dOut, Tensor pairStart, Tensor lengths, int B, int T, int H, int E) {
         begin();
-        launch1d(Kernels.AUX_PAIRS_BACKWARD, (long) B * T * (H + E), args().ptr(a(dH)).ptr(a(dPos)).ptr(a(dNeg)).ptr(a(dOut)).ptr(a(pairStart))
+        if (B <= 0) return;
+        rt.launch(Kernels.AUX_PAIRS_BACKWARD, Math.min(B, maxBlocks), 1, BLOCK, 1, 0, args().ptr(a(dH)).ptr(a(dPos)).ptr(a(dNeg)).ptr(a(dOut)).ptr(a(pairStart))
                 .ptr(a(lengths)).i(B).i(T).i(H).i(E));
     }
 
