@@ -49,27 +49,31 @@ AUGUR_KERNEL void activation_unit_row_starts_kernel(int* __restrict__ row_start,
 // z (rows, 4W) = [q_b, k_bt, q_b - k_bt, q_b * k_bt], row r = b T + t for t < lengths[b] and 0 for
 // t >= lengths[b] (the keys there are not read); with row_start, packed: row row_start[b] + t for
 // t < lengths[b] only, nothing past.   query (B, W)   keys (B, T, W)   lengths (B)
+// Grid: samples on x (block b takes samples b, b + gridDim.x, ...), a sample's elements on its
+// threads with 32-bit index arithmetic; packed, only its valid positions' (walking all B T W
+// elements with 64-bit division for each, four fifths of them skipped, cost more than the copy).
 AUGUR_KERNEL void activation_unit_input_forward_kernel(float* __restrict__ z, const float* __restrict__ query,
                                                        const float* __restrict__ keys, const int* __restrict__ lengths,
                                                        const int* __restrict__ row_start, int B, int T, int W) {
-  AUGUR_GRID_STRIDE(i, (long long)B * T * W) {
-    const long long p = i / W;
-    const int c = (int)(i - p * W);
-    const int b = (int)(p / T), t = (int)(p - (long long)b * T);
-    const bool valid = t < augur::clamped_length(lengths, b, T);
-    if (row_start != nullptr && !valid) continue;
-    float* zr = z + (row_start != nullptr ? (long long)row_start[b] + t : p) * 4 * W;
-    if (valid) {
-      const float q = query[(long long)b * W + c], k = keys[i];
-      zr[c] = q;
-      zr[W + c] = k;
-      zr[2 * W + c] = q - k;
-      zr[3 * W + c] = q * k;
-    } else {
-      zr[c] = 0.0f;
-      zr[W + c] = 0.0f;
-      zr[2 * W + c] = 0.0f;
-      zr[3 * W + c] = 0.0f;
+  for (int b = blockIdx.x; b < B; b += gridDim.x) {
+    const int len = augur::clamped_length(lengths, b, T);
+    const long long first = row_start != nullptr ? (long long)row_start[b] : (long long)b * T;
+    const int n = (row_start != nullptr ? len : T) * W;
+    for (int e = threadIdx.x; e < n; e += blockDim.x) {
+      const int t = e / W, c = e - t * W;
+      float* zr = z + (first + t) * 4 * W;
+      if (t < len) {
+        const float q = query[(long long)b * W + c], k = keys[((long long)b * T + t) * W + c];
+        zr[c] = q;
+        zr[W + c] = k;
+        zr[2 * W + c] = q - k;
+        zr[3 * W + c] = q * k;
+      } else {
+        zr[c] = 0.0f;
+        zr[W + c] = 0.0f;
+        zr[2 * W + c] = 0.0f;
+        zr[3 * W + c] = 0.0f;
+      }
     }
   }
 }

@@ -1709,7 +1709,7 @@ public final class CudaBackend implements Backend, Profiling {
         int R = B * T, W = spec.width(), h1 = spec.h1(), h2 = spec.h2(), Z = 4 * W;
         Rows rows = unitRows(w, lengths, B, T);
         w.rows = rows;
-        launch1d(Kernels.ACTIVATION_UNIT_INPUT_FORWARD, (long) R * W, args().ptr(a(w.z)).ptr(a(query)).ptr(a(keys)).ptr(a(lengths))
+        rt.launch(Kernels.ACTIVATION_UNIT_INPUT_FORWARD, Math.min(B, maxBlocks), 1, BLOCK, 1, 0, args().ptr(a(w.z)).ptr(a(query)).ptr(a(keys)).ptr(a(lengths))
                 .ptr(rows.start()).i(B).i(T).i(W));
         if (spec.activation() == Activation.DICE) {
             rows.gemm(a(w.h1), a(w.z), a(p.w1()), a(p.b1()), R, h1, Z, Z, h1, h1, false);
