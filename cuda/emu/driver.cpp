@@ -50,7 +50,16 @@ constexpr CUresult OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, INVALID_DEVICE 
                    CAPTURE_UNSUPPORTED = 900, CAPTURE_INVALIDATED = 901, NOT_READY = 600, INVALID_CLUSTER_SIZE = 912,
                    NOT_SUPPORTED = 801;
 
-constexpr size_t TOTAL_BYTES = 16ULL << 30;  // what each emulated device claims to have
+// What each emulated device claims to have and hands out: 16 GiB, or AUGUR_EMU_MEMORY_MIB=n MiB (1 to
+// 1,048,576), so that a test can run out of device memory with a small plan.
+size_t total_bytes() {
+  static const size_t n = [] {
+    const char* v = std::getenv("AUGUR_EMU_MEMORY_MIB");
+    const long long k = v != nullptr && *v != '\0' ? std::atoll(v) : 0;
+    return (k >= 1 && k <= (1LL << 20) ? (size_t)k : (size_t)16 << 10) << 20;
+  }();
+  return n;
+}
 constexpr size_t PAGE = 4096;
 
 // AUGUR_EMU_DEVICES=n (1 to MAX_DEVICES, default 1): how many devices the emulator shows. Each has
@@ -574,7 +583,7 @@ CUresult cuDeviceGetName(char* name, int len, CUdevice d) {
 }
 CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice d) {
   if (!valid_device(d)) return INVALID_DEVICE;
-  *bytes = TOTAL_BYTES;
+  *bytes = total_bytes();
   return OK;
 }
 CUresult cuDeviceGetAttribute(int* v, int attr, CUdevice d) {
@@ -794,7 +803,7 @@ CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
   if (p == nullptr || bytes == 0) return INVALID_VALUE;
   if (const CUresult r = need_context("cuMemAlloc")) return r;
   size_t& device_bytes = device_bytes_of[current_context->device];
-  if (device_bytes + bytes > TOTAL_BYTES) return OUT_OF_MEMORY;
+  if (device_bytes + bytes > total_bytes()) return OUT_OF_MEMORY;
   size_t mapped = 0;
   void* m = map_with_guard(bytes, &mapped);
   if (m == nullptr) return OUT_OF_MEMORY;
@@ -825,8 +834,8 @@ CUresult cuMemFree_v2(CUdeviceptr p) {
 CUresult cuMemGetInfo_v2(size_t* free_bytes, size_t* total) {
   Guard g(lock);
   if (const CUresult r = need_context("cuMemGetInfo")) return r;
-  *free_bytes = TOTAL_BYTES - device_bytes_of[current_context->device];
-  *total = TOTAL_BYTES;
+  *free_bytes = total_bytes() - device_bytes_of[current_context->device];
+  *total = total_bytes();
   return OK;
 }
 CUresult cuMemHostAlloc(void** p, size_t bytes, unsigned) {

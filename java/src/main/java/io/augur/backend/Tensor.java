@@ -17,9 +17,15 @@ public abstract class Tensor {
         long n = 1;
         for (int d : shape) {
             if (d < 0) throw new IllegalArgumentException(name + ": negative dimension in " + Arrays.toString(shape));
-            n *= d;
+            n = Math.min((long) Integer.MAX_VALUE + 1, n * d);   // capped past the limit, so the product cannot overflow
         }
-        if (n > Integer.MAX_VALUE) throw new IllegalArgumentException(name + ": too many elements " + n);
+        if (n > Integer.MAX_VALUE) {
+            java.math.BigInteger exact = java.math.BigInteger.ONE;
+            for (int d : shape) exact = exact.multiply(java.math.BigInteger.valueOf(d));
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+                    "%s%s: %,d elements, more than one tensor holds (%,d); a smaller batch size (or table) makes it fit",
+                    name, Arrays.toString(shape), exact, Integer.MAX_VALUE));
+        }
         this.name = name;
         this.dtype = dtype;
         this.shape = shape.clone();

@@ -25,13 +25,16 @@ public final class Augur implements Runnable {
     /**
      * The configured command line that {@link #main} runs: bad input and bad flags found while a
      * command runs end with one line on the command's error writer ("augur train: ...") and exit
-     * status 2, not a stack trace; anything else propagates.
+     * status 2, not a stack trace, as does a device out of memory (the arena's plan:
+     * DeviceMemoryException, an IllegalStateException; any other allocation: a CudaException with
+     * CUDA_ERROR_OUT_OF_MEMORY); anything else propagates.
      */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Augur());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            boolean outOfMemory = ex instanceof io.augur.backend.cuda.CudaException c && c.code() == jcuda.driver.CUresult.CUDA_ERROR_OUT_OF_MEMORY;
             if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException || ex instanceof java.io.UncheckedIOException
-                    || ex.getClass().getSimpleName().equals("DataFormatException")) {
+                    || outOfMemory || ex.getClass().getSimpleName().equals("DataFormatException")) {
                 cmd.getErr().println("augur " + cmd.getCommandName() + ": " + ex.getMessage());
                 return 2;
             }

@@ -69,7 +69,7 @@ public final class Arena {
         long size;
         long base;   // 0 until allocated (in a separate arena: its first slice's address)
         int slices;
-        final List<Slice> members = new ArrayList<>();   // a separate arena's, until allocated
+        final List<Slice> members = new ArrayList<>();   // its slices, until allocated
 
         Segment(int index) { this.index = index; }
     }
@@ -99,7 +99,7 @@ public final class Arena {
         open.size = Math.addExact(offset, align(Math.max(bytes, 1)));
         open.slices++;
         Slice slice = new Slice(open, offset, bytes, name);
-        if (separate) open.members.add(slice);
+        open.members.add(slice);
         return slice;
     }
 
@@ -132,11 +132,16 @@ public final class Arena {
     /** Bytes planned in the open segment (0 when none is open). */
     public long pendingBytes() { return open == null ? 0 : open.size; }
 
+    /** The open segment's slices in the order they were planned (empty when none is open): what a failed allocation was for. */
+    public List<Slice> pendingSlices() { return open == null ? List.of() : List.copyOf(open.members); }
+
     /**
      * Allocates the open segment in one piece and closes it; returns its size (0 when nothing was
      * pending). The next {@link #reserve} opens a new segment. A separate arena calls the
      * allocator once per slice instead, for its size rounded up to 4 bytes (at least 4), and
-     * returns the sum of those sizes.
+     * returns the sum of those sizes. If the allocator throws, the segment stays open and
+     * unallocated (a separate arena's slices allocated before the failure are the allocator's
+     * caller to free).
      */
     public long allocatePending(Allocator allocator) {
         if (open == null) return 0;
@@ -145,6 +150,7 @@ public final class Arena {
         if (base == 0) throw new IllegalStateException("arena segment " + open.index + ": the allocator returned address 0");
         if (base % ALIGN != 0) throw new IllegalStateException("arena segment " + open.index + ": base " + base + " is not " + ALIGN + "-byte aligned");
         open.base = base;
+        open.members.clear();
         long size = open.size;
         open = null;
         return size;
@@ -152,14 +158,22 @@ public final class Arena {
 
     private long allocateSeparately(Allocator allocator) {
         long total = 0;
-        for (Slice s : open.members) {
-            long bytes = Math.max(4, (s.bytes + 3) / 4 * 4);
-            long b = allocator.allocate(bytes, open.index);
-            if (b == 0) throw new IllegalStateException("arena slice " + s.name + ": the allocator returned address 0");
-            if (b % SEPARATE_ALIGN != 0) throw new IllegalStateException("arena slice " + s.name + ": base " + b + " is not " + SEPARATE_ALIGN + "-byte aligned");
-            s.base = b;
-            separateBases.add(b);
-            total += bytes;
+        int before = separateBases.size();
+        try {
+            for (Slice s : open.members) {
+                long bytes = Math.max(4, (s.bytes + 3) / 4 * 4);
+                long b = allocator.allocate(bytes, open.index);
+                if (b == 0) throw new IllegalStateException("arena slice " + s.name + ": the allocator returned address 0");
+                if (b % SEPARATE_ALIGN != 0) throw new IllegalStateException("arena slice " + s.name + ": base " + b + " is not " + SEPARATE_ALIGN + "-byte aligned");
+                s.base = b;
+                separateBases.add(b);
+                total += bytes;
+            }
+        } catch (RuntimeException e) {
+            // the segment stays open and unallocated; the slices allocated before the failure are the caller's to free
+            for (Slice s : open.members) s.base = 0;
+            separateBases.subList(before, separateBases.size()).clear();
+            throw e;
         }
         open.base = open.members.get(0).base;   // a segment is opened by its first slice
         open.size = total;

@@ -605,11 +605,21 @@ public final class CudaBackend implements Backend, Profiling {
         if (!arena.hasPending()) return;
         if (rt.inGraphStep()) throw new IllegalStateException("a tensor was planned inside a captured step; plan every buffer before the first step");
         List<long[]> ranges = new ArrayList<>();   // (address, bytes): one, or a separate arena's every slice
-        long bytes = arena.allocatePending((size, segment) -> {
-            long b = rt.allocate(size);
-            ranges.add(new long[] {b, size});
-            return b;
-        });
+        long requested = arena.pendingBytes();
+        List<Arena.Slice> planned = arena.pendingSlices();
+        long bytes;
+        try {
+            bytes = arena.allocatePending((size, segment) -> {
+                long b = rt.allocate(size);
+                ranges.add(new long[] {b, size});
+                return b;
+            });
+        } catch (CudaException e) {
+            if (e.code() != jcuda.driver.CUresult.CUDA_ERROR_OUT_OF_MEMORY) throw e;
+            for (long[] r : ranges) rt.free(r[0]);   // a separate arena's slices allocated before the one that failed
+            long[] mem = rt.memoryInfo();
+            throw new DeviceMemoryException(deviceLabel(), requested, mem[0], mem[1], rt.allocatedBytes(), planned, e);
+        }
         LOG.debug("arena segment {}: {} MiB in {} allocation(s)", arena.segmentCount() - 1, bytes >> 20, ranges.size());
         // tensors are zero-filled, then the uploads made while they were only planned are applied
         for (long[] r : ranges)

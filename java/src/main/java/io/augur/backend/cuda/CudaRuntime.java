@@ -276,6 +276,13 @@ public final class CudaRuntime implements AutoCloseable {
         return addr[0];
     }
 
+    /** Bytes of device memory this runtime has allocated and not freed. */
+    public long allocatedBytes() {
+        long n = 0;
+        for (Allocation a : allocations.values()) n += a.bytes();
+        return n;
+    }
+
     /** Frees an allocation made by {@link #allocate} (after the work using it; this waits for both streams). */
     public void free(long address) {
         Allocation a = allocations.remove(address);

@@ -124,4 +124,47 @@ class ArenaTest {
         arena.allocatePending((bytes, seg) -> 1L << 30);
         assertEquals(List.of(w2), arena.takeAllocatedScratch());
     }
+
+    /** What a failed allocation was for: the open segment's slices in plan order, and none once it is allocated. */
+    @Test
+    void thePendingSlicesAreTheOpenSegmentsUntilItIsAllocated() {
+        for (boolean separate : new boolean[] {false, true}) {
+            Arena arena = new Arena(separate);
+            assertTrue(arena.pendingSlices().isEmpty());
+            Arena.Slice a = arena.reserve("a", 100), b = arena.reserveScratch("b", 300);
+            assertEquals(List.of(a, b), arena.pendingSlices(), "separate " + separate);
+            long[] next = {4096};
+            arena.allocatePending((bytes, seg) -> (next[0] += 4096));
+            assertTrue(arena.pendingSlices().isEmpty(), "separate " + separate);
+            Arena.Slice c = arena.reserve("c", 8);
+            assertEquals(List.of(c), arena.pendingSlices(), "a new segment's, separate " + separate);
+        }
+    }
+
+    /**
+     * A separate arena whose allocator fails on the third slice: the segment stays open with no slice addressed, the
+     * two allocations made are not among its bases (the caller frees them), and a second try allocates it whole.
+     */
+    @Test
+    void aFailedSeparateAllocationLeavesTheSegmentOpenAndUnaddressed() {
+        Arena arena = new Arena(true);
+        Arena.Slice a = arena.reserve("a", 4), b = arena.reserve("b", 8), c = arena.reserve("c", 12);
+        List<Long> made = new ArrayList<>();
+        RuntimeException boom = new RuntimeException("out of memory");
+        RuntimeException e = assertThrows(RuntimeException.class, () -> arena.allocatePending((bytes, seg) -> {
+            if (made.size() == 2) throw boom;
+            long at = 4096L * (made.size() + 1);
+            made.add(at);
+            return at;
+        }));
+        assertEquals(boom, e);
+        assertEquals(2, made.size());
+        assertTrue(arena.hasPending());
+        assertEquals(List.of(a, b, c), arena.pendingSlices());
+        for (Arena.Slice s : List.of(a, b, c)) assertThrows(IllegalStateException.class, s::address, s.name());
+        assertTrue(arena.allocatedBases().isEmpty(), "the caller frees what was made before the failure");
+        arena.allocatePending((bytes, seg) -> 1L << 20);
+        assertEquals(List.of(1L << 20, 1L << 20, 1L << 20), arena.allocatedBases());
+        assertEquals(1L << 20, c.address());
+    }
 }

@@ -75,8 +75,12 @@ public final class GpuTesting {
         assumeGpu();
         Assumptions.assumeTrue(emulated(), "a check of the CPU emulator's");
         String sep = java.io.File.separator, launcher = System.getProperty("java.home") + sep + "bin" + sep + "java";
-        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(launcher, "-cp", System.getProperty("java.class.path"),
-                "-D" + CudaBackend.SEPARATE_ALLOCATIONS + "=true", main.getName()));
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(launcher, "-cp", System.getProperty("java.class.path")));
+        // the module flags this JVM runs with (Arrow's buffers need java.nio opened), so a probe may read datasets
+        for (String a : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+            if (a.startsWith("--add-opens") || a.startsWith("--add-modules") || a.startsWith("--enable-native-access")) cmd.add(a);
+        cmd.add("-D" + CudaBackend.SEPARATE_ALLOCATIONS + "=true");
+        cmd.add(main.getName());
         cmd.addAll(java.util.List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().putAll(env);
