@@ -31,15 +31,8 @@ AUGUR_KERNEL void bce_with_logits_kernel(float* __restrict__ loss, float* __rest
   }
   sum = augur::block_sum(sum, scratch);
   if (gridDim.x > 1) {
-    if (threadIdx.x == 0) {
-      partial[blockIdx.x] = sum;
-      __threadfence();  // this block's sum, visible to the block that adds them
-      last = atomicAdd(done, 1u) == gridDim.x - 1;
-      if (last) *done = 0u;
-    }
-    __syncthreads();
-    if (!last) return;
-    __threadfence();
+    if (threadIdx.x == 0) partial[blockIdx.x] = sum;
+    if (!augur::last_block_done(done, gridDim.x, &last)) return;
     double v = 0.0;
     for (int g = threadIdx.x; g < (int)gridDim.x; g += blockDim.x) v += __ldcg(partial + g);  // L2: other blocks' writes
     sum = augur::block_sum(v, scratch);

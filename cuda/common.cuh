@@ -55,6 +55,27 @@ __device__ __forceinline__ float bias_correction(float beta, int t) {
   return (float)(1.0 - pow((double)beta, (double)t));
 }
 
+// The last block of several to finish, for a launch whose last block finishes the work of all
+// (sums the blocks' partial results, empties a list, advances a counter): called by every thread of
+// each of `blocks` blocks once the writes the last block will read are done; counts the block done
+// in *counter and returns, in every thread of the block, whether it was the last of them. That
+// block sets the counter back to zero for the next launch. Each thread fences its own writes
+// before the count and the last block fences again before it reads the others' (which it reads
+// through L2: __ldcg). `flag`: one int of the block's shared memory.
+__device__ __forceinline__ bool last_block_done(unsigned* counter, unsigned blocks, int* flag) {
+  __threadfence();   // this thread's writes, visible to the block that reads them
+  __syncthreads();
+  if (threadIdx.x == 0 && threadIdx.y == 0) {
+    const bool last = atomicAdd(counter, 1u) == blocks - 1;
+    if (last) *counter = 0u;
+    *flag = last;
+  }
+  __syncthreads();
+  const bool last = *flag != 0;
+  if (last) __threadfence();
+  return last;
+}
+
 // An update launch that advances the step counter itself (advance = 1; step_advance_kernel's work
 // without its launch): every block reads t = *step + advance, and the last block to finish stores
 // *step += 1 and resets `done` for the next such launch. Every block has read the counter before
@@ -63,15 +84,9 @@ __device__ __forceinline__ float bias_correction(float beta, int t) {
 __device__ __forceinline__ int step_of(const int* step, int advance) { return *step + advance; }
 
 __device__ __forceinline__ void step_advance_when_done(int* step, unsigned* done, int advance) {
+  __shared__ int last;
   if (!advance) return;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    __threadfence();
-    if (atomicAdd(done, 1u) == gridDim.x - 1) {
-      *step += 1;
-      *done = 0;
-    }
-  }
+  if (last_block_done(done, gridDim.x, &last) && threadIdx.x == 0) *step += 1;
 }
 
 __device__ __forceinline__ void set_status(int* status, int bit) {

@@ -196,16 +196,7 @@ __device__ __forceinline__ void gemm_split_done(float* __restrict__ C, float* __
                                                 const GemmAct& act) {
   __shared__ int last;
   const int m0 = tile.m0, n0 = tile.n0, splits = tile.splits;
-  __threadfence();  // this block's partial products, visible to the block that sums them
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    unsigned* counter = counters + (m0 / GEMM_BM) * gridDim.y + blockIdx.y;
-    last = atomicAdd(counter, 1u) == (unsigned)(splits - 1);
-    if (last) *counter = 0u;
-  }
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
+  if (!augur::last_block_done(counters + (m0 / GEMM_BM) * gridDim.y + blockIdx.y, (unsigned)splits, &last)) return;
   // the thread's 16 elements e = threadIdx.x + 256 j side by side, each summed in split order: a
   // split's 16 loads go out together, one memory round trip a split rather than one for every few
   // splits of each element in turn (which left the tile's last block walking about 4 splits x 16

@@ -84,14 +84,8 @@ __device__ __forceinline__ void sparse_update_range(float* table, float* s1, flo
 // Called by every thread of a block once its elements are done: the last of `blocks` blocks to
 // get here empties the touched list and resets the counter for the next launch.
 __device__ __forceinline__ void sparse_update_block_done(int* touched_count, unsigned* blocks_done, unsigned blocks) {
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    __threadfence();
-    if (atomicAdd(blocks_done, 1u) == blocks - 1) {
-      *touched_count = 0;
-      *blocks_done = 0;
-    }
-  }
+  __shared__ int last;
+  if (last_block_done(blocks_done, blocks, &last) && threadIdx.x == 0) *touched_count = 0;
 }
 
 // Several tables' updates in one launch (Optimizer.step: every embedding table): entry e covers

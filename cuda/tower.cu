@@ -423,15 +423,7 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
     for (int j = 0; j < cols && c0 + j < C; ++j) v = fmaf(ys[r * cols + j], head_w[c0 + j], v);
     partial[(long long)group * B + rows.r0 + r] = v;
   }
-  __threadfence();  // this block's share, visible to the block that sums them
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    *last_flag = atomicAdd(done, 1u) == gridDim.x - 1;
-    if (*last_flag) *done = 0u;
-  }
-  __syncthreads();
-  if (!*last_flag) return;
-  __threadfence();
+  if (!last_block_done(done, gridDim.x, last_flag)) return;
   const float hb = head_b[0];
   double sum = 0.0;
   for (int r = threadIdx.x; r < B; r += blockDim.x) {
