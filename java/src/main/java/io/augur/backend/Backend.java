@@ -37,6 +37,12 @@ public interface Backend extends AutoCloseable {
     /** One line for logs: threads, device, GEMM provider. */
     String describe();
 
+    /**
+     * Bytes of device memory allocated for this backend's device by Augur (its arena segments and input staging,
+     * every backend on the same device context together), or -1 where the backend computes in host memory.
+     */
+    default long deviceBytesAllocated() { return -1; }
+
     // ---------------------------------------------------------------- memory (build time only)
 
     /** A zero-filled fp32 tensor. */

@@ -23,18 +23,20 @@ import java.util.Objects;
  *   "model" : "din", "device" : "cuda:0 NVIDIA H200", "dataset" : "data/amazon-books",
  *   "seed" : 42, "epochs" : 4, "best_epoch" : 3, "best_valid_auc" : 0.742,
  *   "test_auc" : 0.7412, "test_gauc" : 0.7003, "test_logloss" : 0.5123,
- *   "train_samples_per_s" : 12345.6, "wall_s" : 812.4,
+ *   "train_samples_per_s" : 12345.6, "wall_s" : 812.4, "device_memory_mib" : 1161.4,
  *   "config" : { ... the run's final configuration ... }
  * }
  * </pre>
  *
  * <p>{@code epochs} is the number of epochs trained (fewer than configured after an early stop);
  * {@code best_epoch} counts from 1; {@code train_samples_per_s} is training throughput excluding
- * evaluation; {@code wall_s} the whole run. A metric that could not be computed is NaN, written as
+ * evaluation; {@code wall_s} the whole run; {@code device_memory_mib} the device memory Augur had
+ * allocated at the end (its arena segments: parameters, optimizer state, the planned activations
+ * and workspaces of training and evaluation; and the input staging), null on the CPU. A metric that could not be computed is NaN, written as
  * the JSON string "NaN" (Jackson's convention) and read back as NaN.
  */
 @JsonPropertyOrder({"model", "device", "dataset", "seed", "epochs", "best_epoch", "best_valid_auc", "test_auc", "test_gauc",
-        "test_logloss", "train_samples_per_s", "wall_s", "config"})
+        "test_logloss", "train_samples_per_s", "wall_s", "device_memory_mib", "config"})
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record RunSummary(
         @JsonProperty("model") String model,
@@ -49,6 +51,7 @@ public record RunSummary(
         @JsonProperty("test_logloss") double testLogloss,
         @JsonProperty("train_samples_per_s") double trainSamplesPerS,
         @JsonProperty("wall_s") double wallS,
+        @JsonProperty("device_memory_mib") Double deviceMemoryMib,
         @JsonProperty("config") JsonNode config) {
 
     public static final String FILE_NAME = "summary.json";

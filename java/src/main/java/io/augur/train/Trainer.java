@@ -160,7 +160,7 @@ public final class Trainer {
             log.write(MetricsRecord.summary(MetricsRecord.TEST, stopper.bestEpoch(), test.count(), test.auc(), test.gauc(), test.logloss(), trainSps));
             RunSummary summary = new RunSummary(model.name(), be.deviceLabel(), data.dir().toString(), cfg.seed(), epochsRun, stopper.bestEpoch(),
                     stopper.bestValue(), test.auc(), test.gauc(), test.logloss(), trainSps, (System.nanoTime() - t0) / 1e9,
-                    RunSummary.configTree(runConfig));
+                    be.deviceBytesAllocated() >= 0 ? be.deviceBytesAllocated() / 1048576.0 : null, RunSummary.configTree(runConfig));
             summary.write(out.resolve(SUMMARY));
             log.close();
             try {

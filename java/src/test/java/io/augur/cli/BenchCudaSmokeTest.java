@@ -147,7 +147,8 @@ class BenchCudaSmokeTest {
         CliTest.Result r = CliTest.run(CliTest.args(new String[] {"train", "--device", "cuda", "--data", data.toString(), "--out", run.toString(),
                 "--model", "din", "--epochs", "1", "--batch-size", "64", "--eval-batch-size", "256", "--tuning", table.toString()}, CliTest.TINY_MODEL));
         assertEquals(0, r.code(), r.toString());
-        JsonNode config = new ObjectMapper().readTree(run.resolve("summary.json").toFile()).path("config");
+        JsonNode summary = new ObjectMapper().readTree(run.resolve("summary.json").toFile()), config = summary.path("config");
+        assertTrue(summary.path("device_memory_mib").asDouble() > 0, "Augur's device memory: " + summary);
         assertEquals("-Daugur.attention.rowsBackward=16 -Daugur.tower.cols=8", config.path("kernel_settings").asText(), config.toString());
         assertEquals("from " + table + ", din measured at batch 32, the nearest to 64", config.path("kernel_settings_from").asText());
 

@@ -89,7 +89,7 @@ public class CliTest {
     }
 
     @Test
-    void trainPrintsTheResultLine(@TempDir Path tmp) {
+    void trainPrintsTheResultLine(@TempDir Path tmp) throws IOException {
         Path runDir = tmp.resolve("run");
         Result r = run(args(new String[] {"train", "--data", data.toString(), "--out", runDir.toString(), "--model", "din", "--epochs", "1",
                 "--batch-size", "32", "--eval-batch-size", "256", "--lr", "0.01", "--threads", "2"}, TINY_MODEL));
@@ -100,6 +100,9 @@ public class CliTest {
         assertTrue(r.out().contains("run folder: " + runDir), r.toString());
         assertTrue(Files.isRegularFile(runDir.resolve("summary.json")), "no summary.json in " + runDir);
         assertTrue(Files.isRegularFile(runDir.resolve("best.ckpt")), "no best.ckpt in " + runDir);
+        JsonNode summary = new ObjectMapper().readTree(runDir.resolve("summary.json").toFile());
+        if (summary.path("device").asText().startsWith("cpu")) assertTrue(summary.path("device_memory_mib").isNull(), summary.toString());
+        else assertTrue(summary.path("device_memory_mib").asDouble() > 0, summary.toString());
     }
 
     /** DIEN's ablations and the two-layer GRU attention baseline run from the command line. */

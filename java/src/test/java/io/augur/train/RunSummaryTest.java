@@ -25,7 +25,7 @@ class RunSummaryTest {
 
     private static RunSummary sample() {
         return new RunSummary("din", "cpu (16 threads)", "data/amazon-books", 42L, 4, 3, 0.742, 0.7412, 0.7003, 0.5123,
-                12_345.4, 812.4, RunSummary.configTree(new Cfg(128, 1e-3, "80-40")));
+                12_345.4, 812.4, 1161.5, RunSummary.configTree(new Cfg(128, 1e-3, "80-40")));
     }
 
     @Test
@@ -36,7 +36,8 @@ class RunSummaryTest {
         List<String> names = new ArrayList<>();
         for (Iterator<String> it = tree.fieldNames(); it.hasNext(); ) names.add(it.next());
         assertEquals(List.of("model", "device", "dataset", "seed", "epochs", "best_epoch", "best_valid_auc", "test_auc", "test_gauc",
-                "test_logloss", "train_samples_per_s", "wall_s", "config"), names);
+                "test_logloss", "train_samples_per_s", "wall_s", "device_memory_mib", "config"), names);
+        assertEquals(1161.5, tree.get("device_memory_mib").asDouble());
         assertEquals(0.7412, tree.get("test_auc").asDouble());
         assertEquals(128, tree.get("config").get("batch").asInt());
         assertEquals("80-40", tree.get("config").get("attention").asText());
@@ -57,12 +58,14 @@ class RunSummaryTest {
     void nanMetricsSurviveAndConfigDefaultsToEmpty() throws IOException {
         Map<String, Object> cfg = new LinkedHashMap<>();
         cfg.put("epochs", 1);
-        RunSummary s = new RunSummary("dien", "cuda", "tiny", 1, 1, 1, 0.6, 0.6, Double.NaN, 0.69, 100, 1, null);
+        RunSummary s = new RunSummary("dien", "cpu", "tiny", 1, 1, 1, 0.6, 0.6, Double.NaN, 0.69, 100, 1, null, null);
         Path f = dir.resolve("summary.json");
         s.write(f);
         assertTrue(Files.readString(f).contains("\"test_gauc\" : \"NaN\""), Files.readString(f));
         RunSummary back = RunSummary.read(f);
         assertTrue(Double.isNaN(back.testGauc()));
+        assertTrue(Files.readString(f).contains("\"device_memory_mib\" : null"), "on the CPU: " + Files.readString(f));
+        assertEquals(null, back.deviceMemoryMib());
         assertTrue(back.config().isObject() && back.config().isEmpty());
         assertTrue(s.humanLine().contains("GAUC NaN"), s.humanLine());
         assertEquals(1, RunSummary.configTree(cfg).get("epochs").asInt());

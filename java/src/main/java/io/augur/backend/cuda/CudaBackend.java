@@ -620,7 +620,12 @@ public final class CudaBackend implements Backend, Profiling {
             long[] mem = rt.memoryInfo();
             throw new DeviceMemoryException(deviceLabel(), requested, mem[0], mem[1], rt.allocatedBytes(), planned, e);
         }
-        LOG.debug("arena segment {}: {} MiB in {} allocation(s)", arena.segmentCount() - 1, bytes >> 20, ranges.size());
+        if (LOG.isInfoEnabled()) {
+            long[] mem = rt.memoryInfo();
+            LOG.info("device memory: {} for {} planned tensors (arena segment {}, {} allocation(s)); Augur holds {} of {}, {} free",
+                    DeviceMemoryException.gib(bytes), planned.size(), arena.segmentCount() - 1, ranges.size(), DeviceMemoryException.gib(rt.allocatedBytes()),
+                    DeviceMemoryException.gib(mem[1]), DeviceMemoryException.gib(mem[0]));
+        }
         // tensors are zero-filled, then the uploads made while they were only planned are applied
         for (long[] r : ranges)
             CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(r[0]), 0, r[1] / 4, rt.compute), "cuMemsetD32Async(arena)");
@@ -2158,6 +2163,9 @@ public final class CudaBackend implements Backend, Profiling {
 
     @Override
     public String stepSummary() { return stepGraphs.summary(); }
+
+    @Override
+    public long deviceBytesAllocated() { return rt.allocatedBytes(); }
 
     @Override
     public boolean fixedShapeSteps() { return stepGraphs.enabled(); }
