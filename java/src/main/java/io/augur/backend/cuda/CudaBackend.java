@@ -623,8 +623,8 @@ public final class CudaBackend implements Backend, Profiling {
         if (LOG.isInfoEnabled()) {
             long[] mem = rt.memoryInfo();
             LOG.info("device memory: {} for {} planned tensors (arena segment {}, {} allocation(s)); Augur holds {} of {}, {} free",
-                    DeviceMemoryException.gib(bytes), planned.size(), arena.segmentCount() - 1, ranges.size(), DeviceMemoryException.gib(rt.allocatedBytes()),
-                    DeviceMemoryException.gib(mem[1]), DeviceMemoryException.gib(mem[0]));
+                    DeviceMemoryException.amount(bytes), planned.size(), arena.segmentCount() - 1, ranges.size(), DeviceMemoryException.amount(rt.allocatedBytes()),
+                    DeviceMemoryException.amount(mem[1]), DeviceMemoryException.amount(mem[0]));
         }
         // tensors are zero-filled, then the uploads made while they were only planned are applied
         for (long[] r : ranges)

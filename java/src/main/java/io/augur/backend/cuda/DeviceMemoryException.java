@@ -45,9 +45,9 @@ public final class DeviceMemoryException extends IllegalStateException {
     public long total() { return total; }
 
     static String message(String device, long requested, long free, long total, long held, List<Arena.Slice> planned) {
-        StringBuilder sb = new StringBuilder(device).append(": out of device memory: the planned tensors need ").append(gib(requested))
-                .append(" in one allocation, the device has ").append(gib(free)).append(" free of ").append(gib(total));
-        if (held > 0) sb.append(" (Augur holds ").append(gib(held)).append(" of it)");
+        StringBuilder sb = new StringBuilder(device).append(": out of device memory: the planned tensors need ").append(amount(requested))
+                .append(" in one allocation, the device has ").append(amount(free)).append(" free of ").append(amount(total));
+        if (held > 0) sb.append(" (Augur holds ").append(amount(held)).append(" of it)");
         sb.append('.');
         if (!planned.isEmpty()) {
             List<Arena.Slice> largest = new ArrayList<>(planned);
@@ -56,12 +56,12 @@ public final class DeviceMemoryException extends IllegalStateException {
             long named = 0;
             List<String> parts = new ArrayList<>();
             for (Arena.Slice s : largest) {
-                parts.add(s.name() + " " + gib(s.bytes()));
+                parts.add(s.name() + " " + amount(s.bytes()));
                 named += s.bytes();
             }
             sb.append(" The largest planned: ").append(String.join(", ", parts)).append(" (").append(largest.size()).append(" of ")
                     .append(planned.size()).append(planned.size() == 1 ? " tensor, " : " tensors, ")
-                    .append(Math.round(100.0 * named / Math.max(1, requested))).append("% of the ").append(gib(requested)).append(").");
+                    .append(Math.round(100.0 * named / Math.max(1, requested))).append("% of the ").append(amount(requested)).append(").");
         }
         sb.append(" Lower the batch size (train's --batch-size and --eval-batch-size, bench's --batch-sizes): a step's activations and")
                 .append(" workspaces grow with it.");
@@ -69,7 +69,7 @@ public final class DeviceMemoryException extends IllegalStateException {
     }
 
     /** Bytes in GiB with two decimals ("21.49 GiB"); under 1 GiB in MiB with one ("62.3 MiB"). */
-    static String gib(long bytes) {
+    static String amount(long bytes) {
         if (bytes >= 1L << 30) return String.format(Locale.ROOT, "%.2f GiB", bytes / (double) (1L << 30));
         return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1L << 20));
     }

@@ -50,10 +50,10 @@ class DeviceMemoryTest {
         for (int i = 0; i < n; i++) big.add(be.floats("too.big." + i, 1 << 20, cols));
         be.floats("too.big.larger", 1 << 20, cols + 1);   // planned last, named first
         DeviceMemoryException e = assertThrows(DeviceMemoryException.class, () -> be.download(big.get(0), new float[1], 1));
-        String m = e.getMessage(), quarter = DeviceMemoryException.gib(4L * cols << 20);
+        String m = e.getMessage(), quarter = DeviceMemoryException.amount(4L * cols << 20);
         assertTrue(m.startsWith(be.deviceLabel() + ": out of device memory: the planned tensors need "), m);
-        assertTrue(m.contains(" free of " + DeviceMemoryException.gib(total) + "."), m);
-        assertTrue(m.contains("The largest planned: too.big.larger " + DeviceMemoryException.gib(4L * (cols + 1) << 20) + ", too.big.0 " + quarter
+        assertTrue(m.contains(" free of " + DeviceMemoryException.amount(total) + "."), m);
+        assertTrue(m.contains("The largest planned: too.big.larger " + DeviceMemoryException.amount(4L * (cols + 1) << 20) + ", too.big.0 " + quarter
                 + ", too.big.1 " + quarter), m);
         assertTrue(e.requested() > total && e.total() == total && e.free() <= total, m);
         assertTrue(e.getCause() instanceof CudaException c && c.code() == jcuda.driver.CUresult.CUDA_ERROR_OUT_OF_MEMORY);
