@@ -121,6 +121,48 @@ def index(recs):
     return best
 
 
+def profiled(recs):
+    """(tool, device, model, batch, variant) -> [(record, result)] of the results with an op profile, oldest first."""
+    out = {}
+    for rec in sorted(recs, key=lambda r: r.get("date", "")):
+        for res in rec.get("results", []):
+            if (res.get("op_profile") or {}).get("ops"):
+                key = (rec["tool"], rec.get("device", "cpu"), res["model"], res["batch_size"], variant(rec, res))
+                out.setdefault(key, []).append((rec, res))
+    return out
+
+
+OPS_COMPARED = 12   # the ops each comparison lists, by the larger of their two times
+
+
+def op_comparison(old, new):
+    """Lines of a table: each op's calls and microseconds per step in two profiled results, largest first."""
+    po, pn = old[1]["op_profile"], new[1]["op_profile"]
+    ops = {}
+    for side, p in ((0, po), (1, pn)):
+        for o in p["ops"]:
+            e = ops.setdefault(o["op"], [None, None, None, None])
+            e[side] = o.get("calls_per_step")
+            e[2 + side] = 1000.0 * o["ms_per_step"]
+    order = sorted(ops, key=lambda k: -max(x for x in ops[k][2:] if x is not None))
+    lines = ["| op | calls a step | µs a step | change |", "|---|---|---|---|"]
+    for k in order[:OPS_COMPARED]:
+        c0, c1, t0, t1 = ops[k]
+        calls = f"{fmt(c0, 1) if c0 is not None else '–'} → {fmt(c1, 1) if c1 is not None else '–'}"
+        times = f"{fmt(t0, 1)} → {fmt(t1, 1)}"
+        if t0 is None:
+            change = "new"
+        elif t1 is None:
+            change = "gone"
+        else:
+            change = f"{t1 - t0:+,.1f} µs"
+        lines.append(f"| {k} | {calls} | {times} | {change} |")
+    rest = len(order) - OPS_COMPARED
+    if rest > 0:
+        lines.append(f"| ({rest} more) | | | |")
+    return lines
+
+
 def torch_result(best, device, model, B, mode):
     """The PyTorch result of one mode (any attention layout): the fastest measured one, else a skipped one, else None."""
     hits = [best[k] for k in best if k[:4] == ("pytorch", device, model, B) and k[4].split("/")[0] == mode]
@@ -424,6 +466,23 @@ def report(perf_dir):
             w(f"| {rec['tool']} {k[4] if k[4] != 'augur' else ''} | {k[1]} | {MODEL_NAMES.get(k[2], k[2])} | {k[3]} |"
               f" {p['step_ms']:.1f} | {top} | {'–' if un is None else f'{100 * un:.0f}%'} |")
         w("")
+        # each default run against the profiled record before it (the same tool, device, model and batch)
+        pairs = [(k, h[-2], h[-1]) for k, h in sorted(profiled(recs).items()) if len(h) >= 2 and k[4] in ("augur", "eager")]
+        if pairs:
+            w("### Each op against the record before")
+            w("")
+            w("Where a default run has an earlier profiled record, the ops' times per step in both (the larger of the two")
+            w(f"decides the order; the {OPS_COMPARED} largest), so that a change shows where it landed.")
+            w("")
+            for k, old, new in pairs:
+                so, sn = old[1]["op_profile"]["step_ms"], new[1]["op_profile"]["step_ms"]
+                w(f"**{MODEL_NAMES.get(k[2], k[2])} at batch {k[3]}** ({k[0]}, {k[1]}): step {so:.3f} → {sn:.3f} ms;"
+                  f" `{old[0]['_file']}` ({day(old[0])}, {old[0].get('git_commit') or 'commit not recorded'}) →"
+                  f" `{new[0]['_file']}` ({day(new[0])}, {new[0].get('git_commit') or 'commit not recorded'})")
+                w("")
+                for line in op_comparison(old, new):
+                    w(line)
+                w("")
 
     # ------------------------------------------------------------------ JMH
     if jmh:

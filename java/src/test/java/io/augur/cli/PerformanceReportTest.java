@@ -153,6 +153,51 @@ class PerformanceReportTest {
         assertTrue(md.contains("| augur | cuda | augur | DIN | 128 | 444,444 |"), "the shipped table's run is the newer default run\n" + md);
     }
 
+    /**
+     * A newer profiled record of the same run (the first H200 run's DIEN record, copied, one op faster, one gone, one
+     * new): a table of each op's time per step in both, largest first, the change in microseconds.
+     */
+    @Test
+    void aNewerProfiledRecordIsComparedOpByOpWithTheOneBefore(@TempDir Path tmp) throws Exception {
+        assumeTrue(havePython(), "no python3 on the PATH");
+        ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        Path perf = Files.createDirectories(tmp.resolve("perf"));
+        JsonNode dien = om.readTree(Path.of("docs", "perf", "2026-11-24-cuda-dien.json").toFile());
+        om.writeValue(perf.resolve("2026-11-24-cuda-dien.json").toFile(), dien);
+        com.fasterxml.jackson.databind.node.ObjectNode newer = dien.deepCopy();
+        newer.put("date", "2099-01-01T00:00:00Z");
+        newer.put("git_commit", "abcdef1234");
+        for (JsonNode r : newer.path("results")) {
+            if (r.path("batch_size").asInt() != 2048) continue;
+            com.fasterxml.jackson.databind.node.ObjectNode prof = (com.fasterxml.jackson.databind.node.ObjectNode) r.get("op_profile");
+            prof.put("step_ms", 7.0);
+            com.fasterxml.jackson.databind.node.ArrayNode ops = (com.fasterxml.jackson.databind.node.ArrayNode) prof.get("ops");
+            for (int i = ops.size() - 1; i >= 0; i--) {
+                com.fasterxml.jackson.databind.node.ObjectNode o = (com.fasterxml.jackson.databind.node.ObjectNode) ops.get(i);
+                if (o.path("op").asText().equals("bce_with_logits_kernel")) o.put("ms_per_step", 0.0125);
+                if (o.path("op").asText().equals("recurrence_weight_grad_kernel")) ops.remove(i);
+            }
+            ops.addObject().put("op", "optimizer_step_kernel").put("calls_per_step", 1.0).put("ms_per_step", 0.05).put("share", 0.007);
+        }
+        om.writeValue(perf.resolve("2099-01-01-cuda-dien.json").toFile(), newer);
+        Path page = tmp.resolve("PERFORMANCE.md");
+        Proc r = python("--perf-dir", perf.toString(), "--out", page.toString());
+        assertEquals(0, r.code(), r.out());
+        String md = Files.readString(page);
+        assertTrue(md.contains("### Each op against the record before"), md);
+        assertTrue(md.contains("**DIEN at batch 2048** (augur, cuda): step 8.363 → 7.000 ms; `"), md);
+        assertTrue(md.contains("(2026-11-24, commit not recorded) → `") && md.contains("(2099-01-01, abcdef1234)"), md);
+        assertTrue(md.contains("| gemm_kernel | 21.0 → 21.0 | 1,614.2 → 1,614.2 | +0.0 µs |"), md);
+        assertTrue(md.contains("| recurrence_weight_grad_kernel | 4.0 → – | 1,459.7 → – | gone |"), md);
+        assertTrue(md.contains("| bce_with_logits_kernel | 2.0 → 2.0 | 279.7 → 12.5 | -267.2 µs |"), md);
+        assertTrue(md.contains("| (22 more) | | | |"), md);
+        // the 12 largest by the larger time: the new op (50 us) is not among them at 2048, so no "new" row there
+        int at2048 = md.indexOf("**DIEN at batch 2048**"), next = md.indexOf("**", at2048 + 30);
+        assertTrue(md.indexOf("| new |", at2048) < 0 || (next > 0 && md.indexOf("| new |", at2048) > next), md);
+        // batch 128's profile did not change: its table shows no change
+        assertTrue(md.contains("**DIEN at batch 128** (augur, cuda): step 2.260 → 2.260 ms"), md);
+    }
+
     @Test
     void aBenchRecordAndAPyTorchRecordMakeASideBySideRow(@TempDir Path tmp) throws Exception {
         assumeTrue(havePython(), "no python3 on the PATH");
