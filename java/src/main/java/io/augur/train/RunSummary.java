@@ -32,8 +32,9 @@ import java.util.Objects;
  * {@code best_epoch} counts from 1; {@code train_samples_per_s} is training throughput excluding
  * evaluation; {@code wall_s} the whole run; {@code device_memory_mib} the device memory Augur had
  * allocated at the end (its arena segments: parameters, optimizer state, the planned activations
- * and workspaces of training and evaluation; and the input staging), null on the CPU. A metric that could not be computed is NaN, written as
- * the JSON string "NaN" (Jackson's convention) and read back as NaN.
+ * and workspaces of training and evaluation; and the input staging), null on the CPU and in
+ * summaries written before it existed. A metric that could not be computed is NaN, written as the
+ * JSON string "NaN" (Jackson's convention) and read back as NaN.
  */
 @JsonPropertyOrder({"model", "device", "dataset", "seed", "epochs", "best_epoch", "best_valid_auc", "test_auc", "test_gauc",
         "test_logloss", "train_samples_per_s", "wall_s", "device_memory_mib", "config"})
