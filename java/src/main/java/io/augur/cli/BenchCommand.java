@@ -279,6 +279,10 @@ public final class BenchCommand implements Callable<Integer> {
                 for (int B : batchSizes) {
                     try {
                         results.add(measureOne(be, prof, ds, mcfg, B, fields, meanLength, meanPairs, ceil));
+                    } catch (io.augur.backend.cuda.DeviceMemoryException e) {
+                        // a batch the device cannot hold is reported and the rest measured (the backend gave its plan up)
+                        LOG.warn("{} at batch {} skipped: {}", mcfg.kind().label(), B, e.getMessage());
+                        skipped.add(Map.of("model", mcfg.kind().label(), "batch_size", B, "reason", String.valueOf(e.getMessage())));
                     } catch (UnsupportedOperationException e) {
                         if (!smokeChoseModels) throw e;
                         // --smoke's default list names every model; one this backend lacks is

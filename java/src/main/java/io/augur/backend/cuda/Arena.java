@@ -43,6 +43,8 @@ public final class Arena {
         final String name;
         /** Its own allocation's address, in a separate arena once allocated. */
         long base;
+        /** Given up with the rest of a plan the device could not hold ({@link Arena#discardPending}): never allocated. */
+        boolean discarded;
 
         Slice(Segment segment, long offset, long bytes, String name) {
             this.segment = segment;
@@ -53,11 +55,14 @@ public final class Arena {
 
         /** The device address; only once the segment is allocated. */
         public long address() {
+            if (discarded) throw new IllegalStateException(name + ": its plan was given up when the device could not hold it");
             if (segment.base == 0) throw new IllegalStateException(name + ": its arena segment is not allocated yet");
             return base != 0 ? base : segment.base + offset;
         }
 
         public boolean allocated() { return segment.base != 0; }
+        /** Whether it was given up ({@link Arena#discardPending}): it will never be allocated. */
+        public boolean discarded() { return discarded; }
         public long offset() { return offset; }
         public long bytes() { return bytes; }
         public int segment() { return segment.index; }
@@ -131,6 +136,32 @@ public final class Arena {
 
     /** Bytes planned in the open segment (0 when none is open). */
     public long pendingBytes() { return open == null ? 0 : open.size; }
+
+    /**
+     * Gives up the open segment's slices after the first {@code keep} (in plan order) once an allocation of it
+     * failed: they are never allocated (their addresses are an error that says so), and what is planned after
+     * them (a smaller model) is allocated without them, beside the {@code keep} kept (a backend's own buffers,
+     * planned before any model's). With none kept the segment goes, and the next {@link #reserve} opens another.
+     */
+    public void discardPending(int keep) {
+        if (open == null) return;
+        if (keep < 0 || keep > open.members.size())
+            throw new IllegalArgumentException("keep " + keep + " of the open segment's " + open.members.size() + " slices");
+        List<Slice> gone = open.members.subList(keep, open.members.size());
+        for (Slice s : gone) s.discarded = true;
+        scratch.removeIf(s -> s.discarded);
+        if (keep == 0) {
+            segments.remove(open);   // the last one: no other segment's index changes
+            open = null;
+            return;
+        }
+        open.size = gone.isEmpty() ? open.size : gone.get(0).offset;
+        gone.clear();
+        open.slices = keep;
+    }
+
+    /** {@link #discardPending(int)} keeping nothing: the whole open segment is given up. */
+    public void discardPending() { discardPending(0); }
 
     /** The open segment's slices in the order they were planned (empty when none is open): what a failed allocation was for. */
     public List<Slice> pendingSlices() { return open == null ? List.of() : List.copyOf(open.members); }

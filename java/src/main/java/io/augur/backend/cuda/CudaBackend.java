@@ -171,10 +171,15 @@ public final class CudaBackend implements Backend, Profiling {
     /** bce_with_logits_kernel's count of blocks done with their share of the loss (zero between launches). */
     private final Arena.Slice bceDone;
     private final Arena.Slice status;
-    private final List<Runnable> deferred = new ArrayList<>();
+    private final List<Deferred> deferred = new ArrayList<>();
+
+    /** A write to a tensor that is only planned, made when its segment is allocated. */
+    private record Deferred(Arena.Slice slice, Runnable write) {}
     private final int maxBlocks;
     private InputStaging staging;
     private long stagedInputBytes;
+    /** The slices the constructor planned (status, counters, the GEMM's and the row statistics' workspaces): the first of segment 0. */
+    private final int ownSlices;
     private final int[] statusHost = new int[1];
     private boolean closed;
     /** The optimizer's step count in device memory (adam_kernel and sparse_update_kernel read it). */
@@ -248,6 +253,7 @@ public final class CudaBackend implements Backend, Profiling {
         this.gemm = provider.apply(chosen);
         this.gemmNote = note;
         if (gemm instanceof BuiltinGemm b) b.setSmall(tuning.gemmSmall());
+        this.ownSlices = arena.pendingSlices().size();
         if (arena.separate()) LOG.info("every tensor gets its own device allocation (-D{}=true), for memory checking", SEPARATE_ALLOCATIONS);
         LOG.info("CUDA backend on {} (sm_{}{}, {} SMs, {} GiB, driver {}); GEMM: {} ({})", rt.name, rt.ccMajor, rt.ccMinor, rt.multiprocessors,
                 String.format("%.1f", rt.totalMemory / (double) (1L << 30)), rt.driverVersionString(), gemm.name(), gemmNote);
@@ -617,6 +623,10 @@ public final class CudaBackend implements Backend, Profiling {
         } catch (CudaException e) {
             if (e.code() != jcuda.driver.CUresult.CUDA_ERROR_OUT_OF_MEMORY) throw e;
             for (long[] r : ranges) rt.free(r[0]);   // a separate arena's slices allocated before the one that failed
+            // the plan is given up, with the uploads waiting for it, but for the backend's own buffers while none is
+            // allocated yet: what is planned next (bench's next batch size) is allocated without it
+            arena.discardPending(arena.allocatedBytes() == 0 ? ownSlices : 0);
+            deferred.removeIf(d -> d.slice().discarded());
             long[] mem = rt.memoryInfo();
             throw new DeviceMemoryException(deviceLabel(), requested, mem[0], mem[1], rt.allocatedBytes(), planned, e);
         }
@@ -635,7 +645,7 @@ public final class CudaBackend implements Backend, Profiling {
             poison(s);
         }
         rt.synchronizeCompute();
-        for (Runnable r : deferred) r.run();
+        for (Deferred d : deferred) d.write().run();
         deferred.clear();
         rt.synchronizeLegacy();   // the deferred uploads and fills ran on the legacy stream
         if (staging == null) createStaging();
@@ -700,6 +710,12 @@ public final class CudaBackend implements Backend, Profiling {
 
     // ---------------------------------------------------------------- transfers
 
+    /** Whether a write to t waits for its segment's allocation (true while it is only planned); a given-up plan's tensor is an error. */
+    private static boolean deferrable(CudaTensor t) {
+        if (t.slice.discarded()) throw new IllegalStateException(t.name() + ": its plan was given up when the device could not hold it");
+        return !t.slice.allocated();
+    }
+
     private static void checkCount(Tensor t, int n) {
         if (n < 0 || n > t.size()) throw new IllegalArgumentException(t.name() + ": " + n + " elements, it holds " + t.size());
     }
@@ -710,9 +726,10 @@ public final class CudaBackend implements Backend, Profiling {
         notInStep("upload to " + dst.name());
         if (n == 0) return;
         CudaTensor t = ct(dst);
-        if (!t.slice.allocated()) {
+        if (deferrable(t)) {
             float[] copy = java.util.Arrays.copyOf(src, n);
-            deferred.add(() -> CudaException.check(JCudaDriver.cuMemcpyHtoD(rt.pointer(t.address()), Pointer.to(copy), 4L * n), "cuMemcpyHtoD(" + t.name() + ")"));
+            deferred.add(new Deferred(t.slice, () -> CudaException.check(JCudaDriver.cuMemcpyHtoD(rt.pointer(t.address()), Pointer.to(copy), 4L * n),
+                    "cuMemcpyHtoD(" + t.name() + ")")));
             return;
         }
         rt.makeCurrent();
@@ -729,9 +746,10 @@ public final class CudaBackend implements Backend, Profiling {
         notInStep("upload to " + dst.name());
         if (n == 0) return;
         CudaTensor t = ct(dst);
-        if (!t.slice.allocated()) {
+        if (deferrable(t)) {
             int[] copy = java.util.Arrays.copyOf(src, n);
-            deferred.add(() -> CudaException.check(JCudaDriver.cuMemcpyHtoD(rt.pointer(t.address()), Pointer.to(copy), 4L * n), "cuMemcpyHtoD(" + t.name() + ")"));
+            deferred.add(new Deferred(t.slice, () -> CudaException.check(JCudaDriver.cuMemcpyHtoD(rt.pointer(t.address()), Pointer.to(copy), 4L * n),
+                    "cuMemcpyHtoD(" + t.name() + ")")));
             return;
         }
         rt.makeCurrent();
@@ -802,8 +820,9 @@ public final class CudaBackend implements Backend, Profiling {
         if (n == 0) return;
         CudaTensor c = ct(t);
         int bits = Float.floatToRawIntBits(value);
-        if (!c.slice.allocated()) {
-            deferred.add(() -> CudaException.check(JCudaDriver.cuMemsetD32(rt.pointer(c.address()), bits, n), "cuMemsetD32(" + c.name() + ")"));
+        if (deferrable(c)) {
+            deferred.add(new Deferred(c.slice, () -> CudaException.check(JCudaDriver.cuMemsetD32(rt.pointer(c.address()), bits, n),
+                    "cuMemsetD32(" + c.name() + ")")));
             return;
         }
         begin();

@@ -167,4 +167,55 @@ class ArenaTest {
         assertEquals(List.of(1L << 20, 1L << 20, 1L << 20), arena.allocatedBases());
         assertEquals(1L << 20, c.address());
     }
+
+    /** A plan given up after its allocation failed: never allocated, its slices say so, and what is planned next allocates alone. */
+    @Test
+    void aDiscardedSegmentStaysUnallocatedAndTheNextOneStandsAlone() {
+        Arena arena = new Arena();
+        Arena.Slice a = arena.reserve("a", 100), w = arena.reserveScratch("w", 40);
+        assertThrows(RuntimeException.class, () -> arena.allocatePending((bytes, seg) -> {
+            throw new RuntimeException("out of memory");
+        }));
+        arena.discardPending();
+        assertFalse(arena.hasPending());
+        assertTrue(arena.pendingSlices().isEmpty());
+        assertTrue(a.discarded() && w.discarded() && !a.allocated());
+        IllegalStateException e = assertThrows(IllegalStateException.class, a::address);
+        assertTrue(e.getMessage().contains("given up"), e.getMessage());
+        Arena.Slice b = arena.reserve("b", 8);
+        List<Long> sizes = new ArrayList<>();
+        arena.allocatePending((bytes, seg) -> {
+            sizes.add(bytes);
+            return 1L << 20;
+        });
+        assertEquals(List.of(256L), sizes, "the new segment holds b alone");
+        assertEquals(1L << 20, b.address());
+        assertFalse(b.discarded());
+        assertTrue(arena.takeAllocatedScratch().isEmpty(), "the given-up workspace is never listed");
+        arena.discardPending();   // nothing open: nothing to give up
+        assertEquals(1, arena.segmentCount(), "the given-up segment went; b's is segment 0");
+        assertEquals(0, b.segment());
+    }
+
+    /** Keeping the first slices (a backend's own buffers): the segment shrinks to them, and what comes next is planned after them. */
+    @Test
+    void discardingAfterTheFirstSlicesKeepsThemPlanned() {
+        for (boolean separate : new boolean[] {false, true}) {
+            Arena arena = new Arena(separate);
+            Arena.Slice own = arena.reserve("status", 4), ws = arena.reserveScratch("own.ws", 1000);
+            Arena.Slice big = arena.reserve("model.big", 1 << 20), bigWs = arena.reserveScratch("model.ws", 512);
+            assertThrows(IllegalArgumentException.class, () -> arena.discardPending(5));
+            arena.discardPending(2);
+            assertEquals(List.of(own, ws), arena.pendingSlices());
+            assertEquals(256 + 1024, arena.pendingBytes(), "the segment ends where the first given-up slice began");
+            assertTrue(big.discarded() && bigWs.discarded() && !own.discarded() && !ws.discarded());
+            Arena.Slice small = arena.reserve("model.small", 8);
+            assertEquals(256 + 1024, small.offset(), "planned where the given-up ones were");
+            long[] next = {1L << 20};
+            arena.allocatePending((bytes, seg) -> (next[0] += 4096));
+            for (Arena.Slice s : List.of(own, ws, small)) assertTrue(s.allocated() && s.address() > 0, s.name());
+            assertEquals(List.of(ws), arena.takeAllocatedScratch(), "the given-up workspace is not listed, separate " + separate);
+            assertThrows(IllegalStateException.class, big::address);
+        }
+    }
 }

@@ -57,12 +57,34 @@ class DeviceMemoryTest {
                 + ", too.big.1 " + quarter), m);
         assertTrue(e.requested() > total && e.total() == total && e.free() <= total, m);
         assertTrue(e.getCause() instanceof CudaException c && c.code() == jcuda.driver.CUresult.CUDA_ERROR_OUT_OF_MEMORY);
+        // the plan was given up: its tensors take no more writes, and what is planned after it allocates alone
+        IllegalStateException gone = assertThrows(IllegalStateException.class, () -> be.upload(big.get(1), new float[1], 1));
+        assertTrue(gone.getMessage().contains("too.big.1: its plan was given up"), gone.getMessage());
+        Tensor small = be.floats("after.oom.small", 3);
+        be.upload(small, new float[] {7, 8, 9}, 3);
+        float[] got = new float[3];
+        be.download(small, got, 3);
+        assertArrayEquals(new float[] {7, 8, 9}, got);
         // the failure left the context usable: the shared backend still computes
         Tensor a = shared.floats("after.oom", 5);
         shared.upload(a, new float[] {1, 2, 3, 4, 5}, 5);
         float[] back = new float[5];
         shared.download(a, back, 5);
         assertArrayEquals(new float[] {1, 2, 3, 4, 5}, back);
+    }
+
+    /**
+     * augur bench over three batch sizes on an emulated device of 64 MiB, the middle one too large: it is reported
+     * as skipped with the reason, and the batches before and after it are measured (exit status 0).
+     */
+    @Test
+    void benchSkipsABatchTheDeviceCannotHoldAndMeasuresTheRest() throws Exception {
+        String out = GpuTesting.emulatedJvm(DeviceMemoryProbe.class, Map.of("AUGUR_EMU_MEMORY_MIB", "64"), 300, "bench");
+        assertTrue(out.contains("exit 0"), out);
+        String table = out.lines().filter(l -> l.startsWith("out: ")).findFirst().orElse("");
+        assertTrue(table.matches(".*\\|din +16 +\\d+ .*") && table.matches(".*\\|din +32 +\\d+ .*"), "batches 16 and 32 measured:\n" + out);
+        assertTrue(table.contains("|din     20000   skipped: cuda:0 Augur CPU emulator (not a GPU): out of device memory: the planned tensors need "),
+                out);
     }
 
     /** augur train on an emulated device of 64 MiB with a batch that needs more: one line naming the plan, exit status 2. */
