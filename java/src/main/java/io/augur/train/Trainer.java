@@ -158,9 +158,10 @@ public final class Trainer {
             Metrics test = evaluate(data.test());
             double trainSps = samples / (trainNanos / 1e9);
             log.write(MetricsRecord.summary(MetricsRecord.TEST, stopper.bestEpoch(), test.count(), test.auc(), test.gauc(), test.logloss(), trainSps));
+            long deviceBytes = be.deviceBytesAllocated();
             RunSummary summary = new RunSummary(model.name(), be.deviceLabel(), data.dir().toString(), cfg.seed(), epochsRun, stopper.bestEpoch(),
                     stopper.bestValue(), test.auc(), test.gauc(), test.logloss(), trainSps, (System.nanoTime() - t0) / 1e9,
-                    be.deviceBytesAllocated() >= 0 ? be.deviceBytesAllocated() / 1048576.0 : null, RunSummary.configTree(runConfig));
+                    deviceBytes >= 0 ? deviceBytes / 1048576.0 : null, RunSummary.configTree(runConfig));
             summary.write(out.resolve(SUMMARY));
             log.close();
             try {

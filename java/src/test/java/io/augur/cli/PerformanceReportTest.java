@@ -64,6 +64,13 @@ class PerformanceReportTest {
         assertEquals(0, b.code(), b.toString());
     }
 
+    /** A committed record of docs/perf copied into {@code perf} under its name; its content. */
+    static JsonNode copyRecord(ObjectMapper om, Path perf, String name) throws IOException {
+        JsonNode rec = om.readTree(Path.of("docs", "perf", name).toFile());
+        om.writeValue(perf.resolve(name).toFile(), rec);
+        return rec;
+    }
+
     /** One result of a torch_ref.py record: its measured fields, as the script writes them. */
     static Map<String, Object> torchResult(String model, int batch, String mode, double sps, Double peakDeviceMib, String layout) {
         Map<String, Object> res = new LinkedHashMap<>();
@@ -114,8 +121,7 @@ class PerformanceReportTest {
         assumeTrue(havePython(), "no python3 on the PATH");
         ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         Path perf = Files.createDirectories(tmp.resolve("perf"));
-        JsonNode din = om.readTree(Path.of("docs", "perf", "2026-11-24-cuda-din.json").toFile());
-        om.writeValue(perf.resolve("2026-11-24-cuda-din.json").toFile(), din);
+        JsonNode din = copyRecord(om, perf, "2026-11-24-cuda-din.json");
         com.fasterxml.jackson.databind.node.ObjectNode layered = din.deepCopy(), tuned = din.deepCopy();
         layered.putObject("system_properties").put("augur.tower.fused", "off");
         for (JsonNode r : layered.path("results")) ((com.fasterxml.jackson.databind.node.ObjectNode) r).put("train_samples_per_s", 111111.0);
@@ -162,8 +168,7 @@ class PerformanceReportTest {
         assumeTrue(havePython(), "no python3 on the PATH");
         ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         Path perf = Files.createDirectories(tmp.resolve("perf"));
-        JsonNode dien = om.readTree(Path.of("docs", "perf", "2026-11-24-cuda-dien.json").toFile());
-        om.writeValue(perf.resolve("2026-11-24-cuda-dien.json").toFile(), dien);
+        JsonNode dien = copyRecord(om, perf, "2026-11-24-cuda-dien.json");
         com.fasterxml.jackson.databind.node.ObjectNode newer = dien.deepCopy();
         newer.put("date", "2099-01-01T00:00:00Z");
         newer.put("git_commit", "abcdef1234");

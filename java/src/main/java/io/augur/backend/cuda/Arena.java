@@ -55,7 +55,7 @@ public final class Arena {
 
         /** The device address; only once the segment is allocated. */
         public long address() {
-            if (discarded) throw new IllegalStateException(name + ": its plan was given up when the device could not hold it");
+            requireKept();
             if (segment.base == 0) throw new IllegalStateException(name + ": its arena segment is not allocated yet");
             return base != 0 ? base : segment.base + offset;
         }
@@ -63,6 +63,11 @@ public final class Arena {
         public boolean allocated() { return segment.base != 0; }
         /** Whether it was given up ({@link Arena#discardPending}): it will never be allocated. */
         public boolean discarded() { return discarded; }
+
+        /** An error naming it if it was given up: nothing may be written to or read from it. */
+        public void requireKept() {
+            if (discarded) throw new IllegalStateException(name + ": its plan was given up when the device could not hold it");
+        }
         public long offset() { return offset; }
         public long bytes() { return bytes; }
         public int segment() { return segment.index; }
@@ -73,7 +78,6 @@ public final class Arena {
         final int index;
         long size;
         long base;   // 0 until allocated (in a separate arena: its first slice's address)
-        int slices;
         final List<Slice> members = new ArrayList<>();   // its slices, until allocated
 
         Segment(int index) { this.index = index; }
@@ -102,7 +106,6 @@ public final class Arena {
         }
         long offset = open.size;
         open.size = Math.addExact(offset, align(Math.max(bytes, 1)));
-        open.slices++;
         Slice slice = new Slice(open, offset, bytes, name);
         open.members.add(slice);
         return slice;
@@ -157,7 +160,6 @@ public final class Arena {
         }
         open.size = gone.isEmpty() ? open.size : gone.get(0).offset;
         gone.clear();
-        open.slices = keep;
     }
 
     /** {@link #discardPending(int)} keeping nothing: the whole open segment is given up. */

@@ -712,7 +712,7 @@ public final class CudaBackend implements Backend, Profiling {
 
     /** Whether a write to t waits for its segment's allocation (true while it is only planned); a given-up plan's tensor is an error. */
     private static boolean deferrable(CudaTensor t) {
-        if (t.slice.discarded()) throw new IllegalStateException(t.name() + ": its plan was given up when the device could not hold it");
+        t.slice.requireKept();
         return !t.slice.allocated();
     }
 
