@@ -78,6 +78,14 @@ if command -v nvidia-smi >/dev/null; then
 else
   echo "nvidia-smi: not found" >>"$env_txt"
 fi
+# the profilers this machine has (profile.sh's nsys needs QdstrmImporter to turn its .qdstrm into a report)
+{
+  echo "profilers:"
+  for tool in ncu nsys compute-sanitizer QdstrmImporter; do echo "  $tool on PATH: $(command -v "$tool" || echo no)"; done
+  find /opt/nvidia /usr/local/cuda* /usr/lib/nsight-systems -maxdepth 6 \( -name nsys -o -name QdstrmImporter -o -name ncu \) -type f 2>/dev/null \
+    | head -20 | sed 's/^/  found: /'
+  echo
+} >>"$env_txt"
 (cd "$work" && logged "$env_txt" "$b/bin/augur" info) || status=1
 
 tests_line="not run"

@@ -23,7 +23,8 @@
 #             model:batch; profile.sh, SKIP_NCU=1): each kernel's time inside the replayed step graphs as they really run
 #             (no cache flush, no serialisation, unlike ncu), the launch gaps, and Augur's NVTX
 #             ranges (how long the host takes to issue a step, how long it waits for one); the
-#             summary keeps the kernel and NVTX tables, the reports themselves are left out;
+#             summary keeps the kernel and NVTX tables, the reports themselves are left out; a run
+#             that makes no report (no nsys, or no QdstrmImporter for its .qdstrm) skips the rest;
 #   ncu       Nsight Compute on one DIN training step at batch 128 and at 2048 (profile.sh,
 #             NCU_SET=basic: each kernel's time, throughput and occupancy), then every section
 #             (--set full: stall reasons, cache hit rates, shared-memory conflicts) for one launch of
@@ -106,13 +107,21 @@ pack
 profile_opts="${AUGUR_JAVA_OPTS:-}"
 if [[ -s "$tuning" ]]; then profile_opts="$profile_opts -Daugur.tuning=$tuning"; fi
 if want nsys; then
+  nsys_failed=""
   for run in ${NSYS_RUNS:-din:128 din:2048 dien:2048}; do
     model="${run%%:*}" bs="${run##*:}"
     if (( $(left) < 100 )); then say "skipped: nsys, $model at batch $bs"; continue; fi
+    # an nsys that made no report once (no nsys, or no importer for its .qdstrm) makes none the next
+    # time either: the rest of the part's minutes go to the parts after it
+    if [[ -n "$nsys_failed" ]]; then say "skipped: nsys, $model at batch $bs ($nsys_failed)"; continue; fi
     say "nsys, $model at batch $bs"
     SKIP_NCU=1 AUGUR_JAVA_OPTS="$profile_opts" timeout 90 "$b/scripts/profile.sh" "$res/nsys-$model$bs" --model "$model" --batch-size "$bs" >/dev/null 2>&1
     # the kernels (total, instances, average) and the NVTX ranges, as nsys stats printed them
     grep -E '_kernel|train step|wait for|fill batch|\(replay\)|\(eager\)' "$res/nsys-$model$bs/nsys-stats.txt" 2>/dev/null | head -40 | tee -a "$summary"
+    if [[ ! -s "$res/nsys-$model$bs/nsys-stats.txt" ]]; then
+      nsys_failed="no report from the $model run at batch $bs"
+      say "$nsys_failed: $(grep -E '^\[profile\] nsys' "$res/nsys-$model$bs/profile.log" 2>/dev/null | head -1 | sed 's/; whatever.*//')"
+    fi
     rm -f "$res/nsys-$model$bs"/*.nsys-rep "$res/nsys-$model$bs"/*.sqlite "$res/nsys-$model$bs"/*.qdstrm
     pack
   done

@@ -20,8 +20,9 @@
 #         regular expression, narrows the kernels (skip and count then count its launches alone).
 # Writes into OUTPUT_FOLDER: augur-nsys.nsys-rep (or the .qdstrm when the report cannot be made),
 # nsys-stats.txt, augur-ncu.ncu-rep, ncu-details.txt, profile.log (every command and its output).
-# The tools are looked up on PATH, then in /usr/local/cuda/bin and /opt/nvidia/nsight-*; set NSYS
-# or NCU to choose. SKIP_NSYS=1 or SKIP_NCU=1 leaves one out.
+# The tools are looked up on PATH, then in /usr/local/cuda/bin and /opt/nvidia/nsight-*; set NSYS,
+# QDSTRM_IMPORTER (nsys's importer of its raw .qdstrm) or NCU to choose. SKIP_NSYS=1 or SKIP_NCU=1
+# leaves one out.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:?usage: profile.sh OUTPUT_FOLDER [augur train flags]}"
@@ -65,8 +66,28 @@ if [[ "${SKIP_NSYS:-0}" != 1 ]]; then
   if [[ -z "$nsys" ]]; then
     echo "[profile] nsys not found (set NSYS)" | tee -a "$log"; status=1
   else
+    # nsys writes its raw .qdstrm, then turns it into the .nsys-rep with QdstrmImporter from Nsight
+    # Systems' host folder, looked up on PATH; a CLI without that folder beside it (the copy of nsys
+    # inside Nsight Compute, the only one on the lent H200s) leaves the .qdstrm alone. QDSTRM_IMPORTER
+    # chooses one; else it is looked for beside nsys and in the usual install folders.
+    shopt -s nullglob
+    importer="${QDSTRM_IMPORTER:-$(find_tool QdstrmImporter "$(dirname "$nsys")/QdstrmImporter" \
+      "$(dirname "$nsys")"/../host-linux-x64/QdstrmImporter /usr/lib/nsight-systems/host-linux-x64/QdstrmImporter \
+      /opt/nvidia/nsight-systems*/host-linux-x64/QdstrmImporter /opt/nvidia/nsight-systems/*/host-linux-x64/QdstrmImporter /usr/local/cuda*/nsight-systems*/host-linux-x64/QdstrmImporter \
+      /opt/nvidia/nsight-compute/*/host/*/QdstrmImporter)}"
+    shopt -u nullglob
+    if [[ -n "$importer" ]]; then
+      echo "[profile] QdstrmImporter: $importer" >>"$log"
+      export PATH="$PATH:$(dirname "$importer")"
+    fi
+    rm -f "$out/augur-nsys.qdstrm"
     (cd "$work" && run "$nsys" profile --trace=cuda,nvtx,osrt --cuda-graph-trace=node --sample=none --cpuctxsw=none --force-overwrite=true \
       --output "$out/augur-nsys" "${train[@]}" --out "$work/runs/nsys") || status=1
+    if [[ ! -f "$out/augur-nsys.nsys-rep" && -f "$out/augur-nsys.qdstrm" && -n "$importer" ]]; then
+      # by hand when nsys did not call it itself; its libraries sit beside it
+      LD_LIBRARY_PATH="$(dirname "$importer")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+        run "$importer" --input-file "$out/augur-nsys.qdstrm" --output-file "$out/augur-nsys.nsys-rep" || status=1
+    fi
     if [[ -f "$out/augur-nsys.nsys-rep" ]]; then
       run "$nsys" stats --force-export=true --report cuda_gpu_kern_sum,cuda_gpu_mem_time_sum,cuda_api_sum \
         --output - "$out/augur-nsys.nsys-rep" >/dev/null
@@ -75,7 +96,7 @@ if [[ "${SKIP_NSYS:-0}" != 1 ]]; then
       run "$nsys" stats --report nvtx_sum --output - "$out/augur-nsys.nsys-rep" >/dev/null || true
       sed -n '/nsys stats/,$p' "$log" >"$out/nsys-stats.txt"
     else
-      echo "[profile] nsys made no report; whatever it left is in $out (a .qdstrm can be imported with QdstrmImporter elsewhere)" | tee -a "$log"
+      echo "[profile] nsys made no report$([[ -z "$importer" ]] && echo ' (no QdstrmImporter found; set QDSTRM_IMPORTER)'); whatever it left is in $out (a .qdstrm can be imported with QdstrmImporter elsewhere)" | tee -a "$log"
       status=1
     fi
   fi
