@@ -120,7 +120,8 @@ if want nsys; then
     grep -E '_kernel|train step|wait for|fill batch|\(replay\)|\(eager\)' "$res/nsys-$model$bs/nsys-stats.txt" 2>/dev/null | head -40 | tee -a "$summary"
     if [[ ! -s "$res/nsys-$model$bs/nsys-stats.txt" ]]; then
       nsys_failed="no report from the $model run at batch $bs"
-      say "$nsys_failed: $(grep -E '^\[profile\] nsys' "$res/nsys-$model$bs/profile.log" 2>/dev/null | head -1 | sed 's/; whatever.*//')"
+      why="$(grep -E '^\[profile\] nsys' "$res/nsys-$model$bs/profile.log" 2>/dev/null | head -1 | sed 's/; whatever.*//')"
+      say "$nsys_failed: ${why:-no word from profile.sh (cut off at 90 s?), see its profile.log in the pack}"
     fi
     rm -f "$res/nsys-$model$bs"/*.nsys-rep "$res/nsys-$model$bs"/*.sqlite "$res/nsys-$model$bs"/*.qdstrm
     pack

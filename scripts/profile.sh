@@ -80,7 +80,7 @@ if [[ "${SKIP_NSYS:-0}" != 1 ]]; then
       echo "[profile] QdstrmImporter: $importer" >>"$log"
       export PATH="$PATH:$(dirname "$importer")"
     fi
-    rm -f "$out/augur-nsys.qdstrm"
+    rm -f "$out/augur-nsys.qdstrm" "$out/augur-nsys.nsys-rep"
     (cd "$work" && run "$nsys" profile --trace=cuda,nvtx,osrt --cuda-graph-trace=node --sample=none --cpuctxsw=none --force-overwrite=true \
       --output "$out/augur-nsys" "${train[@]}" --out "$work/runs/nsys") || status=1
     if [[ ! -f "$out/augur-nsys.nsys-rep" && -f "$out/augur-nsys.qdstrm" && -n "$importer" ]]; then
