@@ -10,7 +10,7 @@ nvcc_bin="$(command -v nvcc || true)"
 if [[ -z "$nvcc_bin" && -n "${CUDA_HOME:-}" && -x "$CUDA_HOME/bin/nvcc" ]]; then nvcc_bin="$CUDA_HOME/bin/nvcc"; fi
 if [[ -z "$nvcc_bin" ]]; then
   echo "[augur] nvcc not found: building without CUDA kernels (the CPU backend still works)"
-  rm -f "$out/augur.fatbin"
+  rm -f "$out/augur.fatbin" "$out/resource-usage.txt"
   exit 0
 fi
 if ! command -v cmake >/dev/null; then
@@ -20,5 +20,13 @@ fi
 build="$root/target/cmake"
 echo "[augur] building CUDA kernels with $("$nvcc_bin" --version | tail -1)"
 cmake -S "$root" -B "$build" -DAUGUR_NVCC="$nvcc_bin" -DAUGUR_FATBIN_DIR="$out" >/dev/null
-cmake --build "$build"
+# ptxas's per-kernel report (CMakeLists.txt: --resource-usage) goes into resource-usage.txt, not the
+# log: a build that compiled the fatbin writes it again; an up-to-date one leaves it as it is
+log="$build/build.log" rc=0 report='^ptxas info|^    [0-9]+ bytes stack frame'
+cmake --build "$build" >"$log" 2>&1 || rc=$?
+grep -Ev "$report" "$log" || true
+if (( rc != 0 )); then exit "$rc"; fi
+if grep -Eq "$report" "$log"; then
+  grep -E "$report" "$log" >"$out/resource-usage.txt.part" && mv -f "$out/resource-usage.txt.part" "$out/resource-usage.txt"
+fi
 echo "[augur] fatbin: $out/augur.fatbin ($(stat -c %s "$out/augur.fatbin") bytes)"

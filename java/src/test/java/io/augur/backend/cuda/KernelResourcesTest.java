@@ -22,9 +22,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * What only a real GPU would otherwise show: a kernel whose registers times its largest block
  * exceed a block's register file fails every launch with "too many resources requested", which
- * the CPU emulator cannot see. This test asks ptxas (nvcc --resource-usage) for each kernel's
+ * the CPU emulator cannot see. This test reads ptxas's report (nvcc --resource-usage) of each kernel's
  * registers, spills and static shared memory, for every SASS target of the fatbin (CMakeLists.txt),
- * and checks them against the largest block the backend launches it with. It found the GRU
+ * and checks them against the largest block the backend launches it with. The report is the one the
+ * build wrote as it compiled the fatbin (target/kernels/resource-usage.txt), or, where that is missing
+ * or older than the sources, nvcc's for this test alone (some 25 s a target). It found the GRU
  * forward at 66 registers on sm_75, so 1024-thread blocks (H = 342) would not have launched on
  * Turing; the recurrence kernels now carry __launch_bounds__(1024). It also refuses any stack
  * frame (local memory, which a spill-free report can still hide): it found history_gather_kernel
@@ -94,10 +96,21 @@ class KernelResourcesTest {
         assertTrue(bad.isEmpty(), "sm_" + arch + ":\n" + String.join("\n", bad));
     }
 
-    /** ptxas's report for cuda/augur.cu compiled for sm_arch, by kernel. */
+    /** The build's ptxas report for every SASS target (CMakeLists.txt's --resource-usage, filed by scripts/build-kernels.sh). */
+    static final Path BUILD_REPORT = Path.of("target/kernels/resource-usage.txt");
+
+    /**
+     * ptxas's report for cuda/augur.cu compiled for sm_arch, by kernel: from the build's report where it is
+     * newer than every source of the fatbin (the suite runs after the build compiled them, so this spares five
+     * compilations of the whole file), else from compiling it here.
+     */
     static Map<String, Usage> resourceUsage(int arch) throws IOException, InterruptedException {
         Path nvcc = onPath("nvcc");
         Assumptions.assumeTrue(nvcc != null, "nvcc is not on the PATH");
+        if (fresh(BUILD_REPORT)) {
+            Map<String, Usage> usage = parse(Files.readString(BUILD_REPORT), arch);
+            if (!usage.isEmpty()) return usage;
+        }
         Path out = Files.createTempFile("augur-resources", ".cubin");
         try {
             Process p = new ProcessBuilder(nvcc.toString(), "-cubin", "-O3", "-std=c++17", "-arch=sm_" + arch, "--resource-usage",
@@ -105,19 +118,34 @@ class KernelResourcesTest {
             String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(p.waitFor(300, TimeUnit.SECONDS), "nvcc did not finish");
             assertEquals(0, p.exitValue(), "nvcc failed:\n" + log);
-            return parse(log);
+            return parse(log, arch);
         } finally {
             Files.deleteIfExists(out);
         }
     }
 
+    /** Whether the report exists and was written after the last change to cuda/ and to CMakeLists.txt (the flags); a tie counts as stale. */
+    static boolean fresh(Path report) throws IOException {
+        if (!Files.isRegularFile(report)) return false;
+        long written = Files.getLastModifiedTime(report).toMillis();
+        long newest = Files.getLastModifiedTime(Path.of("CMakeLists.txt")).toMillis();
+        try (var sources = Files.list(Path.of("cuda"))) {
+            for (Path p : (Iterable<Path>) sources::iterator) {
+                String name = p.getFileName().toString();
+                if (name.endsWith(".cu") || name.endsWith(".cuh")) newest = Math.max(newest, Files.getLastModifiedTime(p).toMillis());
+            }
+        }
+        return written > newest;
+    }
+
     /**
      * ptxas prints, per entry function: "Compiling entry function 'NAME' for 'sm_XX'", then
      * "N bytes stack frame, S bytes spill stores, L bytes spill loads", then
-     * "Used R registers, ..., M bytes smem" (the smem part absent when there is none).
+     * "Used R registers, ..., M bytes smem" (the smem part absent when there is none). The kernels
+     * compiled for sm_arch, the other targets' skipped (the build's report holds every target's).
      */
-    static Map<String, Usage> parse(String log) {
-        Pattern entry = Pattern.compile("Compiling entry function '(\\w+)'");
+    static Map<String, Usage> parse(String log, int arch) {
+        Pattern entry = Pattern.compile("Compiling entry function '(\\w+)' for 'sm_(\\d+)'");
         Pattern spill = Pattern.compile("(\\d+) bytes spill stores");
         Pattern stack = Pattern.compile("(\\d+) bytes stack frame");
         Pattern used = Pattern.compile("Used (\\d+) registers(.*)");
@@ -128,7 +156,7 @@ class KernelResourcesTest {
         for (String line : log.split("\n")) {
             Matcher m = entry.matcher(line);
             if (m.find()) {
-                current = m.group(1);
+                current = Integer.parseInt(m.group(2)) == arch ? m.group(1) : null;
                 spills = 0;
                 frame = 0;
                 continue;
