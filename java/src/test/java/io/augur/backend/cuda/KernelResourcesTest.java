@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the CPU emulator cannot see. This test reads ptxas's report (nvcc --resource-usage) of each kernel's
  * registers, spills and static shared memory, for every SASS target of the fatbin (CMakeLists.txt),
  * and checks them against the largest block the backend launches it with. The report is the one the
- * build wrote as it compiled the fatbin (target/kernels/resource-usage.txt), or, where that is missing
+ * build wrote as it compiled the fatbin (resource-usage.txt beside it), or, where that is missing
  * or older than the sources, nvcc's for this test alone (some 25 s a target). It found the GRU
  * forward at 66 registers on sm_75, so 1024-thread blocks (H = 342) would not have launched on
  * Turing; the recurrence kernels now carry __launch_bounds__(1024). It also refuses any stack
@@ -96,8 +96,11 @@ class KernelResourcesTest {
         assertTrue(bad.isEmpty(), "sm_" + arch + ":\n" + String.join("\n", bad));
     }
 
-    /** The build's ptxas report for every SASS target (CMakeLists.txt's --resource-usage, filed by scripts/build-kernels.sh). */
-    static final Path BUILD_REPORT = Path.of("target/kernels/resource-usage.txt");
+    /**
+     * The build's ptxas report for every SASS target (CMakeLists.txt's --resource-usage, filed by scripts/build-kernels.sh
+     * into the kernels' folder, which Maven names in augur.kernelResources).
+     */
+    static final Path BUILD_REPORT = Path.of(System.getProperty("augur.kernelResources", "target/kernels/resource-usage.txt"));
 
     /**
      * ptxas's report for cuda/augur.cu compiled for sm_arch, by kernel: from the build's report where it is
