@@ -127,6 +127,8 @@ __device__ __forceinline__ float act_derivative(int act, float pre, float post, 
 // dMp = dWp, dMa = d(Wq + Wd)), db1, dAlpha1 (h1), dW2 (h1, h2), db2, dAlpha2, dW3 (h2), db3 (1).
 // With a.local = 1 the block keeps them in shared memory and writes its slice once at the end; with
 // a.local = 2 all but dM3 (the rest, from db1 on), which it adds in its slice in global memory.
+// The size is rounded up to a multiple of 4 floats (AttentionArgs.partialFloats), so that every
+// block's slice starts 16-byte aligned as tiled_product's vector runs need.
 struct PartialLayout {
   int dm3, db1, da1, dw2, db2, da2, dw3, db3, size;
   __device__ PartialLayout(int W, int h1, int h2) {
@@ -138,7 +140,7 @@ struct PartialLayout {
     da2 = db2 + h2;
     dw3 = da2 + h2;
     db3 = dw3 + h2;
-    size = db3 + 1;
+    size = (db3 + 1 + 3) & ~3;
   }
 };
 
@@ -234,65 +236,166 @@ __device__ void tile_pool_backward(float* dsc, double* seg_dot, const float* R, 
   }
 }
 
+// An epilogue's run of C consecutive elements of one output row (C = 1, or 4 from tiled_product's
+// vector tiles): epi(i, j, Run<C> x) gets the sums of (i, j), ..., (i, j + C - 1). The unit's
+// epilogues are generic lambdas, written once for both widths; load_run, store_run and add_run move
+// a run to or from memory as one float4 where its address is 16-byte aligned, else float by float.
+template <int C>
+struct Run {
+  static constexpr int size = C;
+  float v[C];
+};
+
+__device__ __forceinline__ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+__device__ __forceinline__ float4 load4(const float* p) { return *reinterpret_cast<const float4*>(p); }
+
+template <int C>
+__device__ __forceinline__ Run<C> load_run(const float* p) {
+  Run<C> r;
+  if constexpr (C == 4) {
+    if (aligned16(p)) {
+      const float4 q = load4(p);
+      r.v[0] = q.x, r.v[1] = q.y, r.v[2] = q.z, r.v[3] = q.w;
+      return r;
+    }
+  }
+#pragma unroll
+  for (int c = 0; c < C; ++c) r.v[c] = p[c];
+  return r;
+}
+
+template <int C>
+__device__ __forceinline__ void store_run(float* p, const Run<C>& r) {
+  if constexpr (C == 4) {
+    if (aligned16(p)) {
+      *reinterpret_cast<float4*>(p) = make_float4(r.v[0], r.v[1], r.v[2], r.v[3]);
+      return;
+    }
+  }
+#pragma unroll
+  for (int c = 0; c < C; ++c) p[c] = r.v[c];
+}
+
+// p[c] += r.v[c]: the read-modify-write of a partial gradient.
+template <int C>
+__device__ __forceinline__ void add_run(float* p, const Run<C>& r) {
+  Run<C> s = load_run<C>(p);
+#pragma unroll
+  for (int c = 0; c < C; ++c) s.v[c] += r.v[c];
+  store_run<C>(p, s);
+}
+
+__device__ __forceinline__ float lane4(const float4& v, int u) { return u == 0 ? v.x : u == 1 ? v.y : u == 2 ? v.z : v.w; }
+
 // Register-tiled product of two small matrices, for every i < M, j < N:
 //   epi(i, j, sum over k < K, in k order, of A[i a_i + k a_k] Bm[k b_k + j b_j])
-// (strides let either operand be read transposed). The block's threads share ceil(M / TM) x
-// ceil(N / TN) tiles; a thread's tile has the rows tm + tiles_m ii and the columns tn + tiles_n jj,
-// so consecutive threads read consecutive columns of Bm (with b_j = 1: coalesced from global
-// memory, no bank conflicts from shared memory) and a warp reads a few neighbouring rows of A.
-// Out-of-range rows and columns are clamped for the loads and skipped by the epilogue. epi is
-// called once per element by the thread that owns it; no synchronisation inside.
-// One tile t (< tiles_m tiles_n) of tiled_product, by the calling thread.
-template <int TM, int TN, class Epi>
-__device__ __forceinline__ void product_tile(int t, int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm,
-                                             int b_k, int b_j, Epi epi) {
-  const int tiles_m = (M + TM - 1) / TM, tiles_n = (N + TN - 1) / TN;
-  {
-    const int tm = t / tiles_n, tn = t % tiles_n;
-    const float* ap[TM];
-    const float* bp[TN];
+// (strides let either operand be read transposed). The block's threads share ceil(M / 4) x
+// ceil(N / 4) tiles of 4 x 4 outputs, each thread's 16 sums in registers, so an inner step is 16
+// FMAs on 4 values of A and 4 of Bm; epi is called once per element (in runs, above) by the thread
+// that owns it; no synchronisation inside. Two ways to read the operands, with the same sums in the
+// same order (so the same bits), chosen at compile time (Form, below):
+//   - vector tiles: a tile is rows 4 tm .. 4 tm + 3 and columns 4 tn .. 4 tn + 3, and Bm's four
+//     columns at a k are one float4 (b_j = 1); A's four values are one float4 of four k's of a row
+//     (a_k = 1, A by rows) or of four rows at a k (a_i = 1, A by columns). A k step is then 2 loads
+//     for 16 FMAs where one float at a time took 8 and, with the strides unknown to the compiler,
+//     about as many integer instructions to address them (on sm_90: 84 to 96 instructions for 4
+//     steps where scalar tiles take 131 to 151; docs/perf/README.md). It needs 16-byte aligned
+//     operands, strides that are multiples of 4, N a multiple of 4 and, by rows, K too, by columns, M: the host
+//     launches these forms only where W, h1 and h2 are multiples of 4 and the weights are 16-byte
+//     aligned (CudaBackend.attentionVectorTiles; the Amazon config's 36, 80 and 40 are), and the
+//     kernels' shared-memory layouts keep every array 16-byte aligned then. Consecutive threads read
+//     consecutive float4s of Bm (coalesced from global memory, no bank conflicts from shared
+//     memory) and a warp reads one or two rows of A.
+//   - scalar tiles (any shape and stride): a tile is rows tm + tiles_m ii and columns tn + tiles_n
+//     jj, each value loaded alone; out-of-range rows and columns are clamped for the loads and
+//     skipped by the epilogue.
+// One kernel holds one form: with both behind a branch the compiler kept the forms' address
+// arithmetic live together (the forward took 108 registers a thread on sm_90, where either form
+// alone takes at most 80).
+enum class Form { SCALAR, VECTOR, TF32 };
+
+template <class Epi>
+__device__ __forceinline__ void scalar_tile(int t, int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm, int b_k,
+                                            int b_j, Epi epi) {
+  const int tiles_m = (M + 3) / 4, tiles_n = (N + 3) / 4;
+  const int tm = t / tiles_n, tn = t % tiles_n;
+  const float* ap[4];
+  const float* bp[4];
 #pragma unroll
-    for (int ii = 0; ii < TM; ++ii) ap[ii] = A + min(tm + tiles_m * ii, M - 1) * a_i;
+  for (int ii = 0; ii < 4; ++ii) ap[ii] = A + min(tm + tiles_m * ii, M - 1) * a_i;
 #pragma unroll
-    for (int jj = 0; jj < TN; ++jj) bp[jj] = Bm + min(tn + tiles_n * jj, N - 1) * b_j;
-    float acc[TM][TN];
+  for (int jj = 0; jj < 4; ++jj) bp[jj] = Bm + min(tn + tiles_n * jj, N - 1) * b_j;
+  float acc[4][4];
 #pragma unroll
-    for (int ii = 0; ii < TM; ++ii)
+  for (int ii = 0; ii < 4; ++ii)
 #pragma unroll
-      for (int jj = 0; jj < TN; ++jj) acc[ii][jj] = 0.0f;
+    for (int jj = 0; jj < 4; ++jj) acc[ii][jj] = 0.0f;
 #pragma unroll 4
-    for (int k = 0; k < K; ++k) {
-      float av[TM], bv[TN];
+  for (int k = 0; k < K; ++k) {
+    float av[4], bv[4];
 #pragma unroll
-      for (int ii = 0; ii < TM; ++ii) av[ii] = ap[ii][k * a_k];
+    for (int ii = 0; ii < 4; ++ii) av[ii] = ap[ii][k * a_k];
 #pragma unroll
-      for (int jj = 0; jj < TN; ++jj) bv[jj] = bp[jj][k * b_k];
+    for (int jj = 0; jj < 4; ++jj) bv[jj] = bp[jj][k * b_k];
 #pragma unroll
-      for (int ii = 0; ii < TM; ++ii)
+    for (int ii = 0; ii < 4; ++ii)
 #pragma unroll
-        for (int jj = 0; jj < TN; ++jj) acc[ii][jj] += av[ii] * bv[jj];
-    }
+      for (int jj = 0; jj < 4; ++jj) acc[ii][jj] += av[ii] * bv[jj];
+  }
 #pragma unroll
-    for (int ii = 0; ii < TM; ++ii) {
-      const int i = tm + tiles_m * ii;
+  for (int ii = 0; ii < 4; ++ii) {
+    const int i = tm + tiles_m * ii;
 #pragma unroll
-      for (int jj = 0; jj < TN; ++jj) {
-        const int j = tn + tiles_n * jj;
-        if (i < M && j < N) epi(i, j, acc[ii][jj]);
-      }
+    for (int jj = 0; jj < 4; ++jj) {
+      const int j = tn + tiles_n * jj;
+      if (i < M && j < N) epi(i, j, Run<1>{{acc[ii][jj]}});
     }
   }
 }
 
-template <int TM, int TN, class Epi>
-__device__ __forceinline__ void tiled_product(int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm,
-                                              int b_k, int b_j, Epi epi) {
-  if (M <= 0 || N <= 0) return;
-  const int tiles = ((M + TM - 1) / TM) * ((N + TN - 1) / TN);
-  for (int t = threadIdx.x; t < tiles; t += blockDim.x) product_tile<TM, TN>(t, M, N, K, A, a_i, a_k, Bm, b_k, b_j, epi);
+template <int LAYOUT, class Epi>
+__device__ __forceinline__ void vector_tile(int t, int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm, int b_k,
+                                            Epi epi) {
+  const int tiles_n = N >> 2, tm = t / tiles_n, tn = t % tiles_n, i0 = 4 * tm;
+  const float* bp = Bm + 4 * tn;
+  float acc[4][4];
+#pragma unroll
+  for (int ii = 0; ii < 4; ++ii)
+#pragma unroll
+    for (int jj = 0; jj < 4; ++jj) acc[ii][jj] = 0.0f;
+  if constexpr (LAYOUT == 1) {  // A by rows: four k's of each of the tile's rows in a float4
+    const float* ap[4];
+#pragma unroll
+    for (int ii = 0; ii < 4; ++ii) ap[ii] = A + min(i0 + ii, M - 1) * a_i;
+    for (int k = 0; k < K; k += 4) {  // K a multiple of 4
+      float4 av[4];
+#pragma unroll
+      for (int ii = 0; ii < 4; ++ii) av[ii] = load4(ap[ii] + k);
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        const float4 bv = load4(bp + (k + u) * b_k);
+#pragma unroll
+        for (int ii = 0; ii < 4; ++ii)
+#pragma unroll
+          for (int jj = 0; jj < 4; ++jj) acc[ii][jj] += lane4(av[ii], u) * lane4(bv, jj);
+      }
+    }
+  } else {  // A by columns: the tile's four rows at a k in a float4
+    const float* ap = A + i0;
+#pragma unroll 4
+    for (int k = 0; k < K; ++k) {
+      const float4 av = load4(ap + k * a_k), bv = load4(bp + k * b_k);
+#pragma unroll
+      for (int ii = 0; ii < 4; ++ii)
+#pragma unroll
+        for (int jj = 0; jj < 4; ++jj) acc[ii][jj] += lane4(av, ii) * lane4(bv, jj);
+    }
+  }
+#pragma unroll
+  for (int ii = 0; ii < 4; ++ii)
+    if (i0 + ii < M) epi(i0 + ii, 4 * tn, Run<4>{{acc[ii][0], acc[ii][1], acc[ii][2], acc[ii][3]}});
 }
-
-constexpr int TILE = 4;  // tiled_product's TM = TN throughout
 
 // A product's shape and operands, as tiled_product takes them.
 struct Operands {
@@ -301,8 +404,25 @@ struct Operands {
   int a_i, a_k;
   const float* Bm;
   int b_k, b_j;
-  __device__ int tiles() const { return M > 0 && N > 0 ? ((M + TILE - 1) / TILE) * ((N + TILE - 1) / TILE) : 0; }
+  __device__ int tiles() const { return M > 0 && N > 0 ? ((M + 3) / 4) * ((N + 3) / 4) : 0; }
 };
+
+// Tiles first, first + step, ... (below `end`) of the product by the calling thread.
+template <bool VEC, class Epi>
+__device__ __forceinline__ void product_tiles(const Operands& o, int first, int step, int end, Epi epi) {
+  if constexpr (!VEC) {
+    for (int t = first; t < end; t += step) scalar_tile(t, o.M, o.N, o.K, o.A, o.a_i, o.a_k, o.Bm, o.b_k, o.b_j, epi);
+  } else if (o.a_k == 1) {  // every call site's strides are constants: one branch is left
+    for (int t = first; t < end; t += step) vector_tile<1>(t, o.M, o.N, o.K, o.A, o.a_i, o.a_k, o.Bm, o.b_k, epi);
+  } else {
+    for (int t = first; t < end; t += step) vector_tile<2>(t, o.M, o.N, o.K, o.A, o.a_i, o.a_k, o.Bm, o.b_k, epi);
+  }
+}
+
+template <bool VEC, class Epi>
+__device__ __forceinline__ void tiled_product(const Operands& o, Epi epi) {
+  product_tiles<VEC>(o, threadIdx.x, blockDim.x, o.tiles(), epi);
+}
 
 // Two independent products of one stage of the backward, P with few tiles over a long K (a chunk's
 // rows times a weight matrix) and Q with many over a short K (a weight gradient over the chunk's
@@ -311,21 +431,20 @@ struct Operands {
 // rest of Q goes round all the threads. At 16 rows (Amazon config) the stages' longest threads walk
 // 56 and 96 k steps instead of 72 and 128 (P first, then Q, each strided over the block). The same
 // elements, each summed in k order by one thread, as tiled_product sums them.
-template <class EpiP, class EpiQ>
+template <bool VEC, class EpiP, class EpiQ>
 __device__ __forceinline__ void tiled_product_pair(const Operands& p, EpiP epi_p, const Operands& q, EpiQ epi_q) {
   const int n_p = p.tiles(), n_q = q.tiles(), threads = blockDim.x, t = threadIdx.x;
   if (n_p == 0 || n_q == 0 || n_p >= threads) {  // the same for the whole block
-    tiled_product<TILE, TILE>(p.M, p.N, p.K, p.A, p.a_i, p.a_k, p.Bm, p.b_k, p.b_j, epi_p);
-    tiled_product<TILE, TILE>(q.M, q.N, q.K, q.A, q.a_i, q.a_k, q.Bm, q.b_k, q.b_j, epi_q);
+    tiled_product<VEC>(p, epi_p);
+    tiled_product<VEC>(q, epi_q);
     return;
   }
   const int idle = threads - n_p;  // threads without a P tile
   const int each = min(p.K / max(q.K, 1), (n_q + idle - 1) / idle);
   const int first = min(n_q, idle * each);  // Q's tiles [0, first) go to the idle threads, `each` apiece
-  if (t < n_p) product_tile<TILE, TILE>(t, p.M, p.N, p.K, p.A, p.a_i, p.a_k, p.Bm, p.b_k, p.b_j, epi_p);
-  else
-    for (int u = t - n_p; u < first; u += idle) product_tile<TILE, TILE>(u, q.M, q.N, q.K, q.A, q.a_i, q.a_k, q.Bm, q.b_k, q.b_j, epi_q);
-  for (int u = first + t; u < n_q; u += threads) product_tile<TILE, TILE>(u, q.M, q.N, q.K, q.A, q.a_i, q.a_k, q.Bm, q.b_k, q.b_j, epi_q);
+  if (t < n_p) product_tiles<VEC>(p, t, threads, t + 1, epi_p);
+  else product_tiles<VEC>(q, t - n_p, idle, first, epi_q);
+  product_tiles<VEC>(q, first + t, threads, n_q, epi_q);
 }
 
 // tiled_product's contract on the TF32 tensor cores (`--precision tf32`, compute capability 8.0
@@ -365,37 +484,51 @@ __device__ __forceinline__ void mma_product(int M, int N, int K, const float* A,
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
         const int i = m0 + g + 8 * (q >> 1), j = n0 + 8 * h + 2 * t + (q & 1);
-        if (i < M && j < N) epi(i, j, d[h][q]);
+        if (i < M && j < N) epi(i, j, Run<1>{{d[h][q]}});
       }
   }
 }
 
-// The unit's products: fp32 FMAs (tiled_product) or, with TF32, the tensor cores (mma_product).
-template <bool TF32, class Epi>
+// The unit's products: fp32 FMAs (tiled_product, scalar or vector tiles) or, with TF32, the tensor cores (mma_product).
+template <Form F, class Epi>
 __device__ __forceinline__ void product(int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm, int b_k,
                                         int b_j, Epi epi) {
-  if constexpr (TF32) mma_product(M, N, K, A, a_i, a_k, Bm, b_k, b_j, epi);
-  else tiled_product<TILE, TILE>(M, N, K, A, a_i, a_k, Bm, b_k, b_j, epi);
+  if constexpr (F == Form::TF32) mma_product(M, N, K, A, a_i, a_k, Bm, b_k, b_j, epi);
+  else tiled_product<F == Form::VECTOR>(Operands{M, N, K, A, a_i, a_k, Bm, b_k, b_j}, epi);
 }
 
 // The tile's MLP forward from R (n rows of stride ldr whose first 2W columns are [k, q * k]):
 // H1 = R[:, :2W] M2 + P[p_row[r]], A1 = act(H1), H2 = A1 W2 + b2, A2 = act(H2). M2: the first 2W
 // rows of M3 (global or shared memory); P (rows of h1): the rows' per-sample terms, row r's at
-// p_row[r]. H1 / H2 may be nullptr (the forward keeps only the outputs). Ends with a barrier.
-template <bool TF32>
+// p_row[r]. H1 / H2 may be nullptr (the forward keeps only the outputs). Ends with a barrier. (An
+// epilogue stores H before it computes the activations: the other order took the TF32 backward held
+// to 80 registers from 40 to 148 bytes of spill loads a thread on sm_90.)
+template <Form F>
 __device__ void tile_mlp_forward(float* H1, float* A1, float* H2, float* A2, const float* R, int ldr, const float* m2, const float* P,
                                  const int* p_row, int n, const AttentionArgs& a) {
   const int W2 = 2 * a.W, h1 = a.h1, h2 = a.h2;
-  product<TF32>(n, h1, W2, R, ldr, 1, m2, h1, 1, [&](int r, int j, float s) {
-    s += P[(long long)p_row[r] * h1 + j];
-    if (H1 != nullptr) H1[r * h1 + j] = s;
-    A1[r * h1 + j] = act_forward(a.act, s, a.alpha1 != nullptr ? a.alpha1[j] : 0.0f);
+  product<F>(n, h1, W2, R, ldr, 1, m2, h1, 1, [&](int r, int j, auto s) {
+    constexpr int C = decltype(s)::size;
+    const Run<C> p = load_run<C>(P + ((long long)p_row[r] * h1 + j));
+#pragma unroll
+    for (int c = 0; c < C; ++c) s.v[c] += p.v[c];
+    if (H1 != nullptr) store_run(H1 + (r * h1 + j), s);
+    Run<C> y;
+#pragma unroll
+    for (int c = 0; c < C; ++c) y.v[c] = act_forward(a.act, s.v[c], a.alpha1 != nullptr ? a.alpha1[j + c] : 0.0f);
+    store_run(A1 + (r * h1 + j), y);
   });
   __syncthreads();
-  product<TF32>(n, h2, h1, A1, h1, 1, a.w2, h2, 1, [&](int r, int j, float s) {
-    s += a.b2[j];
-    if (H2 != nullptr) H2[r * h2 + j] = s;
-    A2[r * h2 + j] = act_forward(a.act, s, a.alpha2 != nullptr ? a.alpha2[j] : 0.0f);
+  product<F>(n, h2, h1, A1, h1, 1, a.w2, h2, 1, [&](int r, int j, auto s) {
+    constexpr int C = decltype(s)::size;
+    const Run<C> b = load_run<C>(a.b2 + j);
+#pragma unroll
+    for (int c = 0; c < C; ++c) s.v[c] += b.v[c];
+    if (H2 != nullptr) store_run(H2 + (r * h2 + j), s);
+    Run<C> y;
+#pragma unroll
+    for (int c = 0; c < C; ++c) y.v[c] = act_forward(a.act, s.v[c], a.alpha2 != nullptr ? a.alpha2[j + c] : 0.0f);
+    store_run(A2 + (r * h2 + j), y);
   });
   __syncthreads();
 }
@@ -439,13 +572,13 @@ __device__ __forceinline__ float sample_term(const AttentionArgs& a, const float
 // a sample's t = 0 row writes its P to a.p for the backward. No launch of its own does any of this
 // (the prepare launch it replaces computed P for the whole batch). Dynamic shared memory (floats
 // and ints, 4 bytes each): M2 (2W, h1), Ma (W, h1); row_b, row_t, slot, slot_b, slot_first (rows
-// ints each); then
+// ints each, the five padded to a multiple of 4); then
 // R (rows, 2W), A1 (rows, h1), A2 (rows, h2), Q (rows, W; the slots' queries), P (rows, h1).
 // score is written at the valid positions alone.
 namespace {
 constexpr int COPY_ELEMENTS = 8;
 
-template <bool TF32>
+template <Form F>
 __device__ void forward_tiles(const AttentionArgs& a) {
   extern __shared__ double smem[];
   const int W = a.W, W2 = 2 * a.W, W3 = 3 * a.W, T = a.T, h1 = a.h1, h2 = a.h2, rows = a.rows;
@@ -456,7 +589,7 @@ __device__ void forward_tiles(const AttentionArgs& a) {
   int* slot = row_t + rows;        // row r's slot
   int* slot_b = slot + rows;       // slot s's sample
   int* slot_first = slot_b + rows; // slot s's first row in the tile
-  float* R = reinterpret_cast<float*>(slot_first + rows);
+  float* R = reinterpret_cast<float*>(row_b) + ((5 * rows + 3) & ~3);  // 16-byte aligned
   float* A1 = R + rows * W2;
   float* A2 = A1 + rows * h1;
   float* Q = A2 + rows * h2;
@@ -538,7 +671,7 @@ __device__ void forward_tiles(const AttentionArgs& a) {
       if (row_t[slot_first[sl]] == 0) a.p[(long long)slot_b[sl] * h1 + j] = v;  // the one tile that holds the sample's t = 0
     }
     __syncthreads();
-    tile_mlp_forward<TF32>(nullptr, A1, nullptr, A2, R, W2, M2, P, slot, n, a);
+    tile_mlp_forward<F>(nullptr, A1, nullptr, A2, R, W2, M2, P, slot, n, a);
     for (int r = threadIdx.x; r < n; r += blockDim.x) {
       float s = 0.0f;
       for (int j = 0; j < h2; ++j) s += A2[r * h2 + j] * a.w3[j];
@@ -550,13 +683,17 @@ __device__ void forward_tiles(const AttentionArgs& a) {
 
 }  // namespace
 
-AUGUR_KERNEL void activation_unit_forward_kernel(AttentionArgs a) { forward_tiles<false>(a); }
+// The products on vector tiles (tiled_product): where W, h1 and h2 are multiples of 4 and the weights 16-byte aligned.
+AUGUR_KERNEL void activation_unit_forward_kernel(AttentionArgs a) { forward_tiles<Form::VECTOR>(a); }
+// The same on scalar tiles, for any widths.
+AUGUR_KERNEL void activation_unit_forward_scalar_kernel(AttentionArgs a) { forward_tiles<Form::SCALAR>(a); }
 // The same with the MLP's products on the TF32 tensor cores (compute capability 8.0 and newer).
-AUGUR_KERNEL void activation_unit_forward_tf32_kernel(AttentionArgs a) { forward_tiles<true>(a); }
+AUGUR_KERNEL void activation_unit_forward_tf32_kernel(AttentionArgs a) { forward_tiles<Form::TF32>(a); }
 
 // Grid: a.blocks blocks, tile i on block i mod a.blocks; a block with no tile writes nothing.
-// Dynamic shared memory: seg_dot (rows doubles), then in floats: with a.local the block's partial
-// gradients on chip (PartialLayout; from db1 on with a.local = 2), then row_b, row_t (rows ints each), dsc (rows), R3 (rows, 3W), H1, A1, D1 (rows, h1 each), H2,
+// Dynamic shared memory: seg_dot (rows doubles, rows rounded up to even), then in floats: with a.local the block's
+// partial gradients on chip (PartialLayout; from db1 on with a.local = 2; padded to a multiple of 4), then row_b, row_t
+// (rows ints each), dsc (rows; the three padded to a multiple of 4), R3 (rows, 3W), H1, A1, D1 (rows, h1 each), H2,
 // A2, D2 (rows, h2 each), and dR3 (rows, 3W) only where it does not fit in H1 and A1, which are
 // spent by the time it is written (Amazon config: 3W = 108 <= 2 h1 = 160); dR3's place holds the
 // rows' d_out (rows, W) for the pool's backward before that. Every tile adds into
@@ -570,24 +707,24 @@ __device__ __forceinline__ bool dr3_in_h1(int W, int h1) { return 3 * W <= 2 * h
 // Rows whose loads a per-hidden-unit loop issues together.
 constexpr int ROW_BATCH = 8;
 
-template <bool TF32>
+template <Form F>
 __device__ void backward_tiles(const AttentionArgs& a) {
   extern __shared__ double smem[];
   const int W = a.W, W3 = 3 * a.W, T = a.T, h1 = a.h1, h2 = a.h2, rows = a.rows;
   const PartialLayout L(W, h1, h2);
   float* slice = a.partials + (long long)blockIdx.x * L.size;
   double* seg_dot = smem;
-  float* chip = reinterpret_cast<float*>(smem + rows);
+  float* chip = reinterpret_cast<float*>(smem + ((rows + 1) & ~1));  // each array from here on 16-byte aligned
   // the layout's last on_chip floats in shared memory, the first L.size - on_chip in the slice
   const int on_chip = a.local == 1 ? L.size : a.local == 2 ? L.size - L.db1 : 0;
   // pm3[L.dm3 + x] is dM3's element x; pr[i - shift] the element at layout offset i >= L.db1 of the rest
   float* pm3 = a.local == 1 ? chip : slice;
   float* pr = a.local != 0 ? chip : slice;
   const int shift = a.local == 2 ? L.db1 : 0;
-  int* row_b = reinterpret_cast<int*>(chip + on_chip);
+  int* row_b = reinterpret_cast<int*>(chip + ((on_chip + 3) & ~3));
   int* row_t = row_b + rows;
   float* dsc = reinterpret_cast<float*>(row_t + rows);
-  float* R3 = dsc + rows;
+  float* R3 = reinterpret_cast<float*>(row_b) + ((3 * rows + 3) & ~3);
   float* H1 = R3 + rows * W3;
   float* A1 = H1 + rows * h1;
   float* D1 = A1 + rows * h1;
@@ -626,7 +763,7 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     }
     tile_pool_backward(dsc, seg_dot, R3, W3, dob, row_b, row_t, n, a);
     __syncthreads();
-    tile_mlp_forward<TF32>(H1, A1, H2, A2, R3, W3, a.m3, a.p, row_b, n, a);
+    tile_mlp_forward<F>(H1, A1, H2, A2, R3, W3, a.m3, a.p, row_b, n, a);
     // layer 3 and the second activation, one thread per hidden unit j (fixed row order), the rows'
     // loads ROW_BATCH at a time: one after another, each row's loads waited behind the previous
     // row's store, which the compiler cannot tell apart from them
@@ -665,13 +802,13 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     __syncthreads();
     // dA1 = D2 W2^T, and dW2 += A1^T D2
     {
-      auto epi_d1 = [&](int r, int i, float s) { D1[r * h1 + i] = s; };
-      auto epi_dw2 = [&](int i, int j, float s) { pr[L.dw2 - shift + i * h2 + j] += s; };
-      if constexpr (TF32) {
-        product<TF32>(n, h1, h2, D2, h2, 1, a.w2t, h1, 1, epi_d1);
-        product<TF32>(h1, h2, n, A1, 1, h1, D2, h2, 1, epi_dw2);
+      auto epi_d1 = [&](int r, int i, auto s) { store_run(D1 + (r * h1 + i), s); };
+      auto epi_dw2 = [&](int i, int j, auto s) { add_run(pr + (L.dw2 - shift + i * h2 + j), s); };
+      if constexpr (F == Form::TF32) {
+        product<F>(n, h1, h2, D2, h2, 1, a.w2t, h1, 1, epi_d1);
+        product<F>(h1, h2, n, A1, 1, h1, D2, h2, 1, epi_dw2);
       } else {
-        tiled_product_pair(Operands{n, h1, h2, D2, h2, 1, a.w2t, h1, 1}, epi_d1, Operands{h1, h2, n, A1, 1, h1, D2, h2, 1}, epi_dw2);
+        tiled_product_pair<F == Form::VECTOR>(Operands{n, h1, h2, D2, h2, 1, a.w2t, h1, 1}, epi_d1, Operands{h1, h2, n, A1, 1, h1, D2, h2, 1}, epi_dw2);
       }
     }
     __syncthreads();
@@ -704,13 +841,13 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     __syncthreads();  // H1 and A1 are spent: dR3 may take their place
     // dM3 += R3^T dH1;  dR3 = dH1 M3^T
     {
-      auto epi_dm3 = [&](int c, int i, float s) { pm3[L.dm3 + c * h1 + i] += s; };
-      auto epi_dr3 = [&](int r, int c, float s) { dR3[r * W3 + c] = s; };
-      if constexpr (TF32) {
-        product<TF32>(W3, h1, n, R3, 1, W3, D1, h1, 1, epi_dm3);
-        product<TF32>(n, W3, h1, D1, h1, 1, a.m3t, W3, 1, epi_dr3);
+      auto epi_dm3 = [&](int c, int i, auto s) { add_run(pm3 + (L.dm3 + c * h1 + i), s); };
+      auto epi_dr3 = [&](int r, int c, auto s) { store_run(dR3 + (r * W3 + c), s); };
+      if constexpr (F == Form::TF32) {
+        product<F>(W3, h1, n, R3, 1, W3, D1, h1, 1, epi_dm3);
+        product<F>(n, W3, h1, D1, h1, 1, a.m3t, W3, 1, epi_dr3);
       } else {
-        tiled_product_pair(Operands{n, W3, h1, D1, h1, 1, a.m3t, W3, 1}, epi_dr3, Operands{W3, h1, n, R3, 1, W3, D1, h1, 1}, epi_dm3);
+        tiled_product_pair<F == Form::VECTOR>(Operands{n, W3, h1, D1, h1, 1, a.m3t, W3, 1}, epi_dr3, Operands{W3, h1, n, R3, 1, W3, D1, h1, 1}, epi_dm3);
       }
     }
     __syncthreads();
@@ -743,16 +880,20 @@ __device__ void backward_tiles(const AttentionArgs& a) {
 
 }  // namespace
 
-AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) { backward_tiles<false>(a); }
+// The products on vector tiles (tiled_product): where W, h1 and h2 are multiples of 4 and the weights 16-byte aligned.
+AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) { backward_tiles<Form::VECTOR>(a); }
+// The same on scalar tiles, for any widths.
+AUGUR_KERNEL void activation_unit_backward_scalar_kernel(AttentionArgs a) { backward_tiles<Form::SCALAR>(a); }
 // The same with the MLP's products on the TF32 tensor cores (compute capability 8.0 and newer).
-AUGUR_KERNEL void activation_unit_backward_tf32_kernel(AttentionArgs a) { backward_tiles<true>(a); }
-// The same two held to three blocks of 256 threads an SM (80 registers a thread): on sm_90 the kernels above take
-// 128 (fp32) and 105 (TF32) registers, so an SM holds two of their blocks whatever their shared memory, and a third
-// block, which the backward's 72 KB with dM3 off chip leaves room for, waits for a second wave. The price is a few
-// bytes of spills to local memory, which L1 caches (sm_90: 12 stored and 24 loaded fp32, 4 and 8 TF32, per
-// thread and tile pass). CudaBackend launches these where it plans three or more backward blocks an SM.
-AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_3blocks_kernel(AttentionArgs a) { backward_tiles<false>(a); }
-AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_tf32_3blocks_kernel(AttentionArgs a) { backward_tiles<true>(a); }
+AUGUR_KERNEL void activation_unit_backward_tf32_kernel(AttentionArgs a) { backward_tiles<Form::TF32>(a); }
+// The same three held to three blocks of 256 threads an SM (80 registers a thread): on sm_90 the kernels above take
+// 123 (vector), 128 (scalar) and 120 (TF32) registers, so an SM holds two of their blocks whatever their shared
+// memory, and a third block, which the backward's shared memory with dM3 off chip leaves room for, waits for a
+// second wave. The price, where there is one, is a few bytes of spills to local memory, which L1 caches (sm_90:
+// KernelResourcesTest allows 64 bytes). CudaBackend launches these where it plans three or more backward blocks an SM.
+AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::VECTOR>(a); }
+AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_scalar_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::SCALAR>(a); }
+AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_tf32_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::TF32>(a); }
 
 // Sums the slices of `partials` that hold a tile (the first min(a.blocks, *a.tiles)) and adds
 // them into the gradients (+=): dWq += dMa, dWk += dMb, dWd += dMa - dMb, dWp += dMp (the three

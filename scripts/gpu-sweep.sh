@@ -40,7 +40,8 @@
 #             cuda: cpu tries the part on a machine without a GPU);
 #   sanitize  CudaOpsParityTest and CudaTowerParityTest under compute-sanitizer memcheck;
 #   variants  DIN again with each of VARIANTS (JVM options, one run each; default, most telling
-#             first: the activation unit layer by layer (whole-batch products); without programmatic dependent launch; the top tower layer by layer instead of
+#             first: the activation unit's products on scalar tiles instead of vector tiles (float4 loads; the same bits,
+#             fewer instructions, not yet timed); the activation unit layer by layer (whole-batch products); without programmatic dependent launch; the top tower layer by layer instead of
 #             fused; the activation unit's partial gradients, or only dM3, in global memory (more L1
 #             for the weights); its backward tiles of 16 rows; 128 threads a block; the tower fused
 #             in clusters of 2 and of 4 blocks (at batch 128, 64 and 32 rows a block instead of all
@@ -219,7 +220,7 @@ fi
 pack
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
-  else variants=(-Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16 -Daugur.attention.threads=128 -Daugur.tower.cluster=2 -Daugur.tower.cluster=4 -Daugur.tower.cols=8); fi
+  else variants=(-Daugur.attention.vectorTiles=off -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16 -Daugur.attention.threads=128 -Daugur.tower.cluster=2 -Daugur.tower.cluster=4 -Daugur.tower.cols=8); fi
   i=0
   for v in "${variants[@]}"; do
     i=$((i + 1))

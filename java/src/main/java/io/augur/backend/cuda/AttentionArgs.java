@@ -42,23 +42,27 @@ final class AttentionArgs {
 
     private static int align8(int n) { return (n + 7) & ~7; }
 
+    private static long align4(long n) { return (n + 3) & ~3L; }
+
     /**
      * Dynamic shared memory of the forward kernel for tiles of {@code rows} positions: M2 (2W, h1) and Ma (W, h1), then
-     * row_b, row_t, slot, slot_b, slot_first (ints), then R (2W a row), A1, A2, Q (W a row) and P (h1 a row).
+     * row_b, row_t, slot, slot_b, slot_first (ints; the five padded to a multiple of 4, so that what follows is 16-byte
+     * aligned for the products' float4 loads), then R (2W a row), A1, A2, Q (W a row) and P (h1 a row).
      */
     static long forwardSharedBytes(int W, int h1, int h2, int rows) {
-        return 4L * (3L * W * h1 + rows * (5 + 3L * W + 2L * h1 + h2));
+        return 4L * (3L * W * h1 + align4(5L * rows) + rows * (3L * W + 2L * h1 + h2));
     }
 
     /** Whether the backward's dR3 (rows, 3W) takes the place of H1 and A1 (rows, h1 each), as the kernel decides (dr3_in_h1). */
     static boolean dr3InH1(int W, int h1) { return 3 * W <= 2 * h1; }
 
     /**
-     * Dynamic shared memory of the backward kernel for a tile: seg_dot (doubles), row_b, row_t (ints), dsc, R3, H1, A1, D1,
-     * H2, A2, D2 and, unless it fits in H1 and A1, dR3.
+     * Dynamic shared memory of the backward kernel for a tile: seg_dot (doubles, an even count), row_b, row_t (ints),
+     * dsc (the three padded to a multiple of 4 floats), R3, H1, A1, D1, H2, A2, D2 and, unless it fits in H1 and A1, dR3.
+     * The padding keeps R3 and what follows 16-byte aligned for the products' float4 loads.
      */
     static long backwardSharedBytes(int W, int h1, int h2, int rows) {
-        return 8L * rows + 4L * rows * (3 + 3L * W + 3L * h1 + 3L * h2 + (dr3InH1(W, h1) ? 0 : 3L * W));
+        return 8L * ((rows + 1) & ~1) + 4L * align4(3L * rows) + 4L * rows * (3L * W + 3L * h1 + 3L * h2 + (dr3InH1(W, h1) ? 0 : 3L * W));
     }
 
     /** Where the backward keeps a block's partial gradients (the LOCAL int): its slice in global memory, shared memory, or shared memory but dM3. */
@@ -71,12 +75,15 @@ final class AttentionArgs {
             case PARTIALS_CHIP_BUT_DM3 -> partialFloats(W, h1, h2) - 3L * W * h1;
             default -> 0;
         };
-        return backwardSharedBytes(W, h1, h2, rows) + 4 * onChip;
+        return backwardSharedBytes(W, h1, h2, rows) + 4 * align4(onChip);
     }
 
-    /** Floats of one block's partial gradients: dM3 (3W x h1), db1, dAlpha1, dW2, db2, dAlpha2, dW3, db3. */
+    /**
+     * Floats of one block's partial gradients: dM3 (3W x h1), db1, dAlpha1, dW2, db2, dAlpha2, dW3, db3, rounded up to a
+     * multiple of 4 so that every block's slice starts 16-byte aligned (PartialLayout in activation_unit.cu).
+     */
     static long partialFloats(int W, int h1, int h2) {
-        return 3L * W * h1 + 2L * h1 + (long) h1 * h2 + 3L * h2 + 1;
+        return align4(3L * W * h1 + 2L * h1 + (long) h1 * h2 + 3L * h2 + 1);
     }
 
     /**

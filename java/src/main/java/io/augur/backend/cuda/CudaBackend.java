@@ -101,12 +101,31 @@ public final class CudaBackend implements Backend, Profiling {
 
     /**
      * The fused unit's backward kernel for a launch planned at {@code blocksPerSm} blocks an SM: from 3 on the form held
-     * to 80 registers (__launch_bounds__(256, 3); the other takes 128 on sm_90, two blocks' worth), else the other.
+     * to 80 registers (__launch_bounds__(256, 3); the other takes up to 128 on sm_90, two blocks' worth), else the other;
+     * in fp32 on vector tiles where {@code vectorTiles} ({@link #attentionVectorTiles}), else on scalar tiles.
      */
-    static String attentionBackwardKernel(Precision precision, int blocksPerSm) {
-        boolean tf32 = precision == Precision.TF32;
-        if (blocksPerSm >= 3) return tf32 ? Kernels.ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS : Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS;
-        return tf32 ? Kernels.ACTIVATION_UNIT_BACKWARD_TF32 : Kernels.ACTIVATION_UNIT_BACKWARD;
+    static String attentionBackwardKernel(Precision precision, int blocksPerSm, boolean vectorTiles) {
+        if (precision == Precision.TF32) return blocksPerSm >= 3 ? Kernels.ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS : Kernels.ACTIVATION_UNIT_BACKWARD_TF32;
+        if (blocksPerSm >= 3) return vectorTiles ? Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS : Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS;
+        return vectorTiles ? Kernels.ACTIVATION_UNIT_BACKWARD : Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR;
+    }
+
+    /** The fused unit's forward kernel: TF32, or fp32 on vector or scalar tiles as {@link #attentionBackwardKernel}. */
+    static String attentionForwardKernel(Precision precision, boolean vectorTiles) {
+        if (precision == Precision.TF32) return Kernels.ACTIVATION_UNIT_FORWARD_TF32;
+        return vectorTiles ? Kernels.ACTIVATION_UNIT_FORWARD : Kernels.ACTIVATION_UNIT_FORWARD_SCALAR;
+    }
+
+    /**
+     * Whether the fused unit's fp32 kernels may run their products on vector tiles (activation_unit.cu, tiled_product:
+     * a thread's 4 x 4 outputs from float4 loads, 2 loads for 16 multiply-adds instead of 8): W, h1 and h2 multiples of 4,
+     * so that every row of the operands in shared memory starts 16-byte aligned, and the weights the products read from
+     * global memory ({@code weights}: device addresses) 16-byte aligned. The Amazon config (36, 80-40) qualifies.
+     */
+    static boolean attentionVectorTiles(int W, int h1, int h2, long... weights) {
+        if (W % 4 != 0 || h1 % 4 != 0 || h2 % 4 != 0) return false;
+        for (long w : weights) if ((w & 15) != 0) return false;
+        return true;
     }
 
     /** The fewest blocks of {@code threads} threads and {@code shared} dynamic bytes that any of {@code kernels} fits per multiprocessor; 0 if the driver does not say. */
@@ -514,6 +533,12 @@ public final class CudaBackend implements Backend, Profiling {
      * (B, h1), the scores (B, T), each position's share of dQuery (B, T, W), the
      * backward's per-block partial gradients and its device tile count.
      */
+    /** The fused unit's kernels of each kind, whichever precision and tiles a launch takes (the workspace plans for all). */
+    private static final String[] FORWARD_KERNELS = {Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_FORWARD_SCALAR, Kernels.ACTIVATION_UNIT_FORWARD_TF32},
+            BACKWARD_KERNELS = {Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR, Kernels.ACTIVATION_UNIT_BACKWARD_TF32},
+            BACKWARD_KERNELS_3BLOCKS = {Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS,
+                    Kernels.ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS};
+
     final class AttentionWorkspace implements Workspace {
         final AttentionSpec spec;
         final int maxB, T, blocks, blocksPerSm, forwardBlocksPerSm, rowsForward, rowsBackward, threads;
@@ -540,7 +565,7 @@ public final class CudaBackend implements Backend, Profiling {
             tuning = CudaBackend.this.tuning;
             threads = tuning.attentionThreads();
             settingsRead.addAll(List.of(KernelTuning.ROWS_FORWARD, KernelTuning.ROWS_BACKWARD, KernelTuning.THREADS, KernelTuning.BLOCKS_PER_SM,
-                    KernelTuning.PARTIALS_ON_CHIP));
+                    KernelTuning.PARTIALS_ON_CHIP, KernelTuning.VECTOR_TILES));
             if (tuning.attentionPartialsOnChip()) settingsRead.add(KernelTuning.DM3_ON_CHIP);
             int wantForward = tuning.attentionRowsForward() > 0 ? tuning.attentionRowsForward() : ATT_AUTO_ROWS;
             int wantBackward = tuning.attentionRowsBackward() > 0 ? tuning.attentionRowsBackward() : ATT_AUTO_ROWS;
@@ -555,19 +580,16 @@ public final class CudaBackend implements Backend, Profiling {
             partialsPlace = attentionPartials(tuning.attentionPartialsOnChip(), tuning.attentionDm3OnChip(), W, h1, h2, rowsBackward, limitDynamic);
             sharedBackward = AttentionArgs.backwardSharedBytes(W, h1, h2, rowsBackward, partialsPlace);
             if (sharedForward + ATT_STATIC_SHARED > DEFAULT_SHARED) {
-                rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_FORWARD, (int) sharedForward);
-                rt.setMaxDynamicShared(Kernels.ACTIVATION_UNIT_FORWARD_TF32, (int) sharedForward);
+                for (String k : FORWARD_KERNELS) rt.setMaxDynamicShared(k, (int) sharedForward);
             }
             if (sharedBackward + ATT_STATIC_SHARED > DEFAULT_SHARED) {
-                for (String k : new String[] {Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_BACKWARD_TF32, Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS,
-                        Kernels.ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS})
-                    rt.setMaxDynamicShared(k, (int) sharedBackward);
+                for (String k : BACKWARD_KERNELS) rt.setMaxDynamicShared(k, (int) sharedBackward);
+                for (String k : BACKWARD_KERNELS_3BLOCKS) rt.setMaxDynamicShared(k, (int) sharedBackward);
             }
             // as many as fit of either form: the one held to 80 registers fits 3 an SM where the other's registers allow 2
-            int backwardFit = Math.max(occupancy(threads, sharedBackward, Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_BACKWARD_TF32),
-                    occupancy(threads, sharedBackward, Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS, Kernels.ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS));
+            int backwardFit = Math.max(occupancy(threads, sharedBackward, BACKWARD_KERNELS), occupancy(threads, sharedBackward, BACKWARD_KERNELS_3BLOCKS));
             blocksPerSm = attentionBlocksPerSm(tuning.attentionBlocksPerSm(), backwardFit, sharedBackward, rt.maxSharedPerMultiprocessor);
-            int forwardFit = occupancy(threads, sharedForward, Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_FORWARD_TF32);
+            int forwardFit = occupancy(threads, sharedForward, FORWARD_KERNELS);
             forwardBlocksPerSm = forwardFit > 0 ? Math.min(ATT_FORWARD_BLOCKS_PER_SM, forwardFit) : ATT_FORWARD_BLOCKS_PER_SM;
             blocks = (int) Math.max(1, Math.min(AttentionArgs.tiles(positions, rowsBackward), (long) blocksPerSm * rt.multiprocessors));
             LOG.info("activation unit {} ({}/{}/{}, T = {}): tiles of up to {} positions forward, {} backward, {} threads; forward blocks {} per SM, "
@@ -1619,7 +1641,7 @@ public final class CudaBackend implements Backend, Profiling {
         w.out = a(out);
         if (B <= 0) return;
         long grid = Math.min(AttentionArgs.tiles((long) B * T, rows), (long) w.forwardBlocksPerSm * rt.multiprocessors);
-        String kernel = precision == Precision.TF32 ? Kernels.ACTIVATION_UNIT_FORWARD_TF32 : Kernels.ACTIVATION_UNIT_FORWARD;
+        String kernel = attentionForwardKernel(precision, w.tuning.attentionVectorTiles() && attentionVectorTiles(spec.width(), spec.h1(), spec.h2(), a(p.w2())));
         rt.launch(kernel, (int) Math.max(1, grid), 1, w.threads, 1, (int) w.sharedForward, args);
         long xBlock = x == null ? 0L : a(x) + 4L * off;
         poolForward(out, weights, w.score.address(), 0L, keys, lengths, B, T, spec, xBlock, x == null ? 0L : a(s), x == null ? 0L : a(query), xStride);
@@ -1721,7 +1743,9 @@ public final class CudaBackend implements Backend, Profiling {
                 .set(AttentionArgs.Ptr.G_W3, a(grads.w3())).set(AttentionArgs.Ptr.G_B3, a(grads.b3()))
                 .set(AttentionArgs.Int.BLOCKS, blocks).set(AttentionArgs.Int.LOCAL, w.partialsPlace);
         CudaRuntime.Args args = args().struct(g.buffer());
-        rt.launch(attentionBackwardKernel(precision, w.blocksPerSm), blocks, 1, w.threads, 1, (int) w.sharedBackward, args);
+        boolean vector = w.tuning.attentionVectorTiles()
+                && attentionVectorTiles(spec.width(), spec.h1(), spec.h2(), a(p.w2()), w.m3.address(), w.m3t.address(), w.w2t.address());
+        rt.launch(attentionBackwardKernel(precision, w.blocksPerSm, vector), blocks, 1, w.threads, 1, (int) w.sharedBackward, args);
         int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
         long total = (long) W * h1 + 2L * h1 + (long) h1 * h2 + 3L * h2 + 1 + (long) B * W;   // the parameters' gradients, then dQuery
         // blocks of 32 elements x REDUCE_GROUPS slice groups (activation_unit_reduce_kernel)

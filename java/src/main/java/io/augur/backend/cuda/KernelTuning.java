@@ -39,10 +39,14 @@ import java.util.Locale;
  *                                (clusters on compute capability 9.0 and up)
  * @param gemmSmall               when the built-in GEMM sends a product to gemm_small_kernel
  * @param pdl                     programmatic dependent launch where the device and driver take it
+ * @param attentionVectorTiles    whether the fused unit's fp32 products may run on vector tiles (float4 loads) where
+ *                                the widths and weights allow (CudaBackend.attentionVectorTiles); false always takes
+ *                                the scalar tiles. The same sums in the same order either way: the same bits
  */
 public record KernelTuning(boolean attentionFused, int attentionRowsForward, int attentionRowsBackward, int attentionThreads, int attentionBlocksPerSm,
                            boolean attentionPartialsOnChip, boolean attentionDm3OnChip,
-                           boolean towerFused, int towerCols, int towerCluster, BuiltinGemm.Small gemmSmall, boolean pdl) {
+                           boolean towerFused, int towerCols, int towerCluster, BuiltinGemm.Small gemmSmall, boolean pdl,
+                           boolean attentionVectorTiles) {
 
     public static final String FUSED = "augur.attention.fused";
     public static final String ROWS_FORWARD = "augur.attention.rowsForward";
@@ -56,9 +60,10 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
     public static final String TOWER_CLUSTER = "augur.tower.cluster";
     public static final String GEMM_SMALL = BuiltinGemm.SMALL_PROPERTY;
     public static final String PDL = "augur.cuda.pdl";
+    public static final String VECTOR_TILES = "augur.attention.vectorTiles";
     /** Every setting's property, in the order {@link #changes} lists them. */
     public static final List<String> PROPERTIES = List.of(FUSED, ROWS_FORWARD, ROWS_BACKWARD, THREADS, BLOCKS_PER_SM, PARTIALS_ON_CHIP, DM3_ON_CHIP,
-            TOWER_FUSED, TOWER_COLS, TOWER_CLUSTER, GEMM_SMALL, PDL);
+            TOWER_FUSED, TOWER_COLS, TOWER_CLUSTER, GEMM_SMALL, PDL, VECTOR_TILES);
 
     /** The most threads of an activation-unit block (the kernels' MAX_THREADS). */
     public static final int MAX_ATTENTION_THREADS = 256;
@@ -82,7 +87,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
 
     /** The built-in settings (no property set): every automatic choice automatic, everything fused, PDL where it runs. */
     public static KernelTuning builtIn() {
-        return new KernelTuning(true, 0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 4, 0, BuiltinGemm.Small.AUTO, true);
+        return new KernelTuning(true, 0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 4, 0, BuiltinGemm.Small.AUTO, true, true);
     }
 
     /** The built-in settings with every property that is set (-Daugur....) applied; a bad value is an error naming it. */
@@ -143,6 +148,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             case TOWER_CLUSTER -> b.towerCluster = towerClusterSetting(v);
             case GEMM_SMALL -> b.gemmSmall = BuiltinGemm.Small.parse(v);
             case PDL -> b.pdl = autoOrOff(property, v, "programmatic dependent launch where the device and driver take it");
+            case VECTOR_TILES -> b.attentionVectorTiles = autoOrOff(property, v, "vector tiles where the widths and weights allow");
             default -> throw new IllegalArgumentException("unknown kernel setting '" + property + "' (expected one of " + PROPERTIES + ")");
         }
         return b.build();
@@ -150,7 +156,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
 
     /** A tuning's fields, to change one and build the record again ({@link #with}). */
     private static final class Settings {
-        boolean attentionFused, attentionPartialsOnChip, attentionDm3OnChip, towerFused, pdl;
+        boolean attentionFused, attentionPartialsOnChip, attentionDm3OnChip, towerFused, pdl, attentionVectorTiles;
         int attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm, towerCols, towerCluster;
         BuiltinGemm.Small gemmSmall;
 
@@ -167,11 +173,12 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             towerCluster = t.towerCluster;
             gemmSmall = t.gemmSmall;
             pdl = t.pdl;
+            attentionVectorTiles = t.attentionVectorTiles;
         }
 
         KernelTuning build() {
             return new KernelTuning(attentionFused, attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
-                    attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl);
+                    attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl, attentionVectorTiles);
         }
     }
 
@@ -190,6 +197,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             case TOWER_CLUSTER -> towerCluster == 0 ? "auto" : Integer.toString(towerCluster);
             case GEMM_SMALL -> gemmSmall.name().toLowerCase(Locale.ROOT);
             case PDL -> pdl ? "auto" : "off";
+            case VECTOR_TILES -> attentionVectorTiles ? "auto" : "off";
             default -> throw new IllegalArgumentException("unknown kernel setting '" + property + "' (expected one of " + PROPERTIES + ")");
         };
     }

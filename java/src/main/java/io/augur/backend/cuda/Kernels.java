@@ -81,12 +81,17 @@ public final class Kernels {
     public static final String STEP_ADVANCE = "step_advance_kernel";
     public static final String OPTIMIZER_STEP = "optimizer_step_kernel";
     // activation_unit.cu (the pool kernels serve activation_unit_unfused.cu too)
+    /** The fused unit with its products on vector tiles: W, h1 and h2 multiples of 4 (CudaBackend.attentionVectorTiles). */
     public static final String ACTIVATION_UNIT_FORWARD = "activation_unit_forward_kernel";
     public static final String ACTIVATION_UNIT_BACKWARD = "activation_unit_backward_kernel";
+    /** The same on scalar tiles, for any widths. */
+    public static final String ACTIVATION_UNIT_FORWARD_SCALAR = "activation_unit_forward_scalar_kernel";
+    public static final String ACTIVATION_UNIT_BACKWARD_SCALAR = "activation_unit_backward_scalar_kernel";
     public static final String ACTIVATION_UNIT_FORWARD_TF32 = "activation_unit_forward_tf32_kernel";
     public static final String ACTIVATION_UNIT_BACKWARD_TF32 = "activation_unit_backward_tf32_kernel";
     /** The backward held to 80 registers, three blocks of 256 threads an SM (CudaBackend launches it at 3 or more). */
     public static final String ACTIVATION_UNIT_BACKWARD_3BLOCKS = "activation_unit_backward_3blocks_kernel";
+    public static final String ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS = "activation_unit_backward_scalar_3blocks_kernel";
     public static final String ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS = "activation_unit_backward_tf32_3blocks_kernel";
     public static final String ACTIVATION_UNIT_REDUCE = "activation_unit_reduce_kernel";
     public static final String ACTIVATION_UNIT_POOL_FORWARD = "activation_unit_pool_forward_kernel";
@@ -110,7 +115,8 @@ public final class Kernels {
             SCALE_SEQUENCE_FORWARD, SCALE_SEQUENCE_BACKWARD, ZERO_MULTI, AUX_PAIRS_FORWARD, AUX_PAIRS_BACKWARD, GEMM, GEMM_TF32, GEMM_SMALL, BIAS_GRAD,
             BIAS_BROADCAST, BATCH_NORM_FORWARD, BATCH_NORM_BACKWARD, DICE_FORWARD, DICE_BACKWARD, PRELU_FORWARD,
             PRELU_BACKWARD, BCE_WITH_LOGITS, ADAM, ADAM_MULTI, STEP_ADVANCE, OPTIMIZER_STEP, ACTIVATION_UNIT_FORWARD,
-            ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_FORWARD_TF32, ACTIVATION_UNIT_BACKWARD_TF32, ACTIVATION_UNIT_BACKWARD_3BLOCKS,
+            ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_FORWARD_SCALAR, ACTIVATION_UNIT_BACKWARD_SCALAR, ACTIVATION_UNIT_FORWARD_TF32,
+            ACTIVATION_UNIT_BACKWARD_TF32, ACTIVATION_UNIT_BACKWARD_3BLOCKS, ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS,
             ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS, ACTIVATION_UNIT_REDUCE, ACTIVATION_UNIT_ROW_STARTS, ACTIVATION_UNIT_INPUT_FORWARD, ACTIVATION_UNIT_INPUT_BACKWARD,
             ACTIVATION_UNIT_SIGMOID_BACKWARD,
             ACTIVATION_UNIT_POOL_FORWARD, ACTIVATION_UNIT_POOL_BACKWARD, SLICED_STATISTICS, BATCH_NORM_SLICED_FORWARD,
@@ -128,8 +134,9 @@ public final class Kernels {
      * whose block returns without waiting, or reads before it what the kernel before it wrote.
      */
     public static final java.util.Set<String> PROGRAMMATIC = java.util.Set.of(
-            ACTIVATION_UNIT_FORWARD, ACTIVATION_UNIT_FORWARD_TF32, ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_BACKWARD_TF32,
-            ACTIVATION_UNIT_BACKWARD_3BLOCKS, ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS, ACTIVATION_UNIT_REDUCE, ACTIVATION_UNIT_POOL_FORWARD, EMBEDDING_GATHER_MULTI_BACKWARD, OPTIMIZER_STEP,
+            ACTIVATION_UNIT_FORWARD, ACTIVATION_UNIT_FORWARD_SCALAR, ACTIVATION_UNIT_FORWARD_TF32, ACTIVATION_UNIT_BACKWARD,
+            ACTIVATION_UNIT_BACKWARD_SCALAR, ACTIVATION_UNIT_BACKWARD_TF32, ACTIVATION_UNIT_BACKWARD_3BLOCKS, ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS,
+            ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS, ACTIVATION_UNIT_REDUCE, ACTIVATION_UNIT_POOL_FORWARD, EMBEDDING_GATHER_MULTI_BACKWARD, OPTIMIZER_STEP,
             TOWER_FORWARD, TOWER_BACKWARD, towerForward(2), towerBackward(2), towerForward(4), towerBackward(4), towerForward(8),
             towerBackward(8));
 

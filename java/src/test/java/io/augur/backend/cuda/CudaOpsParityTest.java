@@ -1133,7 +1133,55 @@ class CudaOpsParityTest {
     @CsvSource({"SIGMOID, false, 7", "SIGMOID, true, 7", "PRELU, false, 7", "PRELU, true, 7", "SIGMOID, true, 100", "PRELU, false, 100",
             "DICE, false, 7", "DICE, true, 7", "DICE, true, 100"})
     void activationUnitForwardAndBackward(Activation act, boolean softmax, int T) {
-        activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), E, 80, 40);
+        java.util.Set<String> ran = timed(tw.gpu, () -> activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), E, 80, 40));
+        if (act != Activation.DICE) assertFusedForms(true, ran);
+    }
+
+    /**
+     * The fused unit on vector tiles and on scalar tiles (-Daugur.attention.vectorTiles=off) with the same inputs: the
+     * same sums in the same order, so every gradient (which the forward's scores and weights feed) is the same bits,
+     * and each is within the tolerances of the CPU reference. At batch 300 the backward's blocks take several tiles
+     * each, the last one partly filled.
+     */
+    @ParameterizedTest
+    @CsvSource({"PRELU, true, 100, 37", "SIGMOID, false, 9, 300"})
+    void activationUnitOnVectorAndScalarTilesGivesTheSameBits(Activation act, boolean softmax, int T, int n) {
+        java.util.Map<String, float[]> vector = new java.util.TreeMap<>(), scalar = new java.util.TreeMap<>();
+        for (boolean vectorTiles : new boolean[] {true, false}) {
+            java.util.Map<String, float[]> into = vectorTiles ? vector : scalar;
+            SplittableRandom same = new SplittableRandom(4242);
+            int[] lens = lengths(same, n, T);
+            try (GpuTesting.Twin t = new GpuTesting.Twin(tw.gpu)) {
+                java.util.Set<String> ran = timed(tw.gpu, () -> GpuTesting.withSetting(tw.gpu, KernelTuning.VECTOR_TILES, vectorTiles ? "auto" : "off",
+                        () -> activationUnitCase(t, same, GpuTesting::uniform, act, softmax, n, n, T, lens, E, 80, 40, TIGHT_ATOL, TIGHT_RTOL, (what, p) -> {
+                            t.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL);
+                            float[] v = new float[p.gpu().size()];
+                            t.gpu.download(p.gpu(), v, v.length);
+                            into.put(p.gpu().name(), v);
+                        })));
+                assertFusedForms(vectorTiles, ran);
+            }
+        }
+        assertEquals(10, vector.size(), vector.keySet().toString());
+        assertEquals(vector.keySet(), scalar.keySet());
+        for (String k : vector.keySet()) {
+            float[] v = vector.get(k), sc = scalar.get(k);
+            for (int i = 0; i < v.length; i++)
+                if (Float.floatToRawIntBits(v[i]) != Float.floatToRawIntBits(sc[i]))
+                    throw new AssertionError(k + "[" + i + "]: " + v[i] + " on vector tiles, " + sc[i] + " on scalar tiles");
+        }
+    }
+
+    /**
+     * The fused unit's fp32 kernels that ran: the forms on vector tiles (W, h1 and h2 multiples of 4 and the weights
+     * 16-byte aligned, CudaBackend.attentionVectorTiles) or on scalar tiles, never both.
+     */
+    static void assertFusedForms(boolean vector, java.util.Set<String> ran) {
+        String[] vectorForms = {Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS};
+        String[] scalarForms = {Kernels.ACTIVATION_UNIT_FORWARD_SCALAR, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS};
+        String[] expected = vector ? vectorForms : scalarForms, other = vector ? scalarForms : vectorForms;
+        assertTrue(ran.contains(expected[0]) && (ran.contains(expected[1]) || ran.contains(expected[2])), "expected " + String.join(", ", expected) + ": " + ran);
+        for (String k : other) assertFalse(ran.contains(k), k + " ran: " + ran);
     }
 
     /**
@@ -1161,7 +1209,8 @@ class CudaOpsParityTest {
     @ParameterizedTest
     @CsvSource({"SIGMOID, true, 100, 13, 21, 3", "PRELU, false, 9, 7, 37, 6", "DICE, true, 9, 13, 21, 3", "PRELU, true, 1, 13, 21, 3"})
     void activationUnitWithWidthsOffTheTiles(Activation act, boolean softmax, int T, int W, int h1, int h2) {
-        activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), W, h1, h2);
+        java.util.Set<String> ran = timed(tw.gpu, () -> activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), W, h1, h2));
+        if (act != Activation.DICE) assertFusedForms(false, ran);
     }
 
     /**
@@ -1217,15 +1266,21 @@ class CudaOpsParityTest {
     /**
      * The fused backward's two forms: at 3 blocks an SM the one held to 80 registers
      * (activation_unit_backward_3blocks_kernel, __launch_bounds__(256, 3)), at 2 the other; the same arithmetic, so
-     * the same tolerances. Each case checks which one ran (the run's kernel times name them).
+     * the same tolerances; each on vector tiles (the Amazon config's widths) and on scalar tiles (widths off the
+     * 4 x 4 tiles). Each case checks which one ran (the run's kernel times name them).
      */
     @ParameterizedTest
-    @CsvSource({"3, PRELU, true, 100, 36, 80, 40", "3, SIGMOID, false, 9, 13, 21, 3", "2, PRELU, true, 100, 36, 80, 40"})
+    @CsvSource({"3, PRELU, true, 100, 36, 80, 40", "3, SIGMOID, false, 9, 13, 21, 3", "2, PRELU, true, 100, 36, 80, 40", "2, SIGMOID, true, 9, 13, 21, 3"})
     void activationUnitBackwardHeldToThreeBlocksAnSm(int blocksPerSm, Activation act, boolean softmax, int T, int W, int h1, int h2) {
         java.util.Set<String> ran = timed(tw.gpu, () -> GpuTesting.withSetting(tw.gpu, KernelTuning.BLOCKS_PER_SM, Integer.toString(blocksPerSm),
                 () -> activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), W, h1, h2)));
-        assertEquals(blocksPerSm >= 3, ran.contains(Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS), ran.toString());
-        assertEquals(blocksPerSm < 3, ran.contains(Kernels.ACTIVATION_UNIT_BACKWARD), ran.toString());
+        boolean vector = W % 4 == 0 && h1 % 4 == 0 && h2 % 4 == 0;
+        String expected = CudaBackend.attentionBackwardKernel(io.augur.backend.Precision.FP32, blocksPerSm, vector);
+        assertEquals(blocksPerSm >= 3, expected.contains("3blocks"), expected);
+        for (String k : new String[] {Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR,
+                Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS})
+            assertEquals(k.equals(expected), ran.contains(k), k + ": " + ran);
+        assertFusedForms(vector, ran);
     }
 
     /**
@@ -1292,8 +1347,9 @@ class CudaOpsParityTest {
             read.addAll(t.gpu.settingsRead());
         });
         assertTrue(ran.contains(Kernels.ACTIVATION_UNIT_INPUT_FORWARD) && ran.contains(Kernels.ACTIVATION_UNIT_INPUT_BACKWARD), ran.toString());
-        assertFalse(ran.contains(Kernels.ACTIVATION_UNIT_FORWARD) || ran.contains(Kernels.ACTIVATION_UNIT_BACKWARD)
-                || ran.contains(Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS), "the fused kernels: " + ran);
+        for (String k : new String[] {Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS,
+                Kernels.ACTIVATION_UNIT_FORWARD_SCALAR, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS})
+            assertFalse(ran.contains(k), "the fused kernels: " + ran);
         assertRows(rows, ran);
         // a library provider's products are followed by the activation's own kernel; the built-in GEMM's epilogue applies it
         assertEquals(rows.equals("library") && act == Activation.SIGMOID, ran.contains(Kernels.SIGMOID_FORWARD), ran.toString());
@@ -1387,7 +1443,8 @@ class CudaOpsParityTest {
             CudaBackend.AttentionWorkspace w = (CudaBackend.AttentionWorkspace) tw.gpu.attentionWorkspace("fit" + onChip, spec, 256, 100);
             CudaRuntime rt = tw.gpu.runtime();
             // the form the launch takes at that many blocks (from 3 on, the one held to 80 registers)
-            int backward = rt.maxActiveBlocks(CudaBackend.attentionBackwardKernel(io.augur.backend.Precision.FP32, w.blocksPerSm), w.threads, w.sharedBackward);
+            int backward = rt.maxActiveBlocks(CudaBackend.attentionBackwardKernel(io.augur.backend.Precision.FP32, w.blocksPerSm, true), w.threads,
+                    w.sharedBackward);
             int forward = rt.maxActiveBlocks(Kernels.ACTIVATION_UNIT_FORWARD, w.threads, w.sharedForward);
             assertTrue(backward >= 1 && forward >= 1, "the occupancy calculator answers: " + backward + " / " + forward);
             assertTrue(w.blocksPerSm >= 1 && w.blocksPerSm <= backward, "backward " + w.blocksPerSm + " per SM, " + backward + " fit");

@@ -104,6 +104,21 @@ class KernelSourcesTest {
     }
 
     @Test
+    void vectorTilesWhereTheWidthsAndWeightsAllowThem() {
+        assertTrue(CudaBackend.attentionVectorTiles(36, 80, 40, 0x7f0000000100L, 0x7f0000001230L));
+        assertFalse(CudaBackend.attentionVectorTiles(13, 80, 40), "W off the tiles");
+        assertFalse(CudaBackend.attentionVectorTiles(36, 21, 40), "h1 off the tiles");
+        assertFalse(CudaBackend.attentionVectorTiles(36, 80, 6), "h2 off the tiles");
+        assertFalse(CudaBackend.attentionVectorTiles(36, 80, 40, 0x7f0000000100L, 0x7f0000001238L), "a weight 8-byte aligned");
+        assertEquals(Kernels.ACTIVATION_UNIT_FORWARD, CudaBackend.attentionForwardKernel(io.augur.backend.Precision.FP32, true));
+        assertEquals(Kernels.ACTIVATION_UNIT_FORWARD_SCALAR, CudaBackend.attentionForwardKernel(io.augur.backend.Precision.FP32, false));
+        assertEquals(Kernels.ACTIVATION_UNIT_FORWARD_TF32, CudaBackend.attentionForwardKernel(io.augur.backend.Precision.TF32, true));
+        assertEquals(Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS, CudaBackend.attentionBackwardKernel(io.augur.backend.Precision.FP32, 3, false));
+        assertEquals(Kernels.ACTIVATION_UNIT_BACKWARD, CudaBackend.attentionBackwardKernel(io.augur.backend.Precision.FP32, 2, true));
+        assertEquals(Kernels.ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS, CudaBackend.attentionBackwardKernel(io.augur.backend.Precision.TF32, 3, false));
+    }
+
+    @Test
     void sharedMemoryLayoutsOfTheAmazonConfig() {
         // DIN, Amazon config: W = E = 36, 80-40 (T does not matter: a block holds one tile of positions)
         long fwd = AttentionArgs.forwardSharedBytes(36, 80, 40, 32);
@@ -120,7 +135,16 @@ class KernelSourcesTest {
         assertEquals(11, AttentionArgs.rowsThatFit(false, 36, 80, 40, 32, 48 * 1024));
         assertEquals(3, AttentionArgs.rowsThatFit(true, 36, 80, 40, 16, AttentionArgs.backwardSharedBytes(36, 80, 40, 3) + 10));
         assertEquals(0, AttentionArgs.rowsThatFit(false, 36, 80, 40, 16, 100));
-        assertEquals(3L * 36 * 80 + 2 * 80 + 80 * 40 + 3 * 40 + 1, AttentionArgs.partialFloats(36, 80, 40));
+        // 12,121 floats rounded up to a multiple of 4, so that each block's slice starts 16-byte aligned
+        assertEquals(3L * 36 * 80 + 2 * 80 + 80 * 40 + 3 * 40 + 1 + 3, AttentionArgs.partialFloats(36, 80, 40));
+        // tiles of an odd row count: seg_dot's doubles rounded up to an even count, the rows' ints (5 forward, 3 backward) and
+        // the partial gradients on chip to a multiple of 4 floats, so the products' operands start 16-byte aligned
+        assertEquals(4 * (108 * 80 + 16 + 3 * (108 + 160 + 40)), AttentionArgs.forwardSharedBytes(36, 80, 40, 3));
+        assertEquals(8 * 4 + 4 * 12 + 4 * 3 * (108 + 240 + 120), AttentionArgs.backwardSharedBytes(36, 80, 40, 3));
+        assertEquals(8 * 4 + 4 * 12 + 4 * 3 * (108 + 240 + 120) + 4 * (12124 - 8640),
+                AttentionArgs.backwardSharedBytes(36, 80, 40, 3, AttentionArgs.PARTIALS_CHIP_BUT_DM3));
+        assertEquals(4 * 8 + 4 * 12 + 4 * 3 * (39 + 3 * 21 + 3 * 3) + 4 * (819 + 2 * 21 + 21 * 3 + 3 * 3 + 1 + 2),
+                AttentionArgs.backwardSharedBytes(13, 21, 3, 3, AttentionArgs.PARTIALS_CHIP));
         // the backward's partial gradients on chip as well: within Ampere's and Hopper's opt-in (Turing's 64 KiB is too little)
         long local = AttentionArgs.backwardSharedBytes(36, 80, 40, 32, AttentionArgs.PARTIALS_CHIP);
         assertEquals(bwd + 4 * AttentionArgs.partialFloats(36, 80, 40), local);

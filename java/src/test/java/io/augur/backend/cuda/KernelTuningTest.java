@@ -49,7 +49,7 @@ class KernelTuningTest {
                 {KernelTuning.FUSED, "off"}, {KernelTuning.ROWS_FORWARD, "32"}, {KernelTuning.ROWS_BACKWARD, "16"}, {KernelTuning.THREADS, "128"},
                 {KernelTuning.BLOCKS_PER_SM, "2"}, {KernelTuning.PARTIALS_ON_CHIP, "false"}, {KernelTuning.DM3_ON_CHIP, "false"},
                 {KernelTuning.TOWER_FUSED, "off"}, {KernelTuning.TOWER_COLS, "8"}, {KernelTuning.TOWER_CLUSTER, "2"},
-                {KernelTuning.GEMM_SMALL, "always"}, {KernelTuning.PDL, "off"}};
+                {KernelTuning.GEMM_SMALL, "always"}, {KernelTuning.PDL, "off"}, {KernelTuning.VECTOR_TILES, "off"}};
         assertEquals(KernelTuning.PROPERTIES.size(), cases.length, "a case for every setting");
         KernelTuning base = KernelTuning.builtIn();
         for (String[] c : cases) {
@@ -93,7 +93,7 @@ class KernelTuningTest {
     @Test
     void theRecordChecksWhatItIsGiven() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new KernelTuning(true, 0, 0, 100, 0, true, true, true, 4, 0, BuiltinGemm.Small.AUTO, true));
+                () -> new KernelTuning(true, 0, 0, 100, 0, true, true, true, 4, 0, BuiltinGemm.Small.AUTO, true, true));
         assertTrue(e.getMessage().contains("multiple of 32"), e.getMessage());
         assertFalse(KernelTuning.builtIn().equals(KernelTuning.builtIn().with(KernelTuning.TOWER_COLS, "2")));
     }
