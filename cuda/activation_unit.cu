@@ -502,7 +502,9 @@ __device__ __forceinline__ void product(int M, int N, int K, const float* A, int
 // rows of M3 (global or shared memory); P (rows of h1): the rows' per-sample terms, row r's at
 // p_row[r]. H1 / H2 may be nullptr (the forward keeps only the outputs). Ends with a barrier. (An
 // epilogue stores H before it computes the activations: the other order took the TF32 backward held
-// to 80 registers from 40 to 148 bytes of spill loads a thread on sm_90.)
+// to 80 registers from 40 to 148 bytes of spill loads a thread on sm_90. The two epilogues are written
+// out rather than shared: a helper for both took the scalar backward held to 80 registers from 8 and
+// 16 to 20 and 32 bytes of spills.)
 template <Form F>
 __device__ void tile_mlp_forward(float* H1, float* A1, float* H2, float* A2, const float* R, int ldr, const float* m2, const float* P,
                                  const int* p_row, int n, const AttentionArgs& a) {
