@@ -47,7 +47,9 @@
 // loads for 16 FMAs, and every weight matrix is read along its rows (coalesced).
 // With `--precision tf32` the same kernels run as activation_unit_forward_tf32_kernel and
 // activation_unit_backward_tf32_kernel: every tiled_product becomes an mma_product on the TF32
-// tensor cores (compute capability 8.0 and newer), nothing else changes.
+// tensor cores (compute capability 8.0 and newer), nothing else changes; with `--precision tf32x3`
+// as the *_tf32x3_* kernels, whose mma_product splits every operand into two TF32 parts and takes
+// three tensor-core products for one (fp32's accuracy to a few units of 2^-22).
 // Dice in the unit normalises over all valid positions of the batch, which a per-tile kernel
 // cannot see: that unit runs layer by layer (activation_unit_unfused.cu) and shares the pool kernels.
 //
@@ -313,7 +315,10 @@ __device__ __forceinline__ float lane4(const float4& v, int u) { return u == 0 ?
 // One kernel holds one form: with both behind a branch the compiler kept the forms' address
 // arithmetic live together (the forward took 108 registers a thread on sm_90, where either form
 // alone takes at most 80).
-enum class Form { SCALAR, VECTOR, TF32 };
+// TF32 and TF32X3 (`--precision tf32`, `tf32x3`) take the tensor cores (mma_product) instead.
+enum class Form { SCALAR, VECTOR, TF32, TF32X3 };
+template <Form F>
+constexpr bool on_tensor_cores = F == Form::TF32 || F == Form::TF32X3;
 
 template <class Epi>
 __device__ __forceinline__ void scalar_tile(int t, int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm, int b_k,
@@ -447,13 +452,49 @@ __device__ __forceinline__ void tiled_product_pair(const Operands& p, EpiP epi_p
   product_tiles<VEC>(q, first + t, threads, n_q, epi_q);
 }
 
-// tiled_product's contract on the TF32 tensor cores (`--precision tf32`, compute capability 8.0
-// and newer): A and Bm are rounded to TF32 as they are loaded and the products summed in fp32 by
-// mma.sync (common.cuh's mma_tf32), in the tensor core's order rather than k order. Each warp
-// takes 16 x 16 tiles of the output (two m16n8k8 products per k step, sharing A's fragment); rows,
-// columns and k past the ends load as zero, so any M, N, K work. epi(i, j, s) is called once per
-// element by the lane that holds it. blockDim.x is a multiple of 32 and every thread calls it.
-template <class Epi>
+// tiled_product's contract on the TF32 tensor cores (`--precision tf32` and `tf32x3`, compute
+// capability 8.0 and newer): the products summed in fp32 by mma.sync (common.cuh's mma_tf32), in
+// the tensor core's order rather than k order. With SPLIT false (tf32) A and Bm are rounded to TF32
+// as they are loaded (cvt.rna), one product per k step; with SPLIT true (tf32x3) each value is
+// split into two TF32 parts (split_tf32) and a k step takes three products, the two small cross
+// terms first: each a*b to within about 2^-20, at three times the tensor-core work. Each warp takes
+// 16 x 16 tiles of the output (two m16n8k8 products, or two triples, per k step, sharing A's
+// fragment). Rows past M and columns past N load row M - 1 and column N - 1 instead (a row of D
+// depends only on its row of A, a column only on its column of Bm, and the epilogue skips them),
+// so only the last k step, where K is not a multiple of 8, tests its loads: k past K loads as zero.
+// Any M, N, K work. epi(i, j, s) is called once per element by the lane that holds it. blockDim.x is
+// a multiple of 32 and every thread calls it.
+template <bool SPLIT, bool TAIL>
+__device__ __forceinline__ void mma_step(float (&d)[2][4], int k0, int K, const float* a_lo, const float* a_hi, int a_k,
+                                         const float* const (&b_col)[2], int b_k) {
+  const int t = threadIdx.x & 3, k_lo = k0 + t, k_hi = k0 + t + 4;
+  const bool in_lo = !TAIL || k_lo < K, in_hi = !TAIL || k_hi < K;
+  const float av[4] = {in_lo ? a_lo[k_lo * a_k] : 0.0f, in_lo ? a_hi[k_lo * a_k] : 0.0f,
+                       in_hi ? a_lo[k_hi * a_k] : 0.0f, in_hi ? a_hi[k_hi * a_k] : 0.0f};
+  uint32_t a[4], a_small[4];
+#pragma unroll
+  for (int q = 0; q < 4; ++q) {
+    if constexpr (SPLIT) augur::split_tf32(av[q], a[q], a_small[q]);
+    else a[q] = augur::to_tf32(av[q]);
+  }
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const float bv[2] = {in_lo ? b_col[h][k_lo * b_k] : 0.0f, in_hi ? b_col[h][k_hi * b_k] : 0.0f};
+    uint32_t b[2], b_small[2];
+#pragma unroll
+    for (int q = 0; q < 2; ++q) {
+      if constexpr (SPLIT) augur::split_tf32(bv[q], b[q], b_small[q]);
+      else b[q] = augur::to_tf32(bv[q]);
+    }
+    if constexpr (SPLIT) {
+      augur::mma_tf32(d[h], a_small, b);
+      augur::mma_tf32(d[h], a, b_small);
+    }
+    augur::mma_tf32(d[h], a, b);
+  }
+}
+
+template <bool SPLIT, class Epi>
 __device__ __forceinline__ void mma_product(int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm,
                                             int b_k, int b_j, Epi epi) {
   if (M <= 0 || N <= 0) return;
@@ -461,24 +502,13 @@ __device__ __forceinline__ void mma_product(int M, int N, int K, const float* A,
   const int tiles_m = (M + 15) / 16, tiles_n = (N + 15) / 16;
   for (int tile = threadIdx.x >> 5; tile < tiles_m * tiles_n; tile += warps) {  // the same for a warp's lanes
     const int m0 = tile / tiles_n * 16, n0 = tile % tiles_n * 16;
-    const int r_lo = m0 + g, r_hi = m0 + g + 8;
+    const float* a_lo = A + min(m0 + g, M - 1) * a_i;
+    const float* a_hi = A + min(m0 + g + 8, M - 1) * a_i;
+    const float* const b_col[2] = {Bm + min(n0 + g, N - 1) * b_j, Bm + min(n0 + 8 + g, N - 1) * b_j};
     float d[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
-    for (int k0 = 0; k0 < K; k0 += 8) {
-      const int k_lo = k0 + t, k_hi = k0 + t + 4;
-      const bool in_lo = k_lo < K, in_hi = k_hi < K;
-      uint32_t a[4], b[2];
-      a[0] = r_lo < M && in_lo ? augur::to_tf32(A[r_lo * a_i + k_lo * a_k]) : 0u;
-      a[1] = r_hi < M && in_lo ? augur::to_tf32(A[r_hi * a_i + k_lo * a_k]) : 0u;
-      a[2] = r_lo < M && in_hi ? augur::to_tf32(A[r_lo * a_i + k_hi * a_k]) : 0u;
-      a[3] = r_hi < M && in_hi ? augur::to_tf32(A[r_hi * a_i + k_hi * a_k]) : 0u;
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int col = n0 + 8 * h + g;
-        b[0] = col < N && in_lo ? augur::to_tf32(Bm[k_lo * b_k + col * b_j]) : 0u;
-        b[1] = col < N && in_hi ? augur::to_tf32(Bm[k_hi * b_k + col * b_j]) : 0u;
-        augur::mma_tf32(d[h], a, b);
-      }
-    }
+    const int full = K & ~7;
+    for (int k0 = 0; k0 < full; k0 += 8) mma_step<SPLIT, false>(d, k0, K, a_lo, a_hi, a_k, b_col, b_k);
+    if (full < K) mma_step<SPLIT, true>(d, full, K, a_lo, a_hi, a_k, b_col, b_k);
 #pragma unroll
     for (int h = 0; h < 2; ++h)
 #pragma unroll
@@ -489,11 +519,11 @@ __device__ __forceinline__ void mma_product(int M, int N, int K, const float* A,
   }
 }
 
-// The unit's products: fp32 FMAs (tiled_product, scalar or vector tiles) or, with TF32, the tensor cores (mma_product).
+// The unit's products: fp32 FMAs (tiled_product, scalar or vector tiles) or, with TF32 and TF32X3, the tensor cores (mma_product).
 template <Form F, class Epi>
 __device__ __forceinline__ void product(int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm, int b_k,
                                         int b_j, Epi epi) {
-  if constexpr (F == Form::TF32) mma_product(M, N, K, A, a_i, a_k, Bm, b_k, b_j, epi);
+  if constexpr (on_tensor_cores<F>) mma_product<F == Form::TF32X3>(M, N, K, A, a_i, a_k, Bm, b_k, b_j, epi);
   else tiled_product<F == Form::VECTOR>(Operands{M, N, K, A, a_i, a_k, Bm, b_k, b_j}, epi);
 }
 
@@ -691,6 +721,8 @@ AUGUR_KERNEL void activation_unit_forward_kernel(AttentionArgs a) { forward_tile
 AUGUR_KERNEL void activation_unit_forward_scalar_kernel(AttentionArgs a) { forward_tiles<Form::SCALAR>(a); }
 // The same with the MLP's products on the TF32 tensor cores (compute capability 8.0 and newer).
 AUGUR_KERNEL void activation_unit_forward_tf32_kernel(AttentionArgs a) { forward_tiles<Form::TF32>(a); }
+// The same with each operand split into two TF32 parts, three products where TF32 takes one (fp32's accuracy).
+AUGUR_KERNEL void activation_unit_forward_tf32x3_kernel(AttentionArgs a) { forward_tiles<Form::TF32X3>(a); }
 
 // Grid: a.blocks blocks, tile i on block i mod a.blocks; a block with no tile writes nothing.
 // Dynamic shared memory: seg_dot (rows doubles, rows rounded up to even), then in floats: with a.local the block's
@@ -806,7 +838,7 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     {
       auto epi_d1 = [&](int r, int i, auto s) { store_run(D1 + (r * h1 + i), s); };
       auto epi_dw2 = [&](int i, int j, auto s) { add_run(pr + (L.dw2 - shift + i * h2 + j), s); };
-      if constexpr (F == Form::TF32) {
+      if constexpr (on_tensor_cores<F>) {
         product<F>(n, h1, h2, D2, h2, 1, a.w2t, h1, 1, epi_d1);
         product<F>(h1, h2, n, A1, 1, h1, D2, h2, 1, epi_dw2);
       } else {
@@ -845,7 +877,7 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     {
       auto epi_dm3 = [&](int c, int i, auto s) { add_run(pm3 + (L.dm3 + c * h1 + i), s); };
       auto epi_dr3 = [&](int r, int c, auto s) { store_run(dR3 + (r * W3 + c), s); };
-      if constexpr (F == Form::TF32) {
+      if constexpr (on_tensor_cores<F>) {
         product<F>(W3, h1, n, R3, 1, W3, D1, h1, 1, epi_dm3);
         product<F>(n, W3, h1, D1, h1, 1, a.m3t, W3, 1, epi_dr3);
       } else {
@@ -888,14 +920,18 @@ AUGUR_KERNEL void activation_unit_backward_kernel(AttentionArgs a) { backward_ti
 AUGUR_KERNEL void activation_unit_backward_scalar_kernel(AttentionArgs a) { backward_tiles<Form::SCALAR>(a); }
 // The same with the MLP's products on the TF32 tensor cores (compute capability 8.0 and newer).
 AUGUR_KERNEL void activation_unit_backward_tf32_kernel(AttentionArgs a) { backward_tiles<Form::TF32>(a); }
-// The same three held to three blocks of 256 threads an SM (80 registers a thread): on sm_90 the kernels above take
-// 123 (vector), 128 (scalar) and 120 (TF32) registers, so an SM holds two of their blocks whatever their shared
+// The same with each operand split into two TF32 parts, three products where TF32 takes one (fp32's accuracy).
+AUGUR_KERNEL void activation_unit_backward_tf32x3_kernel(AttentionArgs a) { backward_tiles<Form::TF32X3>(a); }
+// The same four held to three blocks of 256 threads an SM (80 registers a thread): on sm_90 the kernels above take
+// 127 (vector), 128 (scalar) and 96 (TF32, TF32X3) registers, so an SM holds two of their blocks whatever their shared
 // memory, and a third block, which the backward's shared memory with dM3 off chip leaves room for, waits for a
 // second wave. The price, where there is one, is a few bytes of spills to local memory, which L1 caches (sm_90:
-// KernelResourcesTest allows 64 bytes). CudaBackend launches these where it plans three or more backward blocks an SM.
+// KernelResourcesTest allows 64 bytes; the scalar form's 8 stored and 16 loaded, the others none). CudaBackend
+// launches these where it plans three or more backward blocks an SM.
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::VECTOR>(a); }
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_scalar_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::SCALAR>(a); }
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_tf32_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::TF32>(a); }
+AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_tf32x3_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::TF32X3>(a); }
 
 // Sums the slices of `partials` that hold a tile (the first min(a.blocks, *a.tiles)) and adds
 // them into the gradients (+=): dWq += dMa, dWk += dMb, dWd += dMa - dMb, dWp += dMp (the three

@@ -317,6 +317,34 @@ __device__ __forceinline__ uint32_t to_tf32(float x) {
 #endif
 }
 
+// x as the sum of two TF32 numbers (`--precision tf32x3`): hi is x rounded to TF32, to nearest
+// with ties away from zero (to_tf32's rounding for every finite x, in two integer instructions
+// where cvt.rna.tf32 takes more), and lo what is left, x - hi (exact in fp32: hi agrees with x
+// but for x's low 13 mantissa bits and the rounding's carry), truncated to TF32 bits as the tensor
+// core would read it. |x - hi| <= 2^-11 |x| and lo keeps 11 of its bits, so hi + lo is x to within
+// 2^-21 relative, and hi*b_hi + hi*b_lo + lo*b_hi (three products on the tensor cores) is a*b to
+// within about 2^-20 (the two truncations and the dropped lo*lo term), against 2^-24 for an fp32
+// multiply and 2^-11 per operand for TF32. Finite x only: an infinite or NaN x, or one within a
+// TF32 rounding of fp32's largest value, gives lo = NaN or an infinite hi.
+__device__ __forceinline__ void split_tf32(float x, uint32_t& hi, uint32_t& lo) {
+  uint32_t u;
+#if defined(__CUDA_ARCH__)
+  u = __float_as_uint(x);
+#else
+  memcpy(&u, &x, 4);
+#endif
+  hi = (u + 0x1000u) & ~0x1fffu;
+#if defined(__CUDA_ARCH__)
+  lo = __float_as_uint(x - __uint_as_float(hi)) & ~0x1fffu;
+#else
+  float h, r;
+  memcpy(&h, &hi, 4);
+  r = x - h;
+  memcpy(&lo, &r, 4);
+  lo &= ~0x1fffu;
+#endif
+}
+
 // d (this lane's four elements of D) += A B, the lane's elements of A and B in a and b (TF32 bits).
 __device__ __forceinline__ void mma_tf32(float d[4], const uint32_t a[4], const uint32_t b[2]) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800

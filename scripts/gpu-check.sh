@@ -20,6 +20,8 @@
 # Knobs: MODELS="din base dien", BATCHES=128,2048, REPEATS=3, EAGER_MODELS=din (empty: no eager run),
 # EAGER_BATCHES=128, TF32_MODELS (default none; e.g. "din": bench-din-tf32.json, the same benchmark
 # with --precision tf32, a ninth file, so run it in a second call with MODELS= EAGER_MODELS=),
+# TF32X3_MODELS (default none; e.g. "din": bench-din-tf32x3.json, with --precision tf32x3: the unit's
+# products on the tensor cores with split operands, fp32's accuracy),
 # RESIDENT_MODELS (default none; e.g. "din": bench-din-resident.json, with --resident-data),
 # AUTOTUNE_MODELS (default none; e.g. "din": bench-din-autotune.json, with --autotune: the kernel
 # settings chosen by measuring, every trial in the record, then the runs under the settings chosen),
@@ -210,6 +212,8 @@ if [[ "${SKIP_BENCH:-0}" != 1 ]]; then
   for m in ${EAGER_MODELS-din}; do bench_one "$m-eager" "$m" "${EAGER_BATCHES:-128}" --no-cuda-graphs; done
   # the linear layers' and the activation unit's products on the TF32 tensor cores
   for m in ${TF32_MODELS:-}; do bench_one "$m-tf32" "$m" "$batches" "${bench_args[@]}" --precision tf32; done
+  # only the unit's products there, each operand split in two TF32 parts (three products for one)
+  for m in ${TF32X3_MODELS:-}; do bench_one "$m-tf32x3" "$m" "$batches" "${bench_args[@]}" --precision tf32x3; done
   # the training histories kept on the device, each batch sent as row numbers
   for m in ${RESIDENT_MODELS:-}; do bench_one "$m-resident" "$m" "$batches" "${bench_args[@]}" --resident-data; done
   # the kernel settings chosen by measuring (Autotuner), then the runs under them

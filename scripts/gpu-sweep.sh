@@ -16,7 +16,7 @@
 #             full benchmark each); the choices go into tuning.json (--save-tuning), which the
 #             parts after it (nsys, ncu) then run with (-Daugur.tuning), and which is the file to
 #             commit as java/src/main/resources/io/augur/backend/cuda/tuning.json;
-#   tf32      DIN with --precision tf32, with --resident-data, and with --precision tf32 --autotune
+#   tf32      DIN with --precision tf32, with --precision tf32x3, with --resident-data, and with --precision tf32 --autotune
 #             (the unit layer by layer puts its products on the TF32 tensor cores; its choices into
 #             the same tuning.json);
 #   nsys      Nsight Systems on short training runs, NSYS_RUNS (default "din:128 din:2048 dien:2048",
@@ -95,9 +95,9 @@ if want autotune; then
 fi
 pack
 if want tf32; then
-  if (( $(left) >= 250 )); then
-    say "DIN with --precision tf32, with --resident-data, and with --precision tf32 --autotune"
-    SKIP_TESTS=1 EAGER_MODELS= MODELS= TF32_MODELS=din RESIDENT_MODELS=din TF32_AUTOTUNE_MODELS=din BENCH_ARGS=--profile TUNING_OUT="$tuning" timeout 230 \
+  if (( $(left) >= 290 )); then
+    say "DIN with --precision tf32, with --precision tf32x3, with --resident-data, and with --precision tf32 --autotune"
+    SKIP_TESTS=1 EAGER_MODELS= MODELS= TF32_MODELS=din TF32X3_MODELS=din RESIDENT_MODELS=din TF32_AUTOTUNE_MODELS=din BENCH_ARGS=--profile TUNING_OUT="$tuning" timeout 270 \
       "$b/scripts/gpu-check.sh" "$res/tf32" 2>/dev/null | grep -E '^din|^\(din-tf32-autotune' | tee -a "$summary"
   else
     say "skipped: tf32 and resident"

@@ -5,7 +5,8 @@
 
 Compiles cuda/augur.cu to a cubin for sm_<arch> with the flags of CMakeLists.txt (or reads --cubin),
 disassembles it with nvdisasm and prints, for each named kernel, its instruction count and every loop
-(the innermost ranges of a backward branch and the instructions it jumps over) with at least --min-ffma FFMAs: the loop's
+(the innermost ranges of a backward branch and the instructions it jumps over) with at least --min-ffma FFMAs, or any
+tensor-core product (HMMA, the TF32 kernels'): the loop's
 instructions, its FFMAs and its commonest opcodes. A product's loop is the place to see what a change
 costs per multiply-add before a device measures it: on sm_90 the activation unit's scalar 4 x 4 tiles
 take 131 to 151 instructions for 4 k steps (64 FFMAs), its vector tiles 83 to 102
@@ -115,9 +116,10 @@ def main():
             sys.exit(f"{k}: no such kernel in the cubin")
         print(f"{k}: {len(code[k])} instructions")
         for start, ops in sorted(loops(code[k], labels[k]), key=lambda l: (-l[1]["FFMA"], sum(l[1].values()))):
-            if ops["FFMA"] >= args.min_ffma:
+            if ops["FFMA"] >= args.min_ffma or ops["HMMA"] > 0:   # fp32 FMAs, or tensor-core products (TF32: HMMA.1684.F32.TF32)
                 common = ", ".join(f"{op} {n}" for op, n in ops.most_common(6))
-                print(f"  loop at {start:#07x}: {sum(ops.values())} instructions, {ops['FFMA']} FFMA ({common})")
+                mma = f", {ops['HMMA']} HMMA" if ops["HMMA"] else ""
+                print(f"  loop at {start:#07x}: {sum(ops.values())} instructions, {ops['FFMA']} FFMA{mma} ({common})")
 
 
 if __name__ == "__main__":

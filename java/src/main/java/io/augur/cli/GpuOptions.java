@@ -17,8 +17,9 @@ public final class GpuOptions {
     private static final Logger LOG = LogManager.getLogger(GpuOptions.class);
 
     @Option(names = "--precision", defaultValue = "fp32",
-            description = "fp32, or tf32: on GPUs of compute capability 8.0 and newer, the linear layers' and the activation unit's "
-                    + "products on the TF32 tensor cores (the CPU computes in fp32) (default: ${DEFAULT-VALUE})")
+            description = "fp32, tf32 or tf32x3: on GPUs of compute capability 8.0 and newer, tf32 puts the linear layers' and the "
+                    + "activation unit's products on the TF32 tensor cores; tf32x3 puts only the unit's there, each operand split into "
+                    + "two TF32 parts (three products for one, fp32's accuracy) (the CPU computes in fp32) (default: ${DEFAULT-VALUE})")
     String precision;
 
     @Option(names = "--resident-data", description = "on the GPU, keep the training histories in device memory and send each batch's "

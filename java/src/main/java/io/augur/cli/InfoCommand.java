@@ -56,8 +56,8 @@ public final class InfoCommand implements Callable<Integer> {
                 System.out.printf("kernels    %s (-Daugur.attention.*, -Daugur.tower.*, -Daugur.gemm.small; augur bench --autotune chooses them)%n",
                         be.tuning());
                 System.out.printf("tuning     %s%n", tuningLine(be));
-                System.out.printf("precision  fp32 (default); tf32 %s%n", gpu.ccMajor >= 8
-                        ? "available (--precision tf32: TF32 tensor cores)" : "not available (no TF32 tensor cores below compute capability 8.0)");
+                System.out.printf("precision  fp32 (default); tf32, tf32x3 %s%n", gpu.ccMajor >= 8
+                        ? "available (--precision tf32 or tf32x3: TF32 tensor cores)" : "not available (no TF32 tensor cores below compute capability 8.0)");
             }
         } else {
             System.out.printf("backend    cuda: not available: %s%n", cuda.reason());

@@ -199,7 +199,7 @@ public class CliTest {
     void unknownPrecisionFailsNamingTheOption(@TempDir Path tmp) {
         Result r = run("train", "--precision", "bf16", "--data", data.toString(), "--out", tmp.resolve("run").toString(), "--epochs", "1");
         assertNotEquals(0, r.code(), r.toString());
-        assertTrue(r.err().contains("--precision bf16") && r.err().contains("fp32 or tf32"), r.toString());
+        assertTrue(r.err().contains("--precision bf16") && r.err().contains("fp32, tf32 or tf32x3"), r.toString());
         assertEquals(1, r.err().lines().count(), "one line, no stack trace:\n" + r);
         assertTrue(Files.notExists(tmp.resolve("run")), "a failed run left a run folder");
     }

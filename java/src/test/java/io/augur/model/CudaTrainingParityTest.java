@@ -321,25 +321,27 @@ class CudaTrainingParityTest {
      * fp32 CPU run, with fp32's tolerances: TF32 keeps 10 mantissa bits, but a loss averages its
      * batch's rounding errors away (the emulator's runs: the first 10 losses within 2e-4 of the
      * CPU's, relative, against EARLY = 1e-3), and the drift that LATE allows is Adam's, as in fp32.
-     * Skipped below compute capability 8.0.
+     * {@code --precision tf32x3} (the fused unit's products on split operands, the rest fp32) the same
+     * way. Skipped below compute capability 8.0.
      */
     @ParameterizedTest
-    @CsvSource({"DIN, SIGMOID, true, auto", "DIN, PRELU, false, auto", "DIN, DICE, true, auto", "BASE, SIGMOID, false, auto", "DIN, SIGMOID, true, off"})
-    void tf32StaysNearTheCpu(ModelConfig.Kind kind, Activation att, boolean softmax, String fused) {
+    @CsvSource({"DIN, SIGMOID, true, auto, TF32", "DIN, PRELU, false, auto, TF32", "DIN, DICE, true, auto, TF32", "BASE, SIGMOID, false, auto, TF32",
+            "DIN, SIGMOID, true, off, TF32", "DIN, SIGMOID, true, auto, TF32X3", "DIN, PRELU, false, auto, TF32X3"})
+    void tf32StaysNearTheCpu(ModelConfig.Kind kind, Activation att, boolean softmax, String fused, Precision precision) {
         CudaRuntime rt = GpuTesting.backend().runtime();
         org.junit.jupiter.api.Assumptions.assumeTrue(rt.ccMajor >= 8, "no TF32 tensor cores below compute capability 8.0");
         ModelConfig cfg = new ModelConfig(kind, 6, List.of(16, 8), att, softmax, List.of(20, 10), null, 1e-5f, 1e-8f, 0.99f, 0.05f);
         float[] cpu = train(new CpuBackend(false, 2), cfg, true, false);
         CudaBackend tf32 = new CudaBackend(rt, CudaProbe.gemmChoice());   // not closed: it shares the context
-        assertEquals(Precision.TF32, tf32.setPrecision(Precision.TF32));
+        assertEquals(precision, tf32.setPrecision(precision));
         tf32.setTuning(tf32.tuning().with(io.augur.backend.cuda.KernelTuning.FUSED, fused));   // off: the unit's products on gemm_tf32_kernel
         float[] gpu = train(tf32, cfg, false, true);
         for (int s = 0; s < STEPS; s++) {
             double tol = (s < 10 ? EARLY : LATE) * Math.max(1.0, Math.abs(cpu[s]));
-            assertEquals(cpu[s], gpu[s], tol, "TF32 " + kind + "/" + att + " loss at step " + (s + 1) + "; CPU " + java.util.Arrays.toString(cpu)
-                    + "\nGPU " + java.util.Arrays.toString(gpu));
+            assertEquals(cpu[s], gpu[s], tol, precision.label() + " " + kind + "/" + att + " loss at step " + (s + 1) + "; CPU "
+                    + java.util.Arrays.toString(cpu) + "\nGPU " + java.util.Arrays.toString(gpu));
         }
-        assertTrue(gpu[STEPS - 1] < LEARNED * gpu[0], "the TF32 run learns: " + gpu[0] + " -> " + gpu[STEPS - 1]);
+        assertTrue(gpu[STEPS - 1] < LEARNED * gpu[0], "the " + precision.label() + " run learns: " + gpu[0] + " -> " + gpu[STEPS - 1]);
     }
 
     /**

@@ -102,17 +102,20 @@ public final class CudaBackend implements Backend, Profiling {
     /**
      * The fused unit's backward kernel for a launch planned at {@code blocksPerSm} blocks an SM: from 3 on the form held
      * to 80 registers (__launch_bounds__(256, 3); the other takes up to 128 on sm_90, two blocks' worth), else the other;
-     * in fp32 on vector tiles where {@code vectorTiles} ({@link #attentionVectorTiles}), else on scalar tiles.
+     * in fp32 on vector tiles where {@code vectorTiles} ({@link #attentionVectorTiles}), else on scalar tiles; with TF32 or
+     * TF32X3 on the tensor cores.
      */
     static String attentionBackwardKernel(Precision precision, int blocksPerSm, boolean vectorTiles) {
         if (precision == Precision.TF32) return blocksPerSm >= 3 ? Kernels.ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS : Kernels.ACTIVATION_UNIT_BACKWARD_TF32;
+        if (precision == Precision.TF32X3) return blocksPerSm >= 3 ? Kernels.ACTIVATION_UNIT_BACKWARD_TF32X3_3BLOCKS : Kernels.ACTIVATION_UNIT_BACKWARD_TF32X3;
         if (blocksPerSm >= 3) return vectorTiles ? Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS : Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS;
         return vectorTiles ? Kernels.ACTIVATION_UNIT_BACKWARD : Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR;
     }
 
-    /** The fused unit's forward kernel: TF32, or fp32 on vector or scalar tiles as {@link #attentionBackwardKernel}. */
+    /** The fused unit's forward kernel: TF32, TF32X3, or fp32 on vector or scalar tiles as {@link #attentionBackwardKernel}. */
     static String attentionForwardKernel(Precision precision, boolean vectorTiles) {
         if (precision == Precision.TF32) return Kernels.ACTIVATION_UNIT_FORWARD_TF32;
+        if (precision == Precision.TF32X3) return Kernels.ACTIVATION_UNIT_FORWARD_TF32X3;
         return vectorTiles ? Kernels.ACTIVATION_UNIT_FORWARD : Kernels.ACTIVATION_UNIT_FORWARD_SCALAR;
     }
 
@@ -293,7 +296,7 @@ public final class CudaBackend implements Backend, Profiling {
     @Override
     public String describe() {
         return "CUDA on " + deviceLabel() + " (compute capability " + rt.computeCapability() + ", " + String.format("%.1f", rt.totalMemory / (double) (1L << 30))
-                + " GiB, driver " + rt.driverVersionString() + "), GEMM " + gemm.name() + (precision == Precision.TF32 ? ", TF32" : "")
+                + " GiB, driver " + rt.driverVersionString() + "), GEMM " + gemm.name() + (precision.tensorCores() ? ", " + precision.label().toUpperCase(java.util.Locale.ROOT) : "")
                 + (rt.programmatic() ? ", programmatic launches" : "");
     }
 
@@ -534,10 +537,12 @@ public final class CudaBackend implements Backend, Profiling {
      * backward's per-block partial gradients and its device tile count.
      */
     /** The fused unit's kernels of each kind, whichever precision and tiles a launch takes (the workspace plans for all). */
-    private static final String[] FORWARD_KERNELS = {Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_FORWARD_SCALAR, Kernels.ACTIVATION_UNIT_FORWARD_TF32},
-            BACKWARD_KERNELS = {Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR, Kernels.ACTIVATION_UNIT_BACKWARD_TF32},
+    private static final String[] FORWARD_KERNELS = {Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_FORWARD_SCALAR, Kernels.ACTIVATION_UNIT_FORWARD_TF32,
+                    Kernels.ACTIVATION_UNIT_FORWARD_TF32X3},
+            BACKWARD_KERNELS = {Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR, Kernels.ACTIVATION_UNIT_BACKWARD_TF32,
+                    Kernels.ACTIVATION_UNIT_BACKWARD_TF32X3},
             BACKWARD_KERNELS_3BLOCKS = {Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS,
-                    Kernels.ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS};
+                    Kernels.ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS, Kernels.ACTIVATION_UNIT_BACKWARD_TF32X3_3BLOCKS};
 
     final class AttentionWorkspace implements Workspace {
         final AttentionSpec spec;
@@ -1384,7 +1389,7 @@ public final class CudaBackend implements Backend, Profiling {
     /**
      * The blocks per cluster the fused tower takes at batch B (the tuning's towerCluster: the setting,
      * or the smallest that fits), or 0 where it takes the layer-by-layer ops: off, TF32 (its
-     * products are fp32 FMAs; TF32 takes the layer-by-layer GEMMs), nothing fitting, or clusters
+     * products are fp32 FMAs; TF32 takes the layer-by-layer GEMMs; TF32X3 keeps the fp32 tower), nothing fitting, or clusters
      * wanted below compute capability 9.0.
      */
     static int towerClusterFor(Tower t, int B, int cols, int setting, boolean clusters, long limit) {
@@ -1403,16 +1408,17 @@ public final class CudaBackend implements Backend, Profiling {
      */
     int fusedTower(Tower t, int B) {
         boolean clusters = rt.ccMajor >= 9;
-        if (precision == Precision.FP32) {   // under TF32 the tower always takes the layer-by-layer ops
+        boolean fp32Tower = precision != Precision.TF32;   // under TF32 the tower always takes the layer-by-layer ops
+        if (fp32Tower) {
             settingsRead.add(KernelTuning.TOWER_FUSED);
             if (tuning.towerFused()) settingsRead.add(KernelTuning.TOWER_COLS);
             if (tuning.towerFused() && clusters) settingsRead.add(KernelTuning.TOWER_CLUSTER);
         }
-        int s = !tuning.towerFused() || precision != Precision.FP32 ? 0
+        int s = !tuning.towerFused() || !fp32Tower ? 0
                 : towerClusterFor(t, B, tuning.towerCols(), tuning.towerCluster(), clusters, Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin));
         if (s > 1 && !towerClustersRun(t, B, s)) s = 0;
         if (towerLogged.add(List.of(t.norm().channels(), t.hidden().size(), B))) {
-            String why = !tuning.towerFused() ? "-D" + KernelTuning.TOWER_FUSED + "=off" : precision != Precision.FP32 ? "TF32"
+            String why = !tuning.towerFused() ? "-D" + KernelTuning.TOWER_FUSED + "=off" : !fp32Tower ? "TF32"
                     : tuning.towerCluster() > 1 && !clusters ? "clusters of blocks need compute capability 9.0, this is " + rt.computeCapability()
                     : "a block's rows of a layer's input do not fit its shared memory"
                     + (tuning.towerCluster() == 0 ? " in clusters of up to 8 blocks" : " in clusters of " + tuning.towerCluster()) + (clusters ? "" : " (no clusters below 9.0)");
@@ -2124,24 +2130,29 @@ public final class CudaBackend implements Backend, Profiling {
     // ---------------------------------------------------------------- CUDA graphs (runStep)
 
     /**
-     * TF32 puts the GEMM provider and the fused activation unit's products on the tensor cores;
-     * below compute capability 8.0 (no TF32 tensor cores) it logs that and stays in fp32. A
+     * TF32 puts the GEMM provider and the fused activation unit's products on the tensor cores,
+     * TF32X3 only the unit's (split operands, fp32's accuracy; the GEMM provider stays fp32);
+     * below compute capability 8.0 (no TF32 tensor cores) either logs that and stays in fp32. A
      * captured step whose kernels change with it is captured again (StepGraphs compares them).
      */
     @Override
     public Precision setPrecision(Precision asked) {
         Precision p = asked;
-        if (asked == Precision.TF32 && rt.ccMajor < 8) {
-            LOG.warn("--precision tf32: {} (compute capability {}) has no TF32 tensor cores (8.0 and newer do); computing in fp32",
-                    rt.name, rt.computeCapability());
+        if (asked.tensorCores() && rt.ccMajor < 8) {
+            LOG.warn("--precision {}: {} (compute capability {}) has no TF32 tensor cores (8.0 and newer do); computing in fp32",
+                    asked.label(), rt.name, rt.computeCapability());
             p = Precision.FP32;
         }
         if (p != precision) {
             notInStep("a change of precision");
             gemm.setTf32(p == Precision.TF32);
             precision = p;
-            LOG.info("precision {}: {}", p.label(), p == Precision.TF32
-                    ? "the linear layers' and the activation unit's products on the TF32 tensor cores, the rest in fp32" : "fp32 throughout");
+            LOG.info("precision {}: {}", p.label(), switch (p) {
+                case TF32 -> "the linear layers' and the activation unit's products on the TF32 tensor cores, the rest in fp32";
+                case TF32X3 -> "the activation unit's products on the TF32 tensor cores, each operand split in two TF32 parts"
+                        + " (three products for one, fp32's accuracy); the rest, the linear layers included, in fp32";
+                case FP32 -> "fp32 throughout";
+            });
         }
         return p;
     }

@@ -89,10 +89,14 @@ public final class Kernels {
     public static final String ACTIVATION_UNIT_BACKWARD_SCALAR = "activation_unit_backward_scalar_kernel";
     public static final String ACTIVATION_UNIT_FORWARD_TF32 = "activation_unit_forward_tf32_kernel";
     public static final String ACTIVATION_UNIT_BACKWARD_TF32 = "activation_unit_backward_tf32_kernel";
+    /** The same with every operand split into two TF32 parts, three products for one ({@code --precision tf32x3}). */
+    public static final String ACTIVATION_UNIT_FORWARD_TF32X3 = "activation_unit_forward_tf32x3_kernel";
+    public static final String ACTIVATION_UNIT_BACKWARD_TF32X3 = "activation_unit_backward_tf32x3_kernel";
     /** The backward held to 80 registers, three blocks of 256 threads an SM (CudaBackend launches it at 3 or more). */
     public static final String ACTIVATION_UNIT_BACKWARD_3BLOCKS = "activation_unit_backward_3blocks_kernel";
     public static final String ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS = "activation_unit_backward_scalar_3blocks_kernel";
     public static final String ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS = "activation_unit_backward_tf32_3blocks_kernel";
+    public static final String ACTIVATION_UNIT_BACKWARD_TF32X3_3BLOCKS = "activation_unit_backward_tf32x3_3blocks_kernel";
     public static final String ACTIVATION_UNIT_REDUCE = "activation_unit_reduce_kernel";
     public static final String ACTIVATION_UNIT_POOL_FORWARD = "activation_unit_pool_forward_kernel";
     public static final String ACTIVATION_UNIT_POOL_BACKWARD = "activation_unit_pool_backward_kernel";
@@ -117,7 +121,8 @@ public final class Kernels {
             PRELU_BACKWARD, BCE_WITH_LOGITS, ADAM, ADAM_MULTI, STEP_ADVANCE, OPTIMIZER_STEP, ACTIVATION_UNIT_FORWARD,
             ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_FORWARD_SCALAR, ACTIVATION_UNIT_BACKWARD_SCALAR, ACTIVATION_UNIT_FORWARD_TF32,
             ACTIVATION_UNIT_BACKWARD_TF32, ACTIVATION_UNIT_BACKWARD_3BLOCKS, ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS,
-            ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS, ACTIVATION_UNIT_REDUCE, ACTIVATION_UNIT_ROW_STARTS, ACTIVATION_UNIT_INPUT_FORWARD, ACTIVATION_UNIT_INPUT_BACKWARD,
+            ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS, ACTIVATION_UNIT_FORWARD_TF32X3, ACTIVATION_UNIT_BACKWARD_TF32X3, ACTIVATION_UNIT_BACKWARD_TF32X3_3BLOCKS,
+            ACTIVATION_UNIT_REDUCE, ACTIVATION_UNIT_ROW_STARTS, ACTIVATION_UNIT_INPUT_FORWARD, ACTIVATION_UNIT_INPUT_BACKWARD,
             ACTIVATION_UNIT_SIGMOID_BACKWARD,
             ACTIVATION_UNIT_POOL_FORWARD, ACTIVATION_UNIT_POOL_BACKWARD, SLICED_STATISTICS, BATCH_NORM_SLICED_FORWARD,
             BATCH_NORM_SLICED_BACKWARD_SUMS, BATCH_NORM_SLICED_BACKWARD, DICE_SLICED_FORWARD, DICE_SLICED_BACKWARD_SUMS,
@@ -136,7 +141,8 @@ public final class Kernels {
     public static final java.util.Set<String> PROGRAMMATIC = java.util.Set.of(
             ACTIVATION_UNIT_FORWARD, ACTIVATION_UNIT_FORWARD_SCALAR, ACTIVATION_UNIT_FORWARD_TF32, ACTIVATION_UNIT_BACKWARD,
             ACTIVATION_UNIT_BACKWARD_SCALAR, ACTIVATION_UNIT_BACKWARD_TF32, ACTIVATION_UNIT_BACKWARD_3BLOCKS, ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS,
-            ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS, ACTIVATION_UNIT_REDUCE, ACTIVATION_UNIT_POOL_FORWARD, EMBEDDING_GATHER_MULTI_BACKWARD, OPTIMIZER_STEP,
+            ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS, ACTIVATION_UNIT_FORWARD_TF32X3, ACTIVATION_UNIT_BACKWARD_TF32X3, ACTIVATION_UNIT_BACKWARD_TF32X3_3BLOCKS,
+            ACTIVATION_UNIT_REDUCE, ACTIVATION_UNIT_POOL_FORWARD, EMBEDDING_GATHER_MULTI_BACKWARD, OPTIMIZER_STEP,
             TOWER_FORWARD, TOWER_BACKWARD, towerForward(2), towerBackward(2), towerForward(4), towerBackward(4), towerForward(8),
             towerBackward(8));
 

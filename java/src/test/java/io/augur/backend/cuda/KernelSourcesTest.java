@@ -116,6 +116,9 @@ class KernelSourcesTest {
         assertEquals(Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS, CudaBackend.attentionBackwardKernel(io.augur.backend.Precision.FP32, 3, false));
         assertEquals(Kernels.ACTIVATION_UNIT_BACKWARD, CudaBackend.attentionBackwardKernel(io.augur.backend.Precision.FP32, 2, true));
         assertEquals(Kernels.ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS, CudaBackend.attentionBackwardKernel(io.augur.backend.Precision.TF32, 3, false));
+        assertEquals(Kernels.ACTIVATION_UNIT_FORWARD_TF32X3, CudaBackend.attentionForwardKernel(io.augur.backend.Precision.TF32X3, true));
+        assertEquals(Kernels.ACTIVATION_UNIT_BACKWARD_TF32X3, CudaBackend.attentionBackwardKernel(io.augur.backend.Precision.TF32X3, 2, true));
+        assertEquals(Kernels.ACTIVATION_UNIT_BACKWARD_TF32X3_3BLOCKS, CudaBackend.attentionBackwardKernel(io.augur.backend.Precision.TF32X3, 3, true));
     }
 
     @Test
