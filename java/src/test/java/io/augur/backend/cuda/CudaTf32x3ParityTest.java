@@ -30,7 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * of activationUnitWithinTheFp32Tolerances fail on the emulator: forward values about 2e-4 off at
  * -1.6; CudaTf32ParityTest allows TF32 4e-3 element by element forward and 2e-2 in each gradient's
  * norm), and its errors are compared with TF32's on the
- * same inputs and with the fp32 kernels': within 4 times fp32's in every gradient's norm, and at least
+ * same inputs and with the fp32 kernels': within 4 times fp32's (plus 5e-7) in every gradient's norm, and at least
  * 64 times smaller than TF32's where TF32's shows (the split's 2^-20 a product against TF32's 2^-10;
  * on the emulator, which truncates operands as the tensor cores read them, the split's errors are
  * 0.4 to 1.3 times the fp32 kernels' and 200 to 2,000 times smaller than TF32's).
@@ -78,9 +78,13 @@ class CudaTf32x3ParityTest {
     /**
      * The same inputs through FP32, TF32 and TF32X3 (sigmoid, so that no pre-activation near zero
      * takes the other side of a kink), each gradient's relative error norm against the CPU: under
-     * TF32X3 within 4 times the fp32 kernels' own plus 2e-8 (their sums' order differs from the
+     * TF32X3 within 4 times the fp32 kernels' own plus 5e-7 (their sums' order differs from the
      * CPU's, which sets the floor: 7e-9 to 7e-7 on the emulator, where TF32X3's errors are 0.4 to 1.3
-     * times fp32's; the 4 leaves the tensor cores' own order of accumulation room on a GPU), and at
+     * times fp32's). The emulator rounds each mma.sync's sum once; how a tensor core rounds its fp32
+     * additions is not specified (Fasi, Higham, Mikaitis and Pranesh, "Numerical behavior of NVIDIA
+     * tensor cores", PeerJ CS 2021, measured V100, T4 and A100 rounding toward zero), and a K of 80
+     * is 30 of them into each output here, so the bound leaves a GPU 5e-7, about four units of 2^-23,
+     * below TF32's errors in the weight gradients (3e-6 to 1.2e-4). And TF32X3's error is at
      * most 1/64 of TF32's wherever TF32's is above 1e-5 (the weight gradients' 3e-6 to 1.2e-4 here; the
      * split's are 200 to 2,000 times smaller on the emulator). The table goes to the test's report.
      */
@@ -96,7 +100,7 @@ class CudaTf32x3ParityTest {
             all.append(String.format(Locale.ROOT, "\n  %s: fp32 %.3g, tf32 %.3g, tf32x3 %.3g", k, fp32.get(k), tf32.get(k), x3.get(k)));
         java.util.Set<String> compared = new java.util.TreeSet<>();
         for (String k : x3.keySet()) {
-            assertTrue(x3.get(k) <= 4 * fp32.get(k) + 2e-8, k + ": the split is not as close to the CPU as the fp32 kernels" + all);
+            assertTrue(x3.get(k) <= 4 * fp32.get(k) + 5e-7, k + ": the split is not as close to the CPU as the fp32 kernels" + all);
             if (!(tf32.get(k) > 1e-5)) continue;
             compared.add(k);
             assertTrue(x3.get(k) <= tf32.get(k) / 64, k + ": the split is not far closer than TF32" + all);
