@@ -494,29 +494,62 @@ __device__ __forceinline__ void mma_step(float (&d)[2][4], int k0, int K, const 
   }
 }
 
+// The warp-tile count of an mma product (16 x 16 tiles), and the calling warp's tiles first,
+// first + step, ... (below `end`) of it.
+__device__ __forceinline__ int mma_tiles(const Operands& o) { return o.M > 0 && o.N > 0 ? ((o.M + 15) / 16) * ((o.N + 15) / 16) : 0; }
+
 template <bool SPLIT, class Epi>
-__device__ __forceinline__ void mma_product(int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm,
-                                            int b_k, int b_j, Epi epi) {
-  if (M <= 0 || N <= 0) return;
-  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3, warps = blockDim.x >> 5;
-  const int tiles_m = (M + 15) / 16, tiles_n = (N + 15) / 16;
-  for (int tile = threadIdx.x >> 5; tile < tiles_m * tiles_n; tile += warps) {  // the same for a warp's lanes
+__device__ __forceinline__ void mma_tiles(const Operands& o, int first, int step, int end, Epi epi) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3, tiles_n = (o.N + 15) / 16;
+  for (int tile = first; tile < end; tile += step) {  // the same for a warp's lanes
     const int m0 = tile / tiles_n * 16, n0 = tile % tiles_n * 16;
-    const float* a_lo = A + min(m0 + g, M - 1) * a_i;
-    const float* a_hi = A + min(m0 + g + 8, M - 1) * a_i;
-    const float* const b_col[2] = {Bm + min(n0 + g, N - 1) * b_j, Bm + min(n0 + 8 + g, N - 1) * b_j};
+    const float* a_lo = o.A + min(m0 + g, o.M - 1) * o.a_i;
+    const float* a_hi = o.A + min(m0 + g + 8, o.M - 1) * o.a_i;
+    const float* const b_col[2] = {o.Bm + min(n0 + g, o.N - 1) * o.b_j, o.Bm + min(n0 + 8 + g, o.N - 1) * o.b_j};
     float d[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
-    const int full = K & ~7;
-    for (int k0 = 0; k0 < full; k0 += 8) mma_step<SPLIT, false>(d, k0, K, a_lo, a_hi, a_k, b_col, b_k);
-    if (full < K) mma_step<SPLIT, true>(d, full, K, a_lo, a_hi, a_k, b_col, b_k);
+    const int full = o.K & ~7;
+    for (int k0 = 0; k0 < full; k0 += 8) mma_step<SPLIT, false>(d, k0, o.K, a_lo, a_hi, o.a_k, b_col, o.b_k);
+    if (full < o.K) mma_step<SPLIT, true>(d, full, o.K, a_lo, a_hi, o.a_k, b_col, o.b_k);
 #pragma unroll
     for (int h = 0; h < 2; ++h)
 #pragma unroll
       for (int q = 0; q < 4; ++q) {
         const int i = m0 + g + 8 * (q >> 1), j = n0 + 8 * h + 2 * t + (q & 1);
-        if (i < M && j < N) epi(i, j, Run<1>{{d[h][q]}});
+        if (i < o.M && j < o.N) epi(i, j, Run<1>{{d[h][q]}});
       }
   }
+}
+
+template <bool SPLIT, class Epi>
+__device__ __forceinline__ void mma_product(int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm,
+                                            int b_k, int b_j, Epi epi) {
+  const Operands o{M, N, K, A, a_i, a_k, Bm, b_k, b_j};
+  mma_tiles<SPLIT>(o, threadIdx.x >> 5, blockDim.x >> 5, mma_tiles(o), epi);
+}
+
+// tiled_product_pair's sharing for the tensor cores, by warps and k steps of 8: P's tiles one per
+// warp (when they are fewer than the warps); each warp without one takes ceil(steps_P / steps_Q) of
+// Q's tiles, which brings it level with the others or just past them; the rest of Q goes round all
+// the warps from warp 0 (P's first). At 16 rows (the Amazon config at batch 128; 8 warps) the two
+// stages' longest warps walk 8 and 18 k steps instead of 9 and 20 (P, then Q, each strided over the
+// warps); at 32 rows P has more tiles than warps and the two go one after the other as before. Each
+// tile is computed as mma_product computes it: the same results.
+template <bool SPLIT, class EpiP, class EpiQ>
+__device__ __forceinline__ void mma_product_pair(const Operands& p, EpiP epi_p, const Operands& q, EpiQ epi_q) {
+  const int n_p = mma_tiles(p), n_q = mma_tiles(q), warps = blockDim.x >> 5, w = threadIdx.x >> 5;
+  // P: tiles p_first, + warps, ... below p_end; Q: tiles w - n_p, + idle, ... below first (the idle warps'
+  // share), then first + w, + warps, ... (one call site each: the three loops are large)
+  int p_first = w, p_end = n_p, idle = 1, first = 0;
+  if (n_p > 0 && n_q > 0 && n_p < warps) {  // the same for the whole block
+    idle = warps - n_p;
+    const int steps_p = (p.K + 7) / 8, steps_q = max((q.K + 7) / 8, 1);
+    const int each = min((steps_p + steps_q - 1) / steps_q, (n_q + idle - 1) / idle);
+    first = min(n_q, idle * each);  // Q's tiles [0, first) go to the idle warps, `each` apiece
+    p_end = min(w + 1, n_p);        // one P tile a warp: none for the idle warps
+  }
+  mma_tiles<SPLIT>(p, p_first, warps, p_end, epi_p);
+  mma_tiles<SPLIT>(q, w >= n_p ? w - n_p : 0, idle, w >= n_p ? first : 0, epi_q);  // nothing for P's warps
+  mma_tiles<SPLIT>(q, first + w, warps, n_q, epi_q);
 }
 
 // The unit's products: fp32 FMAs (tiled_product, scalar or vector tiles) or, with TF32 and TF32X3, the tensor cores (mma_product).
@@ -839,8 +872,7 @@ __device__ void backward_tiles(const AttentionArgs& a) {
       auto epi_d1 = [&](int r, int i, auto s) { store_run(D1 + (r * h1 + i), s); };
       auto epi_dw2 = [&](int i, int j, auto s) { add_run(pr + (L.dw2 - shift + i * h2 + j), s); };
       if constexpr (on_tensor_cores<F>) {
-        product<F>(n, h1, h2, D2, h2, 1, a.w2t, h1, 1, epi_d1);
-        product<F>(h1, h2, n, A1, 1, h1, D2, h2, 1, epi_dw2);
+        mma_product_pair<F == Form::TF32X3>(Operands{n, h1, h2, D2, h2, 1, a.w2t, h1, 1}, epi_d1, Operands{h1, h2, n, A1, 1, h1, D2, h2, 1}, epi_dw2);
       } else {
         tiled_product_pair<F == Form::VECTOR>(Operands{n, h1, h2, D2, h2, 1, a.w2t, h1, 1}, epi_d1, Operands{h1, h2, n, A1, 1, h1, D2, h2, 1}, epi_dw2);
       }
@@ -878,8 +910,7 @@ __device__ void backward_tiles(const AttentionArgs& a) {
       auto epi_dm3 = [&](int c, int i, auto s) { add_run(pm3 + (L.dm3 + c * h1 + i), s); };
       auto epi_dr3 = [&](int r, int c, auto s) { store_run(dR3 + (r * W3 + c), s); };
       if constexpr (on_tensor_cores<F>) {
-        product<F>(W3, h1, n, R3, 1, W3, D1, h1, 1, epi_dm3);
-        product<F>(n, W3, h1, D1, h1, 1, a.m3t, W3, 1, epi_dr3);
+        mma_product_pair<F == Form::TF32X3>(Operands{n, W3, h1, D1, h1, 1, a.m3t, W3, 1}, epi_dr3, Operands{W3, h1, n, R3, 1, W3, D1, h1, 1}, epi_dm3);
       } else {
         tiled_product_pair<F == Form::VECTOR>(Operands{n, W3, h1, D1, h1, 1, a.m3t, W3, 1}, epi_dr3, Operands{W3, h1, n, R3, 1, W3, D1, h1, 1}, epi_dm3);
       }

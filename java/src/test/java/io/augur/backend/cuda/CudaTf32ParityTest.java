@@ -208,11 +208,14 @@ class CudaTf32ParityTest {
      * tensor-core tiles in every product.
      */
     @ParameterizedTest
-    @CsvSource({"40, 16, 24, 8, true, auto", "40, 16, 24, 8, false, auto", "9, 13, 21, 3, true, auto", "40, 16, 24, 8, true, 3"})
-    void activationUnitIsExactOnSmallDyadics(int T, int W, int h1, int h2, boolean onChip, String blocksPerSm) {
+    @CsvSource({"40, 16, 24, 8, true, auto, auto", "40, 16, 24, 8, false, auto, auto", "9, 13, 21, 3, true, auto, auto", "40, 16, 24, 8, true, 3, auto",
+            "40, 16, 24, 8, true, auto, 64"})
+    void activationUnitIsExactOnSmallDyadics(int T, int W, int h1, int h2, boolean onChip, String blocksPerSm, String rowsBackward) {
         try (GpuTesting.Twin t = twin("auto")) {
-            // the twin's own backend; at 3 blocks an SM the backward held to 80 registers (activation_unit_backward_tf32_3blocks_kernel)
-            t.gpu.setTuning(t.gpu.tuning().with(KernelTuning.PARTIALS_ON_CHIP, Boolean.toString(onChip)).with(KernelTuning.BLOCKS_PER_SM, blocksPerSm));
+            // the twin's own backend; at 3 blocks an SM the backward held to 80 registers (activation_unit_backward_tf32_3blocks_kernel);
+            // at 64 rows the backward's long-K products have as many tiles as the block has warps or more (mma_product_pair's other way)
+            t.gpu.setTuning(t.gpu.tuning().with(KernelTuning.PARTIALS_ON_CHIP, Boolean.toString(onChip)).with(KernelTuning.BLOCKS_PER_SM, blocksPerSm)
+                    .with(KernelTuning.ROWS_BACKWARD, rowsBackward));
             CudaOpsParityTest.activationUnitCase(t, rng, (r, n, lo, hi) -> lo >= 0 ? filled(n, 0.5f) : integers(r, n, 1), Activation.PRELU, false, T,
                     lengths(rng, CudaOpsParityTest.MAXB, T), W, h1, h2, 0, 0, (what, p) -> t.assertClose("exact " + what, p, 0, 0));
         }

@@ -49,26 +49,29 @@ class CudaTf32x3ParityTest {
 
     /** A backend of {@code precision} on the shared context (not closed: closing it would close the context; see CudaTf32ParityTest). */
     private static GpuTesting.Twin twin(Precision precision, String blocksPerSm) {
-        return twin(precision, blocksPerSm, "auto");
+        return twin(precision, blocksPerSm, "auto", "auto");
     }
 
-    private static GpuTesting.Twin twin(Precision precision, String blocksPerSm, String gemmProvider) {
+    private static GpuTesting.Twin twin(Precision precision, String blocksPerSm, String rowsBackward, String gemmProvider) {
         CudaBackend be = new CudaBackend(GpuTesting.backend().runtime(), gemmProvider);
         assertEquals(precision, be.setPrecision(precision));
-        be.setTuning(be.tuning().with(KernelTuning.BLOCKS_PER_SM, blocksPerSm));
+        be.setTuning(be.tuning().with(KernelTuning.BLOCKS_PER_SM, blocksPerSm).with(KernelTuning.ROWS_BACKWARD, rowsBackward));
         return new GpuTesting.Twin(be);
     }
 
     /**
      * The unit (sigmoid and PReLU, with and without softmax) within the fp32 kernels' tolerances: the
      * Amazon widths at T = 100 and 7, widths off every tensor-core tile, T = 1; the backward at the
-     * planner's blocks an SM and held to three (activation_unit_backward_tf32x3_3blocks_kernel).
+     * planner's blocks an SM and held to three (activation_unit_backward_tf32x3_3blocks_kernel); at
+     * the planner's rows (16 here: each stage's two products shared out between the warps,
+     * mma_product_pair) and at 32 (the long-K product has more tiles than the block has warps, and
+     * the two run one after the other).
      */
     @ParameterizedTest
-    @CsvSource({"SIGMOID, false, 100, 36, 80, 40, auto", "PRELU, true, 7, 36, 80, 40, auto", "SIGMOID, true, 9, 13, 21, 3, auto",
-            "PRELU, false, 1, 13, 21, 3, 3", "PRELU, true, 100, 36, 80, 40, 3"})
-    void activationUnitWithinTheFp32Tolerances(Activation act, boolean softmax, int T, int W, int h1, int h2, String blocksPerSm) {
-        try (GpuTesting.Twin t = twin(Precision.TF32X3, blocksPerSm)) {
+    @CsvSource({"SIGMOID, false, 100, 36, 80, 40, auto, auto", "PRELU, true, 7, 36, 80, 40, auto, auto", "SIGMOID, true, 9, 13, 21, 3, auto, auto",
+            "PRELU, false, 1, 13, 21, 3, 3, auto", "PRELU, true, 100, 36, 80, 40, 3, auto", "SIGMOID, false, 100, 36, 80, 40, auto, 32"})
+    void activationUnitWithinTheFp32Tolerances(Activation act, boolean softmax, int T, int W, int h1, int h2, String blocksPerSm, String rowsBackward) {
+        try (GpuTesting.Twin t = twin(Precision.TF32X3, blocksPerSm, rowsBackward, "auto")) {
             CudaOpsParityTest.activationUnitCase(t, rng, GpuTesting::uniform, act, softmax, T, lengths(rng, CudaOpsParityTest.MAXB, T), W, h1, h2,
                     CudaOpsParityTest.TIGHT_ATOL, CudaOpsParityTest.TIGHT_RTOL,
                     (what, p) -> t.assertClose("tf32x3 " + what, p, CudaOpsParityTest.LOOSE_ATOL, CudaOpsParityTest.LOOSE_RTOL));
@@ -139,12 +142,14 @@ class CudaTf32x3ParityTest {
     /**
      * On values TF32 holds exactly (CudaTf32ParityTest.activationUnitIsExactOnSmallDyadics: every
      * operand a multiple of 1/4 below 2^9) each split's small part is zero and the unit must equal
-     * the reference bit for bit: the fragments, tiles and edges of the three-product form.
+     * the reference bit for bit: the fragments, tiles and edges of the three-product form, with each
+     * stage's products shared out between the warps (the planner's rows) and one after the other (64
+     * rows: 8 and 12 tiles of the long-K products for 8 warps).
      */
     @ParameterizedTest
-    @CsvSource({"40, 16, 24, 8, auto", "9, 13, 21, 3, 3"})
-    void activationUnitIsExactOnSmallDyadics(int T, int W, int h1, int h2, String blocksPerSm) {
-        try (GpuTesting.Twin t = twin(Precision.TF32X3, blocksPerSm)) {
+    @CsvSource({"40, 16, 24, 8, auto, auto", "9, 13, 21, 3, 3, auto", "40, 16, 24, 8, auto, 64"})
+    void activationUnitIsExactOnSmallDyadics(int T, int W, int h1, int h2, String blocksPerSm, String rowsBackward) {
+        try (GpuTesting.Twin t = twin(Precision.TF32X3, blocksPerSm, rowsBackward, "auto")) {
             CudaOpsParityTest.activationUnitCase(t, rng, (r, n, lo, hi) -> lo >= 0 ? filled(n, 0.5f) : integers(r, n, 1), Activation.PRELU, false, T,
                     lengths(rng, CudaOpsParityTest.MAXB, T), W, h1, h2, 0, 0, (what, p) -> t.assertClose("exact " + what, p, 0, 0));
         }
@@ -165,7 +170,7 @@ class CudaTf32x3ParityTest {
     /** The split kernels are what runs, and the linear layers stay on the built-in fp32 GEMM (gemm_kernel, not gemm_tf32_kernel). */
     @Test
     void theSplitKernelsRunAndTheLinearLayersStayFp32() {
-        try (GpuTesting.Twin t = twin(Precision.TF32X3, "auto", "builtin")) {
+        try (GpuTesting.Twin t = twin(Precision.TF32X3, "auto", "auto", "builtin")) {
             t.gpu.setTuning(t.gpu.tuning().with(KernelTuning.GEMM_SMALL, "off"));   // the 64 x 64 tiles, which TF32 would give gemm_tf32_kernel
             CudaRuntime rt = t.gpu.runtime();
             rt.resetTimes();
