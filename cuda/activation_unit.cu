@@ -49,7 +49,7 @@
 // activation_unit_backward_tf32_kernel: every tiled_product becomes an mma_product on the TF32
 // tensor cores (compute capability 8.0 and newer), nothing else changes; with `--precision tf32x3`
 // as the *_tf32x3_* kernels, whose mma_product splits every operand into two TF32 parts and takes
-// three tensor-core products for one (fp32's accuracy to a few units of 2^-22).
+// three tensor-core products for one (each multiply within about 2^-20 of the exact product).
 // Dice in the unit normalises over all valid positions of the batch, which a per-tile kernel
 // cannot see: that unit runs layer by layer (activation_unit_unfused.cu) and shares the pool kernels.
 //
@@ -496,7 +496,7 @@ __device__ __forceinline__ void mma_step(float (&d)[2][4], int k0, int K, const 
 
 // The warp-tile count of an mma product (16 x 16 tiles), and the calling warp's tiles first,
 // first + step, ... (below `end`) of it.
-__device__ __forceinline__ int mma_tiles(const Operands& o) { return o.M > 0 && o.N > 0 ? ((o.M + 15) / 16) * ((o.N + 15) / 16) : 0; }
+__device__ __forceinline__ int mma_tile_count(const Operands& o) { return o.M > 0 && o.N > 0 ? ((o.M + 15) / 16) * ((o.N + 15) / 16) : 0; }
 
 template <bool SPLIT, class Epi>
 __device__ __forceinline__ void mma_tiles(const Operands& o, int first, int step, int end, Epi epi) {
@@ -524,7 +524,7 @@ template <bool SPLIT, class Epi>
 __device__ __forceinline__ void mma_product(int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm,
                                             int b_k, int b_j, Epi epi) {
   const Operands o{M, N, K, A, a_i, a_k, Bm, b_k, b_j};
-  mma_tiles<SPLIT>(o, threadIdx.x >> 5, blockDim.x >> 5, mma_tiles(o), epi);
+  mma_tiles<SPLIT>(o, threadIdx.x >> 5, blockDim.x >> 5, mma_tile_count(o), epi);
 }
 
 // tiled_product_pair's sharing for the tensor cores, by warps and k steps of 8: P's tiles one per
@@ -536,10 +536,10 @@ __device__ __forceinline__ void mma_product(int M, int N, int K, const float* A,
 // tile is computed as mma_product computes it: the same results.
 template <bool SPLIT, class EpiP, class EpiQ>
 __device__ __forceinline__ void mma_product_pair(const Operands& p, EpiP epi_p, const Operands& q, EpiQ epi_q) {
-  const int n_p = mma_tiles(p), n_q = mma_tiles(q), warps = blockDim.x >> 5, w = threadIdx.x >> 5;
-  // P: tiles p_first, + warps, ... below p_end; Q: tiles w - n_p, + idle, ... below first (the idle warps'
+  const int n_p = mma_tile_count(p), n_q = mma_tile_count(q), warps = blockDim.x >> 5, w = threadIdx.x >> 5;
+  // P: tiles w, w + warps, ... below p_end; Q: tiles w - n_p, + idle, ... below first (the idle warps'
   // share), then first + w, + warps, ... (one call site each: the three loops are large)
-  int p_first = w, p_end = n_p, idle = 1, first = 0;
+  int p_end = n_p, idle = 1, first = 0;
   if (n_p > 0 && n_q > 0 && n_p < warps) {  // the same for the whole block
     idle = warps - n_p;
     const int steps_p = (p.K + 7) / 8, steps_q = max((q.K + 7) / 8, 1);
@@ -547,7 +547,7 @@ __device__ __forceinline__ void mma_product_pair(const Operands& p, EpiP epi_p, 
     first = min(n_q, idle * each);  // Q's tiles [0, first) go to the idle warps, `each` apiece
     p_end = min(w + 1, n_p);        // one P tile a warp: none for the idle warps
   }
-  mma_tiles<SPLIT>(p, p_first, warps, p_end, epi_p);
+  mma_tiles<SPLIT>(p, w, warps, p_end, epi_p);
   mma_tiles<SPLIT>(q, w >= n_p ? w - n_p : 0, idle, w >= n_p ? first : 0, epi_q);  // nothing for P's warps
   mma_tiles<SPLIT>(q, first + w, warps, n_q, epi_q);
 }

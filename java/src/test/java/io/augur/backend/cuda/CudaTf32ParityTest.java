@@ -117,7 +117,7 @@ class CudaTf32ParityTest {
         }
     }
 
-    private static float[] integers(SplittableRandom rng, int n, int max) {
+    static float[] integers(SplittableRandom rng, int n, int max) {
         float[] a = new float[n];
         for (int i = 0; i < n; i++) a[i] = rng.nextInt(2 * max + 1) - max;
         return a;
@@ -221,7 +221,7 @@ class CudaTf32ParityTest {
         }
     }
 
-    private static float[] filled(int n, float v) {
+    static float[] filled(int n, float v) {
         float[] a = new float[n];
         java.util.Arrays.fill(a, v);
         return a;

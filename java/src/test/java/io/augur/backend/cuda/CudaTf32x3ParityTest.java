@@ -150,21 +150,9 @@ class CudaTf32x3ParityTest {
     @CsvSource({"40, 16, 24, 8, auto, auto", "9, 13, 21, 3, 3, auto", "40, 16, 24, 8, auto, 64"})
     void activationUnitIsExactOnSmallDyadics(int T, int W, int h1, int h2, String blocksPerSm, String rowsBackward) {
         try (GpuTesting.Twin t = twin(Precision.TF32X3, blocksPerSm, rowsBackward, "auto")) {
-            CudaOpsParityTest.activationUnitCase(t, rng, (r, n, lo, hi) -> lo >= 0 ? filled(n, 0.5f) : integers(r, n, 1), Activation.PRELU, false, T,
+            CudaOpsParityTest.activationUnitCase(t, rng, (r, n, lo, hi) -> lo >= 0 ? CudaTf32ParityTest.filled(n, 0.5f) : CudaTf32ParityTest.integers(r, n, 1), Activation.PRELU, false, T,
                     lengths(rng, CudaOpsParityTest.MAXB, T), W, h1, h2, 0, 0, (what, p) -> t.assertClose("exact " + what, p, 0, 0));
         }
-    }
-
-    private static float[] filled(int n, float v) {
-        float[] a = new float[n];
-        java.util.Arrays.fill(a, v);
-        return a;
-    }
-
-    private static float[] integers(SplittableRandom rng, int n, int max) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = rng.nextInt(2 * max + 1) - max;
-        return a;
     }
 
     /** The split kernels are what runs, and the linear layers stay on the built-in fp32 GEMM (gemm_kernel, not gemm_tf32_kernel). */
