@@ -26,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *
  * <p>What it has to show is that the split buys back fp32's accuracy, so the unit is held to the
  * tolerances of the fp32 kernels in CudaOpsParityTest (forward 1e-5 + 1e-4 |x|, every gradient
- * element 1e-4 + 1e-3 |x|), which TF32 misses (with the TF32 kernels in their place 3 of the 5 cases
+ * element 1e-4 + 1e-3 |x|), which TF32 misses (with the TF32 kernels in their place 3 of the first 5 cases
  * of activationUnitWithinTheFp32Tolerances fail on the emulator: forward values about 2e-4 off at
  * -1.6; CudaTf32ParityTest allows TF32 4e-3 element by element forward and 2e-2 in each gradient's
  * norm), and its errors are compared with TF32's on the
