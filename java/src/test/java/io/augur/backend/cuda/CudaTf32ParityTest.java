@@ -2,7 +2,6 @@ package io.augur.backend.cuda;
 
 import io.augur.backend.Activation;
 import io.augur.backend.Precision;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -60,9 +59,7 @@ class CudaTf32ParityTest {
 
     @BeforeEach
     void open() {
-        GpuTesting.assumeGpu();
-        CudaRuntime rt = GpuTesting.backend().runtime();
-        Assumptions.assumeTrue(rt.ccMajor >= 8, () -> rt.name + " (compute capability " + rt.computeCapability() + ") has no TF32 tensor cores");
+        GpuTesting.assumeTensorCores();
         rng = new SplittableRandom(7);
     }
 
@@ -250,6 +247,16 @@ class CudaTf32ParityTest {
      * the reference left poisoned must be poisoned on the GPU too, and every other one finite.
      */
     static void normClose(GpuTesting.Twin t, String what, Pair p, double rel) {
+        double[] d = errorAndNorm(t, what, p);
+        assertTrue(d[0] <= rel * d[1] + 1e-6, String.format(Locale.ROOT, "%s: relative error %.3g in the norm, allowed %.3g",
+                what, d[0] / Math.max(d[1], 1e-300), rel));
+    }
+
+    /**
+     * {||gpu - cpu||, ||cpu||} over the elements the reference wrote (Euclidean norms); an element the
+     * reference left poisoned must be poisoned on the GPU too, and every other one finite.
+     */
+    static double[] errorAndNorm(GpuTesting.Twin t, String what, Pair p) {
         int n = p.cpu().size(), poison = Float.floatToRawIntBits(GpuTesting.POISON);
         float[] e = new float[n], a = new float[n];
         t.cpu.download(p.cpu(), e, n);
@@ -264,8 +271,7 @@ class CudaTf32ParityTest {
             diff += ((double) a[i] - e[i]) * ((double) a[i] - e[i]);
             ref += (double) e[i] * e[i];
         }
-        assertTrue(Math.sqrt(diff) <= rel * Math.sqrt(ref) + 1e-6, String.format(Locale.ROOT, "%s: relative error %.3g in the norm, allowed %.3g",
-                what, Math.sqrt(diff / Math.max(ref, 1e-300)), rel));
+        return new double[] {Math.sqrt(diff), Math.sqrt(ref)};
     }
 
     /** The TF32 kernels are the ones that run: the unit's forward and backward, and the built-in GEMM's. */

@@ -2,7 +2,6 @@ package io.augur.backend.cuda;
 
 import io.augur.backend.Activation;
 import io.augur.backend.Precision;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -41,9 +40,7 @@ class CudaTf32x3ParityTest {
 
     @BeforeEach
     void open() {
-        GpuTesting.assumeGpu();
-        CudaRuntime rt = GpuTesting.backend().runtime();
-        Assumptions.assumeTrue(rt.ccMajor >= 8, () -> rt.name + " (compute capability " + rt.computeCapability() + ") has no TF32 tensor cores");
+        GpuTesting.assumeTensorCores();
         rng = new SplittableRandom(11);
     }
 
@@ -119,24 +116,12 @@ class CudaTf32x3ParityTest {
         try (GpuTesting.Twin t = twin(precision, "auto")) {
             // forward within TF32's tolerance here (both precisions); the gradients are what is compared
             CudaOpsParityTest.activationUnitCase(t, r, GpuTesting::uniform, Activation.SIGMOID, true, T, lengths(r, CudaOpsParityTest.MAXB, T), W, h1, h2,
-                    CudaTf32ParityTest.UNIT_F_ATOL, CudaTf32ParityTest.UNIT_F_RTOL, (what, p) -> out.put(p.cpu().name(), relativeError(t, p)));
+                    CudaTf32ParityTest.UNIT_F_ATOL, CudaTf32ParityTest.UNIT_F_RTOL, (what, p) -> {
+                        double[] d = CudaTf32ParityTest.errorAndNorm(t, what, p);
+                        out.put(p.cpu().name(), d[1] == 0 ? d[0] : d[0] / d[1]);
+                    });
         }
         return out;
-    }
-
-    private static double relativeError(GpuTesting.Twin t, Pair p) {
-        int n = p.cpu().size(), poison = Float.floatToRawIntBits(GpuTesting.POISON);
-        float[] e = new float[n], a = new float[n];
-        t.cpu.download(p.cpu(), e, n);
-        t.gpu.download(p.gpu(), a, n);
-        double diff = 0, ref = 0;
-        for (int i = 0; i < n; i++) {
-            if (Float.floatToRawIntBits(e[i]) == poison) continue;
-            assertTrue(Float.isFinite(a[i]), p.cpu().name() + "[" + i + "] = " + a[i]);
-            diff += ((double) a[i] - e[i]) * ((double) a[i] - e[i]);
-            ref += (double) e[i] * e[i];
-        }
-        return ref == 0 ? Math.sqrt(diff) : Math.sqrt(diff / ref);
     }
 
     /**

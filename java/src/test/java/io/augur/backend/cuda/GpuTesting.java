@@ -49,6 +49,13 @@ public final class GpuTesting {
                 "this test run is the one against the CPU emulator, and the device found is not it (the emulator was not built here)");
     }
 
+    /** assumeGpu, and a GPU with TF32 tensor cores (compute capability 8.0 and newer). */
+    public static void assumeTensorCores() {
+        assumeGpu();
+        CudaRuntime rt = backend().runtime();
+        Assumptions.assumeTrue(rt.ccMajor >= 8, () -> rt.name + " (compute capability " + rt.computeCapability() + ") has no TF32 tensor cores");
+    }
+
     /**
      * Whether the device is the CPU emulator of the driver (cuda/emu, scripts/emu-test.sh): it runs
      * every kernel with CUDA's semantics but at CPU speed, so what measures speed skips there.
