@@ -182,6 +182,15 @@ public final class CudaBackend implements Backend, Profiling {
 
     private final Arena arena = new Arena(Boolean.getBoolean(SEPARATE_ALLOCATIONS));
     /**
+     * -Daugur.attention.sharedAsPlanned=true: every launch of the fused activation unit asks for the
+     * dynamic shared memory of the workspace's largest tile, as launches did up to 2026-11-25,
+     * instead of what its own tile lays out ({@link AttentionWorkspace#sharedBytes}). For the device
+     * to time the two at batch 128, where the tiles are half the planned size; nothing else uses it.
+     */
+    public static final String SHARED_AS_PLANNED = "augur.attention.sharedAsPlanned";
+    /** -Daugur.attention.sharedAsPlanned (tests set it to run both ways in one JVM). */
+    static boolean sharedAsPlanned = Boolean.getBoolean(SHARED_AS_PLANNED);
+    /**
      * The test runs' -Daugur.poisonActivations=true: the backend's workspaces start as NaN
      * (0xffffffff) too, and are filled so again before every step (runStep), so that no step
      * reads what an earlier one left there.
@@ -616,6 +625,22 @@ public final class CudaBackend implements Backend, Profiling {
         int rows(boolean backward, int B) {
             return backward ? attentionRows(tuning.attentionRowsBackward(), rowsBackward, B, T, blocks)
                     : attentionRows(tuning.attentionRowsForward(), rowsForward, B, T, blocks);
+        }
+
+        /**
+         * The dynamic shared memory of a forward / backward launch with tiles of {@code rows} positions: what the
+         * kernel lays out for them (it takes its arrays' sizes from the launch's rows), at most the planned bytes.
+         * A batch too small for tiles of 32 (batch 128 in the Amazon config) takes tiles of 16, whose backward needs
+         * 78,768 bytes a block where the plan's 32 rows need 109,040. Asked for the latter, two blocks (with their
+         * static and reserved bytes) need the largest shared-memory carveout an H200 multiprocessor offers, 228 of its
+         * 256 KB, which leaves L1 28 KB; asked for what they use, they fit the 164 KB carveout, which leaves 92 KB, room
+         * for the 47 KB of M3t and W2t that the backward's products read from global memory. The forward's three
+         * blocks: 196 KB and 60 KB of L1 instead of 228 and 28. (The driver picks the carveout from what a launch
+         * needs; that it picks these is for a device to show.) -Daugur.attention.sharedAsPlanned=true asks for the
+         * planned bytes at every launch.
+         */
+        long sharedBytes(boolean backward, int rows) {
+            return attentionLaunchShared(sharedAsPlanned, backward, spec, rows, partialsPlace, backward ? sharedBackward : sharedForward);
         }
 
         @Override
@@ -1648,7 +1673,7 @@ public final class CudaBackend implements Backend, Profiling {
         if (B <= 0) return;
         long grid = Math.min(AttentionArgs.tiles((long) B * T, rows), (long) w.forwardBlocksPerSm * rt.multiprocessors);
         String kernel = attentionForwardKernel(precision, w.tuning.attentionVectorTiles() && attentionVectorTiles(spec.width(), spec.h1(), spec.h2(), a(p.w2())));
-        rt.launch(kernel, (int) Math.max(1, grid), 1, w.threads, 1, (int) w.sharedForward, args);
+        rt.launch(kernel, (int) Math.max(1, grid), 1, w.threads, 1, (int) w.sharedBytes(false, rows), args);
         long xBlock = x == null ? 0L : a(x) + 4L * off;
         poolForward(out, weights, w.score.address(), 0L, keys, lengths, B, T, spec, xBlock, x == null ? 0L : a(s), x == null ? 0L : a(query), xStride);
     }
@@ -1673,6 +1698,19 @@ public final class CudaBackend implements Backend, Profiling {
         rt.launch(Kernels.ACTIVATION_UNIT_POOL_FORWARD, B, 1, ATT_POOL_THREADS, 1, (int) shared, args().ptr(a(out)).ptr(a(weights)).ptr(status.address())
                 .ptr(score).ptr(a(keys)).ptr(a(lengths)).ptr(rowStart).i(T).i(spec.width()).i(spec.softmax() ? 1 : 0)
                 .ptr(xBlock).ptr(s).ptr(query).i(xStride).i(stage ? 1 : 0));
+    }
+
+    /**
+     * AttentionWorkspace.sharedBytes: the dynamic shared memory of a fused-unit launch with tiles of {@code rows}
+     * positions, or {@code planned} (the workspace's largest tile's) where {@code asPlanned}; {@code place} is where the
+     * backward keeps its partial gradients (AttentionArgs.PARTIALS_*).
+     */
+    static long attentionLaunchShared(boolean asPlanned, boolean backward, AttentionSpec spec, int rows, int place, long planned) {
+        if (asPlanned) return planned;
+        int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
+        long bytes = backward ? AttentionArgs.backwardSharedBytes(W, h1, h2, rows, place) : AttentionArgs.forwardSharedBytes(W, h1, h2, rows);
+        if (bytes > planned) throw new IllegalStateException("a tile of " + rows + " rows needs " + bytes + " bytes of shared memory, more than the " + planned + " planned");
+        return bytes;
     }
 
     /** Whether the pooling launch may stage keys at all (tests clear it: the path of histories too long to stage). */
@@ -1751,7 +1789,7 @@ public final class CudaBackend implements Backend, Profiling {
         CudaRuntime.Args args = args().struct(g.buffer());
         boolean vector = w.tuning.attentionVectorTiles()
                 && attentionVectorTiles(spec.width(), spec.h1(), spec.h2(), a(p.w2()), w.m3.address(), w.m3t.address(), w.w2t.address());
-        rt.launch(attentionBackwardKernel(precision, w.blocksPerSm, vector), blocks, 1, w.threads, 1, (int) w.sharedBackward, args);
+        rt.launch(attentionBackwardKernel(precision, w.blocksPerSm, vector), blocks, 1, w.threads, 1, (int) w.sharedBytes(true, rows), args);
         int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
         long total = (long) W * h1 + 2L * h1 + (long) h1 * h2 + 3L * h2 + 1 + (long) B * W;   // the parameters' gradients, then dQuery
         // blocks of 32 elements x REDUCE_GROUPS slice groups (activation_unit_reduce_kernel)

@@ -1173,6 +1173,46 @@ class CudaOpsParityTest {
     }
 
     /**
+     * The fused unit's launches asking for the shared memory of the tiles they run (the default) and for the planned
+     * tiles' (-Daugur.attention.sharedAsPlanned=true), with the same inputs: every gradient the same bits, within the
+     * CPU reference's tolerances. The batches here are small, so the launches take tiles of 16 rows where 32 were
+     * planned, and the emulator's dynamic shared memory ends where the launch's does: a layout past the smaller request
+     * fails the launch there (planted: 16 bytes short fails the backward's every case).
+     */
+    @ParameterizedTest
+    @CsvSource({"SIGMOID, true, 100, 37", "PRELU, false, 9, 300"})
+    void activationUnitWithTheSharedMemoryOfItsTilesOrAsPlanned(Activation act, boolean softmax, int T, int n) {
+        java.util.Map<String, float[]> tile = new java.util.TreeMap<>(), planned = new java.util.TreeMap<>();
+        boolean before = CudaBackend.sharedAsPlanned;
+        try {
+            for (boolean asPlanned : new boolean[] {false, true}) {
+                CudaBackend.sharedAsPlanned = asPlanned;
+                java.util.Map<String, float[]> into = asPlanned ? planned : tile;
+                SplittableRandom same = new SplittableRandom(777);
+                int[] lens = lengths(same, n, T);
+                try (GpuTesting.Twin t = new GpuTesting.Twin(tw.gpu)) {
+                    activationUnitCase(t, same, GpuTesting::uniform, act, softmax, n, n, T, lens, E, 80, 40, TIGHT_ATOL, TIGHT_RTOL, (what, p) -> {
+                        t.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL);
+                        float[] v = new float[p.gpu().size()];
+                        t.gpu.download(p.gpu(), v, v.length);
+                        into.put(p.gpu().name(), v);
+                    });
+                }
+            }
+        } finally {
+            CudaBackend.sharedAsPlanned = before;
+        }
+        assertEquals(10, tile.size(), tile.keySet().toString());
+        assertEquals(tile.keySet(), planned.keySet());
+        for (String k : tile.keySet()) {
+            float[] a = tile.get(k), b = planned.get(k);
+            for (int i = 0; i < a.length; i++)
+                if (Float.floatToRawIntBits(a[i]) != Float.floatToRawIntBits(b[i]))
+                    throw new AssertionError(k + "[" + i + "]: " + a[i] + " with the tile's shared memory, " + b[i] + " with the planned");
+        }
+    }
+
+    /**
      * The fused unit's fp32 kernels that ran: the forms on vector tiles (W, h1 and h2 multiples of 4 and the weights
      * 16-byte aligned, CudaBackend.attentionVectorTiles) or on scalar tiles, never both.
      */

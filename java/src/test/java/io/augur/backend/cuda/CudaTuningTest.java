@@ -30,6 +30,32 @@ class CudaTuningTest {
         assertEquals(2, CudaBackend.attentionBlocksPerSm(0, 0, 10 * 1024, 0));
     }
 
+    /**
+     * A fused-unit launch asks for the shared memory its own tiles lay out: at batch 128 (tiles of 16 where 32 were
+     * planned, above) 78,768 bytes backward and 54,592 forward in the Amazon config instead of 109,040 and 74,624,
+     * which leaves an H200 multiprocessor's L1 room for the weights; -Daugur.attention.sharedAsPlanned the planned.
+     */
+    @Test
+    void theUnitsLaunchesAskForTheSharedMemoryOfTheirTiles() {
+        io.augur.backend.AttentionSpec amazon = new io.augur.backend.AttentionSpec(36, 80, 40, io.augur.backend.Activation.SIGMOID, true, 0.99f, 1e-8f);
+        int chip = AttentionArgs.PARTIALS_CHIP;
+        long plannedBackward = AttentionArgs.backwardSharedBytes(36, 80, 40, 32, chip), plannedForward = AttentionArgs.forwardSharedBytes(36, 80, 40, 32);
+        assertEquals(109_040, plannedBackward);
+        assertEquals(74_624, plannedForward);
+        assertEquals(78_768, CudaBackend.attentionLaunchShared(false, true, amazon, 16, chip, plannedBackward));
+        assertEquals(54_592, CudaBackend.attentionLaunchShared(false, false, amazon, 16, chip, plannedForward));
+        assertEquals(plannedBackward, CudaBackend.attentionLaunchShared(false, true, amazon, 32, chip, plannedBackward));   // batch 2048: the plan
+        assertEquals(plannedBackward, CudaBackend.attentionLaunchShared(true, true, amazon, 16, chip, plannedBackward));
+        assertEquals(plannedForward, CudaBackend.attentionLaunchShared(true, false, amazon, 16, chip, plannedForward));
+        // partial gradients off chip: the tile's arrays alone
+        assertEquals(AttentionArgs.backwardSharedBytes(36, 80, 40, 16), CudaBackend.attentionLaunchShared(false, true, amazon, 16, AttentionArgs.PARTIALS_GLOBAL,
+                AttentionArgs.backwardSharedBytes(36, 80, 40, 32)));
+        // never more than was planned (and set as the kernels' limit)
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> CudaBackend.attentionLaunchShared(false, true, amazon, 32, chip, 78_768));
+        assertTrue(e.getMessage().contains("a tile of 32 rows needs 109040 bytes"), e.getMessage());
+    }
+
     @Test
     void theDenseLayersSliceByTheRowCountAlone() {
         // batch 2048: 32 slices of 64 rows (was 8 of 256); the activation unit's Dice over B T rows: at most 256 slices
