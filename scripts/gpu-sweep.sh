@@ -41,13 +41,17 @@
 #   sanitize  CudaOpsParityTest and CudaTowerParityTest under compute-sanitizer memcheck;
 #   variants  DIN again with each of VARIANTS (JVM options, one run each; default, most telling
 #             first: the activation unit's products on scalar tiles instead of vector tiles (float4 loads; the same bits,
-#             fewer instructions, not yet timed); the activation unit layer by layer (whole-batch products); without programmatic dependent launch; the top tower layer by layer instead of
+#             fewer instructions, not yet timed); at batch 128, the unit's launches asking for the shared memory
+#             of the planned 32-row tiles rather than of the 16-row tiles they run (less L1; as before
+#             2026-11-25, not yet timed); the activation unit layer by layer (whole-batch products); without programmatic dependent launch; the top tower layer by layer instead of
 #             fused; the activation unit's partial gradients, or only dM3, in global memory (more L1
 #             for the weights); its backward tiles of 16 rows; 128 threads a block; the tower fused
 #             in clusters of 2 and of 4 blocks (at batch 128, 64 and 32 rows a block instead of all
-#             128 in one; at 2048 these, and 8 channels a block, take the layer-by-layer ops, as only
-#             clusters of 8 of 4 channels fit); 8 channels a block: the alternatives to each default
-#             the code only reasons for. DIN's step has no GEMM while the tower is fused, so the
+#             128 in one); 8 channels a block: the alternatives to each default the code only reasons
+#             for. A variant OPTION@B[,B...] runs at those batch sizes only: the tiles of 16 rows at
+#             2048 (at 128 they are the default), the tower's clusters and 8 channels at 128 (at 2048
+#             they take the layer-by-layer ops, as only clusters of 8 of 4 channels fit: what
+#             -Daugur.tower.fused=off measures). DIN's step has no GEMM while the tower is fused, so the
 #             small GEMM's settings are left to VARIANTS).
 # Writes OUT/summary.txt (each step's table) and OUT/sweep.tar.xz (every step's folder: env.txt
 # with nvidia-smi and the commands, the bench-*.json records, tests.log, the ncu tables, torch/). Copy the
@@ -220,13 +224,15 @@ fi
 pack
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
-  else variants=(-Daugur.attention.vectorTiles=off -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16 -Daugur.attention.threads=128 -Daugur.tower.cluster=2 -Daugur.tower.cluster=4 -Daugur.tower.cols=8); fi
+  else variants=(-Daugur.attention.vectorTiles=off -Daugur.attention.sharedAsPlanned=true@128 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128 -Daugur.tower.cluster=2@128 -Daugur.tower.cluster=4@128 -Daugur.tower.cols=8@128); fi
   i=0
-  for v in "${variants[@]}"; do
+  for spec in "${variants[@]}"; do
     i=$((i + 1))
-    if (( $(left) < 100 )); then say "skipped: $v"; continue; fi
-    say "DIN with $v"
-    SKIP_TESTS=1 EAGER_MODELS= MODELS=din BENCH_ARGS=--profile AUGUR_JAVA_OPTS="$v" timeout 90 \
+    v="${spec%@*}" vb=""   # OPTION@B[,B...]: that option at those batch sizes only
+    if [[ "$spec" == *@* ]]; then vb="${spec##*@}"; fi
+    if (( $(left) < 100 )); then say "skipped: $spec"; continue; fi
+    say "DIN with $v${vb:+ at batch $vb}"
+    SKIP_TESTS=1 EAGER_MODELS= MODELS=din BATCHES="${vb:-${BATCHES:-128,2048}}" BENCH_ARGS=--profile AUGUR_JAVA_OPTS="$v" timeout 90 \
       "$b/scripts/gpu-check.sh" "$res/v$i" 2>/dev/null | grep '^din ' | tee -a "$summary"
     echo "$v" >"$res/v$i/variant.txt"
     pack
