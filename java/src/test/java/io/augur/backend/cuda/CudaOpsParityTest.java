@@ -1148,28 +1148,13 @@ class CudaOpsParityTest {
     void activationUnitOnVectorAndScalarTilesGivesTheSameBits(Activation act, boolean softmax, int T, int n) {
         java.util.Map<String, float[]> vector = new java.util.TreeMap<>(), scalar = new java.util.TreeMap<>();
         for (boolean vectorTiles : new boolean[] {true, false}) {
-            java.util.Map<String, float[]> into = vectorTiles ? vector : scalar;
-            SplittableRandom same = new SplittableRandom(4242);
-            int[] lens = lengths(same, n, T);
             try (GpuTesting.Twin t = new GpuTesting.Twin(tw.gpu)) {
                 java.util.Set<String> ran = timed(tw.gpu, () -> GpuTesting.withSetting(tw.gpu, KernelTuning.VECTOR_TILES, vectorTiles ? "auto" : "off",
-                        () -> activationUnitCase(t, same, GpuTesting::uniform, act, softmax, n, n, T, lens, E, 80, 40, TIGHT_ATOL, TIGHT_RTOL, (what, p) -> {
-                            t.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL);
-                            float[] v = new float[p.gpu().size()];
-                            t.gpu.download(p.gpu(), v, v.length);
-                            into.put(p.gpu().name(), v);
-                        })));
+                        () -> unitValues(t, 4242, act, softmax, T, n, vectorTiles ? vector : scalar)));
                 assertFusedForms(vectorTiles, ran);
             }
         }
-        assertEquals(10, vector.size(), vector.keySet().toString());
-        assertEquals(vector.keySet(), scalar.keySet());
-        for (String k : vector.keySet()) {
-            float[] v = vector.get(k), sc = scalar.get(k);
-            for (int i = 0; i < v.length; i++)
-                if (Float.floatToRawIntBits(v[i]) != Float.floatToRawIntBits(sc[i]))
-                    throw new AssertionError(k + "[" + i + "]: " + v[i] + " on vector tiles, " + sc[i] + " on scalar tiles");
-        }
+        assertSameBits(vector, "on vector tiles", scalar, "on scalar tiles");
     }
 
     /**
@@ -1187,28 +1172,40 @@ class CudaOpsParityTest {
         try {
             for (boolean asPlanned : new boolean[] {false, true}) {
                 CudaBackend.sharedAsPlanned = asPlanned;
-                java.util.Map<String, float[]> into = asPlanned ? planned : tile;
-                SplittableRandom same = new SplittableRandom(777);
-                int[] lens = lengths(same, n, T);
                 try (GpuTesting.Twin t = new GpuTesting.Twin(tw.gpu)) {
-                    activationUnitCase(t, same, GpuTesting::uniform, act, softmax, n, n, T, lens, E, 80, 40, TIGHT_ATOL, TIGHT_RTOL, (what, p) -> {
-                        t.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL);
-                        float[] v = new float[p.gpu().size()];
-                        t.gpu.download(p.gpu(), v, v.length);
-                        into.put(p.gpu().name(), v);
-                    });
+                    unitValues(t, 777, act, softmax, T, n, asPlanned ? planned : tile);
                 }
             }
         } finally {
             CudaBackend.sharedAsPlanned = before;
         }
-        assertEquals(10, tile.size(), tile.keySet().toString());
-        assertEquals(tile.keySet(), planned.keySet());
-        for (String k : tile.keySet()) {
-            float[] a = tile.get(k), b = planned.get(k);
-            for (int i = 0; i < a.length; i++)
-                if (Float.floatToRawIntBits(a[i]) != Float.floatToRawIntBits(b[i]))
-                    throw new AssertionError(k + "[" + i + "]: " + a[i] + " with the tile's shared memory, " + b[i] + " with the planned");
+        assertSameBits(tile, "with the tile's shared memory", planned, "with the planned");
+    }
+
+    /**
+     * One run of the unit (activationUnitCase, Amazon widths) on inputs drawn from {@code seed}: each of its ten
+     * outputs and gradients checked against the CPU reference, and downloaded into {@code into} by name.
+     */
+    private void unitValues(GpuTesting.Twin t, long seed, Activation act, boolean softmax, int T, int n, java.util.Map<String, float[]> into) {
+        SplittableRandom same = new SplittableRandom(seed);
+        int[] lens = lengths(same, n, T);
+        activationUnitCase(t, same, GpuTesting::uniform, act, softmax, n, n, T, lens, E, 80, 40, TIGHT_ATOL, TIGHT_RTOL, (what, p) -> {
+            t.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL);
+            float[] v = new float[p.gpu().size()];
+            t.gpu.download(p.gpu(), v, v.length);
+            into.put(p.gpu().name(), v);
+        });
+    }
+
+    /** The unit's ten values from two runs, bit for bit; a difference names the tensor, the element and the two runs. */
+    private static void assertSameBits(java.util.Map<String, float[]> a, String aHow, java.util.Map<String, float[]> b, String bHow) {
+        assertEquals(10, a.size(), a.keySet().toString());
+        assertEquals(a.keySet(), b.keySet());
+        for (String k : a.keySet()) {
+            float[] x = a.get(k), y = b.get(k);
+            for (int i = 0; i < x.length; i++)
+                if (Float.floatToRawIntBits(x[i]) != Float.floatToRawIntBits(y[i]))
+                    throw new AssertionError(k + "[" + i + "]: " + x[i] + " " + aHow + ", " + y[i] + " " + bHow);
         }
     }
 
