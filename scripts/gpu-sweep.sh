@@ -27,8 +27,9 @@
 #             that makes no report (no nsys, or no QdstrmImporter for its .qdstrm) skips the rest;
 #   ncu       Nsight Compute on one DIN training step at batch 128 and at 2048 (profile.sh,
 #             NCU_SET=basic: each kernel's time, throughput and occupancy), then every section
-#             (--set full: stall reasons, cache hit rates, shared-memory conflicts) for one launch of
-#             activation_unit_backward_kernel (or its _3blocks_ form) at batch 2048; the reports left out;
+#             (--set full: stall reasons, cache hit rates, shared-memory conflicts, the carveout the
+#             driver chose) for the activation unit's launches: its forward and backward at batch 128
+#             (ncu-unit128), its backward (or the _3blocks_ form) at 2048 (ncu-unit2048); the reports left out;
 #   torch     the PyTorch reference (scripts/torch_ref.py, the machine's python3 and its PyTorch) on the
 #             same GPU and the same world as the benchmark (data/bench under AUGUR_WORK, generated if
 #             the check part did not, exported to npy): first --selfcheck (the reference's values
@@ -141,16 +142,19 @@ if want ncu; then
     grep '^"[0-9]' "$res/ncu$bs/profile.log" 2>/dev/null | awk -F'","' '{s += $12} END {printf "  %d kernels, %.1f us in all (gpu__time_duration)\n", NR, s}' | tee -a "$summary"
     rm -f "$res/ncu$bs"/*.ncu-rep
   done
-  if (( $(left) >= 100 )); then
-    say "ncu --set full, activation_unit_backward_kernel (or _3blocks_kernel) at batch 2048"
-    SKIP_NSYS=1 NCU_KERNEL='^activation_unit_backward(_3blocks)?_kernel$' NCU_SKIP=3 NCU_COUNT=1 NCU_SET=full AUGUR_JAVA_OPTS="$profile_opts" timeout 90 \
-      "$b/scripts/profile.sh" "$res/ncu-unit2048" --batch-size 2048 >/dev/null 2>&1
-    grep -E '^ +(Duration|Achieved Occupancy|L1/TEX Hit Rate|L2 Hit Rate|Executed Ipc Active|Registers Per Thread|Shared Memory Configuration Size) ' \
-      "$res/ncu-unit2048/ncu-details.txt" 2>/dev/null | sed 's/^ */  /' | tee -a "$summary"
-    rm -f "$res/ncu-unit2048"/*.ncu-rep
-  else
-    say "skipped: ncu --set full on the unit's backward"
-  fi
+  # every section for the unit's launches: at 128 the forward and the backward (is the warmed weights'
+  # L1 there, and which carveout did the driver give the smaller requests: "Shared Memory Configuration
+  # Size"), at 2048 the backward; 4 launches at 128 hold a forward and a backward of one step
+  for unit in "128 ^activation_unit_(forward|backward(_3blocks)?)_kernel\$ 6 4" "2048 ^activation_unit_backward(_3blocks)?_kernel\$ 3 1"; do
+    read -r bs regex skip count <<<"$unit"
+    if (( $(left) < 100 )); then say "skipped: ncu --set full on the unit at batch $bs"; continue; fi
+    say "ncu --set full, the activation unit's kernels ($regex) at batch $bs"
+    SKIP_NSYS=1 NCU_KERNEL="$regex" NCU_SKIP=$skip NCU_COUNT=$count NCU_SET=full AUGUR_JAVA_OPTS="$profile_opts" timeout 90 \
+      "$b/scripts/profile.sh" "$res/ncu-unit$bs" --batch-size "$bs" >/dev/null 2>&1
+    grep -E '^ +[A-Za-z0-9_]+_kernel |^ +(Duration|Achieved Occupancy|L1/TEX Hit Rate|L2 Hit Rate|Executed Ipc Active|Registers Per Thread|Dynamic Shared Memory Per Block|Shared Memory Configuration Size) ' \
+      "$res/ncu-unit$bs/ncu-details.txt" 2>/dev/null | sed -E 's/, Context .*//; s/^ +([A-Za-z0-9_]+_kernel )/\1/; s/^ +/  /' | tee -a "$summary"
+    rm -f "$res/ncu-unit$bs"/*.ncu-rep
+  done
 fi
 pack
 if want torch; then

@@ -17,7 +17,10 @@ sweep.tar.xz it files:
                                                                       every command and its log)
   nsys-<model><B>/nsys-stats.txt   <date>-cuda-nsys-<model>-b<B>.txt
   ncu<B>/profile.log (CSV rows)    <date>-cuda-ncu-din-b<B>.csv
-  ncu-unit2048/ncu-details.txt     <date>-cuda-ncu-unit-b2048.txt
+  ncu<B>/ncu-details.txt           <date>-cuda-ncu-din-b<B>-details.txt  (each kernel's launch
+                                                                      statistics, occupancy, carveout)
+  ncu-unit<B>/ncu-details.txt      <date>-cuda-ncu-unit-b<B>.txt     (the unit's kernels, every
+                                                                      section: 128 and 2048)
   summary.txt (the folder's)       <date>-cuda-sweep-<k>.txt         (k: the call's place)
 
 and the last folder's tuning.json (each call starts from the one before, so the last holds every
@@ -149,8 +152,12 @@ def read_sweep(folder, k, plan):
             else:
                 plan.left_out.append((src(name), "no CSV rows (ncu did not profile)"))
             continue
-        if top == "ncu-unit2048" and base == "ncu-details.txt":
-            plan.add("cuda-ncu-unit-b2048.txt", data, src(name))
+        if m and base == "ncu-details.txt":
+            plan.add(f"cuda-ncu-din-b{m.group(1)}-details.txt", data, src(name))
+            continue
+        m = re.fullmatch(r"ncu-unit(\d+)", top)
+        if m and base == "ncu-details.txt":
+            plan.add(f"cuda-ncu-unit-b{m.group(1)}.txt", data, src(name))
     summary = os.path.join(folder, "summary.txt")
     if os.path.isfile(summary):
         with open(summary, "rb") as f:

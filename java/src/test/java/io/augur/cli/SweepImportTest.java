@@ -84,6 +84,9 @@ class SweepImportTest {
                 "v2/bench-din.json", din,
                 "torch/torch-din-eager.json", torch,
                 "ncu128/profile.log", ncuLog,
+                "ncu128/ncu-details.txt", "  gemm_kernel (8, 1, 1)x(256, 1, 1)\n",
+                "ncu-unit128/ncu-details.txt", "  activation_unit_forward_kernel (396, 1, 1)x(256, 1, 1)\n",
+                "ncu-unit2048/ncu-details.txt", "  activation_unit_backward_kernel (264, 1, 1)x(256, 1, 1)\n",
                 "nsys-din2048/nsys-stats.txt", "kernels ...\n");
         Path second = call(tmp, "call2", "[gpu-sweep] tf32\n",
                 "tf32/bench-din-tf32.json", din.replace("\"train_samples_per_s\"", "\"was_samples_per_s\""),
@@ -107,6 +110,9 @@ class SweepImportTest {
         List<String> csv = Files.readAllLines(perf.resolve("2026-11-24-cuda-ncu-din-b128.csv"));
         assertTrue(csv.get(0).startsWith("# ncu on one DIN training step at batch 128"), csv.toString());
         assertEquals(List.of("\"ID\",\"Kernel Name\",\"gpu__time_duration\"", "\"0\",\"gemm_kernel\",\"12.5\""), csv.subList(1, csv.size()));
+        assertEquals("  gemm_kernel (8, 1, 1)x(256, 1, 1)\n", Files.readString(perf.resolve("2026-11-24-cuda-ncu-din-b128-details.txt")));
+        assertEquals("  activation_unit_forward_kernel (396, 1, 1)x(256, 1, 1)\n", Files.readString(perf.resolve("2026-11-24-cuda-ncu-unit-b128.txt")));
+        assertEquals("  activation_unit_backward_kernel (264, 1, 1)x(256, 1, 1)\n", Files.readString(perf.resolve("2026-11-24-cuda-ncu-unit-b2048.txt")));
         // the last call's table, which holds the first's choices too
         assertEquals("{\"entries\": [1, 2]}", Files.readString(table));
         // what is not filed is named, with why
@@ -118,7 +124,8 @@ class SweepImportTest {
         assertFalse(Files.exists(perf.resolve("2026-11-24-cuda-base.json")));
         assertFalse(Files.exists(perf.resolve("2026-11-24-cuda-din-tf32.json")));
         try (var files = Files.list(perf)) {
-            assertEquals(8, files.count(), "eight files: two bench records, the torch record, the ncu table, env.txt, the nsys stats, two summaries");
+            assertEquals(11, files.count(), "eleven files: two bench records, the torch record, the ncu table, its details and the unit's "
+                    + "at 128 and 2048, env.txt, the nsys stats, two summaries");
         }
 
         // again: the same content is left as it is
