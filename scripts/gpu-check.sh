@@ -5,7 +5,9 @@
 #
 # 1. records nvidia-smi, the bundle's BUILD.txt and `augur info`;
 # 2. runs the GPU parity tests (JUnit tag `gpu`: every kernel against the CPU reference, BaseModel
-#    and DIN trained 50 steps on both) and fails if any fails or is skipped;
+#    and DIN trained 50 steps on both) and fails if any fails or is skipped; the tests that cannot run
+#    here by design are left out by tag and named (`emulator`: the emulator's own checks; `two-gpus`
+#    where one device is visible; `real-gpu` where the device is the CPU emulator);
 # 3. runs the training benchmark on the GPU (`augur bench --device cuda`, the benchmark world of
 #    the Amazon shape: D = 18, T = 100, attention 80-40, MLP 200-80), DIN and BaseModel at batch
 #    128 and 2048, median of 3 runs, with --profile (each kernel's share of the step, CUDA events)
@@ -88,22 +90,48 @@ fi
     | head -20 | sed 's/^/  found: /'
   echo
 } >>"$env_txt"
+info_from=$(($(wc -l <"$env_txt") + 1))
 (cd "$work" && logged "$env_txt" "$b/bin/augur" info) || status=1
+info="$(tail -n +"$info_from" "$env_txt")"
+# What the tests can use here (augur info prints a "device" line per visible device): the tests of
+# tag two-gpus need a second device, those of tag real-gpu a device that is not the CPU emulator, and
+# those of tag emulator (the emulator's own checks, run by mvn's emulated run) the emulator. A test
+# that cannot run here by design is left out and named in the summary, so that an aborted test
+# (skipped by an assumption) still means a GPU the tests could not use.
+devices="$(grep -c '^device ' <<<"$info")"
+emulated=0
+if grep -q '^device .*Augur CPU emulator' <<<"$info"; then emulated=1; fi
+tag_args=(--include-tag gpu --exclude-tag emulator)
+left_out=("tag emulator (the emulator's own checks: mvn's emulated run)")
+if ((devices < 2)); then
+  tag_args+=(--exclude-tag two-gpus)
+  left_out+=("tag two-gpus ($devices device$( ((devices == 1)) || echo s) visible)")
+fi
+if ((emulated)); then
+  tag_args+=(--exclude-tag real-gpu)
+  left_out+=("tag real-gpu (the device is the CPU emulator)")
+fi
 
 tests_line="not run"
 if [[ "${SKIP_TESTS:-0}" != 1 ]]; then
   echo "[gpu-check] GPU parity tests (tests.log)"
   rm -rf "$out/junit"
-  logged "$out/tests.log" "$b/bin/augur-test" --disable-ansi-colors --include-engine junit-jupiter --include-tag gpu --reports-dir "$out/junit"
+  logged "$out/tests.log" "$b/bin/augur-test" --disable-ansi-colors --include-engine junit-jupiter "${tag_args[@]}" --reports-dir "$out/junit"
   trc=$?
   count() { sed -n "s/^\[ *\([0-9]*\) tests $1 *\]$/\1/p" "$out/tests.log" | tail -1; }
   ok="$(count successful)" failed="$(count failed)" aborted="$(count aborted)" skipped="$(count skipped)"
-  tests_line="${ok:-?} passed, ${failed:-?} failed, ${aborted:-?} aborted (skipped by an assumption: no usable GPU), ${skipped:-?} skipped"
+  tests_line="${ok:-?} passed, ${failed:-?} failed, ${aborted:-?} aborted (skipped by an assumption), ${skipped:-?} skipped"
+  tests_line="$tests_line; left out: $(IFS=';'; echo "${left_out[*]}" | sed 's/;/; /g')"
   if (( trc != 0 )) || [[ "${ok:-0}" == 0 || "${aborted:-1}" != 0 || "${failed:-1}" != 0 ]]; then
     status=1
     tests_line="FAILED: $tests_line (launcher exit $trc)"
   fi
   echo "[gpu-check] tests: $tests_line"
+  # each aborted test and its assumption's message (at most 10), for the summary
+  aborted_lines="$(awk '/<testcase /{match($0, / name="[^"]*"/); n=substr($0, RSTART + 7, RLENGTH - 8)
+      match($0, /classname="[^"]*"/); c=substr($0, RSTART + 11, RLENGTH - 12); sub(/.*\./, "", c)}
+    /TestAbortedException/{r=$0; sub(/.*TestAbortedException: (Assumption failed: )?/, "", r); printf "  aborted: %s.%s: %s\n", c, n, r}' \
+    "$out"/junit/*.xml 2>/dev/null | head -10)"
   # A kernel fault leaves the CUDA context unusable, so every later test of the JVM fails too:
   # each class with a failure runs again alone, in a fresh JVM with CUDA_LAUNCH_BLOCKING=1 (a
   # fault then names the launch that made it), optionally under compute-sanitizer (SANITIZE=1,
@@ -124,10 +152,10 @@ if [[ "${SKIP_TESTS:-0}" != 1 ]]; then
         opts="$opts -Daugur.cuda.separateAllocations=true"
       fi
       if AUGUR_JAVA_OPTS="$opts" CUDA_LAUNCH_BLOCKING=1 logged "$out/tests.log" "${runner[@]}" "$b/bin/augur-test" --disable-ansi-colors --include-engine junit-jupiter \
-          --select-class "$c"; then
+          "${tag_args[@]}" --select-class "$c"; then
         alone+=("${c##*.} passes alone")
       elif AUGUR_JAVA_OPTS="$opts -Daugur.cuda.pdl=off" CUDA_LAUNCH_BLOCKING=1 logged "$out/tests.log" "$b/bin/augur-test" \
-          --disable-ansi-colors --include-engine junit-jupiter --select-class "$c"; then
+          --disable-ansi-colors --include-engine junit-jupiter "${tag_args[@]}" --select-class "$c"; then
         # the one change that only a GPU exercises: programmatic dependent launches (sm_90)
         alone+=("${c##*.} FAILS alone, passes with -Daugur.cuda.pdl=off")
       else
@@ -150,7 +178,7 @@ if [[ -n "${SANITIZE_CLASSES:-}" ]]; then
         echo "[gpu-check] compute-sanitizer --tool $tool: $c (tests.log)"
         AUGUR_JAVA_OPTS="${AUGUR_JAVA_OPTS:-} -Daugur.cuda.separateAllocations=true" logged "$out/tests.log" \
           "${sanitizer[@]}" --tool "$tool" --error-exitcode 99 \
-          "$b/bin/augur-test" --disable-ansi-colors --include-engine junit-jupiter --select-class "$c"
+          "$b/bin/augur-test" --disable-ansi-colors --include-engine junit-jupiter "${tag_args[@]}" --select-class "$c"
         src=$?
         case $src in
           0) parts+=("$tool ${c##*.}: clean") ;;
@@ -229,6 +257,7 @@ fi
   echo "bundle: $(sed -n 's/^bundle: *//p' "$b/BUILD.txt" 2>/dev/null)"
   echo "gpu:    $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'nvidia-smi failed')"
   echo "tests:  $tests_line"
+  if [[ -n "${aborted_lines:-}" ]]; then echo "$aborted_lines"; fi
   echo "compute-sanitizer: $sanitize_line"
   echo
   if ((${#rows[@]})); then

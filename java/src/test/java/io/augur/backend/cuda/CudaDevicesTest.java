@@ -30,7 +30,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code --device cuda:N}: a backend on any device the driver shows, the same results there, two devices'
  * backends used in turn on one thread (each call binds its own context there), and a device number past the
  * visible ones refused with how many there are. The emulated test run shows two devices (AUGUR_EMU_DEVICES=2 in
- * pom.xml); on a machine with one GPU the two-device cases skip.
+ * pom.xml); on a machine with one GPU the two-device cases skip. They carry the tag {@code two-gpus}, which
+ * scripts/gpu-check.sh leaves out where fewer than two devices are visible (and {@code emulator}, which it always
+ * leaves out: the emulator's own checks), so that a skip there still means a GPU the tests could not use.
  */
 @Tag("gpu")
 class CudaDevicesTest {
@@ -64,6 +66,7 @@ class CudaDevicesTest {
 
     /** augur info lists the devices and details the one asked for; past the last, it says so and still lists them. */
     @Test
+    @Tag("two-gpus")
     void infoShowsTheDeviceAskedFor() {
         assumeTwo();
         CliTest.Result r = CliTest.run("info", "--device", "cuda:1");
@@ -83,6 +86,7 @@ class CudaDevicesTest {
      * here, launching device 0's kernels in device 1's context).
      */
     @Test
+    @Tag("two-gpus")
     void twoDevicesTakeTurnsOnOneThread() {
         assumeTwo();
         CudaBackend zero = GpuTesting.backend();
@@ -119,6 +123,7 @@ class CudaDevicesTest {
      * device (same name) the metrics are the same bits (Augur's kernels sum in a fixed order, no atomics).
      */
     @Test
+    @Tag("two-gpus")
     void trainingOnTheSecondDeviceMatchesTheFirst(@TempDir Path tmp) throws IOException {
         assumeTwo();
         Path data = tmp.resolve("world");
@@ -145,6 +150,8 @@ class CudaDevicesTest {
      * refused with it; a kernel on device 1 given device 0's memory is refused (a fault on a GPU without peer access).
      */
     @Test
+    @Tag("two-gpus")
+    @Tag("emulator")
     void theEmulatorRefusesWhatAnotherContextOwns() throws InterruptedException {
         assumeTwo();
         Assumptions.assumeTrue(GpuTesting.emulated(), "a check of the CPU emulator's");

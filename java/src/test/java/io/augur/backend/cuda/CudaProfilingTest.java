@@ -57,7 +57,9 @@ class CudaProfilingTest {
         assertTrue(be.opStats().isEmpty());
     }
 
+    /** Tagged {@code real-gpu}: scripts/gpu-check.sh leaves it out when the device is the emulator. */
     @Test
+    @Tag("real-gpu")
     void peakMemoryAndCeilingsArePlausible() {
         GpuTesting.assumeRealGpu("the ceilings time a 4096-cubed GEMM and expect a GPU's rates");
         CudaBackend be = GpuTesting.backend();
