@@ -44,14 +44,16 @@
 #             first: the activation unit's products on scalar tiles instead of vector tiles (float4 loads; the same bits,
 #             fewer instructions, not yet timed); at batch 128, the unit's launches asking for the shared memory
 #             of the planned 32-row tiles rather than of the 16-row tiles they run (less L1; as before
-#             2026-11-25, not yet timed); the activation unit layer by layer (whole-batch products); without programmatic dependent launch; the top tower layer by layer instead of
+#             2026-11-25, not yet timed); at batch 2048, every tower launch at 4 channels a block (as before
+#             the twenty-fourth session: the forwards then take 4 and 2 rounds of clusters, each staging the
+#             input again, where the per-launch choice takes one round each; not yet timed); the activation unit layer by layer (whole-batch products); without programmatic dependent launch; the top tower layer by layer instead of
 #             fused; the activation unit's partial gradients, or only dM3, in global memory (more L1
 #             for the weights); its backward tiles of 16 rows; 128 threads a block; the tower fused
 #             in clusters of 2 and of 4 blocks (at batch 128, 64 and 32 rows a block instead of all
 #             128 in one); 8 channels a block: the alternatives to each default the code only reasons
 #             for. A variant OPTION@B[,B...] runs at those batch sizes only: the tiles of 16 rows at
 #             2048 (at 128 they are the default), the tower's clusters and 8 channels at 128 (at 2048
-#             they take the layer-by-layer ops, as only clusters of 8 of 4 channels fit: what
+#             they take the layer-by-layer ops, as only clusters of 8 of 4 channels fit the BatchNorm's backward: what
 #             -Daugur.tower.fused=off measures). DIN's step has no GEMM while the tower is fused, so the
 #             small GEMM's settings are left to VARIANTS).
 # Writes OUT/summary.txt (each step's table) and OUT/sweep.tar.xz (every step's folder: env.txt
@@ -228,7 +230,7 @@ fi
 pack
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
-  else variants=(-Daugur.attention.vectorTiles=off -Daugur.attention.sharedAsPlanned=true@128 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128 -Daugur.tower.cluster=2@128 -Daugur.tower.cluster=4@128 -Daugur.tower.cols=8@128); fi
+  else variants=(-Daugur.attention.vectorTiles=off -Daugur.attention.sharedAsPlanned=true@128 -Daugur.tower.cols=4@2048 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128 -Daugur.tower.cluster=2@128 -Daugur.tower.cluster=4@128 -Daugur.tower.cols=8@128); fi
   i=0
   for spec in "${variants[@]}"; do
     i=$((i + 1))

@@ -118,6 +118,9 @@ struct Stream {
   std::deque<Op> queue;      // issued, not yet run
 };
 
+// The emulated device's multiprocessors, as many as an H200 has (MULTIPROCESSOR_COUNT).
+constexpr int MULTIPROCESSORS = 132;
+
 struct Function {
   Context* context;
   std::string name;
@@ -349,6 +352,16 @@ int max_grid_yz() {
   return n;
 }
 
+// AUGUR_EMU_MAX_CLUSTER=n: a device that cannot place clusters of more than n blocks (a GPU's
+// limit depends on the blocks' shared memory and the SMs free in a GPC), for the backend's probe
+int max_cluster_blocks() {
+  static const int max_cluster = [] {
+    const char* v = std::getenv("AUGUR_EMU_MAX_CLUSTER");
+    return v != nullptr && *v != '\0' ? std::atoi(v) : 8;
+  }();
+  return max_cluster;
+}
+
 // What the driver refuses when a launch is issued (before anything runs).
 CUresult check_launch(Function* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared) {
   std::string why;
@@ -364,12 +377,7 @@ CUresult check_launch(Function* f, unsigned gx, unsigned gy, unsigned gz, unsign
     say(f->name + ": launch refused: " + why);
     return INVALID_VALUE;
   }
-  // AUGUR_EMU_MAX_CLUSTER=n: a device that cannot place clusters of more than n blocks (a GPU's
-  // limit depends on the blocks' shared memory and the SMs free in a GPC), for the backend's probe
-  static const int max_cluster = [] {
-    const char* v = std::getenv("AUGUR_EMU_MAX_CLUSTER");
-    return v != nullptr && *v != '\0' ? std::atoi(v) : 8;
-  }();
+  const int max_cluster = max_cluster_blocks();
   if (f->kernel.cluster > max_cluster) {
     say(f->name + ": launch refused: clusters of " + std::to_string(f->kernel.cluster) + " blocks, and this device places at most " +
         std::to_string(max_cluster) + " (AUGUR_EMU_MAX_CLUSTER)");
@@ -596,7 +604,7 @@ CUresult cuDeviceGetAttribute(int* v, int attr, CUdevice d) {
     case 6: case 7: *v = max_grid_yz(); return OK;  // MAX_GRID_DIM_Y, _Z
     case 8: *v = 48 * 1024; return OK;  // MAX_SHARED_MEMORY_PER_BLOCK
     case 10: *v = 32; return OK;        // WARP_SIZE
-    case 16: *v = 132; return OK;       // MULTIPROCESSOR_COUNT (an H200's)
+    case 16: *v = MULTIPROCESSORS; return OK;  // MULTIPROCESSOR_COUNT
     case 75: *v = 9; return OK;         // COMPUTE_CAPABILITY_MAJOR
     case 76: *v = 0; return OK;         // COMPUTE_CAPABILITY_MINOR
     case 81: *v = 228 * 1024; return OK;  // MAX_SHARED_MEMORY_PER_MULTIPROCESSOR (an H200's)
@@ -796,6 +804,32 @@ CUresult cuLaunchKernelEx(const LaunchConfig* config, void* hf, void** params, v
   }
   return launch_kernel(hf, config->grid_x, config->grid_y, config->grid_z, config->block_x, config->block_y, config->block_z, config->shared,
                        config->stream, params, extra, programmatic);
+}
+
+// cuOccupancyMaxActiveClusters (CUDA 11.8): the clusters of `config`'s launch that the device holds
+// at once, for a kernel compiled with its cluster size (__cluster_dims__; a cluster-dimension
+// attribute is not emulated). Here: the occupancy calculator's blocks a multiprocessor (above)
+// times the 132 multiprocessors, divided by the cluster size; 0 for clusters above
+// AUGUR_EMU_MAX_CLUSTER. A GPU places a cluster's blocks in one GPC, so it can answer fewer.
+CUresult cuOccupancyMaxActiveClusters(int* num, void* hf, const LaunchConfig* config) {
+  Function* f = static_cast<Function*>(hf);
+  if (f == nullptr) return INVALID_HANDLE;
+  if (num == nullptr || config == nullptr || (config->attr_count > 0 && config->attrs == nullptr)) return INVALID_VALUE;
+  for (unsigned i = 0; i < config->attr_count; ++i)
+    if (config->attrs[i].id != 0) {
+      say("cuOccupancyMaxActiveClusters: launch attribute " + std::to_string(config->attrs[i].id) + " is not emulated");
+      return NOT_SUPPORTED;
+    }
+  if (f->kernel.cluster <= 1) {
+    say(f->name + ": cuOccupancyMaxActiveClusters of a kernel without a compiled cluster size (and no cluster attribute)");
+    return INVALID_CLUSTER_SIZE;
+  }
+  int per_sm = 0;
+  const CUresult r = cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, hf, (int)(config->block_x * config->block_y * config->block_z),
+                                                                  config->shared);
+  if (r != OK) return r;
+  *num = f->kernel.cluster > max_cluster_blocks() ? 0 : per_sm * MULTIPROCESSORS / f->kernel.cluster;
+  return OK;
 }
 
 CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {

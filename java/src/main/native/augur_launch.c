@@ -2,9 +2,10 @@
  * libaugur_launch.so: what the Java side needs from C and JCuda does not bind.
  *  - cuLaunchKernelEx (io.augur.backend.cuda.NativeLaunch), for one launch attribute,
  *    CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION (programmatic dependent launch, compute
- *    capability 9.0). The driver is found at run time (dlopen of libcuda.so.1, the library JCuda
- *    has already loaded), so this part builds without the CUDA toolkit: the two structs are
- *    cuda.h's layout.
+ *    capability 9.0), and cuOccupancyMaxActiveClusters (how many clusters of a kernel compiled with
+ *    __cluster_dims__ the device holds at once). The driver is found at run time (dlopen of
+ *    libcuda.so.1, the library JCuda has already loaded), so this part builds without the CUDA
+ *    toolkit: the two structs are cuda.h's layout.
  *  - NVTX ranges in the domain "augur" (io.augur.backend.cuda.Nvtx), for Nsight Systems' timeline
  *    and Nsight Compute's range filters. NVTX 3 is header-only (the toolkit's nvtx3/): a tool that
  *    profiles the process names its library in NVTX_INJECTION64_PATH, which the first NVTX call
@@ -67,6 +68,8 @@ _Static_assert((int)CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION == (in
 
 typedef int (*launch_ex_fn)(const launch_config*, void*, void**, void**);
 static launch_ex_fn launch_ex;
+typedef int (*max_clusters_fn)(int*, void*, const launch_config*);
+static max_clusters_fn max_clusters;
 
 /* 0 when cuLaunchKernelEx was found; 1 no libcuda.so.1; 2 a driver without cuLaunchKernelEx. */
 JNIEXPORT jint JNICALL Java_io_augur_backend_cuda_NativeLaunch_bind(JNIEnv* env, jclass cls) {
@@ -76,7 +79,35 @@ JNIEXPORT jint JNICALL Java_io_augur_backend_cuda_NativeLaunch_bind(JNIEnv* env,
   if (lib == NULL) lib = dlopen("libcuda.so.1", RTLD_NOW);
   if (lib == NULL) return 1;
   launch_ex = (launch_ex_fn)dlsym(lib, "cuLaunchKernelEx");
+  max_clusters = (max_clusters_fn)dlsym(lib, "cuOccupancyMaxActiveClusters");
   return launch_ex != NULL ? 0 : 2;
+}
+
+/*
+ * cuOccupancyMaxActiveClusters(function, grid (gx, 1, 1), block (bx, 1, 1), shared bytes): the
+ * clusters of the function's compiled cluster size that the device holds at once with that much
+ * dynamic shared memory a block (the function's dynamic shared limit raised first). A cluster's
+ * blocks must share one GPC, so this can be fewer than the multiprocessors' blocks divided by the
+ * cluster size. Returns the count, -1 where the driver has no such function (before CUDA 11.8),
+ * or -2 - CUresult where it refused.
+ */
+JNIEXPORT jint JNICALL Java_io_augur_backend_cuda_NativeLaunch_activeClusters(JNIEnv* env, jclass cls, jlong function, jint gx, jint bx,
+                                                                              jint shared) {
+  (void)env;
+  (void)cls;
+  if (max_clusters == NULL) return -1;
+  launch_config config;
+  memset(&config, 0, sizeof config);
+  config.grid_x = (unsigned)gx;
+  config.grid_y = 1;
+  config.grid_z = 1;
+  config.block_x = (unsigned)bx;
+  config.block_y = 1;
+  config.block_z = 1;
+  config.shared = (unsigned)shared;
+  int n = 0;
+  const int r = max_clusters(&n, (void*)(intptr_t)function, &config);
+  return r == 0 ? n : -2 - r;
 }
 
 /*

@@ -1426,6 +1426,145 @@ public final class CudaBackend implements Backend, Profiling {
         return 0;
     }
 
+    /** The fewest channels a block owns where each launch chooses its own (towerCols auto), and the most. */
+    static final int TOWER_AUTO_MIN_COLS = 4, TOWER_MAX_COLS = 32;
+
+    /**
+     * The channels a block owns in each launch of the fused tower at one batch size and cluster size.
+     *
+     * @param forward  per hidden layer, bottom up
+     * @param backward per hidden layer, bottom up (they launch top down)
+     * @param norm     the BatchNorm's backward
+     */
+    record TowerCols(int[] forward, int[] backward, int norm) {
+        static TowerCols uniform(int layers, int cols) {
+            int[] f = new int[layers];
+            java.util.Arrays.fill(f, cols);
+            return new TowerCols(f, f.clone(), cols);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof TowerCols c && java.util.Arrays.equals(forward, c.forward) && java.util.Arrays.equals(backward, c.backward) && norm == c.norm;
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * (31 * java.util.Arrays.hashCode(forward) + java.util.Arrays.hashCode(backward)) + norm;
+        }
+
+        @Override
+        public String toString() {
+            boolean same = java.util.Arrays.stream(forward).allMatch(c -> c == norm) && java.util.Arrays.stream(backward).allMatch(c -> c == norm);
+            return same ? norm + " channels a block"
+                    : "channels a block " + join(forward) + " forward and " + join(backward) + " backward (bottom up), " + norm + " for the BatchNorm";
+        }
+
+        private static String join(int[] v) {
+            return java.util.Arrays.stream(v).mapToObj(Integer::toString).collect(java.util.stream.Collectors.joining(", "));
+        }
+    }
+
+    /** What the device holds at once of a tower launch: {@link #towerColsFor}'s view of the occupancy calculator. */
+    interface TowerOccupancy {
+        /** Blocks of the kernel with {@code shared} bytes of dynamic shared memory that one multiprocessor holds at once; 0: not said. */
+        int blocksPerSm(String kernel, long shared);
+
+        /** Groups of S blocks (clusters where S > 1) of a launch of {@code groups} of them that the device holds at once; 0: not said. */
+        int groupsAtOnce(String kernel, int groups, int S, long shared);
+    }
+
+    /**
+     * The channels a block owns in one fused tower launch over {@code channels} channels, where each launch chooses its own
+     * (towerCols auto), {@code shared} giving the launch's dynamic shared memory at c channels a block. Of 4, 8, 16 and 32, those
+     * within {@code limit} whose blocks a multiprocessor holds as many of at once as at 4, the one whose launch takes the
+     * fewest rounds: ceil(groups / groups at once), a group being the S blocks of c channels. The fewest channels where the
+     * rounds are equal; 4 where the device does not say.
+     *
+     * <p>Why: every block of a launch stages its rows of the layer's input whole (256 rows of 162 or 200 floats, 166 KB or
+     * 206 KB, in the Amazon tower at batch 2048) and, in the first layer, computes the BatchNorm over them; only the products
+     * grow with c. At 4 channels the first layer's forward there takes 50 clusters of 8, which an H200 holds 16 of at once:
+     * four rounds, the last of 2 clusters, each staging the input again. At 16 channels it takes 13 clusters, one round. A
+     * choice that would hold fewer blocks a multiprocessor (the backward of the 200-wide layer at 8) is left out: what that
+     * costs in hidden latency is a measurement, not a count.
+     */
+    static int towerColsFor(String kernel, int channels, int S, java.util.function.IntToLongFunction shared, long limit, TowerOccupancy occ) {
+        int c0 = TOWER_AUTO_MIN_COLS;
+        int base = occ.blocksPerSm(kernel, shared.applyAsLong(c0));
+        int at = occ.groupsAtOnce(kernel, ceilDiv(channels, c0), S, shared.applyAsLong(c0));
+        if (base <= 0 || at <= 0) return c0;
+        int best = c0;
+        long rounds = ceilDiv(ceilDiv(channels, c0), at);
+        for (int c = 2 * c0; c <= TOWER_MAX_COLS && rounds > 1; c *= 2) {
+            long sh = shared.applyAsLong(c);
+            if (sh > limit || occ.blocksPerSm(kernel, sh) < base) break;   // the shared memory only grows with c
+            int n = occ.groupsAtOnce(kernel, ceilDiv(channels, c), S, sh);
+            if (n <= 0) break;
+            long r = ceilDiv(ceilDiv(channels, c), n);
+            if (r < rounds) {
+                best = c;
+                rounds = r;
+            }
+        }
+        return best;
+    }
+
+    private static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    /**
+     * The channels a block owns in each launch of the fused tower at batch B in clusters of S: the tuning's towerCols in
+     * every launch, or with auto each launch's {@link #towerColsFor}.
+     */
+    static TowerCols towerColsPlan(Tower t, int B, int S, int setting, long limit, TowerOccupancy occ) {
+        List<Tower.Layer> hidden = t.hidden();
+        if (setting != 0) return TowerCols.uniform(hidden.size(), setting);
+        int[] f = new int[hidden.size()], b = new int[hidden.size()];
+        for (int i = 0; i < hidden.size(); i++) {
+            Tower.Layer l = hidden.get(i);
+            boolean top = i + 1 == hidden.size();
+            int up = top ? 1 : hidden.get(i + 1).width();
+            f[i] = towerColsFor(Kernels.towerForward(S), l.width(), S, c -> towerForwardShared(B, l.in(), c, S), limit, occ);
+            b[i] = towerColsFor(Kernels.towerBackward(S), l.width(), S, c -> towerBackwardShared(B, up, c, S, top), limit, occ);
+        }
+        int first = hidden.get(0).width();
+        int norm = towerColsFor(Kernels.towerBackward(S), t.norm().channels(), S, c -> towerBackwardShared(B, first, c, S, false), limit, occ);
+        return new TowerCols(f, b, norm);
+    }
+
+    /** The tower's launches' channels a block, per tower shape, batch size and cluster size ({@link #towerColsPlan} on this device). */
+    private final java.util.Map<List<Integer>, TowerCols> towerColsPlans = new java.util.HashMap<>();
+
+    /** {@link #towerColsPlan} on this device: the occupancy calculator's blocks, and its clusters where S > 1. */
+    TowerCols towerCols(Tower t, int B, int S) {
+        if (tuning.towerCols() != 0) return TowerCols.uniform(t.hidden().size(), tuning.towerCols());
+        List<Integer> key = new ArrayList<>(List.of(t.norm().channels(), B, S));
+        for (Tower.Layer l : t.hidden()) key.add(l.width());
+        return towerColsPlans.computeIfAbsent(key, k -> towerColsPlan(t, B, S, 0, Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin), deviceOccupancy));
+    }
+
+    private final TowerOccupancy deviceOccupancy = new TowerOccupancy() {
+        @Override
+        public int blocksPerSm(String kernel, long shared) {
+            if (shared > DEFAULT_SHARED) rt.setMaxDynamicShared(kernel, (int) shared);
+            return rt.maxActiveBlocks(kernel, TOWER_THREADS, shared);
+        }
+
+        @Override
+        public int groupsAtOnce(String kernel, int groups, int S, long shared) {
+            int perSm = blocksPerSm(kernel, shared);
+            if (S == 1) return perSm * rt.multiprocessors;
+            int n = rt.maxActiveClusters(kernel, groups * S, TOWER_THREADS, shared);
+            return n >= 0 ? n : perSm * rt.multiprocessors / S;   // the driver does not say: as if a cluster could straddle GPCs
+        }
+    };
+
+    /** The channels a block owns for the fit check: the tuning's, or with auto the fewest a launch may choose. */
+    private int towerFitCols() {
+        return tuning.towerCols() == 0 ? TOWER_AUTO_MIN_COLS : tuning.towerCols();
+    }
+
     /**
      * {@link #towerClusterFor} on this device, logged once per tower and batch size. Clusters are
      * first tried out (towerClustersRun): where the device cannot place them, the tower takes the
@@ -1440,7 +1579,7 @@ public final class CudaBackend implements Backend, Profiling {
             if (tuning.towerFused() && clusters) settingsRead.add(KernelTuning.TOWER_CLUSTER);
         }
         int s = !tuning.towerFused() || !fp32Tower ? 0
-                : towerClusterFor(t, B, tuning.towerCols(), tuning.towerCluster(), clusters, Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin));
+                : towerClusterFor(t, B, towerFitCols(), tuning.towerCluster(), clusters, Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin));
         if (s > 1 && !towerClustersRun(t, B, s)) s = 0;
         if (towerLogged.add(List.of(t.norm().channels(), t.hidden().size(), B))) {
             String why = !tuning.towerFused() ? "-D" + KernelTuning.TOWER_FUSED + "=off" : !fp32Tower ? "TF32"
@@ -1448,7 +1587,7 @@ public final class CudaBackend implements Backend, Profiling {
                     : "a block's rows of a layer's input do not fit its shared memory"
                     + (tuning.towerCluster() == 0 ? " in clusters of up to 8 blocks" : " in clusters of " + tuning.towerCluster()) + (clusters ? "" : " (no clusters below 9.0)");
             LOG.info("top tower ({} inputs, {} hidden layers) at batch {}: {}", t.norm().channels(), t.hidden().size(), B, s > 0
-                    ? "fused, a launch per hidden layer each way (" + tuning.towerCols() + " channels a block"
+                    ? "fused, a launch per hidden layer each way (" + towerCols(t, B, s)
                     + (s > 1 ? ", clusters of " + s + " blocks of " + towerRows(B, s) + " rows" : "") + ")"
                     : "layer by layer (" + why + ")");
         }
@@ -1474,16 +1613,18 @@ public final class CudaBackend implements Backend, Profiling {
         if (known != null) return known;
         if (rt.inGraphStep()) return true;
         List<Tower.Layer> hidden = t.hidden();
+        TowerCols cols = towerCols(t, B, S);
         boolean ok = true;
         for (int i = 0; i < hidden.size() && ok; i++) {
             Tower.Layer l = hidden.get(i);
             boolean top = i + 1 == hidden.size();
             int up = top ? 1 : hidden.get(i + 1).width();
-            ok = towerProbe(Kernels.towerForward(S), l.width(), S, towerForwardShared(B, l.in(), tuning.towerCols(), S), 17, 6, 4, 8, true)
-                    && towerProbe(Kernels.towerBackward(S), l.width(), S, towerBackwardShared(B, up, tuning.towerCols(), S, top), 12, 5, 0, 0, false);
+            int cf = cols.forward()[i], cb = cols.backward()[i];
+            ok = towerProbe(Kernels.towerForward(S), l.width(), S, cf, towerForwardShared(B, l.in(), cf, S), 17, 6, 4, 8, true)
+                    && towerProbe(Kernels.towerBackward(S), l.width(), S, cb, towerBackwardShared(B, up, cb, S, top), 12, 5, 0, 0, false);
         }
-        if (ok) ok = towerProbe(Kernels.towerBackward(S), t.norm().channels(), S, towerBackwardShared(B, hidden.get(0).width(), tuning.towerCols(), S, false),
-                12, 5, 0, 0, false);
+        if (ok) ok = towerProbe(Kernels.towerBackward(S), t.norm().channels(), S, cols.norm(),
+                towerBackwardShared(B, hidden.get(0).width(), cols.norm(), S, false), 12, 5, 0, 0, false);
         towerClustersProbed.put(key, ok);
         return ok;
     }
@@ -1493,7 +1634,7 @@ public final class CudaBackend implements Backend, Profiling {
      * zero floats, in its parameter order: pointers, ints, floats, pointers and a last float (the
      * forward's 36), or pointers and ints (the backward's 17). Logs a refusal.
      */
-    private boolean towerProbe(String kernel, int channels, int S, long shared, int ptrs, int ints, int floats, int ptrs2, boolean lastFloat) {
+    private boolean towerProbe(String kernel, int channels, int S, int cols, long shared, int ptrs, int ints, int floats, int ptrs2, boolean lastFloat) {
         CudaRuntime.Args a = args();
         for (int i = 0; i < ptrs; i++) a.ptr(0L);
         for (int i = 0; i < ints; i++) a.i(0);
@@ -1501,7 +1642,7 @@ public final class CudaBackend implements Backend, Profiling {
         for (int i = 0; i < ptrs2; i++) a.ptr(0L);
         if (lastFloat) a.f(0f);
         if (shared > DEFAULT_SHARED) rt.setMaxDynamicShared(kernel, (int) shared);
-        int grid = (channels + tuning.towerCols() - 1) / tuning.towerCols() * S;
+        int grid = ceilDiv(channels, cols) * S;
         int r = rt.tryLaunch(kernel, grid, TOWER_THREADS, (int) shared, a);
         if (r != jcuda.driver.CUresult.CUDA_SUCCESS)
             LOG.warn("{} <<<{}, {}, {} bytes>>> in clusters of {}: {} ({}); the tower takes the layer-by-layer ops at this batch size", kernel,
@@ -1519,10 +1660,10 @@ public final class CudaBackend implements Backend, Profiling {
 
     private static final int TOWER_BATCH_NORM = 3;
 
-    /** A tower kernel over the groups of the tuning's towerCols channels, in clusters of S blocks (S blocks a group). */
-    private void towerLaunch(String kernel, int channels, int S, long shared, CudaRuntime.Args args) {
+    /** A tower kernel over the groups of {@code cols} channels, in clusters of S blocks (S blocks a group). */
+    private void towerLaunch(String kernel, int channels, int S, int cols, long shared, CudaRuntime.Args args) {
         if (shared > DEFAULT_SHARED) rt.setMaxDynamicShared(kernel, (int) shared);
-        rt.launch(kernel, (channels + tuning.towerCols() - 1) / tuning.towerCols() * S, 1, TOWER_THREADS, 1, (int) shared, args);
+        rt.launch(kernel, ceilDiv(channels, cols) * S, 1, TOWER_THREADS, 1, (int) shared, args);
     }
 
     /** Fused where {@link #fusedTower} says so: a launch per hidden layer (the first with the BatchNorm, the top one with the logits and the loss). */
@@ -1535,17 +1676,19 @@ public final class CudaBackend implements Backend, Profiling {
         Tower.Layer head = t.head();
         Tensor h = x;
         int layers = t.hidden().size();
+        TowerCols plan = towerCols(t, B, S);
         for (int i = 0; i < layers; i++) {
             Tower.Layer l = t.hidden().get(i);
             boolean first = i == 0;
+            int cols = plan.forward()[i];
             // the top layer's blocks also make the logits, through one slice of rowPartials each
-            boolean logits = i == layers - 1 && 4L * B * ((l.width() + tuning.towerCols() - 1) / tuning.towerCols()) <= ROW_PARTIALS_BYTES;
-            towerLaunch(Kernels.towerForward(S), l.width(), S, towerForwardShared(B, l.in(), tuning.towerCols(), S), args()
+            boolean logits = i == layers - 1 && 4L * B * ceilDiv(l.width(), cols) <= ROW_PARTIALS_BYTES;
+            towerLaunch(Kernels.towerForward(S), l.width(), S, cols, towerForwardShared(B, l.in(), cols, S), args()
                     .ptr(a(l.pre())).ptr(a(l.out())).ptr(a(l.mean())).ptr(a(l.invStd())).ptr(a(l.runMean())).ptr(a(l.runVar()))
                     .ptr(first ? a(n.y()) : 0L).ptr(first ? a(n.mean()) : 0L).ptr(first ? a(n.invStd()) : 0L)
                     .ptr(first ? a(n.runMean()) : 0L).ptr(first ? a(n.runVar()) : 0L)
                     .ptr(a(h)).ptr(a(l.weight())).ptr(a(l.bias())).ptr(a(l.alpha())).ptr(first ? a(n.gamma()) : 0L).ptr(first ? a(n.beta()) : 0L)
-                    .i(B).i(l.in()).i(l.width()).i(tuning.towerCols()).i(towerMode(l.act())).i(training ? 1 : 0)
+                    .i(B).i(l.in()).i(l.width()).i(cols).i(towerMode(l.act())).i(training ? 1 : 0)
                     .f(l.momentum()).f(l.eps()).f(n.momentum()).f(n.eps())
                     .ptr(logits ? a(head.pre()) : 0L).ptr(logits ? a(head.weight()) : 0L).ptr(logits ? a(head.bias()) : 0L)
                     .ptr(logits ? rowPartials.address() : 0L).ptr(logits ? towerDone.address() : 0L)
@@ -1574,21 +1717,23 @@ public final class CudaBackend implements Backend, Profiling {
         }
         begin();
         List<Tower.Layer> hidden = t.hidden();
+        TowerCols plan = towerCols(t, B, S);
         for (int i = hidden.size() - 1; i >= 0; i--) {
             Tower.Layer l = hidden.get(i);
             boolean top = i == hidden.size() - 1;
             Tower.Layer up = top ? t.head() : hidden.get(i + 1);
-            towerLaunch(Kernels.towerBackward(S), l.width(), S, towerBackwardShared(B, up.width(), tuning.towerCols(), S, top), args()
+            int cols = plan.backward()[i];
+            towerLaunch(Kernels.towerBackward(S), l.width(), S, cols, towerBackwardShared(B, up.width(), cols, S, top), args()
                     .ptr(a(l.dPre())).ptr(a(l.dAlpha())).ptr(a(l.dBias())).ptr(a(up.dWeight())).ptr(top ? a(up.dBias()) : 0L)
                     .ptr(a(top ? dLogits : up.dPre())).ptr(a(up.weight())).ptr(a(l.out())).ptr(a(l.pre())).ptr(a(l.mean())).ptr(a(l.invStd()))
-                    .ptr(a(l.alpha())).i(B).i(l.width()).i(up.width()).i(tuning.towerCols()).i(towerMode(l.act())));
+                    .ptr(a(l.alpha())).i(B).i(l.width()).i(up.width()).i(cols).i(towerMode(l.act())));
         }
         Tower.Norm n = t.norm();
         Tower.Layer first = hidden.get(0);
-        towerLaunch(Kernels.towerBackward(S), n.channels(), S, towerBackwardShared(B, first.width(), tuning.towerCols(), S, false), args()
+        towerLaunch(Kernels.towerBackward(S), n.channels(), S, plan.norm(), towerBackwardShared(B, first.width(), plan.norm(), S, false), args()
                 .ptr(a(dx)).ptr(a(n.dGamma())).ptr(a(n.dBeta())).ptr(a(first.dWeight())).ptr(0L)
                 .ptr(a(first.dPre())).ptr(a(first.weight())).ptr(a(n.y())).ptr(a(x)).ptr(a(n.mean())).ptr(a(n.invStd()))
-                .ptr(a(n.gamma())).i(B).i(n.channels()).i(first.width()).i(tuning.towerCols()).i(TOWER_BATCH_NORM));
+                .ptr(a(n.gamma())).i(B).i(n.channels()).i(first.width()).i(plan.norm()).i(TOWER_BATCH_NORM));
     }
 
     @Override

@@ -411,6 +411,19 @@ public final class CudaRuntime implements AutoCloseable {
         return r == jcuda.driver.CUresult.CUDA_SUCCESS ? n[0] : 0;
     }
 
+    /**
+     * Clusters of a kernel compiled with its cluster size (tower.cu's _clusterS_ kernels) that the device holds at once,
+     * {@code gridX} blocks of {@code threads} threads and {@code dynamicShared} bytes of dynamic shared memory each (set the
+     * kernel's dynamic shared limit first), by cuOccupancyMaxActiveClusters; a cluster's blocks share one GPC, so this can be
+     * fewer than the multiprocessors' blocks divided by the cluster size. -1 where the driver (or the native library) cannot
+     * say.
+     */
+    public int maxActiveClusters(String kernel, int gridX, int threads, long dynamicShared) {
+        if (dynamicShared > Integer.MAX_VALUE) return -1;
+        makeCurrent();
+        return NativeLaunch.maxActiveClusters(NativeLaunch.handle(function(kernel)), gridX, threads, (int) dynamicShared);
+    }
+
     CUfunction function(String kernel) {
         CUfunction f = functions.get(kernel);
         if (f == null) throw new IllegalArgumentException("no kernel named " + kernel + " in cuda/augur.fatbin");

@@ -34,7 +34,9 @@ import java.util.Locale;
  *                                about 80 KB of L1 for the weights the products read instead of about 28 KB
  * @param towerFused              whether the top tower's hidden layers may run fused, a launch per layer each way
  *                                (false: always the layer-by-layer ops)
- * @param towerCols               channels a fused tower block owns, a power of two from 1 to 32
+ * @param towerCols               channels a fused tower block owns, a power of two from 1 to 32, the same in every launch;
+ *                                0: automatic, per launch (CudaBackend.towerColsFor: of 4, 8, 16 and 32 the one whose launch
+ *                                takes the fewest rounds of blocks on the device without fewer blocks a multiprocessor)
  * @param towerCluster            blocks per cluster of the fused tower; 0: the smallest of 1, 2, 4 and 8 that fits
  *                                (clusters on compute capability 9.0 and up)
  * @param gemmSmall               when the built-in GEMM sends a product to gemm_small_kernel
@@ -74,8 +76,8 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
         check(THREADS, attentionThreads, 32, MAX_ATTENTION_THREADS);
         if (attentionThreads % 32 != 0) throw new IllegalArgumentException(THREADS + "=" + attentionThreads + ": expected a multiple of 32");
         check(BLOCKS_PER_SM, attentionBlocksPerSm, 0, 64);
-        if (towerCols < 1 || towerCols > 32 || Integer.bitCount(towerCols) != 1)
-            throw new IllegalArgumentException(TOWER_COLS + "=" + towerCols + ": expected 1, 2, 4, 8, 16 or 32 (default 4)");
+        if (towerCols != 0 && (towerCols < 1 || towerCols > 32 || Integer.bitCount(towerCols) != 1))
+            throw new IllegalArgumentException(TOWER_COLS + "=" + towerCols + ": expected auto, 1, 2, 4, 8, 16 or 32 (default auto)");
         if (towerCluster != 0 && !Kernels.TOWER_CLUSTERS.contains(towerCluster))
             throw new IllegalArgumentException(TOWER_CLUSTER + "=" + towerCluster + ": expected auto, 1, 2, 4 or 8 (blocks per cluster; default auto)");
         java.util.Objects.requireNonNull(gemmSmall, GEMM_SMALL);
@@ -87,7 +89,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
 
     /** The built-in settings (no property set): every automatic choice automatic, everything fused, PDL where it runs. */
     public static KernelTuning builtIn() {
-        return new KernelTuning(true, 0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 4, 0, BuiltinGemm.Small.AUTO, true, true);
+        return new KernelTuning(true, 0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 0, 0, BuiltinGemm.Small.AUTO, true, true);
     }
 
     /** The built-in settings with every property that is set (-Daugur....) applied; a bad value is an error naming it. */
@@ -193,7 +195,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             case PARTIALS_ON_CHIP -> Boolean.toString(attentionPartialsOnChip);
             case DM3_ON_CHIP -> Boolean.toString(attentionDm3OnChip);
             case TOWER_FUSED -> towerFused ? "auto" : "off";
-            case TOWER_COLS -> Integer.toString(towerCols);
+            case TOWER_COLS -> towerCols == 0 ? "auto" : Integer.toString(towerCols);
             case TOWER_CLUSTER -> towerCluster == 0 ? "auto" : Integer.toString(towerCluster);
             case GEMM_SMALL -> gemmSmall.name().toLowerCase(Locale.ROOT);
             case PDL -> pdl ? "auto" : "off";
@@ -255,13 +257,13 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
     }
 
     static int towerColsSetting(String v) {
-        if (v == null || v.isBlank()) return 4;
+        if (v == null || v.isBlank() || v.trim().equals("auto")) return 0;
         try {
             int c = Integer.parseInt(v.trim());
             if (c >= 1 && c <= 32 && Integer.bitCount(c) == 1) return c;
         } catch (NumberFormatException ignored) {
             // reported below
         }
-        throw new IllegalArgumentException("-D" + TOWER_COLS + "=" + v + ": expected 1, 2, 4, 8, 16 or 32 (default 4)");
+        throw new IllegalArgumentException("-D" + TOWER_COLS + "=" + v + ": expected auto, 1, 2, 4, 8, 16 or 32 (channels a tower block; default auto)");
     }
 }

@@ -22,6 +22,8 @@ final class NativeLaunch {
     private static native int launch(long function, long stream, int gx, int gy, int bx, int by, int shared, ByteBuffer values,
                                      int[] offsets, int count, boolean programmatic);
 
+    private static native int activeClusters(long function, int gx, int bx, int shared);
+
     /** Null when launches can go through cuLaunchKernelEx, else why not. */
     static String unavailable() { return UNAVAILABLE; }
 
@@ -52,6 +54,23 @@ final class NativeLaunch {
         } catch (ReflectiveOperationException e) {
             throw new IllegalStateException("JCuda handle " + o, e);
         }
+    }
+
+    /**
+     * cuOccupancyMaxActiveClusters for {@code function} (a kernel compiled with its cluster size) with grid (gx, 1, 1), block
+     * (bx, 1, 1) and {@code shared} bytes of dynamic shared memory a block: the clusters the device holds at once, or -1 where
+     * this cannot be asked (no library, a driver without the function) or the driver refused (its dynamic shared limit
+     * below {@code shared}, say).
+     */
+    static int maxActiveClusters(long function, int gx, int bx, int shared) {
+        if (NativeLibrary.error() != null) return -1;
+        int n;
+        try {
+            n = activeClusters(function, gx, bx, shared);
+        } catch (UnsatisfiedLinkError e) {   // a libaugur_launch.so built before the function was added
+            return -1;
+        }
+        return Math.max(n, -1);
     }
 
     /**

@@ -211,14 +211,62 @@ class CudaTowerParityTest {
     }
 
     private void fusedTowerMatches(Activation act, int B, int cols, String hidden, int setting, int cluster) {
-        tw.gpu.setTuning(before.with(KernelTuning.TOWER_FUSED, "auto").with(KernelTuning.TOWER_COLS, Integer.toString(cols))
+        fusedTowerMatches(act, B, 45, Integer.toString(cols), hidden, setting, cluster);
+    }
+
+    private TwinTower fusedTowerMatches(Activation act, int B, int inputs, String cols, String hidden, int setting, int cluster) {
+        tw.gpu.setTuning(before.with(KernelTuning.TOWER_FUSED, "auto").with(KernelTuning.TOWER_COLS, cols)
                 .with(KernelTuning.TOWER_CLUSTER, setting == 0 ? "auto" : Integer.toString(setting)));
         int[] widths = java.util.Arrays.stream(hidden.trim().split(" ")).mapToInt(Integer::parseInt).toArray();
-        TwinTower t = new TwinTower(B, 45, widths, act);
+        TwinTower t = new TwinTower(B, inputs, widths, act);
         assertEquals(cluster, tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must run fused in clusters of " + cluster);
         t.trainingStepMatches();
         tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, false));
         t.assertForward("inference");
+        return t;
+    }
+
+    /**
+     * Channels a block chosen per launch (towerCols auto, the default) at batch 2048 in clusters of 8: the Amazon DIN
+     * tower (162 inputs) and one of 45 inputs. Under the emulator (an H200's 132 multiprocessors, its shared memory)
+     * the plan is CudaTuningTest's: the forwards take 16 and 8 channels a block, or 8 and 8, so that each takes one round of
+     * clusters; the backwards keep 4. On a GPU the device's own cluster count decides; the first forward takes more than 4
+     * there too unless it holds 50 clusters of 8 at once.
+     */
+    @ParameterizedTest(name = "inputs={0}")
+    @CsvSource({"162, 16 8, 4 4, 4", "45, 8 8, 4 4, 4"})
+    void eachLaunchChoosesItsChannelsAndMatches(int inputs, String forward, String backward, int norm) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(tw.gpu.runtime().ccMajor >= 9, "thread-block clusters need compute capability 9.0");
+        TwinTower t = fusedTowerMatches(Activation.DICE, 2048, inputs, "auto", "200 80", 0, 8);
+        CudaBackend.TowerCols plan = tw.gpu.towerCols(t.on(tw.gpu), 2048, 8);
+        if (GpuTesting.emulated())
+            assertEquals(new CudaBackend.TowerCols(ints(forward), ints(backward), norm), plan, plan.toString());
+        else
+            assertTrue(plan.forward()[0] > CudaBackend.TOWER_AUTO_MIN_COLS, "on this GPU: " + plan);
+    }
+
+    /**
+     * cuOccupancyMaxActiveClusters through libaugur_launch.so, which the per-launch choice above asks: clusters of 8
+     * blocks that each take most of a multiprocessor's shared memory (the first forward's 203,716 bytes at 16 channels)
+     * are at most one per 8 multiprocessors, fewer where a GPC's multiprocessors are not a multiple of 8 (the emulator: 16
+     * of its 132); a kernel compiled without a cluster size is refused (-1). On a GPU the count is printed, for the
+     * records.
+     */
+    @org.junit.jupiter.api.Test
+    void theDeviceSaysHowManyClustersItHolds() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(tw.gpu.runtime().ccMajor >= 9, "thread-block clusters need compute capability 9.0");
+        CudaRuntime rt = tw.gpu.runtime();
+        String k = Kernels.towerForward(8);
+        rt.setMaxDynamicShared(k, 203_716);
+        int n = rt.maxActiveClusters(k, 104, CudaBackend.TOWER_THREADS, 203_716);
+        System.out.println("clusters of 8 blocks of 203,716 bytes held at once: " + n + " (" + rt.multiprocessors + " multiprocessors)");
+        assertTrue(n >= 1 && n <= rt.multiprocessors / 8, n + " clusters of 8 at once on " + rt.multiprocessors + " multiprocessors");
+        if (GpuTesting.emulated()) assertEquals(16, n);
+        assertEquals(-1, rt.maxActiveClusters(Kernels.towerForward(1), 13, CudaBackend.TOWER_THREADS, 20_000), "no compiled cluster size");
+    }
+
+    private static int[] ints(String s) {
+        return java.util.Arrays.stream(s.trim().split(" ")).mapToInt(Integer::parseInt).toArray();
     }
 
     /**

@@ -138,4 +138,69 @@ class CudaTuningTest {
         assertEquals(0, CudaBackend.towerClusterFor(t, 2048, 4, 4, true, h200));
         assertEquals(0, CudaBackend.towerClusterFor(t, 128, 4, 2, false, h200));
     }
+
+    /**
+     * An H200 as the occupancy calculator sees a tower block of 256 threads by its shared memory alone (228 KB a
+     * multiprocessor, 1 KB of it reserved a block, 8 blocks by threads; registers do not bind here), 132 multiprocessors,
+     * and {@code clustersOf8} clusters of 8 one-block-a-multiprocessor blocks at once (16 if a cluster could straddle GPCs;
+     * a device whose GPCs hold fewer says so).
+     */
+    static CudaBackend.TowerOccupancy h200Occupancy(int clustersOf8) {
+        return new CudaBackend.TowerOccupancy() {
+            @Override
+            public int blocksPerSm(String kernel, long shared) {
+                return (int) Math.min(8, 233_472 / (shared + 1024));
+            }
+
+            @Override
+            public int groupsAtOnce(String kernel, int groups, int S, long shared) {
+                int perSm = blocksPerSm(kernel, shared);
+                return S == 1 ? 132 * perSm : S == 8 && perSm == 1 ? clustersOf8 : 132 * perSm / S;
+            }
+        };
+    }
+
+    private static CudaBackend.TowerCols cols(int[] forward, int[] backward, int norm) {
+        return new CudaBackend.TowerCols(forward, backward, norm);
+    }
+
+    @Test
+    void eachTowerLaunchTakesTheChannelsThatGiveItTheFewestRounds() {
+        io.augur.backend.Tower t = amazonTower();
+        long h200 = 227 * 1024;
+        // batch 2048 in clusters of 8 (256 rows a block): the first forward at 4 channels is 50 clusters of one block a
+        // multiprocessor (183,652 bytes), 4 rounds of 16; at 8, 25 (2 rounds); at 16, 13 (one, 203,716 bytes). The second
+        // (200 wide input, 80 channels): 20 clusters at 4 (224,084 bytes), 10 at 8 (231,380, still one a multiprocessor)
+        assertEquals(203_716, CudaBackend.towerForwardShared(2048, 162, 16, 8));
+        assertEquals(231_380, CudaBackend.towerForwardShared(2048, 200, 8, 8));
+        // the backward of the 200-wide layer holds 2 blocks a multiprocessor at 4 (104,140 bytes) and 1 at 8 (119,180): it
+        // keeps 4; the top layer's is one round at 4; the BatchNorm's fits only 4 (230,860 bytes; 249,740 at 8)
+        assertEquals(119_180, CudaBackend.towerBackwardShared(2048, 80, 8, 8, false));
+        CudaBackend.TowerCols at2048 = CudaBackend.towerColsPlan(t, 2048, 8, 0, h200, h200Occupancy(16));
+        assertEquals(cols(new int[] {16, 8}, new int[] {4, 4}, 4), at2048, at2048.toString());
+        assertEquals("channels a block 16, 8 forward and 4, 4 backward (bottom up), 4 for the BatchNorm", at2048.toString());
+        // a device whose GPCs hold only 12 such clusters: 16 channels would take 2 rounds, 32 one (230,468 bytes)
+        assertEquals(cols(new int[] {32, 8}, new int[] {4, 4}, 4), CudaBackend.towerColsPlan(t, 2048, 8, 0, h200, h200Occupancy(12)));
+        // batch 128, no clusters: every launch is one round at 4 already (50 blocks of 2 a multiprocessor, the most)
+        assertEquals(CudaBackend.TowerCols.uniform(2, 4), CudaBackend.towerColsPlan(t, 128, 1, 0, h200, h200Occupancy(16)));
+        assertEquals("4 channels a block", CudaBackend.TowerCols.uniform(2, 4).toString());
+        // a setting is every launch's
+        assertEquals(CudaBackend.TowerCols.uniform(2, 2), CudaBackend.towerColsPlan(t, 2048, 8, 2, h200, h200Occupancy(16)));
+        // a device that does not say: 4
+        CudaBackend.TowerOccupancy silent = new CudaBackend.TowerOccupancy() {
+            @Override
+            public int blocksPerSm(String kernel, long shared) {
+                return 0;
+            }
+
+            @Override
+            public int groupsAtOnce(String kernel, int groups, int S, long shared) {
+                return 0;
+            }
+        };
+        assertEquals(CudaBackend.TowerCols.uniform(2, 4), CudaBackend.towerColsPlan(t, 2048, 8, 0, h200, silent));
+        // never past the shared memory's limit: under 200,000 bytes the first forward's 16 (203,716) is out, 8 (2 rounds) in
+        assertEquals(8, CudaBackend.towerColsFor(Kernels.towerForward(8), 200, 8, c -> CudaBackend.towerForwardShared(2048, 162, c, 8), 200_000,
+                h200Occupancy(16)));
+    }
 }

@@ -20,7 +20,7 @@ class KernelTuningTest {
         assertEquals(0, t.attentionBlocksPerSm());
         assertEquals(256, t.attentionThreads());
         assertTrue(t.attentionFused() && t.attentionPartialsOnChip() && t.attentionDm3OnChip() && t.towerFused() && t.pdl());
-        assertEquals(4, t.towerCols());
+        assertEquals(0, t.towerCols(), "automatic, per launch");
         assertEquals(0, t.towerCluster());
         assertEquals(BuiltinGemm.Small.AUTO, t.gemmSmall());
         assertEquals("built-in settings", t.toString());
@@ -71,8 +71,8 @@ class KernelTuningTest {
                 {KernelTuning.ROWS_BACKWARD, "1025", "from 0 to 1024"}, {KernelTuning.ROWS_BACKWARD, "sixteen", "from 0 to 1024"},
                 {KernelTuning.THREADS, "16", "from 32 to 256"}, {KernelTuning.BLOCKS_PER_SM, "1.5", "from 0 to 64"},
                 {KernelTuning.PARTIALS_ON_CHIP, "no", "true or false"}, {KernelTuning.DM3_ON_CHIP, "yes", "true or false"},
-                {KernelTuning.TOWER_FUSED, "on", "auto"}, {KernelTuning.TOWER_COLS, "3", "1, 2, 4, 8, 16 or 32"},
-                {KernelTuning.TOWER_COLS, "64", "1, 2, 4, 8, 16 or 32"}, {KernelTuning.TOWER_CLUSTER, "16", "auto, 1, 2, 4 or 8"},
+                {KernelTuning.TOWER_FUSED, "on", "auto"}, {KernelTuning.TOWER_COLS, "3", "auto, 1, 2, 4, 8, 16 or 32"},
+                {KernelTuning.TOWER_COLS, "64", "auto, 1, 2, 4, 8, 16 or 32"}, {KernelTuning.TOWER_COLS, "0", "auto, 1, 2, 4, 8, 16 or 32"}, {KernelTuning.TOWER_CLUSTER, "16", "auto, 1, 2, 4 or 8"},
                 {KernelTuning.TOWER_CLUSTER, "0", "auto, 1, 2, 4 or 8"}, {KernelTuning.GEMM_SMALL, "never", "auto, off or always"},
                 {KernelTuning.PDL, "yes", "auto"}};
         for (String[] c : bad) {

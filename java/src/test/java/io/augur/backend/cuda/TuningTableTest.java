@@ -159,7 +159,7 @@ class TuningTableTest {
         assertError(tmp, ok.replaceFirst("\"model\" : \"din\",", ""), "entry 1: field 'model' must be a non-empty string, got nothing");
         assertError(tmp, ok.replace("-Daugur.tower.cols=8", "-Daugur.tower.cols=3"),
                 "entry 1 (din batch 128 (" + DIN + "; NVIDIA H200, compute capability 9.0, built-in gemm_kernel, fp32)): "
-                        + "-Daugur.tower.cols=3: expected 1, 2, 4, 8, 16 or 32 (default 4)");
+                        + "-Daugur.tower.cols=3: expected auto, 1, 2, 4, 8, 16 or 32 (channels a tower block; default auto)");
         assertError(tmp, ok.replace("-Daugur.tower.cols=8", "-Daugur.tower.colz=8"), "entry 1 (din batch 128 (");
         assertError(tmp, ok.replace("-Daugur.tower.cols=8", "-Daugur.tower.colz=8"), "unknown kernel setting 'augur.tower.colz'");
         assertError(tmp, ok.replace("-Daugur.tower.cols=8", "towercols"), "'towercols': expected -Dproperty=value");
