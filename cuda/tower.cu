@@ -20,7 +20,10 @@
 // The products (pre = h W + b, and the backward's d_out = d_up W_up^T with W_up's rows stored
 // transposed) give each thread 4 adjacent channels of up to 4 rows at a time (tower_product): a
 // load of h's element serves 4 multiply-adds and the 4 weights load as one float4, about 2.5 times
-// the multiply-adds per shared-memory access of one channel a thread.
+// the multiply-adds per shared-memory access of one channel a thread. The backward's share of the
+// upper layer's weight gradient (sum over the rows of out[r, c] d_up[r, j]) runs on 4 x 4 register
+// tiles of (channel, column) a lane over a slice of the rows, the slices added by shuffles
+// (tower_outer).
 //
 // tower_forward_kernel, hidden layer l with input h (B, K), K = the layer below's width:
 //   first layer only: h = BatchNorm(x) over K channels, which every block computes for itself
@@ -235,6 +238,73 @@ __device__ __forceinline__ void tower_product(float* out, const float* a, int ld
   if (cols >= 4) tower_product_ct<4>(out, a, lda, w, cols, K, n, bias, cbase, C);
   else if (cols == 2) tower_product_ct<2>(out, a, lda, w, cols, K, n, bias, cbase, C);
   else tower_product_ct<1>(out, a, lda, w, cols, K, n, bias, cbase, C);
+}
+
+// The outer product of the backward, summed over the block's nb rows: store(j2, j, sum_r os[r cols + j2] du[r us + j]) for
+// the cols channels j2 and the U columns j (the block's share of the upper layer's weight-gradient rows; the caller
+// leaves out channels past C). A warp takes a group of CT = min(cols, 4) channels and 16 columns jb .. jb + 15 at a
+// time: lane l takes the columns jb + l % 4 + 4 q (q < 4) and the rows r = l / 4 (mod 8), summing CT x 4 products a
+// row in registers from one load of os and four of du, then the 8 lanes of each column set add their sums by shuffles
+// (xor 16, 8, 4: a fixed order). One (channel, column) a thread, as before, made two shared loads for every multiply-add
+// and a chain of nb dependent ones. Columns past U read column U - 1 and are not stored. Every lane of a warp makes the
+// same trips (the shuffles need the whole warp); blockDim.x is a multiple of 32.
+template <int CT, class Store>
+__device__ __forceinline__ void tower_outer_ct(const float* os, int cols, const float* du, int us, int U, int nb, Store store) {
+  constexpr int SLICES = 8, QUADS = 4;
+  const int lane = (int)threadIdx.x & 31, warp = (int)threadIdx.x >> 5, warps = (int)blockDim.x >> 5;
+  const int t = lane % 4, slice = lane / 4, blocks = (U + 15) / 16, items = (cols / CT) * blocks;
+  for (int item = warp; item < items; item += warps) {
+    const int cg = item / blocks, jb = (item - cg * blocks) * 16;
+    int jc[QUADS];
+#pragma unroll
+    for (int q = 0; q < QUADS; ++q) jc[q] = min(jb + t + 4 * q, U - 1);
+    float acc[CT][QUADS];
+#pragma unroll
+    for (int c = 0; c < CT; ++c)
+#pragma unroll
+      for (int q = 0; q < QUADS; ++q) acc[c][q] = 0.0f;
+    for (int r = slice; r < nb; r += SLICES) {
+      float a[CT];
+      if constexpr (CT == 4) {
+        const float4 v = *reinterpret_cast<const float4*>(os + r * cols + cg * 4);
+        a[0] = v.x;
+        a[1] = v.y;
+        a[2] = v.z;
+        a[3] = v.w;
+      } else {
+#pragma unroll
+        for (int c = 0; c < CT; ++c) a[c] = os[r * cols + cg * CT + c];
+      }
+      const float* d = du + r * us;
+      float b[QUADS];
+#pragma unroll
+      for (int q = 0; q < QUADS; ++q) b[q] = d[jc[q]];
+#pragma unroll
+      for (int c = 0; c < CT; ++c)
+#pragma unroll
+        for (int q = 0; q < QUADS; ++q) acc[c][q] = fmaf(a[c], b[q], acc[c][q]);
+    }
+#pragma unroll
+    for (int c = 0; c < CT; ++c)
+#pragma unroll
+      for (int q = 0; q < QUADS; ++q)
+        for (int o = 16; o >= 4; o >>= 1) acc[c][q] += __shfl_xor_sync(0xffffffffu, acc[c][q], o);
+    if (slice == 0)
+#pragma unroll
+      for (int q = 0; q < QUADS; ++q) {
+        const int j = jb + t + 4 * q;
+        if (j >= U) break;
+#pragma unroll
+        for (int c = 0; c < CT; ++c) store(cg * CT + c, j, acc[c][q]);
+      }
+  }
+}
+
+template <class Store>
+__device__ __forceinline__ void tower_outer(const float* os, int cols, const float* du, int us, int U, int nb, Store store) {
+  if (cols >= 4) tower_outer_ct<4>(os, cols, du, us, U, nb, store);
+  else if (cols == 2) tower_outer_ct<2>(os, cols, du, us, U, nb, store);
+  else tower_outer_ct<1>(os, cols, du, us, U, nb, store);
 }
 
 }  // namespace augur
@@ -520,14 +590,11 @@ __device__ __forceinline__ void tower_backward(AUGUR_TOWER_BACKWARD_PARAMS) {
   // rows c of the upper layer's weight gradient, and (group 0) the upper bias's: over the block's
   // rows, then (S > 1) over the cluster's, each block adding an S-th of them
   const bool upper_bias = d_b_up != nullptr && group == 0;
-  for (int i = threadIdx.x; i < cols * U; i += blockDim.x) {
-    const int j2 = i / U, j = i - j2 * U;
-    if (c0 + j2 >= C) continue;
-    float acc = 0.0f;
-    for (int r = 0; r < nb; ++r) acc = fmaf(os[r * cols + j2], du[r * us + j], acc);
-    if constexpr (S > 1) xw[i] = acc;
-    else d_w_up[(long long)(c0 + j2) * U + j] += acc;
-  }
+  tower_outer(os, cols, du, us, U, nb, [&](int j2, int j, float v) {
+    if (c0 + j2 >= C) return;
+    if constexpr (S > 1) xw[j2 * U + j] = v;
+    else d_w_up[(long long)(c0 + j2) * U + j] += v;
+  });
   if (upper_bias)
     for (int j = threadIdx.x; j < U; j += blockDim.x) {
       double s = 0.0;
