@@ -164,6 +164,27 @@ struct TowerRows {
   }
 };
 
+// sum over r < nb of f(h[r ks + k]) in doubles, as four partial sums over the rows r = 0, 1, 2, 3
+// (mod 4) added in that order at the end: chains of nb / 4 dependent additions instead of nb, with
+// the loads of a round in flight together (the first layer's BatchNorm statistics, a thread a
+// channel over the block's 128 or 256 rows).
+template <class F>
+__device__ __forceinline__ double column_sum(const float* h, int ks, int k, int nb, F f) {
+  double s[4] = {0.0, 0.0, 0.0, 0.0};
+  int r = 0;
+  for (; r + 4 <= nb; r += 4) {
+    float v[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) v[u] = h[(r + u) * ks + k];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) s[u] += f(v[u]);
+  }
+#pragma unroll
+  for (int u = 0; u < 3; ++u)  // the last nb mod 4 rows (fixed indices: s stays in registers)
+    if (r + u < nb) s[u] += f(h[(r + u) * ks + k]);
+  return ((s[0] + s[1]) + s[2]) + s[3];
+}
+
 // A float pointer into shared memory rounded up to 16 bytes (the dynamic shared memory's start is),
 // so that rows of 4 floats load as one float4.
 __device__ __forceinline__ float* align16(float* p) {
@@ -371,8 +392,7 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
     if (training) {
       double* x = S > 1 ? cluster.open() : nullptr;
       for (int k = threadIdx.x; k < K; k += blockDim.x) {
-        double s = 0.0;
-        for (int r = 0; r < nb; ++r) s += h[r * ks + k];
+        const double s = column_sum(h, ks, k, nb, [](float v) { return (double)v; });
         if constexpr (S > 1) x[k] = s;
         else bn_mu[k] = (float)(s / B);
       }
@@ -383,11 +403,10 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
       }
       for (int k = threadIdx.x; k < K; k += blockDim.x) {
         const float mu = bn_mu[k];
-        double q = 0.0;
-        for (int r = 0; r < nb; ++r) {
-          const double d = (double)h[r * ks + k] - mu;
-          q += d * d;
-        }
+        const double q = column_sum(h, ks, k, nb, [mu](float v) {
+          const double d = (double)v - mu;
+          return d * d;
+        });
         if constexpr (S > 1) x[k] = q;
         else bn_is[k] = (float)q;  // the sum, until the variance below
       }
