@@ -66,18 +66,36 @@ struct TowerThread {
 // on different banks.
 __device__ __forceinline__ int odd_stride(int n) { return n | 1; }
 
-// Per channel sums of N values over the block's thread rows, in thread-row order; every thread of
-// the channel gets its totals. `scratch` holds N * blockDim.x doubles; every thread must call it.
+// sum over r < n of f(p[r stride]) in doubles, as four partial sums over r = 0, 1, 2, 3 (mod 4)
+// added in that order at the end: chains of n / 4 dependent additions instead of n, with a round's
+// four loads in flight together (a thread's sum down a column of shared memory: the first layer's
+// BatchNorm statistics over the block's rows, a channel's sums over its thread rows).
+template <class T, class F>
+__device__ __forceinline__ double strided_sum(const T* p, int stride, int n, F f) {
+  double s[4] = {0.0, 0.0, 0.0, 0.0};
+  int r = 0;
+  for (; r + 4 <= n; r += 4) {
+    T v[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) v[u] = p[(r + u) * stride];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) s[u] += f(v[u]);
+  }
+#pragma unroll
+  for (int u = 0; u < 3; ++u)  // the last n mod 4 (fixed indices: s stays in registers)
+    if (r + u < n) s[u] += f(p[(r + u) * stride]);
+  return ((s[0] + s[1]) + s[2]) + s[3];
+}
+
+// Per channel sums of N values over the block's thread rows, in a fixed order (strided_sum); every
+// thread of the channel gets its totals. `scratch` holds N * blockDim.x doubles; every thread must
+// call it.
 template <int N>
 __device__ __forceinline__ void tower_sums(double (&v)[N], double* scratch, const TowerThread& th, int cols) {
   __syncthreads();  // scratch may still be read by a previous call
   for (int i = 0; i < N; ++i) scratch[i * blockDim.x + threadIdx.x] = v[i];
   __syncthreads();
-  for (int i = 0; i < N; ++i) {
-    double t = 0.0;
-    for (int y = 0; y < th.rows; ++y) t += scratch[i * blockDim.x + y * cols + th.cx];
-    v[i] = t;
-  }
+  for (int i = 0; i < N; ++i) v[i] = strided_sum(scratch + i * blockDim.x + th.cx, cols, th.rows, [](double x) { return x; });
 }
 
 // dst[r * stride + k] = src[r * K + k] for the n = B K elements of a row-major (B, K) matrix, in
@@ -163,27 +181,6 @@ struct TowerRows {
     n = min(B, r0 + per) - r0;
   }
 };
-
-// sum over r < nb of f(h[r ks + k]) in doubles, as four partial sums over the rows r = 0, 1, 2, 3
-// (mod 4) added in that order at the end: chains of nb / 4 dependent additions instead of nb, with
-// the loads of a round in flight together (the first layer's BatchNorm statistics, a thread a
-// channel over the block's 128 or 256 rows).
-template <class F>
-__device__ __forceinline__ double column_sum(const float* h, int ks, int k, int nb, F f) {
-  double s[4] = {0.0, 0.0, 0.0, 0.0};
-  int r = 0;
-  for (; r + 4 <= nb; r += 4) {
-    float v[4];
-#pragma unroll
-    for (int u = 0; u < 4; ++u) v[u] = h[(r + u) * ks + k];
-#pragma unroll
-    for (int u = 0; u < 4; ++u) s[u] += f(v[u]);
-  }
-#pragma unroll
-  for (int u = 0; u < 3; ++u)  // the last nb mod 4 rows (fixed indices: s stays in registers)
-    if (r + u < nb) s[u] += f(h[(r + u) * ks + k]);
-  return ((s[0] + s[1]) + s[2]) + s[3];
-}
 
 // A float pointer into shared memory rounded up to 16 bytes (the dynamic shared memory's start is),
 // so that rows of 4 floats load as one float4.
@@ -392,7 +389,7 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
     if (training) {
       double* x = S > 1 ? cluster.open() : nullptr;
       for (int k = threadIdx.x; k < K; k += blockDim.x) {
-        const double s = column_sum(h, ks, k, nb, [](float v) { return (double)v; });
+        const double s = strided_sum(h + k, ks, nb, [](float v) { return (double)v; });
         if constexpr (S > 1) x[k] = s;
         else bn_mu[k] = (float)(s / B);
       }
@@ -403,7 +400,7 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
       }
       for (int k = threadIdx.x; k < K; k += blockDim.x) {
         const float mu = bn_mu[k];
-        const double q = column_sum(h, ks, k, nb, [mu](float v) {
+        const double q = strided_sum(h + k, ks, nb, [mu](float v) {
           const double d = (double)v - mu;
           return d * d;
         });
