@@ -71,7 +71,7 @@ __device__ __forceinline__ int odd_stride(int n) { return n | 1; }
 // four loads in flight together (a thread's sum down a column of shared memory: the first layer's
 // BatchNorm statistics over the block's rows, a channel's sums over its thread rows).
 template <class T, class F>
-__device__ __forceinline__ double strided_sum(const T* p, int stride, int n, F f) {
+__device__ __forceinline__ double sum_in_four(const T* p, int stride, int n, F f) {
   double s[4] = {0.0, 0.0, 0.0, 0.0};
   int r = 0;
   for (; r + 4 <= n; r += 4) {
@@ -87,7 +87,7 @@ __device__ __forceinline__ double strided_sum(const T* p, int stride, int n, F f
   return ((s[0] + s[1]) + s[2]) + s[3];
 }
 
-// Per channel sums of N values over the block's thread rows, in a fixed order (strided_sum); every
+// Per channel sums of N values over the block's thread rows, in a fixed order (sum_in_four); every
 // thread of the channel gets its totals. `scratch` holds N * blockDim.x doubles; every thread must
 // call it.
 template <int N>
@@ -95,7 +95,7 @@ __device__ __forceinline__ void tower_sums(double (&v)[N], double* scratch, cons
   __syncthreads();  // scratch may still be read by a previous call
   for (int i = 0; i < N; ++i) scratch[i * blockDim.x + threadIdx.x] = v[i];
   __syncthreads();
-  for (int i = 0; i < N; ++i) v[i] = strided_sum(scratch + i * blockDim.x + th.cx, cols, th.rows, [](double x) { return x; });
+  for (int i = 0; i < N; ++i) v[i] = sum_in_four(scratch + i * blockDim.x + th.cx, cols, th.rows, [](double x) { return x; });
 }
 
 // dst[r * stride + k] = src[r * K + k] for the n = B K elements of a row-major (B, K) matrix, in
@@ -389,7 +389,7 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
     if (training) {
       double* x = S > 1 ? cluster.open() : nullptr;
       for (int k = threadIdx.x; k < K; k += blockDim.x) {
-        const double s = strided_sum(h + k, ks, nb, [](float v) { return (double)v; });
+        const double s = sum_in_four(h + k, ks, nb, [](float v) { return (double)v; });
         if constexpr (S > 1) x[k] = s;
         else bn_mu[k] = (float)(s / B);
       }
@@ -400,7 +400,7 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
       }
       for (int k = threadIdx.x; k < K; k += blockDim.x) {
         const float mu = bn_mu[k];
-        const double q = strided_sum(h + k, ks, nb, [mu](float v) {
+        const double q = sum_in_four(h + k, ks, nb, [mu](float v) {
           const double d = (double)v - mu;
           return d * d;
         });
