@@ -188,6 +188,21 @@ __device__ __forceinline__ float* align16(float* p) {
   return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 15) & ~uintptr_t(15));
 }
 
+// v[j] = p[j] for j < CT: one float4 load where CT = 4 (p 16-byte aligned), else CT loads.
+template <int CT>
+__device__ __forceinline__ void load_adjacent(float (&v)[CT], const float* p) {
+  if constexpr (CT == 4) {
+    const float4 x = *reinterpret_cast<const float4*>(p);
+    v[0] = x.x;
+    v[1] = x.y;
+    v[2] = x.z;
+    v[3] = x.w;
+  } else {
+#pragma unroll
+    for (int j = 0; j < CT; ++j) v[j] = p[j];
+  }
+}
+
 // acc[q][j] = init[j] + sum_k a[(r0 + q step) lda + k] w[k cols + c0 + j] for q < NR, j < CT: a
 // thread's CT adjacent columns of NR rows. One load of a's element serves CT multiply-adds, and
 // the CT weights load together (one float4 where CT = 4; w and cols keep each row 16-byte aligned).
@@ -203,16 +218,7 @@ __device__ __forceinline__ void tower_tile(float (&acc)[4][4], const float* a, i
   }
   for (int k = 0; k < K; ++k) {
     float wk[CT];
-    if constexpr (CT == 4) {
-      const float4 v = *reinterpret_cast<const float4*>(w + k * cols + c0);
-      wk[0] = v.x;
-      wk[1] = v.y;
-      wk[2] = v.z;
-      wk[3] = v.w;
-    } else {
-#pragma unroll
-      for (int j = 0; j < CT; ++j) wk[j] = w[k * cols + c0 + j];
-    }
+    load_adjacent<CT>(wk, w + k * cols + c0);
 #pragma unroll
     for (int q = 0; q < NR; ++q) {
       const float av = a[off[q] + k];
@@ -283,16 +289,7 @@ __device__ __forceinline__ void tower_outer_ct(const float* os, int cols, const 
       for (int q = 0; q < QUADS; ++q) acc[c][q] = 0.0f;
     for (int r = slice; r < nb; r += SLICES) {
       float a[CT];
-      if constexpr (CT == 4) {
-        const float4 v = *reinterpret_cast<const float4*>(os + r * cols + cg * 4);
-        a[0] = v.x;
-        a[1] = v.y;
-        a[2] = v.z;
-        a[3] = v.w;
-      } else {
-#pragma unroll
-        for (int c = 0; c < CT; ++c) a[c] = os[r * cols + cg * CT + c];
-      }
+      load_adjacent<CT>(a, os + r * cols + cg * CT);
       const float* d = du + r * us;
       float b[QUADS];
 #pragma unroll
