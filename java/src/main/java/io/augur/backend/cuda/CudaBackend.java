@@ -1596,7 +1596,7 @@ public final class CudaBackend implements Backend, Profiling {
 
     /** The towers and batch sizes whose path has been logged. */
     private final java.util.Set<List<Integer>> towerLogged = new java.util.HashSet<>();
-    /** Whether the device ran the tower's cluster launches, per tower shape, batch size and cluster size. */
+    /** Whether the device ran the tower's cluster launches, per tower shape, batch size, cluster size and channels a block. */
     private final java.util.Map<List<Integer>, Boolean> towerClustersProbed = new java.util.HashMap<>();
 
     /**
@@ -1607,13 +1607,16 @@ public final class CudaBackend implements Backend, Profiling {
      * runs eagerly, so that is where the probe happens).
      */
     private boolean towerClustersRun(Tower t, int B, int S) {
-        List<Integer> key = new ArrayList<>(List.of(t.norm().channels(), B, S));
+        TowerCols cols = towerCols(t, B, S);
+        // the launches' grids and shared memory follow the channels a block, which the tuning changes: they are part of the key
+        List<Integer> key = new ArrayList<>(List.of(t.norm().channels(), B, S, cols.norm()));
         for (Tower.Layer l : t.hidden()) key.add(l.width());
+        for (int c : cols.forward()) key.add(c);
+        for (int c : cols.backward()) key.add(c);
         Boolean known = towerClustersProbed.get(key);
         if (known != null) return known;
         if (rt.inGraphStep()) return true;
         List<Tower.Layer> hidden = t.hidden();
-        TowerCols cols = towerCols(t, B, S);
         boolean ok = true;
         for (int i = 0; i < hidden.size() && ok; i++) {
             Tower.Layer l = hidden.get(i);
