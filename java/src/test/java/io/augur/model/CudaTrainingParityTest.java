@@ -113,53 +113,6 @@ class CudaTrainingParityTest {
                 && ops.stream().noneMatch(o -> o.startsWith(io.augur.backend.cuda.Kernels.ACTIVATION_UNIT_FORWARD + "<<<")), String.join("\n", ops));
     }
 
-    /** Every (setting, value) of Autotuner.AXES other than the built-in one. */
-    static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> autotunerValues() {
-        io.augur.backend.cuda.KernelTuning base = io.augur.backend.cuda.KernelTuning.builtIn();
-        return io.augur.backend.cuda.Autotuner.AXES.stream().flatMap(a -> a.values().stream()
-                .filter(v -> !base.with(a.property(), v).equals(base))
-                .map(v -> org.junit.jupiter.params.provider.Arguments.of(a.property(), v)));
-    }
-
-    /** The CPU's losses for {@link #everyValueTheAutotunerTriesMatchesTheCpu}, computed once. */
-    private static float[] cpuDin;
-
-    /**
-     * The autotuner keeps whatever runs fastest, so every value it may try must compute what the defaults compute:
-     * DIN trained 50 steps through CUDA graphs under each (on top of the built-in settings; the small GEMM's rule
-     * with the tower layer by layer, where DIN's step has GEMMs) matches the CPU within the tolerances of
-     * {@link #fiftyStepsMatchTheCpu}, and the run consulted the setting (it changed what was planned or launched).
-     * Clusters need compute capability 9.0 and PDL a device that takes it; elsewhere those cases are skipped.
-     */
-    @ParameterizedTest(name = "-D{0}={1}")
-    @org.junit.jupiter.params.provider.MethodSource("autotunerValues")
-    void everyValueTheAutotunerTriesMatchesTheCpu(String property, String value) {
-        CudaBackend gb = GpuTesting.backend();
-        org.junit.jupiter.api.Assumptions.assumeTrue(io.augur.backend.cuda.Autotuner.axes(gb).stream().anyMatch(a -> a.property().equals(property)),
-                () -> property + " is not tried on this device");
-        ModelConfig cfg = new ModelConfig(ModelConfig.Kind.DIN, 6, List.of(16, 8), Activation.SIGMOID, true, List.of(20, 10), null, 1e-5f, 1e-8f,
-                0.99f, 0.05f);
-        if (cpuDin == null) cpuDin = train(new CpuBackend(false, 2), cfg, true, false);
-        io.augur.backend.cuda.KernelTuning before = gb.tuning(), t = io.augur.backend.cuda.KernelTuning.builtIn().with(property, value);
-        if (property.equals(io.augur.backend.cuda.KernelTuning.GEMM_SMALL)) t = t.with(io.augur.backend.cuda.KernelTuning.TOWER_FUSED, "off");
-        float[] gpu;
-        java.util.Set<String> read;
-        gb.setTuning(t);
-        try {
-            gb.resetSettingsRead();
-            gpu = train(gb, cfg, false, true);
-            read = gb.settingsRead();
-        } finally {
-            gb.setTuning(before);
-        }
-        assertTrue(read.contains(property), "the run never consulted " + property + ": " + read);
-        for (int s = 0; s < STEPS; s++) {
-            double tol = (s < 10 ? EARLY : LATE) * Math.max(1.0, Math.abs(cpuDin[s]));
-            assertEquals(cpuDin[s], gpu[s], tol, "-D" + property + "=" + value + ": loss at step " + (s + 1) + "; CPU "
-                    + java.util.Arrays.toString(cpuDin) + "\nGPU " + java.util.Arrays.toString(gpu));
-        }
-    }
-
     /**
      * DIEN (GRU extractor with the auxiliary loss, attention, each evolution cell) and the
      * two-layer GRU-attention baseline on the GPU against the CPU, 50 steps, through CUDA graphs

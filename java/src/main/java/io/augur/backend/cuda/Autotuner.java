@@ -85,7 +85,7 @@ public final class Autotuner {
      * layer by layer, and the small GEMM's rule. The most telling first: a later setting is tried on top of what the
      * earlier ones chose. The unit layer by layer comes after the fused unit's own settings, so that it is measured
      * against the fused unit at its best, and before the small GEMM's rule, which its products consult. Each value
-     * must compute what the default computes (CudaTrainingParityTest.everyValueTheAutotunerTriesMatchesTheCpu).
+     * must compute what the default computes (CudaAutotunerParityTest.everyValueTheAutotunerTriesMatchesTheCpu).
      */
     public static final List<Axis> AXES = List.of(
             new Axis(KernelTuning.PDL, List.of("auto", "off")),
