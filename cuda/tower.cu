@@ -40,7 +40,8 @@
 //   d_pre         = act's backward of d_out (=);  act's parameter gradient (+=);
 //   d_bias[c]    += sum_r d_pre[r, c]
 // Mode BatchNorm ends the chain: pre = x, out = bn_y, and the BatchNorm's backward takes the
-// activation's place (d_param = dGamma, d_bias = dBeta, d_pre = dx).
+// activation's place (d_param = dGamma, d_bias = dBeta, d_pre = dx). A backward block may stage its
+// rows of d_up a chunk of columns at a time (uc), the first three lines then done chunk by chunk.
 #include "common.cuh"
 #include "normalization.cuh"
 
@@ -98,21 +99,36 @@ __device__ __forceinline__ void tower_sums(double (&v)[N], double* scratch, cons
   for (int i = 0; i < N; ++i) v[i] = sum_in_four(scratch + i * blockDim.x + th.cx, cols, th.rows, [](double x) { return x; });
 }
 
-// dst[r * stride + k] = src[r * K + k] for the n = B K elements of a row-major (B, K) matrix, in
-// rounds of LOAD_ROWS_BATCH elements a thread whose loads are in flight together. At batch 128 a
-// layer's input is about 100 elements a thread: a load then a store each (4 in flight with the
-// compiler's unroll) waited some 25 memory round trips before the block's first product.
+// dst[r * stride + k] = src[r * ld + k] for r < B, k < K (the first K columns of a row-major matrix
+// with rows ld apart; ld = K: all of a (B, K) one), in rounds of LOAD_ROWS_BATCH elements a thread
+// whose loads are in flight together. At batch 128 a layer's input is about 100 elements a thread:
+// a load then a store each (4 in flight with the compiler's unroll) waited some 25 memory round
+// trips before the block's first product.
 constexpr int LOAD_ROWS_BATCH = 16;
 
-__device__ __forceinline__ void load_rows(float* dst, int stride, const float* __restrict__ src, int B, int K) {
+__device__ __forceinline__ void load_rows(float* dst, int stride, const float* __restrict__ src, int ld, int B, int K) {
   if (K <= 0 || B <= 0) return;
   const long long n = (long long)B * K;
   const int step = (int)blockDim.x, dr = step / K, dk = step - dr * K;
   int r = (int)threadIdx.x / K, k = (int)threadIdx.x - r * K;  // of element i0
   for (long long i0 = threadIdx.x; i0 < n; i0 += (long long)LOAD_ROWS_BATCH * step) {
     float v[LOAD_ROWS_BATCH];
+    if (ld == K) {
 #pragma unroll
-    for (int u = 0; u < LOAD_ROWS_BATCH; ++u) v[u] = src[min(i0 + (long long)u * step, n - 1)];
+      for (int u = 0; u < LOAD_ROWS_BATCH; ++u) v[u] = src[min(i0 + (long long)u * step, n - 1)];
+    } else {  // element i0 + u step is (rr, kk), (r, k) walked on u steps; past n the loads read the last element
+      int rr = r, kk = k;
+#pragma unroll
+      for (int u = 0; u < LOAD_ROWS_BATCH; ++u) {
+        v[u] = src[i0 + (long long)u * step < n ? rr * ld + kk : (B - 1) * ld + K - 1];
+        rr += dr;
+        kk += dk;
+        if (kk >= K) {
+          kk -= K;
+          ++rr;
+        }
+      }
+    }
     loads_issued();
 #pragma unroll
     for (int u = 0; u < LOAD_ROWS_BATCH; ++u) {  // walks (r, k) on to element i0 + LOAD_ROWS_BATCH step
@@ -203,18 +219,21 @@ __device__ __forceinline__ void load_adjacent(float (&v)[CT], const float* p) {
   }
 }
 
-// acc[q][j] = init[j] + sum_k a[(r0 + q step) lda + k] w[k cols + c0 + j] for q < NR, j < CT: a
-// thread's CT adjacent columns of NR rows. One load of a's element serves CT multiply-adds, and
-// the CT weights load together (one float4 where CT = 4; w and cols keep each row 16-byte aligned).
+// acc[q][j] = init + sum_k a[(r0 + q step) lda + k] w[k cols + c0 + j] for q < NR, j < CT: a
+// thread's CT adjacent columns of NR rows, init being init[j], or where `from` is given the sum so
+// far, from[(r0 + q step) cols + c0 + j] (the fused multiply-adds then go on where an earlier call
+// over the k before stopped: the same sum, in the same order, as one call over all of them). One
+// load of a's element serves CT multiply-adds, and the CT weights load together (one float4 where
+// CT = 4; w and cols keep each row 16-byte aligned).
 template <int CT, int NR>
 __device__ __forceinline__ void tower_tile(float (&acc)[4][4], const float* a, int lda, const float* w, int cols, int c0, int K,
-                                           int r0, int step, const float (&init)[4]) {
+                                           int r0, int step, const float (&init)[4], const float* from) {
   int off[NR];
 #pragma unroll
   for (int q = 0; q < NR; ++q) {
     off[q] = (r0 + q * step) * lda;
 #pragma unroll
-    for (int j = 0; j < CT; ++j) acc[q][j] = init[j];
+    for (int j = 0; j < CT; ++j) acc[q][j] = from != nullptr ? from[(r0 + q * step) * cols + c0 + j] : init[j];
   }
   for (int k = 0; k < K; ++k) {
     float wk[CT];
@@ -230,23 +249,26 @@ __device__ __forceinline__ void tower_tile(float (&acc)[4][4], const float* a, i
 
 // out[r cols + c] = init(c) + sum_k a[r lda + k] w[k cols + c] for r < n, c < cols: the block's
 // product of its rows (a, shared, row stride lda) with its columns of W (w, shared, (K, cols), 16-byte
-// aligned). init(c) = bias[cbase + c] where that is below C, else 0 (and 0 without a bias). Thread t
+// aligned). init(c) = bias[cbase + c] where that is below C, else 0 (and 0 without a bias); with
+// `more`, out's own value instead (out += a w, the sum going on in the order one call would take:
+// a product over k in chunks, each call reading back only what the same thread wrote). Thread t
 // takes the CT = min(cols, 4) adjacent columns (t mod cols/CT) CT and the rows t / (cols/CT) + i step,
 // up to four of them at a time, step = blockDim.x CT / cols. The caller synchronizes before reading out.
 template <int CT>
 __device__ __forceinline__ void tower_product_ct(float* out, const float* a, int lda, const float* w, int cols, int K, int n,
-                                                 const float* bias, int cbase, int C) {
+                                                 const float* bias, int cbase, int C, bool more) {
   const int groups = cols / CT, g = (int)threadIdx.x % groups, step = (int)blockDim.x / groups, c0 = g * CT;
+  const float* from = more ? out : nullptr;
   float init[4] = {0.0f, 0.0f, 0.0f, 0.0f};
   if (bias != nullptr)
     for (int j = 0; j < CT; ++j) init[j] = cbase + c0 + j < C ? bias[cbase + c0 + j] : 0.0f;
   for (int r0 = (int)threadIdx.x / groups; r0 < n; r0 += 4 * step) {
     float acc[4][4];
     switch (min(4, (n - r0 + step - 1) / step)) {
-      case 1: tower_tile<CT, 1>(acc, a, lda, w, cols, c0, K, r0, step, init); break;
-      case 2: tower_tile<CT, 2>(acc, a, lda, w, cols, c0, K, r0, step, init); break;
-      case 3: tower_tile<CT, 3>(acc, a, lda, w, cols, c0, K, r0, step, init); break;
-      default: tower_tile<CT, 4>(acc, a, lda, w, cols, c0, K, r0, step, init); break;
+      case 1: tower_tile<CT, 1>(acc, a, lda, w, cols, c0, K, r0, step, init, from); break;
+      case 2: tower_tile<CT, 2>(acc, a, lda, w, cols, c0, K, r0, step, init, from); break;
+      case 3: tower_tile<CT, 3>(acc, a, lda, w, cols, c0, K, r0, step, init, from); break;
+      default: tower_tile<CT, 4>(acc, a, lda, w, cols, c0, K, r0, step, init, from); break;
     }
     for (int q = 0; q < 4; ++q) {
       const int r = r0 + q * step;
@@ -258,10 +280,10 @@ __device__ __forceinline__ void tower_product_ct(float* out, const float* a, int
 }
 
 __device__ __forceinline__ void tower_product(float* out, const float* a, int lda, const float* w, int cols, int K, int n,
-                                              const float* bias, int cbase, int C) {
-  if (cols >= 4) tower_product_ct<4>(out, a, lda, w, cols, K, n, bias, cbase, C);
-  else if (cols == 2) tower_product_ct<2>(out, a, lda, w, cols, K, n, bias, cbase, C);
-  else tower_product_ct<1>(out, a, lda, w, cols, K, n, bias, cbase, C);
+                                              const float* bias, int cbase, int C, bool more = false) {
+  if (cols >= 4) tower_product_ct<4>(out, a, lda, w, cols, K, n, bias, cbase, C, more);
+  else if (cols == 2) tower_product_ct<2>(out, a, lda, w, cols, K, n, bias, cbase, C, more);
+  else tower_product_ct<1>(out, a, lda, w, cols, K, n, bias, cbase, C, more);
 }
 
 // The outer product of the backward, summed over the block's nb rows: store(j2, j, sum_r os[r cols + j2] du[r us + j]) for
@@ -379,7 +401,7 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
   }, [&](int i, float v) { ws[i] = v; });
   // only the layer's weights read so far: the input is the kernel before's (common.cuh)
   grid_dependency_wait_and_launch();
-  load_rows(h, ks, in + (long long)rows.r0 * K, nb, K);
+  load_rows(h, ks, in + (long long)rows.r0 * K, K, nb, K);
   __syncthreads();
 
   if (bn_y != nullptr) {  // every block normalises all K channels of its rows itself
@@ -541,10 +563,15 @@ AUGUR_KERNEL void AUGUR_CLUSTER(8) tower_forward_cluster8_kernel(AUGUR_TOWER_FOR
 // One hidden layer backward, or with mode AUGUR_TOWER_BATCH_NORM the BatchNorm's (see the top of
 // this file), by a block of a cluster of S. d_b_up: nullptr but above the last hidden layer.
 // param: alpha (PReLU, Dice) or gamma (BatchNorm), unused by sigmoid; d_param its gradient.
-// Dynamic shared memory, with P = ceil(B / S) rows a block: 3 blockDim.x doubles, then (S > 1)
-// 2 (3 cols) doubles of cluster exchange, U doubles (d_b_up's share, where d_b_up is given) and
-// floats (cols, U) (d_w_up's share); then floats d_up (P, odd_stride(U)), W_up's block rows
-// transposed (U, cols) from the next 16-byte boundary, and the block's columns of out, pre and
+// A block stages its rows of d_up uc columns at a time (1 <= uc; uc >= U: all at once), taking each
+// chunk's share of the upper layer's gradients and adding its products into d_out before the
+// next: shared memory for (P, uc) of d_up instead of (P, U), so that a block of more channels, or
+// more blocks a multiprocessor, fit (CudaBackend.towerBackwardFor). The sums are the same, in the
+// same order, whatever uc.
+// Dynamic shared memory, with P = ceil(B / S) rows a block and W = min(uc, U): 3 blockDim.x doubles,
+// then (S > 1) 2 (3 cols) doubles of cluster exchange, U doubles (d_b_up's share, where d_b_up is
+// given) and floats (cols, U) (d_w_up's share); then floats d_up (P, odd_stride(W)), W_up's block
+// rows transposed (U, cols) from the next 16-byte boundary, and the block's columns of out, pre and
 // d_out (P, cols) each.
 //   d_pre, out, pre (B, C); d_param, d_bias, mean, inv_std, param (C); d_w_up, w_up (C, U);
 //   d_b_up (U); d_up (B, U)
@@ -552,8 +579,8 @@ AUGUR_KERNEL void AUGUR_CLUSTER(8) tower_forward_cluster8_kernel(AUGUR_TOWER_FOR
   float* __restrict__ d_pre, float* __restrict__ d_param, float* __restrict__ d_bias, float* __restrict__ d_w_up,       \
       float* __restrict__ d_b_up, const float* __restrict__ d_up, const float* __restrict__ w_up,                        \
       const float* __restrict__ out, const float* __restrict__ pre, const float* __restrict__ mean,                      \
-      const float* __restrict__ inv_std, const float* __restrict__ param, int B, int C, int U, int cols, int mode
-#define AUGUR_TOWER_BACKWARD_ARGS d_pre, d_param, d_bias, d_w_up, d_b_up, d_up, w_up, out, pre, mean, inv_std, param, B, C, U, cols, mode
+      const float* __restrict__ inv_std, const float* __restrict__ param, int B, int C, int U, int cols, int mode, int uc
+#define AUGUR_TOWER_BACKWARD_ARGS d_pre, d_param, d_bias, d_w_up, d_b_up, d_up, w_up, out, pre, mean, inv_std, param, B, C, U, cols, mode, uc
 
 namespace augur {
 
@@ -567,7 +594,7 @@ __device__ __forceinline__ void tower_backward(AUGUR_TOWER_BACKWARD_PARAMS) {
   const TowerThread th(cols);
   const TowerRows<S> rows(B);
   const int group = (int)blockIdx.x / S, nb = rows.n;
-  const int c0 = group * cols, c = c0 + th.cx, us = odd_stride(U);
+  const int c0 = group * cols, c = c0 + th.cx, W = max(1, min(uc, U)), us = odd_stride(W);
   const bool valid = c < C, lead = rows.rank == 0;
   double* scratch = smem;
   const int nx = S > 1 ? 3 * cols : 0;
@@ -589,32 +616,40 @@ __device__ __forceinline__ void tower_backward(AUGUR_TOWER_BACKWARD_PARAMS) {
   });
   // only the upper layer's weights read so far: d_up, out and pre are the kernels before's (common.cuh)
   grid_dependency_wait_and_launch();
-  load_rows(du, us, d_up + (long long)rows.r0 * U, nb, U);
-  staged_copy<8, float2>(nb * cols, [&](int i) {
-    const int r = i / cols, cc = c0 + (i - r * cols);
-    const long long at = (long long)(rows.r0 + r) * C + cc;
-    return cc < C ? make_float2(out[at], pre[at]) : make_float2(0.0f, 0.0f);
-  }, [&](int i, float2 v) {
-    os[i] = v.x;
-    ps[i] = v.y;
-  });
-  __syncthreads();
 
-  // rows c of the upper layer's weight gradient, and (group 0) the upper bias's: over the block's
-  // rows, then (S > 1) over the cluster's, each block adding an S-th of them
+  // d_up's columns [j0, j0 + w) at a time: rows c of the upper layer's weight gradient over the block's rows (and
+  // group 0 the upper bias's), then d_out += d_up[:, j0:j0+w] W_up[c, j0:j0+w]^T for the block's channels, each
+  // (row, channel)'s thread reading back only its own partial sums from the chunk before
   const bool upper_bias = d_b_up != nullptr && group == 0;
-  tower_outer(os, cols, du, us, U, nb, [&](int j2, int j, float v) {
-    if (c0 + j2 >= C) return;
-    if constexpr (S > 1) xw[j2 * U + j] = v;
-    else d_w_up[(long long)(c0 + j2) * U + j] += v;
-  });
-  if (upper_bias)
-    for (int j = threadIdx.x; j < U; j += blockDim.x) {
-      double s = 0.0;
-      for (int r = 0; r < nb; ++r) s += du[r * us + j];
-      if constexpr (S > 1) xb[j] = s;
-      else d_b_up[j] += (float)s;
-    }
+  for (int j0 = 0; j0 < U; j0 += W) {
+    const int w = min(W, U - j0);
+    if (j0 > 0) __syncthreads();  // every read of the chunk before is done
+    load_rows(du, us, d_up + (long long)rows.r0 * U + j0, U, nb, w);
+    if (j0 == 0)
+      staged_copy<8, float2>(nb * cols, [&](int i) {
+        const int r = i / cols, cc = c0 + (i - r * cols);
+        const long long at = (long long)(rows.r0 + r) * C + cc;
+        return cc < C ? make_float2(out[at], pre[at]) : make_float2(0.0f, 0.0f);
+      }, [&](int i, float2 v) {
+        os[i] = v.x;
+        ps[i] = v.y;
+      });
+    __syncthreads();
+    tower_outer(os, cols, du, us, w, nb, [&](int j2, int j, float v) {
+      if (c0 + j2 >= C) return;
+      if constexpr (S > 1) xw[j2 * U + j0 + j] = v;
+      else d_w_up[(long long)(c0 + j2) * U + j0 + j] += v;
+    });
+    if (upper_bias)
+      for (int j = threadIdx.x; j < w; j += blockDim.x) {
+        double s = 0.0;
+        for (int r = 0; r < nb; ++r) s += du[r * us + j];
+        if constexpr (S > 1) xb[j0 + j] = s;
+        else d_b_up[j0 + j] += (float)s;
+      }
+    tower_product(dos, du, us, wu + j0 * cols, cols, w, nb, nullptr, 0, 0, j0 > 0);
+  }
+  // then (S > 1) the cluster's shares, each block adding an S-th of them
   if constexpr (S > 1) {
     cluster_sync();  // the blocks' shares are read before the next exchange's barrier (cluster.sums below)
     const int step = (int)blockDim.x * S;
@@ -632,9 +667,6 @@ __device__ __forceinline__ void tower_backward(AUGUR_TOWER_BACKWARD_PARAMS) {
         d_b_up[j] += (float)t;
       }
   }
-
-  // d_out = d_up W_up^T for the block's channels, read back below by each (row, channel)'s thread
-  tower_product(dos, du, us, wu, cols, U, nb, nullptr, 0, 0);
   __syncthreads();
 
   const float p = valid && param != nullptr ? param[c] : 0.0f;
@@ -707,13 +739,15 @@ __device__ __forceinline__ void tower_backward(AUGUR_TOWER_BACKWARD_PARAMS) {
 
 }  // namespace augur
 
-AUGUR_KERNEL void tower_backward_kernel(AUGUR_TOWER_BACKWARD_PARAMS) { augur::tower_backward<1>(AUGUR_TOWER_BACKWARD_ARGS); }
-AUGUR_KERNEL void AUGUR_CLUSTER(2) tower_backward_cluster2_kernel(AUGUR_TOWER_BACKWARD_PARAMS) {
+// At most 80 registers a thread (3 blocks of 256 threads a multiprocessor, as at 72 before the chunk loop, which
+// left to itself ptxas gave 96 in the cluster kernels: 2 blocks), without spills (KernelResourcesTest).
+AUGUR_KERNEL void __launch_bounds__(256, 3) tower_backward_kernel(AUGUR_TOWER_BACKWARD_PARAMS) { augur::tower_backward<1>(AUGUR_TOWER_BACKWARD_ARGS); }
+AUGUR_KERNEL void __launch_bounds__(256, 3) AUGUR_CLUSTER(2) tower_backward_cluster2_kernel(AUGUR_TOWER_BACKWARD_PARAMS) {
   augur::tower_backward<2>(AUGUR_TOWER_BACKWARD_ARGS);
 }
-AUGUR_KERNEL void AUGUR_CLUSTER(4) tower_backward_cluster4_kernel(AUGUR_TOWER_BACKWARD_PARAMS) {
+AUGUR_KERNEL void __launch_bounds__(256, 3) AUGUR_CLUSTER(4) tower_backward_cluster4_kernel(AUGUR_TOWER_BACKWARD_PARAMS) {
   augur::tower_backward<4>(AUGUR_TOWER_BACKWARD_ARGS);
 }
-AUGUR_KERNEL void AUGUR_CLUSTER(8) tower_backward_cluster8_kernel(AUGUR_TOWER_BACKWARD_PARAMS) {
+AUGUR_KERNEL void __launch_bounds__(256, 3) AUGUR_CLUSTER(8) tower_backward_cluster8_kernel(AUGUR_TOWER_BACKWARD_PARAMS) {
   augur::tower_backward<8>(AUGUR_TOWER_BACKWARD_ARGS);
 }

@@ -46,7 +46,10 @@
 #             of the planned 32-row tiles rather than of the 16-row tiles they run (less L1; as before
 #             2026-11-25, not yet timed); at batch 2048, every tower launch at 4 channels a block (as before
 #             the twenty-fourth session: the forwards then take 4 and 2 rounds of clusters, each staging the
-#             input again, where the per-launch choice takes one round each; not yet timed); the activation unit layer by layer (whole-batch products); without programmatic dependent launch; the top tower layer by layer instead of
+#             input again, where the per-launch choice takes one round each; not yet timed); at batch 2048, the
+#             tower's backwards staging the gradient from the layer above whole (as the twenty-fourth session
+#             left them: the BatchNorm's in three rounds of clusters, the 200-wide layer's in two, where chunks
+#             of 112 and 48 columns take one each; not yet timed); the activation unit layer by layer (whole-batch products); without programmatic dependent launch; the top tower layer by layer instead of
 #             fused; the activation unit's partial gradients, or only dM3, in global memory (more L1
 #             for the weights); its backward tiles of 16 rows; 128 threads a block; the tower fused
 #             in clusters of 2 and of 4 blocks (at batch 128, 64 and 32 rows a block instead of all
@@ -230,7 +233,7 @@ fi
 pack
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
-  else variants=(-Daugur.attention.vectorTiles=off -Daugur.attention.sharedAsPlanned=true@128 -Daugur.tower.cols=4@2048 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128 -Daugur.tower.cluster=2@128 -Daugur.tower.cluster=4@128 -Daugur.tower.cols=8@128); fi
+  else variants=(-Daugur.attention.vectorTiles=off -Daugur.attention.sharedAsPlanned=true@128 -Daugur.tower.cols=4@2048 -Daugur.tower.chunk=all@2048 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128 -Daugur.tower.cluster=2@128 -Daugur.tower.cluster=4@128 -Daugur.tower.cols=8@128); fi
   i=0
   for spec in "${variants[@]}"; do
     i=$((i + 1))

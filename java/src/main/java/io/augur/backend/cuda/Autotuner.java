@@ -92,6 +92,7 @@ public final class Autotuner {
             new Axis(KernelTuning.TOWER_FUSED, List.of("auto", "off")),
             new Axis(KernelTuning.TOWER_CLUSTER, List.of("auto", "1", "2", "4", "8")),
             new Axis(KernelTuning.TOWER_COLS, List.of("auto", "2", "4", "8")),
+            new Axis(KernelTuning.TOWER_CHUNK, List.of("auto", "all")),
             new Axis(KernelTuning.PARTIALS_ON_CHIP, List.of("true", "false")),
             new Axis(KernelTuning.DM3_ON_CHIP, List.of("true", "false")),
             new Axis(KernelTuning.ROWS_BACKWARD, List.of("auto", "16", "32")),

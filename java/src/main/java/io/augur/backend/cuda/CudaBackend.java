@@ -1382,16 +1382,28 @@ public final class CudaBackend implements Backend, Profiling {
                 + 4L * (2L * K + P * (K | 1) + 3 + (long) K * cols + P * cols);
     }
 
-    /**
-     * tower_backward_kernel's, in clusters of S: 3 threads' doubles, (S > 1) 2 (3 cols) doubles of
-     * exchange, the block's shares of the upper layer's gradients (U doubles of its bias's where
-     * {@code upperBias}, and (cols, U) floats of its weight's), then floats d_up (P, U | 1), up to 3
-     * floats to a 16-byte boundary, W_up's rows transposed (U, cols), out, pre and d_out (P, cols) each.
-     */
+    /** {@link #towerBackwardShared(int, int, int, int, boolean, int)} with d_up staged whole. */
     static long towerBackwardShared(int B, int U, int cols, int S, boolean upperBias) {
+        return towerBackwardShared(B, U, cols, S, upperBias, 0);
+    }
+
+    /**
+     * tower_backward_kernel's, in clusters of S, staging d_up {@code chunk} columns at a time (0: all U;
+     * W = min(chunk, U)): 3 threads' doubles, (S > 1) 2 (3 cols) doubles of exchange, the block's shares
+     * of the upper layer's gradients (U doubles of its bias's where {@code upperBias}, and (cols, U) floats
+     * of its weight's), then floats d_up (P, W | 1), up to 3 floats to a 16-byte boundary, W_up's rows
+     * transposed (U, cols), out, pre and d_out (P, cols) each.
+     */
+    static long towerBackwardShared(int B, int U, int cols, int S, boolean upperBias, int chunk) {
         long P = towerRows(B, S);
+        int w = chunkWidth(chunk, U);
         return 8L * (3 * TOWER_THREADS + (S > 1 ? 6L * cols + (upperBias ? U : 0) : 0))
-                + 4L * ((S > 1 ? (long) cols * U : 0) + P * (U | 1) + 3 + (long) U * cols + 3L * P * cols);
+                + 4L * ((S > 1 ? (long) cols * U : 0) + P * (w | 1) + 3 + (long) U * cols + 3L * P * cols);
+    }
+
+    /** The columns of d_up a tower backward block stages at a time: {@code chunk} (0: all) of U. */
+    static int chunkWidth(int chunk, int U) {
+        return chunk <= 0 ? U : Math.min(chunk, U);
     }
 
     /**
@@ -1436,7 +1448,12 @@ public final class CudaBackend implements Backend, Profiling {
      * @param backward per hidden layer, bottom up (they launch top down)
      * @param norm     the BatchNorm's backward
      */
-    record TowerCols(int[] forward, int[] backward, int norm) {
+    record TowerCols(int[] forward, int[] backward, int norm, int[] backwardChunk, int normChunk) {
+        /** d_up staged whole in every backward. */
+        TowerCols(int[] forward, int[] backward, int norm) {
+            this(forward, backward, norm, new int[backward.length], 0);
+        }
+
         static TowerCols uniform(int layers, int cols) {
             int[] f = new int[layers];
             java.util.Arrays.fill(f, cols);
@@ -1445,25 +1462,34 @@ public final class CudaBackend implements Backend, Profiling {
 
         @Override
         public boolean equals(Object o) {
-            return o instanceof TowerCols c && java.util.Arrays.equals(forward, c.forward) && java.util.Arrays.equals(backward, c.backward) && norm == c.norm;
+            return o instanceof TowerCols c && java.util.Arrays.equals(forward, c.forward) && java.util.Arrays.equals(backward, c.backward) && norm == c.norm
+                    && java.util.Arrays.equals(backwardChunk, c.backwardChunk) && normChunk == c.normChunk;
         }
 
         @Override
         public int hashCode() {
-            return 31 * (31 * java.util.Arrays.hashCode(forward) + java.util.Arrays.hashCode(backward)) + norm;
+            int h = 31 * (31 * java.util.Arrays.hashCode(forward) + java.util.Arrays.hashCode(backward)) + norm;
+            return 31 * (31 * h + java.util.Arrays.hashCode(backwardChunk)) + normChunk;
         }
 
         @Override
         public String toString() {
             boolean same = java.util.Arrays.stream(forward).allMatch(c -> c == norm) && java.util.Arrays.stream(backward).allMatch(c -> c == norm);
-            return same ? norm + " channels a block"
+            String cols = same ? norm + " channels a block"
                     : "channels a block " + join(forward) + " forward and " + join(backward) + " backward (bottom up), " + norm + " for the BatchNorm";
+            if (normChunk == 0 && java.util.Arrays.stream(backwardChunk).allMatch(w -> w == 0)) return cols;
+            return cols + "; the backwards stage d_up " + java.util.Arrays.stream(backwardChunk).mapToObj(w -> w == 0 ? "whole" : w + " columns")
+                    .collect(java.util.stream.Collectors.joining(", ")) + " at a time (bottom up), the BatchNorm's "
+                    + (normChunk == 0 ? "whole" : normChunk + " columns at a time");
         }
 
         private static String join(int[] v) {
             return java.util.Arrays.stream(v).mapToObj(Integer::toString).collect(java.util.stream.Collectors.joining(", "));
         }
     }
+
+    /** One backward launch's plan: channels a block, and the columns of d_up a block stages at a time (0: all). */
+    record TowerStep(int cols, int chunk) {}
 
     /** What the device holds at once of a tower launch: {@link #towerColsFor}'s view of the occupancy calculator. */
     interface TowerOccupancy {
@@ -1513,24 +1539,100 @@ public final class CudaBackend implements Backend, Profiling {
         return (a + b - 1) / b;
     }
 
+    /** The columns of d_up a backward over U may stage at a time, whole first: U, then ceil(U / n) up to a multiple of 16, down to 16. */
+    static List<Integer> towerChunkWidths(int U) {
+        List<Integer> out = new ArrayList<>(List.of(U));
+        for (int n = 2; out.get(out.size() - 1) > 16; n++) {
+            int w = Math.min(U, ceilDiv(ceilDiv(U, n), 16) * 16);
+            if (w < out.get(out.size() - 1)) out.add(w);
+        }
+        return out;
+    }
+
+    /**
+     * A fused tower backward's channels a block and chunk of d_up (towerCols and towerChunk both auto), {@code shared}
+     * giving its dynamic shared memory at c channels a block and w columns of d_up at a time. Of 4, 8, 16 and 32 channels
+     * and of {@link #towerChunkWidths}, those within {@code limit} whose blocks a multiprocessor holds as many of at once as
+     * at 4 channels with d_up whole, the one whose launch takes the fewest rounds ({@link #towerColsFor}), then the fewest
+     * chunks, then the fewest channels; 4 channels and d_up whole where the device does not say.
+     *
+     * <p>Why: a block stages its rows of d_up (B / S rows of the upper layer's width) besides its own channels' columns.
+     * In the Amazon tower at batch 2048 the BatchNorm's backward stages 256 rows of 200, 206 KB of its 231 KB: at 4
+     * channels it is 41 clusters of 8 that each take a whole multiprocessor, three rounds of 16, and more channels do not
+     * fit. In chunks of 112 columns it takes 16 channels (11 clusters, one round). The 200-wide layer's backward (256 rows
+     * of 80 staged) holds 2 blocks a multiprocessor at 4 channels, 50 clusters in two rounds; at 8 channels and 48 columns
+     * at a time it holds 2 still, 25 clusters in one. Each chunk costs a barrier and a round trip for its loads, which is
+     * why the fewest chunks win among plans of equal rounds.
+     */
+    static TowerStep towerBackwardFor(String kernel, int channels, int U, int S, java.util.function.ToLongBiFunction<Integer, Integer> shared,
+                                      long limit, TowerOccupancy occ) {
+        int c0 = TOWER_AUTO_MIN_COLS;
+        long sh0 = shared.applyAsLong(c0, U);
+        int base = occ.blocksPerSm(kernel, sh0);
+        int at = occ.groupsAtOnce(kernel, ceilDiv(channels, c0), S, sh0);
+        TowerStep best = new TowerStep(c0, 0);
+        if (base <= 0 || at <= 0) return best;
+        long rounds = ceilDiv(ceilDiv(channels, c0), at);
+        int chunks = 1;
+        List<Integer> widths = towerChunkWidths(U);
+        for (int c = c0; c <= TOWER_MAX_COLS && (rounds > 1 || chunks > 1); c *= 2) {
+            for (int w : widths) {
+                if (c == c0 && w == U) continue;
+                long sh = shared.applyAsLong(c, w);
+                if (sh > limit || occ.blocksPerSm(kernel, sh) < base) continue;
+                int n = occ.groupsAtOnce(kernel, ceilDiv(channels, c), S, sh);
+                if (n <= 0) continue;
+                long r = ceilDiv(ceilDiv(channels, c), n);
+                int k = ceilDiv(U, w);
+                if (r < rounds || r == rounds && k < chunks) {
+                    best = new TowerStep(c, w == U ? 0 : w);
+                    rounds = r;
+                    chunks = k;
+                }
+            }
+        }
+        return best;
+    }
+
     /**
      * The channels a block owns in each launch of the fused tower at batch B in clusters of S: the tuning's towerCols in
      * every launch, or with auto each launch's {@link #towerColsFor}.
      */
     static TowerCols towerColsPlan(Tower t, int B, int S, int setting, long limit, TowerOccupancy occ) {
+        return towerColsPlan(t, B, S, setting, 0, limit, occ);
+    }
+
+    /**
+     * The channels a block owns in each launch of the fused tower at batch B in clusters of S, and the columns of d_up
+     * each backward stages at a time: {@code setting} (towerCols) in every launch, or with auto each forward's
+     * {@link #towerColsFor}; {@code chunkSetting} (towerChunk) in every backward, or with auto each backward's
+     * {@link #towerBackwardFor} where the channels are auto too, else d_up whole.
+     */
+    static TowerCols towerColsPlan(Tower t, int B, int S, int setting, int chunkSetting, long limit, TowerOccupancy occ) {
         List<Tower.Layer> hidden = t.hidden();
-        if (setting != 0) return TowerCols.uniform(hidden.size(), setting);
-        int[] f = new int[hidden.size()], b = new int[hidden.size()];
-        for (int i = 0; i < hidden.size(); i++) {
+        int layers = hidden.size();
+        int[] f = new int[layers], b = new int[layers], bw = new int[layers];
+        for (int i = 0; i < layers; i++) {
             Tower.Layer l = hidden.get(i);
-            boolean top = i + 1 == hidden.size();
+            boolean top = i + 1 == layers;
             int up = top ? 1 : hidden.get(i + 1).width();
-            f[i] = towerColsFor(Kernels.towerForward(S), l.width(), S, c -> towerForwardShared(B, l.in(), c, S), limit, occ);
-            b[i] = towerColsFor(Kernels.towerBackward(S), l.width(), S, c -> towerBackwardShared(B, up, c, S, top), limit, occ);
+            f[i] = setting != 0 ? setting : towerColsFor(Kernels.towerForward(S), l.width(), S, c -> towerForwardShared(B, l.in(), c, S), limit, occ);
+            TowerStep st = towerBackwardStep(l.width(), up, top, B, S, setting, chunkSetting, limit, occ);
+            b[i] = st.cols();
+            bw[i] = st.chunk();
         }
-        int first = hidden.get(0).width();
-        int norm = towerColsFor(Kernels.towerBackward(S), t.norm().channels(), S, c -> towerBackwardShared(B, first, c, S, false), limit, occ);
-        return new TowerCols(f, b, norm);
+        TowerStep norm = towerBackwardStep(t.norm().channels(), hidden.get(0).width(), false, B, S, setting, chunkSetting, limit, occ);
+        return new TowerCols(f, b, norm.cols(), bw, norm.chunk());
+    }
+
+    /** One backward's plan in {@link #towerColsPlan}: over {@code channels}, the upper layer U wide. */
+    private static TowerStep towerBackwardStep(int channels, int U, boolean upperBias, int B, int S, int setting, int chunkSetting, long limit,
+                                               TowerOccupancy occ) {
+        String k = Kernels.towerBackward(S);
+        int chunk = chunkSetting <= 0 || chunkSetting >= U ? 0 : chunkSetting;
+        if (setting != 0) return new TowerStep(setting, chunk);
+        if (chunkSetting != 0) return new TowerStep(towerColsFor(k, channels, S, c -> towerBackwardShared(B, U, c, S, upperBias, chunk), limit, occ), chunk);
+        return towerBackwardFor(k, channels, U, S, (c, w) -> towerBackwardShared(B, U, c, S, upperBias, w == U ? 0 : w), limit, occ);
     }
 
     /** The tower's launches' channels a block, per tower shape, batch size and cluster size ({@link #towerColsPlan} on this device). */
@@ -1538,10 +1640,11 @@ public final class CudaBackend implements Backend, Profiling {
 
     /** {@link #towerColsPlan} on this device: the occupancy calculator's blocks, and its clusters where S > 1. */
     TowerCols towerCols(Tower t, int B, int S) {
-        if (tuning.towerCols() != 0) return TowerCols.uniform(t.hidden().size(), tuning.towerCols());
-        List<Integer> key = new ArrayList<>(List.of(t.norm().channels(), B, S));
+        long limit = Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin);
+        if (tuning.towerCols() != 0) return towerColsPlan(t, B, S, tuning.towerCols(), tuning.towerChunk(), limit, deviceOccupancy);
+        List<Integer> key = new ArrayList<>(List.of(t.norm().channels(), B, S, tuning.towerChunk()));
         for (Tower.Layer l : t.hidden()) key.add(l.width());
-        return towerColsPlans.computeIfAbsent(key, k -> towerColsPlan(t, B, S, 0, Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin), deviceOccupancy));
+        return towerColsPlans.computeIfAbsent(key, k -> towerColsPlan(t, B, S, 0, tuning.towerChunk(), limit, deviceOccupancy));
     }
 
     private final TowerOccupancy deviceOccupancy = new TowerOccupancy() {
@@ -1575,7 +1678,10 @@ public final class CudaBackend implements Backend, Profiling {
         boolean fp32Tower = precision != Precision.TF32;   // under TF32 the tower always takes the layer-by-layer ops
         if (fp32Tower) {
             settingsRead.add(KernelTuning.TOWER_FUSED);
-            if (tuning.towerFused()) settingsRead.add(KernelTuning.TOWER_COLS);
+            if (tuning.towerFused()) {
+                settingsRead.add(KernelTuning.TOWER_COLS);
+                settingsRead.add(KernelTuning.TOWER_CHUNK);
+            }
             if (tuning.towerFused() && clusters) settingsRead.add(KernelTuning.TOWER_CLUSTER);
         }
         int s = !tuning.towerFused() || !fp32Tower ? 0
@@ -1613,6 +1719,8 @@ public final class CudaBackend implements Backend, Profiling {
         for (Tower.Layer l : t.hidden()) key.add(l.width());
         for (int c : cols.forward()) key.add(c);
         for (int c : cols.backward()) key.add(c);
+        for (int w : cols.backwardChunk()) key.add(w);
+        key.add(cols.normChunk());
         Boolean known = towerClustersProbed.get(key);
         if (known != null) return known;
         if (rt.inGraphStep()) return true;
@@ -1624,10 +1732,11 @@ public final class CudaBackend implements Backend, Profiling {
             int up = top ? 1 : hidden.get(i + 1).width();
             int cf = cols.forward()[i], cb = cols.backward()[i];
             ok = towerProbe(Kernels.towerForward(S), l.width(), S, cf, towerForwardShared(B, l.in(), cf, S), 17, 6, 4, 8, true)
-                    && towerProbe(Kernels.towerBackward(S), l.width(), S, cb, towerBackwardShared(B, up, cb, S, top), 12, 5, 0, 0, false);
+                    && towerProbe(Kernels.towerBackward(S), l.width(), S, cb, towerBackwardShared(B, up, cb, S, top, cols.backwardChunk()[i]), 12, 6, 0, 0,
+                    false);
         }
         if (ok) ok = towerProbe(Kernels.towerBackward(S), t.norm().channels(), S, cols.norm(),
-                towerBackwardShared(B, hidden.get(0).width(), cols.norm(), S, false), 12, 5, 0, 0, false);
+                towerBackwardShared(B, hidden.get(0).width(), cols.norm(), S, false, cols.normChunk()), 12, 6, 0, 0, false);
         towerClustersProbed.put(key, ok);
         return ok;
     }
@@ -1635,7 +1744,7 @@ public final class CudaBackend implements Backend, Profiling {
     /**
      * One probe launch: a tower kernel's parameters as null pointers, zeros (B = 0 among them) and
      * zero floats, in its parameter order: pointers, ints, floats, pointers and a last float (the
-     * forward's 36), or pointers and ints (the backward's 17). Logs a refusal.
+     * forward's 36), or pointers and ints (the backward's 18). Logs a refusal.
      */
     private boolean towerProbe(String kernel, int channels, int S, int cols, long shared, int ptrs, int ints, int floats, int ptrs2, boolean lastFloat) {
         CudaRuntime.Args a = args();
@@ -1725,18 +1834,19 @@ public final class CudaBackend implements Backend, Profiling {
             Tower.Layer l = hidden.get(i);
             boolean top = i == hidden.size() - 1;
             Tower.Layer up = top ? t.head() : hidden.get(i + 1);
-            int cols = plan.backward()[i];
-            towerLaunch(Kernels.towerBackward(S), l.width(), S, cols, towerBackwardShared(B, up.width(), cols, S, top), args()
+            int cols = plan.backward()[i], chunk = plan.backwardChunk()[i];
+            towerLaunch(Kernels.towerBackward(S), l.width(), S, cols, towerBackwardShared(B, up.width(), cols, S, top, chunk), args()
                     .ptr(a(l.dPre())).ptr(a(l.dAlpha())).ptr(a(l.dBias())).ptr(a(up.dWeight())).ptr(top ? a(up.dBias()) : 0L)
                     .ptr(a(top ? dLogits : up.dPre())).ptr(a(up.weight())).ptr(a(l.out())).ptr(a(l.pre())).ptr(a(l.mean())).ptr(a(l.invStd()))
-                    .ptr(a(l.alpha())).i(B).i(l.width()).i(up.width()).i(cols).i(towerMode(l.act())));
+                    .ptr(a(l.alpha())).i(B).i(l.width()).i(up.width()).i(cols).i(towerMode(l.act())).i(chunkWidth(chunk, up.width())));
         }
         Tower.Norm n = t.norm();
         Tower.Layer first = hidden.get(0);
-        towerLaunch(Kernels.towerBackward(S), n.channels(), S, plan.norm(), towerBackwardShared(B, first.width(), plan.norm(), S, false), args()
+        int chunk = plan.normChunk();
+        towerLaunch(Kernels.towerBackward(S), n.channels(), S, plan.norm(), towerBackwardShared(B, first.width(), plan.norm(), S, false, chunk), args()
                 .ptr(a(dx)).ptr(a(n.dGamma())).ptr(a(n.dBeta())).ptr(a(first.dWeight())).ptr(0L)
                 .ptr(a(first.dPre())).ptr(a(first.weight())).ptr(a(n.y())).ptr(a(x)).ptr(a(n.mean())).ptr(a(n.invStd()))
-                .ptr(a(n.gamma())).i(B).i(n.channels()).i(first.width()).i(plan.norm()).i(TOWER_BATCH_NORM));
+                .ptr(a(n.gamma())).i(B).i(n.channels()).i(first.width()).i(plan.norm()).i(TOWER_BATCH_NORM).i(chunkWidth(chunk, first.width())));
     }
 
     @Override

@@ -37,6 +37,10 @@ import java.util.Locale;
  * @param towerCols               channels a fused tower block owns, a power of two from 1 to 32, the same in every launch;
  *                                0: automatic, per launch (CudaBackend.towerColsFor: of 4, 8, 16 and 32 the one whose launch
  *                                takes the fewest rounds of blocks on the device without fewer blocks a multiprocessor)
+ * @param towerChunk              columns of the gradient from the layer above that a fused tower backward block stages at
+ *                                a time, the same in every backward ({@link #TOWER_CHUNK_ALL}: all of them at once);
+ *                                0: automatic, per launch where towerCols is automatic too (CudaBackend.towerBackwardFor:
+ *                                with the channels, the fewest rounds of blocks, then the fewest chunks), else all at once
  * @param towerCluster            blocks per cluster of the fused tower; 0: the smallest of 1, 2, 4 and 8 that fits
  *                                (clusters on compute capability 9.0 and up)
  * @param gemmSmall               when the built-in GEMM sends a product to gemm_small_kernel
@@ -47,7 +51,7 @@ import java.util.Locale;
  */
 public record KernelTuning(boolean attentionFused, int attentionRowsForward, int attentionRowsBackward, int attentionThreads, int attentionBlocksPerSm,
                            boolean attentionPartialsOnChip, boolean attentionDm3OnChip,
-                           boolean towerFused, int towerCols, int towerCluster, BuiltinGemm.Small gemmSmall, boolean pdl,
+                           boolean towerFused, int towerCols, int towerChunk, int towerCluster, BuiltinGemm.Small gemmSmall, boolean pdl,
                            boolean attentionVectorTiles) {
 
     public static final String FUSED = "augur.attention.fused";
@@ -59,13 +63,19 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
     public static final String DM3_ON_CHIP = "augur.attention.dm3OnChip";
     public static final String TOWER_FUSED = "augur.tower.fused";
     public static final String TOWER_COLS = "augur.tower.cols";
+    public static final String TOWER_CHUNK = "augur.tower.chunk";
     public static final String TOWER_CLUSTER = "augur.tower.cluster";
     public static final String GEMM_SMALL = BuiltinGemm.SMALL_PROPERTY;
     public static final String PDL = "augur.cuda.pdl";
     public static final String VECTOR_TILES = "augur.attention.vectorTiles";
     /** Every setting's property, in the order {@link #changes} lists them. */
     public static final List<String> PROPERTIES = List.of(FUSED, ROWS_FORWARD, ROWS_BACKWARD, THREADS, BLOCKS_PER_SM, PARTIALS_ON_CHIP, DM3_ON_CHIP,
-            TOWER_FUSED, TOWER_COLS, TOWER_CLUSTER, GEMM_SMALL, PDL, VECTOR_TILES);
+            TOWER_FUSED, TOWER_COLS, TOWER_CHUNK, TOWER_CLUSTER, GEMM_SMALL, PDL, VECTOR_TILES);
+
+    /** {@link #towerChunk}'s "all": a tower backward stages the whole gradient from the layer above at once. */
+    public static final int TOWER_CHUNK_ALL = Integer.MAX_VALUE;
+    /** The most columns {@link #towerChunk} takes as a number. */
+    public static final int MAX_TOWER_CHUNK = 4096;
 
     /** The most threads of an activation-unit block (the kernels' MAX_THREADS). */
     public static final int MAX_ATTENTION_THREADS = 256;
@@ -78,6 +88,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
         check(BLOCKS_PER_SM, attentionBlocksPerSm, 0, 64);
         if (towerCols != 0 && (towerCols < 1 || towerCols > 32 || Integer.bitCount(towerCols) != 1))
             throw new IllegalArgumentException(TOWER_COLS + "=" + towerCols + ": expected auto, 1, 2, 4, 8, 16 or 32 (default auto)");
+        if (towerChunk != TOWER_CHUNK_ALL) check(TOWER_CHUNK, towerChunk, 0, MAX_TOWER_CHUNK);
         if (towerCluster != 0 && !Kernels.TOWER_CLUSTERS.contains(towerCluster))
             throw new IllegalArgumentException(TOWER_CLUSTER + "=" + towerCluster + ": expected auto, 1, 2, 4 or 8 (blocks per cluster; default auto)");
         java.util.Objects.requireNonNull(gemmSmall, GEMM_SMALL);
@@ -89,7 +100,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
 
     /** The built-in settings (no property set): every automatic choice automatic, everything fused, PDL where it runs. */
     public static KernelTuning builtIn() {
-        return new KernelTuning(true, 0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 0, 0, BuiltinGemm.Small.AUTO, true, true);
+        return new KernelTuning(true, 0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 0, 0, 0, BuiltinGemm.Small.AUTO, true, true);
     }
 
     /** The built-in settings with every property that is set (-Daugur....) applied; a bad value is an error naming it. */
@@ -147,6 +158,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             case DM3_ON_CHIP -> b.attentionDm3OnChip = bool(property, v);
             case TOWER_FUSED -> b.towerFused = autoOrOff(property, v, "fused where it fits");
             case TOWER_COLS -> b.towerCols = towerColsSetting(v);
+            case TOWER_CHUNK -> b.towerChunk = towerChunkSetting(v);
             case TOWER_CLUSTER -> b.towerCluster = towerClusterSetting(v);
             case GEMM_SMALL -> b.gemmSmall = BuiltinGemm.Small.parse(v);
             case PDL -> b.pdl = autoOrOff(property, v, "programmatic dependent launch where the device and driver take it");
@@ -159,7 +171,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
     /** A tuning's fields, to change one and build the record again ({@link #with}). */
     private static final class Settings {
         boolean attentionFused, attentionPartialsOnChip, attentionDm3OnChip, towerFused, pdl, attentionVectorTiles;
-        int attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm, towerCols, towerCluster;
+        int attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm, towerCols, towerChunk, towerCluster;
         BuiltinGemm.Small gemmSmall;
 
         Settings(KernelTuning t) {
@@ -172,6 +184,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             attentionDm3OnChip = t.attentionDm3OnChip;
             towerFused = t.towerFused;
             towerCols = t.towerCols;
+            towerChunk = t.towerChunk;
             towerCluster = t.towerCluster;
             gemmSmall = t.gemmSmall;
             pdl = t.pdl;
@@ -180,7 +193,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
 
         KernelTuning build() {
             return new KernelTuning(attentionFused, attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
-                    attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerCluster, gemmSmall, pdl, attentionVectorTiles);
+                    attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerChunk, towerCluster, gemmSmall, pdl, attentionVectorTiles);
         }
     }
 
@@ -196,6 +209,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             case DM3_ON_CHIP -> Boolean.toString(attentionDm3OnChip);
             case TOWER_FUSED -> towerFused ? "auto" : "off";
             case TOWER_COLS -> towerCols == 0 ? "auto" : Integer.toString(towerCols);
+            case TOWER_CHUNK -> towerChunk == 0 ? "auto" : towerChunk == TOWER_CHUNK_ALL ? "all" : Integer.toString(towerChunk);
             case TOWER_CLUSTER -> towerCluster == 0 ? "auto" : Integer.toString(towerCluster);
             case GEMM_SMALL -> gemmSmall.name().toLowerCase(Locale.ROOT);
             case PDL -> pdl ? "auto" : "off";
@@ -254,6 +268,19 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             // reported below
         }
         throw new IllegalArgumentException("-D" + TOWER_CLUSTER + "=" + v + ": expected auto, 1, 2, 4 or 8 (blocks per cluster; default auto)");
+    }
+
+    static int towerChunkSetting(String v) {
+        if (v == null || v.isBlank() || v.trim().equals("auto")) return 0;
+        if (v.trim().equals("all")) return TOWER_CHUNK_ALL;
+        try {
+            int c = Integer.parseInt(v.trim());
+            if (c >= 1 && c <= MAX_TOWER_CHUNK) return c;
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException("-D" + TOWER_CHUNK + "=" + v + ": expected auto, all or a number of columns from 1 to " + MAX_TOWER_CHUNK
+                + " (the gradient from the layer above that a tower backward block stages at a time; default auto)");
     }
 
     static int towerColsSetting(String v) {

@@ -230,17 +230,18 @@ class CudaTowerParityTest {
      * Channels a block chosen per launch (towerCols auto, the default) at batch 2048 in clusters of 8: the Amazon DIN
      * tower (162 inputs) and one of 45 inputs. Under the emulator (an H200's 132 multiprocessors, its shared memory)
      * the plan is CudaTuningTest's: the forwards take 16 and 8 channels a block, or 8 and 8, so that each takes one round of
-     * clusters; the backwards keep 4. On a GPU the device's own cluster count decides; the first forward takes more than 4
+     * clusters; the 200-wide layer's backward 8 channels with d_up 48 columns at a time, and the Amazon BatchNorm's 16 with
+     * 112 (the 45-wide one's is one round at 4 already). On a GPU the device's own cluster count decides; the first forward takes more than 4
      * there too unless it holds 50 clusters of 8 at once.
      */
     @ParameterizedTest(name = "inputs={0}")
-    @CsvSource({"162, 16 8, 4 4, 4", "45, 8 8, 4 4, 4"})
-    void eachLaunchChoosesItsChannelsAndMatches(int inputs, String forward, String backward, int norm) {
+    @CsvSource({"162, 16 8, 8 4, 16, 48 0, 112", "45, 8 8, 8 4, 4, 48 0, 0"})
+    void eachLaunchChoosesItsChannelsAndMatches(int inputs, String forward, String backward, int norm, String chunks, int normChunk) {
         org.junit.jupiter.api.Assumptions.assumeTrue(tw.gpu.runtime().ccMajor >= 9, "thread-block clusters need compute capability 9.0");
         TwinTower t = fusedTowerMatches(Activation.DICE, 2048, inputs, "auto", "200 80", 0, 8);
         CudaBackend.TowerCols plan = tw.gpu.towerCols(t.on(tw.gpu), 2048, 8);
         if (GpuTesting.emulated())
-            assertEquals(new CudaBackend.TowerCols(ints(forward), ints(backward), norm), plan, plan.toString());
+            assertEquals(new CudaBackend.TowerCols(ints(forward), ints(backward), norm, ints(chunks), normChunk), plan, plan.toString());
         else
             assertTrue(plan.forward()[0] > CudaBackend.TOWER_AUTO_MIN_COLS, "on this GPU: " + plan);
     }
@@ -263,6 +264,63 @@ class CudaTowerParityTest {
         assertTrue(n >= 1 && n <= rt.multiprocessors / 8, n + " clusters of 8 at once on " + rt.multiprocessors + " multiprocessors");
         if (GpuTesting.emulated()) assertEquals(16, n);
         assertEquals(-1, rt.maxActiveClusters(Kernels.towerForward(1), 13, CudaBackend.TOWER_THREADS, 20_000), "no compiled cluster size");
+    }
+
+    /**
+     * A backward that stages d_up in chunks computes the bits of one that stages it whole: each chunk's share of the
+     * upper layer's weight gradient is its own columns' sums, and d_out's products go on where the chunk before stopped
+     * (tower.cu). The tower takes one training step twice from the same inputs, d_up whole
+     * ({@code -Daugur.tower.chunk=all}) and {@code chunk} columns at a time, and the second is compared with the CPU
+     * too: chunks that are not a multiple of 16, of one column, and as many as 200 / 16; without clusters and in
+     * clusters of 2 and 8.
+     */
+    @ParameterizedTest(name = "{0} B={1} hidden={2} cluster={3} cols={4} chunk={5}")
+    @CsvSource({"DICE, 37, 33 9, 1, 4, 7", "PRELU, 37, 33 9, 1, 4, 1", "SIGMOID, 128, 200 9, 1, 8, 16", "DICE, 37, 33 9, 2, 4, 16",
+            "DICE, 300, 200 9, 2, 16, 112", "PRELU, 40, 33 9, 8, 32, 5"})
+    void aBackwardInChunksGivesTheBitsOfOneWhole(Activation act, int B, String hidden, int cluster, int cols, int chunk) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(cluster == 1 || tw.gpu.runtime().ccMajor >= 9, "thread-block clusters need compute capability 9.0");
+        List<float[]> whole = backwardOnce(act, B, hidden, cluster, cols, "all", 0);
+        List<float[]> chunked = backwardOnce(act, B, hidden, cluster, cols, Integer.toString(chunk), chunk);
+        for (int i = 0; i < whole.size(); i++) {
+            float[] a = whole.get(i), b = chunked.get(i);
+            for (int k = 0; k < a.length; k++)
+                if (Float.floatToRawIntBits(a[k]) != Float.floatToRawIntBits(b[k]))
+                    throw new AssertionError("gradient " + i + " [" + k + "]: " + a[k] + " with d_up whole, " + b[k] + " in chunks of " + chunk);
+        }
+    }
+
+    /**
+     * One training step of a fresh tower from seed 7 with d_up staged as {@code chunk} says, checked against the CPU
+     * where {@code expect} (the chunk the BatchNorm's backward must take) is not 0; the GPU's gradients, in a fixed order.
+     */
+    private List<float[]> backwardOnce(Activation act, int B, String hidden, int cluster, int cols, String chunk, int expect) {
+        rng = new SplittableRandom(7);
+        tw.gpu.setTuning(before.with(KernelTuning.TOWER_FUSED, "auto").with(KernelTuning.TOWER_COLS, Integer.toString(cols))
+                .with(KernelTuning.TOWER_CHUNK, chunk).with(KernelTuning.TOWER_CLUSTER, Integer.toString(cluster)));
+        TwinTower t = new TwinTower(B, 45, ints(hidden), act);
+        assertEquals(cluster, tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must run fused in clusters of " + cluster);
+        CudaBackend.TowerCols plan = tw.gpu.towerCols(t.on(tw.gpu), B, cluster);
+        assertEquals(expect, plan.normChunk(), plan.toString());
+        if (expect != 0) {
+            t.trainingStepMatches();
+        } else {
+            tw.gpu.towerForward(t.on(tw.gpu), t.x.gpu(), B, true, null, t.lossOn(tw.gpu));
+            tw.gpu.towerBackward(t.on(tw.gpu), t.dx.gpu(), t.dLogits.gpu(), t.x.gpu(), B);
+        }
+        List<Pair> grads = new ArrayList<>(List.of(t.dx, t.dGamma, t.dBeta, t.headDW, t.headDB));
+        for (Pair[] p : t.layers) {
+            grads.add(p[2]);
+            grads.add(p[3]);
+            grads.add(p[5]);
+            if (p[9] != null) grads.add(p[9]);
+        }
+        List<float[]> out = new ArrayList<>();
+        for (Pair p : grads) {
+            float[] a = new float[p.gpu().size()];
+            tw.gpu.download(p.gpu(), a, a.length);
+            out.add(a);
+        }
+        return out;
     }
 
     private static int[] ints(String s) {

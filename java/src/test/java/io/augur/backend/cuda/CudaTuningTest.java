@@ -173,19 +173,43 @@ class CudaTuningTest {
         // (200 wide input, 80 channels): 20 clusters at 4 (224,084 bytes), 10 at 8 (231,380, still one a multiprocessor)
         assertEquals(203_716, CudaBackend.towerForwardShared(2048, 162, 16, 8));
         assertEquals(231_380, CudaBackend.towerForwardShared(2048, 200, 8, 8));
-        // the backward of the 200-wide layer holds 2 blocks a multiprocessor at 4 (104,140 bytes) and 1 at 8 (119,180): it
-        // keeps 4; the top layer's is one round at 4; the BatchNorm's fits only 4 (230,860 bytes; 249,740 at 8)
+        // the backwards with d_up whole (towerChunk all): the 200-wide layer's holds 2 blocks a multiprocessor at 4 (104,140
+        // bytes) and 1 at 8 (119,180): it keeps 4; the top layer's is one round at 4; the BatchNorm's fits only 4 (230,860
+        // bytes; 249,740 at 8)
         assertEquals(119_180, CudaBackend.towerBackwardShared(2048, 80, 8, 8, false));
+        int all = KernelTuning.TOWER_CHUNK_ALL;
+        CudaBackend.TowerCols whole = CudaBackend.towerColsPlan(t, 2048, 8, 0, all, h200, h200Occupancy(16));
+        assertEquals(cols(new int[] {16, 8}, new int[] {4, 4}, 4), whole, whole.toString());
+        assertEquals("channels a block 16, 8 forward and 4, 4 backward (bottom up), 4 for the BatchNorm", whole.toString());
+        // with d_up in chunks (the default): the 200-wide layer's backward at 8 channels and 48 columns at a time holds 2
+        // blocks a multiprocessor (86,412 bytes), 25 clusters in one round where it took 50 in two; the BatchNorm's at 16
+        // channels and 112 columns (197,388 bytes) is 11 clusters, one round where it took three. (At 4 channels and 48
+        // columns it would be one round too, 3 blocks a multiprocessor, but in 5 chunks: the fewest chunks win.)
+        assertEquals(86_412, CudaBackend.towerBackwardShared(2048, 80, 8, 8, false, 48));
+        assertEquals(197_388, CudaBackend.towerBackwardShared(2048, 200, 16, 8, false, 112));
         CudaBackend.TowerCols at2048 = CudaBackend.towerColsPlan(t, 2048, 8, 0, h200, h200Occupancy(16));
-        assertEquals(cols(new int[] {16, 8}, new int[] {4, 4}, 4), at2048, at2048.toString());
-        assertEquals("channels a block 16, 8 forward and 4, 4 backward (bottom up), 4 for the BatchNorm", at2048.toString());
-        // a device whose GPCs hold only 12 such clusters: 16 channels would take 2 rounds, 32 one (230,468 bytes)
-        assertEquals(cols(new int[] {32, 8}, new int[] {4, 4}, 4), CudaBackend.towerColsPlan(t, 2048, 8, 0, h200, h200Occupancy(12)));
+        assertEquals(new CudaBackend.TowerCols(new int[] {16, 8}, new int[] {8, 4}, 16, new int[] {48, 0}, 112), at2048, at2048.toString());
+        assertEquals("channels a block 16, 8 forward and 8, 4 backward (bottom up), 16 for the BatchNorm; the backwards stage d_up 48 columns,"
+                + " whole at a time (bottom up), the BatchNorm's 112 columns at a time", at2048.toString());
+        // a device whose GPCs hold only 12 such clusters: 16 channels would take 2 rounds, 32 one (230,468 bytes); the
+        // BatchNorm's backward at 16 channels is still one round (11 clusters)
+        assertEquals(cols(new int[] {32, 8}, new int[] {4, 4}, 4), CudaBackend.towerColsPlan(t, 2048, 8, 0, all, h200, h200Occupancy(12)));
+        assertEquals(new CudaBackend.TowerCols(new int[] {32, 8}, new int[] {8, 4}, 16, new int[] {48, 0}, 112),
+                CudaBackend.towerColsPlan(t, 2048, 8, 0, h200, h200Occupancy(12)));
+        // and one that holds 10: the BatchNorm's backward at 16 channels takes 2 rounds in any chunks; at 8 channels and 64
+        // columns (110,476 bytes, 2 blocks a multiprocessor: 33 clusters) one
+        assertEquals(new CudaBackend.TowerStep(8, 64), CudaBackend.towerBackwardFor(Kernels.towerBackward(8), 162, 200, 8,
+                (c, w) -> CudaBackend.towerBackwardShared(2048, 200, c, 8, false, w), h200, h200Occupancy(10)));
+        // a chunk given: every backward stages that many columns (the top layer's single one whole), with channels chosen for it
+        CudaBackend.TowerCols by64 = CudaBackend.towerColsPlan(t, 2048, 8, 0, 64, h200, h200Occupancy(16));
+        assertEquals(new CudaBackend.TowerCols(new int[] {16, 8}, new int[] {8, 4}, 8, new int[] {64, 0}, 64), by64, by64.toString());
         // batch 128, no clusters: every launch is one round at 4 already (50 blocks of 2 a multiprocessor, the most)
         assertEquals(CudaBackend.TowerCols.uniform(2, 4), CudaBackend.towerColsPlan(t, 128, 1, 0, h200, h200Occupancy(16)));
         assertEquals("4 channels a block", CudaBackend.TowerCols.uniform(2, 4).toString());
-        // a setting is every launch's
+        // a setting is every launch's, with d_up whole unless a chunk is given too
         assertEquals(CudaBackend.TowerCols.uniform(2, 2), CudaBackend.towerColsPlan(t, 2048, 8, 2, h200, h200Occupancy(16)));
+        assertEquals(new CudaBackend.TowerCols(new int[] {2, 2}, new int[] {2, 2}, 2, new int[] {32, 0}, 32),
+                CudaBackend.towerColsPlan(t, 2048, 8, 2, 32, h200, h200Occupancy(16)));
         // a device that does not say: 4
         CudaBackend.TowerOccupancy silent = new CudaBackend.TowerOccupancy() {
             @Override
@@ -199,8 +223,16 @@ class CudaTuningTest {
             }
         };
         assertEquals(CudaBackend.TowerCols.uniform(2, 4), CudaBackend.towerColsPlan(t, 2048, 8, 0, h200, silent));
+        // the chunk widths: whole, then ceil(U / n) up to a multiple of 16, down to 16
+        assertEquals(java.util.List.of(200, 112, 80, 64, 48, 32, 16), CudaBackend.towerChunkWidths(200));
+        assertEquals(java.util.List.of(80, 48, 32, 16), CudaBackend.towerChunkWidths(80));
+        assertEquals(java.util.List.of(1), CudaBackend.towerChunkWidths(1));
+        assertEquals(java.util.List.of(20, 16), CudaBackend.towerChunkWidths(20));
         // never past the shared memory's limit: under 200,000 bytes the first forward's 16 (203,716) is out, 8 (2 rounds) in
         assertEquals(8, CudaBackend.towerColsFor(Kernels.towerForward(8), 200, 8, c -> CudaBackend.towerForwardShared(2048, 162, c, 8), 200_000,
                 h200Occupancy(16)));
+        // and the BatchNorm's backward under 150,000 bytes: 16 channels in 2 chunks (197,388) is out; 8 in 4 of 64 (110,476) in
+        assertEquals(new CudaBackend.TowerStep(8, 64), CudaBackend.towerBackwardFor(Kernels.towerBackward(8), 162, 200, 8,
+                (c, w) -> CudaBackend.towerBackwardShared(2048, 200, c, 8, false, w), 150_000, h200Occupancy(16)));
     }
 }

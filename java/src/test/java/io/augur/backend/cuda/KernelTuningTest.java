@@ -21,6 +21,7 @@ class KernelTuningTest {
         assertEquals(256, t.attentionThreads());
         assertTrue(t.attentionFused() && t.attentionPartialsOnChip() && t.attentionDm3OnChip() && t.towerFused() && t.pdl());
         assertEquals(0, t.towerCols(), "automatic, per launch");
+        assertEquals(0, t.towerChunk(), "automatic, per launch");
         assertEquals(0, t.towerCluster());
         assertEquals(BuiltinGemm.Small.AUTO, t.gemmSmall());
         assertEquals("built-in settings", t.toString());
@@ -48,8 +49,8 @@ class KernelTuningTest {
         String[][] cases = {
                 {KernelTuning.FUSED, "off"}, {KernelTuning.ROWS_FORWARD, "32"}, {KernelTuning.ROWS_BACKWARD, "16"}, {KernelTuning.THREADS, "128"},
                 {KernelTuning.BLOCKS_PER_SM, "2"}, {KernelTuning.PARTIALS_ON_CHIP, "false"}, {KernelTuning.DM3_ON_CHIP, "false"},
-                {KernelTuning.TOWER_FUSED, "off"}, {KernelTuning.TOWER_COLS, "8"}, {KernelTuning.TOWER_CLUSTER, "2"},
-                {KernelTuning.GEMM_SMALL, "always"}, {KernelTuning.PDL, "off"}, {KernelTuning.VECTOR_TILES, "off"}};
+                {KernelTuning.TOWER_FUSED, "off"}, {KernelTuning.TOWER_COLS, "8"}, {KernelTuning.TOWER_CHUNK, "48"},
+                {KernelTuning.TOWER_CLUSTER, "2"}, {KernelTuning.GEMM_SMALL, "always"}, {KernelTuning.PDL, "off"}, {KernelTuning.VECTOR_TILES, "off"}};
         assertEquals(KernelTuning.PROPERTIES.size(), cases.length, "a case for every setting");
         KernelTuning base = KernelTuning.builtIn();
         for (String[] c : cases) {
@@ -62,6 +63,10 @@ class KernelTuningTest {
         assertEquals("-Daugur.attention.rowsForward=16 -Daugur.cuda.pdl=off", two.toString(), "in the properties' order");
         assertEquals(0, two.with(KernelTuning.ROWS_FORWARD, "auto").attentionRowsForward());
         assertEquals(96, base.with(KernelTuning.THREADS, "100").attentionThreads(), "threads round down to a warp");
+        KernelTuning all = base.with(KernelTuning.TOWER_CHUNK, "all");
+        assertEquals(KernelTuning.TOWER_CHUNK_ALL, all.towerChunk());
+        assertEquals("-Daugur.tower.chunk=all", all.toString());
+        assertEquals(base, all.with(KernelTuning.TOWER_CHUNK, "auto"));
     }
 
     @Test
@@ -74,7 +79,8 @@ class KernelTuningTest {
                 {KernelTuning.TOWER_FUSED, "on", "auto"}, {KernelTuning.TOWER_COLS, "3", "auto, 1, 2, 4, 8, 16 or 32"},
                 {KernelTuning.TOWER_COLS, "64", "auto, 1, 2, 4, 8, 16 or 32"}, {KernelTuning.TOWER_COLS, "0", "auto, 1, 2, 4, 8, 16 or 32"}, {KernelTuning.TOWER_CLUSTER, "16", "auto, 1, 2, 4 or 8"},
                 {KernelTuning.TOWER_CLUSTER, "0", "auto, 1, 2, 4 or 8"}, {KernelTuning.GEMM_SMALL, "never", "auto, off or always"},
-                {KernelTuning.PDL, "yes", "auto"}};
+                {KernelTuning.PDL, "yes", "auto"}, {KernelTuning.TOWER_CHUNK, "0", "auto, all or a number of columns from 1 to 4096"},
+                {KernelTuning.TOWER_CHUNK, "4097", "from 1 to 4096"}, {KernelTuning.TOWER_CHUNK, "half", "auto, all or a number"}};
         for (String[] c : bad) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> KernelTuning.builtIn().with(c[0], c[1]), c[0] + "=" + c[1]);
             assertTrue(e.getMessage().contains("-D" + c[0] + "=" + c[1]) && e.getMessage().contains(c[2]), e.getMessage());
@@ -93,8 +99,11 @@ class KernelTuningTest {
     @Test
     void theRecordChecksWhatItIsGiven() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new KernelTuning(true, 0, 0, 100, 0, true, true, true, 4, 0, BuiltinGemm.Small.AUTO, true, true));
+                () -> new KernelTuning(true, 0, 0, 100, 0, true, true, true, 4, 0, 0, BuiltinGemm.Small.AUTO, true, true));
         assertTrue(e.getMessage().contains("multiple of 32"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new KernelTuning(true, 0, 0, 256, 0, true, true, true, 4, -1, 0, BuiltinGemm.Small.AUTO, true, true));
+        assertTrue(e.getMessage().contains(KernelTuning.TOWER_CHUNK + "=-1"), e.getMessage());
         assertFalse(KernelTuning.builtIn().equals(KernelTuning.builtIn().with(KernelTuning.TOWER_COLS, "2")));
     }
 }
