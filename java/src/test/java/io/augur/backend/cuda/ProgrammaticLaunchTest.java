@@ -78,7 +78,7 @@ class ProgrammaticLaunchTest {
             assertTrue(Kernels.ALL.contains(k), k + " is not in Kernels.ALL");
             // a kernel's forms (clusters, TF32, held to 3 blocks an SM) share its body: the plain one's definition
             String base = k.replaceAll("_cluster\\d+_kernel$", "_kernel").replaceAll("_3blocks_kernel$", "_kernel").replaceAll("_tf32_kernel$", "_kernel");
-            Matcher m = Pattern.compile("AUGUR_KERNEL void (AUGUR_CLUSTER\\(\\d\\) )?" + Pattern.quote(base) + "\\(").matcher(all);
+            Matcher m = Pattern.compile("AUGUR_KERNEL void (__launch_bounds__\\([^)]*\\) )?(AUGUR_CLUSTER\\(\\d\\) )?" + Pattern.quote(base) + "\\(").matcher(all);
             assertTrue(m.find(), "no definition of " + base);
         }
         for (String file : new String[] {"activation_unit.cu", "embedding.cu", "optimizer.cu", "tower.cu"})
