@@ -1594,10 +1594,7 @@ public final class CudaBackend implements Backend, Profiling {
         return best;
     }
 
-    /**
-     * The channels a block owns in each launch of the fused tower at batch B in clusters of S: the tuning's towerCols in
-     * every launch, or with auto each launch's {@link #towerColsFor}.
-     */
+    /** {@link #towerColsPlan(Tower, int, int, int, int, long, TowerOccupancy)} with towerChunk auto. */
     static TowerCols towerColsPlan(Tower t, int B, int S, int setting, long limit, TowerOccupancy occ) {
         return towerColsPlan(t, B, S, setting, 0, limit, occ);
     }
