@@ -106,6 +106,16 @@ __device__ __forceinline__ void tower_sums(double (&v)[N], double* scratch, cons
 // trips before the block's first product.
 constexpr int LOAD_ROWS_BATCH = 16;
 
+// (r, k) of a row-major (., K) walk moved on by dr rows and dk < K columns.
+__device__ __forceinline__ void walk_on(int& r, int& k, int dr, int dk, int K) {
+  r += dr;
+  k += dk;
+  if (k >= K) {
+    k -= K;
+    ++r;
+  }
+}
+
 __device__ __forceinline__ void load_rows(float* dst, int stride, const float* __restrict__ src, int ld, int B, int K) {
   if (K <= 0 || B <= 0) return;
   const long long n = (long long)B * K;
@@ -121,24 +131,14 @@ __device__ __forceinline__ void load_rows(float* dst, int stride, const float* _
 #pragma unroll
       for (int u = 0; u < LOAD_ROWS_BATCH; ++u) {
         v[u] = src[i0 + (long long)u * step < n ? rr * ld + kk : (B - 1) * ld + K - 1];
-        rr += dr;
-        kk += dk;
-        if (kk >= K) {
-          kk -= K;
-          ++rr;
-        }
+        walk_on(rr, kk, dr, dk, K);
       }
     }
     loads_issued();
 #pragma unroll
     for (int u = 0; u < LOAD_ROWS_BATCH; ++u) {  // walks (r, k) on to element i0 + LOAD_ROWS_BATCH step
       if (i0 + (long long)u * step < n) dst[r * stride + k] = v[u];
-      r += dr;
-      k += dk;
-      if (k >= K) {
-        k -= K;
-        ++r;
-      }
+      walk_on(r, k, dr, dk, K);
     }
   }
 }
