@@ -1515,21 +1515,39 @@ public final class CudaBackend implements Backend, Profiling {
      * costs in hidden latency is a measurement, not a count.
      */
     static int towerColsFor(String kernel, int channels, int S, java.util.function.IntToLongFunction shared, long limit, TowerOccupancy occ) {
+        return towerSearch(kernel, channels, S, 1, List.of(0), (c, w) -> shared.applyAsLong(c), limit, occ).cols();
+    }
+
+    /**
+     * The search of {@link #towerColsFor} and {@link #towerBackwardFor}: of 4 to 32 channels and the candidate chunks of d_up
+     * ({@code chunks}, 0 first: d_up whole, U columns), those within {@code limit} that hold as many blocks a multiprocessor
+     * as 4 channels with d_up whole, the fewest rounds, then the fewest chunks, then the fewest channels; 4 channels and
+     * d_up whole where the device does not say. {@code shared} gives the dynamic shared memory at (channels, chunk).
+     */
+    private static TowerStep towerSearch(String kernel, int channels, int S, int U, List<Integer> chunks,
+                                         java.util.function.ToLongBiFunction<Integer, Integer> shared, long limit, TowerOccupancy occ) {
         int c0 = TOWER_AUTO_MIN_COLS;
-        int base = occ.blocksPerSm(kernel, shared.applyAsLong(c0));
-        int at = occ.groupsAtOnce(kernel, ceilDiv(channels, c0), S, shared.applyAsLong(c0));
-        if (base <= 0 || at <= 0) return c0;
-        int best = c0;
+        long sh0 = shared.applyAsLong(c0, 0);
+        int base = occ.blocksPerSm(kernel, sh0);
+        int at = occ.groupsAtOnce(kernel, ceilDiv(channels, c0), S, sh0);
+        TowerStep best = new TowerStep(c0, 0);
+        if (base <= 0 || at <= 0) return best;
         long rounds = ceilDiv(ceilDiv(channels, c0), at);
-        for (int c = 2 * c0; c <= TOWER_MAX_COLS && rounds > 1; c *= 2) {
-            long sh = shared.applyAsLong(c);
-            if (sh > limit || occ.blocksPerSm(kernel, sh) < base) break;   // the shared memory only grows with c
-            int n = occ.groupsAtOnce(kernel, ceilDiv(channels, c), S, sh);
-            if (n <= 0) break;
-            long r = ceilDiv(ceilDiv(channels, c), n);
-            if (r < rounds) {
-                best = c;
-                rounds = r;
+        int parts = 1;
+        for (int c = c0; c <= TOWER_MAX_COLS && (rounds > 1 || parts > 1); c *= 2) {
+            for (int chunk : chunks) {
+                if (c == c0 && chunk == 0) continue;
+                long sh = shared.applyAsLong(c, chunk);
+                if (sh > limit || occ.blocksPerSm(kernel, sh) < base) continue;
+                int n = occ.groupsAtOnce(kernel, ceilDiv(channels, c), S, sh);
+                if (n <= 0) continue;
+                long r = ceilDiv(ceilDiv(channels, c), n);
+                int k = ceilDiv(U, chunkWidth(chunk, U));
+                if (r < rounds || r == rounds && k < parts) {
+                    best = new TowerStep(c, chunk);
+                    rounds = r;
+                    parts = k;
+                }
             }
         }
         return best;
@@ -1566,32 +1584,8 @@ public final class CudaBackend implements Backend, Profiling {
      */
     static TowerStep towerBackwardFor(String kernel, int channels, int U, int S, java.util.function.ToLongBiFunction<Integer, Integer> shared,
                                       long limit, TowerOccupancy occ) {
-        int c0 = TOWER_AUTO_MIN_COLS;
-        long sh0 = shared.applyAsLong(c0, U);
-        int base = occ.blocksPerSm(kernel, sh0);
-        int at = occ.groupsAtOnce(kernel, ceilDiv(channels, c0), S, sh0);
-        TowerStep best = new TowerStep(c0, 0);
-        if (base <= 0 || at <= 0) return best;
-        long rounds = ceilDiv(ceilDiv(channels, c0), at);
-        int chunks = 1;
-        List<Integer> widths = towerChunkWidths(U);
-        for (int c = c0; c <= TOWER_MAX_COLS && (rounds > 1 || chunks > 1); c *= 2) {
-            for (int w : widths) {
-                if (c == c0 && w == U) continue;
-                long sh = shared.applyAsLong(c, w);
-                if (sh > limit || occ.blocksPerSm(kernel, sh) < base) continue;
-                int n = occ.groupsAtOnce(kernel, ceilDiv(channels, c), S, sh);
-                if (n <= 0) continue;
-                long r = ceilDiv(ceilDiv(channels, c), n);
-                int k = ceilDiv(U, w);
-                if (r < rounds || r == rounds && k < chunks) {
-                    best = new TowerStep(c, w == U ? 0 : w);
-                    rounds = r;
-                    chunks = k;
-                }
-            }
-        }
-        return best;
+        List<Integer> chunks = towerChunkWidths(U).stream().map(w -> w == U ? 0 : w).toList();
+        return towerSearch(kernel, channels, S, U, chunks, (c, chunk) -> shared.applyAsLong(c, chunkWidth(chunk, U)), limit, occ);
     }
 
     /** {@link #towerColsPlan(Tower, int, int, int, int, long, TowerOccupancy)} with towerChunk auto. */
@@ -1629,7 +1623,7 @@ public final class CudaBackend implements Backend, Profiling {
         int chunk = chunkSetting <= 0 || chunkSetting >= U ? 0 : chunkSetting;
         if (setting != 0) return new TowerStep(setting, chunk);
         if (chunkSetting != 0) return new TowerStep(towerColsFor(k, channels, S, c -> towerBackwardShared(B, U, c, S, upperBias, chunk), limit, occ), chunk);
-        return towerBackwardFor(k, channels, U, S, (c, w) -> towerBackwardShared(B, U, c, S, upperBias, w == U ? 0 : w), limit, occ);
+        return towerBackwardFor(k, channels, U, S, (c, w) -> towerBackwardShared(B, U, c, S, upperBias, w), limit, occ);
     }
 
     /** The tower's launches' channels a block, per tower shape, batch size and cluster size ({@link #towerColsPlan} on this device). */
