@@ -201,7 +201,7 @@ struct TowerRows {
 // A float pointer into shared memory rounded up to 16 bytes (the dynamic shared memory's start is),
 // so that rows of 4 floats load as one float4.
 __device__ __forceinline__ float* align16(float* p) {
-  return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 15) & ~uintptr_t(15));
+  return p + ((4u - (unsigned)(reinterpret_cast<uintptr_t>(p) >> 2)) & 3u);
 }
 
 // v[j] = p[j] for j < CT: one float4 load where CT = 4 (p 16-byte aligned), else CT loads.
@@ -309,10 +309,14 @@ __device__ __forceinline__ void tower_outer_ct(const float* os, int cols, const 
     for (int c = 0; c < CT; ++c)
 #pragma unroll
       for (int q = 0; q < QUADS; ++q) acc[c][q] = 0.0f;
-    for (int r = slice; r < nb; r += SLICES) {
+    // the row's operands by pointers stepped SLICES rows at a time (an add each, where indexing from r took a
+    // multiply and a shift for every load)
+    const float* o = os + slice * cols + cg * CT;
+    const float* d = du + slice * us;
+#pragma unroll 2
+    for (int r = slice; r < nb; r += SLICES, o += SLICES * cols, d += SLICES * us) {
       float a[CT];
-      load_adjacent<CT>(a, os + r * cols + cg * CT);
-      const float* d = du + r * us;
+      load_adjacent<CT>(a, o);
       float b[QUADS];
 #pragma unroll
       for (int q = 0; q < QUADS; ++q) b[q] = d[jc[q]];

@@ -29,4 +29,13 @@ if (( rc != 0 )); then exit "$rc"; fi
 if grep -Eq "$report" "$log"; then
   grep -E "$report" "$log" >"$out/resource-usage.txt.part" && mv -f "$out/resource-usage.txt.part" "$out/resource-usage.txt"
 fi
+# nvcc's intermediate files (CMakeLists.txt: --keep): the PTX target's PTX becomes augur.ptx (KernelPtxTest
+# reads which state space each kernel's loads and stores name); the rest (some 150 MB) goes
+keep="$out/nvcc-keep"
+if [[ -d "$keep" ]]; then
+  ptx_arch="$(sed -n 's/^set(AUGUR_PTX_ARCH \([0-9]*\).*/\1/p' "$root/CMakeLists.txt")"
+  ptx="$(grep -l "^\.target sm_${ptx_arch}\b" "$keep"/*.ptx 2>/dev/null | head -1 || true)"
+  if [[ -n "$ptx" ]]; then mv -f "$ptx" "$out/augur.ptx"; fi
+  rm -rf "$keep"
+fi
 echo "[augur] fatbin: $out/augur.fatbin ($(stat -c %s "$out/augur.fatbin") bytes)"
