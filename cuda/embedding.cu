@@ -17,22 +17,24 @@ namespace augur {
 // A thread's elements: i = first, first + step, ... below end (i = r * D + c: row r, column c).
 constexpr int GATHER_BATCH = 8;
 
-// A batch's elements i = i0 + u step (u < GATHER_BATCH): row r[u] = i / D and column c[u] = i % D,
-// r[u] = -1 past end; with every element's history length len[u] (T without lengths) and raw id
-// id[u] loaded together, whatever the element (past end, the last element's row; padded rows
-// read ids that are not used), so that the round's loads are in flight at once: a length test
-// before the id load made each element wait for its length (two round trips an element).
-__device__ __forceinline__ void element_rows(int (&r)[GATHER_BATCH], int (&c)[GATHER_BATCH], int (&len)[GATHER_BATCH], int (&id)[GATHER_BATCH],
-                                             const int* ids, const int* lengths, int T, int D, long long i0, long long end, long long step) {
-  const int last = (int)((end - 1) / D);
+// A round of GATHER_BATCH elements of the walk, which it then leaves at the next round's first: row
+// r[u], column c[u] and position t[u] (r[u] = -1 past end), with every element's history length
+// len[u] (T without lengths) and raw id id[u] loaded together, whatever the element (past end, the
+// last row's, `last` of sample `last_b`; padded rows read ids that are not used), so that the round's
+// loads are in flight at once: a length test before the id load made each element wait for its length
+// (two round trips an element).
+__device__ __forceinline__ void element_rows(int (&r)[GATHER_BATCH], int (&c)[GATHER_BATCH], int (&t)[GATHER_BATCH],
+                                             int (&len)[GATHER_BATCH], int (&id)[GATHER_BATCH], ElementWalk& w, const int* ids,
+                                             const int* lengths, int T, int D, long long end, long long step, int last, int last_b) {
 #pragma unroll
   for (int u = 0; u < GATHER_BATCH; ++u) {
-    const long long i = i0 + u * step;
-    r[u] = i < end ? (int)(i / D) : -1;
-    c[u] = i < end ? (int)(i % D) : 0;
-    const int row = r[u] >= 0 ? r[u] : last;
-    len[u] = lengths != nullptr ? lengths[row / T] : T;
-    id[u] = ids[row];
+    const bool in = w.i < end;
+    r[u] = in ? w.row(T) : -1;
+    c[u] = in ? w.c : 0;
+    t[u] = w.t;
+    len[u] = lengths != nullptr ? lengths[in ? w.b : last_b] : T;
+    id[u] = ids[in ? r[u] : last];
+    w.next(step, D, T);
   }
   loads_issued();
 }
@@ -41,17 +43,18 @@ __device__ __forceinline__ void element_rows(int (&r)[GATHER_BATCH], int (&c)[GA
 __device__ __forceinline__ void gather_forward_range(float* out, int* status, const int* ids, const int* lengths, const float* table,
                                                      int T, int D, int V, int out_stride, int off, long long first, long long end,
                                                      long long step) {
-  for (long long i0 = first; i0 < end; i0 += GATHER_BATCH * step) {
-    int r[GATHER_BATCH], c[GATHER_BATCH], id[GATHER_BATCH], len[GATHER_BATCH];
-    element_rows(r, c, len, id, ids, lengths, T, D, i0, end, step);
+  const int last = end > 0 ? (int)((end - 1) / D) : 0, last_b = last / T;
+  for (ElementWalk w(first, step, D, T); w.i < end;) {
+    int r[GATHER_BATCH], c[GATHER_BATCH], t[GATHER_BATCH], id[GATHER_BATCH], len[GATHER_BATCH];
+    element_rows(r, c, t, len, id, w, ids, lengths, T, D, end, step, last, last_b);
     int bad = 0;
 #pragma unroll
     for (int u = 0; u < GATHER_BATCH; ++u) {
       const int raw = id[u];
       id[u] = -1;  // nothing to read: padding, an id outside [0, V), or past the end
       if (r[u] < 0) continue;
-      if (lengths != nullptr && c[u] == 0 && r[u] % T == 0 && (len[u] < 0 || len[u] > T)) bad |= AUGUR_STATUS_BAD_LENGTH;
-      if ((r[u] % T) >= len[u]) continue;
+      if (lengths != nullptr && c[u] == 0 && t[u] == 0 && (len[u] < 0 || len[u] > T)) bad |= AUGUR_STATUS_BAD_LENGTH;
+      if (t[u] >= len[u]) continue;
       if (raw >= 0 && raw < V) id[u] = raw;
       else if (c[u] == 0) bad |= AUGUR_STATUS_BAD_ID;
     }
@@ -71,12 +74,13 @@ __device__ __forceinline__ void gather_backward_range(long long* acc, int* touch
                                                       int* status, const float* dout, const int* ids, const int* lengths, int T,
                                                       int D, int V, int capacity, int out_stride, int off, long long first,
                                                       long long end, long long step) {
-  for (long long i0 = first; i0 < end; i0 += GATHER_BATCH * step) {
-    int r[GATHER_BATCH], c[GATHER_BATCH], id[GATHER_BATCH], len[GATHER_BATCH];
-    element_rows(r, c, len, id, ids, lengths, T, D, i0, end, step);
+  const int last = end > 0 ? (int)((end - 1) / D) : 0, last_b = last / T;
+  for (ElementWalk w(first, step, D, T); w.i < end;) {
+    int r[GATHER_BATCH], c[GATHER_BATCH], t[GATHER_BATCH], id[GATHER_BATCH], len[GATHER_BATCH];
+    element_rows(r, c, t, len, id, w, ids, lengths, T, D, end, step, last, last_b);
 #pragma unroll
     for (int u = 0; u < GATHER_BATCH; ++u)  // an id outside [0, V): reported by the forward
-      if (r[u] < 0 || (r[u] % T) >= len[u] || id[u] < 0 || id[u] >= V) id[u] = -1;
+      if (r[u] < 0 || t[u] >= len[u] || id[u] < 0 || id[u] >= V) id[u] = -1;
     float g[GATHER_BATCH];
 #pragma unroll
     for (int u = 0; u < GATHER_BATCH; ++u) g[u] = id[u] >= 0 ? dout[(long long)r[u] * out_stride + off + c[u]] : 0.0f;

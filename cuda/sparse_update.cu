@@ -32,13 +32,13 @@ __device__ __forceinline__ void sparse_update_range(float* table, float* s1, flo
                                                     const int* touched_list, const int* counts, int kind, float lr, float lambda,
                                                     float b1, float b2, float eps, float bc1, float bc2, int D, long long first,
                                                     long long end, long long step) {
-  for (long long i0 = first; i0 < end; i0 += SPARSE_BATCH * step) {
+  for (ElementWalk e(first, step, D, 1); e.i < end;) {
     int row[SPARSE_BATCH], col[SPARSE_BATCH];
 #pragma unroll
-    for (int u = 0; u < SPARSE_BATCH; ++u) {  // the rows
-      const long long i = i0 + u * step;
-      col[u] = (int)(i % D);
-      row[u] = i < end ? touched_list[i / D] : -1;
+    for (int u = 0; u < SPARSE_BATCH; ++u) {  // the rows (k is the walk's b: ElementWalk with T = 1)
+      col[u] = e.c;
+      row[u] = e.i < end ? touched_list[e.b] : -1;
+      e.next(step, D, 1);
     }
     long long fixed[SPARSE_BATCH];
     float w[SPARSE_BATCH], m[SPARSE_BATCH], v[SPARSE_BATCH], reg[SPARSE_BATCH];

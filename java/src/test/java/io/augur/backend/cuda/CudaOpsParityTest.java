@@ -112,6 +112,46 @@ class CudaOpsParityTest {
     }
 
     /**
+     * The lookups find each element's row, column, sample and position by additions from divisions made once per thread
+     * (common.cuh's ElementWalk), so every remainder the walk carries gets a shape here: a step (256 threads in the list
+     * kernels, the whole grid in the single ones) that is a multiple of D (16), one that leaves a column remainder with
+     * the position's carry past T (T = 11, D = 7: 36 rows and 4 columns a step, 3 samples and 3 positions), positions
+     * wider than the samples (T = 3, D = 5), plain rows (T = 1), and rows wider than the step (D = 300). Forward and
+     * backward, single and as a list, masked and plain, against the CPU with the outputs poisoned.
+     */
+    @ParameterizedTest
+    @CsvSource({"100, 16", "11, 7", "3, 5", "1, 5", "2, 300"})
+    void embeddingGatherWalksEveryShape(int t, int d) {
+        int stride = 2 * d + 1;
+        Pair table = tw.floats("table", uniform(rng, V * d, -1, 1)), len = tw.ints("len", lengths(rng, MAXB, t));
+        Pair ids = tw.ints("ids", ids(rng, MAXB * t, V)), ids1 = tw.ints("ids1", ids(rng, MAXB, V));
+        Pair single = tw.poisoned("single", MAXB * t * d), list = tw.poisoned("list", MAXB * t * stride);
+        Pair dOut = tw.floats("dOut", uniformPoisoned(rng, B * t * stride, MAXB * t * stride, -1, 1));
+        SparseGrad gc = tw.cpu.sparseGrad("g", V, d, 4 * MAXB * t), gg = tw.gpu.sparseGrad("g", V, d, 4 * MAXB * t);
+        SparseGrad gc1 = tw.cpu.sparseGrad("g1", V, d, 4 * MAXB * t), gg1 = tw.gpu.sparseGrad("g1", V, d, 4 * MAXB * t);
+        for (Backend be : new Backend[] {tw.cpu, tw.gpu}) {
+            SparseGrad g = be == tw.gpu ? gg : gc, g1 = be == tw.gpu ? gg1 : gc1;
+            be.embeddingGather(single.on(be), ids.on(be), len.on(be), table.on(be), B * t, t, d, d, 0);
+            be.embeddingGatherBackward(g1, dOut.on(be), ids.on(be), len.on(be), B * t, t, d, stride, 0);
+            be.embeddingGather(java.util.List.of(
+                    Backend.Gather.forward(list.on(be), ids.on(be), len.on(be), table.on(be), B * t, t, d, stride, 0),
+                    Backend.Gather.forward(list.on(be), ids1.on(be), null, table.on(be), B, 1, d, stride, d)));
+            be.embeddingGatherBackward(java.util.List.of(
+                    Backend.Gather.backward(g, dOut.on(be), ids.on(be), len.on(be), B * t, t, d, stride, 0),
+                    Backend.Gather.backward(g, dOut.on(be), ids1.on(be), null, B, 1, d, stride, d)));
+        }
+        tw.assertClose("single gather, T " + t + ", D " + d, single, 0, 0);
+        tw.assertClose("gather list, T " + t + ", D " + d, list, 0, 0);
+        for (SparseGrad[] p : new SparseGrad[][] {{gc, gg}, {gc1, gg1}}) {
+            float[] e = new float[V * d], a = new float[V * d];
+            tw.cpu.downloadGrad(p[0], e);
+            tw.gpu.downloadGrad(p[1], a);
+            GpuTesting.compare("sparse gradient " + p[0].name() + ", T " + t + ", D " + d, e, a, TIGHT_ATOL, TIGHT_RTOL);
+            org.junit.jupiter.api.Assertions.assertEquals(p[0].touchedRows(), p[1].touchedRows(), "touched rows of " + p[0].name());
+        }
+    }
+
+    /**
      * A training step's first launch: the gathers of a list with the dense gradients cleared
      * beside them (embedding_gather_multi_forward_zero_kernel's blocks after the gathers'). 30
      * tensors of sizes across the zeroing blocks' chunks fit one launch; 70 do not (two zeroing
