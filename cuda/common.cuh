@@ -94,12 +94,12 @@ __device__ __forceinline__ void set_status(int* status, int bit) {
 }
 
 // A thread's walk over its elements i = first, first + step, ... (i = r D + c, with row r = b T + t the
-// position t of sample b): each element's column, sample and position by additions and a compare each,
-// from divisions made once, and its row by one multiply-add. The lookups (embedding.cu) divided every i by D and every row by T:
-// four divisions an element at some 20 instructions each (I2F, MUFU.RCP, F2I and their corrections),
-// most of the 1,385 instructions of a thread's round of 8 elements in sm_90's SASS, so that at batch
-// 2048 they issued more than they moved bytes. They and the sparse updates (sparse_update.cu, with
-// T = 1: the row is b, and t stays 0) walk their elements this way.
+// position t of sample b): each element's column, sample and position by additions and a compare
+// each, from divisions made once, and its row by one multiply-add. The lookups (embedding.cu) divided
+// every i by D and every row by T: four divisions an element at some 20 instructions each (I2F,
+// MUFU.RCP, F2I and their corrections), most of the 1,385 instructions of a thread's round of 8
+// elements in sm_90's SASS, so that at batch 2048 they issued more than they moved bytes. They and the
+// sparse updates (sparse_update.cu, with T = 1: the row is b, and t stays 0) walk their elements this way.
 struct ElementWalk {
   long long i;  // the element
   int c, b, t;  // its column, sample and position (row b T + t)

@@ -30,7 +30,7 @@ if grep -Eq "$report" "$log"; then
   grep -E "$report" "$log" >"$out/resource-usage.txt.part" && mv -f "$out/resource-usage.txt.part" "$out/resource-usage.txt"
 fi
 # nvcc's intermediate files (CMakeLists.txt: --keep): the PTX target's PTX becomes augur.ptx (KernelPtxTest
-# reads which state space each kernel's loads and stores name); the rest (some 150 MB) goes
+# reads which state space each kernel's loads and stores name); the rest (preprocessed sources, cubins) goes
 keep="$out/nvcc-keep"
 if [[ -d "$keep" ]]; then
   ptx_arch="$(sed -n 's/^set(AUGUR_PTX_ARCH \([0-9]*\).*/\1/p' "$root/CMakeLists.txt")"
