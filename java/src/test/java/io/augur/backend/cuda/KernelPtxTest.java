@@ -4,7 +4,6 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -12,7 +11,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -164,11 +162,7 @@ class KernelPtxTest {
         if (KernelResourcesTest.fresh(BUILD_PTX)) return Files.readString(BUILD_PTX);
         Path out = Files.createTempFile("augur", ".ptx");
         try {
-            Process p = new ProcessBuilder(nvcc.toString(), "-ptx", "-O3", "-std=c++17", "-arch=compute_" + PTX_ARCH, "-o", out.toString(),
-                    "cuda/augur.cu").redirectErrorStream(true).start();
-            String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(p.waitFor(300, TimeUnit.SECONDS), "nvcc did not finish");
-            assertEquals(0, p.exitValue(), "nvcc failed:\n" + log);
+            KernelResourcesTest.nvcc(nvcc, out, "-ptx", "-arch=compute_" + PTX_ARCH);
             return Files.readString(out);
         } finally {
             Files.deleteIfExists(out);

@@ -122,15 +122,22 @@ class KernelResourcesTest {
         }
         Path out = Files.createTempFile("augur-resources", ".cubin");
         try {
-            Process p = new ProcessBuilder(nvcc.toString(), "-cubin", "-O3", "-std=c++17", "-arch=sm_" + arch, "--resource-usage",
-                    "-o", out.toString(), "cuda/augur.cu").redirectErrorStream(true).start();
-            String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(p.waitFor(300, TimeUnit.SECONDS), "nvcc did not finish");
-            assertEquals(0, p.exitValue(), "nvcc failed:\n" + log);
-            return parse(log, arch);
+            return parse(nvcc(nvcc, out, "-cubin", "-arch=sm_" + arch, "--resource-usage"), arch);
         } finally {
             Files.deleteIfExists(out);
         }
+    }
+
+    /** nvcc's log for cuda/augur.cu compiled with -O3 -std=c++17 and {@code flags} into {@code out}; fails the test where nvcc fails. */
+    static String nvcc(Path nvcc, Path out, String... flags) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of(nvcc.toString(), "-O3", "-std=c++17"));
+        command.addAll(List.of(flags));
+        command.addAll(List.of("-o", out.toString(), "cuda/augur.cu"));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "nvcc did not finish");
+        assertEquals(0, p.exitValue(), "nvcc failed:\n" + log);
+        return log;
     }
 
     /** Whether the report exists and was written after the last change to cuda/ and to CMakeLists.txt (the flags); a tie counts as stale. */
