@@ -161,6 +161,26 @@ __device__ __forceinline__ float pool_score_grad(const float* d_weights, const f
 // samples a run; blockDim.x at most MAX_THREADS (run_start's size).
 constexpr int MAX_THREADS = 256;
 
+// Lanes that share a row's dot product over its columns (a power of 2, at most 32): lane u sums
+// columns u, u + ROW_LANES, ... and a fixed shuffle tree adds the lanes' sums (row_dot).
+constexpr int ROW_LANES = 8;
+
+// The dot product of x and y (n long) by the ROW_LANES lanes of a row, lane u given by the caller
+// (threadIdx.x % ROW_LANES); every lane of the warp calls it (live = false where the lane has no
+// row, which adds nothing), and lane u = 0 gets the sum.
+__device__ __forceinline__ float row_dot(bool live, const float* x, const float* y, int n, int u) {
+  float s = 0.0f;
+  if (live)
+    for (int c = u; c < n; c += ROW_LANES) s += x[c] * y[c];
+#pragma unroll
+  for (int o = 1; o < ROW_LANES; o <<= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+  return s;
+}
+
+// Rows x ROW_LANES lanes, rounded up to whole warps: the bound of a loop whose iterations call
+// row_dot, so that a warp's lanes make the same number of them (blockDim.x a multiple of 32).
+__device__ __forceinline__ int row_lanes(int rows) { return (rows * ROW_LANES + 31) & ~31; }
+
 // Row p (< run_start[blockDim.x]) -> sample b and position t: the run that holds p (the last s
 // with run_start[s] <= p; empty runs share their start with the next), then its samples one by one.
 __device__ __forceinline__ void locate_row(const int* run_start, int per, int p, const AttentionArgs& a, int& b, int& t) {
@@ -195,12 +215,12 @@ __device__ __forceinline__ void locate_tile(int* row_b, int* row_t, const int* r
 // the tile's first row or the sample's t = 0) holds the sum, which warp r0 mod warps makes into
 // seg_dot[r0] (lanes over s, then over the W columns, each lane's terms in double, then a
 // fixed-order warp sum). A sample that spans several tiles has its sum made by each of them, the
-// same way. A row's own g_t reads its
-// k from the tile's R (row stride ldr, k first) and its sample's d_out from dob (row r's at
-// r W, a copy per row), both already in shared memory, the same terms in the same order as
-// pool_score_grad (read from global memory, d_out's 36 loads were some five round trips on every
-// tile's critical path). Every thread calls it after R and dob are written (no barrier needed
-// between): it has a barrier inside and none at the end.
+// same way. A row's own g_t reads its k from the tile's R (row stride ldr, k first) and its
+// sample's d_out from dob (row r's at r W, a copy per row), both already in shared memory (from
+// global memory, as pool_score_grad reads them, d_out's 36 loads were some five round trips on
+// every tile's critical path), its dot product by ROW_LANES lanes (row_dot; a thread a row took W
+// dependent steps) and then added to d_weights[b, t]. Every thread calls it after R and dob are
+// written (no barrier needed between): it has a barrier inside and none at the end.
 __device__ void tile_pool_backward(float* dsc, double* seg_dot, const float* R, int ldr, const float* dob_rows, const int* row_b,
                                    const int* row_t, int n, const AttentionArgs& a) {
   const int W = a.W, T = a.T;
@@ -224,17 +244,15 @@ __device__ void tile_pool_backward(float* dsc, double* seg_dot, const float* R, 
     }
   }
   __syncthreads();  // seg_dot, and R for the rows below
-  for (int r = threadIdx.x; r < n; r += blockDim.x) {
-    const int b = row_b[r], t = row_t[r];
-    const long long row0 = (long long)b * T;
-    float g = a.d_weights != nullptr ? a.d_weights[row0 + t] : 0.0f;
-    if (a.d_out != nullptr) {
-      const float* dob = dob_rows + r * W;
-      const float* k = R + r * ldr;
-#pragma unroll 8
-      for (int c = 0; c < W; ++c) g += dob[c] * k[c];
+  for (int e = threadIdx.x; e < row_lanes(n); e += blockDim.x) {
+    const int r = e / ROW_LANES, u = e % ROW_LANES;
+    const float dot = row_dot(r < n && a.d_out != nullptr, dob_rows + r * W, R + r * ldr, W, u);
+    if (r < n && u == 0) {
+      const int b = row_b[r], t = row_t[r];
+      const long long row0 = (long long)b * T;
+      const float g = (a.d_weights != nullptr ? a.d_weights[row0 + t] : 0.0f) + dot;
+      dsc[r] = a.softmax ? a.weights[row0 + t] * (float)(g - seg_dot[max(0, r - t)]) : g;
     }
-    dsc[r] = a.softmax ? a.weights[row0 + t] * (float)(g - seg_dot[max(0, r - t)]) : g;
   }
 }
 
@@ -737,10 +755,12 @@ __device__ void forward_tiles(const AttentionArgs& a) {
     }
     __syncthreads();
     tile_mlp_forward<F>(nullptr, A1, nullptr, A2, R, W2, M2, P, slot, n, a);
-    for (int r = threadIdx.x; r < n; r += blockDim.x) {
-      float s = 0.0f;
-      for (int j = 0; j < h2; ++j) s += A2[r * h2 + j] * a.w3[j];
-      a.score[(long long)row_b[r] * T + row_t[r]] = s + a.b3[0];
+    // the scores, ROW_LANES lanes a row (a thread a row took h2 dependent steps, and at h2 = 40 its
+    // warp's loads of A2 met 8-way bank conflicts; here a warp's 4 rows x 8 lanes meet none)
+    for (int e = threadIdx.x; e < row_lanes(n); e += blockDim.x) {
+      const int r = e / ROW_LANES, u = e % ROW_LANES;
+      const float s = row_dot(r < n, A2 + r * h2, a.w3, h2, u);
+      if (r < n && u == 0) a.score[(long long)row_b[r] * T + row_t[r]] = s + a.b3[0];
     }
     __syncthreads();  // the next tile reuses every buffer
   }
@@ -773,6 +793,12 @@ __device__ __forceinline__ bool dr3_in_h1(int W, int h1) { return 3 * W <= 2 * h
 
 // Rows whose loads a per-hidden-unit loop issues together.
 constexpr int ROW_BATCH = 8;
+
+// Groups of `width` threads (a thread a column) that a per-column stage over a tile's rows splits
+// the rows among: as many as the block holds, at most `most`, at least one.
+__device__ __forceinline__ int row_groups(int width, int most) {
+  return max(1, min((int)blockDim.x / width, most));
+}
 
 template <Form F>
 __device__ void backward_tiles(const AttentionArgs& a) {
@@ -831,37 +857,51 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     tile_pool_backward(dsc, seg_dot, R3, W3, dob, row_b, row_t, n, a);
     __syncthreads();
     tile_mlp_forward<F>(H1, A1, H2, A2, R3, W3, a.m3, a.p, row_b, n, a);
-    // layer 3 and the second activation, one thread per hidden unit j (fixed row order), the rows'
-    // loads ROW_BATCH at a time: one after another, each row's loads waited behind the previous
-    // row's store, which the compiler cannot tell apart from them
-    for (int j = threadIdx.x; j < h2; j += blockDim.x) {
+    // layer 3 and the second activation: D2 = (dsc w3^T) act'(H2), and the tile's sums of dW3,
+    // dAlpha2 and db2 over its rows. Thread (j, g) takes column j at rows g, g + g2, g + 2 g2, ...
+    // (g2 groups of h2 threads: 6 at h2 = 40 and 256 threads, where one thread a column walked all n
+    // rows while the block's other warps waited at the barrier), its rows' loads ROW_BATCH at a time
+    // (one after another, each row's loads waited behind the previous row's store, which the
+    // compiler cannot tell apart from them). With g2 > 1 a thread leaves its three sums in rows g
+    // and g + g2 of H2 and A2, elements no other thread reads and nothing reads after this stage
+    // (g2 <= rows / 2 keeps row g + g2 inside them); the last stage adds them up in g order.
+    const int g2 = row_groups(h2, rows / 2);
+    for (int e = threadIdx.x; e < g2 * h2; e += blockDim.x) {  // one round where g2 > 1
+      const int j = e % h2, g = e / h2;
       const float w3 = a.w3[j], alpha = a.alpha2 != nullptr ? a.alpha2[j] : 0.0f;
       float s_w3 = 0.0f, s_alpha = 0.0f, s_b2 = 0.0f;
-      for (int r0 = 0; r0 < n; r0 += ROW_BATCH) {
+      for (int r0 = g; r0 < n; r0 += g2 * ROW_BATCH) {
         float ds[ROW_BATCH], pre[ROW_BATCH], post[ROW_BATCH];
 #pragma unroll
         for (int u = 0; u < ROW_BATCH; ++u) {
-          const int r = min(r0 + u, n - 1);
+          const int r = r0 + u * g2 < n ? r0 + u * g2 : r0;  // past the tile: a row of its own, loaded and not used
           ds[u] = dsc[r];
           pre[u] = H2[r * h2 + j];
           post[u] = A2[r * h2 + j];
         }
 #pragma unroll
         for (int u = 0; u < ROW_BATCH; ++u) {
-          if (r0 + u >= n) break;
+          const int r = r0 + u * g2;
+          if (r >= n) break;
           const float da = ds[u] * w3;
           s_w3 += post[u] * ds[u];
           if (a.act == 1 && pre[u] <= 0.0f) s_alpha += pre[u] * da;
           const float d = da * act_derivative(a.act, pre[u], post[u], alpha);
-          D2[(r0 + u) * h2 + j] = d;
+          D2[r * h2 + j] = d;
           s_b2 += d;
         }
       }
-      pr[L.dw3 - shift + j] += s_w3;
-      pr[L.da2 - shift + j] += s_alpha;
-      pr[L.db2 - shift + j] += s_b2;
+      if (g2 == 1) {
+        pr[L.dw3 - shift + j] += s_w3;
+        pr[L.da2 - shift + j] += s_alpha;
+        pr[L.db2 - shift + j] += s_b2;
+      } else {
+        H2[g * h2 + j] = s_w3;
+        A2[g * h2 + j] = s_alpha;
+        H2[(g + g2) * h2 + j] = s_b2;
+      }
     }
-    if (threadIdx.x == 0) {
+    if (threadIdx.x == blockDim.x - 1) {  // past the groups' threads where h2 does not divide the block (16 at h2 = 40)
       float s = 0.0f;
       for (int r = 0; r < n; ++r) s += dsc[r];
       pr[L.db3 - shift] += s;
@@ -878,31 +918,41 @@ __device__ void backward_tiles(const AttentionArgs& a) {
       }
     }
     __syncthreads();
-    // the first activation, one thread per hidden unit i: D1 becomes dH1; db1 += sum_r dH1 (rows
-    // loaded ROW_BATCH at a time, as above)
-    for (int i = threadIdx.x; i < h1; i += blockDim.x) {
+    // the first activation: D1 becomes dH1 = dA1 act'(H1), and the tile's sums of dAlpha1 and db1
+    // over its rows, thread (i, g) at column i and rows g, g + g1, ... as above (3 groups at h1 = 80
+    // and 256 threads). With g1 > 1 the two sums go to D2 (spent: the products above were its
+    // last readers), g1 rows of h1 each, for the last stage to add up in g order.
+    const int g1 = row_groups(h1, rows * h2 / (2 * h1));
+    for (int e = threadIdx.x; e < g1 * h1; e += blockDim.x) {  // one round where g1 > 1
+      const int i = e % h1, g = e / h1;
       const float alpha = a.alpha1 != nullptr ? a.alpha1[i] : 0.0f;
       float s_alpha = 0.0f, s_b1 = 0.0f;
-      for (int r0 = 0; r0 < n; r0 += ROW_BATCH) {
+      for (int r0 = g; r0 < n; r0 += g1 * ROW_BATCH) {
         float da[ROW_BATCH], pre[ROW_BATCH], post[ROW_BATCH];
 #pragma unroll
         for (int u = 0; u < ROW_BATCH; ++u) {
-          const int r = min(r0 + u, n - 1);
+          const int r = r0 + u * g1 < n ? r0 + u * g1 : r0;
           da[u] = D1[r * h1 + i];
           pre[u] = H1[r * h1 + i];
           post[u] = A1[r * h1 + i];
         }
 #pragma unroll
         for (int u = 0; u < ROW_BATCH; ++u) {
-          if (r0 + u >= n) break;
+          const int r = r0 + u * g1;
+          if (r >= n) break;
           if (a.act == 1 && pre[u] <= 0.0f) s_alpha += pre[u] * da[u];
           const float d = da[u] * act_derivative(a.act, pre[u], post[u], alpha);
-          D1[(r0 + u) * h1 + i] = d;
+          D1[r * h1 + i] = d;
           s_b1 += d;
         }
       }
-      pr[L.da1 - shift + i] += s_alpha;
-      pr[L.db1 - shift + i] += s_b1;
+      if (g1 == 1) {
+        pr[L.da1 - shift + i] += s_alpha;
+        pr[L.db1 - shift + i] += s_b1;
+      } else {
+        D2[g * h1 + i] = s_alpha;
+        D2[(g1 + g) * h1 + i] = s_b1;
+      }
     }
     __syncthreads();  // H1 and A1 are spent: dR3 may take their place
     // dM3 += R3^T dH1;  dR3 = dH1 M3^T
@@ -916,6 +966,29 @@ __device__ void backward_tiles(const AttentionArgs& a) {
       }
     }
     __syncthreads();
+    // the row groups' sums of the two activation stages (in H2, A2 and D2, untouched since), in g order
+    for (int e = threadIdx.x; e < h2 + h1; e += blockDim.x) {
+      if (e < h2 && g2 > 1) {
+        float s_w3 = 0.0f, s_alpha = 0.0f, s_b2 = 0.0f;
+        for (int g = 0; g < g2; ++g) {
+          s_w3 += H2[g * h2 + e];
+          s_alpha += A2[g * h2 + e];
+          s_b2 += H2[(g + g2) * h2 + e];
+        }
+        pr[L.dw3 - shift + e] += s_w3;
+        pr[L.da2 - shift + e] += s_alpha;
+        pr[L.db2 - shift + e] += s_b2;
+      } else if (e >= h2 && g1 > 1) {
+        const int i = e - h2;
+        float s_alpha = 0.0f, s_b1 = 0.0f;
+        for (int g = 0; g < g1; ++g) {
+          s_alpha += D2[g * h1 + i];
+          s_b1 += D2[(g1 + g) * h1 + i];
+        }
+        pr[L.da1 - shift + i] += s_alpha;
+        pr[L.db1 - shift + i] += s_b1;
+      }
+    }
     // back through r3 = [k, q * k, q]: dk += w_t d_out (the pool's share) first, then the MLP's
     // dR3[:, :W] + dR3[:, W:2W] * q, the sums activation_unit_pool_backward_kernel and this kernel
     // would make one after the other; the row's share of dQuery is dR3[:, W:2W] * k + dR3[:, 2W:].
@@ -953,12 +1026,13 @@ AUGUR_KERNEL void activation_unit_backward_scalar_kernel(AttentionArgs a) { back
 AUGUR_KERNEL void activation_unit_backward_tf32_kernel(AttentionArgs a) { backward_tiles<Form::TF32>(a); }
 // The same with each operand split into two TF32 parts, three products where TF32 takes one (fp32's accuracy).
 AUGUR_KERNEL void activation_unit_backward_tf32x3_kernel(AttentionArgs a) { backward_tiles<Form::TF32X3>(a); }
-// The same four held to three blocks of 256 threads an SM (80 registers a thread): on sm_90 the kernels above take
-// 127 (vector), 128 (scalar) and 96 (TF32, TF32X3) registers, so an SM holds two of their blocks whatever their shared
-// memory, and a third block, which the backward's shared memory with dM3 off chip leaves room for, waits for a
-// second wave. The price, where there is one, is a few bytes of spills to local memory, which L1 caches (sm_90:
-// KernelResourcesTest allows 64 bytes; the scalar form's 8 stored and 16 loaded, the others none). CudaBackend
-// launches these where it plans three or more backward blocks an SM.
+// The same four held to three blocks of 256 threads an SM (80 registers a thread): on sm_90 the scalar, TF32 and
+// TF32X3 kernels above take 96 registers, so an SM holds two of their blocks whatever their shared memory, and a
+// third block, which the backward's shared memory with dM3 off chip leaves room for, waits for a second wave. (The
+// vector form takes 80 and would fit three blocks by itself; the planner still takes the bounded form at three, one
+// rule for all four.) The price, where there is one, is a few bytes of spills to local memory, which L1 caches
+// (sm_90: KernelResourcesTest allows 64 bytes; the scalar form's 12 stored and 24 loaded, the others none).
+// CudaBackend launches these where it plans three or more backward blocks an SM.
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::VECTOR>(a); }
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_scalar_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::SCALAR>(a); }
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_tf32_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::TF32>(a); }
