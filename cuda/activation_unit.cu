@@ -112,6 +112,7 @@ struct AttentionArgs {
   int local;   // backward: the block's partial gradients in its slice of `partials` (0), in shared memory (1), or all but dM3 in shared memory (2)
   int softmax; // backward: the weights are the scores' softmax (1) or the scores (0)
   int d_out_stride;  // backward: d_out's row stride (W, or the feature vector's with dx)
+  int row_groups;    // backward: the most groups of threads a per-column stage splits a tile's rows among (0: as many as fit)
 };
 
 namespace {
@@ -795,9 +796,10 @@ __device__ __forceinline__ bool dr3_in_h1(int W, int h1) { return 3 * W <= 2 * h
 constexpr int ROW_BATCH = 8;
 
 // Groups of `width` threads (a thread a column) that a per-column stage over a tile's rows splits
-// the rows among: as many as the block holds, at most `most`, at least one.
-__device__ __forceinline__ int row_groups(int width, int most) {
-  return max(1, min((int)blockDim.x / width, most));
+// the rows among: as many as the block holds, at most `most` and at most `setting` where that is
+// above 0 (AttentionArgs.row_groups), at least one.
+__device__ __forceinline__ int row_groups(int width, int most, int setting) {
+  return max(1, min(min((int)blockDim.x / width, most), setting > 0 ? setting : most));
 }
 
 template <Form F>
@@ -865,7 +867,7 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     // compiler cannot tell apart from them). With g2 > 1 a thread leaves its three sums in rows g
     // and g + g2 of H2 and A2, elements no other thread reads and nothing reads after this stage
     // (g2 <= rows / 2 keeps row g + g2 inside them); the last stage adds them up in g order.
-    const int g2 = row_groups(h2, rows / 2);
+    const int g2 = row_groups(h2, rows / 2, a.row_groups);
     for (int e = threadIdx.x; e < g2 * h2; e += blockDim.x) {  // one round where g2 > 1
       const int j = e % h2, g = e / h2;
       const float w3 = a.w3[j], alpha = a.alpha2 != nullptr ? a.alpha2[j] : 0.0f;
@@ -922,7 +924,7 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     // over its rows, thread (i, g) at column i and rows g, g + g1, ... as above (3 groups at h1 = 80
     // and 256 threads). With g1 > 1 the two sums go to D2 (spent: the products above were its
     // last readers), g1 rows of h1 each, for the last stage to add up in g order.
-    const int g1 = row_groups(h1, rows * h2 / (2 * h1));
+    const int g1 = row_groups(h1, rows * h2 / (2 * h1), a.row_groups);
     for (int e = threadIdx.x; e < g1 * h1; e += blockDim.x) {  // one round where g1 > 1
       const int i = e % h1, g = e / h1;
       const float alpha = a.alpha1 != nullptr ? a.alpha1[i] : 0.0f;

@@ -48,11 +48,15 @@ import java.util.Locale;
  * @param attentionVectorTiles    whether the fused unit's fp32 products may run on vector tiles (float4 loads) where
  *                                the widths and weights allow (CudaBackend.attentionVectorTiles); false always takes
  *                                the scalar tiles. The same sums in the same order either way: the same bits
+ * @param attentionRowGroups      the most groups of threads among which the fused backward's two per-column stages
+ *                                (the activations' derivatives and their sums over a tile's rows) split the rows, each
+ *                                group a thread a column; 0: as many as the block holds (6 and 3 in the Amazon config
+ *                                at 256 threads); 1: a thread a column over all the rows, as before the groups
  */
 public record KernelTuning(boolean attentionFused, int attentionRowsForward, int attentionRowsBackward, int attentionThreads, int attentionBlocksPerSm,
                            boolean attentionPartialsOnChip, boolean attentionDm3OnChip,
                            boolean towerFused, int towerCols, int towerChunk, int towerCluster, BuiltinGemm.Small gemmSmall, boolean pdl,
-                           boolean attentionVectorTiles) {
+                           boolean attentionVectorTiles, int attentionRowGroups) {
 
     public static final String FUSED = "augur.attention.fused";
     public static final String ROWS_FORWARD = "augur.attention.rowsForward";
@@ -68,9 +72,10 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
     public static final String GEMM_SMALL = BuiltinGemm.SMALL_PROPERTY;
     public static final String PDL = "augur.cuda.pdl";
     public static final String VECTOR_TILES = "augur.attention.vectorTiles";
+    public static final String ROW_GROUPS = "augur.attention.rowGroups";
     /** Every setting's property, in the order {@link #changes} lists them. */
     public static final List<String> PROPERTIES = List.of(FUSED, ROWS_FORWARD, ROWS_BACKWARD, THREADS, BLOCKS_PER_SM, PARTIALS_ON_CHIP, DM3_ON_CHIP,
-            TOWER_FUSED, TOWER_COLS, TOWER_CHUNK, TOWER_CLUSTER, GEMM_SMALL, PDL, VECTOR_TILES);
+            TOWER_FUSED, TOWER_COLS, TOWER_CHUNK, TOWER_CLUSTER, GEMM_SMALL, PDL, VECTOR_TILES, ROW_GROUPS);
 
     /** {@link #towerChunk}'s "all": a tower backward stages the whole gradient from the layer above at once. */
     public static final int TOWER_CHUNK_ALL = Integer.MAX_VALUE;
@@ -79,6 +84,9 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
 
     /** The most threads of an activation-unit block (the kernels' MAX_THREADS). */
     public static final int MAX_ATTENTION_THREADS = 256;
+
+    /** The most {@link #attentionRowGroups} (as many as a block of 256 threads has for a 1-wide layer). */
+    public static final int MAX_ROW_GROUPS = MAX_ATTENTION_THREADS;
 
     public KernelTuning {
         check(ROWS_FORWARD, attentionRowsForward, 0, 1024);
@@ -92,6 +100,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
         if (towerCluster != 0 && !Kernels.TOWER_CLUSTERS.contains(towerCluster))
             throw new IllegalArgumentException(TOWER_CLUSTER + "=" + towerCluster + ": expected auto, 1, 2, 4 or 8 (blocks per cluster; default auto)");
         java.util.Objects.requireNonNull(gemmSmall, GEMM_SMALL);
+        check(ROW_GROUPS, attentionRowGroups, 0, MAX_ROW_GROUPS);
     }
 
     private static void check(String name, int v, int min, int max) {
@@ -100,7 +109,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
 
     /** The built-in settings (no property set): every automatic choice automatic, everything fused, PDL where it runs. */
     public static KernelTuning builtIn() {
-        return new KernelTuning(true, 0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 0, 0, 0, BuiltinGemm.Small.AUTO, true, true);
+        return new KernelTuning(true, 0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 0, 0, 0, BuiltinGemm.Small.AUTO, true, true, 0);
     }
 
     /** The built-in settings with every property that is set (-Daugur....) applied; a bad value is an error naming it. */
@@ -163,6 +172,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             case GEMM_SMALL -> b.gemmSmall = BuiltinGemm.Small.parse(v);
             case PDL -> b.pdl = autoOrOff(property, v, "programmatic dependent launch where the device and driver take it");
             case VECTOR_TILES -> b.attentionVectorTiles = autoOrOff(property, v, "vector tiles where the widths and weights allow");
+            case ROW_GROUPS -> b.attentionRowGroups = integer(property, v, 0, MAX_ROW_GROUPS, "0, as many as the block holds");
             default -> throw new IllegalArgumentException("unknown kernel setting '" + property + "' (expected one of " + PROPERTIES + ")");
         }
         return b.build();
@@ -171,7 +181,8 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
     /** A tuning's fields, to change one and build the record again ({@link #with}). */
     private static final class Settings {
         boolean attentionFused, attentionPartialsOnChip, attentionDm3OnChip, towerFused, pdl, attentionVectorTiles;
-        int attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm, towerCols, towerChunk, towerCluster;
+        int attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm, towerCols, towerChunk, towerCluster,
+                attentionRowGroups;
         BuiltinGemm.Small gemmSmall;
 
         Settings(KernelTuning t) {
@@ -189,11 +200,13 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             gemmSmall = t.gemmSmall;
             pdl = t.pdl;
             attentionVectorTiles = t.attentionVectorTiles;
+            attentionRowGroups = t.attentionRowGroups;
         }
 
         KernelTuning build() {
             return new KernelTuning(attentionFused, attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
-                    attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerChunk, towerCluster, gemmSmall, pdl, attentionVectorTiles);
+                    attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerChunk, towerCluster, gemmSmall, pdl, attentionVectorTiles,
+                    attentionRowGroups);
         }
     }
 
@@ -214,6 +227,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             case GEMM_SMALL -> gemmSmall.name().toLowerCase(Locale.ROOT);
             case PDL -> pdl ? "auto" : "off";
             case VECTOR_TILES -> attentionVectorTiles ? "auto" : "off";
+            case ROW_GROUPS -> attentionRowGroups == 0 ? "auto" : Integer.toString(attentionRowGroups);
             default -> throw new IllegalArgumentException("unknown kernel setting '" + property + "' (expected one of " + PROPERTIES + ")");
         };
     }

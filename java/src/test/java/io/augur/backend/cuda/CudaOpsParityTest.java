@@ -1361,6 +1361,19 @@ class CudaOpsParityTest {
     }
 
     /**
+     * The fused backward's two per-column stages (the activations' derivatives and their sums over a tile's rows) with
+     * the rows split among at most 1 group of threads (a thread a column over all the rows, as before the groups), 2 and
+     * 4 ({@code -Daugur.attention.rowGroups}; the other cases take as many as fit, 6 and 3 at these widths): the same
+     * terms summed in other orders, against the CPU with the same tolerances.
+     */
+    @ParameterizedTest
+    @CsvSource({"1, PRELU, true, 100, 36, 80, 40", "2, PRELU, false, 100, 36, 80, 40", "4, SIGMOID, true, 9, 13, 21, 3", "1, SIGMOID, false, 9, 13, 21, 3"})
+    void activationUnitBackwardWithItsRowGroupsCapped(int groups, Activation act, boolean softmax, int T, int W, int h1, int h2) {
+        GpuTesting.withSetting(tw.gpu, KernelTuning.ROW_GROUPS, Integer.toString(groups),
+                () -> activationUnitCase(act, softmax, T, lengths(rng, MAXB, T), W, h1, h2));
+    }
+
+    /**
      * The Dice unit's two row layouts: packed (the valid positions alone; the built-in GEMM stops
      * at their count in device memory), which the cases above run wherever the built-in GEMM is
      * the provider, and dense (all B T rows, the padded ones carried as zeros), which a library

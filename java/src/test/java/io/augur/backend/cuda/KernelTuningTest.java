@@ -50,7 +50,8 @@ class KernelTuningTest {
                 {KernelTuning.FUSED, "off"}, {KernelTuning.ROWS_FORWARD, "32"}, {KernelTuning.ROWS_BACKWARD, "16"}, {KernelTuning.THREADS, "128"},
                 {KernelTuning.BLOCKS_PER_SM, "2"}, {KernelTuning.PARTIALS_ON_CHIP, "false"}, {KernelTuning.DM3_ON_CHIP, "false"},
                 {KernelTuning.TOWER_FUSED, "off"}, {KernelTuning.TOWER_COLS, "8"}, {KernelTuning.TOWER_CHUNK, "48"},
-                {KernelTuning.TOWER_CLUSTER, "2"}, {KernelTuning.GEMM_SMALL, "always"}, {KernelTuning.PDL, "off"}, {KernelTuning.VECTOR_TILES, "off"}};
+                {KernelTuning.TOWER_CLUSTER, "2"}, {KernelTuning.GEMM_SMALL, "always"}, {KernelTuning.PDL, "off"}, {KernelTuning.VECTOR_TILES, "off"},
+                {KernelTuning.ROW_GROUPS, "1"}};
         assertEquals(KernelTuning.PROPERTIES.size(), cases.length, "a case for every setting");
         KernelTuning base = KernelTuning.builtIn();
         for (String[] c : cases) {
@@ -80,7 +81,8 @@ class KernelTuningTest {
                 {KernelTuning.TOWER_COLS, "64", "auto, 1, 2, 4, 8, 16 or 32"}, {KernelTuning.TOWER_COLS, "0", "auto, 1, 2, 4, 8, 16 or 32"}, {KernelTuning.TOWER_CLUSTER, "16", "auto, 1, 2, 4 or 8"},
                 {KernelTuning.TOWER_CLUSTER, "0", "auto, 1, 2, 4 or 8"}, {KernelTuning.GEMM_SMALL, "never", "auto, off or always"},
                 {KernelTuning.PDL, "yes", "auto"}, {KernelTuning.TOWER_CHUNK, "0", "auto, all or a number of columns from 1 to 4096"},
-                {KernelTuning.TOWER_CHUNK, "4097", "from 1 to 4096"}, {KernelTuning.TOWER_CHUNK, "half", "auto, all or a number"}};
+                {KernelTuning.TOWER_CHUNK, "4097", "from 1 to 4096"}, {KernelTuning.TOWER_CHUNK, "half", "auto, all or a number"},
+                {KernelTuning.ROW_GROUPS, "-1", "from 0 to 256"}, {KernelTuning.ROW_GROUPS, "all", "from 0 to 256"}};
         for (String[] c : bad) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> KernelTuning.builtIn().with(c[0], c[1]), c[0] + "=" + c[1]);
             assertTrue(e.getMessage().contains("-D" + c[0] + "=" + c[1]) && e.getMessage().contains(c[2]), e.getMessage());
@@ -99,11 +101,14 @@ class KernelTuningTest {
     @Test
     void theRecordChecksWhatItIsGiven() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new KernelTuning(true, 0, 0, 100, 0, true, true, true, 4, 0, 0, BuiltinGemm.Small.AUTO, true, true));
+                () -> new KernelTuning(true, 0, 0, 100, 0, true, true, true, 4, 0, 0, BuiltinGemm.Small.AUTO, true, true, 0));
         assertTrue(e.getMessage().contains("multiple of 32"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> new KernelTuning(true, 0, 0, 256, 0, true, true, true, 4, -1, 0, BuiltinGemm.Small.AUTO, true, true));
+                () -> new KernelTuning(true, 0, 0, 256, 0, true, true, true, 4, -1, 0, BuiltinGemm.Small.AUTO, true, true, 0));
         assertTrue(e.getMessage().contains(KernelTuning.TOWER_CHUNK + "=-1"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> new KernelTuning(true, 0, 0, 256, 0, true, true, true, 4, 0, 0, BuiltinGemm.Small.AUTO, true, true, 257));
+        assertTrue(e.getMessage().contains(KernelTuning.ROW_GROUPS + "=257"), e.getMessage());
         assertFalse(KernelTuning.builtIn().equals(KernelTuning.builtIn().with(KernelTuning.TOWER_COLS, "2")));
     }
 }
