@@ -1031,9 +1031,10 @@ AUGUR_KERNEL void activation_unit_backward_tf32x3_kernel(AttentionArgs a) { back
 // The same four held to three blocks of 256 threads an SM (80 registers a thread): on sm_90 the scalar, TF32 and
 // TF32X3 kernels above take 96 registers, so an SM holds two of their blocks whatever their shared memory, and a
 // third block, which the backward's shared memory with dM3 off chip leaves room for, waits for a second wave. (The
-// vector form takes 80 and would fit three blocks by itself; the planner still takes the bounded form at three, one
+// vector form takes 79 and would fit three blocks by itself; the planner still takes the bounded form at three, one
 // rule for all four.) The price, where there is one, is a few bytes of spills to local memory, which L1 caches
-// (sm_90: KernelResourcesTest allows 64 bytes; the scalar form's 12 stored and 24 loaded, the others none).
+// (sm_90: KernelResourcesTest allows 64 bytes; the scalar form's 12 stored and 24 loaded, the vector form's 12 and
+// 20, a few loads a tile; the tensor cores' none).
 // CudaBackend launches these where it plans three or more backward blocks an SM.
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::VECTOR>(a); }
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_scalar_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::SCALAR>(a); }
