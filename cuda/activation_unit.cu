@@ -178,6 +178,18 @@ __device__ __forceinline__ float row_dot(bool live, const float* x, const float*
   return s;
 }
 
+// Elements of a tile's staged arrays that a thread loads from global memory in one round, the round's
+// loads in flight together (augur::staged_copy): a loop of one element an iteration waited a memory
+// round trip an iteration, as a GPU issues in order and each iteration's stores wait on its loads,
+// which at 32 rows of W = 36 and 256 threads is 5 round trips where one round now takes 1.
+constexpr int STAGE_ELEMENTS = 4;
+
+// One staged element's loads (which of them a loop fills is its own) and its row in the tile.
+struct KeyQuery {
+  float k, q, d;
+  int r;
+};
+
 // Rows x ROW_LANES lanes, rounded up to whole warps: the bound of a loop whose iterations call
 // row_dot, so that a warp's lanes make the same number of them (blockDim.x a multiple of 32).
 __device__ __forceinline__ int row_lanes(int rows) { return (rows * ROW_LANES + 31) & ~31; }
@@ -736,17 +748,30 @@ __device__ void forward_tiles(const AttentionArgs& a) {
       }
       if (threadIdx.x == 0) slots = base;
     }
-    for (int e = threadIdx.x; e < n * W; e += blockDim.x) {
-      const int r = e / W, c = e % W, b = row_b[r];
-      const float k = a.keys[((long long)b * T + row_t[r]) * W + c];
-      R[r * W2 + c] = k;
-      R[r * W2 + W + c] = a.query[(long long)b * W + c] * k;
+    // R's rows [k, q * k], and Q's below, STAGE_ELEMENTS elements a thread a round; on scalar tiles an element at
+    // a time, as the staged rounds took their registers from 80 to 96 on sm_90 (2 blocks an SM instead of 3)
+    if constexpr (F == Form::SCALAR) {
+      for (int e = threadIdx.x; e < n * W; e += blockDim.x) {
+        const int r = e / W, c = e % W, b = row_b[r];
+        const float k = a.keys[((long long)b * T + row_t[r]) * W + c];
+        R[r * W2 + c] = k;
+        R[r * W2 + W + c] = a.query[(long long)b * W + c] * k;
+      }
+    } else {
+      augur::staged_copy<STAGE_ELEMENTS, KeyQuery>(n * W, [&](int e) {
+        const int r = e / W, c = e % W, b = row_b[r];
+        return KeyQuery{a.keys[((long long)b * T + row_t[r]) * W + c], a.query[(long long)b * W + c], 0.0f, r};
+      }, [&](int e, const KeyQuery& v) {
+        const int c = e - v.r * W;
+        R[v.r * W2 + c] = v.k;
+        R[v.r * W2 + W + c] = v.q * v.k;
+      });
     }
     __syncthreads();  // slots, R
-    for (int e = threadIdx.x; e < slots * W; e += blockDim.x) {
+    augur::staged_copy<STAGE_ELEMENTS, float>(slots * W, [&](int e) {
       const int sl = e / W, c = e % W;
-      Q[sl * W + c] = a.query[(long long)slot_b[sl] * W + c];
-    }
+      return a.query[(long long)slot_b[sl] * W + c];
+    }, [&](int e, float q) { Q[e] = q; });
     __syncthreads();
     for (int e = threadIdx.x; e < slots * h1; e += blockDim.x) {
       const int sl = e / h1, j = e % h1;
@@ -848,14 +873,18 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     const int n = min(rows, positions - first);
     locate_tile(row_b, row_t, run_start, per, first, n, a);
     __syncthreads();  // also orders the zeroing above before the first tile's additions
-    for (int e = threadIdx.x; e < n * W; e += blockDim.x) {
+    // the rows [k, q * k, q] and their samples' d_out, STAGE_ELEMENTS elements a thread a round
+    augur::staged_copy<STAGE_ELEMENTS, KeyQuery>(n * W, [&](int e) {
       const int r = e / W, c = e % W, b = row_b[r];
-      const float k = a.keys[((long long)b * T + row_t[r]) * W + c], q = a.query[(long long)b * W + c];
-      R3[r * W3 + c] = k;
-      R3[r * W3 + W + c] = q * k;
-      R3[r * W3 + 2 * W + c] = q;
-      if (a.d_out != nullptr) dob[r * W + c] = a.d_out[(long long)b * a.d_out_stride + c];
-    }
+      return KeyQuery{a.keys[((long long)b * T + row_t[r]) * W + c], a.query[(long long)b * W + c],
+                      a.d_out != nullptr ? a.d_out[(long long)b * a.d_out_stride + c] : 0.0f, r};
+    }, [&](int e, const KeyQuery& v) {
+      const int c = e - v.r * W;
+      R3[v.r * W3 + c] = v.k;
+      R3[v.r * W3 + W + c] = v.q * v.k;
+      R3[v.r * W3 + 2 * W + c] = v.q;
+      if (a.d_out != nullptr) dob[e] = v.d;  // row r's at r W
+    });
     tile_pool_backward(dsc, seg_dot, R3, W3, dob, row_b, row_t, n, a);
     __syncthreads();
     tile_mlp_forward<F>(H1, A1, H2, A2, R3, W3, a.m3, a.p, row_b, n, a);
@@ -995,24 +1024,29 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     // dR3[:, :W] + dR3[:, W:2W] * q, the sums activation_unit_pool_backward_kernel and this kernel
     // would make one after the other; the row's share of dQuery is dR3[:, W:2W] * k + dR3[:, 2W:].
     // With dx, dk starts from the sum pool's share dS_b = dx[s] + dx[q * s] q (=), as
-    // interest_concat_backward_kernel would have written it, instead of what d_keys holds (+=)
-    for (int e = threadIdx.x; e < n * W; e += blockDim.x) {
+    // interest_concat_backward_kernel would have written it, instead of what d_keys holds (+=).
+    // STAGE_ELEMENTS elements a thread a round: their loads from global memory first, then the stores
+    augur::staged_copy<STAGE_ELEMENTS, KeyQuery>(n * W, [&](int e) {
       const int r = e / W, c = e % W, b = row_b[r];
-      const long long at = ((long long)b * T + row_t[r]) * W + c;
-      const float k = R3[r * W3 + c], q = R3[r * W3 + 2 * W + c];
-      const float dk = dR3[r * W3 + c], dp = dR3[r * W3 + W + c], dq = dR3[r * W3 + 2 * W + c];
+      const float q = R3[r * W3 + 2 * W + c];
       float held;
       if (a.dx != nullptr) {
         const float* g = a.dx + (long long)b * a.d_out_stride;
         held = g[W + c] + g[2 * W + c] * q;
       } else {
-        held = a.d_keys[at];
+        held = a.d_keys[((long long)b * T + row_t[r]) * W + c];
       }
       const float pooled = a.d_out != nullptr ? held + a.weights[(long long)b * T + row_t[r]] * a.d_out[(long long)b * a.d_out_stride + c]
                                               : held;
-      a.d_keys[at] = pooled + (dk + dp * q);
+      return KeyQuery{0.0f, q, pooled, r};
+    }, [&](int e, const KeyQuery& v) {
+      const int r = v.r, c = e - r * W;
+      const long long at = ((long long)row_b[r] * T + row_t[r]) * W + c;
+      const float k = R3[r * W3 + c];
+      const float dk = dR3[r * W3 + c], dp = dR3[r * W3 + W + c], dq = dR3[r * W3 + 2 * W + c];
+      a.d_keys[at] = v.d + (dk + dp * v.q);
       a.dq_rows[at] = dp * k + dq;
-    }
+    });
     __syncthreads();  // the next tile reuses every buffer
   }
   for (int e = threadIdx.x; e < on_chip; e += blockDim.x) slice[L.size - on_chip + e] = chip[e];
@@ -1028,14 +1062,14 @@ AUGUR_KERNEL void activation_unit_backward_scalar_kernel(AttentionArgs a) { back
 AUGUR_KERNEL void activation_unit_backward_tf32_kernel(AttentionArgs a) { backward_tiles<Form::TF32>(a); }
 // The same with each operand split into two TF32 parts, three products where TF32 takes one (fp32's accuracy).
 AUGUR_KERNEL void activation_unit_backward_tf32x3_kernel(AttentionArgs a) { backward_tiles<Form::TF32X3>(a); }
-// The same four held to three blocks of 256 threads an SM (80 registers a thread): on sm_90 the scalar, TF32 and
-// TF32X3 kernels above take 96 registers, so an SM holds two of their blocks whatever their shared memory, and a
-// third block, which the backward's shared memory with dM3 off chip leaves room for, waits for a second wave. (The
-// vector form takes 79 and would fit three blocks by itself; the planner still takes the bounded form at three, one
-// rule for all four.) The price, where there is one, is a few bytes of spills to local memory, which L1 caches
-// (sm_90: KernelResourcesTest allows 64 bytes; the scalar form's 12 stored and 24 loaded, the vector form's 12 and
-// 20, a few loads a tile; the tensor cores' none).
-// CudaBackend launches these where it plans three or more backward blocks an SM.
+// The same four held to three blocks of 256 threads an SM (80 registers a thread): on sm_90 the vector, scalar
+// and TF32 kernels above take 92, 96 and 128 registers, so an SM holds two of their blocks whatever their shared
+// memory, and a third block, which the backward's shared memory with dM3 off chip leaves room for, waits for a
+// second wave. (The TF32X3 form takes 64 and would fit three by itself; the planner still takes the bounded form at
+// three, one rule for all four. These counts move by tens with small changes elsewhere in the kernel.) The price,
+// where there is one, is a few bytes of spills to local memory, which L1 caches (sm_90: KernelResourcesTest allows
+// 64 bytes; the scalar form's 12 stored and 24 loaded, the vector form's 4 and 8, a few loads a tile; the tensor
+// cores' none). CudaBackend launches these where it plans three or more backward blocks an SM.
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::VECTOR>(a); }
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_scalar_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::SCALAR>(a); }
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_tf32_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::TF32>(a); }
