@@ -178,10 +178,14 @@ __device__ __forceinline__ float row_dot(bool live, const float* x, const float*
   return s;
 }
 
+// Rows x ROW_LANES lanes, rounded up to whole warps: the bound of a loop whose iterations call
+// row_dot, so that a warp's lanes make the same number of them (blockDim.x a multiple of 32).
+__device__ __forceinline__ int row_lanes(int rows) { return (rows * ROW_LANES + 31) & ~31; }
+
 // Elements of a tile's staged arrays that a thread loads from global memory in one round, the round's
 // loads in flight together (augur::staged_copy): a loop of one element an iteration waited a memory
 // round trip an iteration, as a GPU issues in order and each iteration's stores wait on its loads,
-// which at 32 rows of W = 36 and 256 threads is 5 round trips where one round now takes 1.
+// which at 32 rows of W = 36 and 256 threads is 5 round trips where rounds of 4 take 2.
 constexpr int STAGE_ELEMENTS = 4;
 
 // One staged element's loads (which of them a loop fills is its own) and its row in the tile.
@@ -189,10 +193,6 @@ struct KeyQuery {
   float k, q, d;
   int r;
 };
-
-// Rows x ROW_LANES lanes, rounded up to whole warps: the bound of a loop whose iterations call
-// row_dot, so that a warp's lanes make the same number of them (blockDim.x a multiple of 32).
-__device__ __forceinline__ int row_lanes(int rows) { return (rows * ROW_LANES + 31) & ~31; }
 
 // Row p (< run_start[blockDim.x]) -> sample b and position t: the run that holds p (the last s
 // with run_start[s] <= p; empty runs share their start with the next), then its samples one by one.
