@@ -41,11 +41,15 @@
 
 namespace augur {
 
-// Logistic function without overflow: exp of a non-positive argument only.
+// Logistic function without overflow: exp of a non-positive argument only, e = exp(-|x|), then
+// 1 / (1 + e) for x >= 0 and e / (1 + e) below: one expf and one division whatever the sign. (Written
+// as the two branches it was, a warp whose inputs had both signs ran both, two expf and two IEEE
+// divisions with their slow-path checks, and every inlined call site carried both: 32 sites in the
+// fused unit's backward.) The same operations on the same values as the branches, so the same bits,
+// -0, infinities and NaN included.
 __device__ __forceinline__ float sigmoidf(float x) {
-  if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
-  const float e = expf(x);
-  return e / (1.0f + e);
+  const float e = expf(-fabsf(x));
+  return (x >= 0.0f ? 1.0f : e) / (1.0f + e);
 }
 
 // Adam's bias correction 1 - beta^t, in double as the CPU reference computes it, then rounded.
