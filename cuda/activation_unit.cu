@@ -182,16 +182,20 @@ __device__ __forceinline__ float row_dot(bool live, const float* x, const float*
 // row_dot, so that a warp's lanes make the same number of them (blockDim.x a multiple of 32).
 __device__ __forceinline__ int row_lanes(int rows) { return (rows * ROW_LANES + 31) & ~31; }
 
-// Elements of a tile's staged arrays that a thread loads from global memory in one round, the round's
-// loads in flight together (augur::staged_copy): a loop of one element an iteration waited a memory
-// round trip an iteration, as a GPU issues in order and each iteration's stores wait on its loads,
-// which at 32 rows of W = 36 and 256 threads is 5 round trips where rounds of 4 take 2.
-constexpr int STAGE_ELEMENTS = 4;
+// Rows of a tile's staged arrays that a thread moves between global and shared memory in one round, the
+// round's loads in flight together (augur::row_copy, a thread a column and G = blockDim.x / W groups of
+// rows): a loop of one element an iteration waited a memory round trip an iteration, as a GPU issues in
+// order and each iteration's stores wait on its loads. At W = 36 and 256 threads (G = 7) a round covers
+// 35 rows, so a tile of 32 takes one round trip (five element by element; two with staged_copy's rounds
+// of 4 elements a thread, which also divided each element's index by W).
+constexpr int STAGE_ROWS = 5;
+// The same on scalar tiles (the fallback for widths that are not multiples of 4): 5 rows took the scalar backward
+// held to 80 registers from 24 to 268 bytes of spill loads on sm_90, 2 leave it at 24.
+constexpr int SCALAR_STAGE_ROWS = 2;
 
-// One staged element's loads (which of them a loop fills is its own) and its row in the tile.
+// One staged element's loads (which of them a loop fills is its own).
 struct KeyQuery {
   float k, q, d;
-  int r;
 };
 
 // Row p (< run_start[blockDim.x]) -> sample b and position t: the run that holds p (the last s
@@ -350,6 +354,9 @@ __device__ __forceinline__ float lane4(const float4& v, int u) { return u == 0 ?
 enum class Form { SCALAR, VECTOR, TF32, TF32X3 };
 template <Form F>
 constexpr bool on_tensor_cores = F == Form::TF32 || F == Form::TF32X3;
+// STAGE_ROWS, or SCALAR_STAGE_ROWS on scalar tiles (below)
+template <Form F>
+constexpr int stage_rows = F == Form::SCALAR ? SCALAR_STAGE_ROWS : STAGE_ROWS;
 
 template <class Epi>
 __device__ __forceinline__ void scalar_tile(int t, int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm, int b_k,
@@ -748,8 +755,8 @@ __device__ void forward_tiles(const AttentionArgs& a) {
       }
       if (threadIdx.x == 0) slots = base;
     }
-    // R's rows [k, q * k], and Q's below, STAGE_ELEMENTS elements a thread a round; on scalar tiles an element at
-    // a time, as the staged rounds took their registers from 80 to 96 on sm_90 (2 blocks an SM instead of 3)
+    // R's rows [k, q * k], and Q's below, STAGE_ROWS rows a thread a round; on scalar tiles R an element at a
+    // time, as a row_copy there took the kernel from 80 to 96 registers on sm_90 (2 blocks an SM instead of 3)
     if constexpr (F == Form::SCALAR) {
       for (int e = threadIdx.x; e < n * W; e += blockDim.x) {
         const int r = e / W, c = e % W, b = row_b[r];
@@ -758,20 +765,17 @@ __device__ void forward_tiles(const AttentionArgs& a) {
         R[r * W2 + W + c] = a.query[(long long)b * W + c] * k;
       }
     } else {
-      augur::staged_copy<STAGE_ELEMENTS, KeyQuery>(n * W, [&](int e) {
-        const int r = e / W, c = e % W, b = row_b[r];
-        return KeyQuery{a.keys[((long long)b * T + row_t[r]) * W + c], a.query[(long long)b * W + c], 0.0f, r};
-      }, [&](int e, const KeyQuery& v) {
-        const int c = e - v.r * W;
-        R[v.r * W2 + c] = v.k;
-        R[v.r * W2 + W + c] = v.q * v.k;
+      augur::row_copy<STAGE_ROWS, float2>(n, W, [&](int r, int c) {
+        const int b = row_b[r];
+        return make_float2(a.keys[((long long)b * T + row_t[r]) * W + c], a.query[(long long)b * W + c]);
+      }, [&](int r, int c, float2 v) {
+        R[r * W2 + c] = v.x;
+        R[r * W2 + W + c] = v.y * v.x;
       });
     }
     __syncthreads();  // slots, R
-    augur::staged_copy<STAGE_ELEMENTS, float>(slots * W, [&](int e) {
-      const int sl = e / W, c = e % W;
-      return a.query[(long long)slot_b[sl] * W + c];
-    }, [&](int e, float q) { Q[e] = q; });
+    augur::row_copy<stage_rows<F>, float>(slots, W, [&](int sl, int c) { return a.query[(long long)slot_b[sl] * W + c]; },
+                                       [&](int sl, int c, float q) { Q[sl * W + c] = q; });
     __syncthreads();
     for (int e = threadIdx.x; e < slots * h1; e += blockDim.x) {
       const int sl = e / h1, j = e % h1;
@@ -873,17 +877,16 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     const int n = min(rows, positions - first);
     locate_tile(row_b, row_t, run_start, per, first, n, a);
     __syncthreads();  // also orders the zeroing above before the first tile's additions
-    // the rows [k, q * k, q] and their samples' d_out, STAGE_ELEMENTS elements a thread a round
-    augur::staged_copy<STAGE_ELEMENTS, KeyQuery>(n * W, [&](int e) {
-      const int r = e / W, c = e % W, b = row_b[r];
+    // the rows [k, q * k, q] and their samples' d_out, STAGE_ROWS rows a thread a round
+    augur::row_copy<stage_rows<F>, KeyQuery>(n, W, [&](int r, int c) {
+      const int b = row_b[r];
       return KeyQuery{a.keys[((long long)b * T + row_t[r]) * W + c], a.query[(long long)b * W + c],
-                      a.d_out != nullptr ? a.d_out[(long long)b * a.d_out_stride + c] : 0.0f, r};
-    }, [&](int e, const KeyQuery& v) {
-      const int c = e - v.r * W;
-      R3[v.r * W3 + c] = v.k;
-      R3[v.r * W3 + W + c] = v.q * v.k;
-      R3[v.r * W3 + 2 * W + c] = v.q;
-      if (a.d_out != nullptr) dob[e] = v.d;  // row r's at r W
+                      a.d_out != nullptr ? a.d_out[(long long)b * a.d_out_stride + c] : 0.0f};
+    }, [&](int r, int c, const KeyQuery& v) {
+      R3[r * W3 + c] = v.k;
+      R3[r * W3 + W + c] = v.q * v.k;
+      R3[r * W3 + 2 * W + c] = v.q;
+      if (a.d_out != nullptr) dob[r * W + c] = v.d;
     });
     tile_pool_backward(dsc, seg_dot, R3, W3, dob, row_b, row_t, n, a);
     __syncthreads();
@@ -1025,9 +1028,9 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     // would make one after the other; the row's share of dQuery is dR3[:, W:2W] * k + dR3[:, 2W:].
     // With dx, dk starts from the sum pool's share dS_b = dx[s] + dx[q * s] q (=), as
     // interest_concat_backward_kernel would have written it, instead of what d_keys holds (+=).
-    // STAGE_ELEMENTS elements a thread a round: their loads from global memory first, then the stores
-    augur::staged_copy<STAGE_ELEMENTS, KeyQuery>(n * W, [&](int e) {
-      const int r = e / W, c = e % W, b = row_b[r];
+    // STAGE_ROWS rows a thread a round: their loads from global memory first, then the stores
+    augur::row_copy<stage_rows<F>, float2>(n, W, [&](int r, int c) {
+      const int b = row_b[r];
       const float q = R3[r * W3 + 2 * W + c];
       float held;
       if (a.dx != nullptr) {
@@ -1038,13 +1041,12 @@ __device__ void backward_tiles(const AttentionArgs& a) {
       }
       const float pooled = a.d_out != nullptr ? held + a.weights[(long long)b * T + row_t[r]] * a.d_out[(long long)b * a.d_out_stride + c]
                                               : held;
-      return KeyQuery{0.0f, q, pooled, r};
-    }, [&](int e, const KeyQuery& v) {
-      const int r = v.r, c = e - r * W;
+      return make_float2(q, pooled);
+    }, [&](int r, int c, float2 v) {
       const long long at = ((long long)row_b[r] * T + row_t[r]) * W + c;
       const float k = R3[r * W3 + c];
       const float dk = dR3[r * W3 + c], dp = dR3[r * W3 + W + c], dq = dR3[r * W3 + 2 * W + c];
-      a.d_keys[at] = v.d + (dk + dp * v.q);
+      a.d_keys[at] = v.y + (dk + dp * v.x);
       a.dq_rows[at] = dp * k + dq;
     });
     __syncthreads();  // the next tile reuses every buffer
@@ -1065,7 +1067,7 @@ AUGUR_KERNEL void activation_unit_backward_tf32x3_kernel(AttentionArgs a) { back
 // The same four held to three blocks of 256 threads an SM (80 registers a thread): on sm_90 the vector, scalar
 // and TF32 kernels above take 92, 96 and 128 registers, so an SM holds two of their blocks whatever their shared
 // memory, and a third block, which the backward's shared memory with dM3 off chip leaves room for, waits for a
-// second wave. (The TF32X3 form takes 64 and would fit three by itself; the planner still takes the bounded form at
+// second wave. (The TF32X3 form takes 72 and would fit three by itself; the planner still takes the bounded form at
 // three, one rule for all four. These counts move by tens with small changes elsewhere in the kernel.) The price,
 // where there is one, is a few bytes of spills to local memory, which L1 caches (sm_90: KernelResourcesTest allows
 // 64 bytes; the scalar form's 12 stored and 24 loaded, the vector form's 4 and 8, a few loads a tile; the tensor

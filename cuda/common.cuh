@@ -196,6 +196,32 @@ __device__ __forceinline__ void staged_copy(int n, Load load, Store store) {
   }
 }
 
+// store(r, c, load(r, c)) for every row r < n and column c < W: a tile's rows moved between global and
+// shared memory. Thread (c, g) = (tid % W, tid / W) of G = max(1, blockDim.x / W) groups takes column c
+// (and c + blockDim.x, ... where W is wider than the block) at rows g, g + G, ..., N rows a round whose
+// loads are in flight together (load is also called with row n - 1 in place of the rows past the end;
+// store only for r < n); the threads past the G groups take no part. staged_copy over the n W elements
+// does the same work with each element's index divided by W; here the division is once a call, and a
+// round covers N G rows where staged_copy's covers N blockDim.x / W. Every thread of the block calls it;
+// no barrier.
+template <int N, class V, class Load, class Store>
+__device__ __forceinline__ void row_copy(int n, int W, Load load, Store store) {
+  const int G = max(1, (int)blockDim.x / W), g = (int)threadIdx.x / W;
+  if (g >= G) return;
+  for (int c = (int)threadIdx.x % W; c < W; c += (int)blockDim.x)
+    for (int r0 = g; r0 < n; r0 += N * G) {
+      V v[N];
+#pragma unroll
+      for (int u = 0; u < N; ++u) v[u] = load(min(r0 + u * G, n - 1), c);
+      loads_issued();
+#pragma unroll
+      for (int u = 0; u < N; ++u) {
+        const int r = r0 + u * G;
+        if (r < n) store(r, c, v[u]);
+      }
+    }
+}
+
 // Brings up to four read-only arrays ([p_i, p_i + n_i) floats; nullptr or n_i = 0 for none) into
 // the L1 cache of the calling block's multiprocessor. A product that walks a weight matrix from
 // global memory k step by k step waits one memory round trip per group of steps (tiled_product's

@@ -1315,6 +1315,17 @@ class CudaOpsParityTest {
     }
 
     /**
+     * Keys wider than the unit's block (W = 130 against 64 threads): the tiles' row copies (augur::row_copy) then give
+     * a thread several columns of one row group, c, c + 64, c + 128, where every other case has a column a thread and
+     * several row groups.
+     */
+    @Test
+    void activationUnitWithKeysWiderThanItsBlock() {
+        GpuTesting.withSetting(tw.gpu, KernelTuning.THREADS, "64",
+                () -> activationUnitCase(Activation.SIGMOID, true, 9, lengths(rng, MAXB, 9), 130, 16, 8));
+    }
+
+    /**
      * A unit whose forward tile needs 48,256 bytes of dynamic shared memory (W = 36, h1 = 32, h2 = 92,
      * tiles of 32 rows): under 48 KiB alone, over it with the kernel's static shared memory (1,168
      * bytes on sm_90), so the kernel must be opted in (CudaBackend.ATT_STATIC_SHARED). Launched without,
