@@ -65,6 +65,18 @@
 // (the gathers' backward skips those positions).
 #include "common.cuh"
 
+#include <type_traits>
+
+// Indices are ints. Each array here is a tensor of at most 2^31 - 1 elements (io.augur.backend.Tensor
+// refuses a larger one; CudaBackend checks the unit's scratch arrays p, score and dq_rows the same way),
+// so the index of an element within one array fits, and so does every partial sum on the way to it
+// ((b T + t) W + c counts up to the element). A pointer plus an int index is one IMAD.WIDE on sm_90,
+// where 64-bit arithmetic took about 10 instructions an address (sign extension, the three-part
+// multiply, the shift), and the tiles' copies between global and shared memory compute a few such
+// addresses an element. The partial-gradient slices (blocks x PARTIAL floats, not a tensor) and the
+// reduce's count over the parameters and dQuery together keep 64 bits, and so, for its registers'
+// sake, does tile_mlp_forward's index into P.
+
 // One argument block for the forward, backward and reduce kernels (apex's habit: one
 // struct instead of thirty arguments). io.augur.backend.cuda.AttentionArgs writes it byte for
 // byte: 35 pointers, then 11 ints.
@@ -149,12 +161,12 @@ struct PartialLayout {
 
 // The pool's g_t = d_weights[row0 + t] + d_out_b . k_t (kb: the sample's keys; either term absent
 // when its pointer is nullptr), summed in c order.
-__device__ __forceinline__ float pool_score_grad(const float* d_weights, const float* dob, const float* kb, long long row0,
-                                                 int t, int W) {
+__device__ __forceinline__ float pool_score_grad(const float* d_weights, const float* dob, const float* kb, int row0, int t,
+                                                 int W) {
   float g = d_weights != nullptr ? d_weights[row0 + t] : 0.0f;
   if (dob != nullptr)
 #pragma unroll 8
-    for (int c = 0; c < W; ++c) g += dob[c] * kb[(long long)t * W + c];
+    for (int c = 0; c < W; ++c) g += dob[c] * kb[t * W + c];
   return g;
 }
 
@@ -246,14 +258,14 @@ __device__ void tile_pool_backward(float* dsc, double* seg_dot, const float* R, 
     for (int r = warp; r < n; r += warps) {  // the same for the warp's lanes
       if (r > 0 && row_t[r] > 0) continue;   // not its sample's first row in the tile
       const int b = row_b[r], len = augur::clamped_length(a.lengths, b, T);
-      const long long row0 = (long long)b * T;
+      const int row0 = b * T;
       double dot = 0.0;
       if (a.d_weights != nullptr)
 #pragma unroll 4  // a history of 100 is 4 rounds of the lanes, their loads in flight together
         for (int s = lane; s < len; s += 32) dot += (double)a.weights[row0 + s] * a.d_weights[row0 + s];
       if (a.d_out != nullptr) {
-        const float* dob = a.d_out + (long long)b * a.d_out_stride;
-        const float* ob = a.out + (long long)b * W;
+        const float* dob = a.d_out + b * a.d_out_stride;
+        const float* ob = a.out + b * W;
         for (int c = lane; c < W; c += 32) dot += (double)dob[c] * ob[c];
       }
       dot = augur::warp_sum(dot);
@@ -266,7 +278,7 @@ __device__ void tile_pool_backward(float* dsc, double* seg_dot, const float* R, 
     const float dot = row_dot(r < n && a.d_out != nullptr, dob_rows + r * W, R + r * ldr, W, u);
     if (r < n && u == 0) {
       const int b = row_b[r], t = row_t[r];
-      const long long row0 = (long long)b * T;
+      const int row0 = b * T;
       const float g = (a.d_weights != nullptr ? a.d_weights[row0 + t] : 0.0f) + dot;
       dsc[r] = a.softmax ? a.weights[row0 + t] * (float)(g - seg_dot[max(0, r - t)]) : g;
     }
@@ -612,6 +624,8 @@ __device__ void tile_mlp_forward(float* H1, float* A1, float* H2, float* A2, con
   const int W2 = 2 * a.W, h1 = a.h1, h2 = a.h2;
   product<F>(n, h1, W2, R, ldr, 1, m2, h1, 1, [&](int r, int j, auto s) {
     constexpr int C = decltype(s)::size;
+    // (the one index here left in 64 bits: in ints it took the scalar forward from 80 to 96 registers on sm_90,
+    // 2 blocks an SM instead of 3, and the scalar backward from 96 to 128)
     const Run<C> p = load_run<C>(P + ((long long)p_row[r] * h1 + j));
 #pragma unroll
     for (int c = 0; c < C; ++c) s.v[c] += p.v[c];
@@ -760,28 +774,28 @@ __device__ void forward_tiles(const AttentionArgs& a) {
     if constexpr (F == Form::SCALAR) {
       for (int e = threadIdx.x; e < n * W; e += blockDim.x) {
         const int r = e / W, c = e % W, b = row_b[r];
-        const float k = a.keys[((long long)b * T + row_t[r]) * W + c];
+        const float k = a.keys[(b * T + row_t[r]) * W + c];
         R[r * W2 + c] = k;
-        R[r * W2 + W + c] = a.query[(long long)b * W + c] * k;
+        R[r * W2 + W + c] = a.query[b * W + c] * k;
       }
     } else {
       augur::row_copy<STAGE_ROWS, float2>(n, W, [&](int r, int c) {
         const int b = row_b[r];
-        return make_float2(a.keys[((long long)b * T + row_t[r]) * W + c], a.query[(long long)b * W + c]);
+        return make_float2(a.keys[(b * T + row_t[r]) * W + c], a.query[b * W + c]);
       }, [&](int r, int c, float2 v) {
         R[r * W2 + c] = v.x;
         R[r * W2 + W + c] = v.y * v.x;
       });
     }
     __syncthreads();  // slots, R
-    augur::row_copy<stage_rows<F>, float>(slots, W, [&](int sl, int c) { return a.query[(long long)slot_b[sl] * W + c]; },
+    augur::row_copy<stage_rows<F>, float>(slots, W, [&](int sl, int c) { return a.query[slot_b[sl] * W + c]; },
                                        [&](int sl, int c, float q) { Q[sl * W + c] = q; });
     __syncthreads();
     for (int e = threadIdx.x; e < slots * h1; e += blockDim.x) {
       const int sl = e / h1, j = e % h1;
       const float v = sample_term(a, Q + sl * W, Ma, j);
       P[sl * h1 + j] = v;
-      if (row_t[slot_first[sl]] == 0) a.p[(long long)slot_b[sl] * h1 + j] = v;  // the one tile that holds the sample's t = 0
+      if (row_t[slot_first[sl]] == 0) a.p[slot_b[sl] * h1 + j] = v;  // the one tile that holds the sample's t = 0
     }
     __syncthreads();
     tile_mlp_forward<F>(nullptr, A1, nullptr, A2, R, W2, M2, P, slot, n, a);
@@ -790,7 +804,7 @@ __device__ void forward_tiles(const AttentionArgs& a) {
     for (int e = threadIdx.x; e < row_lanes(n); e += blockDim.x) {
       const int r = e / ROW_LANES, u = e % ROW_LANES;
       const float s = row_dot(r < n, A2 + r * h2, a.w3, h2, u);
-      if (r < n && u == 0) a.score[(long long)row_b[r] * T + row_t[r]] = s + a.b3[0];
+      if (r < n && u == 0) a.score[row_b[r] * T + row_t[r]] = s + a.b3[0];
     }
     __syncthreads();  // the next tile reuses every buffer
   }
@@ -880,8 +894,8 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     // the rows [k, q * k, q] and their samples' d_out, STAGE_ROWS rows a thread a round
     augur::row_copy<stage_rows<F>, KeyQuery>(n, W, [&](int r, int c) {
       const int b = row_b[r];
-      return KeyQuery{a.keys[((long long)b * T + row_t[r]) * W + c], a.query[(long long)b * W + c],
-                      a.d_out != nullptr ? a.d_out[(long long)b * a.d_out_stride + c] : 0.0f};
+      return KeyQuery{a.keys[(b * T + row_t[r]) * W + c], a.query[b * W + c],
+                      a.d_out != nullptr ? a.d_out[b * a.d_out_stride + c] : 0.0f};
     }, [&](int r, int c, const KeyQuery& v) {
       R3[r * W3 + c] = v.k;
       R3[r * W3 + W + c] = v.q * v.k;
@@ -1028,27 +1042,32 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     // would make one after the other; the row's share of dQuery is dR3[:, W:2W] * k + dR3[:, 2W:].
     // With dx, dk starts from the sum pool's share dS_b = dx[s] + dx[q * s] q (=), as
     // interest_concat_backward_kernel would have written it, instead of what d_keys holds (+=).
-    // STAGE_ROWS rows a thread a round: their loads from global memory first, then the stores
-    augur::row_copy<stage_rows<F>, float2>(n, W, [&](int r, int c) {
-      const int b = row_b[r];
-      const float q = R3[r * W3 + 2 * W + c];
-      float held;
-      if (a.dx != nullptr) {
-        const float* g = a.dx + (long long)b * a.d_out_stride;
-        held = g[W + c] + g[2 * W + c] * q;
-      } else {
-        held = a.d_keys[((long long)b * T + row_t[r]) * W + c];
-      }
-      const float pooled = a.d_out != nullptr ? held + a.weights[(long long)b * T + row_t[r]] * a.d_out[(long long)b * a.d_out_stride + c]
-                                              : held;
-      return make_float2(q, pooled);
-    }, [&](int r, int c, float2 v) {
-      const long long at = ((long long)row_b[r] * T + row_t[r]) * W + c;
-      const float k = R3[r * W3 + c];
-      const float dk = dR3[r * W3 + c], dp = dR3[r * W3 + W + c], dq = dR3[r * W3 + 2 * W + c];
-      a.d_keys[at] = v.y + (dk + dp * v.x);
-      a.dq_rows[at] = dp * k + dq;
-    });
+    // STAGE_ROWS rows a thread a round: their loads from global memory first, then the stores. Written
+    // out for a.dx and for d_keys: with the choice inside, each element issued both paths' address
+    // arithmetic under predicates (sm_90: 172 of the loop's 394 instructions a 32-row tile).
+    auto last_stage = [&](auto from_dx) {
+      augur::row_copy<stage_rows<F>, float2>(n, W, [&](int r, int c) {
+        const int b = row_b[r], bt = b * T + row_t[r];
+        const float q = R3[r * W3 + 2 * W + c];
+        float held;
+        if constexpr (decltype(from_dx)::value) {
+          const float* g = a.dx + b * a.d_out_stride;
+          held = g[W + c] + g[2 * W + c] * q;
+        } else {
+          held = a.d_keys[bt * W + c];
+        }
+        const float pooled = a.d_out != nullptr ? held + a.weights[bt] * a.d_out[b * a.d_out_stride + c] : held;
+        return make_float2(q, pooled);
+      }, [&](int r, int c, float2 v) {
+        const int at = (row_b[r] * T + row_t[r]) * W + c;
+        const float k = R3[r * W3 + c];
+        const float dk = dR3[r * W3 + c], dp = dR3[r * W3 + W + c], dq = dR3[r * W3 + 2 * W + c];
+        a.d_keys[at] = v.y + (dk + dp * v.x);
+        a.dq_rows[at] = dp * k + dq;
+      });
+    };
+    if (a.dx != nullptr) last_stage(std::true_type{});
+    else last_stage(std::false_type{});
     __syncthreads();  // the next tile reuses every buffer
   }
   for (int e = threadIdx.x; e < on_chip; e += blockDim.x) slice[L.size - on_chip + e] = chip[e];
@@ -1093,7 +1112,7 @@ constexpr int REDUCE_LOADS = 6;
 
 namespace {
 // sum over i = y, y + REDUCE_GROUPS, ... < n of p[i stride], in i order, REDUCE_LOADS loads at a time.
-__device__ __forceinline__ float strided_sum(const float* p, long long stride, int y, int n) {
+__device__ __forceinline__ float strided_sum(const float* p, int stride, int y, int n) {
   float s = 0.0f;
   for (int i0 = y; i0 < n; i0 += REDUCE_GROUPS * REDUCE_LOADS) {
     float v[REDUCE_LOADS];
@@ -1162,10 +1181,9 @@ AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
           s0 = strided_sum(a.partials + off + e, L.size, y, slices);
       }
     } else if (idx < total) {
-      const long long q = idx - n_params;
-      const int b = (int)(q / W), c = (int)(q % W);
+      const int q = (int)(idx - n_params), b = q / W, c = q % W;
       const int len = augur::clamped_length(a.lengths, b, T);
-      s0 = strided_sum(a.dq_rows + (long long)b * T * W + c, W, y, len);
+      s0 = strided_sum(a.dq_rows + b * T * W + c, W, y, len);
     }
     sums[0][y][x] = s0;
     sums[1][y][x] = s1;
@@ -1179,9 +1197,8 @@ AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
         t2 += sums[2][g][x];
       }
       if (idx >= n_params && a.dx != nullptr) {  // the interest block's share first (=), as interest_concat_backward_kernel writes it
-        const long long q = idx - n_params;
-        const int b = (int)(q / W), c = (int)(q % W);
-        const float* g = a.dx + (long long)b * a.d_out_stride;
+        const int q = (int)(idx - n_params), b = q / W, c = q % W;
+        const float* g = a.dx + b * a.d_out_stride;
         a.d_query[q] = (g[c] + g[2 * W + c] * a.s[q]) + t0;
       } else if (idx >= n_params) {
         a.d_query[idx - n_params] += t0;
@@ -1233,13 +1250,13 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
   augur::grid_dependency_wait_and_launch();
   const int b = blockIdx.x;
   const int len = augur::checked_length(lengths, b, T, status);
-  const float* kb = keys + (long long)b * T * W;
+  const float* kb = keys + b * T * W;
   if (out != nullptr && stage_keys) {  // the same for the whole block
     float* staged = w + T;
     augur::staged_copy<POOL_STAGE_LOADS, float>(len * W, [&](int e) { return kb[e]; }, [&](int e, float v) { staged[e] = v; });
     kb = staged;  // read back after the barrier below
   }
-  const float* s = score + (row_start != nullptr ? (long long)row_start[b] : (long long)b * T);
+  const float* s = score + (row_start != nullptr ? row_start[b] : b * T);
   for (int t = threadIdx.x; t < len; t += blockDim.x) w[t] = s[t];
   if (softmax && len > 0) {
     const float inv = augur::softmax_exponentials(w, len, scratch);
@@ -1247,15 +1264,15 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
   }
   for (int t = len + threadIdx.x; t < T; t += blockDim.x) w[t] = 0.0f;
   __syncthreads();
-  for (int t = threadIdx.x; t < T; t += blockDim.x) weights[(long long)b * T + t] = w[t];
+  for (int t = threadIdx.x; t < T; t += blockDim.x) weights[b * T + t] = w[t];
   if (out == nullptr) return;
   __shared__ float part[POOL_MAX_THREADS];
-  float* xb = x != nullptr ? x + (long long)b * x_stride : nullptr;
+  float* xb = x != nullptr ? x + b * x_stride : nullptr;
   if (x != nullptr)  // the interest block's first three parts
     for (int c = threadIdx.x; c < W; c += blockDim.x) {
       const float sv = augur::positions_sum(kb + c, len, W);
-      const float q = query[(long long)b * W + c];
-      s_out[(long long)b * W + c] = sv;
+      const float q = query[b * W + c];
+      s_out[b * W + c] = sv;
       xb[c] = q;
       xb[W + c] = sv;
       xb[2 * W + c] = q * sv;
@@ -1265,8 +1282,8 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
     for (int c = threadIdx.x; c < W; c += blockDim.x) {
       float acc = 0.0f;
 #pragma unroll 8
-      for (int t = 0; t < len; ++t) acc += w[t] * kb[(long long)t * W + c];
-      out[(long long)b * W + c] = acc;
+      for (int t = 0; t < len; ++t) acc += w[t] * kb[t * W + c];
+      out[b * W + c] = acc;
       if (xb != nullptr) xb[3 * W + c] = acc;
     }
     return;
@@ -1275,14 +1292,14 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
   if (g < groups) {
     float acc = 0.0f;
 #pragma unroll 8
-    for (int t = g; t < len; t += groups) acc += w[t] * kb[(long long)t * W + c];
+    for (int t = g; t < len; t += groups) acc += w[t] * kb[t * W + c];
     part[g * W + c] = acc;
   }
   __syncthreads();
   if ((int)threadIdx.x < W) {
     float acc = part[threadIdx.x];
     for (int h = 1; h < groups; ++h) acc += part[h * W + threadIdx.x];
-    out[(long long)b * W + threadIdx.x] = acc;
+    out[b * W + threadIdx.x] = acc;
     if (xb != nullptr) xb[3 * W + threadIdx.x] = acc;
   }
 }
@@ -1302,10 +1319,10 @@ AUGUR_KERNEL void activation_unit_pool_backward_kernel(float* __restrict__ d_sco
   __shared__ double scratch[32];
   const int b = blockIdx.x;
   const int len = augur::clamped_length(lengths, b, T);
-  const long long row0 = (long long)b * T;
-  float* ds = d_score + (row_start != nullptr ? (long long)row_start[b] : row0);
+  const int row0 = b * T;
+  float* ds = d_score + (row_start != nullptr ? row_start[b] : row0);
   const float* kb = keys + row0 * W;
-  const float* db = d_out != nullptr ? d_out + (long long)b * W : nullptr;
+  const float* db = d_out != nullptr ? d_out + b * W : nullptr;
   double dot = 0.0;
   for (int t = threadIdx.x; t < len; t += blockDim.x) {  // each thread keeps its own t's g in d_score
     const float g = pool_score_grad(d_weights, db, kb, row0, t, W);
@@ -1320,8 +1337,8 @@ AUGUR_KERNEL void activation_unit_pool_backward_kernel(float* __restrict__ d_sco
   if (row_start == nullptr)
     for (int t = len + threadIdx.x; t < T; t += blockDim.x) ds[t] = 0.0f;
   if (db != nullptr && d_keys != nullptr)
-    for (long long e = threadIdx.x; e < (long long)len * W; e += blockDim.x) {
-      const int t = (int)(e / W), c = (int)(e - (long long)t * W);
+    for (int e = threadIdx.x; e < len * W; e += blockDim.x) {
+      const int t = e / W, c = e - t * W;
       d_keys[(row0 + t) * W + c] += weights[row0 + t] * db[c];
     }
 }

@@ -26,6 +26,7 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 import static io.augur.backend.cuda.Kernels.BLOCK;
@@ -164,6 +165,21 @@ public final class CudaBackend implements Backend, Profiling {
      */
     static int attentionBackwardBlocks(long tiles, int planned) {
         return (int) Math.max(1, Math.min(planned, tiles));
+    }
+
+    /**
+     * The fused unit's kernels index each array with ints (activation_unit.cu): the tensors they are given hold at most
+     * 2^31 - 1 elements by construction, and this says the same of the scratch arrays a workspace for up to
+     * {@code maxB} samples adds, p (maxB x h1) and dqRows (maxB x T x W; score, maxB x T, is within it).
+     */
+    static void requireIntIndices(String name, int maxB, int T, int W, int h1) {
+        long p = (long) maxB * h1, dqRows = (long) maxB * T * W;
+        String what = p > Integer.MAX_VALUE ? String.format(Locale.ROOT, "p (batch %d x h1 %d) would hold %,d", maxB, h1, p)
+                : dqRows > Integer.MAX_VALUE ? String.format(Locale.ROOT, "dqRows (batch %d x T %d x W %d) would hold %,d", maxB, T, W, dqRows) : null;
+        if (what != null) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "activation unit %s: its scratch array %s elements; the CUDA kernels "
+                    + "index an array with 32-bit ints (at most %,d elements); a smaller batch size makes it fit", name, what, Integer.MAX_VALUE));
+        }
     }
 
     /** Dynamic shared memory every kernel may use without opting in. */
@@ -573,6 +589,7 @@ public final class CudaBackend implements Backend, Profiling {
             this.maxB = maxB;
             this.T = T;
             int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
+            requireIntIndices(name, maxB, T, W, h1);
             long limit = Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin);
             long limitDynamic = limit - ATT_STATIC_SHARED;   // static and dynamic together within the block's limit
             long positions = Math.max(1L, (long) maxB * T);

@@ -2,7 +2,9 @@ package io.augur.backend.cuda;
 
 import org.junit.jupiter.api.Test;
 
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The automatic choices of the activation unit's and the tower's shapes (the settings themselves: KernelTuningTest). */
@@ -28,6 +30,20 @@ class CudaTuningTest {
         // no answer: shared memory for 1 block only, and a device that does not say either
         assertEquals(1, CudaBackend.attentionBlocksPerSm(0, 0, 150 * 1024, 228 * 1024));
         assertEquals(2, CudaBackend.attentionBlocksPerSm(0, 0, 10 * 1024, 0));
+    }
+
+    /** The unit's kernels index with ints: a workspace whose scratch arrays would pass 2^31 - 1 elements is refused by name. */
+    @Test
+    void aWorkspaceTooLargeForIntIndicesIsRefused() {
+        assertDoesNotThrow(() -> CudaBackend.requireIntIndices("din.att", 2048, 100, 36, 80));
+        // 596,523 x 100 x 36 = 2,147,482,800, just under 2^31 - 1; one sample more passes it
+        assertDoesNotThrow(() -> CudaBackend.requireIntIndices("din.att", 596_523, 100, 36, 80));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> CudaBackend.requireIntIndices("din.att", 596_524, 100, 36, 80));
+        assertTrue(e.getMessage().contains("din.att") && e.getMessage().contains("dqRows (batch 596524 x T 100 x W 36)")
+                && e.getMessage().contains("2,147,486,400"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> CudaBackend.requireIntIndices("u", 30_000_000, 1, 4, 80));
+        assertTrue(e.getMessage().contains("p (batch 30000000 x h1 80)") && e.getMessage().contains("2,400,000,000"), e.getMessage());
     }
 
     /**
