@@ -88,7 +88,7 @@ AUGUR_KERNEL void activation_unit_input_backward_kernel(float* __restrict__ d_qu
                                                         const int* __restrict__ lengths, const int* __restrict__ row_start,
                                                         int B, int T, int W) {
   AUGUR_GRID_STRIDE(i, (long long)B * W) {
-    const int b = (int)(i / W), c = (int)(i - (long long)b * W);
+    const int e = (int)i, b = e / W, c = e - b * W;  // i < B W, query's size: an int
     const int len = augur::clamped_length(lengths, b, T);
     const float q = query[i];
     const long long first = row_start != nullptr ? (long long)row_start[b] : (long long)b * T;

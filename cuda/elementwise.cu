@@ -24,8 +24,7 @@ AUGUR_KERNEL void scale_sequence_forward_kernel(float* __restrict__ out, const f
                                                 const float* __restrict__ w, const int* __restrict__ lengths,
                                                 int B, int T, int C) {
   AUGUR_GRID_STRIDE(i, (long long)B * T * C) {
-    const long long bt = i / C;
-    const int t = (int)(bt % T), b = (int)(bt / T);
+    const int bt = (int)i / C, t = bt % T, b = bt / T;  // i < B T C, x's size: an int
     out[i] = t < lengths[b] ? w[bt] * x[i] : 0.0f;
   }
 }
@@ -37,7 +36,7 @@ AUGUR_KERNEL void scale_sequence_backward_kernel(float* __restrict__ dX, float* 
                                                  const float* __restrict__ w, const int* __restrict__ lengths,
                                                  int B, int T, int C) {
   AUGUR_GRID_STRIDE(bt, (long long)B * T) {
-    const int t = (int)(bt % T), b = (int)(bt / T);
+    const int t = (int)bt % T, b = (int)bt / T;  // bt < B T, w's size: an int
     const long long o = bt * C;
     if (t < lengths[b]) {
       const float a = w[bt];

@@ -14,7 +14,10 @@ namespace augur {
 // this element's store (both floats, either may alias), so a thread of a list kernel waited for
 // GATHER_CHUNK / blockDim = 8 chains of two or three memory round trips: at batch 128 on an H200
 // the forward gather took 9.5 µs and its backward 16 µs for 1 to 2 waves of blocks.
-// A thread's elements: i = first, first + step, ... below end (i = r * D + c: row r, column c).
+// A thread's elements: i = first, first + step, ... below end (i = r * D + c: row r, column c). Their
+// indices into the table, the output and the sparse gradient are ints: each is a tensor of at most
+// 2^31 - 1 elements (io.augur.backend.Tensor), and a pointer plus an int is one IMAD.WIDE where the
+// 64-bit product and sum took about 8 instructions an element.
 constexpr int GATHER_BATCH = 8;
 
 // A round of GATHER_BATCH elements of the walk, which it then leaves at the next round's first: row
@@ -60,11 +63,11 @@ __device__ __forceinline__ void gather_forward_range(float* out, int* status, co
     }
     float v[GATHER_BATCH];
 #pragma unroll
-    for (int u = 0; u < GATHER_BATCH; ++u) v[u] = id[u] >= 0 ? table[(long long)id[u] * D + c[u]] : 0.0f;
+    for (int u = 0; u < GATHER_BATCH; ++u) v[u] = id[u] >= 0 ? table[id[u] * D + c[u]] : 0.0f;
     loads_issued();
 #pragma unroll
     for (int u = 0; u < GATHER_BATCH; ++u)
-      if (r[u] >= 0) out[(long long)r[u] * out_stride + off + c[u]] = v[u];
+      if (r[u] >= 0) out[r[u] * out_stride + off + c[u]] = v[u];
     if (bad) set_status(status, bad);
   }
 }
@@ -83,14 +86,14 @@ __device__ __forceinline__ void gather_backward_range(long long* acc, int* touch
       if (r[u] < 0 || t[u] >= len[u] || id[u] < 0 || id[u] >= V) id[u] = -1;
     float g[GATHER_BATCH];
 #pragma unroll
-    for (int u = 0; u < GATHER_BATCH; ++u) g[u] = id[u] >= 0 ? dout[(long long)r[u] * out_stride + off + c[u]] : 0.0f;
+    for (int u = 0; u < GATHER_BATCH; ++u) g[u] = id[u] >= 0 ? dout[r[u] * out_stride + off + c[u]] : 0.0f;
     loads_issued();
     int bad = 0;
 #pragma unroll
     for (int u = 0; u < GATHER_BATCH; ++u) {
       if (id[u] < 0) continue;
       if (!isfinite(g[u])) bad |= AUGUR_STATUS_NONFINITE_GRAD;
-      atomicAdd(reinterpret_cast<unsigned long long*>(acc + (long long)id[u] * D + c[u]), static_cast<unsigned long long>(to_fixed(g[u])));
+      atomicAdd(reinterpret_cast<unsigned long long*>(acc + (id[u] * D + c[u])), static_cast<unsigned long long>(to_fixed(g[u])));
       if (c[u] == 0) touch_row(touched_flag, touched_list, touched_count, status, id[u], capacity);
     }
     if (bad) set_status(status, bad);
@@ -212,10 +215,9 @@ AUGUR_KERNEL void embedding_gather_multi_backward_kernel(augur::GatherList list,
 AUGUR_KERNEL void sum_pool_forward_kernel(float* __restrict__ out, const float* __restrict__ x,
                                           const int* __restrict__ lengths, int B, int T, int C) {
   AUGUR_GRID_STRIDE(i, (long long)B * C) {
-    const int b = (int)(i / C);
-    const int c = (int)(i % C);
+    const int b = (int)i / C, c = (int)i - b * C;  // i < B C, out's size: an int (as are x's indices)
     const int len = augur::clamped_length(lengths, b, T);
-    out[i] = augur::positions_sum(x + (long long)b * T * C + c, len, C);
+    out[i] = augur::positions_sum(x + b * T * C + c, len, C);
   }
 }
 
@@ -223,10 +225,8 @@ AUGUR_KERNEL void sum_pool_forward_kernel(float* __restrict__ out, const float* 
 AUGUR_KERNEL void sum_pool_backward_kernel(float* __restrict__ dx, const float* __restrict__ dout,
                                            const int* __restrict__ lengths, int B, int T, int C) {
   AUGUR_GRID_STRIDE(i, (long long)B * T * C) {
-    const int c = (int)(i % C);
-    const int t = (int)((i / C) % T);
-    const int b = (int)(i / ((long long)T * C));
-    dx[i] = t < lengths[b] ? dout[(long long)b * C + c] : 0.0f;
+    const int bt = (int)i / C, c = (int)i - bt * C, b = bt / T, t = bt - b * T;  // i < B T C, dx's size: an int
+    dx[i] = t < lengths[b] ? dout[b * C + c] : 0.0f;
   }
 }
 
@@ -250,9 +250,14 @@ AUGUR_KERNEL void history_gather_kernel(HistoryGatherList l, int* status, const 
                                         const int* __restrict__ rows, int n_rows, int B, int T) {
   const long long per_column = (long long)B * T;
   AUGUR_GRID_STRIDE(i, l.count * per_column) {
-    const int c = (int)(i / per_column);
-    const long long bt = i - c * per_column;
-    const int b = (int)(bt / T), t = (int)(bt - (long long)b * T);
+    // column c and bt < B T (one column's size: an int) without a 64-bit division (count * B T may not be an int)
+    int c = 0;
+    long long rest = i;
+    while (rest >= per_column) {
+      rest -= per_column;
+      ++c;
+    }
+    const int bt = (int)rest, b = bt / T, t = bt - b * T;
     // column c's fields, picked with constant indices: l.from[c] and the like copied the whole
     // list to local memory (an 88-byte stack frame in ptxas's report)
     int from = 0;

@@ -519,5 +519,5 @@ AUGUR_KERNEL void bias_grad_reduce_kernel(float* __restrict__ db, const double* 
 
 // y[r, n] = bias[n]: the starting value of y = x W + b when a library GEMM adds x W into it.
 AUGUR_KERNEL void bias_broadcast_kernel(float* __restrict__ y, const float* __restrict__ bias, int B, int N) {
-  AUGUR_GRID_STRIDE(i, (long long)B * N) { y[i] = bias[i % N]; }
+  AUGUR_GRID_STRIDE(i, (long long)B * N) { y[i] = bias[(int)i % N]; }  // i < B N, y's size: an int
 }

@@ -15,8 +15,7 @@ AUGUR_KERNEL void interest_concat_forward_kernel(float* __restrict__ x, const fl
                                                  int T) {
   const int width = E + V;
   AUGUR_GRID_STRIDE(i, (long long)B * width) {
-    const int b = (int)(i / width);
-    const int j = (int)(i % width);
+    const int b = (int)i / width, j = (int)i - b * width;  // i < B width, within x's size: an int
     float* row = x + (long long)b * x_stride + off;
     if (j < E) {
       const long long k = (long long)b * E + j;
@@ -49,8 +48,7 @@ AUGUR_KERNEL void interest_concat_backward_kernel(float* __restrict__ d_ea, floa
                                                   float* __restrict__ d_hist, const int* __restrict__ lengths, int T) {
   const int width = E + (d_v != nullptr ? V : 0);
   AUGUR_GRID_STRIDE(i, (long long)B * width) {
-    const int b = (int)(i / width);
-    const int j = (int)(i % width);
+    const int b = (int)i / width, j = (int)i - b * width;  // i < B width, within x's size: an int
     const float* row = dx + (long long)b * x_stride + off;
     if (j < E) {
       const long long k = (long long)b * E + j;

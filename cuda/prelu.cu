@@ -7,7 +7,7 @@ AUGUR_KERNEL void prelu_forward_kernel(float* __restrict__ y, const float* __res
                                        const float* __restrict__ alpha, int B, int C) {
   AUGUR_GRID_STRIDE(i, (long long)B * C) {
     const float v = x[i];
-    y[i] = v > 0.0f ? v : alpha[i % C] * v;
+    y[i] = v > 0.0f ? v : alpha[(int)i % C] * v;  // i < B C, y's size: an int
   }
 }
 

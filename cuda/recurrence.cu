@@ -145,11 +145,11 @@ AUGUR_KERNEL void recurrence_transpose_kernel(float* __restrict__ wxT, float* __
   const int G = 3 * H;
   AUGUR_GRID_STRIDE(i, (long long)G * (E + H)) {
     if (i < (long long)E * G) {
-      const int e = (int)(i / G), q = (int)(i % G);
+      const int e = (int)i / G, q = (int)i - e * G;  // i < E G, wx's size: an int
       wxT[(long long)q * E + e] = wx[i];
     } else {
       const long long m = i - (long long)E * G;
-      const int k = (int)(m / G), q = (int)(m % G);
+      const int k = (int)m / G, q = (int)m - k * G;  // m < H G, wh's size
       whT[(long long)q * H + k] = wh[m];
     }
   }

@@ -47,7 +47,7 @@ __device__ __forceinline__ void sparse_update_range(float* table, float* s1, flo
       fixed[u] = 0;
       w[u] = m[u] = v[u] = reg[u] = 0.0f;
       if (row[u] < 0) continue;
-      const long long el = (long long)row[u] * D + col[u];
+      const int el = row[u] * D + col[u];  // the table's (V, D) element: an int, as V D <= 2^31 - 1 (a tensor)
       fixed[u] = acc[el];
       if (row[u] == 0) continue;  // padding: cleared below, never updated
       w[u] = table[el];
@@ -59,7 +59,7 @@ __device__ __forceinline__ void sparse_update_range(float* table, float* s1, flo
 #pragma unroll
     for (int u = 0; u < SPARSE_BATCH; ++u) {  // the stores and the arithmetic
       if (row[u] < 0) continue;
-      const long long el = (long long)row[u] * D + col[u];
+      const int el = row[u] * D + col[u];
       acc[el] = 0;
       if (col[u] == 0) touched_flag[row[u]] = 0;
       if (row[u] == 0) continue;
