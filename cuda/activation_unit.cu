@@ -914,41 +914,50 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     // and g + g2 of H2 and A2, elements no other thread reads and nothing reads after this stage
     // (g2 <= rows / 2 keeps row g + g2 inside them); the last stage adds them up in g order.
     const int g2 = row_groups(h2, rows / 2, a.row_groups);
-    for (int e = threadIdx.x; e < g2 * h2; e += blockDim.x) {  // one round where g2 > 1
-      const int j = e % h2, g = e / h2;
-      const float w3 = a.w3[j], alpha = a.alpha2 != nullptr ? a.alpha2[j] : 0.0f;
-      float s_w3 = 0.0f, s_alpha = 0.0f, s_b2 = 0.0f;
-      for (int r0 = g; r0 < n; r0 += g2 * ROW_BATCH) {
-        float ds[ROW_BATCH], pre[ROW_BATCH], post[ROW_BATCH];
+    // written out for each activation (prelu: PReLU, else the sigmoid), as is the first activation's stage
+    // below: with a.act tested inside, every row issued both derivatives and PReLU's slope sum under
+    // predicates, and the sigmoid's loaded H2 for nothing (sm_90: 221 -> 164 instructions a round here,
+    // 205 -> 144 below, the sigmoid's)
+    auto layer3_stage = [&](auto prelu) {
+      constexpr int act = decltype(prelu)::value ? 1 : 0;
+      for (int e = threadIdx.x; e < g2 * h2; e += blockDim.x) {  // one round where g2 > 1
+        const int j = e % h2, g = e / h2;
+        const float w3 = a.w3[j], alpha = a.alpha2 != nullptr ? a.alpha2[j] : 0.0f;
+        float s_w3 = 0.0f, s_alpha = 0.0f, s_b2 = 0.0f;
+        for (int r0 = g; r0 < n; r0 += g2 * ROW_BATCH) {
+          float ds[ROW_BATCH], pre[ROW_BATCH], post[ROW_BATCH];
 #pragma unroll
-        for (int u = 0; u < ROW_BATCH; ++u) {
-          const int r = r0 + u * g2 < n ? r0 + u * g2 : r0;  // past the tile: a row of its own, loaded and not used
-          ds[u] = dsc[r];
-          pre[u] = H2[r * h2 + j];
-          post[u] = A2[r * h2 + j];
+          for (int u = 0; u < ROW_BATCH; ++u) {
+            const int r = r0 + u * g2 < n ? r0 + u * g2 : r0;  // past the tile: a row of its own, loaded and not used
+            ds[u] = dsc[r];
+            pre[u] = H2[r * h2 + j];
+            post[u] = A2[r * h2 + j];
+          }
+#pragma unroll
+          for (int u = 0; u < ROW_BATCH; ++u) {
+            const int r = r0 + u * g2;
+            if (r >= n) break;
+            const float da = ds[u] * w3;
+            s_w3 += post[u] * ds[u];
+            if (act == 1 && pre[u] <= 0.0f) s_alpha += pre[u] * da;
+            const float d = da * act_derivative(act, pre[u], post[u], alpha);
+            D2[r * h2 + j] = d;
+            s_b2 += d;
+          }
         }
-#pragma unroll
-        for (int u = 0; u < ROW_BATCH; ++u) {
-          const int r = r0 + u * g2;
-          if (r >= n) break;
-          const float da = ds[u] * w3;
-          s_w3 += post[u] * ds[u];
-          if (a.act == 1 && pre[u] <= 0.0f) s_alpha += pre[u] * da;
-          const float d = da * act_derivative(a.act, pre[u], post[u], alpha);
-          D2[r * h2 + j] = d;
-          s_b2 += d;
+        if (g2 == 1) {
+          pr[L.dw3 - shift + j] += s_w3;
+          pr[L.da2 - shift + j] += s_alpha;
+          pr[L.db2 - shift + j] += s_b2;
+        } else {
+          H2[g * h2 + j] = s_w3;
+          A2[g * h2 + j] = s_alpha;
+          H2[(g + g2) * h2 + j] = s_b2;
         }
       }
-      if (g2 == 1) {
-        pr[L.dw3 - shift + j] += s_w3;
-        pr[L.da2 - shift + j] += s_alpha;
-        pr[L.db2 - shift + j] += s_b2;
-      } else {
-        H2[g * h2 + j] = s_w3;
-        A2[g * h2 + j] = s_alpha;
-        H2[(g + g2) * h2 + j] = s_b2;
-      }
-    }
+    };
+    if (a.act == 1) layer3_stage(std::true_type{});
+    else layer3_stage(std::false_type{});
     if (threadIdx.x == blockDim.x - 1) {  // past the groups' threads where h2 does not divide the block (16 at h2 = 40)
       float s = 0.0f;
       for (int r = 0; r < n; ++r) s += dsc[r];
@@ -971,37 +980,42 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     // and 256 threads). With g1 > 1 the two sums go to D2 (spent: the products above were its
     // last readers), g1 rows of h1 each, for the last stage to add up in g order.
     const int g1 = row_groups(h1, rows * h2 / (2 * h1), a.row_groups);
-    for (int e = threadIdx.x; e < g1 * h1; e += blockDim.x) {  // one round where g1 > 1
-      const int i = e % h1, g = e / h1;
-      const float alpha = a.alpha1 != nullptr ? a.alpha1[i] : 0.0f;
-      float s_alpha = 0.0f, s_b1 = 0.0f;
-      for (int r0 = g; r0 < n; r0 += g1 * ROW_BATCH) {
-        float da[ROW_BATCH], pre[ROW_BATCH], post[ROW_BATCH];
+    auto layer1_stage = [&](auto prelu) {
+      constexpr int act = decltype(prelu)::value ? 1 : 0;
+      for (int e = threadIdx.x; e < g1 * h1; e += blockDim.x) {  // one round where g1 > 1
+        const int i = e % h1, g = e / h1;
+        const float alpha = a.alpha1 != nullptr ? a.alpha1[i] : 0.0f;
+        float s_alpha = 0.0f, s_b1 = 0.0f;
+        for (int r0 = g; r0 < n; r0 += g1 * ROW_BATCH) {
+          float da[ROW_BATCH], pre[ROW_BATCH], post[ROW_BATCH];
 #pragma unroll
-        for (int u = 0; u < ROW_BATCH; ++u) {
-          const int r = r0 + u * g1 < n ? r0 + u * g1 : r0;
-          da[u] = D1[r * h1 + i];
-          pre[u] = H1[r * h1 + i];
-          post[u] = A1[r * h1 + i];
+          for (int u = 0; u < ROW_BATCH; ++u) {
+            const int r = r0 + u * g1 < n ? r0 + u * g1 : r0;
+            da[u] = D1[r * h1 + i];
+            pre[u] = H1[r * h1 + i];
+            post[u] = A1[r * h1 + i];
+          }
+#pragma unroll
+          for (int u = 0; u < ROW_BATCH; ++u) {
+            const int r = r0 + u * g1;
+            if (r >= n) break;
+            if (act == 1 && pre[u] <= 0.0f) s_alpha += pre[u] * da[u];
+            const float d = da[u] * act_derivative(act, pre[u], post[u], alpha);
+            D1[r * h1 + i] = d;
+            s_b1 += d;
+          }
         }
-#pragma unroll
-        for (int u = 0; u < ROW_BATCH; ++u) {
-          const int r = r0 + u * g1;
-          if (r >= n) break;
-          if (a.act == 1 && pre[u] <= 0.0f) s_alpha += pre[u] * da[u];
-          const float d = da[u] * act_derivative(a.act, pre[u], post[u], alpha);
-          D1[r * h1 + i] = d;
-          s_b1 += d;
+        if (g1 == 1) {
+          pr[L.da1 - shift + i] += s_alpha;
+          pr[L.db1 - shift + i] += s_b1;
+        } else {
+          D2[g * h1 + i] = s_alpha;
+          D2[(g1 + g) * h1 + i] = s_b1;
         }
       }
-      if (g1 == 1) {
-        pr[L.da1 - shift + i] += s_alpha;
-        pr[L.db1 - shift + i] += s_b1;
-      } else {
-        D2[g * h1 + i] = s_alpha;
-        D2[(g1 + g) * h1 + i] = s_b1;
-      }
-    }
+    };
+    if (a.act == 1) layer1_stage(std::true_type{});
+    else layer1_stage(std::false_type{});
     __syncthreads();  // H1 and A1 are spent: dR3 may take their place
     // dM3 += R3^T dH1;  dR3 = dH1 M3^T
     {
@@ -1084,13 +1098,14 @@ AUGUR_KERNEL void activation_unit_backward_tf32_kernel(AttentionArgs a) { backwa
 // The same with each operand split into two TF32 parts, three products where TF32 takes one (fp32's accuracy).
 AUGUR_KERNEL void activation_unit_backward_tf32x3_kernel(AttentionArgs a) { backward_tiles<Form::TF32X3>(a); }
 // The same four held to three blocks of 256 threads an SM (80 registers a thread): on sm_90 the vector, scalar
-// and TF32 kernels above take 92, 96 and 128 registers, so an SM holds two of their blocks whatever their shared
+// and TF32 kernels above take 86, 128 and 96 registers, so an SM holds two of their blocks whatever their shared
 // memory, and a third block, which the backward's shared memory with dM3 off chip leaves room for, waits for a
-// second wave. (The TF32X3 form takes 72 and would fit three by itself; the planner still takes the bounded form at
+// second wave. (The TF32X3 form takes 64 and would fit three by itself; the planner still takes the bounded form at
 // three, one rule for all four. These counts move by tens with small changes elsewhere in the kernel.) The price,
 // where there is one, is a few bytes of spills to local memory, which L1 caches (sm_90: KernelResourcesTest allows
-// 64 bytes; the scalar form's 12 stored and 24 loaded, the vector form's 4 and 8, a few loads a tile; the tensor
-// cores' none). CudaBackend launches these where it plans three or more backward blocks an SM.
+// 64 bytes; the scalar form's 20 stored and 32 loaded, the vector form's 12 and 16, a few loads a tile outside
+// the products' loops; the tensor cores' none). CudaBackend launches these where it plans three or more backward
+// blocks an SM.
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::VECTOR>(a); }
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_scalar_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::SCALAR>(a); }
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_tf32_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::TF32>(a); }
