@@ -727,7 +727,7 @@ __device__ void forward_tiles(const AttentionArgs& a) {
   for (long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x; e < (long long)W * h1 + (long long)h1 * h2;
        e += (long long)gridDim.x * blockDim.x) {
     if (e < (long long)W * h1) {
-      const int c = (int)(e / h1), j = (int)(e % h1);
+      const int c = (int)e / h1, j = (int)e - c * h1;  // e < W h1 (W1's quarter): an int
       float mb, mp, ma;
       m3_element(a.w1, W, h1, c, j, mb, mp, ma);
       a.m3[c * h1 + j] = mb;
