@@ -38,10 +38,13 @@
 //   activation_unit_reduce_kernel         sums the slices in block order into the parameter gradients
 //                                         (+=), W1's four blocks from dM3, and each sample's rows of
 //                                         dq_rows in t order into dQuery (+=; = with a.dx, below)
-// The backward carries q as a third block of each row, r3 = [k, q * k, q]: then dMa is the third
-// block of dM3 = r3^T dH1 and each row's share of dQuery the third block of dR3 = dH1 M3^T, so a
-// tile needs no per-sample sums (its rows' samples differ) at the cost of a 3W-wide product where
-// the per-sample sums were W h1 per sample.
+// The backward's rows are r3 = [k, q * k, q] (3W), so that dMa is the third block of dM3 = r3^T dH1
+// and each row's share of dQuery the third block of dR3 = dH1 M3^T. The third block is the same for
+// all of a sample's rows, so a tile makes those two from each of its samples' sums S of dH1 over the
+// sample's rows in the tile (a.query_sums, where the tile has room for them): dMa += q^T S and the
+// sample's share S Ma^T, written at its first row, and the rows' two products run 2W wide; a tile
+// without the room (more samples than fit, e.g. histories of one position) carries q through both
+// products row by row.
 // The products (R M2, A1 W2 and, backward, D2 W2^T, A1^T D2, R3^T dH1, dH1 M3^T) run through
 // tiled_product: each thread keeps a 4 x 4 tile of outputs in registers, so an inner step is 8
 // loads for 16 FMAs, and every weight matrix is read along its rows (coalesced).
@@ -79,7 +82,7 @@
 
 // One argument block for the forward, backward and reduce kernels (apex's habit: one
 // struct instead of thirty arguments). io.augur.backend.cuda.AttentionArgs writes it byte for
-// byte: 35 pointers, then 11 ints.
+// byte: 35 pointers, then 13 ints.
 struct AttentionArgs {
   float* score;          // (B, T) forward: written at valid positions
   const float* d_out;    // (B, W) backward: d loss / d out, or nullptr
@@ -125,6 +128,7 @@ struct AttentionArgs {
   int softmax; // backward: the weights are the scores' softmax (1) or the scores (0)
   int d_out_stride;  // backward: d_out's row stride (W, or the feature vector's with dx)
   int row_groups;    // backward: the most groups of threads a per-column stage splits a tile's rows among (0: as many as fit)
+  int query_sums;    // backward: dMa and the rows' shares of dQuery from per-sample sums of dH1 where a tile's room allows (1), or per row (0)
 };
 
 namespace {
@@ -232,6 +236,25 @@ __device__ __forceinline__ void locate_row(const int* run_start, int per, int p,
 __device__ __forceinline__ void locate_tile(int* row_b, int* row_t, const int* run_start, int per, int first, int n,
                                             const AttentionArgs& a) {
   for (int r = threadIdx.x; r < n; r += blockDim.x) locate_row(run_start, per, first + r, a, row_b[r], row_t[r]);
+}
+
+// The tile's samples, by one warp (every lane calls it): slot_first[s] the first row of the tile's s-th
+// sample (row 0, or a row with t = 0: a sample's rows are consecutive), *count how many. No barrier.
+__device__ __forceinline__ void tile_samples(int* slot_first, int* count, const int* row_t, int n) {
+  const int lane = threadIdx.x & 31;
+  int base = 0;
+  for (int r0 = 0; r0 < n; r0 += 32) {  // the same for the warp
+    const int r = r0 + lane;
+    const int starts = r < n && (r == 0 || row_t[r] == 0) ? 1 : 0;
+    int v = starts;  // inclusive scan over the warp
+    for (int o = 1; o < 32; o <<= 1) {
+      const int u = __shfl_up_sync(0xffffffffu, v, o);
+      if (lane >= o) v += u;
+    }
+    if (starts) slot_first[base + v - 1] = r;
+    base += __shfl_sync(0xffffffffu, v, 31);
+  }
+  if (lane == 0) *count = base;
 }
 
 // The pool's backward at the tile's rows, into dsc (n): with g_t = d_weights[b, t] + d_out_b . k_bt
@@ -873,8 +896,15 @@ __device__ void backward_tiles(const AttentionArgs& a) {
   // the rows' d_out for the pool's backward (rows, W), in dR3's place: at least 3W a row, and
   // written only after the pool's backward has read it (H1, where dR3 may live, by the MLP's forward)
   float* dob = dR3;
+  // with a.query_sums: the first row of each of the tile's samples (slots of them), in seg_dot's place (rows
+  // doubles, spent once the pool's backward has read it); and the room for the samples' sums of dH1 (slots,
+  // h1) and queries (slots, W), in H1 and A1 past dR3 (spent after the first activation's stage)
+  int* slot_first = reinterpret_cast<int*>(seg_dot);
+  float* SQ = dr3_in_h1(W, h1) ? H1 + ((rows * W3 + 3) & ~3) : H1;
+  const int sq_room = (int)(A1 + rows * h1 - SQ);
 
   __shared__ int run_start[MAX_THREADS + 1];
+  __shared__ int slots;
   // before any return; its weights (M3, M3t, W2t) are the forward's, so nothing is read before it
   augur::grid_dependency_wait_and_launch();
   const int per = (a.B + blockDim.x - 1) / blockDim.x;
@@ -956,6 +986,9 @@ __device__ void backward_tiles(const AttentionArgs& a) {
         }
       }
     };
+    // the tile's samples for the query sums below, by the last warp (whose threads the stage leaves idle
+    // where g2 h2 is short of the block: 16 of them at h2 = 40), in seg_dot's place (spent)
+    if (a.query_sums && (int)threadIdx.x >= (int)blockDim.x - 32) tile_samples(slot_first, &slots, row_t, n);
     if (a.act == 1) layer3_stage(std::true_type{});
     else layer3_stage(std::false_type{});
     if (threadIdx.x == blockDim.x - 1) {  // past the groups' threads where h2 does not divide the block (16 at h2 = 40)
@@ -1017,14 +1050,101 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     if (a.act == 1) layer1_stage(std::true_type{});
     else layer1_stage(std::false_type{});
     __syncthreads();  // H1 and A1 are spent: dR3 may take their place
-    // dM3 += R3^T dH1;  dR3 = dH1 M3^T
+    // The query's third of r3 = [k, q * k, q] is the same for all of a sample's rows, so its two products
+    // need only the sample's sum of dH1 over its rows, S = sum_r dH1[r]: dMa += q^T S and the sample's
+    // share of dQuery S Ma^T (one W-row where each row made one). With by_sample (a.query_sums, and room for
+    // S and the queries Q in H1 and A1 past dR3; the same for the whole block) the tile's rows take 2W-wide
+    // products where they took 3W (the Amazon config: a third less of the stage's work) and its samples a
+    // W x h1 product each; dR3's third block then holds a sample's share of dQuery at its first row (0
+    // elsewhere). Otherwise each row carries q (the third block, as the forward does not).
+    const bool by_sample = a.query_sums != 0 && slots * (h1 + W) <= sq_room;
+    const int n_s = by_sample ? slots : 0;
+    float* S = SQ;              // (n_s, h1)
+    float* Q = SQ + n_s * h1;   // (n_s, W), 16-byte aligned where h1 is a multiple of 4 (vector tiles)
+    if (by_sample) {
+      // S, one thread a column (from the block's last thread) walking the rows in order, ROW_BATCH loads at a time
+      for (int j = (int)blockDim.x - 1 - (int)threadIdx.x; j < h1; j += blockDim.x) {
+        float sum = 0.0f;
+        int sl = 0;
+        for (int r0 = 0; r0 < n; r0 += ROW_BATCH) {
+          float d[ROW_BATCH];
+          bool ends[ROW_BATCH];
+#pragma unroll
+          for (int u = 0; u < ROW_BATCH; ++u) {
+            const int r = min(r0 + u, n - 1);
+            d[u] = D1[r * h1 + j];
+            ends[u] = r + 1 >= n || row_t[r + 1] == 0;  // the last of its sample's rows in the tile
+          }
+#pragma unroll
+          for (int u = 0; u < ROW_BATCH; ++u) {
+            if (r0 + u >= n) break;
+            sum += d[u];
+            if (ends[u]) {
+              S[sl * h1 + j] = sum;
+              ++sl;
+              sum = 0.0f;
+            }
+          }
+        }
+      }
+      // Q: the samples' queries, from the third block of their first rows
+      for (int e = threadIdx.x; e < n_s * W; e += blockDim.x) {
+        const int sl = e / W, c = e - sl * W;
+        Q[e] = R3[slot_first[sl] * W3 + 2 * W + c];
+      }
+      __syncthreads();
+    }
+    // dM3 += R3^T dH1;  dR3 = dH1 M3^T: over the first 2W (by_sample) or all 3W of r3
+    const int Wr = by_sample ? 2 * W : W3;
     {
       auto epi_dm3 = [&](int c, int i, auto s) { add_run(pm3 + (L.dm3 + c * h1 + i), s); };
       auto epi_dr3 = [&](int r, int c, auto s) { store_run(dR3 + (r * W3 + c), s); };
-      if constexpr (on_tensor_cores<F>) {
-        mma_product_pair<F == Form::TF32X3>(Operands{n, W3, h1, D1, h1, 1, a.m3t, W3, 1}, epi_dr3, Operands{W3, h1, n, R3, 1, W3, D1, h1, 1}, epi_dm3);
-      } else {
-        tiled_product_pair<F == Form::VECTOR>(Operands{n, W3, h1, D1, h1, 1, a.m3t, W3, 1}, epi_dr3, Operands{W3, h1, n, R3, 1, W3, D1, h1, 1}, epi_dm3);
+      const Operands dr3{n, Wr, h1, D1, h1, 1, a.m3t, W3, 1}, dm3{Wr, h1, n, R3, 1, W3, D1, h1, 1};
+      if constexpr (on_tensor_cores<F>) mma_product_pair<F == Form::TF32X3>(dr3, epi_dr3, dm3, epi_dm3);
+      else tiled_product_pair<F == Form::VECTOR>(dr3, epi_dr3, dm3, epi_dm3);
+    }
+    // by_sample, beside them: each sample's share of dQuery S Ma^T into dR3's third block at its first row,
+    // and dMa += Q^T S. Loops of fp32 FMAs in every form (as register tiles they took the vector backward
+    // from 90 to 128 registers on sm_90, and spilled 120 bytes held to 80), run by the threads the pair
+    // leaves without a tile of dR3 where it leaves some (they take a few of dM3's short tiles instead), else
+    // by all. A share of dQuery (sl, c) is one item, its h1 terms in four chains (j mod 4) added in order at
+    // the end; dMa's item is four consecutive elements of a row, each summed over the samples in order.
+    if (by_sample) {
+      const int busy = on_tensor_cores<F> ? 32 * mma_tile_count(Operands{n, Wr, h1, D1, h1, 1, a.m3t, W3, 1})
+                                          : Operands{n, Wr, h1, D1, h1, 1, a.m3t, W3, 1}.tiles();
+      const bool spare = busy < (int)blockDim.x;  // the same for the whole block
+      const int u = spare ? (int)threadIdx.x - busy : (int)threadIdx.x, step = spare ? (int)blockDim.x - busy : (int)blockDim.x;
+      const int n_dq = n_s * W, jq = (h1 + 3) / 4, items = n_dq + W * jq;
+      for (int e = u; e >= 0 && e < items; e += step) {
+        if (e < n_dq) {
+          const int sl = e / W, c = e - sl * W;
+          const float* s_row = S + sl * h1;
+          const float* ma = a.m3 + (2 * W + c) * h1;
+          float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+          int j = 0;
+          for (; j + 4 <= h1; j += 4) {
+#pragma unroll
+            for (int v = 0; v < 4; ++v) acc[v] += s_row[j + v] * ma[j + v];
+          }
+#pragma unroll
+          for (int v = 0; v < 3; ++v)  // the last h1 mod 4 terms
+            if (j + v < h1) acc[v] += s_row[j + v] * ma[j + v];
+          dR3[slot_first[sl] * W3 + 2 * W + c] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        } else {
+          const int f = e - n_dq, c = f / jq, j = (f - c * jq) * 4;
+          float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+          for (int sl = 0; sl < n_s; ++sl) {
+            const float q = Q[sl * W + c];
+            const float* s_row = S + sl * h1 + j;
+#pragma unroll
+            for (int v = 0; v < 4; ++v)
+              if (j + v < h1) acc[v] += q * s_row[v];
+          }
+          float* g = pm3 + (L.dm3 + (2 * W + c) * h1 + j);
+#pragma unroll
+          for (int v = 0; v < 4; ++v)
+            if (j + v < h1) g[v] += acc[v];
+        }
       }
     }
     __syncthreads();
@@ -1075,7 +1195,8 @@ __device__ void backward_tiles(const AttentionArgs& a) {
       }, [&](int r, int c, float2 v) {
         const int at = (row_b[r] * T + row_t[r]) * W + c;
         const float k = R3[r * W3 + c];
-        const float dk = dR3[r * W3 + c], dp = dR3[r * W3 + W + c], dq = dR3[r * W3 + 2 * W + c];
+        const float dk = dR3[r * W3 + c], dp = dR3[r * W3 + W + c];
+        const float dq = !by_sample || r == 0 || row_t[r] == 0 ? dR3[r * W3 + 2 * W + c] : 0.0f;  // by_sample: at a sample's first row
         a.d_keys[at] = v.y + (dk + dp * v.x);
         a.dq_rows[at] = dp * k + dq;
       });

@@ -233,7 +233,7 @@ fi
 pack
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
-  else variants=(-Daugur.attention.vectorTiles=off -Daugur.attention.rowGroups=1 -Daugur.attention.sharedAsPlanned=true@128 -Daugur.tower.cols=4@2048 -Daugur.tower.chunk=all@2048 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128 -Daugur.tower.cluster=2@128 -Daugur.tower.cluster=4@128 -Daugur.tower.cols=8@128); fi
+  else variants=(-Daugur.attention.querySums=off -Daugur.attention.vectorTiles=off -Daugur.attention.rowGroups=1 -Daugur.attention.sharedAsPlanned=true@128 -Daugur.tower.cols=4@2048 -Daugur.tower.chunk=all@2048 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128 -Daugur.tower.cluster=2@128 -Daugur.tower.cluster=4@128 -Daugur.tower.cols=8@128); fi
   i=0
   for spec in "${variants[@]}"; do
     i=$((i + 1))

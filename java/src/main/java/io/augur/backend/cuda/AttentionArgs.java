@@ -6,7 +6,7 @@ import java.nio.ByteOrder;
 /**
  * The argument block of the activation-unit kernels, byte for byte the {@code AttentionArgs}
  * struct of {@code cuda/activation_unit.cu}: 35 pointers (8 bytes each, 0 for nullptr) in
- * {@link Ptr} order, then 12 ints in {@link Int} order, padded to a multiple of 8. Also the
+ * {@link Ptr} order, then 13 ints in {@link Int} order, padded to a multiple of 8. Also the
  * shared-memory and partial-gradient layouts the kernels assume, computed the same way as there.
  */
 final class AttentionArgs {
@@ -18,7 +18,7 @@ final class AttentionArgs {
     }
 
     /** Int fields, in struct order. */
-    enum Int { B, T, W, H1, H2, ROWS, ACT, BLOCKS, LOCAL, SOFTMAX, D_OUT_STRIDE, ROW_GROUPS }
+    enum Int { B, T, W, H1, H2, ROWS, ACT, BLOCKS, LOCAL, SOFTMAX, D_OUT_STRIDE, ROW_GROUPS, QUERY_SUMS }
 
     static final int BYTES = align8(8 * Ptr.values().length + 4 * Int.values().length);
 

@@ -596,7 +596,8 @@ public final class CudaBackend implements Backend, Profiling {
             tuning = CudaBackend.this.tuning;
             threads = tuning.attentionThreads();
             settingsRead.addAll(List.of(KernelTuning.ROWS_FORWARD, KernelTuning.ROWS_BACKWARD, KernelTuning.THREADS, KernelTuning.BLOCKS_PER_SM,
-                    KernelTuning.PARTIALS_ON_CHIP, KernelTuning.VECTOR_TILES, KernelTuning.ROW_GROUPS));
+                    KernelTuning.PARTIALS_ON_CHIP, KernelTuning.VECTOR_TILES, KernelTuning.ROW_GROUPS,
+                    KernelTuning.QUERY_SUMS));
             if (tuning.attentionPartialsOnChip()) settingsRead.add(KernelTuning.DM3_ON_CHIP);
             int wantForward = tuning.attentionRowsForward() > 0 ? tuning.attentionRowsForward() : ATT_AUTO_ROWS;
             int wantBackward = tuning.attentionRowsBackward() > 0 ? tuning.attentionRowsBackward() : ATT_AUTO_ROWS;
@@ -2052,7 +2053,7 @@ public final class CudaBackend implements Backend, Profiling {
                 .set(AttentionArgs.Ptr.G_W2, a(grads.w2())).set(AttentionArgs.Ptr.G_B2, a(grads.b2())).set(AttentionArgs.Ptr.G_ALPHA2, a(grads.alpha2()))
                 .set(AttentionArgs.Ptr.G_W3, a(grads.w3())).set(AttentionArgs.Ptr.G_B3, a(grads.b3()))
                 .set(AttentionArgs.Int.BLOCKS, blocks).set(AttentionArgs.Int.LOCAL, w.partialsPlace)
-                .set(AttentionArgs.Int.ROW_GROUPS, w.tuning.attentionRowGroups());
+                .set(AttentionArgs.Int.ROW_GROUPS, w.tuning.attentionRowGroups()).set(AttentionArgs.Int.QUERY_SUMS, w.tuning.attentionQuerySums() ? 1 : 0);
         CudaRuntime.Args args = args().struct(g.buffer());
         boolean vector = w.tuning.attentionVectorTiles()
                 && attentionVectorTiles(spec.width(), spec.h1(), spec.h2(), a(p.w2()), w.m3.address(), w.m3t.address(), w.w2t.address());

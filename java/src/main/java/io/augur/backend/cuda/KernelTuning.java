@@ -52,11 +52,15 @@ import java.util.Locale;
  *                                (the activations' derivatives and their sums over a tile's rows) split the rows, each
  *                                group a thread a column; 0: as many as the block holds (6 and 3 in the Amazon config
  *                                at 256 threads); 1: a thread a column over all the rows, as before the groups
+ * @param attentionQuerySums      whether the fused backward makes dMa and the rows' shares of dQuery (the query's third
+ *                                of r3 = [k, q * k, q]) from each sample's sum of dH1 over its rows in a tile, where the
+ *                                tile has room for the sums: 2W-wide products over the rows instead of 3W, and a W x h1
+ *                                product a sample; false: every row carries q through both products, as before
  */
 public record KernelTuning(boolean attentionFused, int attentionRowsForward, int attentionRowsBackward, int attentionThreads, int attentionBlocksPerSm,
                            boolean attentionPartialsOnChip, boolean attentionDm3OnChip,
                            boolean towerFused, int towerCols, int towerChunk, int towerCluster, BuiltinGemm.Small gemmSmall, boolean pdl,
-                           boolean attentionVectorTiles, int attentionRowGroups) {
+                           boolean attentionVectorTiles, int attentionRowGroups, boolean attentionQuerySums) {
 
     public static final String FUSED = "augur.attention.fused";
     public static final String ROWS_FORWARD = "augur.attention.rowsForward";
@@ -73,9 +77,11 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
     public static final String PDL = "augur.cuda.pdl";
     public static final String VECTOR_TILES = "augur.attention.vectorTiles";
     public static final String ROW_GROUPS = "augur.attention.rowGroups";
+    public static final String QUERY_SUMS = "augur.attention.querySums";
     /** Every setting's property, in the order {@link #changes} lists them. */
     public static final List<String> PROPERTIES = List.of(FUSED, ROWS_FORWARD, ROWS_BACKWARD, THREADS, BLOCKS_PER_SM, PARTIALS_ON_CHIP, DM3_ON_CHIP,
-            TOWER_FUSED, TOWER_COLS, TOWER_CHUNK, TOWER_CLUSTER, GEMM_SMALL, PDL, VECTOR_TILES, ROW_GROUPS);
+            TOWER_FUSED, TOWER_COLS, TOWER_CHUNK, TOWER_CLUSTER, GEMM_SMALL, PDL, VECTOR_TILES, ROW_GROUPS,
+            QUERY_SUMS);
 
     /** {@link #towerChunk}'s "all": a tower backward stages the whole gradient from the layer above at once. */
     public static final int TOWER_CHUNK_ALL = Integer.MAX_VALUE;
@@ -109,7 +115,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
 
     /** The built-in settings (no property set): every automatic choice automatic, everything fused, PDL where it runs. */
     public static KernelTuning builtIn() {
-        return new KernelTuning(true, 0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 0, 0, 0, BuiltinGemm.Small.AUTO, true, true, 0);
+        return new KernelTuning(true, 0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 0, 0, 0, BuiltinGemm.Small.AUTO, true, true, 0, true);
     }
 
     /** The built-in settings with every property that is set (-Daugur....) applied; a bad value is an error naming it. */
@@ -173,6 +179,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             case PDL -> b.pdl = autoOrOff(property, v, "programmatic dependent launch where the device and driver take it");
             case VECTOR_TILES -> b.attentionVectorTiles = autoOrOff(property, v, "vector tiles where the widths and weights allow");
             case ROW_GROUPS -> b.attentionRowGroups = integer(property, v, 0, MAX_ROW_GROUPS, "0, as many as the block holds");
+            case QUERY_SUMS -> b.attentionQuerySums = autoOrOff(property, v, "per-sample sums where a tile has room");
             default -> throw new IllegalArgumentException("unknown kernel setting '" + property + "' (expected one of " + PROPERTIES + ")");
         }
         return b.build();
@@ -180,7 +187,8 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
 
     /** A tuning's fields, to change one and build the record again ({@link #with}). */
     private static final class Settings {
-        boolean attentionFused, attentionPartialsOnChip, attentionDm3OnChip, towerFused, pdl, attentionVectorTiles;
+        boolean attentionFused, attentionPartialsOnChip, attentionDm3OnChip, towerFused, pdl, attentionVectorTiles,
+                attentionQuerySums;
         int attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm, towerCols, towerChunk, towerCluster,
                 attentionRowGroups;
         BuiltinGemm.Small gemmSmall;
@@ -201,12 +209,13 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             pdl = t.pdl;
             attentionVectorTiles = t.attentionVectorTiles;
             attentionRowGroups = t.attentionRowGroups;
+            attentionQuerySums = t.attentionQuerySums;
         }
 
         KernelTuning build() {
             return new KernelTuning(attentionFused, attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
                     attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerChunk, towerCluster, gemmSmall, pdl, attentionVectorTiles,
-                    attentionRowGroups);
+                    attentionRowGroups, attentionQuerySums);
         }
     }
 
@@ -228,6 +237,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             case PDL -> pdl ? "auto" : "off";
             case VECTOR_TILES -> attentionVectorTiles ? "auto" : "off";
             case ROW_GROUPS -> attentionRowGroups == 0 ? "auto" : Integer.toString(attentionRowGroups);
+            case QUERY_SUMS -> attentionQuerySums ? "auto" : "off";
             default -> throw new IllegalArgumentException("unknown kernel setting '" + property + "' (expected one of " + PROPERTIES + ")");
         };
     }

@@ -1198,6 +1198,39 @@ class CudaOpsParityTest {
     }
 
     /**
+     * The fused backward with dMa and the rows' shares of dQuery made from each sample's sum of dH1 over its rows in a
+     * tile (the default) and from every row (-Daugur.attention.querySums=off), with the same inputs, each within the
+     * CPU reference's tolerances. With histories of one position a tile is all samples, past the room for their sums
+     * (14 samples in a tile of 32 rows at these widths, 7 in one of 16), so every tile takes the per-row path either way:
+     * the same bits. With histories of 64 positions and more a tile spans at most two samples and every tile takes the
+     * sums, and dQuery and dW1 come out of other sums: some bits differ, which shows the setting reaching the kernel.
+     * The mixed lengths (0, 1, T and random) take both paths, tile by tile.
+     */
+    @ParameterizedTest
+    @CsvSource({"ones, SIGMOID, true", "long, PRELU, false", "mixed, PRELU, true", "mixed, SIGMOID, false"})
+    void activationUnitBackwardWithQuerySumsOrPerRow(String histories, Activation act, boolean softmax) {
+        int T = 100, n = histories.equals("long") ? 48 : histories.equals("ones") ? 64 : 120;
+        int[] lens = switch (histories) {
+            case "ones" -> java.util.Arrays.stream(new int[n]).map(x -> 1).toArray();
+            case "long" -> new SplittableRandom(5).ints(n, 64, T + 1).toArray();
+            default -> lengths(new SplittableRandom(6), n, T);
+        };
+        java.util.Map<String, float[]> sums = new java.util.TreeMap<>(), perRow = new java.util.TreeMap<>();
+        for (boolean querySums : new boolean[] {true, false}) {
+            try (GpuTesting.Twin t = new GpuTesting.Twin(tw.gpu)) {
+                GpuTesting.withSetting(tw.gpu, KernelTuning.QUERY_SUMS, querySums ? "auto" : "off",
+                        () -> unitValues(t, 9090, act, softmax, T, lens, querySums ? sums : perRow));
+            }
+        }
+        if (histories.equals("ones")) {
+            assertSameBits(sums, "from per-sample sums", perRow, "per row");
+        } else if (histories.equals("long")) {
+            for (String k : new String[] {"dq", "gw1"})   // dQuery, and W1's gradient (its dMa)
+                assertFalse(java.util.Arrays.equals(sums.get(k), perRow.get(k)), k + ": the same bits with and without the query sums");
+        }
+    }
+
+    /**
      * The fused unit's launches asking for the shared memory of the tiles they run (the default) and for the planned
      * tiles' (-Daugur.attention.sharedAsPlanned=true), with the same inputs: every gradient the same bits, within the
      * CPU reference's tolerances. The batches here are small, so the launches take tiles of 16 rows where 32 were
@@ -1228,7 +1261,16 @@ class CudaOpsParityTest {
      */
     private void unitValues(GpuTesting.Twin t, long seed, Activation act, boolean softmax, int T, int n, java.util.Map<String, float[]> into) {
         SplittableRandom same = new SplittableRandom(seed);
-        int[] lens = lengths(same, n, T);
+        unitValues(t, same, act, softmax, T, lengths(same, n, T), into);
+    }
+
+    /** The same with the histories' lengths given (their count is the batch). */
+    private void unitValues(GpuTesting.Twin t, long seed, Activation act, boolean softmax, int T, int[] lens, java.util.Map<String, float[]> into) {
+        unitValues(t, new SplittableRandom(seed), act, softmax, T, lens, into);
+    }
+
+    private void unitValues(GpuTesting.Twin t, SplittableRandom same, Activation act, boolean softmax, int T, int[] lens, java.util.Map<String, float[]> into) {
+        int n = lens.length;
         activationUnitCase(t, same, GpuTesting::uniform, act, softmax, n, n, T, lens, E, 80, 40, TIGHT_ATOL, TIGHT_RTOL, (what, p) -> {
             t.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL);
             float[] v = new float[p.gpu().size()];
