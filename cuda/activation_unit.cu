@@ -912,8 +912,9 @@ __device__ void backward_tiles(const AttentionArgs& a) {
   const int positions = run_start[blockDim.x];
   if (blockIdx.x == 0 && threadIdx.x == 0) *a.tiles = (positions + rows - 1) / rows;
   if ((int)blockIdx.x * rows >= positions) return;  // no tile: the reduce does not read this slice
-  // the weights the four products read from global memory, in L1 before the first tile's products
-  augur::warm_l1(a.m3, 2 * W * h1, a.m3t, h1 * W3, a.w2, h1 * h2, a.w2t, h1 * h2);
+  // the weights the four products read from global memory, in L1 before the first tile's products (and
+  // Ma, M3's third block, which the query sums read)
+  augur::warm_l1(a.m3, (a.query_sums ? 3 : 2) * W * h1, a.m3t, h1 * W3, a.w2, h1 * h2, a.w2t, h1 * h2);
   for (int e = threadIdx.x; e < on_chip; e += blockDim.x) chip[e] = 0.0f;
   for (int e = threadIdx.x; e < L.size - on_chip; e += blockDim.x) slice[e] = 0.0f;
 
@@ -1096,10 +1097,11 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     }
     // dM3 += R3^T dH1;  dR3 = dH1 M3^T: over the first 2W (by_sample) or all 3W of r3
     const int Wr = by_sample ? 2 * W : W3;
+    const Operands dr3{n, Wr, h1, D1, h1, 1, a.m3t, W3, 1};
     {
       auto epi_dm3 = [&](int c, int i, auto s) { add_run(pm3 + (L.dm3 + c * h1 + i), s); };
       auto epi_dr3 = [&](int r, int c, auto s) { store_run(dR3 + (r * W3 + c), s); };
-      const Operands dr3{n, Wr, h1, D1, h1, 1, a.m3t, W3, 1}, dm3{Wr, h1, n, R3, 1, W3, D1, h1, 1};
+      const Operands dm3{Wr, h1, n, R3, 1, W3, D1, h1, 1};
       if constexpr (on_tensor_cores<F>) mma_product_pair<F == Form::TF32X3>(dr3, epi_dr3, dm3, epi_dm3);
       else tiled_product_pair<F == Form::VECTOR>(dr3, epi_dr3, dm3, epi_dm3);
     }
@@ -1110,8 +1112,7 @@ __device__ void backward_tiles(const AttentionArgs& a) {
     // by all. A share of dQuery (sl, c) is one item, its h1 terms in four chains (j mod 4) added in order at
     // the end; dMa's item is four consecutive elements of a row, each summed over the samples in order.
     if (by_sample) {
-      const int busy = on_tensor_cores<F> ? 32 * mma_tile_count(Operands{n, Wr, h1, D1, h1, 1, a.m3t, W3, 1})
-                                          : Operands{n, Wr, h1, D1, h1, 1, a.m3t, W3, 1}.tiles();
+      const int busy = on_tensor_cores<F> ? 32 * mma_tile_count(dr3) : dr3.tiles();  // threads with a dR3 tile (a warp each on the tensor cores)
       const bool spare = busy < (int)blockDim.x;  // the same for the whole block
       const int u = spare ? (int)threadIdx.x - busy : (int)threadIdx.x, step = spare ? (int)blockDim.x - busy : (int)blockDim.x;
       const int n_dq = n_s * W, jq = (h1 + 3) / 4, items = n_dq + W * jq;
