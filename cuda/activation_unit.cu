@@ -239,8 +239,10 @@ __device__ __forceinline__ void locate_tile(int* row_b, int* row_t, const int* r
 }
 
 // The tile's samples, by one warp (every lane calls it): slot_first[s] the first row of the tile's s-th
-// sample (row 0, or a row with t = 0: a sample's rows are consecutive), *count how many. No barrier.
-__device__ __forceinline__ void tile_samples(int* slot_first, int* count, const int* row_t, int n) {
+// sample (row 0, or a row with t = 0: a sample's rows are consecutive), *count how many; where slot is
+// given, also slot[r] row r's sample and slot_b[s] the s-th sample's b (from row_b). No barrier.
+__device__ __forceinline__ void tile_samples(int* slot_first, int* count, const int* row_t, int n, int* slot = nullptr,
+                                             int* slot_b = nullptr, const int* row_b = nullptr) {
   const int lane = threadIdx.x & 31;
   int base = 0;
   for (int r0 = 0; r0 < n; r0 += 32) {  // the same for the warp
@@ -251,7 +253,13 @@ __device__ __forceinline__ void tile_samples(int* slot_first, int* count, const 
       const int u = __shfl_up_sync(0xffffffffu, v, o);
       if (lane >= o) v += u;
     }
-    if (starts) slot_first[base + v - 1] = r;
+    if (r < n) {
+      if (slot != nullptr) slot[r] = base + v - 1;
+      if (starts) {
+        if (slot != nullptr) slot_b[base + v - 1] = row_b[r];
+        slot_first[base + v - 1] = r;
+      }
+    }
     base += __shfl_sync(0xffffffffu, v, 31);
   }
   if (lane == 0) *count = base;
@@ -771,27 +779,7 @@ __device__ void forward_tiles(const AttentionArgs& a) {
     const int n = min(rows, positions - first);
     locate_tile(row_b, row_t, run_start, per, first, n, a);
     __syncthreads();
-    if (threadIdx.x < 32) {  // slots: a sample's rows are consecutive, its first one the tile's first or its t = 0
-      int base = 0;
-      for (int r0 = 0; r0 < n; r0 += 32) {  // the same for the warp
-        const int r = r0 + (int)threadIdx.x;
-        const int starts = r < n && (r == 0 || row_t[r] == 0) ? 1 : 0;
-        int v = starts;  // inclusive scan over the warp
-        for (int o = 1; o < 32; o <<= 1) {
-          const int u = __shfl_up_sync(0xffffffffu, v, o);
-          if ((int)threadIdx.x >= o) v += u;
-        }
-        if (r < n) {
-          slot[r] = base + v - 1;
-          if (starts) {
-            slot_b[base + v - 1] = row_b[r];
-            slot_first[base + v - 1] = r;
-          }
-        }
-        base += __shfl_sync(0xffffffffu, v, 31);
-      }
-      if (threadIdx.x == 0) slots = base;
-    }
+    if (threadIdx.x < 32) tile_samples(slot_first, &slots, row_t, n, slot, slot_b, row_b);  // the slots, by warp 0
     // R's rows [k, q * k], and Q's below, STAGE_ROWS rows a thread a round; on scalar tiles R an element at a
     // time, as a row_copy there took the kernel from 80 to 96 registers on sm_90 (2 blocks an SM instead of 3)
     if constexpr (F == Form::SCALAR) {
