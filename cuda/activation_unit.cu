@@ -1355,13 +1355,13 @@ AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
 //   s[b, c] = sum_{t < len} k_btc   in t order (interest_concat_forward_kernel's sum, bit for bit)
 //   x[b, :4W] = [query[b], s[b], query[b] * s[b], out[b]]   (x: the block's first column, row stride x_stride)
 // With stage_keys (and out) the block first copies the sample's len x W keys into shared memory
-// behind the weights, all its threads' loads in flight together (POOL_STAGE_LOADS each, a history
-// of 100 x 36 in two round trips at 128 threads), and both sums read them there: read from global
+// behind the weights, as copies that are all in flight while the weights are made (rows_to_shared,
+// common.cuh; they were rounds of 16 loads a thread, a history of 100 x 36 in two round trips at
+// 128 threads, before the weights), and both sums read them there: read from global
 // memory, the sum pool's column walk and the weighted sum were about twelve dependent round
 // trips for a history of 100. The same values in the same order, so the same bits.
 // Dynamic shared memory: T floats, and T W more with stage_keys. blockDim.x: at most POOL_MAX_THREADS.
 constexpr int POOL_MAX_THREADS = 256;
-constexpr int POOL_STAGE_LOADS = 16;
 
 AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, float* __restrict__ weights,
                                                       int* status, const float* __restrict__ score,
@@ -1378,7 +1378,7 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
   const float* kb = keys + b * T * W;
   if (out != nullptr && stage_keys) {  // the same for the whole block
     float* staged = w + T;
-    augur::staged_copy<POOL_STAGE_LOADS, float>(len * W, [&](int e) { return kb[e]; }, [&](int e, float v) { staged[e] = v; });
+    augur::rows_to_shared<false>(staged, W, 1, kb, W, len, W);  // in flight while the weights are made
     kb = staged;  // read back after the barrier below
   }
   const float* s = score + (row_start != nullptr ? row_start[b] : b * T);
@@ -1388,6 +1388,7 @@ AUGUR_KERNEL void activation_unit_pool_forward_kernel(float* __restrict__ out, f
     for (int t = threadIdx.x; t < len; t += blockDim.x) w[t] *= inv;
   }
   for (int t = len + threadIdx.x; t < T; t += blockDim.x) w[t] = 0.0f;
+  augur::copies_arrived();
   __syncthreads();
   for (int t = threadIdx.x; t < T; t += blockDim.x) weights[b * T + t] = w[t];
   if (out == nullptr) return;

@@ -222,6 +222,115 @@ __device__ __forceinline__ void row_copy(int n, int W, Load load, Store store) {
     }
 }
 
+// Copies from global into shared memory that hold no register and wait for nothing (cp.async,
+// compute capability 8.0 and up; LDGSTS in SASS). copy_async(dst, src) starts moving the float at
+// src into shared dst; copy_async_or_zero(dst, src, valid) moves it where valid and otherwise writes 0
+// without reading (src must still be an address the kernel may read: no byte of it is). A thread's
+// copies are all in flight together however many it starts, where a round of loads into registers
+// (staged_copy, row_copy) holds N and waits for them before its stores; copies_arrived() waits for
+// the calling thread's copies, and the block's other threads see them after a __syncthreads that
+// follows it. Below 8.0 (sm_75) AUGUR_ASYNC_COPIES is 0 and the callers take rounds instead. The
+// emulator reads each copy's source when it starts and writes its destination only at
+// copies_arrived(), so that a read before it sees the NaN bytes shared memory starts with, and it
+// fails the launch of a thread that returns with copies it never waited for (cuda/emu/README.md).
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(AUGUR_EMU)
+#define AUGUR_ASYNC_COPIES 1
+#else
+#define AUGUR_ASYNC_COPIES 0
+#endif
+
+__device__ __forceinline__ void copy_async_or_zero(float* dst, const float* src, bool valid) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"((unsigned)__cvta_generic_to_shared(dst)), "l"(src),
+               "r"(valid ? 4 : 0)
+               : "memory");
+#elif defined(AUGUR_EMU)
+  augur_emu::copy_async(dst, src, 4, valid ? 4 : 0);
+#else
+  *dst = valid ? *src : 0.0f;
+#endif
+}
+
+__device__ __forceinline__ void copy_async(float* dst, const float* src) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"((unsigned)__cvta_generic_to_shared(dst)), "l"(src) : "memory");
+#else
+  copy_async_or_zero(dst, src, true);
+#endif
+}
+
+__device__ __forceinline__ void copies_arrived() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_all;" ::: "memory");
+#elif defined(AUGUR_EMU)
+  augur_emu::copies_arrived();
+#endif
+}
+
+// dst[r d_row + k d_col] = src[r ld + k] for r < B, k < K: a block of a row-major matrix (rows ld
+// apart) into shared memory, as rows d_row apart (d_col = 1) or transposed (d_row = 1). With ZERO,
+// 0 where r >= Bv or k >= Kv, where src is not read (a block's channels past a layer's last). Thread
+// (k, g) = (tid % Kt, tid / Kt) of G = max(1, blockDim.x / Kt) groups takes column k (and k +
+// blockDim.x, ... where K is wider than the block) at rows g, g + G, ..., as row_copy does; RowThreads(Kt)
+// reckons that once (two divisions) for copies of up to Kt columns (a loop over chunks of a matrix's
+// columns, the last one narrower). Each element costs its two offsets and the copy (sm_90: 25
+// instructions for 4 elements of a tower layer's input, where a walk over the B K elements in thread
+// order, moving a column and testing for the row's end at every element, took 389 for 16 in rounds),
+// at the price of the threads past the G groups (94 of 256 at K = 162). With async copies (AUGUR_ASYNC_COPIES) every element is in
+// flight at once, and the caller calls copies_arrived() before the barrier after which the block reads
+// them; below compute capability 8.0, rounds of ROWS_BATCH loads and then their stores. Every thread of
+// the block calls it; no barrier.
+constexpr int ROWS_BATCH = 16;
+
+struct RowThreads {
+  int G, g, k0;
+  __device__ __forceinline__ explicit RowThreads(int Kt) {
+    G = max(1, (int)blockDim.x / Kt);
+    g = (int)threadIdx.x / Kt;
+    k0 = (int)threadIdx.x - g * Kt;
+  }
+
+  template <bool ZERO>
+  __device__ __forceinline__ void copy(float* dst, int d_row, int d_col, const float* __restrict__ src, int ld, int B, int K, int Bv = 0,
+                                       int Kv = 0) const {
+    if (g >= G) return;
+    for (int k = k0; k < K; k += (int)blockDim.x) {
+#if AUGUR_ASYNC_COPIES
+#pragma unroll 4
+      for (int r = g; r < B; r += G) {
+        if constexpr (ZERO) {
+          const bool valid = r < Bv && k < Kv;
+          copy_async_or_zero(dst + (r * d_row + k * d_col), valid ? src + (r * ld + k) : src, valid);
+        } else {
+          copy_async(dst + (r * d_row + k * d_col), src + (r * ld + k));
+        }
+      }
+#else
+      for (int r0 = g; r0 < B; r0 += ROWS_BATCH * G) {
+        float v[ROWS_BATCH];
+#pragma unroll
+        for (int u = 0; u < ROWS_BATCH; ++u) {
+          const int r = min(r0 + u * G, B - 1);
+          v[u] = !ZERO || (r < Bv && k < Kv) ? src[r * ld + k] : 0.0f;
+        }
+        loads_issued();
+#pragma unroll
+        for (int u = 0; u < ROWS_BATCH; ++u) {
+          const int r = r0 + u * G;
+          if (r < B) dst[r * d_row + k * d_col] = v[u];
+        }
+      }
+#endif
+    }
+  }
+};
+
+template <bool ZERO>
+__device__ __forceinline__ void rows_to_shared(float* dst, int d_row, int d_col, const float* __restrict__ src, int ld, int B, int K,
+                                               int Bv = 0, int Kv = 0) {
+  if (B > 0 && K > 0) RowThreads(K).copy<ZERO>(dst, d_row, d_col, src, ld, B, K, Bv, Kv);
+}
+
 // Brings up to four read-only arrays ([p_i, p_i + n_i) floats; nullptr or n_i = 0 for none) into
 // the L1 cache of the calling block's multiprocessor. A product that walks a weight matrix from
 // global memory k step by k step waits one memory round trip per group of steps (tiled_product's

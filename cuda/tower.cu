@@ -99,50 +99,6 @@ __device__ __forceinline__ void tower_sums(double (&v)[N], double* scratch, cons
   for (int i = 0; i < N; ++i) v[i] = sum_in_four(scratch + i * blockDim.x + th.cx, cols, th.rows, [](double x) { return x; });
 }
 
-// dst[r * stride + k] = src[r * ld + k] for r < B, k < K (the first K columns of a row-major matrix
-// with rows ld apart; ld = K: all of a (B, K) one), in rounds of LOAD_ROWS_BATCH elements a thread
-// whose loads are in flight together. At batch 128 a layer's input is about 100 elements a thread:
-// a load then a store each (4 in flight with the compiler's unroll) waited some 25 memory round
-// trips before the block's first product.
-constexpr int LOAD_ROWS_BATCH = 16;
-
-// (r, k) of a row-major (., K) walk moved on by dr rows and dk < K columns.
-__device__ __forceinline__ void walk_on(int& r, int& k, int dr, int dk, int K) {
-  r += dr;
-  k += dk;
-  if (k >= K) {
-    k -= K;
-    ++r;
-  }
-}
-
-__device__ __forceinline__ void load_rows(float* dst, int stride, const float* __restrict__ src, int ld, int B, int K) {
-  if (K <= 0 || B <= 0) return;
-  const long long n = (long long)B * K;
-  const int step = (int)blockDim.x, dr = step / K, dk = step - dr * K;
-  int r = (int)threadIdx.x / K, k = (int)threadIdx.x - r * K;  // of element i0
-  for (long long i0 = threadIdx.x; i0 < n; i0 += (long long)LOAD_ROWS_BATCH * step) {
-    float v[LOAD_ROWS_BATCH];
-    if (ld == K) {
-#pragma unroll
-      for (int u = 0; u < LOAD_ROWS_BATCH; ++u) v[u] = src[min(i0 + (long long)u * step, n - 1)];
-    } else {  // element i0 + u step is (rr, kk), (r, k) walked on u steps; past n the loads read the last element
-      int rr = r, kk = k;
-#pragma unroll
-      for (int u = 0; u < LOAD_ROWS_BATCH; ++u) {
-        v[u] = src[i0 + (long long)u * step < n ? rr * ld + kk : (B - 1) * ld + K - 1];
-        walk_on(rr, kk, dr, dk, K);
-      }
-    }
-    loads_issued();
-#pragma unroll
-    for (int u = 0; u < LOAD_ROWS_BATCH; ++u) {  // walks (r, k) on to element i0 + LOAD_ROWS_BATCH step
-      if (i0 + (long long)u * step < n) dst[r * stride + k] = v[u];
-      walk_on(r, k, dr, dk, K);
-    }
-  }
-}
-
 // The sums over the batch of a cluster's blocks (S > 1): each block writes its sums into one of
 // two exchange regions of its shared memory (`n` doubles each), in turn, and every block adds the
 // S blocks' in rank order after a cluster barrier. A region is written again two exchanges later,
@@ -399,13 +355,13 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
   float* ws = align16(h + (long long)nb * ks);
   float* ys = ws + K * cols;
 
-  staged_copy<8, float>(K * cols, [&](int i) {
-    const int k = i / cols, cc = group * cols + (i - k * cols);
-    return cc < C ? w[(long long)k * C + cc] : 0.0f;
-  }, [&](int i, float v) { ws[i] = v; });
-  // only the layer's weights read so far: the input is the kernel before's (common.cuh)
+  // the block's columns of W (K, cols; 0 past the layer's last channel) and its rows of the input, all in
+  // flight together (rows_to_shared); only the weights are read before the wait, the input being the
+  // kernel before's (common.cuh)
+  rows_to_shared<true>(ws, cols, 1, w + group * cols, C, K, cols, K, C - group * cols);
   grid_dependency_wait_and_launch();
-  load_rows(h, ks, in + (long long)rows.r0 * K, K, nb, K);
+  rows_to_shared<false>(h, ks, 1, in + (long long)rows.r0 * K, K, nb, K);
+  copies_arrived();
   __syncthreads();
 
   if (bn_y != nullptr) {  // every block normalises all K channels of its rows itself
@@ -611,33 +567,26 @@ __device__ __forceinline__ void tower_backward(AUGUR_TOWER_BACKWARD_PARAMS) {
   float* ps = os + nb * cols;
   float* dos = ps + nb * cols;
 
-  staged_copy<8, float>(cols * U, [&](int i) {
-    const int j2 = i / U, j = i - j2 * U;
-    return c0 + j2 < C ? w_up[(long long)(c0 + j2) * U + j] : 0.0f;
-  }, [&](int i, float v) {
-    const int j2 = i / U, j = i - j2 * U;
-    wu[j * cols + j2] = v;
-  });
+  // the block's rows of W_up transposed, 0 past the layer's last channel (the copies arrive with the
+  // first chunk's below)
+  rows_to_shared<true>(wu, 1, cols, w_up + (long long)c0 * U, U, cols, U, C - c0, U);
   // only the upper layer's weights read so far: d_up, out and pre are the kernels before's (common.cuh)
   grid_dependency_wait_and_launch();
+  // the block's channels of out and pre (nb, cols), 0 past the layer's last (they arrive with the first chunk's)
+  rows_to_shared<true>(os, cols, 1, out + (long long)rows.r0 * C + c0, C, nb, cols, nb, C - c0);
+  rows_to_shared<true>(ps, cols, 1, pre + (long long)rows.r0 * C + c0, C, nb, cols, nb, C - c0);
 
   // d_up's columns [j0, j0 + w) at a time: rows c of the upper layer's weight gradient over the block's rows (and
   // group 0 the upper bias's), then d_out += d_up[:, j0:j0+w] W_up[c, j0:j0+w]^T for the block's channels, each
   // (row, channel)'s thread reading back only its own partial sums from the chunk before
   const bool upper_bias = d_b_up != nullptr && group == 0;
+  const RowThreads chunk(W);  // the chunks' copies (a division a chunk pushed the cluster kernels past 80 registers)
+  const float* d_up_rows = d_up + (long long)rows.r0 * U;
   for (int j0 = 0; j0 < U; j0 += W) {
     const int w = min(W, U - j0);
     if (j0 > 0) __syncthreads();  // every read of the chunk before is done
-    load_rows(du, us, d_up + (long long)rows.r0 * U + j0, U, nb, w);
-    if (j0 == 0)
-      staged_copy<8, float2>(nb * cols, [&](int i) {
-        const int r = i / cols, cc = c0 + (i - r * cols);
-        const long long at = (long long)(rows.r0 + r) * C + cc;
-        return cc < C ? make_float2(out[at], pre[at]) : make_float2(0.0f, 0.0f);
-      }, [&](int i, float2 v) {
-        os[i] = v.x;
-        ps[i] = v.y;
-      });
+    chunk.copy<false>(du, us, 1, d_up_rows + j0, U, nb, w);
+    copies_arrived();
     __syncthreads();
     tower_outer(os, cols, du, us, w, nb, [&](int j2, int j, float v) {
       if (c0 + j2 >= C) return;

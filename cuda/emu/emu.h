@@ -53,6 +53,11 @@ void* cluster_map_shared(void* p, unsigned rank);
 // before it is protected for the launch's first block until its threads pass it, and every block
 // must have a thread that passes it.
 void grid_dependency_wait();
+// cp.async (common.cuh's augur::copy_async): reads src_bytes of src now (0: none; the rest of the
+// bytes are zeros) and queues them for dst; copies_arrived() (cp.async.wait_all) writes the calling
+// thread's queued copies. A thread that returns with copies queued fails the launch.
+void copy_async(void* dst, const void* src, int bytes, int src_bytes);
+void copies_arrived();
 }  // namespace augur_emu
 
 inline void __syncthreads() { augur_emu::syncthreads(); }

@@ -64,6 +64,14 @@ struct Fiber {
   bool waited = false;  // has passed grid_dependency_wait
 };
 
+// An asynchronous copy into shared memory (common.cuh's augur::copy_async): its value, read when it
+// started, and where it goes once the thread calls copies_arrived.
+struct PendingCopy {
+  void* dst;
+  int bytes;
+  unsigned char value[16];
+};
+
 constexpr size_t STACK_BYTES = 256 * 1024;
 // The most threads that run together: a block of 1,024, or a cluster's blocks (cuda/emu/README.md).
 constexpr int MAX_THREADS = 4096;
@@ -71,6 +79,7 @@ constexpr int MAX_CLUSTER = 8;  // the portable cluster size
 
 char* stacks = nullptr;  // MAX_THREADS stacks, each with a guard page below it
 Fiber fibers[MAX_THREADS];
+std::vector<PendingCopy> pending[MAX_THREADS];  // each fiber's copies not yet waited for
 uint64_t exchange[MAX_THREADS];
 int nthreads = 0;       // the fibers that run together: cluster_blocks blocks of block_threads
 int block_threads = 0;  // threads of one block
@@ -258,6 +267,7 @@ void start_fiber(int t) {
   fibers[t].state = READY;
   fibers[t].mask = 0;
   fibers[t].waited = false;
+  pending[t].clear();
 }
 
 struct Rng {
@@ -371,6 +381,10 @@ void run_block(Rng& rng) {
         current = -1;
         return;  // the other fibers are abandoned with it
       }
+      if (fibers[t].state == DONE && !pending[t].empty())
+        fail("thread (" + std::to_string(threadIdx.x) + "," + std::to_string(threadIdx.y) + "," + std::to_string(threadIdx.z) + ") of block (" +
+             std::to_string(blockIdx.x) + "," + std::to_string(blockIdx.y) + "," + std::to_string(blockIdx.z) + ") returned with " +
+             std::to_string(pending[t].size()) + " asynchronous copies into shared memory that it never waited for (augur::copies_arrived)");
       // a block's last thread returned: the rest of the cluster may no longer read its shared memory
       if (fibers[t].state == DONE && ++returned[t / block_threads] == block_threads && cluster_blocks > 1) close_shared(t / block_threads);
     }
@@ -435,6 +449,17 @@ void grid_dependency_wait() {
     syncthreads();
     guard(false);
   }
+}
+
+void copy_async(void* dst, const void* src, int bytes, int src_bytes) {
+  PendingCopy c{dst, bytes, {}};
+  if (src_bytes > 0) std::memcpy(c.value, src, (size_t)src_bytes);  // the rest stays 0, as cp.async's zero fill
+  pending[current].push_back(c);
+}
+
+void copies_arrived() {
+  for (const PendingCopy& c : pending[current]) std::memcpy(c.dst, c.value, (size_t)c.bytes);
+  pending[current].clear();
 }
 
 void* cluster_map_shared(void* p, unsigned rank) {
