@@ -278,8 +278,8 @@ __device__ __forceinline__ void copies_arrived() {
 // order, moving a column and testing for the row's end at every element, took 389 for 16 in rounds),
 // at the price of the threads past the G groups (94 of 256 at K = 162). With async copies (AUGUR_ASYNC_COPIES) every element is in
 // flight at once, and the caller calls copies_arrived() before the barrier after which the block reads
-// them; below compute capability 8.0, rounds of ROWS_BATCH loads and then their stores. Every thread of
-// the block calls it; no barrier.
+// them; below compute capability 8.0, row_copy's rounds of ROWS_BATCH loads (its own G for a narrower
+// chunk). Every thread of the block calls it; no barrier.
 constexpr int ROWS_BATCH = 16;
 
 struct RowThreads {
@@ -293,9 +293,9 @@ struct RowThreads {
   template <bool ZERO>
   __device__ __forceinline__ void copy(float* dst, int d_row, int d_col, const float* __restrict__ src, int ld, int B, int K, int Bv = 0,
                                        int Kv = 0) const {
+#if AUGUR_ASYNC_COPIES
     if (g >= G) return;
     for (int k = k0; k < K; k += (int)blockDim.x) {
-#if AUGUR_ASYNC_COPIES
 #pragma unroll 4
       for (int r = g; r < B; r += G) {
         if constexpr (ZERO) {
@@ -305,23 +305,11 @@ struct RowThreads {
           copy_async(dst + (r * d_row + k * d_col), src + (r * ld + k));
         }
       }
-#else
-      for (int r0 = g; r0 < B; r0 += ROWS_BATCH * G) {
-        float v[ROWS_BATCH];
-#pragma unroll
-        for (int u = 0; u < ROWS_BATCH; ++u) {
-          const int r = min(r0 + u * G, B - 1);
-          v[u] = !ZERO || (r < Bv && k < Kv) ? src[r * ld + k] : 0.0f;
-        }
-        loads_issued();
-#pragma unroll
-        for (int u = 0; u < ROWS_BATCH; ++u) {
-          const int r = r0 + u * G;
-          if (r < B) dst[r * d_row + k * d_col] = v[u];
-        }
-      }
-#endif
     }
+#else
+    row_copy<ROWS_BATCH, float>(B, K, [&](int r, int k) { return !ZERO || (r < Bv && k < Kv) ? src[r * ld + k] : 0.0f; },
+                                [&](int r, int k, float v) { dst[r * d_row + k * d_col] = v; });
+#endif
   }
 };
 
