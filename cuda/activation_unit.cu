@@ -240,9 +240,12 @@ __device__ __forceinline__ void locate_tile(int* row_b, int* row_t, const int* r
 
 // The tile's samples, by one warp (every lane calls it): slot_first[s] the first row of the tile's s-th
 // sample (row 0, or a row with t = 0: a sample's rows are consecutive), *count how many; where slot is
-// given, also slot[r] row r's sample and slot_b[s] the s-th sample's b (from row_b). No barrier.
+// given, also slot[r] row r's sample and slot_b[s] the s-th sample's b (from row_b); where Q is given,
+// the lane that finds sample s also starts async copies of its query (query[b W : b W + W]) into
+// Q[s W : s W + W], for which the warp calls copies_arrived() before the block's barrier. No barrier.
 __device__ __forceinline__ void tile_samples(int* slot_first, int* count, const int* row_t, int n, int* slot = nullptr,
-                                             int* slot_b = nullptr, const int* row_b = nullptr) {
+                                             int* slot_b = nullptr, const int* row_b = nullptr, float* Q = nullptr,
+                                             const float* query = nullptr, int W = 0) {
   const int lane = threadIdx.x & 31;
   int base = 0;
   for (int r0 = 0; r0 < n; r0 += 32) {  // the same for the warp
@@ -258,6 +261,8 @@ __device__ __forceinline__ void tile_samples(int* slot_first, int* count, const 
       if (starts) {
         if (slot != nullptr) slot_b[base + v - 1] = row_b[r];
         slot_first[base + v - 1] = r;
+        if (Q != nullptr)
+          for (int c = 0; c < W; ++c) augur::copy_async(Q + ((base + v - 1) * W + c), query + (row_b[r] * W + c));
       }
     }
     base += __shfl_sync(0xffffffffu, v, 31);
@@ -779,7 +784,16 @@ __device__ void forward_tiles(const AttentionArgs& a) {
     const int n = min(rows, positions - first);
     locate_tile(row_b, row_t, run_start, per, first, n, a);
     __syncthreads();
-    if (threadIdx.x < 32) tile_samples(slot_first, &slots, row_t, n, slot, slot_b, row_b);  // the slots, by warp 0
+    // the slots, by warp 0, which on vector and tensor-core tiles also starts the copies of their queries into Q (a
+    // lane each copy of a sample it finds), in flight while the block copies R: a row_copy of them after the barrier
+    // below was a round trip to memory and a barrier more on every tile's path. Scalar tiles keep that row_copy: on
+    // sm_90 their kernel went from 80 registers to 96 without it (ptxas scheduled a product's loads differently;
+    // 2 blocks an SM instead of 3), and so does sm_75, where a copy is a load and a store that waits for it.
+    constexpr bool q_with_slots = F != Form::SCALAR && AUGUR_ASYNC_COPIES;
+    if (threadIdx.x < 32) {
+      tile_samples(slot_first, &slots, row_t, n, slot, slot_b, row_b, q_with_slots ? Q : nullptr, a.query, W);
+      if constexpr (q_with_slots) augur::copies_arrived();
+    }
     // R's rows [k, q * k], and Q's below, STAGE_ROWS rows a thread a round; on scalar tiles R an element at a
     // time, as a row_copy there took the kernel from 80 to 96 registers on sm_90 (2 blocks an SM instead of 3)
     if constexpr (F == Form::SCALAR) {
@@ -798,10 +812,12 @@ __device__ void forward_tiles(const AttentionArgs& a) {
         R[r * W2 + W + c] = v.y * v.x;
       });
     }
-    __syncthreads();  // slots, R
-    augur::row_copy<stage_rows<F>, float>(slots, W, [&](int sl, int c) { return a.query[slot_b[sl] * W + c]; },
-                                       [&](int sl, int c, float q) { Q[sl * W + c] = q; });
-    __syncthreads();
+    __syncthreads();  // slots, R (and Q)
+    if constexpr (!q_with_slots) {
+      augur::row_copy<stage_rows<F>, float>(slots, W, [&](int sl, int c) { return a.query[slot_b[sl] * W + c]; },
+                                         [&](int sl, int c, float q) { Q[sl * W + c] = q; });
+      __syncthreads();
+    }
     for (int e = threadIdx.x; e < slots * h1; e += blockDim.x) {
       const int sl = e / h1, j = e % h1;
       const float v = sample_term(a, Q + sl * W, Ma, j);
