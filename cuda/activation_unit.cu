@@ -794,8 +794,8 @@ __device__ void forward_tiles(const AttentionArgs& a) {
       tile_samples(slot_first, &slots, row_t, n, slot, slot_b, row_b, q_with_slots ? Q : nullptr, a.query, W);
       if constexpr (q_with_slots) augur::copies_arrived();
     }
-    // R's rows [k, q * k], and Q's below, STAGE_ROWS rows a thread a round; on scalar tiles R an element at a
-    // time, as a row_copy there took the kernel from 80 to 96 registers on sm_90 (2 blocks an SM instead of 3)
+    // R's rows [k, q * k], STAGE_ROWS rows a thread a round (and Q's below on scalar tiles); on scalar tiles R an
+    // element at a time, as a row_copy there took the kernel from 80 to 96 registers on sm_90 (2 blocks an SM instead of 3)
     if constexpr (F == Form::SCALAR) {
       for (int e = threadIdx.x; e < n * W; e += blockDim.x) {
         const int r = e / W, c = e % W, b = row_b[r];
