@@ -276,10 +276,10 @@ __device__ __forceinline__ void copies_arrived() {
 // columns, the last one narrower). Each element costs its two offsets and the copy (sm_90: 25
 // instructions for 4 elements of a tower layer's input, where a walk over the B K elements in thread
 // order, moving a column and testing for the row's end at every element, took 389 for 16 in rounds),
-// at the price of the threads past the G groups (94 of 256 at K = 162). With async copies (AUGUR_ASYNC_COPIES) every element is in
-// flight at once, and the caller calls copies_arrived() before the barrier after which the block reads
-// them; below compute capability 8.0, row_copy's rounds of ROWS_BATCH loads (its own G for a narrower
-// chunk). Every thread of the block calls it; no barrier.
+// at the price of the threads past the G groups (94 of 256 at K = 162). With async copies
+// (AUGUR_ASYNC_COPIES) every element is in flight at once, and the caller calls copies_arrived() before
+// the barrier after which the block reads them; below compute capability 8.0, row_copy's rounds of
+// ROWS_BATCH loads (its own G for a narrower chunk). Every thread of the block calls it; no barrier.
 constexpr int ROWS_BATCH = 16;
 
 struct RowThreads {
