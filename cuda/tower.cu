@@ -69,8 +69,8 @@ __device__ __forceinline__ int odd_stride(int n) { return n | 1; }
 
 // sum over r < n of f(p[r stride]) in doubles, as four partial sums over r = 0, 1, 2, 3 (mod 4)
 // added in that order at the end: chains of n / 4 dependent additions instead of n, with a round's
-// four loads in flight together (a thread's sum down a column of shared memory: the first layer's
-// BatchNorm statistics over the block's rows, a channel's sums over its thread rows).
+// four loads in flight together (a thread's sum down a column of shared memory: a channel's sums
+// over its thread rows).
 template <class T, class F>
 __device__ __forceinline__ double sum_in_four(const T* p, int stride, int n, F f) {
   double s[4] = {0.0, 0.0, 0.0, 0.0};
@@ -88,6 +88,54 @@ __device__ __forceinline__ double sum_in_four(const T* p, int stride, int n, F f
   return ((s[0] + s[1]) + s[2]) + s[3];
 }
 
+// s = sum over r < n of d_r and q = sum of d_r^2, d_r = (double)p[r stride] - x0: a channel's sums for its
+// BatchNorm statistics in one pass (the first layer's, over the block's rows), four partial sums of each
+// over r = 0, 1, 2, 3 (mod 4) added in that order at the end, as sum_in_four.
+__device__ __forceinline__ void shifted_sums(const float* p, int stride, int n, float x0, double& s, double& q) {
+  double a[4] = {0.0, 0.0, 0.0, 0.0}, b[4] = {0.0, 0.0, 0.0, 0.0};
+  int r = 0;
+  for (; r + 4 <= n; r += 4) {
+    float v[4];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) v[u] = p[(r + u) * stride];
+#pragma unroll
+    for (int u = 0; u < 4; ++u) {
+      const double d = (double)v[u] - x0;
+      a[u] += d;
+      b[u] = fma(d, d, b[u]);
+    }
+  }
+#pragma unroll
+  for (int u = 0; u < 3; ++u)
+    if (r + u < n) {
+      const double d = (double)p[(r + u) * stride] - x0;
+      a[u] += d;
+      b[u] = fma(d, d, b[u]);
+    }
+  s = ((a[0] + a[1]) + a[2]) + a[3];
+  q = ((b[0] + b[1]) + b[2]) + b[3];
+}
+
+// Channel k's BatchNorm statistics over the batch's B rows from shifted_sums' totals (x0 the shift): mu[k] =
+// the mean rounded to float, m; is[k] = 1 / sqrt(var + eps) with var the biased variance about m, as the
+// reference's second pass takes it (BatchNorm.statisticsRef): sum (x - m)^2 = sum (d - e)^2 = q - e (2 s - B e),
+// e = m - x0, which differs from the variance about the exact mean where m's rounding is not small against
+// the spread. `write` (one block of the launch): the launch's mean, inv_std and running statistics too.
+// The sum is not negative in exact arithmetic; where rounding makes it so (a channel all but constant) it is
+// taken as 0.
+__device__ __forceinline__ void bn_statistics(float* mu, float* is, int k, float x0, double s, double q, int B, float eps, bool write,
+                                              float* mean, float* inv_std, float* run_mean, float* run_var, float momentum) {
+  const float m = (float)(x0 + s / B);
+  const double e = (double)m - x0, var = fmax(0.0, (q - e * (2.0 * s - B * e)) / B);
+  mu[k] = m;
+  is[k] = (float)(1.0 / sqrt(var + eps));
+  if (write) {
+    mean[k] = m;
+    inv_std[k] = is[k];
+    update_running(run_mean, run_var, k, (double)m, var, (double)B, momentum);
+  }
+}
+
 // Per channel sums of N values over the block's thread rows, in a fixed order (sum_in_four); every
 // thread of the channel gets its totals. `scratch` holds N * blockDim.x doubles; every thread must
 // call it.
@@ -103,20 +151,33 @@ __device__ __forceinline__ void tower_sums(double (&v)[N], double* scratch, cons
 // two exchange regions of its shared memory (`n` doubles each), in turn, and every block adds the
 // S blocks' in rank order after a cluster barrier. A region is written again two exchanges later,
 // after the barrier of the exchange in between, which every block reaches only once it has read
-// it. finish() is the barrier after the last exchange's reads: a block may return after it.
+// it; an exchange that takes both regions (open_both) is followed by a barrier of its own before the
+// next. finish() is the barrier after the last exchange's reads: a block may return after it.
 template <int S>
 struct TowerCluster {
   double* region;  // 2 n doubles
   int n, next = 0;
-  bool used = false;
+  bool used = false, both = false;
   __device__ TowerCluster(double* r, int n_) : region(r), n(n_) {}
   // The next region to write: the caller writes its values, passes a cluster_sync(), then reads
   // the cluster's totals with total().
   __device__ double* open() {
+    if constexpr (S > 1)
+      if (both) {  // the last exchange took both regions: no barrier yet follows its reads
+        cluster_sync();
+        both = false;
+      }
     double* x = region + next * n;
     next ^= 1;
     used = true;
     return x;
+  }
+  // Both regions for one exchange of up to 2 n values (x[i] and x[n + i] for i < n), used as open()'s; the
+  // next open() starts with the cluster barrier that a region's reuse needs after the reads.
+  __device__ double* open_both() {
+    used = both = true;
+    next = 0;
+    return region;
   }
   // The sum over the cluster's blocks of element i of the region x, in rank order.
   __device__ double total(double* x, int i) const {
@@ -310,8 +371,8 @@ __device__ __forceinline__ void tower_outer(const float* os, int cols, const flo
 // cluster). bn_y == nullptr: no BatchNorm before it; logits == nullptr: not the top layer, or the
 // logit's product runs as a launch of its own. Dynamic shared memory, with P = ceil(B / S) rows a
 // block: 3 blockDim.x doubles, then (S > 1) 2 max(K, cols) doubles of cluster exchange, 1 double
-// (the last block's flag), then floats: the BatchNorm's mean and 1/std (2 K), h (P, odd_stride(K)),
-// W's block columns (K, cols) from the next 16-byte boundary, and pre's (P, cols).
+// (the last block's flag), then floats: with a BatchNorm, its mean, 1/std, gamma and beta (4 K); h (P,
+// odd_stride(K)), W's block columns (K, cols) from the next 16-byte boundary, and pre's (P, cols).
 //   pre, out (B, C); mean, inv_std, run_mean, run_var, alpha, bias (C); in (B, K); w (K, C);
 //   bn_y (B, K); bn_mean, bn_inv_std, bn_run_mean, bn_run_var, gamma, beta (K);
 //   logits (B); head_w (C); head_b (1); partial (gridDim.x / S, B) scratch; done (1) zero between launches;
@@ -349,55 +410,54 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
   const int nx = S > 1 ? max(K, cols) : 0;
   TowerCluster<S> cluster(smem + 3 * blockDim.x, nx);
   int* last_flag = reinterpret_cast<int*>(smem + 3 * blockDim.x + 2 * nx);
+  const bool norm = bn_y != nullptr;
+  // the BatchNorm's mean, 1/std, gamma and beta (the first layer only)
   float* bn_mu = reinterpret_cast<float*>(smem + 3 * blockDim.x + 2 * nx + 1);
   float* bn_is = bn_mu + K;
-  float* h = bn_is + K;
+  float* bn_g = bn_is + K;
+  float* bn_b = bn_g + K;
+  float* h = norm ? bn_b + K : bn_mu;
   float* ws = align16(h + (long long)nb * ks);
   float* ys = ws + K * cols;
 
-  // the block's columns of W (K, cols; 0 past the layer's last channel) and its rows of the input, all in
-  // flight together (rows_to_shared); only the weights are read before the wait, the input being the
-  // kernel before's (common.cuh)
+  // the block's columns of W (K, cols; 0 past the layer's last channel), the BatchNorm's gamma and beta and the
+  // block's rows of the input, all in flight together (rows_to_shared); only the parameters are read before the
+  // wait, the input being the kernel before's (common.cuh)
   rows_to_shared<true>(ws, cols, 1, w + group * cols, C, K, cols, K, C - group * cols);
+  if (norm) {
+    rows_to_shared<false>(bn_g, K, 1, gamma, K, 1, K);
+    rows_to_shared<false>(bn_b, K, 1, beta, K, 1, K);
+  }
   grid_dependency_wait_and_launch();
   rows_to_shared<false>(h, ks, 1, in + (long long)rows.r0 * K, K, nb, K);
   copies_arrived();
   __syncthreads();
 
-  if (bn_y != nullptr) {  // every block normalises all K channels of its rows itself
+  if (norm) {  // every block normalises all K channels of its rows itself
     if (training) {
-      double* x = S > 1 ? cluster.open() : nullptr;
+      // one pass: the sums s of d = x - x0 and q of d^2 over the rows (x0 the channel's value in the batch's row
+      // 0, the same for every block of a cluster), from which bn_statistics makes the mean and the variance. The
+      // shift keeps q from dwarfing the variance where the mean is large against the spread (a constant channel
+      // gives exactly 0), as sums of x and x^2 would not; one pass where the reference takes two.
+      double* x = S > 1 ? cluster.open_both() : nullptr;
       for (int k = threadIdx.x; k < K; k += blockDim.x) {
-        const double s = sum_in_four(h + k, ks, nb, [](float v) { return (double)v; });
-        if constexpr (S > 1) x[k] = s;
-        else bn_mu[k] = (float)(s / B);
+        const float x0 = rows.r0 == 0 ? h[k] : in[k];
+        double s, q;
+        shifted_sums(h + k, ks, nb, x0, s, q);
+        if constexpr (S > 1) {
+          x[k] = s;
+          x[nx + k] = q;
+          bn_mu[k] = x0;  // for this thread's statistics below
+          continue;
+        }
+        bn_statistics(bn_mu, bn_is, k, x0, s, q, B, bn_eps, blockIdx.x == 0, bn_mean, bn_inv_std, bn_run_mean, bn_run_var,
+                      bn_momentum);
       }
       if constexpr (S > 1) {
         cluster_sync();
-        for (int k = threadIdx.x; k < K; k += blockDim.x) bn_mu[k] = (float)(cluster.total(x, k) / B);
-        x = cluster.open();
-      }
-      for (int k = threadIdx.x; k < K; k += blockDim.x) {
-        const float mu = bn_mu[k];
-        const double q = sum_in_four(h + k, ks, nb, [mu](float v) {
-          const double d = (double)v - mu;
-          return d * d;
-        });
-        if constexpr (S > 1) x[k] = q;
-        else bn_is[k] = (float)q;  // the sum, until the variance below
-      }
-      if constexpr (S > 1) cluster_sync();
-      for (int k = threadIdx.x; k < K; k += blockDim.x) {
-        double q;
-        if constexpr (S > 1) q = cluster.total(x, k);
-        else q = bn_is[k];
-        const double var = q / B;
-        bn_is[k] = (float)(1.0 / sqrt(var + bn_eps));
-        if (blockIdx.x == 0) {
-          bn_mean[k] = bn_mu[k];
-          bn_inv_std[k] = bn_is[k];
-          update_running(bn_run_mean, bn_run_var, k, (double)bn_mu[k], var, (double)B, bn_momentum);
-        }
+        for (int k = threadIdx.x; k < K; k += blockDim.x)
+          bn_statistics(bn_mu, bn_is, k, bn_mu[k], cluster.total(x, k), cluster.total(x, nx + k), B, bn_eps, blockIdx.x == 0,
+                        bn_mean, bn_inv_std, bn_run_mean, bn_run_var, bn_momentum);
       }
     } else {
       for (int k = threadIdx.x; k < K; k += blockDim.x) {
@@ -409,9 +469,26 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
         }
       }
     }
-    for (int k = threadIdx.x; k < K; k += blockDim.x) {
-      const float mu = bn_mu[k], is = bn_is[k], g = gamma[k], bt = beta[k];
-      for (int r = 0; r < nb; ++r) h[r * ks + k] = (h[r * ks + k] - mu) * is * g + bt;
+    __syncthreads();
+    // h = (h - mean) / std * gamma + beta: lanes over channels, warps over rows (a warp's row of 32 channels is one
+    // conflict-free access), all of the block's threads however K falls against them; four rows' loads together
+    // (a store may alias the next row's load for all the compiler knows, which would otherwise wait for it)
+    {
+      const int lane = (int)threadIdx.x & 31, warp = (int)threadIdx.x >> 5, warps = (int)blockDim.x >> 5;
+      for (int k = lane; k < K; k += 32) {
+        const float mu = bn_mu[k], is = bn_is[k], g = bn_g[k], bt = bn_b[k];
+        const int step = warps * ks;
+        float* p = h + warp * ks + k;
+        int r = warp;
+        for (; r + 3 * warps < nb; r += 4 * warps, p += 4 * step) {
+          float v[4];
+#pragma unroll
+          for (int u = 0; u < 4; ++u) v[u] = p[u * step];
+#pragma unroll
+          for (int u = 0; u < 4; ++u) p[u * step] = (v[u] - mu) * is * g + bt;
+        }
+        for (; r < nb; r += warps, p += step) *p = (*p - mu) * is * g + bt;
+      }
     }
     __syncthreads();
     // the rows of bn_y: row r by the cluster group r mod groups, from the block that holds it

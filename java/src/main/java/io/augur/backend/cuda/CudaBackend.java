@@ -1390,14 +1390,14 @@ public final class CudaBackend implements Backend, Profiling {
 
     /**
      * tower_forward_kernel's dynamic shared memory, in clusters of S, P = ceil(B / S) rows a block: 3
-     * threads' doubles, (S > 1) 2 max(K, cols) doubles of exchange, the flag's double, then floats: the
-     * BatchNorm's mean and 1/std (2 K), h (P, K | 1), up to 3 floats to a 16-byte boundary, W's
-     * columns (K, cols), pre's (P, cols).
+     * threads' doubles, (S > 1) 2 max(K, cols) doubles of exchange, the flag's double, then floats: where
+     * the layer starts with the BatchNorm ({@code norm}, the first), its mean, 1/std, gamma and beta (4 K);
+     * h (P, K | 1), up to 3 floats to a 16-byte boundary, W's columns (K, cols), pre's (P, cols).
      */
-    static long towerForwardShared(int B, int K, int cols, int S) {
+    static long towerForwardShared(int B, int K, int cols, int S, boolean norm) {
         long P = towerRows(B, S);
         return 8L * (3 * TOWER_THREADS + (S > 1 ? 2L * Math.max(K, cols) : 0) + 1)
-                + 4L * (2L * K + P * (K | 1) + 3 + (long) K * cols + P * cols);
+                + 4L * ((norm ? 4L * K : 0) + P * (K | 1) + 3 + (long) K * cols + P * cols);
     }
 
     /** {@link #towerBackwardShared(int, int, int, int, boolean, int)} with d_up staged whole. */
@@ -1436,7 +1436,7 @@ public final class CudaBackend implements Backend, Profiling {
         for (int i = 0; i < hidden.size(); i++) {
             boolean top = i + 1 == hidden.size();
             int up = top ? 1 : hidden.get(i + 1).width();
-            if (towerForwardShared(B, hidden.get(i).in(), cols, S) > limit || towerBackwardShared(B, up, cols, S, top) > limit) return false;
+            if (towerForwardShared(B, hidden.get(i).in(), cols, S, i == 0) > limit || towerBackwardShared(B, up, cols, S, top) > limit) return false;
         }
         return towerBackwardShared(B, hidden.get(0).width(), cols, S, false) <= limit;
     }
@@ -1625,7 +1625,8 @@ public final class CudaBackend implements Backend, Profiling {
             Tower.Layer l = hidden.get(i);
             boolean top = i + 1 == layers;
             int up = top ? 1 : hidden.get(i + 1).width();
-            f[i] = setting != 0 ? setting : towerColsFor(Kernels.towerForward(S), l.width(), S, c -> towerForwardShared(B, l.in(), c, S), limit, occ);
+            boolean norm = i == 0;
+            f[i] = setting != 0 ? setting : towerColsFor(Kernels.towerForward(S), l.width(), S, c -> towerForwardShared(B, l.in(), c, S, norm), limit, occ);
             TowerStep st = towerBackwardStep(l.width(), up, top, B, S, setting, chunkSetting, limit, occ);
             b[i] = st.cols();
             bw[i] = st.chunk();
@@ -1740,7 +1741,7 @@ public final class CudaBackend implements Backend, Profiling {
             boolean top = i + 1 == hidden.size();
             int up = top ? 1 : hidden.get(i + 1).width();
             int cf = cols.forward()[i], cb = cols.backward()[i];
-            ok = towerProbe(Kernels.towerForward(S), l.width(), S, cf, towerForwardShared(B, l.in(), cf, S), 17, 6, 4, 8, true)
+            ok = towerProbe(Kernels.towerForward(S), l.width(), S, cf, towerForwardShared(B, l.in(), cf, S, i == 0), 17, 6, 4, 8, true)
                     && towerProbe(Kernels.towerBackward(S), l.width(), S, cb, towerBackwardShared(B, up, cb, S, top, cols.backwardChunk()[i]), 12, 6, 0, 0,
                     false);
         }
@@ -1804,7 +1805,7 @@ public final class CudaBackend implements Backend, Profiling {
             int cols = plan.forward()[i];
             // the top layer's blocks also make the logits, through one slice of rowPartials each
             boolean logits = i == layers - 1 && 4L * B * ceilDiv(l.width(), cols) <= ROW_PARTIALS_BYTES;
-            towerLaunch(Kernels.towerForward(S), l.width(), S, cols, towerForwardShared(B, l.in(), cols, S), args()
+            towerLaunch(Kernels.towerForward(S), l.width(), S, cols, towerForwardShared(B, l.in(), cols, S, first), args()
                     .ptr(a(l.pre())).ptr(a(l.out())).ptr(a(l.mean())).ptr(a(l.invStd())).ptr(a(l.runMean())).ptr(a(l.runVar()))
                     .ptr(first ? a(n.y()) : 0L).ptr(first ? a(n.mean()) : 0L).ptr(first ? a(n.invStd()) : 0L)
                     .ptr(first ? a(n.runMean()) : 0L).ptr(first ? a(n.runVar()) : 0L)
