@@ -53,9 +53,11 @@
 #             fused; the activation unit's partial gradients, or only dM3, in global memory (more L1
 #             for the weights); its backward tiles of 16 rows; 128 threads a block; the tower fused
 #             in clusters of 2 and of 4 blocks (at batch 128, 64 and 32 rows a block instead of all
-#             128 in one); 8 channels a block: the alternatives to each default the code only reasons
+#             128 in one); 8 channels a block; 2 channels a block (at batch 128 the products run one
+#             row a thread on half the threads, so 2 channels halve each block's product for twice the
+#             blocks, each normalising the whole input again): the alternatives to each default the code only reasons
 #             for. A variant OPTION@B[,B...] runs at those batch sizes only: the tiles of 16 rows at
-#             2048 (at 128 they are the default), the tower's clusters and 8 channels at 128 (at 2048
+#             2048 (at 128 they are the default), the tower's clusters and 8 and 2 channels at 128 (at 2048
 #             they take the layer-by-layer ops, as only clusters of 8 of 4 channels fit the BatchNorm's backward: what
 #             -Daugur.tower.fused=off measures). DIN's step has no GEMM while the tower is fused, so the
 #             small GEMM's settings are left to VARIANTS).
@@ -233,7 +235,7 @@ fi
 pack
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
-  else variants=(-Daugur.attention.querySums=off -Daugur.attention.vectorTiles=off -Daugur.attention.rowGroups=1 -Daugur.attention.sharedAsPlanned=true@128 -Daugur.tower.cols=4@2048 -Daugur.tower.chunk=all@2048 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128 -Daugur.tower.cluster=2@128 -Daugur.tower.cluster=4@128 -Daugur.tower.cols=8@128); fi
+  else variants=(-Daugur.attention.querySums=off -Daugur.attention.vectorTiles=off -Daugur.attention.rowGroups=1 -Daugur.attention.sharedAsPlanned=true@128 -Daugur.tower.cols=4@2048 -Daugur.tower.chunk=all@2048 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128 -Daugur.tower.cluster=2@128 -Daugur.tower.cluster=4@128 -Daugur.tower.cols=8@128 -Daugur.tower.cols=2@128); fi
   i=0
   for spec in "${variants[@]}"; do
     i=$((i + 1))

@@ -179,15 +179,16 @@ class CudaTowerParityTest {
 
     /**
      * Widths off every block size (45 inputs, layers of 33 and 9 or one of 20); B = 1 (the
-     * statistics of one row), 37, 128 (the benchmark's batch) and 255; blocks of 1, 4 and 32
-     * channels (one channel, the default, and all of a 9-wide layer in one partly empty block).
+     * statistics of one row), 37, 128 (the benchmark's batch) and 255; blocks of 1, 2, 4 and 32
+     * channels (one channel, the sweep's variant at 128, the default, and all of a 9-wide layer in one
+     * partly empty block).
      * Without clusters: the smallest that fits is 1 at these sizes.
      */
     @ParameterizedTest(name = "{0} B={1} cols={2} hidden={3}")
     @CsvSource({
             "DICE, 37, 4, 33 9", "PRELU, 37, 4, 33 9", "SIGMOID, 37, 4, 33 9",
             "DICE, 1, 4, 33 9", "DICE, 128, 4, 33 9", "PRELU, 255, 8, 20",
-            "DICE, 37, 1, 33 9", "SIGMOID, 37, 32, 33 9", "DICE, 128, 32, 20"})
+            "DICE, 37, 1, 33 9", "SIGMOID, 37, 32, 33 9", "DICE, 128, 32, 20", "DICE, 128, 2, 33 9"})
     void fusedTowerMatchesTheOpsOneByOne(Activation act, int B, int cols, String hidden) {
         fusedTowerMatches(act, B, cols, hidden, 0, 1);
     }
