@@ -116,17 +116,25 @@ __device__ __forceinline__ void shifted_sums(const float* p, int stride, int n, 
   q = ((b[0] + b[1]) + b[2]) + b[3];
 }
 
-// Channel k's BatchNorm statistics over the batch's B rows from shifted_sums' totals (x0 the shift): mu[k] =
-// the mean rounded to float, m; is[k] = 1 / sqrt(var + eps) with var the biased variance about m, as the
-// reference's second pass takes it (BatchNorm.statisticsRef): sum (x - m)^2 = sum (d - e)^2 = q - e (2 s - B e),
-// e = m - x0, which differs from the variance about the exact mean where m's rounding is not small against
-// the spread. `write` (one block of the launch): the launch's mean, inv_std and running statistics too.
-// The sum is not negative in exact arithmetic; where rounding makes it so (a channel all but constant) it is
-// taken as 0.
+// The mean rounded to float, m, and the biased variance about m, as the reference's second pass takes it
+// (BatchNorm.statisticsRef, which Dice's statistics share), of B values from their shifted sums s = sum d and
+// q = sum d^2, d = x - x0: sum (x - m)^2 = sum (d - e)^2 = q - e (2 s - B e), e = m - x0. About m rather than
+// the exact mean, which differs where m's rounding is not small against the spread. The sum is not negative
+// in exact arithmetic; where rounding makes it so (a channel all but constant) it is taken as 0.
+__device__ __forceinline__ float shifted_moments(float x0, double s, double q, int B, double& var) {
+  const float m = (float)(x0 + s / B);
+  const double e = (double)m - x0;
+  var = fmax(0.0, (q - e * (2.0 * s - B * e)) / B);
+  return m;
+}
+
+// Channel k's BatchNorm statistics over the batch's B rows from shifted_sums' totals (x0 the shift): mu[k] = m,
+// is[k] = 1 / sqrt(var + eps) (shifted_moments); `write` (one block of the launch): the launch's mean,
+// inv_std and running statistics too.
 __device__ __forceinline__ void bn_statistics(float* mu, float* is, int k, float x0, double s, double q, int B, float eps, bool write,
                                               float* mean, float* inv_std, float* run_mean, float* run_var, float momentum) {
-  const float m = (float)(x0 + s / B);
-  const double e = (double)m - x0, var = fmax(0.0, (q - e * (2.0 * s - B * e)) / B);
+  double var;
+  const float m = shifted_moments(x0, s, q, B, var);
   mu[k] = m;
   is[k] = (float)(1.0 / sqrt(var + eps));
   if (write) {
@@ -151,8 +159,8 @@ __device__ __forceinline__ void tower_sums(double (&v)[N], double* scratch, cons
 // two exchange regions of its shared memory (`n` doubles each), in turn, and every block adds the
 // S blocks' in rank order after a cluster barrier. A region is written again two exchanges later,
 // after the barrier of the exchange in between, which every block reaches only once it has read
-// it; an exchange that takes both regions (open_both) is followed by a barrier of its own before the
-// next. finish() is the barrier after the last exchange's reads: a block may return after it.
+// it; an exchange that takes both regions (open_both) has a barrier of its own before it and after
+// it. finish() is the barrier after the last exchange's reads: a block may return after it.
 template <int S>
 struct TowerCluster {
   double* region;  // 2 n doubles
@@ -172,9 +180,12 @@ struct TowerCluster {
     used = true;
     return x;
   }
-  // Both regions for one exchange of up to 2 n values (x[i] and x[n + i] for i < n), used as open()'s; the
-  // next open() starts with the cluster barrier that a region's reuse needs after the reads.
+  // Both regions for one exchange of up to 2 n values (x[i] and x[n + i] for i < n), used as open()'s. It
+  // starts with a cluster barrier where an exchange came before (one of whose regions it writes, with no
+  // barrier between that exchange's reads and these writes), and the next open() with one too.
   __device__ double* open_both() {
+    if constexpr (S > 1)
+      if (used) cluster_sync();
     used = both = true;
     next = 0;
     return region;
@@ -185,12 +196,13 @@ struct TowerCluster {
     for (unsigned q = 0; q < (unsigned)S; ++q) t += cluster_map(x, q)[i];
     return t;
   }
-  // Per channel sums over the batch: the block's (tower_sums), then the cluster's.
-  template <int N>
+  // Per channel sums over the batch: the block's (tower_sums), then the cluster's; with BOTH in one exchange
+  // over both regions (open_both), for N cols doubles that one region (n) may not hold.
+  template <int N, bool BOTH = false>
   __device__ void sums(double (&v)[N], double* scratch, const TowerThread& th, int cols) {
     tower_sums<N>(v, scratch, th, cols);
     if constexpr (S > 1) {
-      double* x = open();
+      double* x = BOTH ? open_both() : open();
       if (th.ry == 0)
         for (int i = 0; i < N; ++i) x[i * cols + th.cx] = v[i];
       cluster_sync();
@@ -504,17 +516,19 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
   if (act == AUGUR_TOWER_DICE) {
     float mu = 0.0f, is = 0.0f;
     if (training) {
-      double s[1] = {0.0};
-      for (int r = th.ry; r < nb; r += th.rows) s[0] += ys[r * cols + th.cx];
-      cluster.template sums<1>(s, scratch, th, cols);
-      mu = (float)(s[0] / B);
-      double q[1] = {0.0};
+      // one pass, as the BatchNorm's above: sums of d = pre - x0 and d^2 in one exchange (one round of the block's
+      // sums and of the cluster's where two were), shifted by the channel's bias (the same in every block, and the
+      // mean of pre = h W + b but for h W's: the shift keeps q from dwarfing the variance)
+      const float x0 = valid && bias != nullptr ? bias[c] : 0.0f;
+      double v[2] = {0.0, 0.0};
       for (int r = th.ry; r < nb; r += th.rows) {
-        const double d = (double)ys[r * cols + th.cx] - mu;
-        q[0] += d * d;
+        const double d = (double)ys[r * cols + th.cx] - x0;
+        v[0] += d;
+        v[1] = fma(d, d, v[1]);
       }
-      cluster.template sums<1>(q, scratch, th, cols);
-      const double var = q[0] / B;
+      cluster.template sums<2, true>(v, scratch, th, cols);
+      double var;
+      mu = shifted_moments(x0, v[0], v[1], B, var);
       is = (float)(1.0 / sqrt(var + eps));
       if (valid && th.ry == 0 && lead) {
         mean[c] = mu;
