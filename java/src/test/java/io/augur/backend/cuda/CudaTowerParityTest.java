@@ -224,10 +224,8 @@ class CudaTowerParityTest {
     @CsvSource({"128, 1", "37, 2", "300, 8"})
     void fusedBatchNormOfChannelsFarFromZero(int B, int cluster) {
         org.junit.jupiter.api.Assumptions.assumeTrue(cluster == 1 || tw.gpu.runtime().ccMajor >= 9, "thread-block clusters need compute capability 9.0");
-        tw.gpu.setTuning(before.with(KernelTuning.TOWER_FUSED, "auto").with(KernelTuning.TOWER_COLS, "4")
-                .with(KernelTuning.TOWER_CLUSTER, Integer.toString(cluster)));
         int in = 45;
-        TwinTower t = new TwinTower(B, in, new int[] {33, 9}, Activation.DICE);
+        TwinTower t = fusedTower(Activation.DICE, B, in, "4", "33 9", cluster, cluster);
         float far = 100_000f, step = Math.ulp(far);
         float[] x = new float[B * in];
         for (int r = 0; r < B; r++)
@@ -235,11 +233,20 @@ class CudaTowerParityTest {
                 x[r * in + k] = k % 3 == 0 ? far + (rng.nextInt(17) - 8) * step : k % 3 == 1 ? 7.25f : (float) (rng.nextDouble() * 4 - 2);
         tw.cpu.upload(t.x.cpu(), x, x.length);
         tw.gpu.upload(t.x.gpu(), x, x.length);
-        assertEquals(cluster, tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must run fused in clusters of " + cluster);
         // training only: an inference forward normalises by the running statistics, about 10,000 after one step, and
         // the first layer's products then sum terms near 10,000 to about 10, which any two orders of the sum round
         // differently by some 0.001
         t.trainingStepMatches();
+    }
+
+    /** A tower on both backends under the fused settings given (towerCluster {@code setting}, 0: auto), checked to run fused in clusters of {@code cluster}. */
+    private TwinTower fusedTower(Activation act, int B, int inputs, String cols, String hidden, int setting, int cluster) {
+        tw.gpu.setTuning(before.with(KernelTuning.TOWER_FUSED, "auto").with(KernelTuning.TOWER_COLS, cols)
+                .with(KernelTuning.TOWER_CLUSTER, setting == 0 ? "auto" : Integer.toString(setting)));
+        int[] widths = java.util.Arrays.stream(hidden.trim().split(" ")).mapToInt(Integer::parseInt).toArray();
+        TwinTower t = new TwinTower(B, inputs, widths, act);
+        assertEquals(cluster, tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must run fused in clusters of " + cluster);
+        return t;
     }
 
     private void fusedTowerMatches(Activation act, int B, int cols, String hidden, int setting, int cluster) {
@@ -247,11 +254,7 @@ class CudaTowerParityTest {
     }
 
     private TwinTower fusedTowerMatches(Activation act, int B, int inputs, String cols, String hidden, int setting, int cluster) {
-        tw.gpu.setTuning(before.with(KernelTuning.TOWER_FUSED, "auto").with(KernelTuning.TOWER_COLS, cols)
-                .with(KernelTuning.TOWER_CLUSTER, setting == 0 ? "auto" : Integer.toString(setting)));
-        int[] widths = java.util.Arrays.stream(hidden.trim().split(" ")).mapToInt(Integer::parseInt).toArray();
-        TwinTower t = new TwinTower(B, inputs, widths, act);
-        assertEquals(cluster, tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must run fused in clusters of " + cluster);
+        TwinTower t = fusedTower(act, B, inputs, cols, hidden, setting, cluster);
         t.trainingStepMatches();
         tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, false));
         t.assertForward("inference");
