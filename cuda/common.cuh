@@ -102,8 +102,9 @@ __device__ __forceinline__ void set_status(int* status, int bit) {
 // each, from divisions made once, and its row by one multiply-add. The lookups (embedding.cu) divided
 // every i by D and every row by T: four divisions an element at some 20 instructions each (I2F,
 // MUFU.RCP, F2I and their corrections), most of the 1,385 instructions of a thread's round of 8
-// elements in sm_90's SASS, so that at batch 2048 they issued more than they moved bytes. They and the
-// sparse updates (sparse_update.cu, with T = 1: the row is b, and t stays 0) walk their elements this way.
+// elements in sm_90's SASS, so that at batch 2048 they issued more than they moved bytes. The sparse
+// updates (sparse_update.cu, with T = 1: the row is b, and t stays 0) walk their elements this way; the
+// lookups have since gone further (a lane a row for its length and id, embedding.cu).
 struct ElementWalk {
   long long i;  // the element
   int c, b, t;  // its column, sample and position (row b T + t)

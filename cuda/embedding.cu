@@ -6,60 +6,92 @@
 
 namespace augur {
 
-// Both the single and the list kernels take a thread's elements GATHER_BATCH at a time, in phases:
-// every element's length and id, then every table row (or gradient), then the stores (or the
-// atomics), each phase's loads in flight together (augur::loads_issued keeps the compiler from
-// sinking them into their uses' branches, which it did), the status bits kept in a register and
-// set once. One element after another, the compiler may not move the next element's table load above
-// this element's store (both floats, either may alias), so a thread of a list kernel waited for
-// GATHER_CHUNK / blockDim = 8 chains of two or three memory round trips: at batch 128 on an H200
-// the forward gather took 9.5 µs and its backward 16 µs for 1 to 2 waves of blocks.
-// A thread's elements: i = first, first + step, ... below end (i = r * D + c: row r, column c). Their
-// indices into the table, the output and the sparse gradient are ints: each is a tensor of at most
-// 2^31 - 1 elements (io.augur.backend.Tensor), and a pointer plus an int is one IMAD.WIDE where the
-// 64-bit product and sum took about 8 instructions an element.
+// The lookups' elements are (row r, column c) of (rows, D); row r is position t of sample b, r = b T + t
+// (T = 1 without lengths). A warp takes WR = gather_warp_rows(D) consecutive rows (14 at D = 18) and
+// a block of 256 threads 8 warps' (112 rows at D = 18):
+// - a row phase, lane l for row l of the warp's: the row's length and id loaded together (in flight
+//   at once), the checks, and a code for the row: its table row, -1 where it is written as 0 (padding,
+//   an id outside [0, V)), -2 past the lookup's last row; the backward marks the row touched, once a
+//   row, by this lane (after the first round's gradient loads below, so that they are in flight);
+// - an element phase: the WR D elements of the warp's rows (at most 32 GATHER_BATCH, one round of
+//   GATHER_BATCH a lane for D <= 256) in row-major order, lane l taking elements l, l + 32, ... (so a
+//   warp's loads and stores run along its rows), each element's row code from its row's lane by a
+//   shuffle: every element's table load (or gradient load) in flight together, then the stores (or
+//   the atomics).
+// Before, each thread walked its 8 elements in steps of the block's 256 (common.cuh's ElementWalk)
+// and found each element's sample, position, length and id on its own: on sm_90 a round of 8
+// elements was 504 instructions forward and 1,163 backward (IMAD 176 and ISETP 145 of the forward's),
+// for the padded positions too, which are most of a history: at batch 2048 and T = 100 the two history
+// lookups have 7.4 million elements, of which a mean history of 18 uses 1.3 million. The row's work is
+// now done once a row, by one lane: sm_90's embedding_gather_multi_forward_zero_kernel is 405
+// instructions in all (815 before), its round of 8 elements 193, and the backward list kernel 585 in
+// all (1,444, its round 1,163). Indices into the table, the output and the sparse gradient are
+// ints: each is a tensor of at most 2^31 - 1 elements (io.augur.backend.Tensor).
 constexpr int GATHER_BATCH = 8;
 
-// A round of GATHER_BATCH elements of the walk, which it then leaves at the next round's first: row
-// r[u], column c[u] and position t[u] (r[u] = -1 past end), with every element's history length
-// len[u] (T without lengths) and raw id id[u] loaded together, whatever the element (past end, the
-// last row's, `last` of sample `last_b`; padded rows read ids that are not used), so that the round's
-// loads are in flight at once: a length test before the id load made each element wait for its length
-// (two round trips an element).
-__device__ __forceinline__ void element_rows(int (&r)[GATHER_BATCH], int (&c)[GATHER_BATCH], int (&t)[GATHER_BATCH],
-                                             int (&len)[GATHER_BATCH], int (&id)[GATHER_BATCH], ElementWalk& w, const int* ids,
-                                             const int* lengths, int T, int D, long long end, long long step, int last, int last_b) {
-#pragma unroll
-  for (int u = 0; u < GATHER_BATCH; ++u) {
-    const bool in = w.i < end;
-    r[u] = in ? w.row(T) : -1;
-    c[u] = in ? w.c : 0;
-    t[u] = w.t;
-    len[u] = lengths != nullptr ? lengths[in ? w.b : last_b] : T;
-    id[u] = ids[in ? r[u] : last];
-    w.next(step, D, T);
+// A warp's rows: 32 GATHER_BATCH / D, at least 1 and at most 32 (one row code a lane).
+// io.augur.backend.cuda.GatherListArgs.warpRows is the same.
+__device__ __forceinline__ int gather_warp_rows(int D) { return min(32, max(1, 32 * GATHER_BATCH / D)); }
+
+// A block's rows: a warp's times the block's warps.
+__device__ __forceinline__ int gather_block_rows(int D) { return gather_warp_rows(D) * (int)(blockDim.x >> 5); }
+
+// The row phase for the calling lane's row `row` (a row past `end`: code -2, nothing loaded). With
+// lengths, row r is position r mod T of sample r / T; a length outside [0, T] is reported at the
+// sample's position 0, an id outside [0, V) of a used position by the forward (report_ids).
+__device__ __forceinline__ int gather_row_code(int row, int end, const int* ids, const int* lengths, int T, int V, bool report_ids,
+                                               int& bad) {
+  if (row >= end) return -2;
+  const int raw = ids[row];
+  if (lengths != nullptr) {
+    const int b = row / T, t = row - b * T, len = lengths[b];  // in flight with the id
+    if (t == 0 && (len < 0 || len > T)) bad |= AUGUR_STATUS_BAD_LENGTH;
+    if (t >= len) return -1;  // padding
   }
-  loads_issued();
+  if (raw >= 0 && raw < V) return raw;
+  if (report_ids) bad |= AUGUR_STATUS_BAD_ID;
+  return -1;
 }
 
-// The forward's elements (see embedding_gather_forward_kernel).
-__device__ __forceinline__ void gather_forward_range(float* out, int* status, const int* ids, const int* lengths, const float* table,
-                                                     int T, int D, int V, int out_stride, int off, long long first, long long end,
-                                                     long long step) {
-  const int last = end > 0 ? (int)((end - 1) / D) : 0, last_b = last / T;
-  for (ElementWalk w(first, step, D, T); w.i < end;) {
-    int r[GATHER_BATCH], c[GATHER_BATCH], t[GATHER_BATCH], id[GATHER_BATCH], len[GATHER_BATCH];
-    element_rows(r, c, t, len, id, w, ids, lengths, T, D, end, step, last, last_b);
-    int bad = 0;
+// The element phase's walk: lane's elements e = lane + 32 u, row e / D and column e mod D of the
+// warp's rows, by additions from one division a lane.
+struct WarpElements {
+  int row, c, drow, dc;
+  __device__ __forceinline__ WarpElements(int D) {
+    const int lane = (int)(threadIdx.x & 31);
+    row = lane / D;
+    c = lane - row * D;
+    drow = 32 / D;
+    dc = 32 - drow * D;
+  }
+  __device__ __forceinline__ void next(int D) {
+    row += drow;
+    c += dc;
+    if (c >= D) {
+      c -= D;
+      ++row;
+    }
+  }
+};
+
+// A warp's rows [first, first + WR) (rows at or past `end` left alone) of a forward lookup
+// (see embedding_gather_forward_kernel). Every lane of the warp calls it.
+__device__ __forceinline__ void gather_forward_warp(float* out, int* status, const int* ids, const int* lengths, const float* table,
+                                                   int T, int D, int V, int out_stride, int off, int first, int end) {
+  const int WR = gather_warp_rows(D), lane = (int)(threadIdx.x & 31), n = WR * D;
+  int bad = 0;
+  const int code = lane < WR ? gather_row_code(first + lane, end, ids, lengths, T, V, true, bad) : -2;
+  WarpElements w(D);
+  for (int e0 = 0; e0 < n; e0 += 32 * GATHER_BATCH) {  // one round where D <= 256
+    int id[GATHER_BATCH], r[GATHER_BATCH], c[GATHER_BATCH];
 #pragma unroll
     for (int u = 0; u < GATHER_BATCH; ++u) {
-      const int raw = id[u];
-      id[u] = -1;  // nothing to read: padding, an id outside [0, V), or past the end
-      if (r[u] < 0) continue;
-      if (lengths != nullptr && c[u] == 0 && t[u] == 0 && (len[u] < 0 || len[u] > T)) bad |= AUGUR_STATUS_BAD_LENGTH;
-      if (t[u] >= len[u]) continue;
-      if (raw >= 0 && raw < V) id[u] = raw;
-      else if (c[u] == 0) bad |= AUGUR_STATUS_BAD_ID;
+      const int e = e0 + lane + 32 * u;
+      const int k = __shfl_sync(0xffffffffu, code, min(w.row, 31));
+      id[u] = e < n ? k : -2;
+      r[u] = first + w.row;
+      c[u] = w.c;
+      w.next(D);
     }
     float v[GATHER_BATCH];
 #pragma unroll
@@ -67,44 +99,54 @@ __device__ __forceinline__ void gather_forward_range(float* out, int* status, co
     loads_issued();
 #pragma unroll
     for (int u = 0; u < GATHER_BATCH; ++u)
-      if (r[u] >= 0) out[r[u] * out_stride + off + c[u]] = v[u];
-    if (bad) set_status(status, bad);
+      if (id[u] >= -1) out[r[u] * out_stride + off + c[u]] = v[u];
   }
+  if (bad) set_status(status, bad);
 }
 
-// The backward's elements (see embedding_gather_backward_kernel).
-__device__ __forceinline__ void gather_backward_range(long long* acc, int* touched_flag, int* touched_list, int* touched_count,
-                                                      int* status, const float* dout, const int* ids, const int* lengths, int T,
-                                                      int D, int V, int capacity, int out_stride, int off, long long first,
-                                                      long long end, long long step) {
-  const int last = end > 0 ? (int)((end - 1) / D) : 0, last_b = last / T;
-  for (ElementWalk w(first, step, D, T); w.i < end;) {
-    int r[GATHER_BATCH], c[GATHER_BATCH], t[GATHER_BATCH], id[GATHER_BATCH], len[GATHER_BATCH];
-    element_rows(r, c, t, len, id, w, ids, lengths, T, D, end, step, last, last_b);
-#pragma unroll
-    for (int u = 0; u < GATHER_BATCH; ++u)  // an id outside [0, V): reported by the forward
-      if (r[u] < 0 || t[u] >= len[u] || id[u] < 0 || id[u] >= V) id[u] = -1;
+// The same rows of a backward lookup (see embedding_gather_backward_kernel).
+__device__ __forceinline__ void gather_backward_warp(long long* acc, int* touched_flag, int* touched_list, int* touched_count,
+                                                    int* status, const float* dout, const int* ids, const int* lengths, int T,
+                                                    int D, int V, int capacity, int out_stride, int off, int first, int end) {
+  const int WR = gather_warp_rows(D), lane = (int)(threadIdx.x & 31), n = WR * D;
+  int bad = 0, unused = 0;  // an id outside [0, V) is reported by the forward
+  const int code = lane < WR ? gather_row_code(first + lane, end, ids, lengths, T, V, false, unused) : -2;
+  WarpElements w(D);
+  for (int e0 = 0; e0 < n; e0 += 32 * GATHER_BATCH) {  // one round where D <= 256
+    int id[GATHER_BATCH], c[GATHER_BATCH];
     float g[GATHER_BATCH];
 #pragma unroll
-    for (int u = 0; u < GATHER_BATCH; ++u) g[u] = id[u] >= 0 ? dout[r[u] * out_stride + off + c[u]] : 0.0f;
+    for (int u = 0; u < GATHER_BATCH; ++u) {
+      const int e = e0 + lane + 32 * u;
+      const int k = __shfl_sync(0xffffffffu, code, min(w.row, 31));
+      id[u] = e < n ? k : -1;
+      c[u] = w.c;
+      g[u] = id[u] >= 0 ? dout[(first + w.row) * out_stride + off + w.c] : 0.0f;
+      w.next(D);
+    }
     loads_issued();
-    int bad = 0;
+    // the row's lane marks it touched while the first round's gradients are on their way (the flag's compare-and-swap,
+    // and for a row's first touch the list's count, are round trips of their own)
+    if (e0 == 0 && code >= 0) touch_row(touched_flag, touched_list, touched_count, status, code, capacity);
 #pragma unroll
     for (int u = 0; u < GATHER_BATCH; ++u) {
       if (id[u] < 0) continue;
       if (!isfinite(g[u])) bad |= AUGUR_STATUS_NONFINITE_GRAD;
       atomicAdd(reinterpret_cast<unsigned long long*>(acc + (id[u] * D + c[u])), static_cast<unsigned long long>(to_fixed(g[u])));
-      if (c[u] == 0) touch_row(touched_flag, touched_list, touched_count, status, id[u], capacity);
     }
-    if (bad) set_status(status, bad);
   }
+  if (bad) set_status(status, bad);
 }
 
-// Several gathers (or their backwards) in one launch: entry e covers blocks
-// [first_block, first_block of e + 1), GATHER_CHUNK consecutive elements (rows * D) each.
-// io.augur.backend.cuda.GatherListArgs writes this struct byte for byte.
+// A block's rows [first, first + gather_block_rows(D)), warp w taking [first + w WR, first + (w + 1) WR).
+__device__ __forceinline__ int gather_warp_first(int block_first, int D) {
+  return block_first + (int)(threadIdx.x >> 5) * gather_warp_rows(D);
+}
+
+// Several gathers (or their backwards) in one launch: entry e covers blocks [first_block, first_block
+// of e + 1), gather_block_rows(D) consecutive rows each (io.augur.backend.cuda.GatherListArgs reckons
+// the same blocks for the launches' 256 threads, Kernels.BLOCK).
 constexpr int GATHER_MAX = 8;
-constexpr int GATHER_CHUNK = 2048;
 
 struct GatherEntry {
   float* out;              // forward: the output; nullptr in a backward list
@@ -127,12 +169,10 @@ struct GatherList {
 static_assert(sizeof(GatherEntry) == 104, "GatherEntry's layout changed: update io.augur.backend.cuda.GatherListArgs");
 static_assert(sizeof(GatherList) == 840, "GatherList's layout changed: update io.augur.backend.cuda.GatherListArgs");
 
-// The entry that owns this block and the block's element range within it.
-__device__ __forceinline__ int gather_entry(const GatherList& l, int block, long long* begin, long long* end) {
+// The entry that owns this block, and the block's first row within it.
+__device__ __forceinline__ int gather_entry(const GatherList& l, int block, int* first_row) {
   const int e = list_entry(l, block);
-  const long long n = (long long)l.e[e].rows * l.e[e].D;
-  *begin = (long long)(block - l.e[e].first_block) * GATHER_CHUNK;
-  *end = min(n, *begin + GATHER_CHUNK);
+  *first_row = (block - l.e[e].first_block) * gather_block_rows(l.e[e].D);
   return e;
 }
 
@@ -151,17 +191,21 @@ AUGUR_KERNEL void embedding_gather_forward_kernel(float* __restrict__ out, int* 
                                                   const int* __restrict__ lengths,
                                                   const float* __restrict__ table,
                                                   int rows, int T, int D, int V, int out_stride, int off) {
-  augur::gather_forward_range(out, status, ids, lengths, table, T, D, V, out_stride, off,
-                              (long long)blockIdx.x * blockDim.x + threadIdx.x, (long long)rows * D, (long long)gridDim.x * blockDim.x);
+  const long long per_block = augur::gather_block_rows(D);
+  for (long long first = blockIdx.x * per_block; first < rows; first += gridDim.x * per_block) {  // the same for the block
+    const int warp_first = augur::gather_warp_first((int)first, D);
+    if (warp_first < rows) augur::gather_forward_warp(out, status, ids, lengths, table, T, D, V, out_stride, off, warp_first, rows);
+  }
 }
 
 namespace augur {
 
 // Block `block` (< list.blocks) of a list's gathers.
 __device__ __forceinline__ void gather_list_block(const GatherList& list, int block, int* status) {
-  long long begin, end;
-  const GatherEntry& e = list.e[gather_entry(list, block, &begin, &end)];
-  gather_forward_range(e.out, status, e.ids, e.lengths, e.table, e.T, e.D, e.V, e.out_stride, e.off, begin + threadIdx.x, end, blockDim.x);
+  int first;
+  const GatherEntry& e = list.e[gather_entry(list, block, &first)];
+  const int warp_first = gather_warp_first(first, e.D);
+  if (warp_first < e.rows) gather_forward_warp(e.out, status, e.ids, e.lengths, e.table, e.T, e.D, e.V, e.out_stride, e.off, warp_first, e.rows);
 }
 
 }  // namespace augur
@@ -193,19 +237,25 @@ AUGUR_KERNEL void embedding_gather_backward_kernel(long long* __restrict__ acc, 
                                                    const int* __restrict__ ids,
                                                    const int* __restrict__ lengths,
                                                    int rows, int T, int D, int V, int capacity, int out_stride, int off) {
-  augur::gather_backward_range(acc, touched_flag, touched_list, touched_count, status, dout, ids, lengths, T, D, V, capacity, out_stride,
-                               off, (long long)blockIdx.x * blockDim.x + threadIdx.x, (long long)rows * D,
-                               (long long)gridDim.x * blockDim.x);
+  const long long per_block = augur::gather_block_rows(D);
+  for (long long first = blockIdx.x * per_block; first < rows; first += gridDim.x * per_block) {  // the same for the block
+    const int warp_first = augur::gather_warp_first((int)first, D);
+    if (warp_first < rows)
+      augur::gather_backward_warp(acc, touched_flag, touched_list, touched_count, status, dout, ids, lengths, T, D, V, capacity, out_stride,
+                                  off, warp_first, rows);
+  }
 }
 
 // The backwards of a list of gathers in one launch (entries may share a sparse gradient: the
 // integer atomics and the touched list make that safe).
 AUGUR_KERNEL void embedding_gather_multi_backward_kernel(augur::GatherList list, int* status) {
   augur::grid_dependency_wait_and_launch();
-  long long begin, end;
-  const augur::GatherEntry& e = list.e[augur::gather_entry(list, blockIdx.x, &begin, &end)];
-  augur::gather_backward_range(e.acc, e.touched_flag, e.touched_list, e.touched_count, status, e.dout, e.ids, e.lengths, e.T, e.D, e.V,
-                               e.capacity, e.out_stride, e.off, begin + threadIdx.x, end, blockDim.x);
+  int first;
+  const augur::GatherEntry& e = list.e[augur::gather_entry(list, blockIdx.x, &first)];
+  const int warp_first = augur::gather_warp_first(first, e.D);
+  if (warp_first < e.rows)
+    augur::gather_backward_warp(e.acc, e.touched_flag, e.touched_list, e.touched_count, status, e.dout, e.ids, e.lengths, e.T, e.D, e.V,
+                                e.capacity, e.out_stride, e.off, warp_first, e.rows);
 }
 
 // out[b, c] = sum_{t < lengths[b]} x[b, t, c]

@@ -957,6 +957,12 @@ public final class CudaBackend implements Backend, Profiling {
         rt.launch(kernel, Kernels.blocks(n, BLOCK, maxBlocks), 1, BLOCK, 1, 0, args);
     }
 
+    /** Kernels that take {@code perBlock} rows a block (grid-strided past the block limit). */
+    private void launchRows(String kernel, int rows, int perBlock, CudaRuntime.Args args) {
+        if (rows <= 0) return;
+        rt.launch(kernel, Kernels.blocks(rows, perBlock, maxBlocks), 1, BLOCK, 1, 0, args);
+    }
+
     /** Column-tile kernels: ceil(C / 32) blocks of (32, COL_ROWS) threads. */
     private void launchColumns(String kernel, int C, CudaRuntime.Args args) {
         if (C <= 0) return;
@@ -971,7 +977,7 @@ public final class CudaBackend implements Backend, Profiling {
     public void embeddingGather(Tensor out, Tensor ids, Tensor lengths, Tensor table, int rows, int T, int D, int outStride, int off) {
         begin();
         int V = table.dim(0);
-        launch1d(Kernels.EMBEDDING_GATHER_FORWARD, (long) rows * D, args().ptr(a(out)).ptr(status.address()).ptr(a(ids)).ptr(a(lengths))
+        launchRows(Kernels.EMBEDDING_GATHER_FORWARD, rows, GatherListArgs.blockRows(D), args().ptr(a(out)).ptr(status.address()).ptr(a(ids)).ptr(a(lengths))
                 .ptr(a(table)).i(rows).i(T).i(D).i(V).i(outStride).i(off));
     }
 
@@ -980,7 +986,7 @@ public final class CudaBackend implements Backend, Profiling {
         CudaSparseGrad g = (CudaSparseGrad) grad;
         if (g.dim() != D) throw new IllegalArgumentException("embedding backward: " + g.name() + " has width " + g.dim() + ", op says D = " + D);
         begin();
-        launch1d(Kernels.EMBEDDING_GATHER_BACKWARD, (long) rows * D, args().ptr(g.acc.address()).ptr(g.flag.address()).ptr(g.list.address())
+        launchRows(Kernels.EMBEDDING_GATHER_BACKWARD, rows, GatherListArgs.blockRows(D), args().ptr(g.acc.address()).ptr(g.flag.address()).ptr(g.list.address())
                 .ptr(g.count.address()).ptr(status.address()).ptr(a(dOut)).ptr(a(ids)).ptr(a(lengths))
                 .i(rows).i(T).i(D).i(g.rows()).i(g.capacity()).i(outStride).i(off));
         g.pendingRows += rows;

@@ -9,16 +9,17 @@ import java.util.function.ToLongFunction;
 /**
  * The launch structs of cuda/'s entry lists (embedding.cu's GatherList, sparse_update.cu's
  * SparseUpdateList): {@code max} entries, each its pointers (8 bytes) then its ints and its
- * {@code first_block}, then {@code count} and {@code blocks}. Entry e covers
- * {@code ceil(elements / chunk)} blocks from its first_block; entries with no elements are left
- * out, and a longer list is split over several launches ({@link LaunchGroups}).
+ * {@code first_block}, then {@code count} and {@code blocks}. Entry e covers as many blocks as its
+ * list says (the gathers a block per so many rows, the sparse updates a block per so many elements)
+ * from its first_block; entries with no block are left out, and a longer list is split over several
+ * launches ({@link LaunchGroups}).
  */
 final class EntryListArgs {
     /** One launch: its struct and grid size. */
     record Launch(ByteBuffer args, int blocks) {}
 
-    /** A list's layout: entries per launch, elements per block, pointers and ints (first_block not counted) per entry. */
-    record Layout(int max, int chunk, int pointers, int ints) {
+    /** A list's layout: entries per launch, pointers and ints (first_block not counted) per entry. */
+    record Layout(int max, int pointers, int ints) {
         int entryBytes() { return 8 * pointers + 4 * (ints + 1); }
 
         int bytes() { return max * entryBytes() + 8; }
@@ -26,12 +27,12 @@ final class EntryListArgs {
 
     private EntryListArgs() {}
 
-    static <E> List<Launch> plan(Layout layout, List<E> entries, Function<E, long[]> pointers, Function<E, int[]> ints, ToLongFunction<E> elements) {
-        return LaunchGroups.split(entries, layout.max(), e -> elements.applyAsLong(e) == 0).stream()
-                .map(g -> launch(layout, g, pointers, ints, elements)).toList();
+    static <E> List<Launch> plan(Layout layout, List<E> entries, Function<E, long[]> pointers, Function<E, int[]> ints, ToLongFunction<E> blocks) {
+        return LaunchGroups.split(entries, layout.max(), e -> blocks.applyAsLong(e) == 0).stream()
+                .map(g -> launch(layout, g, pointers, ints, blocks)).toList();
     }
 
-    private static <E> Launch launch(Layout layout, List<E> group, Function<E, long[]> pointers, Function<E, int[]> ints, ToLongFunction<E> elements) {
+    private static <E> Launch launch(Layout layout, List<E> group, Function<E, long[]> pointers, Function<E, int[]> ints, ToLongFunction<E> entryBlocks) {
         ByteBuffer buf = ByteBuffer.allocateDirect(layout.bytes()).order(ByteOrder.LITTLE_ENDIAN);
         long blocks = 0;
         for (int k = 0; k < group.size(); k++) {
@@ -43,7 +44,7 @@ final class EntryListArgs {
             for (int i = 0; i < p.length; i++) buf.putLong(o + 8 * i, p[i]);
             for (int i = 0; i < v.length; i++) buf.putInt(o + 8 * p.length + 4 * i, v[i]);
             buf.putInt(o + 8 * p.length + 4 * v.length, (int) blocks);
-            blocks += (elements.applyAsLong(e) + layout.chunk() - 1) / layout.chunk();
+            blocks += entryBlocks.applyAsLong(e);
             if (blocks > Integer.MAX_VALUE) throw new IllegalArgumentException("a list launch of more than 2^31 blocks");
         }
         buf.putInt(layout.max() * layout.entryBytes(), group.size());

@@ -4,16 +4,16 @@ import java.util.List;
 
 /**
  * The {@code GatherList} struct of {@code cuda/embedding.cu}, byte for byte: up to {@link #MAX}
- * gathers (or gather backwards) of one launch, entry e covering {@code ceil(rows * D / CHUNK)}
+ * gathers (or gather backwards) of one launch, entry e covering {@code ceil(rows / blockRows(D))}
  * blocks from its {@code first_block} ({@link EntryListArgs}). Pure bookkeeping, tested without a
  * GPU.
  */
 final class GatherListArgs {
     /** Entries per launch (GATHER_MAX). */
     static final int MAX = 8;
-    /** Elements (rows * D) per block (GATHER_CHUNK). */
-    static final int CHUNK = 2048;
-    static final EntryListArgs.Layout LAYOUT = new EntryListArgs.Layout(MAX, CHUNK, 9, 7);
+    /** Elements a lane of the lookups takes in a round (GATHER_BATCH). */
+    static final int BATCH = 8;
+    static final EntryListArgs.Layout LAYOUT = new EntryListArgs.Layout(MAX, 9, 7);
     /** sizeof(GatherEntry): 9 pointers, then 8 ints. */
     static final int ENTRY_BYTES = LAYOUT.entryBytes();
     /** sizeof(GatherList): the entries, count, blocks. */
@@ -22,10 +22,20 @@ final class GatherListArgs {
     /** One entry: device addresses (0 for nullptr) and sizes, in the struct's order. */
     record Entry(long out, long dout, long acc, long touchedFlag, long touchedList, long touchedCount, long ids, long lengths, long table,
                  int rows, int T, int D, int V, int capacity, int outStride, int off) {
-        long elements() { return (long) rows * D; }
+        long blocks() { return (rows + (long) blockRows(D) - 1) / blockRows(D); }
     }
 
     private GatherListArgs() {}
+
+    /** The rows a warp of the lookups takes (embedding.cu's gather_warp_rows): 32 BATCH / D, from 1 to 32. */
+    static int warpRows(int D) {
+        return Math.min(32, Math.max(1, 32 * BATCH / D));
+    }
+
+    /** The rows a block of {@link Kernels#BLOCK} threads takes (gather_block_rows). */
+    static int blockRows(int D) {
+        return warpRows(D) * (Kernels.BLOCK / 32);
+    }
 
     /** The launches that cover the entries in order, at most {@link #MAX} each; entries with no element are left out. */
     static List<EntryListArgs.Launch> plan(List<Entry> entries) {
@@ -34,6 +44,6 @@ final class GatherListArgs {
         }
         return EntryListArgs.plan(LAYOUT, entries,
                 e -> new long[] {e.out(), e.dout(), e.acc(), e.touchedFlag(), e.touchedList(), e.touchedCount(), e.ids(), e.lengths(), e.table()},
-                e -> new int[] {e.rows(), e.T(), e.D(), e.V(), e.capacity(), e.outStride(), e.off()}, Entry::elements);
+                e -> new int[] {e.rows(), e.T(), e.D(), e.V(), e.capacity(), e.outStride(), e.off()}, Entry::blocks);
     }
 }

@@ -13,7 +13,7 @@ final class SparseUpdateListArgs {
     static final int MAX = 8;
     /** Elements (bound * D) per block (SPARSE_CHUNK). */
     static final int CHUNK = 1024;
-    static final EntryListArgs.Layout LAYOUT = new EntryListArgs.Layout(MAX, CHUNK, 9, 3);
+    static final EntryListArgs.Layout LAYOUT = new EntryListArgs.Layout(MAX, 9, 3);
     /** sizeof(SparseUpdateEntry): 9 pointers, then D, bound, capacity, first_block. */
     static final int ENTRY_BYTES = LAYOUT.entryBytes();
     /** sizeof(SparseUpdateList): the entries, count, blocks. */
@@ -32,6 +32,6 @@ final class SparseUpdateListArgs {
         }
         return EntryListArgs.plan(LAYOUT, entries,
                 e -> new long[] {e.table(), e.s1(), e.s2(), e.acc(), e.touchedFlag(), e.touchedList(), e.touchedCount(), e.blocksDone(), e.counts()},
-                e -> new int[] {e.D(), e.bound(), e.capacity()}, e -> (long) e.bound() * e.D());
+                e -> new int[] {e.D(), e.bound(), e.capacity()}, e -> ((long) e.bound() * e.D() + CHUNK - 1) / CHUNK);
     }
 }

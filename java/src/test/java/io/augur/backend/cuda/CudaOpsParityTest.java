@@ -112,15 +112,18 @@ class CudaOpsParityTest {
     }
 
     /**
-     * The lookups find each element's row, column, sample and position by additions from divisions made once per thread
-     * (common.cuh's ElementWalk), so every remainder the walk carries gets a shape here: a step (256 threads in the list
-     * kernels, the whole grid in the single ones) that is a multiple of D (16), one that leaves a column remainder with
-     * the position's carry past T (T = 11, D = 7: 36 rows and 4 columns a step, 3 samples and 3 positions), positions
-     * wider than the samples (T = 3, D = 5), plain rows (T = 1), and rows wider than the step (D = 300). Forward and
-     * backward, single and as a list, masked and plain, against the CPU with the outputs poisoned.
+     * The lookups (embedding.cu) give a warp 32 * 8 / D consecutive rows (at most 32, at least 1), a lane each for the
+     * row's length and id, and walk the warp's elements in row-major order, lane l taking l, l + 32, ..., each one's row
+     * and column by additions (32 / D rows and 32 mod D columns a step), so every remainder of that walk gets a shape
+     * here: D dividing 32 (16: 16 rows a warp), the rows capped at 32 (D = 7, T = 11: 224 elements, samples ending
+     * inside a warp; D = 5, T = 3), plain rows (T = 1), rows a warp that leave lanes a short round (D = 18: 14 rows,
+     * 252 elements; D = 33: 7 rows, a row longer than the warp), and rows wider than a round (D = 300: a row a warp,
+     * two rounds), and every block full (D = 8, T = 256: 37 blocks of 256 rows, as GatherListArgs.blockRows plans them,
+     * so a kernel that took fewer rows a block than planned would leave rows unwritten). Forward and backward, single and
+     * as a list, masked and plain, against the CPU with the outputs poisoned.
      */
     @ParameterizedTest
-    @CsvSource({"100, 16", "11, 7", "3, 5", "1, 5", "2, 300"})
+    @CsvSource({"100, 16", "11, 7", "3, 5", "1, 5", "5, 18", "13, 33", "2, 300", "256, 8"})
     void embeddingGatherWalksEveryShape(int t, int d) {
         int stride = 2 * d + 1;
         Pair table = tw.floats("table", uniform(rng, V * d, -1, 1)), len = tw.ints("len", lengths(rng, MAXB, t));

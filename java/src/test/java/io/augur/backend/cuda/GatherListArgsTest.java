@@ -12,7 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The gather-list launch plan (no GPU needed): the struct's layout as cuda/embedding.cu declares
  * it (104-byte entries, 840 bytes in all, checked there by static_assert), 8 entries per launch,
- * blocks of 2048 elements, empty gathers left out.
+ * a block per 8 warps' rows (32 * 8 / D rows a warp, from 1 to 32), empty gathers left out.
  */
 class GatherListArgsTest {
 
@@ -33,11 +33,21 @@ class GatherListArgsTest {
         assertEquals(0x3000, b.getLong(104), "the empty entry is left out: the third is second");
         int[] ints = {700, 7, 18, 50, 99, 54, 18, 0};
         for (int i = 0; i < ints.length; i++) assertEquals(ints[i], b.getInt(72 + 4 * i), "int " + i + " of entry 0");
-        // 700 * 18 = 12,600 elements: 7 blocks of 2048; the next entry starts at block 7
+        // 700 rows of 18: 14 rows a warp, 112 a block, 7 blocks; the next entry starts at block 7
         assertEquals(7, b.getInt(104 + 72 + 28));
         assertEquals(2, b.getInt(8 * 104));
         assertEquals(8, b.getInt(8 * 104 + 4));
         assertEquals(8, l.get(0).blocks());
+    }
+
+    /** A warp takes at most 8 elements a lane in a round (32 * 8 / D rows) and one row code a lane (at most 32 rows). */
+    @Test
+    void rowsAWarpAndABlock() {
+        int[][] cases = {{1, 32}, {8, 32}, {9, 28}, {18, 14}, {36, 7}, {128, 2}, {129, 1}, {256, 1}, {300, 1}};
+        for (int[] c : cases) {
+            assertEquals(c[1], GatherListArgs.warpRows(c[0]), "rows a warp at D = " + c[0]);
+            assertEquals(8 * c[1], GatherListArgs.blockRows(c[0]), "rows a block at D = " + c[0]);
+        }
     }
 
     @Test
@@ -54,7 +64,7 @@ class GatherListArgsTest {
             long blocks = 0;
             for (int k = 0; k < count; k++) {
                 assertEquals(blocks, x.args().getInt(k * 104 + 72 + 28), "first block of entry " + k);
-                blocks += ((long) x.args().getInt(k * 104 + 72) * 18 + 2047) / 2048;
+                blocks += (x.args().getInt(k * 104 + 72) + 111) / 112;
             }
             assertEquals(blocks, x.blocks());
         }
