@@ -68,6 +68,15 @@ class KernelSourcesTest {
         Matcher pool = Pattern.compile("constexpr int POOL_MAX_THREADS = (\\d+);").matcher(read(CUDA.resolve("activation_unit.cu")));
         assertTrue(pool.find());
         assertTrue(CudaBackend.ATT_POOL_THREADS <= Integer.parseInt(pool.group(1)), "activation_unit_pool_forward_kernel's partial sums, one per thread");
+        // the list launches' blocks as the kernels take them: a warp's rows of a lookup (32 GATHER_BATCH / D), a sparse update's elements
+        Matcher batch = Pattern.compile("constexpr int GATHER_BATCH = (\\d+);").matcher(read(CUDA.resolve("embedding.cu")));
+        assertTrue(batch.find());
+        assertEquals(GatherListArgs.BATCH, Integer.parseInt(batch.group(1)), "the lookups' elements a lane a round");
+        assertTrue(read(CUDA.resolve("embedding.cu")).contains("return min(32, max(1, 32 * GATHER_BATCH / D));"),
+                "gather_warp_rows as GatherListArgs.warpRows reckons it");
+        Matcher chunk = Pattern.compile("constexpr int SPARSE_CHUNK = (\\d+);").matcher(read(CUDA.resolve("sparse_update.cu")));
+        assertTrue(chunk.find());
+        assertEquals(SparseUpdateListArgs.CHUNK, Integer.parseInt(chunk.group(1)), "a sparse update block's elements");
     }
 
     private static int define(String h, String name) {
