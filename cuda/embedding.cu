@@ -54,7 +54,9 @@ __device__ __forceinline__ int gather_row_code(int row, int end, const int* ids,
 }
 
 // The element phase's walk: lane's elements e = lane + 32 u, row e / D and column e mod D of the
-// warp's rows, by additions from one division a lane.
+// warp's rows, by additions from one division a lane. (common.cuh's ElementWalk with a step of 32
+// and T = 1 walks the same, from 64-bit divisions: sm_90's forward list kernel 528 instructions
+// instead of 405 with it, the backward's 724 instead of 585.)
 struct WarpElements {
   int row, c, drow, dc;
   __device__ __forceinline__ WarpElements(int D) {
