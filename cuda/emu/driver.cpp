@@ -810,7 +810,8 @@ CUresult cuLaunchKernelEx(const LaunchConfig* config, void* hf, void** params, v
 // at once, for a kernel compiled with its cluster size (__cluster_dims__; a cluster-dimension
 // attribute is not emulated). Here: the occupancy calculator's blocks a multiprocessor (above)
 // times the 132 multiprocessors, divided by the cluster size; 0 for clusters above
-// AUGUR_EMU_MAX_CLUSTER. A GPU places a cluster's blocks in one GPC, so it can answer fewer.
+// AUGUR_EMU_MAX_CLUSTER, and 0 for a kernel without a compiled cluster size (and no cluster
+// attribute). A GPU places a cluster's blocks in one GPC, so it can answer fewer.
 CUresult cuOccupancyMaxActiveClusters(int* num, void* hf, const LaunchConfig* config) {
   Function* f = static_cast<Function*>(hf);
   if (f == nullptr) return INVALID_HANDLE;
@@ -820,9 +821,9 @@ CUresult cuOccupancyMaxActiveClusters(int* num, void* hf, const LaunchConfig* co
       say("cuOccupancyMaxActiveClusters: launch attribute " + std::to_string(config->attrs[i].id) + " is not emulated");
       return NOT_SUPPORTED;
     }
-  if (f->kernel.cluster <= 1) {
-    say(f->name + ": cuOccupancyMaxActiveClusters of a kernel without a compiled cluster size (and no cluster attribute)");
-    return INVALID_CLUSTER_SIZE;
+  if (f->kernel.cluster <= 1) {  // as an H200 with driver 580 answers (2026-11-26): no error, no clusters
+    *num = 0;
+    return OK;
   }
   int per_sm = 0;
   const CUresult r = cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, hf, (int)(config->block_x * config->block_y * config->block_z),

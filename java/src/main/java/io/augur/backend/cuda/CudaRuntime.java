@@ -416,7 +416,7 @@ public final class CudaRuntime implements AutoCloseable {
      * {@code gridX} blocks of {@code threads} threads and {@code dynamicShared} bytes of dynamic shared memory each (set the
      * kernel's dynamic shared limit first), by cuOccupancyMaxActiveClusters; a cluster's blocks share one GPC, so this can be
      * fewer than the multiprocessors' blocks divided by the cluster size. -1 where the driver (or the native library) cannot
-     * say.
+     * say; 0 for a kernel without a compiled cluster size (what an H200's driver 580 answers).
      */
     public int maxActiveClusters(String kernel, int gridX, int threads, long dynamicShared) {
         if (dynamicShared > Integer.MAX_VALUE) return -1;

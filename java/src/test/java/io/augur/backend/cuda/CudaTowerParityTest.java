@@ -298,7 +298,8 @@ class CudaTowerParityTest {
         System.out.println("clusters of 8 blocks of 205,012 bytes held at once: " + n + " (" + rt.multiprocessors + " multiprocessors)");
         assertTrue(n >= 1 && n <= rt.multiprocessors / 8, n + " clusters of 8 at once on " + rt.multiprocessors + " multiprocessors");
         if (GpuTesting.emulated()) assertEquals(16, n);
-        assertEquals(-1, rt.maxActiveClusters(Kernels.towerForward(1), 13, CudaBackend.TOWER_THREADS, 20_000), "no compiled cluster size");
+        // a kernel without a compiled cluster size: no clusters, and no error (an H200 with driver 580, 2026-11-26)
+        assertEquals(0, rt.maxActiveClusters(Kernels.towerForward(1), 13, CudaBackend.TOWER_THREADS, 20_000), "no compiled cluster size");
     }
 
     /**

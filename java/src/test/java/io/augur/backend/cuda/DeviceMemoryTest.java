@@ -54,7 +54,9 @@ class DeviceMemoryTest {
         DeviceMemoryException e = assertThrows(DeviceMemoryException.class, () -> be.download(big.get(0), new float[1], 1));
         String m = e.getMessage(), quarter = DeviceMemoryException.amount(4L * cols << 20);
         assertTrue(m.startsWith(be.deviceLabel() + ": out of device memory: the planned tensors need "), m);
-        assertTrue(m.contains(" free of " + DeviceMemoryException.amount(total) + "."), m);
+        // "(Augur holds ... of it)" follows where the backends of the run hold memory (the shared one after other test classes)
+        assertTrue(m.contains(" free of " + DeviceMemoryException.amount(total) + ".")
+                || m.matches("(?s).* free of " + java.util.regex.Pattern.quote(DeviceMemoryException.amount(total)) + " \\(Augur holds [^)]+ of it\\)\\..*"), m);
         assertTrue(m.contains("The largest planned: too.big.larger " + DeviceMemoryException.amount(4L * (cols + 1) << 20) + ", too.big.0 " + quarter
                 + ", too.big.1 " + quarter), m);
         assertTrue(e.requested() > total && e.total() == total && e.free() <= total, m);
