@@ -11,7 +11,7 @@ import java.util.List;
  * <pre>
  *   host      upload(dst, array)   array -&gt; pinned[slot] at the slot's next offset (memcpy)
  *   copy      flush(), once per batch: H2D pinned[slot] -&gt; staging[slot] (one copy), record copyDone[slot]
- *   compute   wait copyDone[slot]; D2D staging[slot] -&gt; each dst; record d2dDone[slot]; slot ^= 1
+ *   compute   wait copyDone[slot]; staging[slot] -&gt; each dst (one launch); record d2dDone[slot]; slot ^= 1
  * </pre>
  * The batch's uploads are gathered into one slot; the first op that runs on the device after them
  * flushes the slot. Two slots, so the copy of the next batch needs neither the current step nor
@@ -39,18 +39,19 @@ public final class InputStaging {
         void recordCopyDone(int slot);
         /** The compute stream waits for copyDone[slot]. */
         void computeWaitsCopyDone(int slot);
-        /** Async on the compute stream: staging[slot][offset:offset+bytes] -&gt; dst. */
-        void copyStagingToDevice(int slot, long offset, long dst, long bytes);
+        /** Async on the compute stream, the batch's copies together: staging[slot][offset:offset+bytes] -&gt; dst for each. */
+        void copyStagingToDevice(int slot, List<Copy> copies);
         /** Records d2dDone[slot] on the compute stream. */
         void recordD2dDone(int slot);
     }
 
-    private record Pending(long offset, long dst, long bytes) {}
+    /** One staged upload: bytes at offset in the slot, for the device address dst. */
+    public record Copy(long offset, long dst, long bytes) {}
 
     private final Transfers transfers;
     private final long slotBytes;
     private final boolean[] slotInFlight = new boolean[2];
-    private final List<Pending> pending = new ArrayList<>();
+    private final List<Copy> pending = new ArrayList<>();
     private int slot;
     private long used;
     private long batches;
@@ -92,7 +93,7 @@ public final class InputStaging {
         ByteBuffer buf = transfers.pinned(slot).duplicate().order(java.nio.ByteOrder.nativeOrder());
         buf.position((int) used).limit((int) (used + bytes));
         ByteBuffer region = buf.slice().order(java.nio.ByteOrder.nativeOrder());
-        pending.add(new Pending(used, dst, bytes));
+        pending.add(new Copy(used, dst, bytes));
         used += aligned;
         return region;
     }
@@ -104,7 +105,7 @@ public final class InputStaging {
         transfers.copyHostToStaging(slot, used);
         transfers.recordCopyDone(slot);
         transfers.computeWaitsCopyDone(slot);
-        for (Pending p : pending) transfers.copyStagingToDevice(slot, p.offset, p.dst, p.bytes);
+        transfers.copyStagingToDevice(slot, List.copyOf(pending));
         transfers.recordD2dDone(slot);
         slotInFlight[slot] = true;
         pending.clear();

@@ -42,4 +42,50 @@ class CudaStreamOrderTest {
             assertArrayEquals(data[k], got, "what the kernel after upload " + k + " read");
         }
     }
+
+    /**
+     * One batch of many staged inputs (ints and floats, of sizes around copy_multi_kernel's 1,024-word chunks, more of
+     * them than one launch takes, MultiTensorArgs.MAX), each tensor's bits as uploaded: NaN payloads, -0 and
+     * denormals included. (In the emulated run every tensor is an allocation of its own, so a copy past a tensor's
+     * end fails the launch there.)
+     */
+    @Test
+    void aBatchOfManyInputsArrivesBitForBit() {
+        GpuTesting.assumeGpu();
+        CudaBackend be = GpuTesting.backend();
+        int count = MultiTensorArgs.MAX + 6;
+        int[] sizes = new int[count];
+        java.util.SplittableRandom rng = new java.util.SplittableRandom(7);
+        Tensor[] t = new Tensor[count];
+        int[][] bits = new int[count][];
+        for (int k = 0; k < count; k++) {
+            sizes[k] = switch (k % 7) { case 0 -> 1; case 1 -> 1023; case 2 -> 1024; case 3 -> 1025; case 4 -> 2049; case 5 -> 3; default -> 1 + rng.nextInt(3000); };
+            t[k] = k % 2 == 0 ? be.ints("staged.i" + k, sizes[k]) : be.floats("staged.f" + k, sizes[k]);
+            bits[k] = new int[sizes[k]];
+            for (int i = 0; i < sizes[k]; i++) bits[k][i] = rng.nextInt();
+            bits[k][0] = k % 3 == 0 ? 0x7fc00bad : k % 3 == 1 ? 0x80000000 : 0x00000001;   // a NaN's payload, -0, a denormal
+        }
+        for (int k = 0; k < count; k++) be.fill(t[k], 0f, sizes[k]);   // written by a kernel before the batch
+        be.synchronize();
+        for (int k = 0; k < count; k++) {
+            if (k % 2 == 0) {
+                be.upload(t[k], bits[k], sizes[k]);
+            } else {
+                float[] f = new float[sizes[k]];
+                for (int i = 0; i < f.length; i++) f[i] = Float.intBitsToFloat(bits[k][i]);
+                be.upload(t[k], f, sizes[k]);
+            }
+        }
+        for (int k = 0; k < count; k++) {
+            int[] got = new int[sizes[k]];
+            if (k % 2 == 0) {
+                be.download(t[k], got, sizes[k]);
+            } else {
+                float[] f = new float[sizes[k]];
+                be.download(t[k], f, sizes[k]);
+                for (int i = 0; i < f.length; i++) got[i] = Float.floatToRawIntBits(f[i]);
+            }
+            assertArrayEquals(bits[k], got, "tensor " + k + " of " + sizes[k] + " words");
+        }
+    }
 }

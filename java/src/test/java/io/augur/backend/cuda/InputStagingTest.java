@@ -34,7 +34,11 @@ class InputStagingTest {
         @Override public void copyHostToStaging(int slot, long bytes) { calls.add("h2d" + slot + ":" + bytes); }
         @Override public void recordCopyDone(int slot) { calls.add("recCopy" + slot); }
         @Override public void computeWaitsCopyDone(int slot) { calls.add("computeWait" + slot); }
-        @Override public void copyStagingToDevice(int slot, long offset, long dst, long bytes) { calls.add("d2d" + slot + "@" + offset + "->" + dst + ":" + bytes); }
+        @Override public void copyStagingToDevice(int slot, List<InputStaging.Copy> copies) {
+            StringBuilder sb = new StringBuilder("d2d" + slot);
+            for (InputStaging.Copy c : copies) sb.append(" @").append(c.offset()).append("->").append(c.dst()).append(':').append(c.bytes());
+            calls.add(sb.toString());
+        }
         @Override public void recordD2dDone(int slot) { calls.add("recD2d" + slot); }
     }
 
@@ -47,16 +51,16 @@ class InputStagingTest {
         assertTrue(s.stage(2000, new float[] {0.5f}, 1));
         assertTrue(s.hasPending());
         s.flush();
-        assertEquals(List.of("h2d0:512", "recCopy0", "computeWait0", "d2d0@0->1000:12", "d2d0@256->2000:4", "recD2d0"), r.calls);
+        assertEquals(List.of("h2d0:512", "recCopy0", "computeWait0", "d2d0 @0->1000:12 @256->2000:4", "recD2d0"), r.calls);
         assertFalse(s.hasPending());
         s.flush(); // nothing staged: no calls
-        assertEquals(6, r.calls.size());
+        assertEquals(5, r.calls.size());
 
         // batch 1: slot 1, first use, no waits
         r.calls.clear();
         s.stage(1000, new int[] {4, 5, 6}, 3);
         s.flush();
-        assertEquals(List.of("h2d1:256", "recCopy1", "computeWait1", "d2d1@0->1000:12", "recD2d1"), r.calls);
+        assertEquals(List.of("h2d1:256", "recCopy1", "computeWait1", "d2d1 @0->1000:12", "recD2d1"), r.calls);
 
         // batch 2: slot 0 again: the host waits for slot 0's old H2D before writing, the copy
         // stream waits for slot 0's old D2D before overwriting the device staging
@@ -64,7 +68,7 @@ class InputStagingTest {
         s.stage(1000, new int[] {7, 8, 9}, 3);
         s.stage(3000, new int[] {10}, 1);
         s.flush();
-        assertEquals(List.of("hostWait0", "copyWaitD2d0", "h2d0:512", "recCopy0", "computeWait0", "d2d0@0->1000:12", "d2d0@256->3000:4", "recD2d0"),
+        assertEquals(List.of("hostWait0", "copyWaitD2d0", "h2d0:512", "recCopy0", "computeWait0", "d2d0 @0->1000:12 @256->3000:4", "recD2d0"),
                 r.calls);
         assertEquals(3, s.batches());
 
@@ -82,6 +86,6 @@ class InputStagingTest {
         assertFalse(s.stage(2, new float[1], 1));
         assertFalse(new InputStaging(new Recorder(1024), 1024).stage(3, new int[300], 300), "larger than a whole slot");
         s.flush();
-        assertEquals(List.of("h2d0:1024", "recCopy0", "computeWait0", "d2d0@0->1:800", "recD2d0"), r.calls);
+        assertEquals(List.of("h2d0:1024", "recCopy0", "computeWait0", "d2d0 @0->1:800", "recD2d0"), r.calls);
     }
 }
