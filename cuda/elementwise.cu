@@ -60,8 +60,9 @@ AUGUR_KERNEL void zero_multi_kernel(augur::MultiTensor list) { augur::zero_list_
 
 // A batch's staged inputs from the device staging slot into the tensors the step reads (InputStaging),
 // up to MULTI_MAX of them in one launch: tensor e gets list.b[e] into list.a[e], n[e] 32-bit words
-// (ints or floats, copied as bits); c, d unused. One launch where a cuMemcpyDtoDAsync per input took
-// about 5 us of host time each (nsys on an H200, DIN at batch 128: 7 a step, 33 of the step's 182 us).
+// (ints or floats, copied as bits); c, d unused. One launch where there was a cuMemcpyDtoDAsync per
+// input, 7 a step for DIN, each a copy of about 0.9 us on the stream and some 5 us of host time under
+// nsys (H200, batch 128); DIN's step at 128 went from 0.189 to 0.179 ms (docs/perf, 2026-11-26).
 // Launched plainly (no programmatic serialization), outside the step's graph: it starts after the
 // work before it and the step's first kernel after it.
 AUGUR_KERNEL void copy_multi_kernel(augur::MultiTensor list) {
