@@ -380,7 +380,8 @@ __device__ __forceinline__ float lane4(const float4& v, int u) { return u == 0 ?
 // FMAs on 4 values of A and 4 of Bm; epi is called once per element (in runs, above) by the thread
 // that owns it; no synchronisation inside. Two ways to read the operands, with the same sums in the
 // same order (so the same bits), chosen at compile time (Form, below):
-//   - vector tiles: a tile is rows 4 tm .. 4 tm + 3 and columns 4 tn .. 4 tn + 3, and Bm's four
+//   - vector tiles: a tile is rows tm + tiles_m ii (A by rows) or 4 tm .. 4 tm + 3 (by columns; vector_row)
+//     and columns 4 tn .. 4 tn + 3, and Bm's four
 //     columns at a k are one float4 (b_j = 1); A's four values are one float4 of four k's of a row
 //     (a_k = 1, A by rows) or of four rows at a k (a_i = 1, A by columns). A k step is then 2 loads
 //     for 16 FMAs where one float at a time took 8 and, with the strides unknown to the compiler,
@@ -391,7 +392,7 @@ __device__ __forceinline__ float lane4(const float4& v, int u) { return u == 0 ?
 //     aligned (CudaBackend.attentionVectorTiles; the Amazon config's 36, 80 and 40 are), and the
 //     kernels' shared-memory layouts keep every array 16-byte aligned then. Consecutive threads read
 //     consecutive float4s of Bm (coalesced from global memory, no bank conflicts from shared
-//     memory) and a warp reads one or two rows of A.
+//     memory) and a warp reads two to four rows of A, 1 apart (by rows) or four consecutive (by columns).
 //   - scalar tiles (any shape and stride): a tile is rows tm + tiles_m ii and columns tn + tiles_n
 //     jj, each value loaded alone; out-of-range rows and columns are clamped for the loads and
 //     skipped by the epilogue.
@@ -445,10 +446,22 @@ __device__ __forceinline__ void scalar_tile(int t, int M, int N, int K, const fl
   }
 }
 
+// A's rows in a vector tile: by rows (LAYOUT 1), tm + tiles_m ii, as scalar tiles take them, so that the lanes of
+// a warp, whose tiles lie in two to four consecutive tm (tiles_n = N / 4 lanes each: 20 at N = 80, 10 at 40), read
+// rows 1 apart; rows 4 apart, as 4 tm + ii gave, lie 4 a_i floats apart, a multiple of the 32 banks for the
+// unit's row strides 80, 40 and 72 (H1, A1, D1; H2, A2, D2; the forward's R), so the lanes' float4 loads of A
+// and the epilogue's float4 stores of those rows met 2-way conflicts (4-way at N = 40): on an H200, 2.4-way for
+// the backward's shared loads and 3.1-way for its stores on average (ncu, 2026-11-26). By columns (LAYOUT 2)
+// the four rows are one float4, 4 tm .. 4 tm + 3. Either way each element is summed alone in k order.
+template <int LAYOUT>
+__device__ __forceinline__ int vector_row(int tm, int tiles_m, int ii) {
+  return LAYOUT == 1 ? tm + tiles_m * ii : 4 * tm + ii;
+}
+
 template <int LAYOUT, class Epi>
 __device__ __forceinline__ void vector_tile(int t, int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm, int b_k,
                                             Epi epi) {
-  const int tiles_n = N >> 2, tm = t / tiles_n, tn = t % tiles_n, i0 = 4 * tm;
+  const int tiles_n = N >> 2, tm = t / tiles_n, tn = t % tiles_n, i0 = 4 * tm, tiles_m = (M + 3) >> 2;
   const float* bp = Bm + 4 * tn;
   float acc[4][4];
 #pragma unroll
@@ -458,7 +471,7 @@ __device__ __forceinline__ void vector_tile(int t, int M, int N, int K, const fl
   if constexpr (LAYOUT == 1) {  // A by rows: four k's of each of the tile's rows in a float4
     const float* ap[4];
 #pragma unroll
-    for (int ii = 0; ii < 4; ++ii) ap[ii] = A + min(i0 + ii, M - 1) * a_i;
+    for (int ii = 0; ii < 4; ++ii) ap[ii] = A + min(vector_row<1>(tm, tiles_m, ii), M - 1) * a_i;
     for (int k = 0; k < K; k += 4) {  // K a multiple of 4
       float4 av[4];
 #pragma unroll
@@ -484,8 +497,10 @@ __device__ __forceinline__ void vector_tile(int t, int M, int N, int K, const fl
     }
   }
 #pragma unroll
-  for (int ii = 0; ii < 4; ++ii)
-    if (i0 + ii < M) epi(i0 + ii, 4 * tn, Run<4>{{acc[ii][0], acc[ii][1], acc[ii][2], acc[ii][3]}});
+  for (int ii = 0; ii < 4; ++ii) {
+    const int i = vector_row<LAYOUT>(tm, tiles_m, ii);
+    if (i < M) epi(i, 4 * tn, Run<4>{{acc[ii][0], acc[ii][1], acc[ii][2], acc[ii][3]}});
+  }
 }
 
 // A product's shape and operands, as tiled_product takes them.
@@ -1229,7 +1244,7 @@ AUGUR_KERNEL void activation_unit_backward_tf32x3_kernel(AttentionArgs a) { back
 // second wave. (The TF32X3 form takes 64 and would fit three by itself; the planner still takes the bounded form at
 // three, one rule for all four. These counts move by tens with small changes elsewhere in the kernel.) The price,
 // where there is one, is a few bytes of spills to local memory, which L1 caches (sm_90: KernelResourcesTest allows
-// 64 bytes; the scalar form's 20 stored and 32 loaded, the vector form's 12 and 16, a few loads a tile outside
+// 64 bytes; the scalar form's 20 stored and 32 loaded, the vector form's 16 and 16, a few loads a tile outside
 // the products' loops; the tensor cores' none). CudaBackend launches these where it plans three or more backward
 // blocks an SM.
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::VECTOR>(a); }
