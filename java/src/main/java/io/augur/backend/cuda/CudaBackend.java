@@ -762,22 +762,37 @@ public final class CudaBackend implements Backend, Profiling {
      * starts after the work before it on the stream.
      */
     private void copyInputs(long staging, List<InputStaging.Copy> copies) {
-        List<MultiTensorArgs.Entry> words = new ArrayList<>(copies.size());
-        for (InputStaging.Copy c : copies) {
-            long src = staging + c.offset(), n = c.bytes() / 4;
-            if (c.bytes() % 4 == 0 && src % 4 == 0 && c.dst() % 4 == 0 && n <= Integer.MAX_VALUE) {
-                words.add(new MultiTensorArgs.Entry(c.dst(), src, 0, 0, (int) n));
-            } else {
-                CudaException.check(JCudaDriver.cuMemcpyDtoDAsync(rt.pointer(c.dst()), rt.pointer(src), c.bytes(), rt.compute), "cuMemcpyDtoDAsync(input)");
-            }
+        // planned once for each slot and batch shape: a step's copies are the same (the arena's addresses, the slot's
+        // offsets), so a step allocates no launch struct or parameter buffer
+        InputCopies plan = cachedPlan(copyPlans, List.of(staging, copies), () -> planInputCopies(staging, copies));
+        for (InputStaging.Copy c : plan.bytewise()) {
+            CudaException.check(JCudaDriver.cuMemcpyDtoDAsync(rt.pointer(c.dst()), rt.pointer(staging + c.offset()), c.bytes(), rt.compute),
+                    "cuMemcpyDtoDAsync(input)");
         }
-        for (MultiTensorArgs.Launch l : cachedPlan(copyPlans, words, () -> MultiTensorArgs.plan(words))) {
-            CudaException.check(JCudaDriver.cuLaunchKernel(rt.function(Kernels.COPY_MULTI), l.blocks(), 1, 1, BLOCK, 1, 1, 0, rt.compute,
-                    args().struct(l.args()).pointer(), null), "cuLaunchKernel(" + Kernels.COPY_MULTI + ", the batch's inputs)");
+        for (int k = 0; k < plan.blocks().length; k++) {
+            CudaException.check(JCudaDriver.cuLaunchKernel(rt.function(Kernels.COPY_MULTI), plan.blocks()[k], 1, 1, BLOCK, 1, 1, 0, rt.compute,
+                    plan.params().get(k), null), "cuLaunchKernel(" + Kernels.COPY_MULTI + ", the batch's inputs)");
         }
     }
 
-    private final Map<List<?>, List<MultiTensorArgs.Launch>> copyPlans = new HashMap<>();
+    /** A batch's input copies from one staging slot: copy_multi_kernel's launches (grid, parameters), and the copies not in whole words. */
+    private record InputCopies(int[] blocks, List<Pointer> params, List<InputStaging.Copy> bytewise) {}
+
+    private static InputCopies planInputCopies(long staging, List<InputStaging.Copy> copies) {
+        List<MultiTensorArgs.Entry> words = new ArrayList<>(copies.size());
+        List<InputStaging.Copy> bytewise = new ArrayList<>();
+        for (InputStaging.Copy c : copies) {
+            long src = staging + c.offset(), n = c.bytes() / 4;
+            if (c.bytes() % 4 == 0 && src % 4 == 0 && c.dst() % 4 == 0 && n <= Integer.MAX_VALUE) words.add(new MultiTensorArgs.Entry(c.dst(), src, 0, 0, (int) n));
+            else bytewise.add(c);
+        }
+        List<MultiTensorArgs.Launch> launches = MultiTensorArgs.plan(words);
+        int[] blocks = launches.stream().mapToInt(MultiTensorArgs.Launch::blocks).toArray();
+        List<Pointer> params = launches.stream().map(l -> args().struct(l.args()).pointer()).toList();
+        return new InputCopies(blocks, params, List.copyOf(bytewise));
+    }
+
+    private final Map<List<?>, InputCopies> copyPlans = new HashMap<>();
 
     /** Reads one int from the device (waits for the device). */
     int readInt(Arena.Slice s) {
