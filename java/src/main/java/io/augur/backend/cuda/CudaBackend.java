@@ -718,7 +718,7 @@ public final class CudaBackend implements Backend, Profiling {
         for (Deferred d : deferred) d.write().run();
         deferred.clear();
         rt.synchronizeLegacy();   // the deferred uploads and fills ran on the legacy stream
-        if (staging == null) createStaging();
+        ensureStaging();
     }
 
     /** The workspaces (and scratchBetweenSteps tensors) poisoned in the test runs, again before every step (runStep). */
@@ -733,11 +733,50 @@ public final class CudaBackend implements Backend, Profiling {
         CudaException.check(JCudaDriver.cuMemsetD32Async(rt.pointer(s.address()), 0xffffffff, s.bytes() / 4, rt.compute), "cuMemsetD32Async(" + s.name() + ")");
     }
 
-    private void createStaging() {
-        long slot = Arena.align(Math.max(1L << 20, stagedInputBytes + stagedInputBytes / 4 + (64 << 10)));
+    /**
+     * The size of a staging slot for the batch inputs planned so far (tensors named {@code batch.*}, every model's on
+     * this backend): all of a batch's inputs in one slot, a quarter more and 64 KiB to spare, at least 1 MiB.
+     */
+    static long stagingSlotBytes(long stagedInputBytes) {
+        return Arena.align(Math.max(1L << 20, stagedInputBytes + stagedInputBytes / 4 + (64 << 10)));
+    }
+
+    /** The staging's pinned and device slots and its events (the events are kept when the slots grow). */
+    private record StagingSlots(CudaRuntime.PinnedBuffer[] host, long[] device, CUevent[] copyDone, CUevent[] d2dDone) {}
+
+    private StagingSlots stagingSlots;
+
+    /**
+     * Makes the input staging, or grows it when batch inputs planned since it was made no longer fit a slot. A model of a
+     * larger batch planned on the same backend after a smaller one's first step (bench: batch 128, then 2048) would
+     * otherwise stage its inputs only up to the old slot's end and copy the rest synchronously, the host first waiting
+     * for the device's previous step: on the H200 the bench's DIN, BaseModel and DIEN steps at 2048 took their whole time
+     * in the host's issue (0.806 of 0.809 ms for DIN), the copy of batch i + 1 never overlapping step i. Grown between
+     * steps, once per larger plan: the old slots' copies are waited for, then freed.
+     */
+    private void ensureStaging() {
+        long slot = stagingSlotBytes(stagedInputBytes);
+        if (staging != null && staging.slotBytes() >= slot) return;
+        CUevent[] copyDone, d2dDone;
+        if (staging != null) {
+            long old = staging.slotBytes();
+            staging.flush();   // uploads already staged for allocated tensors go out of the old slot first
+            rt.synchronizeAll();
+            for (CudaRuntime.PinnedBuffer b : stagingSlots.host()) rt.freePinned(b);
+            for (long d : stagingSlots.device()) rt.free(d);
+            copyPlans.clear();   // their source addresses were the old slots'
+            copyDone = stagingSlots.copyDone();
+            d2dDone = stagingSlots.d2dDone();
+            LOG.info("input staging grown from 2 slots of {} KiB to 2 of {} KiB: batch inputs of {} KiB are planned now", old >> 10, slot >> 10,
+                    stagedInputBytes >> 10);
+        } else {
+            copyDone = new CUevent[] {rt.event(), rt.event()};
+            d2dDone = new CUevent[] {rt.event(), rt.event()};
+            LOG.debug("input staging: 2 pinned slots of {} KiB", slot >> 10);
+        }
         CudaRuntime.PinnedBuffer[] host = {rt.allocatePinned(slot), rt.allocatePinned(slot)};
         long[] device = {rt.allocate(slot), rt.allocate(slot)};
-        CUevent[] copyDone = {rt.event(), rt.event()}, d2dDone = {rt.event(), rt.event()};
+        stagingSlots = new StagingSlots(host, device, copyDone, d2dDone);
         staging = new InputStaging(new InputStaging.Transfers() {
             @Override public ByteBuffer pinned(int s) { return host[s].buffer(); }
             @Override public void hostWaitsCopyDone(int s) { CudaException.check(JCudaDriver.cuEventSynchronize(copyDone[s]), "cuEventSynchronize(copy done)"); }
@@ -750,7 +789,24 @@ public final class CudaBackend implements Backend, Profiling {
             @Override public void copyStagingToDevice(int s, List<InputStaging.Copy> copies) { copyInputs(device[s], copies); }
             @Override public void recordD2dDone(int s) { CudaException.check(JCudaDriver.cuEventRecord(d2dDone[s], rt.compute), "cuEventRecord(d2d done)"); }
         }, slot);
-        LOG.debug("input staging: 2 pinned slots of {} KiB", slot >> 10);
+    }
+
+    /** The size of a staging slot now (0 before the first allocation). */
+    long stagingSlotBytes() { return staging == null ? 0 : staging.slotBytes(); }
+
+    /** Uploads to batch inputs ({@code batch.*}) that did not fit the staging and were copied synchronously. */
+    private long synchronousBatchUploads;
+
+    /** {@link #synchronousBatchUploads}: 0 when every batch input travelled through the staging. */
+    long synchronousBatchUploads() { return synchronousBatchUploads; }
+
+    /** Counts (and the first time, logs) a batch input copied synchronously: the host waited for the device's work first. */
+    private void uploadedSynchronously(CudaTensor t, long bytes) {
+        if (!t.name().startsWith("batch.")) return;   // parameters, checkpoints, resident data: once, synchronous by design
+        if (synchronousBatchUploads++ == 0) {
+            LOG.warn("{} ({} bytes) did not fit the input staging's slot ({} bytes): copied synchronously, after the device's queued work; "
+                    + "the host and the device take turns while this lasts", t.name(), bytes, staging.slotBytes());
+        }
     }
 
     /**
@@ -843,6 +899,7 @@ public final class CudaBackend implements Backend, Profiling {
         }
         rt.makeCurrent();
         if (staging != null && staging.stage(t.address(), src, n)) return;
+        if (staging != null) uploadedSynchronously(t, 4L * n);
         begin();
         rt.synchronizeCompute();
         CudaException.check(JCudaDriver.cuMemcpyHtoD(rt.pointer(t.address()), Pointer.to(src), 4L * n), "cuMemcpyHtoD(" + t.name() + ")");
@@ -863,6 +920,7 @@ public final class CudaBackend implements Backend, Profiling {
         }
         rt.makeCurrent();
         if (staging != null && staging.stage(t.address(), src, n)) return;
+        if (staging != null) uploadedSynchronously(t, 4L * n);
         begin();
         rt.synchronizeCompute();
         CudaException.check(JCudaDriver.cuMemcpyHtoD(rt.pointer(t.address()), Pointer.to(src), 4L * n), "cuMemcpyHtoD(" + t.name() + ")");

@@ -311,6 +311,13 @@ public final class CudaRuntime implements AutoCloseable {
     /** Pinned host memory: the pointer the driver copies from and the buffer Java writes into. */
     public record PinnedBuffer(Pointer pointer, ByteBuffer buffer) {}
 
+    /** Frees pinned memory of {@link #allocatePinned} before close(); no copy may still read it (the caller has waited). */
+    public void freePinned(PinnedBuffer b) {
+        boolean known = pinned.removeIf(p -> p == b.pointer());
+        if (!known) throw new IllegalArgumentException("not pinned memory of this runtime, or freed already");
+        CudaException.check(cuMemFreeHost(b.pointer()), "cuMemFreeHost(" + b.buffer().capacity() + " bytes)");
+    }
+
     public CUevent event() {
         CUevent e = new CUevent();
         CudaException.check(cuEventCreate(e, CUevent_flags.CU_EVENT_DISABLE_TIMING), "cuEventCreate");

@@ -5,6 +5,8 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The input pipeline's stream order ({@link InputStaging}): batches uploaded back to back, each
@@ -86,6 +88,43 @@ class CudaStreamOrderTest {
                 for (int i = 0; i < f.length; i++) got[i] = Float.floatToRawIntBits(f[i]);
             }
             assertArrayEquals(bits[k], got, "tensor " + k + " of " + sizes[k] + " words");
+        }
+    }
+
+    /**
+     * Batch inputs planned after the staging was made, larger than its slot (bench: DIN at batch 128, then a model of batch
+     * 2048 on the same backend): the staging grows between steps, so every later batch travels through it (no synchronous
+     * copy, none of the host waiting for the device), and every consumer still sees its own batch. A backend of its own on
+     * the shared context, so that its staging is made for the small input.
+     */
+    @Test
+    void batchInputsPlannedLaterGrowTheStaging() {
+        GpuTesting.assumeGpu();
+        CudaBackend be = new CudaBackend(GpuTesting.backend().runtime(), "builtin");
+        Tensor small = be.floats("batch.small", 1000);
+        be.upload(small, new float[1000], 1000);
+        be.synchronize();   // the first allocation: the staging is made for batch.small
+        long slot = be.stagingSlotBytes();
+        assertTrue(slot > 0, "a staging after the first allocation");
+        int n = (int) (slot / 4) + 12_345, batches = 6;   // more than a whole slot of the first staging
+        Tensor x = be.floats("batch.large", n);
+        Tensor[] seen = new Tensor[batches];
+        for (int k = 0; k < batches; k++) seen[k] = be.floats("seen.large" + k, n);
+        for (int k = 0; k < batches; k++) be.fill(seen[k], 0f, n);   // the second allocation: the staging grows here
+        float[][] data = new float[batches][n];
+        for (int k = 0; k < batches; k++) {
+            for (int i = 0; i < n; i += 997) data[k][i] = k * 1_000_000 + i;
+            data[k][n - 1] = -k - 1;   // the input's last word, past the first staging's end
+            be.upload(x, data[k], n);
+            be.addInto(seen[k], x, n);
+        }
+        be.synchronize();
+        assertTrue(be.stagingSlotBytes() >= 4L * n, "a slot of " + be.stagingSlotBytes() + " bytes for an input of " + 4L * n);
+        assertEquals(0, be.synchronousBatchUploads(), "batch inputs copied synchronously");
+        for (int k = 0; k < batches; k++) {
+            float[] got = new float[n];
+            be.download(seen[k], got, n);
+            assertArrayEquals(data[k], got, "what the kernel after upload " + k + " read");
         }
     }
 }
