@@ -29,7 +29,9 @@
 #             NCU_SET=basic: each kernel's time, throughput and occupancy), then every section
 #             (--set full: stall reasons, cache hit rates, shared-memory conflicts, the carveout the
 #             driver chose) for the activation unit's launches: its forward and backward at batch 128
-#             (ncu-unit128), its backward (or the _3blocks_ form) at 2048 (ncu-unit2048); the reports left out;
+#             (ncu-unit128), its backward (or the _3blocks_ form) at 2048 (ncu-unit2048), and the fused
+#             tower's five launches at 2048 (ncu-tower2048), each with the source page's warp samples per
+#             SASS instruction (ncu-source.csv, ncu-source-top.txt: scripts/ncu_source_top.py); the reports left out;
 #   torch     the PyTorch reference (scripts/torch_ref.py, the machine's python3 and its PyTorch) on the
 #             same GPU and the same world as the benchmark (data/bench under AUGUR_WORK, generated if
 #             the check part did not, exported to npy): first --selfcheck (the reference's values
@@ -152,15 +154,20 @@ if want ncu; then
   # every section for the unit's launches: at 128 the forward and the backward (is the warmed weights'
   # L1 there, and which carveout did the driver give the smaller requests: "Shared Memory Configuration
   # Size"), at 2048 the backward; 4 launches at 128 hold a forward and a backward of one step
-  for unit in "128 ^activation_unit_(forward|backward(_3blocks)?)_kernel\$ 6 4" "2048 ^activation_unit_backward(_3blocks)?_kernel\$ 3 1"; do
-    read -r bs regex skip count <<<"$unit"
-    if (( $(left) < 100 )); then say "skipped: ncu --set full on the unit at batch $bs"; continue; fi
-    say "ncu --set full, the activation unit's kernels ($regex) at batch $bs"
-    SKIP_NSYS=1 NCU_KERNEL="$regex" NCU_SKIP=$skip NCU_COUNT=$count NCU_SET=full AUGUR_JAVA_OPTS="$profile_opts" timeout 90 \
-      "$b/scripts/profile.sh" "$res/ncu-unit$bs" --batch-size "$bs" >/dev/null 2>&1
+  # Then the fused tower's five launches of one step at 2048 (ncu-tower2048): 181 us a step in call 4 of
+  # 2026-11-26 for some 0.6 GFLOP, each launch 25 to 45 us even where a block has 256 rows of 4 channels.
+  # Each with the source page (NCU_SOURCE=1): where the warps' samples fall, per SASS instruction.
+  for unit in "128 unit ^activation_unit_(forward|backward(_3blocks)?)_kernel\$ 6 4" "2048 unit ^activation_unit_backward(_3blocks)?_kernel\$ 3 1" \
+              "2048 tower ^tower_(forward|backward)_cluster8_kernel\$ 10 5"; do
+    read -r bs what regex skip count <<<"$unit"
+    if (( $(left) < 100 )); then say "skipped: ncu --set full on the $what at batch $bs"; continue; fi
+    say "ncu --set full, the $what's kernels ($regex) at batch $bs"
+    SKIP_NSYS=1 NCU_KERNEL="$regex" NCU_SKIP=$skip NCU_COUNT=$count NCU_SET=full NCU_SOURCE=1 AUGUR_JAVA_OPTS="$profile_opts" timeout 120 \
+      "$b/scripts/profile.sh" "$res/ncu-$what$bs" --batch-size "$bs" >/dev/null 2>&1
     grep -E '^ +[A-Za-z0-9_]+_kernel |^ +(Duration|Achieved Occupancy|L1/TEX Hit Rate|L2 Hit Rate|Executed Ipc Active|Registers Per Thread|Dynamic Shared Memory Per Block|Shared Memory Configuration Size) ' \
-      "$res/ncu-unit$bs/ncu-details.txt" 2>/dev/null | sed -E 's/, Context .*//; s/^ +([A-Za-z0-9_]+_kernel )/\1/; s/^ +/  /' | tee -a "$summary"
-    rm -f "$res/ncu-unit$bs"/*.ncu-rep
+      "$res/ncu-$what$bs/ncu-details.txt" 2>/dev/null | sed -E 's/, Context .*//; s/^ +([A-Za-z0-9_]+_kernel )/\1/; s/^ +/  /' | tee -a "$summary"
+    grep -E '^== |^   (samples|by opcode):' "$res/ncu-$what$bs/ncu-source-top.txt" 2>/dev/null | tee -a "$summary"
+    rm -f "$res/ncu-$what$bs"/*.ncu-rep
   done
 fi
 pack

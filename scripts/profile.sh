@@ -17,7 +17,9 @@
 #         the card's settings are left alone), only our kernels (every name ends in _kernel),
 #         NCU_SKIP launches skipped past the warm-up (default 300), NCU_COUNT profiled (default 30),
 #         NCU_SET sections (default full), source correlation through -lineinfo; NCU_KERNEL, a
-#         regular expression, narrows the kernels (skip and count then count its launches alone).
+#         regular expression, narrows the kernels (skip and count then count its launches alone);
+#         NCU_SOURCE=1 also writes the source page, per SASS instruction with its warp-state samples
+#         (ncu-source.csv), and scripts/ncu_source_top.py's summary of it (ncu-source-top.txt).
 # Writes into OUTPUT_FOLDER: augur-nsys.nsys-rep (or the .qdstrm when the report cannot be made),
 # nsys-stats.txt, augur-ncu.ncu-rep, ncu-details.txt, profile.log (every command and its output).
 # The tools are looked up on PATH, then in /usr/local/cuda/bin and /opt/nvidia/nsight-*; set NSYS,
@@ -119,6 +121,13 @@ if [[ "${SKIP_NCU:-0}" != 1 ]]; then
       "$ncu" --import "$out/augur-ncu.ncu-rep" --page raw --csv \
         --metrics gpu__time_duration.sum,sm__throughput.avg.pct_of_peak_sustained_elapsed,dram__throughput.avg.pct_of_peak_sustained_elapsed \
         2>>"$log" | tee -a "$log" | head -40
+      if [[ "${NCU_SOURCE:-0}" == 1 ]]; then
+        if "$ncu" --import "$out/augur-ncu.ncu-rep" --page source --csv --print-source sass >"$out/ncu-source.csv" 2>>"$log"; then
+          python3 "$here/scripts/ncu_source_top.py" "$out/ncu-source.csv" >"$out/ncu-source-top.txt" 2>>"$log" || status=1
+        else
+          echo "[profile] ncu's source page failed (see $log)" | tee -a "$log"; status=1
+        fi
+      fi
     else
       echo "[profile] ncu made no report" | tee -a "$log"; status=1
     fi

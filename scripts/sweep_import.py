@@ -21,6 +21,9 @@ sweep.tar.xz it files:
                                                                       statistics, occupancy, carveout)
   ncu-unit<B>/ncu-details.txt      <date>-cuda-ncu-unit-b<B>.txt     (the unit's kernels, every
                                                                       section: 128 and 2048)
+  ncu-tower<B>/ncu-details.txt     <date>-cuda-ncu-tower-b<B>.txt    (the fused tower's, 2048)
+  ncu-<what><B>/ncu-source-top.txt <date>-cuda-ncu-<what>-b<B>-source.txt  (warp samples per SASS
+                                                                      instruction, ncu_source_top.py)
   summary.txt (the folder's)       <date>-cuda-sweep-<k>.txt         (k: the call's place)
 
 and the last folder's tuning.json (each call starts from the one before, so the last holds every
@@ -155,9 +158,12 @@ def read_sweep(folder, k, plan):
         if m and base == "ncu-details.txt":
             plan.add(f"cuda-ncu-din-b{m.group(1)}-details.txt", data, src(name))
             continue
-        m = re.fullmatch(r"ncu-unit(\d+)", top)
+        m = re.fullmatch(r"ncu-(unit|tower)(\d+)", top)
         if m and base == "ncu-details.txt":
-            plan.add(f"cuda-ncu-unit-b{m.group(1)}.txt", data, src(name))
+            plan.add(f"cuda-ncu-{m.group(1)}-b{m.group(2)}.txt", data, src(name))
+            continue
+        if m and base == "ncu-source-top.txt":
+            plan.add(f"cuda-ncu-{m.group(1)}-b{m.group(2)}-source.txt", data, src(name))
     summary = os.path.join(folder, "summary.txt")
     if os.path.isfile(summary):
         with open(summary, "rb") as f:
