@@ -224,6 +224,9 @@ public final class CudaBackend implements Backend, Profiling {
     private record Deferred(Arena.Slice slice, Runnable write) {}
     private final int maxBlocks;
     private InputStaging staging;
+    /** The batch inputs ({@code batch.*}) planned since the last allocation: a model's, planned together. */
+    private long stagedSincePlan;
+    /** The most batch-input bytes planned between two allocations so far: what a staging slot must hold. */
     private long stagedInputBytes;
     /** The slices the constructor planned (status, counters, the GEMM's and the row statistics' workspaces): the first of segment 0. */
     private final int ownSlices;
@@ -331,7 +334,7 @@ public final class CudaBackend implements Backend, Profiling {
         long n = 1;
         for (int d : shape) n *= d;
         CudaTensor t = new CudaTensor(name, dtype, shape, arena.reserve(name, 4 * n));
-        if (name.startsWith("batch.")) stagedInputBytes += Arena.align(4 * Math.max(n, 1));
+        if (name.startsWith("batch.")) stagedSincePlan += Arena.align(4 * Math.max(n, 1));
         return t;
     }
 
@@ -734,8 +737,10 @@ public final class CudaBackend implements Backend, Profiling {
     }
 
     /**
-     * The size of a staging slot for the batch inputs planned so far (tensors named {@code batch.*}, every model's on
-     * this backend): all of a batch's inputs in one slot, a quarter more and 64 KiB to spare, at least 1 MiB.
+     * The size of a staging slot for {@code stagedInputBytes} of batch inputs (tensors named {@code batch.*}): all of a
+     * batch's inputs in one slot, a quarter more and 64 KiB to spare, at least 1 MiB. A model plans its batch's inputs
+     * together, before its first step allocates them, so the most planned between two allocations is the most one
+     * batch uploads (bench and the autotuner make a model a run on one backend: the slots follow the largest, not their sum).
      */
     static long stagingSlotBytes(long stagedInputBytes) {
         return Arena.align(Math.max(1L << 20, stagedInputBytes + stagedInputBytes / 4 + (64 << 10)));
@@ -755,6 +760,8 @@ public final class CudaBackend implements Backend, Profiling {
      * steps, once per larger plan: the old slots' copies are waited for, then freed.
      */
     private void ensureStaging() {
+        stagedInputBytes = Math.max(stagedInputBytes, stagedSincePlan);
+        stagedSincePlan = 0;
         long slot = stagingSlotBytes(stagedInputBytes);
         if (staging != null && staging.slotBytes() >= slot) return;
         CUevent[] copyDone, d2dDone;
@@ -767,7 +774,7 @@ public final class CudaBackend implements Backend, Profiling {
             copyPlans.clear();   // their source addresses were the old slots'
             copyDone = stagingSlots.copyDone();
             d2dDone = stagingSlots.d2dDone();
-            LOG.info("input staging grown from 2 slots of {} KiB to 2 of {} KiB: batch inputs of {} KiB are planned now", old >> 10, slot >> 10,
+            LOG.info("input staging grown from 2 slots of {} KiB to 2 of {} KiB: a batch's inputs now take {} KiB", old >> 10, slot >> 10,
                     stagedInputBytes >> 10);
         } else {
             copyDone = new CUevent[] {rt.event(), rt.event()};

@@ -126,5 +126,15 @@ class CudaStreamOrderTest {
             be.download(seen[k], got, n);
             assertArrayEquals(data[k], got, "what the kernel after upload " + k + " read");
         }
+        // a second model's inputs of the same size (bench's next repeat): the slots hold the largest batch, not the sum
+        long grown = be.stagingSlotBytes();
+        Tensor y = be.floats("batch.again", n);
+        be.synchronize();   // allocates it
+        assertEquals(grown, be.stagingSlotBytes(), "the slot after a second input as large as the first");
+        be.upload(y, data[1], n);
+        float[] got = new float[n];
+        be.download(y, got, n);
+        assertArrayEquals(data[1], got, "the second model's input");
+        assertEquals(0, be.synchronousBatchUploads(), "batch inputs copied synchronously");
     }
 }
