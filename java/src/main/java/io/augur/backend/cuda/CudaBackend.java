@@ -742,7 +742,7 @@ public final class CudaBackend implements Backend, Profiling {
      * together, before its first step allocates them, so the most planned between two allocations is the most one
      * batch uploads (bench and the autotuner make a model a run on one backend: the slots follow the largest, not their sum).
      */
-    static long stagingSlotBytes(long stagedInputBytes) {
+    private static long slotBytesFor(long stagedInputBytes) {
         return Arena.align(Math.max(1L << 20, stagedInputBytes + stagedInputBytes / 4 + (64 << 10)));
     }
 
@@ -762,7 +762,7 @@ public final class CudaBackend implements Backend, Profiling {
     private void ensureStaging() {
         stagedInputBytes = Math.max(stagedInputBytes, stagedSincePlan);
         stagedSincePlan = 0;
-        long slot = stagingSlotBytes(stagedInputBytes);
+        long slot = slotBytesFor(stagedInputBytes);
         if (staging != null && staging.slotBytes() >= slot) return;
         CUevent[] copyDone, d2dDone;
         if (staging != null) {
