@@ -9,8 +9,8 @@
 // second launch. At batch 128 the DIN tower and its loss take 5 launches each step instead of 16:
 // the top layer's forward also makes the logits and the loss.
 //
-// Larger batches take the same kernels in thread-block clusters of S = 2, 4 or 8 blocks
-// (compute capability 9.0 and up; the _clusterS_ kernels): the S blocks of a cluster share the
+// Larger batches take the same kernels in thread-block clusters of S = 2, 4, 8 or 16 blocks
+// (compute capability 9.0 and up; the _clusterS_ kernels; 16 only where asked for): the S blocks of a cluster share the
 // `cols` channels and split the rows, rank q taking rows [q P, q P + P), P = ceil(B / S), so that
 // each block's slice of a layer's input fits its shared memory (the DIN tower at batch 2048 in
 // clusters of 8, 256 rows a block). The sums over the batch are then each block's sums over its
@@ -382,8 +382,8 @@ __device__ __forceinline__ void tower_outer(const float* os, int cols, const flo
 // One hidden layer forward (see the top of this file), by a block of a cluster of S (1: no
 // cluster). bn_y == nullptr: no BatchNorm before it; logits == nullptr: not the top layer, or the
 // logit's product runs as a launch of its own. Dynamic shared memory, with P = ceil(B / S) rows a
-// block: 3 blockDim.x doubles, then (S > 1) 2 max(K, cols) doubles of cluster exchange, 1 double
-// (the last block's flag), then floats: with a BatchNorm, its mean, 1/std, gamma and beta (4 K); h (P,
+// block: 2 blockDim.x doubles, then (S > 1) 2 max(K, cols) doubles of cluster exchange with the
+// BatchNorm, 2 cols without, 1 double (the last block's flag), then floats: with a BatchNorm, its mean, 1/std, gamma and beta (4 K); h (P,
 // odd_stride(K)), W's block columns (K, cols) from the next 16-byte boundary, and pre's (P, cols).
 //   pre, out (B, C); mean, inv_std, run_mean, run_var, alpha, bias (C); in (B, K); w (K, C);
 //   bn_y (B, K); bn_mean, bn_inv_std, bn_run_mean, bn_run_var, gamma, beta (K);
@@ -418,13 +418,15 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
   const int group = (int)blockIdx.x / S, groups = (int)gridDim.x / S, nb = rows.n;
   const int c = group * cols + th.cx, ks = odd_stride(K);
   const bool valid = c < C, lead = rows.rank == 0;  // lead: the block of its cluster that writes the statistics
-  double* scratch = smem;
-  const int nx = S > 1 ? max(K, cols) : 0;
-  TowerCluster<S> cluster(smem + 3 * blockDim.x, nx);
-  int* last_flag = reinterpret_cast<int*>(smem + 3 * blockDim.x + 2 * nx);
   const bool norm = bn_y != nullptr;
+  // 2 blockDim.x doubles: tower_sums' two per thread (Dice's statistics), and the loss's block_sum
+  double* scratch = smem;
+  // the exchange's regions: K doubles each for the BatchNorm's sums, cols for Dice's, which without a BatchNorm are all
+  const int nx = S > 1 ? (norm ? max(K, cols) : cols) : 0;
+  TowerCluster<S> cluster(smem + 2 * blockDim.x, nx);
+  int* last_flag = reinterpret_cast<int*>(smem + 2 * blockDim.x + 2 * nx);
   // the BatchNorm's mean, 1/std, gamma and beta (the first layer only)
-  float* bn_mu = reinterpret_cast<float*>(smem + 3 * blockDim.x + 2 * nx + 1);
+  float* bn_mu = reinterpret_cast<float*>(smem + 2 * blockDim.x + 2 * nx + 1);
   float* bn_is = bn_mu + K;
   float* bn_g = bn_is + K;
   float* bn_b = bn_g + K;
@@ -610,6 +612,13 @@ AUGUR_KERNEL void AUGUR_CLUSTER(4) tower_forward_cluster4_kernel(AUGUR_TOWER_FOR
 AUGUR_KERNEL void AUGUR_CLUSTER(8) tower_forward_cluster8_kernel(AUGUR_TOWER_FORWARD_PARAMS) {
   augur::tower_forward<8>(AUGUR_TOWER_FORWARD_ARGS);
 }
+// Clusters of 16 are above the portable size of 8: the host opts each launch's kernel in first
+// (CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED; H100 and H200 place them), and takes them only
+// where -Daugur.tower.cluster=16 (or the autotuner) asks: 128 rows a block at batch 2048, whose inputs
+// then fit two blocks a multiprocessor where 256 rows fit one.
+AUGUR_KERNEL void AUGUR_CLUSTER(16) tower_forward_cluster16_kernel(AUGUR_TOWER_FORWARD_PARAMS) {
+  augur::tower_forward<16>(AUGUR_TOWER_FORWARD_ARGS);
+}
 
 // One hidden layer backward, or with mode AUGUR_TOWER_BATCH_NORM the BatchNorm's (see the top of
 // this file), by a block of a cluster of S. d_b_up: nullptr but above the last hidden layer.
@@ -794,4 +803,7 @@ AUGUR_KERNEL void __launch_bounds__(256, 3) AUGUR_CLUSTER(4) tower_backward_clus
 }
 AUGUR_KERNEL void __launch_bounds__(256, 3) AUGUR_CLUSTER(8) tower_backward_cluster8_kernel(AUGUR_TOWER_BACKWARD_PARAMS) {
   augur::tower_backward<8>(AUGUR_TOWER_BACKWARD_ARGS);
+}
+AUGUR_KERNEL void __launch_bounds__(256, 3) AUGUR_CLUSTER(16) tower_backward_cluster16_kernel(AUGUR_TOWER_BACKWARD_PARAMS) {
+  augur::tower_backward<16>(AUGUR_TOWER_BACKWARD_ARGS);
 }

@@ -120,12 +120,17 @@ struct Stream {
 
 // The emulated device's multiprocessors, as many as an H200 has (MULTIPROCESSOR_COUNT).
 constexpr int MULTIPROCESSORS = 132;
+// The largest cluster a kernel takes without opting in (CUDA's portable size); an H100 or H200 places
+// clusters of up to 16 blocks for a kernel given NON_PORTABLE_CLUSTER_SIZE_ALLOWED, the emulator's
+// default limit below.
+constexpr int PORTABLE_CLUSTER = 8;
 
 struct Function {
   Context* context;
   std::string name;
   augur_emu::Kernel kernel;
   int max_dynamic_shared = (int)augur_emu::SHARED_DEFAULT_LIMIT;
+  bool non_portable_cluster = false;  // cuFuncSetAttribute(NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1)
 };
 
 struct Allocation {
@@ -353,11 +358,12 @@ int max_grid_yz() {
 }
 
 // AUGUR_EMU_MAX_CLUSTER=n: a device that cannot place clusters of more than n blocks (a GPU's
-// limit depends on the blocks' shared memory and the SMs free in a GPC), for the backend's probe
+// limit depends on the blocks' shared memory and the SMs free in a GPC; default 16, an H200's for a
+// kernel opted in to clusters above the portable 8), for the backend's probe
 int max_cluster_blocks() {
   static const int max_cluster = [] {
     const char* v = std::getenv("AUGUR_EMU_MAX_CLUSTER");
-    return v != nullptr && *v != '\0' ? std::atoi(v) : 8;
+    return v != nullptr && *v != '\0' ? std::atoi(v) : 16;
   }();
   return max_cluster;
 }
@@ -376,6 +382,11 @@ CUresult check_launch(Function* f, unsigned gx, unsigned gy, unsigned gz, unsign
   if (!why.empty()) {
     say(f->name + ": launch refused: " + why);
     return INVALID_VALUE;
+  }
+  if (f->kernel.cluster > PORTABLE_CLUSTER && !f->non_portable_cluster) {
+    say(f->name + ": launch refused: clusters of " + std::to_string(f->kernel.cluster) + " blocks, above the portable " +
+        std::to_string(PORTABLE_CLUSTER) + ", and the kernel was not opted in (cuFuncSetAttribute(NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1))");
+    return INVALID_CLUSTER_SIZE;
   }
   const int max_cluster = max_cluster_blocks();
   if (f->kernel.cluster > max_cluster) {
@@ -675,6 +686,11 @@ CUresult cuFuncSetAttribute(void* hf, int attr, int value) {
     f->max_dynamic_shared = value;
     return OK;
   }
+  if (attr == 14) {  // NON_PORTABLE_CLUSTER_SIZE_ALLOWED
+    if (value != 0 && value != 1) return INVALID_VALUE;
+    f->non_portable_cluster = value == 1;
+    return OK;
+  }
   return OK;
 }
 
@@ -829,7 +845,8 @@ CUresult cuOccupancyMaxActiveClusters(int* num, void* hf, const LaunchConfig* co
   const CUresult r = cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, hf, (int)(config->block_x * config->block_y * config->block_z),
                                                                   config->shared);
   if (r != OK) return r;
-  *num = f->kernel.cluster > max_cluster_blocks() ? 0 : per_sm * MULTIPROCESSORS / f->kernel.cluster;
+  const bool placed = f->kernel.cluster <= max_cluster_blocks() && (f->kernel.cluster <= PORTABLE_CLUSTER || f->non_portable_cluster);
+  *num = placed ? per_sm * MULTIPROCESSORS / f->kernel.cluster : 0;
   return OK;
 }
 

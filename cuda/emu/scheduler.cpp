@@ -75,7 +75,7 @@ struct PendingCopy {
 constexpr size_t STACK_BYTES = 256 * 1024;
 // The most threads that run together: a block of 1,024, or a cluster's blocks (cuda/emu/README.md).
 constexpr int MAX_THREADS = 4096;
-constexpr int MAX_CLUSTER = 8;  // the portable cluster size
+constexpr int MAX_CLUSTER = 16;  // an H100's or H200's non-portable cluster size (8 is the portable one)
 
 char* stacks = nullptr;  // MAX_THREADS stacks, each with a guard page below it
 Fiber fibers[MAX_THREADS];
@@ -592,7 +592,7 @@ std::string run_launch(const Body& kernel, dim3 grid, dim3 block, size_t shared,
   const long long threads = (long long)block.x * block.y * block.z;
   if (threads < 1 || threads > 1024) return "a block of " + std::to_string(threads) + " threads (1 to 1024 allowed)";
   if (cluster < 1 || cluster > MAX_CLUSTER || grid.x % cluster != 0)
-    return "a cluster of " + std::to_string(cluster) + " blocks for a grid of " + std::to_string(grid.x) + " in x (1 to 8, dividing it)";
+    return "a cluster of " + std::to_string(cluster) + " blocks for a grid of " + std::to_string(grid.x) + " in x (1 to 16, dividing it)";
   if (threads * cluster > MAX_THREADS)
     return "a cluster of " + std::to_string(cluster) + " blocks of " + std::to_string(threads) + " threads (the emulator runs at most " +
            std::to_string(MAX_THREADS) + " threads together)";

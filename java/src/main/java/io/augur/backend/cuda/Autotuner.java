@@ -90,7 +90,7 @@ public final class Autotuner {
     public static final List<Axis> AXES = List.of(
             new Axis(KernelTuning.PDL, List.of("auto", "off")),
             new Axis(KernelTuning.TOWER_FUSED, List.of("auto", "off")),
-            new Axis(KernelTuning.TOWER_CLUSTER, List.of("auto", "1", "2", "4", "8")),
+            new Axis(KernelTuning.TOWER_CLUSTER, List.of("auto", "1", "2", "4", "8", "16")),
             new Axis(KernelTuning.TOWER_COLS, List.of("auto", "2", "4", "8")),
             new Axis(KernelTuning.TOWER_CHUNK, List.of("auto", "all")),
             new Axis(KernelTuning.PARTIALS_ON_CHIP, List.of("true", "false")),

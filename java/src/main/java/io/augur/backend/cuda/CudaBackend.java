@@ -1499,14 +1499,15 @@ public final class CudaBackend implements Backend, Profiling {
     }
 
     /**
-     * tower_forward_kernel's dynamic shared memory, in clusters of S, P = ceil(B / S) rows a block: 3
-     * threads' doubles, (S > 1) 2 max(K, cols) doubles of exchange, the flag's double, then floats: where
-     * the layer starts with the BatchNorm ({@code norm}, the first), its mean, 1/std, gamma and beta (4 K);
+     * tower_forward_kernel's dynamic shared memory, in clusters of S, P = ceil(B / S) rows a block: 2
+     * threads' doubles, (S > 1) 2 max(K, cols) doubles of exchange where the layer starts with the BatchNorm
+     * ({@code norm}, the first) and 2 cols where it does not, the flag's double, then floats: with the
+     * BatchNorm, its mean, 1/std, gamma and beta (4 K);
      * h (P, K | 1), up to 3 floats to a 16-byte boundary, W's columns (K, cols), pre's (P, cols).
      */
     static long towerForwardShared(int B, int K, int cols, int S, boolean norm) {
         long P = towerRows(B, S);
-        return 8L * (3 * TOWER_THREADS + (S > 1 ? 2L * Math.max(K, cols) : 0) + 1)
+        return 8L * (2 * TOWER_THREADS + (S > 1 ? 2L * (norm ? Math.max(K, cols) : cols) : 0) + 1)
                 + 4L * ((norm ? 4L * K : 0) + P * (K | 1) + 3 + (long) K * cols + P * cols);
     }
 
@@ -1553,13 +1554,13 @@ public final class CudaBackend implements Backend, Profiling {
 
     /**
      * The blocks per cluster the fused tower takes at batch B (the tuning's towerCluster: the setting,
-     * or the smallest that fits), or 0 where it takes the layer-by-layer ops: off, TF32 (its
+     * or the smallest of the portable sizes, up to 8, that fits), or 0 where it takes the layer-by-layer ops: off, TF32 (its
      * products are fp32 FMAs; TF32 takes the layer-by-layer GEMMs; TF32X3 keeps the fp32 tower), nothing fitting, or clusters
      * wanted below compute capability 9.0.
      */
     static int towerClusterFor(Tower t, int B, int cols, int setting, boolean clusters, long limit) {
         for (int s : Kernels.TOWER_CLUSTERS) {
-            if (setting != 0 && s != setting) continue;
+            if (setting != 0 ? s != setting : s > Kernels.PORTABLE_CLUSTER) continue;   // auto: the portable sizes only
             if (s > 1 && !clusters) continue;
             if (towerFits(t, B, cols, s, limit)) return s;
         }
@@ -1770,7 +1771,7 @@ public final class CudaBackend implements Backend, Profiling {
     private final TowerOccupancy deviceOccupancy = new TowerOccupancy() {
         @Override
         public int blocksPerSm(String kernel, long shared) {
-            if (shared > DEFAULT_SHARED) rt.setMaxDynamicShared(kernel, (int) shared);
+            towerKernelReady(kernel, shared);
             return rt.maxActiveBlocks(kernel, TOWER_THREADS, shared);
         }
 
@@ -1873,13 +1874,22 @@ public final class CudaBackend implements Backend, Profiling {
         for (int i = 0; i < floats; i++) a.f(0f);
         for (int i = 0; i < ptrs2; i++) a.ptr(0L);
         if (lastFloat) a.f(0f);
-        if (shared > DEFAULT_SHARED) rt.setMaxDynamicShared(kernel, (int) shared);
+        towerKernelReady(kernel, shared);
         int grid = ceilDiv(channels, cols) * S;
         int r = rt.tryLaunch(kernel, grid, TOWER_THREADS, (int) shared, a);
         if (r != jcuda.driver.CUresult.CUDA_SUCCESS)
             LOG.warn("{} <<<{}, {}, {} bytes>>> in clusters of {}: {} ({}); the tower takes the layer-by-layer ops at this batch size", kernel,
                     grid, TOWER_THREADS, shared, S, jcuda.driver.CUresult.stringFor(r), r);
         return r == jcuda.driver.CUresult.CUDA_SUCCESS;
+    }
+
+    /**
+     * A tower kernel made ready for {@code shared} bytes of dynamic shared memory (its limit raised past the default 48 KiB)
+     * and, in clusters above the portable size (16), opted in to them: before its occupancy queries, probes and launches.
+     */
+    private void towerKernelReady(String kernel, long shared) {
+        if (shared > DEFAULT_SHARED) rt.setMaxDynamicShared(kernel, (int) shared);
+        if (Kernels.towerCluster(kernel) > Kernels.PORTABLE_CLUSTER) rt.allowNonPortableClusters(kernel);
     }
 
     private static int towerMode(Activation act) {
@@ -1894,7 +1904,7 @@ public final class CudaBackend implements Backend, Profiling {
 
     /** A tower kernel over the groups of {@code cols} channels, in clusters of S blocks (S blocks a group). */
     private void towerLaunch(String kernel, int channels, int S, int cols, long shared, CudaRuntime.Args args) {
-        if (shared > DEFAULT_SHARED) rt.setMaxDynamicShared(kernel, (int) shared);
+        towerKernelReady(kernel, shared);
         rt.launch(kernel, ceilDiv(channels, cols) * S, 1, TOWER_THREADS, 1, (int) shared, args);
     }
 

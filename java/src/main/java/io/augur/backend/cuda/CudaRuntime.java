@@ -407,6 +407,23 @@ public final class CudaRuntime implements AutoCloseable {
         maxDynamicShared.put(kernel, bytes);
     }
 
+    /** The kernels opted in to clusters above the portable size (allowNonPortableClusters). */
+    private final java.util.Set<String> nonPortableClusters = new java.util.HashSet<>();
+
+    /**
+     * Opts a kernel compiled with a cluster size above CUDA's portable 8 blocks (tower.cu's _cluster16_ kernels) in to
+     * launching so (CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED = 1), once; before its occupancy queries and its
+     * launches. Without it the driver refuses the launch (CUDA_ERROR_INVALID_CLUSTER_SIZE). Throws, naming the kernel,
+     * where the driver refuses the attribute.
+     */
+    public void allowNonPortableClusters(String kernel) {
+        if (nonPortableClusters.contains(kernel)) return;
+        makeCurrent();
+        CudaException.check(cuFuncSetAttribute(function(kernel), CUfunction_attribute.CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1),
+                "cuFuncSetAttribute(NON_PORTABLE_CLUSTER_SIZE_ALLOWED=1)", kernel);
+        nonPortableClusters.add(kernel);
+    }
+
     /**
      * Blocks of {@code threads} threads and {@code dynamicShared} bytes of dynamic shared memory that one
      * multiprocessor holds at once, by the driver's occupancy calculator (registers, shared memory and threads

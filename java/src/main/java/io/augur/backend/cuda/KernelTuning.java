@@ -42,7 +42,7 @@ import java.util.Locale;
  *                                0: automatic, per launch where towerCols is automatic too (CudaBackend.towerBackwardFor:
  *                                with the channels, the fewest rounds of blocks, then the fewest chunks), else all at once
  * @param towerCluster            blocks per cluster of the fused tower; 0: the smallest of 1, 2, 4 and 8 that fits
- *                                (clusters on compute capability 9.0 and up)
+ *                                (clusters on compute capability 9.0 and up); 16, above the portable size, only when set
  * @param gemmSmall               when the built-in GEMM sends a product to gemm_small_kernel
  * @param pdl                     programmatic dependent launch where the device and driver take it
  * @param attentionVectorTiles    whether the fused unit's fp32 products may run on vector tiles (float4 loads) where
@@ -104,7 +104,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             throw new IllegalArgumentException(TOWER_COLS + "=" + towerCols + ": expected auto, 1, 2, 4, 8, 16 or 32 (default auto)");
         if (towerChunk != TOWER_CHUNK_ALL) check(TOWER_CHUNK, towerChunk, 0, MAX_TOWER_CHUNK);
         if (towerCluster != 0 && !Kernels.TOWER_CLUSTERS.contains(towerCluster))
-            throw new IllegalArgumentException(TOWER_CLUSTER + "=" + towerCluster + ": expected auto, 1, 2, 4 or 8 (blocks per cluster; default auto)");
+            throw new IllegalArgumentException(TOWER_CLUSTER + "=" + towerCluster + ": expected auto, 1, 2, 4, 8 or 16 (blocks per cluster; default auto)");
         java.util.Objects.requireNonNull(gemmSmall, GEMM_SMALL);
         check(ROW_GROUPS, attentionRowGroups, 0, MAX_ROW_GROUPS);
     }
@@ -291,7 +291,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
         } catch (NumberFormatException ignored) {
             // reported below
         }
-        throw new IllegalArgumentException("-D" + TOWER_CLUSTER + "=" + v + ": expected auto, 1, 2, 4 or 8 (blocks per cluster; default auto)");
+        throw new IllegalArgumentException("-D" + TOWER_CLUSTER + "=" + v + ": expected auto, 1, 2, 4, 8 or 16 (blocks per cluster; default auto)");
     }
 
     static int towerChunkSetting(String v) {

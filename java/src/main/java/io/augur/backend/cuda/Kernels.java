@@ -61,10 +61,17 @@ public final class Kernels {
     public static final String DICE_SLICED_BACKWARD_SUMS = "dice_sliced_backward_sums_kernel";
     public static final String DICE_SLICED_BACKWARD = "dice_sliced_backward_kernel";
     public static final String PRELU_SLICED_BACKWARD = "prelu_sliced_backward_kernel";
-    // tower.cu (the top MLP per layer and direction; in clusters of 2, 4 or 8 blocks for larger batches)
+    // tower.cu (the top MLP per layer and direction; in clusters of 2, 4, 8 or 16 blocks for larger batches)
     public static final String TOWER_FORWARD = "tower_forward_kernel";
     public static final String TOWER_BACKWARD = "tower_backward_kernel";
-    public static final List<Integer> TOWER_CLUSTERS = List.of(1, 2, 4, 8);
+    public static final List<Integer> TOWER_CLUSTERS = List.of(1, 2, 4, 8, 16);
+    /**
+     * The largest cluster a kernel launches in without opting in (CUDA's portable cluster size). The tower's clusters of
+     * 16 need CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED on their kernels first (CudaRuntime.allowNonPortableClusters),
+     * and run only where asked for (-Daugur.tower.cluster=16, or the autotuner): automatic takes the smallest of the
+     * portable sizes that fits.
+     */
+    public static final int PORTABLE_CLUSTER = 8;
 
     /** The tower's forward kernel in clusters of {@code s} blocks (1: without clusters). */
     public static String towerForward(int s) {
@@ -74,6 +81,13 @@ public final class Kernels {
     /** The tower's backward kernel in clusters of {@code s} blocks (1: without clusters). */
     public static String towerBackward(int s) {
         return s == 1 ? TOWER_BACKWARD : "tower_backward_cluster" + s + "_kernel";
+    }
+
+    /** The blocks per cluster of a tower kernel ({@link #towerForward}, {@link #towerBackward}); 0 for any other kernel. */
+    public static int towerCluster(String kernel) {
+        for (int s : TOWER_CLUSTERS)
+            if (kernel.equals(towerForward(s)) || kernel.equals(towerBackward(s))) return s;
+        return 0;
     }
     // bce.cu, adam.cu
     public static final String BCE_WITH_LOGITS = "bce_with_logits_kernel";
@@ -128,7 +142,7 @@ public final class Kernels {
             ACTIVATION_UNIT_POOL_FORWARD, ACTIVATION_UNIT_POOL_BACKWARD, SLICED_STATISTICS, BATCH_NORM_SLICED_FORWARD,
             BATCH_NORM_SLICED_BACKWARD_SUMS, BATCH_NORM_SLICED_BACKWARD, DICE_SLICED_FORWARD, DICE_SLICED_BACKWARD_SUMS,
             DICE_SLICED_BACKWARD, PRELU_SLICED_BACKWARD, TOWER_FORWARD, TOWER_BACKWARD, towerForward(2), towerBackward(2),
-            towerForward(4), towerBackward(4), towerForward(8), towerBackward(8), BIAS_GRAD_PARTIALS, BIAS_GRAD_REDUCE, RECURRENCE_FORWARD,
+            towerForward(4), towerBackward(4), towerForward(8), towerBackward(8), towerForward(16), towerBackward(16), BIAS_GRAD_PARTIALS, BIAS_GRAD_REDUCE, RECURRENCE_FORWARD,
             RECURRENCE_BACKWARD, RECURRENCE_TRANSPOSE, RECURRENCE_WEIGHT_GRAD, RECURRENCE_WEIGHT_GRAD_REDUCE);
 
     /**
@@ -145,7 +159,7 @@ public final class Kernels {
             ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS, ACTIVATION_UNIT_FORWARD_TF32X3, ACTIVATION_UNIT_BACKWARD_TF32X3, ACTIVATION_UNIT_BACKWARD_TF32X3_3BLOCKS,
             ACTIVATION_UNIT_REDUCE, ACTIVATION_UNIT_POOL_FORWARD, EMBEDDING_GATHER_MULTI_BACKWARD, OPTIMIZER_STEP,
             TOWER_FORWARD, TOWER_BACKWARD, towerForward(2), towerBackward(2), towerForward(4), towerBackward(4), towerForward(8),
-            towerBackward(8));
+            towerBackward(8), towerForward(16), towerBackward(16));
 
     /**
      * Kernels that write the model's weights: a programmatic launch right after one of them would

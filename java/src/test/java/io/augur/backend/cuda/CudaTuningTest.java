@@ -185,11 +185,16 @@ class CudaTuningTest {
         io.augur.backend.Tower t = amazonTower();
         long h200 = 227 * 1024;
         // batch 2048 in clusters of 8 (256 rows a block): the first forward at 4 channels is 50 clusters of one block a
-        // multiprocessor (184,948 bytes), 4 rounds of 16; at 8, 25 (2 rounds); at 16, 13 (one, 205,012 bytes). The second
-        // (200 wide input, 80 channels, no BatchNorm): 20 clusters at 4 (222,484 bytes), 10 at 8 (229,780, still one a
-        // multiprocessor)
-        assertEquals(205_012, CudaBackend.towerForwardShared(2048, 162, 16, 8, true));
-        assertEquals(229_780, CudaBackend.towerForwardShared(2048, 200, 8, 8, false));
+        // multiprocessor (182,900 bytes), 4 rounds of 16; at 8, 25 (2 rounds); at 16, 13 (one, 202,964 bytes). The second
+        // (200 wide input, 80 channels, no BatchNorm, so an exchange of 2 cols doubles): 20 clusters at 4 (217,300 bytes),
+        // 10 at 8 (224,660, still one a multiprocessor)
+        assertEquals(202_964, CudaBackend.towerForwardShared(2048, 162, 16, 8, true));
+        assertEquals(224_660, CudaBackend.towerForwardShared(2048, 200, 8, 8, false));
+        // in clusters of 16 (128 rows a block) the second at 4 channels is 112,340 bytes: two blocks a multiprocessor (at
+        // most 115,712 each of 228 KB, with the 1 KB a block the driver keeps), where an exchange of 2 max(K, cols) doubles
+        // and 3 threads' doubles of scratch made it 117,524, one; at 8 channels 117,652, one
+        assertEquals(112_340, CudaBackend.towerForwardShared(2048, 200, 4, 16, false));
+        assertEquals(117_652, CudaBackend.towerForwardShared(2048, 200, 8, 16, false));
         // the backwards with d_up whole (towerChunk all): the 200-wide layer's holds 2 blocks a multiprocessor at 4 (104,140
         // bytes) and 1 at 8 (119,180): it keeps 4; the top layer's is one round at 4; the BatchNorm's fits only 4 (230,860
         // bytes; 249,740 at 8)
@@ -245,7 +250,7 @@ class CudaTuningTest {
         assertEquals(java.util.List.of(80, 48, 32, 16), CudaBackend.towerChunkWidths(80));
         assertEquals(java.util.List.of(1), CudaBackend.towerChunkWidths(1));
         assertEquals(java.util.List.of(20, 16), CudaBackend.towerChunkWidths(20));
-        // never past the shared memory's limit: under 200,000 bytes the first forward's 16 (205,012) is out, 8 (2 rounds) in
+        // never past the shared memory's limit: under 200,000 bytes the first forward's 16 (202,964) is out, 8 (2 rounds) in
         assertEquals(8, CudaBackend.towerColsFor(Kernels.towerForward(8), 200, 8, c -> CudaBackend.towerForwardShared(2048, 162, c, 8, true), 200_000,
                 h200Occupancy(16)));
         // and the BatchNorm's backward under 150,000 bytes: 16 channels in 2 chunks (197,388) is out; 8 in 4 of 64 (110,476) in

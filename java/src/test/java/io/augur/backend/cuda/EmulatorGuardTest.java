@@ -82,6 +82,9 @@ class EmulatorGuardTest {
      * The fused tower tries its cluster launches before it takes them: on a device that cannot
      * place clusters of 8 (AUGUR_EMU_MAX_CLUSTER=4) the Amazon tower at batch 2048 takes the
      * layer-by-layer ops, and clusters of 4 still run at 1024; without the limit, 8 at 2048.
+     * Clusters of 16 (above the portable size) are refused for a kernel not opted in, as a GPU
+     * refuses them (CUDA_ERROR_INVALID_CLUSTER_SIZE, 912); asked for, the backend opts the kernels
+     * in and runs them where the device places them, and takes the ops where it does not.
      */
     @Test
     void aClusterTheDeviceCannotPlaceSendsTheTowerToTheOps() throws IOException, InterruptedException {
@@ -89,8 +92,12 @@ class EmulatorGuardTest {
         assertTrue(limited.contains("batch 128: cluster 1") && limited.contains("batch 1024: cluster 4") && limited.contains("batch 2048: cluster 0"),
                 limited);
         assertTrue(limited.contains("tower_forward_cluster8_kernel: launch refused: clusters of 8 blocks"), limited);
+        assertTrue(limited.contains("batch 2048 asked for 16: cluster 0"), limited);
         String free = run(TowerClusterProbe.class, "");
         assertTrue(free.contains("batch 2048: cluster 8"), free);
+        assertTrue(free.contains("cluster16 without opt-in: 912"), free);
+        assertTrue(free.contains("above the portable 8, and the kernel was not opted in"), free);
+        assertTrue(free.contains("batch 2048 asked for 16: cluster 16"), free);
     }
 
     /**
