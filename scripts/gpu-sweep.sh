@@ -169,6 +169,18 @@ if want ncu; then
     grep -E '^== |^   (samples|by opcode):' "$res/ncu-$what$bs/ncu-source-top.txt" 2>/dev/null | tee -a "$summary"
     rm -f "$res/ncu-$what$bs"/*.ncu-rep
   done
+  # The same five tower launches with the caches as the launches before them left them (NCU_CACHE=none), the basic
+  # sections: against ncu-tower2048's (caches flushed before each) this says how much of each launch is a cold start.
+  # Each tower kernel is 144 to 192 KB of code (9,000 to 12,000 SASS instructions), most of it run once a launch, and a
+  # flush empties the instruction caches too; in the step's graph the L2 still holds that code.
+  if (( $(left) < 60 )); then say "skipped: ncu with warm caches on the tower at batch 2048"; else
+    say "ncu --cache-control none, the tower's kernels at batch 2048"
+    SKIP_NSYS=1 NCU_KERNEL='^tower_(forward|backward)_cluster8_kernel$' NCU_SKIP=10 NCU_COUNT=5 NCU_SET=basic NCU_CACHE=none \
+      AUGUR_JAVA_OPTS="$profile_opts" timeout 90 "$b/scripts/profile.sh" "$res/ncu-tower-warm2048" --batch-size 2048 >/dev/null 2>&1
+    grep -E '^ +[A-Za-z0-9_]+_kernel |^ +(Duration|Elapsed Cycles|SM Active Cycles) ' "$res/ncu-tower-warm2048/ncu-details.txt" 2>/dev/null \
+      | sed -E 's/, Context .*//; s/^ +([A-Za-z0-9_]+_kernel )/\1/; s/^ +/  /' | tee -a "$summary"
+    rm -f "$res/ncu-tower-warm2048"/*.ncu-rep
+  fi
 fi
 pack
 if want torch; then

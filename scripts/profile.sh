@@ -19,7 +19,9 @@
 #         NCU_SET sections (default full), source correlation through -lineinfo; NCU_KERNEL, a
 #         regular expression, narrows the kernels (skip and count then count its launches alone);
 #         NCU_SOURCE=1 also writes the source page, per SASS instruction with its warp-state samples
-#         (ncu-source.csv), and scripts/ncu_source_top.py's summary of it (ncu-source-top.txt).
+#         (ncu-source.csv), and scripts/ncu_source_top.py's summary of it (ncu-source-top.txt);
+#         NCU_CACHE=none profiles each launch with the caches as the launches before left them
+#         (default all: flushed before each, ncu's default), which tells what a cold start costs it.
 # Writes into OUTPUT_FOLDER: augur-nsys.nsys-rep (or the .qdstrm when the report cannot be made),
 # nsys-stats.txt, augur-ncu.ncu-rep, ncu-details.txt, profile.log (every command and its output).
 # The tools are looked up on PATH, then in /usr/local/cuda/bin and /opt/nvidia/nsight-*; set NSYS,
@@ -111,7 +113,7 @@ if [[ "${SKIP_NCU:-0}" != 1 ]]; then
   if [[ -z "$ncu" ]]; then
     echo "[profile] ncu not found (set NCU)" | tee -a "$log"; status=1
   else
-    (cd "$work" && run "$ncu" --clock-control none --target-processes all \
+    (cd "$work" && run "$ncu" --clock-control none --cache-control "${NCU_CACHE:-all}" --target-processes all \
       --kernel-name-base function --kernel-name "regex:${NCU_KERNEL:-_kernel\$}" \
       --launch-skip "${NCU_SKIP:-300}" --launch-count "${NCU_COUNT:-30}" \
       --set "${NCU_SET:-full}" --import-source yes --force-overwrite \

@@ -22,6 +22,8 @@ sweep.tar.xz it files:
   ncu-unit<B>/ncu-details.txt      <date>-cuda-ncu-unit-b<B>.txt     (the unit's kernels, every
                                                                       section: 128 and 2048)
   ncu-tower<B>/ncu-details.txt     <date>-cuda-ncu-tower-b<B>.txt    (the fused tower's, 2048)
+  ncu-tower-warm<B>/ncu-details.txt <date>-cuda-ncu-tower-warm-b<B>.txt  (the same launches, caches
+                                                                      not flushed: NCU_CACHE=none)
   ncu-<what><B>/ncu-source-top.txt <date>-cuda-ncu-<what>-b<B>-source.txt  (warp samples per SASS
                                                                       instruction, ncu_source_top.py)
   summary.txt (the folder's)       <date>-cuda-sweep-<k>.txt         (k: the call's place)
@@ -158,7 +160,7 @@ def read_sweep(folder, k, plan):
         if m and base == "ncu-details.txt":
             plan.add(f"cuda-ncu-din-b{m.group(1)}-details.txt", data, src(name))
             continue
-        m = re.fullmatch(r"ncu-(unit|tower)(\d+)", top)
+        m = re.fullmatch(r"ncu-(unit|tower|tower-warm)(\d+)", top)
         if m and base == "ncu-details.txt":
             plan.add(f"cuda-ncu-{m.group(1)}-b{m.group(2)}.txt", data, src(name))
             continue

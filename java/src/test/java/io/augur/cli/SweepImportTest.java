@@ -90,6 +90,7 @@ class SweepImportTest {
                 "ncu-tower2048/ncu-details.txt", "  tower_forward_cluster8_kernel (104, 1, 1)x(256, 1, 1)\n",
                 "ncu-tower2048/ncu-source-top.txt", "== tower_forward_cluster8_kernel: 900 instructions\n",
                 "ncu-tower2048/ncu-source.csv", "\"# Address\",\"Source\"\n",
+                "ncu-tower-warm2048/ncu-details.txt", "  tower_forward_cluster8_kernel (104, 1, 1)x(256, 1, 1)\n    Duration us 20.0\n",
                 "nsys-din2048/nsys-stats.txt", "kernels ...\n");
         Path second = call(tmp, "call2", "[gpu-sweep] tf32\n",
                 "tf32/bench-din-tf32.json", din.replace("\"train_samples_per_s\"", "\"was_samples_per_s\""),
@@ -118,6 +119,8 @@ class SweepImportTest {
         assertEquals("  activation_unit_backward_kernel (264, 1, 1)x(256, 1, 1)\n", Files.readString(perf.resolve("2026-11-24-cuda-ncu-unit-b2048.txt")));
         assertEquals("  tower_forward_cluster8_kernel (104, 1, 1)x(256, 1, 1)\n", Files.readString(perf.resolve("2026-11-24-cuda-ncu-tower-b2048.txt")));
         assertEquals("== tower_forward_cluster8_kernel: 900 instructions\n", Files.readString(perf.resolve("2026-11-24-cuda-ncu-tower-b2048-source.txt")));
+        assertEquals("  tower_forward_cluster8_kernel (104, 1, 1)x(256, 1, 1)\n    Duration us 20.0\n",
+                Files.readString(perf.resolve("2026-11-24-cuda-ncu-tower-warm-b2048.txt")));
         // the last call's table, which holds the first's choices too
         assertEquals("{\"entries\": [1, 2]}", Files.readString(table));
         // what is not filed is named, with why
@@ -129,8 +132,9 @@ class SweepImportTest {
         assertFalse(Files.exists(perf.resolve("2026-11-24-cuda-base.json")));
         assertFalse(Files.exists(perf.resolve("2026-11-24-cuda-din-tf32.json")));
         try (var files = Files.list(perf)) {
-            assertEquals(13, files.count(), "thirteen files: two bench records, the torch record, the ncu table, its details, the unit's "
-                    + "at 128 and 2048, the tower's and its source summary (not the source page itself), env.txt, the nsys stats, two summaries");
+            assertEquals(14, files.count(), "fourteen files: two bench records, the torch record, the ncu table, its details, the unit's "
+                    + "at 128 and 2048, the tower's, its source summary (not the source page itself) and its warm-cache details, env.txt, "
+                    + "the nsys stats, two summaries");
         }
 
         // again: the same content is left as it is
