@@ -80,19 +80,22 @@ public final class Autotuner {
     private Autotuner() {}
 
     /**
-     * Every setting the search may try, in order, with its values: PDL, the tower fused or not, its clusters and
-     * channels a block, where the unit's partial gradients live, its tiles, blocks and threads, the unit fused or
-     * layer by layer, and the small GEMM's rule. The most telling first: a later setting is tried on top of what the
-     * earlier ones chose. The unit layer by layer comes after the fused unit's own settings, so that it is measured
-     * against the fused unit at its best, and before the small GEMM's rule, which its products consult. Each value
-     * must compute what the default computes (CudaAutotunerParityTest.everyValueTheAutotunerTriesMatchesTheCpu).
+     * Every setting the search may try, in order, with its values: PDL, the fused tower's clusters, channels a
+     * block and chunks, the tower fused or not, where the unit's partial gradients live, its tiles, blocks and
+     * threads, the unit fused or layer by layer, and the small GEMM's rule. The most telling first: a later setting
+     * is tried on top of what the earlier ones chose. Each layer-by-layer choice comes after the fused kernel's own
+     * settings, so that it is measured against the fused kernel at its best (a tower already layer by layer consults
+     * none of the fused tower's settings, so they would go untried: at batch 128 on the H200, 2026-11-26, the fused
+     * tower lost to the layers in clusters of 1, and no other cluster size was tried), and the unit's before the
+     * small GEMM's rule, which its products consult. Each value must compute what the default computes
+     * (CudaAutotunerParityTest.everyValueTheAutotunerTriesMatchesTheCpu).
      */
     public static final List<Axis> AXES = List.of(
             new Axis(KernelTuning.PDL, List.of("auto", "off")),
-            new Axis(KernelTuning.TOWER_FUSED, List.of("auto", "off")),
             new Axis(KernelTuning.TOWER_CLUSTER, List.of("auto", "1", "2", "4", "8", "16")),
             new Axis(KernelTuning.TOWER_COLS, List.of("auto", "2", "4", "8")),
             new Axis(KernelTuning.TOWER_CHUNK, List.of("auto", "all")),
+            new Axis(KernelTuning.TOWER_FUSED, List.of("auto", "off")),
             new Axis(KernelTuning.PARTIALS_ON_CHIP, List.of("true", "false")),
             new Axis(KernelTuning.DM3_ON_CHIP, List.of("true", "false")),
             new Axis(KernelTuning.ROWS_BACKWARD, List.of("auto", "16", "32")),
