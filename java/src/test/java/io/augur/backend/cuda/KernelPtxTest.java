@@ -50,7 +50,7 @@ class KernelPtxTest {
             GENERIC_MEANT.put(k, partials);
         }
         GENERIC_MEANT.put(Kernels.ACTIVATION_UNIT_POOL_FORWARD, "a sample's keys are staged in shared memory where they fit, else read from global memory");
-        for (int s : new int[] {2, 4, 8}) {
+        for (int s : new int[] {2, 4, 8, 16}) {
             String cluster = "the cluster's sums read the other blocks' shared memory (cluster_map: mapa gives a generic address)";
             GENERIC_MEANT.put(Kernels.towerForward(s), cluster);
             GENERIC_MEANT.put(Kernels.towerBackward(s), cluster);
