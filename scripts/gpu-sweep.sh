@@ -157,30 +157,25 @@ if want ncu; then
   # Then the fused tower's five launches of one step at 2048 (ncu-tower2048): 181 us a step in call 4 of
   # 2026-11-26 for some 0.6 GFLOP, each launch 25 to 45 us even where a block has 256 rows of 4 channels.
   # Each with the source page (NCU_SOURCE=1): where the warps' samples fall, per SASS instruction.
-  for unit in "128 unit ^activation_unit_(forward|backward(_3blocks)?)_kernel\$ 6 4" "2048 unit ^activation_unit_backward(_3blocks)?_kernel\$ 3 1" \
-              "2048 tower ^tower_(forward|backward)_cluster8_kernel\$ 10 5"; do
-    read -r bs what regex skip count <<<"$unit"
-    if (( $(left) < 100 )); then say "skipped: ncu --set full on the $what at batch $bs"; continue; fi
-    say "ncu --set full, the $what's kernels ($regex) at batch $bs"
-    SKIP_NSYS=1 NCU_KERNEL="$regex" NCU_SKIP=$skip NCU_COUNT=$count NCU_SET=full NCU_SOURCE=1 AUGUR_JAVA_OPTS="$profile_opts" timeout 120 \
-      "$b/scripts/profile.sh" "$res/ncu-$what$bs" --batch-size "$bs" >/dev/null 2>&1
-    grep -E '^ +[A-Za-z0-9_]+_kernel |^ +(Duration|Achieved Occupancy|L1/TEX Hit Rate|L2 Hit Rate|Executed Ipc Active|Registers Per Thread|Dynamic Shared Memory Per Block|Shared Memory Configuration Size) ' \
+  # Last, the same five tower launches with the caches as the launches before them left them (cache none), the basic
+  # sections, no source page: against ncu-tower2048's (caches flushed before each) this says how much of each launch is a
+  # cold start. Each tower kernel is 144 to 192 KB of code (9,000 to 12,000 SASS instructions), most of it run once a
+  # launch, and a flush empties the instruction caches too; in the step's graph the L2 still holds that code.
+  tower='^tower_(forward|backward)_cluster8_kernel$'
+  for unit in "128 unit ^activation_unit_(forward|backward(_3blocks)?)_kernel\$ 6 4 full all 1" \
+              "2048 unit ^activation_unit_backward(_3blocks)?_kernel\$ 3 1 full all 1" \
+              "2048 tower $tower 10 5 full all 1" "2048 tower-warm $tower 10 5 basic none 0"; do
+    read -r bs what regex skip count set cache source <<<"$unit"
+    need=100; [[ $set == full ]] || need=60   # seconds left that the run needs
+    if (( $(left) < need )); then say "skipped: ncu --set $set --cache-control $cache on the $what at batch $bs"; continue; fi
+    say "ncu --set $set --cache-control $cache, the $what's kernels ($regex) at batch $bs"
+    SKIP_NSYS=1 NCU_KERNEL="$regex" NCU_SKIP=$skip NCU_COUNT=$count NCU_SET=$set NCU_CACHE=$cache NCU_SOURCE=$source \
+      AUGUR_JAVA_OPTS="$profile_opts" timeout 120 "$b/scripts/profile.sh" "$res/ncu-$what$bs" --batch-size "$bs" >/dev/null 2>&1
+    grep -E '^ +[A-Za-z0-9_]+_kernel |^ +(Duration|Elapsed Cycles|SM Active Cycles|Achieved Occupancy|L1/TEX Hit Rate|L2 Hit Rate|Executed Ipc Active|Registers Per Thread|Dynamic Shared Memory Per Block|Shared Memory Configuration Size) ' \
       "$res/ncu-$what$bs/ncu-details.txt" 2>/dev/null | sed -E 's/, Context .*//; s/^ +([A-Za-z0-9_]+_kernel )/\1/; s/^ +/  /' | tee -a "$summary"
     grep -E '^== |^   (samples|by opcode):' "$res/ncu-$what$bs/ncu-source-top.txt" 2>/dev/null | tee -a "$summary"
     rm -f "$res/ncu-$what$bs"/*.ncu-rep
   done
-  # The same five tower launches with the caches as the launches before them left them (NCU_CACHE=none), the basic
-  # sections: against ncu-tower2048's (caches flushed before each) this says how much of each launch is a cold start.
-  # Each tower kernel is 144 to 192 KB of code (9,000 to 12,000 SASS instructions), most of it run once a launch, and a
-  # flush empties the instruction caches too; in the step's graph the L2 still holds that code.
-  if (( $(left) < 60 )); then say "skipped: ncu with warm caches on the tower at batch 2048"; else
-    say "ncu --cache-control none, the tower's kernels at batch 2048"
-    SKIP_NSYS=1 NCU_KERNEL='^tower_(forward|backward)_cluster8_kernel$' NCU_SKIP=10 NCU_COUNT=5 NCU_SET=basic NCU_CACHE=none \
-      AUGUR_JAVA_OPTS="$profile_opts" timeout 90 "$b/scripts/profile.sh" "$res/ncu-tower-warm2048" --batch-size 2048 >/dev/null 2>&1
-    grep -E '^ +[A-Za-z0-9_]+_kernel |^ +(Duration|Elapsed Cycles|SM Active Cycles) ' "$res/ncu-tower-warm2048/ncu-details.txt" 2>/dev/null \
-      | sed -E 's/, Context .*//; s/^ +([A-Za-z0-9_]+_kernel )/\1/; s/^ +/  /' | tee -a "$summary"
-    rm -f "$res/ncu-tower-warm2048"/*.ncu-rep
-  fi
 fi
 pack
 if want torch; then
