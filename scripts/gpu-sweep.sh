@@ -43,7 +43,8 @@
 #             cuda: cpu tries the part on a machine without a GPU);
 #   sanitize  CudaOpsParityTest and CudaTowerParityTest under compute-sanitizer memcheck;
 #   variants  DIN again with each of VARIANTS (JVM options, one run each; default, most telling
-#             first: the activation unit's products on scalar tiles instead of vector tiles (float4 loads; the same bits,
+#             first: the unit backward's per-sample query sums (off by default since 2026-11-26, when
+#             they lost by 4 and 7%); the activation unit's products on scalar tiles instead of vector tiles (float4 loads; the same bits,
 #             fewer instructions, not yet timed); at batch 128, the unit's launches asking for the shared memory
 #             of the planned 32-row tiles rather than of the 16-row tiles they run (less L1; as before
 #             2026-11-25, not yet timed); at batch 2048, every tower launch at 4 channels a block (as before
@@ -249,7 +250,7 @@ fi
 pack
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
-  else variants=(-Daugur.attention.querySums=off -Daugur.attention.vectorTiles=off -Daugur.attention.rowGroups=1 -Daugur.attention.sharedAsPlanned=true@128 -Daugur.tower.cols=4@2048 -Daugur.tower.chunk=all@2048 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128 -Daugur.tower.cluster=2@128 -Daugur.tower.cluster=4@128 -Daugur.tower.cols=8@128 -Daugur.tower.cols=2@128); fi
+  else variants=(-Daugur.attention.querySums=auto -Daugur.attention.vectorTiles=off -Daugur.attention.rowGroups=1 -Daugur.attention.sharedAsPlanned=true@128 -Daugur.tower.cols=4@2048 -Daugur.tower.chunk=all@2048 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128 -Daugur.tower.cluster=2@128 -Daugur.tower.cluster=4@128 -Daugur.tower.cols=8@128 -Daugur.tower.cols=2@128); fi
   i=0
   for spec in "${variants[@]}"; do
     i=$((i + 1))

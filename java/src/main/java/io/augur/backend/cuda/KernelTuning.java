@@ -55,7 +55,11 @@ import java.util.Locale;
  * @param attentionQuerySums      whether the fused backward makes dMa and the rows' shares of dQuery (the query's third
  *                                of r3 = [k, q * k, q]) from each sample's sum of dH1 over its rows in a tile, where the
  *                                tile has room for the sums: 2W-wide products over the rows instead of 3W, and a W x h1
- *                                product a sample; false: every row carries q through both products, as before
+ *                                product a sample; false (the built-in setting since 2026-11-26): every row carries q
+ *                                through both products. Measured on the H200 the rows were faster both times (the
+ *                                thirty-first session's one run a size, and the thirty-seventh's three: 783,004 against
+ *                                749,024 samples/s at batch 128, 3,811,685 against 3,563,841 at 2048), where the sums
+ *                                were predicted to save 5 to 9% at 2048; {@link Autotuner} still tries them
  */
 public record KernelTuning(boolean attentionFused, int attentionRowsForward, int attentionRowsBackward, int attentionThreads, int attentionBlocksPerSm,
                            boolean attentionPartialsOnChip, boolean attentionDm3OnChip,
@@ -115,7 +119,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
 
     /** The built-in settings (no property set): every automatic choice automatic, everything fused, PDL where it runs. */
     public static KernelTuning builtIn() {
-        return new KernelTuning(true, 0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 0, 0, 0, BuiltinGemm.Small.AUTO, true, true, 0, true);
+        return new KernelTuning(true, 0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 0, 0, 0, BuiltinGemm.Small.AUTO, true, true, 0, false);
     }
 
     /** The built-in settings with every property that is set (-Daugur....) applied; a bad value is an error naming it. */

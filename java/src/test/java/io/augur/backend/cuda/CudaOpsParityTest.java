@@ -1202,7 +1202,7 @@ class CudaOpsParityTest {
 
     /**
      * The fused backward with dMa and the rows' shares of dQuery made from each sample's sum of dH1 over its rows in a
-     * tile (the default) and from every row (-Daugur.attention.querySums=off), with the same inputs, each within the
+     * tile (-Daugur.attention.querySums=auto) and from every row (the default), with the same inputs, each within the
      * CPU reference's tolerances. With histories of one position a tile is all samples, past the room for their sums
      * (14 samples in a tile of 32 rows at these widths, 7 in one of 16), so every tile takes the per-row path either way:
      * the same bits. With histories of 64 positions and more a tile spans at most two samples and every tile takes the

@@ -51,7 +51,7 @@ class KernelTuningTest {
                 {KernelTuning.BLOCKS_PER_SM, "2"}, {KernelTuning.PARTIALS_ON_CHIP, "false"}, {KernelTuning.DM3_ON_CHIP, "false"},
                 {KernelTuning.TOWER_FUSED, "off"}, {KernelTuning.TOWER_COLS, "8"}, {KernelTuning.TOWER_CHUNK, "48"},
                 {KernelTuning.TOWER_CLUSTER, "2"}, {KernelTuning.GEMM_SMALL, "always"}, {KernelTuning.PDL, "off"}, {KernelTuning.VECTOR_TILES, "off"},
-                {KernelTuning.ROW_GROUPS, "1"}, {KernelTuning.QUERY_SUMS, "off"}};
+                {KernelTuning.ROW_GROUPS, "1"}, {KernelTuning.QUERY_SUMS, "auto"}};
         assertEquals(KernelTuning.PROPERTIES.size(), cases.length, "a case for every setting");
         KernelTuning base = KernelTuning.builtIn();
         for (String[] c : cases) {
