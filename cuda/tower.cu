@@ -571,9 +571,16 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
   if (logits == nullptr) return;
 
   // The top layer also makes the logits: each block's share out[r, c0:c0+cols] head_w[c0:c0+cols]
-  // for its rows into its group's slice of `partial` (B floats a group); the last block to count
-  // itself done in `done` adds the slices in group order and the bias (the same sum whichever
-  // block finishes last, as gemm_split_done) and sets the counter back to zero for the next launch.
+  // for its rows into its group's slice of `partial` (B floats a group). The rows of a cluster rank
+  // q are the same in every group, so the last of the rank's `groups` blocks to count itself done
+  // in done[q] adds the slices of those rows in group order and the bias (the same sum whichever
+  // block finishes last, as gemm_split_done) and sets the counter back to zero for the next launch:
+  // S blocks share the logits and the loss's terms, where one block once took all B rows (at batch
+  // 2048 in clusters of 8 its 256 threads each took 8 rows' double-precision exp and log1p one
+  // after another, some 18 us after the other blocks had finished, on ncu's warp samples).
+  // Training, each such block then puts its rows' loss sum in rank_sums[q] (doubles from done + 32:
+  // done holds 64 words, zero between launches but for rank_sums, each written before it is read),
+  // and the last of the S to count itself done in done[S] adds them in rank order.
   __syncthreads();
   const int c0 = group * cols;
   for (int r = threadIdx.x; r < nb; r += blockDim.x) {
@@ -581,10 +588,10 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
     for (int j = 0; j < cols && c0 + j < C; ++j) v = fmaf(ys[r * cols + j], head_w[c0 + j], v);
     partial[(long long)group * B + rows.r0 + r] = v;
   }
-  if (!last_block_done(done, gridDim.x, last_flag)) return;
+  if (!last_block_done(done + rows.rank, groups, last_flag)) return;
   const float hb = head_b[0];
   double sum = 0.0;
-  for (int r = threadIdx.x; r < B; r += blockDim.x) {
+  for (int r = rows.r0 + (int)threadIdx.x; r < rows.r0 + nb; r += blockDim.x) {
     float v = 0.0f;
     for (int g = 0; g < groups; ++g) v += __ldcg(partial + (long long)g * B + r);  // L2: other blocks' writes
     v += hb;
@@ -597,7 +604,18 @@ __device__ __forceinline__ void tower_forward(AUGUR_TOWER_FORWARD_PARAMS) {
   }
   if (labels == nullptr) return;
   sum = block_sum(sum, scratch);
-  if (threadIdx.x == 0) loss[0] = (float)(sum / B);
+  if constexpr (S > 1) {
+    double* rank_sums = reinterpret_cast<double*>(done + 32);
+    if (threadIdx.x == 0) rank_sums[rows.rank] = sum;
+    if (!last_block_done(done + S, S, last_flag)) return;
+    if (threadIdx.x == 0) {
+      double total = 0.0;
+      for (int q = 0; q < S; ++q) total += __ldcg(rank_sums + q);  // L2: other blocks' writes
+      loss[0] = (float)(total / B);
+    }
+  } else if (threadIdx.x == 0) {
+    loss[0] = (float)(sum / B);
+  }
 }
 
 }  // namespace augur

@@ -213,8 +213,14 @@ public final class CudaBackend implements Backend, Profiling {
      */
     private static final boolean POISON_SCRATCH = Boolean.getBoolean(Backend.POISON_ACTIVATIONS);
     private final Arena.Slice rowPartials;
-    /** tower_forward_kernel's count of the top layer's blocks done with their share of the logits (zero between launches). */
+    /**
+     * tower_forward_kernel's counts of the top layer's blocks done with their share of the logits, one per cluster
+     * rank, and of the ranks done with their rows' loss (words 0 to 16, zero between launches), then the ranks' loss
+     * sums (doubles from word 32, each written before it is read).
+     */
     private final Arena.Slice towerDone;
+    /** {@link #towerDone}'s size: 32 words of counters, then 16 doubles. */
+    static final long TOWER_DONE_BYTES = 4 * 32 + 8 * 16;
     /** bce_with_logits_kernel's count of blocks done with their share of the loss (zero between launches). */
     private final Arena.Slice bceDone;
     private final Arena.Slice status;
@@ -272,7 +278,7 @@ public final class CudaBackend implements Backend, Profiling {
         Arena.Slice splitK = arena.reserveScratch("gemm.splitk", 4 * BuiltinGemm.WORKSPACE_FLOATS);
         Arena.Slice tileCounters = arena.reserve("gemm.tile_counters", 4L * BuiltinGemm.COUNTERS);
         this.rowPartials = arena.reserveScratch("rows.partials", ROW_PARTIALS_BYTES);
-        this.towerDone = arena.reserve("tower.logit_counter", 4);
+        this.towerDone = arena.reserve("tower.logit_counter", TOWER_DONE_BYTES);
         this.bceDone = arena.reserve("bce.block_counter", 4);
         Gemm chosen;
         String note;
