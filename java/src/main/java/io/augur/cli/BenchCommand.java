@@ -614,11 +614,14 @@ public final class BenchCommand implements Callable<Integer> {
         long timedStart = -1, timedEnd = -1;
         int epoch = 0;
         CtrModel.StepLoss pending = null;
+        boolean dropLast = train.rows() >= B;
+        // each epoch's reader opened while the one before is read, as train does (EpochsAhead)
+        try (io.augur.train.EpochsAhead<BatchReader> epochs = new io.augur.train.EpochsAhead<>(e -> trainer.trainBatches(B, runSeed, e, dropLast),
+                Integer.MAX_VALUE)) {
         outer:
         while (true) {
             epoch++;
-            boolean dropLast = train.rows() >= B;
-            try (BatchReader reader = trainer.trainBatches(B, runSeed, epoch, dropLast)) {
+            try (BatchReader reader = epochs.open(epoch)) {
                 Batch b;
                 boolean any = false;
                 while ((b = reader.next()) != null) {
@@ -663,6 +666,7 @@ public final class BenchCommand implements Callable<Integer> {
                 }
                 if (!any) throw new IllegalStateException(train.path() + " has no rows to train on");
             }
+        }
         }
         return new Run(samples / ((timedEnd - timedStart) / 1e9), Arrays.copyOf(stepNanos, timed), Arrays.copyOf(issueNanos, timed));
     }

@@ -86,7 +86,9 @@ public final class Trainer {
         long step = 0;
         double trainNanos = 0;
         int epochsRun = 0;
-        try (MetricsLog log = MetricsLog.create(out.resolve(METRICS))) {
+        // each epoch's reader (its shuffle and buffers) opened while the epoch before it trains
+        try (MetricsLog log = MetricsLog.create(out.resolve(METRICS));
+             EpochsAhead<BatchReader> epochs = new EpochsAhead<>(e -> trainBatches(cfg.batchSize(), cfg.seed(), e, false), cfg.epochs())) {
             for (int epoch = 1; epoch <= cfg.epochs(); epoch++) {
                 epochsRun = epoch;
                 double lossSum = 0, intervalLoss = 0, intervalAux = 0;
@@ -94,7 +96,7 @@ public final class Trainer {
                 long epochSamples = 0;
                 long e0 = System.nanoTime();
                 try (Nvtx.Scope epochRange = Nvtx.push("epoch " + epoch + "/" + cfg.epochs(), Nvtx.STEP);
-                     BatchReader reader = trainBatches(cfg.batchSize(), cfg.seed(), epoch, false)) {
+                     BatchReader reader = epochs.open(epoch)) {
                     Progress progress = Progress.start("epoch " + epoch + "/" + cfg.epochs(), reader.rowsPerEpoch());
                     // Step i's loss is read after step i + 1 is issued: the host loads and issues
                     // the next batch while the device still runs the last one.
