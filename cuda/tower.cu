@@ -70,48 +70,46 @@ __device__ __forceinline__ int odd_stride(int n) { return n | 1; }
 // sum over r < n of f(p[r stride]) in doubles, as four partial sums over r = 0, 1, 2, 3 (mod 4)
 // added in that order at the end: chains of n / 4 dependent additions instead of n, with a round's
 // four loads in flight together (a thread's sum down a column of shared memory: a channel's sums
-// over its thread rows).
+// over its thread rows). The rounds stay a loop (unroll 1): unrolled, each of the tower's sums was
+// some 250 SASS instructions run once a launch, fetched from L2 as the warps reached them. At batch
+// 2048 on the H200 the lines of this function drew half the warp samples of the top layer's
+// backward, most of them waiting for instructions (stall_no_inst; ncu's source page, 2026-11-26);
+// as a loop each sum is a few dozen instructions, run again from the instruction cache.
 template <class T, class F>
 __device__ __forceinline__ double sum_in_four(const T* p, int stride, int n, F f) {
   double s[4] = {0.0, 0.0, 0.0, 0.0};
-  int r = 0;
-  for (; r + 4 <= n; r += 4) {
+  // the last round's rows past n are left out by predicate, in the loop (a copy of the round after it,
+  // as there was, is code run once too)
+#pragma unroll 1
+  for (int r = 0; r < n; r += 4) {
     T v[4];
 #pragma unroll
-    for (int u = 0; u < 4; ++u) v[u] = p[(r + u) * stride];
+    for (int u = 0; u < 4; ++u) v[u] = r + u < n ? p[(r + u) * stride] : T(0);
 #pragma unroll
-    for (int u = 0; u < 4; ++u) s[u] += f(v[u]);
+    for (int u = 0; u < 4; ++u)
+      if (r + u < n) s[u] += f(v[u]);
   }
-#pragma unroll
-  for (int u = 0; u < 3; ++u)  // the last n mod 4 (fixed indices: s stays in registers)
-    if (r + u < n) s[u] += f(p[(r + u) * stride]);
   return ((s[0] + s[1]) + s[2]) + s[3];
 }
 
 // s = sum over r < n of d_r and q = sum of d_r^2, d_r = (double)p[r stride] - x0: a channel's sums for its
 // BatchNorm statistics in one pass (the first layer's, over the block's rows), four partial sums of each
-// over r = 0, 1, 2, 3 (mod 4) added in that order at the end, as sum_in_four.
+// over r = 0, 1, 2, 3 (mod 4) added in that order at the end, as sum_in_four (a loop, as there).
 __device__ __forceinline__ void shifted_sums(const float* p, int stride, int n, float x0, double& s, double& q) {
   double a[4] = {0.0, 0.0, 0.0, 0.0}, b[4] = {0.0, 0.0, 0.0, 0.0};
-  int r = 0;
-  for (; r + 4 <= n; r += 4) {
+#pragma unroll 1
+  for (int r = 0; r < n; r += 4) {
     float v[4];
 #pragma unroll
-    for (int u = 0; u < 4; ++u) v[u] = p[(r + u) * stride];
+    for (int u = 0; u < 4; ++u) v[u] = r + u < n ? p[(r + u) * stride] : 0.0f;
 #pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      const double d = (double)v[u] - x0;
-      a[u] += d;
-      b[u] = fma(d, d, b[u]);
-    }
+    for (int u = 0; u < 4; ++u)
+      if (r + u < n) {
+        const double d = (double)v[u] - x0;
+        a[u] += d;
+        b[u] = fma(d, d, b[u]);
+      }
   }
-#pragma unroll
-  for (int u = 0; u < 3; ++u)
-    if (r + u < n) {
-      const double d = (double)p[(r + u) * stride] - x0;
-      a[u] += d;
-      b[u] = fma(d, d, b[u]);
-    }
   s = ((a[0] + a[1]) + a[2]) + a[3];
   q = ((b[0] + b[1]) + b[2]) + b[3];
 }

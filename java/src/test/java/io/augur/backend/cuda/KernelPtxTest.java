@@ -82,9 +82,11 @@ class KernelPtxTest {
         }
         assertTrue(bad.isEmpty(), String.join("\n", bad));
         // the tower's products: every staged operand read as shared memory in the kernels without clusters, whose
-        // code the cluster kernels share
+        // code the cluster kernels share (the generic count above is the check; this one says the loads are there
+        // and shared: 361 in the forward since its sums over rows became loops, 2026-11-26, where unrolled they
+        // made the 400 this once asked for)
         for (String k : List.of(Kernels.TOWER_FORWARD, Kernels.TOWER_BACKWARD)) {
-            assertTrue(kernels.get(k).bySpace().getOrDefault("ld.shared", 0) > 400, k + ": " + kernels.get(k).bySpace());
+            assertTrue(kernels.get(k).bySpace().getOrDefault("ld.shared", 0) > 300, k + ": " + kernels.get(k).bySpace());
         }
     }
 
