@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Nsight Compute's warp samples per SASS instruction, added up per line of Augur's CUDA source.
+
+    scripts/ncu_source_lines.py NCU_SOURCE_CSV [--section N ...] [--cubin FILE] [--arch 90] [--top 25]
+
+NCU_SOURCE_CSV is profile.sh's ncu-source.csv (NCU_SOURCE=1: `ncu --page source --csv --print-source sass`,
+one section per profiled launch, each headed by its kernel's name). The device has no nvdisasm, so the lines
+are put back here: the kernel's SASS from a -lineinfo cubin of the same source (compiled with
+CMakeLists.txt's flags, as scripts/sass_loops.py does, or --cubin), matched to the CSV's rows by offset from the
+kernel's first instruction (not by position: nvdisasm 11.8 leaves out sm_90 instructions it does not know,
+VIADDMNMX for one). The source must be the one the profiled bundle was built from (git checkout its commit).
+
+For each section (or those given): per source line (file, line), its warp samples, the share of them stalled
+for want of an instruction (stall_no_inst: code fetched as the warps reach it, code run once a launch), and how
+many distinct instructions of the line ran at all. 2026-11-26: half the top tower backward's samples at batch
+2048 fell on sum_in_four's unrolled copies, most of them stall_no_inst (docs/perf/README.md, thirty-seventh
+session). Standard library only, but for nvcc and an nvdisasm (NVDISASM; see sass_loops.py's header).
+"""
+import argparse
+import collections
+import csv
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sass_loops import compile_cubin, old_header  # noqa: E402
+
+
+def sections(path):
+    """[(kernel name, [row dict])] of an ncu source CSV, one per profiled launch."""
+    out = []
+    with open(path, newline="") as f:
+        lines = f.read().splitlines()
+    chunk, name = [], None
+    for line in lines + [None]:
+        if line is None or line.startswith('"Kernel Name"'):
+            if name is not None:
+                rows = list(csv.reader(chunk))
+                if rows:
+                    header = rows[0]
+                    out.append((name, [dict(zip(header, r)) for r in rows[1:] if len(r) == len(header)]))
+            if line is None:
+                break
+            name = next(csv.reader([line]))[1]
+            chunk = []
+        else:
+            chunk.append(line)
+    return out
+
+
+def sass_lines(sass):
+    """{kernel: {offset: (file, line)}} from `nvdisasm -c -g` output."""
+    out = collections.defaultdict(dict)
+    name, where = None, None
+    for line in sass.splitlines():
+        m = re.match(r"//-+ \.text\.(\S+)\s+-+", line)
+        if m:
+            name, where = m.group(1), None
+            continue
+        if name is None:
+            continue
+        m = re.match(r'\s*//## File "([^"]+)", line (\d+)', line)
+        if m:
+            where = (os.path.basename(m.group(1)), int(m.group(2)))
+            continue
+        m = re.match(r"\s*/\*([0-9a-f]+)\*/\s+(.*?)\s*;", line)
+        if m:
+            out[name][int(m.group(1), 16)] = where
+    return out
+
+
+def number(s):
+    try:
+        return int(s.replace(",", "")) if s else 0
+    except ValueError:
+        return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("csv")
+    ap.add_argument("--section", type=int, action="append", help="a section's number (0 first); default: all")
+    ap.add_argument("--cubin", help="a -lineinfo cubin to read instead of compiling cuda/augur.cu")
+    ap.add_argument("--arch", type=int, default=90)
+    ap.add_argument("--top", type=int, default=25)
+    args = ap.parse_args()
+    nvdisasm = os.environ.get("NVDISASM") or shutil.which("nvdisasm")
+    if not nvdisasm:
+        sys.exit("no nvdisasm: set NVDISASM (see scripts/sass_loops.py's header for where to get one)")
+    with tempfile.TemporaryDirectory() as tmp:
+        cubin = args.cubin or os.path.join(tmp, "augur.cubin")
+        if not args.cubin:
+            compile_cubin(args.arch, cubin)
+        readable = os.path.join(tmp, "old-header.cubin")
+        old_header(cubin, readable, args.arch)
+        sass = subprocess.run([nvdisasm, "-c", "-g", readable], check=True, capture_output=True, text=True).stdout
+    where = sass_lines(sass)
+    for i, (kernel, rows) in enumerate(sections(args.csv)):
+        if args.section and i not in args.section:
+            continue
+        if kernel not in where:
+            print(f"== section {i}: {kernel}: not in the cubin (another build?)")
+            continue
+        base = int(rows[0]["Address"], 16)
+        samples, no_inst, ran = collections.Counter(), collections.Counter(), collections.Counter()
+        matched = 0
+        for r in rows:
+            w = where[kernel].get(int(r["Address"], 16) - base)
+            if w is None:
+                continue
+            matched += 1
+            samples[w] += number(r.get("Warp Stall Sampling (All Samples)"))
+            no_inst[w] += number(r.get("stall_no_inst"))
+            ran[w] += number(r.get("Instructions Executed")) > 0
+        total = sum(samples.values()) or 1
+        print(f"== section {i}: {kernel}: {len(rows)} instructions in the CSV, {matched} matched, "
+              f"{total} samples, {100 * sum(no_inst.values()) / total:.0f}% stall_no_inst")
+        for w, n in samples.most_common(args.top):
+            print(f"  {w[0]}:{w[1]:<5d} {n:6d} samples ({100 * n / total:4.1f}%), no_inst {no_inst[w]:5d}, "
+                  f"{ran[w]:4d} distinct instructions run")
+
+
+if __name__ == "__main__":
+    main()
