@@ -21,13 +21,10 @@ import collections
 import csv
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sass_loops import compile_cubin, old_header  # noqa: E402
+from sass_loops import disassemble  # noqa: E402
 
 
 def sections(path):
@@ -88,17 +85,7 @@ def main():
     ap.add_argument("--arch", type=int, default=90)
     ap.add_argument("--top", type=int, default=25)
     args = ap.parse_args()
-    nvdisasm = os.environ.get("NVDISASM") or shutil.which("nvdisasm")
-    if not nvdisasm:
-        sys.exit("no nvdisasm: set NVDISASM (see scripts/sass_loops.py's header for where to get one)")
-    with tempfile.TemporaryDirectory() as tmp:
-        cubin = args.cubin or os.path.join(tmp, "augur.cubin")
-        if not args.cubin:
-            compile_cubin(args.arch, cubin)
-        readable = os.path.join(tmp, "old-header.cubin")
-        old_header(cubin, readable, args.arch)
-        sass = subprocess.run([nvdisasm, "-c", "-g", readable], check=True, capture_output=True, text=True).stdout
-    where = sass_lines(sass)
+    where = sass_lines(disassemble(args.cubin, args.arch, "-g"))
     for i, (kernel, rows) in enumerate(sections(args.csv)):
         if args.section and i not in args.section:
             continue

@@ -93,6 +93,20 @@ def loops(code, labels):
     return out
 
 
+def disassemble(cubin, arch, *flags):
+    """nvdisasm -c FLAGS of `cubin` (None: cuda/augur.cu compiled here for sm_<arch>), as text."""
+    nvdisasm = os.environ.get("NVDISASM") or shutil.which("nvdisasm")
+    if not nvdisasm:
+        sys.exit("no nvdisasm: set NVDISASM (see scripts/sass_loops.py's header for where to get one)")
+    with tempfile.TemporaryDirectory() as tmp:
+        if cubin is None:
+            cubin = os.path.join(tmp, "augur.cubin")
+            compile_cubin(arch, cubin)
+        readable = os.path.join(tmp, "old-header.cubin")
+        old_header(cubin, readable, arch)
+        return subprocess.run([nvdisasm, "-c", *flags, readable], check=True, capture_output=True, text=True).stdout
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("kernels", nargs="+")
@@ -100,17 +114,7 @@ def main():
     ap.add_argument("--cubin", help="a cubin to read instead of compiling cuda/augur.cu")
     ap.add_argument("--min-ffma", type=int, default=16)
     args = ap.parse_args()
-    nvdisasm = os.environ.get("NVDISASM") or shutil.which("nvdisasm")
-    if not nvdisasm:
-        sys.exit("no nvdisasm: set NVDISASM (see this script's header for where to get one)")
-    with tempfile.TemporaryDirectory() as tmp:
-        cubin = args.cubin or os.path.join(tmp, "augur.cubin")
-        if not args.cubin:
-            compile_cubin(args.arch, cubin)
-        readable = os.path.join(tmp, "old-header.cubin")
-        old_header(cubin, readable, args.arch)
-        sass = subprocess.run([nvdisasm, "-c", readable], check=True, capture_output=True, text=True).stdout
-    code, labels = kernels(sass)
+    code, labels = kernels(disassemble(args.cubin, args.arch))
     for k in args.kernels:
         if k not in code:
             sys.exit(f"{k}: no such kernel in the cubin")

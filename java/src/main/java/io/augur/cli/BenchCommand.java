@@ -23,6 +23,7 @@ import io.augur.data.SyntheticWorld;
 import io.augur.model.CostModel;
 import io.augur.model.CtrModel;
 import io.augur.model.Models;
+import io.augur.train.EpochsAhead;
 import io.augur.train.Optimizer;
 import io.augur.train.Trainer;
 import org.apache.logging.log4j.LogManager;
@@ -616,57 +617,57 @@ public final class BenchCommand implements Callable<Integer> {
         CtrModel.StepLoss pending = null;
         boolean dropLast = train.rows() >= B;
         // each epoch's reader opened while the one before is read, as train does (EpochsAhead)
-        try (io.augur.train.EpochsAhead<BatchReader> epochs = new io.augur.train.EpochsAhead<>(e -> trainer.trainBatches(B, runSeed, e, dropLast),
+        try (EpochsAhead<BatchReader> epochs = new EpochsAhead<>(e -> trainer.trainBatches(B, runSeed, e, dropLast),
                 Integer.MAX_VALUE)) {
-        outer:
-        while (true) {
-            epoch++;
-            try (BatchReader reader = epochs.open(epoch)) {
-                Batch b;
-                boolean any = false;
-                while ((b = reader.next()) != null) {
-                    any = true;
-                    if (timedStart < 0) {
-                        if (warm < warmupSteps || System.nanoTime() - start < warmupSeconds * 1e9) {
-                            CtrModel.StepLoss issued = trainer.trainStepLater(opt, b);
-                            if (pending != null) pending.loss();
-                            pending = issued;
-                            warm++;
-                            continue;
+            outer:
+            while (true) {
+                epoch++;
+                try (BatchReader reader = epochs.open(epoch)) {
+                    Batch b;
+                    boolean any = false;
+                    while ((b = reader.next()) != null) {
+                        any = true;
+                        if (timedStart < 0) {
+                            if (warm < warmupSteps || System.nanoTime() - start < warmupSeconds * 1e9) {
+                                CtrModel.StepLoss issued = trainer.trainStepLater(opt, b);
+                                if (pending != null) pending.loss();
+                                pending = issued;
+                                warm++;
+                                continue;
+                            }
+                            if (pending != null) pending.loss();   // the timed part starts with the device idle
+                            pending = null;
+                            if (onTimedStart != null) onTimedStart.run();
+                            timedStart = System.nanoTime();
                         }
-                        if (pending != null) pending.loss();   // the timed part starts with the device idle
-                        pending = null;
-                        if (onTimedStart != null) onTimedStart.run();
-                        timedStart = System.nanoTime();
+                        // as train does: step i's loss is read after step i + 1 is issued, so a step's
+                        // time is its issue plus the wait for the one before
+                        long t0 = System.nanoTime();
+                        CtrModel.StepLoss issued = trainer.trainStepLater(opt, b);
+                        long tIssued = System.nanoTime();
+                        if (pending != null) pending.loss();
+                        pending = issued;
+                        long t1 = System.nanoTime();
+                        if (timed == stepNanos.length) {
+                            stepNanos = Arrays.copyOf(stepNanos, 2 * timed);
+                            issueNanos = Arrays.copyOf(issueNanos, 2 * timed);
+                        }
+                        issueNanos[timed] = tIssued - t0;
+                        samples += b.size;
+                        boolean last = seconds > 0 ? t1 - timedStart >= seconds * 1e9 : timed + 1 >= steps;
+                        if (last) {
+                            pending.loss();   // the timed part ends when the device has finished its last step
+                            t1 = System.nanoTime();
+                        }
+                        stepNanos[timed++] = t1 - t0;
+                        if (last) {
+                            timedEnd = t1;
+                            break outer;
+                        }
                     }
-                    // as train does: step i's loss is read after step i + 1 is issued, so a step's
-                    // time is its issue plus the wait for the one before
-                    long t0 = System.nanoTime();
-                    CtrModel.StepLoss issued = trainer.trainStepLater(opt, b);
-                    long tIssued = System.nanoTime();
-                    if (pending != null) pending.loss();
-                    pending = issued;
-                    long t1 = System.nanoTime();
-                    if (timed == stepNanos.length) {
-                        stepNanos = Arrays.copyOf(stepNanos, 2 * timed);
-                        issueNanos = Arrays.copyOf(issueNanos, 2 * timed);
-                    }
-                    issueNanos[timed] = tIssued - t0;
-                    samples += b.size;
-                    boolean last = seconds > 0 ? t1 - timedStart >= seconds * 1e9 : timed + 1 >= steps;
-                    if (last) {
-                        pending.loss();   // the timed part ends when the device has finished its last step
-                        t1 = System.nanoTime();
-                    }
-                    stepNanos[timed++] = t1 - t0;
-                    if (last) {
-                        timedEnd = t1;
-                        break outer;
-                    }
+                    if (!any) throw new IllegalStateException(train.path() + " has no rows to train on");
                 }
-                if (!any) throw new IllegalStateException(train.path() + " has no rows to train on");
             }
-        }
         }
         return new Run(samples / ((timedEnd - timedStart) / 1e9), Arrays.copyOf(stepNanos, timed), Arrays.copyOf(issueNanos, timed));
     }
