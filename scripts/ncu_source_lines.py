@@ -84,6 +84,8 @@ def main():
     ap.add_argument("--cubin", help="a -lineinfo cubin to read instead of compiling cuda/augur.cu")
     ap.add_argument("--arch", type=int, default=90)
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--stalls", type=int, default=0, metavar="K",
+                    help="also print each line's K largest stall reasons (of all its samples)")
     args = ap.parse_args()
     where = sass_lines(disassemble(args.cubin, args.arch, "-g"))
     for i, (kernel, rows) in enumerate(sections(args.csv)):
@@ -94,6 +96,8 @@ def main():
             continue
         base = int(rows[0]["Address"], 16)
         samples, no_inst, ran = collections.Counter(), collections.Counter(), collections.Counter()
+        stalls = collections.defaultdict(collections.Counter)
+        reasons = [k for k in rows[0] if k.startswith("stall_") and not k.endswith("(Not Issued)")]
         matched = 0
         for r in rows:
             w = where[kernel].get(int(r["Address"], 16) - base)
@@ -103,12 +107,15 @@ def main():
             samples[w] += number(r.get("Warp Stall Sampling (All Samples)"))
             no_inst[w] += number(r.get("stall_no_inst"))
             ran[w] += number(r.get("Instructions Executed")) > 0
+            for k in reasons if args.stalls else ():
+                stalls[w][k[len("stall_"):]] += number(r.get(k))
         total = sum(samples.values()) or 1
         print(f"== section {i}: {kernel}: {len(rows)} instructions in the CSV, {matched} matched, "
               f"{total} samples, {100 * sum(no_inst.values()) / total:.0f}% stall_no_inst")
         for w, n in samples.most_common(args.top):
             print(f"  {w[0]}:{w[1]:<5d} {n:6d} samples ({100 * n / total:4.1f}%), no_inst {no_inst[w]:5d}, "
-                  f"{ran[w]:4d} distinct instructions run")
+                  f"{ran[w]:4d} distinct instructions run"
+                  + "".join(f", {k} {v}" for k, v in stalls[w].most_common(args.stalls) if v))
 
 
 if __name__ == "__main__":
