@@ -458,29 +458,32 @@ __device__ __forceinline__ int vector_row(int tm, int tiles_m, int ii) {
   return LAYOUT == 1 ? tm + tiles_m * ii : 4 * tm + ii;
 }
 
-template <int LAYOUT, class Epi>
+// HT (by rows only): the tile's height, HT rows by 4 columns (narrow_product, below, takes 2 where the block has
+// threads to spare); its rows are tm + tiles_m ii for ii < HT, tiles_m = ceil(M / HT).
+template <int LAYOUT, int HT = 4, class Epi>
 __device__ __forceinline__ void vector_tile(int t, int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm, int b_k,
                                             Epi epi) {
-  const int tiles_n = N >> 2, tm = t / tiles_n, tn = t % tiles_n, i0 = 4 * tm, tiles_m = (M + 3) >> 2;
+  static_assert(HT == 4 || (LAYOUT == 1 && HT == 2), "tiles of 2 rows read A by rows");
+  const int tiles_n = N >> 2, tm = t / tiles_n, tn = t % tiles_n, i0 = 4 * tm, tiles_m = (M + HT - 1) / HT;
   const float* bp = Bm + 4 * tn;
-  float acc[4][4];
+  float acc[HT][4];
 #pragma unroll
-  for (int ii = 0; ii < 4; ++ii)
+  for (int ii = 0; ii < HT; ++ii)
 #pragma unroll
     for (int jj = 0; jj < 4; ++jj) acc[ii][jj] = 0.0f;
   if constexpr (LAYOUT == 1) {  // A by rows: four k's of each of the tile's rows in a float4
-    const float* ap[4];
+    const float* ap[HT];
 #pragma unroll
-    for (int ii = 0; ii < 4; ++ii) ap[ii] = A + min(vector_row<1>(tm, tiles_m, ii), M - 1) * a_i;
+    for (int ii = 0; ii < HT; ++ii) ap[ii] = A + min(vector_row<1>(tm, tiles_m, ii), M - 1) * a_i;
     for (int k = 0; k < K; k += 4) {  // K a multiple of 4
-      float4 av[4];
+      float4 av[HT];
 #pragma unroll
-      for (int ii = 0; ii < 4; ++ii) av[ii] = load4(ap[ii] + k);
+      for (int ii = 0; ii < HT; ++ii) av[ii] = load4(ap[ii] + k);
 #pragma unroll
       for (int u = 0; u < 4; ++u) {
         const float4 bv = load4(bp + (k + u) * b_k);
 #pragma unroll
-        for (int ii = 0; ii < 4; ++ii)
+        for (int ii = 0; ii < HT; ++ii)
 #pragma unroll
           for (int jj = 0; jj < 4; ++jj) acc[ii][jj] += lane4(av[ii], u) * lane4(bv, jj);
       }
@@ -497,7 +500,7 @@ __device__ __forceinline__ void vector_tile(int t, int M, int N, int K, const fl
     }
   }
 #pragma unroll
-  for (int ii = 0; ii < 4; ++ii) {
+  for (int ii = 0; ii < HT; ++ii) {
     const int i = vector_row<LAYOUT>(tm, tiles_m, ii);
     if (i < M) epi(i, 4 * tn, Run<4>{{acc[ii][0], acc[ii][1], acc[ii][2], acc[ii][3]}});
   }
@@ -653,12 +656,34 @@ __device__ __forceinline__ void mma_product_pair(const Operands& p, EpiP epi_p, 
   mma_tiles<SPLIT>(q, first + w, warps, n_q, epi_q);
 }
 
+// tiled_product on vector tiles of A by rows (a_k = 1), 2 rows high where that leaves no thread two tiles, else 4.
+// A thread's path through a product is its tile's K steps, and at a few rows a tile the block's threads outnumber
+// the tiles of 4: at 16 rows (batch 128 in the Amazon config) the MLP's first layer (16 x 80, K = 72) was 80 tiles
+// on 256 threads and its second (16 x 40, K = 80) 40, the other threads at the barrier behind them while those
+// walked their K steps at 64 FMAs each: a quarter of the backward's warp samples at batch 128 and half the
+// forward's (ncu, 2026-11-26). Tiles of 2 rows take 32 FMAs a step (sm_90: 49 and 54 instructions for 4 steps,
+// 87 and 94 on tiles of 4), 160 and 80 tiles there, and 160 for the second layer at 32 rows. The same sums in
+// the same order, each element alone in k order, whichever the height. (Tiles of 1 row as a third choice, for
+// the second layer at 16 rows, took the forward from 72 to 83 registers, 2 blocks an SM instead of 3; with 2
+// rows alone it takes 78.)
+template <class Epi>
+__device__ __forceinline__ void narrow_product(const Operands& o, Epi epi) {
+  const int tiles_2 = ((o.M + 1) >> 1) * (o.N >> 2);  // the same for the whole block
+  if (o.a_k == 1 && tiles_2 <= (int)blockDim.x) {  // (every call site's a_k is the constant 1)
+    for (int t = threadIdx.x; t < tiles_2; t += blockDim.x) vector_tile<1, 2>(t, o.M, o.N, o.K, o.A, o.a_i, o.a_k, o.Bm, o.b_k, epi);
+  } else {
+    tiled_product<true>(o, epi);
+  }
+}
+
 // The unit's products: fp32 FMAs (tiled_product, scalar or vector tiles) or, with TF32 and TF32X3, the tensor cores (mma_product).
+// Every call site reads A by rows (a_k = 1).
 template <Form F, class Epi>
 __device__ __forceinline__ void product(int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm, int b_k,
                                         int b_j, Epi epi) {
   if constexpr (on_tensor_cores<F>) mma_product<F == Form::TF32X3>(M, N, K, A, a_i, a_k, Bm, b_k, b_j, epi);
-  else tiled_product<F == Form::VECTOR>(Operands{M, N, K, A, a_i, a_k, Bm, b_k, b_j}, epi);
+  else if constexpr (F == Form::VECTOR) narrow_product(Operands{M, N, K, A, a_i, a_k, Bm, b_k, b_j}, epi);
+  else tiled_product<false>(Operands{M, N, K, A, a_i, a_k, Bm, b_k, b_j}, epi);
 }
 
 // The tile's MLP forward from R (n rows of stride ldr whose first 2W columns are [k, q * k]):

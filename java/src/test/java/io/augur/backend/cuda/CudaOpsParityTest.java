@@ -1184,16 +1184,20 @@ class CudaOpsParityTest {
      * The fused unit on vector tiles and on scalar tiles (-Daugur.attention.vectorTiles=off) with the same inputs: the
      * same sums in the same order, so every gradient (which the forward's scores and weights feed) is the same bits,
      * and each is within the tolerances of the CPU reference. At batch 300 the backward's blocks take several tiles
-     * each, the last one partly filled.
+     * each, the last one partly filled. With tiles of 16 rows forward and backward (batch 128's in the Amazon config)
+     * the vector tiles of the MLP's two layers are 2 rows high (activation_unit.cu's narrow_product); with 32, the
+     * first layer's full tiles are 4 high and the second's 2; a tile of up to 25 rows takes 2 for both.
      */
     @ParameterizedTest
-    @CsvSource({"PRELU, true, 100, 37", "SIGMOID, false, 9, 300"})
-    void activationUnitOnVectorAndScalarTilesGivesTheSameBits(Activation act, boolean softmax, int T, int n) {
+    @CsvSource({"PRELU, true, 100, 37, 0", "SIGMOID, false, 9, 300, 0", "SIGMOID, true, 100, 37, 16", "PRELU, false, 20, 90, 32"})
+    void activationUnitOnVectorAndScalarTilesGivesTheSameBits(Activation act, boolean softmax, int T, int n, int rows) {
         java.util.Map<String, float[]> vector = new java.util.TreeMap<>(), scalar = new java.util.TreeMap<>();
+        String r = rows > 0 ? Integer.toString(rows) : "auto";
         for (boolean vectorTiles : new boolean[] {true, false}) {
             try (GpuTesting.Twin t = new GpuTesting.Twin(tw.gpu)) {
                 java.util.Set<String> ran = timed(tw.gpu, () -> GpuTesting.withSetting(tw.gpu, KernelTuning.VECTOR_TILES, vectorTiles ? "auto" : "off",
-                        () -> unitValues(t, 4242, act, softmax, T, n, vectorTiles ? vector : scalar)));
+                        () -> GpuTesting.withSetting(tw.gpu, KernelTuning.ROWS_FORWARD, r, () -> GpuTesting.withSetting(tw.gpu, KernelTuning.ROWS_BACKWARD, r,
+                                () -> unitValues(t, 4242, act, softmax, T, n, vectorTiles ? vector : scalar)))));
                 assertFusedForms(vectorTiles, ran);
             }
         }
