@@ -22,10 +22,8 @@ AUGUR_KERNEL void batch_norm_forward_kernel(float* __restrict__ y, float* __rest
                                               momentum, eps, scratch);
   if (c >= C) return;
   const float g = gamma[c], bt = beta[c];
-  for (int r = threadIdx.y; r < B; r += augur::COL_ROWS) {
-    const long long i = (long long)r * C + c;
-    y[i] = (x[i] - st.x) * st.y * g + bt;
-  }
+  augur::column_rows<augur::COLUMN_LOADS, float>(B, [&](int r) { return x[(long long)r * C + c]; },
+                                                 [&](int r, float v) { y[(long long)r * C + c] = (v - st.x) * st.y * g + bt; });
 }
 
 // Training-mode backward through the batch statistics, with xhat = (x - mean) inv_std:
@@ -45,13 +43,14 @@ AUGUR_KERNEL void batch_norm_backward_kernel(float* __restrict__ dx, float* __re
   if (n <= 0) return;
   const float mu = c < C ? mean[c] : 0.0f, is = c < C ? inv_std[c] : 0.0f;
   double s_dy = 0.0, s_dyx = 0.0;
+  // (x, dy) of row r
+  auto load = [&](int r) { return make_float2(x[(long long)r * C + c], dy[(long long)r * C + c]); };
   if (c < C)
-    for (int r = threadIdx.y; r < n; r += augur::COL_ROWS) {
-      const long long i = (long long)r * C + c;
-      const float xhat = (x[i] - mu) * is;
-      s_dy += dy[i];
-      s_dyx += (double)dy[i] * xhat;
-    }
+    augur::column_rows<augur::COLUMN_LOADS, float2>(n, load, [&](int, float2 v) {
+      const float xhat = (v.x - mu) * is;
+      s_dy += v.y;
+      s_dyx += (double)v.y * xhat;
+    });
   s_dy = augur::column_sum(s_dy, scratch);
   s_dyx = augur::column_sum(s_dyx, scratch);
   if (c >= C) return;
@@ -61,11 +60,10 @@ AUGUR_KERNEL void batch_norm_backward_kernel(float* __restrict__ dx, float* __re
   }
   const float mean_dy = (float)(s_dy / n), mean_dyx = (float)(s_dyx / n);
   const float scale = gamma[c] * is;
-  for (int r = threadIdx.y; r < n; r += augur::COL_ROWS) {
-    const long long i = (long long)r * C + c;
-    const float xhat = (x[i] - mu) * is;
-    dx[i] = scale * (dy[i] - mean_dy - xhat * mean_dyx);
-  }
+  augur::column_rows<augur::COLUMN_LOADS, float2>(n, load, [&](int r, float2 v) {
+    const float xhat = (v.x - mu) * is;
+    dx[(long long)r * C + c] = scale * (v.y - mean_dy - xhat * mean_dyx);
+  });
 }
 
 // ---- Sliced: the same over more rows than one block per 32 channels should walk (normalization.cuh

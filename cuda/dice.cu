@@ -27,10 +27,8 @@ AUGUR_KERNEL void dice_forward_kernel(float* __restrict__ y, float* __restrict__
                                               momentum, eps, scratch);
   if (c >= C) return;
   const float a = alpha[c];
-  for (int r = threadIdx.y; r < B; r += augur::COL_ROWS) {
-    const long long i = (long long)r * C + c;
-    y[i] = augur::dice_value(x[i], st.x, st.y, a);
-  }
+  augur::column_rows<augur::COLUMN_LOADS, float>(B, [&](int r) { return x[(long long)r * C + c]; },
+                                                 [&](int r, float v) { y[(long long)r * C + c] = augur::dice_value(v, st.x, st.y, a); });
 }
 
 // Training-mode backward, per channel (z = (x - mean) inv_std, p = sigmoid(z)):
@@ -45,24 +43,24 @@ AUGUR_KERNEL void dice_backward_kernel(float* __restrict__ dx, float* __restrict
   const int c = blockIdx.x * 32 + threadIdx.x;
   const float mu = c < C ? mean[c] : 0.0f, is = c < C ? inv_std[c] : 0.0f, a = c < C ? alpha[c] : 0.0f;
   double s_dz = 0.0, s_dzz = 0.0, s_da = 0.0;
+  // (x, dy) of row r
+  auto load = [&](int r) { return make_float2(x[(long long)r * C + c], dy[(long long)r * C + c]); };
   if (c < C)
-    for (int r = threadIdx.y; r < B; r += augur::COL_ROWS) {
-      const long long i = (long long)r * C + c;
-      const augur::DiceTerms d(x[i], dy[i], mu, is, a);
+    augur::column_rows<augur::COLUMN_LOADS, float2>(B, load, [&](int, float2 v) {
+      const augur::DiceTerms d(v.x, v.y, mu, is, a);
       s_dz += d.dz;
       s_dzz += (double)d.dz * d.z;
-      s_da += (double)dy[i] * x[i] * (1 - d.p);
-    }
+      s_da += (double)v.y * v.x * (1 - d.p);
+    });
   s_dz = augur::column_sum(s_dz, scratch);
   s_dzz = augur::column_sum(s_dzz, scratch);
   s_da = augur::column_sum(s_da, scratch);
   if (c >= C) return;
   if (threadIdx.y == 0) d_alpha[c] += (float)s_da;
   const float mean_dz = (float)(s_dz / B), mean_dzz = (float)(s_dzz / B);
-  for (int r = threadIdx.y; r < B; r += augur::COL_ROWS) {
-    const long long i = (long long)r * C + c;
-    dx[i] = augur::DiceTerms(x[i], dy[i], mu, is, a).dx(dy[i], is, a, mean_dz, mean_dzz);
-  }
+  augur::column_rows<augur::COLUMN_LOADS, float2>(B, load, [&](int r, float2 v) {
+    dx[(long long)r * C + c] = augur::DiceTerms(v.x, v.y, mu, is, a).dx(v.y, is, a, mean_dz, mean_dzz);
+  });
 }
 
 // Dice, stage 2: training combines the S slices' statistics (normalization.cuh combine_statistics,

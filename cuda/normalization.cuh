@@ -13,6 +13,43 @@ __device__ __forceinline__ void update_running(float* run_mean, float* run_var, 
   run_var[c] = (float)(momentum * (double)run_var[c] + (1 - momentum) * unbiased);
 }
 
+// Rows of a column a thread row of a (32, COL_ROWS) block has in flight at a time (column_rows).
+constexpr int COLUMN_LOADS = 8;
+
+// use(r, load(r)) for the rows r = threadIdx.y, threadIdx.y + COL_ROWS, ... < n, in that order, their loads
+// N rows at a time: a round's loads first, then its uses (common.cuh staged_copy's rounds, down a column). A
+// loop of load-then-use waited a round trip to memory a row wherever `use` holds a branch that the compiler
+// would not hoist a later row's loads above (Dice's sigmoid divides, and IEEE division keeps a slow path: on
+// sm_90 dice_backward_kernel's two walks waited 16 round trips at batch 128, and took 9.5 us on 3 blocks; ncu,
+// 2026-11-26), and twice a walk of 8 rows where it unrolled by 4. Rows past the end load row n - 1 in their
+// place, unused. The last round, partly past n, tests each use; a full round has no test between its loads and
+// its uses. With one loop for both (the tests always there) ptxas sank each load below its row's test, the
+// PTX's order notwithstanding, and with a full round's loads unclamped it sank them below the division's slow-path
+// branches; written as here, sm_90 issues a round's loads (16 at batch 128 in dice_backward_kernel) before the
+// first use on either path. At batch 128 a thread row has 8 rows: one full round a walk.
+template <int N, class V, class Load, class Use>
+__device__ __forceinline__ void column_rows(int n, Load load, Use use) {
+  for (int r0 = threadIdx.y; r0 < n; r0 += N * COL_ROWS) {
+    V v[N];
+    if (r0 + (N - 1) * COL_ROWS < n) {
+#pragma unroll
+      for (int u = 0; u < N; ++u) v[u] = load(min(r0 + u * COL_ROWS, n - 1));
+      loads_issued();
+#pragma unroll
+      for (int u = 0; u < N; ++u) use(r0 + u * COL_ROWS, v[u]);
+    } else {
+#pragma unroll
+      for (int u = 0; u < N; ++u) v[u] = load(min(r0 + u * COL_ROWS, n - 1));
+      loads_issued();
+#pragma unroll
+      for (int u = 0; u < N; ++u) {
+        if (r0 + u * COL_ROWS >= n) break;
+        use(r0 + u * COL_ROWS, v[u]);
+      }
+    }
+  }
+}
+
 // Training: mean and biased variance over the B rows of channel c (sums in double, two passes as
 // the reference does); writes mean[c], inv_std[c] and the running statistics (unbiased variance)
 // from the threadIdx.y == 0 thread; returns (mean, inv_std) to every thread of the column.
@@ -30,16 +67,16 @@ __device__ __forceinline__ float2 channel_statistics(float* mean, float* inv_std
     return make_float2(mu, is);
   }
   double s = 0.0;
-  if (c < C)
-    for (int r = threadIdx.y; r < B; r += COL_ROWS) s += x[(long long)r * C + c];
+  auto load_x = [&](int r) { return x[(long long)r * C + c]; };
+  if (c < C) column_rows<COLUMN_LOADS, float>(B, load_x, [&](int, float v) { s += v; });
   s = column_sum(s, scratch);
   const float mu = (float)(s / B);
   double q = 0.0;
   if (c < C)
-    for (int r = threadIdx.y; r < B; r += COL_ROWS) {
-      const double d = (double)x[(long long)r * C + c] - mu;
+    column_rows<COLUMN_LOADS, float>(B, load_x, [&](int, float v) {
+      const double d = (double)v - mu;
       q += d * d;
-    }
+    });
   q = column_sum(q, scratch);
   const double var = q / B;
   const float is = (float)(1.0 / sqrt(var + eps));

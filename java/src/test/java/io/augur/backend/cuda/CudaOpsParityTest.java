@@ -805,10 +805,16 @@ class CudaOpsParityTest {
         assertTrue(failed == 0, what + ": " + failed + " of " + M * ld + " elements wrong" + bad);
     }
 
+    /**
+     * BatchNorm, Dice, PReLU and the sigmoid over B rows (the unsliced kernels up to 256 rows). The column kernels walk
+     * a thread row's rows (every 16th) 8 at a time (normalization.cuh column_rows): at 37 rows every thread row has
+     * only a last, partial round; at 128 each has exactly one full round; at 200 a full round and a partial one.
+     */
     @ParameterizedTest
-    @ValueSource(strings = {"batchnorm", "dice", "prelu", "sigmoid"})
-    void normalisationAndActivations(String op) {
+    @CsvSource({"batchnorm, 37", "dice, 37", "prelu, 37", "sigmoid, 37", "batchnorm, 128", "dice, 128", "batchnorm, 200", "dice, 200"})
+    void normalisationAndActivations(String op, int B) {
         int C = 75;  // not a multiple of 32
+        int MAXB = B + 3;
         Pair x = tw.floats("x", uniformPoisoned(rng, B * C, MAXB * C, -2, 2)), dy = tw.floats("dy", uniformPoisoned(rng, B * C, MAXB * C, -1, 1));
         Pair y = tw.poisoned("y", MAXB * C), dx = tw.poisoned("dx", MAXB * C);
         Pair gamma = tw.floats("gamma", uniform(rng, C, 0.5f, 1.5f)), beta = tw.floats("beta", uniform(rng, C, -0.5f, 0.5f));
