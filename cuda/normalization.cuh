@@ -22,25 +22,21 @@ constexpr int COLUMN_LOADS = 8;
 // would not hoist a later row's loads above (Dice's sigmoid divides, and IEEE division keeps a slow path: on
 // sm_90 dice_backward_kernel's two walks waited 16 round trips at batch 128, and took 9.5 us on 3 blocks; ncu,
 // 2026-11-26), and twice a walk of 8 rows where it unrolled by 4. Rows past the end load row n - 1 in their
-// place, unused. The last round, partly past n, tests each use; a full round has no test between its loads and
-// its uses. With one loop for both (the tests always there) ptxas sank each load below its row's test, the
-// PTX's order notwithstanding, and with a full round's loads unclamped it sank them below the division's slow-path
-// branches; written as here, sm_90 issues a round's loads (16 at batch 128 in dice_backward_kernel) before the
-// first use on either path. At batch 128 a thread row has 8 rows: one full round a walk.
+// place, unused. The uses of a full round go without a test, those of the last round, partly past n, test
+// each row: with the tests in every round ptxas sank each load below its row's test, the PTX's order
+// notwithstanding. Written as here, sm_90 issues a round's loads (16 at batch 128 in dice_backward_kernel)
+// before its first use. At batch 128 a thread row has 8 rows: one full round a walk.
 template <int N, class V, class Load, class Use>
 __device__ __forceinline__ void column_rows(int n, Load load, Use use) {
   for (int r0 = threadIdx.y; r0 < n; r0 += N * COL_ROWS) {
     V v[N];
-    if (r0 + (N - 1) * COL_ROWS < n) {
 #pragma unroll
-      for (int u = 0; u < N; ++u) v[u] = load(min(r0 + u * COL_ROWS, n - 1));
-      loads_issued();
+    for (int u = 0; u < N; ++u) v[u] = load(min(r0 + u * COL_ROWS, n - 1));
+    loads_issued();
+    if (r0 + (N - 1) * COL_ROWS < n) {  // a full round
 #pragma unroll
       for (int u = 0; u < N; ++u) use(r0 + u * COL_ROWS, v[u]);
     } else {
-#pragma unroll
-      for (int u = 0; u < N; ++u) v[u] = load(min(r0 + u * COL_ROWS, n - 1));
-      loads_issued();
 #pragma unroll
       for (int u = 0; u < N; ++u) {
         if (r0 + u * COL_ROWS >= n) break;
