@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Nsight Compute's warp samples per SASS instruction, added up per line of Augur's CUDA source.
 
-    scripts/ncu_source_lines.py NCU_SOURCE_CSV [--section N ...] [--cubin FILE] [--arch 90] [--top 25]
+    scripts/ncu_source_lines.py NCU_SOURCE_CSV [--section N ...] [--cubin FILE] [--arch 90] [--top 25] [--stalls K]
 
 NCU_SOURCE_CSV is profile.sh's ncu-source.csv (NCU_SOURCE=1: `ncu --page source --csv --print-source sass`,
 one section per profiled launch, each headed by its kernel's name). The device has no nvdisasm, so the lines
@@ -12,9 +12,9 @@ VIADDMNMX for one). The source must be the one the profiled bundle was built fro
 
 For each section (or those given): per source line (file, line), its warp samples, the share of them stalled
 for want of an instruction (stall_no_inst: code fetched as the warps reach it, code run once a launch), and how
-many distinct instructions of the line ran at all. 2026-11-26: half the top tower backward's samples at batch
-2048 fell on sum_in_four's unrolled copies, most of them stall_no_inst (docs/perf/README.md, thirty-seventh
-session). Standard library only, but for nvcc and an nvdisasm (NVDISASM; see sass_loops.py's header).
+many distinct instructions of the line ran at all; with --stalls K, its K largest stall reasons too.
+2026-11-26: half the top tower backward's samples at batch 2048 fell on sum_in_four's unrolled copies, most of
+them stall_no_inst (docs/perf/README.md, thirty-seventh session). Standard library only, but for nvcc and an nvdisasm (NVDISASM; see sass_loops.py's header).
 """
 import argparse
 import collections
