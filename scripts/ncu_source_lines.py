@@ -14,7 +14,8 @@ For each section (or those given): per source line (file, line), its warp sample
 for want of an instruction (stall_no_inst: code fetched as the warps reach it, code run once a launch), and how
 many distinct instructions of the line ran at all; with --stalls K, its K largest stall reasons too.
 2026-11-26: half the top tower backward's samples at batch 2048 fell on sum_in_four's unrolled copies, most of
-them stall_no_inst (docs/perf/README.md, thirty-seventh session). Standard library only, but for nvcc and an nvdisasm (NVDISASM; see sass_loops.py's header).
+them stall_no_inst (docs/perf/README.md, thirty-seventh session). Standard library only, but for nvcc and an
+nvdisasm (NVDISASM; see sass_loops.py's header).
 """
 import argparse
 import collections
