@@ -31,7 +31,9 @@
 #             driver chose) for the activation unit's launches: its forward and backward at batch 128
 #             (ncu-unit128), its backward (or the _3blocks_ form) at 2048 (ncu-unit2048), and the fused
 #             tower's five launches at 2048 (ncu-tower2048), each with the source page's warp samples per
-#             SASS instruction (ncu-source.csv, ncu-source-top.txt: scripts/ncu_source_top.py); the reports left out;
+#             SASS instruction (ncu-source.csv, ncu-source-top.txt: scripts/ncu_source_top.py); then the
+#             basic sections of the tower's launches at 2048 with warm caches (ncu-tower-warm2048) and at 128
+#             fused in clusters of 8 (ncu-tower128, fused there for the run); the reports left out;
 #   torch     the PyTorch reference (scripts/torch_ref.py, the machine's python3 and its PyTorch) on the
 #             same GPU and the same world as the benchmark (data/bench under AUGUR_WORK, generated if
 #             the check part did not, exported to npy): first --selfcheck (the reference's values
@@ -54,16 +56,17 @@
 #             left them: the BatchNorm's in three rounds of clusters, the 200-wide layer's in two, where chunks
 #             of 112 and 48 columns take one each; not yet timed); the activation unit layer by layer (whole-batch products); without programmatic dependent launch; the top tower layer by layer instead of
 #             fused; the activation unit's partial gradients, or only dM3, in global memory (more L1
-#             for the weights); its backward tiles of 16 rows; 128 threads a block; the tower fused
-#             in clusters of 2 and of 4 blocks (at batch 128, 64 and 32 rows a block instead of all
-#             128 in one); 8 channels a block; 2 channels a block (at batch 128 the products run one
-#             row a thread on half the threads, so 2 channels halve each block's product for twice the
-#             blocks, each normalising the whole input again): the alternatives to each default the code only reasons
+#             for the weights); its backward tiles of 16 rows; 128 threads a block; at batch 128 the tower
+#             fused in clusters of 8, 16 and 4 blocks (16, 8 and 32 rows a block; the shipped table runs
+#             it layer by layer there, and fused it had only been measured in clusters of 1, all 128 rows
+#             a block, which lost by 5 to 10%): the alternatives to each default the code only reasons
 #             for. A variant OPTION@B[,B...] runs at those batch sizes only: the tiles of 16 rows at
-#             2048 (at 128 they are the default), the tower's clusters and 8 and 2 channels at 128 (at 2048
-#             they take the layer-by-layer ops, as only clusters of 8 of 4 channels fit the BatchNorm's backward: what
-#             -Daugur.tower.fused=off measures). DIN's step has no GEMM while the tower is fused, so the
-#             small GEMM's settings are left to VARIANTS).
+#             2048 (at 128 they are the default), the tower's clusters at 128 (at 2048 clusters of 8 are
+#             the default). OPTION+OPTION... is one variant of several options: a tower setting alone
+#             changes nothing where the tower runs layer by layer, which consults none of them (the
+#             variants -Daugur.tower.cluster=2@128 and =4@128 of 2026-11-26 measured the default
+#             again). DIN's step at 2048 has no GEMM while the tower is fused, so the small GEMM's
+#             settings are left to VARIANTS).
 # Writes OUT/summary.txt (each step's table) and OUT/sweep.tar.xz (every step's folder: env.txt
 # with nvidia-smi and the commands, the bench-*.json records, tests.log, the ncu tables, torch/). Copy the
 # records into docs/perf/ as <date>-cuda-<model>[-<variant>].json and torch/'s as
@@ -162,16 +165,20 @@ if want ncu; then
   # sections, no source page: against ncu-tower2048's (caches flushed before each) this says how much of each launch is a
   # cold start. Each tower kernel is 144 to 192 KB of code (9,000 to 12,000 SASS instructions), most of it run once a
   # launch, and a flush empties the instruction caches too; in the step's graph the L2 still holds that code.
+  # Last of all, the tower fused in clusters of 8 at batch 128 (ncu-tower128; the shipped table runs it layer by
+  # layer there): each of its five launches' time against the sixteen launches of the layers in ncu128.
   tower='^tower_(forward|backward)_cluster8_kernel$'
-  for unit in "128 unit ^activation_unit_(forward|backward(_3blocks)?)_kernel\$ 6 4 full all 1" \
-              "2048 unit ^activation_unit_backward(_3blocks)?_kernel\$ 3 1 full all 1" \
-              "2048 tower $tower 10 5 full all 1" "2048 tower-warm $tower 10 5 basic none 0"; do
-    read -r bs what regex skip count set cache source <<<"$unit"
+  for unit in "128 unit ^activation_unit_(forward|backward(_3blocks)?)_kernel\$ 6 4 full all 1 -" \
+              "2048 unit ^activation_unit_backward(_3blocks)?_kernel\$ 3 1 full all 1 -" \
+              "2048 tower $tower 10 5 full all 1 -" "2048 tower-warm $tower 10 5 basic none 0 -" \
+              "128 tower $tower 10 5 basic all 0 -Daugur.tower.fused=auto+-Daugur.tower.cluster=8"; do
+    read -r bs what regex skip count set cache source opts <<<"$unit"
+    [[ $opts == - ]] && opts="" || opts="${opts//+/ }"
     need=100; [[ $set == full ]] || need=60   # seconds left that the run needs
     if (( $(left) < need )); then say "skipped: ncu --set $set --cache-control $cache on the $what at batch $bs"; continue; fi
     say "ncu --set $set --cache-control $cache, the $what's kernels ($regex) at batch $bs"
     SKIP_NSYS=1 NCU_KERNEL="$regex" NCU_SKIP=$skip NCU_COUNT=$count NCU_SET=$set NCU_CACHE=$cache NCU_SOURCE=$source \
-      AUGUR_JAVA_OPTS="$profile_opts" timeout 120 "$b/scripts/profile.sh" "$res/ncu-$what$bs" --batch-size "$bs" >/dev/null 2>&1
+      AUGUR_JAVA_OPTS="$profile_opts${opts:+ $opts}" timeout 120 "$b/scripts/profile.sh" "$res/ncu-$what$bs" --batch-size "$bs" >/dev/null 2>&1
     grep -E '^ +[A-Za-z0-9_]+_kernel |^ +(Duration|Elapsed Cycles|SM Active Cycles|Achieved Occupancy|L1/TEX Hit Rate|L2 Hit Rate|Executed Ipc Active|Registers Per Thread|Dynamic Shared Memory Per Block|Shared Memory Configuration Size) ' \
       "$res/ncu-$what$bs/ncu-details.txt" 2>/dev/null | sed -E 's/, Context .*//; s/^ +([A-Za-z0-9_]+_kernel )/\1/; s/^ +/  /' | tee -a "$summary"
     grep -E '^== |^   (samples|by opcode):' "$res/ncu-$what$bs/ncu-source-top.txt" 2>/dev/null | tee -a "$summary"
@@ -250,12 +257,13 @@ fi
 pack
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
-  else variants=(-Daugur.attention.querySums=auto -Daugur.attention.vectorTiles=off -Daugur.attention.rowGroups=1 -Daugur.attention.sharedAsPlanned=true@128 -Daugur.tower.cols=4@2048 -Daugur.tower.chunk=all@2048 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128 -Daugur.tower.cluster=2@128 -Daugur.tower.cluster=4@128 -Daugur.tower.cols=8@128 -Daugur.tower.cols=2@128); fi
+  else variants=(-Daugur.attention.querySums=auto -Daugur.attention.vectorTiles=off -Daugur.attention.rowGroups=1 -Daugur.attention.sharedAsPlanned=true@128 -Daugur.tower.cols=4@2048 -Daugur.tower.chunk=all@2048 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=8@128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=16@128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=4@128); fi
   i=0
   for spec in "${variants[@]}"; do
     i=$((i + 1))
     v="${spec%@*}" vb=""   # OPTION@B[,B...]: that option at those batch sizes only
     if [[ "$spec" == *@* ]]; then vb="${spec##*@}"; fi
+    v="${v//+/ }"          # OPTION+OPTION: several options in one variant
     if (( $(left) < 100 )); then say "skipped: $spec"; continue; fi
     say "DIN with $v${vb:+ at batch $vb}"
     SKIP_TESTS=1 EAGER_MODELS= MODELS=din BATCHES="${vb:-${BATCHES:-128,2048}}" BENCH_ARGS=--profile AUGUR_JAVA_OPTS="$v" timeout 90 \

@@ -21,7 +21,8 @@ sweep.tar.xz it files:
                                                                       statistics, occupancy, carveout)
   ncu-unit<B>/ncu-details.txt      <date>-cuda-ncu-unit-b<B>.txt     (the unit's kernels, every
                                                                       section: 128 and 2048)
-  ncu-tower<B>/ncu-details.txt     <date>-cuda-ncu-tower-b<B>.txt    (the fused tower's, 2048)
+  ncu-tower<B>/ncu-details.txt     <date>-cuda-ncu-tower-b<B>.txt    (the fused tower's: 2048, and
+                                                                      128 in clusters of 8)
   ncu-tower-warm<B>/ncu-details.txt <date>-cuda-ncu-tower-warm-b<B>.txt  (the same launches, caches
                                                                       not flushed: NCU_CACHE=none)
   ncu-<what><B>/ncu-source-top.txt <date>-cuda-ncu-<what>-b<B>-source.txt  (warp samples per SASS

@@ -20,8 +20,12 @@ import java.util.Set;
  * faster than the best by more than {@code minGain} (so that the noise of short runs does not move the choice),
  * and a setting skipped when the best run so far did not consult it ({@link CudaBackend#settingsRead}: a model
  * without an activation unit never reads the unit's settings, and a layer-by-layer tower never reads its
- * clusters). A setting whose run fails (a launch the device refuses, a shape that does not fit) is recorded
- * with its error and passed over, unless the failure lost the CUDA context, which ends the search.
+ * clusters). A value whose run consults settings the best run did not, and whose axes the pass has already gone
+ * by, is measured at its best over them before it is weighed: those axes are searched on top of it, in order, by
+ * the same rule (the tower fused, tried where the start runs it layer by layer, opens its clusters, channels and
+ * chunks; at batch 128 on the H200 the fused tower had only ever been weighed in clusters of 1). A setting whose
+ * run fails (a launch the device refuses, a shape that does not fit) is recorded with its error and passed over,
+ * unless the failure lost the CUDA context, which ends the search.
  *
  * <p>Where the pass ends away from the start, the start and the choice run once more each, in that order, and
  * the choice stands only if it again beats the start by more than {@code minGain}: the start's first run is
@@ -85,9 +89,8 @@ public final class Autotuner {
      * block and chunks, the tower fused or not, where the unit's partial gradients live, its tiles, blocks and
      * threads, the unit fused or layer by layer, and the small GEMM's rule. The most telling first: a later setting
      * is tried on top of what the earlier ones chose. Each layer-by-layer choice comes after the fused kernel's own
-     * settings, so that it is measured against the fused kernel at its best (a tower already layer by layer consults
-     * none of the fused tower's settings, so they would go untried: at batch 128 on the H200, 2026-11-26, the fused
-     * tower lost to the layers in clusters of 1, and no other cluster size was tried), and the unit's before the
+     * settings, so that it is measured against the fused kernel at its best (where a start runs it layer by layer, the
+     * fused kernel's own settings are searched on top of the trial that turns it on, see the class comment), and the unit's before the
      * small GEMM's rule, which its products consult. Each value must compute what the default computes
      * (CudaAutotunerParityTest.everyValueTheAutotunerTriesMatchesTheCpu).
      */
@@ -129,35 +132,100 @@ public final class Autotuner {
      * Searches from {@code start} (see the class comment). The start must run: its failure is thrown. Each run is
      * logged with its figure and whether it was kept.
      */
+    /** Runs one trial and records it (not kept; {@link #markKept} decides); null where the settings do not run here. */
+    private static Score tryRun(KernelTuning t, String change, Measure measure, List<Trial> trials) {
+        Score s;
+        try {
+            s = measure.run(t);
+        } catch (RuntimeException e) {
+            if (e instanceof CudaException ce && CudaException.isSticky(ce.code())) throw e;   // the context is lost
+            String why = e.getClass().getSimpleName() + ": " + e.getMessage();
+            trials.add(new Trial(t, change, Double.NaN, Double.NaN, null, why, false));
+            LOG.info("autotune: {} does not run here ({})", change, why);
+            return null;
+        }
+        trials.add(new Trial(t, change, s.samplesPerS(), s.stepMs(), s.settingsRead(), null, false));
+        return s;
+    }
+
+    /**
+     * Whether a trial already ran what {@code t} would: one whose settings {@code t} shares wherever that run consulted
+     * them (a run's path is decided by the settings it consults, so t's would be the same; say the tower layer by layer
+     * again, after clusters of 8 were kept with it fused).
+     */
+    private static boolean runsAsBefore(List<Trial> trials, KernelTuning t) {
+        for (Trial x : trials) {
+            if (x.error() != null || x.consulted() == null) continue;
+            boolean same = true;
+            for (String p : x.consulted()) same &= x.tuning().value(p).equals(t.value(p));
+            if (same) {
+                LOG.info("autotune: {} runs as {} did, not tried again", t, x.tuning());
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The last trial of {@code t}, marked kept where {@code keep}. */
+    private static void markKept(List<Trial> trials, KernelTuning t, boolean keep) {
+        if (!keep) return;
+        for (int i = trials.size() - 1; i >= 0; i--) {
+            Trial x = trials.get(i);
+            if (x.tuning().equals(t) && x.error() == null) {
+                trials.set(i, new Trial(x.tuning(), x.change(), x.samplesPerS(), x.stepMs(), x.consulted(), null, true));
+                return;
+            }
+        }
+    }
+
     public static Result search(KernelTuning start, List<Axis> axes, Measure measure, double minGain) {
         List<Trial> trials = new ArrayList<>();
         Score best = measure.run(start);
         KernelTuning chosen = start;
         trials.add(new Trial(start, "", best.samplesPerS(), best.stepMs(), best.settingsRead(), null, true));
         LOG.info("autotune: {} samples/s with {}", String.format("%,.0f", best.samplesPerS()), start);
-        for (Axis axis : axes) {
+        for (int ai = 0; ai < axes.size(); ai++) {
+            Axis axis = axes.get(ai);
             if (!best.settingsRead().contains(axis.property())) continue;
             for (String v : axis.values()) {
                 String current = chosen.value(axis.property());
                 KernelTuning t = chosen.with(axis.property(), v);
                 if (t.value(axis.property()).equals(current)) continue;
                 String change = "-D" + axis.property() + "=" + t.value(axis.property());
-                Score s;
-                try {
-                    s = measure.run(t);
-                } catch (RuntimeException e) {
-                    if (e instanceof CudaException ce && CudaException.isSticky(ce.code())) throw e;   // the context is lost
-                    String why = e.getClass().getSimpleName() + ": " + e.getMessage();
-                    trials.add(new Trial(t, change, Double.NaN, Double.NaN, null, why, false));
-                    LOG.info("autotune: {} does not run here ({})", change, why);
-                    continue;
+                if (runsAsBefore(trials, t)) continue;
+                Score s = tryRun(t, change, measure, trials);
+                if (s == null) continue;
+                // a value that opens settings the best run did not consult, whose axes the pass has already gone by (the
+                // tower fused where it ran layer by layer opens its clusters, channels and chunks): those axes, in
+                // order, on top of it, so that it is weighed at its best and not only at their defaults
+                KernelTuning opened = t;
+                Score atBest = s;
+                for (int bi = 0; bi < ai; bi++) {
+                    Axis earlier = axes.get(bi);
+                    if (best.settingsRead().contains(earlier.property()) || !atBest.settingsRead().contains(earlier.property())) continue;
+                    for (String w : earlier.values()) {
+                        KernelTuning u = opened.with(earlier.property(), w);
+                        if (u.value(earlier.property()).equals(opened.value(earlier.property()))) continue;
+                        String uChange = String.join(" ", u.changes(chosen));
+                        if (runsAsBefore(trials, u)) continue;
+                        Score us = tryRun(u, uChange, measure, trials);
+                        if (us == null) continue;
+                        boolean better = us.samplesPerS() > atBest.samplesPerS() * (1 + minGain);
+                        LOG.info("autotune: {} samples/s with {}{}", String.format("%,.0f", us.samplesPerS()), uChange,
+                                better ? " (best with " + change + " so far)" : "");
+                        if (better) {
+                            opened = u;
+                            atBest = us;
+                        }
+                    }
                 }
-                boolean keep = s.samplesPerS() > best.samplesPerS() * (1 + minGain);
-                trials.add(new Trial(t, change, s.samplesPerS(), s.stepMs(), s.settingsRead(), null, keep));
-                LOG.info("autotune: {} samples/s with {}{}", String.format("%,.0f", s.samplesPerS()), change, keep ? " (kept)" : "");
+                boolean keep = atBest.samplesPerS() > best.samplesPerS() * (1 + minGain);
+                String keptChange = opened == t ? change : String.join(" ", opened.changes(chosen));
+                markKept(trials, opened, keep);
+                LOG.info("autotune: {} samples/s with {}{}", String.format("%,.0f", atBest.samplesPerS()), keptChange, keep ? " (kept)" : "");
                 if (keep) {
-                    chosen = t;
-                    best = s;
+                    chosen = opened;
+                    best = atBest;
                 }
             }
         }
