@@ -433,16 +433,17 @@ __device__ __forceinline__ void gemm_small_sums(float (&acc)[GEMM_SMALL_BM], flo
 }
 }  // namespace
 
-AUGUR_KERNEL void __launch_bounds__(256, 3) gemm_small_kernel(float* __restrict__ C, const float* __restrict__ A,
-                                                           const float* __restrict__ Bm, float* __restrict__ bias,
-                                                           int M, int N, int K, int lda, int ldb, int ldc,
-                                                           int trans_a, int trans_b, int accumulate, int ones_row,
-                                                           const int* __restrict__ rows_limit, float* __restrict__ act_out,
-                                                           const float* __restrict__ alpha, int act_kind) {
-  __shared__ float4 As[GEMM_SMALL_KC][2];                    // As[k]: op(A)'s 8 rows at k
-  __shared__ float Bs[GEMM_SMALL_KC][GEMM_SMALL_BN + 1];     // Bs[k][n]; at the end the warps' partial sums
+namespace {
+// Block (bx, by) of gemm_small_kernel's product: outputs [by 8, by 8 + 8) x [bx 32, bx 32 + 32), As and
+// Bs the block's shared staging.
+__device__ __forceinline__ void gemm_small_block(float* __restrict__ C, const float* __restrict__ A, const float* __restrict__ Bm,
+                                                 float* __restrict__ bias, int M, int N, int K, int lda, int ldb, int ldc,
+                                                 int trans_a, int trans_b, int accumulate, int ones_row,
+                                                 const int* __restrict__ rows_limit, float* __restrict__ act_out,
+                                                 const float* __restrict__ alpha, int act_kind, int bx, int by, float4 (*As)[2],
+                                                 float (*Bs)[GEMM_SMALL_BN + 1]) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int m0 = blockIdx.y * GEMM_SMALL_BM, n0 = blockIdx.x * GEMM_SMALL_BN;
+  const int m0 = by * GEMM_SMALL_BM, n0 = bx * GEMM_SMALL_BN;
   const int limit = rows_limit != nullptr ? max(*rows_limit, 0) : 0x7fffffff;
   const int rows = trans_a ? M : min(M, limit), k_end = trans_a ? min(K, limit) : K;
   if (m0 >= rows) return;  // past the device's row count: the whole block
@@ -479,6 +480,43 @@ AUGUR_KERNEL void __launch_bounds__(256, 3) gemm_small_kernel(float* __restrict_
   else C[(long long)gm * ldc + gn] = out;
   if (act_out != nullptr)
     act_out[(long long)gm * ldc + gn] = act_kind == 1 ? augur::sigmoidf(v) : (v > 0.0f ? v : slope * v);
+}
+}  // namespace
+
+AUGUR_KERNEL void __launch_bounds__(256, 3) gemm_small_kernel(float* __restrict__ C, const float* __restrict__ A,
+                                                           const float* __restrict__ Bm, float* __restrict__ bias,
+                                                           int M, int N, int K, int lda, int ldb, int ldc,
+                                                           int trans_a, int trans_b, int accumulate, int ones_row,
+                                                           const int* __restrict__ rows_limit, float* __restrict__ act_out,
+                                                           const float* __restrict__ alpha, int act_kind) {
+  __shared__ float4 As[GEMM_SMALL_KC][2];                    // As[k]: op(A)'s 8 rows at k
+  __shared__ float Bs[GEMM_SMALL_KC][GEMM_SMALL_BN + 1];     // Bs[k][n]; at the end the warps' partial sums
+  gemm_small_block(C, A, Bm, bias, M, N, K, lda, ldb, ldc, trans_a, trans_b, accumulate, ones_row, rows_limit, act_out, alpha,
+                   act_kind, (int)blockIdx.x, (int)blockIdx.y, As, Bs);
+}
+
+// Two independent products of gemm_small_kernel in one launch (a linear layer's backward: dx = dy W^T and
+// dW += x^T dy with db in the ones row, BuiltinGemm.linearBackward), each as gemm_small_kernel computes it
+// (no row count, no epilogue activation): one launch where there were two, the second's blocks running beside
+// the first's instead of after them. Grid: 1-D, blocks0 blocks of product 0 (column blocks fastest, as
+// gemm_small_kernel's x), then product 1's. Two blocks an SM (__launch_bounds__(256, 2), which the rule's one wave
+// assumes, BuiltinGemm.SMALL_BLOCKS_PER_SM): held to 80 registers, the parameters chosen by product spilled (sm_90: 20
+// bytes), and a copy of the block's code per product spilled on sm_75 and sm_80 (96 bytes).
+AUGUR_KERNEL void __launch_bounds__(256, 2) gemm_small_pair_kernel(
+    float* __restrict__ C0, const float* __restrict__ A0, const float* __restrict__ B0, float* __restrict__ bias0, int M0, int N0,
+    int K0, int lda0, int ldb0, int ldc0, int trans_a0, int trans_b0, int accumulate0, int ones_row0, float* __restrict__ C1,
+    const float* __restrict__ A1, const float* __restrict__ B1, float* __restrict__ bias1, int M1, int N1, int K1, int lda1, int ldb1,
+    int ldc1, int trans_a1, int trans_b1, int accumulate1, int ones_row1, int blocks0) {
+  __shared__ float4 As[GEMM_SMALL_KC][2];
+  __shared__ float Bs[GEMM_SMALL_KC][GEMM_SMALL_BN + 1];
+  // one copy of the block's code, its parameters chosen by product (uniform in the block)
+  const bool first = (int)blockIdx.x < blocks0;
+  const int b = first ? (int)blockIdx.x : (int)blockIdx.x - blocks0, N = first ? N0 : N1;
+  const int gx = (N + GEMM_SMALL_BN - 1) / GEMM_SMALL_BN;
+  gemm_small_block(first ? C0 : C1, first ? A0 : A1, first ? B0 : B1, first ? bias0 : bias1, first ? M0 : M1, N, first ? K0 : K1,
+                   first ? lda0 : lda1, first ? ldb0 : ldb1, first ? ldc0 : ldc1, first ? trans_a0 : trans_a1,
+                   first ? trans_b0 : trans_b1, first ? accumulate0 : accumulate1, first ? ones_row0 : ones_row1, nullptr, nullptr,
+                   nullptr, 0, b % gx, b / gx, As, Bs);
 }
 
 // db[n] += sum_r dy[r, n]    dy (B, N)   (+=). Blocks of (32, COL_ROWS) threads, one per 32 columns.

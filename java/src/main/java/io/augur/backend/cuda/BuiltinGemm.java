@@ -226,6 +226,31 @@ final class BuiltinGemm implements Gemm {
         launch(dW, x, dy, db, in, out, rows, in, out, out, true, false, true, db != 0, rowsLimit);
     }
 
+    /**
+     * A linear layer's backward, dx (B, in) = dy (B, out) W^T and dW (in, out) += x^T dy with db (out) += the column
+     * sums of dy (the ones row; db 0: none), as one launch of gemm_small_pair_kernel where the rule sends both products
+     * to the small kernel and, under {@code auto}, their blocks together still fit the device at once
+     * ({@link #SMALL_BLOCKS_PER_SM} an SM, the rule's one wave): each block computes what it would in a launch of its
+     * own product, so the results are the same bits as {@link #gemm} then {@link #weightGrad}. DIN's top MLP at batch
+     * 128: three launches a step instead of six (59, 190 and 243 blocks). Returns false, having launched nothing,
+     * where the products take their own launches.
+     */
+    boolean linearBackward(long dx, long dW, long db, long dy, long x, long W, int B, int in, int out) {
+        if (B <= 0 || in <= 0 || out <= 0) return false;
+        int dwRows = in + (db != 0 ? 1 : 0);
+        if (!small(B, in, out) || !small(dwRows, out, B)) return false;
+        long blocks0 = (long) ((in + SMALL_COLS - 1) / SMALL_COLS) * ((B + SMALL_ROWS - 1) / SMALL_ROWS);
+        long blocks1 = (long) ((out + SMALL_COLS - 1) / SMALL_COLS) * ((dwRows + SMALL_ROWS - 1) / SMALL_ROWS);
+        if (small == Small.AUTO && blocks0 + blocks1 > (long) SMALL_BLOCKS_PER_SM * multiprocessors) return false;
+        if (blocks0 + blocks1 > Integer.MAX_VALUE) return false;
+        CudaRuntime.Args a = new CudaRuntime.Args()
+                .ptr(dx).ptr(dy).ptr(W).ptr(0L).i(B).i(in).i(out).i(out).i(out).i(in).i(0).i(1).i(0).i(-1)        // dx = dy W^T
+                .ptr(dW).ptr(x).ptr(dy).ptr(db).i(dwRows).i(out).i(B).i(in).i(out).i(out).i(1).i(0).i(1).i(db != 0 ? in : -1)   // dW += x^T dy, db
+                .i((int) blocks0);
+        rt.launch(Kernels.GEMM_SMALL_PAIR, (int) (blocks0 + blocks1), 1, 256, 1, 0, a);
+        return true;
+    }
+
     /** gemm_kernel's epilogue activations (act_kind). */
     static final int ACT_SIGMOID = 1, ACT_PRELU = 2;
 

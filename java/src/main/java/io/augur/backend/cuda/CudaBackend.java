@@ -1380,6 +1380,8 @@ public final class CudaBackend implements Backend, Profiling {
     @Override
     public void linearBackward(Tensor dx, Tensor dW, Tensor db, Tensor dy, Tensor x, Tensor W, int B, int in, int out) {
         begin();
+        // both products in one launch where the built-in GEMM gives both to its small kernel
+        if (dx != null && gemm instanceof BuiltinGemm builtin && builtin.linearBackward(a(dx), a(dW), a(db), a(dy), a(x), a(W), B, in, out)) return;
         if (dx != null) gemm.gemm(a(dx), a(dy), a(W), 0, B, in, out, out, out, in, false, true, false);   // dx = dy W^T
         if (gemm.weightGrad(a(dW), a(db), a(x), a(dy), B, in, out) || db == null) return;                // dW += x^T dy (db += with it)
         if (sliced(B, out)) biasGradRows(rowPartials.address(), db, dy, B, out);

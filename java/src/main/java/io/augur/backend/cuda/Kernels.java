@@ -41,6 +41,8 @@ public final class Kernels {
     public static final String GEMM = "gemm_kernel";
     public static final String GEMM_TF32 = "gemm_tf32_kernel";
     public static final String GEMM_SMALL = "gemm_small_kernel";
+    /** Two of gemm_small_kernel's products in one launch: a linear layer's dx and dW (BuiltinGemm.linearBackward). */
+    public static final String GEMM_SMALL_PAIR = "gemm_small_pair_kernel";
     public static final String BIAS_GRAD = "bias_grad_kernel";
     public static final String BIAS_GRAD_PARTIALS = "bias_grad_partials_kernel";
     public static final String BIAS_GRAD_REDUCE = "bias_grad_reduce_kernel";
@@ -131,7 +133,7 @@ public final class Kernels {
     public static final List<String> ALL = List.of(
             EMBEDDING_GATHER_FORWARD, EMBEDDING_GATHER_BACKWARD, EMBEDDING_GATHER_MULTI_FORWARD, EMBEDDING_GATHER_MULTI_FORWARD_ZERO, EMBEDDING_GATHER_MULTI_BACKWARD, HISTORY_GATHER, SUM_POOL_FORWARD, SUM_POOL_BACKWARD, SPARSE_UPDATE, SPARSE_UPDATE_MULTI,
             INTEREST_CONCAT_FORWARD, INTEREST_CONCAT_BACKWARD, SIGMOID_FORWARD, SIGMOID_BACKWARD, ADD_INTO,
-            SCALE_SEQUENCE_FORWARD, SCALE_SEQUENCE_BACKWARD, ZERO_MULTI, COPY_MULTI, AUX_PAIRS_FORWARD, AUX_PAIRS_BACKWARD, GEMM, GEMM_TF32, GEMM_SMALL, BIAS_GRAD,
+            SCALE_SEQUENCE_FORWARD, SCALE_SEQUENCE_BACKWARD, ZERO_MULTI, COPY_MULTI, AUX_PAIRS_FORWARD, AUX_PAIRS_BACKWARD, GEMM, GEMM_TF32, GEMM_SMALL, GEMM_SMALL_PAIR, BIAS_GRAD,
             BIAS_BROADCAST, BATCH_NORM_FORWARD, BATCH_NORM_BACKWARD, DICE_FORWARD, DICE_BACKWARD, PRELU_FORWARD,
             PRELU_BACKWARD, BCE_WITH_LOGITS, ADAM, ADAM_MULTI, STEP_ADVANCE, OPTIMIZER_STEP, ACTIVATION_UNIT_FORWARD,
             ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_FORWARD_SCALAR, ACTIVATION_UNIT_BACKWARD_SCALAR, ACTIVATION_UNIT_FORWARD_TF32,

@@ -578,6 +578,79 @@ class CudaOpsParityTest {
     }
 
     /**
+     * A linear layer's backward in one launch of gemm_small_pair_kernel (BuiltinGemm.linearBackward) against its two
+     * products launched apart (gemm_small_kernel's dx = dy W^T, then dW += x^T dy with db in the ones row), bit for
+     * bit: DIN's top MLP at batch 128 (the three layers' shapes), shapes off the 8 x 32 blocks, one row, and without
+     * db. Under {@code auto} the pair runs where both products are small and their blocks fit one wave; with the
+     * small kernel off it never runs. The kernels that ran say which path was taken.
+     */
+    @ParameterizedTest
+    @CsvSource({"AUTO, 128, 162, 200, true", "AUTO, 128, 200, 80, true", "AUTO, 128, 80, 1, true", "ALWAYS, 37, 20, 7, true",
+            "ALWAYS, 1, 3, 1, true", "ALWAYS, 130, 65, 80, false", "AUTO, 2048, 162, 200, true", "OFF, 128, 162, 200, true"})
+    void aLinearBackwardInOneLaunchIsItsTwoProductsBitForBit(BuiltinGemm.Small mode, int rowsB, int in, int out, boolean withDb) {
+        CudaBackend gpu = new CudaBackend(GpuTesting.backend().runtime(), "builtin");   // not closed: it shares the context
+        BuiltinGemm g = (BuiltinGemm) gpu.gemm();
+        g.setSmall(mode);
+        float[] x = uniform(rng, rowsB * in, -1, 1), W = uniform(rng, in * out, -1, 1), dy = uniform(rng, rowsB * out, -1, 1);
+        float[] dW0 = uniform(rng, in * out, -1, 1), db0 = uniform(rng, out, -1, 1);
+        io.augur.backend.Tensor tx = upload(gpu, "x", x), tW = upload(gpu, "W", W), tdy = upload(gpu, "dy", dy);
+        io.augur.backend.Tensor[] dx = {gpu.floats("dx", rowsB * in), gpu.floats("dx2", rowsB * in)};
+        io.augur.backend.Tensor[] dW = {upload(gpu, "dW", dW0), upload(gpu, "dW2", dW0)};
+        io.augur.backend.Tensor[] db = withDb ? new io.augur.backend.Tensor[] {upload(gpu, "db", db0), upload(gpu, "db2", db0)} : new io.augur.backend.Tensor[2];
+        gpu.synchronize();
+        java.util.Set<String> pair = timed(gpu, () -> gpu.linearBackward(dx[0], dW[0], db[0], tdy, tx, tW, rowsB, in, out));
+        java.util.Set<String> apart = timed(gpu, () -> {
+            g.gemm(addr(dx[1]), addr(tdy), addr(tW), 0L, rowsB, in, out, out, out, in, false, true, false);
+            if (withDb) assertTrue(g.weightGrad(addr(dW[1]), addr(db[1]), addr(tx), addr(tdy), rowsB, in, out));
+            else g.weightGrad(addr(dW[1]), 0L, addr(tx), addr(tdy), rowsB, in, out);
+        });
+        boolean bothSmall = g.kernel(rowsB, in, out).equals(Kernels.GEMM_SMALL) && g.kernel(in + (withDb ? 1 : 0), out, rowsB).equals(Kernels.GEMM_SMALL);
+        String what = mode + " " + rowsB + "x" + in + "x" + out + (withDb ? "" : " without db") + ": " + pair + " against " + apart;
+        assertEquals(bothSmall, pair.contains(Kernels.GEMM_SMALL_PAIR), what);
+        if (bothSmall) assertEquals(java.util.Set.of(Kernels.GEMM_SMALL_PAIR), pair, what);
+        else assertEquals(apart, pair, what);
+        if (mode == BuiltinGemm.Small.AUTO && rowsB == 128) assertTrue(bothSmall, "DIN's top MLP at batch 128 is small throughout: " + what);
+        if (mode == BuiltinGemm.Small.OFF || rowsB == 2048) assertFalse(bothSmall, what);
+        float[][] got = new float[2][], gotW = new float[2][], gotB = new float[2][];
+        for (int i = 0; i < 2; i++) {
+            got[i] = new float[rowsB * in];
+            gpu.download(dx[i], got[i], got[i].length);
+            gotW[i] = new float[in * out];
+            gpu.download(dW[i], gotW[i], gotW[i].length);
+            gotB[i] = new float[out];
+            if (withDb) gpu.download(db[i], gotB[i], out);
+        }
+        assertSameBits(what + " dx", got[1], got[0]);
+        assertSameBits(what + " dW", gotW[1], gotW[0]);
+        assertSameBits(what + " db", gotB[1], gotB[0]);
+        // and against the reference in doubles, so that both paths being wrong the same way fails too
+        for (int r = 0; r < rowsB; r += Math.max(1, rowsB / 7))
+            for (int k = 0; k < in; k++) {
+                double e = 0;
+                for (int j = 0; j < out; j++) e += (double) dy[r * out + j] * W[k * out + j];
+                assertEquals(e, got[0][r * in + k], 1e-4 * (1 + Math.abs(e)), what + " dx[" + r + ", " + k + "]");
+            }
+        for (int k = 0; k < in; k += Math.max(1, in / 7))
+            for (int j = 0; j < out; j++) {
+                double e = dW0[k * out + j];
+                for (int r = 0; r < rowsB; r++) e += (double) x[r * in + k] * dy[r * out + j];
+                assertEquals(e, gotW[0][k * out + j], 1e-4 * (1 + Math.abs(e)) * Math.sqrt(rowsB), what + " dW[" + k + ", " + j + "]");
+            }
+        if (withDb)
+            for (int j = 0; j < out; j++) {
+                double e = db0[j];
+                for (int r = 0; r < rowsB; r++) e += dy[r * out + j];
+                assertEquals(e, gotB[0][j], 1e-4 * (1 + Math.abs(e)) * Math.sqrt(rowsB), what + " db[" + j + "]");
+            }
+    }
+
+    private static void assertSameBits(String what, float[] want, float[] got) {
+        for (int i = 0; i < want.length; i++)
+            if (Float.floatToRawIntBits(want[i]) != Float.floatToRawIntBits(got[i]))
+                org.junit.jupiter.api.Assertions.fail(what + "[" + i + "]: " + got[i] + " where the two launches gave " + want[i]);
+    }
+
+    /**
      * A library provider refuses what it cannot do before it launches anything: a bias with accumulate (the bias is
      * broadcast into C, which accumulate would keep), and a bias into a C whose rows are strided (ldc != N).
      */
