@@ -35,32 +35,86 @@ AUGUR_KERNEL void dice_forward_kernel(float* __restrict__ y, float* __restrict__
 //   dz = dy x (1 - alpha) p (1 - p)
 //   dx = dy (alpha + (1 - alpha) p) + inv_std (dz - mean_r(dz) - z mean_r(dz z))    (=)
 //   dAlpha += sum_r dy x (1 - p)                                                     (+=)
-AUGUR_KERNEL void dice_backward_kernel(float* __restrict__ dx, float* __restrict__ d_alpha, const float* __restrict__ dy,
-                                       const float* __restrict__ mean, const float* __restrict__ inv_std,
-                                       const float* __restrict__ x, const float* __restrict__ alpha, int B, int C) {
-  __shared__ double scratch[32 * augur::COL_ROWS];
+// HEAD (dice_backward_head_kernel, Backend.logitsDiceBackward): the tower's logit layer above this Dice, whose
+// backward comes in the same launch. dy is then made where it is used, dy[r, c] = d_logits[r] w_head[c] (the
+// product of a one-term sum, as the logit layer's dx = dLogits W^T gives it), and the logit layer's gradients
+// come from the same walk:
+//   d_w_head[c] += sum_r out[r, c] d_logits[r]      d_b_head[0] += sum_r d_logits[r] (block 0)      (+=)
+// in doubles, the thread rows' sums added by column_sum, as the Dice sums beside them (d_b_head nullptr: no bias).
+//   dx, dy, x, out (B, C)   d_alpha, mean, inv_std, alpha, w_head, d_w_head (C)   d_logits (B)   d_b_head (1)
+namespace augur {
+template <bool HEAD>
+__device__ __forceinline__ void dice_backward(float* __restrict__ dx, float* __restrict__ d_alpha, const float* __restrict__ dy,
+                                              const float* __restrict__ mean, const float* __restrict__ inv_std,
+                                              const float* __restrict__ x, const float* __restrict__ alpha, int B, int C,
+                                              float* __restrict__ d_w_head, float* __restrict__ d_b_head,
+                                              const float* __restrict__ d_logits, const float* __restrict__ w_head,
+                                              const float* __restrict__ out) {
+  __shared__ double scratch[32 * COL_ROWS];
   if (B <= 0) return;
   const int c = blockIdx.x * 32 + threadIdx.x;
   const float mu = c < C ? mean[c] : 0.0f, is = c < C ? inv_std[c] : 0.0f, a = c < C ? alpha[c] : 0.0f;
-  double s_dz = 0.0, s_dzz = 0.0, s_da = 0.0;
-  // (x, dy) of row r
-  auto load = [&](int r) { return make_float2(x[(long long)r * C + c], dy[(long long)r * C + c]); };
-  if (c < C)
-    augur::column_rows<augur::COLUMN_LOADS, float2>(B, load, [&](int, float2 v) {
-      const augur::DiceTerms d(v.x, v.y, mu, is, a);
-      s_dz += d.dz;
-      s_dzz += (double)d.dz * d.z;
-      s_da += (double)v.y * v.x * (1 - d.p);
-    });
-  s_dz = augur::column_sum(s_dz, scratch);
-  s_dzz = augur::column_sum(s_dzz, scratch);
-  s_da = augur::column_sum(s_da, scratch);
+  const float wh = HEAD && c < C ? w_head[c] : 0.0f;
+  double s_dz = 0.0, s_dzz = 0.0, s_da = 0.0, s_dw = 0.0, s_db = 0.0;
+  // (x, dy) of row r; with HEAD, dy's d_logits[r] (times wh where used)
+  auto load = [&](int r) { return make_float2(x[(long long)r * C + c], HEAD ? d_logits[r] : dy[(long long)r * C + c]); };
+  if (c < C) {
+    if constexpr (HEAD) {
+      column_rows<COLUMN_LOADS, float4>(B, [&](int r) {
+        return make_float4(x[(long long)r * C + c], d_logits[r], out[(long long)r * C + c], 0.0f);
+      }, [&](int, float4 v) {
+        const float g = v.y * wh;
+        const DiceTerms d(v.x, g, mu, is, a);
+        s_dz += d.dz;
+        s_dzz += (double)d.dz * d.z;
+        s_da += (double)g * v.x * (1 - d.p);
+        s_dw += (double)v.z * v.y;
+        s_db += v.y;
+      });
+    } else {
+      column_rows<COLUMN_LOADS, float2>(B, load, [&](int, float2 v) {
+        const DiceTerms d(v.x, v.y, mu, is, a);
+        s_dz += d.dz;
+        s_dzz += (double)d.dz * d.z;
+        s_da += (double)v.y * v.x * (1 - d.p);
+      });
+    }
+  }
+  s_dz = column_sum(s_dz, scratch);
+  s_dzz = column_sum(s_dzz, scratch);
+  s_da = column_sum(s_da, scratch);
+  if constexpr (HEAD) {
+    s_dw = column_sum(s_dw, scratch);
+    s_db = column_sum(s_db, scratch);
+  }
   if (c >= C) return;
-  if (threadIdx.y == 0) d_alpha[c] += (float)s_da;
+  if (threadIdx.y == 0) {
+    d_alpha[c] += (float)s_da;
+    if constexpr (HEAD) {
+      d_w_head[c] += (float)s_dw;
+      if (c == 0 && d_b_head != nullptr) d_b_head[0] += (float)s_db;
+    }
+  }
   const float mean_dz = (float)(s_dz / B), mean_dzz = (float)(s_dzz / B);
-  augur::column_rows<augur::COLUMN_LOADS, float2>(B, load, [&](int r, float2 v) {
-    dx[(long long)r * C + c] = augur::DiceTerms(v.x, v.y, mu, is, a).dx(v.y, is, a, mean_dz, mean_dzz);
+  column_rows<COLUMN_LOADS, float2>(B, load, [&](int r, float2 v) {
+    const float g = HEAD ? v.y * wh : v.y;
+    dx[(long long)r * C + c] = DiceTerms(v.x, g, mu, is, a).dx(g, is, a, mean_dz, mean_dzz);
   });
+}
+}  // namespace augur
+
+AUGUR_KERNEL void dice_backward_kernel(float* __restrict__ dx, float* __restrict__ d_alpha, const float* __restrict__ dy,
+                                       const float* __restrict__ mean, const float* __restrict__ inv_std,
+                                       const float* __restrict__ x, const float* __restrict__ alpha, int B, int C) {
+  augur::dice_backward<false>(dx, d_alpha, dy, mean, inv_std, x, alpha, B, C, nullptr, nullptr, nullptr, nullptr, nullptr);
+}
+
+AUGUR_KERNEL void dice_backward_head_kernel(float* __restrict__ dx, float* __restrict__ d_alpha, float* __restrict__ d_w_head,
+                                            float* __restrict__ d_b_head, const float* __restrict__ d_logits,
+                                            const float* __restrict__ w_head, const float* __restrict__ out,
+                                            const float* __restrict__ mean, const float* __restrict__ inv_std,
+                                            const float* __restrict__ x, const float* __restrict__ alpha, int B, int C) {
+  augur::dice_backward<true>(dx, d_alpha, nullptr, mean, inv_std, x, alpha, B, C, d_w_head, d_b_head, d_logits, w_head, out);
 }
 
 // Dice, stage 2: training combines the S slices' statistics (normalization.cuh combine_statistics,

@@ -462,9 +462,31 @@ public interface Backend extends AutoCloseable {
             h = l.out();
         }
         Tower.Layer head = t.head();
-        linear(head.pre(), h, head.weight(), head.bias(), B, head.in(), 1);
-        if (loss != null) bceWithLogits(loss.loss(), loss.dLogits(), head.pre(), loss.labels(), B, loss.scale(), rows);
+        if (loss != null) logitsAndLoss(head, h, B, loss, rows);
+        else linear(head.pre(), h, head.weight(), head.bias(), B, head.in(), 1);
         return head.pre();
+    }
+
+    /**
+     * The tower's logit layer and the loss: head.pre (B, 1) = h (B, head.in) head.weight + head.bias, then
+     * {@link #bceWithLogits} on those logits over the first rows[0] of the B rows (null: all B). By default the two
+     * ops; the CUDA backend computes the logits in the loss's launch.
+     */
+    default void logitsAndLoss(Tower.Layer head, Tensor h, int B, Tower.Loss loss, Tensor rows) {
+        linear(head.pre(), h, head.weight(), head.bias(), B, head.in(), 1);
+        bceWithLogits(loss.loss(), loss.dLogits(), head.pre(), loss.labels(), B, loss.scale(), rows);
+    }
+
+    /**
+     * The logit layer's backward and the backward of the Dice layer below it (top, the tower's last hidden layer), from
+     * dLogits (B, 1): head.dWeight and head.dBias (+=) from dLogits and top.out; top's gradient at its output, dLogits
+     * head.weight^T; then Dice's backward of it into top.dPre (=) and top.dAlpha (+=). By default the two ops (which also
+     * fill top.dOut); the CUDA backend takes both in the Dice backward's launch, the gradient at top's output made
+     * row by row where it is used (top.dOut is then left as it was).
+     */
+    default void logitsDiceBackward(Tower.Layer head, Tower.Layer top, Tensor dLogits, int B) {
+        linearBackward(top.dOut(), head.dWeight(), head.dBias(), dLogits, top.out(), head.weight(), B, head.in(), 1);
+        diceBackward(top.dPre(), top.dAlpha(), top.dOut(), top.mean(), top.invStd(), top.pre(), top.alpha(), B, top.width());
     }
 
     /** {@link #towerBackward(Tower, Tensor, Tensor, Tensor, int, Tensor)} over all B rows. */
@@ -483,14 +505,21 @@ public interface Backend extends AutoCloseable {
         java.util.List<Tower.Layer> hidden = t.hidden();
         Tower.Layer head = t.head();
         Tensor upstream = dLogits;
+        // a last hidden layer of Dice takes the logit layer's backward with its own (logitsDiceBackward)
+        boolean headIntoDice = !hidden.isEmpty() && hidden.get(hidden.size() - 1).act() == Activation.DICE;
         for (int i = hidden.size(); i >= 0; i--) {
             Tower.Layer l = i == hidden.size() ? head : hidden.get(i);
+            if (i == hidden.size() && headIntoDice) {
+                logitsDiceBackward(head, hidden.get(i - 1), dLogits, B);
+                continue;
+            }
             if (i < hidden.size()) {   // a hidden layer: its activation's backward first
-                switch (l.act()) {
-                    case SIGMOID -> sigmoidBackward(l.dPre(), l.dOut(), l.out(), B * l.width());
-                    case PRELU -> preluBackward(l.dPre(), l.dAlpha(), l.dOut(), l.pre(), l.alpha(), B, l.width());
-                    case DICE -> diceBackward(l.dPre(), l.dAlpha(), l.dOut(), l.mean(), l.invStd(), l.pre(), l.alpha(), B, l.width());
-                }
+                if (!(headIntoDice && i == hidden.size() - 1))
+                    switch (l.act()) {
+                        case SIGMOID -> sigmoidBackward(l.dPre(), l.dOut(), l.out(), B * l.width());
+                        case PRELU -> preluBackward(l.dPre(), l.dAlpha(), l.dOut(), l.pre(), l.alpha(), B, l.width());
+                        case DICE -> diceBackward(l.dPre(), l.dAlpha(), l.dOut(), l.mean(), l.invStd(), l.pre(), l.alpha(), B, l.width());
+                    }
                 upstream = l.dPre();
             }
             Tensor input = i == 0 ? t.norm().y() : hidden.get(i - 1).out();

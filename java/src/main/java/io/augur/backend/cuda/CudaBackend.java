@@ -1490,6 +1490,34 @@ public final class CudaBackend implements Backend, Profiling {
                 .ptr(a(alpha)).i(B).i(C));
     }
 
+    /**
+     * The logit layer's backward in the Dice backward's launch (dice_backward_head_kernel): the gradient at the Dice
+     * layer's output made row by row where it is used, dLogits[r] head.weight[c], and head.dWeight, head.dBias from
+     * the same walk; top.dOut is not written. Where the Dice backward runs sliced (many rows), the two ops.
+     */
+    @Override
+    public void logitsDiceBackward(Tower.Layer head, Tower.Layer top, Tensor dLogits, int B) {
+        int C = top.width();
+        if (sliced(B, C) || head.in() != C) {
+            Backend.super.logitsDiceBackward(head, top, dLogits, B);
+            return;
+        }
+        if (top.dPre() == top.pre()) throw new IllegalArgumentException("dice backward: dx must not alias x");
+        begin();
+        launchColumns(Kernels.DICE_BACKWARD_HEAD, C, args().ptr(a(top.dPre())).ptr(a(top.dAlpha())).ptr(a(head.dWeight())).ptr(a(head.dBias()))
+                .ptr(a(dLogits)).ptr(a(head.weight())).ptr(a(top.out())).ptr(a(top.mean())).ptr(a(top.invStd())).ptr(a(top.pre()))
+                .ptr(a(top.alpha())).i(B).i(C));
+    }
+
+    /** The logits in the loss's launch (bce_head_kernel), each row's by a thread of bce_with_logits_kernel's grid. */
+    @Override
+    public void logitsAndLoss(Tower.Layer head, Tensor h, int B, Tower.Loss loss, Tensor rows) {
+        begin();
+        rt.launch(Kernels.BCE_HEAD, bceBlocks(B), 1, BLOCK, 1, 0, args().ptr(a(loss.loss())).ptr(a(loss.dLogits())).ptr(a(head.pre()))
+                .ptr(a(h)).ptr(a(head.weight())).ptr(a(head.bias())).ptr(a(loss.labels())).ptr(a(rows)).ptr(rowPartials.address())
+                .ptr(bceDone.address()).i(B).i(head.in()).f(loss.scale()));
+    }
+
     // ---------------------------------------------------------------- the top tower (tower.cu)
 
     /** Threads of a tower block. */

@@ -50,6 +50,8 @@ public final class Kernels {
     // batch_norm.cu, dice.cu, prelu.cu
     public static final String BATCH_NORM_FORWARD = "batch_norm_forward_kernel";
     public static final String BATCH_NORM_BACKWARD = "batch_norm_backward_kernel";
+    /** dice_backward_kernel with the tower's logit layer above it, its backward in the same launch (Backend.logitsDiceBackward). */
+    public static final String DICE_BACKWARD_HEAD = "dice_backward_head_kernel";
     public static final String DICE_FORWARD = "dice_forward_kernel";
     public static final String DICE_BACKWARD = "dice_backward_kernel";
     public static final String PRELU_FORWARD = "prelu_forward_kernel";
@@ -93,6 +95,8 @@ public final class Kernels {
     }
     // bce.cu, adam.cu
     public static final String BCE_WITH_LOGITS = "bce_with_logits_kernel";
+    /** The tower's logit layer and the loss in one launch (Backend.logitsAndLoss). */
+    public static final String BCE_HEAD = "bce_head_kernel";
     public static final String ADAM = "adam_kernel";
     public static final String ADAM_MULTI = "adam_multi_kernel";
     public static final String STEP_ADVANCE = "step_advance_kernel";
@@ -134,8 +138,8 @@ public final class Kernels {
             EMBEDDING_GATHER_FORWARD, EMBEDDING_GATHER_BACKWARD, EMBEDDING_GATHER_MULTI_FORWARD, EMBEDDING_GATHER_MULTI_FORWARD_ZERO, EMBEDDING_GATHER_MULTI_BACKWARD, HISTORY_GATHER, SUM_POOL_FORWARD, SUM_POOL_BACKWARD, SPARSE_UPDATE, SPARSE_UPDATE_MULTI,
             INTEREST_CONCAT_FORWARD, INTEREST_CONCAT_BACKWARD, SIGMOID_FORWARD, SIGMOID_BACKWARD, ADD_INTO,
             SCALE_SEQUENCE_FORWARD, SCALE_SEQUENCE_BACKWARD, ZERO_MULTI, COPY_MULTI, AUX_PAIRS_FORWARD, AUX_PAIRS_BACKWARD, GEMM, GEMM_TF32, GEMM_SMALL, GEMM_SMALL_PAIR, BIAS_GRAD,
-            BIAS_BROADCAST, BATCH_NORM_FORWARD, BATCH_NORM_BACKWARD, DICE_FORWARD, DICE_BACKWARD, PRELU_FORWARD,
-            PRELU_BACKWARD, BCE_WITH_LOGITS, ADAM, ADAM_MULTI, STEP_ADVANCE, OPTIMIZER_STEP, ACTIVATION_UNIT_FORWARD,
+            BIAS_BROADCAST, BATCH_NORM_FORWARD, BATCH_NORM_BACKWARD, DICE_FORWARD, DICE_BACKWARD, DICE_BACKWARD_HEAD, PRELU_FORWARD,
+            PRELU_BACKWARD, BCE_WITH_LOGITS, BCE_HEAD, ADAM, ADAM_MULTI, STEP_ADVANCE, OPTIMIZER_STEP, ACTIVATION_UNIT_FORWARD,
             ACTIVATION_UNIT_BACKWARD, ACTIVATION_UNIT_FORWARD_SCALAR, ACTIVATION_UNIT_BACKWARD_SCALAR, ACTIVATION_UNIT_FORWARD_TF32,
             ACTIVATION_UNIT_BACKWARD_TF32, ACTIVATION_UNIT_BACKWARD_3BLOCKS, ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS,
             ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS, ACTIVATION_UNIT_FORWARD_TF32X3, ACTIVATION_UNIT_BACKWARD_TF32X3, ACTIVATION_UNIT_BACKWARD_TF32X3_3BLOCKS,

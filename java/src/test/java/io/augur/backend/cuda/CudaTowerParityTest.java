@@ -17,6 +17,7 @@ import static io.augur.backend.cuda.GpuTesting.Pair;
 import static io.augur.backend.cuda.GpuTesting.uniform;
 import static io.augur.backend.cuda.GpuTesting.uniformPoisoned;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -377,5 +378,36 @@ class CudaTowerParityTest {
         TwinTower t = new TwinTower(B, 45, new int[] {200, 9}, Activation.DICE);
         assertEquals(0, tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must take the ops");
         t.trainingStepMatches();
+    }
+
+    /**
+     * The tower layer by layer (tower.fused=off), where the logit layer rides with its neighbours: its product in the
+     * loss's launch (bce_head_kernel) and, below a layer of Dice, its backward in the Dice backward's launch
+     * (dice_backward_head_kernel), against the CPU's ops one by one. The Amazon shape at batch 128 (162 inputs, 200 and
+     * 80), widths off the 32-channel blocks at 37 rows, PReLU (the loss's launch only), and 2,400 rows, where Dice's backward runs sliced and the logit
+     * layer's backward takes its own launch again. The kernels that ran say which launches were taken.
+     */
+    @ParameterizedTest(name = "{0} B={1} inputs={2} hidden={3} rows={4}")
+    @CsvSource({"DICE, 128, 162, 200 80, -1", "DICE, 37, 45, 33 9, -1", "PRELU, 37, 45, 33 9, -1", "DICE, 2400, 45, 20 9, -1"})
+    void theLayersTakeTheLogitLayerInTheirNeighboursLaunches(Activation act, int B, int inputs, String hidden, int count) {
+        tw.gpu.setTuning(before.with(KernelTuning.TOWER_FUSED, "off"));
+        TwinTower t = new TwinTower(B, inputs, ints(hidden), act);
+        assertEquals(0, tw.gpu.fusedTower(t.on(tw.gpu), B), "this case must take the ops");
+        Pair rows = count < 0 ? null : tw.ints("rows", new int[] {count});
+        java.util.Set<String> forward = CudaOpsParityTest.timed(tw.gpu,
+                () -> tw.both(be -> be.towerForward(t.on(be), t.x.on(be), B, true, rows == null ? null : rows.on(be), t.lossOn(be))));
+        t.assertForward("training");
+        tw.assertClose("loss", t.loss, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose("loss's dLogits", t.lossGrad, TIGHT_ATOL, TIGHT_RTOL);
+        assertTrue(forward.contains(Kernels.BCE_HEAD) && !forward.contains(Kernels.BCE_WITH_LOGITS), forward.toString());
+        java.util.Set<String> backward = CudaOpsParityTest.timed(tw.gpu,
+                () -> tw.both(be -> be.towerBackward(t.on(be), t.dx.on(be), t.dLogits.on(be), t.x.on(be), B, rows == null ? null : rows.on(be))));
+        t.assertBackward();
+        boolean together = act == Activation.DICE && !tw.gpu.sliced(B, t.widths[t.widths.length - 1]);
+        assertEquals(together, backward.contains(Kernels.DICE_BACKWARD_HEAD), backward.toString());
+        if (B == 2400) assertFalse(together, "2,400 rows of Dice run sliced: " + backward);
+        if (B == 128 && tw.gpu.gemm() instanceof BuiltinGemm && tw.gpu.tuning().gemmSmall() == BuiltinGemm.Small.AUTO)
+            assertEquals(java.util.Set.of(Kernels.DICE_BACKWARD_HEAD, Kernels.DICE_BACKWARD, Kernels.GEMM_SMALL_PAIR, Kernels.BATCH_NORM_BACKWARD),
+                    backward, "DIN's tower at 128 with the built-in GEMM: five launches, the products' in pairs");
     }
 }
