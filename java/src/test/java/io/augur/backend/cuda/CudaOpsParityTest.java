@@ -1063,6 +1063,40 @@ class CudaOpsParityTest {
         assertEquals(Float.floatToRawIntBits(first[0]), Float.floatToRawIntBits(second[0]), "the second launch's loss " + second[0] + " vs the first's " + first[0]);
     }
 
+    /**
+     * The tower's logit layer and the loss in one launch (bce_head_kernel, Backend.logitsAndLoss) against the CPU's two
+     * ops: one block (37 and 128 rows, 80 and 7 inputs) and nine (9,000 rows, the blocks' sums added by the last), with
+     * and without a device row count (every row's logit written, the loss and dLogits over the first n). Replayed over a
+     * NaN loss, the launch writes the same bits: its block counter is back at zero.
+     */
+    @ParameterizedTest
+    @CsvSource({"37, 80, -1", "128, 80, -1", "128, 7, 100", "9000, 80, -1", "9000, 80, 5000", "128, 80, 0"})
+    void theLogitsInTheLossLaunch(int B, int K, int n) {
+        float bound = (float) (1 / Math.sqrt(K));
+        Pair h = tw.floats("h", uniform(rng, B * K, -2, 2)), w = tw.floats("head.W", uniform(rng, K, -bound, bound));
+        Pair bias = tw.floats("head.b", uniform(rng, 1, -0.5f, 0.5f)), pre = tw.poisoned("logits", B);
+        float[] y = new float[B];
+        for (int r = 0; r < B; r++) y[r] = rng.nextBoolean() ? 1f : 0f;
+        Pair labels = tw.floats("labels", y), loss = tw.poisoned("loss", 1), dz = tw.poisoned("dLogits", B);
+        Pair rows = n < 0 ? null : tw.ints("rows", new int[] {n});
+        java.util.function.Consumer<Backend> op = be -> be.logitsAndLoss(
+                new io.augur.backend.Tower.Layer(w.on(be), bias.on(be), null, null, pre.on(be), null, null, null, null, null, null, null, null,
+                        null, null, K, 1, 0f, 0f),
+                h.on(be), B, new io.augur.backend.Tower.Loss(labels.on(be), loss.on(be), dz.on(be), 0.7f), rows == null ? null : rows.on(be));
+        java.util.Set<String> ran = timed(tw.gpu, () -> tw.both(op));
+        assertEquals(java.util.Set.of(Kernels.BCE_HEAD), ran);
+        String what = "logits and loss, " + B + " rows of " + K + ", count " + n;
+        tw.assertClose(what + ": logits", pre, TIGHT_ATOL, TIGHT_RTOL);
+        tw.assertClose(what + ": loss", loss, n == 0 ? 0 : TIGHT_ATOL, n == 0 ? 0 : TIGHT_RTOL);
+        tw.assertClose(what + ": dLogits", dz, 1e-7, TIGHT_RTOL);
+        float[] first = new float[1], second = new float[1];
+        tw.gpu.download(loss.gpu(), first, 1);
+        tw.gpu.upload(loss.gpu(), new float[] {Float.NaN}, 1);
+        op.accept(tw.gpu);
+        tw.gpu.download(loss.gpu(), second, 1);
+        assertEquals(Float.floatToRawIntBits(first[0]), Float.floatToRawIntBits(second[0]), what + ": the second launch's loss " + second[0] + " vs the first's " + first[0]);
+    }
+
     /** BatchNorm over the first n of B rows, n in device memory; the rows past n hold large values. */
     private void rowCountedBatchNorm(int B, int n, int C) {
         float[] x = uniform(rng, B * C, -1, 1);
