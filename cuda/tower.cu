@@ -6,7 +6,8 @@
 //
 // A block owns `cols` channels of one layer for all B rows. The statistics over the batch that
 // Dice and BatchNorm need are then the block's own sums (fixed order, doubles): no partials, no
-// second launch. At batch 128 the DIN tower and its loss take 5 launches each step instead of 16:
+// second launch. At batch 128 the DIN tower and its loss take 5 launches each step instead of 11 (16 before
+// the layers' pairs and head launches, CudaBackend.logitsAndLoss and logitsDiceBackward):
 // the top layer's forward also makes the logits and the loss.
 //
 // Larger batches take the same kernels in thread-block clusters of S = 2, 4, 8 or 16 blocks
