@@ -1498,7 +1498,8 @@ public final class CudaBackend implements Backend, Profiling {
     @Override
     public void logitsDiceBackward(Tower.Layer head, Tower.Layer top, Tensor dLogits, int B) {
         int C = top.width();
-        if (sliced(B, C) || head.in() != C) {
+        if (head.in() != C) throw new IllegalArgumentException("logit layer of input width " + head.in() + " above a Dice layer of width " + C);
+        if (sliced(B, C)) {
             Backend.super.logitsDiceBackward(head, top, dLogits, B);
             return;
         }
