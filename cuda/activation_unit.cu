@@ -1310,17 +1310,38 @@ __device__ __forceinline__ float strided_sum(const float* p, int stride, int y, 
 }
 }  // namespace
 
-AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
+namespace {
+// The query's lookups whose backward the reduce takes (activation_unit_reduce_gather_kernel): each entry of
+// `sinks` reads d_query's columns [off, off + D) at rows b < rows, T = 1, no lengths. Element (b, c) of dQuery,
+// its value v just stored, adds itself to each such entry's sparse gradient as embedding_gather_backward_kernel
+// would (an id outside [0, V) skipped, reported by the forward; a non-finite v reported and added), and the
+// entry's first column marks the row touched. The same integers in acc, so the same sums as the separate launch.
+__device__ __forceinline__ void query_sinks(const augur::GatherList* sinks, int* status, int b, int c, float v) {
+  for (int k = 0; k < sinks->count; ++k) {
+    const augur::GatherEntry& e = sinks->e[k];
+    if (b >= e.rows || c < e.off || c >= e.off + e.D) continue;
+    const int id = e.ids[b];
+    if (id < 0 || id >= e.V) continue;
+    if (c == e.off) augur::touch_row(e.touched_flag, e.touched_list, e.touched_count, status, id, e.capacity);
+    if (!isfinite(v)) augur::set_status(status, AUGUR_STATUS_NONFINITE_GRAD);
+    atomicAdd(reinterpret_cast<unsigned long long*>(e.acc + (id * e.D + (c - e.off))), static_cast<unsigned long long>(augur::to_fixed(v)));
+  }
+}
+
+// The reduce's work for blocks `block`, `block` + `blocks`, ... of its grid (see activation_unit_reduce_kernel), thread (x, y)
+// of its 32 x REDUCE_GROUPS; with SINKS, dQuery's elements also go to the query's lookups (query_sinks; sinks is then the
+// kernel's parameter, never a null or a copy). After the grid's dependency wait.
+template <bool SINKS>
+__device__ __forceinline__ void reduce_rounds(const AttentionArgs& a, int x, int y, int block, int blocks, const augur::GatherList* sinks,
+                                              int* status) {
   __shared__ float sums[3][REDUCE_GROUPS][32];
   const int W = a.W, h1 = a.h1, h2 = a.h2, T = a.T;
   const PartialLayout L(W, h1, h2);
   const int n_w1 = W * h1, n_b1 = h1, n_a1 = h1, n_w2 = h1 * h2, n_b2 = h2, n_a2 = h2, n_w3 = h2;
   const long long n_params = (long long)n_w1 + n_b1 + n_a1 + n_w2 + n_b2 + n_a2 + n_w3 + 1;
   const long long total = n_params + (long long)a.B * W;
-  augur::grid_dependency_wait_and_launch();
   const int slices = min(a.blocks, *a.tiles);
-  const int x = threadIdx.x, y = threadIdx.y;
-  for (long long base = (long long)blockIdx.x * 32; base < total; base += (long long)gridDim.x * 32) {  // the same for the block
+  for (long long base = (long long)block * 32; base < total; base += (long long)blocks * 32) {  // the same for the block
     const long long idx = base + x;
     float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f;
     float* dst = nullptr;  // a gradient other than W1's: its element e
@@ -1377,12 +1398,18 @@ AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
         t1 += sums[1][g][x];
         t2 += sums[2][g][x];
       }
-      if (idx >= n_params && a.dx != nullptr) {  // the interest block's share first (=), as interest_concat_backward_kernel writes it
-        const int q = (int)(idx - n_params), b = q / W, c = q % W;
-        const float* g = a.dx + b * a.d_out_stride;
-        a.d_query[q] = (g[c] + g[2 * W + c] * a.s[q]) + t0;
-      } else if (idx >= n_params) {
-        a.d_query[idx - n_params] += t0;
+      if (idx >= n_params) {
+        const int q = (int)(idx - n_params);
+        float v;
+        if (a.dx != nullptr) {  // the interest block's share first (=), as interest_concat_backward_kernel writes it
+          const float* g = a.dx + (q / W) * a.d_out_stride;
+          const int c = q % W;
+          v = (g[c] + g[2 * W + c] * a.s[q]) + t0;
+        } else {
+          v = a.d_query[q] + t0;
+        }
+        a.d_query[q] = v;
+        if constexpr (SINKS) query_sinks(sinks, status, q / W, q % W, v);
       } else if (idx < n_w1) {
         const int c = (int)idx / h1, i = (int)idx % h1;
         a.g_w1[c * h1 + i] += t0;
@@ -1395,6 +1422,36 @@ AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
     }
     __syncthreads();  // sums is written again
   }
+}
+}  // namespace
+
+AUGUR_KERNEL void activation_unit_reduce_kernel(AttentionArgs a) {
+  augur::grid_dependency_wait_and_launch();
+  reduce_rounds<false>(a, (int)threadIdx.x, (int)threadIdx.y, (int)blockIdx.x, (int)gridDim.x, nullptr, nullptr);
+}
+
+// The reduce and the lookups' backward of the step in one launch (CudaBackend.attentionInterestBackward with the
+// model's lookups): blocks [0, reduce_blocks) run activation_unit_reduce_kernel's rounds, each of their dQuery
+// elements also added to the query's lookups (`sinks`, query_sinks: the lookups that read dQuery, which this
+// launch writes); blocks [reduce_blocks, reduce_blocks + lookups.blocks) run embedding_gather_multi_backward_kernel's
+// blocks of `lookups` (the rest, which read what earlier launches wrote: dKeys, the profile's columns of dx). Integer
+// atomics add up the same in any order, so each sparse gradient is what the separate launches give. One launch
+// where there were two, the lookups' blocks running beside the reduce's. Blocks of 256 threads, 1-D: the reduce's
+// thread (x, y) is thread 32 y + x.
+AUGUR_KERNEL void activation_unit_reduce_gather_kernel(AttentionArgs a, augur::GatherList lookups, augur::GatherList sinks, int* status,
+                                                       int reduce_blocks) {
+  augur::grid_dependency_wait_and_launch();
+  const int block = (int)blockIdx.x;
+  if (block < reduce_blocks) {
+    reduce_rounds<true>(a, (int)threadIdx.x & 31, (int)threadIdx.x >> 5, block, reduce_blocks, &sinks, status);
+    return;
+  }
+  int first;
+  const augur::GatherEntry& e = lookups.e[augur::gather_entry(lookups, block - reduce_blocks, &first)];
+  const int warp_first = augur::gather_warp_first(first, e.D);
+  if (warp_first < e.rows)
+    augur::gather_backward_warp(e.acc, e.touched_flag, e.touched_list, e.touched_count, status, e.dout, e.ids, e.lengths, e.T, e.D, e.V,
+                                e.capacity, e.out_stride, e.off, warp_first, e.rows);
 }
 
 // One block per sample. weights[b, t] = score[b, t] (or its softmax over t < len), 0 for

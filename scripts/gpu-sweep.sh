@@ -44,8 +44,11 @@
 #             python3; TORCH_ARGS, more torch_ref.py options, e.g. "--steps 100"; TORCH_DEVICE, default
 #             cuda: cpu tries the part on a machine without a GPU);
 #   sanitize  CudaOpsParityTest and CudaTowerParityTest under compute-sanitizer memcheck;
-#   variants  DIN again with each of VARIANTS (JVM options, one run each; default, most telling
-#             first: the unit backward's per-sample query sums (off by default since 2026-11-26, when
+#   variants  DIN again with each of VARIANTS (JVM options, one run each; default, the newest
+#             questions first: the lookups' backward in a launch of its own after the unit's reduce (as
+#             before 2026-11-26's fortieth session, which put it in the reduce's launch; not yet timed);
+#             at batch 128 the tower fused in clusters of 8, 16 and 4 blocks (see below); then the unit
+#             backward's per-sample query sums (off by default since 2026-11-26, when
 #             they lost by 4 and 7%); the activation unit's products on scalar tiles instead of vector tiles (float4 loads; the same bits,
 #             fewer instructions, not yet timed); at batch 128, the unit's launches asking for the shared memory
 #             of the planned 32-row tiles rather than of the 16-row tiles they run (less L1; as before
@@ -56,11 +59,10 @@
 #             left them: the BatchNorm's in three rounds of clusters, the 200-wide layer's in two, where chunks
 #             of 112 and 48 columns take one each; not yet timed); the activation unit layer by layer (whole-batch products); without programmatic dependent launch; the top tower layer by layer instead of
 #             fused; the activation unit's partial gradients, or only dM3, in global memory (more L1
-#             for the weights); its backward tiles of 16 rows; 128 threads a block; at batch 128 the tower
-#             fused in clusters of 8, 16 and 4 blocks (16, 8 and 32 rows a block; the shipped table runs
-#             it layer by layer there, and fused it had only been measured in clusters of 1, all 128 rows
-#             a block, which lost by 5 to 10%): the alternatives to each default the code only reasons
-#             for. A variant OPTION@B[,B...] runs at those batch sizes only: the tiles of 16 rows at
+#             for the weights); its backward tiles of 16 rows; 128 threads a block (the tower's clusters
+#             at 128: 16, 8 and 32 rows a block; the shipped table runs it layer by layer there, and fused
+#             it had only been measured in clusters of 1, all 128 rows a block, which lost by 5 to 10%):
+#             the alternatives to each default the code only reasons for. A variant OPTION@B[,B...] runs at those batch sizes only: the tiles of 16 rows at
 #             2048 (at 128 they are the default), the tower's clusters at 128 (at 2048 clusters of 8 are
 #             the default). OPTION+OPTION... is one variant of several options: a tower setting alone
 #             changes nothing where the tower runs layer by layer, which consults none of them (the
@@ -257,7 +259,8 @@ fi
 pack
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
-  else variants=(-Daugur.attention.querySums=auto -Daugur.attention.vectorTiles=off -Daugur.attention.rowGroups=1 -Daugur.attention.sharedAsPlanned=true@128 -Daugur.tower.cols=4@2048 -Daugur.tower.chunk=all@2048 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=8@128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=16@128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=4@128); fi
+  # the newest questions first, as the budget may end the list: the lookups' backward in its own launch again, the fused tower's clusters at 128
+  else variants=(-Daugur.attention.reduceGathers=off -Daugur.tower.fused=auto+-Daugur.tower.cluster=8@128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=16@128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=4@128 -Daugur.attention.querySums=auto -Daugur.attention.vectorTiles=off -Daugur.attention.rowGroups=1 -Daugur.attention.sharedAsPlanned=true@128 -Daugur.tower.cols=4@2048 -Daugur.tower.chunk=all@2048 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128); fi
   i=0
   for spec in "${variants[@]}"; do
     i=$((i + 1))

@@ -587,6 +587,18 @@ public interface Backend extends AutoCloseable {
         activationUnitBackward(dQuery, dKeys, grads, dOut, null, weights, ws, query, keys, lengths, params, spec, B, T);
     }
 
+    /**
+     * {@link #attentionInterestBackward}, then {@link #embeddingGatherBackward}(lookups): the step's lookups' backward,
+     * some of which read dQuery and dKeys. By default the two ops; the CUDA backend adds the lookups' gradients in the
+     * launch that sums the unit's partial gradients, those that read dQuery from its elements as they are written.
+     */
+    default void attentionInterestBackward(Tensor dQuery, Tensor dKeys, Tensor dS, Tensor dOut, AttentionParams grads, Tensor dx, Tensor s,
+                                           Tensor weights, Workspace ws, Tensor query, Tensor keys, Tensor lengths, AttentionParams params,
+                                           AttentionSpec spec, int B, int T, int xStride, int off, java.util.List<Gather> lookups) {
+        attentionInterestBackward(dQuery, dKeys, dS, dOut, grads, dx, s, weights, ws, query, keys, lengths, params, spec, B, T, xStride, off);
+        embeddingGatherBackward(lookups);
+    }
+
     // ---------------------------------------------------------------- recurrence
 
     /**

@@ -297,7 +297,23 @@ public abstract class CtrModel {
     public void backward() {
         int B = batch.size();
         mlp.backward(be, dx, dLogits, x, B);
+        interestAndLookupsBackward(B);
+    }
+
+    /**
+     * The interest block's backward ({@link #interestBackward}), then the lookups' ({@link #lookupsBackward}); a model
+     * whose backend op takes both at once overrides this.
+     */
+    protected void interestAndLookupsBackward(int B) {
         interestBackward(B);
+        be.embeddingGatherBackward(lookupsBackward(B));
+    }
+
+    /**
+     * The lookups' backwards of this step, in the order a backend that adds them one by one takes them: the model's own
+     * ({@link #addGatherGrads}) first, then the profile's fields, the candidate's and the history's.
+     */
+    protected List<Backend.Gather> lookupsBackward(int B) {
         List<Backend.Gather> grads = new ArrayList<>(profileEmb.length + 6);
         addGatherGrads(grads, B);   // first: where the backend adds one by one, in the order the model's backward produced them
         for (int f = 0; f < profileEmb.length; f++) {
@@ -307,7 +323,7 @@ public abstract class CtrModel {
         grads.add(Backend.Gather.backward(cateEmb.sparseGrad(), dEa, batch.cates, null, B, 1, D, E, D));
         grads.add(Backend.Gather.backward(itemEmb.sparseGrad(), dHist, batch.histItems, batch.lengths, B * T, T, D, E, 0));
         grads.add(Backend.Gather.backward(cateEmb.sparseGrad(), dHist, batch.histCates, batch.lengths, B * T, T, D, E, D));
-        be.embeddingGatherBackward(grads);
+        return grads;
     }
 
     /** Sets every dense gradient to zero (sparse gradients are cleared by their update). */

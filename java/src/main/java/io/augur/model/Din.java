@@ -54,6 +54,13 @@ public final class Din extends CtrModel {
         be.attentionInterestBackward(dEa, dHist, dS, dV, attGrad, dx, s, weights, ws, ea, hist, batch.lengths, att, spec, B, T, xWidth, profileWidth);
     }
 
+    /** The interest block's backward and the lookups' in one op (the CUDA backend adds the lookups' gradients in the unit's reduce launch). */
+    @Override
+    protected void interestAndLookupsBackward(int B) {
+        be.attentionInterestBackward(dEa, dHist, dS, dV, attGrad, dx, s, weights, ws, ea, hist, batch.lengths, att, spec, B, T, xWidth, profileWidth,
+                lookupsBackward(B));
+    }
+
     /** The attention weights of the last forward (maxB, T), for inspection. */
     public Tensor attentionWeights() { return weights; }
 

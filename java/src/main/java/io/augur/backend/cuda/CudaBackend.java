@@ -2162,7 +2162,7 @@ public final class CudaBackend implements Backend, Profiling {
             return;
         }
         fusedActivationUnitBackward(dQuery, dKeys, grads, a(dOut), spec.width(), dWeights, weights, (AttentionWorkspace) ws, query, keys, lengths,
-                p, spec, B, T, 0L, 0L);
+                p, spec, B, T, 0L, 0L, null);
     }
 
     /**
@@ -2183,17 +2183,80 @@ public final class CudaBackend implements Backend, Profiling {
         checkInterestBlock("attentionInterestBackward", dx, W, xStride, off, B);
         long block = a(dx) + 4L * off;
         fusedActivationUnitBackward(dQuery, dKeys, grads, block + 4L * 3 * W, xStride, null, weights, w, query, keys, lengths, p, spec, B, T,
-                block, a(s));
+                block, a(s), null);
     }
 
     /**
+     * The same, and the lookups' backward in the reduce's launch (activation_unit_reduce_gather_kernel) where it can take
+     * them ({@link #reduceLookups}); otherwise the reduce, then {@link #embeddingGatherBackward(List)}.
+     */
+    @Override
+    public void attentionInterestBackward(Tensor dQuery, Tensor dKeys, Tensor dS, Tensor dOut, AttentionParams grads, Tensor dx, Tensor s,
+                                          Tensor weights, Workspace ws, Tensor query, Tensor keys, Tensor lengths, AttentionParams p,
+                                          AttentionSpec spec, int B, int T, int xStride, int off, List<Gather> lookups) {
+        if (!(ws instanceof AttentionWorkspace w)) {
+            Backend.super.attentionInterestBackward(dQuery, dKeys, dS, dOut, grads, dx, s, weights, ws, query, keys, lengths, p, spec, B, T, xStride, off,
+                    lookups);
+            return;
+        }
+        int W = spec.width();
+        checkInterestBlock("attentionInterestBackward", dx, W, xStride, off, B);
+        long block = a(dx) + 4L * off;
+        fusedActivationUnitBackward(dQuery, dKeys, grads, block + 4L * 3 * W, xStride, null, weights, w, query, keys, lengths, p, spec, B, T,
+                block, a(s), java.util.Objects.requireNonNull(lookups, "lookups"));
+    }
+
+    /**
+     * The reduce launch's share of a step's lookups (activation_unit_reduce_gather_kernel): {@code sinks}, the lookups that
+     * read dQuery, which the reduce writes (each its columns [off, off + D) of rows &lt; B, T = 1, no lengths: the
+     * candidate's), and {@code rest}, the others (none of which may read what the reduce writes), their blocks after the
+     * reduce's.
+     */
+    record ReduceLookups(ByteBuffer rest, int restBlocks, ByteBuffer sinks) {}
+
+    /**
+     * How the reduce launch takes {@code lookups}, or null where it cannot and they take their own launch: a lookup that
+     * reads dQuery other than as {@link ReduceLookups} says, or one that reads the unit's parameter gradients, or more of
+     * either kind than one list holds ({@link GatherListArgs#MAX}).
+     */
+    private ReduceLookups reduceLookups(List<Gather> lookups, Tensor dQuery, AttentionParams grads, int B, int W) {
+        long q0 = a(dQuery), q1 = q0 + 4L * B * W;
+        List<Gather> sinks = new ArrayList<>(), rest = new ArrayList<>();
+        for (Gather g : lookups) {
+            if (g.dOut() == null || g.grad() == null) throw new IllegalArgumentException("embeddingGatherBackward(list): a forward entry in a backward list");
+            long r0 = a(g.dOut()) + 4L * g.off(), r1 = a(g.dOut()) + 4L * ((long) Math.max(0, g.rows() - 1) * g.outStride() + g.off() + g.D());
+            if (g.rows() > 0 && r0 < q1 && q0 < r1) {
+                boolean sink = a(g.dOut()) == q0 && g.T() == 1 && g.lengths() == null && g.outStride() == W && g.off() >= 0 && g.off() + g.D() <= W
+                        && g.rows() <= B;
+                if (!sink) return null;
+                sinks.add(g);
+            } else {
+                for (Tensor t : new Tensor[] {grads.w1(), grads.b1(), grads.alpha1(), grads.w2(), grads.b2(), grads.alpha2(), grads.w3(), grads.b3()}) {
+                    if (t != null && g.rows() > 0 && r0 < a(t) + 4L * t.size() && a(t) < r1) return null;
+                }
+                rest.add(g);
+            }
+        }
+        List<EntryListArgs.Launch> s = GatherListArgs.plan(gatherEntries(sinks, false)), r = GatherListArgs.plan(gatherEntries(rest, false));
+        if (s.size() > 1 || r.size() > 1) return null;
+        return new ReduceLookups(r.isEmpty() ? GatherListArgs.empty() : r.get(0).args(), r.isEmpty() ? 0 : r.get(0).blocks(),
+                s.isEmpty() ? GatherListArgs.empty() : s.get(0).args());
+    }
+
+    private final Map<List<?>, java.util.Optional<ReduceLookups>> reducePlans = new HashMap<>();
+
+    /**
      * The fused backward and its reduce. dOut: an address (0: none) with rows of dOutStride floats;
-     * dxBlock and s: the interest block's gradient and the sum pool ({@link #attentionInterestBackward}), or 0.
+     * dxBlock and s: the interest block's gradient and the sum pool ({@link #attentionInterestBackward}), or 0. lookups:
+     * the step's lookups' backward after it (null: none), in the reduce's launch where {@link #reduceLookups} allows.
      */
     private void fusedActivationUnitBackward(Tensor dQuery, Tensor dKeys, AttentionParams grads, long dOut, int dOutStride, Tensor dWeights,
                                              Tensor weights, AttentionWorkspace w, Tensor query, Tensor keys, Tensor lengths, AttentionParams p,
-                                             AttentionSpec spec, int B, int T, long dxBlock, long s) {
-        if (B <= 0) return;
+                                             AttentionSpec spec, int B, int T, long dxBlock, long s, List<Gather> lookups) {
+        if (B <= 0) {
+            if (lookups != null) embeddingGatherBackward(lookups);
+            return;
+        }
         if (dOut != 0L && spec.softmax() && w.out == 0L) {
             throw new IllegalStateException("activation unit backward with dOut: its forward wrote no pooled output (out was null), "
                     + "which the softmax's backward reads");
@@ -2218,8 +2281,28 @@ public final class CudaBackend implements Backend, Profiling {
         rt.launch(attentionBackwardKernel(precision, w.blocksPerSm, vector), blocks, 1, w.threads, 1, (int) w.sharedBytes(true, rows), args);
         int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
         long total = (long) W * h1 + 2L * h1 + (long) h1 * h2 + 3L * h2 + 1 + (long) B * W;   // the parameters' gradients, then dQuery
-        // blocks of 32 elements x REDUCE_GROUPS slice groups (activation_unit_reduce_kernel)
-        rt.launch(Kernels.ACTIVATION_UNIT_REDUCE, Kernels.blocks(total, 32, maxBlocks), 1, 32, ATT_REDUCE_GROUPS, 0, args);
+        int reduceBlocks = Kernels.blocks(total, 32, maxBlocks);
+        ReduceLookups fold = null;
+        if (lookups != null) {
+            settingsRead.add(KernelTuning.REDUCE_GATHERS);
+            if (tuning.attentionReduceGathers()) {
+                List<Object> key = new ArrayList<>(lookups.size() + 4);
+                key.addAll(List.of(dQuery, grads, B, spec.width()));
+                key.addAll(lookups);
+                fold = cachedPlan(reducePlans, key, () -> java.util.Optional.ofNullable(reduceLookups(lookups, dQuery, grads, B, spec.width())))
+                        .orElse(null);
+            }
+        }
+        if (fold == null) {
+            // blocks of 32 elements x REDUCE_GROUPS slice groups (activation_unit_reduce_kernel)
+            rt.launch(Kernels.ACTIVATION_UNIT_REDUCE, reduceBlocks, 1, 32, ATT_REDUCE_GROUPS, 0, args);
+            if (lookups != null) embeddingGatherBackward(lookups);
+            return;
+        }
+        // the reduce's blocks (256 threads: 32 elements x REDUCE_GROUPS), then the lookups' that do not read dQuery
+        rt.launch(Kernels.ACTIVATION_UNIT_REDUCE_GATHER, reduceBlocks + fold.restBlocks(), 1, BLOCK, 1, 0,
+                args().struct(g.buffer()).struct(fold.rest()).struct(fold.sinks()).ptr(status.address()).i(reduceBlocks));
+        for (Gather l : lookups) ((CudaSparseGrad) l.grad()).pendingRows += l.rows();
     }
 
     /**

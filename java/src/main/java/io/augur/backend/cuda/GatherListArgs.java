@@ -37,6 +37,11 @@ final class GatherListArgs {
         return warpRows(D) * (Kernels.BLOCK / 32);
     }
 
+    /** A list of no entry (count 0, no block). */
+    static java.nio.ByteBuffer empty() {
+        return java.nio.ByteBuffer.allocateDirect(BYTES).order(java.nio.ByteOrder.LITTLE_ENDIAN).asReadOnlyBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    }
+
     /** The launches that cover the entries in order, at most {@link #MAX} each; entries with no element are left out. */
     static List<EntryListArgs.Launch> plan(List<Entry> entries) {
         for (Entry e : entries) {

@@ -60,11 +60,17 @@ import java.util.Locale;
  *                                thirty-first session's one run a size, and the thirty-seventh's three: 783,004 against
  *                                749,024 samples/s at batch 128, 3,811,685 against 3,563,841 at 2048), where the sums
  *                                were predicted to save 5 to 9% at 2048; {@link Autotuner} still tries them
+ * @param attentionReduceGathers  whether DIN's step adds its lookups' gradients in the launch that sums the fused unit's
+ *                                partial gradients (activation_unit_reduce_gather_kernel: the lookups' blocks beside the
+ *                                reduce's, the candidate's lookups from dQuery's elements as the reduce writes them), one
+ *                                launch where there were two; false: the reduce, then embedding_gather_multi_backward_kernel.
+ *                                The same integer sums either way
  */
 public record KernelTuning(boolean attentionFused, int attentionRowsForward, int attentionRowsBackward, int attentionThreads, int attentionBlocksPerSm,
                            boolean attentionPartialsOnChip, boolean attentionDm3OnChip,
                            boolean towerFused, int towerCols, int towerChunk, int towerCluster, BuiltinGemm.Small gemmSmall, boolean pdl,
-                           boolean attentionVectorTiles, int attentionRowGroups, boolean attentionQuerySums) {
+                           boolean attentionVectorTiles, int attentionRowGroups, boolean attentionQuerySums,
+                           boolean attentionReduceGathers) {
 
     public static final String FUSED = "augur.attention.fused";
     public static final String ROWS_FORWARD = "augur.attention.rowsForward";
@@ -82,10 +88,11 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
     public static final String VECTOR_TILES = "augur.attention.vectorTiles";
     public static final String ROW_GROUPS = "augur.attention.rowGroups";
     public static final String QUERY_SUMS = "augur.attention.querySums";
+    public static final String REDUCE_GATHERS = "augur.attention.reduceGathers";
     /** Every setting's property, in the order {@link #changes} lists them. */
     public static final List<String> PROPERTIES = List.of(FUSED, ROWS_FORWARD, ROWS_BACKWARD, THREADS, BLOCKS_PER_SM, PARTIALS_ON_CHIP, DM3_ON_CHIP,
             TOWER_FUSED, TOWER_COLS, TOWER_CHUNK, TOWER_CLUSTER, GEMM_SMALL, PDL, VECTOR_TILES, ROW_GROUPS,
-            QUERY_SUMS);
+            QUERY_SUMS, REDUCE_GATHERS);
 
     /** {@link #towerChunk}'s "all": a tower backward stages the whole gradient from the layer above at once. */
     public static final int TOWER_CHUNK_ALL = Integer.MAX_VALUE;
@@ -119,7 +126,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
 
     /** The built-in settings (no property set): every automatic choice automatic, everything fused, PDL where it runs. */
     public static KernelTuning builtIn() {
-        return new KernelTuning(true, 0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 0, 0, 0, BuiltinGemm.Small.AUTO, true, true, 0, false);
+        return new KernelTuning(true, 0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 0, 0, 0, BuiltinGemm.Small.AUTO, true, true, 0, false, true);
     }
 
     /** The built-in settings with every property that is set (-Daugur....) applied; a bad value is an error naming it. */
@@ -184,6 +191,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             case VECTOR_TILES -> b.attentionVectorTiles = autoOrOff(property, v, "vector tiles where the widths and weights allow");
             case ROW_GROUPS -> b.attentionRowGroups = integer(property, v, 0, MAX_ROW_GROUPS, "0, as many as the block holds");
             case QUERY_SUMS -> b.attentionQuerySums = autoOrOff(property, v, "per-sample sums where a tile has room");
+            case REDUCE_GATHERS -> b.attentionReduceGathers = autoOrOff(property, v, "the lookups' backward in the unit's reduce launch where it can take them");
             default -> throw new IllegalArgumentException("unknown kernel setting '" + property + "' (expected one of " + PROPERTIES + ")");
         }
         return b.build();
@@ -192,7 +200,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
     /** A tuning's fields, to change one and build the record again ({@link #with}). */
     private static final class Settings {
         boolean attentionFused, attentionPartialsOnChip, attentionDm3OnChip, towerFused, pdl, attentionVectorTiles,
-                attentionQuerySums;
+                attentionQuerySums, attentionReduceGathers;
         int attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm, towerCols, towerChunk, towerCluster,
                 attentionRowGroups;
         BuiltinGemm.Small gemmSmall;
@@ -214,12 +222,13 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             attentionVectorTiles = t.attentionVectorTiles;
             attentionRowGroups = t.attentionRowGroups;
             attentionQuerySums = t.attentionQuerySums;
+            attentionReduceGathers = t.attentionReduceGathers;
         }
 
         KernelTuning build() {
             return new KernelTuning(attentionFused, attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
                     attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerChunk, towerCluster, gemmSmall, pdl, attentionVectorTiles,
-                    attentionRowGroups, attentionQuerySums);
+                    attentionRowGroups, attentionQuerySums, attentionReduceGathers);
         }
     }
 
@@ -242,6 +251,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             case VECTOR_TILES -> attentionVectorTiles ? "auto" : "off";
             case ROW_GROUPS -> attentionRowGroups == 0 ? "auto" : Integer.toString(attentionRowGroups);
             case QUERY_SUMS -> attentionQuerySums ? "auto" : "off";
+            case REDUCE_GATHERS -> attentionReduceGathers ? "auto" : "off";
             default -> throw new IllegalArgumentException("unknown kernel setting '" + property + "' (expected one of " + PROPERTIES + ")");
         };
     }

@@ -1725,6 +1725,113 @@ class CudaOpsParityTest {
      * fused backward leaves them, the default writes 0). dS and dOut are the default's
      * intermediates, which the fused backward does not write: not compared.
      */
+    /**
+     * DIN's backward ends with its lookups' ({@link Backend#attentionInterestBackward} with the lookups): the CUDA backend
+     * adds them in the reduce's launch (activation_unit_reduce_gather_kernel), the candidate's two lookups from dQuery's
+     * elements as the reduce writes them, the others (a profile field from dx, the history's two from dKeys) in blocks
+     * beside the reduce's. Against the CPU's two ops (the sparse gradients within the unit's tolerance, as dQuery and
+     * dKeys are), and bit for bit against the GPU's own two launches ({@code -Daugur.attention.reduceGathers=off}): every
+     * output, every sparse gradient, the touched rows. The candidate's item table is the history's too. With 3,800
+     * samples the reduce has 143,161 elements (136,800 of dQuery), more than its grid's 32 x 4,224 on a device of 132
+     * multiprocessors (the emulator's): its first blocks take a second round.
+     */
+    @ParameterizedTest
+    @CsvSource({"PRELU, true, 37, 7", "SIGMOID, false, 3800, 3"})
+    void theLookupsInTheReduceLaunch(Activation act, boolean softmax, int n, int Tn) {
+        int W = E, h1 = 80, h2 = 40, maxN = n + 3, off = D, stride = off + 4 * W + 3, V2 = 30, V3 = 20;
+        AttentionSpec spec = new AttentionSpec(W, h1, h2, act, softmax, 0.99f, 1e-8f);
+        int[] lens = lengths(rng, maxN, Tn);
+        float[] keys = uniformPoisoned(rng, n * Tn * W, maxN * Tn * W, -1, 1), dKeys0 = new float[maxN * Tn * W];
+        java.util.Arrays.fill(dKeys0, GpuTesting.POISON);
+        for (int b = 0; b < n; b++) java.util.Arrays.fill(dKeys0, (b * Tn + lens[b]) * W, (b + 1) * Tn * W, 0f);
+        Pair q = tw.floats("q", uniformPoisoned(rng, n * W, maxN * W, -1, 1)), k = tw.floats("k", keys), len = tw.ints("len", lens);
+        boolean slopes = act != Activation.SIGMOID;
+        float[][] pv = {uniform(rng, 4 * W * h1, -0.2f, 0.2f), uniform(rng, h1, -0.2f, 0.2f), uniform(rng, h1, 0, 0.5f), uniform(rng, h1 * h2, -0.2f, 0.2f),
+                uniform(rng, h2, -0.2f, 0.2f), uniform(rng, h2, 0, 0.5f), uniform(rng, h2, -0.5f, 0.5f), uniform(rng, 1, -0.2f, 0.2f)};
+        Pair[] ps = new Pair[pv.length];
+        for (int i = 0; i < pv.length; i++) ps[i] = tw.floats("p" + i, pv[i]);
+        java.util.function.Function<Backend, AttentionParams> params = be -> new AttentionParams(ps[0].on(be), ps[1].on(be), slopes ? ps[2].on(be) : null,
+                ps[3].on(be), ps[4].on(be), slopes ? ps[5].on(be) : null, ps[6].on(be), ps[7].on(be), null, null, null, null);
+        Pair dx = tw.floats("dx", uniformPoisoned(rng, n * stride, maxN * stride, -1, 1));
+        // the candidates' rows of each table apart from the history's (a row the reduce adds to but does not mark touched shows)
+        int[] items = ids(rng, maxN, V / 2), cates = ids(rng, maxN, V2 / 2), profile = ids(rng, maxN, V3);
+        for (int i = 0; i < maxN; i++) {
+            items[i] += V / 2;
+            cates[i] += V2 / 2;
+        }
+        int[] histItems = ids(rng, maxN * Tn, V / 2), histCates = ids(rng, maxN * Tn, V2 / 2);
+        Pair pItems = tw.ints("items", items), pCates = tw.ints("cates", cates), pProfile = tw.ints("profile", profile);
+        Pair pHistItems = tw.ints("histItems", histItems), pHistCates = tw.ints("histCates", histCates);
+        // run 0 fused (the CPU's and the GPU's), run 1 the GPU's two launches
+        float[][] gv = new float[pv.length][];
+        for (int i = 0; i < pv.length; i++) gv[i] = uniform(rng, pv[i].length, -1, 1);
+        Pair[][] outs = new Pair[2][], gradSets = new Pair[2][];
+        SparseGrad[][] cpuTables = new SparseGrad[1][], gpuTables = new SparseGrad[2][];
+        for (int r = 0; r < 2; r++) {
+            outs[r] = new Pair[] {tw.poisoned("x" + r, maxN * stride), tw.poisoned("s" + r, maxN * W), tw.poisoned("out" + r, maxN * W),
+                    tw.poisoned("weights" + r, maxN * Tn), tw.poisoned("dQuery" + r, maxN * W), tw.floats("dKeys" + r, dKeys0),
+                    tw.poisoned("dS" + r, maxN * W), tw.poisoned("dOut" + r, maxN * W)};
+            gradSets[r] = new Pair[gv.length];
+            for (int i = 0; i < gv.length; i++) gradSets[r][i] = tw.floats("g" + i + "." + r, gv[i]);
+            int capacity = 2 * maxN * (Tn + 1);
+            gpuTables[r] = new SparseGrad[] {tw.gpu.sparseGrad("items" + r, V, D, capacity), tw.gpu.sparseGrad("cates" + r, V2, D, capacity),
+                    tw.gpu.sparseGrad("profile" + r, V3, D, capacity)};
+            if (r == 0) cpuTables[0] = new SparseGrad[] {tw.cpu.sparseGrad("items", V, D, capacity), tw.cpu.sparseGrad("cates", V2, D, capacity),
+                    tw.cpu.sparseGrad("profile", V3, D, capacity)};
+        }
+        Workspace wc = tw.cpu.attentionWorkspace("ws", spec, maxN, Tn), wg = tw.gpu.attentionWorkspace("ws", spec, maxN, Tn);
+        java.util.function.BiConsumer<Backend, Integer> step = (be, r) -> {
+            Pair[] o = outs[r];
+            SparseGrad[] tables = be == tw.gpu ? gpuTables[r] : cpuTables[0];
+            Pair[] g = gradSets[r];
+            AttentionParams grads = new AttentionParams(g[0].on(be), g[1].on(be), slopes ? g[2].on(be) : null, g[3].on(be), g[4].on(be),
+                    slopes ? g[5].on(be) : null, g[6].on(be), g[7].on(be), null, null, null, null);
+            List<Backend.Gather> lookups = List.of(
+                    Backend.Gather.backward(tables[2], dx.on(be), pProfile.on(be), null, n, 1, D, stride, 0),
+                    Backend.Gather.backward(tables[0], o[4].on(be), pItems.on(be), null, n, 1, D, W, 0),
+                    Backend.Gather.backward(tables[1], o[4].on(be), pCates.on(be), null, n, 1, D, W, D),
+                    Backend.Gather.backward(tables[0], o[5].on(be), pHistItems.on(be), len.on(be), n * Tn, Tn, D, W, 0),
+                    Backend.Gather.backward(tables[1], o[5].on(be), pHistCates.on(be), len.on(be), n * Tn, Tn, D, W, D));
+            Workspace ws = be == tw.gpu ? wg : wc;
+            be.attentionInterest(o[0].on(be), o[1].on(be), o[2].on(be), o[3].on(be), ws, q.on(be), k.on(be), len.on(be), params.apply(be), spec, n, Tn,
+                    true, stride, off);
+            be.attentionInterestBackward(o[4].on(be), o[5].on(be), o[6].on(be), o[7].on(be), grads, dx.on(be), o[1].on(be), o[3].on(be), ws, q.on(be),
+                    k.on(be), len.on(be), params.apply(be), spec, n, Tn, stride, off, lookups);
+        };
+        step.accept(tw.cpu, 0);
+        java.util.Set<String> fused = timed(tw.gpu, () -> step.accept(tw.gpu, 0));
+        java.util.Set<String> apart = new java.util.TreeSet<>();
+        GpuTesting.withSetting(tw.gpu, KernelTuning.REDUCE_GATHERS, "off", () -> apart.addAll(timed(tw.gpu, () -> step.accept(tw.gpu, 1))));
+        assertTrue(fused.contains(Kernels.ACTIVATION_UNIT_REDUCE_GATHER) && !fused.contains(Kernels.ACTIVATION_UNIT_REDUCE)
+                && !fused.contains(Kernels.EMBEDDING_GATHER_MULTI_BACKWARD), "one launch for the reduce and the lookups: " + fused);
+        assertTrue(apart.contains(Kernels.ACTIVATION_UNIT_REDUCE) && apart.contains(Kernels.EMBEDDING_GATHER_MULTI_BACKWARD)
+                && !apart.contains(Kernels.ACTIVATION_UNIT_REDUCE_GATHER), "reduceGathers=off: the two launches: " + apart);
+        String what = act + " softmax=" + softmax + " B=" + n + " T=" + Tn + " ";
+        tw.assertClose(what + "dQuery", outs[0][4], LOOSE_ATOL, LOOSE_RTOL);
+        tw.assertClose(what + "dKeys", outs[0][5], LOOSE_ATOL, LOOSE_RTOL);
+        for (Pair g : gradSets[0]) if (slopes || !g.cpu().name().startsWith("g2.") && !g.cpu().name().startsWith("g5.")) tw.assertClose(what + g.cpu().name(), g, LOOSE_ATOL, LOOSE_RTOL);
+        int[] rows = {V, V2, V3};
+        for (int t = 0; t < 3; t++) {
+            float[] e = new float[rows[t] * D], a = new float[rows[t] * D], b = new float[rows[t] * D];
+            tw.cpu.downloadGrad(cpuTables[0][t], e);
+            tw.gpu.downloadGrad(gpuTables[0][t], a);
+            tw.gpu.downloadGrad(gpuTables[1][t], b);
+            String name = what + "sparse gradient " + cpuTables[0][t].name();
+            GpuTesting.compare(name, e, a, LOOSE_ATOL, LOOSE_RTOL);
+            assertArrayEquals(b, a, name + ": in the reduce's launch and in a launch of its own, bit for bit");
+            assertEquals(cpuTables[0][t].touchedRows(), gpuTables[0][t].touchedRows(), name + ": touched rows");
+            assertEquals(gpuTables[1][t].touchedRows(), gpuTables[0][t].touchedRows(), name + ": touched rows, both GPU runs");
+        }
+        String[] names = {"x", "s", "out", "weights", "dQuery", "dKeys"};
+        for (int i = 0; i < names.length; i++) {
+            assertArrayEquals(gpuValues(outs[1][i], outs[1][i].gpu().size()), gpuValues(outs[0][i], outs[0][i].gpu().size()),
+                    what + names[i] + ": both GPU runs, bit for bit");
+        }
+        for (int i = 0; i < gv.length; i++) {
+            assertArrayEquals(gpuValues(gradSets[1][i], gv[i].length), gpuValues(gradSets[0][i], gv[i].length), what + "gradient " + i + ": both GPU runs, bit for bit");
+        }
+    }
+
     @ParameterizedTest
     @CsvSource({"PRELU, true, 37, 7", "SIGMOID, false, 37, 100", "PRELU, false, 300, 20", "DICE, true, 37, 7"})
     void attentionInterestForwardAndBackward(Activation act, boolean softmax, int n, int Tn) {

@@ -51,7 +51,8 @@ class KernelTuningTest {
                 {KernelTuning.BLOCKS_PER_SM, "2"}, {KernelTuning.PARTIALS_ON_CHIP, "false"}, {KernelTuning.DM3_ON_CHIP, "false"},
                 {KernelTuning.TOWER_FUSED, "off"}, {KernelTuning.TOWER_COLS, "8"}, {KernelTuning.TOWER_CHUNK, "48"},
                 {KernelTuning.TOWER_CLUSTER, "2"}, {KernelTuning.GEMM_SMALL, "always"}, {KernelTuning.PDL, "off"}, {KernelTuning.VECTOR_TILES, "off"},
-                {KernelTuning.ROW_GROUPS, "1"}, {KernelTuning.QUERY_SUMS, "auto"}};
+                {KernelTuning.ROW_GROUPS, "1"}, {KernelTuning.QUERY_SUMS, "auto"},
+                {KernelTuning.REDUCE_GATHERS, "off"}};
         assertEquals(KernelTuning.PROPERTIES.size(), cases.length, "a case for every setting");
         KernelTuning base = KernelTuning.builtIn();
         for (String[] c : cases) {
@@ -83,7 +84,7 @@ class KernelTuningTest {
                 {KernelTuning.PDL, "yes", "auto"}, {KernelTuning.TOWER_CHUNK, "0", "auto, all or a number of columns from 1 to 4096"},
                 {KernelTuning.TOWER_CHUNK, "4097", "from 1 to 4096"}, {KernelTuning.TOWER_CHUNK, "half", "auto, all or a number"},
                 {KernelTuning.ROW_GROUPS, "-1", "from 0 to 256"}, {KernelTuning.ROW_GROUPS, "all", "from 0 to 256"},
-                {KernelTuning.QUERY_SUMS, "rows", "auto or off"}};
+                {KernelTuning.QUERY_SUMS, "rows", "auto or off"}, {KernelTuning.REDUCE_GATHERS, "on", "auto or off"}};
         for (String[] c : bad) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> KernelTuning.builtIn().with(c[0], c[1]), c[0] + "=" + c[1]);
             assertTrue(e.getMessage().contains("-D" + c[0] + "=" + c[1]) && e.getMessage().contains(c[2]), e.getMessage());
@@ -102,13 +103,13 @@ class KernelTuningTest {
     @Test
     void theRecordChecksWhatItIsGiven() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new KernelTuning(true, 0, 0, 100, 0, true, true, true, 4, 0, 0, BuiltinGemm.Small.AUTO, true, true, 0, true));
+                () -> new KernelTuning(true, 0, 0, 100, 0, true, true, true, 4, 0, 0, BuiltinGemm.Small.AUTO, true, true, 0, true, true));
         assertTrue(e.getMessage().contains("multiple of 32"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> new KernelTuning(true, 0, 0, 256, 0, true, true, true, 4, -1, 0, BuiltinGemm.Small.AUTO, true, true, 0, true));
+                () -> new KernelTuning(true, 0, 0, 256, 0, true, true, true, 4, -1, 0, BuiltinGemm.Small.AUTO, true, true, 0, true, true));
         assertTrue(e.getMessage().contains(KernelTuning.TOWER_CHUNK + "=-1"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> new KernelTuning(true, 0, 0, 256, 0, true, true, true, 4, 0, 0, BuiltinGemm.Small.AUTO, true, true, 257, true));
+                () -> new KernelTuning(true, 0, 0, 256, 0, true, true, true, 4, 0, 0, BuiltinGemm.Small.AUTO, true, true, 257, true, true));
         assertTrue(e.getMessage().contains(KernelTuning.ROW_GROUPS + "=257"), e.getMessage());
         assertFalse(KernelTuning.builtIn().equals(KernelTuning.builtIn().with(KernelTuning.TOWER_COLS, "2")));
     }
