@@ -113,6 +113,9 @@ __device__ __forceinline__ void gather_backward_warp(long long* acc, int* touche
   const int WR = gather_warp_rows(D), lane = (int)(threadIdx.x & 31), n = WR * D;
   int bad = 0, unused = 0;  // an id outside [0, V) is reported by the forward
   const int code = lane < WR ? gather_row_code(first + lane, end, ids, lengths, T, V, false, unused) : -2;
+  // a warp whose rows are all padding (most of a history's warps: a mean length of 18 of T = 100) or past the end adds
+  // nothing: it leaves before the element phase, whose rounds it would walk with every load and atomic predicated off
+  if (__ballot_sync(0xffffffffu, code >= 0) == 0) return;
   WarpElements w(D);
   for (int e0 = 0; e0 < n; e0 += 32 * GATHER_BATCH) {  // one round where D <= 256
     int id[GATHER_BATCH], c[GATHER_BATCH];

@@ -34,6 +34,8 @@ void syncthreads();
 void syncwarp(unsigned mask);
 // Exchange of 8 bytes through the warp: returns the value lane `src` wrote.
 uint64_t warp_exchange(unsigned mask, uint64_t mine, int src);
+// The predicates of the warp's lanes in mask, lane l's at bit l (__ballot_sync).
+unsigned warp_ballot(unsigned mask, bool pred);
 // The launch's dynamic shared memory (filled with NaN bytes at each block's start).
 void* dynamic_shared();
 // A static __shared__ variable's declaration passed (cuda/emu/shared.awk): fills its n bytes with
@@ -79,6 +81,8 @@ inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask) {
   std::memcpy(&r, &bits, sizeof(T));
   return r;
 }
+
+inline unsigned __ballot_sync(unsigned mask, int pred) { return augur_emu::warp_ballot(mask, pred != 0); }
 
 template <class T>
 inline T __shfl_sync(unsigned mask, T v, int src_lane) {

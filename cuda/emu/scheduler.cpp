@@ -430,6 +430,18 @@ uint64_t warp_exchange(unsigned mask, uint64_t mine, int src) {
   return r;
 }
 
+unsigned warp_ballot(unsigned mask, bool pred) {
+  const int me = current, base = block_first(me), first = base + ((me - base) & ~31);
+  if (!(mask >> ((me - base) & 31) & 1u)) fail("a ballot from a lane outside its mask");
+  exchange[me] = pred ? 1u : 0u;
+  syncwarp(mask);
+  unsigned r = 0;
+  for (int l = 0; l < 32; ++l)
+    if ((mask >> l & 1u) && first + l < base + block_threads && exchange[first + l] != 0) r |= 1u << l;
+  syncwarp(mask);  // nobody overwrites its slot before every lane has read
+  return r;
+}
+
 void* dynamic_shared() { return shared_base[current / block_threads]; }
 
 void cluster_sync() {
