@@ -38,6 +38,9 @@
 //   activation_unit_reduce_kernel         sums the slices in block order into the parameter gradients
 //                                         (+=), W1's four blocks from dM3, and each sample's rows of
 //                                         dq_rows in t order into dQuery (+=; = with a.dx, below)
+//   or activation_unit_reduce_gather_kernel  the same, and the step's lookups' backward in the same grid:
+//                                         the candidate's from dQuery's elements as it writes them,
+//                                         the others' blocks beside the reduce's (DIN's step)
 // The backward's rows are r3 = [k, q * k, q] (3W), so that dMa is the third block of dM3 = r3^T dH1
 // and each row's share of dQuery the third block of dR3 = dH1 M3^T. The third block is the same for
 // all of a sample's rows, so a tile makes those two from each of its samples' sums S of dH1 over the
