@@ -2175,15 +2175,7 @@ public final class CudaBackend implements Backend, Profiling {
     public void attentionInterestBackward(Tensor dQuery, Tensor dKeys, Tensor dS, Tensor dOut, AttentionParams grads, Tensor dx, Tensor s,
                                           Tensor weights, Workspace ws, Tensor query, Tensor keys, Tensor lengths, AttentionParams p,
                                           AttentionSpec spec, int B, int T, int xStride, int off) {
-        if (!(ws instanceof AttentionWorkspace w)) {
-            Backend.super.attentionInterestBackward(dQuery, dKeys, dS, dOut, grads, dx, s, weights, ws, query, keys, lengths, p, spec, B, T, xStride, off);
-            return;
-        }
-        int W = spec.width();
-        checkInterestBlock("attentionInterestBackward", dx, W, xStride, off, B);
-        long block = a(dx) + 4L * off;
-        fusedActivationUnitBackward(dQuery, dKeys, grads, block + 4L * 3 * W, xStride, null, weights, w, query, keys, lengths, p, spec, B, T,
-                block, a(s), null);
+        interestBackward(dQuery, dKeys, dS, dOut, grads, dx, s, weights, ws, query, keys, lengths, p, spec, B, T, xStride, off, null);
     }
 
     /**
@@ -2194,16 +2186,28 @@ public final class CudaBackend implements Backend, Profiling {
     public void attentionInterestBackward(Tensor dQuery, Tensor dKeys, Tensor dS, Tensor dOut, AttentionParams grads, Tensor dx, Tensor s,
                                           Tensor weights, Workspace ws, Tensor query, Tensor keys, Tensor lengths, AttentionParams p,
                                           AttentionSpec spec, int B, int T, int xStride, int off, List<Gather> lookups) {
+        interestBackward(dQuery, dKeys, dS, dOut, grads, dx, s, weights, ws, query, keys, lengths, p, spec, B, T, xStride, off,
+                java.util.Objects.requireNonNull(lookups, "lookups"));
+    }
+
+    /** The two {@link #attentionInterestBackward}s; lookups null: none. */
+    private void interestBackward(Tensor dQuery, Tensor dKeys, Tensor dS, Tensor dOut, AttentionParams grads, Tensor dx, Tensor s, Tensor weights,
+                                  Workspace ws, Tensor query, Tensor keys, Tensor lengths, AttentionParams p, AttentionSpec spec, int B, int T,
+                                  int xStride, int off, List<Gather> lookups) {
         if (!(ws instanceof AttentionWorkspace w)) {
-            Backend.super.attentionInterestBackward(dQuery, dKeys, dS, dOut, grads, dx, s, weights, ws, query, keys, lengths, p, spec, B, T, xStride, off,
-                    lookups);
+            if (lookups == null) {
+                Backend.super.attentionInterestBackward(dQuery, dKeys, dS, dOut, grads, dx, s, weights, ws, query, keys, lengths, p, spec, B, T, xStride, off);
+            } else {
+                Backend.super.attentionInterestBackward(dQuery, dKeys, dS, dOut, grads, dx, s, weights, ws, query, keys, lengths, p, spec, B, T, xStride, off,
+                        lookups);
+            }
             return;
         }
         int W = spec.width();
         checkInterestBlock("attentionInterestBackward", dx, W, xStride, off, B);
         long block = a(dx) + 4L * off;
         fusedActivationUnitBackward(dQuery, dKeys, grads, block + 4L * 3 * W, xStride, null, weights, w, query, keys, lengths, p, spec, B, T,
-                block, a(s), java.util.Objects.requireNonNull(lookups, "lookups"));
+                block, a(s), lookups);
     }
 
     /**
@@ -2222,8 +2226,7 @@ public final class CudaBackend implements Backend, Profiling {
     private ReduceLookups reduceLookups(List<Gather> lookups, Tensor dQuery, AttentionParams grads, int B, int W) {
         long q0 = a(dQuery), q1 = q0 + 4L * B * W;
         List<Gather> sinks = new ArrayList<>(), rest = new ArrayList<>();
-        for (Gather g : lookups) {
-            if (g.dOut() == null || g.grad() == null) throw new IllegalArgumentException("embeddingGatherBackward(list): a forward entry in a backward list");
+        for (Gather g : lookups) {   // (a forward entry is refused by gatherEntries below)
             long r0 = a(g.dOut()) + 4L * g.off(), r1 = a(g.dOut()) + 4L * ((long) Math.max(0, g.rows() - 1) * g.outStride() + g.off() + g.D());
             if (g.rows() > 0 && r0 < q1 && q0 < r1) {
                 boolean sink = a(g.dOut()) == q0 && g.T() == 1 && g.lengths() == null && g.outStride() == W && g.off() >= 0 && g.off() + g.D() <= W

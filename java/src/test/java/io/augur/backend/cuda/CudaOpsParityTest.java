@@ -1726,6 +1726,23 @@ class CudaOpsParityTest {
      * intermediates, which the fused backward does not write: not compared.
      */
     /**
+     * The interest block's outputs for run r: x, s, out, weights, dQuery, dKeys (from dKeys0), dS, dOut, every one but
+     * dKeys poisoned.
+     */
+    private Pair[] interestOutputs(int r, int maxN, int stride, int W, int Tn, float[] dKeys0) {
+        return new Pair[] {tw.poisoned("x" + r, maxN * stride), tw.poisoned("s" + r, maxN * W), tw.poisoned("out" + r, maxN * W),
+                tw.poisoned("weights" + r, maxN * Tn), tw.poisoned("dQuery" + r, maxN * W), tw.floats("dKeys" + r, dKeys0),
+                tw.poisoned("dS" + r, maxN * W), tw.poisoned("dOut" + r, maxN * W)};
+    }
+
+    /** The unit's gradients for run r, each starting from gv's values (the op adds to them). */
+    private Pair[] gradPairs(int r, float[][] gv) {
+        Pair[] g = new Pair[gv.length];
+        for (int i = 0; i < gv.length; i++) g[i] = tw.floats("g" + i + "." + r, gv[i]);
+        return g;
+    }
+
+    /**
      * DIN's backward ends with its lookups' ({@link Backend#attentionInterestBackward} with the lookups): the CUDA backend
      * adds them in the reduce's launch (activation_unit_reduce_gather_kernel), the candidate's two lookups from dQuery's
      * elements as the reduce writes them, the others (a profile field from dx, the history's two from dKeys) in blocks
@@ -1768,11 +1785,8 @@ class CudaOpsParityTest {
         Pair[][] outs = new Pair[2][], gradSets = new Pair[2][];
         SparseGrad[][] cpuTables = new SparseGrad[1][], gpuTables = new SparseGrad[2][];
         for (int r = 0; r < 2; r++) {
-            outs[r] = new Pair[] {tw.poisoned("x" + r, maxN * stride), tw.poisoned("s" + r, maxN * W), tw.poisoned("out" + r, maxN * W),
-                    tw.poisoned("weights" + r, maxN * Tn), tw.poisoned("dQuery" + r, maxN * W), tw.floats("dKeys" + r, dKeys0),
-                    tw.poisoned("dS" + r, maxN * W), tw.poisoned("dOut" + r, maxN * W)};
-            gradSets[r] = new Pair[gv.length];
-            for (int i = 0; i < gv.length; i++) gradSets[r][i] = tw.floats("g" + i + "." + r, gv[i]);
+            outs[r] = interestOutputs(r, maxN, stride, W, Tn, dKeys0);
+            gradSets[r] = gradPairs(r, gv);
             int capacity = 2 * maxN * (Tn + 1);
             gpuTables[r] = new SparseGrad[] {tw.gpu.sparseGrad("items" + r, V, D, capacity), tw.gpu.sparseGrad("cates" + r, V2, D, capacity),
                     tw.gpu.sparseGrad("profile" + r, V3, D, capacity)};
@@ -1857,11 +1871,8 @@ class CudaOpsParityTest {
         Pair[][] gradSets = new Pair[2][];
         Pair[][] statSets = new Pair[2][];
         for (int r = 0; r < 2; r++) {
-            outs[r] = new Pair[] {tw.poisoned("x" + r, maxN * stride), tw.poisoned("s" + r, maxN * W), tw.poisoned("out" + r, maxN * W),
-                    tw.poisoned("weights" + r, maxN * Tn), tw.poisoned("dQuery" + r, maxN * W), tw.floats("dKeys" + r, dKeys0),
-                    tw.poisoned("dS" + r, maxN * W), tw.poisoned("dOut" + r, maxN * W)};
-            gradSets[r] = new Pair[gv.length];
-            for (int i = 0; i < gv.length; i++) gradSets[r][i] = tw.floats("g" + i + "." + r, gv[i]);
+            outs[r] = interestOutputs(r, maxN, stride, W, Tn, dKeys0);
+            gradSets[r] = gradPairs(r, gv);
             statSets[r] = new Pair[stats.length];
             for (int i = 0; i < stats.length; i++) statSets[r][i] = tw.floats("stat" + i + "." + r, stats[i]);
         }
