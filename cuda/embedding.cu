@@ -84,6 +84,16 @@ __device__ __forceinline__ void gather_forward_warp(float* out, int* status, con
   int bad = 0;
   const int code = lane < WR ? gather_row_code(first + lane, end, ids, lengths, T, V, true, bad) : -2;
   WarpElements w(D);
+  if (__ballot_sync(0xffffffffu, code >= 0) == 0) {
+    // no row of the warp reads the table (most of a history's warps: padding, written as 0): the zeros alone, each
+    // element's row known past the end or not without its row code, so no shuffle and no load
+    for (int e = lane; e < n; e += 32) {
+      if (first + w.row < end) out[(first + w.row) * out_stride + off + w.c] = 0.0f;
+      w.next(D);
+    }
+    if (bad) set_status(status, bad);
+    return;
+  }
   for (int e0 = 0; e0 < n; e0 += 32 * GATHER_BATCH) {  // one round where D <= 256
     int id[GATHER_BATCH], r[GATHER_BATCH], c[GATHER_BATCH];
 #pragma unroll
