@@ -1205,6 +1205,8 @@ public final class CudaBackend implements Backend, Profiling {
                     g.dim(), bound, g.capacity()));
             g.pendingRows = 0;
         }
+        // smallest first (each table's own blocks, counter and list, so any order updates the same): optimizer_step_kernel
+        es.sort(java.util.Comparator.comparingLong(e -> (long) e.bound() * e.D()));
         return cachedPlan(sparsePlans, es, () -> SparseUpdateListArgs.plan(es));
     }
 
@@ -2629,8 +2631,8 @@ public final class CudaBackend implements Backend, Profiling {
 
     /**
      * The tables' sparse updates and the dense parameters' Adam in one launch of
-     * optimizer_step_kernel (the tables' blocks, then the parameters'), when each list fits in one
-     * launch; otherwise the two ops.
+     * optimizer_step_kernel (the parameters' blocks, then the tables', smallest first), when each list
+     * fits in one launch; otherwise the two ops.
      */
     @Override
     public void optimizerStep(List<TableUpdate> tables, SparseOptimizer sparse, List<Param> dense, float lr, float beta1, float beta2, float eps,
