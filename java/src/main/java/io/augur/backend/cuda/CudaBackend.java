@@ -1142,7 +1142,12 @@ public final class CudaBackend implements Backend, Profiling {
         for (EntryListArgs.Launch l : launches) {
             rt.launch(Kernels.EMBEDDING_GATHER_MULTI_BACKWARD, l.blocks(), 1, BLOCK, 1, 0, args().struct(l.args()).ptr(status.address()));
         }
-        for (Gather g : gathers) ((CudaSparseGrad) g.grad()).pendingRows += g.rows();
+        addPendingRows(gathers);
+    }
+
+    /** Each backward lookup's rows counted into its sparse gradient's pending rows (the next sparse update's bound). */
+    private static void addPendingRows(List<Gather> lookups) {
+        for (Gather g : lookups) ((CudaSparseGrad) g.grad()).pendingRows += g.rows();
     }
 
     private List<EntryListArgs.Launch> gatherLaunches(List<Gather> gathers, boolean forward) {
@@ -1189,6 +1194,10 @@ public final class CudaBackend implements Backend, Profiling {
     }
 
     /** The list's launches (checked, the device's work begun, each table's pending rows taken). */
+    /** Sparse update entries by their elements (bound x D), fewest first (sparsePlan). */
+    private static final java.util.Comparator<SparseUpdateListArgs.Entry> SMALLEST_TABLE_FIRST =
+            java.util.Comparator.comparingLong(e -> (long) e.bound() * e.D());
+
     private List<EntryListArgs.Launch> sparsePlan(List<TableUpdate> updates, SparseOptimizer opt, int step) {
         int slots = opt.kind().slots();
         List<SparseUpdateListArgs.Entry> es = new ArrayList<>(updates.size());
@@ -1206,7 +1215,7 @@ public final class CudaBackend implements Backend, Profiling {
             g.pendingRows = 0;
         }
         // smallest first (each table's own blocks, counter and list, so any order updates the same): optimizer_step_kernel
-        es.sort(java.util.Comparator.comparingLong(e -> (long) e.bound() * e.D()));
+        es.sort(SMALLEST_TABLE_FIRST);
         return cachedPlan(sparsePlans, es, () -> SparseUpdateListArgs.plan(es));
     }
 
@@ -2307,7 +2316,7 @@ public final class CudaBackend implements Backend, Profiling {
         // the reduce's blocks (256 threads: 32 elements x REDUCE_GROUPS), then the lookups' that do not read dQuery
         rt.launch(Kernels.ACTIVATION_UNIT_REDUCE_GATHER, reduceBlocks + fold.restBlocks(), 1, BLOCK, 1, 0,
                 args().struct(g.buffer()).struct(fold.rest()).struct(fold.sinks()).ptr(status.address()).i(reduceBlocks));
-        for (Gather l : lookups) ((CudaSparseGrad) l.grad()).pendingRows += l.rows();
+        addPendingRows(lookups);
     }
 
     /**
