@@ -24,15 +24,16 @@
 //                                         the MLP on the tile in shared memory, score (B, T) at its
 //                                         rows; beside the tiles the backward's weight layouts M3 =
 //                                         [Wk - Wd ; Wp ; Wq + Wd] (3W, h1) from W1, its transpose M3t
-//                                         and W2t = W2^T, and P at each sample's t = 0 tile
+//                                         and W2t = W2^T; in a training step each row's
+//                                         pre-activations H1 and H2 at its packed row (hidden1, hidden2)
 //   activation_unit_pool_forward_kernel   per sample: the weights (masked, softmax if asked), out
 // and backward:
 //   activation_unit_backward_kernel       tiles strided over a.blocks blocks: the pool's backward at
 //                                         the tile's rows (d score, through the softmax, whose sum
 //                                         over each sample's positions one warp makes per sample of
-//                                         the tile; and the pool's share of dKeys), then recomputes
-//                                         the tile's hidden activations (nothing of size (B, T, h1)
-//                                         is stored), adds its dKeys (+=), writes each row's share
+//                                         the tile; and the pool's share of dKeys), then reads the
+//                                         tile's kept pre-activations and applies the activations
+//                                         again (no product), adds its dKeys (+=), writes each row's share
 //                                         of dQuery to dq_rows (=) and adds the parameter gradients
 //                                         into the block's own slice of `partials` (no atomics)
 //   activation_unit_reduce_kernel         sums the slices in block order into the parameter gradients
@@ -48,6 +49,16 @@
 // sample's share S Ma^T, written at its first row, and the rows' two products run 2W wide; a tile
 // without the room (more samples than fit, e.g. histories of one position) carries q through both
 // products row by row.
+// Kept hidden layers. The forward of a training step stores each valid position's pre-activations H1
+// (h1) and H2 (h2) at its packed row (the rows in (b, t) order, as the tiles take them: the same
+// numbering in the forward and the backward whatever their tile sizes), and the backward reads its
+// tile's rows back and applies the activation again, the forward's own expression on the same
+// floats, where it used to run the MLP's two products again: its warp samples on the H200 (ncu,
+// 4391cae) were 19.5% in that recomputation at batch 2048 and 17.5% at 128, with the barrier behind
+// it 8 and 7.5% more. The price is (B T, h1 + h2) floats of workspace, 98 MB at batch 2048 in the
+// Amazon config (DESIGN.md had the backward recompute them rather than keep a (B, T, 80) array; the
+// rows are packed, so a step writes and reads about 36,700 x 120 floats, 17.6 MB, at 2048), and the
+// forward's stores. An evaluation forward stores nothing.
 // The products (R M2, A1 W2 and, backward, D2 W2^T, A1^T D2, R3^T dH1, dH1 M3^T) run through
 // tiled_product: each thread keeps a 4 x 4 tile of outputs in registers, so an inner step is 8
 // loads for 16 FMAs, and every weight matrix is read along its rows (coalesced).
@@ -85,7 +96,7 @@
 
 // One argument block for the forward, backward and reduce kernels (apex's habit: one
 // struct instead of thirty arguments). io.augur.backend.cuda.AttentionArgs writes it byte for
-// byte: 35 pointers, then 13 ints.
+// byte: 36 pointers, then 13 ints.
 struct AttentionArgs {
   float* score;          // (B, T) forward: written at valid positions
   const float* d_out;    // (B, W) backward: d loss / d out, or nullptr
@@ -97,7 +108,6 @@ struct AttentionArgs {
   float* m3;             // (3W, h1) [Wk - Wd ; Wp ; Wq + Wd]
   float* m3t;            // (h1, 3W) M3 transposed
   float* w2t;            // (h2, h1) W2 transposed
-  float* p;              // (B, h1) b1 + q_b Ma, written by the forward at the samples with a valid position
   const float* query;    // (B, W)
   const float* keys;     // (B, T, W)
   const int* lengths;    // (B)
@@ -123,6 +133,8 @@ struct AttentionArgs {
                            // vector (row stride d_out_stride), or nullptr; see "The interest block" above
   const float* s;          // with dx: (B, W) the history's sum pool s_b = sum_{t < len_b} k_bt
   const float* out;        // backward with d_out and the softmax: (B, W) the forward's pooled output out_b
+  float* hidden1;          // (B T, h1) or nullptr: the forward writes each packed row's pre-activations H1 at its row (=),
+  float* hidden2;          // (B T, h2) and H2; the backward reads them instead of recomputing the MLP (see "Kept hidden layers")
   int B, T, W, h1, h2;
   int rows;    // positions per tile
   int act;     // 0 sigmoid, 1 PReLU
@@ -363,6 +375,18 @@ __device__ __forceinline__ void store_run(float* p, const Run<C>& r) {
   }
 #pragma unroll
   for (int c = 0; c < C; ++c) p[c] = r.v[c];
+}
+
+// The same where p is known to be 16-byte aligned when C = 4 (no test, no fallback: a vector tile's run in an array whose
+// rows are a multiple of 4 floats from an aligned start).
+template <int C>
+__device__ __forceinline__ void store_run_aligned(float* p, const Run<C>& r) {
+  if constexpr (C == 4) {
+    *reinterpret_cast<float4*>(p) = make_float4(r.v[0], r.v[1], r.v[2], r.v[3]);
+  } else {
+#pragma unroll
+    for (int c = 0; c < C; ++c) p[c] = r.v[c];
+  }
 }
 
 // p[c] += r.v[c]: the read-modify-write of a partial gradient.
@@ -692,13 +716,16 @@ __device__ __forceinline__ void product(int M, int N, int K, const float* A, int
 // The tile's MLP forward from R (n rows of stride ldr whose first 2W columns are [k, q * k]):
 // H1 = R[:, :2W] M2 + P[p_row[r]], A1 = act(H1), H2 = A1 W2 + b2, A2 = act(H2). M2: the first 2W
 // rows of M3 (global or shared memory); P (rows of h1): the rows' per-sample terms, row r's at
-// p_row[r]. H1 / H2 may be nullptr (the forward keeps only the outputs). Ends with a barrier. (An
-// epilogue stores H before it computes the activations: the other order took the TF32 backward held
-// to 80 registers from 40 to 148 bytes of spill loads a thread on sm_90. The two epilogues are written
-// out rather than shared: a helper for both took the scalar backward held to 80 registers from 8 and
-// 16 to 20 and 32 bytes of spills.)
+// p_row[r]. keep >= 0: row r's pre-activations also go to a.hidden1 / a.hidden2 at packed row keep + r (the
+// tile's first row is keep), else nowhere. Ends with a barrier. (On sm_90 the stores took the vector
+// forward from 78 registers to 91 or 93, 2 blocks an SM instead of 3, while they were given a pointer or
+// stored H before A; with the row number, the arrays read from the parameters where they are used, and H
+// stored after A, 80. The TF32 forms still took 86 and 80 and are held to 3 blocks by __launch_bounds__:
+// 80 and 75, no spills. The two epilogues are written out rather than shared: a helper for both took
+// the scalar backward held to 80 registers from 8 and 16 to 20 and 32 bytes of spills, when the
+// backward ran this too.)
 template <Form F>
-__device__ void tile_mlp_forward(float* H1, float* A1, float* H2, float* A2, const float* R, int ldr, const float* m2, const float* P,
+__device__ void tile_mlp_forward(int keep, float* A1, float* A2, const float* R, int ldr, const float* m2, const float* P,
                                  const int* p_row, int n, const AttentionArgs& a) {
   const int W2 = 2 * a.W, h1 = a.h1, h2 = a.h2;
   product<F>(n, h1, W2, R, ldr, 1, m2, h1, 1, [&](int r, int j, auto s) {
@@ -708,11 +735,11 @@ __device__ void tile_mlp_forward(float* H1, float* A1, float* H2, float* A2, con
     const Run<C> p = load_run<C>(P + ((long long)p_row[r] * h1 + j));
 #pragma unroll
     for (int c = 0; c < C; ++c) s.v[c] += p.v[c];
-    if (H1 != nullptr) store_run(H1 + (r * h1 + j), s);
     Run<C> y;
 #pragma unroll
     for (int c = 0; c < C; ++c) y.v[c] = act_forward(a.act, s.v[c], a.alpha1 != nullptr ? a.alpha1[j + c] : 0.0f);
     store_run(A1 + (r * h1 + j), y);
+    if (keep >= 0) store_run_aligned(a.hidden1 + ((keep + r) * h1 + j), s);
   });
   __syncthreads();
   product<F>(n, h2, h1, A1, h1, 1, a.w2, h2, 1, [&](int r, int j, auto s) {
@@ -720,11 +747,11 @@ __device__ void tile_mlp_forward(float* H1, float* A1, float* H2, float* A2, con
     const Run<C> b = load_run<C>(a.b2 + j);
 #pragma unroll
     for (int c = 0; c < C; ++c) s.v[c] += b.v[c];
-    if (H2 != nullptr) store_run(H2 + (r * h2 + j), s);
     Run<C> y;
 #pragma unroll
     for (int c = 0; c < C; ++c) y.v[c] = act_forward(a.act, s.v[c], a.alpha2 != nullptr ? a.alpha2[j + c] : 0.0f);
     store_run(A2 + (r * h2 + j), y);
+    if (keep >= 0) store_run_aligned(a.hidden2 + ((keep + r) * h2 + j), s);
   });
   __syncthreads();
 }
@@ -764,9 +791,10 @@ __device__ __forceinline__ float sample_term(const AttentionArgs& a, const float
 // the backward's weight layouts, M3, M3t = M3^T and W2t = W2^T (grid-strided; the backward reads
 // them along rows). A tile's samples' terms P are computed in the tile (one row each, for the
 // samples its rows hold: slot s is the tile's s-th sample) from Ma = M3's third row block, which
-// the block copies beside M2 (the same four loads of W1 make all three), and the tile that holds
-// a sample's t = 0 row writes its P to a.p for the backward. No launch of its own does any of this
-// (the prepare launch it replaces computed P for the whole batch). Dynamic shared memory (floats
+// the block copies beside M2 (the same four loads of W1 make all three). No launch of its own does
+// any of this (the prepare launch it replaces computed P for the whole batch). With a.hidden1 (a
+// training step's forward) the MLP's epilogues also store each row's pre-activations H1 and H2 at
+// its packed row, for the backward ("Kept hidden layers" below). Dynamic shared memory (floats
 // and ints, 4 bytes each): M2 (2W, h1), Ma (W, h1); row_b, row_t, slot, slot_b, slot_first (rows
 // ints each, the five padded to a multiple of 4); then
 // R (rows, 2W), A1 (rows, h1), A2 (rows, h2), Q (rows, W; the slots' queries), P (rows, h1).
@@ -865,10 +893,11 @@ __device__ void forward_tiles(const AttentionArgs& a) {
       const int sl = e / h1, j = e % h1;
       const float v = sample_term(a, Q + sl * W, Ma, j);
       P[sl * h1 + j] = v;
-      if (row_t[slot_first[sl]] == 0) a.p[slot_b[sl] * h1 + j] = v;  // the one tile that holds the sample's t = 0
     }
     __syncthreads();
-    tile_mlp_forward<F>(nullptr, A1, nullptr, A2, R, W2, M2, P, slot, n, a);
+    // with a.hidden1 (a training step), the epilogues store each row's pre-activations at its packed row first + r for the backward
+    const bool keep = a.hidden1 != nullptr;  // the same for the whole grid
+    tile_mlp_forward<F>(keep ? first : -1, A1, A2, R, W2, M2, P, slot, n, a);
     // the scores, ROW_LANES lanes a row (a thread a row took h2 dependent steps, and at h2 = 40 its
     // warp's loads of A2 met 8-way bank conflicts; here a warp's 4 rows x 8 lanes meet none)
     for (int e = threadIdx.x; e < row_lanes(n); e += blockDim.x) {
@@ -886,10 +915,11 @@ __device__ void forward_tiles(const AttentionArgs& a) {
 AUGUR_KERNEL void activation_unit_forward_kernel(AttentionArgs a) { forward_tiles<Form::VECTOR>(a); }
 // The same on scalar tiles, for any widths.
 AUGUR_KERNEL void activation_unit_forward_scalar_kernel(AttentionArgs a) { forward_tiles<Form::SCALAR>(a); }
-// The same with the MLP's products on the TF32 tensor cores (compute capability 8.0 and newer).
-AUGUR_KERNEL void activation_unit_forward_tf32_kernel(AttentionArgs a) { forward_tiles<Form::TF32>(a); }
+// The same with the MLP's products on the TF32 tensor cores (compute capability 8.0 and newer). The two TF32 forms are held
+// to 3 blocks of 256 threads an SM (80 registers; see tile_mlp_forward), as the other two are by themselves.
+AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_forward_tf32_kernel(AttentionArgs a) { forward_tiles<Form::TF32>(a); }
 // The same with each operand split into two TF32 parts, three products where TF32 takes one (fp32's accuracy).
-AUGUR_KERNEL void activation_unit_forward_tf32x3_kernel(AttentionArgs a) { forward_tiles<Form::TF32X3>(a); }
+AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_forward_tf32x3_kernel(AttentionArgs a) { forward_tiles<Form::TF32X3>(a); }
 
 // Grid: a.blocks blocks, tile i on block i mod a.blocks; a block with no tile writes nothing.
 // Dynamic shared memory: seg_dot (rows doubles, rows rounded up to even), then in floats: with a.local the block's
@@ -913,6 +943,23 @@ constexpr int ROW_BATCH = 8;
 // above 0 (AttentionArgs.row_groups), at least one.
 __device__ __forceinline__ int row_groups(int width, int most, int setting) {
   return max(1, min(min((int)blockDim.x / width, most), setting > 0 ? setting : most));
+}
+
+// A (n, h) holds a tile's kept pre-activations (from a.hidden1 or a.hidden2): A becomes act(A), and with PReLU (ACT 1)
+// H a copy of the pre-activations. Thread (c, g) of G = blockDim.x / h groups takes column c at rows g, g + G, ...
+// (a division once a call, as row_copy). Every thread calls it; no barrier.
+template <int ACT>
+__device__ __forceinline__ void kept_activations(float* H, float* A, int n, int h, const float* alpha) {
+  const int G = max(1, (int)blockDim.x / h), g = (int)threadIdx.x / h;
+  if (g >= G) return;
+  for (int c = (int)threadIdx.x % h; c < h; c += blockDim.x) {
+    const float al = alpha != nullptr ? alpha[c] : 0.0f;
+    for (int r = g; r < n; r += G) {
+      const float x = A[r * h + c];
+      if (ACT == 1) H[r * h + c] = x;
+      A[r * h + c] = act_forward(ACT, x, al);
+    }
+  }
 }
 
 template <Form F>
@@ -941,7 +988,8 @@ __device__ void backward_tiles(const AttentionArgs& a) {
   float* D2 = A2 + rows * h2;
   float* dR3 = dr3_in_h1(W, h1) ? H1 : D2 + rows * h2;
   // the rows' d_out for the pool's backward (rows, W), in dR3's place: at least 3W a row, and
-  // written only after the pool's backward has read it (H1, where dR3 may live, by the MLP's forward)
+  // written only after the pool's backward has read it (H1, where dR3 may live, by PReLU's kept_activations;
+  // the kept rows arrive in A1 and A2 meanwhile)
   float* dob = dR3;
   // with a.query_sums: the first row of each of the tile's samples (slots of them), in seg_dot's place (rows
   // doubles, spent once the pool's backward has read it); and the room for the samples' sums of dH1 (slots,
@@ -959,14 +1007,18 @@ __device__ void backward_tiles(const AttentionArgs& a) {
   const int positions = run_start[blockDim.x];
   if (blockIdx.x == 0 && threadIdx.x == 0) *a.tiles = (positions + rows - 1) / rows;
   if ((int)blockIdx.x * rows >= positions) return;  // no tile: the reduce does not read this slice
-  // the weights the four products read from global memory, in L1 before the first tile's products (and
+  // the weights the two products pairs read from global memory (M3t, W2t), in L1 before the first tile's products (and
   // Ma, M3's third block, which the query sums read)
-  augur::warm_l1(a.m3, (a.query_sums ? 3 : 2) * W * h1, a.m3t, h1 * W3, a.w2, h1 * h2, a.w2t, h1 * h2);
+  augur::warm_l1(a.m3t, h1 * W3, a.w2t, h1 * h2, a.query_sums ? a.m3 + 2 * W * h1 : nullptr, W * h1, nullptr, 0);
   for (int e = threadIdx.x; e < on_chip; e += blockDim.x) chip[e] = 0.0f;
   for (int e = threadIdx.x; e < L.size - on_chip; e += blockDim.x) slice[e] = 0.0f;
 
   for (int first = (int)blockIdx.x * rows; first < positions; first += (int)gridDim.x * rows) {  // the same for the whole block
     const int n = min(rows, positions - first);
+    // the forward's pre-activations of the tile's rows (the packed rows [first, first + n) of hidden1 and hidden2), into A1
+    // and A2, in flight until the barrier after the pool's backward (nothing reads or writes A1 and A2 before it)
+    augur::rows_to_shared<false>(A1, 0, 1, a.hidden1 + first * h1, 0, 1, n * h1);
+    augur::rows_to_shared<false>(A2, 0, 1, a.hidden2 + first * h2, 0, 1, n * h2);
     locate_tile(row_b, row_t, run_start, per, first, n, a);
     __syncthreads();  // also orders the zeroing above before the first tile's additions
     // the rows [k, q * k, q] and their samples' d_out, STAGE_ROWS rows a thread a round
@@ -981,8 +1033,18 @@ __device__ void backward_tiles(const AttentionArgs& a) {
       if (a.d_out != nullptr) dob[r * W + c] = v.d;
     });
     tile_pool_backward(dsc, seg_dot, R3, W3, dob, row_b, row_t, n, a);
+    augur::copies_arrived();
     __syncthreads();
-    tile_mlp_forward<F>(H1, A1, H2, A2, R3, W3, a.m3, a.p, row_b, n, a);
+    // the activations from the pre-activations, the forward's own expression on the same floats: the bits the forward's
+    // epilogues made (PReLU's derivative also reads H, which the sigmoid's does not)
+    if (a.act == 1) {
+      kept_activations<1>(H1, A1, n, h1, a.alpha1);
+      kept_activations<1>(H2, A2, n, h2, a.alpha2);
+    } else {
+      kept_activations<0>(H1, A1, n, h1, a.alpha1);
+      kept_activations<0>(H2, A2, n, h2, a.alpha2);
+    }
+    __syncthreads();
     // layer 3 and the second activation: D2 = (dsc w3^T) act'(H2), and the tile's sums of dW3,
     // dAlpha2 and db2 over its rows. Thread (j, g) takes column j at rows g, g + g2, g + 2 g2, ...
     // (g2 groups of h2 threads: 6 at h2 = 40 and 256 threads, where one thread a column walked all n

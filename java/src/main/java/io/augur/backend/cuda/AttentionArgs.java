@@ -5,16 +5,16 @@ import java.nio.ByteOrder;
 
 /**
  * The argument block of the activation-unit kernels, byte for byte the {@code AttentionArgs}
- * struct of {@code cuda/activation_unit.cu}: 35 pointers (8 bytes each, 0 for nullptr) in
+ * struct of {@code cuda/activation_unit.cu}: 36 pointers (8 bytes each, 0 for nullptr) in
  * {@link Ptr} order, then 13 ints in {@link Int} order, padded to a multiple of 8. Also the
  * shared-memory and partial-gradient layouts the kernels assume, computed the same way as there.
  */
 final class AttentionArgs {
     /** Pointer fields, in struct order. */
     enum Ptr {
-        SCORE, D_OUT, DQ_ROWS, D_QUERY, D_KEYS, PARTIALS, TILES, M3, M3T, W2T, P, QUERY, KEYS, LENGTHS,
+        SCORE, D_OUT, DQ_ROWS, D_QUERY, D_KEYS, PARTIALS, TILES, M3, M3T, W2T, QUERY, KEYS, LENGTHS,
         W1, B1, ALPHA1, W2, B2, ALPHA2, W3, B3, G_W1, G_B1, G_ALPHA1, G_W2, G_B2, G_ALPHA2, G_W3, G_B3, D_WEIGHTS, WEIGHTS,
-        DX, S, OUT
+        DX, S, OUT, HIDDEN1, HIDDEN2
     }
 
     /** Int fields, in struct order. */

@@ -170,11 +170,12 @@ public final class CudaBackend implements Backend, Profiling {
     /**
      * The fused unit's kernels index each array with ints (activation_unit.cu): the tensors they are given hold at most
      * 2^31 - 1 elements by construction, and this says the same of the scratch arrays a workspace for up to
-     * {@code maxB} samples adds, p (maxB x h1) and dqRows (maxB x T x W; score, maxB x T, is within it).
+     * {@code maxB} samples adds, the kept hidden layers (maxB x T x h1 and x h2; {@code h} the wider of the two) and dqRows
+     * (maxB x T x W; score, maxB x T, is within it).
      */
-    static void requireIntIndices(String name, int maxB, int T, int W, int h1) {
-        long p = (long) maxB * h1, dqRows = (long) maxB * T * W;
-        String what = p > Integer.MAX_VALUE ? String.format(Locale.ROOT, "p (batch %d x h1 %d) would hold %,d", maxB, h1, p)
+    static void requireIntIndices(String name, int maxB, int T, int W, int h) {
+        long hidden = (long) maxB * T * h, dqRows = (long) maxB * T * W;
+        String what = hidden > Integer.MAX_VALUE ? String.format(Locale.ROOT, "of kept hidden layers (batch %d x T %d x %d) would hold %,d", maxB, T, h, hidden)
                 : dqRows > Integer.MAX_VALUE ? String.format(Locale.ROOT, "dqRows (batch %d x T %d x W %d) would hold %,d", maxB, T, W, dqRows) : null;
         if (what != null) {
             throw new IllegalArgumentException(String.format(Locale.ROOT, "activation unit %s: its scratch array %s elements; the CUDA kernels "
@@ -586,7 +587,12 @@ public final class CudaBackend implements Backend, Profiling {
         /** AttentionArgs.PARTIALS_*: where the backward keeps its partial gradients. */
         final int partialsPlace;
         final long sharedForward, sharedBackward;
-        final Arena.Slice m3, m3t, w2t, p, score, dqRows, partials, tiles;
+        final Arena.Slice m3, m3t, w2t, hidden1, hidden2, score, dqRows, partials, tiles;
+        /**
+         * Whether the last forward was a training one, which keeps each valid position's pre-activations in hidden1 and
+         * hidden2 for the backward (an evaluation forward keeps none; activation_unit.cu, "Kept hidden layers").
+         */
+        boolean kept;
         /**
          * The last forward's pooled output (an address, 0 where it had none): with the softmax, the backward takes
          * sum_t w_t g_t as sum_t w_t dWeights_t + dOut . out. A captured step replays the same addresses.
@@ -598,7 +604,7 @@ public final class CudaBackend implements Backend, Profiling {
             this.maxB = maxB;
             this.T = T;
             int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
-            requireIntIndices(name, maxB, T, W, h1);
+            requireIntIndices(name, maxB, T, W, Math.max(h1, h2));
             long limit = Math.max(DEFAULT_SHARED, rt.maxSharedPerBlockOptin);
             long limitDynamic = limit - ATT_STATIC_SHARED;   // static and dynamic together within the block's limit
             long positions = Math.max(1L, (long) maxB * T);
@@ -641,7 +647,8 @@ public final class CudaBackend implements Backend, Profiling {
             m3 = arena.reserveScratch(name + ".m3", 12L * W * h1);
             m3t = arena.reserveScratch(name + ".m3t", 12L * W * h1);
             w2t = arena.reserveScratch(name + ".w2t", 4L * h1 * h2);
-            p = arena.reserveScratch(name + ".p", 4L * maxB * h1);
+            hidden1 = arena.reserveScratch(name + ".hidden1", 4L * maxB * T * h1);
+            hidden2 = arena.reserveScratch(name + ".hidden2", 4L * maxB * T * h2);
             score = arena.reserveScratch(name + ".score", 4L * maxB * T);
             dqRows = arena.reserveScratch(name + ".dqRows", 4L * maxB * T * W);
             partials = arena.reserveScratch(name + ".partials", 4L * blocks * AttentionArgs.partialFloats(W, h1, h2));
@@ -672,7 +679,8 @@ public final class CudaBackend implements Backend, Profiling {
 
         @Override
         public long bytes() {
-            return m3.bytes() + m3t.bytes() + w2t.bytes() + p.bytes() + score.bytes() + dqRows.bytes() + partials.bytes() + tiles.bytes();
+            return m3.bytes() + m3t.bytes() + w2t.bytes() + hidden1.bytes() + hidden2.bytes() + score.bytes() + dqRows.bytes() + partials.bytes()
+                    + tiles.bytes();
         }
     }
 
@@ -2047,7 +2055,7 @@ public final class CudaBackend implements Backend, Profiling {
         AttentionArgs g = new AttentionArgs();
         g.set(AttentionArgs.Ptr.TILES, ws.tiles.address())
                 .set(AttentionArgs.Ptr.M3, ws.m3.address()).set(AttentionArgs.Ptr.M3T, ws.m3t.address()).set(AttentionArgs.Ptr.W2T, ws.w2t.address())
-                .set(AttentionArgs.Ptr.P, ws.p.address()).set(AttentionArgs.Ptr.PARTIALS, ws.partials.address())
+                .set(AttentionArgs.Ptr.PARTIALS, ws.partials.address())
                 .set(AttentionArgs.Ptr.QUERY, a(query)).set(AttentionArgs.Ptr.KEYS, a(keys)).set(AttentionArgs.Ptr.LENGTHS, a(lengths))
                 .set(AttentionArgs.Ptr.W1, a(p.w1())).set(AttentionArgs.Ptr.B1, a(p.b1())).set(AttentionArgs.Ptr.ALPHA1, a(p.alpha1()))
                 .set(AttentionArgs.Ptr.W2, a(p.w2())).set(AttentionArgs.Ptr.B2, a(p.b2())).set(AttentionArgs.Ptr.ALPHA2, a(p.alpha2()))
@@ -2066,7 +2074,7 @@ public final class CudaBackend implements Backend, Profiling {
             unfusedActivationUnit(out, weights, u, query, keys, lengths, p, spec, B, T, training);
             return;
         }
-        fusedActivationUnit(out, weights, (AttentionWorkspace) ws, query, keys, lengths, p, spec, B, T, null, null, 0, 0);
+        fusedActivationUnit(out, weights, (AttentionWorkspace) ws, query, keys, lengths, p, spec, B, T, training, null, null, 0, 0);
     }
 
     /**
@@ -2082,7 +2090,7 @@ public final class CudaBackend implements Backend, Profiling {
             return;
         }
         checkInterestBlock("attentionInterest", x, spec.width(), xStride, off, B);
-        fusedActivationUnit(out, weights, w, query, keys, lengths, p, spec, B, T, x, s, xStride, off);
+        fusedActivationUnit(out, weights, w, query, keys, lengths, p, spec, B, T, training, x, s, xStride, off);
     }
 
     /** The interest block [q, s, q * s, out] (4W columns from off) inside x's rows of xStride floats, for B rows. */
@@ -2099,11 +2107,14 @@ public final class CudaBackend implements Backend, Profiling {
      * interest block x[:, off:off + 4W] ({@link #attentionInterest}).
      */
     private void fusedActivationUnit(Tensor out, Tensor weights, AttentionWorkspace w, Tensor query, Tensor keys, Tensor lengths,
-                                     AttentionParams p, AttentionSpec spec, int B, int T, Tensor x, Tensor s, int xStride, int off) {
+                                     AttentionParams p, AttentionSpec spec, int B, int T, boolean training, Tensor x, Tensor s, int xStride, int off) {
         begin();
         int rows = w.rows(false, B);
         AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, rows);
         g.set(AttentionArgs.Ptr.SCORE, w.score.address());
+        // a training forward keeps the valid positions' pre-activations for the backward; an evaluation forward writes none
+        if (training) g.set(AttentionArgs.Ptr.HIDDEN1, w.hidden1.address()).set(AttentionArgs.Ptr.HIDDEN2, w.hidden2.address());
+        w.kept = training;
         CudaRuntime.Args args = args().struct(g.buffer());
         w.out = a(out);
         if (B <= 0) return;
@@ -2275,6 +2286,10 @@ public final class CudaBackend implements Backend, Profiling {
             throw new IllegalStateException("activation unit backward with dOut: its forward wrote no pooled output (out was null), "
                     + "which the softmax's backward reads");
         }
+        if (!w.kept) {
+            throw new IllegalStateException("activation unit backward: the last forward over its workspace was not a training one "
+                    + "(training = false keeps no hidden layers, which the backward reads)");
+        }
         begin();
         int rows = w.rows(true, B);
         int blocks = attentionBackwardBlocks(AttentionArgs.tiles((long) B * T, rows), w.blocks);
@@ -2283,6 +2298,7 @@ public final class CudaBackend implements Backend, Profiling {
         g.set(AttentionArgs.Ptr.D_OUT, dOut).set(AttentionArgs.Int.D_OUT_STRIDE, dOutStride).set(AttentionArgs.Ptr.DX, dxBlock).set(AttentionArgs.Ptr.S, s)
                 .set(AttentionArgs.Ptr.D_WEIGHTS, a(dWeights)).set(AttentionArgs.Ptr.WEIGHTS, a(weights)).set(AttentionArgs.Ptr.OUT, w.out)
                 .set(AttentionArgs.Int.SOFTMAX, spec.softmax() ? 1 : 0).set(AttentionArgs.Ptr.DQ_ROWS, w.dqRows.address())
+                .set(AttentionArgs.Ptr.HIDDEN1, w.hidden1.address()).set(AttentionArgs.Ptr.HIDDEN2, w.hidden2.address())
                 .set(AttentionArgs.Ptr.D_QUERY, a(dQuery)).set(AttentionArgs.Ptr.D_KEYS, a(dKeys))
                 .set(AttentionArgs.Ptr.G_W1, a(grads.w1())).set(AttentionArgs.Ptr.G_B1, a(grads.b1())).set(AttentionArgs.Ptr.G_ALPHA1, a(grads.alpha1()))
                 .set(AttentionArgs.Ptr.G_W2, a(grads.w2())).set(AttentionArgs.Ptr.G_B2, a(grads.b2())).set(AttentionArgs.Ptr.G_ALPHA2, a(grads.alpha2()))

@@ -1953,6 +1953,98 @@ class CudaOpsParityTest {
         assertTrue(e.getMessage().contains("no pooled output"), e.getMessage());
     }
 
+    /**
+     * A training forward keeps each valid position's pre-activations H1 = z W1 + b1 and H2 = act(H1) W2 + b2 at its packed
+     * row (the positions in (b, t) order) for the backward, and nothing past them; an evaluation forward keeps none, and a
+     * backward after it is refused before any launch. Sigmoid and PReLU, against the same sums in double on the host.
+     */
+    @ParameterizedTest
+    @EnumSource(value = Activation.class, names = {"SIGMOID", "PRELU"})
+    void aTrainingForwardKeepsTheHiddenLayersAtThePackedRows(Activation act) {
+        int W = E, h1 = 80, h2 = 40;
+        AttentionSpec spec = new AttentionSpec(W, h1, h2, act, true, 0.99f, 1e-8f);
+        Backend be = tw.gpu;
+        Workspace ws = be.attentionWorkspace("ws", spec, MAXB, T);
+        org.junit.jupiter.api.Assumptions.assumeTrue(ws instanceof CudaBackend.AttentionWorkspace, "the fused unit");
+        CudaBackend.AttentionWorkspace w = (CudaBackend.AttentionWorkspace) ws;
+        CudaRuntime rt = ((CudaBackend) be).runtime();
+        float[] w1 = uniform(rng, 4 * W * h1, -0.2f, 0.2f), b1 = uniform(rng, h1, -0.2f, 0.2f), w2 = uniform(rng, h1 * h2, -0.2f, 0.2f);
+        float[] b2 = uniform(rng, h2, -0.2f, 0.2f), a1 = uniform(rng, h1, 0, 0.5f), a2 = uniform(rng, h2, 0, 0.5f);
+        boolean prelu = act == Activation.PRELU;
+        AttentionParams p = new AttentionParams(tw.floats("w1", w1).on(be), tw.floats("b1", b1).on(be), prelu ? tw.floats("a1", a1).on(be) : null,
+                tw.floats("w2", w2).on(be), tw.floats("b2", b2).on(be), prelu ? tw.floats("a2", a2).on(be) : null,
+                tw.floats("w3", uniform(rng, h2, -0.5f, 0.5f)).on(be), tw.floats("b3", new float[1]).on(be), null, null, null, null);
+        AttentionParams g = new AttentionParams(tw.floats("gw1", new float[4 * W * h1]).on(be), tw.floats("gb1", new float[h1]).on(be),
+                prelu ? tw.floats("ga1", new float[h1]).on(be) : null, tw.floats("gw2", new float[h1 * h2]).on(be), tw.floats("gb2", new float[h2]).on(be),
+                prelu ? tw.floats("ga2", new float[h2]).on(be) : null, tw.floats("gw3", new float[h2]).on(be), tw.floats("gb3", new float[1]).on(be),
+                null, null, null, null);
+        float[] qv = uniform(rng, MAXB * W, -1, 1), kv = uniform(rng, MAXB * T * W, -1, 1);
+        int[] lens = lengths(rng, MAXB, T);
+        var q = tw.floats("q", qv).on(be);
+        var k = tw.floats("k", kv).on(be);
+        var len = tw.ints("len", lens).on(be);
+        var out = tw.poisoned("out", MAXB * W).on(be);
+        var weights = tw.poisoned("weights", MAXB * T).on(be);
+        var dOut = tw.floats("dOut", uniform(rng, MAXB * W, -1, 1)).on(be);
+        var dq = tw.floats("dq", new float[MAXB * W]).on(be);
+        var dk = tw.floats("dk", new float[MAXB * T * W]).on(be);
+        int rows = MAXB * T, bits = Float.floatToRawIntBits(GpuTesting.POISON);
+        java.util.function.Consumer<long[]> poison = slices -> {
+            rt.synchronizeCompute();
+            for (int i = 0; i < 2; i++) {
+                CudaException.check(jcuda.driver.JCudaDriver.cuMemsetD32(rt.pointer(slices[i]), bits, (long) rows * (i == 0 ? h1 : h2)), "cuMemsetD32");
+            }
+        };
+        java.util.function.IntFunction<float[]> kept = layer -> {
+            rt.synchronizeCompute();
+            int h = layer == 1 ? h1 : h2;
+            float[] v = new float[rows * h];
+            CudaException.check(jcuda.driver.JCudaDriver.cuMemcpyDtoH(jcuda.Pointer.to(v), rt.pointer(layer == 1 ? w.hidden1.address() : w.hidden2.address()),
+                    4L * v.length), "cuMemcpyDtoH");
+            return v;
+        };
+        be.activationUnit(out, weights, ws, q, k, len, p, spec, B, T, false);   // the workspace allocated (planned slices have no memory yet)
+        long[] slices = {w.hidden1.address(), w.hidden2.address()};
+        // a training forward: every valid position's row, in (b, t) order; the rows past them as they were
+        poison.accept(slices);
+        be.activationUnit(out, weights, ws, q, k, len, p, spec, B, T, true);
+        float[] k1 = kept.apply(1), k2 = kept.apply(2);
+        int row = 0;
+        for (int b = 0; b < B; b++) {
+            for (int t = 0; t < lens[b]; t++, row++) {
+                double[] act1 = new double[h1];
+                for (int j = 0; j < h1; j++) {
+                    double h = b1[j];
+                    for (int c = 0; c < W; c++) {
+                        double qc = qv[b * W + c], kc = kv[(b * T + t) * W + c];
+                        h += qc * w1[c * h1 + j] + kc * w1[(W + c) * h1 + j] + (qc - kc) * w1[(2 * W + c) * h1 + j] + qc * kc * w1[(3 * W + c) * h1 + j];
+                    }
+                    assertEquals(h, k1[row * h1 + j], 1e-5, act + ": H1 of sample " + b + ", position " + t + " (packed row " + row + "), unit " + j);
+                    // the GPU's own H1 through the activation, so that a layer-1 input within rounding of PReLU's kink does not matter
+                    double x = k1[row * h1 + j];
+                    act1[j] = prelu ? (x > 0 ? x : a1[j] * x) : 1 / (1 + Math.exp(-x));
+                }
+                for (int j = 0; j < h2; j++) {
+                    double h = b2[j];
+                    for (int i = 0; i < h1; i++) h += act1[i] * w2[i * h2 + j];
+                    assertEquals(h, k2[row * h2 + j], 1e-5, act + ": H2 of sample " + b + ", position " + t + " (packed row " + row + "), unit " + j);
+                }
+            }
+        }
+        for (int e = row * h1; e < rows * h1; e++) assertEquals(bits, Float.floatToRawIntBits(k1[e]), "hidden1 element " + e + " past the " + row + " valid rows");
+        for (int e = row * h2; e < rows * h2; e++) assertEquals(bits, Float.floatToRawIntBits(k2[e]), "hidden2 element " + e + " past the " + row + " valid rows");
+        be.activationUnitBackward(dq, dk, g, dOut, null, weights, ws, q, k, len, p, spec, B, T);   // after a training forward: taken
+        // an evaluation forward keeps nothing, and the backward after it is refused
+        poison.accept(slices);
+        be.activationUnit(out, weights, ws, q, k, len, p, spec, B, T, false);
+        float[] e1 = kept.apply(1), e2 = kept.apply(2);
+        for (int e = 0; e < rows * h1; e++) assertEquals(bits, Float.floatToRawIntBits(e1[e]), "hidden1 element " + e + " after an evaluation forward");
+        for (int e = 0; e < rows * h2; e++) assertEquals(bits, Float.floatToRawIntBits(e2[e]), "hidden2 element " + e + " after an evaluation forward");
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> be.activationUnitBackward(dq, dk, g, dOut, null, weights, ws, q, k, len, p, spec, B, T));
+        assertTrue(e.getMessage().contains("not a training one"), e.getMessage());
+    }
+
     private void activationUnitCase(Activation act, boolean softmax, int T, int[] lens, int W, int h1, int h2) {
         activationUnitCase(tw, rng, GpuTesting::uniform, act, softmax, T, lens, W, h1, h2, TIGHT_ATOL, TIGHT_RTOL,
                 (what, p) -> tw.assertClose(what, p, LOOSE_ATOL, LOOSE_RTOL));

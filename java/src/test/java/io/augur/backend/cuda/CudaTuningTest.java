@@ -36,14 +36,15 @@ class CudaTuningTest {
     @Test
     void aWorkspaceTooLargeForIntIndicesIsRefused() {
         assertDoesNotThrow(() -> CudaBackend.requireIntIndices("din.att", 2048, 100, 36, 80));
-        // 596,523 x 100 x 36 = 2,147,482,800, just under 2^31 - 1; one sample more passes it
-        assertDoesNotThrow(() -> CudaBackend.requireIntIndices("din.att", 596_523, 100, 36, 80));
+        // the kept hidden layers: 268,435 x 100 x 80 = 2,147,480,000, just under 2^31 - 1; one sample more passes it
+        assertDoesNotThrow(() -> CudaBackend.requireIntIndices("din.att", 268_435, 100, 36, 80));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> CudaBackend.requireIntIndices("din.att", 596_524, 100, 36, 80));
-        assertTrue(e.getMessage().contains("din.att") && e.getMessage().contains("dqRows (batch 596524 x T 100 x W 36)")
-                && e.getMessage().contains("2,147,486,400"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> CudaBackend.requireIntIndices("u", 30_000_000, 1, 4, 80));
-        assertTrue(e.getMessage().contains("p (batch 30000000 x h1 80)") && e.getMessage().contains("2,400,000,000"), e.getMessage());
+                () -> CudaBackend.requireIntIndices("din.att", 268_436, 100, 36, 80));
+        assertTrue(e.getMessage().contains("din.att") && e.getMessage().contains("of kept hidden layers (batch 268436 x T 100 x 80)")
+                && e.getMessage().contains("2,147,488,000"), e.getMessage());
+        // a unit wider than its hidden layers: dqRows is the larger array
+        e = assertThrows(IllegalArgumentException.class, () -> CudaBackend.requireIntIndices("u", 30_000_000, 1, 80, 4));
+        assertTrue(e.getMessage().contains("dqRows (batch 30000000 x T 1 x W 80)") && e.getMessage().contains("2,400,000,000"), e.getMessage());
     }
 
     /**

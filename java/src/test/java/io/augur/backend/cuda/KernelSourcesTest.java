@@ -97,19 +97,20 @@ class KernelSourcesTest {
         while (in.find()) for (String n : in.group(1).split(",")) ints.add(n.trim());
         assertEquals(Stream.of(AttentionArgs.Ptr.values()).map(p -> p.name().toLowerCase()).toList(), pointers);
         assertEquals(Stream.of(AttentionArgs.Int.values()).map(p -> p.name().toLowerCase()).toList(), ints.stream().map(String::toLowerCase).toList());
-        assertEquals(336, AttentionArgs.BYTES, "35 pointers + 13 ints, padded to 8");
+        assertEquals(344, AttentionArgs.BYTES, "36 pointers + 13 ints, padded to 8");
         AttentionArgs a = new AttentionArgs().set(AttentionArgs.Ptr.G_B3, 0x1234_5678_9abcL).set(AttentionArgs.Int.LOCAL, 7)
                 .set(AttentionArgs.Ptr.TILES, 0x42L).set(AttentionArgs.Ptr.WEIGHTS, 0x43L).set(AttentionArgs.Ptr.S, 0x44L).set(AttentionArgs.Ptr.OUT, 0x45L).set(AttentionArgs.Int.B, 9)
-                .set(AttentionArgs.Int.SOFTMAX, 1).set(AttentionArgs.Int.D_OUT_STRIDE, 11);
-        assertEquals(0x1234_5678_9abcL, a.buffer().getLong(8 * 29));
+                .set(AttentionArgs.Int.SOFTMAX, 1).set(AttentionArgs.Int.D_OUT_STRIDE, 11).set(AttentionArgs.Ptr.HIDDEN2, 0x46L);
+        assertEquals(0x1234_5678_9abcL, a.buffer().getLong(8 * 28));
         assertEquals(0x42L, a.buffer().getLong(8 * 6));
-        assertEquals(0x43L, a.buffer().getLong(8 * 31));
-        assertEquals(0x44L, a.buffer().getLong(8 * 33));
-        assertEquals(0x45L, a.buffer().getLong(8 * 34));
-        assertEquals(9, a.buffer().getInt(8 * 35));
-        assertEquals(7, a.buffer().getInt(8 * 35 + 4 * 8));
-        assertEquals(1, a.buffer().getInt(8 * 35 + 4 * 9));
-        assertEquals(11, a.buffer().getInt(8 * 35 + 4 * 10));
+        assertEquals(0x43L, a.buffer().getLong(8 * 30));
+        assertEquals(0x44L, a.buffer().getLong(8 * 32));
+        assertEquals(0x45L, a.buffer().getLong(8 * 33));
+        assertEquals(0x46L, a.buffer().getLong(8 * 35));
+        assertEquals(9, a.buffer().getInt(8 * 36));
+        assertEquals(7, a.buffer().getInt(8 * 36 + 4 * 8));
+        assertEquals(1, a.buffer().getInt(8 * 36 + 4 * 9));
+        assertEquals(11, a.buffer().getInt(8 * 36 + 4 * 10));
     }
 
     @Test
