@@ -1328,15 +1328,17 @@ AUGUR_KERNEL void activation_unit_backward_scalar_kernel(AttentionArgs a) { back
 AUGUR_KERNEL void activation_unit_backward_tf32_kernel(AttentionArgs a) { backward_tiles<Form::TF32>(a); }
 // The same with each operand split into two TF32 parts, three products where TF32 takes one (fp32's accuracy).
 AUGUR_KERNEL void activation_unit_backward_tf32x3_kernel(AttentionArgs a) { backward_tiles<Form::TF32X3>(a); }
-// The same four held to three blocks of 256 threads an SM (80 registers a thread): on sm_90 the vector, scalar
-// and TF32 kernels above take 86, 128 and 96 registers, so an SM holds two of their blocks whatever their shared
-// memory, and a third block, which the backward's shared memory with dM3 off chip leaves room for, waits for a
-// second wave. (The TF32X3 form takes 64 and would fit three by itself; the planner still takes the bounded form at
-// three, one rule for all four. These counts move by tens with small changes elsewhere in the kernel.) The price,
-// where there is one, is a few bytes of spills to local memory, which L1 caches (sm_90: KernelResourcesTest allows
-// 64 bytes; the scalar form's 20 stored and 32 loaded, the vector form's 16 and 16, a few loads a tile outside
-// the products' loops; the tensor cores' none). CudaBackend launches these where it plans three or more backward
-// blocks an SM.
+// The same four held to three blocks of 256 threads an SM (80 registers a thread): on sm_90 the scalar kernel above
+// takes 93 registers, so an SM holds two of its blocks whatever their shared memory, and a third block, which the
+// backward's shared memory with dM3 off chip leaves room for, waits for a second wave. Since the backward reads the
+// kept hidden layers instead of running the MLP again, the vector, TF32 and TF32X3 forms take 80, 72 and 72 by
+// themselves on sm_90 (71 to 80 on the other targets; they took 86 to 128 before) and would fit three unbounded; the
+// planner still takes the bounded form at three, one rule for all four (whether the plain forms should be taken
+// there instead is for a device's local-memory counters to say). These counts move by tens with small changes
+// elsewhere in the kernel. The price, where there is one, is a few bytes of spills to local memory, which L1 caches
+// (sm_90: KernelResourcesTest allows 64 bytes; the vector form's 16 stored and 36 loaded, the scalar's 8 and 8,
+// TF32's 12 and 12, TF32X3's none; none on the other targets). CudaBackend launches these where it plans three or
+// more backward blocks an SM.
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::VECTOR>(a); }
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_scalar_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::SCALAR>(a); }
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_backward_tf32_3blocks_kernel(AttentionArgs a) { backward_tiles<Form::TF32>(a); }

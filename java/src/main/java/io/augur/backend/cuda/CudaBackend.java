@@ -102,7 +102,7 @@ public final class CudaBackend implements Backend, Profiling {
 
     /**
      * The fused unit's backward kernel for a launch planned at {@code blocksPerSm} blocks an SM: from 3 on the form held
-     * to 80 registers (__launch_bounds__(256, 3); the others take 92 to 128 on sm_90, two blocks' worth, TF32X3 64), else the other;
+     * to 80 registers (__launch_bounds__(256, 3); on sm_90 the scalar form takes 93 without, two blocks' worth, the others 72 to 80), else the other;
      * in fp32 on vector tiles where {@code vectorTiles} ({@link #attentionVectorTiles}), else on scalar tiles; with TF32 or
      * TF32X3 on the tensor cores.
      */

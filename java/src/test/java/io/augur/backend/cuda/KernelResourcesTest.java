@@ -74,10 +74,10 @@ class KernelResourcesTest {
             if ((long) perThread * threads > REGISTERS_PER_BLOCK) {
                 bad.add(e.getKey() + ": " + u.registers() + " registers x " + threads + " threads > " + REGISTERS_PER_BLOCK);
             }
-            // the unit's backward held to 80 registers (three blocks an SM where the other forms' 92 to 128 allow two) buys the
-            // third block with a few bytes of spills (sm_90: 44 stored and 220 loaded on scalar tiles, none of them in a product's loop; 8 and 8
-            // on vector tiles, 4 and 4 with TF32, none with TF32X3), which L1 caches; more than SPILL_BOUNDED stored would mean the bound
-            // costs more than the few loads it was taken for
+            // the unit's backward held to 80 registers (three blocks an SM where the scalar form's 93 allow two) buys the third
+            // block with a few bytes of spills (sm_90: 8 stored and 8 loaded on scalar tiles; 16 and 36 on vector tiles, 12 and 12
+            // with TF32, none with TF32X3, whose plain forms now fit three by themselves), which L1 caches; more than SPILL_BOUNDED
+            // stored would mean the bound costs more than the few loads it was taken for
             boolean bounded = e.getKey().equals(Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS) || e.getKey().equals(Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS)
                     || e.getKey().equals(Kernels.ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS) || e.getKey().equals(Kernels.ACTIVATION_UNIT_BACKWARD_TF32X3_3BLOCKS);
             int spillLimit = bounded ? SPILL_BOUNDED : 0;
