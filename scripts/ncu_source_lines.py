@@ -10,6 +10,10 @@ CMakeLists.txt's flags, as scripts/sass_loops.py does, or --cubin), matched to t
 kernel's first instruction (not by position: nvdisasm 11.8 leaves out sm_90 instructions it does not know,
 VIADDMNMX for one). The source must be the one the profiled bundle was built from (git checkout its commit).
 
+With --stage FILE:FIRST-LAST each instruction is charged instead to the line of that range it was inlined from
+(nvdisasm -gi's inline chains): per stage of one function, such as backward_tiles' copies, products and barriers.
+2026-11-26 (forty-first session): 19.5% of the unit backward's samples at batch 2048 in its recomputation of the MLP.
+
 For each section (or those given): per source line (file, line), its warp samples, the share of them stalled
 for want of an instruction (stall_no_inst: code fetched as the warps reach it, code run once a launch), and how
 many distinct instructions of the line ran at all; with --stalls K, its K largest stall reasons too.
@@ -71,6 +75,35 @@ def sass_lines(sass):
     return out
 
 
+def sass_stages(sass, file, lo, hi):
+    """{kernel: {offset: (file, line)}} from `nvdisasm -c -gi` output, each instruction charged to the outermost line of
+    `file` in [lo, hi] on its inline chain (the call site in the function those lines hold: which stage of it the
+    instruction was inlined into), else to its own line. nvdisasm writes a chain as consecutive //## lines, innermost
+    first, each "File F, line L inlined at G, line M"."""
+    out = collections.defaultdict(dict)
+    name, where, chain, in_chain = None, None, [], False
+    for line in sass.splitlines():
+        m = re.match(r"//-+ \.text\.(\S+)\s+-+", line)
+        if m:
+            name, where, chain, in_chain = m.group(1), None, [], False
+            continue
+        if name is None:
+            continue
+        if re.match(r"\s*//## File ", line):
+            if not in_chain:
+                chain = []
+            in_chain = True
+            chain += [(os.path.basename(f), int(n)) for f, n in re.findall(r'"([^"]+)", line (\d+)', line)]
+            inside = [c for c in chain if c[0] == file and lo <= c[1] <= hi]
+            where = inside[-1] if inside else chain[0]
+            continue
+        in_chain = False
+        m = re.match(r"\s*/\*([0-9a-f]+)\*/\s+(.*?)\s*;", line)
+        if m:
+            out[name][int(m.group(1), 16)] = where
+    return out
+
+
 def number(s):
     try:
         return int(s.replace(",", "")) if s else 0
@@ -87,8 +120,17 @@ def main():
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--stalls", type=int, default=0, metavar="K",
                     help="also print each line's K largest stall reasons (of all its samples)")
+    ap.add_argument("--stage", metavar="FILE:FIRST-LAST",
+                    help="charge each instruction to its call site among lines FIRST to LAST of FILE (a kernel body's "
+                         "function, e.g. activation_unit.cu:960-1330 for backward_tiles): what each of its stages costs")
     args = ap.parse_args()
-    where = sass_lines(disassemble(args.cubin, args.arch, "-g"))
+    if args.stage:
+        m = re.fullmatch(r"([^:]+):(\d+)-(\d+)", args.stage)
+        if not m:
+            sys.exit(f"--stage {args.stage}: expected FILE:FIRST-LAST, e.g. activation_unit.cu:960-1330")
+        where = sass_stages(disassemble(args.cubin, args.arch, "-gi"), os.path.basename(m.group(1)), int(m.group(2)), int(m.group(3)))
+    else:
+        where = sass_lines(disassemble(args.cubin, args.arch, "-g"))
     for i, (kernel, rows) in enumerate(sections(args.csv)):
         if args.section and i not in args.section:
             continue
