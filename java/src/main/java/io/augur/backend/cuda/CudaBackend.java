@@ -566,11 +566,6 @@ public final class CudaBackend implements Backend, Profiling {
         rt.launch(kernel, s.tiles(), s.slices(), 32, COL_ROWS, 0, args);
     }
 
-    /**
-     * The fused activation unit's buffers: M3, its transpose M3t and W2t, the per-sample terms P
-     * (B, h1), the scores (B, T), each position's share of dQuery (B, T, W), the
-     * backward's per-block partial gradients and its device tile count.
-     */
     /** The fused unit's kernels of each kind, whichever precision and tiles a launch takes (the workspace plans for all). */
     private static final String[] FORWARD_KERNELS = {Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_FORWARD_SCALAR, Kernels.ACTIVATION_UNIT_FORWARD_TF32,
                     Kernels.ACTIVATION_UNIT_FORWARD_TF32X3},
@@ -579,6 +574,11 @@ public final class CudaBackend implements Backend, Profiling {
             BACKWARD_KERNELS_3BLOCKS = {Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS,
                     Kernels.ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS, Kernels.ACTIVATION_UNIT_BACKWARD_TF32X3_3BLOCKS};
 
+    /**
+     * The fused activation unit's buffers: M3, its transpose M3t and W2t, the kept hidden layers (the pre-activations
+     * H1 and H2 at each valid position's packed row, B T x h1 and x h2), the scores (B, T), each position's share of
+     * dQuery (B, T, W), the backward's per-block partial gradients and its device tile count.
+     */
     final class AttentionWorkspace implements Workspace {
         final AttentionSpec spec;
         final int maxB, T, blocks, blocksPerSm, forwardBlocksPerSm, rowsForward, rowsBackward, threads;
@@ -2102,7 +2102,7 @@ public final class CudaBackend implements Backend, Profiling {
     }
 
     /**
-     * The forward (which also lays out the backward's weights and the per-sample terms) and the
+     * The forward (which also lays out the backward's weights and, when training, keeps the hidden layers) and the
      * pooling launch; with x the pooling launch also writes s and the
      * interest block x[:, off:off + 4W] ({@link #attentionInterest}).
      */
