@@ -77,16 +77,23 @@ struct WarpElements {
 };
 
 // A warp's rows [first, first + WR) (rows at or past `end` left alone) of a forward lookup
-// (see embedding_gather_forward_kernel). Every lane of the warp calls it.
+// (see embedding_gather_forward_kernel). Without zero_padding a warp whose rows are all padding
+// (or past the end) writes nothing: a lookup whose consumers read only the valid positions (DIN's
+// history under the fused activation unit) leaves its padding rows as they were; a warp with a
+// valid row, or with a bad id or length to report, writes its padding as 0 still. Every lane of the
+// warp calls it.
 __device__ __forceinline__ void gather_forward_warp(float* out, int* status, const int* ids, const int* lengths, const float* table,
-                                                   int T, int D, int V, int out_stride, int off, int first, int end) {
+                                                   int T, int D, int V, int out_stride, int off, int first, int end,
+                                                   bool zero_padding) {
   const int WR = gather_warp_rows(D), lane = (int)(threadIdx.x & 31), n = WR * D;
   int bad = 0;
   const int code = lane < WR ? gather_row_code(first + lane, end, ids, lengths, T, V, true, bad) : -2;
   WarpElements w(D);
   if (__ballot_sync(0xffffffffu, code >= 0) == 0) {
     // no row of the warp reads the table (most of a history's warps: padding, written as 0): the zeros alone, each
-    // element's row known past the end or not without its row code, so no shuffle and no load
+    // element's row known past the end or not without its row code, so no shuffle and no load; or, without
+    // zero_padding and nothing to report, nothing at all
+    if (!zero_padding && __ballot_sync(0xffffffffu, bad != 0) == 0) return;
     for (int e = lane; e < n; e += 32) {
       if (first + w.row < end) out[(first + w.row) * out_stride + off + w.c] = 0.0f;
       w.next(D);
@@ -173,7 +180,9 @@ struct GatherEntry {
   const int* ids;
   const int* lengths;      // or nullptr
   const float* table;      // forward: the (V, D) table
-  int rows, T, D, V, capacity, out_stride, off, first_block;
+  int rows, T, D, V, capacity, out_stride, off;
+  int zero_padding;        // forward: 1, padding rows (t >= len) written as 0; 0, left as they were where a warp holds only padding
+  int first_block;
 };
 
 struct GatherList {
@@ -181,8 +190,8 @@ struct GatherList {
   int count;
   int blocks;              // the grid size
 };
-static_assert(sizeof(GatherEntry) == 104, "GatherEntry's layout changed: update io.augur.backend.cuda.GatherListArgs");
-static_assert(sizeof(GatherList) == 840, "GatherList's layout changed: update io.augur.backend.cuda.GatherListArgs");
+static_assert(sizeof(GatherEntry) == 112, "GatherEntry's layout changed: update io.augur.backend.cuda.GatherListArgs");
+static_assert(sizeof(GatherList) == 904, "GatherList's layout changed: update io.augur.backend.cuda.GatherListArgs");
 
 // The entry that owns this block, and the block's first row within it.
 __device__ __forceinline__ int gather_entry(const GatherList& l, int block, int* first_row) {
@@ -209,7 +218,7 @@ AUGUR_KERNEL void embedding_gather_forward_kernel(float* __restrict__ out, int* 
   const long long per_block = augur::gather_block_rows(D);
   for (long long first = blockIdx.x * per_block; first < rows; first += gridDim.x * per_block) {  // the same for the block
     const int warp_first = augur::gather_warp_first((int)first, D);
-    if (warp_first < rows) augur::gather_forward_warp(out, status, ids, lengths, table, T, D, V, out_stride, off, warp_first, rows);
+    if (warp_first < rows) augur::gather_forward_warp(out, status, ids, lengths, table, T, D, V, out_stride, off, warp_first, rows, true);
   }
 }
 
@@ -220,13 +229,15 @@ __device__ __forceinline__ void gather_list_block(const GatherList& list, int bl
   int first;
   const GatherEntry& e = list.e[gather_entry(list, block, &first)];
   const int warp_first = gather_warp_first(first, e.D);
-  if (warp_first < e.rows) gather_forward_warp(e.out, status, e.ids, e.lengths, e.table, e.T, e.D, e.V, e.out_stride, e.off, warp_first, e.rows);
+  if (warp_first < e.rows)
+    gather_forward_warp(e.out, status, e.ids, e.lengths, e.table, e.T, e.D, e.V, e.out_stride, e.off, warp_first, e.rows, e.zero_padding != 0);
 }
 
 }  // namespace augur
 
 // The gathers of a list (a model's forward: every field's lookup) in one launch; each element as
-// embedding_gather_forward_kernel computes it.
+// embedding_gather_forward_kernel computes it, but that an entry without zero_padding leaves the
+// padding rows of its all-padding warps unwritten (gather_forward_warp).
 AUGUR_KERNEL void embedding_gather_multi_forward_kernel(augur::GatherList list, int* status) {
   augur::gather_list_block(list, blockIdx.x, status);
 }

@@ -120,6 +120,13 @@ public abstract class CtrModel {
     /** Further lookups of this forward, joining the fields' lookups in one call (DIEN's negative behaviours). */
     protected void addGathers(List<Backend.Gather> gathers, int B, boolean training) { }
 
+    /**
+     * Whether anything of this model reads the history's embeddings (hist) at padded positions: if not, its lookups may
+     * leave those rows unwritten ({@link Backend.Gather#paddingLeft}). True here, the safe answer: the sum pool reads the
+     * valid positions, but DIEN's recurrence and a layer-by-layer unit may read all of them.
+     */
+    protected boolean historyPaddingRead() { return true; }
+
     /** Further lookup backwards of this step, after interestBackward produced their gradients; they go first in the list. */
     protected void addGatherGrads(List<Backend.Gather> grads, int B) { }
 
@@ -166,8 +173,11 @@ public abstract class CtrModel {
         }
         gathers.add(Backend.Gather.forward(ea, batch.items, null, itemEmb.value(), B, 1, D, E, 0));
         gathers.add(Backend.Gather.forward(ea, batch.cates, null, cateEmb.value(), B, 1, D, E, D));
-        gathers.add(Backend.Gather.forward(hist, batch.histItems, batch.lengths, itemEmb.value(), B * T, T, D, E, 0));
-        gathers.add(Backend.Gather.forward(hist, batch.histCates, batch.lengths, cateEmb.value(), B * T, T, D, E, D));
+        Backend.Gather histItems = Backend.Gather.forward(hist, batch.histItems, batch.lengths, itemEmb.value(), B * T, T, D, E, 0);
+        Backend.Gather histCates = Backend.Gather.forward(hist, batch.histCates, batch.lengths, cateEmb.value(), B * T, T, D, E, D);
+        boolean padding = historyPaddingRead();
+        gathers.add(padding ? histItems : histItems.paddingLeft());
+        gathers.add(padding ? histCates : histCates.paddingLeft());
         addGathers(gathers, B, training);
         be.embeddingGather(gathers, cleared);
         interestForward(B, training);   // its concat pools the history into s

@@ -43,6 +43,10 @@ public final class Din extends CtrModel {
         weights = ps.activation("att.weights", maxB, T);
     }
 
+    /** hist goes to the unit alone (its pooling makes the sum pool s too): padding is read where the unit reads it. */
+    @Override
+    protected boolean historyPaddingRead() { return be.attentionReadsPadding(ws); }
+
     @Override
     protected void interestForward(int B, boolean training) {
         // the unit, then [e_a, s, e_a * s, v_U] (concat's block, v_U = the unit's output)

@@ -380,6 +380,16 @@ public final class CudaBackend implements Backend, Profiling {
         return new AttentionWorkspace(name, spec, maxB, T);
     }
 
+    /**
+     * The fused unit reads the valid positions alone: its tiles are the packed valid rows, the pooling launch walks
+     * t < len, and the backward's tiles are the forward's. The layer-by-layer unit (Dice, or fused=off) may read every
+     * row (a library GEMM's products over all B T rows).
+     */
+    @Override
+    public boolean attentionReadsPadding(Workspace ws) {
+        return !(ws instanceof AttentionWorkspace);
+    }
+
     @Override
     public Workspace recurrenceWorkspace(String name, int maxB, int T, int E, int H) {
         return new RecurrenceWorkspace(name, maxB, T, E, H);
@@ -1168,14 +1178,14 @@ public final class CudaBackend implements Backend, Profiling {
             if (forward) {
                 if (g.out() == null || g.table() == null) throw new IllegalArgumentException("embeddingGather(list): a backward entry in a forward list");
                 es.add(new GatherListArgs.Entry(a(g.out()), 0, 0, 0, 0, 0, a(g.ids()), a(g.lengths()), a(g.table()), g.rows(), g.T(), g.D(),
-                        g.table().dim(0), 0, g.outStride(), g.off()));
+                        g.table().dim(0), 0, g.outStride(), g.off(), g.zeroPadding() ? 1 : 0));
             } else {
                 if (!(g.grad() instanceof CudaSparseGrad sg) || g.dOut() == null) {
                     throw new IllegalArgumentException("embeddingGatherBackward(list): a forward entry in a backward list");
                 }
                 if (sg.dim() != g.D()) throw new IllegalArgumentException("embedding backward: " + sg.name() + " has width " + sg.dim() + ", op says D = " + g.D());
                 es.add(new GatherListArgs.Entry(0, a(g.dOut()), sg.acc.address(), sg.flag.address(), sg.list.address(), sg.count.address(),
-                        a(g.ids()), a(g.lengths()), 0, g.rows(), g.T(), g.D(), sg.rows(), sg.capacity(), g.outStride(), g.off()));
+                        a(g.ids()), a(g.lengths()), 0, g.rows(), g.T(), g.D(), sg.rows(), sg.capacity(), g.outStride(), g.off(), 1));
             }
         }
         return es;

@@ -18,9 +18,12 @@ final class EntryListArgs {
     /** One launch: its struct and grid size. */
     record Launch(ByteBuffer args, int blocks) {}
 
-    /** A list's layout: entries per launch, pointers and ints (first_block not counted) per entry. */
+    /**
+     * A list's layout: entries per launch, pointers and ints (first_block not counted) per entry. An entry's size is
+     * rounded up to 8 bytes, as the C struct's is for its pointers (GatherEntry: 9 pointers and 9 ints, 112 bytes).
+     */
     record Layout(int max, int pointers, int ints) {
-        int entryBytes() { return 8 * pointers + 4 * (ints + 1); }
+        int entryBytes() { return (8 * pointers + 4 * (ints + 1) + 7) & ~7; }
 
         int bytes() { return max * entryBytes() + 8; }
     }

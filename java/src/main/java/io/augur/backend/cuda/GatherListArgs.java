@@ -13,15 +13,18 @@ final class GatherListArgs {
     static final int MAX = 8;
     /** Elements a lane of the lookups takes in a round (GATHER_BATCH). */
     static final int BATCH = 8;
-    static final EntryListArgs.Layout LAYOUT = new EntryListArgs.Layout(MAX, 9, 7);
-    /** sizeof(GatherEntry): 9 pointers, then 8 ints. */
+    static final EntryListArgs.Layout LAYOUT = new EntryListArgs.Layout(MAX, 9, 8);
+    /** sizeof(GatherEntry): 9 pointers, then 9 ints, padded to 8 bytes. */
     static final int ENTRY_BYTES = LAYOUT.entryBytes();
     /** sizeof(GatherList): the entries, count, blocks. */
     static final int BYTES = LAYOUT.bytes();
 
-    /** One entry: device addresses (0 for nullptr) and sizes, in the struct's order. */
+    /**
+     * One entry: device addresses (0 for nullptr) and sizes, in the struct's order. zeroPadding (forward): 1, the padding
+     * rows written as 0; 0, left as they were where a warp holds only padding ({@link io.augur.backend.Backend.Gather#paddingLeft}).
+     */
     record Entry(long out, long dout, long acc, long touchedFlag, long touchedList, long touchedCount, long ids, long lengths, long table,
-                 int rows, int T, int D, int V, int capacity, int outStride, int off) {
+                 int rows, int T, int D, int V, int capacity, int outStride, int off, int zeroPadding) {
         long blocks() { return (rows + (long) blockRows(D) - 1) / blockRows(D); }
     }
 
@@ -49,6 +52,6 @@ final class GatherListArgs {
         }
         return EntryListArgs.plan(LAYOUT, entries,
                 e -> new long[] {e.out(), e.dout(), e.acc(), e.touchedFlag(), e.touchedList(), e.touchedCount(), e.ids(), e.lengths(), e.table()},
-                e -> new int[] {e.rows(), e.T(), e.D(), e.V(), e.capacity(), e.outStride(), e.off()}, Entry::blocks);
+                e -> new int[] {e.rows(), e.T(), e.D(), e.V(), e.capacity(), e.outStride(), e.off(), e.zeroPadding()}, Entry::blocks);
     }
 }

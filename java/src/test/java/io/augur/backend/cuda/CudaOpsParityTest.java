@@ -112,6 +112,48 @@ class CudaOpsParityTest {
     }
 
     /**
+     * A history lookup for consumers of the valid positions alone (Gather.paddingLeft, DIN's under the fused unit): the
+     * warps whose rows are all padding (or past the end) leave those rows as they were, where an entry that writes its
+     * padding writes 0; the valid rows, and the padding rows of a warp that holds a valid one, as the CPU's. Histories of
+     * T = 100 and D = 18 (14 rows a warp) with the benchmark's lengths and some long and empty ones; the CPU writes 0
+     * everywhere, so the padding is compared against the rule here.
+     */
+    @Test
+    void aLookupThatLeavesItsPaddingWritesOnlyTheWarpsWithAValidRow() {
+        int t = 100, d = D, stride = 2 * d + 1, rows = B * t, wr = GatherListArgs.warpRows(d);
+        int[] lens = new int[MAXB];
+        for (int b = 0; b < MAXB; b++) lens[b] = b == 0 ? 0 : b == 1 ? t : b == 2 ? 13 : b == 3 ? 14 : b == 4 ? 15 : rng.nextInt(40);
+        Pair table = tw.floats("table", uniform(rng, V * d, -1, 1)), len = tw.ints("len", lens);
+        Pair ids = tw.ints("ids", ids(rng, MAXB * t, V));
+        Pair out = tw.poisoned("out", MAXB * t * stride);
+        for (Backend be : new Backend[] {tw.cpu, tw.gpu}) {
+            be.embeddingGather(java.util.List.of(
+                    Backend.Gather.forward(out.on(be), ids.on(be), len.on(be), table.on(be), rows, t, d, stride, 0).paddingLeft(),
+                    Backend.Gather.forward(out.on(be), ids.on(be), len.on(be), table.on(be), rows, t, d, stride, d)));
+        }
+        float[] e = new float[MAXB * t * stride], a = new float[MAXB * t * stride];
+        tw.cpu.download(out.cpu(), e, e.length);
+        tw.gpu.download(out.gpu(), a, a.length);
+        int poison = Float.floatToRawIntBits(GpuTesting.POISON), left = 0;
+        for (int r = 0; r < MAXB * t; r++) {
+            int w0 = r / wr * wr;
+            boolean valid = r < rows && r % t < lens[r / t], warpValid = false;
+            for (int q = w0; q < Math.min(w0 + wr, rows); q++) warpValid |= q % t < lens[q / t];
+            for (int c = 0; c < stride; c++) {
+                int i = r * stride + c;
+                String what = "row " + r + " (sample " + r / t + ", position " + r % t + ", length " + lens[r / t] + "), column " + c;
+                if (c < d && r < rows && !valid && !warpValid) {   // a warp of padding alone: left as it was
+                    assertEquals(poison, Float.floatToRawIntBits(a[i]), what + ": a warp of padding wrote it");
+                    left++;
+                } else {
+                    assertEquals(Float.floatToRawIntBits(e[i]), Float.floatToRawIntBits(a[i]), what);
+                }
+            }
+        }
+        assertTrue(left > rows * d / 2, "padding rows left: " + left / d + " of " + rows);
+    }
+
+    /**
      * The lookups (embedding.cu) give a warp 32 * 8 / D consecutive rows (at most 32, at least 1), a lane each for the
      * row's length and id, and walk the warp's elements in row-major order, lane l taking l, l + 32, ..., each one's row
      * and column by additions (32 / D rows and 32 mod D columns a step), so every remainder of that walk gets a shape
