@@ -22,8 +22,8 @@
 //   activation_unit_forward_kernel        tiles strided over the grid: the per-sample terms
 //                                         P_b = b1 + q_b Ma of the tile's samples, r built on the fly,
 //                                         the MLP on the tile in shared memory, score (B, T) at its
-//                                         rows; beside the tiles the backward's weight layouts M3 =
-//                                         [Wk - Wd ; Wp ; Wq + Wd] (3W, h1) from W1, its transpose M3t
+//                                         rows; beside the tiles the backward's weight layouts from W1,
+//                                         M3t = [Wk - Wd ; Wp ; Wq + Wd]^T (h1, 3W) and Ma = Wq + Wd (W, h1)
 //                                         and W2t = W2^T; in a training step each row's
 //                                         pre-activations H1 and H2 at its packed row (hidden1, hidden2)
 //   activation_unit_pool_forward_kernel   per sample: the weights (masked, softmax if asked), out
@@ -105,7 +105,7 @@ struct AttentionArgs {
   float* d_keys;         // (B, T, W) +=
   float* partials;       // (blocks, PARTIAL) per-block parameter gradients
   int* tiles;            // (1) backward: the batch's tile count (block 0 writes it, the reduce reads it)
-  float* m3;             // (3W, h1) [Wk - Wd ; Wp ; Wq + Wd]
+  float* ma;             // (W, h1) Ma = Wq + Wd, M3's third row block (the query sums read it)
   float* m3t;            // (h1, 3W) M3 transposed
   float* w2t;            // (h2, h1) W2 transposed
   const float* query;    // (B, W)
@@ -788,8 +788,8 @@ __device__ __forceinline__ float sample_term(const AttentionArgs& a, const float
 
 // Grid: any size, the batch's tiles strided over it. Every block first copies M2 = M3's first 2W
 // rows into shared memory from W1 (its products read it there), and the blocks together write
-// the backward's weight layouts, M3, M3t = M3^T and W2t = W2^T (grid-strided; the backward reads
-// them along rows). A tile's samples' terms P are computed in the tile (one row each, for the
+// the backward's weight layouts, M3t = M3^T, Ma and W2t = W2^T (grid-strided; the backward reads
+// them along rows; M3 = [Wk - Wd ; Wp ; Wq + Wd] itself only as M2 and Ma in shared memory here). A tile's samples' terms P are computed in the tile (one row each, for the
 // samples its rows hold: slot s is the tile's s-th sample) from Ma = M3's third row block, which
 // the block copies beside M2 (the same four loads of W1 make all three). No launch of its own does
 // any of this (the prepare launch it replaces computed P for the whole batch). With a.hidden1 (a
@@ -837,9 +837,7 @@ __device__ void forward_tiles(const AttentionArgs& a) {
       const int c = (int)e / h1, j = (int)e - c * h1;  // e < W h1 (W1's quarter): an int
       float mb, mp, ma;
       m3_element(a.w1, W, h1, c, j, mb, mp, ma);
-      a.m3[c * h1 + j] = mb;
-      a.m3[(W + c) * h1 + j] = mp;
-      a.m3[(2 * W + c) * h1 + j] = ma;
+      a.ma[c * h1 + j] = ma;
       a.m3t[j * W3 + c] = mb;
       a.m3t[j * W3 + W + c] = mp;
       a.m3t[j * W3 + 2 * W + c] = ma;
@@ -1000,7 +998,7 @@ __device__ void backward_tiles(const AttentionArgs& a) {
 
   __shared__ int run_start[MAX_THREADS + 1];
   __shared__ int slots;
-  // before any return; its weights (M3, M3t, W2t) are the forward's, so nothing is read before it
+  // before any return; its weights (M3t, Ma, W2t) are the forward's, so nothing is read before it
   augur::grid_dependency_wait_and_launch();
   const int per = (a.B + blockDim.x - 1) / blockDim.x;
   augur::length_runs(run_start, a.lengths, a.B, a.T);
@@ -1008,8 +1006,8 @@ __device__ void backward_tiles(const AttentionArgs& a) {
   if (blockIdx.x == 0 && threadIdx.x == 0) *a.tiles = (positions + rows - 1) / rows;
   if ((int)blockIdx.x * rows >= positions) return;  // no tile: the reduce does not read this slice
   // the weights the two products pairs read from global memory (M3t, W2t), in L1 before the first tile's products (and
-  // Ma, M3's third block, which the query sums read)
-  augur::warm_l1(a.m3t, h1 * W3, a.w2t, h1 * h2, a.query_sums ? a.m3 + 2 * W * h1 : nullptr, W * h1, nullptr, 0);
+  // Ma, which the query sums read)
+  augur::warm_l1(a.m3t, h1 * W3, a.w2t, h1 * h2, a.query_sums ? a.ma : nullptr, W * h1, nullptr, 0);
   for (int e = threadIdx.x; e < on_chip; e += blockDim.x) chip[e] = 0.0f;
   for (int e = threadIdx.x; e < L.size - on_chip; e += blockDim.x) slice[e] = 0.0f;
 
@@ -1229,7 +1227,7 @@ __device__ void backward_tiles(const AttentionArgs& a) {
         if (e < n_dq) {
           const int sl = e / W, c = e - sl * W;
           const float* s_row = S + sl * h1;
-          const float* ma = a.m3 + (2 * W + c) * h1;
+          const float* ma = a.ma + c * h1;
           float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
           int j = 0;
           for (; j + 4 <= h1; j += 4) {
@@ -1329,7 +1327,7 @@ AUGUR_KERNEL void activation_unit_backward_tf32_kernel(AttentionArgs a) { backwa
 // The same with each operand split into two TF32 parts, three products where TF32 takes one (fp32's accuracy).
 AUGUR_KERNEL void activation_unit_backward_tf32x3_kernel(AttentionArgs a) { backward_tiles<Form::TF32X3>(a); }
 // The same four held to three blocks of 256 threads an SM (80 registers a thread): on sm_90 the scalar kernel above
-// takes 93 registers, so an SM holds two of its blocks whatever their shared memory, and a third block, which the
+// takes 96 registers, so an SM holds two of its blocks whatever their shared memory, and a third block, which the
 // backward's shared memory with dM3 off chip leaves room for, waits for a second wave. Since the backward reads the
 // kept hidden layers instead of running the MLP again, the vector, TF32 and TF32X3 forms take 80, 72 and 72 by
 // themselves on sm_90 (71 to 80 on the other targets; they took 86 to 128 before) and would fit three unbounded; the

@@ -12,7 +12,7 @@ import java.nio.ByteOrder;
 final class AttentionArgs {
     /** Pointer fields, in struct order. */
     enum Ptr {
-        SCORE, D_OUT, DQ_ROWS, D_QUERY, D_KEYS, PARTIALS, TILES, M3, M3T, W2T, QUERY, KEYS, LENGTHS,
+        SCORE, D_OUT, DQ_ROWS, D_QUERY, D_KEYS, PARTIALS, TILES, MA, M3T, W2T, QUERY, KEYS, LENGTHS,
         W1, B1, ALPHA1, W2, B2, ALPHA2, W3, B3, G_W1, G_B1, G_ALPHA1, G_W2, G_B2, G_ALPHA2, G_W3, G_B3, D_WEIGHTS, WEIGHTS,
         DX, S, OUT, HIDDEN1, HIDDEN2
     }

@@ -102,7 +102,7 @@ public final class CudaBackend implements Backend, Profiling {
 
     /**
      * The fused unit's backward kernel for a launch planned at {@code blocksPerSm} blocks an SM: from 3 on the form held
-     * to 80 registers (__launch_bounds__(256, 3); on sm_90 the scalar form takes 93 without, two blocks' worth, the others 72 to 80), else the other;
+     * to 80 registers (__launch_bounds__(256, 3); on sm_90 the scalar form takes 96 without, two blocks' worth, the others 72 to 80), else the other;
      * in fp32 on vector tiles where {@code vectorTiles} ({@link #attentionVectorTiles}), else on scalar tiles; with TF32 or
      * TF32X3 on the tensor cores.
      */
@@ -585,7 +585,7 @@ public final class CudaBackend implements Backend, Profiling {
                     Kernels.ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS, Kernels.ACTIVATION_UNIT_BACKWARD_TF32X3_3BLOCKS};
 
     /**
-     * The fused activation unit's buffers: M3, its transpose M3t and W2t, the kept hidden layers (the pre-activations
+     * The fused activation unit's buffers: M3t (M3 = [Wk - Wd ; Wp ; Wq + Wd] transposed), Ma = Wq + Wd and W2t, the kept hidden layers (the pre-activations
      * H1 and H2 at each valid position's packed row, B T x h1 and x h2), the scores (B, T), each position's share of
      * dQuery (B, T, W), the backward's per-block partial gradients and its device tile count.
      */
@@ -597,7 +597,7 @@ public final class CudaBackend implements Backend, Profiling {
         /** AttentionArgs.PARTIALS_*: where the backward keeps its partial gradients. */
         final int partialsPlace;
         final long sharedForward, sharedBackward;
-        final Arena.Slice m3, m3t, w2t, hidden1, hidden2, score, dqRows, partials, tiles;
+        final Arena.Slice ma, m3t, w2t, hidden1, hidden2, score, dqRows, partials, tiles;
         /**
          * Whether the last forward was a training one, which keeps each valid position's pre-activations in hidden1 and
          * hidden2 for the backward (an evaluation forward keeps none; activation_unit.cu, "Kept hidden layers").
@@ -654,7 +654,7 @@ public final class CudaBackend implements Backend, Profiling {
                     rowsBackward, threads, forwardBlocksPerSm, blocks, blocksPerSm, blocksPerSm >= 3 ? ", the kernel held to 80 registers" : "",
                     partialsPlace == AttentionArgs.PARTIALS_CHIP ? "shared" : partialsPlace == AttentionArgs.PARTIALS_GLOBAL ? "global" : "shared (dM3 global)",
                     sharedForward, sharedBackward);
-            m3 = arena.reserveScratch(name + ".m3", 12L * W * h1);
+            ma = arena.reserveScratch(name + ".ma", 4L * W * h1);
             m3t = arena.reserveScratch(name + ".m3t", 12L * W * h1);
             w2t = arena.reserveScratch(name + ".w2t", 4L * h1 * h2);
             hidden1 = arena.reserveScratch(name + ".hidden1", 4L * maxB * T * h1);
@@ -689,7 +689,7 @@ public final class CudaBackend implements Backend, Profiling {
 
         @Override
         public long bytes() {
-            return m3.bytes() + m3t.bytes() + w2t.bytes() + hidden1.bytes() + hidden2.bytes() + score.bytes() + dqRows.bytes() + partials.bytes()
+            return ma.bytes() + m3t.bytes() + w2t.bytes() + hidden1.bytes() + hidden2.bytes() + score.bytes() + dqRows.bytes() + partials.bytes()
                     + tiles.bytes();
         }
     }
@@ -2064,7 +2064,7 @@ public final class CudaBackend implements Backend, Profiling {
         checkPlanned(ws.spec, ws.maxB, ws.T, spec, B, T);
         AttentionArgs g = new AttentionArgs();
         g.set(AttentionArgs.Ptr.TILES, ws.tiles.address())
-                .set(AttentionArgs.Ptr.M3, ws.m3.address()).set(AttentionArgs.Ptr.M3T, ws.m3t.address()).set(AttentionArgs.Ptr.W2T, ws.w2t.address())
+                .set(AttentionArgs.Ptr.MA, ws.ma.address()).set(AttentionArgs.Ptr.M3T, ws.m3t.address()).set(AttentionArgs.Ptr.W2T, ws.w2t.address())
                 .set(AttentionArgs.Ptr.PARTIALS, ws.partials.address())
                 .set(AttentionArgs.Ptr.QUERY, a(query)).set(AttentionArgs.Ptr.KEYS, a(keys)).set(AttentionArgs.Ptr.LENGTHS, a(lengths))
                 .set(AttentionArgs.Ptr.W1, a(p.w1())).set(AttentionArgs.Ptr.B1, a(p.b1())).set(AttentionArgs.Ptr.ALPHA1, a(p.alpha1()))
@@ -2317,7 +2317,7 @@ public final class CudaBackend implements Backend, Profiling {
                 .set(AttentionArgs.Int.ROW_GROUPS, w.tuning.attentionRowGroups()).set(AttentionArgs.Int.QUERY_SUMS, w.tuning.attentionQuerySums() ? 1 : 0);
         CudaRuntime.Args args = args().struct(g.buffer());
         boolean vector = w.tuning.attentionVectorTiles()
-                && attentionVectorTiles(spec.width(), spec.h1(), spec.h2(), a(p.w2()), w.m3.address(), w.m3t.address(), w.w2t.address());
+                && attentionVectorTiles(spec.width(), spec.h1(), spec.h2(), a(p.w2()), w.ma.address(), w.m3t.address(), w.w2t.address());
         rt.launch(attentionBackwardKernel(precision, w.blocksPerSm, vector), blocks, 1, w.threads, 1, (int) w.sharedBytes(true, rows), args);
         int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
         long total = (long) W * h1 + 2L * h1 + (long) h1 * h2 + 3L * h2 + 1 + (long) B * W;   // the parameters' gradients, then dQuery

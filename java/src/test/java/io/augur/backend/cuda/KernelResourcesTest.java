@@ -74,7 +74,7 @@ class KernelResourcesTest {
             if ((long) perThread * threads > REGISTERS_PER_BLOCK) {
                 bad.add(e.getKey() + ": " + u.registers() + " registers x " + threads + " threads > " + REGISTERS_PER_BLOCK);
             }
-            // the unit's backward held to 80 registers (three blocks an SM where the scalar form's 93 allow two) buys the third
+            // the unit's backward held to 80 registers (three blocks an SM where the scalar form's 96 allow two) buys the third
             // block with a few bytes of spills (sm_90: 8 stored and 8 loaded on scalar tiles; 16 and 36 on vector tiles, 12 and 12
             // with TF32, none with TF32X3, whose plain forms now fit three by themselves), which L1 caches; more than SPILL_BOUNDED
             // stored would mean the bound costs more than the few loads it was taken for
