@@ -101,7 +101,7 @@ for j in target/test-lib/*.jar; do
 done
 cp target/dist-tools/junit-platform-console-standalone.jar "$b/test/"
 cp cuda/*.cu cuda/*.cuh "$b/cuda/"
-cp scripts/gpu-check.sh scripts/gpu-sweep.sh scripts/profile.sh scripts/ncu_source_top.py scripts/torch_ref.py scripts/golden_din.py scripts/golden_dien.py "$b/scripts/"
+cp scripts/gpu-check.sh scripts/gpu-sweep.sh scripts/profile.sh scripts/ncu_source_top.py scripts/nsys_steps.py scripts/torch_ref.py scripts/golden_din.py scripts/golden_dien.py "$b/scripts/"
 
 # The launchers get the pom's JVM flags (as scripts/augur and Surefire do), plus two that only
 # Java 24+ knows and that keep its warnings out of the logs: JCuda loads native code (JEP 472)

@@ -141,6 +141,12 @@ if want nsys; then
     SKIP_NCU=1 AUGUR_JAVA_OPTS="$profile_opts" timeout 90 "$b/scripts/profile.sh" "$res/nsys-$model$bs" --model "$model" --batch-size "$bs" >/dev/null 2>&1
     # the kernels (total, instances, average) and the NVTX ranges, as nsys stats printed them
     grep -E '_kernel|train step|wait for|fill batch|\(replay\)|\(eager\)' "$res/nsys-$model$bs/nsys-stats.txt" 2>/dev/null | head -40 | tee -a "$summary"
+    # the replayed steps' timeline, launch by launch (what each adds to the step's span; the idle time between
+    # replays), from the SQLite export that nsys stats left beside the report
+    if [[ -s "$res/nsys-$model$bs/augur-nsys.sqlite" ]]; then
+      python3 "$b/scripts/nsys_steps.py" "$res/nsys-$model$bs/augur-nsys.sqlite" >"$res/nsys-$model$bs/nsys-steps.txt" 2>&1
+      grep -E '^graph:|^  span' "$res/nsys-$model$bs/nsys-steps.txt" | head -6 | tee -a "$summary"
+    fi
     if [[ ! -s "$res/nsys-$model$bs/nsys-stats.txt" ]]; then
       nsys_failed="no report from the $model run at batch $bs"
       why="$(grep -E '^\[profile\] nsys' "$res/nsys-$model$bs/profile.log" 2>/dev/null | head -1 | sed 's/; whatever.*//')"

@@ -16,6 +16,8 @@ sweep.tar.xz it files:
   gc/env.txt                       <date>-cuda-gpu-check.txt         (nvidia-smi, build, augur info,
                                                                       every command and its log)
   nsys-<model><B>/nsys-stats.txt   <date>-cuda-nsys-<model>-b<B>.txt
+  nsys-<model><B>/nsys-steps.txt   <date>-cuda-nsys-steps-<model>-b<B>.txt  (the replayed steps'
+                                                                      timeline, nsys_steps.py)
   ncu<B>/profile.log (CSV rows)    <date>-cuda-ncu-din-b<B>.csv
   ncu<B>/ncu-details.txt           <date>-cuda-ncu-din-b<B>-details.txt  (each kernel's launch
                                                                       statistics, occupancy, carveout)
@@ -147,6 +149,9 @@ def read_sweep(folder, k, plan):
         m = re.fullmatch(r"nsys-([a-z]+)(\d+)", top)
         if m and base == "nsys-stats.txt":
             plan.add(f"cuda-nsys-{m.group(1)}-b{m.group(2)}.txt", data, src(name))
+            continue
+        if m and base == "nsys-steps.txt":
+            plan.add(f"cuda-nsys-steps-{m.group(1)}-b{m.group(2)}.txt", data, src(name))
             continue
         m = re.fullmatch(r"ncu(\d+)", top)
         if m and base == "profile.log":

@@ -91,7 +91,8 @@ class SweepImportTest {
                 "ncu-tower2048/ncu-source-top.txt", "== tower_forward_cluster8_kernel: 900 instructions\n",
                 "ncu-tower2048/ncu-source.csv", "\"# Address\",\"Source\"\n",
                 "ncu-tower-warm2048/ncu-details.txt", "  tower_forward_cluster8_kernel (104, 1, 1)x(256, 1, 1)\n    Duration us 20.0\n",
-                "nsys-din2048/nsys-stats.txt", "kernels ...\n");
+                "nsys-din2048/nsys-stats.txt", "kernels ...\n",
+                "nsys-din2048/nsys-steps.txt", "graph: 12 kernels a replay\n");
         Path second = call(tmp, "call2", "[gpu-sweep] tf32\n",
                 "tf32/bench-din-tf32.json", din.replace("\"train_samples_per_s\"", "\"was_samples_per_s\""),
                 "tf32/bench-din-resident.json", din.replace("NVIDIA H200", "Augur CPU emulator (not a GPU)"),
@@ -109,6 +110,7 @@ class SweepImportTest {
         assertEquals(torch, Files.readString(perf.resolve("2026-11-24-cuda-torch-din-eager.json")), r.out());
         assertEquals("nvidia-smi ...\n", Files.readString(perf.resolve("2026-11-24-cuda-gpu-check.txt")));
         assertEquals("kernels ...\n", Files.readString(perf.resolve("2026-11-24-cuda-nsys-din-b2048.txt")));
+        assertEquals("graph: 12 kernels a replay\n", Files.readString(perf.resolve("2026-11-24-cuda-nsys-steps-din-b2048.txt")));
         assertEquals("[gpu-sweep] check\n", Files.readString(perf.resolve("2026-11-24-cuda-sweep-1.txt")));
         assertEquals("[gpu-sweep] tf32\n", Files.readString(perf.resolve("2026-11-24-cuda-sweep-2.txt")));
         List<String> csv = Files.readAllLines(perf.resolve("2026-11-24-cuda-ncu-din-b128.csv"));
@@ -132,9 +134,9 @@ class SweepImportTest {
         assertFalse(Files.exists(perf.resolve("2026-11-24-cuda-base.json")));
         assertFalse(Files.exists(perf.resolve("2026-11-24-cuda-din-tf32.json")));
         try (var files = Files.list(perf)) {
-            assertEquals(14, files.count(), "fourteen files: two bench records, the torch record, the ncu table, its details, the unit's "
+            assertEquals(15, files.count(), "fifteen files: two bench records, the torch record, the ncu table, its details, the unit's "
                     + "at 128 and 2048, the tower's, its source summary (not the source page itself) and its warm-cache details, env.txt, "
-                    + "the nsys stats, two summaries");
+                    + "the nsys stats and steps, two summaries");
         }
 
         // again: the same content is left as it is
