@@ -96,7 +96,7 @@
 
 // One argument block for the forward, backward and reduce kernels (apex's habit: one
 // struct instead of thirty arguments). io.augur.backend.cuda.AttentionArgs writes it byte for
-// byte: 36 pointers, then 13 ints.
+// byte: 36 pointers, then 14 ints.
 struct AttentionArgs {
   float* score;          // (B, T) forward: written at valid positions
   const float* d_out;    // (B, W) backward: d loss / d out, or nullptr
@@ -144,6 +144,7 @@ struct AttentionArgs {
   int d_out_stride;  // backward: d_out's row stride (W, or the feature vector's with dx)
   int row_groups;    // backward: the most groups of threads a per-column stage splits a tile's rows among (0: as many as fit)
   int query_sums;    // backward: dMa and the rows' shares of dQuery from per-sample sums of dH1 where a tile's room allows (1), or per row (0)
+  int split_room;    // forward: floats of shared memory past P for the MLP's products' split K (0: none; see split_product)
 };
 
 namespace {
@@ -703,14 +704,96 @@ __device__ __forceinline__ void narrow_product(const Operands& o, Epi epi) {
   }
 }
 
-// The unit's products: fp32 FMAs (tiled_product, scalar or vector tiles) or, with TF32 and TF32X3, the tensor cores (mma_product).
-// Every call site reads A by rows (a_k = 1).
+// Split K. However narrow its tiles, a product of few rows leaves most of the block's threads idle while the others
+// walk all K steps: at 16 rows (batch 128 in the Amazon config) the forward's first layer (16 x 80, K = 72) is 160
+// tiles of 2 rows on 256 threads, 18 rounds of 4 k steps each, and its second (16 x 40, K = 80) 80 tiles of 20
+// rounds, while a thread issues an instruction every 11 cycles or so (ncu at batch 128: latency, not issue, sets the
+// pace). Cut K into S parts at multiples of 4 (part s: rounds [R s / S, R (s + 1) / S) of R = ceil(K / 4)), one thread
+// a tile and part, and the threads' paths are a part long: 4-row tiles in 3 parts (240 threads, 6 rounds) for the first
+// layer, 2-row tiles in 3 parts (7 rounds) for the second. Each part is summed in k order from 0; part 0 goes to
+// `stage0` (the product's own output array, rows N floats apart, which the epilogue overwrites element for element
+// afterwards) and part s > 0 to scratch[(s - 1) M N ...]; after a barrier each element's sum is p0 + p1 + ... in part
+// order, given to the epilogue in runs of 4 (vector tiles) or 1. So every element is the same sum whichever thread
+// makes it: the scalar and vector forms, which choose the same S (the function below sees only M, N, K, the block and
+// the room), give the same bits, as they do unsplit; an unsplit product sums in k order, so S changes the rounding.
+// The costs (instructions for 4 k steps on sm_90: 50 on 2-row tiles, 90 on 4-row; the combine about 40 and 8 an
+// extra part and row) choose among the unsplit rule (2-row tiles where each thread has at most one, else 4) and every
+// split whose tiles x parts fit the block and whose parts 1.. fit `room` floats. Not on the tensor cores.
+constexpr int SPLIT_MAX = 8;
+
+__device__ __forceinline__ int split_parts(int M, int N, int K, int room, int& height) {
+  const int threads = blockDim.x, rounds = (K + 3) >> 2, cols = (N + 3) >> 2;
+  const int tiles2 = ((M + 1) >> 1) * cols, tiles4 = ((M + 3) >> 2) * cols;
+  height = tiles2 <= threads ? 2 : 4;
+  int parts = 1, best = rounds * (height == 2 ? 50 : 90) * (height == 2 ? 1 : (tiles4 + threads - 1) / threads);
+  for (int h = 2; h <= 4; h += 2) {
+    const int tiles = h == 2 ? tiles2 : tiles4;
+    for (int s = 2; s <= SPLIT_MAX && s <= rounds; ++s) {
+      if (tiles * s > threads || (long long)(s - 1) * M * N > room) break;
+      const int cost = (rounds + s - 1) / s * (h == 2 ? 50 : 90) + 40 + 8 * (s - 1) * h;
+      if (cost < best) {
+        best = cost;
+        parts = s;
+        height = h;
+      }
+    }
+  }
+  return parts;
+}
+
 template <Form F, class Epi>
+__device__ __forceinline__ void split_product(const Operands& o, int parts, int height, float* stage0, float* scratch, Epi epi) {
+  const int rounds = (o.K + 3) >> 2, MN = o.M * o.N;
+  const int tiles = F == Form::VECTOR && height == 2 ? ((o.M + 1) >> 1) * (o.N >> 2) : o.tiles();
+  for (int item = threadIdx.x; item < tiles * parts; item += blockDim.x) {
+    const int s = item / tiles, t = item - s * tiles;
+    const int k0 = 4 * (rounds * s / parts), k1 = min(o.K, 4 * (rounds * (s + 1) / parts));
+    float* dst = s == 0 ? stage0 : scratch + (s - 1) * MN;
+    auto keep = [&](int i, int j, auto v) { store_run(dst + (i * o.N + j), v); };
+    const float* A = o.A + k0 * o.a_k;
+    const float* B = o.Bm + k0 * o.b_k;
+    if constexpr (F == Form::VECTOR) {
+      if (height == 2) vector_tile<1, 2>(t, o.M, o.N, k1 - k0, A, o.a_i, o.a_k, B, o.b_k, keep);
+      else vector_tile<1>(t, o.M, o.N, k1 - k0, A, o.a_i, o.a_k, B, o.b_k, keep);
+    } else {
+      scalar_tile(t, o.M, o.N, k1 - k0, A, o.a_i, o.a_k, B, o.b_k, o.b_j, keep);
+    }
+  }
+  __syncthreads();
+  constexpr int C = F == Form::VECTOR ? 4 : 1;
+  const int runs = o.N / C;  // vector tiles: N a multiple of 4
+  for (int e = threadIdx.x; e < o.M * runs; e += blockDim.x) {
+    const int i = e / runs, j = (e - i * runs) * C;
+    Run<C> v = load_run<C>(stage0 + (i * o.N + j));
+    for (int s = 1; s < parts; ++s) {
+      const Run<C> p = load_run<C>(scratch + ((s - 1) * MN + i * o.N + j));
+#pragma unroll
+      for (int c = 0; c < C; ++c) v.v[c] += p.v[c];
+    }
+    epi(i, j, v);
+  }
+}
+
+// The unit's products: fp32 FMAs (tiled_product, scalar or vector tiles) or, with TF32 and TF32X3, the tensor cores (mma_product).
+// Every call site reads A by rows (a_k = 1). With room > 0 (floats at scratch), the fp32 forms may split K (split_product; the
+// block's threads all call this then, and it holds a barrier), part 0 staged in stage0 (M x N, rows N apart).
+template <Form F, bool SPLIT, class Epi>
 __device__ __forceinline__ void product(int M, int N, int K, const float* A, int a_i, int a_k, const float* Bm, int b_k,
-                                        int b_j, Epi epi) {
-  if constexpr (on_tensor_cores<F>) mma_product<F == Form::TF32X3>(M, N, K, A, a_i, a_k, Bm, b_k, b_j, epi);
-  else if constexpr (F == Form::VECTOR) narrow_product(Operands{M, N, K, A, a_i, a_k, Bm, b_k, b_j}, epi);
-  else tiled_product<false>(Operands{M, N, K, A, a_i, a_k, Bm, b_k, b_j}, epi);
+                                        int b_j, Epi epi, float* stage0 = nullptr, float* scratch = nullptr, int room = 0) {
+  if constexpr (on_tensor_cores<F>) {
+    mma_product<F == Form::TF32X3>(M, N, K, A, a_i, a_k, Bm, b_k, b_j, epi);
+  } else {
+    int height = 4;
+    const int parts = SPLIT && room > 0 ? split_parts(M, N, K, room, height) : 1;  // the same for the whole block
+    if constexpr (SPLIT) {
+      if (parts > 1) {
+        split_product<F>(Operands{M, N, K, A, a_i, a_k, Bm, b_k, b_j}, parts, height, stage0, scratch, epi);
+        return;
+      }
+    }
+    if constexpr (F == Form::VECTOR) narrow_product(Operands{M, N, K, A, a_i, a_k, Bm, b_k, b_j}, epi);
+    else tiled_product<false>(Operands{M, N, K, A, a_i, a_k, Bm, b_k, b_j}, epi);
+  }
 }
 
 // The tile's MLP forward from R (n rows of stride ldr whose first 2W columns are [k, q * k]):
@@ -724,11 +807,11 @@ __device__ __forceinline__ void product(int M, int N, int K, const float* A, int
 // 80 and 75, no spills. The two epilogues are written out rather than shared: a helper for both took
 // the scalar backward held to 80 registers from 8 and 16 to 20 and 32 bytes of spills, when the
 // backward ran this too.)
-template <Form F>
+template <Form F, bool SPLIT>
 __device__ void tile_mlp_forward(int keep, float* A1, float* A2, const float* R, int ldr, const float* m2, const float* P,
-                                 const int* p_row, int n, const AttentionArgs& a) {
+                                 const int* p_row, int n, const AttentionArgs& a, float* scratch) {
   const int W2 = 2 * a.W, h1 = a.h1, h2 = a.h2;
-  product<F>(n, h1, W2, R, ldr, 1, m2, h1, 1, [&](int r, int j, auto s) {
+  product<F, SPLIT>(n, h1, W2, R, ldr, 1, m2, h1, 1, [&](int r, int j, auto s) {
     constexpr int C = decltype(s)::size;
     // (the one index here left in 64 bits: in ints it took the scalar forward from 80 to 96 registers on sm_90,
     // 2 blocks an SM instead of 3, and the scalar backward from 96 to 128)
@@ -740,9 +823,9 @@ __device__ void tile_mlp_forward(int keep, float* A1, float* A2, const float* R,
     for (int c = 0; c < C; ++c) y.v[c] = act_forward(a.act, s.v[c], a.alpha1 != nullptr ? a.alpha1[j + c] : 0.0f);
     store_run(A1 + (r * h1 + j), y);
     if (keep >= 0) store_run_aligned(a.hidden1 + ((keep + r) * h1 + j), s);
-  });
+  }, A1, scratch, a.split_room);
   __syncthreads();
-  product<F>(n, h2, h1, A1, h1, 1, a.w2, h2, 1, [&](int r, int j, auto s) {
+  product<F, SPLIT>(n, h2, h1, A1, h1, 1, a.w2, h2, 1, [&](int r, int j, auto s) {
     constexpr int C = decltype(s)::size;
     const Run<C> b = load_run<C>(a.b2 + j);
 #pragma unroll
@@ -752,7 +835,7 @@ __device__ void tile_mlp_forward(int keep, float* A1, float* A2, const float* R,
     for (int c = 0; c < C; ++c) y.v[c] = act_forward(a.act, s.v[c], a.alpha2 != nullptr ? a.alpha2[j + c] : 0.0f);
     store_run(A2 + (r * h2 + j), y);
     if (keep >= 0) store_run_aligned(a.hidden2 + ((keep + r) * h2 + j), s);
-  });
+  }, A2, scratch, a.split_room);
   __syncthreads();
 }
 
@@ -797,12 +880,13 @@ __device__ __forceinline__ float sample_term(const AttentionArgs& a, const float
 // its packed row, for the backward ("Kept hidden layers" below). Dynamic shared memory (floats
 // and ints, 4 bytes each): M2 (2W, h1), Ma (W, h1); row_b, row_t, slot, slot_b, slot_first (rows
 // ints each, the five padded to a multiple of 4); then
-// R (rows, 2W), A1 (rows, h1), A2 (rows, h2), Q (rows, W; the slots' queries), P (rows, h1).
+// R (rows, 2W), A1 (rows, h1), A2 (rows, h2), Q (rows, W; the slots' queries), P (rows, h1), and a.split_room floats for
+// the products' split K (split_product; the host gives tiles of up to AttentionArgs.SPLIT_ROWS rows 2 rows x max(h1, h2)).
 // score is written at the valid positions alone.
 namespace {
 constexpr int COPY_ELEMENTS = 8;
 
-template <Form F>
+template <Form F, bool SPLIT = false>
 __device__ void forward_tiles(const AttentionArgs& a) {
   extern __shared__ double smem[];
   const int W = a.W, W2 = 2 * a.W, W3 = 3 * a.W, T = a.T, h1 = a.h1, h2 = a.h2, rows = a.rows;
@@ -895,7 +979,7 @@ __device__ void forward_tiles(const AttentionArgs& a) {
     __syncthreads();
     // with a.hidden1 (a training step), the epilogues store each row's pre-activations at its packed row first + r for the backward
     const bool keep = a.hidden1 != nullptr;  // the same for the whole grid
-    tile_mlp_forward<F>(keep ? first : -1, A1, A2, R, W2, M2, P, slot, n, a);
+    tile_mlp_forward<F, SPLIT>(keep ? first : -1, A1, A2, R, W2, M2, P, slot, n, a, P + rows * h1);
     // the scores, ROW_LANES lanes a row (a thread a row took h2 dependent steps, and at h2 = 40 its
     // warp's loads of A2 met 8-way bank conflicts; here a warp's 4 rows x 8 lanes meet none)
     for (int e = threadIdx.x; e < row_lanes(n); e += blockDim.x) {
@@ -913,6 +997,12 @@ __device__ void forward_tiles(const AttentionArgs& a) {
 AUGUR_KERNEL void activation_unit_forward_kernel(AttentionArgs a) { forward_tiles<Form::VECTOR>(a); }
 // The same on scalar tiles, for any widths.
 AUGUR_KERNEL void activation_unit_forward_scalar_kernel(AttentionArgs a) { forward_tiles<Form::SCALAR>(a); }
+// The same two with the products' split K (split_product), which the host launches where a.split_room > 0 (tiles of up to
+// AttentionArgs.SPLIT_ROWS rows: batch 128 in the Amazon config, one block an SM or so). Kernels of their own: in the two
+// above the split's code took the vector forward from 78 to 95 registers and the scalar from 80 to 96 on sm_90, 2 blocks an
+// SM instead of 3, which batch 2048's tiles of 32 (no split there) would pay.
+AUGUR_KERNEL void activation_unit_forward_split_kernel(AttentionArgs a) { forward_tiles<Form::VECTOR, true>(a); }
+AUGUR_KERNEL void activation_unit_forward_scalar_split_kernel(AttentionArgs a) { forward_tiles<Form::SCALAR, true>(a); }
 // The same with the MLP's products on the TF32 tensor cores (compute capability 8.0 and newer). The two TF32 forms are held
 // to 3 blocks of 256 threads an SM (80 registers; see tile_mlp_forward), as the other two are by themselves.
 AUGUR_KERNEL void __launch_bounds__(256, 3) activation_unit_forward_tf32_kernel(AttentionArgs a) { forward_tiles<Form::TF32>(a); }

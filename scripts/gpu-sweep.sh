@@ -268,7 +268,7 @@ pack
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
   # the newest questions first, as the budget may end the list: the lookups' backward in its own launch again, the fused tower's clusters at 128
-  else variants=(-Daugur.attention.reduceGathers=off -Daugur.attention.rowsForward=8@128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=8@128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=16@128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=4@128 -Daugur.attention.querySums=auto -Daugur.attention.vectorTiles=off -Daugur.attention.rowGroups=1 -Daugur.attention.sharedAsPlanned=true@128 -Daugur.tower.cols=4@2048 -Daugur.tower.chunk=all@2048 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128); fi
+  else variants=(-Daugur.attention.splitK=off@128 -Daugur.attention.reduceGathers=off -Daugur.attention.rowsForward=8@128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=8@128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=16@128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=4@128 -Daugur.attention.querySums=auto -Daugur.attention.vectorTiles=off -Daugur.attention.rowGroups=1 -Daugur.attention.sharedAsPlanned=true@128 -Daugur.tower.cols=4@2048 -Daugur.tower.chunk=all@2048 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128); fi
   i=0
   for spec in "${variants[@]}"; do
     i=$((i + 1))

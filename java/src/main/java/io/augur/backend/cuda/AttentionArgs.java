@@ -6,7 +6,7 @@ import java.nio.ByteOrder;
 /**
  * The argument block of the activation-unit kernels, byte for byte the {@code AttentionArgs}
  * struct of {@code cuda/activation_unit.cu}: 36 pointers (8 bytes each, 0 for nullptr) in
- * {@link Ptr} order, then 13 ints in {@link Int} order, padded to a multiple of 8. Also the
+ * {@link Ptr} order, then 14 ints in {@link Int} order, padded to a multiple of 8. Also the
  * shared-memory and partial-gradient layouts the kernels assume, computed the same way as there.
  */
 final class AttentionArgs {
@@ -18,7 +18,7 @@ final class AttentionArgs {
     }
 
     /** Int fields, in struct order. */
-    enum Int { B, T, W, H1, H2, ROWS, ACT, BLOCKS, LOCAL, SOFTMAX, D_OUT_STRIDE, ROW_GROUPS, QUERY_SUMS }
+    enum Int { B, T, W, H1, H2, ROWS, ACT, BLOCKS, LOCAL, SOFTMAX, D_OUT_STRIDE, ROW_GROUPS, QUERY_SUMS, SPLIT_ROOM }
 
     static final int BYTES = align8(8 * Ptr.values().length + 4 * Int.values().length);
 
@@ -51,6 +51,25 @@ final class AttentionArgs {
      */
     static long forwardSharedBytes(int W, int h1, int h2, int rows) {
         return 4L * (3L * W * h1 + align4(5L * rows) + rows * (3L * W + 2L * h1 + h2));
+    }
+
+    /**
+     * Tiles of at most this many positions give the forward's MLP products room to split K (activation_unit.cu,
+     * split_product): batch 128 in the Amazon config runs tiles of 16, batch 2048 tiles of 32, which fill the block.
+     */
+    static final int SPLIT_ROWS = 16;
+
+    /**
+     * The floats past P that a forward with tiles of {@code rows} positions gives its products' split K (the
+     * SPLIT_ROOM int): two more parts of the wider layer's output (2 rows x max(h1, h2)), 0 above {@link #SPLIT_ROWS}.
+     */
+    static long splitRoomFloats(int h1, int h2, int rows) {
+        return rows <= SPLIT_ROWS ? 2L * rows * Math.max(h1, h2) : 0;
+    }
+
+    /** The forward's dynamic shared memory with the split room where {@code split} (and the rows take it). */
+    static long forwardSharedBytes(int W, int h1, int h2, int rows, boolean split) {
+        return forwardSharedBytes(W, h1, h2, rows) + (split ? 4 * splitRoomFloats(h1, h2, rows) : 0);
     }
 
     /** Whether the backward's dR3 (rows, 3W) takes the place of H1 and A1 (rows, h1 each), as the kernel decides (dr3_in_h1). */

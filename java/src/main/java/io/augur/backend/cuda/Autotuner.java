@@ -105,6 +105,7 @@ public final class Autotuner {
             new Axis(KernelTuning.DM3_ON_CHIP, List.of("true", "false")),
             new Axis(KernelTuning.ROWS_BACKWARD, List.of("auto", "16", "32", "8")),
             new Axis(KernelTuning.ROWS_FORWARD, List.of("auto", "16", "32", "8")),
+            new Axis(KernelTuning.SPLIT_K, List.of("auto", "off")),
             new Axis(KernelTuning.BLOCKS_PER_SM, List.of("auto", "1", "2", "3")),
             new Axis(KernelTuning.THREADS, List.of("256", "128")),
             new Axis(KernelTuning.FUSED, List.of("auto", "off")),

@@ -115,8 +115,14 @@ public final class CudaBackend implements Backend, Profiling {
 
     /** The fused unit's forward kernel: TF32, TF32X3, or fp32 on vector or scalar tiles as {@link #attentionBackwardKernel}. */
     static String attentionForwardKernel(Precision precision, boolean vectorTiles) {
+        return attentionForwardKernel(precision, vectorTiles, false);
+    }
+
+    /** The same, the fp32 forms with their products' split K where {@code split} (a launch with split room). */
+    static String attentionForwardKernel(Precision precision, boolean vectorTiles, boolean split) {
         if (precision == Precision.TF32) return Kernels.ACTIVATION_UNIT_FORWARD_TF32;
         if (precision == Precision.TF32X3) return Kernels.ACTIVATION_UNIT_FORWARD_TF32X3;
+        if (split) return vectorTiles ? Kernels.ACTIVATION_UNIT_FORWARD_SPLIT : Kernels.ACTIVATION_UNIT_FORWARD_SCALAR_SPLIT;
         return vectorTiles ? Kernels.ACTIVATION_UNIT_FORWARD : Kernels.ACTIVATION_UNIT_FORWARD_SCALAR;
     }
 
@@ -579,6 +585,8 @@ public final class CudaBackend implements Backend, Profiling {
     /** The fused unit's kernels of each kind, whichever precision and tiles a launch takes (the workspace plans for all). */
     private static final String[] FORWARD_KERNELS = {Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_FORWARD_SCALAR, Kernels.ACTIVATION_UNIT_FORWARD_TF32,
                     Kernels.ACTIVATION_UNIT_FORWARD_TF32X3},
+            // apart: more registers (2 blocks an SM on sm_90), and launched only for tiles of up to AttentionArgs.SPLIT_ROWS
+            FORWARD_SPLIT_KERNELS = {Kernels.ACTIVATION_UNIT_FORWARD_SPLIT, Kernels.ACTIVATION_UNIT_FORWARD_SCALAR_SPLIT},
             BACKWARD_KERNELS = {Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR, Kernels.ACTIVATION_UNIT_BACKWARD_TF32,
                     Kernels.ACTIVATION_UNIT_BACKWARD_TF32X3},
             BACKWARD_KERNELS_3BLOCKS = {Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS,
@@ -603,6 +611,10 @@ public final class CudaBackend implements Backend, Profiling {
          * hidden2 for the backward (an evaluation forward keeps none; activation_unit.cu, "Kept hidden layers").
          */
         boolean kept;
+        /** Whether the forward's tiles of at most AttentionArgs.SPLIT_ROWS positions get the split room (KernelTuning.attentionSplitK). */
+        final boolean splitK;
+        /** The forward's blocks an SM in a launch with split room (its kernels hold more registers). */
+        final int forwardSplitBlocksPerSm;
         /**
          * The last forward's pooled output (an address, 0 where it had none): with the softmax, the backward takes
          * sum_t w_t g_t as sum_t w_t dWeights_t + dOut . out. A captured step replays the same addresses.
@@ -622,7 +634,7 @@ public final class CudaBackend implements Backend, Profiling {
             threads = tuning.attentionThreads();
             settingsRead.addAll(List.of(KernelTuning.ROWS_FORWARD, KernelTuning.ROWS_BACKWARD, KernelTuning.THREADS, KernelTuning.BLOCKS_PER_SM,
                     KernelTuning.PARTIALS_ON_CHIP, KernelTuning.VECTOR_TILES, KernelTuning.ROW_GROUPS,
-                    KernelTuning.QUERY_SUMS));
+                    KernelTuning.QUERY_SUMS, KernelTuning.SPLIT_K));
             if (tuning.attentionPartialsOnChip()) settingsRead.add(KernelTuning.DM3_ON_CHIP);
             int wantForward = tuning.attentionRowsForward() > 0 ? tuning.attentionRowsForward() : ATT_AUTO_ROWS;
             int wantBackward = tuning.attentionRowsBackward() > 0 ? tuning.attentionRowsBackward() : ATT_AUTO_ROWS;
@@ -632,12 +644,18 @@ public final class CudaBackend implements Backend, Profiling {
                 throw new UnsupportedOperationException("activation unit " + W + "/" + h1 + "/" + h2
                         + " needs more shared memory per block than this GPU has (" + limit + " bytes)");
             }
-            sharedForward = AttentionArgs.forwardSharedBytes(W, h1, h2, rowsForward);
+            // the split room where the tiles that take it (SPLIT_ROWS and fewer) fit it: a tile of 16 in the Amazon config
+            // needs 54,592 + 10,240 bytes, under the 74,624 of the planned 32 rows (which take none)
+            int splitRows = Math.min(rowsForward, AttentionArgs.SPLIT_ROWS);
+            splitK = tuning.attentionSplitK() && precision == Precision.FP32 && AttentionArgs.forwardSharedBytes(W, h1, h2, splitRows, true) <= limitDynamic;
+            sharedForward = Math.max(AttentionArgs.forwardSharedBytes(W, h1, h2, rowsForward, splitK),
+                    splitK ? AttentionArgs.forwardSharedBytes(W, h1, h2, splitRows, true) : 0);
             // the backward's partial gradients on chip when they fit beside a full tile of rows
             partialsPlace = attentionPartials(tuning.attentionPartialsOnChip(), tuning.attentionDm3OnChip(), W, h1, h2, rowsBackward, limitDynamic);
             sharedBackward = AttentionArgs.backwardSharedBytes(W, h1, h2, rowsBackward, partialsPlace);
             if (sharedForward + ATT_STATIC_SHARED > DEFAULT_SHARED) {
                 for (String k : FORWARD_KERNELS) rt.setMaxDynamicShared(k, (int) sharedForward);
+                if (splitK) for (String k : FORWARD_SPLIT_KERNELS) rt.setMaxDynamicShared(k, (int) sharedForward);
             }
             if (sharedBackward + ATT_STATIC_SHARED > DEFAULT_SHARED) {
                 for (String k : BACKWARD_KERNELS) rt.setMaxDynamicShared(k, (int) sharedBackward);
@@ -648,10 +666,12 @@ public final class CudaBackend implements Backend, Profiling {
             blocksPerSm = attentionBlocksPerSm(tuning.attentionBlocksPerSm(), backwardFit, sharedBackward, rt.maxSharedPerMultiprocessor);
             int forwardFit = occupancy(threads, sharedForward, FORWARD_KERNELS);
             forwardBlocksPerSm = forwardFit > 0 ? Math.min(ATT_FORWARD_BLOCKS_PER_SM, forwardFit) : ATT_FORWARD_BLOCKS_PER_SM;
+            int splitFit = splitK ? occupancy(threads, sharedForward, FORWARD_SPLIT_KERNELS) : 0;
+            forwardSplitBlocksPerSm = splitFit > 0 ? Math.min(ATT_FORWARD_BLOCKS_PER_SM, splitFit) : forwardBlocksPerSm;
             blocks = (int) Math.max(1, Math.min(AttentionArgs.tiles(positions, rowsBackward), (long) blocksPerSm * rt.multiprocessors));
-            LOG.info("activation unit {} ({}/{}/{}, T = {}): tiles of up to {} positions forward, {} backward, {} threads; forward blocks {} per SM, "
+            LOG.info("activation unit {} ({}/{}/{}, T = {}): tiles of up to {} positions forward{}, {} backward, {} threads; forward blocks {} per SM, "
                     + "{} backward blocks ({} per SM{}), partial gradients in {} memory; shared memory {} / {} bytes", name, W, h1, h2, T, rowsForward,
-                    rowsBackward, threads, forwardBlocksPerSm, blocks, blocksPerSm, blocksPerSm >= 3 ? ", the kernel held to 80 registers" : "",
+                    splitK ? " (split K at " + AttentionArgs.SPLIT_ROWS + " and fewer)" : "", rowsBackward, threads, forwardBlocksPerSm, blocks, blocksPerSm, blocksPerSm >= 3 ? ", the kernel held to 80 registers" : "",
                     partialsPlace == AttentionArgs.PARTIALS_CHIP ? "shared" : partialsPlace == AttentionArgs.PARTIALS_GLOBAL ? "global" : "shared (dM3 global)",
                     sharedForward, sharedBackward);
             ma = arena.reserveScratch(name + ".ma", 4L * W * h1);
@@ -684,8 +704,11 @@ public final class CudaBackend implements Backend, Profiling {
          * planned bytes at every launch.
          */
         long sharedBytes(boolean backward, int rows) {
-            return attentionLaunchShared(sharedAsPlanned, backward, spec, rows, partialsPlace, backward ? sharedBackward : sharedForward);
+            return attentionLaunchShared(sharedAsPlanned, backward, spec, rows, partialsPlace, backward ? sharedBackward : sharedForward, splitK);
         }
+
+        /** The forward's split room (floats) for tiles of {@code rows} positions: the SPLIT_ROOM int of its launch. */
+        int splitRoom(int rows) { return splitK ? (int) AttentionArgs.splitRoomFloats(spec.h1(), spec.h2(), rows) : 0; }
 
         @Override
         public long bytes() {
@@ -2121,15 +2144,17 @@ public final class CudaBackend implements Backend, Profiling {
         begin();
         int rows = w.rows(false, B);
         AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, rows);
-        g.set(AttentionArgs.Ptr.SCORE, w.score.address());
+        g.set(AttentionArgs.Ptr.SCORE, w.score.address()).set(AttentionArgs.Int.SPLIT_ROOM, w.splitRoom(rows));
         // a training forward keeps the valid positions' pre-activations for the backward; an evaluation forward writes none
         if (training) g.set(AttentionArgs.Ptr.HIDDEN1, w.hidden1.address()).set(AttentionArgs.Ptr.HIDDEN2, w.hidden2.address());
         w.kept = training;
         CudaRuntime.Args args = args().struct(g.buffer());
         w.out = a(out);
         if (B <= 0) return;
-        long grid = Math.min(AttentionArgs.tiles((long) B * T, rows), (long) w.forwardBlocksPerSm * rt.multiprocessors);
-        String kernel = attentionForwardKernel(precision, w.tuning.attentionVectorTiles() && attentionVectorTiles(spec.width(), spec.h1(), spec.h2(), a(p.w2())));
+        boolean split = w.splitRoom(rows) > 0;
+        long grid = Math.min(AttentionArgs.tiles((long) B * T, rows), (long) (split ? w.forwardSplitBlocksPerSm : w.forwardBlocksPerSm) * rt.multiprocessors);
+        String kernel = attentionForwardKernel(precision, w.tuning.attentionVectorTiles() && attentionVectorTiles(spec.width(), spec.h1(), spec.h2(), a(p.w2())),
+                split);
         rt.launch(kernel, (int) Math.max(1, grid), 1, w.threads, 1, (int) w.sharedBytes(false, rows), args);
         long xBlock = x == null ? 0L : a(x) + 4L * off;
         poolForward(out, weights, w.score.address(), 0L, keys, lengths, B, T, spec, xBlock, x == null ? 0L : a(s), x == null ? 0L : a(query), xStride);
@@ -2163,9 +2188,14 @@ public final class CudaBackend implements Backend, Profiling {
      * backward keeps its partial gradients (AttentionArgs.PARTIALS_*).
      */
     static long attentionLaunchShared(boolean asPlanned, boolean backward, AttentionSpec spec, int rows, int place, long planned) {
+        return attentionLaunchShared(asPlanned, backward, spec, rows, place, planned, false);
+    }
+
+    /** The same, the forward with its split room where {@code split} (AttentionWorkspace.splitK). */
+    static long attentionLaunchShared(boolean asPlanned, boolean backward, AttentionSpec spec, int rows, int place, long planned, boolean split) {
         if (asPlanned) return planned;
         int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();
-        long bytes = backward ? AttentionArgs.backwardSharedBytes(W, h1, h2, rows, place) : AttentionArgs.forwardSharedBytes(W, h1, h2, rows);
+        long bytes = backward ? AttentionArgs.backwardSharedBytes(W, h1, h2, rows, place) : AttentionArgs.forwardSharedBytes(W, h1, h2, rows, split);
         if (bytes > planned) throw new IllegalStateException("a tile of " + rows + " rows needs " + bytes + " bytes of shared memory, more than the " + planned + " planned");
         return bytes;
     }

@@ -65,12 +65,16 @@ import java.util.Locale;
  *                                reduce's, the candidate's lookups from dQuery's elements as the reduce writes them), one
  *                                launch where there were two; false: the reduce, then embedding_gather_multi_backward_kernel.
  *                                The same integer sums either way
+ * @param attentionSplitK         whether the unit forward's MLP products may split K over the block's idle threads where
+ *                                its tiles hold at most {@link AttentionArgs#SPLIT_ROWS} positions (batch 128 in the
+ *                                Amazon config: activation_unit.cu's split_product, a few KB more shared memory);
+ *                                false: every tile summed whole in k order, as before. The sums round differently
  */
 public record KernelTuning(boolean attentionFused, int attentionRowsForward, int attentionRowsBackward, int attentionThreads, int attentionBlocksPerSm,
                            boolean attentionPartialsOnChip, boolean attentionDm3OnChip,
                            boolean towerFused, int towerCols, int towerChunk, int towerCluster, BuiltinGemm.Small gemmSmall, boolean pdl,
                            boolean attentionVectorTiles, int attentionRowGroups, boolean attentionQuerySums,
-                           boolean attentionReduceGathers) {
+                           boolean attentionReduceGathers, boolean attentionSplitK) {
 
     public static final String FUSED = "augur.attention.fused";
     public static final String ROWS_FORWARD = "augur.attention.rowsForward";
@@ -89,10 +93,11 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
     public static final String ROW_GROUPS = "augur.attention.rowGroups";
     public static final String QUERY_SUMS = "augur.attention.querySums";
     public static final String REDUCE_GATHERS = "augur.attention.reduceGathers";
+    public static final String SPLIT_K = "augur.attention.splitK";
     /** Every setting's property, in the order {@link #changes} lists them. */
     public static final List<String> PROPERTIES = List.of(FUSED, ROWS_FORWARD, ROWS_BACKWARD, THREADS, BLOCKS_PER_SM, PARTIALS_ON_CHIP, DM3_ON_CHIP,
             TOWER_FUSED, TOWER_COLS, TOWER_CHUNK, TOWER_CLUSTER, GEMM_SMALL, PDL, VECTOR_TILES, ROW_GROUPS,
-            QUERY_SUMS, REDUCE_GATHERS);
+            QUERY_SUMS, REDUCE_GATHERS, SPLIT_K);
 
     /** {@link #towerChunk}'s "all": a tower backward stages the whole gradient from the layer above at once. */
     public static final int TOWER_CHUNK_ALL = Integer.MAX_VALUE;
@@ -126,7 +131,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
 
     /** The built-in settings (no property set): every automatic choice automatic, everything fused, PDL where it runs. */
     public static KernelTuning builtIn() {
-        return new KernelTuning(true, 0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 0, 0, 0, BuiltinGemm.Small.AUTO, true, true, 0, false, true);
+        return new KernelTuning(true, 0, 0, MAX_ATTENTION_THREADS, 0, true, true, true, 0, 0, 0, BuiltinGemm.Small.AUTO, true, true, 0, false, true, true);
     }
 
     /** The built-in settings with every property that is set (-Daugur....) applied; a bad value is an error naming it. */
@@ -192,6 +197,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             case ROW_GROUPS -> b.attentionRowGroups = integer(property, v, 0, MAX_ROW_GROUPS, "0, as many as the block holds");
             case QUERY_SUMS -> b.attentionQuerySums = autoOrOff(property, v, "per-sample sums where a tile has room");
             case REDUCE_GATHERS -> b.attentionReduceGathers = autoOrOff(property, v, "the lookups' backward in the unit's reduce launch where it can take them");
+            case SPLIT_K -> b.attentionSplitK = autoOrOff(property, v, "split K in the unit forward's products at few rows a tile");
             default -> throw new IllegalArgumentException("unknown kernel setting '" + property + "' (expected one of " + PROPERTIES + ")");
         }
         return b.build();
@@ -200,7 +206,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
     /** A tuning's fields, to change one and build the record again ({@link #with}). */
     private static final class Settings {
         boolean attentionFused, attentionPartialsOnChip, attentionDm3OnChip, towerFused, pdl, attentionVectorTiles,
-                attentionQuerySums, attentionReduceGathers;
+                attentionQuerySums, attentionReduceGathers, attentionSplitK;
         int attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm, towerCols, towerChunk, towerCluster,
                 attentionRowGroups;
         BuiltinGemm.Small gemmSmall;
@@ -223,12 +229,13 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             attentionRowGroups = t.attentionRowGroups;
             attentionQuerySums = t.attentionQuerySums;
             attentionReduceGathers = t.attentionReduceGathers;
+            attentionSplitK = t.attentionSplitK;
         }
 
         KernelTuning build() {
             return new KernelTuning(attentionFused, attentionRowsForward, attentionRowsBackward, attentionThreads, attentionBlocksPerSm,
                     attentionPartialsOnChip, attentionDm3OnChip, towerFused, towerCols, towerChunk, towerCluster, gemmSmall, pdl, attentionVectorTiles,
-                    attentionRowGroups, attentionQuerySums, attentionReduceGathers);
+                    attentionRowGroups, attentionQuerySums, attentionReduceGathers, attentionSplitK);
         }
     }
 
@@ -252,6 +259,7 @@ public record KernelTuning(boolean attentionFused, int attentionRowsForward, int
             case ROW_GROUPS -> attentionRowGroups == 0 ? "auto" : Integer.toString(attentionRowGroups);
             case QUERY_SUMS -> attentionQuerySums ? "auto" : "off";
             case REDUCE_GATHERS -> attentionReduceGathers ? "auto" : "off";
+            case SPLIT_K -> attentionSplitK ? "auto" : "off";
             default -> throw new IllegalArgumentException("unknown kernel setting '" + property + "' (expected one of " + PROPERTIES + ")");
         };
     }

@@ -1393,6 +1393,43 @@ class CudaOpsParityTest {
     }
 
     /**
+     * The fused forward with its MLP products' K split over the block's idle threads (the default for tiles of up to
+     * AttentionArgs.SPLIT_ROWS rows: activation_unit.cu's split_product) and summed whole in k order
+     * (-Daugur.attention.splitK=off), with the same inputs, on vector and scalar tiles: each within the CPU reference's
+     * tolerances, the split kernels running only where asked, and, as the split sums each element in parts, some bits
+     * differ from the whole sums, which shows the setting reaching the kernel (that the two forms agree bit for bit when
+     * they split is activationUnitOnVectorAndScalarTilesGivesTheSameBits' case of 16 rows). Tiles of 16 rows (batch
+     * 128's in the Amazon config: 4-row tiles in 3 parts for the first layer, 2-row tiles in 3 for the second), of 5 (more
+     * parts, and a last tile of fewer rows), and of 32, which take no split room: the same bits either way.
+     */
+    @ParameterizedTest
+    @CsvSource({"16, true, SIGMOID, false", "16, false, PRELU, true", "5, true, PRELU, false", "32, true, SIGMOID, true"})
+    void activationUnitForwardWithSplitKOrWhole(int rows, boolean vectorTiles, Activation act, boolean softmax) {
+        int T = 100;
+        int[] lens = lengths(new SplittableRandom(11), 40, T);
+        java.util.Map<String, float[]> split = new java.util.TreeMap<>(), whole = new java.util.TreeMap<>();
+        String r = Integer.toString(rows);
+        for (boolean splitK : new boolean[] {true, false}) {
+            try (GpuTesting.Twin t = new GpuTesting.Twin(tw.gpu)) {
+                java.util.Set<String> ran = timed(tw.gpu, () -> GpuTesting.withSetting(tw.gpu, KernelTuning.SPLIT_K, splitK ? "auto" : "off",
+                        () -> GpuTesting.withSetting(tw.gpu, KernelTuning.VECTOR_TILES, vectorTiles ? "auto" : "off",
+                                () -> GpuTesting.withSetting(tw.gpu, KernelTuning.ROWS_FORWARD, r,
+                                        () -> unitValues(t, 777, act, softmax, T, lens, splitK ? split : whole)))));
+                assertFusedForms(vectorTiles, ran);
+                boolean splitRan = ran.contains(Kernels.ACTIVATION_UNIT_FORWARD_SPLIT) || ran.contains(Kernels.ACTIVATION_UNIT_FORWARD_SCALAR_SPLIT);
+                assertEquals(splitK && rows <= AttentionArgs.SPLIT_ROWS, splitRan, "split kernels ran: " + ran);
+            }
+        }
+        if (rows > AttentionArgs.SPLIT_ROWS) {
+            assertSameBits(split, "with split K allowed", whole, "without");
+        } else {
+            boolean differ = false;
+            for (String k : split.keySet()) differ |= !java.util.Arrays.equals(split.get(k), whole.get(k));
+            assertTrue(differ, "the same bits with and without split K");
+        }
+    }
+
+    /**
      * The fused unit's launches asking for the shared memory of the tiles they run (the default) and for the planned
      * tiles' (-Daugur.attention.sharedAsPlanned=true), with the same inputs: every gradient the same bits, within the
      * CPU reference's tolerances. The batches here are small, so the launches take tiles of 16 rows where 32 were
@@ -1458,10 +1495,14 @@ class CudaOpsParityTest {
      * 16-byte aligned, CudaBackend.attentionVectorTiles) or on scalar tiles, never both.
      */
     static void assertFusedForms(boolean vector, java.util.Set<String> ran) {
-        String[] vectorForms = {Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS};
-        String[] scalarForms = {Kernels.ACTIVATION_UNIT_FORWARD_SCALAR, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS};
+        // the forward, or its split-K form (tiles of up to AttentionArgs.SPLIT_ROWS rows), and either backward
+        String[] vectorForms = {Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_FORWARD_SPLIT, Kernels.ACTIVATION_UNIT_BACKWARD,
+                Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS};
+        String[] scalarForms = {Kernels.ACTIVATION_UNIT_FORWARD_SCALAR, Kernels.ACTIVATION_UNIT_FORWARD_SCALAR_SPLIT, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR,
+                Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS};
         String[] expected = vector ? vectorForms : scalarForms, other = vector ? scalarForms : vectorForms;
-        assertTrue(ran.contains(expected[0]) && (ran.contains(expected[1]) || ran.contains(expected[2])), "expected " + String.join(", ", expected) + ": " + ran);
+        assertTrue((ran.contains(expected[0]) || ran.contains(expected[1])) && (ran.contains(expected[2]) || ran.contains(expected[3])),
+                "expected " + String.join(", ", expected) + ": " + ran);
         for (String k : other) assertFalse(ran.contains(k), k + " ran: " + ran);
     }
 
@@ -1653,7 +1694,8 @@ class CudaOpsParityTest {
         });
         assertTrue(ran.contains(Kernels.ACTIVATION_UNIT_INPUT_FORWARD) && ran.contains(Kernels.ACTIVATION_UNIT_INPUT_BACKWARD), ran.toString());
         for (String k : new String[] {Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS,
-                Kernels.ACTIVATION_UNIT_FORWARD_SCALAR, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS})
+                Kernels.ACTIVATION_UNIT_FORWARD_SCALAR, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS,
+                Kernels.ACTIVATION_UNIT_FORWARD_SPLIT, Kernels.ACTIVATION_UNIT_FORWARD_SCALAR_SPLIT})
             assertFalse(ran.contains(k), "the fused kernels: " + ran);
         assertRows(rows, ran);
         // a library provider's products are followed by the activation's own kernel; the built-in GEMM's epilogue applies it

@@ -298,7 +298,8 @@ class CudaTf32ParityTest {
             assertTrue(ran.contains(Kernels.ACTIVATION_UNIT_BACKWARD_TF32) || ran.contains(Kernels.ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS),
                     "neither TF32 backward ran; kernels: " + ran);
             for (String k : new String[] {Kernels.ACTIVATION_UNIT_FORWARD, Kernels.ACTIVATION_UNIT_BACKWARD, Kernels.ACTIVATION_UNIT_BACKWARD_3BLOCKS,
-                    Kernels.ACTIVATION_UNIT_FORWARD_SCALAR, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS, Kernels.GEMM})
+                    Kernels.ACTIVATION_UNIT_FORWARD_SCALAR, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR, Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS, Kernels.GEMM,
+                    Kernels.ACTIVATION_UNIT_FORWARD_SPLIT, Kernels.ACTIVATION_UNIT_FORWARD_SCALAR_SPLIT})
                 assertTrue(!ran.contains(k), k + " ran under TF32; kernels: " + ran);
         }
     }

@@ -97,7 +97,7 @@ class KernelSourcesTest {
         while (in.find()) for (String n : in.group(1).split(",")) ints.add(n.trim());
         assertEquals(Stream.of(AttentionArgs.Ptr.values()).map(p -> p.name().toLowerCase()).toList(), pointers);
         assertEquals(Stream.of(AttentionArgs.Int.values()).map(p -> p.name().toLowerCase()).toList(), ints.stream().map(String::toLowerCase).toList());
-        assertEquals(344, AttentionArgs.BYTES, "36 pointers + 13 ints, padded to 8");
+        assertEquals(344, AttentionArgs.BYTES, "36 pointers + 14 ints");
         AttentionArgs a = new AttentionArgs().set(AttentionArgs.Ptr.G_B3, 0x1234_5678_9abcL).set(AttentionArgs.Int.LOCAL, 7)
                 .set(AttentionArgs.Ptr.TILES, 0x42L).set(AttentionArgs.Ptr.WEIGHTS, 0x43L).set(AttentionArgs.Ptr.S, 0x44L).set(AttentionArgs.Ptr.OUT, 0x45L).set(AttentionArgs.Int.B, 9)
                 .set(AttentionArgs.Int.SOFTMAX, 1).set(AttentionArgs.Int.D_OUT_STRIDE, 11).set(AttentionArgs.Ptr.HIDDEN2, 0x46L);

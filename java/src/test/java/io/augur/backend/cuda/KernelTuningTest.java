@@ -52,7 +52,7 @@ class KernelTuningTest {
                 {KernelTuning.TOWER_FUSED, "off"}, {KernelTuning.TOWER_COLS, "8"}, {KernelTuning.TOWER_CHUNK, "48"},
                 {KernelTuning.TOWER_CLUSTER, "2"}, {KernelTuning.GEMM_SMALL, "always"}, {KernelTuning.PDL, "off"}, {KernelTuning.VECTOR_TILES, "off"},
                 {KernelTuning.ROW_GROUPS, "1"}, {KernelTuning.QUERY_SUMS, "auto"},
-                {KernelTuning.REDUCE_GATHERS, "off"}};
+                {KernelTuning.REDUCE_GATHERS, "off"}, {KernelTuning.SPLIT_K, "off"}};
         assertEquals(KernelTuning.PROPERTIES.size(), cases.length, "a case for every setting");
         KernelTuning base = KernelTuning.builtIn();
         for (String[] c : cases) {
@@ -103,13 +103,13 @@ class KernelTuningTest {
     @Test
     void theRecordChecksWhatItIsGiven() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new KernelTuning(true, 0, 0, 100, 0, true, true, true, 4, 0, 0, BuiltinGemm.Small.AUTO, true, true, 0, true, true));
+                () -> new KernelTuning(true, 0, 0, 100, 0, true, true, true, 4, 0, 0, BuiltinGemm.Small.AUTO, true, true, 0, true, true, true));
         assertTrue(e.getMessage().contains("multiple of 32"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> new KernelTuning(true, 0, 0, 256, 0, true, true, true, 4, -1, 0, BuiltinGemm.Small.AUTO, true, true, 0, true, true));
+                () -> new KernelTuning(true, 0, 0, 256, 0, true, true, true, 4, -1, 0, BuiltinGemm.Small.AUTO, true, true, 0, true, true, true));
         assertTrue(e.getMessage().contains(KernelTuning.TOWER_CHUNK + "=-1"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> new KernelTuning(true, 0, 0, 256, 0, true, true, true, 4, 0, 0, BuiltinGemm.Small.AUTO, true, true, 257, true, true));
+                () -> new KernelTuning(true, 0, 0, 256, 0, true, true, true, 4, 0, 0, BuiltinGemm.Small.AUTO, true, true, 257, true, true, true));
         assertTrue(e.getMessage().contains(KernelTuning.ROW_GROUPS + "=257"), e.getMessage());
         assertFalse(KernelTuning.builtIn().equals(KernelTuning.builtIn().with(KernelTuning.TOWER_COLS, "2")));
     }
