@@ -178,7 +178,7 @@ if want ncu; then
   # Last of all, the tower fused in clusters of 8 at batch 128 (ncu-tower128; the shipped table runs it layer by
   # layer there): each of its five launches' time against the sixteen launches of the layers in ncu128.
   tower='^tower_(forward|backward)_cluster8_kernel$'
-  for unit in "128 unit ^activation_unit_(forward|backward(_3blocks)?)_kernel\$ 6 4 full all 1 -" \
+  for unit in "128 unit ^activation_unit_(forward(_split)?|backward(_3blocks)?)_kernel\$ 6 4 full all 1 -" \
               "2048 unit ^activation_unit_backward(_3blocks)?_kernel\$ 3 1 full all 1 -" \
               "2048 tower $tower 10 5 full all 1 -" "2048 tower-warm $tower 10 5 basic none 0 -" \
               "128 tower $tower 10 5 basic all 0 -Daugur.tower.fused=auto+-Daugur.tower.cluster=8"; do

@@ -100,6 +100,7 @@ class CudaTrainingParityTest {
             java.util.Set<String> ran = rt.collectTimes().keySet();
             assertTrue(ran.contains(io.augur.backend.cuda.Kernels.ACTIVATION_UNIT_INPUT_FORWARD), ran.toString());
             assertFalse(ran.contains(io.augur.backend.cuda.Kernels.ACTIVATION_UNIT_FORWARD), ran.toString());
+            assertFalse(ran.contains(io.augur.backend.cuda.Kernels.ACTIVATION_UNIT_FORWARD_SPLIT), ran.toString());
         } finally {
             rt.setTiming(false);
             rt.resetTimes();
@@ -220,9 +221,12 @@ class CudaTrainingParityTest {
             rt.setProgrammatic(true);
             float[] programmatic = train(GpuTesting.backend(), cfg, false, true);
             assertTrue(rt.programmaticLaunches() > before, "no launch went out programmatically");
-            for (String k : new String[] {"activation_unit_forward_kernel", "activation_unit_pool_forward_kernel", "activation_unit_reduce_gather_kernel",
-                    "optimizer_step_kernel"})
+            for (String k : new String[] {"activation_unit_pool_forward_kernel", "activation_unit_reduce_gather_kernel", "optimizer_step_kernel"})
                 assertTrue(rt.programmaticKernels().contains(k), k + " never went out programmatically: " + rt.programmaticKernels());
+            // the forward's split-K form where a tile has at most 16 rows (this batch's), else the plain one
+            assertTrue(rt.programmaticKernels().contains("activation_unit_forward_kernel")
+                    || rt.programmaticKernels().contains("activation_unit_forward_split_kernel"), "the unit's forward never went out programmatically: "
+                    + rt.programmaticKernels());
             assertTrue(rt.programmaticKernels().contains("activation_unit_backward_kernel")
                     || rt.programmaticKernels().contains("activation_unit_backward_3blocks_kernel"), "the unit's backward never went out programmatically: "
                     + rt.programmaticKernels());
