@@ -113,12 +113,10 @@ public final class CudaBackend implements Backend, Profiling {
         return vectorTiles ? Kernels.ACTIVATION_UNIT_BACKWARD : Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR;
     }
 
-    /** The fused unit's forward kernel: TF32, TF32X3, or fp32 on vector or scalar tiles as {@link #attentionBackwardKernel}. */
-    static String attentionForwardKernel(Precision precision, boolean vectorTiles) {
-        return attentionForwardKernel(precision, vectorTiles, false);
-    }
-
-    /** The same, the fp32 forms with their products' split K where {@code split} (a launch with split room). */
+    /**
+     * The fused unit's forward kernel: TF32, TF32X3, or fp32 on vector or scalar tiles as {@link #attentionBackwardKernel}, the
+     * fp32 forms with their products' split K where {@code split} (a launch with split room).
+     */
     static String attentionForwardKernel(Precision precision, boolean vectorTiles, boolean split) {
         if (precision == Precision.TF32) return Kernels.ACTIVATION_UNIT_FORWARD_TF32;
         if (precision == Precision.TF32X3) return Kernels.ACTIVATION_UNIT_FORWARD_TF32X3;
@@ -2144,14 +2142,15 @@ public final class CudaBackend implements Backend, Profiling {
         begin();
         int rows = w.rows(false, B);
         AttentionArgs g = attentionArgs(w, p, spec, query, keys, lengths, B, T, rows);
-        g.set(AttentionArgs.Ptr.SCORE, w.score.address()).set(AttentionArgs.Int.SPLIT_ROOM, w.splitRoom(rows));
+        int splitRoom = w.splitRoom(rows);
+        g.set(AttentionArgs.Ptr.SCORE, w.score.address()).set(AttentionArgs.Int.SPLIT_ROOM, splitRoom);
         // a training forward keeps the valid positions' pre-activations for the backward; an evaluation forward writes none
         if (training) g.set(AttentionArgs.Ptr.HIDDEN1, w.hidden1.address()).set(AttentionArgs.Ptr.HIDDEN2, w.hidden2.address());
         w.kept = training;
         CudaRuntime.Args args = args().struct(g.buffer());
         w.out = a(out);
         if (B <= 0) return;
-        boolean split = w.splitRoom(rows) > 0;
+        boolean split = splitRoom > 0;
         long grid = Math.min(AttentionArgs.tiles((long) B * T, rows), (long) (split ? w.forwardSplitBlocksPerSm : w.forwardBlocksPerSm) * rt.multiprocessors);
         String kernel = attentionForwardKernel(precision, w.tuning.attentionVectorTiles() && attentionVectorTiles(spec.width(), spec.h1(), spec.h2(), a(p.w2())),
                 split);
@@ -2185,13 +2184,9 @@ public final class CudaBackend implements Backend, Profiling {
     /**
      * AttentionWorkspace.sharedBytes: the dynamic shared memory of a fused-unit launch with tiles of {@code rows}
      * positions, or {@code planned} (the workspace's largest tile's) where {@code asPlanned}; {@code place} is where the
-     * backward keeps its partial gradients (AttentionArgs.PARTIALS_*).
+     * backward keeps its partial gradients (AttentionArgs.PARTIALS_*); the forward has its split room where {@code split}
+     * (AttentionWorkspace.splitK).
      */
-    static long attentionLaunchShared(boolean asPlanned, boolean backward, AttentionSpec spec, int rows, int place, long planned) {
-        return attentionLaunchShared(asPlanned, backward, spec, rows, place, planned, false);
-    }
-
-    /** The same, the forward with its split room where {@code split} (AttentionWorkspace.splitK). */
     static long attentionLaunchShared(boolean asPlanned, boolean backward, AttentionSpec spec, int rows, int place, long planned, boolean split) {
         if (asPlanned) return planned;
         int W = spec.width(), h1 = spec.h1(), h2 = spec.h2();

@@ -59,17 +59,20 @@ class CudaTuningTest {
         long plannedBackward = AttentionArgs.backwardSharedBytes(36, 80, 40, 32, chip), plannedForward = AttentionArgs.forwardSharedBytes(36, 80, 40, 32);
         assertEquals(109_040, plannedBackward);
         assertEquals(74_624, plannedForward);
-        assertEquals(78_768, CudaBackend.attentionLaunchShared(false, true, amazon, 16, chip, plannedBackward));
-        assertEquals(54_592, CudaBackend.attentionLaunchShared(false, false, amazon, 16, chip, plannedForward));
-        assertEquals(plannedBackward, CudaBackend.attentionLaunchShared(false, true, amazon, 32, chip, plannedBackward));   // batch 2048: the plan
-        assertEquals(plannedBackward, CudaBackend.attentionLaunchShared(true, true, amazon, 16, chip, plannedBackward));
-        assertEquals(plannedForward, CudaBackend.attentionLaunchShared(true, false, amazon, 16, chip, plannedForward));
+        assertEquals(78_768, CudaBackend.attentionLaunchShared(false, true, amazon, 16, chip, plannedBackward, false));
+        assertEquals(54_592, CudaBackend.attentionLaunchShared(false, false, amazon, 16, chip, plannedForward, false));
+        // the split room of tiles of 16 (2 rows x 80 floats more), within the 32 rows' plan, which takes none
+        assertEquals(54_592 + 10_240, CudaBackend.attentionLaunchShared(false, false, amazon, 16, chip, plannedForward, true));
+        assertEquals(plannedForward, CudaBackend.attentionLaunchShared(false, false, amazon, 32, chip, plannedForward, true));
+        assertEquals(plannedBackward, CudaBackend.attentionLaunchShared(false, true, amazon, 32, chip, plannedBackward, false));   // batch 2048: the plan
+        assertEquals(plannedBackward, CudaBackend.attentionLaunchShared(true, true, amazon, 16, chip, plannedBackward, false));
+        assertEquals(plannedForward, CudaBackend.attentionLaunchShared(true, false, amazon, 16, chip, plannedForward, false));
         // partial gradients off chip: the tile's arrays alone
         assertEquals(AttentionArgs.backwardSharedBytes(36, 80, 40, 16), CudaBackend.attentionLaunchShared(false, true, amazon, 16, AttentionArgs.PARTIALS_GLOBAL,
-                AttentionArgs.backwardSharedBytes(36, 80, 40, 32)));
+                AttentionArgs.backwardSharedBytes(36, 80, 40, 32), false));
         // never more than was planned (and set as the kernels' limit)
         IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
-                () -> CudaBackend.attentionLaunchShared(false, true, amazon, 32, chip, 78_768));
+                () -> CudaBackend.attentionLaunchShared(false, true, amazon, 32, chip, 78_768, false));
         assertTrue(e.getMessage().contains("a tile of 32 rows needs 109040 bytes"), e.getMessage());
     }
 

@@ -120,13 +120,16 @@ class KernelSourcesTest {
         assertFalse(CudaBackend.attentionVectorTiles(36, 21, 40), "h1 off the tiles");
         assertFalse(CudaBackend.attentionVectorTiles(36, 80, 6), "h2 off the tiles");
         assertFalse(CudaBackend.attentionVectorTiles(36, 80, 40, 0x7f0000000100L, 0x7f0000001238L), "a weight 8-byte aligned");
-        assertEquals(Kernels.ACTIVATION_UNIT_FORWARD, CudaBackend.attentionForwardKernel(io.augur.backend.Precision.FP32, true));
-        assertEquals(Kernels.ACTIVATION_UNIT_FORWARD_SCALAR, CudaBackend.attentionForwardKernel(io.augur.backend.Precision.FP32, false));
-        assertEquals(Kernels.ACTIVATION_UNIT_FORWARD_TF32, CudaBackend.attentionForwardKernel(io.augur.backend.Precision.TF32, true));
+        assertEquals(Kernels.ACTIVATION_UNIT_FORWARD, CudaBackend.attentionForwardKernel(io.augur.backend.Precision.FP32, true, false));
+        assertEquals(Kernels.ACTIVATION_UNIT_FORWARD_SCALAR, CudaBackend.attentionForwardKernel(io.augur.backend.Precision.FP32, false, false));
+        assertEquals(Kernels.ACTIVATION_UNIT_FORWARD_SPLIT, CudaBackend.attentionForwardKernel(io.augur.backend.Precision.FP32, true, true));
+        assertEquals(Kernels.ACTIVATION_UNIT_FORWARD_SCALAR_SPLIT, CudaBackend.attentionForwardKernel(io.augur.backend.Precision.FP32, false, true));
+        assertEquals(Kernels.ACTIVATION_UNIT_FORWARD_TF32, CudaBackend.attentionForwardKernel(io.augur.backend.Precision.TF32, true, true));
+        assertEquals(Kernels.ACTIVATION_UNIT_FORWARD_TF32, CudaBackend.attentionForwardKernel(io.augur.backend.Precision.TF32, true, false));
         assertEquals(Kernels.ACTIVATION_UNIT_BACKWARD_SCALAR_3BLOCKS, CudaBackend.attentionBackwardKernel(io.augur.backend.Precision.FP32, 3, false));
         assertEquals(Kernels.ACTIVATION_UNIT_BACKWARD, CudaBackend.attentionBackwardKernel(io.augur.backend.Precision.FP32, 2, true));
         assertEquals(Kernels.ACTIVATION_UNIT_BACKWARD_TF32_3BLOCKS, CudaBackend.attentionBackwardKernel(io.augur.backend.Precision.TF32, 3, false));
-        assertEquals(Kernels.ACTIVATION_UNIT_FORWARD_TF32X3, CudaBackend.attentionForwardKernel(io.augur.backend.Precision.TF32X3, true));
+        assertEquals(Kernels.ACTIVATION_UNIT_FORWARD_TF32X3, CudaBackend.attentionForwardKernel(io.augur.backend.Precision.TF32X3, true, false));
         assertEquals(Kernels.ACTIVATION_UNIT_BACKWARD_TF32X3, CudaBackend.attentionBackwardKernel(io.augur.backend.Precision.TF32X3, 2, true));
         assertEquals(Kernels.ACTIVATION_UNIT_BACKWARD_TF32X3_3BLOCKS, CudaBackend.attentionBackwardKernel(io.augur.backend.Precision.TF32X3, 3, true));
     }
