@@ -56,19 +56,13 @@ AUGUR_KERNEL void scale_sequence_backward_kernel(float* __restrict__ dX, float* 
 
 // Zeroes up to MULTI_MAX tensors in one launch (the dense gradients before a step): tensor e is
 // list.a[e], n[e] floats; b, c, d unused.
-AUGUR_KERNEL void zero_multi_kernel(augur::MultiTensor list) { augur::zero_list_block(list, blockIdx.x); }
+AUGUR_KERNEL void zero_multi_kernel(augur::MultiTensor list) { augur::zero_or_copy_block(list, blockIdx.x); }
 
 // A batch's staged inputs from the device staging slot into the tensors the step reads (InputStaging),
 // up to MULTI_MAX of them in one launch: tensor e gets list.b[e] into list.a[e], n[e] 32-bit words
 // (ints or floats, copied as bits); c, d unused. One launch where there was a cuMemcpyDtoDAsync per
 // input, 7 a step for DIN, each a copy of about 0.9 us on the stream and some 5 us of host time under
 // nsys (H200, batch 128); DIN's step at 128 went from 0.189 to 0.179 ms (docs/perf, 2026-11-26).
-// Launched plainly (no programmatic serialization), outside the step's graph: it starts after the
-// work before it and the step's first kernel after it.
-AUGUR_KERNEL void copy_multi_kernel(augur::MultiTensor list) {
-  int begin, end;
-  const int e = augur::multi_tensor_entry(list, blockIdx.x, &begin, &end);
-  unsigned* __restrict__ to = reinterpret_cast<unsigned*>(list.a[e]);
-  const unsigned* __restrict__ from = reinterpret_cast<const unsigned*>(list.b[e]);
-  for (int i = begin + threadIdx.x; i < end; i += blockDim.x) to[i] = from[i];
-}
+// Launched plainly (no programmatic serialization), inside the step's graph where the step's first
+// launch cannot carry the copies itself (CudaBackend.runStep), else before whatever reads them.
+AUGUR_KERNEL void copy_multi_kernel(augur::MultiTensor list) { augur::zero_or_copy_block(list, blockIdx.x); }

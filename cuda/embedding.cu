@@ -242,12 +242,14 @@ AUGUR_KERNEL void embedding_gather_multi_forward_kernel(augur::GatherList list, 
   augur::gather_list_block(list, blockIdx.x, status);
 }
 
-// The same gathers, and the tensors of `zero` set to 0 by the blocks after the gathers' (blocks
-// [list.blocks, list.blocks + zero.first_block[zero.count]), each as zero_multi_kernel's block of
-// that number): a training step's first launch also clears the dense gradients, which saves
-// zero_multi_kernel's launch. The gathers neither read nor write those tensors.
+// The same gathers, and the tensors of `zero` set to 0 or copied by the blocks after the gathers' (blocks
+// [list.blocks, list.blocks + zero.first_block[zero.count]), each as zero_multi_kernel's or copy_multi_kernel's block
+// of that number, zero_or_copy_block): a training step's first launch also clears the dense gradients, which saves
+// zero_multi_kernel's launch, and may carry the batch's inputs from the staging slot into the tensors later launches
+// read, which saves copy_multi_kernel's (CudaBackend.embeddingGather: the gathers then read their ids and lengths
+// from the slot, and nothing here reads what another block of the launch writes).
 AUGUR_KERNEL void embedding_gather_multi_forward_zero_kernel(augur::GatherList list, int* status, augur::MultiTensor zero) {
-  if ((int)blockIdx.x >= list.blocks) augur::zero_list_block(zero, (int)blockIdx.x - list.blocks);
+  if ((int)blockIdx.x >= list.blocks) augur::zero_or_copy_block(zero, (int)blockIdx.x - list.blocks);
   else augur::gather_list_block(list, blockIdx.x, status);
 }
 

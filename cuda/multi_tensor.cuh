@@ -40,12 +40,20 @@ __device__ __forceinline__ int multi_tensor_entry(const MultiTensor& t, int bloc
   return lo;
 }
 
-// Block `block` of a zeroing launch over the list: its chunk set to 0.
-__device__ __forceinline__ void zero_list_block(const MultiTensor& t, int block) {
+// Block `block` of a launch that clears or copies the list's tensors: its chunk of tensor e set to 0, or, where b[e]
+// is set, copied from b[e] as 32-bit words (ints or floats, as bits). zero_multi_kernel's lists have no b; copy_multi_kernel's
+// have b everywhere; a step's first launch (embedding_gather_multi_forward_zero_kernel) may hold both: the dense
+// gradients to clear and the batch's inputs from the staging slot (CudaBackend.embeddingGather).
+__device__ __forceinline__ void zero_or_copy_block(const MultiTensor& t, int block) {
   int begin, end;
   const int e = multi_tensor_entry(t, block, &begin, &end);
-  float* __restrict__ x = t.a[e];
-  for (int i = begin + threadIdx.x; i < end; i += blockDim.x) x[i] = 0.0f;
+  unsigned* __restrict__ to = reinterpret_cast<unsigned*>(t.a[e]);
+  const unsigned* __restrict__ from = reinterpret_cast<const unsigned*>(t.b[e]);
+  if (from == nullptr) {
+    for (int i = begin + threadIdx.x; i < end; i += blockDim.x) to[i] = 0u;
+  } else {
+    for (int i = begin + threadIdx.x; i < end; i += blockDim.x) to[i] = from[i];
+  }
 }
 
 }  // namespace augur

@@ -32,7 +32,9 @@ class ProgrammaticFallbackTest {
         assertTrue(refused.contains("programmatic dependent launch turned off: " + warning), "no warning that says why:\n" + refused);
         assertTrue(refused.contains("pdl: off: " + warning), refused);
         assertEquals(line(plain, "losses:"), line(refused, "losses:"), "the losses differ from a run without programmatic launches");
-        assertTrue(Long.parseLong(line(refused, "graph replays: ").substring("graph replays: ".length())) > 40,
+        // 49 steps over 3 batch sizes, a graph for each size and staging slot: all but the first step (its inputs went up
+        // before the staging existed), each graph's first two (eager, captured) and a capture the driver refused
+        assertTrue(Long.parseLong(line(refused, "graph replays: ").substring("graph replays: ".length())) >= 49 - 1 - 2 * 6 - 1,
                 "the steps did not go on as replayed graphs:\n" + refused);
     }
 

@@ -723,6 +723,7 @@ public final class CudaBackend implements Backend, Profiling {
         rt.makeCurrent();
         allocatePending();
         if (staging != null) staging.flush();
+        if (stepInputs != null) issueStepInputs();   // the step's first op, which cannot carry them: their own launch first
     }
 
     private void allocatePending() {
@@ -862,12 +863,45 @@ public final class CudaBackend implements Backend, Profiling {
     }
 
     /**
+     * The batch inputs of the step under way ({@link #runStep}), sent to a device staging slot before the step and not
+     * yet copied into their tensors: the step's first launch carries the copies where it can
+     * ({@link #embeddingGather(List, List)}), else {@link #begin} issues them before the step's first op. Null outside a
+     * step, and once issued.
+     */
+    private StepInputs stepInputs;
+
+    /** A step's batch inputs: the device slot they wait in (its address) and the flushed uploads. */
+    private record StepInputs(long staging, InputStaging.Flushed batch) {}
+
+    /** The step's batch inputs for the caller's launch to carry (null when there are none or they are issued). */
+    private StepInputs takeStepInputs() {
+        StepInputs in = stepInputs;
+        stepInputs = null;
+        return in;
+    }
+
+    /** The step's batch copies in a launch of their own (copy_multi_kernel) through the runtime: inside the step's graph. */
+    private void issueStepInputs() {
+        StepInputs in = takeStepInputs();
+        InputCopies plan = cachedPlan(copyPlans, List.of(in.staging(), in.batch().copies()), () -> planInputCopies(in.staging(), in.batch().copies()));
+        for (InputStaging.Copy c : plan.bytewise()) {
+            long src = in.staging() + c.offset();
+            rt.external("cuMemcpyDtoDAsync(input)", new long[] {c.dst(), src, c.bytes()}, () -> CudaException.check(
+                    JCudaDriver.cuMemcpyDtoDAsync(rt.pointer(c.dst()), rt.pointer(src), c.bytes(), rt.compute), "cuMemcpyDtoDAsync(input)"));
+        }
+        for (int k = 0; k < plan.blocks().length; k++) {
+            rt.launch(Kernels.COPY_MULTI, plan.blocks()[k], 1, BLOCK, 1, 0, args().struct(plan.structs().get(k)));
+        }
+    }
+
+    /**
      * A batch's staged inputs from a device staging slot into their tensors, on the compute stream: the copies of whole
      * 32-bit words (every tensor's: ints and floats) by copy_multi_kernel, {@link MultiTensorArgs#MAX} a launch, any
      * other by cuMemcpyDtoDAsync. One launch where a cuMemcpyDtoDAsync an input (7 a step for DIN) put a copy of about
-     * 0.9 us and its gap on the stream each (H200, batch 128: the step 0.189 -> 0.179 ms). Launched here, not through the runtime's issue(): this runs before a step
-     * (runStep's begin), outside its graph, and its source slot alternates from batch to batch; a plain launch, so it
-     * starts after the work before it on the stream.
+     * 0.9 us and its gap on the stream each (H200, batch 128: the step 0.189 -> 0.179 ms). Launched here, not through the
+     * runtime's issue(), for uploads flushed outside a step (by an op between steps, begin); a step's own go into its
+     * graph instead ({@link #runStep}, {@link #issueStepInputs}). A plain launch, so it starts after the work before it
+     * on the stream.
      */
     private void copyInputs(long staging, List<InputStaging.Copy> copies) {
         // planned once for each slot and batch shape: a step's copies are the same (the arena's addresses, the slot's
@@ -883,8 +917,11 @@ public final class CudaBackend implements Backend, Profiling {
         }
     }
 
-    /** A batch's input copies from one staging slot: copy_multi_kernel's launches (grid, parameters), and the copies not in whole words. */
-    private record InputCopies(int[] blocks, List<Pointer> params, List<InputStaging.Copy> bytewise) {}
+    /**
+     * A batch's input copies from one staging slot: copy_multi_kernel's launches (grid, parameters, and the same as
+     * structs for the runtime's launches), and the copies not in whole words.
+     */
+    private record InputCopies(int[] blocks, List<Pointer> params, List<ByteBuffer> structs, List<InputStaging.Copy> bytewise) {}
 
     private static InputCopies planInputCopies(long staging, List<InputStaging.Copy> copies) {
         List<MultiTensorArgs.Entry> words = new ArrayList<>(copies.size());
@@ -897,7 +934,7 @@ public final class CudaBackend implements Backend, Profiling {
         List<MultiTensorArgs.Launch> launches = MultiTensorArgs.plan(words);
         int[] blocks = launches.stream().mapToInt(MultiTensorArgs.Launch::blocks).toArray();
         List<Pointer> params = launches.stream().map(l -> args().struct(l.args()).pointer()).toList();
-        return new InputCopies(blocks, params, List.copyOf(bytewise));
+        return new InputCopies(blocks, params, launches.stream().map(MultiTensorArgs.Launch::args).toList(), List.copyOf(bytewise));
     }
 
     private final Map<List<?>, InputCopies> copyPlans = new HashMap<>();
@@ -1162,7 +1199,19 @@ public final class CudaBackend implements Backend, Profiling {
                 return;
             }
         }
+        StepInputs in = takeStepInputs();   // the step's batch copies, for this launch to carry where it can
         begin();   // the arena allocated before the plans read addresses
+        if (in != null) {
+            GatherCarry c = cachedPlan(carryPlans, List.of(gathers, cleared, in.staging(), in.batch().copies()),
+                    () -> planGatherCarry(gathers, cleared, in.staging(), in.batch().copies()));
+            if (c != null) {
+                rt.launch(Kernels.EMBEDDING_GATHER_MULTI_FORWARD_ZERO, c.gather().blocks() + c.zeroCopy().blocks(), 1, BLOCK, 1, 0,
+                        args().struct(c.gather().args()).ptr(status.address()).struct(c.zeroCopy().args()));
+                return;
+            }
+            stepInputs = in;
+            issueStepInputs();   // this launch cannot carry them: a launch of their own first
+        }
         List<EntryListArgs.Launch> g = gatherLaunches(gathers, true);
         List<MultiTensorArgs.Launch> z = zeroLaunches(cleared);
         if (g.size() != 1 || z.size() != 1) {
@@ -1171,6 +1220,62 @@ public final class CudaBackend implements Backend, Profiling {
         }
         rt.launch(Kernels.EMBEDDING_GATHER_MULTI_FORWARD_ZERO, g.get(0).blocks() + z.get(0).blocks(), 1, BLOCK, 1, 0,
                 args().struct(g.get(0).args()).ptr(status.address()).struct(z.get(0).args()));
+    }
+
+    /** A step's first launch with the batch's copies: the gathers (ids and lengths read from the slot), then the clearing and the copies. */
+    private record GatherCarry(EntryListArgs.Launch gather, MultiTensorArgs.Launch zeroCopy) {}
+
+    private final Map<List<?>, GatherCarry> carryPlans = new HashMap<>();
+
+    /**
+     * The gathers, the clearing of {@code cleared} and the batch's copies out of the staging slot at {@code staging} in one
+     * launch of embedding_gather_multi_forward_zero_kernel, or null where that launch cannot carry them: a copy not in
+     * whole words, more gathers or tensors than one launch holds, or an address the launch reads or writes that a copy
+     * writes, but for a gather's ids and lengths that a copy writes whole, which the gather then reads in the slot.
+     * The launch's blocks run in no order, so nothing in it may read what another block writes.
+     */
+    private static GatherCarry planGatherCarry(List<Gather> gathers, List<Tensor> cleared, long staging, List<InputStaging.Copy> copies) {
+        List<MultiTensorArgs.Entry> zc = new ArrayList<>();
+        for (Tensor t : cleared) {
+            if (written(copies, a(t), 4L * t.size()) != null) return null;
+            zc.add(new MultiTensorArgs.Entry(a(t), 0, 0, 0, t.size()));
+        }
+        for (InputStaging.Copy c : copies) {
+            long src = staging + c.offset();
+            if (c.bytes() % 4 != 0 || src % 4 != 0 || c.dst() % 4 != 0 || c.bytes() / 4 > Integer.MAX_VALUE) return null;
+            zc.add(new MultiTensorArgs.Entry(c.dst(), src, 0, 0, (int) (c.bytes() / 4)));
+        }
+        List<GatherListArgs.Entry> es = new ArrayList<>();
+        for (Gather g : gathers) {
+            if (g.out() == null || g.table() == null) throw new IllegalArgumentException("embeddingGather(list): a backward entry in a forward list");
+            if (written(copies, a(g.out()), 4L * g.out().size()) != null || written(copies, a(g.table()), 4L * g.table().size()) != null) return null;
+            long ids = fromSlot(copies, staging, a(g.ids()), 4L * g.rows());
+            long lengths = g.lengths() == null ? 0 : fromSlot(copies, staging, a(g.lengths()), 4L * (g.rows() / Math.max(1, g.T())));
+            if (ids == -1 || lengths == -1) return null;
+            es.add(new GatherListArgs.Entry(a(g.out()), 0, 0, 0, 0, 0, ids, lengths, a(g.table()), g.rows(), g.T(), g.D(), g.table().dim(0), 0,
+                    g.outStride(), g.off(), g.zeroPadding() ? 1 : 0));
+        }
+        List<EntryListArgs.Launch> gl = GatherListArgs.plan(es);
+        List<MultiTensorArgs.Launch> zl = MultiTensorArgs.plan(zc);
+        return gl.size() == 1 && zl.size() == 1 ? new GatherCarry(gl.get(0), zl.get(0)) : null;
+    }
+
+    /** The copy that writes any of [address, address + bytes), or null. */
+    private static InputStaging.Copy written(List<InputStaging.Copy> copies, long address, long bytes) {
+        for (InputStaging.Copy c : copies) {
+            if (address < c.dst() + c.bytes() && c.dst() < address + bytes) return c;
+        }
+        return null;
+    }
+
+    /**
+     * Where a launch that also makes the copies reads [address, address + bytes): the address itself where no copy writes
+     * there, the slot's bytes where one copy writes that whole range from its start, else -1 (not readable there).
+     */
+    private static long fromSlot(List<InputStaging.Copy> copies, long staging, long address, long bytes) {
+        InputStaging.Copy c = written(copies, address, bytes);
+        if (c == null) return address;
+        return c.dst() == address && c.bytes() >= bytes ? staging + c.offset() : -1;
     }
 
     /** Every backward of the list in one launch of embedding_gather_multi_backward_kernel per {@link GatherListArgs#MAX}. */
@@ -2844,15 +2949,29 @@ public final class CudaBackend implements Backend, Profiling {
      */
     @Override
     public void runStep(String key, Runnable work) {
-        begin();
+        if (closed) throw new IllegalStateException("the CUDA backend is closed");
         if (inStep) throw new IllegalStateException("runStep(" + key + ") inside another step");
+        rt.makeCurrent();
+        allocatePending();
+        // The batch's uploads go to a device slot now (the compute stream waits for them there), and their copies into the
+        // tensors are the step's: its first launch carries them where it can (embeddingGather), else they have a launch
+        // of their own before its first op (begin). Either way they are in the step's graph, a graph for each slot since
+        // the launch names the slot, rather than a launch of copy_multi_kernel before every graph.
+        InputStaging.Flushed batch = staging != null ? staging.flushForStep() : null;
         // test runs: no step may read a workspace value an earlier step left (issued before the step, outside its graph)
         for (Arena.Slice s : scratch) poison(s);
+        stepInputs = batch == null ? null : new StepInputs(stagingSlots.device()[batch.slot()], batch);
         inStep = true;
         try {
-            stepGraphs.run(key, work);
+            stepGraphs.run(key, batch == null ? -1 : batch.slot(), work);
         } finally {
             inStep = false;
+            try {
+                if (stepInputs != null) issueStepInputs();   // a step that issued nothing: after it, eagerly
+            } finally {
+                stepInputs = null;
+                if (batch != null) staging.copiesIssued(batch);
+            }
         }
     }
 

@@ -13,6 +13,8 @@ import java.util.List;
  *   copy      flush(), once per batch: H2D pinned[slot] -&gt; staging[slot] (one copy), record copyDone[slot]
  *   compute   wait copyDone[slot]; staging[slot] -&gt; each dst (one launch); record d2dDone[slot]; slot ^= 1
  * </pre>
+ * A step flushes with {@link #flushForStep} instead: the copies out of staging[slot] are then the step's to issue
+ * (in its first launch, where that launch can carry them), and d2dDone[slot] is recorded after the step.
  * The batch's uploads are gathered into one slot; the first op that runs on the device after them
  * flushes the slot. Two slots, so the copy of the next batch needs neither the current step nor
  * the current slot: before the host writes pinned[s] again it waits for copyDone[s] (the H2D of
@@ -100,17 +102,43 @@ public final class InputStaging {
 
     /** Sends the staged uploads (one H2D copy) and orders them before the compute stream's next work. */
     public void flush() {
-        if (pending.isEmpty()) return;
+        Flushed f = flushForStep();
+        if (f == null) return;
+        transfers.copyStagingToDevice(f.slot(), f.copies());
+        copiesIssued(f);
+    }
+
+    /**
+     * A batch's uploads sent to the device slot, whose copies into their tensors the caller issues on the compute
+     * stream itself, then says so ({@link #copiesIssued}).
+     */
+    public record Flushed(int slot, List<Copy> copies) {}
+
+    /**
+     * {@link #flush} up to the copies out of the device slot: the H2D copy goes out and the compute stream waits for it;
+     * the caller then issues {@code copies} from the slot on the compute stream, in whatever launch (a step's first
+     * launch may carry them: CudaBackend.runStep), and calls {@link #copiesIssued}. Null when nothing is staged.
+     */
+    public Flushed flushForStep() {
+        if (pending.isEmpty()) return null;
         if (slotInFlight[slot]) transfers.copyStreamWaitsD2dDone(slot);
         transfers.copyHostToStaging(slot, used);
         transfers.recordCopyDone(slot);
         transfers.computeWaitsCopyDone(slot);
-        transfers.copyStagingToDevice(slot, List.copyOf(pending));
-        transfers.recordD2dDone(slot);
+        Flushed f = new Flushed(slot, List.copyOf(pending));
         slotInFlight[slot] = true;
         pending.clear();
         used = 0;
         slot ^= 1;
         batches++;
+        return f;
+    }
+
+    /**
+     * The copies of {@code f} are on the compute stream: the copy stream may overwrite its slot once the compute stream
+     * has passed this point (d2dDone).
+     */
+    public void copiesIssued(Flushed f) {
+        transfers.recordD2dDone(f.slot());
     }
 }

@@ -17,6 +17,10 @@ import java.util.TreeMap;
  * operations changed has run eagerly by the end of its dry run; its graph is dropped and captured
  * again next time, and after more than three changes the key runs eagerly for good. While
  * kernels are timed every step runs eagerly.
+ *
+ * <p>A key may have variants, each a graph of its own with its own history (a step whose batch inputs arrive
+ * through the input staging reads them from one of its two slots, which alternate: a graph for each slot).
+ * {@link #ops}, {@link #replays} and {@link #summary} speak of keys, the variants' together.
  */
 final class StepGraphs {
     private static final Logger LOG = LogManager.getLogger(StepGraphs.class);
@@ -43,15 +47,29 @@ final class StepGraphs {
 
     boolean enabled() { return enabled; }
 
+    /** The graph of a key's variant (-1: the key's only one). */
+    private static String graphKey(String key, int variant) {
+        return variant < 0 ? key : key + VARIANT + variant;
+    }
+
+    private static String baseKey(String graphKey) {
+        int i = graphKey.indexOf(VARIANT);
+        return i < 0 ? graphKey : graphKey.substring(0, i);
+    }
+
+    /** Between a key and its variant's number in {@link #graphs}' keys (a step key never holds it). */
+    private static final char VARIANT = '\u0000';
+
     List<String> ops(String key) {
-        StepGraph g = graphs.get(key);
-        if (g == null || g.ops == null) return List.of();
+        StepGraph g = new TreeMap<>(graphs).entrySet().stream().filter(e -> baseKey(e.getKey()).equals(key) && e.getValue().ops != null)
+                .map(Map.Entry::getValue).findFirst().orElse(null);
+        if (g == null) return List.of();
         return g.ops.stream().map(CudaRuntime.Op::describe).toList();
     }
 
     Map<String, Long> replays() {
         Map<String, Long> out = new TreeMap<>();
-        graphs.forEach((k, g) -> out.put(k, g.replays));
+        graphs.forEach((k, g) -> out.merge(baseKey(k), g.replays, Long::sum));
         return out;
     }
 
@@ -59,10 +77,16 @@ final class StepGraphs {
     String summary() {
         if (!enabled) return "CUDA graphs off: every step ran eagerly";
         if (graphs.isEmpty()) return "";
+        Map<String, long[]> keys = new TreeMap<>();   // replays, the most changes of a disabled variant (0: none)
+        graphs.forEach((k, g) -> {
+            long[] r = keys.computeIfAbsent(baseKey(k), x -> new long[2]);
+            r[0] += g.replays;
+            if (g.disabled) r[1] = Math.max(r[1], g.recaptures);
+        });
         StringBuilder sb = new StringBuilder("CUDA graphs:");
-        new TreeMap<>(graphs).forEach((k, g) -> {
-            sb.append(' ').append(k).append(' ').append(String.format("%,d", g.replays)).append(" replayed");
-            if (g.disabled) sb.append(" (its steps change: eager since ").append(g.recaptures).append(" changes)");
+        keys.forEach((k, r) -> {
+            sb.append(' ').append(k).append(' ').append(String.format("%,d", r[0])).append(" replayed");
+            if (r[1] > 0) sb.append(" (its steps change: eager since ").append(r[1]).append(" changes)");
             sb.append(';');
         });
         sb.setLength(sb.length() - 1);
@@ -71,7 +95,12 @@ final class StepGraphs {
 
     /** Runs one step of {@code key}: eagerly, captured, or replayed (see the class comment). */
     void run(String key, Runnable work) {
-        StepGraph g = enabled && !rt.timing() ? graphs.computeIfAbsent(key, k -> new StepGraph()) : null;
+        run(key, -1, work);
+    }
+
+    /** Runs one step of {@code key}'s variant {@code variant} (-1: none), each variant with a graph of its own. */
+    void run(String key, int variant, Runnable work) {
+        StepGraph g = enabled && !rt.timing() ? graphs.computeIfAbsent(graphKey(key, variant), k -> new StepGraph()) : null;
         g = g == null || g.disabled ? null : g;
         if (g != null) g.calls++;
         if (g != null && g.exec != null) {

@@ -10,6 +10,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -87,5 +88,37 @@ class InputStagingTest {
         assertFalse(new InputStaging(new Recorder(1024), 1024).stage(3, new int[300], 300), "larger than a whole slot");
         s.flush();
         assertEquals(List.of("h2d0:1024", "recCopy0", "computeWait0", "d2d0 @0->1:800", "recD2d0"), r.calls);
+    }
+
+    /**
+     * A step's flush: the H2D copy and the compute stream's wait as {@link InputStaging#flush} makes them, the copies
+     * out of the device slot handed to the caller instead of issued, d2dDone recorded only when the caller says they are
+     * on the compute stream; the next use of the slot waits for that record as before.
+     */
+    @Test
+    void aStepsFlushLeavesTheCopiesToTheStepAndRecordsD2dWhenTold() {
+        Recorder r = new Recorder(4096);
+        InputStaging s = new InputStaging(r, 4096);
+        assertNull(s.flushForStep(), "nothing staged");
+        s.stage(1000, new int[] {1, 2, 3}, 3);
+        s.stage(2000, new float[] {0.5f}, 1);
+        InputStaging.Flushed f = s.flushForStep();
+        assertEquals(0, f.slot());
+        assertEquals(List.of(new InputStaging.Copy(0, 1000, 12), new InputStaging.Copy(256, 2000, 4)), f.copies());
+        assertEquals(List.of("h2d0:512", "recCopy0", "computeWait0"), r.calls);
+        assertFalse(s.hasPending());
+        s.copiesIssued(f);
+        assertEquals(List.of("h2d0:512", "recCopy0", "computeWait0", "recD2d0"), r.calls);
+
+        r.calls.clear();
+        s.stage(1000, new int[] {4}, 1);
+        InputStaging.Flushed g = s.flushForStep();
+        assertEquals(1, g.slot());
+        s.copiesIssued(g);
+        r.calls.clear();
+        s.stage(1000, new int[] {5}, 1);   // slot 0 again: the host and the copy stream wait as a plain flush's would
+        s.flush();
+        assertEquals(List.of("hostWait0", "copyWaitD2d0", "h2d0:256", "recCopy0", "computeWait0", "d2d0 @0->1000:4", "recD2d0"), r.calls);
+        assertEquals(3, s.batches());
     }
 }
