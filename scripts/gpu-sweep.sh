@@ -45,7 +45,10 @@
 #             cuda: cpu tries the part on a machine without a GPU);
 #   sanitize  CudaOpsParityTest and CudaTowerParityTest under compute-sanitizer memcheck;
 #   variants  DIN again with each of VARIANTS (JVM options, one run each; default, the newest
-#             questions first: the lookups' backward in a launch of its own after the unit's reduce (as
+#             questions first: a step's batch copies in a launch before its graph, outside it (as before
+#             2026-11-26's forty-third session, which put them in the graph's first launch; not yet timed);
+#             the unit forward's products summed whole at batch 128 (as before the forty-second session's
+#             split K; not yet timed); the lookups' backward in a launch of its own after the unit's reduce (as
 #             before 2026-11-26's fortieth session, which put it in the reduce's launch; not yet timed);
 #             at batch 128 the unit's forward tiles of 8 rows (286 tiles for 396 blocks, where 16 give 143:
 #             the tile's copies and per-sample terms half as long, its products' walks the same; not yet timed);
@@ -268,7 +271,7 @@ pack
 if want variants; then
   if [[ -n "${VARIANTS+x}" ]]; then read -r -a variants <<<"$VARIANTS"
   # the newest questions first, as the budget may end the list: the lookups' backward in its own launch again, the fused tower's clusters at 128
-  else variants=(-Daugur.attention.splitK=off@128 -Daugur.attention.reduceGathers=off -Daugur.attention.rowsForward=8@128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=8@128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=16@128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=4@128 -Daugur.attention.querySums=auto -Daugur.attention.vectorTiles=off -Daugur.attention.rowGroups=1 -Daugur.attention.sharedAsPlanned=true@128 -Daugur.tower.cols=4@2048 -Daugur.tower.chunk=all@2048 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128); fi
+  else variants=(-Daugur.cuda.stepInputs=before -Daugur.attention.splitK=off@128 -Daugur.attention.reduceGathers=off -Daugur.attention.rowsForward=8@128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=8@128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=16@128 -Daugur.tower.fused=auto+-Daugur.tower.cluster=4@128 -Daugur.attention.querySums=auto -Daugur.attention.vectorTiles=off -Daugur.attention.rowGroups=1 -Daugur.attention.sharedAsPlanned=true@128 -Daugur.tower.cols=4@2048 -Daugur.tower.chunk=all@2048 -Daugur.attention.fused=off -Daugur.cuda.pdl=off -Daugur.tower.fused=off -Daugur.attention.partialsOnChip=false -Daugur.attention.dm3OnChip=false -Daugur.attention.rowsBackward=16@2048 -Daugur.attention.threads=128); fi
   i=0
   for spec in "${variants[@]}"; do
     i=$((i + 1))

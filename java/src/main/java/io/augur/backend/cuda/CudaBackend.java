@@ -212,6 +212,22 @@ public final class CudaBackend implements Backend, Profiling {
     /** -Daugur.attention.sharedAsPlanned (tests set it to run both ways in one JVM). */
     static boolean sharedAsPlanned = Boolean.getBoolean(SHARED_AS_PLANNED);
     /**
+     * -Daugur.cuda.stepInputs=before: a step's batch copies go out as they did up to 2026-11-26's forty-third session, a
+     * launch of copy_multi_kernel on the compute stream before the step's graph (outside it, one graph a key), instead of
+     * inside the graph, carried by its first launch where it can ({@link #runStep}; graph, the default). For the device to
+     * time the two; nothing else reads it.
+     */
+    public static final String STEP_INPUTS = "augur.cuda.stepInputs";
+    /** -Daugur.cuda.stepInputs=before (tests set it to run both ways in one JVM). */
+    static boolean stepInputsBefore = stepInputsBefore(System.getProperty(STEP_INPUTS));
+
+    static boolean stepInputsBefore(String v) {
+        if (v == null || v.isBlank() || v.trim().equalsIgnoreCase("graph")) return false;
+        if (v.trim().equalsIgnoreCase("before")) return true;
+        throw new IllegalArgumentException("-D" + STEP_INPUTS + "=" + v + ": expected graph (the default) or before");
+    }
+
+    /**
      * The test runs' -Daugur.poisonActivations=true: the backend's workspaces start as NaN
      * (0xffffffff) too, and are filled so again before every step (runStep), so that no step
      * reads what an earlier one left there.
@@ -2957,7 +2973,8 @@ public final class CudaBackend implements Backend, Profiling {
         // tensors are the step's: its first launch carries them where it can (embeddingGather), else they have a launch
         // of their own before its first op (begin). Either way they are in the step's graph, a graph for each slot since
         // the launch names the slot, rather than a launch of copy_multi_kernel before every graph.
-        InputStaging.Flushed batch = staging != null ? staging.flushForStep() : null;
+        if (stepInputsBefore && staging != null) staging.flush();
+        InputStaging.Flushed batch = staging != null && !stepInputsBefore ? staging.flushForStep() : null;
         // test runs: no step may read a workspace value an earlier step left (issued before the step, outside its graph)
         for (Arena.Slice s : scratch) poison(s);
         stepInputs = batch == null ? null : new StepInputs(stagingSlots.device()[batch.slot()], batch);

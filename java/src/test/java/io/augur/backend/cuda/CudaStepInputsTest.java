@@ -135,4 +135,34 @@ class CudaStepInputsTest {
         assertTrue(ops.get(1).startsWith(Kernels.EMBEDDING_GATHER_MULTI_FORWARD_ZERO + "<<<"), ops.get(1));
         assertTrue(be.graphReplays().get(key) >= 2, be.graphReplays().toString());
     }
+
+    /** -Daugur.cuda.stepInputs=before: the copies before the graph, outside it, one graph for both slots; the same results. */
+    @Test
+    void withTheCopiesBeforeTheGraphOneGraphServesBothSlots() {
+        GpuTesting.assumeGpu();
+        CudaBackend be = GpuTesting.backend();
+        Step s = Step.make(be, "before" + System.nanoTime());
+        String key = "inputs-test-before/" + System.nanoTime();
+        Random r = new Random(13);
+        boolean was = CudaBackend.stepInputsBefore;
+        CudaBackend.stepInputsBefore = true;
+        try {
+            for (int step = 1; step <= 6; step++) {
+                int[][] up = s.upload(r, 0);
+                be.runStep(key, () -> be.embeddingGather(s.gathers(), List.of(s.grad)));
+                s.check(up, up[1], "step " + step);
+            }
+        } finally {
+            CudaBackend.stepInputsBefore = was;
+        }
+        assertEquals(4L, be.graphReplays().get(key), be.graphReplays().toString());
+        List<String> ops = be.graphOps(key);
+        assertEquals(1, ops.size(), String.join("\n", ops));
+        assertTrue(ops.get(0).startsWith(Kernels.EMBEDDING_GATHER_MULTI_FORWARD_ZERO + "<<<"), ops.get(0));
+        assertEquals(false, CudaBackend.stepInputsBefore("graph"));
+        assertEquals(true, CudaBackend.stepInputsBefore("before"));
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> CudaBackend.stepInputsBefore("inside"));
+        assertTrue(e.getMessage().contains(CudaBackend.STEP_INPUTS), e.getMessage());
+    }
 }
