@@ -90,18 +90,29 @@ class CudaStepInputsTest {
         }
     }
 
+    /**
+     * {@code n} steps of {@code s} under {@code key}, each with new uploads (the history {@code short_.applyAsInt(step)} ids
+     * short) and checked after it against what the tensors should hold.
+     */
+    private static void steps(Step s, String key, long seed, int n, java.util.function.IntUnaryOperator short_) {
+        Random r = new Random(seed);
+        int[] held = new int[B * T];
+        for (int step = 1; step <= n; step++) {
+            int left = short_.applyAsInt(step);
+            int[][] up = s.upload(r, left);
+            System.arraycopy(up[1], 0, held, 0, B * T - left);
+            s.be().runStep(key, () -> s.be().embeddingGather(s.gathers(), List.of(s.grad())));
+            s.check(up, held, "step " + step);
+        }
+    }
+
     @Test
     void theLookupsLaunchCarriesTheBatchsCopiesInAGraphForEachSlot() {
         GpuTesting.assumeGpu();
         CudaBackend be = GpuTesting.backend();
         Step s = Step.make(be, "carry" + System.nanoTime());
         String key = "inputs-test/" + System.nanoTime();
-        Random r = new Random(7);
-        for (int step = 1; step <= 8; step++) {
-            int[][] up = s.upload(r, 0);
-            be.runStep(key, () -> be.embeddingGather(s.gathers(), List.of(s.grad)));
-            s.check(up, up[1], "step " + step);
-        }
+        steps(s, key, 7, 8, step -> 0);
         // each slot's graph: eager, captured, then replayed (steps 5 to 8)
         assertEquals(4L, be.graphReplays().get(key), be.graphReplays().toString());
         List<String> ops = be.graphOps(key);
@@ -120,15 +131,7 @@ class CudaStepInputsTest {
         CudaBackend be = GpuTesting.backend();
         Step s = Step.make(be, "short" + System.nanoTime());
         String key = "inputs-test-short/" + System.nanoTime();
-        Random r = new Random(11);
-        int[] held = new int[B * T];
-        for (int step = 1; step <= 7; step++) {
-            int short_ = step == 1 ? 0 : 3;   // the first step fills the whole history
-            int[][] up = s.upload(r, short_);
-            System.arraycopy(up[1], 0, held, 0, B * T - short_);
-            be.runStep(key, () -> be.embeddingGather(s.gathers(), List.of(s.grad)));
-            s.check(up, held, "step " + step);
-        }
+        steps(s, key, 11, 7, step -> step == 1 ? 0 : 3);   // the first step fills the whole history
         List<String> ops = be.graphOps(key);
         assertEquals(2, ops.size(), String.join("\n", ops));
         assertTrue(ops.get(0).startsWith(Kernels.COPY_MULTI + "<<<"), ops.get(0));
@@ -143,15 +146,10 @@ class CudaStepInputsTest {
         CudaBackend be = GpuTesting.backend();
         Step s = Step.make(be, "before" + System.nanoTime());
         String key = "inputs-test-before/" + System.nanoTime();
-        Random r = new Random(13);
         boolean was = CudaBackend.stepInputsBefore;
         CudaBackend.stepInputsBefore = true;
         try {
-            for (int step = 1; step <= 6; step++) {
-                int[][] up = s.upload(r, 0);
-                be.runStep(key, () -> be.embeddingGather(s.gathers(), List.of(s.grad)));
-                s.check(up, up[1], "step " + step);
-            }
+            steps(s, key, 13, 6, step -> 0);
         } finally {
             CudaBackend.stepInputsBefore = was;
         }
