@@ -896,48 +896,34 @@ public final class CudaBackend implements Backend, Profiling {
         return in;
     }
 
-    /** The step's batch copies in a launch of their own (copy_multi_kernel) through the runtime: inside the step's graph. */
+    /** The step's batch copies in a launch of their own (copy_multi_kernel): inside the step's graph. */
     private void issueStepInputs() {
         StepInputs in = takeStepInputs();
-        InputCopies plan = cachedPlan(copyPlans, List.of(in.staging(), in.batch().copies()), () -> planInputCopies(in.staging(), in.batch().copies()));
-        for (InputStaging.Copy c : plan.bytewise()) {
-            long src = in.staging() + c.offset();
-            rt.external("cuMemcpyDtoDAsync(input)", new long[] {c.dst(), src, c.bytes()}, () -> CudaException.check(
-                    JCudaDriver.cuMemcpyDtoDAsync(rt.pointer(c.dst()), rt.pointer(src), c.bytes(), rt.compute), "cuMemcpyDtoDAsync(input)"));
-        }
-        for (int k = 0; k < plan.blocks().length; k++) {
-            rt.launch(Kernels.COPY_MULTI, plan.blocks()[k], 1, BLOCK, 1, 0, args().struct(plan.structs().get(k)));
-        }
+        copyInputs(in.staging(), in.batch().copies());
     }
 
     /**
      * A batch's staged inputs from a device staging slot into their tensors, on the compute stream: the copies of whole
      * 32-bit words (every tensor's: ints and floats) by copy_multi_kernel, {@link MultiTensorArgs#MAX} a launch, any
      * other by cuMemcpyDtoDAsync. One launch where a cuMemcpyDtoDAsync an input (7 a step for DIN) put a copy of about
-     * 0.9 us and its gap on the stream each (H200, batch 128: the step 0.189 -> 0.179 ms). Launched here, not through the
-     * runtime's issue(), for uploads flushed outside a step (by an op between steps, begin); a step's own go into its
-     * graph instead ({@link #runStep}, {@link #issueStepInputs}). A plain launch, so it starts after the work before it
-     * on the stream.
+     * 0.9 us and its gap on the stream each (H200, batch 128: the step 0.189 -> 0.179 ms). Through the runtime: in a
+     * step's graph where the step's first launch cannot carry them ({@link #runStep}), eagerly for uploads flushed
+     * between steps (begin, or every step's with -Daugur.cuda.stepInputs=before). A plain launch, so it starts after the
+     * work before it on the stream.
      */
     private void copyInputs(long staging, List<InputStaging.Copy> copies) {
-        // planned once for each slot and batch shape: a step's copies are the same (the arena's addresses, the slot's
-        // offsets), so a step allocates no launch struct or parameter buffer
+        // planned once for each slot and batch shape: a step's copies are the same (the arena's addresses, the slot's offsets)
         InputCopies plan = cachedPlan(copyPlans, List.of(staging, copies), () -> planInputCopies(staging, copies));
         for (InputStaging.Copy c : plan.bytewise()) {
-            CudaException.check(JCudaDriver.cuMemcpyDtoDAsync(rt.pointer(c.dst()), rt.pointer(staging + c.offset()), c.bytes(), rt.compute),
-                    "cuMemcpyDtoDAsync(input)");
+            long src = staging + c.offset();
+            rt.external("cuMemcpyDtoDAsync(input)", new long[] {c.dst(), src, c.bytes()}, () -> CudaException.check(
+                    JCudaDriver.cuMemcpyDtoDAsync(rt.pointer(c.dst()), rt.pointer(src), c.bytes(), rt.compute), "cuMemcpyDtoDAsync(input)"));
         }
-        for (int k = 0; k < plan.blocks().length; k++) {
-            CudaException.check(JCudaDriver.cuLaunchKernel(rt.function(Kernels.COPY_MULTI), plan.blocks()[k], 1, 1, BLOCK, 1, 1, 0, rt.compute,
-                    plan.params().get(k), null), "cuLaunchKernel(" + Kernels.COPY_MULTI + ", the batch's inputs)");
-        }
+        for (MultiTensorArgs.Launch l : plan.launches()) rt.launch(Kernels.COPY_MULTI, l.blocks(), 1, BLOCK, 1, 0, args().struct(l.args()));
     }
 
-    /**
-     * A batch's input copies from one staging slot: copy_multi_kernel's launches (grid, parameters, and the same as
-     * structs for the runtime's launches), and the copies not in whole words.
-     */
-    private record InputCopies(int[] blocks, List<Pointer> params, List<ByteBuffer> structs, List<InputStaging.Copy> bytewise) {}
+    /** A batch's input copies from one staging slot: copy_multi_kernel's launches, and the copies not in whole words. */
+    private record InputCopies(List<MultiTensorArgs.Launch> launches, List<InputStaging.Copy> bytewise) {}
 
     private static InputCopies planInputCopies(long staging, List<InputStaging.Copy> copies) {
         List<MultiTensorArgs.Entry> words = new ArrayList<>(copies.size());
@@ -947,10 +933,7 @@ public final class CudaBackend implements Backend, Profiling {
             if (c.bytes() % 4 == 0 && src % 4 == 0 && c.dst() % 4 == 0 && n <= Integer.MAX_VALUE) words.add(new MultiTensorArgs.Entry(c.dst(), src, 0, 0, (int) n));
             else bytewise.add(c);
         }
-        List<MultiTensorArgs.Launch> launches = MultiTensorArgs.plan(words);
-        int[] blocks = launches.stream().mapToInt(MultiTensorArgs.Launch::blocks).toArray();
-        List<Pointer> params = launches.stream().map(l -> args().struct(l.args()).pointer()).toList();
-        return new InputCopies(blocks, params, launches.stream().map(MultiTensorArgs.Launch::args).toList(), List.copyOf(bytewise));
+        return new InputCopies(MultiTensorArgs.plan(words), List.copyOf(bytewise));
     }
 
     private final Map<List<?>, InputCopies> copyPlans = new HashMap<>();
@@ -2973,8 +2956,9 @@ public final class CudaBackend implements Backend, Profiling {
         // tensors are the step's: its first launch carries them where it can (embeddingGather), else they have a launch
         // of their own before its first op (begin). Either way they are in the step's graph, a graph for each slot since
         // the launch names the slot, rather than a launch of copy_multi_kernel before every graph.
-        if (stepInputsBefore && staging != null) staging.flush();
-        InputStaging.Flushed batch = staging != null && !stepInputsBefore ? staging.flushForStep() : null;
+        InputStaging.Flushed batch = null;
+        if (staging != null && stepInputsBefore) staging.flush();
+        else if (staging != null) batch = staging.flushForStep();
         // test runs: no step may read a workspace value an earlier step left (issued before the step, outside its graph)
         for (Arena.Slice s : scratch) poison(s);
         stepInputs = batch == null ? null : new StepInputs(stagingSlots.device()[batch.slot()], batch);

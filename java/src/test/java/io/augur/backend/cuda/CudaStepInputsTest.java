@@ -25,11 +25,15 @@ class CudaStepInputsTest {
     static final int V = 50, D = 4, B = 6, T = 5;
 
     /** The tensors of a small step: a table, a candidate and a history lookup, labels nobody in the step reads, a gradient to clear. */
-    private record Step(CudaBackend be, Tensor table, Tensor ids, Tensor hist, Tensor lengths, Tensor labels, Tensor out, Tensor hout, Tensor grad,
+    private record Step(CudaBackend be, String key, Tensor table, Tensor ids, Tensor hist, Tensor lengths, Tensor labels, Tensor out, Tensor hout, Tensor grad,
                         float[] tableValues) {
-        static Step make(CudaBackend be, String name) {
+        /** On the test backend (skipped without a GPU), its tensors and its step key named after {@code name} and the time. */
+        static Step make(String name) {
+            GpuTesting.assumeGpu();
+            CudaBackend be = GpuTesting.backend();
+            name = name + System.nanoTime();
             Tensor table = be.floats(name + ".table", V, D);
-            Step s = new Step(be, table, be.ints("batch." + name + ".ids", B), be.ints("batch." + name + ".hist", B * T),
+            Step s = new Step(be, "inputs-test/" + name, table, be.ints("batch." + name + ".ids", B), be.ints("batch." + name + ".hist", B * T),
                     be.ints("batch." + name + ".lengths", B), be.floats("batch." + name + ".labels", B), be.floats(name + ".out", B, D),
                     be.floats(name + ".hout", B * T, D), be.floats(name + ".grad", 37), new float[V * D]);
             for (int i = 0; i < V * D; i++) s.tableValues[i] = i * 0.25f - 7f;
@@ -94,25 +98,24 @@ class CudaStepInputsTest {
      * {@code n} steps of {@code s} under {@code key}, each with new uploads (the history {@code short_.applyAsInt(step)} ids
      * short) and checked after it against what the tensors should hold.
      */
-    private static void steps(Step s, String key, long seed, int n, java.util.function.IntUnaryOperator short_) {
+    private static void steps(Step s, long seed, int n, java.util.function.IntUnaryOperator short_) {
         Random r = new Random(seed);
         int[] held = new int[B * T];
         for (int step = 1; step <= n; step++) {
             int left = short_.applyAsInt(step);
             int[][] up = s.upload(r, left);
             System.arraycopy(up[1], 0, held, 0, B * T - left);
-            s.be().runStep(key, () -> s.be().embeddingGather(s.gathers(), List.of(s.grad())));
+            s.be().runStep(s.key(), () -> s.be().embeddingGather(s.gathers(), List.of(s.grad())));
             s.check(up, held, "step " + step);
         }
     }
 
     @Test
     void theLookupsLaunchCarriesTheBatchsCopiesInAGraphForEachSlot() {
-        GpuTesting.assumeGpu();
-        CudaBackend be = GpuTesting.backend();
-        Step s = Step.make(be, "carry" + System.nanoTime());
-        String key = "inputs-test/" + System.nanoTime();
-        steps(s, key, 7, 8, step -> 0);
+        Step s = Step.make("carry");
+        CudaBackend be = s.be();
+        String key = s.key();
+        steps(s, 7, 8, step -> 0);
         // each slot's graph: eager, captured, then replayed (steps 5 to 8)
         assertEquals(4L, be.graphReplays().get(key), be.graphReplays().toString());
         List<String> ops = be.graphOps(key);
@@ -127,11 +130,10 @@ class CudaStepInputsTest {
      */
     @Test
     void copiesTheLookupsCannotReadInTheSlotGoFirstInALaunchOfTheirOwn() {
-        GpuTesting.assumeGpu();
-        CudaBackend be = GpuTesting.backend();
-        Step s = Step.make(be, "short" + System.nanoTime());
-        String key = "inputs-test-short/" + System.nanoTime();
-        steps(s, key, 11, 7, step -> step == 1 ? 0 : 3);   // the first step fills the whole history
+        Step s = Step.make("short");
+        CudaBackend be = s.be();
+        String key = s.key();
+        steps(s, 11, 7, step -> step == 1 ? 0 : 3);   // the first step fills the whole history
         List<String> ops = be.graphOps(key);
         assertEquals(2, ops.size(), String.join("\n", ops));
         assertTrue(ops.get(0).startsWith(Kernels.COPY_MULTI + "<<<"), ops.get(0));
@@ -142,14 +144,13 @@ class CudaStepInputsTest {
     /** -Daugur.cuda.stepInputs=before: the copies before the graph, outside it, one graph for both slots; the same results. */
     @Test
     void withTheCopiesBeforeTheGraphOneGraphServesBothSlots() {
-        GpuTesting.assumeGpu();
-        CudaBackend be = GpuTesting.backend();
-        Step s = Step.make(be, "before" + System.nanoTime());
-        String key = "inputs-test-before/" + System.nanoTime();
+        Step s = Step.make("before");
+        CudaBackend be = s.be();
+        String key = s.key();
         boolean was = CudaBackend.stepInputsBefore;
         CudaBackend.stepInputsBefore = true;
         try {
-            steps(s, key, 13, 6, step -> 0);
+            steps(s, 13, 6, step -> 0);
         } finally {
             CudaBackend.stepInputsBefore = was;
         }
